@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Set-up, build, run, test and benchmark of ngx_http_chatwoot_module.
+#
+#   ./build.sh          install what is missing, build build/ngx_http_chatwoot_module.so
+#   ./build.sh run      build, then run nginx in the foreground with examples/nginx.conf
+#   ./build.sh test     build, unit tests (plain and ASan+UBSan), then prove -r t/
+#   ./build.sh bench    build, then the benchmarks in t/bench/
+#   ./build.sh fuzz     (reserved for the protocol fuzzers)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD="$ROOT/build"
+NGINX_SRC=/usr/share/nginx/src
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+APT_PACKAGES=(
+    g++ cmake pkg-config ccache make
+    nginx nginx-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev
+    libpcre2-dev libgtest-dev
+    perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
+    wrk curl
+)
+
+log() { printf '== %s\n' "$*" >&2; }
+
+install_deps() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "installing: ${missing[*]}"
+        local sudo=
+        [[ $(id -u) -eq 0 ]] || sudo=sudo
+        $sudo apt-get update -qq
+        # Installing nginx starts Debian's default server on :80 where an init
+        # system runs; policy-rc.d keeps the package scripts from starting it.
+        DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+            $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+ccache_launcher() {
+    command -v ccache >/dev/null && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache" || true
+}
+
+# The nginx build tree: configured once with Debian's own flags, so that the
+# module's signature matches /usr/sbin/nginx; reconfigured only when the
+# module's config or the installed nginx changes.
+configure_nginx() {
+    local dir="$BUILD/nginx" stamp
+    stamp="$(dpkg-query -W -f='${Version}' nginx-dev) $(sha256sum "$ROOT/config" | cut -c1-16)"
+    if [[ -f $dir/Makefile && -f $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
+        return
+    fi
+    log "configuring nginx $(dpkg-query -W -f='${Version}' nginx-dev) for the module"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (
+        cd "$NGINX_SRC"
+        # shellcheck disable=SC1091
+        . ./conf_flags
+        CHATWOOT_CORE_DIR="$BUILD/core" ./configure \
+            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)" \
+            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+            "${NGX_CONF_FLAGS[@]}" \
+            --add-dynamic-module="$ROOT" --builddir="$dir" >"$dir/configure.log" 2>&1
+    ) || { cat "$dir/configure.log" >&2; exit 1; }
+    echo "$stamp" >"$dir/.stamp"
+}
+
+# $1 build dir, then extra cmake arguments
+cmake_build() {
+    local dir=$1
+    shift
+    if [[ ! -f $dir/CMakeCache.txt ]]; then
+        cmake -S "$ROOT" -B "$dir" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            $(ccache_launcher) "$@" >"$dir.cmake.log" 2>&1 \
+            || { cat "$dir.cmake.log" >&2; exit 1; }
+    fi
+    cmake --build "$dir" -j "$JOBS" 2>&1 | grep -v -E '^(\[ *[0-9]+%\]|Consolidate|Scanning|Built target)' || true
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || exit 1
+}
+
+build() {
+    install_deps
+    mkdir -p "$BUILD"
+    configure_nginx
+    cmake_build "$BUILD/core" -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
+    local so="$BUILD/nginx/ngx_http_chatwoot_module.so"
+    # nginx's Makefile knows the module's C file but not our archives.
+    if [[ -f $so && ( $BUILD/core/libchatwoot_core.a -nt $so || $BUILD/core/libchatwoot_helper.a -nt $so ) ]]; then
+        rm -f "$so"
+    fi
+    make -s -f "$BUILD/nginx/Makefile" -C "$NGINX_SRC" modules >/dev/null
+    ln -sf "$so" "$BUILD/ngx_http_chatwoot_module.so"
+    # Debian's own check for module packages: the binary must load it.
+    printf 'load_module %s;\nevents {}\n' "$so" >"$BUILD/load-check.conf"
+    /usr/sbin/nginx -q -t -p "$BUILD/" -e /dev/stderr -c "$BUILD/load-check.conf"
+    log "built $BUILD/ngx_http_chatwoot_module.so"
+}
+
+unit_tests() {
+    log "unit tests"
+    "$BUILD/core/unit_tests" --gtest_brief=1
+    log "unit tests under ASan+UBSan"
+    mkdir -p "$BUILD/asan"
+    cmake_build "$BUILD/asan" -DCHATWOOT_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        "$BUILD/asan/unit_tests" --gtest_brief=1
+}
+
+cmd=${1:-build}
+case $cmd in
+build)
+    build
+    ;;
+test)
+    build
+    unit_tests
+    log "black-box tests through nginx (prove)"
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -I "$ROOT/t/lib" -r "$ROOT/t/"
+    ;;
+run)
+    build
+    port=${PORT:-8080}
+    var="$ROOT/var"
+    mkdir -p "$var/modules" "$var/logs"
+    ln -sf "$BUILD/ngx_http_chatwoot_module.so" "$var/modules/ngx_http_chatwoot_module.so"
+    sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/" "$ROOT/examples/nginx.conf" >"$var/nginx.conf"
+    chmod 0755 "$var"
+    echo "status:  http://127.0.0.1:$port/chatwoot/status"
+    echo "webhook: http://127.0.0.1:$port/chatwoot/webhook (POST)"
+    exec /usr/sbin/nginx -p "$var/" -c "$var/nginx.conf" -e /dev/stderr \
+        -g "daemon off; pid $var/nginx.pid;"
+    ;;
+bench)
+    build
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/webhook.pl"
+    ;;
+fuzz)
+    echo "no fuzz targets yet" >&2
+    ;;
+*)
+    echo "usage: $0 [build|run|test|bench|fuzz]" >&2
+    exit 2
+    ;;
+esac

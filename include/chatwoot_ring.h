@@ -1,0 +1,96 @@
+/*
+ * The worker -> helper queue: a bounded FIFO of variable-size records laid
+ * out in one contiguous block of shared memory.
+ *
+ * The ring itself takes no lock.  Callers hold the zone's slab mutex around
+ * every call, because nginx's master force-unlocks that mutex when a holder
+ * dies; no lock of our own would get that treatment.
+ *
+ * A producer writes the record first and publishes it (tail, count) last, so
+ * a worker killed in the middle of a push leaves garbage past the tail that
+ * the next push overwrites.  The consumer peeks, commits the records to
+ * SQLite under (epoch, seq), and only then pops: a helper killed between the
+ * two steps finds the same records again and the store ignores the repeats.
+ */
+
+#ifndef CHATWOOT_RING_H
+#define CHATWOOT_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define CW_NOEXCEPT noexcept
+extern "C" {
+#else
+#define CW_NOEXCEPT
+#endif
+
+
+/* What a record carries; stored with it so the helper can route it. */
+enum {
+    CW_RECORD_WEBHOOK = 1
+};
+
+typedef enum {
+    CW_RING_OK = 0,
+    CW_RING_FULL,          /* no room now: retry later (503) */
+    CW_RING_TOO_LARGE,     /* could never fit: the sender must not retry (413) */
+    CW_RING_CORRUPT        /* a broken invariant: the consumer resets the ring */
+} cw_ring_rc_t;
+
+typedef struct {
+    uint64_t       epoch;        /* random per ring: (epoch, seq) is unique */
+    uint64_t       next_seq;     /* seq given to the next push, from 1 */
+    uint32_t       capacity;     /* most records held at once */
+    uint32_t       count;        /* records held now */
+    uint64_t       data_size;    /* bytes in data[], a multiple of 8 */
+    uint64_t       head;         /* offset of the oldest record */
+    uint64_t       tail;         /* offset where the next record goes */
+    uint64_t       used;         /* bytes from head to tail, wrap waste too */
+    unsigned char  data[];
+} cw_ring_t;
+
+typedef struct {
+    uint64_t              seq;
+    uint32_t              kind;
+    uint32_t              len;
+    const unsigned char  *data;  /* points into shared memory */
+} cw_ring_record_t;
+
+typedef struct {
+    uint64_t  offset;
+    uint32_t  remaining;
+} cw_ring_cursor_t;
+
+
+/* Bytes of shared memory a ring with data_size payload bytes takes. */
+size_t cw_ring_footprint(size_t data_size) CW_NOEXCEPT;
+
+/* Lays a ring out in mem (footprint(data_size) bytes, 8-byte aligned). */
+void cw_ring_init(cw_ring_t *ring, size_t data_size, uint32_t capacity,
+    uint64_t epoch) CW_NOEXCEPT;
+
+/* The largest payload a push can ever accept for this ring. */
+size_t cw_ring_max_record(const cw_ring_t *ring) CW_NOEXCEPT;
+
+cw_ring_rc_t cw_ring_push(cw_ring_t *ring, uint32_t kind,
+    const unsigned char *data, size_t len, uint64_t *seq) CW_NOEXCEPT;
+
+/* Walks the records from the oldest without removing them. */
+cw_ring_cursor_t cw_ring_begin(const cw_ring_t *ring) CW_NOEXCEPT;
+cw_ring_rc_t cw_ring_next(const cw_ring_t *ring, cw_ring_cursor_t *cursor,
+    cw_ring_record_t *record) CW_NOEXCEPT;
+
+/* Removes the oldest records up to and including seq. */
+cw_ring_rc_t cw_ring_pop_through(cw_ring_t *ring, uint64_t seq) CW_NOEXCEPT;
+
+/* Empties the ring after a broken invariant; the epoch changes too. */
+void cw_ring_reset(cw_ring_t *ring, uint64_t epoch) CW_NOEXCEPT;
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHATWOOT_RING_H */

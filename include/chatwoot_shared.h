@@ -1,0 +1,124 @@
+/*
+ * What lives in the chatwoot shared memory zone, seen by the master, the
+ * workers and the helper alike.  Plain integers only (no pointers: every
+ * process maps the zone on its own), updated with the compiler's atomics so
+ * that the status location never takes a lock for a counter.
+ */
+
+#ifndef CHATWOOT_SHARED_H
+#define CHATWOOT_SHARED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chatwoot_ring.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+/* Where the helper is in its life; shown in the status output. */
+typedef enum {
+    CW_HELPER_NONE = 0,        /* no helper has started yet */
+    CW_HELPER_BACKOFF,         /* crash-looping: waiting before it starts */
+    CW_HELPER_WAITING_LOCK,    /* another helper holds the state path */
+    CW_HELPER_RUNNING,         /* holds the lock, store open, draining */
+    CW_HELPER_FAILED           /* cannot open its store; retrying */
+} cw_helper_state_t;
+
+typedef struct {
+    uint64_t  pid;
+    uint64_t  started_at;        /* unix seconds */
+    uint64_t  started_at_msec;   /* for the crash-loop test */
+    uint64_t  starts;            /* helper processes started, ever */
+    uint64_t  fast_crashes;      /* consecutive short-lived crashes */
+    uint64_t  state;             /* cw_helper_state_t */
+    uint64_t  clean_exit;        /* the last helper left through exit() */
+    uint64_t  lock_acquired_at;  /* unix seconds */
+} cw_helper_stats_t;
+
+typedef struct {
+    uint64_t  enqueued;          /* pushes accepted by workers */
+    uint64_t  rejected_full;     /* 503 answers */
+    uint64_t  rejected_large;    /* 413 answers for the ring's limit */
+    uint64_t  resets;            /* broken invariants found by the helper */
+    uint64_t  wake_pending;      /* 1 while a wake-up is on its way */
+} cw_queue_stats_t;
+
+typedef struct {
+    uint64_t  persisted;         /* rows durably in the store */
+    uint64_t  batches;           /* commits made by the current helper */
+    uint64_t  errors;            /* failed commits (items stay queued) */
+} cw_store_stats_t;
+
+typedef struct {
+    uint64_t  checks;            /* finished reachability probes */
+    uint64_t  failures;          /* of which failed at transport level */
+    uint64_t  last_http_status;  /* 0 when the last probe got no answer */
+    uint64_t  last_checked_at;   /* unix seconds */
+} cw_upstream_stats_t;
+
+typedef struct {
+    uint64_t             magic;
+    cw_helper_stats_t    helper;
+    cw_queue_stats_t     queue;
+    cw_store_stats_t     store;
+    cw_upstream_stats_t  chatwoot;
+    cw_ring_t            ring;   /* variable size: keep last */
+} cw_shared_t;
+
+#define CW_SHARED_MAGIC  0x6368747700000001ULL
+
+
+static inline uint64_t
+cw_load(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+cw_store(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t
+cw_add(uint64_t *p, uint64_t v)
+{
+    return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL);
+}
+
+
+/*
+ * A consistent copy of the counters for the status location; ring figures
+ * are copied under the zone lock by the caller.
+ */
+typedef struct {
+    cw_helper_stats_t    helper;
+    cw_queue_stats_t     queue;
+    cw_store_stats_t     store;
+    cw_upstream_stats_t  chatwoot;
+    uint64_t             ring_capacity;
+    uint64_t             ring_depth;
+    uint64_t             ring_bytes_used;
+    uint64_t             ring_bytes_size;
+    uint64_t             ring_max_record;
+    uint64_t             now;
+    int                  chatwoot_configured;
+} cw_status_t;
+
+/*
+ * Renders the status as JSON into buf.  Returns the length written, or 0 if
+ * buf is too small (CW_STATUS_MAX is always enough).
+ */
+#define CW_STATUS_MAX  2048
+size_t cw_status_render(const cw_status_t *status, char *buf, size_t size)
+    CW_NOEXCEPT;
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHATWOOT_SHARED_H */

@@ -1,0 +1,1151 @@
+
+/*
+ * ngx_http_chatwoot_module: the nginx side of the WhatsApp <-> Chatwoot
+ * bridge.
+ *
+ * This file is the thin glue: directives, the shared memory zone, the HTTP
+ * locations and the hook that makes nginx spawn and supervise our helper
+ * process.  Everything with state or domain logic lives in the C++ core
+ * behind include/.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sys/eventfd.h>
+
+#include "chatwoot_helper.h"
+#include "chatwoot_ring.h"
+#include "chatwoot_shared.h"
+
+
+#define NGX_HTTP_CHATWOOT_ZONE_SIZE      (4 * 1024 * 1024)
+#define NGX_HTTP_CHATWOOT_ZONE_MIN       (128 * 1024)
+#define NGX_HTTP_CHATWOOT_QUEUE          4096
+#define NGX_HTTP_CHATWOOT_QUEUE_MAX      (1024 * 1024)
+#define NGX_HTTP_CHATWOOT_MAX_BODY       (256 * 1024)
+#define NGX_HTTP_CHATWOOT_CHECK_INTERVAL 60000
+
+/* Handlers a location can have. */
+#define NGX_HTTP_CHATWOOT_NONE           0
+#define NGX_HTTP_CHATWOOT_WEBHOOK        1
+#define NGX_HTTP_CHATWOOT_STATUS         2
+
+
+typedef struct {
+    cw_shared_t                 *sh;
+    ngx_slab_pool_t             *shpool;
+    size_t                       ring_size;
+    ngx_uint_t                   capacity;
+} ngx_http_chatwoot_zone_ctx_t;
+
+
+typedef struct {
+    ngx_path_t                  *state_path;
+    ngx_shm_zone_t              *shm_zone;
+    size_t                       zone_size;
+    ngx_uint_t                   queue;
+    ngx_str_t                    chatwoot_url;   /* NUL-terminated */
+    ngx_msec_t                   check_interval;
+    ngx_array_t                  locations;      /* of *loc conf */
+} ngx_http_chatwoot_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                   handler;
+    size_t                       max_body;
+    u_char                      *file;           /* where it was declared */
+    ngx_uint_t                   line;
+} ngx_http_chatwoot_loc_conf_t;
+
+
+static ngx_int_t ngx_http_chatwoot_webhook_handler(ngx_http_request_t *r);
+static void ngx_http_chatwoot_webhook_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
+    ngx_http_chatwoot_loc_conf_t *lcf);
+static u_char *ngx_http_chatwoot_read_body(ngx_http_request_t *r,
+    size_t *len);
+static ngx_int_t ngx_http_chatwoot_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_chatwoot_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len);
+static ngx_int_t ngx_http_chatwoot_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *reason);
+static ngx_int_t ngx_http_chatwoot_not_allowed(ngx_http_request_t *r,
+    const char *allow);
+static ngx_int_t ngx_http_chatwoot_add_header(ngx_http_request_t *r,
+    const char *key, const char *value);
+static void ngx_http_chatwoot_wake_helper(cw_shared_t *sh);
+
+static ngx_msec_t ngx_http_chatwoot_manager(void *data);
+static ngx_int_t ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_chatwoot_init_module(ngx_cycle_t *cycle);
+
+static void *ngx_http_chatwoot_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_chatwoot_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_chatwoot_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_chatwoot_state_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_chatwoot_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_chatwoot_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_chatwoot_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_chatwoot_set_handler(ngx_conf_t *cf,
+    ngx_http_chatwoot_loc_conf_t *lcf, ngx_uint_t handler,
+    ngx_http_handler_pt pt);
+static ngx_int_t ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool,
+    ngx_str_t *s);
+
+
+/* The eventfd that wakes the helper: made once per master, inherited. */
+static int  ngx_http_chatwoot_wake_fd = -1;
+
+
+static ngx_command_t  ngx_http_chatwoot_commands[] = {
+
+    { ngx_string("chatwoot_state_path"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_chatwoot_state_path,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chatwoot_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_chatwoot_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chatwoot_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_chatwoot_url,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chatwoot_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_chatwoot_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chatwoot_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_chatwoot_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_chatwoot_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_chatwoot_create_main_conf,    /* create main configuration */
+    ngx_http_chatwoot_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_chatwoot_create_loc_conf,     /* create location configuration */
+    ngx_http_chatwoot_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_chatwoot_module = {
+    NGX_MODULE_V1,
+    &ngx_http_chatwoot_module_ctx,         /* module context */
+    ngx_http_chatwoot_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_chatwoot_init_module,         /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_chatwoot_webhook_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_chatwoot_loc_conf_t  *lcf;
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        return ngx_http_chatwoot_not_allowed(r, "POST");
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_chatwoot_module);
+
+    if (r->headers_in.content_length_n > (off_t) lcf->max_body) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot webhook: body of %O bytes is over "
+                      "max_body=%uz", r->headers_in.content_length_n,
+                      lcf->max_body);
+        r->keepalive = 0;
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                            "body too large");
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_chatwoot_webhook_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_chatwoot_webhook_body(ngx_http_request_t *r)
+{
+    ngx_http_chatwoot_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_chatwoot_module);
+
+    ngx_http_finalize_request(r, ngx_http_chatwoot_enqueue(r, lcf));
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
+    ngx_http_chatwoot_loc_conf_t *lcf)
+{
+    u_char                         *body, *p;
+    size_t                          len;
+    uint64_t                        seq;
+    cw_ring_rc_t                    rc;
+    ngx_http_chatwoot_zone_ctx_t   *ctx;
+    ngx_http_chatwoot_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
+    ctx = mcf->shm_zone->data;
+
+    body = ngx_http_chatwoot_read_body(r, &len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot webhook: empty body");
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "empty body");
+    }
+
+    if (len > lcf->max_body) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot webhook: body of %uz bytes is over "
+                      "max_body=%uz", len, lcf->max_body);
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                            "body too large");
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    rc = cw_ring_push(&ctx->sh->ring, CW_RECORD_WEBHOOK, body, len, &seq);
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    switch (rc) {
+
+    case CW_RING_OK:
+        cw_add(&ctx->sh->queue.enqueued, 1);
+        ngx_http_chatwoot_wake_helper(ctx->sh);
+        break;
+
+    case CW_RING_FULL:
+        cw_add(&ctx->sh->queue.rejected_full, 1);
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "chatwoot webhook: queue is full, answering 503");
+        return ngx_http_chatwoot_send_error(r,
+                                            NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "queue full");
+
+    default: /* CW_RING_TOO_LARGE */
+        cw_add(&ctx->sh->queue.rejected_large, 1);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot webhook: body of %uz bytes does not fit "
+                      "the queue", len);
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                            "body too large for the queue");
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("{\"queued\":true,\"seq\":}") - 1
+                             + NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_sprintf(p, "{\"queued\":true,\"seq\":%uL}", seq) - p;
+
+    return ngx_http_chatwoot_send_json(r, NGX_HTTP_ACCEPTED, p, len);
+}
+
+
+/* The whole body in one piece, whether nginx kept it in memory or a file. */
+
+static u_char *
+ngx_http_chatwoot_read_body(ngx_http_request_t *r, size_t *len)
+{
+    u_char       *body, *p;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    *len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return (u_char *) "";
+    }
+
+    size = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    if (size == 0) {
+        return (u_char *) "";
+    }
+
+    body = ngx_pnalloc(r->pool, size);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    p = body;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "chatwoot webhook: reading the buffered "
+                              "body failed");
+                return NULL;
+            }
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *len = p - body;
+
+    return body;
+}
+
+
+static void
+ngx_http_chatwoot_wake_helper(cw_shared_t *sh)
+{
+    uint64_t  one;
+
+    /* one write wakes the helper for all that was queued before it reads */
+
+    if (__atomic_exchange_n(&sh->queue.wake_pending, 1, __ATOMIC_ACQ_REL)
+        != 0)
+    {
+        return;
+    }
+
+    one = 1;
+
+    if (write(ngx_http_chatwoot_wake_fd, &one, sizeof(one)) != sizeof(one)) {
+        /* the helper's poll timer drains the queue anyway */
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, ngx_errno,
+                      "chatwoot: waking the helper failed");
+    }
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
+{
+    u_char                         *buf;
+    size_t                          len;
+    ngx_int_t                       rc;
+    cw_shared_t                    *sh;
+    cw_status_t                     st;
+    ngx_http_chatwoot_zone_ctx_t   *ctx;
+    ngx_http_chatwoot_main_conf_t  *mcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_chatwoot_not_allowed(r, "GET, HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
+    ctx = mcf->shm_zone->data;
+    sh = ctx->sh;
+
+    ngx_memzero(&st, sizeof(cw_status_t));
+
+    st.helper.pid = cw_load(&sh->helper.pid);
+    st.helper.state = cw_load(&sh->helper.state);
+    st.helper.started_at = cw_load(&sh->helper.started_at);
+    st.helper.starts = cw_load(&sh->helper.starts);
+    st.helper.fast_crashes = cw_load(&sh->helper.fast_crashes);
+    st.queue.enqueued = cw_load(&sh->queue.enqueued);
+    st.queue.rejected_full = cw_load(&sh->queue.rejected_full);
+    st.queue.rejected_large = cw_load(&sh->queue.rejected_large);
+    st.queue.resets = cw_load(&sh->queue.resets);
+    st.store.persisted = cw_load(&sh->store.persisted);
+    st.store.batches = cw_load(&sh->store.batches);
+    st.store.errors = cw_load(&sh->store.errors);
+    st.chatwoot.checks = cw_load(&sh->chatwoot.checks);
+    st.chatwoot.failures = cw_load(&sh->chatwoot.failures);
+    st.chatwoot.last_http_status = cw_load(&sh->chatwoot.last_http_status);
+    st.chatwoot.last_checked_at = cw_load(&sh->chatwoot.last_checked_at);
+    st.chatwoot_configured = mcf->chatwoot_url.len > 0;
+    st.now = ngx_time();
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    st.ring_capacity = sh->ring.capacity;
+    st.ring_depth = sh->ring.count;
+    st.ring_bytes_used = sh->ring.used;
+    st.ring_bytes_size = sh->ring.data_size;
+    st.ring_max_record = cw_ring_max_record(&sh->ring);
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    buf = ngx_pnalloc(r->pool, CW_STATUS_MAX);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = cw_status_render(&st, (char *) buf, CW_STATUS_MAX);
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "chatwoot status: rendering failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_chatwoot_send_json(r, NGX_HTTP_OK, buf, len);
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_chatwoot_add_header(r, "Cache-Control", "no-store")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the queue drains within milliseconds once the helper runs */
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_chatwoot_add_header(r, "Retry-After", "1") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (r->request_body == NULL && ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(reason);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(p, "{\"error\":\"%s\"}", reason);
+
+    return ngx_http_chatwoot_send_json(r, status, p, len);
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    if (ngx_http_chatwoot_add_header(r, "Allow", allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_chatwoot_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "method not allowed");
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx calls this in its "cache manager" process, which it spawns and
+ * respawns for every path with a manager; the first call makes that process
+ * our helper for good.
+ */
+
+static ngx_msec_t
+ngx_http_chatwoot_manager(void *data)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf = data;
+
+    cw_helper_conf_t               conf;
+    ngx_http_chatwoot_zone_ctx_t  *ctx;
+
+    ctx = mcf->shm_zone->data;
+
+    conf.state_path = (const char *) mcf->state_path->name.data;
+    conf.chatwoot_url = mcf->chatwoot_url.len
+                        ? (const char *) mcf->chatwoot_url.data : NULL;
+    conf.shared = ctx->sh;
+    conf.shpool = ctx->shpool;
+    conf.wake_fd = ngx_http_chatwoot_wake_fd;
+    conf.probe_interval_msec = mcf->check_interval;
+
+    return (ngx_msec_t) cw_helper_manager(&conf);
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_chatwoot_zone_ctx_t  *octx = data;
+
+    size_t                         len;
+    uint64_t                       epoch;
+    ngx_http_chatwoot_zone_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* a reload with the same zone size: the queue and counters live on */
+
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+        ctx->sh->ring.capacity = (uint32_t) ctx->capacity;
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_calloc(ctx->shpool,
+                              offsetof(cw_shared_t, ring)
+                              + cw_ring_footprint(ctx->ring_size));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    epoch = ((uint64_t) ngx_time() << 32) ^ ((uint64_t) ngx_pid << 16)
+            ^ (uint64_t) ngx_random();
+
+    ctx->sh->magic = CW_SHARED_MAGIC;
+    cw_ring_init(&ctx->sh->ring, ctx->ring_size, (uint32_t) ctx->capacity,
+                 epoch);
+
+    len = sizeof(" in chatwoot zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in chatwoot zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_init_module(ngx_cycle_t *cycle)
+{
+    ngx_core_conf_t                *ccf;
+    ngx_http_chatwoot_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_chatwoot_module);
+
+    if (mcf == NULL || mcf->state_path == NULL) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (!ccf->master) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "\"chatwoot_state_path\" needs \"master_process on\": "
+                      "the helper process is spawned by the master");
+        return NGX_ERROR;
+    }
+
+    if (ngx_test_config || ngx_http_chatwoot_wake_fd != -1) {
+        return NGX_OK;
+    }
+
+    /*
+     * Made once, in the master: every worker and helper of this master and
+     * of its reloads inherits it; CLOEXEC keeps it out of a new binary.
+     */
+
+    ngx_http_chatwoot_wake_fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
+
+    if (ngx_http_chatwoot_wake_fd == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "chatwoot: eventfd() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_chatwoot_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_chatwoot_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->state_path = NULL;
+     *     mcf->shm_zone = NULL;
+     *     mcf->chatwoot_url = { 0, NULL };
+     */
+
+    mcf->zone_size = NGX_CONF_UNSET_SIZE;
+    mcf->queue = NGX_CONF_UNSET_UINT;
+    mcf->check_interval = NGX_CONF_UNSET_MSEC;
+
+    if (ngx_array_init(&mcf->locations, cf->pool, 4,
+                       sizeof(ngx_http_chatwoot_loc_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf = conf;
+
+    size_t                          max_record;
+    ngx_str_t                       name;
+    ngx_uint_t                      i;
+    cw_ring_t                       probe;
+    ngx_http_chatwoot_zone_ctx_t   *ctx;
+    ngx_http_chatwoot_loc_conf_t  **lcfp;
+
+    ngx_conf_init_size_value(mcf->zone_size, NGX_HTTP_CHATWOOT_ZONE_SIZE);
+    ngx_conf_init_uint_value(mcf->queue, NGX_HTTP_CHATWOOT_QUEUE);
+    ngx_conf_init_msec_value(mcf->check_interval,
+                             NGX_HTTP_CHATWOOT_CHECK_INTERVAL);
+
+    if (mcf->state_path == NULL) {
+        lcfp = mcf->locations.elts;
+
+        if (mcf->locations.nelts) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%s\" in %s:%ui needs \"chatwoot_state_path\" "
+                          "in the http block",
+                          lcfp[0]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
+                          ? "chatwoot_webhook" : "chatwoot_status",
+                          lcfp[0]->file, lcfp[0]->line);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_chatwoot_zone_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The ring takes what the slab allocator leaves of the zone: its pool
+     * header, page descriptors and alignment cost well under 1/16.
+     */
+
+    ctx->ring_size = mcf->zone_size - mcf->zone_size / 16 - 2 * ngx_pagesize
+                     - sizeof(cw_shared_t);
+    ctx->capacity = mcf->queue;
+
+    ngx_str_set(&name, "chatwoot");
+
+    mcf->shm_zone = ngx_shared_memory_add(cf, &name, mcf->zone_size,
+                                          &ngx_http_chatwoot_module);
+    if (mcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->shm_zone->init = ngx_http_chatwoot_init_zone;
+    mcf->shm_zone->data = ctx;
+
+    /* the largest record this ring takes, known before it exists */
+
+    probe.data_size = ctx->ring_size & ~(size_t) 7;
+    max_record = cw_ring_max_record(&probe);
+
+    lcfp = mcf->locations.elts;
+
+    for (i = 0; i < mcf->locations.nelts; i++) {
+        if (lcfp[i]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
+            && lcfp[i]->max_body > max_record)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"chatwoot_webhook\" in %s:%ui: max_body=%uz "
+                          "does not fit the chatwoot_zone of %uz bytes, "
+                          "whose largest record is %uz bytes; raise "
+                          "\"chatwoot_zone size=\" or lower max_body=",
+                          lcfp[i]->file, lcfp[i]->line, lcfp[i]->max_body,
+                          mcf->zone_size, max_record);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_chatwoot_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_chatwoot_loc_conf_t  *lcf;
+
+    lcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_chatwoot_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lcf->handler = NGX_HTTP_CHATWOOT_NONE;
+     *     lcf->file = NULL;
+     *     lcf->line = 0;
+     */
+
+    lcf->max_body = NGX_CONF_UNSET_SIZE;
+
+    return lcf;
+}
+
+
+static char *
+ngx_http_chatwoot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_chatwoot_loc_conf_t  *conf = child;
+
+    /* handlers are not inherited: each belongs to its own location */
+
+    ngx_conf_init_size_value(conf->max_body, NGX_HTTP_CHATWOOT_MAX_BODY);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_chatwoot_state_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf = conf;
+
+    ngx_str_t   *value;
+    ngx_path_t  *path;
+
+    if (mcf->state_path != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid chatwoot_state_path \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name = value[1];
+
+    if (path->name.data[path->name.len - 1] == '/') {
+        path->name.len--;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path->name, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the helper hands it to open() and SQLite, which want a C string */
+
+    if (ngx_http_chatwoot_nul_terminate(cf->pool, &path->name) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->manager = ngx_http_chatwoot_manager;
+    path->data = mcf;
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    mcf->state_path = path;
+
+    if (ngx_add_path(cf, &mcf->state_path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_chatwoot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf = conf;
+
+    ssize_t     size;
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+    ngx_uint_t  i;
+
+    if (mcf->zone_size != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    size = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < NGX_HTTP_CHATWOOT_ZONE_MIN) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "chatwoot zone \"%V\" is too small, "
+                                   "the least is %uzk", &value[i],
+                                   (size_t) NGX_HTTP_CHATWOOT_ZONE_MIN / 1024);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_CHATWOOT_QUEUE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid queue length \"%V\", it must be "
+                                   "1 to %d", &value[i],
+                                   NGX_HTTP_CHATWOOT_QUEUE_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->queue = (ngx_uint_t) n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"size\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->zone_size = size;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_chatwoot_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf = conf;
+
+    ngx_str_t   *value, s;
+    ngx_msec_t   interval;
+
+    if (mcf->chatwoot_url.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!(value[1].len > 7
+          && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+        && !(value[1].len > 8
+             && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Chatwoot URL \"%V\", it must start with "
+                           "\"http://\" or \"https://\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, ' ')
+        != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Chatwoot URL \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->chatwoot_url = value[1];
+
+    if (ngx_http_chatwoot_nul_terminate(cf->pool, &mcf->chatwoot_url)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+
+        if (ngx_strncmp(value[2].data, "check=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        interval = ngx_parse_time(&s, 0);
+
+        if (interval == (ngx_msec_t) NGX_ERROR || interval < 1000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid check interval \"%V\", it must be "
+                               "1s or more", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->check_interval = interval;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_chatwoot_loc_conf_t  *lcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, s;
+
+    value = cf->args->elts;
+
+    /* set here, not in merge: the zone check runs before locations merge */
+
+    lcf->max_body = NGX_HTTP_CHATWOOT_MAX_BODY;
+
+    if (cf->args->nelts == 2) {
+
+        if (ngx_strncmp(value[1].data, "max_body=", 9) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[1].data + 9;
+        s.len = value[1].len - 9;
+
+        size = ngx_parse_size(&s);
+
+        if (size == NGX_ERROR || size == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid max_body \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        lcf->max_body = size;
+    }
+
+    return ngx_http_chatwoot_set_handler(cf, lcf, NGX_HTTP_CHATWOOT_WEBHOOK,
+                                         ngx_http_chatwoot_webhook_handler);
+}
+
+
+static char *
+ngx_http_chatwoot_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_chatwoot_set_handler(cf, conf, NGX_HTTP_CHATWOOT_STATUS,
+                                         ngx_http_chatwoot_status_handler);
+}
+
+
+static char *
+ngx_http_chatwoot_set_handler(ngx_conf_t *cf,
+    ngx_http_chatwoot_loc_conf_t *lcf, ngx_uint_t handler,
+    ngx_http_handler_pt pt)
+{
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_chatwoot_main_conf_t   *mcf;
+    ngx_http_chatwoot_loc_conf_t   **lcfp;
+
+    if (lcf->handler != NGX_HTTP_CHATWOOT_NONE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "this location already has a chatwoot handler");
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->handler = handler;
+    lcf->file = cf->conf_file->file.name.data;
+    lcf->line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = pt;
+
+    /* checked against chatwoot_state_path and the zone once http{} ends */
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_chatwoot_module);
+
+    lcfp = ngx_array_push(&mcf->locations);
+    if (lcfp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *lcfp = lcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+    s->data = p;
+
+    return NGX_OK;
+}

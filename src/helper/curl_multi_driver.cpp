@@ -1,0 +1,323 @@
+#include "curl_multi_driver.hpp"
+
+#include <exception>
+#include <stdexcept>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace chatwoot::helper {
+
+namespace {
+
+// Every curl socket, the eventfd and nginx's channel share the helper's
+// 512 connections; leave room for the WhatsApp sockets to come.
+constexpr long kMaxConnections = 64;
+
+void log_exception(const char* where, const std::exception* e)
+{
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "chatwoot helper: %s failed: %s", where,
+                  e ? e->what() : "unknown exception");
+}
+
+}  // namespace
+
+CurlMultiDriver::CurlMultiDriver()
+{
+    static const bool initialised =
+        curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (!initialised) {
+        throw std::runtime_error("curl_global_init failed");
+    }
+    multi_.reset(curl_multi_init());
+    if (!multi_) {
+        throw std::runtime_error("curl_multi_init failed");
+    }
+    CURLM* m = multi_.get();
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlMultiDriver::on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlMultiDriver::on_timer);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, kMaxConnections);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, kMaxConnections);
+
+    timer_.handler = &CurlMultiDriver::on_timeout;
+    timer_.data = this;
+    timer_.log = ngx_cycle->log;
+    timer_.cancelable = 1;
+}
+
+CurlMultiDriver::~CurlMultiDriver()
+{
+    if (timer_.timer_set) {
+        ngx_del_timer(&timer_);
+    }
+    for (auto& [easy, transfer] : transfers_) {
+        curl_multi_remove_handle(multi_.get(), easy);
+    }
+    transfers_.clear();
+}
+
+void CurlMultiDriver::get(const std::string& url, long timeout_ms, Done done)
+{
+    std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
+    if (!easy) {
+        throw std::runtime_error("curl_easy_init failed");
+    }
+    CURL* e = easy.get();
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
+                     &CurlMultiDriver::on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION,
+                     &CurlMultiDriver::on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiDriver::on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ngx_http_chatwoot_module");
+
+    auto [it, inserted] = transfers_.emplace(
+        e, Transfer{std::move(easy), std::move(done)});
+    CURLMcode rc = curl_multi_add_handle(multi_.get(), e);
+    if (rc != CURLM_OK) {
+        transfers_.erase(it);
+        throw std::runtime_error(curl_multi_strerror(rc));
+    }
+}
+
+void CurlMultiDriver::socket_action(curl_socket_t s, int mask)
+{
+    int running = 0;
+    CURLMcode rc = curl_multi_socket_action(multi_.get(), s, mask, &running);
+    if (rc != CURLM_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: curl_multi_socket_action: %s",
+                      curl_multi_strerror(rc));
+    }
+    collect_finished();
+}
+
+void CurlMultiDriver::collect_finished()
+{
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        CURL* easy = msg->easy_handle;
+        TransferResult result;
+        result.code = msg->data.result;
+        if (result.code == CURLE_OK) {
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE,
+                              &result.http_status);
+        } else {
+            result.error = curl_easy_strerror(result.code);
+        }
+        curl_multi_remove_handle(multi_.get(), easy);
+
+        auto node = transfers_.extract(easy);
+        if (node.empty()) {
+            continue;
+        }
+        // The callback may start new transfers; it runs after our
+        // bookkeeping so that it sees a consistent driver.
+        Done done = std::move(node.mapped().done);
+        node = {};
+        if (done) {
+            done(result);
+        }
+    }
+}
+
+int CurlMultiDriver::on_socket(CURL*, curl_socket_t s, int what, void* self,
+                               void*) noexcept
+{
+    auto* d = static_cast<CurlMultiDriver*>(self);
+    try {
+        return d->watch(s, what);
+    } catch (const std::exception& e) {
+        log_exception("curl socket", &e);
+    } catch (...) {
+        log_exception("curl socket", nullptr);
+    }
+    return -1;
+}
+
+int CurlMultiDriver::watch(curl_socket_t s, int what)
+{
+    ngx_connection_t* c = nullptr;
+    bool ours = true;
+    if (auto it = connections_.find(s); it != connections_.end()) {
+        c = it->second;
+    } else if (auto f = foreign_.find(s); f != foreign_.end()) {
+        c = f->second;
+        ours = false;
+    }
+
+    if (what == CURL_POLL_REMOVE) {
+        if (c == nullptr) {
+            return 0;
+        }
+        // For our sockets REMOVE only means "stop watching": the socket may
+        // go idle in curl's connection cache; on_close_socket closes it.
+        // A socket curl opened itself (the threaded resolver's socketpair)
+        // is forgotten here; if curl already closed it, the kernel has
+        // taken it out of epoll and asking again would fail.
+        int flags = (!ours && ::fcntl(s, F_GETFD) == -1) ? NGX_CLOSE_EVENT : 0;
+        if (c->read->active) {
+            ngx_del_event(c->read, NGX_READ_EVENT, flags);
+        }
+        if (c->write->active) {
+            ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
+        }
+        if (!ours) {
+            foreign_.erase(s);
+            c->fd = (ngx_socket_t) -1;  // events still queued are stale
+            ngx_free_connection(c);
+        }
+        return 0;
+    }
+
+    if (c == nullptr) {
+        c = ngx_get_connection(s, ngx_cycle->log);
+        if (c == nullptr) {
+            return -1;
+        }
+        attach(c);
+        foreign_[s] = c;
+    }
+
+    const bool want_read = what == CURL_POLL_IN || what == CURL_POLL_INOUT;
+    const bool want_write = what == CURL_POLL_OUT || what == CURL_POLL_INOUT;
+
+    if (want_read && !c->read->active) {
+        ngx_add_event(c->read, NGX_READ_EVENT, 0);
+    } else if (!want_read && c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+    if (want_write && !c->write->active) {
+        ngx_add_event(c->write, NGX_WRITE_EVENT, 0);
+    } else if (!want_write && c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+    return 0;
+}
+
+void CurlMultiDriver::attach(ngx_connection_t* c)
+{
+    c->data = this;
+    c->read->handler = &CurlMultiDriver::on_read_ready;
+    c->write->handler = &CurlMultiDriver::on_write_ready;
+    c->log = ngx_cycle->log;
+    c->read->log = ngx_cycle->log;
+    c->write->log = ngx_cycle->log;
+}
+
+int CurlMultiDriver::on_timer(CURLM*, long timeout_ms, void* self) noexcept
+{
+    auto* d = static_cast<CurlMultiDriver*>(self);
+    if (timeout_ms < 0) {
+        if (d->timer_.timer_set) {
+            ngx_del_timer(&d->timer_);
+        }
+        return 0;
+    }
+    // Never call back into curl from here: arm a timer, even for 0 ms.
+    ngx_add_timer(&d->timer_, static_cast<ngx_msec_t>(timeout_ms));
+    return 0;
+}
+
+curl_socket_t CurlMultiDriver::on_open_socket(
+    void* self, curlsocktype, struct curl_sockaddr* address) noexcept
+{
+    auto* d = static_cast<CurlMultiDriver*>(self);
+    int s = ::socket(address->family, address->socktype | SOCK_CLOEXEC,
+                     address->protocol);
+    if (s == -1) {
+        return CURL_SOCKET_BAD;
+    }
+    ngx_connection_t* c = ngx_get_connection(s, ngx_cycle->log);
+    if (c == nullptr) {
+        ::close(s);
+        return CURL_SOCKET_BAD;
+    }
+    d->attach(c);
+    try {
+        d->connections_[s] = c;
+    } catch (...) {
+        ngx_free_connection(c);
+        ::close(s);
+        return CURL_SOCKET_BAD;
+    }
+    return s;
+}
+
+int CurlMultiDriver::on_close_socket(void* self, curl_socket_t s) noexcept
+{
+    auto* d = static_cast<CurlMultiDriver*>(self);
+    auto it = d->connections_.find(s);
+    if (it == d->connections_.end()) {
+        return ::close(s);
+    }
+    ngx_connection_t* c = it->second;
+    d->connections_.erase(it);
+    // Takes the fd out of epoll, closes it and frees the connection; the
+    // connection's instance bit makes nginx drop events already queued.
+    ngx_close_connection(c);
+    return 0;
+}
+
+size_t CurlMultiDriver::on_body(char*, size_t size, size_t n, void*) noexcept
+{
+    return size * n;  // the reachability probe needs only the status
+}
+
+void CurlMultiDriver::on_read_ready(ngx_event_t* ev) noexcept
+{
+    auto* c = static_cast<ngx_connection_t*>(ev->data);
+    auto* d = static_cast<CurlMultiDriver*>(c->data);
+    ngx_socket_t fd = c->fd;
+    // nginx leaves ready set after curl drained the socket; never trust it.
+    ev->ready = 0;
+    try {
+        d->socket_action(fd, CURL_CSELECT_IN);  // c may be gone afterwards
+    } catch (const std::exception& e) {
+        log_exception("curl read", &e);
+    } catch (...) {
+        log_exception("curl read", nullptr);
+    }
+}
+
+void CurlMultiDriver::on_write_ready(ngx_event_t* ev) noexcept
+{
+    auto* c = static_cast<ngx_connection_t*>(ev->data);
+    auto* d = static_cast<CurlMultiDriver*>(c->data);
+    ngx_socket_t fd = c->fd;
+    ev->ready = 0;
+    try {
+        d->socket_action(fd, CURL_CSELECT_OUT);
+    } catch (const std::exception& e) {
+        log_exception("curl write", &e);
+    } catch (...) {
+        log_exception("curl write", nullptr);
+    }
+}
+
+void CurlMultiDriver::on_timeout(ngx_event_t* ev) noexcept
+{
+    auto* d = static_cast<CurlMultiDriver*>(ev->data);
+    try {
+        d->socket_action(CURL_SOCKET_TIMEOUT, 0);
+    } catch (const std::exception& e) {
+        log_exception("curl timer", &e);
+    } catch (...) {
+        log_exception("curl timer", nullptr);
+    }
+}
+
+}  // namespace chatwoot::helper

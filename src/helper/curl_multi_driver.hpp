@@ -1,0 +1,80 @@
+// libcurl's multi interface driven by the helper's nginx event loop.
+//
+// curl tells us which sockets to watch and when to time out; nginx's epoll
+// loop tells curl when a socket is ready.  We open and close curl's sockets
+// ourselves so that every fd curl uses has an ngx_connection_t whose life
+// matches it exactly (curl's own REMOVE notifications are not enough for
+// that: a socket can sit idle in curl's connection cache).
+#pragma once
+
+#include "ngx.hpp"
+
+#include <curl/curl.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace chatwoot::helper {
+
+struct TransferResult {
+    CURLcode code = CURLE_OK;
+    long http_status = 0;
+    std::string error;  // curl's text when code != CURLE_OK
+};
+
+class CurlMultiDriver {
+public:
+    using Done = std::function<void(const TransferResult&)>;
+
+    // Call once, in the helper, after the state lock is held.
+    CurlMultiDriver();
+    ~CurlMultiDriver();
+    CurlMultiDriver(const CurlMultiDriver&) = delete;
+    CurlMultiDriver& operator=(const CurlMultiDriver&) = delete;
+
+    // Starts a GET whose body is discarded (bounded), calling done exactly
+    // once from the event loop.
+    void get(const std::string& url, long timeout_ms, Done done);
+
+    size_t in_flight() const { return transfers_.size(); }
+
+private:
+    struct EasyDeleter {
+        void operator()(CURL* e) const noexcept { curl_easy_cleanup(e); }
+    };
+    struct MultiDeleter {
+        void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
+    };
+    struct Transfer {
+        std::unique_ptr<CURL, EasyDeleter> easy;
+        Done done;
+    };
+
+    static int on_socket(CURL* easy, curl_socket_t s, int what, void* self,
+                         void* socketp) noexcept;
+    static int on_timer(CURLM* multi, long timeout_ms, void* self) noexcept;
+    static curl_socket_t on_open_socket(void* self, curlsocktype purpose,
+                                        struct curl_sockaddr* address) noexcept;
+    static int on_close_socket(void* self, curl_socket_t s) noexcept;
+    static size_t on_body(char* data, size_t size, size_t n,
+                          void* self) noexcept;
+    static void on_read_ready(ngx_event_t* ev) noexcept;
+    static void on_write_ready(ngx_event_t* ev) noexcept;
+    static void on_timeout(ngx_event_t* ev) noexcept;
+
+    int watch(curl_socket_t s, int what);
+    void attach(ngx_connection_t* c);
+    void socket_action(curl_socket_t s, int mask);
+    void collect_finished();
+
+    std::unique_ptr<CURLM, MultiDeleter> multi_;
+    std::unordered_map<CURL*, Transfer> transfers_;
+    // Sockets we opened (and close), and sockets curl opened itself.
+    std::unordered_map<curl_socket_t, ngx_connection_t*> connections_;
+    std::unordered_map<curl_socket_t, ngx_connection_t*> foreign_;
+    ngx_event_t timer_{};
+};
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,394 @@
+// The chatwoot helper process: what the cache-manager process nginx spawns
+// for our state path becomes on its first manager() call.
+//
+// Life of a helper:
+//   start -> (backoff, if the previous helper crashed young) -> wait for the
+//   state lock -> open the store -> running: drain the queue on every
+//   eventfd wake-up and on a slow poll timer, probe Chatwoot now and then.
+// nginx ends it with exit(0) on reload/stop (no exit_process hook), so a
+// last drain runs from atexit; a kill -9 loses nothing either, because no
+// record leaves shared memory before it is committed.
+
+#include "chatwoot_helper.h"
+
+#include "curl_multi_driver.hpp"
+#include "ngx.hpp"
+#include "no_destructor.hpp"
+#include "queue_drain.hpp"
+#include "state_lock.hpp"
+
+#include "../store/inbound_event_repository.hpp"
+#include "../store/schema.hpp"
+#include "../store/sqlite_handle.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <exception>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+namespace chatwoot::helper {
+
+namespace {
+
+constexpr ngx_msec_t kLockRetryMsec = 250;
+constexpr ngx_msec_t kStoreRetryMsec = 5000;
+constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
+constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
+constexpr uint64_t kYoungCrashMsec = 10000;  // a helper dying sooner crashed young
+constexpr uint64_t kBackoffFirstMsec = 100;
+constexpr uint64_t kBackoffMaxMsec = 30000;
+constexpr int kBatchesPerTurn = 16;          // then let other events run
+constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
+
+uint64_t monotonic_msec()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool process_alive(pid_t pid)
+{
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+class Helper {
+public:
+    explicit Helper(const cw_helper_conf_t& conf)
+        : shared_(conf.shared),
+          shpool_(static_cast<ngx_slab_pool_t*>(conf.shpool)),
+          wake_fd_(conf.wake_fd),
+          state_path_(conf.state_path),
+          chatwoot_url_(conf.chatwoot_url ? conf.chatwoot_url : ""),
+          probe_interval_(conf.probe_interval_msec),
+          lock_(state_path_ + "/helper.lock")
+    {
+        init_timer(lock_timer_, &Helper::on_lock_timer);
+        init_timer(poll_timer_, &Helper::on_poll_timer);
+        init_timer(drain_timer_, &Helper::on_drain_timer);
+        init_timer(probe_timer_, &Helper::on_probe_timer);
+    }
+
+    void start();
+    void final_drain() noexcept;
+
+private:
+    void init_timer(ngx_event_t& ev, ngx_event_handler_pt handler)
+    {
+        ev.handler = handler;
+        ev.data = this;
+        ev.log = ngx_cycle->log;
+        ev.cancelable = 1;
+    }
+    static Helper& of(ngx_event_t* ev) { return *static_cast<Helper*>(ev->data); }
+
+    uint64_t crash_backoff();
+    void try_lock();
+    void open_store();
+    void listen_for_wakeups();
+    void drain(bool from_wakeup);
+    void probe_chatwoot();
+    void set_state(cw_helper_state_t s) { cw_store(&shared_->helper.state, s); }
+
+    static void on_lock_timer(ngx_event_t* ev) noexcept;
+    static void on_poll_timer(ngx_event_t* ev) noexcept;
+    static void on_drain_timer(ngx_event_t* ev) noexcept;
+    static void on_probe_timer(ngx_event_t* ev) noexcept;
+    static void on_wakeup(ngx_event_t* ev) noexcept;
+
+    template <typename F>
+    static void guarded(const char* what, F&& f) noexcept;
+
+    cw_shared_t* shared_;
+    ngx_slab_pool_t* shpool_;
+    int wake_fd_;
+    std::string state_path_;
+    std::string chatwoot_url_;
+    uint64_t probe_interval_;
+    StateLock lock_;
+    bool told_waiting_ = false;
+
+    std::optional<store::Database> db_;
+    std::optional<store::InboundEventRepository> inbound_;
+    std::optional<QueueDrain> queue_;
+    std::optional<CurlMultiDriver> curl_;
+
+    ngx_event_t lock_timer_{};
+    ngx_event_t poll_timer_{};
+    ngx_event_t drain_timer_{};
+    ngx_event_t probe_timer_{};
+};
+
+template <typename F>
+void Helper::guarded(const char* what, F&& f) noexcept
+{
+    try {
+        f();
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: %s failed: %s", what, e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: %s failed", what);
+    }
+}
+
+// The master respawns a dead helper at once and forever; a helper that
+// keeps dying young must not hammer Chatwoot or WhatsApp, so it waits,
+// doubling each time.  A reload is no crash: the previous helper is alive.
+uint64_t Helper::crash_backoff()
+{
+    cw_helper_stats_t& h = shared_->helper;
+    const auto prev_pid = static_cast<pid_t>(cw_load(&h.pid));
+    const uint64_t prev_start = cw_load(&h.started_at_msec);
+    const uint64_t now = monotonic_msec();
+
+    const bool crashed_young = prev_pid != 0
+                               && cw_load(&h.clean_exit) != uint64_t(prev_pid)
+                               && !process_alive(prev_pid)
+                               && now - prev_start < kYoungCrashMsec;
+    uint64_t crashes = crashed_young ? cw_load(&h.fast_crashes) + 1 : 0;
+    cw_store(&h.fast_crashes, crashes);
+    cw_store(&h.pid, static_cast<uint64_t>(ngx_pid));
+    cw_store(&h.started_at, static_cast<uint64_t>(ngx_time()));
+    cw_store(&h.started_at_msec, now);
+    cw_add(&h.starts, 1);
+
+    if (crashes == 0) {
+        return 0;
+    }
+    uint64_t delay = kBackoffFirstMsec << std::min<uint64_t>(crashes - 1, 20);
+    return std::min(delay, kBackoffMaxMsec);
+}
+
+void Helper::start()
+{
+    ngx_setproctitle(const_cast<char*>("chatwoot helper process"));
+
+    uint64_t delay = crash_backoff();
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "chatwoot helper process started, state path \"%s\"",
+                  state_path_.c_str());
+    if (delay > 0) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "chatwoot helper: previous helper crashed young, "
+                      "waiting %uL ms before starting", delay);
+        set_state(CW_HELPER_BACKOFF);
+        ngx_add_timer(&lock_timer_, delay);
+        return;
+    }
+    try_lock();
+}
+
+void Helper::try_lock()
+{
+    switch (lock_.try_acquire()) {
+    case StateLock::Result::acquired:
+        cw_store(&shared_->helper.lock_acquired_at,
+                 static_cast<uint64_t>(ngx_time()));
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "chatwoot helper holds \"%s\"", lock_.path().c_str());
+        open_store();
+        return;
+    case StateLock::Result::busy:
+        if (!told_waiting_) {
+            told_waiting_ = true;
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "chatwoot helper: another helper holds \"%s\", "
+                          "waiting for it", lock_.path().c_str());
+        }
+        set_state(CW_HELPER_WAITING_LOCK);
+        break;
+    case StateLock::Result::error:
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
+                      "chatwoot helper: cannot lock \"%s\"",
+                      lock_.path().c_str());
+        set_state(CW_HELPER_FAILED);
+        break;
+    }
+    ngx_add_timer(&lock_timer_, kLockRetryMsec);
+}
+
+void Helper::open_store()
+{
+    try {
+        db_.emplace(store::Database::open(state_path_ + "/chatwoot.db"));
+        store::migrate(*db_);
+        inbound_.emplace(*db_);
+        queue_.emplace(shared_, shpool_, *inbound_);
+        cw_store(&shared_->store.persisted, inbound_->count());
+    } catch (const std::exception& e) {
+        queue_.reset();
+        inbound_.reset();
+        db_.reset();
+        set_state(CW_HELPER_FAILED);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: cannot open the store in \"%s\": %s; "
+                      "retrying in %M ms",
+                      state_path_.c_str(), e.what(), kStoreRetryMsec);
+        ngx_add_timer(&lock_timer_, kStoreRetryMsec);
+        return;
+    }
+
+    listen_for_wakeups();
+    set_state(CW_HELPER_RUNNING);
+    ngx_add_timer(&poll_timer_, kPollMsec);
+    drain(false);
+
+    if (!chatwoot_url_.empty()) {
+        guarded("starting libcurl", [&] { curl_.emplace(); });
+        if (curl_) {
+            probe_chatwoot();
+        }
+    }
+}
+
+void Helper::listen_for_wakeups()
+{
+    ngx_connection_t* c = ngx_get_connection(wake_fd_, ngx_cycle->log);
+    if (c == nullptr) {
+        // The poll timer still drains the queue, only more slowly.
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: no connection for the wake-up fd");
+        return;
+    }
+    c->data = this;
+    c->read->handler = &Helper::on_wakeup;
+    c->read->log = ngx_cycle->log;
+    c->log = ngx_cycle->log;
+    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_free_connection(c);
+    }
+}
+
+void Helper::drain(bool from_wakeup)
+{
+    if (!queue_) {
+        return;
+    }
+    if (from_wakeup) {
+        // Clear before reading the ring: a producer that publishes after
+        // this line sees 0 and wakes us again; one that saw 1 published
+        // before it, so the drain below finds its record.
+        cw_store(&shared_->queue.wake_pending, 0);
+    }
+    for (int i = 0; i < kBatchesPerTurn; i++) {
+        switch (queue_->drain_batch()) {
+        case QueueDrain::Outcome::empty:
+            return;
+        case QueueDrain::Outcome::failed:
+            return;  // the poll timer retries
+        case QueueDrain::Outcome::more:
+            break;
+        }
+    }
+    if (!drain_timer_.timer_set) {
+        ngx_add_timer(&drain_timer_, 1);
+    }
+}
+
+void Helper::probe_chatwoot()
+{
+    curl_->get(chatwoot_url_, kProbeTimeoutMsec,
+               [this](const TransferResult& r) {
+                   cw_upstream_stats_t& s = shared_->chatwoot;
+                   cw_add(&s.checks, 1);
+                   cw_store(&s.last_checked_at,
+                            static_cast<uint64_t>(ngx_time()));
+                   cw_store(&s.last_http_status,
+                            static_cast<uint64_t>(r.http_status));
+                   if (r.code != CURLE_OK) {
+                       cw_add(&s.failures, 1);
+                       ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                                     "chatwoot helper: Chatwoot is not "
+                                     "reachable: %s", r.error.c_str());
+                   }
+                   ngx_add_timer(&probe_timer_, probe_interval_);
+               });
+}
+
+void Helper::final_drain() noexcept
+{
+    cw_store(&shared_->helper.clean_exit, static_cast<uint64_t>(ngx_pid));
+    if (!queue_) {
+        return;
+    }
+    guarded("the last drain", [&] {
+        for (int i = 0; i < 1000; i++) {
+            if (queue_->drain_batch() != QueueDrain::Outcome::more) {
+                break;
+            }
+        }
+    });
+}
+
+void Helper::on_lock_timer(ngx_event_t* ev) noexcept
+{
+    guarded("taking the state lock", [&] { of(ev).try_lock(); });
+}
+
+void Helper::on_poll_timer(ngx_event_t* ev) noexcept
+{
+    Helper& h = of(ev);
+    guarded("draining the queue", [&] { h.drain(false); });
+    ngx_add_timer(&h.poll_timer_, kPollMsec);
+}
+
+void Helper::on_drain_timer(ngx_event_t* ev) noexcept
+{
+    guarded("draining the queue", [&] { of(ev).drain(false); });
+}
+
+void Helper::on_probe_timer(ngx_event_t* ev) noexcept
+{
+    guarded("probing Chatwoot", [&] { of(ev).probe_chatwoot(); });
+}
+
+void Helper::on_wakeup(ngx_event_t* ev) noexcept
+{
+    auto* c = static_cast<ngx_connection_t*>(ev->data);
+    Helper& h = *static_cast<Helper*>(c->data);
+    uint64_t n;
+    while (::read(c->fd, &n, sizeof n) == sizeof n) {
+        // Many wake-ups fold into one; the ring says how much there is.
+    }
+    ev->ready = 0;
+    guarded("draining the queue", [&] { h.drain(true); });
+}
+
+Helper* the_helper = nullptr;
+
+void at_exit() noexcept
+{
+    if (the_helper != nullptr) {
+        the_helper->final_drain();
+    }
+}
+
+}  // namespace
+
+}  // namespace chatwoot::helper
+
+extern "C" uint64_t cw_helper_manager(const cw_helper_conf_t* conf) noexcept
+{
+    using namespace chatwoot::helper;
+    try {
+        if (the_helper == nullptr) {
+            static NoDestructor<Helper> helper(*conf);
+            the_helper = &*helper;
+            std::atexit(at_exit);
+            the_helper->start();
+        }
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "chatwoot helper: start failed: %s", e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "chatwoot helper: start failed");
+    }
+    return kManagerRecallMsec;
+}

@@ -1,0 +1,117 @@
+#include "queue_drain.hpp"
+
+#include <exception>
+
+namespace chatwoot::helper {
+
+namespace {
+
+// Bounds one commit, so that a long backlog never stalls the event loop for
+// more than a few milliseconds between batches.
+constexpr size_t kBatchRecords = 512;
+constexpr size_t kBatchBytes = 4 * 1024 * 1024;
+
+class ZoneLock {
+public:
+    explicit ZoneLock(ngx_slab_pool_t* shpool) : shpool_(shpool)
+    {
+        ngx_shmtx_lock(&shpool_->mutex);
+    }
+    ~ZoneLock() { ngx_shmtx_unlock(&shpool_->mutex); }
+    ZoneLock(const ZoneLock&) = delete;
+    ZoneLock& operator=(const ZoneLock&) = delete;
+
+private:
+    ngx_slab_pool_t* shpool_;
+};
+
+uint64_t fresh_epoch()
+{
+    return (static_cast<uint64_t>(ngx_time()) << 32)
+           ^ (static_cast<uint64_t>(ngx_pid) << 16) ^ ngx_random();
+}
+
+}  // namespace
+
+QueueDrain::QueueDrain(cw_shared_t* shared, ngx_slab_pool_t* shpool,
+                       store::InboundEventRepository& repository)
+    : shared_(shared), shpool_(shpool), repository_(repository)
+{
+    batch_.reserve(kBatchRecords);
+}
+
+QueueDrain::Outcome QueueDrain::drain_batch()
+{
+    batch_.clear();
+    bool corrupt = false;
+    bool more = false;
+    uint64_t epoch = 0;
+    const int64_t now = ngx_time();
+
+    {
+        ZoneLock lock(shpool_);
+        cw_ring_t* ring = &shared_->ring;
+        epoch = ring->epoch;
+        cw_ring_cursor_t cursor = cw_ring_begin(ring);
+        cw_ring_record_t rec;
+        size_t bytes = 0;
+        while (batch_.size() < kBatchRecords && bytes < kBatchBytes) {
+            cw_ring_rc_t rc = cw_ring_next(ring, &cursor, &rec);
+            if (rc == CW_RING_CORRUPT) {
+                corrupt = true;
+                break;
+            }
+            if (rc != CW_RING_OK) {
+                break;
+            }
+            store::InboundEvent& e = batch_.emplace_back();
+            e.ring_epoch = epoch;
+            e.ring_seq = rec.seq;
+            e.kind = rec.kind;
+            e.received_at = now;
+            e.payload.assign(rec.data, rec.data + rec.len);
+            bytes += rec.len;
+        }
+        more = !corrupt && cursor.remaining > 0;
+    }
+
+    if (!batch_.empty()) {
+        try {
+            size_t added = repository_.insert_batch(batch_);
+            cw_add(&shared_->store.persisted, added);
+            cw_add(&shared_->store.batches, 1);
+        } catch (const std::exception& e) {
+            // Records stay in the ring; the poll timer tries again.
+            cw_add(&shared_->store.errors, 1);
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: committing %uz queued records "
+                          "failed, they stay queued: %s",
+                          batch_.size(), e.what());
+            return Outcome::failed;
+        }
+
+        ZoneLock lock(shpool_);
+        // A ring reset by someone else in between has a new epoch: then our
+        // sequence numbers mean nothing there and nothing is popped.
+        if (shared_->ring.epoch == epoch
+            && cw_ring_pop_through(&shared_->ring, batch_.back().ring_seq)
+                   != CW_RING_OK)
+        {
+            corrupt = true;
+        }
+    }
+
+    if (corrupt) {
+        ZoneLock lock(shpool_);
+        cw_ring_reset(&shared_->ring, fresh_epoch());
+        cw_add(&shared_->queue.resets, 1);
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "chatwoot helper: the shared queue was inconsistent "
+                      "after %uz good records and was reset",
+                      batch_.size());
+        return Outcome::more;
+    }
+    return more ? Outcome::more : Outcome::empty;
+}
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,77 @@
+// The JSON body of the status location.  Only numbers and fixed words go
+// out: nothing secret is in the snapshot, so nothing secret can leak here.
+
+#include "chatwoot_shared.h"
+
+#include <cstdio>
+#include <string_view>
+
+namespace {
+
+std::string_view helper_state_name(uint64_t state)
+{
+    switch (state) {
+    case CW_HELPER_BACKOFF:
+        return "backoff";
+    case CW_HELPER_WAITING_LOCK:
+        return "waiting_for_lock";
+    case CW_HELPER_RUNNING:
+        return "running";
+    case CW_HELPER_FAILED:
+        return "failed";
+    default:
+        return "not_started";
+    }
+}
+
+}  // namespace
+
+extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
+                                   size_t size) noexcept
+{
+    const auto state = helper_state_name(s->helper.state);
+    const unsigned long long restarts =
+        s->helper.starts > 0 ? s->helper.starts - 1 : 0;
+
+    int n = std::snprintf(
+        buf, size,
+        "{\"helper\":{\"pid\":%llu,\"state\":\"%.*s\",\"active\":%s,"
+        "\"started_at\":%llu,\"restarts\":%llu,\"crash_backoff\":%llu},"
+        "\"queue\":{\"capacity\":%llu,\"depth\":%llu,\"bytes_used\":%llu,"
+        "\"bytes_size\":%llu,\"max_record\":%llu,\"enqueued\":%llu,"
+        "\"rejected\":%llu,\"rejected_full\":%llu,\"rejected_too_large\":%llu,"
+        "\"resets\":%llu},"
+        "\"store\":{\"persisted\":%llu,\"batches\":%llu,\"errors\":%llu},"
+        "\"chatwoot\":{\"configured\":%s,\"checks\":%llu,\"failures\":%llu,"
+        "\"last_http_status\":%llu,\"last_checked_at\":%llu},"
+        "\"time\":%llu}\n",
+        (unsigned long long) s->helper.pid, (int) state.size(), state.data(),
+        s->helper.state == CW_HELPER_RUNNING ? "true" : "false",
+        (unsigned long long) s->helper.started_at, restarts,
+        (unsigned long long) s->helper.fast_crashes,
+        (unsigned long long) s->ring_capacity,
+        (unsigned long long) s->ring_depth,
+        (unsigned long long) s->ring_bytes_used,
+        (unsigned long long) s->ring_bytes_size,
+        (unsigned long long) s->ring_max_record,
+        (unsigned long long) s->queue.enqueued,
+        (unsigned long long) (s->queue.rejected_full
+                              + s->queue.rejected_large),
+        (unsigned long long) s->queue.rejected_full,
+        (unsigned long long) s->queue.rejected_large,
+        (unsigned long long) s->queue.resets,
+        (unsigned long long) s->store.persisted,
+        (unsigned long long) s->store.batches,
+        (unsigned long long) s->store.errors,
+        s->chatwoot_configured ? "true" : "false",
+        (unsigned long long) s->chatwoot.checks,
+        (unsigned long long) s->chatwoot.failures,
+        (unsigned long long) s->chatwoot.last_http_status,
+        (unsigned long long) s->chatwoot.last_checked_at,
+        (unsigned long long) s->now);
+
+    if (n < 0 || static_cast<size_t>(n) >= size) {
+        return 0;
+    }
+    return static_cast<size_t>(n);
+}

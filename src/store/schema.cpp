@@ -1,0 +1,55 @@
+#include "schema.hpp"
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace chatwoot::store {
+
+namespace {
+
+// Append only: a released step never changes, a new one goes at the end.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
+    // ring_seq) is the idempotency key of the peek-commit-pop protocol.
+    R"sql(
+    CREATE TABLE inbound_events (
+        id           INTEGER PRIMARY KEY,
+        ring_epoch   INTEGER NOT NULL,
+        ring_seq     INTEGER NOT NULL,
+        kind         INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL,
+        payload      BLOB    NOT NULL,
+        UNIQUE (ring_epoch, ring_seq)
+    );
+    )sql",
+};
+
+}  // namespace
+
+int schema_version(Database& db)
+{
+    auto st = db.prepare("PRAGMA user_version");
+    st.step();
+    return static_cast<int>(st.column_int(0));
+}
+
+void migrate(Database& db)
+{
+    int version = schema_version(db);
+    if (version > static_cast<int>(kMigrations.size())) {
+        throw StoreError("the store has schema version "
+                             + std::to_string(version)
+                             + ", newer than this build knows ("
+                             + std::to_string(kMigrations.size()) + ")",
+                         0);
+    }
+    for (size_t v = static_cast<size_t>(version); v < kMigrations.size(); v++) {
+        Transaction tx(db);
+        db.exec(kMigrations[v]);
+        db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+        tx.commit();
+    }
+}
+
+}  // namespace chatwoot::store

@@ -1,0 +1,165 @@
+#include "sqlite_handle.hpp"
+
+namespace chatwoot::store {
+
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, std::string_view where, int rc)
+{
+    std::string msg(where);
+    msg += ": ";
+    msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    throw StoreError(msg, rc);
+}
+
+}  // namespace
+
+StoreError::StoreError(std::string_view what, int code)
+    : std::runtime_error(std::string(what)), code_(code)
+{
+}
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db)
+{
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    if (rc != SQLITE_OK) {
+        fail(db, "prepare", rc);
+    }
+    stmt_.reset(raw);
+}
+
+Statement& Statement::bind(int index, int64_t value)
+{
+    int rc = sqlite3_bind_int64(stmt_.get(), index, value);
+    if (rc != SQLITE_OK) {
+        fail(db_, "bind", rc);
+    }
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text)
+{
+    int rc = sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(),
+                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) {
+        fail(db_, "bind", rc);
+    }
+    return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::span<const unsigned char> bytes)
+{
+    // A zero-length blob must still be a blob, not NULL.
+    static const unsigned char empty = 0;
+    const void* p = bytes.empty() ? &empty : bytes.data();
+    int rc = sqlite3_bind_blob64(stmt_.get(), index, p, bytes.size(),
+                                 SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) {
+        fail(db_, "bind", rc);
+    }
+    return *this;
+}
+
+bool Statement::step()
+{
+    int rc = sqlite3_step(stmt_.get());
+    if (rc == SQLITE_ROW) {
+        return true;
+    }
+    if (rc == SQLITE_DONE) {
+        return false;
+    }
+    sqlite3_reset(stmt_.get());
+    fail(db_, "step", rc);
+}
+
+void Statement::run()
+{
+    try {
+        while (step()) {
+        }
+    } catch (...) {
+        reset();
+        throw;
+    }
+    reset();
+}
+
+void Statement::reset()
+{
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+}
+
+int64_t Statement::column_int(int index) const
+{
+    return sqlite3_column_int64(stmt_.get(), index);
+}
+
+std::string Statement::column_text(int index) const
+{
+    const auto* p = sqlite3_column_text(stmt_.get(), index);
+    int n = sqlite3_column_bytes(stmt_.get(), index);
+    return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+}
+
+Database Database::open(const std::string& path)
+{
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                 | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    Database db(raw);  // owns raw even when open failed
+    if (rc != SQLITE_OK) {
+        fail(raw, "open " + path, rc);
+    }
+    sqlite3_extended_result_codes(raw, 1);
+    // Another reader (an operator's sqlite3 shell, a test) may hold a lock
+    // briefly; wait rather than fail a commit.
+    sqlite3_busy_timeout(raw, 5000);
+    db.exec("PRAGMA journal_mode=WAL");
+    // FULL: a commit survives power loss, not only a crash of the helper.
+    db.exec("PRAGMA synchronous=FULL");
+    db.exec("PRAGMA foreign_keys=ON");
+    return db;
+}
+
+void Database::exec(std::string_view sql)
+{
+    std::string text(sql);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string msg = "exec: ";
+        msg += err ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        throw StoreError(msg, rc);
+    }
+}
+
+Transaction::Transaction(Database& db) : db_(db)
+{
+    db_.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction()
+{
+    if (!done_) {
+        try {
+            db_.exec("ROLLBACK");
+        } catch (...) {
+            // Nothing to do: SQLite rolls back on its own when it cannot.
+        }
+    }
+}
+
+void Transaction::commit()
+{
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace chatwoot::store

@@ -1,0 +1,536 @@
+package ChatwootTest;
+
+# Our own small harness for black-box tests through real nginx: renders a
+# config into a temporary prefix, runs Debian's /usr/sbin/nginx with the
+# built module, talks HTTP to it, reads the helper's SQLite store, and fails
+# the test on [alert], [crit], [emerg] or sanitizer output in error.log that
+# the test did not announce.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Errno qw(EINTR);
+use Exporter qw(import);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(free_port);
+
+my $NGINX = $ENV{NGINX_BINARY} // '/usr/sbin/nginx';
+my $MODULE = $ENV{CHATWOOT_MODULE}
+    // croak 'CHATWOOT_MODULE must name the built module (./build.sh test sets it)';
+
+sub new {
+    my ($class, %opts) = @_;
+    my $dir = tempdir('chatwoot-t-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{TEST_NGINX_LEAVE});
+    # Workers and the helper drop to an unprivileged user: they must be
+    # able to reach the prefix.
+    chmod 0755, $dir;
+    my $self = bless {
+        dir        => $dir,
+        workers    => $opts{workers} // 2,
+        allowed    => [],
+        daemons    => [],
+        log_offset => 0,
+    }, $class;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or croak "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# Announces a log line the test provokes on purpose (a kill -9 makes the
+# master log an [alert], for instance).
+sub allow_log {
+    my ($self, $re) = @_;
+    push @{$self->{allowed}}, $re;
+    return $self;
+}
+
+sub worker_user {
+    return $> == 0 ? 'nobody' : undef;
+}
+
+# Renders nginx.conf: $http is the inside of the http block.  Options:
+# main => extra main-context lines, workers => count.
+sub write_config {
+    my ($self, $http, %opts) = @_;
+    my $dir = $self->{dir};
+    my $workers = $opts{workers} // $self->{workers};
+    my $user = worker_user() ? 'user nobody nogroup;' : '';
+    my $main = $opts{main} // '';
+    my $conf = <<"EOF";
+load_module $MODULE;
+$user
+worker_processes $workers;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+$main
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body_temp;
+    proxy_temp_path $dir/proxy_temp;
+    fastcgi_temp_path $dir/fastcgi_temp;
+    uwsgi_temp_path $dir/uwsgi_temp;
+    scgi_temp_path $dir/scgi_temp;
+$http
+}
+EOF
+    $self->write_file('nginx.conf', $conf);
+    return $self;
+}
+
+# The usual http block: state path, zone, and one server with the webhook,
+# status and a plain location.  Options: port (required), zone, webhook
+# (arguments of chatwoot_webhook), http (more http lines), server (more
+# server lines), state (another state path).
+sub chatwoot_http {
+    my ($self, %o) = @_;
+    my $port = $o{port} // croak 'port';
+    $self->{status_port} //= $port;
+    my $zone = $o{zone} ? "chatwoot_zone $o{zone};" : '';
+    my $webhook = $o{webhook} // '';
+    my $state = $o{state} // "$self->{dir}/state";
+    my $http = $o{http} // '';
+    my $server = $o{server} // '';
+    return <<"EOF";
+    chatwoot_state_path $state;
+    $zone
+$http
+    server {
+        listen 127.0.0.1:$port;
+        location = /chatwoot/webhook { chatwoot_webhook $webhook; }
+        location = /chatwoot/status { chatwoot_status; }
+        location = /plain { return 204; }
+$server
+    }
+EOF
+}
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    my $path = "$self->{dir}/$name";
+    open my $fh, '>', $path or croak "$path: $!";
+    print {$fh} $content;
+    close $fh;
+    return $path;
+}
+
+# nginx -t on the current config: (exit code, everything it printed).
+sub test_config {
+    my ($self, $conf) = @_;
+    $conf //= "$self->{dir}/nginx.conf";
+    my $out = qx{$NGINX -t -p $self->{dir}/ -c $conf -e $self->{dir}/test.log 2>&1};
+    return ($? >> 8, $out);
+}
+
+sub run {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+    unlink "$dir/nginx.pid";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$dir/stderr.log";
+        open STDERR, '>>', "$dir/stderr.log";
+        exec $NGINX, '-p', "$dir/", '-c', "$dir/nginx.conf", '-e',
+            "$dir/error.log";
+        exit 127;
+    }
+    $self->{master} = $pid;
+    for (1 .. 100) {
+        last if -s "$dir/nginx.pid";
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{master};
+            croak "nginx exited at start:\n" . $self->read_file('error.log')
+                . $self->read_file('stderr.log');
+        }
+        sleep 0.05;
+    }
+    croak 'nginx did not write its pid file' unless -s "$dir/nginx.pid";
+    return $self;
+}
+
+sub master_pid { $_[0]{master} }
+
+# Waits until the helper of this nginx holds the state path and runs.
+sub wait_helper_running {
+    my ($self, $timeout) = @_;
+    return $self->wait_for(sub {
+        my $s = eval { $self->status };
+        $s && $s->{helper}{state} eq 'running' ? $s : undef;
+    }, $timeout // 5, 'helper running');
+}
+
+# Polls $check until it returns true; croaks after $timeout seconds.
+sub wait_for {
+    my ($self, $check, $timeout, $what) = @_;
+    my $deadline = time + ($timeout // 5);
+    while (time < $deadline) {
+        my $v = $check->();
+        return $v if $v;
+        sleep 0.05;
+    }
+    croak "timed out waiting for $what";
+}
+
+sub signal {
+    my ($self, $sig) = @_;
+    kill $sig, $self->{master} or croak "kill $sig: $!";
+}
+
+sub reload {
+    my ($self) = @_;
+    my $old = $self->helper_pids;
+    $self->signal('HUP');
+    $self->wait_for(sub {
+        my $now = $self->helper_pids;
+        @$now == 1 && !grep { $_ == $now->[0] } @$old;
+    }, 10, 'a new helper after reload');
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{master} or return;
+    kill 'QUIT', $pid;
+    my $deadline = time + 15;
+    while (time < $deadline) {
+        return if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    croak 'nginx did not stop on QUIT';
+}
+
+# Stops everything and checks error.log: call once at the end of a test.
+sub finish {
+    my ($self) = @_;
+    $self->stop;
+    $self->stop_daemons;
+    $self->check_log;
+}
+
+sub check_log {
+    my ($self, $name) = @_;
+    my @bad = grep {
+        my $line = $_;
+        !grep { $line =~ $_ } @{$self->{allowed}}
+    } grep {
+        /\[(alert|crit|emerg)\]/ || /Sanitizer|runtime error:/
+    } split /\n/, $self->read_file('error.log') . $self->read_file('stderr.log');
+    ok(!@bad, $name // 'no unexpected alert, crit, emerg or sanitizer line')
+        or diag join "\n", @bad;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    open my $fh, '<', "$self->{dir}/$name" or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# Lines of error.log written since the last call (or since the start).
+sub new_log {
+    my ($self) = @_;
+    my $all = $self->read_file('error.log');
+    my $new = substr $all, $self->{log_offset};
+    $self->{log_offset} = length $all;
+    return $new;
+}
+
+# Processes titled as our helper whose parent is this test's master.
+sub helper_pids {
+    my ($self, $master) = @_;
+    $master //= $self->{master};
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my ($pid) = $stat =~ m{/proc/(\d+)/};
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my ($ppid) = $line =~ /^\d+ \(.*\) \S (\d+)/ or next;
+        next unless $ppid == $master;
+        open my $cf, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = do { local $/; <$cf> } // '';
+        push @pids, $pid if $cmd =~ /^nginx: chatwoot helper process/;
+    }
+    return [sort { $a <=> $b } @pids];
+}
+
+sub uid_of {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return;
+    while (<$fh>) {
+        return $1 if /^Uid:\s+(\d+)/;
+    }
+    return;
+}
+
+###########################################################################
+# HTTP
+
+# One request on a fresh connection: (status, {headers}, body).
+sub http {
+    my ($self, $port, $method, $path, %opts) = @_;
+    my $conn = ChatwootTest::Conn->new($port);
+    my @r = $conn->request($method, $path, %opts);
+    $conn->close;
+    return @r;
+}
+
+sub status {
+    my ($self, $port) = @_;
+    $port //= $self->{status_port} // croak 'no status port';
+    my ($code, undef, $body) = $self->http($port, 'GET', '/chatwoot/status');
+    croak "status answered $code" unless $code == 200;
+    return decode_json($body);
+}
+
+sub set_status_port { $_[0]{status_port} = $_[1]; $_[0] }
+
+###########################################################################
+# The helper's SQLite store
+
+# Runs a query as the worker user (so that no file SQLite creates belongs
+# to root) and returns the rows as array refs.
+sub sql {
+    my ($self, $query, @bind) = @_;
+    my $db = "$self->{dir}/state/chatwoot.db";
+    pipe my $r, my $w or croak "pipe: $!";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        if (my $user = worker_user()) {
+            my ($uid, $gid) = (getpwnam $user)[2, 3];
+            $) = "$gid $gid";
+            $( = $gid;
+            $> = $uid;
+            $< = $uid;
+        }
+        require DBI;
+        my $dbh = DBI->connect("dbi:SQLite:dbname=$db", '', '',
+                               { RaiseError => 1, sqlite_unicode => 0 });
+        $dbh->sqlite_busy_timeout(5000);
+        my $rows = $dbh->selectall_arrayref($query, undef, @bind);
+        print {$w} encode_json($rows);
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    my $json = do { local $/; <$r> };
+    waitpid $pid, 0;
+    croak "query failed: $query" if $? || !defined $json || $json eq '';
+    return decode_json($json);
+}
+
+###########################################################################
+# Fake peers
+
+# Forks $code (which should never return) and remembers it for finish().
+sub run_daemon {
+    my ($self, $code) = @_;
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        $code->();
+        POSIX::_exit(0);
+    }
+    push @{$self->{daemons}}, $pid;
+    return $pid;
+}
+
+sub stop_daemons {
+    my ($self) = @_;
+    for my $pid (@{$self->{daemons}}) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+    $self->{daemons} = [];
+}
+
+sub wait_port {
+    my ($self, $port) = @_;
+    $self->wait_for(sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+    }, 10, "port $port");
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    if (my $pid = delete $self->{master}) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+    $self->stop_daemons;
+}
+
+###########################################################################
+# A keep-alive HTTP/1.1 client connection, strict about what it reads.
+
+package ChatwootTest::Conn;
+
+use Carp qw(croak);
+use IO::Socket::INET;
+
+sub new {
+    my ($class, $port) = @_;
+    my $self = bless { port => $port }, $class;
+    $self->connect;
+    return $self;
+}
+
+sub connect {
+    my ($self) = @_;
+    $self->{sock} = IO::Socket::INET->new(
+        PeerAddr => "127.0.0.1:$self->{port}", Timeout => 10)
+        or croak "connect to $self->{port}: $!";
+    $self->{buf} = '';
+}
+
+sub close {
+    my ($self) = @_;
+    close $self->{sock} if $self->{sock};
+    delete $self->{sock};
+}
+
+# Returns (status, {lowercased headers}, body).  A connection the server
+# closed before answering anything (an idle keep-alive connection that a
+# graceful reload shut) is reopened and the request sent again: nginx never
+# reads a request from a connection it is closing, so nothing was done.
+sub request {
+    my ($self, $method, $path, %opts) = @_;
+    for my $try (1 .. 3) {
+        $self->connect unless $self->{sock};
+        my @r = eval { $self->_request($method, $path, %opts) };
+        return @r if @r;
+        die $@ unless $@ =~ /^closed before answering/;
+        $self->close;
+    }
+    croak "the server kept closing the connection";
+}
+
+sub _request {
+    my ($self, $method, $path, %opts) = @_;
+    my $body = $opts{body};
+    my %h = (Host => 'localhost', %{$opts{headers} // {}});
+    my $req = "$method $path HTTP/1.1\r\n";
+    if (defined $body && !$opts{chunked}) {
+        $h{'Content-Length'} = length $body;
+    }
+    if ($opts{chunked}) {
+        $h{'Transfer-Encoding'} = 'chunked';
+    }
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    $req .= "\r\n";
+    if (defined $body) {
+        if ($opts{chunked}) {
+            my $chunk = $opts{chunked};
+            for (my $i = 0; $i < length $body; $i += $chunk) {
+                my $part = substr $body, $i, $chunk;
+                $req .= sprintf("%x\r\n", length $part) . $part . "\r\n";
+            }
+            $req .= "0\r\n\r\n";
+        } else {
+            $req .= $body;
+        }
+    }
+    my $sock = $self->{sock};
+    local $SIG{PIPE} = 'IGNORE';
+    my $off = 0;
+    while ($off < length $req) {
+        my $n = syswrite $sock, $req, length($req) - $off, $off;
+        if (!defined $n) {
+            # The server may answer (413) before taking the whole body.
+            last if $off > 0;
+            die "closed before answering\n";
+        }
+        $off += $n;
+    }
+
+    my $head = $self->_read_until("\r\n\r\n");
+    my ($status_line, @lines) = split /\r\n/, $head;
+    my ($code) = $status_line =~ m{^HTTP/1\.[01] (\d{3}) }
+        or croak "bad status line: $status_line";
+    my %headers;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or croak "bad header: $_";
+        $headers{lc $k} = $v;
+    }
+    my $content = '';
+    if ($method ne 'HEAD' && $code != 204 && $code != 304) {
+        if (defined $headers{'content-length'}) {
+            $content = $self->_read_n($headers{'content-length'});
+        } elsif (($headers{'transfer-encoding'} // '') =~ /chunked/i) {
+            while (1) {
+                my $size_line = $self->_read_until("\r\n");
+                my $size = hex $size_line;
+                last if $size == 0;
+                $content .= $self->_read_n($size);
+                $self->_read_n(2);
+            }
+            $self->_read_until("\r\n");
+        } else {
+            $content = $self->_read_to_eof;
+        }
+    }
+    if (lc($headers{connection} // '') eq 'close') {
+        $self->close;
+    }
+    return ($code, \%headers, $content);
+}
+
+sub _fill {
+    my ($self, $first) = @_;
+    my $n = sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+    if (!$n) {
+        die "closed before answering\n" if $first;
+        croak "connection closed in the middle of a response";
+    }
+}
+
+sub _read_until {
+    my ($self, $sep) = @_;
+    my $first = $self->{buf} eq '';
+    while ((my $i = index $self->{buf}, $sep) < 0) {
+        $self->_fill($first);
+        $first = 0;
+    }
+    my $i = index $self->{buf}, $sep;
+    my $out = substr $self->{buf}, 0, $i;
+    substr($self->{buf}, 0, $i + length $sep) = '';
+    return $out;
+}
+
+sub _read_n {
+    my ($self, $n) = @_;
+    $self->_fill(0) while length $self->{buf} < $n;
+    return substr $self->{buf}, 0, $n, '';
+}
+
+sub _read_to_eof {
+    my ($self) = @_;
+    1 while sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+    my $out = $self->{buf};
+    $self->{buf} = '';
+    $self->close;
+    return $out;
+}
+
+1;
