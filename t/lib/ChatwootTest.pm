@@ -107,7 +107,7 @@ sub chatwoot_http {
     $self->{status_port} //= $port;
     my $zone = $o{zone} ? "chatwoot_zone $o{zone};" : '';
     my $webhook = $o{webhook} // '';
-    my $state = $o{state} // "$self->{dir}/state";
+    my $state = $self->{state} = $o{state} // "$self->{dir}/state";
     my $http = $o{http} // '';
     my $server = $o{server} // '';
     return <<"EOF";
@@ -312,7 +312,7 @@ sub set_status_port { $_[0]{status_port} = $_[1]; $_[0] }
 # to root) and returns the rows as array refs.
 sub sql {
     my ($self, $query, @bind) = @_;
-    my $db = "$self->{dir}/state/chatwoot.db";
+    my $db = ($self->{state} // "$self->{dir}/state") . '/chatwoot.db';
     pipe my $r, my $w or croak "pipe: $!";
     my $pid = fork // croak "fork: $!";
     if ($pid == 0) {

@@ -1,0 +1,54 @@
+# Across a full stop and start: what was queued when nginx was told to stop
+# is committed by the helper on its way out, and store.persisted counts the
+# rows of earlier runs.
+use strict;
+use warnings;
+use lib 't/lib';
+use ChatwootTest qw(free_port);
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my $t = ChatwootTest->new;
+my $port = free_port();
+$t->write_config($t->chatwoot_http(port => $port))->run;
+my $s = $t->wait_helper_running;
+
+for my $i (1 .. 3) {
+    my ($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => "first-$i");
+    is($code, 202, "first run, webhook $i accepted");
+}
+$t->wait_for(sub { $t->status->{store}{persisted} == 3 }, 5, 'three persisted');
+
+# Freeze the helper, queue more, then stop nginx: the helper gets QUIT only
+# once it runs again, and must commit the queue before it exits.
+my $helper = $s->{helper}{pid};
+kill 'STOP', $helper;
+for my $i (4 .. 6) {
+    my ($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => "queued-$i");
+    is($code, 202, "webhook $i queued while the helper is frozen");
+}
+is($t->status->{queue}{depth}, 3, 'three waiting in the queue');
+my $master = $t->master_pid;
+kill 'QUIT', $master;
+sleep 0.2;
+kill 'CONT', $helper;
+$t->stop;
+
+is_deeply($t->sql('SELECT payload FROM inbound_events ORDER BY id'),
+          [(map { ["first-$_"] } 1 .. 3), (map { ["queued-$_"] } 4 .. 6)],
+          'the queue was committed on the way out');
+
+$t->run;
+$s = $t->wait_helper_running;
+is($s->{store}{persisted}, 6, 'a new nginx counts the rows already stored');
+is($s->{queue}{enqueued}, 0, 'with a new queue');
+is($s->{helper}{restarts}, 0, 'and a first helper');
+my ($code, undef, $body) = $t->http($port, 'POST', '/chatwoot/webhook', body => 'second-run');
+is($code, 202, 'second run accepts');
+like($body, qr/"seq":1\}/, 'its ring starts over at 1');
+$t->wait_for(sub { $t->status->{store}{persisted} == 7 }, 5, 'seven persisted');
+my $rows = $t->sql('SELECT count(DISTINCT ring_epoch) FROM inbound_events');
+is($rows->[0][0], 2, 'the two runs have different ring epochs, so no key clash');
+
+$t->finish;
+done_testing;
