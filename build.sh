@@ -70,8 +70,24 @@ configure_nginx() {
     echo "$stamp" >"$dir/.stamp"
 }
 
-# $1 build dir, then extra cmake arguments
+# $1 build dir, $2 space-separated targets, then extra cmake arguments
 cmake_build() {
+    local dir=$1 targets=$2
+    shift 2
+    if [[ ! -f $dir/CMakeCache.txt ]]; then
+        mkdir -p "$dir"
+        cmake -S "$ROOT" -B "$dir" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            $(ccache_launcher) "$@" >"$dir.cmake.log" 2>&1 \
+            || { cat "$dir.cmake.log" >&2; exit 1; }
+    fi
+    # shellcheck disable=SC2086
+    if ! cmake --build "$dir" -j "$JOBS" --target $targets >"$dir.build.log" 2>&1; then
+        grep -v -E '^(\[ *[0-9]+%\]|Consolidate|Scanning|Built target)' "$dir.build.log" >&2
+        exit 1
+    fi
+}
+
+build() {
     local dir=$1
     shift
     if [[ ! -f $dir/CMakeCache.txt ]]; then
@@ -79,15 +95,17 @@ cmake_build() {
             $(ccache_launcher) "$@" >"$dir.cmake.log" 2>&1 \
             || { cat "$dir.cmake.log" >&2; exit 1; }
     fi
-    cmake --build "$dir" -j "$JOBS" 2>&1 | grep -v -E '^(\[ *[0-9]+%\]|Consolidate|Scanning|Built target)' || true
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || exit 1
+    if ! cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1; then
+        grep -v -E '^(\[ *[0-9]+%\]|Consolidate|Scanning|Built target)' "$dir.build.log" >&2
+        exit 1
+    fi
 }
 
 build() {
     install_deps
     mkdir -p "$BUILD"
     configure_nginx
-    cmake_build "$BUILD/core" -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
+    cmake_build "$BUILD/core" "chatwoot_core chatwoot_helper" -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
     local so="$BUILD/nginx/ngx_http_chatwoot_module.so"
     # nginx's Makefile knows the module's C file but not our archives.
     if [[ -f $so && ( $BUILD/core/libchatwoot_core.a -nt $so || $BUILD/core/libchatwoot_helper.a -nt $so ) ]]; then
@@ -103,10 +121,10 @@ build() {
 
 unit_tests() {
     log "unit tests"
+    cmake_build "$BUILD/core" unit_tests
     "$BUILD/core/unit_tests" --gtest_brief=1
     log "unit tests under ASan+UBSan"
-    mkdir -p "$BUILD/asan"
-    cmake_build "$BUILD/asan" -DCHATWOOT_SANITIZE=ON
+    cmake_build "$BUILD/asan" unit_tests -DCHATWOOT_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$BUILD/asan/unit_tests" --gtest_brief=1
 }

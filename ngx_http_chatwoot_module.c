@@ -230,7 +230,7 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
 {
     u_char                         *body, *p;
     size_t                          len;
-    uint64_t                        seq;
+    uint64_t                        seq, n, now;
     cw_ring_rc_t                    rc;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
@@ -270,9 +270,21 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
         break;
 
     case CW_RING_FULL:
-        cw_add(&ctx->sh->queue.rejected_full, 1);
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "chatwoot webhook: queue is full, answering 503");
+        n = cw_add(&ctx->sh->queue.rejected_full, 1);
+
+        /* a flood of 503s is logged once a second, not once a request */
+
+        now = (uint64_t) ngx_time();
+
+        if (__atomic_exchange_n(&ctx->sh->queue.full_logged_at, now,
+                                __ATOMIC_ACQ_REL)
+            != now)
+        {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "chatwoot webhook: queue is full, answering 503 "
+                          "(%uL rejected so far)", n);
+        }
+
         return ngx_http_chatwoot_send_error(r,
                                             NGX_HTTP_SERVICE_UNAVAILABLE,
                                             "queue full");
@@ -322,6 +334,15 @@ ngx_http_chatwoot_read_body(ngx_http_request_t *r, size_t *len)
 
     if (size == 0) {
         return (u_char *) "";
+    }
+
+    /* the usual case: one buffer in memory, nothing to copy */
+
+    b = r->request_body->bufs->buf;
+
+    if (r->request_body->bufs->next == NULL && !b->in_file) {
+        *len = size;
+        return b->pos;
     }
 
     body = ngx_pnalloc(r->pool, size);

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t  rejected_large;    /* 413 answers for the ring's limit */
     uint64_t  resets;            /* broken invariants found by the helper */
     uint64_t  wake_pending;      /* 1 while a wake-up is on its way */
+    uint64_t  full_logged_at;    /* unix second of the last "full" log */
 } cw_queue_stats_t;
 
 typedef struct {

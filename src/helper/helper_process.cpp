@@ -37,6 +37,7 @@ namespace {
 constexpr ngx_msec_t kLockRetryMsec = 250;
 constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
+constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr uint64_t kYoungCrashMsec = 10000;  // a helper dying sooner crashed young
 constexpr uint64_t kBackoffFirstMsec = 100;
@@ -71,6 +72,7 @@ public:
         init_timer(poll_timer_, &Helper::on_poll_timer);
         init_timer(drain_timer_, &Helper::on_drain_timer);
         init_timer(probe_timer_, &Helper::on_probe_timer);
+        init_timer(wakeup_timer_, &Helper::on_wakeup_timer);
     }
 
     void start();
@@ -99,6 +101,7 @@ private:
     static void on_drain_timer(ngx_event_t* ev) noexcept;
     static void on_probe_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup(ngx_event_t* ev) noexcept;
+    static void on_wakeup_timer(ngx_event_t* ev) noexcept;
 
     template <typename F>
     static void guarded(const char* what, F&& f) noexcept;
@@ -121,6 +124,7 @@ private:
     ngx_event_t poll_timer_{};
     ngx_event_t drain_timer_{};
     ngx_event_t probe_timer_{};
+    ngx_event_t wakeup_timer_{};
 };
 
 template <typename F>
@@ -317,6 +321,7 @@ void Helper::final_drain() noexcept
     if (!queue_) {
         return;
     }
+    const uint64_t before = cw_load(&shared_->store.persisted);
     guarded("the last drain", [&] {
         for (int i = 0; i < 1000; i++) {
             if (queue_->drain_batch() != QueueDrain::Outcome::more) {
@@ -324,6 +329,10 @@ void Helper::final_drain() noexcept
             }
         }
     });
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "chatwoot helper exiting, %uL queued records committed "
+                  "on the way out",
+                  cw_load(&shared_->store.persisted) - before);
 }
 
 void Helper::on_lock_timer(ngx_event_t* ev) noexcept
@@ -357,7 +366,17 @@ void Helper::on_wakeup(ngx_event_t* ev) noexcept
         // Many wake-ups fold into one; the ring says how much there is.
     }
     ev->ready = 0;
-    guarded("draining the queue", [&] { h.drain(true); });
+    // Under load, waiting a moment lets one commit (one fsync) take what
+    // many requests queued; wake_pending stays set meanwhile, so workers
+    // skip the eventfd write too.  Callers got their answer already.
+    if (!h.wakeup_timer_.timer_set) {
+        ngx_add_timer(&h.wakeup_timer_, kCoalesceMsec);
+    }
+}
+
+void Helper::on_wakeup_timer(ngx_event_t* ev) noexcept
+{
+    guarded("draining the queue", [&] { of(ev).drain(true); });
 }
 
 Helper* the_helper = nullptr;
