@@ -34,9 +34,7 @@ install_deps() {
         local sudo=
         [[ $(id -u) -eq 0 ]] || sudo=sudo
         $sudo apt-get update -qq
-        # Installing nginx starts Debian's default server on :80 where an init
-        # system runs; policy-rc.d keeps the package scripts from starting it.
-        DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+        DEBIAN_FRONTEND=noninteractive \
             $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 }

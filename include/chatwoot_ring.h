@@ -36,7 +36,8 @@ typedef enum {
     CW_RING_OK = 0,
     CW_RING_FULL,          /* no room now: retry later (503) */
     CW_RING_TOO_LARGE,     /* could never fit: the sender must not retry (413) */
-    CW_RING_CORRUPT        /* a broken invariant: the consumer resets the ring */
+    CW_RING_CORRUPT,       /* a broken invariant: the consumer resets the ring */
+    CW_RING_END            /* cw_ring_next: no more records */
 } cw_ring_rc_t;
 
 typedef struct {

@@ -145,7 +145,7 @@ cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
                           cw_ring_record_t* record) noexcept
 {
     if (cursor->remaining == 0) {
-        return CW_RING_FULL;  // nothing more; callers test for CW_RING_OK
+        return CW_RING_END;
     }
     uint64_t at = cursor->offset;
     if (at >= ring->data_size) {

@@ -35,6 +35,9 @@ sub new {
     my $self = bless {
         dir        => $dir,
         workers    => $opts{workers} // 2,
+        # nginx ignores USR2 unless the master was daemonized (its parent
+        # must change), so binary-upgrade tests run it as a daemon.
+        daemon     => $opts{daemon} // 0,
         allowed    => [],
         daemons    => [],
         log_offset => 0,
@@ -73,11 +76,12 @@ sub write_config {
     my $workers = $opts{workers} // $self->{workers};
     my $user = worker_user() ? 'user nobody nogroup;' : '';
     my $main = $opts{main} // '';
+    my $daemon = $self->{daemon} ? 'on' : 'off';
     my $conf = <<"EOF";
 load_module $MODULE;
 $user
 worker_processes $workers;
-daemon off;
+daemon $daemon;
 master_process on;
 pid $dir/nginx.pid;
 error_log $dir/error.log info;
@@ -153,6 +157,13 @@ sub run {
             "$dir/error.log";
         exit 127;
     }
+    if ($self->{daemon}) {
+        waitpid $pid, 0;
+        croak "nginx failed to start:\n" . $self->read_file('error.log') if $?;
+        $self->{master} = $self->read_pid('nginx.pid')
+            // croak 'nginx did not write its pid file';
+        return $self;
+    }
     $self->{master} = $pid;
     for (1 .. 100) {
         last if -s "$dir/nginx.pid";
@@ -168,6 +179,15 @@ sub run {
 }
 
 sub master_pid { $_[0]{master} }
+
+sub read_pid {
+    my ($self, $name) = @_;
+    my $pid = $self->read_file($name);
+    return $pid =~ /^(\d+)\s*$/ ? $1 : undef;
+}
+
+# The master is ours to watch, whether nginx runs as our child or daemonized.
+sub set_master { $_[0]{master} = $_[1]; $_[0] }
 
 # Waits until the helper of this nginx holds the state path and runs.
 sub wait_helper_running {
@@ -213,6 +233,7 @@ sub stop {
     my $deadline = time + 15;
     while (time < $deadline) {
         return if waitpid($pid, WNOHANG) == $pid;
+        return if $self->{daemon} && !kill 0, $pid;
         sleep 0.05;
     }
     kill 'KILL', $pid;
@@ -374,9 +395,14 @@ sub wait_port {
 sub DESTROY {
     my ($self) = @_;
     local $?;
+    # A test that died half-way: TERM makes the master take its workers and
+    # helper down with it (KILL would orphan them, holding the ports).
     if (my $pid = delete $self->{master}) {
-        kill 'KILL', $pid;
-        waitpid $pid, 0;
+        kill 'TERM', $pid;
+        for (1 .. 100) {
+            last if waitpid($pid, WNOHANG) == $pid || !kill 0, $pid;
+            sleep 0.05;
+        }
     }
     $self->stop_daemons;
 }
