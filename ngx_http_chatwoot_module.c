@@ -289,6 +289,15 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
                                             NGX_HTTP_SERVICE_UNAVAILABLE,
                                             "queue full");
 
+    case CW_RING_CORRUPT:
+        /* the helper resets the ring when it next looks */
+        cw_add(&ctx->sh->queue.rejected_full, 1);
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "chatwoot webhook: the shared queue is inconsistent, "
+                      "answering 503");
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "queue unavailable");
+
     default: /* CW_RING_TOO_LARGE */
         cw_add(&ctx->sh->queue.rejected_large, 1);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -447,8 +456,8 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
     st.ring_capacity = sh->ring.capacity;
-    st.ring_depth = sh->ring.count;
-    st.ring_bytes_used = sh->ring.used;
+    st.ring_depth = cw_ring_current(&sh->ring)->count;
+    st.ring_bytes_used = cw_ring_current(&sh->ring)->used;
     st.ring_bytes_size = sh->ring.data_size;
     st.ring_max_record = cw_ring_max_record(&sh->ring);
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -628,7 +637,7 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ctx->shpool = octx->shpool;
 
         ngx_shmtx_lock(&ctx->shpool->mutex);
-        ctx->sh->ring.capacity = (uint32_t) ctx->capacity;
+        ctx->sh->ring.capacity = ctx->capacity;
         ngx_shmtx_unlock(&ctx->shpool->mutex);
 
         return NGX_OK;

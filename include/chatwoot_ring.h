@@ -6,9 +6,9 @@
  * every call, because nginx's master force-unlocks that mutex when a holder
  * dies; no lock of our own would get that treatment.
  *
- * A producer writes the record first and publishes it (tail, count) last, so
- * a worker killed in the middle of a push leaves garbage past the tail that
- * the next push overwrites.  The consumer peeks, commits the records to
+ * A producer writes the record first and publishes it last, with a single
+ * store (see cw_ring_index_t), so a worker killed in the middle of a push
+ * leaves garbage past the tail that the next push overwrites.  The consumer peeks, commits the records to
  * SQLite under (epoch, seq), and only then pops: a helper killed between the
  * two steps finds the same records again and the store ignores the repeats.
  */
@@ -36,20 +36,30 @@ typedef enum {
     CW_RING_OK = 0,
     CW_RING_FULL,          /* no room now: retry later (503) */
     CW_RING_TOO_LARGE,     /* could never fit: the sender must not retry (413) */
-    CW_RING_CORRUPT,       /* a broken invariant: the consumer resets the ring */
+    CW_RING_CORRUPT,       /* a broken invariant: the helper resets the ring */
     CW_RING_END            /* cw_ring_next: no more records */
 } cw_ring_rc_t;
 
+/*
+ * Where the records are.  Every change is written into the inactive copy
+ * and published by one aligned store to `active`, so a process killed at
+ * any instruction leaves either the old index or the new one, never a mix.
+ */
 typedef struct {
     uint64_t       epoch;        /* random per ring: (epoch, seq) is unique */
     uint64_t       next_seq;     /* seq given to the next push, from 1 */
-    uint32_t       capacity;     /* most records held at once */
-    uint32_t       count;        /* records held now */
-    uint64_t       data_size;    /* bytes in data[], a multiple of 8 */
     uint64_t       head;         /* offset of the oldest record */
     uint64_t       tail;         /* offset where the next record goes */
     uint64_t       used;         /* bytes from head to tail, wrap waste too */
-    unsigned char  data[];
+    uint64_t       count;        /* records held now */
+} cw_ring_index_t;
+
+typedef struct {
+    uint64_t         data_size;  /* bytes in data[], a multiple of 8 */
+    uint64_t         capacity;   /* most records held at once */
+    uint64_t         active;     /* index[active & 1] is the current one */
+    cw_ring_index_t  index[2];
+    unsigned char    data[];
 } cw_ring_t;
 
 typedef struct {
@@ -88,6 +98,13 @@ cw_ring_rc_t cw_ring_pop_through(cw_ring_t *ring, uint64_t seq) CW_NOEXCEPT;
 
 /* Empties the ring after a broken invariant; the epoch changes too. */
 void cw_ring_reset(cw_ring_t *ring, uint64_t epoch) CW_NOEXCEPT;
+
+/* The published index, for status figures and the consumer's epoch. */
+static inline const cw_ring_index_t *
+cw_ring_current(const cw_ring_t *ring)
+{
+    return &ring->index[__atomic_load_n(&ring->active, __ATOMIC_ACQUIRE) & 1];
+}
 
 
 #ifdef __cplusplus

@@ -51,7 +51,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     {
         ZoneLock lock(shpool_);
         cw_ring_t* ring = &shared_->ring;
-        epoch = ring->epoch;
+        epoch = cw_ring_current(ring)->epoch;
         cw_ring_cursor_t cursor = cw_ring_begin(ring);
         cw_ring_record_t rec;
         size_t bytes = 0;
@@ -93,7 +93,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         ZoneLock lock(shpool_);
         // A ring reset by someone else in between has a new epoch: then our
         // sequence numbers mean nothing there and nothing is popped.
-        if (shared_->ring.epoch == epoch
+        if (cw_ring_current(&shared_->ring)->epoch == epoch
             && cw_ring_pop_through(&shared_->ring, batch_.back().ring_seq)
                    != CW_RING_OK)
         {

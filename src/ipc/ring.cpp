@@ -1,6 +1,12 @@
 // The shared-memory record ring (see include/chatwoot_ring.h for the
 // contract).  Plain arithmetic on offsets: no pointers are stored in shared
 // memory, because each process maps the zone on its own.
+//
+// Every operation reads the published index, checks it, works on a copy and
+// publishes the copy with one store: whatever instruction a process dies
+// at, the index others see is whole.  Offsets in the index are checked
+// before use, so a ring whose index was scribbled over is reported as
+// corrupt instead of being read or written out of bounds.
 
 #include "chatwoot_ring.h"
 
@@ -32,13 +38,50 @@ RecordHeader read_header(const cw_ring_t* ring, uint64_t offset)
 }
 
 // True when the reader at offset must jump to 0: too little room left for a
-// header, or an explicit wrap marker.
+// header, or an explicit wrap marker.  offset < data_size.
 bool at_wrap(const cw_ring_t* ring, uint64_t offset)
 {
     if (ring->data_size - offset < sizeof(RecordHeader)) {
         return true;
     }
     return read_header(ring, offset).len == kWrapMarker;
+}
+
+// What any index must satisfy before its offsets are used.
+bool index_sane(const cw_ring_t* ring, const cw_ring_index_t& ix)
+{
+    const uint64_t size = ring->data_size;
+    if (size == 0 || size % 8 != 0) {
+        return false;
+    }
+    if (ix.head >= size || ix.tail >= size || ix.used > size
+        || ix.head % 8 != 0 || ix.tail % 8 != 0 || ix.next_seq == 0)
+    {
+        return false;
+    }
+    if (ix.count == 0) {
+        return ix.used == 0;
+    }
+    // Bytes between head and tail, going forward, must be what `used` says.
+    uint64_t span = ix.tail > ix.head ? ix.tail - ix.head
+                                      : size - ix.head + ix.tail;
+    return span == ix.used && ix.count < ix.next_seq;
+}
+
+void publish(cw_ring_t* ring, const cw_ring_index_t& next)
+{
+    uint64_t active = __atomic_load_n(&ring->active, __ATOMIC_ACQUIRE);
+    ring->index[(active + 1) & 1] = next;
+    __atomic_store_n(&ring->active, active + 1, __ATOMIC_RELEASE);
+}
+
+// A record header at `at` that belongs to this ring's state.
+bool header_sane(const cw_ring_t* ring, const cw_ring_index_t& ix,
+                 uint64_t at, const RecordHeader& h)
+{
+    return h.len <= cw_ring_max_record(ring)
+           && at + record_size(h.len) <= ring->data_size && h.seq != 0
+           && h.seq < ix.next_seq;
 }
 
 }  // namespace
@@ -55,17 +98,20 @@ void cw_ring_init(cw_ring_t* ring, size_t data_size, uint32_t capacity,
 {
     ring->data_size = data_size & ~size_t{7};
     ring->capacity = capacity;
-    ring->next_seq = 1;
-    cw_ring_reset(ring, epoch);
+    ring->active = 0;
+    ring->index[0] = cw_ring_index_t{epoch, 1, 0, 0, 0, 0};
+    ring->index[1] = ring->index[0];
 }
 
 void cw_ring_reset(cw_ring_t* ring, uint64_t epoch) noexcept
 {
-    ring->epoch = epoch;
-    ring->count = 0;
-    ring->head = 0;
-    ring->tail = 0;
-    ring->used = 0;
+    cw_ring_index_t next = *cw_ring_current(ring);
+    if (next.next_seq == 0) {
+        next.next_seq = 1;
+    }
+    next.epoch = epoch;
+    next.head = next.tail = next.used = next.count = 0;
+    publish(ring, next);
 }
 
 size_t cw_ring_max_record(const cw_ring_t* ring) noexcept
@@ -87,58 +133,69 @@ cw_ring_rc_t cw_ring_push(cw_ring_t* ring, uint32_t kind,
     if (len > cw_ring_max_record(ring)) {
         return CW_RING_TOO_LARGE;
     }
-    if (ring->count >= ring->capacity) {
+    cw_ring_index_t ix = *cw_ring_current(ring);
+    if (!index_sane(ring, ix)) {
+        return CW_RING_CORRUPT;
+    }
+    if (ix.count >= ring->capacity) {
         return CW_RING_FULL;
     }
-    if (ring->count == 0) {
+    if (ix.count == 0) {
         // Empty: start over at 0 so the whole block is contiguous again.
-        ring->head = ring->tail = ring->used = 0;
+        ix.head = ix.tail = ix.used = 0;
     }
 
     const uint64_t need = record_size(len);
     const uint64_t size = ring->data_size;
-    uint64_t at = ring->tail;
+    uint64_t at = ix.tail;
     uint64_t waste = 0;
 
-    if (ring->used == size) {
+    if (ix.used == size) {
         return CW_RING_FULL;
     }
-    if (ring->tail >= ring->head) {
+    if (ix.tail >= ix.head) {
         // Free space is [tail, size) and then [0, head).
-        if (size - ring->tail < need) {
-            if (ring->head < need) {
+        if (size - ix.tail < need) {
+            if (ix.head < need) {
                 return CW_RING_FULL;
             }
-            waste = size - ring->tail;
+            waste = size - ix.tail;
             at = 0;
         }
-    } else if (ring->head - ring->tail < need) {
+    } else if (ix.head - ix.tail < need) {
         return CW_RING_FULL;
     }
 
     if (waste >= sizeof(RecordHeader)) {
         RecordHeader marker{0, kWrapMarker, 0};
-        std::memcpy(ring->data + ring->tail, &marker, sizeof marker);
+        std::memcpy(ring->data + ix.tail, &marker, sizeof marker);
     }
 
-    RecordHeader h{ring->next_seq, static_cast<uint32_t>(len), kind};
+    RecordHeader h{ix.next_seq, static_cast<uint32_t>(len), kind};
     std::memcpy(ring->data + at, &h, sizeof h);
     if (len > 0) {
         std::memcpy(ring->data + at + sizeof h, data, len);
     }
 
-    // Publish last: a producer that dies before this line changed nothing
-    // the consumer looks at.
-    *seq = ring->next_seq++;
-    ring->tail = (at + need) % size;
-    ring->used += waste + need;
-    ring->count++;
+    *seq = ix.next_seq++;
+    ix.tail = (at + need) % size;
+    ix.used += waste + need;
+    ix.count++;
+    publish(ring, ix);
     return CW_RING_OK;
 }
 
 cw_ring_cursor_t cw_ring_begin(const cw_ring_t* ring) noexcept
 {
-    return cw_ring_cursor_t{ring->head, ring->count};
+    const cw_ring_index_t& ix = *cw_ring_current(ring);
+    if (!index_sane(ring, ix)) {
+        // A cursor past the end makes cw_ring_next report the corruption.
+        return cw_ring_cursor_t{ring->data_size, 1};
+    }
+    uint64_t count = ix.count;
+    return cw_ring_cursor_t{ix.head,
+                            count > UINT32_MAX ? UINT32_MAX
+                                               : static_cast<uint32_t>(count)};
 }
 
 cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
@@ -147,18 +204,16 @@ cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
     if (cursor->remaining == 0) {
         return CW_RING_END;
     }
+    const cw_ring_index_t& ix = *cw_ring_current(ring);
     uint64_t at = cursor->offset;
-    if (at >= ring->data_size) {
+    if (at >= ring->data_size || at % 8 != 0) {
         return CW_RING_CORRUPT;
     }
     if (at_wrap(ring, at)) {
         at = 0;
     }
     RecordHeader h = read_header(ring, at);
-    if (h.len > cw_ring_max_record(ring)
-        || at + record_size(h.len) > ring->data_size
-        || h.seq == 0 || h.seq >= ring->next_seq)
-    {
+    if (!header_sane(ring, ix, at, h)) {
         return CW_RING_CORRUPT;
     }
     record->seq = h.seq;
@@ -172,31 +227,36 @@ cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
 
 cw_ring_rc_t cw_ring_pop_through(cw_ring_t* ring, uint64_t seq) noexcept
 {
-    while (ring->count > 0) {
-        uint64_t at = ring->head;
+    cw_ring_index_t ix = *cw_ring_current(ring);
+    if (!index_sane(ring, ix)) {
+        return CW_RING_CORRUPT;
+    }
+    while (ix.count > 0) {
+        uint64_t at = ix.head;
         uint64_t waste = 0;
         if (at_wrap(ring, at)) {
             waste = ring->data_size - at;
             at = 0;
         }
         RecordHeader h = read_header(ring, at);
-        if (h.len > cw_ring_max_record(ring)) {
-            return CW_RING_CORRUPT;
+        if (!header_sane(ring, ix, at, h)) {
+            return CW_RING_CORRUPT;  // nothing published: the ring is as it was
         }
         if (h.seq > seq) {
             break;
         }
         uint64_t freed = waste + record_size(h.len);
-        if (freed > ring->used) {
+        if (freed > ix.used) {
             return CW_RING_CORRUPT;
         }
-        ring->head = (at + record_size(h.len)) % ring->data_size;
-        ring->used -= freed;
-        ring->count--;
+        ix.head = (at + record_size(h.len)) % ring->data_size;
+        ix.used -= freed;
+        ix.count--;
     }
-    if (ring->count == 0) {
-        ring->head = ring->tail = ring->used = 0;
+    if (ix.count == 0) {
+        ix.head = ix.tail = ix.used = 0;
     }
+    publish(ring, ix);
     return CW_RING_OK;
 }
 
