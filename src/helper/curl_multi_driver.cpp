@@ -279,44 +279,38 @@ size_t CurlMultiDriver::on_body(char*, size_t size, size_t n, void*) noexcept
 
 void CurlMultiDriver::on_read_ready(ngx_event_t* ev) noexcept
 {
+    on_ready(ev, CURL_CSELECT_IN);
+}
+
+void CurlMultiDriver::on_write_ready(ngx_event_t* ev) noexcept
+{
+    on_ready(ev, CURL_CSELECT_OUT);
+}
+
+void CurlMultiDriver::on_ready(ngx_event_t* ev, int mask) noexcept
+{
     auto* c = static_cast<ngx_connection_t*>(ev->data);
     auto* d = static_cast<CurlMultiDriver*>(c->data);
     ngx_socket_t fd = c->fd;
     // nginx leaves ready set after curl drained the socket; never trust it.
     ev->ready = 0;
-    try {
-        d->socket_action(fd, CURL_CSELECT_IN);  // c may be gone afterwards
-    } catch (const std::exception& e) {
-        log_exception("curl read", &e);
-    } catch (...) {
-        log_exception("curl read", nullptr);
-    }
-}
-
-void CurlMultiDriver::on_write_ready(ngx_event_t* ev) noexcept
-{
-    auto* c = static_cast<ngx_connection_t*>(ev->data);
-    auto* d = static_cast<CurlMultiDriver*>(c->data);
-    ngx_socket_t fd = c->fd;
-    ev->ready = 0;
-    try {
-        d->socket_action(fd, CURL_CSELECT_OUT);
-    } catch (const std::exception& e) {
-        log_exception("curl write", &e);
-    } catch (...) {
-        log_exception("curl write", nullptr);
-    }
+    d->guarded_action(fd, mask);  // c may be gone afterwards
 }
 
 void CurlMultiDriver::on_timeout(ngx_event_t* ev) noexcept
 {
-    auto* d = static_cast<CurlMultiDriver*>(ev->data);
+    static_cast<CurlMultiDriver*>(ev->data)->guarded_action(CURL_SOCKET_TIMEOUT,
+                                                            0);
+}
+
+void CurlMultiDriver::guarded_action(curl_socket_t s, int mask) noexcept
+{
     try {
-        d->socket_action(CURL_SOCKET_TIMEOUT, 0);
+        socket_action(s, mask);
     } catch (const std::exception& e) {
-        log_exception("curl timer", &e);
+        log_exception("curl", &e);
     } catch (...) {
-        log_exception("curl timer", nullptr);
+        log_exception("curl", nullptr);
     }
 }
 

@@ -63,6 +63,8 @@ private:
     static void on_read_ready(ngx_event_t* ev) noexcept;
     static void on_write_ready(ngx_event_t* ev) noexcept;
     static void on_timeout(ngx_event_t* ev) noexcept;
+    static void on_ready(ngx_event_t* ev, int mask) noexcept;
+    void guarded_action(curl_socket_t s, int mask) noexcept;
 
     int watch(curl_socket_t s, int what);
     void attach(ngx_connection_t* c);
