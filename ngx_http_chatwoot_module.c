@@ -663,7 +663,7 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             ^ (uint64_t) ngx_random();
 
     ctx->sh->magic = CW_SHARED_MAGIC;
-    cw_ring_init(&ctx->sh->ring, ctx->ring_size, (uint32_t) ctx->capacity,
+    cw_ring_init(&ctx->sh->ring, ctx->ring_size, ctx->capacity,
                  epoch);
 
     len = sizeof(" in chatwoot zone \"\"") + shm_zone->shm.name.len;

@@ -79,7 +79,7 @@ typedef struct {
 size_t cw_ring_footprint(size_t data_size) CW_NOEXCEPT;
 
 /* Lays a ring out in mem (footprint(data_size) bytes, 8-byte aligned). */
-void cw_ring_init(cw_ring_t *ring, size_t data_size, uint32_t capacity,
+void cw_ring_init(cw_ring_t *ring, size_t data_size, uint64_t capacity,
     uint64_t epoch) CW_NOEXCEPT;
 
 /* The largest payload a push can ever accept for this ring. */

@@ -93,7 +93,7 @@ size_t cw_ring_footprint(size_t data_size) noexcept
     return sizeof(cw_ring_t) + align8(data_size);
 }
 
-void cw_ring_init(cw_ring_t* ring, size_t data_size, uint32_t capacity,
+void cw_ring_init(cw_ring_t* ring, size_t data_size, uint64_t capacity,
                   uint64_t epoch) noexcept
 {
     ring->data_size = data_size & ~size_t{7};
@@ -231,6 +231,7 @@ cw_ring_rc_t cw_ring_pop_through(cw_ring_t* ring, uint64_t seq) noexcept
     if (!index_sane(ring, ix)) {
         return CW_RING_CORRUPT;
     }
+    const uint64_t count_before = ix.count;
     while (ix.count > 0) {
         uint64_t at = ix.head;
         uint64_t waste = 0;
@@ -254,9 +255,16 @@ cw_ring_rc_t cw_ring_pop_through(cw_ring_t* ring, uint64_t seq) noexcept
         ix.count--;
     }
     if (ix.count == 0) {
-        ix.head = ix.tail = ix.used = 0;
+        // The last record ends at the tail: any bytes left means `count`
+        // undercounted the records, and dropping them would lose them.
+        if (ix.used != 0) {
+            return CW_RING_CORRUPT;
+        }
+        ix.head = ix.tail = 0;
     }
-    publish(ring, ix);
+    if (ix.count != count_before) {
+        publish(ring, ix);
+    }
     return CW_RING_OK;
 }
 
