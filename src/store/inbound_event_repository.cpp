@@ -24,8 +24,8 @@ size_t InboundEventRepository::insert_batch(std::span<const InboundEvent> events
             .bind(2, static_cast<int64_t>(e.ring_seq))
             .bind(3, static_cast<int64_t>(e.kind))
             .bind(4, e.received_at)
-            .bind_blob(5, e.payload);
-        insert_.run();
+            .bind_blob_view(5, e.payload);
+        insert_.run();  // resets the statement: the view is released here
         added += static_cast<size_t>(db_.changes());
     }
     tx.commit();

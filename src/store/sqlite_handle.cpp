@@ -51,11 +51,23 @@ Statement& Statement::bind(int index, std::string_view text)
 
 Statement& Statement::bind_blob(int index, std::span<const unsigned char> bytes)
 {
+    return bind_blob_with(index, bytes, SQLITE_TRANSIENT);
+}
+
+Statement& Statement::bind_blob_view(int index,
+                                     std::span<const unsigned char> bytes)
+{
+    return bind_blob_with(index, bytes, SQLITE_STATIC);
+}
+
+Statement& Statement::bind_blob_with(int index,
+                                     std::span<const unsigned char> bytes,
+                                     sqlite3_destructor_type lifetime)
+{
     // A zero-length blob must still be a blob, not NULL.
     static const unsigned char empty = 0;
     const void* p = bytes.empty() ? &empty : bytes.data();
-    int rc = sqlite3_bind_blob64(stmt_.get(), index, p, bytes.size(),
-                                 SQLITE_TRANSIENT);
+    int rc = sqlite3_bind_blob64(stmt_.get(), index, p, bytes.size(), lifetime);
     if (rc != SQLITE_OK) {
         fail(db_, "bind", rc);
     }

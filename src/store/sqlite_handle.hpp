@@ -30,6 +30,8 @@ public:
     Statement& bind(int index, int64_t value);
     Statement& bind(int index, std::string_view text);
     Statement& bind_blob(int index, std::span<const unsigned char> bytes);
+    // Without a copy: the bytes must stay put until the statement is reset.
+    Statement& bind_blob_view(int index, std::span<const unsigned char> bytes);
 
     // Steps once: true while a row is available.
     bool step();
@@ -41,6 +43,9 @@ public:
     std::string column_text(int index) const;
 
 private:
+    Statement& bind_blob_with(int index, std::span<const unsigned char> bytes,
+                              sqlite3_destructor_type lifetime);
+
     struct Finalize {
         void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
     };

@@ -7,6 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use ChatwootTest qw(free_port);
+use POSIX ();
 
 my $duration = $ENV{BENCH_SECONDS} // 5;
 my $conns = $ENV{BENCH_CONNECTIONS} // 32;
@@ -38,13 +39,26 @@ sub run_wrk {
     return { rps => $rps, lat => \%lat, non2xx => $non2xx // 0, total => $total };
 }
 
+# CPU seconds a process has used (user + system), from /proc.
+sub cpu_seconds {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or die "no helper $pid: $!";
+    my @f = split ' ', (<$fh> =~ s/^.*\) //r);
+    return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
+}
+
 run_wrk('/plain');                      # warm-up
 my $base = run_wrk('/plain');
+my $helper = $t->status->{helper}{pid};
+my $cpu0 = cpu_seconds($helper);
+my $persisted0 = $t->status->{store}{persisted};
 my $hook = run_wrk('/chatwoot/webhook');
 my $s = $t->wait_for(sub {
     my $st = $t->status;
     $st->{queue}{depth} == 0 ? $st : undef;
 }, 60, 'drained');
+my $helper_cpu = cpu_seconds($helper) - $cpu0;
+my $stored = $s->{store}{persisted} - $persisted0;
 
 printf "body: %d bytes, %d connections, %d s each, %d worker(s), 2 cores shared with wrk\n",
     length $body, $conns, $duration, $workers;
@@ -54,7 +68,7 @@ for ([ 'return 204 (baseline)', $base ], [ 'chatwoot_webhook', $hook ]) {
     printf "%-22s %10.0f %8s %8s %8s %8d\n", $name, $r->{rps}, @{$r->{lat}}{qw(50 90 99)}, $r->{non2xx};
 }
 printf "ratio webhook/baseline: %.2f\n", $hook->{rps} / $base->{rps};
-printf "helper: persisted %d rows in %d commits (%.0f rows/commit), queue drained\n",
-    $s->{store}{persisted}, $s->{store}{batches},
-    $s->{store}{persisted} / ($s->{store}{batches} || 1);
+printf "helper: stored %d webhooks in %d commits (%.0f per commit), %.1f us CPU per webhook, queue drained\n",
+    $stored, $s->{store}{batches}, $s->{store}{persisted} / ($s->{store}{batches} || 1),
+    1e6 * $helper_cpu / ($stored || 1);
 $t->stop;
