@@ -86,20 +86,6 @@ cmake_build() {
 }
 
 build() {
-    local dir=$1
-    shift
-    if [[ ! -f $dir/CMakeCache.txt ]]; then
-        cmake -S "$ROOT" -B "$dir" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-            $(ccache_launcher) "$@" >"$dir.cmake.log" 2>&1 \
-            || { cat "$dir.cmake.log" >&2; exit 1; }
-    fi
-    if ! cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1; then
-        grep -v -E '^(\[ *[0-9]+%\]|Consolidate|Scanning|Built target)' "$dir.build.log" >&2
-        exit 1
-    fi
-}
-
-build() {
     install_deps
     mkdir -p "$BUILD"
     configure_nginx
@@ -146,10 +132,16 @@ run)
     ln -sf "$BUILD/ngx_http_chatwoot_module.so" "$var/modules/ngx_http_chatwoot_module.so"
     sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/" "$ROOT/examples/nginx.conf" >"$var/nginx.conf"
     chmod 0755 "$var"
+    globals="daemon off; pid $var/nginx.pid;"
+    # Workers and the helper drop to an unprivileged user, which cannot get
+    # into a checkout under /root: for this local run, keep them as root.
+    if [[ $(id -u) -eq 0 ]] && ! runuser -u nobody -- test -x "$var" 2>/dev/null; then
+        echo "note: the worker user cannot reach $var; workers run as root for this run" >&2
+        globals+=" user root;"
+    fi
     echo "status:  http://127.0.0.1:$port/chatwoot/status"
     echo "webhook: http://127.0.0.1:$port/chatwoot/webhook (POST)"
-    exec /usr/sbin/nginx -p "$var/" -c "$var/nginx.conf" -e /dev/stderr \
-        -g "daemon off; pid $var/nginx.pid;"
+    exec /usr/sbin/nginx -p "$var/" -c "$var/nginx.conf" -e /dev/stderr -g "$globals"
     ;;
 bench)
     build

@@ -289,6 +289,15 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
                                             NGX_HTTP_SERVICE_UNAVAILABLE,
                                             "queue full");
 
+    case CW_RING_CLOSED:
+        /* the helper left for good: a 202 now would be a lost webhook */
+        cw_add(&ctx->sh->queue.rejected_closed, 1);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot webhook: nginx is shutting down, "
+                      "answering 503");
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "shutting down");
+
     case CW_RING_CORRUPT:
         /* the helper resets the ring when it next looks */
         cw_add(&ctx->sh->queue.rejected_full, 1);
@@ -443,6 +452,7 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     st.queue.enqueued = cw_load(&sh->queue.enqueued);
     st.queue.rejected_full = cw_load(&sh->queue.rejected_full);
     st.queue.rejected_large = cw_load(&sh->queue.rejected_large);
+    st.queue.rejected_closed = cw_load(&sh->queue.rejected_closed);
     st.queue.resets = cw_load(&sh->queue.resets);
     st.store.persisted = cw_load(&sh->store.persisted);
     st.store.batches = cw_load(&sh->store.batches);
@@ -541,8 +551,15 @@ ngx_http_chatwoot_send_error(ngx_http_request_t *r, ngx_uint_t status,
     u_char  *p;
     size_t   len;
 
-    if (r->request_body == NULL && ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
+    if (r->request_body == NULL) {
+
+        /* no "100 Continue" for a body we are going to throw away */
+
+        r->expect_tested = 1;
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
     }
 
     len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(reason);

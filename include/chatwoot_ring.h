@@ -37,7 +37,8 @@ typedef enum {
     CW_RING_FULL,          /* no room now: retry later (503) */
     CW_RING_TOO_LARGE,     /* could never fit: the sender must not retry (413) */
     CW_RING_CORRUPT,       /* a broken invariant: the helper resets the ring */
-    CW_RING_END            /* cw_ring_next: no more records */
+    CW_RING_END,           /* cw_ring_next: no more records */
+    CW_RING_CLOSED         /* nobody will drain this ring any more (503) */
 } cw_ring_rc_t;
 
 /*
@@ -57,6 +58,7 @@ typedef struct {
 typedef struct {
     uint64_t         data_size;  /* bytes in data[], a multiple of 8 */
     uint64_t         capacity;   /* most records held at once */
+    uint64_t         closed;     /* set by a helper leaving for good */
     uint64_t         active;     /* index[active & 1] is the current one */
     cw_ring_index_t  index[2];
     unsigned char    data[];
@@ -69,9 +71,16 @@ typedef struct {
     const unsigned char  *data;  /* points into shared memory */
 } cw_ring_record_t;
 
+/*
+ * A walk over the records present at cw_ring_begin().  It needs the lock
+ * only for cw_ring_begin(): producers write past the tail and only the one
+ * consumer removes, so the records it covers stay put until that consumer
+ * pops them.
+ */
 typedef struct {
     uint64_t  offset;
-    uint32_t  remaining;
+    uint64_t  remaining;
+    uint64_t  seq_limit;   /* next_seq at begin: every record seen is older */
 } cw_ring_cursor_t;
 
 
@@ -95,6 +104,9 @@ cw_ring_rc_t cw_ring_next(const cw_ring_t *ring, cw_ring_cursor_t *cursor,
 
 /* Removes the oldest records up to and including seq. */
 cw_ring_rc_t cw_ring_pop_through(cw_ring_t *ring, uint64_t seq) CW_NOEXCEPT;
+
+/* Refuses (CW_RING_CLOSED) or accepts pushes again. */
+void cw_ring_set_closed(cw_ring_t *ring, int closed) CW_NOEXCEPT;
 
 /* Empties the ring after a broken invariant; the epoch changes too. */
 void cw_ring_reset(cw_ring_t *ring, uint64_t epoch) CW_NOEXCEPT;

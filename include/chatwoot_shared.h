@@ -28,20 +28,25 @@ typedef enum {
 } cw_helper_state_t;
 
 typedef struct {
+    /* the helper status shows: the active one, else the newest */
     uint64_t  pid;
     uint64_t  started_at;        /* unix seconds */
-    uint64_t  started_at_msec;   /* for the crash-loop test */
-    uint64_t  starts;            /* helper processes started, ever */
-    uint64_t  fast_crashes;      /* consecutive short-lived crashes */
     uint64_t  state;             /* cw_helper_state_t */
-    uint64_t  clean_exit;        /* the last helper left through exit() */
+    uint64_t  starts;            /* helper processes started, ever */
     uint64_t  lock_acquired_at;  /* unix seconds */
+
+    /* the newest helper, for the crash-loop backoff and the queue's owner */
+    uint64_t  spawned_pid;
+    uint64_t  spawned_at_msec;   /* monotonic, when its backoff ended */
+    uint64_t  fast_crashes;      /* consecutive short-lived crashes */
+    uint64_t  clean_exit;        /* pid of the last helper that left by exit() */
 } cw_helper_stats_t;
 
 typedef struct {
     uint64_t  enqueued;          /* pushes accepted by workers */
     uint64_t  rejected_full;     /* 503 answers */
     uint64_t  rejected_large;    /* 413 answers for the ring's limit */
+    uint64_t  rejected_closed;   /* 503 answers while nginx shuts down */
     uint64_t  resets;            /* broken invariants found by the helper */
     uint64_t  wake_pending;      /* 1 while a wake-up is on its way */
     uint64_t  full_logged_at;    /* unix second of the last "full" log */

@@ -62,8 +62,10 @@ while (sysread $progress_r, my $buf, 4096) {
         $t->signal('HUP');
     }
     if (!$killed && $done >= 2 * $TOTAL / 3) {
-        my $s = $t->status;
-        kill 'KILL', $s->{helper}{pid};
+        # the helper of the new generation, once the old one has left
+        my $h = $t->wait_for(sub { my $p = $t->helper_pids; @$p == 1 ? $p : undef },
+                             10, 'one helper after the reload');
+        kill 'KILL', $h->[0];
         $killed = $done;
     }
 }

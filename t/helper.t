@@ -66,7 +66,10 @@ is($s->{helper}{restarts}, 4, 'every crash counted');
 is($code, 202, 'webhook accepted before reload');
 my $before = $t->helper_pids->[0];
 $t->reload;
-$s = $t->wait_helper_running(5);
+$s = $t->wait_for(sub {
+    my $st = $t->status;
+    $st->{helper}{pid} != $before && $st->{helper}{state} eq 'running' ? $st : undef;
+}, 5, 'the new helper running');
 isnt($s->{helper}{pid}, $before, 'reload brought a new helper');
 is($s->{helper}{restarts}, 5, 'the reload counts as a start');
 is($s->{helper}{crash_backoff}, 0, 'a reload is not a crash');

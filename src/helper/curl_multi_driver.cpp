@@ -2,7 +2,9 @@
 
 #include <exception>
 #include <stdexcept>
+#include <csignal>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +15,26 @@ namespace {
 // Every curl socket, the eventfd and nginx's channel share the helper's
 // 512 connections; leave room for the WhatsApp sockets to come.
 constexpr long kMaxConnections = 64;
+
+// curl's threaded resolver starts threads, which inherit the signal mask of
+// the thread that starts them.  With signals blocked there, QUIT and TERM
+// always reach the event loop's thread and interrupt epoll_wait, instead of
+// landing on a resolver thread and waiting for the next timer.
+class NoSignalsForNewThreads {
+public:
+    NoSignalsForNewThreads()
+    {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &saved_);
+    }
+    ~NoSignalsForNewThreads() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+    NoSignalsForNewThreads(const NoSignalsForNewThreads&) = delete;
+    NoSignalsForNewThreads& operator=(const NoSignalsForNewThreads&) = delete;
+
+private:
+    sigset_t saved_;
+};
 
 void log_exception(const char* where, const std::exception* e)
 {
@@ -56,6 +78,9 @@ CurlMultiDriver::~CurlMultiDriver()
     for (auto& [easy, transfer] : transfers_) {
         curl_multi_remove_handle(multi_.get(), easy);
     }
+    // Cleaning up the multi handle closes cached sockets through our close
+    // callback, which needs the maps: do it while they still exist.
+    multi_.reset();
     transfers_.clear();
 }
 
@@ -83,6 +108,7 @@ void CurlMultiDriver::get(const std::string& url, long timeout_ms, Done done)
 
     auto [it, inserted] = transfers_.emplace(
         e, Transfer{std::move(easy), std::move(done)});
+    NoSignalsForNewThreads guard;
     CURLMcode rc = curl_multi_add_handle(multi_.get(), e);
     if (rc != CURLM_OK) {
         transfers_.erase(it);
@@ -92,6 +118,7 @@ void CurlMultiDriver::get(const std::string& url, long timeout_ms, Done done)
 
 void CurlMultiDriver::socket_action(curl_socket_t s, int mask)
 {
+    NoSignalsForNewThreads guard;
     int running = 0;
     CURLMcode rc = curl_multi_socket_action(multi_.get(), s, mask, &running);
     if (rc != CURLM_OK) {
@@ -177,8 +204,8 @@ int CurlMultiDriver::watch(curl_socket_t s, int what)
         }
         if (!ours) {
             foreign_.erase(s);
-            c->fd = (ngx_socket_t) -1;  // events still queued are stale
             ngx_free_connection(c);
+            c->fd = (ngx_socket_t) -1;  // events still queued are stale
         }
         return 0;
     }
@@ -228,6 +255,11 @@ int CurlMultiDriver::on_timer(CURLM*, long timeout_ms, void* self) noexcept
         return 0;
     }
     // Never call back into curl from here: arm a timer, even for 0 ms.
+    // Delete first: ngx_add_timer keeps an armed timer whose deadline is
+    // within 300 ms of the new one, and curl's "now" must not wait that.
+    if (d->timer_.timer_set) {
+        ngx_del_timer(&d->timer_);
+    }
     ngx_add_timer(&d->timer_, static_cast<ngx_msec_t>(timeout_ms));
     return 0;
 }

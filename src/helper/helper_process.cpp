@@ -11,11 +11,13 @@
 
 #include "chatwoot_helper.h"
 
+#include "crash_backoff.hpp"
 #include "curl_multi_driver.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
 #include "queue_drain.hpp"
 #include "state_lock.hpp"
+#include "zone_lock.hpp"
 
 #include "../store/inbound_event_repository.hpp"
 #include "../store/schema.hpp"
@@ -39,9 +41,6 @@ constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
 constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
-constexpr uint64_t kYoungCrashMsec = 10000;  // a helper dying sooner crashed young
-constexpr uint64_t kBackoffFirstMsec = 100;
-constexpr uint64_t kBackoffMaxMsec = 30000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
 
@@ -92,9 +91,11 @@ private:
     void try_lock();
     void open_store();
     void listen_for_wakeups();
-    void drain(bool from_wakeup);
+    void drain();
     void probe_chatwoot();
-    void set_state(cw_helper_state_t s) { cw_store(&shared_->helper.state, s); }
+    void set_state(cw_helper_state_t s);
+    void claim_queue();
+    void release_queue();
 
     static void on_lock_timer(ngx_event_t* ev) noexcept;
     static void on_poll_timer(ngx_event_t* ev) noexcept;
@@ -113,7 +114,9 @@ private:
     std::string chatwoot_url_;
     uint64_t probe_interval_;
     StateLock lock_;
+    uint64_t started_at_ = 0;
     bool told_waiting_ = false;
+    bool told_lock_error_ = false;
 
     std::optional<store::Database> db_;
     std::optional<store::InboundEventRepository> inbound_;
@@ -141,39 +144,71 @@ void Helper::guarded(const char* what, F&& f) noexcept
     }
 }
 
-// The master respawns a dead helper at once and forever; a helper that
-// keeps dying young must not hammer Chatwoot or WhatsApp, so it waits,
-// doubling each time.  A reload is no crash: the previous helper is alive.
 uint64_t Helper::crash_backoff()
 {
     cw_helper_stats_t& h = shared_->helper;
-    const auto prev_pid = static_cast<pid_t>(cw_load(&h.pid));
-    const uint64_t prev_start = cw_load(&h.started_at_msec);
-    const uint64_t now = monotonic_msec();
+    PreviousHelper prev;
+    prev.pid = cw_load(&h.spawned_pid);
+    prev.started_at_msec = cw_load(&h.spawned_at_msec);
+    prev.fast_crashes = cw_load(&h.fast_crashes);
+    prev.exited_cleanly = prev.pid != 0 && cw_load(&h.clean_exit) == prev.pid;
+    prev.alive = prev.pid != 0 && process_alive(static_cast<pid_t>(prev.pid));
 
-    const bool crashed_young = prev_pid != 0
-                               && cw_load(&h.clean_exit) != uint64_t(prev_pid)
-                               && !process_alive(prev_pid)
-                               && now - prev_start < kYoungCrashMsec;
-    uint64_t crashes = crashed_young ? cw_load(&h.fast_crashes) + 1 : 0;
-    cw_store(&h.fast_crashes, crashes);
-    cw_store(&h.pid, static_cast<uint64_t>(ngx_pid));
-    cw_store(&h.started_at, static_cast<uint64_t>(ngx_time()));
-    cw_store(&h.started_at_msec, now);
+    const BackoffDecision d = decide_backoff(prev, monotonic_msec());
+    cw_store(&h.fast_crashes, d.fast_crashes);
+    cw_store(&h.spawned_at_msec, d.started_at_msec);
     cw_add(&h.starts, 1);
+    return d.delay_msec;
+}
 
-    if (crashes == 0) {
-        return 0;
+// Status shows the helper that matters: a waiting newcomer (during a reload)
+// does not hide the active helper that is still draining.
+void Helper::set_state(cw_helper_state_t s)
+{
+    cw_helper_stats_t& h = shared_->helper;
+    const auto shown = static_cast<pid_t>(cw_load(&h.pid));
+    if (s != CW_HELPER_RUNNING && shown != ngx_pid
+        && cw_load(&h.state) == CW_HELPER_RUNNING && process_alive(shown))
+    {
+        return;
     }
-    uint64_t delay = kBackoffFirstMsec << std::min<uint64_t>(crashes - 1, 20);
-    return std::min(delay, kBackoffMaxMsec);
+    cw_store(&h.pid, static_cast<uint64_t>(ngx_pid));
+    cw_store(&h.started_at, started_at_);
+    cw_store(&h.state, s);
+}
+
+// The newest helper owns the queue: it reopens a ring an earlier helper
+// closed on its way out.  Both steps run under the zone lock, so an old
+// helper leaving and a new one arriving cannot interleave.
+void Helper::claim_queue()
+{
+    ZoneLock lock(shpool_);
+    cw_store(&shared_->helper.spawned_pid, static_cast<uint64_t>(ngx_pid));
+    cw_ring_set_closed(&shared_->ring, 0);
+}
+
+// A helper leaving with no newer one to take over closes the ring: from
+// then on workers answer 503 instead of a 202 that nobody would drain (nginx
+// is stopping, or this is the old master of a binary upgrade).
+void Helper::release_queue()
+{
+    ZoneLock lock(shpool_);
+    if (cw_load(&shared_->helper.spawned_pid) == static_cast<uint64_t>(ngx_pid)) {
+        cw_ring_set_closed(&shared_->ring, 1);
+    }
 }
 
 void Helper::start()
 {
     ngx_setproctitle(const_cast<char*>("chatwoot helper process"));
+    started_at_ = static_cast<uint64_t>(ngx_time());
 
     uint64_t delay = crash_backoff();
+    claim_queue();
+    // A helper killed between reading the eventfd and clearing the flag
+    // left it set: workers would never write the eventfd again.
+    cw_store(&shared_->queue.wake_pending, 0);
+
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "chatwoot helper process started, state path \"%s\"",
                   state_path_.c_str());
@@ -208,9 +243,12 @@ void Helper::try_lock()
         set_state(CW_HELPER_WAITING_LOCK);
         break;
     case StateLock::Result::error:
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
-                      "chatwoot helper: cannot lock \"%s\"",
-                      lock_.path().c_str());
+        if (!told_lock_error_) {
+            told_lock_error_ = true;
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
+                          "chatwoot helper: cannot lock \"%s\", retrying",
+                          lock_.path().c_str());
+        }
         set_state(CW_HELPER_FAILED);
         break;
     }
@@ -241,7 +279,7 @@ void Helper::open_store()
     listen_for_wakeups();
     set_state(CW_HELPER_RUNNING);
     ngx_add_timer(&poll_timer_, kPollMsec);
-    drain(false);
+    drain();
 
     if (!chatwoot_url_.empty()) {
         guarded("starting libcurl", [&] { curl_.emplace(); });
@@ -269,17 +307,15 @@ void Helper::listen_for_wakeups()
     }
 }
 
-void Helper::drain(bool from_wakeup)
+void Helper::drain()
 {
     if (!queue_) {
         return;
     }
-    if (from_wakeup) {
-        // Clear before reading the ring: a producer that publishes after
-        // this line sees 0 and wakes us again; one that saw 1 published
-        // before it, so the drain below finds its record.
-        cw_store(&shared_->queue.wake_pending, 0);
-    }
+    // Clear before reading the ring: a producer that publishes after this
+    // line sees 0 and wakes us again; one that saw 1 published before it,
+    // so the drain below finds its record.
+    cw_store(&shared_->queue.wake_pending, 0);
     for (int i = 0; i < kBatchesPerTurn; i++) {
         switch (queue_->drain_batch()) {
         case QueueDrain::Outcome::empty:
@@ -318,6 +354,7 @@ void Helper::probe_chatwoot()
 void Helper::final_drain() noexcept
 {
     cw_store(&shared_->helper.clean_exit, static_cast<uint64_t>(ngx_pid));
+    guarded("closing the queue", [&] { release_queue(); });
     if (!queue_) {
         return;
     }
@@ -343,13 +380,13 @@ void Helper::on_lock_timer(ngx_event_t* ev) noexcept
 void Helper::on_poll_timer(ngx_event_t* ev) noexcept
 {
     Helper& h = of(ev);
-    guarded("draining the queue", [&] { h.drain(false); });
+    guarded("draining the queue", [&] { h.drain(); });
     ngx_add_timer(&h.poll_timer_, kPollMsec);
 }
 
 void Helper::on_drain_timer(ngx_event_t* ev) noexcept
 {
-    guarded("draining the queue", [&] { of(ev).drain(false); });
+    guarded("draining the queue", [&] { of(ev).drain(); });
 }
 
 void Helper::on_probe_timer(ngx_event_t* ev) noexcept
@@ -376,7 +413,7 @@ void Helper::on_wakeup(ngx_event_t* ev) noexcept
 
 void Helper::on_wakeup_timer(ngx_event_t* ev) noexcept
 {
-    guarded("draining the queue", [&] { of(ev).drain(true); });
+    guarded("draining the queue", [&] { of(ev).drain(); });
 }
 
 Helper* the_helper = nullptr;

@@ -1,5 +1,7 @@
 #include "queue_drain.hpp"
 
+#include "zone_lock.hpp"
+
 #include <exception>
 
 namespace chatwoot::helper {
@@ -10,20 +12,6 @@ namespace {
 // more than a few milliseconds between batches.
 constexpr size_t kBatchRecords = 512;
 constexpr size_t kBatchBytes = 4 * 1024 * 1024;
-
-class ZoneLock {
-public:
-    explicit ZoneLock(ngx_slab_pool_t* shpool) : shpool_(shpool)
-    {
-        ngx_shmtx_lock(&shpool_->mutex);
-    }
-    ~ZoneLock() { ngx_shmtx_unlock(&shpool_->mutex); }
-    ZoneLock(const ZoneLock&) = delete;
-    ZoneLock& operator=(const ZoneLock&) = delete;
-
-private:
-    ngx_slab_pool_t* shpool_;
-};
 
 uint64_t fresh_epoch()
 {
@@ -48,32 +36,36 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     uint64_t epoch = 0;
     const int64_t now = ngx_time();
 
+    cw_ring_t* ring = &shared_->ring;
+    cw_ring_cursor_t cursor;
     {
+        // Only the index is read under the lock: the records it covers stay
+        // put until we pop them, so workers never wait for our copying.
         ZoneLock lock(shpool_);
-        cw_ring_t* ring = &shared_->ring;
         epoch = cw_ring_current(ring)->epoch;
-        cw_ring_cursor_t cursor = cw_ring_begin(ring);
-        cw_ring_record_t rec;
-        size_t bytes = 0;
-        while (batch_.size() < kBatchRecords && bytes < kBatchBytes) {
-            cw_ring_rc_t rc = cw_ring_next(ring, &cursor, &rec);
-            if (rc == CW_RING_CORRUPT) {
-                corrupt = true;
-                break;
-            }
-            if (rc != CW_RING_OK) {
-                break;
-            }
-            store::InboundEvent& e = batch_.emplace_back();
-            e.ring_epoch = epoch;
-            e.ring_seq = rec.seq;
-            e.kind = rec.kind;
-            e.received_at = now;
-            e.payload.assign(rec.data, rec.data + rec.len);
-            bytes += rec.len;
-        }
-        more = !corrupt && cursor.remaining > 0;
+        cursor = cw_ring_begin(ring);
     }
+
+    cw_ring_record_t rec;
+    size_t bytes = 0;
+    while (batch_.size() < kBatchRecords && bytes < kBatchBytes) {
+        cw_ring_rc_t rc = cw_ring_next(ring, &cursor, &rec);
+        if (rc == CW_RING_CORRUPT) {
+            corrupt = true;
+            break;
+        }
+        if (rc != CW_RING_OK) {
+            break;
+        }
+        store::InboundEvent& e = batch_.emplace_back();
+        e.ring_epoch = epoch;
+        e.ring_seq = rec.seq;
+        e.kind = rec.kind;
+        e.received_at = now;
+        e.payload.assign(rec.data, rec.data + rec.len);
+        bytes += rec.len;
+    }
+    more = !corrupt && cursor.remaining > 0;
 
     if (!batch_.empty()) {
         try {
@@ -91,10 +83,10 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         }
 
         ZoneLock lock(shpool_);
-        // A ring reset by someone else in between has a new epoch: then our
-        // sequence numbers mean nothing there and nothing is popped.
-        if (cw_ring_current(&shared_->ring)->epoch == epoch
-            && cw_ring_pop_through(&shared_->ring, batch_.back().ring_seq)
+        // A ring reset in between has a new epoch: then our sequence
+        // numbers mean nothing there and nothing is popped.
+        if (cw_ring_current(ring)->epoch == epoch
+            && cw_ring_pop_through(ring, batch_.back().ring_seq)
                    != CW_RING_OK)
         {
             corrupt = true;
@@ -103,7 +95,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
 
     if (corrupt) {
         ZoneLock lock(shpool_);
-        cw_ring_reset(&shared_->ring, fresh_epoch());
+        cw_ring_reset(ring, fresh_epoch());
         cw_add(&shared_->queue.resets, 1);
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "chatwoot helper: the shared queue was inconsistent "

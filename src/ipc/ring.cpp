@@ -75,13 +75,14 @@ void publish(cw_ring_t* ring, const cw_ring_index_t& next)
     __atomic_store_n(&ring->active, active + 1, __ATOMIC_RELEASE);
 }
 
-// A record header at `at` that belongs to this ring's state.
-bool header_sane(const cw_ring_t* ring, const cw_ring_index_t& ix,
-                 uint64_t at, const RecordHeader& h)
+// A record header at `at` that belongs to the ring: seq_limit is the
+// next_seq of the index the caller works from.
+bool header_sane(const cw_ring_t* ring, uint64_t seq_limit, uint64_t at,
+                 const RecordHeader& h)
 {
     return h.len <= cw_ring_max_record(ring)
            && at + record_size(h.len) <= ring->data_size && h.seq != 0
-           && h.seq < ix.next_seq;
+           && h.seq < seq_limit;
 }
 
 }  // namespace
@@ -98,6 +99,7 @@ void cw_ring_init(cw_ring_t* ring, size_t data_size, uint64_t capacity,
 {
     ring->data_size = data_size & ~size_t{7};
     ring->capacity = capacity;
+    ring->closed = 0;
     ring->active = 0;
     ring->index[0] = cw_ring_index_t{epoch, 1, 0, 0, 0, 0};
     ring->index[1] = ring->index[0];
@@ -112,6 +114,11 @@ void cw_ring_reset(cw_ring_t* ring, uint64_t epoch) noexcept
     next.epoch = epoch;
     next.head = next.tail = next.used = next.count = 0;
     publish(ring, next);
+}
+
+void cw_ring_set_closed(cw_ring_t* ring, int closed) noexcept
+{
+    ring->closed = closed ? 1 : 0;
 }
 
 size_t cw_ring_max_record(const cw_ring_t* ring) noexcept
@@ -130,6 +137,9 @@ cw_ring_rc_t cw_ring_push(cw_ring_t* ring, uint32_t kind,
                           const unsigned char* data, size_t len,
                           uint64_t* seq) noexcept
 {
+    if (ring->closed) {
+        return CW_RING_CLOSED;
+    }
     if (len > cw_ring_max_record(ring)) {
         return CW_RING_TOO_LARGE;
     }
@@ -190,12 +200,9 @@ cw_ring_cursor_t cw_ring_begin(const cw_ring_t* ring) noexcept
     const cw_ring_index_t& ix = *cw_ring_current(ring);
     if (!index_sane(ring, ix)) {
         // A cursor past the end makes cw_ring_next report the corruption.
-        return cw_ring_cursor_t{ring->data_size, 1};
+        return cw_ring_cursor_t{ring->data_size, 1, 0};
     }
-    uint64_t count = ix.count;
-    return cw_ring_cursor_t{ix.head,
-                            count > UINT32_MAX ? UINT32_MAX
-                                               : static_cast<uint32_t>(count)};
+    return cw_ring_cursor_t{ix.head, ix.count, ix.next_seq};
 }
 
 cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
@@ -204,7 +211,6 @@ cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
     if (cursor->remaining == 0) {
         return CW_RING_END;
     }
-    const cw_ring_index_t& ix = *cw_ring_current(ring);
     uint64_t at = cursor->offset;
     if (at >= ring->data_size || at % 8 != 0) {
         return CW_RING_CORRUPT;
@@ -213,7 +219,7 @@ cw_ring_rc_t cw_ring_next(const cw_ring_t* ring, cw_ring_cursor_t* cursor,
         at = 0;
     }
     RecordHeader h = read_header(ring, at);
-    if (!header_sane(ring, ix, at, h)) {
+    if (!header_sane(ring, cursor->seq_limit, at, h)) {
         return CW_RING_CORRUPT;
     }
     record->seq = h.seq;
@@ -240,7 +246,7 @@ cw_ring_rc_t cw_ring_pop_through(cw_ring_t* ring, uint64_t seq) noexcept
             at = 0;
         }
         RecordHeader h = read_header(ring, at);
-        if (!header_sane(ring, ix, at, h)) {
+        if (!header_sane(ring, ix.next_seq, at, h)) {
             return CW_RING_CORRUPT;  // nothing published: the ring is as it was
         }
         if (h.seq > seq) {

@@ -40,7 +40,7 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
         "\"queue\":{\"capacity\":%llu,\"depth\":%llu,\"bytes_used\":%llu,"
         "\"bytes_size\":%llu,\"max_record\":%llu,\"enqueued\":%llu,"
         "\"rejected\":%llu,\"rejected_full\":%llu,\"rejected_too_large\":%llu,"
-        "\"resets\":%llu},"
+        "\"rejected_closed\":%llu,\"resets\":%llu},"
         "\"store\":{\"persisted\":%llu,\"batches\":%llu,\"errors\":%llu},"
         "\"chatwoot\":{\"configured\":%s,\"checks\":%llu,\"failures\":%llu,"
         "\"last_http_status\":%llu,\"last_checked_at\":%llu},"
@@ -56,9 +56,11 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
         (unsigned long long) s->ring_max_record,
         (unsigned long long) s->queue.enqueued,
         (unsigned long long) (s->queue.rejected_full
-                              + s->queue.rejected_large),
+                              + s->queue.rejected_large
+                              + s->queue.rejected_closed),
         (unsigned long long) s->queue.rejected_full,
         (unsigned long long) s->queue.rejected_large,
+        (unsigned long long) s->queue.rejected_closed,
         (unsigned long long) s->queue.resets,
         (unsigned long long) s->store.persisted,
         (unsigned long long) s->store.batches,

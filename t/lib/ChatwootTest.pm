@@ -413,6 +413,7 @@ sub DESTROY {
 package ChatwootTest::Conn;
 
 use Carp qw(croak);
+use IO::Select;
 use IO::Socket::INET;
 
 sub new {
@@ -440,6 +441,8 @@ sub close {
 # closed before answering anything (an idle keep-alive connection that a
 # graceful reload shut) is reopened and the request sent again: nginx never
 # reads a request from a connection it is closing, so nothing was done.
+# (A worker crashing mid-request would look the same; our tests kill only
+# the helper, never a worker.)
 sub request {
     my ($self, $method, $path, %opts) = @_;
     for my $try (1 .. 3) {
@@ -522,8 +525,13 @@ sub _request {
     return ($code, \%headers, $content);
 }
 
+# A server that hangs fails the test instead of hanging the whole run.
+my $READ_TIMEOUT = 30;
+
 sub _fill {
     my ($self, $first) = @_;
+    my $sel = IO::Select->new($self->{sock});
+    croak "no answer within $READ_TIMEOUT s" unless $sel->can_read($READ_TIMEOUT);
     my $n = sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
     if (!$n) {
         die "closed before answering\n" if $first;
@@ -552,7 +560,10 @@ sub _read_n {
 
 sub _read_to_eof {
     my ($self) = @_;
-    1 while sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+    my $sel = IO::Select->new($self->{sock});
+    while ($sel->can_read($READ_TIMEOUT)) {
+        last unless sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+    }
     my $out = $self->{buf};
     $self->{buf} = '';
     $self->close;

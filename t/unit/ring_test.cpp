@@ -1186,10 +1186,10 @@ TEST(RingCorrupt, CursorOffsetOutsideTheBufferIsCorrupt)
 {
     Ring r(1024, 16, 1);
     push(r.get(), 1, bytes_of("x"));
-    cw_ring_cursor_t cur{r->data_size, 1};
+    cw_ring_cursor_t cur{r->data_size, 1, 1};
     cw_ring_record_t rec{};
     EXPECT_EQ(cw_ring_next(r.get(), &cur, &rec), CW_RING_CORRUPT);
-    cur = {~uint64_t{0}, 1};
+    cur = {~uint64_t{0}, 1, 1};
     EXPECT_EQ(cw_ring_next(r.get(), &cur, &rec), CW_RING_CORRUPT);
 }
 

@@ -178,7 +178,8 @@ cw_status_t filled()
     cw_status_t s{};
     s.helper.pid = 4242;
     s.helper.started_at = 1700000000;
-    s.helper.started_at_msec = 1700000000123;
+    s.helper.spawned_pid = 4243;
+    s.helper.spawned_at_msec = 1700000000123;
     s.helper.starts = 4;
     s.helper.fast_crashes = 2;
     s.helper.state = CW_HELPER_RUNNING;
@@ -187,6 +188,7 @@ cw_status_t filled()
     s.queue.enqueued = 1001;
     s.queue.rejected_full = 17;
     s.queue.rejected_large = 5;
+    s.queue.rejected_closed = 2;
     s.queue.resets = 3;
     s.queue.wake_pending = 1;
     s.queue.full_logged_at = 1700000077;
@@ -232,8 +234,8 @@ TEST(StatusJson, FilledStatusRendersTheExactDocument)
         "\"started_at\":1700000000,\"restarts\":3,\"crash_backoff\":2},"
         "\"queue\":{\"capacity\":4096,\"depth\":11,\"bytes_used\":5432,"
         "\"bytes_size\":1048576,\"max_record\":262128,\"enqueued\":1001,"
-        "\"rejected\":22,\"rejected_full\":17,\"rejected_too_large\":5,"
-        "\"resets\":3},"
+        "\"rejected\":24,\"rejected_full\":17,\"rejected_too_large\":5,"
+        "\"rejected_closed\":2,\"resets\":3},"
         "\"store\":{\"persisted\":990,\"batches\":77,\"errors\":6},"
         "\"chatwoot\":{\"configured\":true,\"checks\":120,\"failures\":9,"
         "\"last_http_status\":200,\"last_checked_at\":1700000050},"
@@ -257,9 +259,10 @@ TEST(StatusJson, ParsesBackToEveryPromisedFieldWithItsValue)
         {"queue.bytes_size", num(1048576)},
         {"queue.max_record", num(262128)},
         {"queue.enqueued", num(1001)},
-        {"queue.rejected", num(22)},
+        {"queue.rejected", num(24)},
         {"queue.rejected_full", num(17)},
         {"queue.rejected_too_large", num(5)},
+        {"queue.rejected_closed", num(2)},
         {"queue.resets", num(3)},
         {"store.persisted", num(990)},
         {"store.batches", num(77)},
@@ -319,9 +322,10 @@ TEST(StatusJson, RestartsIsStartsMinusOneAndZeroBeforeTheFirstStart)
     }
 }
 
-TEST(StatusJson, RejectedIsFullPlusTooLarge)
+TEST(StatusJson, RejectedIsFullPlusTooLargePlusClosed)
 {
     cw_status_t s = filled();
+    s.queue.rejected_closed = 0;
     s.queue.rejected_full = 0;
     s.queue.rejected_large = 0;
     auto f = parse(render(s));
@@ -338,6 +342,11 @@ TEST(StatusJson, RejectedIsFullPlusTooLarge)
     EXPECT_EQ(f["queue.rejected"], num(31));
     EXPECT_EQ(f["queue.rejected_full"], num(0));
     EXPECT_EQ(f["queue.rejected_too_large"], num(31));
+
+    s.queue.rejected_closed = 4;
+    f = parse(render(s));
+    EXPECT_EQ(f["queue.rejected"], num(35));
+    EXPECT_EQ(f["queue.rejected_closed"], num(4));
 }
 
 TEST(StatusJson, EachHelperStateMapsToItsName)
@@ -390,7 +399,7 @@ TEST(StatusJson, ZeroedStatusRendersTheExactDocument)
               "\"queue\":{\"capacity\":0,\"depth\":0,\"bytes_used\":0,"
               "\"bytes_size\":0,\"max_record\":0,\"enqueued\":0,"
               "\"rejected\":0,\"rejected_full\":0,\"rejected_too_large\":0,"
-              "\"resets\":0},"
+              "\"rejected_closed\":0,\"resets\":0},"
               "\"store\":{\"persisted\":0,\"batches\":0,\"errors\":0},"
               "\"chatwoot\":{\"configured\":false,\"checks\":0,"
               "\"failures\":0,\"last_http_status\":0,\"last_checked_at\":0},"
@@ -407,6 +416,7 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     s.helper.state = CW_HELPER_WAITING_LOCK;  // the longest name
     s.queue.rejected_full = kMax - 1;
     s.queue.rejected_large = 1;
+    s.queue.rejected_closed = 0;
     s.chatwoot_configured = 0;  // "false" is longer than "true"
 
     char buf[CW_STATUS_MAX];
@@ -419,7 +429,7 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     EXPECT_EQ(f["queue.rejected"], num(kMax));
     EXPECT_EQ(f["time"], num(kMax));
     EXPECT_EQ(f["helper.state"], str("waiting_for_lock"));
-    EXPECT_EQ(f.size(), 25u);
+    EXPECT_EQ(f.size(), 26u);
 }
 
 TEST(StatusJson, BufferTooSmallReturnsZeroAndStaysInBounds)

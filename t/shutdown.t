@@ -1,0 +1,55 @@
+# A graceful stop while a webhook is still arriving: the helper leaves at
+# once (nginx gives it no say), so the worker finishing that request must not
+# answer 202 for something nobody will ever store.  It answers 503 (Chatwoot
+# marks the message failed and the agent sees it) and stores nothing.
+use strict;
+use warnings;
+use lib 't/lib';
+use ChatwootTest qw(free_port);
+use IO::Socket::INET;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my $t = ChatwootTest->new;
+my $port = free_port();
+$t->write_config($t->chatwoot_http(port => $port))->run;
+my $s = $t->wait_helper_running;
+my ($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => 'before-stop');
+is($code, 202, 'a webhook before the stop is accepted');
+$t->wait_for(sub { $t->status->{store}{persisted} == 1 }, 5, 'persisted');
+
+# Half a request: headers and part of the body.
+my $body = '{"late":"' . ('x' x 100) . '"}';
+my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die $!;
+$sock->autoflush(1);
+print {$sock} "POST /chatwoot/webhook HTTP/1.1\r\nHost: localhost\r\n"
+    . 'Content-Length: ' . length($body) . "\r\n\r\n" . substr($body, 0, 20);
+sleep 0.2;
+
+my $helper = $s->{helper}{pid};
+$t->signal('QUIT');
+$t->wait_for(sub { !kill 0, $helper }, 5, 'the helper gone');
+like($t->read_file('error.log'), qr/chatwoot helper exiting/, 'the helper left through exit');
+
+print {$sock} substr($body, 20);
+my $answer = '';
+while (my $line = <$sock>) {
+    $answer .= $line;
+}
+like($answer, qr{^HTTP/1\.1 503 }, 'the late webhook is refused with 503');
+like($answer, qr/Retry-After: 1/, 'with Retry-After');
+like($answer, qr/"error":"shutting down"/, 'saying why');
+close $sock;
+$t->stop;
+
+is_deeply($t->sql('SELECT payload FROM inbound_events'), [['before-stop']],
+          'only the accepted webhook is stored');
+
+$t->run;
+$s = $t->wait_helper_running;
+($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => 'after-restart');
+is($code, 202, 'a new nginx accepts again');
+$t->wait_for(sub { $t->status->{store}{persisted} == 2 }, 5, 'persisted');
+
+$t->finish;
+done_testing;
