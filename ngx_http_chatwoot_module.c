@@ -17,8 +17,10 @@
 #include <sys/eventfd.h>
 
 #include "chatwoot_helper.h"
+#include "chatwoot_replay.h"
 #include "chatwoot_ring.h"
 #include "chatwoot_shared.h"
+#include "chatwoot_webhook.h"
 
 
 #define NGX_HTTP_CHATWOOT_ZONE_SIZE      (4 * 1024 * 1024)
@@ -27,6 +29,9 @@
 #define NGX_HTTP_CHATWOOT_QUEUE_MAX      (1024 * 1024)
 #define NGX_HTTP_CHATWOOT_MAX_BODY       (256 * 1024)
 #define NGX_HTTP_CHATWOOT_CHECK_INTERVAL 60000
+#define NGX_HTTP_CHATWOOT_SECRET_MAX     4096
+/* remembered past the timestamp window: 5 min back, 1 min ahead */
+#define NGX_HTTP_CHATWOOT_REPLAY_TTL     600
 
 /* Handlers a location can have. */
 #define NGX_HTTP_CHATWOOT_NONE           0
@@ -37,9 +42,34 @@
 typedef struct {
     cw_shared_t                 *sh;
     ngx_slab_pool_t             *shpool;
+    cw_replay_t                 *replay;
     size_t                       ring_size;
+    size_t                       replay_slots;
     ngx_uint_t                   capacity;
 } ngx_http_chatwoot_zone_ctx_t;
+
+
+/* One chatwoot_inbox block: a Chatwoot inbox and how to talk to it. */
+typedef struct {
+    ngx_str_t                    name;
+    ngx_str_t                    url;            /* NUL-terminated */
+    ngx_msec_t                   check_interval;
+    ngx_int_t                    account_id;
+    ngx_int_t                    inbox_id;
+    ngx_str_t                    api_token;
+    ngx_str_t                    webhook_secret;
+    ngx_str_t                    webhook_token;
+    ngx_flag_t                   agent_signature;
+    ngx_str_t                    signature_delimiter;
+    ngx_flag_t                   reopen_resolved;
+    ngx_flag_t                   open_as_pending;
+    ngx_flag_t                   ignore_groups;
+    ngx_array_t                 *ignore_jids;    /* of ngx_str_t */
+    ngx_uint_t                   concurrency;
+    ngx_uint_t                   rate;           /* requests/s, 0: no cap */
+    u_char                      *file;
+    ngx_uint_t                   line;
+} ngx_http_chatwoot_inbox_t;
 
 
 typedef struct {
@@ -47,14 +77,15 @@ typedef struct {
     ngx_shm_zone_t              *shm_zone;
     size_t                       zone_size;
     ngx_uint_t                   queue;
-    ngx_str_t                    chatwoot_url;   /* NUL-terminated */
-    ngx_msec_t                   check_interval;
+    ngx_array_t                  inboxes;        /* of *inbox */
     ngx_array_t                  locations;      /* of *loc conf */
 } ngx_http_chatwoot_main_conf_t;
 
 
 typedef struct {
     ngx_uint_t                   handler;
+    ngx_str_t                    inbox_name;     /* as written, may be empty */
+    ngx_http_chatwoot_inbox_t   *inbox;          /* resolved after http{} */
     size_t                       max_body;
     u_char                      *file;           /* where it was declared */
     ngx_uint_t                   line;
@@ -77,6 +108,12 @@ static ngx_int_t ngx_http_chatwoot_not_allowed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_chatwoot_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
 static void ngx_http_chatwoot_wake_helper(cw_shared_t *sh);
+static void ngx_http_chatwoot_webhook_request(ngx_http_request_t *r,
+    ngx_http_chatwoot_inbox_t *inbox, u_char *body, size_t len,
+    cw_webhook_request_t *req);
+static void ngx_http_chatwoot_count(ngx_http_request_t *r, cw_shared_t *sh,
+    ngx_http_chatwoot_inbox_t *inbox, cw_webhook_outcome_t outcome,
+    const char *reason);
 
 static ngx_msec_t ngx_http_chatwoot_manager(void *data);
 static ngx_int_t ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone,
@@ -92,8 +129,16 @@ static char *ngx_http_chatwoot_state_path(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_chatwoot_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_chatwoot_url(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_http_chatwoot_inbox_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_chatwoot_parse_url(ngx_conf_t *cf,
+    ngx_http_chatwoot_inbox_t *inbox, ngx_str_t *value, ngx_uint_t n);
+static char *ngx_http_chatwoot_read_secret(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *secret);
+static ngx_int_t ngx_http_chatwoot_parse_flag(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_flag_t *flag);
 static char *ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_chatwoot_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -103,6 +148,8 @@ static char *ngx_http_chatwoot_set_handler(ngx_conf_t *cf,
     ngx_http_handler_pt pt);
 static ngx_int_t ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool,
     ngx_str_t *s);
+static ngx_int_t ngx_http_chatwoot_resolve_inbox(ngx_conf_t *cf,
+    ngx_http_chatwoot_main_conf_t *mcf, ngx_http_chatwoot_loc_conf_t *lcf);
 
 
 /* The eventfd that wakes the helper: made once per master, inherited. */
@@ -125,15 +172,15 @@ static ngx_command_t  ngx_http_chatwoot_commands[] = {
       0,
       NULL },
 
-    { ngx_string("chatwoot_url"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_chatwoot_url,
+    { ngx_string("chatwoot_inbox"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_chatwoot_inbox_block,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("chatwoot_webhook"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
       ngx_http_chatwoot_webhook,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -228,10 +275,13 @@ static ngx_int_t
 ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
     ngx_http_chatwoot_loc_conf_t *lcf)
 {
-    u_char                         *body, *p;
+    u_char                         *body, *record, *p;
     size_t                          len;
     uint64_t                        seq, n, now;
+    ngx_uint_t                      i, replayed;
     cw_ring_rc_t                    rc;
+    cw_webhook_result_t             res;
+    cw_webhook_request_t            req;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
 
@@ -258,14 +308,72 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
                                             "body too large");
     }
 
+    record = ngx_pnalloc(r->pool, len + CW_WEBHOOK_RECORD_SLACK);
+    if (record == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_chatwoot_webhook_request(r, lcf->inbox, body, len, &req);
+
+    cw_webhook_inspect(&req, record, len + CW_WEBHOOK_RECORD_SLACK, &res);
+
+    if (res.outcome != CW_WH_QUEUED) {
+        ngx_http_chatwoot_count(r, ctx->sh, lcf->inbox, res.outcome,
+                                res.reason);
+
+        if (res.status == NGX_HTTP_OK) {
+            return ngx_http_chatwoot_send_json(r, NGX_HTTP_OK,
+                                               (u_char *) "{\"ignored\":true}",
+                                               sizeof("{\"ignored\":true}")
+                                               - 1);
+        }
+
+        return ngx_http_chatwoot_send_error(r, res.status, res.reason);
+    }
+
+    /*
+     * The replay check and the push are one step under the lock: two
+     * workers given the same webhook at once cannot both queue it, and a
+     * webhook refused for a full queue is not remembered (it may come back).
+     */
+
+    replayed = 0;
+
     ngx_shmtx_lock(&ctx->shpool->mutex);
-    rc = cw_ring_push(&ctx->sh->ring, CW_RECORD_WEBHOOK, body, len, &seq);
+
+    for (i = 0; i < res.replay_keys_n; i++) {
+        if (cw_replay_seen(ctx->replay, res.replay_keys[i], req.now)) {
+            replayed = 1;
+        }
+    }
+
+    rc = CW_RING_OK;
+
+    if (!replayed) {
+        rc = cw_ring_push(&ctx->sh->ring, CW_RECORD_WEBHOOK, record,
+                          res.record_len, &seq);
+
+        if (rc == CW_RING_OK) {
+            for (i = 0; i < res.replay_keys_n; i++) {
+                cw_replay_remember(ctx->replay, res.replay_keys[i], req.now);
+            }
+        }
+    }
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (replayed) {
+        ngx_http_chatwoot_count(r, ctx->sh, lcf->inbox, CW_WH_REJECTED_REPLAY,
+                                "replayed webhook");
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_CONFLICT,
+                                            "replayed webhook");
+    }
 
     switch (rc) {
 
     case CW_RING_OK:
         cw_add(&ctx->sh->queue.enqueued, 1);
+        cw_add(&ctx->sh->webhook.outcomes[CW_WH_QUEUED], 1);
         ngx_http_chatwoot_wake_helper(ctx->sh);
         break;
 
@@ -396,6 +504,114 @@ ngx_http_chatwoot_read_body(ngx_http_request_t *r, size_t *len)
 
 
 static void
+ngx_http_chatwoot_webhook_request(ngx_http_request_t *r,
+    ngx_http_chatwoot_inbox_t *inbox, u_char *body, size_t len,
+    cw_webhook_request_t *req)
+{
+    ngx_str_t         token;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_memzero(req, sizeof(cw_webhook_request_t));
+
+#define ngx_http_chatwoot_set_str(dst, src)                                  \
+    (dst).data = (const char *) (src).data; (dst).len = (src).len
+
+    ngx_http_chatwoot_set_str(req->inbox, inbox->name);
+    ngx_http_chatwoot_set_str(req->secret, inbox->webhook_secret);
+    ngx_http_chatwoot_set_str(req->token, inbox->webhook_token);
+
+    req->body.data = (const char *) body;
+    req->body.len = len;
+    req->now = ngx_time();
+
+    if (r->headers_in.content_type) {
+        ngx_http_chatwoot_set_str(req->content_type,
+                                  r->headers_in.content_type->value);
+    }
+
+    if (ngx_http_arg(r, (u_char *) "token", 5, &token) == NGX_OK) {
+        ngx_http_chatwoot_set_str(req->given_token, token);
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len < 12
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Chatwoot-", 11)
+               != 0)
+        {
+            continue;
+        }
+
+        if (h[i].key.len == 20
+            && ngx_strncasecmp(h[i].key.data + 11, (u_char *) "Signature", 9)
+               == 0)
+        {
+            ngx_http_chatwoot_set_str(req->signature, h[i].value);
+
+        } else if (h[i].key.len == 20
+                   && ngx_strncasecmp(h[i].key.data + 11,
+                                      (u_char *) "Timestamp", 9) == 0)
+        {
+            ngx_http_chatwoot_set_str(req->timestamp, h[i].value);
+
+        } else if (h[i].key.len == 19
+                   && ngx_strncasecmp(h[i].key.data + 11,
+                                      (u_char *) "Delivery", 8) == 0)
+        {
+            ngx_http_chatwoot_set_str(req->delivery, h[i].value);
+        }
+    }
+
+#undef ngx_http_chatwoot_set_str
+}
+
+
+/* Counts an outcome; logs a refusal at most once a second per cause. */
+
+static void
+ngx_http_chatwoot_count(ngx_http_request_t *r, cw_shared_t *sh,
+    ngx_http_chatwoot_inbox_t *inbox, cw_webhook_outcome_t outcome,
+    const char *reason)
+{
+    uint64_t  now;
+
+    cw_add(&sh->webhook.outcomes[outcome], 1);
+
+    if (outcome < CW_WH_REJECTED_UNCONFIGURED) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "chatwoot webhook for inbox \"%V\" ignored: %s",
+                       &inbox->name, reason);
+        return;
+    }
+
+    now = (uint64_t) ngx_time();
+
+    if (__atomic_exchange_n(&sh->webhook.logged_at[outcome], now,
+                            __ATOMIC_ACQ_REL)
+        != now)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot webhook for inbox \"%V\" refused: %s",
+                      &inbox->name, reason);
+    }
+}
+
+
+static void
 ngx_http_chatwoot_wake_helper(cw_shared_t *sh)
 {
     uint64_t  one;
@@ -424,6 +640,7 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     u_char                         *buf;
     size_t                          len;
     ngx_int_t                       rc;
+    ngx_uint_t                      i;
     cw_shared_t                    *sh;
     cw_status_t                     st;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
@@ -461,7 +678,11 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     st.chatwoot.failures = cw_load(&sh->chatwoot.failures);
     st.chatwoot.last_http_status = cw_load(&sh->chatwoot.last_http_status);
     st.chatwoot.last_checked_at = cw_load(&sh->chatwoot.last_checked_at);
-    st.chatwoot_configured = mcf->chatwoot_url.len > 0;
+    st.chatwoot_configured = mcf->inboxes.nelts > 0;
+
+    for (i = 0; i < CW_WH_OUTCOMES; i++) {
+        st.webhook[i] = cw_load(&sh->webhook.outcomes[i]);
+    }
     st.now = ngx_time();
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
@@ -470,6 +691,7 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     st.ring_bytes_used = cw_ring_current(&sh->ring)->used;
     st.ring_bytes_size = sh->ring.data_size;
     st.ring_max_record = cw_ring_max_record(&sh->ring);
+    st.replay_evicted = ctx->replay->evicted;
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     buf = ngx_pnalloc(r->pool, CW_STATUS_MAX);
@@ -548,8 +770,8 @@ static ngx_int_t
 ngx_http_chatwoot_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason)
 {
-    u_char  *p;
-    size_t   len;
+    u_char  *p, *q;
+    size_t   len, n;
 
     if (r->request_body == NULL) {
 
@@ -562,14 +784,18 @@ ngx_http_chatwoot_send_error(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
-    len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(reason);
+    n = ngx_strlen(reason);
+    len = sizeof("{\"error\":\"\"}") - 1 + n
+          + ngx_escape_json(NULL, (u_char *) reason, n);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_sprintf(p, "{\"error\":\"%s\"}", reason);
+    q = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+    q = (u_char *) ngx_escape_json(q, (u_char *) reason, n);
+    ngx_memcpy(q, "\"}", 2);
 
     return ngx_http_chatwoot_send_json(r, status, p, len);
 }
@@ -620,17 +846,27 @@ ngx_http_chatwoot_manager(void *data)
     ngx_http_chatwoot_main_conf_t  *mcf = data;
 
     cw_helper_conf_t               conf;
+    ngx_http_chatwoot_inbox_t     *inbox;
     ngx_http_chatwoot_zone_ctx_t  *ctx;
 
     ctx = mcf->shm_zone->data;
 
     conf.state_path = (const char *) mcf->state_path->name.data;
-    conf.chatwoot_url = mcf->chatwoot_url.len
-                        ? (const char *) mcf->chatwoot_url.data : NULL;
+    /* the reachability check follows the first inbox for now */
+
+    if (mcf->inboxes.nelts) {
+        inbox = ((ngx_http_chatwoot_inbox_t **) mcf->inboxes.elts)[0];
+        conf.chatwoot_url = (const char *) inbox->url.data;
+        conf.probe_interval_msec = inbox->check_interval;
+
+    } else {
+        conf.chatwoot_url = NULL;
+        conf.probe_interval_msec = NGX_HTTP_CHATWOOT_CHECK_INTERVAL;
+    }
+
     conf.shared = ctx->sh;
     conf.shpool = ctx->shpool;
     conf.wake_fd = ngx_http_chatwoot_wake_fd;
-    conf.probe_interval_msec = mcf->check_interval;
 
     return (ngx_msec_t) cw_helper_manager(&conf);
 }
@@ -652,6 +888,7 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         ctx->sh = octx->sh;
         ctx->shpool = octx->shpool;
+        ctx->replay = octx->replay;
 
         ngx_shmtx_lock(&ctx->shpool->mutex);
         ctx->sh->ring.capacity = ctx->capacity;
@@ -675,6 +912,15 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ctx->shpool->data = ctx->sh;
+
+    ctx->replay = ngx_slab_alloc(ctx->shpool,
+                                 cw_replay_footprint(ctx->replay_slots));
+    if (ctx->replay == NULL) {
+        return NGX_ERROR;
+    }
+
+    cw_replay_init(ctx->replay, ctx->replay_slots,
+                   NGX_HTTP_CHATWOOT_REPLAY_TTL);
 
     epoch = ((uint64_t) ngx_time() << 32) ^ ((uint64_t) ngx_pid << 16)
             ^ (uint64_t) ngx_random();
@@ -754,12 +1000,17 @@ ngx_http_chatwoot_create_main_conf(ngx_conf_t *cf)
      *
      *     mcf->state_path = NULL;
      *     mcf->shm_zone = NULL;
-     *     mcf->chatwoot_url = { 0, NULL };
      */
 
     mcf->zone_size = NGX_CONF_UNSET_SIZE;
     mcf->queue = NGX_CONF_UNSET_UINT;
-    mcf->check_interval = NGX_CONF_UNSET_MSEC;
+
+    if (ngx_array_init(&mcf->inboxes, cf->pool, 2,
+                       sizeof(ngx_http_chatwoot_inbox_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     if (ngx_array_init(&mcf->locations, cf->pool, 4,
                        sizeof(ngx_http_chatwoot_loc_conf_t *))
@@ -786,8 +1037,6 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_size_value(mcf->zone_size, NGX_HTTP_CHATWOOT_ZONE_SIZE);
     ngx_conf_init_uint_value(mcf->queue, NGX_HTTP_CHATWOOT_QUEUE);
-    ngx_conf_init_msec_value(mcf->check_interval,
-                             NGX_HTTP_CHATWOOT_CHECK_INTERVAL);
 
     if (mcf->state_path == NULL) {
         lcfp = mcf->locations.elts;
@@ -815,8 +1064,10 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
      * header, page descriptors and alignment cost well under 1/16.
      */
 
+    ctx->replay_slots = mcf->zone_size / 16 / sizeof(cw_replay_slot_t);
     ctx->ring_size = mcf->zone_size - mcf->zone_size / 16 - 2 * ngx_pagesize
-                     - sizeof(cw_shared_t);
+                     - sizeof(cw_shared_t)
+                     - cw_replay_footprint(ctx->replay_slots);
     ctx->capacity = mcf->queue;
 
     ngx_str_set(&name, "chatwoot");
@@ -838,6 +1089,12 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
     lcfp = mcf->locations.elts;
 
     for (i = 0; i < mcf->locations.nelts; i++) {
+        if (lcfp[i]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
+            && ngx_http_chatwoot_resolve_inbox(cf, mcf, lcfp[i]) != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
         if (lcfp[i]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
             && lcfp[i]->max_body > max_record)
         {
@@ -1027,80 +1284,13 @@ ngx_http_chatwoot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_chatwoot_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_chatwoot_main_conf_t  *mcf = conf;
-
-    ngx_str_t   *value, s;
-    ngx_msec_t   interval;
-
-    if (mcf->chatwoot_url.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (!(value[1].len > 7
-          && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
-        && !(value[1].len > 8
-             && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid Chatwoot URL \"%V\", it must start with "
-                           "\"http://\" or \"https://\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, ' ')
-        != NULL)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid Chatwoot URL \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    mcf->chatwoot_url = value[1];
-
-    if (ngx_http_chatwoot_nul_terminate(cf->pool, &mcf->chatwoot_url)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (cf->args->nelts == 3) {
-
-        if (ngx_strncmp(value[2].data, "check=", 6) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        s.data = value[2].data + 6;
-        s.len = value[2].len - 6;
-
-        interval = ngx_parse_time(&s, 0);
-
-        if (interval == (ngx_msec_t) NGX_ERROR || interval < 1000) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid check interval \"%V\", it must be "
-                               "1s or more", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        mcf->check_interval = interval;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
 ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_chatwoot_loc_conf_t  *lcf = conf;
 
     ssize_t     size;
     ngx_str_t  *value, s;
+    ngx_uint_t  i;
 
     value = cf->args->elts;
 
@@ -1108,26 +1298,36 @@ ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     lcf->max_body = NGX_HTTP_CHATWOOT_MAX_BODY;
 
-    if (cf->args->nelts == 2) {
+    for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[1].data, "max_body=", 9) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
+        if (ngx_strncmp(value[i].data, "max_body=", 9) == 0) {
+
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR || size == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_body \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            lcf->max_body = size;
+            continue;
         }
 
-        s.data = value[1].data + 9;
-        s.len = value[1].len - 9;
-
-        size = ngx_parse_size(&s);
-
-        if (size == NGX_ERROR || size == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid max_body \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
+        if (i == 1 && ngx_strlchr(value[i].data, value[i].data + value[i].len,
+                                  '=')
+                      == NULL)
+        {
+            lcf->inbox_name = value[i];
+            continue;
         }
 
-        lcf->max_body = size;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_chatwoot_set_handler(cf, lcf, NGX_HTTP_CHATWOOT_WEBHOOK,
@@ -1195,4 +1395,527 @@ ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool, ngx_str_t *s)
     s->data = p;
 
     return NGX_OK;
+}
+
+
+/*
+ * chatwoot_inbox name { ... }: one Chatwoot inbox bound to one WhatsApp
+ * device.  The block's directives are parsed here, each checked for its
+ * arguments, like the inside of nginx's own "types" or "map" blocks.
+ */
+
+static char *
+ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_chatwoot_main_conf_t  *mcf = conf;
+
+    char                        *rv;
+    ngx_str_t                   *value;
+    ngx_uint_t                   i;
+    ngx_conf_t                   save;
+    ngx_http_chatwoot_inbox_t   *inbox, **inboxp;
+
+    value = cf->args->elts;
+
+    inboxp = mcf->inboxes.elts;
+
+    for (i = 0; i < mcf->inboxes.nelts; i++) {
+        if (inboxp[i]->name.len == value[1].len
+            && ngx_strncmp(inboxp[i]->name.data, value[1].data,
+                           value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate chatwoot_inbox \"%V\", first "
+                               "defined in %s:%ui", &value[1],
+                               inboxp[i]->file, inboxp[i]->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!(isalnum(value[1].data[i]) || value[1].data[i] == '_'
+              || value[1].data[i] == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid chatwoot_inbox name \"%V\": use "
+                               "letters, digits, \"_\" and \"-\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    inbox = ngx_pcalloc(cf->pool, sizeof(ngx_http_chatwoot_inbox_t));
+    if (inbox == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    inbox->name = value[1];
+    inbox->check_interval = NGX_CONF_UNSET_MSEC;
+    inbox->account_id = NGX_CONF_UNSET;
+    inbox->inbox_id = NGX_CONF_UNSET;
+    inbox->agent_signature = NGX_CONF_UNSET;
+    inbox->reopen_resolved = NGX_CONF_UNSET;
+    inbox->open_as_pending = NGX_CONF_UNSET;
+    inbox->ignore_groups = NGX_CONF_UNSET;
+    inbox->concurrency = NGX_CONF_UNSET_UINT;
+    inbox->rate = NGX_CONF_UNSET_UINT;
+    inbox->file = cf->conf_file->file.name.data;
+    inbox->line = cf->conf_file->line;
+
+    inboxp = ngx_array_push(&mcf->inboxes);
+    if (inboxp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *inboxp = inbox;
+
+    save = *cf;
+    cf->handler = ngx_http_chatwoot_inbox_directive;
+    cf->handler_conf = (void *) inbox;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* what a block must say, reported at its first line */
+
+    if (inbox->url.len == 0 || inbox->account_id == NGX_CONF_UNSET
+        || inbox->inbox_id == NGX_CONF_UNSET || inbox->api_token.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "chatwoot_inbox \"%V\" needs %s", &inbox->name,
+                           inbox->url.len == 0 ? "\"url\""
+                           : inbox->account_id == NGX_CONF_UNSET
+                             ? "\"account\""
+                           : inbox->inbox_id == NGX_CONF_UNSET ? "\"inbox\""
+                           : "\"api_token\" or \"api_token_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (inbox->webhook_secret.len == 0 && inbox->webhook_token.len == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "chatwoot_inbox \"%V\" has neither "
+                           "\"webhook_secret\" nor \"webhook_token\": its "
+                           "webhook refuses every request", &inbox->name);
+    }
+
+    ngx_conf_init_msec_value(inbox->check_interval,
+                             NGX_HTTP_CHATWOOT_CHECK_INTERVAL);
+    ngx_conf_init_value(inbox->agent_signature, 1);
+    ngx_conf_init_value(inbox->reopen_resolved, 1);
+    ngx_conf_init_value(inbox->open_as_pending, 0);
+    ngx_conf_init_value(inbox->ignore_groups, 0);
+    ngx_conf_init_uint_value(inbox->concurrency, 8);
+    ngx_conf_init_uint_value(inbox->rate, 0);
+
+    if (inbox->signature_delimiter.data == NULL) {
+        ngx_str_set(&inbox->signature_delimiter, "\n\n");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    ngx_http_chatwoot_inbox_t  *inbox = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, *name, *jid;
+    ngx_uint_t   i, nargs;
+
+    value = cf->args->elts;
+    name = &value[0];
+    nargs = cf->args->nelts - 1;
+
+#define ngx_http_chatwoot_is(s)                                              \
+    (name->len == sizeof(s) - 1 && ngx_strncmp(name->data, s, name->len) == 0)
+
+#define ngx_http_chatwoot_args(lo, hi)                                       \
+    if (nargs < lo || nargs > hi) {                                          \
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,                             \
+                           "invalid number of arguments in \"%V\" of "       \
+                           "chatwoot_inbox \"%V\"", name, &inbox->name);     \
+        return NGX_CONF_ERROR;                                               \
+    }
+
+    if (ngx_http_chatwoot_is("url")) {
+        ngx_http_chatwoot_args(1, 2);
+        return ngx_http_chatwoot_parse_url(cf, inbox, value, nargs);
+    }
+
+    if (ngx_http_chatwoot_is("account") || ngx_http_chatwoot_is("inbox")) {
+        ngx_http_chatwoot_args(1, 1);
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR || n < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid %V id \"%V\": a positive number",
+                               name, &value[1]);
+            return NGX_CONF_ERROR;
+        }
+        if (name->data[0] == 'a') {
+            inbox->account_id = n;
+        } else {
+            inbox->inbox_id = n;
+        }
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("api_token")
+        || ngx_http_chatwoot_is("webhook_secret")
+        || ngx_http_chatwoot_is("webhook_token")
+        || ngx_http_chatwoot_is("api_token_file")
+        || ngx_http_chatwoot_is("webhook_secret_file"))
+    {
+        ngx_str_t  *target;
+
+        ngx_http_chatwoot_args(1, 1);
+
+        target = name->data[0] == 'a' ? &inbox->api_token
+                 : name->data[8] == 's' ? &inbox->webhook_secret
+                 : &inbox->webhook_token;
+
+        if (target->len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the %s of chatwoot_inbox \"%V\" is set twice",
+                               target == &inbox->api_token ? "API token"
+                               : target == &inbox->webhook_secret
+                                 ? "webhook secret" : "webhook token",
+                               &inbox->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (name->len > 5
+            && ngx_strncmp(name->data + name->len - 5, "_file", 5) == 0)
+        {
+            return ngx_http_chatwoot_read_secret(cf, &value[1], target);
+        }
+
+        if (value[1].len == 0 || value[1].len > NGX_HTTP_CHATWOOT_SECRET_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" in chatwoot_inbox \"%V\": "
+                               "empty or too long", name, &inbox->name);
+            return NGX_CONF_ERROR;
+        }
+
+        *target = value[1];
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("agent_signature")) {
+        ngx_http_chatwoot_args(1, 2);
+        if (ngx_http_chatwoot_parse_flag(cf, &value[1],
+                                         &inbox->agent_signature)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+        if (nargs == 2) {
+            if (ngx_strncmp(value[2].data, "delimiter=", 10) != 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[2]);
+                return NGX_CONF_ERROR;
+            }
+            inbox->signature_delimiter.data = value[2].data + 10;
+            inbox->signature_delimiter.len = value[2].len - 10;
+        }
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("reopen_resolved")
+        || ngx_http_chatwoot_is("open_as_pending")
+        || ngx_http_chatwoot_is("ignore_groups"))
+    {
+        ngx_http_chatwoot_args(1, 1);
+        return ngx_http_chatwoot_parse_flag(cf, &value[1],
+                   name->data[0] == 'r' ? &inbox->reopen_resolved
+                   : name->data[0] == 'o' ? &inbox->open_as_pending
+                   : &inbox->ignore_groups)
+               == NGX_OK ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_chatwoot_is("ignore_jids")) {
+        ngx_http_chatwoot_args(1, 64);
+
+        if (inbox->ignore_jids == NULL) {
+            inbox->ignore_jids = ngx_array_create(cf->pool, 4,
+                                                  sizeof(ngx_str_t));
+            if (inbox->ignore_jids == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        for (i = 1; i <= nargs; i++) {
+            if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '@')
+                == NULL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid JID \"%V\" in ignore_jids, "
+                                   "e.g. 5511999999999@s.whatsapp.net or "
+                                   "120363000000000000@g.us", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+            jid = ngx_array_push(inbox->ignore_jids);
+            if (jid == NULL) {
+                return NGX_CONF_ERROR;
+            }
+            *jid = value[i];
+        }
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("concurrency")) {
+        ngx_http_chatwoot_args(1, 1);
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR || n < 1 || n > 256) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid concurrency \"%V\", it must be "
+                               "1 to 256", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+        inbox->concurrency = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("rate")) {
+        ngx_http_chatwoot_args(1, 1);
+        if (value[1].len > 4
+            && ngx_strncmp(value[1].data + value[1].len - 4, "r/s", 3) == 0)
+        {
+            n = ngx_atoi(value[1].data, value[1].len - 4);
+        } else if (value[1].len > 3
+                   && ngx_strncmp(value[1].data + value[1].len - 3, "r/s", 3)
+                      == 0)
+        {
+            n = ngx_atoi(value[1].data, value[1].len - 3);
+        } else {
+            n = NGX_ERROR;
+        }
+        if (n == NGX_ERROR || n < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid rate \"%V\", e.g. \"10r/s\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+        inbox->rate = n;
+        return NGX_CONF_OK;
+    }
+
+#undef ngx_http_chatwoot_is
+#undef ngx_http_chatwoot_args
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in chatwoot_inbox \"%V\"",
+                       name, &inbox->name);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_chatwoot_parse_url(ngx_conf_t *cf, ngx_http_chatwoot_inbox_t *inbox,
+    ngx_str_t *value, ngx_uint_t n)
+{
+    ngx_str_t   s;
+    ngx_msec_t  interval;
+
+    if (inbox->url.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"url\" of chatwoot_inbox \"%V\" is duplicate",
+                           &inbox->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!(value[1].len > 7
+          && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+        && !(value[1].len > 8
+             && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Chatwoot URL \"%V\", it must start with "
+                           "\"http://\" or \"https://\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, ' ') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Chatwoot URL \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    inbox->url = value[1];
+
+    if (ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->url) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (n == 2) {
+
+        if (ngx_strncmp(value[2].data, "check=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        interval = ngx_parse_time(&s, 0);
+
+        if (interval == (ngx_msec_t) NGX_ERROR || interval < 1000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid check interval \"%V\", it must be "
+                               "1s or more", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        inbox->check_interval = interval;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A secret kept in its own file (readable by root only is enough: the
+ * master reads it before it forks), trailing whitespace trimmed.
+ */
+
+static char *
+ngx_http_chatwoot_read_secret(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *secret)
+{
+    u_char     *buf;
+    ssize_t     n;
+    ngx_str_t   name;
+    ngx_file_t  file;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->pool, NGX_HTTP_CHATWOOT_SECRET_MAX + 1);
+    if (buf == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, buf, NGX_HTTP_CHATWOOT_SECRET_MAX + 1, 0);
+
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                     || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    if (n == 0 || n > NGX_HTTP_CHATWOOT_SECRET_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" is empty or over %d bytes",
+                           &name, NGX_HTTP_CHATWOOT_SECRET_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    secret->data = buf;
+    secret->len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_parse_flag(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_flag_t *flag)
+{
+    if (value->len == 2 && ngx_strncasecmp(value->data, (u_char *) "on", 2)
+                           == 0)
+    {
+        *flag = 1;
+        return NGX_OK;
+    }
+
+    if (value->len == 3 && ngx_strncasecmp(value->data, (u_char *) "off", 3)
+                           == 0)
+    {
+        *flag = 0;
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\", it must be \"on\" or \"off\"",
+                       value);
+    return NGX_ERROR;
+}
+
+
+/* A webhook location's inbox: named, or the only one there is. */
+
+static ngx_int_t
+ngx_http_chatwoot_resolve_inbox(ngx_conf_t *cf,
+    ngx_http_chatwoot_main_conf_t *mcf, ngx_http_chatwoot_loc_conf_t *lcf)
+{
+    ngx_uint_t                  i;
+    ngx_http_chatwoot_inbox_t **inboxp;
+
+    inboxp = mcf->inboxes.elts;
+
+    if (lcf->inbox_name.len == 0) {
+        if (mcf->inboxes.nelts == 1) {
+            lcf->inbox = inboxp[0];
+            return NGX_OK;
+        }
+
+        if (mcf->inboxes.nelts == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"chatwoot_webhook\" in %s:%ui needs a "
+                          "chatwoot_inbox block in the http block",
+                          lcf->file, lcf->line);
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"chatwoot_webhook\" in %s:%ui must name its "
+                      "chatwoot_inbox: %ui are defined",
+                      lcf->file, lcf->line, mcf->inboxes.nelts);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < mcf->inboxes.nelts; i++) {
+        if (inboxp[i]->name.len == lcf->inbox_name.len
+            && ngx_strncmp(inboxp[i]->name.data, lcf->inbox_name.data,
+                           lcf->inbox_name.len) == 0)
+        {
+            lcf->inbox = inboxp[i];
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"chatwoot_webhook\" in %s:%ui names unknown "
+                  "chatwoot_inbox \"%V\"", lcf->file, lcf->line,
+                  &lcf->inbox_name);
+    return NGX_ERROR;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "chatwoot_ring.h"
+#include "chatwoot_webhook.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,11 +67,17 @@ typedef struct {
 } cw_upstream_stats_t;
 
 typedef struct {
+    uint64_t  outcomes[CW_WH_OUTCOMES];   /* answers, by cw_webhook_outcome_t */
+    uint64_t  logged_at[CW_WH_OUTCOMES];  /* unix second of the last log line */
+} cw_webhook_stats_t;
+
+typedef struct {
     uint64_t             magic;
     cw_helper_stats_t    helper;
     cw_queue_stats_t     queue;
     cw_store_stats_t     store;
     cw_upstream_stats_t  chatwoot;
+    cw_webhook_stats_t   webhook;
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
@@ -110,6 +117,8 @@ typedef struct {
     uint64_t             ring_bytes_used;
     uint64_t             ring_bytes_size;
     uint64_t             ring_max_record;
+    uint64_t             webhook[CW_WH_OUTCOMES];
+    uint64_t             replay_evicted;
     uint64_t             now;
     int                  chatwoot_configured;
 } cw_status_t;
@@ -118,7 +127,7 @@ typedef struct {
  * Renders the status as JSON into buf.  Returns the length written, or 0 if
  * buf is too small (CW_STATUS_MAX is always enough).
  */
-#define CW_STATUS_MAX  2048
+#define CW_STATUS_MAX  4096
 size_t cw_status_render(const cw_status_t *status, char *buf, size_t size)
     CW_NOEXCEPT;
 

@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
+use ChatwootTest::Payloads qw(message_created);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -35,11 +36,11 @@ my $port = free_port();
 $t->write_config($t->chatwoot_http(
     port => $port,
     # "localhost" goes through curl's threaded resolver and its socketpair
-    http => "chatwoot_url http://localhost:$fake_port/ check=1s;",
+    inbox => { url => "http://localhost:$fake_port/ check=1s" },
 ))->run;
 $t->wait_helper_running;
 
-my ($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => 'during-probe');
+my ($code) = $t->webhook($port, message_created(content => 'during-probe'));
 is($code, 202, 'webhook accepted while the probe is in flight');
 $t->wait_for(sub { $t->status->{store}{persisted} == 1 }, 2,
              'persisted without waiting for the slow probe');
@@ -61,7 +62,7 @@ my $u = ChatwootTest->new;
 my $dead = free_port();
 $port = free_port();
 $u->write_config($u->chatwoot_http(
-    port => $port, http => "chatwoot_url http://127.0.0.1:$dead/ check=1s;"))->run;
+    port => $port, inbox => { url => "http://127.0.0.1:$dead/ check=1s" }))->run;
 $s = $u->wait_for(sub { my $st = $u->status; $st->{chatwoot}{failures} >= 2 ? $st : undef },
                   10, 'two failed checks');
 is($s->{chatwoot}{last_http_status}, 0, 'no HTTP status without an answer');

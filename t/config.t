@@ -28,6 +28,27 @@ sub http_conf {
     return $t->chatwoot_http(port => $port, %o);
 }
 
+# A valid inbox block named "x" with one line added, and a required line
+# left out when $drop says which.
+sub inbox_block {
+    my ($name, $extra, $drop) = @_;
+    $drop //= '';
+    $extra //= '';
+    my @lines = (
+        $drop eq 'no-url' ? () : ($extra =~ /^url / ? () : 'url http://127.0.0.1:9;'),
+        $drop eq 'no-account' ? () : 'account 1;',
+        $drop eq 'no-inbox' ? () : 'inbox 7;',
+        $drop eq 'no-token' ? () : 'api_token t;',
+        'webhook_secret s;',
+    );
+    @lines = grep { !($extra =~ /^webhook_secret/ && /^webhook_secret/) } @lines;
+    return "chatwoot_inbox $name { @lines " . ($extra // '') . ' }';
+}
+sub inbox_conf {
+    my ($extra, $drop) = @_;
+    return "chatwoot_state_path $dir/state; " . inbox_block('x', $extra, $drop);
+}
+
 my @bad = (
     [ 'zone too small', http_conf(zone => 'size=64k'),
       qr/\[emerg\].*chatwoot zone "size=64k" is too small, the least is 128k/ ],
@@ -55,7 +76,7 @@ my @bad = (
       http_conf(zone => 'size=256k', webhook => 'max_body=200k'),
       qr/\[emerg\].*"chatwoot_webhook" in \S+:\d+: max_body=204800 does not fit the chatwoot_zone of 262144 bytes/ ],
     [ 'webhook without a state path',
-      "server { listen 127.0.0.1:$port; location /w { chatwoot_webhook; } }",
+      inbox_block('x', '') . " server { listen 127.0.0.1:$port; location /w { chatwoot_webhook; } }",
       qr/\[emerg\].*"chatwoot_webhook" in \S+nginx\.conf:\d+ needs "chatwoot_state_path" in the http block/ ],
     [ 'status without a state path',
       "server { listen 127.0.0.1:$port; location /s { chatwoot_status; } }",
@@ -69,14 +90,52 @@ my @bad = (
       qr/\[emerg\].*"chatwoot_state_path" directive is duplicate/ ],
     [ 'state path in a server', "server { chatwoot_state_path $dir/s; }",
       qr/\[emerg\].*"chatwoot_state_path" directive is not allowed here/ ],
-    [ 'url with another scheme', http_conf(http => 'chatwoot_url ftp://chatwoot.example;'),
+    [ 'url with another scheme', inbox_conf('url ftp://chatwoot.example;'),
       qr/\[emerg\].*invalid Chatwoot URL "ftp:\/\/chatwoot\.example", it must start with "http:\/\/" or "https:\/\/"/ ],
-    [ 'url check interval too short', http_conf(http => 'chatwoot_url http://127.0.0.1:1 check=100ms;'),
+    [ 'url check interval too short', inbox_conf('url http://127.0.0.1:1 check=100ms;'),
       qr/\[emerg\].*invalid check interval "check=100ms", it must be 1s or more/ ],
-    [ 'url unknown parameter', http_conf(http => 'chatwoot_url http://127.0.0.1:1 every=5s;'),
+    [ 'url unknown parameter', inbox_conf('url http://127.0.0.1:1 every=5s;'),
       qr/\[emerg\].*invalid parameter "every=5s"/ ],
-    [ 'url twice', http_conf(http => 'chatwoot_url http://a.example; chatwoot_url http://b.example;'),
-      qr/\[emerg\].*"chatwoot_url" directive is duplicate/ ],
+    [ 'url twice', inbox_conf('url http://a.example; url http://b.example;'),
+      qr/\[emerg\].*"url" of chatwoot_inbox "x" is duplicate/ ],
+    [ 'inbox without url', inbox_conf('', 'no-url'),
+      qr/\[emerg\].*chatwoot_inbox "x" needs "url"/ ],
+    [ 'inbox without account', inbox_conf('', 'no-account'),
+      qr/\[emerg\].*chatwoot_inbox "x" needs "account"/ ],
+    [ 'inbox without api token', inbox_conf('', 'no-token'),
+      qr/\[emerg\].*chatwoot_inbox "x" needs "api_token" or "api_token_file"/ ],
+    [ 'account not a number', inbox_conf('account one;', 'no-account'),
+      qr/\[emerg\].*invalid account id "one": a positive number/ ],
+    [ 'inbox id zero', inbox_conf('inbox 0;', 'no-inbox'),
+      qr/\[emerg\].*invalid inbox id "0": a positive number/ ],
+    [ 'unknown directive in an inbox', inbox_conf('colour blue;'),
+      qr/\[emerg\].*unknown directive "colour" in chatwoot_inbox "x"/ ],
+    [ 'flag neither on nor off', inbox_conf('ignore_groups yes;'),
+      qr/\[emerg\].*invalid value "yes", it must be "on" or "off"/ ],
+    [ 'too many arguments in an inbox', inbox_conf('account 1 2;', 'no-account'),
+      qr/\[emerg\].*invalid number of arguments in "account" of chatwoot_inbox "x"/ ],
+    [ 'bad JID', inbox_conf('ignore_jids 5511999;'),
+      qr/\[emerg\].*invalid JID "5511999" in ignore_jids/ ],
+    [ 'concurrency zero', inbox_conf('concurrency 0;'),
+      qr/\[emerg\].*invalid concurrency "0", it must be 1 to 256/ ],
+    [ 'bad rate', inbox_conf('rate fast;'),
+      qr/\[emerg\].*invalid rate "fast", e\.g\. "10r\/s"/ ],
+    [ 'missing secret file', inbox_conf("webhook_secret_file $dir/nope;"),
+      qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
+    [ 'secret set twice', inbox_conf('webhook_secret a; webhook_secret b;'),
+      qr/\[emerg\].*the webhook secret of chatwoot_inbox "x" is set twice/ ],
+    [ 'duplicate inbox name', inbox_conf('') . ' chatwoot_inbox x { }',
+      qr/\[emerg\].*duplicate chatwoot_inbox "x", first defined in/ ],
+    [ 'bad inbox name', "chatwoot_state_path $dir/state; chatwoot_inbox 'a b' { }",
+      qr/\[emerg\].*invalid chatwoot_inbox name "a b"/ ],
+    [ 'webhook naming an unknown inbox',
+      http_conf(server => 'location /other { chatwoot_webhook nosuch; }'),
+      qr/\[emerg\].*"chatwoot_webhook" in \S+:\d+ names unknown chatwoot_inbox "nosuch"/ ],
+    [ 'webhook without inbox name among two', http_conf(http => inbox_block('second')),
+      qr/\[emerg\].*"chatwoot_webhook" in \S+:\d+ must name its chatwoot_inbox: 2 are defined/ ],
+    [ 'webhook with no inbox at all',
+      "chatwoot_state_path $dir/state; server { listen 127.0.0.1:$port; location /w { chatwoot_webhook; } }",
+      qr/\[emerg\].*"chatwoot_webhook" in \S+:\d+ needs a chatwoot_inbox block/ ],
 );
 
 for my $case (@bad) {
@@ -100,11 +159,16 @@ like($text, qr/\[emerg\].*"chatwoot_state_path" needs "master_process on"/,
      'master_process off: the message says why');
 
 # Good forms pass.
+$t->write_file('secret', "from-a-file\n");
 for my $good (
     http_conf(),
     http_conf(zone => 'size=128k queue=1', webhook => 'max_body=16k'),
     http_conf(zone => 'size=64m queue=1048576',
-              http => 'chatwoot_url https://chatwoot.example.com/ check=5m;'),
+              inbox => { url => 'https://chatwoot.example.com/ check=5m',
+                         extra => "agent_signature on delimiter=--; reopen_resolved off;\n"
+                                  . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s;\n"
+                                  . "ignore_jids 5511999999999\@s.whatsapp.net 120363000000000000\@g.us;\n" }),
+    http_conf(inbox => { secret => undef, api_token => undef, extra => "webhook_secret_file $dir/secret;\napi_token_file $dir/secret;\n" }),
 ) {
     $t->write_config($good);
     my ($c, $o) = $t->test_config;

@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
+use ChatwootTest::Payloads qw(message_created);
 use Test::More;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
@@ -36,8 +37,9 @@ for my $c (1 .. $CLIENTS) {
         for my $i (1 .. $n) {
             my $id = "c$c-$i";
             my ($code) = eval {
-                $conn->request('POST', '/chatwoot/webhook',
-                               body => "{\"id\":\"$id\",\"pad\":\"" . ('x' x ($i % 200)) . '"}');
+                $t->webhook($port, message_created(id => $c * 100_000 + $i, content => $id,
+                                                   conversation => $c),
+                            conn => $conn);
             };
             $code //= 'ERR';
             print {$log} "$id $code\n";
@@ -96,7 +98,7 @@ my $s = $t->wait_for(sub {
 is($s->{store}{persisted}, $accepted, 'store.persisted equals the number of 2xx answers');
 is($s->{helper}{restarts}, 2, 'one reload and one crash');
 
-my $rows = $t->sql(q{SELECT json_extract(payload, '$.id') FROM inbound_events});
+my $rows = $t->sql(q{SELECT json_extract(payload, '$.event.content') FROM inbound_events});
 my %seen;
 my @dups = grep { $seen{$_}++ } map { $_->[0] } @$rows;
 is(scalar @$rows, $accepted, 'as many rows as 2xx answers');
@@ -112,7 +114,7 @@ is($keys->[0][0], $accepted, 'ring keys unique');
 # Order: each client's webhooks are stored in the order it sent them.
 my %last;
 my $out_of_order = 0;
-for my $r (@{$t->sql(q{SELECT json_extract(payload, '$.id') FROM inbound_events ORDER BY id})}) {
+for my $r (@{$t->sql(q{SELECT json_extract(payload, '$.event.content') FROM inbound_events ORDER BY id})}) {
     my ($c, $i) = $r->[0] =~ /^c(\d+)-(\d+)$/;
     $out_of_order++ if defined $last{$c} && $i < $last{$c};
     $last{$c} = $i;

@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
+use ChatwootTest::Payloads qw(message_created);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -28,7 +29,7 @@ ok(-f $t->dir . '/state/chatwoot.db', 'store created in the state path');
 ok(-f $t->dir . '/state/helper.lock', 'lock file in the state path');
 
 # A message queued before the crash must still be stored after it.
-my ($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => '{"n":1}');
+my ($code) = $t->webhook($port, message_created(id => 1, content => 'n1'));
 is($code, 202, 'webhook accepted');
 $t->wait_for(sub { $t->status->{store}{persisted} == 1 }, 5, 'persisted');
 
@@ -62,7 +63,7 @@ $s = $t->wait_helper_running(10);
 is($s->{helper}{restarts}, 4, 'every crash counted');
 
 # Reload: a new helper, the zone (queue, counters) kept.
-($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => '{"n":2}');
+($code) = $t->webhook($port, message_created(id => 2, content => 'n2'));
 is($code, 202, 'webhook accepted before reload');
 my $before = $t->helper_pids->[0];
 $t->reload;
@@ -75,8 +76,8 @@ is($s->{helper}{restarts}, 5, 'the reload counts as a start');
 is($s->{helper}{crash_backoff}, 0, 'a reload is not a crash');
 $t->wait_for(sub { $t->status->{store}{persisted} == 2 }, 5, 'both persisted');
 is($t->status->{queue}{enqueued}, 2, 'queue counters survive the reload');
-is_deeply($t->sql('SELECT payload FROM inbound_events ORDER BY id'),
-          [['{"n":1}'], ['{"n":2}']], 'rows are the bodies, in order');
+is_deeply($t->sql(q{SELECT json_extract(payload, '$.event.content') FROM inbound_events ORDER BY id}),
+          [['n1'], ['n2']], 'rows are the agent replies, in order');
 
 $t->finish;
 done_testing;

@@ -6,6 +6,8 @@ use strict;
 use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
+use ChatwootTest::Payloads qw(message_created);
+use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(sleep);
@@ -14,15 +16,18 @@ my $t = ChatwootTest->new;
 my $port = free_port();
 $t->write_config($t->chatwoot_http(port => $port))->run;
 my $s = $t->wait_helper_running;
-my ($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => 'before-stop');
+my ($code) = $t->webhook($port, message_created(id => 1, content => 'before-stop'));
 is($code, 202, 'a webhook before the stop is accepted');
 $t->wait_for(sub { $t->status->{store}{persisted} == 1 }, 5, 'persisted');
 
 # Half a request: headers and part of the body.
-my $body = '{"late":"' . ('x' x 100) . '"}';
+my $body = message_created(id => 2, content => 'late');
+my $ts = time;
 my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die $!;
 $sock->autoflush(1);
 print {$sock} "POST /chatwoot/webhook HTTP/1.1\r\nHost: localhost\r\n"
+    . "Content-Type: application/json\r\nX-Chatwoot-Timestamp: $ts\r\n"
+    . 'X-Chatwoot-Signature: sha256=' . hmac_sha256_hex("$ts.$body", 'test-webhook-secret') . "\r\n"
     . 'Content-Length: ' . length($body) . "\r\n\r\n" . substr($body, 0, 20);
 sleep 0.2;
 
@@ -42,12 +47,12 @@ like($answer, qr/"error":"shutting down"/, 'saying why');
 close $sock;
 $t->stop;
 
-is_deeply($t->sql('SELECT payload FROM inbound_events'), [['before-stop']],
+is_deeply($t->sql(q{SELECT json_extract(payload, '$.event.content') FROM inbound_events}), [['before-stop']],
           'only the accepted webhook is stored');
 
 $t->run;
 $s = $t->wait_helper_running;
-($code) = $t->http($port, 'POST', '/chatwoot/webhook', body => 'after-restart');
+($code) = $t->webhook($port, message_created(id => 3, content => 'after-restart'));
 is($code, 202, 'a new nginx accepts again');
 $t->wait_for(sub { $t->status->{store}{persisted} == 2 }, 5, 'persisted');
 

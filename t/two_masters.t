@@ -5,6 +5,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
+use ChatwootTest::Payloads qw(message_created);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -40,9 +41,9 @@ sub lock_holders {
 is_deeply(lock_holders(), $a->helper_pids, 'only the first helper holds the lock');
 
 # Both masters take webhooks; only the active helper writes the store.
-my ($code) = $a->http($pa, 'POST', '/chatwoot/webhook', body => 'to-a');
+my ($code) = $a->webhook($pa, message_created(id => 1, content => 'to-a'));
 is($code, 202, 'first master accepts');
-($code) = $b->http($pb, 'POST', '/chatwoot/webhook', body => 'to-b');
+($code) = $b->webhook($pb, message_created(id => 2, content => 'to-b'));
 is($code, 202, 'second master accepts while its helper waits');
 $a->wait_for(sub { $a->status->{store}{persisted} >= 1 }, 5, 'first persisted');
 is($b->status->{queue}{depth}, 1, 'the second master keeps its webhook queued');
@@ -61,7 +62,7 @@ $sb = $b->wait_helper_running(5);
 ok(time - $t0 < 2, sprintf 'the second helper took over in %.2f s', time - $t0);
 $b->wait_for(sub { $b->status->{queue}{depth} == 0 }, 5, 'second drained');
 is_deeply(lock_holders(), $b->helper_pids, 'now the second helper holds the lock');
-is_deeply($b->sql('SELECT payload FROM inbound_events ORDER BY id'),
+is_deeply($b->sql(q{SELECT json_extract(payload, '$.event.content') FROM inbound_events ORDER BY id}),
           [['to-a'], ['to-b']], 'one store holds both, once each');
 is($b->status->{store}{persisted}, 2, 'persisted counts the rows of both');
 

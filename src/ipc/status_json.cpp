@@ -75,5 +75,30 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
     if (n < 0 || static_cast<size_t>(n) >= size) {
         return 0;
     }
-    return static_cast<size_t>(n);
+    size_t used = static_cast<size_t>(n) - 2;  // reopen before "}\n"
+
+    // "webhook": every outcome by name, queued first.
+    auto append = [&](const char* fmt, auto... args) {
+        int m = std::snprintf(buf + used, size - used, fmt, args...);
+        if (m < 0 || static_cast<size_t>(m) >= size - used) {
+            return false;
+        }
+        used += static_cast<size_t>(m);
+        return true;
+    };
+    if (!append(",\"webhook\":{\"replay_evicted\":%llu",
+                (unsigned long long) s->replay_evicted)) {
+        return 0;
+    }
+    for (int o = 0; o < CW_WH_OUTCOMES; o++) {
+        if (!append(",\"%s\":%llu",
+                    cw_webhook_outcome_name(static_cast<cw_webhook_outcome_t>(o)),
+                    (unsigned long long) s->webhook[o])) {
+            return 0;
+        }
+    }
+    if (!append("}}\n")) {
+        return 0;
+    }
+    return used;
 }

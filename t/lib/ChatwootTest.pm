@@ -10,6 +10,7 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use Digest::SHA qw(hmac_sha256_hex);
 use Errno qw(EINTR);
 use Exporter qw(import);
 use File::Temp qw(tempdir);
@@ -114,9 +115,24 @@ sub chatwoot_http {
     my $state = $self->{state} = $o{state} // "$self->{dir}/state";
     my $http = $o{http} // '';
     my $server = $o{server} // '';
+    # The inbox the webhook location serves: signed with a secret unless
+    # the test says otherwise (inbox => { secret => undef, token => ... }).
+    my %inbox = (secret => 'test-webhook-secret', url => 'http://127.0.0.1:9/',
+                 api_token => 'test-api-token', %{$o{inbox} // {}});
+    $self->{secret} = $inbox{secret};
+    $self->{token} = $inbox{token};
+    my $inbox = "    chatwoot_inbox main {\n"
+        . "        url $inbox{url};\n"
+        . "        account 1;\n        inbox 7;\n"
+        . (defined $inbox{api_token} ? "        api_token $inbox{api_token};\n" : '')
+        . (defined $inbox{secret} ? "        webhook_secret $inbox{secret};\n" : '')
+        . (defined $inbox{token} ? "        webhook_token $inbox{token};\n" : '')
+        . ($inbox{extra} // '')
+        . "    }\n";
     return <<"EOF";
     chatwoot_state_path $state;
     $zone
+$inbox
 $http
     server {
         listen 127.0.0.1:$port;
@@ -314,6 +330,33 @@ sub http {
     my @r = $conn->request($method, $path, %opts);
     $conn->close;
     return @r;
+}
+
+my $delivery_seq = 0;
+
+# A webhook as Chatwoot sends it: JSON, signed with the inbox's secret (or
+# carrying its token), with a fresh X-Chatwoot-Delivery.  Options: ts,
+# delivery, secret, headers (override or add), path, conn (a keep-alive
+# ChatwootTest::Conn to use).
+sub webhook {
+    my ($self, $port, $body, %o) = @_;
+    my $ts = $o{ts} // int(time);
+    my %h = ('Content-Type' => 'application/json',
+             'X-Chatwoot-Delivery' => $o{delivery}
+                 // sprintf('%08x-%04x-4000-8000-%012x', $$, ++$delivery_seq, int(rand(2**40))));
+    my $secret = exists $o{secret} ? $o{secret} : $self->{secret};
+    if (defined $secret) {
+        $h{'X-Chatwoot-Timestamp'} = $ts;
+        $h{'X-Chatwoot-Signature'} = 'sha256=' . hmac_sha256_hex("$ts.$body", $secret);
+    }
+    %h = (%h, %{$o{headers} // {}});
+    delete $h{$_} for grep { !defined $h{$_} } keys %h;
+    my $path = $o{path} // '/chatwoot/webhook';
+    if (defined $self->{token} && !defined $secret && !$o{path}) {
+        $path .= "?token=$self->{token}";
+    }
+    my @args = ('POST', $path, body => $body, headers => \%h);
+    return $o{conn} ? $o{conn}->request(@args) : $self->http($port, @args);
 }
 
 sub status {

@@ -199,6 +199,10 @@ cw_status_t filled()
     s.chatwoot.failures = 9;
     s.chatwoot.last_http_status = 200;
     s.chatwoot.last_checked_at = 1700000050;
+    for (int o = 0; o < CW_WH_OUTCOMES; o++) {
+        s.webhook[o] = 500 + static_cast<uint64_t>(o);
+    }
+    s.replay_evicted = 7;
     s.ring_capacity = 4096;
     s.ring_depth = 11;
     s.ring_bytes_used = 5432;
@@ -239,7 +243,8 @@ TEST(StatusJson, FilledStatusRendersTheExactDocument)
         "\"store\":{\"persisted\":990,\"batches\":77,\"errors\":6},"
         "\"chatwoot\":{\"configured\":true,\"checks\":120,\"failures\":9,"
         "\"last_http_status\":200,\"last_checked_at\":1700000050},"
-        "\"time\":1700000099}\n";
+        "\"time\":1700000099,"
+        "\"webhook\":{\"replay_evicted\":7,\"queued\":500,\"private\":501,\"not_outgoing\":502,\"own_echo\":503,\"unknown_event\":504,\"not_deletion\":505,\"unconfigured\":506,\"unsigned\":507,\"signature\":508,\"timestamp\":509,\"token\":510,\"content_type\":511,\"malformed\":512,\"replay\":513}}\n";
     EXPECT_EQ(render(filled()), expect);
 }
 
@@ -271,6 +276,21 @@ TEST(StatusJson, ParsesBackToEveryPromisedFieldWithItsValue)
         {"chatwoot.checks", num(120)},
         {"chatwoot.failures", num(9)},
         {"chatwoot.last_http_status", num(200)},
+        {"webhook.replay_evicted", num(7)},
+        {"webhook.queued", num(500)},
+        {"webhook.private", num(501)},
+        {"webhook.not_outgoing", num(502)},
+        {"webhook.own_echo", num(503)},
+        {"webhook.unknown_event", num(504)},
+        {"webhook.not_deletion", num(505)},
+        {"webhook.unconfigured", num(506)},
+        {"webhook.unsigned", num(507)},
+        {"webhook.signature", num(508)},
+        {"webhook.timestamp", num(509)},
+        {"webhook.token", num(510)},
+        {"webhook.content_type", num(511)},
+        {"webhook.malformed", num(512)},
+        {"webhook.replay", num(513)},
         {"chatwoot.last_checked_at", num(1700000050)},
         {"time", num(1700000099)},
     };
@@ -403,7 +423,8 @@ TEST(StatusJson, ZeroedStatusRendersTheExactDocument)
               "\"store\":{\"persisted\":0,\"batches\":0,\"errors\":0},"
               "\"chatwoot\":{\"configured\":false,\"checks\":0,"
               "\"failures\":0,\"last_http_status\":0,\"last_checked_at\":0},"
-              "\"time\":0}\n");
+              "\"time\":0,"
+              "\"webhook\":{\"replay_evicted\":0,\"queued\":0,\"private\":0,\"not_outgoing\":0,\"own_echo\":0,\"unknown_event\":0,\"not_deletion\":0,\"unconfigured\":0,\"unsigned\":0,\"signature\":0,\"timestamp\":0,\"token\":0,\"content_type\":0,\"malformed\":0,\"replay\":0}}\n");
 }
 
 TEST(StatusJson, LargestValuesFitInStatusMax)
@@ -429,7 +450,7 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     EXPECT_EQ(f["queue.rejected"], num(kMax));
     EXPECT_EQ(f["time"], num(kMax));
     EXPECT_EQ(f["helper.state"], str("waiting_for_lock"));
-    EXPECT_EQ(f.size(), 26u);
+    EXPECT_EQ(f.size(), 41u);
 }
 
 TEST(StatusJson, BufferTooSmallReturnsZeroAndStaysInBounds)

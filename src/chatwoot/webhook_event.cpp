@@ -1,0 +1,793 @@
+// Chatwoot webhook bodies -> Decision.  The record formats and required
+// fields are in webhook_event.hpp; what Chatwoot actually sends is in
+// ../shared/chatwoot/CONTRACT.md section 4.
+//
+// The body is parsed into a RapidJSON DOM through a guard that bounds the
+// nesting depth and refuses strings that are not valid UTF-8, so nothing
+// after it needs to be careful about hostile shapes: every lookup is by a
+// fixed path, every value is type-checked before it is read, and the
+// record is written by rapidjson::Writer, which does the escaping.
+
+#include "webhook_event.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/writer.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <new>
+#include <optional>
+#include <utility>
+
+namespace chatwoot::webhook {
+
+namespace {
+
+// RapidJSON's own allocators return null when memory runs out, and the code
+// that called them then writes through the null pointer.  Throwing instead
+// turns that into the one exception parse() may let out.
+class ThrowingAllocator {
+public:
+    [[maybe_unused]] static constexpr bool kNeedFree = true;  // Allocator concept
+
+    void* Malloc(size_t size)
+    {
+        return size == 0 ? nullptr : checked(std::malloc(size));
+    }
+
+    void* Realloc(void* original, size_t /*original_size*/, size_t new_size)
+    {
+        if (new_size == 0) {
+            std::free(original);
+            return nullptr;
+        }
+        // On failure `original` is still owned by the caller, who frees it
+        // while the exception unwinds.
+        return checked(std::realloc(original, new_size));
+    }
+
+    static void Free(void* p) noexcept { std::free(p); }
+
+private:
+    static void* checked(void* p)
+    {
+        if (p == nullptr) {
+            throw std::bad_alloc();
+        }
+        return p;
+    }
+};
+
+using Pool = rapidjson::MemoryPoolAllocator<ThrowingAllocator>;
+using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, ThrowingAllocator>;
+using Value = Document::ValueType;
+using JsonReader =
+    rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, ThrowingAllocator>;
+
+// Iterative: the parser keeps its own heap stack instead of recursing, so
+// depth costs no machine stack even before the guard stops it.
+// ValidateEncoding: raw bytes inside strings must be UTF-8.  No
+// StopWhenDone: anything but whitespace after the value is an error.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+// \uDC00 alone passes RapidJSON's escape decoding and comes out as the
+// bytes of a surrogate, which is not UTF-8; raw bytes were checked already,
+// so this catches escapes only, but checking every string keeps it simple.
+struct Discard {
+    using Ch = char;
+    void Put(char) {}
+};
+
+bool valid_utf8(const char* s, size_t n)
+{
+    rapidjson::MemoryStream in(s, n);
+    Discard out;
+    while (in.Tell() < n) {
+        if (!rapidjson::UTF8<>::Validate(in, out)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+enum class Stop { none, too_deep, bad_string };
+
+// Sits between the reader and the DOM: forwards every SAX event, and
+// stops the parse (handler returns false) on the 65th nested container or
+// on a string that is not UTF-8.
+template <typename Next>
+class Guard {
+public:
+    explicit Guard(Next& next) : next_(next) {}
+
+    Stop stop() const { return stop_; }
+
+    bool Null() { return next_.Null(); }
+    bool Bool(bool b) { return next_.Bool(b); }
+    bool Int(int i) { return next_.Int(i); }
+    bool Uint(unsigned u) { return next_.Uint(u); }
+    bool Int64(int64_t i) { return next_.Int64(i); }
+    bool Uint64(uint64_t u) { return next_.Uint64(u); }
+    bool Double(double d) { return next_.Double(d); }
+
+    bool RawNumber(const char* s, rapidjson::SizeType n, bool copy)
+    {
+        return next_.RawNumber(s, n, copy);
+    }
+
+    bool String(const char* s, rapidjson::SizeType n, bool copy)
+    {
+        return checked_string(s, n) && next_.String(s, n, copy);
+    }
+
+    bool Key(const char* s, rapidjson::SizeType n, bool copy)
+    {
+        return checked_string(s, n) && next_.Key(s, n, copy);
+    }
+
+    bool StartObject() { return enter() && next_.StartObject(); }
+    bool StartArray() { return enter() && next_.StartArray(); }
+
+    bool EndObject(rapidjson::SizeType n)
+    {
+        depth_--;
+        return next_.EndObject(n);
+    }
+
+    bool EndArray(rapidjson::SizeType n)
+    {
+        depth_--;
+        return next_.EndArray(n);
+    }
+
+private:
+    bool enter()
+    {
+        if (++depth_ > kMaxDepth) {
+            stop_ = Stop::too_deep;
+            return false;
+        }
+        return true;
+    }
+
+    bool checked_string(const char* s, rapidjson::SizeType n)
+    {
+        if (!valid_utf8(s, n)) {
+            stop_ = Stop::bad_string;
+            return false;
+        }
+        return true;
+    }
+
+    Next& next_;
+    unsigned depth_ = 0;
+    Stop stop_ = Stop::none;
+};
+
+std::string malformed_at(size_t offset)
+{
+    return "malformed JSON at offset " + std::to_string(offset);
+}
+
+// Fills `doc` from `body`, or returns why it could not.
+std::optional<std::string> parse_json(std::string_view body, Document& doc)
+{
+    // MemoryStream is bounded by the length we give it, never by a NUL.
+    rapidjson::MemoryStream in(body.empty() ? "" : body.data(), body.size());
+    JsonReader reader;
+    Stop stop = Stop::none;
+    auto generate = [&](Document& handler) {
+        Guard<Document> guard(handler);
+        const bool ok = !reader.Parse<kParseFlags>(in, guard).IsError();
+        stop = guard.stop();
+        return ok;
+    };
+    doc.Populate(generate);
+
+    if (stop == Stop::too_deep) {
+        return "JSON nested deeper than " + std::to_string(kMaxDepth) + " levels";
+    }
+    if (reader.HasParseError()) {
+        return malformed_at(reader.GetErrorOffset());
+    }
+    // MemoryStream shows a NUL byte the same way as the end of input, so
+    // RapidJSON takes "{}\0junk" for a complete document: only the
+    // position where it stopped tells the two apart.
+    if (in.Tell() != body.size()) {
+        return malformed_at(in.Tell());
+    }
+    return std::nullopt;
+}
+
+enum class Kind { integer, string, boolean, object, array, any };
+
+// required: present and not null.  nullable: present, null allowed.
+// optional: absent and null both mean "not given".
+enum class Need { required, nullable, optional };
+
+bool has_kind(const Value& v, Kind kind)
+{
+    switch (kind) {
+    case Kind::integer: return v.IsInt64();
+    case Kind::string: return v.IsString();
+    case Kind::boolean: return v.IsBool();
+    case Kind::object: return v.IsObject();
+    case Kind::array: return v.IsArray();
+    case Kind::any: return true;
+    }
+    return false;
+}
+
+std::string_view kind_name(Kind kind)
+{
+    switch (kind) {
+    case Kind::integer: return "an integer";
+    case Kind::string: return "a string";
+    case Kind::boolean: return "a boolean";
+    case Kind::object: return "an object";
+    case Kind::array: return "an array";
+    case Kind::any: return "a value";
+    }
+    return "a value";
+}
+
+// Typed look-ups by dotted path ("conversation.meta.sender") that keep the
+// first problem, so a handler reads every field it needs and checks once.
+// After a problem every look-up answers nullptr.
+class Fields {
+public:
+    // `where` names `base` in messages ("attachments[2]"); empty for the
+    // body itself.  Returns nullptr when the value is absent or null, or on
+    // a problem.
+    const Value* get(const Value& base, std::string_view path, Kind kind, Need need,
+                     std::string_view where = {})
+    {
+        if (failed()) {
+            return nullptr;
+        }
+        const Value* node = &base;
+        size_t start = 0;
+        for (;;) {
+            const size_t dot = path.find('.', start);
+            const bool leaf = dot == std::string_view::npos;
+            const std::string_view so_far = path.substr(0, leaf ? path.size() : dot);
+            const std::string_view key = so_far.substr(start);
+
+            const Value* member = nullptr;
+            if (!find_unique(*node, key, &member)) {
+                fail("duplicate field " + name(where, so_far));
+                return nullptr;
+            }
+            if (member == nullptr || member->IsNull()) {
+                const bool null_leaf = leaf && member != nullptr;
+                if (need == Need::required || (need == Need::nullable && !null_leaf)) {
+                    fail("missing field " + name(where, path));
+                }
+                return nullptr;
+            }
+            const Kind expected = leaf ? kind : Kind::object;
+            if (!has_kind(*member, expected)) {
+                fail("field " + name(where, so_far) + " is not "
+                     + std::string(kind_name(expected)));
+                return nullptr;
+            }
+            if (leaf) {
+                return member;
+            }
+            node = member;
+            start = dot + 1;
+        }
+    }
+
+    void fail(std::string reason)
+    {
+        if (error_.empty()) {
+            error_ = std::move(reason);
+        }
+    }
+
+    bool failed() const { return !error_.empty(); }
+    std::string& error() { return error_; }
+
+private:
+    static std::string name(std::string_view where, std::string_view path)
+    {
+        std::string out(where);
+        if (!out.empty()) {
+            out += '.';
+        }
+        out += path;
+        return out;
+    }
+
+    // A key given twice is refused rather than resolved: a reader that
+    // takes the last one would see a different event than we do.
+    static bool find_unique(const Value& object, std::string_view key, const Value** found)
+    {
+        for (const auto& m : object.GetObject()) {
+            if (std::string_view(m.name.GetString(), m.name.GetStringLength()) == key) {
+                if (*found != nullptr) {
+                    return false;
+                }
+                *found = &m.value;
+            }
+        }
+        return true;
+    }
+
+    std::string error_;
+};
+
+std::string_view text(const Value& v)
+{
+    return {v.GetString(), v.GetStringLength()};
+}
+
+// The normalised record: one compact JSON object, written in call order.
+class Record {
+public:
+    Record() : writer_(sink_) { writer_.StartObject(); }
+
+    struct Pair {
+        const char* key;
+        const Value* value;
+    };
+
+    void put_text(const char* key, std::string_view s)
+    {
+        writer_.Key(key);
+        writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    }
+
+    void put_bool(const char* key, bool b)
+    {
+        writer_.Key(key);
+        writer_.Bool(b);
+    }
+
+    // A scalar taken from the body (integer, string or boolean), as is.
+    void put(const char* key, const Value& v)
+    {
+        writer_.Key(key);
+        v.Accept(writer_);
+    }
+
+    // Omitted when the body had no value (absent or null).
+    void maybe(const char* key, const Value* v)
+    {
+        if (v != nullptr) {
+            put(key, *v);
+        }
+    }
+
+    // A nested object of optional scalars; omitted when none is given.
+    void object(const char* key, std::initializer_list<Pair> pairs)
+    {
+        bool any = false;
+        for (const Pair& p : pairs) {
+            any = any || p.value != nullptr;
+        }
+        if (!any) {
+            return;
+        }
+        writer_.Key(key);
+        object(pairs);
+    }
+
+    void object(std::initializer_list<Pair> pairs)
+    {
+        writer_.StartObject();
+        for (const Pair& p : pairs) {
+            maybe(p.key, p.value);
+        }
+        writer_.EndObject();
+    }
+
+    void start_array(const char* key)
+    {
+        writer_.Key(key);
+        writer_.StartArray();
+    }
+
+    void end_array() { writer_.EndArray(); }
+
+    std::string finish()
+    {
+        writer_.EndObject();
+        return std::move(sink_.out);
+    }
+
+private:
+    // Appending to std::string throws std::bad_alloc, never returns null.
+    struct Sink {
+        using Ch = char;
+        void Put(char c) { out.push_back(c); }
+        void Flush() {}
+        std::string out;
+    };
+
+    Sink sink_;
+    rapidjson::Writer<Sink, rapidjson::UTF8<>, rapidjson::UTF8<>, ThrowingAllocator> writer_;
+};
+
+Decision rejected(Decision d, std::string reason)
+{
+    d.verdict = Verdict::reject;
+    d.reason = std::move(reason);
+    return d;
+}
+
+Decision ignored(Decision d, IgnoreReason why)
+{
+    d.verdict = Verdict::ignore;
+    d.ignored = why;
+    d.reason = ignore_reason_name(why);
+    return d;
+}
+
+Decision queued(Decision d, std::string record)
+{
+    d.verdict = Verdict::queue;
+    d.record = std::move(record);
+    return d;
+}
+
+// --- message_created / message_updated ---------------------------------
+
+// What every message event must carry, checked before it is classified
+// so that a malformed body is refused whatever it turns out to be.
+struct Message {
+    const Value* id = nullptr;
+    const Value* conversation_id = nullptr;
+    const Value* inbox_id = nullptr;
+    const Value* account_id = nullptr;
+    const Value* content = nullptr;      // nullptr when JSON null
+    const Value* source_id = nullptr;    // nullptr when JSON null
+    const Value* attributes = nullptr;   // content_attributes, when given
+    const Value* attachments = nullptr;  // when given
+    std::string_view type;
+    bool is_private = false;
+};
+
+// Webhooks carry the inbox as a top-level object; the conversation's
+// inbox_id is the same number, used when the former is missing.
+const Value* message_inbox_id(const Value& root, Fields& f)
+{
+    const Value* id = f.get(root, "inbox.id", Kind::integer, Need::optional);
+    if (id == nullptr) {
+        id = f.get(root, "conversation.inbox_id", Kind::integer, Need::optional);
+    }
+    if (id == nullptr) {
+        f.fail("missing field inbox.id");
+    }
+    return id;
+}
+
+std::string attachment_name(rapidjson::SizeType i)
+{
+    return "attachments[" + std::to_string(i) + "]";
+}
+
+void check_attachments(const Value* list, Fields& f)
+{
+    if (list == nullptr || f.failed()) {
+        return;
+    }
+    // Counted before anything is looked at, so a huge list costs nothing.
+    if (list->Size() > kMaxAttachments) {
+        f.fail("too many attachments");
+        return;
+    }
+    for (rapidjson::SizeType i = 0; i < list->Size() && !f.failed(); i++) {
+        const Value& a = (*list)[i];
+        const std::string where = attachment_name(i);
+        if (!a.IsObject()) {
+            f.fail("field " + where + " is not an object");
+            return;
+        }
+        f.get(a, "id", Kind::integer, Need::required, where);
+        f.get(a, "file_type", Kind::string, Need::required, where);
+    }
+}
+
+Message read_message(const Value& root, Fields& f)
+{
+    Message m;
+    m.id = f.get(root, "id", Kind::integer, Need::required);
+    const Value* type = f.get(root, "message_type", Kind::string, Need::required);
+    const Value* is_private = f.get(root, "private", Kind::boolean, Need::required);
+    m.conversation_id = f.get(root, "conversation.id", Kind::integer, Need::required);
+    m.inbox_id = message_inbox_id(root, f);
+    m.account_id = f.get(root, "account.id", Kind::integer, Need::required);
+    m.content = f.get(root, "content", Kind::string, Need::nullable);
+    m.source_id = f.get(root, "source_id", Kind::string, Need::nullable);
+    m.attributes = f.get(root, "content_attributes", Kind::object, Need::optional);
+    m.attachments = f.get(root, "attachments", Kind::array, Need::optional);
+    check_attachments(m.attachments, f);
+    if (!f.failed()) {
+        m.type = text(*type);
+        m.is_private = is_private->GetBool();
+    }
+    return m;
+}
+
+void write_contact(Record& r, const Value& root, Fields& f)
+{
+    constexpr std::string_view where = "conversation.meta.sender";
+    const Value* contact = f.get(root, where, Kind::object, Need::optional);
+    if (contact == nullptr) {
+        return;
+    }
+    r.object("contact",
+             {{"id", f.get(*contact, "id", Kind::integer, Need::optional, where)},
+              {"identifier", f.get(*contact, "identifier", Kind::string, Need::optional, where)},
+              {"phone_number",
+               f.get(*contact, "phone_number", Kind::string, Need::optional, where)}});
+}
+
+void write_sender(Record& r, const Value& root, Fields& f)
+{
+    constexpr std::string_view where = "sender";
+    const Value* sender = f.get(root, where, Kind::object, Need::optional);
+    if (sender == nullptr) {
+        return;
+    }
+    r.object("sender", {{"id", f.get(*sender, "id", Kind::integer, Need::optional, where)},
+                        {"name", f.get(*sender, "name", Kind::string, Need::optional, where)},
+                        {"type", f.get(*sender, "type", Kind::string, Need::optional, where)}});
+}
+
+void write_reply_to(Record& r, const Message& m, Fields& f)
+{
+    constexpr std::string_view where = "content_attributes";
+    if (m.attributes == nullptr) {
+        return;
+    }
+    // Chatwoot nulls both keys when the quoted message is not found.
+    r.object("reply_to",
+             {{"id", f.get(*m.attributes, "in_reply_to", Kind::integer, Need::optional, where)},
+              {"external_id", f.get(*m.attributes, "in_reply_to_external_id", Kind::string,
+                                    Need::optional, where)}});
+}
+
+void write_attachments(Record& r, const Message& m, Fields& f)
+{
+    // An empty list says nothing the absent key does not.
+    if (m.attachments == nullptr || m.attachments->Empty()) {
+        return;
+    }
+    r.start_array("attachments");
+    for (rapidjson::SizeType i = 0; i < m.attachments->Size(); i++) {
+        const Value& a = (*m.attachments)[i];
+        const std::string where = attachment_name(i);
+        r.object({{"id", f.get(a, "id", Kind::integer, Need::required, where)},
+                  {"file_type", f.get(a, "file_type", Kind::string, Need::required, where)},
+                  {"data_url", f.get(a, "data_url", Kind::string, Need::optional, where)},
+                  {"content_type", f.get(a, "content_type", Kind::string, Need::optional, where)},
+                  {"file_size", f.get(a, "file_size", Kind::integer, Need::optional, where)},
+                  {"extension", f.get(a, "extension", Kind::string, Need::optional, where)}});
+    }
+    r.end_array();
+}
+
+// The caller discards the record when `f` has failed: a field read here
+// may still turn out to be of the wrong type.
+std::string send_record(const Value& root, const Message& m, Fields& f)
+{
+    Record r;
+    r.put_text("type", "send");
+    r.put("message_id", *m.id);
+    r.put("conversation_id", *m.conversation_id);
+    r.put("inbox_id", *m.inbox_id);
+    r.put("account_id", *m.account_id);
+    r.maybe("content", m.content);
+    r.maybe("source_id_of_contact", f.get(root, "conversation.contact_inbox.source_id",
+                                          Kind::string, Need::optional));
+    write_contact(r, root, f);
+    write_sender(r, root, f);
+    write_reply_to(r, m, f);
+    write_attachments(r, m, f);
+    r.maybe("created_at", f.get(root, "created_at", Kind::string, Need::optional));
+    return r.finish();
+}
+
+std::string delete_record(const Message& m)
+{
+    Record r;
+    r.put_text("type", "delete");
+    r.put("message_id", *m.id);
+    r.put("conversation_id", *m.conversation_id);
+    r.put("inbox_id", *m.inbox_id);
+    r.put("account_id", *m.account_id);
+    r.maybe("source_id", m.source_id);
+    return r.finish();
+}
+
+// Our own messages come back with the WhatsApp id we gave them.
+bool is_own_echo(const Message& m)
+{
+    return m.source_id != nullptr && text(*m.source_id).starts_with("WAID:");
+}
+
+Decision on_message_created(const Value& root, Decision d)
+{
+    Fields f;
+    const Message m = read_message(root, f);
+    if (f.failed()) {
+        return rejected(std::move(d), std::move(f.error()));
+    }
+    if (m.is_private) {
+        return ignored(std::move(d), IgnoreReason::private_note);
+    }
+    // Anything but the two kinds an agent sends (including a type this
+    // code does not know yet) is not a reply to deliver.
+    if (m.type != "outgoing" && m.type != "template") {
+        return ignored(std::move(d), IgnoreReason::not_outgoing);
+    }
+    if (is_own_echo(m)) {
+        return ignored(std::move(d), IgnoreReason::own_echo);
+    }
+    std::string record = send_record(root, m, f);
+    if (f.failed()) {
+        return rejected(std::move(d), std::move(f.error()));
+    }
+    return queued(std::move(d), std::move(record));
+}
+
+Decision on_message_updated(const Value& root, Decision d)
+{
+    Fields f;
+    const Message m = read_message(root, f);
+    const Value* deleted = m.attributes == nullptr
+        ? nullptr
+        : f.get(*m.attributes, "deleted", Kind::boolean, Need::optional, "content_attributes");
+    if (f.failed()) {
+        return rejected(std::move(d), std::move(f.error()));
+    }
+    if (m.is_private) {
+        return ignored(std::move(d), IgnoreReason::private_note);
+    }
+    if (deleted == nullptr || !deleted->GetBool()) {
+        return ignored(std::move(d), IgnoreReason::not_a_deletion);
+    }
+    return queued(std::move(d), delete_record(m));
+}
+
+// --- conversation events -------------------------------------------------
+
+bool known_status(std::string_view s)
+{
+    return s == "open" || s == "resolved" || s == "pending" || s == "snoozed";
+}
+
+// The body is the conversation itself (CONTRACT.md 4.5): `id` is its
+// display id.  changed_attributes is normally null and is not read.
+Decision on_status_changed(const Value& root, Decision d)
+{
+    Fields f;
+    const Value* id = f.get(root, "id", Kind::integer, Need::required);
+    const Value* inbox_id = f.get(root, "inbox_id", Kind::integer, Need::required);
+    const Value* status = f.get(root, "status", Kind::string, Need::required);
+    const Value* account_id = f.get(root, "account.id", Kind::integer, Need::required);
+    if (!f.failed() && !known_status(text(*status))) {
+        // Not echoed: the reason goes back in a 400 and into the log.
+        f.fail("field status has an unknown value");
+    }
+    if (f.failed()) {
+        return rejected(std::move(d), std::move(f.error()));
+    }
+    Record r;
+    r.put_text("type", "status");
+    r.put("conversation_id", *id);
+    r.put("inbox_id", *inbox_id);
+    r.put("account_id", *account_id);
+    r.put("status", *status);
+    return queued(std::move(d), r.finish());
+}
+
+// Chatwoot copies is_private from the agent's request "as given" (CONTRACT
+// 4.6), so a form-encoded request leaves the string "true" in the body.
+// Reading that as false would show a private note's typing to the contact.
+std::optional<bool> typing_is_private(const Value& root, Fields& f)
+{
+    const Value* v = f.get(root, "is_private", Kind::any, Need::optional);
+    if (v == nullptr) {
+        return false;
+    }
+    if (v->IsBool()) {
+        return v->GetBool();
+    }
+    if (v->IsString() && (text(*v) == "true" || text(*v) == "false")) {
+        return text(*v) == "true";
+    }
+    f.fail("field is_private is not a boolean");
+    return std::nullopt;
+}
+
+// The typing body has no account of its own: the account is inside the
+// conversation object (CONTRACT.md 4.2, 4.6).  A top-level one wins.
+const Value* typing_account_id(const Value& root, Fields& f)
+{
+    const Value* id = f.get(root, "account.id", Kind::integer, Need::optional);
+    if (id == nullptr) {
+        id = f.get(root, "conversation.account.id", Kind::integer, Need::optional);
+    }
+    return id;
+}
+
+Decision on_typing(const Value& root, Decision d, bool on)
+{
+    Fields f;
+    const Value* id = f.get(root, "conversation.id", Kind::integer, Need::required);
+    const Value* inbox_id = f.get(root, "conversation.inbox_id", Kind::integer, Need::required);
+    const Value* account_id = typing_account_id(root, f);
+    const std::optional<bool> is_private = typing_is_private(root, f);
+    if (f.failed()) {
+        return rejected(std::move(d), std::move(f.error()));
+    }
+    if (*is_private) {
+        return ignored(std::move(d), IgnoreReason::private_note);
+    }
+    Record r;
+    r.put_text("type", "typing");
+    r.put("conversation_id", *id);
+    r.put("inbox_id", *inbox_id);
+    r.maybe("account_id", account_id);
+    r.put_bool("on", on);
+    return queued(std::move(d), r.finish());
+}
+
+}  // namespace
+
+Decision parse(std::string_view body)
+{
+    Document doc;
+    if (std::optional<std::string> problem = parse_json(body, doc)) {
+        return rejected(Decision{}, std::move(*problem));
+    }
+    if (!doc.IsObject()) {
+        return rejected(Decision{}, "body is not a JSON object");
+    }
+    Fields f;
+    const Value* event = f.get(doc, "event", Kind::string, Need::required);
+    if (event == nullptr) {
+        return rejected(Decision{}, std::move(f.error()));
+    }
+
+    Decision d;
+    d.event = text(*event);
+    const std::string_view name = text(*event);
+    if (name == "message_created") {
+        return on_message_created(doc, std::move(d));
+    }
+    if (name == "message_updated") {
+        return on_message_updated(doc, std::move(d));
+    }
+    if (name == "conversation_status_changed") {
+        return on_status_changed(doc, std::move(d));
+    }
+    if (name == "conversation_typing_on" || name == "conversation_typing_off") {
+        return on_typing(doc, std::move(d), name == "conversation_typing_on");
+    }
+    return ignored(std::move(d), IgnoreReason::unknown_event);
+}
+
+std::string_view ignore_reason_name(IgnoreReason r)
+{
+    switch (r) {
+    case IgnoreReason::none: return "none";
+    case IgnoreReason::private_note: return "private_note";
+    case IgnoreReason::not_outgoing: return "not_outgoing";
+    case IgnoreReason::own_echo: return "own_echo";
+    case IgnoreReason::unknown_event: return "unknown_event";
+    case IgnoreReason::not_a_deletion: return "not_a_deletion";
+    }
+    return "none";
+}
+
+}  // namespace chatwoot::webhook
