@@ -145,7 +145,9 @@ run)
     ;;
 bench)
     build
-    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/webhook.pl"
+    cmake_build "$BUILD/core" webhook_load
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" WEBHOOK_LOAD="$BUILD/core/webhook_load" \
+        perl -I "$ROOT/t/lib" "$ROOT/t/bench/webhook.pl"
     ;;
 fuzz)
     echo "no fuzz targets yet" >&2

@@ -83,26 +83,63 @@ std::string_view auth_result_name(AuthResult r)
     return "unknown";
 }
 
+namespace {
+
+// HMAC contexts keyed with one secret, kept per thread: keying a fresh
+// context looks the digest up by name and hashes the key, which costs more
+// than the MAC of a small body.  A copy of the keyed context does neither.
+class KeyedMac {
+public:
+    EVP_MAC_CTX* for_secret(std::string_view secret)
+    {
+        if (!keyed_ || secret != secret_) {
+            keyed_.reset(new_keyed(secret));
+            secret_.assign(secret);
+        }
+        return keyed_.get();
+    }
+
+private:
+    static EVP_MAC_CTX* new_keyed(std::string_view secret)
+    {
+        std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(
+            EVP_MAC_CTX_new(hmac_algorithm()));
+        char digest_name[] = "SHA256";
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name,
+                                             0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (!ctx
+            || EVP_MAC_init(ctx.get(),
+                            reinterpret_cast<const unsigned char*>(secret.data()),
+                            secret.size(), params) != 1)
+        {
+            throw std::runtime_error("HMAC-SHA256 init failed");
+        }
+        return ctx.release();
+    }
+
+    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> keyed_;
+    std::string secret_;
+};
+
+}  // namespace
+
 Digest signature_digest(std::string_view secret, std::string_view timestamp,
                         std::string_view body)
 {
+    thread_local KeyedMac cache;
     std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(
-        EVP_MAC_CTX_new(hmac_algorithm()));
+        EVP_MAC_CTX_dup(cache.for_secret(secret)));
     if (!ctx) {
-        throw std::runtime_error("EVP_MAC_CTX_new failed");
+        throw std::runtime_error("EVP_MAC_CTX_dup failed");
     }
-    char digest_name[] = "SHA256";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    const auto* key = reinterpret_cast<const unsigned char*>(secret.data());
     Digest out{};
     size_t len = 0;
-    if (EVP_MAC_init(ctx.get(), key, secret.size(), params) != 1
-        || EVP_MAC_update(ctx.get(),
-                          reinterpret_cast<const unsigned char*>(timestamp.data()),
-                          timestamp.size()) != 1
+    if (EVP_MAC_update(ctx.get(),
+                       reinterpret_cast<const unsigned char*>(timestamp.data()),
+                       timestamp.size()) != 1
         || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>("."), 1) != 1
         || EVP_MAC_update(ctx.get(),
                           reinterpret_cast<const unsigned char*>(body.data()),

@@ -20,6 +20,7 @@
 #include "zone_lock.hpp"
 
 #include "../store/inbound_event_repository.hpp"
+#include "../store/outbox_repository.hpp"
 #include "../store/schema.hpp"
 #include "../store/sqlite_handle.hpp"
 
@@ -120,6 +121,7 @@ private:
 
     std::optional<store::Database> db_;
     std::optional<store::InboundEventRepository> inbound_;
+    std::optional<store::OutboxRepository> outbox_;
     std::optional<QueueDrain> queue_;
     std::optional<CurlMultiDriver> curl_;
 
@@ -261,10 +263,12 @@ void Helper::open_store()
         db_.emplace(store::Database::open(state_path_ + "/chatwoot.db"));
         store::migrate(*db_);
         inbound_.emplace(*db_);
-        queue_.emplace(shared_, shpool_, *inbound_);
+        outbox_.emplace(*db_);
+        queue_.emplace(shared_, shpool_, *inbound_, *outbox_);
         cw_store(&shared_->store.persisted, inbound_->count());
     } catch (const std::exception& e) {
         queue_.reset();
+        outbox_.reset();
         inbound_.reset();
         db_.reset();
         set_state(CW_HELPER_FAILED);

@@ -22,15 +22,37 @@ uint64_t fresh_epoch()
 }  // namespace
 
 QueueDrain::QueueDrain(cw_shared_t* shared, ngx_slab_pool_t* shpool,
-                       store::InboundEventRepository& repository)
-    : shared_(shared), shpool_(shpool), repository_(repository)
+                       store::InboundEventRepository& repository,
+                       store::OutboxRepository& outbox)
+    : shared_(shared), shpool_(shpool), repository_(repository), outbox_(outbox)
 {
     batch_.reserve(kBatchRecords);
+    readings_.reserve(kBatchRecords);
+}
+
+// Files a webhook the store has not seen into the outbox, in the same
+// transaction as its inbound row.
+void QueueDrain::file(const store::InboundEvent& event, size_t index,
+                      int64_t row_id)
+{
+    const auto& reading = readings_[index];
+    if (!reading || reading->action == "typing") {
+        return;  // typing is presence, not a job; unreadable: logged below
+    }
+    store::OutboxEntry entry;
+    entry.inbox = reading->inbox;
+    entry.action = reading->action;
+    entry.conversation_id = reading->conversation_id;
+    entry.chatwoot_message_id = reading->message_id;
+    entry.inbound_id = row_id;
+    entry.created_at = event.received_at;
+    outbox_.add(entry);
 }
 
 QueueDrain::Outcome QueueDrain::drain_batch()
 {
     batch_.clear();
+    readings_.clear();
     bool corrupt = false;
     bool more = false;
     uint64_t epoch = 0;
@@ -64,12 +86,28 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         e.received_at = now;
         e.payload.assign(rec.data, rec.data + rec.len);
         bytes += rec.len;
+
+        auto& reading = readings_.emplace_back();
+        if (rec.kind == CW_RECORD_WEBHOOK) {
+            reading = webhook::read_queued_webhook(std::string_view(
+                reinterpret_cast<const char*>(e.payload.data()), e.payload.size()));
+            if (!reading) {
+                ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                              "chatwoot helper: queued record %uL is not a "
+                              "webhook record; kept, not filed", rec.seq);
+            } else {
+                e.delivery_id = reading->delivery;
+            }
+        }
     }
     more = !corrupt && cursor.remaining > 0;
 
     if (!batch_.empty()) {
         try {
-            size_t added = repository_.insert_batch(batch_);
+            size_t added = repository_.insert_batch(
+                batch_, [&](const store::InboundEvent& e, int64_t row_id) {
+                    file(e, static_cast<size_t>(&e - batch_.data()), row_id);
+                });
             cw_add(&shared_->store.persisted, added);
             cw_add(&shared_->store.batches, 1);
         } catch (const std::exception& e) {

@@ -6,14 +6,20 @@
 #include "chatwoot_shared.h"
 #include "ngx.hpp"
 
+#include "../chatwoot/webhook_record.hpp"
 #include "../store/inbound_event_repository.hpp"
+#include "../store/outbox_repository.hpp"
+
+#include <optional>
+#include <vector>
 
 namespace chatwoot::helper {
 
 class QueueDrain {
 public:
     QueueDrain(cw_shared_t* shared, ngx_slab_pool_t* shpool,
-               store::InboundEventRepository& repository);
+               store::InboundEventRepository& repository,
+               store::OutboxRepository& outbox);
 
     enum class Outcome { empty, more, failed };
 
@@ -23,8 +29,13 @@ public:
 private:
     cw_shared_t* shared_;
     ngx_slab_pool_t* shpool_;
+    void file(const store::InboundEvent& event, size_t index, int64_t row_id);
+
     store::InboundEventRepository& repository_;
+    store::OutboxRepository& outbox_;
     std::vector<store::InboundEvent> batch_;
+    // What each batch entry says, read once while copying it.
+    std::vector<std::optional<webhook::QueuedWebhook>> readings_;
 };
 
 }  // namespace chatwoot::helper

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -22,6 +22,32 @@ constexpr std::array<std::string_view, 1> kMigrations = {
         payload      BLOB    NOT NULL,
         UNIQUE (ring_epoch, ring_seq)
     );
+    )sql",
+
+    // 2: Chatwoot's delivery id made durable (the shared-memory replay
+    // filter forgets on restart), and the outbox: what agents asked us to
+    // do on WhatsApp, once per Chatwoot message whatever Chatwoot resends.
+    // The outbox points at the inbound row that holds the event rather than
+    // copying it: every webhook would otherwise be written twice.
+    R"sql(
+    ALTER TABLE inbound_events ADD COLUMN delivery_id TEXT;
+    CREATE UNIQUE INDEX inbound_events_delivery
+        ON inbound_events (delivery_id) WHERE delivery_id IS NOT NULL;
+    CREATE TABLE outbox (
+        id                   INTEGER PRIMARY KEY,
+        inbox                TEXT    NOT NULL,
+        action               TEXT    NOT NULL
+                             CHECK (action IN ('send', 'delete', 'status')),
+        conversation_id      INTEGER NOT NULL,
+        chatwoot_message_id  INTEGER,
+        inbound_id           INTEGER NOT NULL REFERENCES inbound_events (id),
+        state                TEXT    NOT NULL DEFAULT 'pending'
+                             CHECK (state IN ('pending', 'sent', 'failed')),
+        created_at           INTEGER NOT NULL,
+        UNIQUE (inbox, action, chatwoot_message_id)
+    );
+    CREATE INDEX outbox_pending
+        ON outbox (inbox, conversation_id, id) WHERE state = 'pending';
     )sql",
 };
 

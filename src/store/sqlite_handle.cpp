@@ -49,6 +49,15 @@ Statement& Statement::bind(int index, std::string_view text)
     return *this;
 }
 
+Statement& Statement::bind_null(int index)
+{
+    int rc = sqlite3_bind_null(stmt_.get(), index);
+    if (rc != SQLITE_OK) {
+        fail(db_, "bind", rc);
+    }
+    return *this;
+}
+
 Statement& Statement::bind_blob(int index, std::span<const unsigned char> bytes)
 {
     return bind_blob_with(index, bytes, SQLITE_TRANSIENT);

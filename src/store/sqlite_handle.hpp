@@ -29,6 +29,7 @@ public:
 
     Statement& bind(int index, int64_t value);
     Statement& bind(int index, std::string_view text);
+    Statement& bind_null(int index);
     Statement& bind_blob(int index, std::span<const unsigned char> bytes);
     // Without a copy: the bytes must stay put until the statement is reset.
     Statement& bind_blob_view(int index, std::span<const unsigned char> bytes);
@@ -62,6 +63,7 @@ public:
     void exec(std::string_view sql);
     Statement prepare(std::string_view sql) { return Statement(db_.get(), sql); }
     int64_t changes() const { return sqlite3_changes64(db_.get()); }
+    int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
     sqlite3* raw() const { return db_.get(); }
 
 private:

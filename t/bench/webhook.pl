@@ -1,42 +1,61 @@
 #!/usr/bin/perl
 # Benchmark, not a test: the webhook location against a plain `return 204`
-# location in the same nginx, same body, same run, with wrk.  Prints
+# location in the same nginx, same body, same run, with webhook_load (our
+# load generator, t/bench/webhook_load.cpp: like wrk, but every request is a
+# distinct signed webhook, which the webhook location requires).  Prints
 # requests/s, latency percentiles and the ratio webhook / baseline.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use ChatwootTest qw(free_port);
+use JSON::PP qw(decode_json);
 use POSIX ();
 
 my $duration = $ENV{BENCH_SECONDS} // 5;
 my $conns = $ENV{BENCH_CONNECTIONS} // 32;
 my $workers = $ENV{BENCH_WORKERS} // 1;
+my $load = $ENV{WEBHOOK_LOAD} // "$FindBin::Bin/../../build/core/webhook_load";
+-x $load or die "no load generator at $load (./build.sh bench builds it)\n";
 
 my $t = ChatwootTest->new(workers => $workers);
 my $port = free_port();
 $t->write_config($t->chatwoot_http(port => $port, zone => 'size=64m queue=65536'))->run;
 $t->wait_helper_running;
 
-open my $fh, '<', "$FindBin::Bin/message_created.json" or die $!;
+my $body_file = "$FindBin::Bin/message_created.json";
+open my $fh, '<', $body_file or die $!;
 my $body = do { local $/; <$fh> };
-$body =~ s/\s+$//;
-(my $lua_body = $body) =~ s/(["\\])/\\$1/g;
-my $script = $t->write_file('post.lua', <<"LUA");
-wrk.method = "POST"
-wrk.body = "$lua_body"
-wrk.headers["Content-Type"] = "application/json"
-LUA
+$body =~ s/\s+$//;      # as webhook_load sends it (with a unique "id")
 
-sub run_wrk {
-    my ($path) = @_;
-    my $out = qx{wrk -t1 -c$conns -d${duration}s --latency -s $script http://127.0.0.1:$port$path 2>&1};
-    die "wrk failed:\n$out" if $?;
-    my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
-    my %lat = $out =~ /^\s+(50|90|99)%\s+([\d.]+\w+)/mg;
-    my ($non2xx) = $out =~ /Non-2xx or 3xx responses:\s+(\d+)/;
-    my ($total) = $out =~ /(\d+) requests in/;
-    return { rps => $rps, lat => \%lat, non2xx => $non2xx // 0, total => $total };
+# Both locations get the same signed requests, so that the client pays the
+# same signing cost in both runs; `return 204` ignores the headers.
+sub run_load {
+    my ($path, $want) = @_;
+    my @cmd = ($load, '--port', $port, '--path', $path, '--connections', $conns,
+               '--seconds', $duration, '--body-file', $body_file,
+               '--secret', $t->{secret}, $path eq '/plain' ? '--plain' : ());
+    open my $pipe, '-|', @cmd or die "$load: $!";
+    my $out = do { local $/; <$pipe> };
+    close $pipe;
+    die "webhook_load failed (exit @{[$? >> 8]}): $out" if $?;
+    my $r = decode_json($out);
+    my $other = 0;
+    $other += $r->{status}{$_} for grep { $_ !~ /^2/ } keys %{$r->{status}};
+    my $unexpected = join ', ', map { "$_: $r->{status}{$_}" } grep { $_ ne $want } sort keys %{$r->{status}};
+    warn "$path: answers other than $want ($unexpected)\n" if $unexpected;
+    warn "$path: $r->{errors} connection error(s)\n" if $r->{errors};
+    return { rps => $r->{rps}, total => $r->{requests}, non2xx => $other,
+             errors => $r->{errors},
+             lat => { map { $_ => us($r->{"p${_}_us"}) } qw(50 90 99) } };
+}
+
+# Microseconds as wrk shows them.
+sub us {
+    my ($us) = @_;
+    return $us >= 1e6 ? sprintf('%.2fs', $us / 1e6)
+         : $us >= 1e3 ? sprintf('%.2fms', $us / 1e3)
+         : sprintf('%.0fus', $us);
 }
 
 # CPU seconds a process has used (user + system), from /proc.
@@ -47,12 +66,12 @@ sub cpu_seconds {
     return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
-run_wrk('/plain');                      # warm-up
-my $base = run_wrk('/plain');
+run_load('/plain', 204);                # warm-up
+my $base = run_load('/plain', 204);
 my $helper = $t->status->{helper}{pid};
 my $cpu0 = cpu_seconds($helper);
 my $persisted0 = $t->status->{store}{persisted};
-my $hook = run_wrk('/chatwoot/webhook');
+my $hook = run_load('/chatwoot/webhook', 202);
 my $s = $t->wait_for(sub {
     my $st = $t->status;
     $st->{queue}{depth} == 0 ? $st : undef;
@@ -60,7 +79,7 @@ my $s = $t->wait_for(sub {
 my $helper_cpu = cpu_seconds($helper) - $cpu0;
 my $stored = $s->{store}{persisted} - $persisted0;
 
-printf "body: %d bytes, %d connections, %d s each, %d worker(s), 2 cores shared with wrk\n",
+printf "body: %d bytes, %d connections, %d s each, %d worker(s), 2 cores shared with webhook_load\n",
     length $body, $conns, $duration, $workers;
 printf "%-22s %10s %8s %8s %8s %8s\n", 'location', 'req/s', 'p50', 'p90', 'p99', 'non-2xx';
 for ([ 'return 204 (baseline)', $base ], [ 'chatwoot_webhook', $hook ]) {

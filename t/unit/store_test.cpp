@@ -99,7 +99,7 @@ std::vector<unsigned char> bytes(std::string_view s)
 InboundEvent event(uint64_t epoch, uint64_t seq, std::string_view payload,
                    uint32_t kind = 1, int64_t received_at = 1700000000)
 {
-    return InboundEvent{epoch, seq, kind, received_at, bytes(payload)};
+    return InboundEvent{epoch, seq, kind, received_at, bytes(payload), {}};
 }
 
 Row row_of(const InboundEvent& e)
@@ -195,13 +195,17 @@ TEST_F(Store, OpenOfAFileThatIsNotADatabaseThrowsStoreError)
 // ---------------------------------------------------------------------------
 // Schema
 
-TEST_F(Store, MigrateFreshFileGivesVersionOneAndTheTable)
+TEST_F(Store, MigrateFreshFileGivesTheLatestVersionAndTheTables)
 {
     Database db = Database::open(path_);
     EXPECT_EQ(schema_version(db), 0);
     migrate(db);
-    EXPECT_EQ(schema_version(db), 1);
-    EXPECT_EQ(query_int(db, "PRAGMA user_version"), 1);
+    EXPECT_EQ(schema_version(db), 2);
+    EXPECT_EQ(query_int(db, "PRAGMA user_version"), 2);
+    EXPECT_EQ(query_int(db,
+                        "SELECT count(*) FROM sqlite_master"
+                        " WHERE type = 'table' AND name = 'outbox'"),
+              1);
     EXPECT_EQ(query_int(db,
                         "SELECT count(*) FROM sqlite_master"
                         " WHERE type = 'table' AND name = 'inbound_events'"),
@@ -219,6 +223,7 @@ TEST_F(Store, MigrateFreshFileGivesVersionOneAndTheTable)
         {"id", "INTEGER", 0, 1},         {"ring_epoch", "INTEGER", 1, 0},
         {"ring_seq", "INTEGER", 1, 0},   {"kind", "INTEGER", 1, 0},
         {"received_at", "INTEGER", 1, 0}, {"payload", "BLOB", 1, 0},
+        {"delivery_id", "TEXT", 0, 0},
     };
     for (const auto& w : want) {
         ASSERT_TRUE(st.step()) << w.name;
@@ -236,6 +241,14 @@ TEST_F(Store, MigrateFreshFileGivesVersionOneAndTheTable)
                          " pragma_index_info(il.name) AS ii"
                          " WHERE il.\"unique\" = 1 AND il.origin = 'u'"),
               "ring_epoch,ring_seq");
+    // and delivery ids are unique where present (a partial index)
+    EXPECT_EQ(query_text(db,
+                         "SELECT group_concat(ii.name, ',')"
+                         " FROM pragma_index_list('inbound_events') AS il,"
+                         " pragma_index_info(il.name) AS ii"
+                         " WHERE il.\"unique\" = 1 AND il.origin = 'c'"
+                         " AND il.partial = 1"),
+              "delivery_id");
 }
 
 TEST_F(Store, MigrateIsIdempotentAndKeepsData)
@@ -243,7 +256,7 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
     {
         Database db = open_migrated();
         migrate(db);
-        EXPECT_EQ(schema_version(db), 1);
+        EXPECT_EQ(schema_version(db), 2);
         InboundEventRepository repo(db);
         const InboundEvent e[] = {event(1, 1, "kept")};
         ASSERT_EQ(repo.insert_batch(e), 1u);
@@ -251,7 +264,7 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
     }
     Database db = Database::open(path_);
     migrate(db);
-    EXPECT_EQ(schema_version(db), 1);
+    EXPECT_EQ(schema_version(db), 2);
     ASSERT_EQ(rows(db).size(), 1u);
     EXPECT_EQ(rows(db)[0].payload, bytes("kept"));
 }
@@ -259,16 +272,16 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
 TEST_F(Store, NewerSchemaVersionMakesMigrateThrowAndTouchNothing)
 {
     Database db = Database::open(path_);
-    db.exec("PRAGMA user_version = 2");
+    db.exec("PRAGMA user_version = 3");
     try {
         migrate(db);
         FAIL() << "migrate must refuse a store from a newer build";
     } catch (const StoreError& e) {
         EXPECT_EQ(std::string(e.what()),
-                  "the store has schema version 2, newer than this build"
-                  " knows (1)");
+                  "the store has schema version 3, newer than this build"
+                  " knows (2)");
     }
-    EXPECT_EQ(schema_version(db), 2);
+    EXPECT_EQ(schema_version(db), 3);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master"), 0)
         << "no table may be created in a store we do not understand";
 }
@@ -372,11 +385,11 @@ TEST_F(Store, PayloadBytesRoundTripExactly)
     }
 
     const std::vector<InboundEvent> batch = {
-        InboundEvent{1, 1, 1, 10, every},
-        InboundEvent{1, 2, 1, 11, {}},  // empty: a blob, not NULL
-        InboundEvent{1, 3, 1, 12, nuls},
-        InboundEvent{1, 4, 1, 13, invalid_utf8},
-        InboundEvent{1, 5, 1, 14, large},
+        InboundEvent{1, 1, 1, 10, every, {}},
+        InboundEvent{1, 2, 1, 11, {}, {}},  // empty: a blob, not NULL
+        InboundEvent{1, 3, 1, 12, nuls, {}},
+        InboundEvent{1, 4, 1, 13, invalid_utf8, {}},
+        InboundEvent{1, 5, 1, 14, large, {}},
     };
     ASSERT_EQ(repo.insert_batch(batch), batch.size());
     const auto got = rows(db);
@@ -398,12 +411,12 @@ TEST_F(Store, FullWidthEpochSeqKindAndTimeRoundTrip)
     Database db = open_migrated();
     InboundEventRepository repo(db);
     const std::vector<InboundEvent> batch = {
-        InboundEvent{0xF000000000000001ULL, 1, 1, 0, bytes("a")},
+        InboundEvent{0xF000000000000001ULL, 1, 1, 0, bytes("a"), {}},
         InboundEvent{0xFFFFFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFFEULL,
-                     0xFFFFFFFFu, -1, bytes("b")},
+                     0xFFFFFFFFu, -1, bytes("b"), {}},
         InboundEvent{0x8000000000000000ULL, 0x8000000000000000ULL, 0,
-                     INT64_MIN, bytes("c")},
-        InboundEvent{0x7FFFFFFFFFFFFFFFULL, 1, 2, INT64_MAX, bytes("d")},
+                     INT64_MIN, bytes("c"), {}},
+        InboundEvent{0x7FFFFFFFFFFFFFFFULL, 1, 2, INT64_MAX, bytes("d"), {}},
     };
     ASSERT_EQ(repo.insert_batch(batch), 4u);
     const std::vector<Row> want = {row_of(batch[0]), row_of(batch[1]),

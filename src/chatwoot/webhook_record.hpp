@@ -1,0 +1,25 @@
+// The helper's reading of a queued webhook record (what the worker wrote in
+// cw_webhook_inspect: {"inbox":..,"delivery":..,"received_at":..,
+// "event":{"type":..,...}}): the few keys it files the record under.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chatwoot::webhook {
+
+struct QueuedWebhook {
+    std::string inbox;
+    std::string delivery;            // empty when Chatwoot sent none
+    std::string action;              // send, delete, status, typing
+    int64_t conversation_id = 0;
+    std::optional<int64_t> message_id;   // send and delete
+};
+
+// nullopt for bytes that are not such a record (a broken invariant: the
+// worker wrote it).
+std::optional<QueuedWebhook> read_queued_webhook(std::string_view record);
+
+}  // namespace chatwoot::webhook

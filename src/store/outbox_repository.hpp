@@ -1,0 +1,40 @@
+// What agents asked us to do on WhatsApp (send, delete, conversation status),
+// filed once per Chatwoot message: Chatwoot may deliver the same message
+// again (retries, replays, a lost shared-memory filter), the outbox keeps
+// the first.
+#pragma once
+
+#include "sqlite_handle.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace chatwoot::store {
+
+struct OutboxEntry {
+    std::string inbox;
+    std::string action;                       // send, delete, status
+    int64_t conversation_id = 0;
+    std::optional<int64_t> chatwoot_message_id;
+    int64_t inbound_id = 0;                   // the row holding the event
+    int64_t created_at = 0;
+};
+
+class OutboxRepository {
+public:
+    explicit OutboxRepository(Database& db);
+
+    // Files the entry unless the same (inbox, action, message) is there.
+    // Runs inside the caller's transaction.  True when new.
+    bool add(const OutboxEntry& entry);
+
+    uint64_t count_pending();
+
+private:
+    Database& db_;
+    Statement insert_;
+    Statement pending_;
+};
+
+}  // namespace chatwoot::store

@@ -1,0 +1,120 @@
+// The outbox files each agent action once, and the inbound table keeps one
+// row per Chatwoot delivery id.
+#include "store/inbound_event_repository.hpp"
+#include "store/outbox_repository.hpp"
+#include "store/schema.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+using namespace chatwoot::store;
+
+namespace {
+
+struct TempDb {
+    TempDb()
+    {
+        char tmpl[] = "/tmp/outbox-test-XXXXXX";
+        dir = mkdtemp(tmpl);
+        db.emplace(Database::open(dir + "/chatwoot.db"));
+        migrate(*db);
+    }
+    ~TempDb() { db.reset(); std::filesystem::remove_all(dir); }
+    int64_t scalar(const std::string& sql)
+    {
+        auto st = db->prepare(sql);
+        st.step();
+        return st.column_int(0);
+    }
+    std::string dir;
+    std::optional<Database> db;
+};
+
+OutboxEntry send(int64_t message, const std::string& inbox = "support")
+{
+    return OutboxEntry{inbox, "send", 15, message, 1, 1000};
+}
+
+}  // namespace
+
+// The outbox points at inbound rows (a foreign key): give it one.
+void add_inbound_row(Database& db)
+{
+    InboundEventRepository inbound(db);
+    inbound.insert_batch(std::vector{InboundEvent{1, 1, 1, 1000, {'x'}, ""}});
+}
+
+TEST(OutboxRepository, FilesEachMessageOncePerInboxAndAction)
+{
+    TempDb t;
+    add_inbound_row(*t.db);
+    OutboxRepository outbox(*t.db);
+    Transaction tx(*t.db);
+    EXPECT_TRUE(outbox.add(send(1)));
+    EXPECT_FALSE(outbox.add(send(1))) << "the same message again";
+    EXPECT_TRUE(outbox.add(send(1, "other"))) << "another inbox";
+    EXPECT_TRUE(outbox.add(OutboxEntry{"support", "delete", 15, 1, 1, 1000}))
+        << "deleting it is another action";
+    EXPECT_TRUE(outbox.add(OutboxEntry{"support", "status", 15, std::nullopt, 1, 1}));
+    EXPECT_TRUE(outbox.add(OutboxEntry{"support", "status", 15, std::nullopt, 1, 2}))
+        << "status changes have no message id: each is kept";
+    tx.commit();
+    EXPECT_EQ(outbox.count_pending(), 5u);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM outbox WHERE state = 'pending'"), 5);
+}
+
+TEST(OutboxRepository, RejectsUnknownActionsAndDanglingRows)
+{
+    TempDb t;
+    add_inbound_row(*t.db);
+    OutboxRepository outbox(*t.db);
+    EXPECT_THROW(outbox.add(OutboxEntry{"support", "typing", 15, 1, 1, 1}), StoreError);
+    EXPECT_THROW(outbox.add(OutboxEntry{"support", "send", 15, 1, 99, 1}), StoreError)
+        << "no inbound row 99";
+}
+
+TEST(InboundEvents, ADeliveryIdIsStoredOnce)
+{
+    TempDb t;
+    InboundEventRepository inbound(*t.db);
+    InboundEvent a{1, 1, 1, 1000, {'a'}, "d-1"};
+    InboundEvent b{1, 2, 1, 1000, {'b'}, "d-1"};   // same delivery, later
+    InboundEvent c{1, 3, 1, 1000, {'c'}, ""};      // no delivery id
+    InboundEvent d{1, 4, 1, 1000, {'d'}, ""};
+    int filed = 0;
+    EXPECT_EQ(inbound.insert_batch(std::vector{a, b, c, d},
+                                   [&](const InboundEvent&, int64_t) { filed++; }),
+              3u);
+    EXPECT_EQ(filed, 3) << "the callback runs for new rows only";
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events WHERE delivery_id IS NULL"), 2);
+    EXPECT_EQ(t.scalar("SELECT ring_seq FROM inbound_events WHERE delivery_id = 'd-1'"), 1);
+}
+
+TEST(InboundEvents, WhatTheCallbackFilesCommitsOrRollsBackWithTheRows)
+{
+    TempDb t;
+    InboundEventRepository inbound(*t.db);
+    OutboxRepository outbox(*t.db);
+    InboundEvent a{1, 1, 1, 1000, {'a'}, "d-1"};
+    EXPECT_THROW(inbound.insert_batch(std::vector{a},
+                                      [&](const InboundEvent&, int64_t) {
+                                          outbox.add(send(7));
+                                          throw StoreError("disk full", 13);
+                                      }),
+                 StoreError);
+    EXPECT_EQ(inbound.count(), 0u);
+    EXPECT_EQ(outbox.count_pending(), 0u);
+
+    inbound.insert_batch(std::vector{a}, [&](const InboundEvent&, int64_t id) {
+        auto e = send(7);
+        e.inbound_id = id;
+        outbox.add(e);
+    });
+    EXPECT_EQ(t.scalar("SELECT inbound_id FROM outbox"),
+              t.scalar("SELECT id FROM inbound_events"));
+    EXPECT_EQ(inbound.count(), 1u);
+    EXPECT_EQ(outbox.count_pending(), 1u);
+}
