@@ -1,0 +1,116 @@
+// Chatwoot's application API as requests and parsed answers, sans-I/O: the
+// helper's REST client sends these and feeds the answers back.  Shapes are
+// Chatwoot 4.15's (../shared/chatwoot/CONTRACT.md section 5): conversation
+// ids are display ids; message_type is an integer in REST answers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace chatwoot::rest {
+
+struct Request {
+    std::string method;   // GET, POST, PATCH, DELETE
+    std::string path;     // absolute, with the query, e.g. /api/v1/accounts/1/...
+    std::string body;     // JSON, empty for GET and DELETE
+};
+
+struct NewContact {
+    std::string name;
+    std::string identifier;                  // the chat JID
+    std::optional<std::string> phone_number; // +E.164, phone-number chats only
+    int64_t inbox_id = 0;
+    std::string source_id;                   // the contact_inbox source id
+};
+
+struct NewMessage {
+    std::string content;
+    std::string message_type = "incoming";   // incoming, outgoing, template
+    bool is_private = false;
+    std::string source_id;                   // "WAID:<whatsapp id>"
+    std::optional<std::string> in_reply_to_external_id;
+};
+
+class Api {
+public:
+    explicit Api(int64_t account_id) : account_(account_id) {}
+
+    Request profile() const;
+    Request search_contacts(std::string_view query, int page = 1) const;
+    // POST contacts/filter with one equal_to condition.
+    Request filter_contacts(std::string_view attribute, std::string_view value) const;
+    Request create_contact(const NewContact& contact) const;
+    Request contact_conversations(int64_t contact_id) const;
+    // Empty status: Chatwoot's default (open).
+    Request create_conversation(int64_t inbox_id, int64_t contact_id,
+                                std::string_view source_id,
+                                std::string_view status = {}) const;
+    Request toggle_status(int64_t conversation_id, std::string_view status) const;
+    Request create_message(int64_t conversation_id, const NewMessage& message) const;
+    Request list_messages(int64_t conversation_id,
+                          std::optional<int64_t> before = std::nullopt) const;
+    // Not in Chatwoot's swagger, but in its code since 4.2 (API inboxes only).
+    Request update_message_status(int64_t conversation_id, int64_t message_id,
+                                  std::string_view status,
+                                  std::string_view external_error = {}) const;
+
+private:
+    std::string base() const;
+    int64_t account_;
+};
+
+// Parsed answers: a value, or what was wrong with the body (never the body).
+template <typename T>
+struct Parsed {
+    std::optional<T> value;
+    std::string error;
+    explicit operator bool() const { return value.has_value(); }
+};
+
+struct Contact {
+    int64_t id = 0;
+    std::string name;
+    std::string identifier;     // empty when null
+    std::string phone_number;   // empty when null
+    std::vector<std::pair<int64_t, std::string>> inboxes;  // (inbox id, source id)
+};
+
+struct Conversation {
+    int64_t id = 0;             // display id
+    int64_t inbox_id = 0;
+    std::string status;         // open, resolved, pending, snoozed
+    int64_t contact_id = 0;     // meta.sender.id, 0 when absent
+};
+
+struct Message {
+    int64_t id = 0;
+    int64_t conversation_id = 0;
+    int message_type = 0;       // 0 incoming, 1 outgoing, 2 activity, 3 template
+    std::string source_id;      // empty when null
+    std::string status;
+    bool is_private = false;
+};
+
+// {"meta":{...},"payload":[contact,...]}: search, filter, list.
+Parsed<std::vector<Contact>> parse_contact_list(std::string_view body);
+// {"payload":{"contact":{...},"contact_inbox":{...}}}: create.
+Parsed<Contact> parse_created_contact(std::string_view body);
+// {"payload":[conversation,...]}: a contact's conversations.
+Parsed<std::vector<Conversation>> parse_conversation_list(std::string_view body);
+// A conversation object, unwrapped: create, show.
+Parsed<Conversation> parse_conversation(std::string_view body);
+// {"meta":{},"payload":{"success":true,"conversation_id":15,"current_status":"resolved",...}}
+Parsed<std::string> parse_toggle_status(std::string_view body);
+// A message object, unwrapped: create, update, delete.
+Parsed<Message> parse_message(std::string_view body);
+// {"meta":{...},"payload":[message,...]}: list, oldest first.
+Parsed<std::vector<Message>> parse_message_list(std::string_view body);
+
+// Percent-encodes a query parameter value (RFC 3986 unreserved kept).
+std::string query_escape(std::string_view value);
+
+}  // namespace chatwoot::rest

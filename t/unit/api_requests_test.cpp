@@ -1,0 +1,179 @@
+// Chatwoot API requests and answers, against the shapes of Chatwoot 4.15
+// (CONTRACT.md section 5).
+#include "chatwoot/api_requests.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace chatwoot::rest;
+
+namespace {
+
+const Api api(3);
+
+}  // namespace
+
+TEST(ApiRequests, SearchEscapesTheQueryAndAsksForContactInboxes)
+{
+    Request r = api.search_contacts("+55 11&x=1@s.whatsapp.net");
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.path,
+              "/api/v1/accounts/3/contacts/search?q=%2B55%2011%26x%3D1%40s.whatsapp.net"
+              "&page=1&include_contact_inboxes=true");
+    EXPECT_EQ(r.body, "");
+}
+
+TEST(ApiRequests, FilterByOneAttribute)
+{
+    Request r = api.filter_contacts("phone_number", "+5511987654321");
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.path, "/api/v1/accounts/3/contacts/filter?page=1");
+    EXPECT_EQ(r.body,
+              R"({"payload":[{"attribute_key":"phone_number","filter_operator":"equal_to",)"
+              R"("values":["+5511987654321"],"query_operator":null}]})");
+}
+
+TEST(ApiRequests, CreateContactWithInboxAndSourceId)
+{
+    Request r = api.create_contact(NewContact{"Maria \"M\" Silva",
+                                              "5511987654321@s.whatsapp.net",
+                                              "+5511987654321", 7,
+                                              "5511987654321@s.whatsapp.net"});
+    EXPECT_EQ(r.path, "/api/v1/accounts/3/contacts");
+    EXPECT_EQ(r.body,
+              R"({"inbox_id":7,"source_id":"5511987654321@s.whatsapp.net",)"
+              R"("name":"Maria \"M\" Silva","identifier":"5511987654321@s.whatsapp.net",)"
+              R"("phone_number":"+5511987654321"})");
+    // Groups and LIDs have no phone number.
+    Request g = api.create_contact(NewContact{"Team", "120363000000000000@g.us",
+                                              std::nullopt, 7, "120363000000000000@g.us"});
+    EXPECT_EQ(g.body.find("phone_number"), std::string::npos);
+}
+
+TEST(ApiRequests, ConversationRequests)
+{
+    EXPECT_EQ(api.contact_conversations(42).path,
+              "/api/v1/accounts/3/contacts/42/conversations");
+    Request c = api.create_conversation(7, 42, "5511@s.whatsapp.net", "pending");
+    EXPECT_EQ(c.path, "/api/v1/accounts/3/conversations");
+    EXPECT_EQ(c.body,
+              R"({"inbox_id":7,"contact_id":42,"source_id":"5511@s.whatsapp.net","status":"pending"})");
+    EXPECT_EQ(api.create_conversation(7, 42, "s").body,
+              R"({"inbox_id":7,"contact_id":42,"source_id":"s"})");
+    Request t = api.toggle_status(15, "open");
+    EXPECT_EQ(t.path, "/api/v1/accounts/3/conversations/15/toggle_status");
+    EXPECT_EQ(t.body, R"({"status":"open"})");
+}
+
+TEST(ApiRequests, MessageRequests)
+{
+    NewMessage m;
+    m.content = "Olá *mundo*\nnova linha";
+    m.source_id = "WAID:3EB0C431C2B1F4D3A3E2";
+    m.in_reply_to_external_id = "WAID:3EB0AA";
+    Request r = api.create_message(15, m);
+    EXPECT_EQ(r.path, "/api/v1/accounts/3/conversations/15/messages");
+    EXPECT_EQ(r.body,
+              "{\"content\":\"Olá *mundo*\\nnova linha\",\"message_type\":\"incoming\","
+              "\"private\":false,\"source_id\":\"WAID:3EB0C431C2B1F4D3A3E2\","
+              "\"content_attributes\":{\"in_reply_to_external_id\":\"WAID:3EB0AA\"}}");
+    EXPECT_EQ(api.list_messages(15).path, "/api/v1/accounts/3/conversations/15/messages");
+    EXPECT_EQ(api.list_messages(15, 900).path,
+              "/api/v1/accounts/3/conversations/15/messages?before=900");
+    Request s = api.update_message_status(15, 3022, "failed", "DEVICE_NOT_AVAILABLE");
+    EXPECT_EQ(s.method, "PATCH");
+    EXPECT_EQ(s.path, "/api/v1/accounts/3/conversations/15/messages/3022");
+    EXPECT_EQ(s.body, R"({"status":"failed","external_error":"DEVICE_NOT_AVAILABLE"})");
+}
+
+TEST(ApiAnswers, CreatedContact)
+{
+    auto c = parse_created_contact(
+        R"({"payload":{"contact":{"additional_attributes":{},"availability_status":"offline",)"
+        R"("email":null,"id":42,"name":"Maria Silva","phone_number":"+5511987654321",)"
+        R"("blocked":false,"identifier":"5511987654321@s.whatsapp.net","thumbnail":"",)"
+        R"("custom_attributes":{},"created_at":1781950500,"contact_inboxes":[{"source_id":)"
+        R"("5511987654321@s.whatsapp.net","inbox":{"id":7,"avatar_url":"","channel_id":2,)"
+        R"("name":"WhatsApp","channel_type":"Channel::Api","provider":null}}]},)"
+        R"("contact_inbox":{"inbox":null,"source_id":"5511987654321@s.whatsapp.net"}}})");
+    ASSERT_TRUE(c) << c.error;
+    EXPECT_EQ(c.value->id, 42);
+    EXPECT_EQ(c.value->phone_number, "+5511987654321");
+    EXPECT_EQ(c.value->identifier, "5511987654321@s.whatsapp.net");
+    ASSERT_EQ(c.value->inboxes.size(), 1u);
+    EXPECT_EQ(c.value->inboxes[0].first, 7);
+    EXPECT_EQ(c.value->inboxes[0].second, "5511987654321@s.whatsapp.net");
+}
+
+TEST(ApiAnswers, ContactSearchWithNullsAndNoInboxes)
+{
+    auto l = parse_contact_list(
+        R"({"meta":{"count":2,"current_page":"1","has_more":false},"payload":[)"
+        R"({"id":1,"name":"A","phone_number":null,"identifier":null,"email":null},)"
+        R"({"id":2,"name":"B","phone_number":"+1555","identifier":"x@lid","contact_inboxes":[]}]})");
+    ASSERT_TRUE(l) << l.error;
+    ASSERT_EQ(l.value->size(), 2u);
+    EXPECT_EQ((*l.value)[0].identifier, "");
+    EXPECT_EQ((*l.value)[1].identifier, "x@lid");
+    EXPECT_TRUE((*l.value)[1].inboxes.empty());
+}
+
+TEST(ApiAnswers, Conversations)
+{
+    auto c = parse_conversation(
+        R"({"meta":{"sender":{"id":42,"name":"Maria"},"channel":"Channel::Api","hmac_verified":false},)"
+        R"("id":15,"messages":[],"account_id":1,"uuid":"u","inbox_id":7,"status":"pending",)"
+        R"("updated_at":1781950530.412,"unread_count":0})");
+    ASSERT_TRUE(c) << c.error;
+    EXPECT_EQ(c.value->id, 15);
+    EXPECT_EQ(c.value->inbox_id, 7);
+    EXPECT_EQ(c.value->status, "pending");
+    EXPECT_EQ(c.value->contact_id, 42);
+
+    auto l = parse_conversation_list(
+        R"({"payload":[{"id":15,"inbox_id":7,"status":"resolved"},{"id":16,"inbox_id":8,"status":"open"}]})");
+    ASSERT_TRUE(l) << l.error;
+    ASSERT_EQ(l.value->size(), 2u);
+    EXPECT_EQ((*l.value)[1].inbox_id, 8);
+
+    auto t = parse_toggle_status(
+        R"({"meta":{},"payload":{"success":true,"conversation_id":15,"current_status":"open","snoozed_until":null}})");
+    ASSERT_TRUE(t) << t.error;
+    EXPECT_EQ(*t.value, "open");
+}
+
+TEST(ApiAnswers, MessagesUseIntegerTypes)
+{
+    auto m = parse_message(
+        R"({"id":3022,"content":"hi","inbox_id":7,"conversation_id":15,"message_type":0,)"
+        R"("content_type":"text","status":"sent","content_attributes":{},"created_at":1781950562,)"
+        R"("private":false,"source_id":"WAID:ABC","sender":{"id":42,"type":"contact"}})");
+    ASSERT_TRUE(m) << m.error;
+    EXPECT_EQ(m.value->id, 3022);
+    EXPECT_EQ(m.value->message_type, 0);
+    EXPECT_EQ(m.value->source_id, "WAID:ABC");
+
+    auto l = parse_message_list(
+        R"({"meta":{"labels":[]},"payload":[{"id":1,"conversation_id":15,"message_type":1,)"
+        R"("private":false,"source_id":null,"status":"sent"},{"id":2,"conversation_id":15,)"
+        R"("message_type":0,"private":true,"source_id":"WAID:X","status":"sent"}]})");
+    ASSERT_TRUE(l) << l.error;
+    ASSERT_EQ(l.value->size(), 2u);
+    EXPECT_EQ((*l.value)[0].source_id, "");
+    EXPECT_TRUE((*l.value)[1].is_private);
+}
+
+TEST(ApiAnswers, WrongShapesSayWhatIsWrong)
+{
+    EXPECT_EQ(parse_message("{").error, "malformed JSON at offset 1");
+    EXPECT_EQ(parse_message(R"({"id":"1"})").error, "field id is not an integer");
+    EXPECT_EQ(parse_message(R"({"id":1,"conversation_id":15,"message_type":"incoming","private":false})")
+                  .error,
+              "field message_type is not an integer")
+        << "webhooks use strings, REST answers integers";
+    EXPECT_EQ(parse_contact_list(R"({"payload":{}})").error, "field payload is not an array");
+    EXPECT_EQ(parse_created_contact(R"({"payload":{"contact_inbox":{}}})").error,
+              "field contact is not an object");
+    EXPECT_EQ(parse_conversation(R"({"id":15,"inbox_id":7})").error,
+              "field status is not a string");
+    EXPECT_FALSE(parse_toggle_status("[]"));
+}
