@@ -1,6 +1,8 @@
 #include "curl_multi_driver.hpp"
 
+#include <algorithm>
 #include <exception>
+#include <string_view>
 #include <stdexcept>
 #include <csignal>
 #include <fcntl.h>
@@ -84,6 +86,23 @@ CurlMultiDriver::~CurlMultiDriver()
     transfers_.clear();
 }
 
+void CurlMultiDriver::common_options(CURL* e, long timeout_ms)
+{
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10000L));
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    // HTTP/2 where the server offers it over TLS; requests then share one
+    // connection instead of opening one each.
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlMultiDriver::on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlMultiDriver::on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ngx_http_chatwoot_module");
+}
+
 void CurlMultiDriver::get(const std::string& url, long timeout_ms, Done done)
 {
     std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
@@ -91,29 +110,121 @@ void CurlMultiDriver::get(const std::string& url, long timeout_ms, Done done)
         throw std::runtime_error("curl_easy_init failed");
     }
     CURL* e = easy.get();
+    common_options(e, timeout_ms);
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
-                     &CurlMultiDriver::on_open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION,
-                     &CurlMultiDriver::on_close_socket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiDriver::on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "ngx_http_chatwoot_module");
+    Transfer t;
+    t.done = std::move(done);
+    start(std::move(easy), std::move(t));
+}
 
-    auto [it, inserted] = transfers_.emplace(
-        e, Transfer{std::move(easy), std::move(done)});
+void CurlMultiDriver::request(HttpRequest req, Done done)
+{
+    std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
+    if (!easy) {
+        throw std::runtime_error("curl_easy_init failed");
+    }
+    Transfer t;
+    t.done = std::move(done);
+    t.max_body = req.max_body;
+    t.request_body = std::move(req.body);
+    for (const auto& h : req.headers) {
+        curl_slist* l = curl_slist_append(t.headers.get(), h.c_str());
+        if (l == nullptr) {
+            throw std::runtime_error("curl_slist_append failed");
+        }
+        t.headers.release();
+        t.headers.reset(l);
+    }
+
+    CURL* e = easy.get();
+    common_options(e, req.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    t.send_body = req.method != "GET" && req.method != "DELETE";
+    start(std::move(easy), std::move(t));
+}
+
+// Registers the transfer, then points curl at its final home: the map
+// entry, whose address stays put until the transfer is erased.
+void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer transfer)
+{
+    CURL* e = easy.get();
+    transfer.easy = std::move(easy);
+    auto [it, inserted] = transfers_.emplace(e, std::move(transfer));
+    Transfer& t = it->second;
+    if (t.max_body > 0) {
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiDriver::on_kept_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlMultiDriver::on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    }
+    if (t.headers) {
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers.get());
+    }
+    if (t.send_body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(t.request_body.size()));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.request_body.c_str());
+    }
     NoSignalsForNewThreads guard;
     CURLMcode rc = curl_multi_add_handle(multi_.get(), e);
     if (rc != CURLM_OK) {
         transfers_.erase(it);
         throw std::runtime_error(curl_multi_strerror(rc));
     }
+}
+
+size_t CurlMultiDriver::on_kept_body(char* data, size_t size, size_t n,
+                                     void* transfer) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    const size_t len = size * n;
+    try {
+        const size_t room = t->max_body - std::min(t->max_body, t->result.body.size());
+        t->result.body.append(data, std::min(room, len));
+        if (len > room) {
+            t->result.body_truncated = true;
+        }
+    } catch (...) {
+        return 0;  // curl ends the transfer with a write error
+    }
+    return len;
+}
+
+size_t CurlMultiDriver::on_header(char* data, size_t size, size_t n,
+                                  void* transfer) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    const size_t len = size * n;
+    std::string_view line(data, len);
+    constexpr std::string_view name = "retry-after:";
+    if (line.size() > name.size()) {
+        bool match = true;
+        for (size_t i = 0; i < name.size(); i++) {
+            if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) {
+                match = false;
+                break;
+            }
+        }
+        if (match) {
+            line.remove_prefix(name.size());
+            while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+                line.remove_prefix(1);
+            }
+            while (!line.empty() && (line.back() == '\r' || line.back() == '\n'
+                                     || line.back() == ' ')) {
+                line.remove_suffix(1);
+            }
+            try {
+                t->result.retry_after.assign(line.substr(0, 128));
+            } catch (...) {
+                return 0;
+            }
+        }
+    }
+    return len;
 }
 
 void CurlMultiDriver::socket_action(curl_socket_t s, int mask)
@@ -137,19 +248,19 @@ void CurlMultiDriver::collect_finished()
             continue;
         }
         CURL* easy = msg->easy_handle;
-        TransferResult result;
-        result.code = msg->data.result;
-        if (result.code == CURLE_OK) {
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE,
-                              &result.http_status);
-        } else {
-            result.error = curl_easy_strerror(result.code);
-        }
+        const CURLcode code = msg->data.result;
         curl_multi_remove_handle(multi_.get(), easy);
 
         auto node = transfers_.extract(easy);
         if (node.empty()) {
             continue;
+        }
+        TransferResult result = std::move(node.mapped().result);
+        result.code = code;
+        if (code == CURLE_OK) {
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result.http_status);
+        } else {
+            result.error = curl_easy_strerror(code);
         }
         // The callback may start new transfers; it runs after our
         // bookkeeping so that it sees a consistent driver.

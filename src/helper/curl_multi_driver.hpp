@@ -15,13 +15,26 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace chatwoot::helper {
 
 struct TransferResult {
     CURLcode code = CURLE_OK;
     long http_status = 0;
-    std::string error;  // curl's text when code != CURLE_OK
+    std::string error;        // curl's text when code != CURLE_OK
+    std::string body;         // at most the request's max_body bytes
+    bool body_truncated = false;
+    std::string retry_after;  // the Retry-After header, empty when absent
+};
+
+struct HttpRequest {
+    std::string method = "GET";
+    std::string url;
+    std::vector<std::string> headers;  // "Name: value"; may hold secrets
+    std::string body;
+    long timeout_ms = 30000;
+    size_t max_body = 64 * 1024;       // what is kept of the answer
 };
 
 class CurlMultiDriver {
@@ -34,9 +47,13 @@ public:
     CurlMultiDriver(const CurlMultiDriver&) = delete;
     CurlMultiDriver& operator=(const CurlMultiDriver&) = delete;
 
-    // Starts a GET whose body is discarded (bounded), calling done exactly
-    // once from the event loop.
+    // Starts a GET whose body is discarded, calling done exactly once from
+    // the event loop.
     void get(const std::string& url, long timeout_ms, Done done);
+
+    // Starts any request; the answer's body is kept up to max_body.  done
+    // runs exactly once, from the event loop, never from inside this call.
+    void request(HttpRequest req, Done done);
 
     size_t in_flight() const { return transfers_.size(); }
 
@@ -47,10 +64,25 @@ private:
     struct MultiDeleter {
         void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
     };
+    struct SlistDeleter {
+        void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+    };
     struct Transfer {
         std::unique_ptr<CURL, EasyDeleter> easy;
         Done done;
+        // Kept alive for curl until the transfer ends.
+        std::unique_ptr<curl_slist, SlistDeleter> headers;
+        std::string request_body;
+        TransferResult result;
+        size_t max_body = 0;
+        bool send_body = false;
     };
+
+    void start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer transfer);
+    void common_options(CURL* e, long timeout_ms);
+    static size_t on_header(char* data, size_t size, size_t n, void* transfer) noexcept;
+    static size_t on_kept_body(char* data, size_t size, size_t n,
+                               void* transfer) noexcept;
 
     static int on_socket(CURL* easy, curl_socket_t s, int what, void* self,
                          void* socketp) noexcept;
