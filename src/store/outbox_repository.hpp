@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace chatwoot::store {
 
@@ -31,10 +33,28 @@ public:
 
     uint64_t count_pending();
 
+    struct Pending {
+        int64_t id = 0;
+        std::string action;
+        int64_t conversation_id = 0;
+        std::optional<int64_t> chatwoot_message_id;
+    };
+
+    // Pending entries of an inbox filed at or before `filed_before`, oldest
+    // first, at most `limit`.
+    std::vector<Pending> pending_before(std::string_view inbox,
+                                        int64_t filed_before, size_t limit);
+
+    // Moves an entry out of 'pending' ('sent' or 'failed'); false if it was
+    // not pending any more.
+    bool settle(int64_t id, std::string_view state);
+
 private:
     Database& db_;
     Statement insert_;
     Statement pending_;
+    Statement pending_before_;
+    Statement settle_;
 };
 
 }  // namespace chatwoot::store

@@ -119,6 +119,11 @@ int64_t Statement::column_int(int index) const
     return sqlite3_column_int64(stmt_.get(), index);
 }
 
+bool Statement::column_is_null(int index) const
+{
+    return sqlite3_column_type(stmt_.get(), index) == SQLITE_NULL;
+}
+
 std::string Statement::column_text(int index) const
 {
     const auto* p = sqlite3_column_text(stmt_.get(), index);

@@ -41,6 +41,7 @@ public:
     void reset();
 
     int64_t column_int(int index) const;
+    bool column_is_null(int index) const;
     std::string column_text(int index) const;
 
 private:

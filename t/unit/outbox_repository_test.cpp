@@ -118,3 +118,29 @@ TEST(InboundEvents, WhatTheCallbackFilesCommitsOrRollsBackWithTheRows)
     EXPECT_EQ(inbound.count(), 1u);
     EXPECT_EQ(outbox.count_pending(), 1u);
 }
+
+TEST(OutboxRepository, PendingBeforeAndSettle)
+{
+    TempDb t;
+    add_inbound_row(*t.db);
+    OutboxRepository outbox(*t.db);
+    outbox.add(OutboxEntry{"a", "send", 15, 1, 1, 100});
+    outbox.add(OutboxEntry{"a", "status", 16, std::nullopt, 1, 150});
+    outbox.add(OutboxEntry{"b", "send", 15, 2, 1, 100});
+    outbox.add(OutboxEntry{"a", "send", 15, 3, 1, 300});
+
+    auto due = outbox.pending_before("a", 200, 10);
+    ASSERT_EQ(due.size(), 2u);
+    EXPECT_EQ(due[0].action, "send");
+    EXPECT_EQ(due[0].chatwoot_message_id, std::optional<int64_t>(1));
+    EXPECT_EQ(due[1].action, "status");
+    EXPECT_FALSE(due[1].chatwoot_message_id);
+    EXPECT_EQ(due[1].conversation_id, 16);
+    EXPECT_EQ(outbox.pending_before("a", 200, 1).size(), 1u) << "the limit holds";
+
+    EXPECT_TRUE(outbox.settle(due[0].id, "failed"));
+    EXPECT_FALSE(outbox.settle(due[0].id, "sent")) << "settled once";
+    EXPECT_EQ(outbox.pending_before("a", 200, 10).size(), 1u);
+    EXPECT_EQ(outbox.count_pending(), 3u);
+    EXPECT_THROW(outbox.settle(due[1].id, "lost"), StoreError) << "only known states";
+}
