@@ -30,6 +30,7 @@
 #define NGX_HTTP_CHATWOOT_MAX_BODY       (256 * 1024)
 #define NGX_HTTP_CHATWOOT_CHECK_INTERVAL 60000
 #define NGX_HTTP_CHATWOOT_SECRET_MAX     4096
+#define NGX_HTTP_CHATWOOT_DEVICE_TIMEOUT (5 * 60 * 1000)
 /* remembered past the timestamp window: 5 min back, 1 min ahead */
 #define NGX_HTTP_CHATWOOT_REPLAY_TTL     600
 
@@ -64,6 +65,7 @@ typedef struct {
     ngx_flag_t                   reopen_resolved;
     ngx_flag_t                   open_as_pending;
     ngx_flag_t                   ignore_groups;
+    ngx_msec_t                   device_timeout;
     ngx_array_t                 *ignore_jids;    /* of ngx_str_t */
     ngx_uint_t                   concurrency;
     ngx_uint_t                   rate;           /* requests/s, 0: no cap */
@@ -845,6 +847,10 @@ ngx_http_chatwoot_manager(void *data)
 {
     ngx_http_chatwoot_main_conf_t  *mcf = data;
 
+    static cw_inbox_conf_t        *inboxes;
+
+    ngx_uint_t                     i;
+    cw_inbox_conf_t               *ic;
     cw_helper_conf_t               conf;
     ngx_http_chatwoot_inbox_t     *inbox;
     ngx_http_chatwoot_zone_ctx_t  *ctx;
@@ -867,6 +873,33 @@ ngx_http_chatwoot_manager(void *data)
     conf.shared = ctx->sh;
     conf.shpool = ctx->shpool;
     conf.wake_fd = ngx_http_chatwoot_wake_fd;
+
+    /* built once: only the first call starts the helper */
+
+    if (inboxes == NULL) {
+        inboxes = ngx_pcalloc(ngx_cycle->pool,
+                              (mcf->inboxes.nelts + 1)
+                              * sizeof(cw_inbox_conf_t));
+        if (inboxes == NULL) {
+            return 60 * 60 * 1000;
+        }
+    }
+
+    conf.inboxes = inboxes;
+    conf.inboxes_n = mcf->inboxes.nelts;
+
+    for (i = 0; i < mcf->inboxes.nelts; i++) {
+        inbox = ((ngx_http_chatwoot_inbox_t **) mcf->inboxes.elts)[i];
+        ic = &inboxes[i];
+        ic->name = (const char *) inbox->name.data;
+        ic->url = (const char *) inbox->url.data;
+        ic->api_token = (const char *) inbox->api_token.data;
+        ic->account_id = inbox->account_id;
+        ic->inbox_id = inbox->inbox_id;
+        ic->device_timeout_sec = inbox->device_timeout / 1000;
+        ic->concurrency = (unsigned) inbox->concurrency;
+        ic->rate = (unsigned) inbox->rate;
+    }
 
     return (ngx_msec_t) cw_helper_manager(&conf);
 }
@@ -1458,6 +1491,7 @@ ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     inbox->ignore_groups = NGX_CONF_UNSET;
     inbox->concurrency = NGX_CONF_UNSET_UINT;
     inbox->rate = NGX_CONF_UNSET_UINT;
+    inbox->device_timeout = NGX_CONF_UNSET_MSEC;
     inbox->file = cf->conf_file->file.name.data;
     inbox->line = cf->conf_file->line;
 
@@ -1510,6 +1544,17 @@ ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_value(inbox->ignore_groups, 0);
     ngx_conf_init_uint_value(inbox->concurrency, 8);
     ngx_conf_init_uint_value(inbox->rate, 0);
+    ngx_conf_init_msec_value(inbox->device_timeout,
+                             NGX_HTTP_CHATWOOT_DEVICE_TIMEOUT);
+
+    /* the helper hands these to C++ and curl as C strings */
+
+    if (ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->name) != NGX_OK
+        || ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->api_token)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (inbox->signature_delimiter.data == NULL) {
         ngx_str_set(&inbox->signature_delimiter, "\n\n");
@@ -1666,6 +1711,21 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             }
             *jid = value[i];
         }
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("device_timeout")) {
+        ngx_msec_t  t;
+
+        ngx_http_chatwoot_args(1, 1);
+        t = ngx_parse_time(&value[1], 1);
+        if (t == (ngx_msec_t) NGX_ERROR || t < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid device_timeout \"%V\", e.g. \"5m\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+        inbox->device_timeout = t * 1000;
         return NGX_CONF_OK;
     }
 

@@ -18,6 +18,18 @@ extern "C" {
 #endif
 
 
+/* One chatwoot_inbox block, as the helper needs it; strings NUL-terminated. */
+typedef struct {
+    const char   *name;
+    const char   *url;
+    const char   *api_token;
+    int64_t       account_id;
+    int64_t       inbox_id;
+    uint64_t      device_timeout_sec;
+    unsigned      concurrency;
+    unsigned      rate;           /* requests per second, 0: no cap */
+} cw_inbox_conf_t;
+
 typedef struct {
     const char   *state_path;     /* NUL-terminated, absolute */
     const char   *chatwoot_url;   /* NUL-terminated, or NULL */
@@ -25,6 +37,8 @@ typedef struct {
     void         *shpool;         /* ngx_slab_pool_t *: its mutex guards ring */
     int           wake_fd;        /* eventfd made once by the master */
     uint64_t      probe_interval_msec;
+    const cw_inbox_conf_t  *inboxes;
+    size_t                  inboxes_n;
 } cw_helper_conf_t;
 
 /* Milliseconds until nginx should call again. */

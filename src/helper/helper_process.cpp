@@ -12,7 +12,9 @@
 #include "chatwoot_helper.h"
 
 #include "crash_backoff.hpp"
+#include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
+#include "outbox_expiry.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
 #include "queue_drain.hpp"
@@ -41,6 +43,7 @@ constexpr ngx_msec_t kLockRetryMsec = 250;
 constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
 constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
+constexpr ngx_msec_t kExpiryMsec = 1000;     // outbox deadlines checked
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
@@ -66,8 +69,10 @@ public:
           state_path_(conf.state_path),
           chatwoot_url_(conf.chatwoot_url ? conf.chatwoot_url : ""),
           probe_interval_(conf.probe_interval_msec),
-          lock_(state_path_ + "/helper.lock")
+          lock_(state_path_ + "/helper.lock"),
+          inbox_confs_(conf.inboxes, conf.inboxes + conf.inboxes_n)
     {
+        init_timer(expiry_timer_, &Helper::on_expiry_timer);
         init_timer(lock_timer_, &Helper::on_lock_timer);
         init_timer(poll_timer_, &Helper::on_poll_timer);
         init_timer(drain_timer_, &Helper::on_drain_timer);
@@ -103,6 +108,8 @@ private:
     static void on_drain_timer(ngx_event_t* ev) noexcept;
     static void on_probe_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup(ngx_event_t* ev) noexcept;
+    static void on_expiry_timer(ngx_event_t* ev) noexcept;
+    void start_chatwoot();
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
 
     template <typename F>
@@ -124,6 +131,10 @@ private:
     std::optional<store::OutboxRepository> outbox_;
     std::optional<QueueDrain> queue_;
     std::optional<CurlMultiDriver> curl_;
+    std::vector<cw_inbox_conf_t> inbox_confs_;
+    std::vector<std::unique_ptr<ChatwootClient>> clients_;
+    std::optional<OutboxExpiry> expiry_;
+    ngx_event_t expiry_timer_{};
 
     ngx_event_t lock_timer_{};
     ngx_event_t poll_timer_{};
@@ -285,12 +296,39 @@ void Helper::open_store()
     ngx_add_timer(&poll_timer_, kPollMsec);
     drain();
 
-    if (!chatwoot_url_.empty()) {
-        guarded("starting libcurl", [&] { curl_.emplace(); });
-        if (curl_) {
-            probe_chatwoot();
-        }
+    if (!inbox_confs_.empty()) {
+        guarded("starting the Chatwoot client", [&] { start_chatwoot(); });
     }
+}
+
+// One REST client per inbox (each has its own token and limits), and the
+// outbox's deadline keeper.
+void Helper::start_chatwoot()
+{
+    curl_.emplace();
+    std::vector<InboxBinding> bindings;
+    for (const auto& ic : inbox_confs_) {
+        clients_.push_back(std::make_unique<ChatwootClient>(
+            *curl_, ic.url, ic.api_token, ic.concurrency, ic.rate));
+        InboxBinding b;
+        b.name = ic.name;
+        b.timeout_seconds = static_cast<int64_t>(ic.device_timeout_sec);
+        b.api = rest::Api(ic.account_id);
+        b.client = clients_.back().get();
+        bindings.push_back(std::move(b));
+    }
+    expiry_.emplace(*outbox_, std::move(bindings));
+    ngx_add_timer(&expiry_timer_, kExpiryMsec);
+    if (!chatwoot_url_.empty()) {
+        probe_chatwoot();
+    }
+}
+
+void Helper::on_expiry_timer(ngx_event_t* ev) noexcept
+{
+    Helper& h = of(ev);
+    guarded("expiring the outbox", [&] { h.expiry_->tick(ngx_time()); });
+    ngx_add_timer(&h.expiry_timer_, kExpiryMsec);
 }
 
 void Helper::listen_for_wakeups()

@@ -1,0 +1,226 @@
+#include "chatwoot_client.hpp"
+
+#include <algorithm>
+#include <exception>
+
+namespace chatwoot::helper {
+
+namespace {
+
+constexpr long kRequestTimeoutMs = 30000;
+constexpr size_t kMaxAnswer = 256 * 1024;
+
+rest::TransportError transport_error(CURLcode code)
+{
+    switch (code) {
+    case CURLE_OK:
+        return rest::TransportError::none;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return rest::TransportError::connect;
+    case CURLE_OPERATION_TIMEDOUT:
+        return rest::TransportError::timeout;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return rest::TransportError::reset;
+    default:
+        return rest::TransportError::other;
+    }
+}
+
+// Re-sending these cannot create a second object in Chatwoot.
+bool idempotent(const rest::Request& r)
+{
+    return r.method == "GET" || r.method == "PATCH" || r.method == "DELETE"
+           || r.path.ends_with("/toggle_status");
+}
+
+}  // namespace
+
+ChatwootClient::ChatwootClient(CurlMultiDriver& curl, std::string base_url,
+                               std::string api_token, unsigned concurrency,
+                               unsigned rate_per_second)
+    : curl_(curl),
+      base_url_(std::move(base_url)),
+      token_header_("api_access_token: " + api_token),
+      concurrency_(std::max(1u, concurrency)),
+      bucket_(rate_per_second ? rest::TokenBucket::Rate::per_second(rate_per_second)
+                              : rest::TokenBucket::Rate::unlimited(),
+              std::max(1u, rate_per_second)),
+      rng_(static_cast<uint64_t>(ngx_pid) * 0x9E3779B97F4A7C15ULL ^ ngx_time())
+{
+    while (!base_url_.empty() && base_url_.back() == '/') {
+        base_url_.pop_back();
+    }
+    timer_.handler = &ChatwootClient::on_timer;
+    timer_.data = this;
+    timer_.log = ngx_cycle->log;
+    timer_.cancelable = 1;
+}
+
+ChatwootClient::~ChatwootClient()
+{
+    if (timer_.timer_set) {
+        ngx_del_timer(&timer_);
+    }
+}
+
+void ChatwootClient::submit(std::string key, rest::Request request, Done done)
+{
+    Job job;
+    job.request = std::move(request);
+    job.done = std::move(done);
+    queues_[key].push_back(std::move(job));
+    queued_++;
+    pump();
+}
+
+// Starts every job that may start now, and arms the timer for the earliest
+// one that must wait.  Walks the keys: fine for the hundreds of chats a
+// bridge has in flight; a heap would replace it if that ever grows.
+void ChatwootClient::pump()
+{
+    const auto now = Clock::now();
+    Clock::time_point next{};
+    auto wake_at = [&](Clock::time_point t) {
+        if (next == Clock::time_point{} || t < next) {
+            next = t;
+        }
+    };
+
+    for (auto& [key, queue] : queues_) {
+        if (running_ >= concurrency_) {
+            break;
+        }
+        if (queue.empty() || queue.front().running) {
+            continue;
+        }
+        Job& job = queue.front();
+        const auto ready = std::max(job.not_before, server_paused_until_);
+        if (ready > now) {
+            wake_at(ready);
+            continue;
+        }
+        if (!bucket_.try_take(now)) {
+            wake_at(now + std::chrono::duration_cast<Clock::duration>(bucket_.wait_time(now)));
+            break;
+        }
+        start(key, job);
+    }
+    if (next != Clock::time_point{}) {
+        arm(next);
+    }
+}
+
+void ChatwootClient::start(const std::string& key, Job& job)
+{
+    job.running = true;
+    if (job.attempts == 0) {
+        job.first_attempt = Clock::now();
+    }
+    job.attempts++;
+    running_++;
+
+    HttpRequest http;
+    http.method = job.request.method;
+    http.url = base_url_ + job.request.path;
+    http.headers = {token_header_, "Accept: application/json"};
+    if (!job.request.body.empty()) {
+        http.headers.push_back("Content-Type: application/json");
+        http.body = job.request.body;
+    }
+    http.timeout_ms = kRequestTimeoutMs;
+    http.max_body = kMaxAnswer;
+
+    // The key outlives the transfer: jobs leave their queue only in finish().
+    curl_.request(std::move(http),
+                  [this, key](const TransferResult& r) { finish(key, r); });
+}
+
+void ChatwootClient::finish(const std::string& key, const TransferResult& result)
+{
+    running_--;
+    auto it = queues_.find(key);
+    if (it == queues_.end() || it->second.empty()) {
+        return;  // cannot happen: a running job stays at its queue's front
+    }
+    Job& job = it->second.front();
+    job.running = false;
+
+    rest::Response response;
+    response.transport_error = transport_error(result.code);
+    response.http_status = static_cast<int>(result.http_status);
+    if (!result.retry_after.empty()) {
+        response.retry_after = result.retry_after;
+    }
+    response.body = result.body;
+    rest::Classification c = rest::classify(response);
+
+    const bool retry_here = c.outcome == rest::Outcome::retry
+                            && (!c.may_have_applied || idempotent(job.request))
+                            && !rest::should_give_up(c, job.attempts, job.first_attempt,
+                                                     Clock::now());
+    if (retry_here) {
+        std::optional<rest::Millis> retry_after;
+        if (!result.retry_after.empty()) {
+            retry_after = rest::parse_retry_after(result.retry_after,
+                                                  std::chrono::system_clock::now());
+        }
+        const auto delay = backoff_.next_delay(job.attempts, c.cause, retry_after, rng_);
+        job.not_before = Clock::now() + delay;
+        if (c.scope == rest::Scope::server) {
+            server_paused_until_ = std::max(server_paused_until_, job.not_before);
+        }
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "chatwoot helper: %s %s: %s, retry %ui in %M ms",
+                      job.request.method.c_str(), job.request.path.c_str(),
+                      c.reason.c_str(), job.attempts,
+                      static_cast<ngx_msec_t>(delay.count()));
+        pump();
+        return;
+    }
+
+    Reply reply{std::move(c), result.http_status, result.body, job.attempts};
+    Done done = std::move(job.done);
+    it->second.pop_front();
+    queued_--;
+    if (it->second.empty()) {
+        queues_.erase(it);
+    }
+    try {
+        done(reply);
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: handling a Chatwoot answer failed: %s",
+                      e.what());
+    }
+    pump();
+}
+
+void ChatwootClient::arm(Clock::time_point when)
+{
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(when - Clock::now()).count();
+    if (ms < 1) {
+        ms = 1;
+    }
+    if (timer_.timer_set) {
+        ngx_del_timer(&timer_);
+    }
+    ngx_add_timer(&timer_, static_cast<ngx_msec_t>(ms));
+}
+
+void ChatwootClient::on_timer(ngx_event_t* ev) noexcept
+{
+    auto* self = static_cast<ChatwootClient*>(ev->data);
+    try {
+        self->pump();
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: REST client: %s", e.what());
+    }
+}
+
+}  // namespace chatwoot::helper

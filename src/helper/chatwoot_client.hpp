@@ -1,0 +1,83 @@
+// The helper's REST client for one Chatwoot installation, on libcurl multi:
+// requests with the same key (a conversation) run one at a time in the
+// order given; different keys run side by side up to `concurrency`; a
+// token bucket caps the rate; retryable failures wait as the retry policy
+// says (a 429 or an outage holds back every key, a flood guard only its
+// conversation).  The API token goes into a header and nowhere else.
+#pragma once
+
+#include "curl_multi_driver.hpp"
+#include "ngx.hpp"
+
+#include "../chatwoot/api_requests.hpp"
+#include "../chatwoot/retry_policy.hpp"
+#include "../chatwoot/token_bucket.hpp"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+namespace chatwoot::helper {
+
+class ChatwootClient {
+public:
+    struct Reply {
+        rest::Classification classification;
+        long http_status = 0;
+        std::string body;
+        unsigned attempts = 0;
+    };
+    using Done = std::function<void(const Reply&)>;
+
+    ChatwootClient(CurlMultiDriver& curl, std::string base_url, std::string api_token,
+                   unsigned concurrency, unsigned rate_per_second);
+    ~ChatwootClient();
+    ChatwootClient(const ChatwootClient&) = delete;
+    ChatwootClient& operator=(const ChatwootClient&) = delete;
+
+    // Queues the request behind the earlier ones of the same key.  A
+    // retryable failure is retried here when re-sending cannot duplicate
+    // anything (GET, PATCH, DELETE, and POSTs the answer shows never
+    // applied); otherwise done gets the failure and the caller looks before
+    // it leaps.  done runs once, from the event loop.
+    void submit(std::string key, rest::Request request, Done done);
+
+    size_t queued() const { return queued_; }
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    struct Job {
+        rest::Request request;
+        Done done;
+        unsigned attempts = 0;
+        Clock::time_point first_attempt{};
+        Clock::time_point not_before{};
+        bool running = false;
+    };
+
+    void pump();
+    void start(const std::string& key, Job& job);
+    void finish(const std::string& key, const TransferResult& result);
+    void arm(Clock::time_point when);
+    static void on_timer(ngx_event_t* ev) noexcept;
+
+    CurlMultiDriver& curl_;
+    std::string base_url_;
+    std::string token_header_;
+    unsigned concurrency_;
+    rest::TokenBucket bucket_;
+    rest::Backoff backoff_;
+    std::mt19937_64 rng_;
+
+    std::unordered_map<std::string, std::deque<Job>> queues_;
+    size_t queued_ = 0;
+    unsigned running_ = 0;
+    Clock::time_point server_paused_until_{};
+    ngx_event_t timer_{};
+};
+
+}  // namespace chatwoot::helper
