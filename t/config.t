@@ -118,6 +118,8 @@ my @bad = (
       qr/\[emerg\].*invalid JID "5511999" in ignore_jids/ ],
     [ 'concurrency zero', inbox_conf('concurrency 0;'),
       qr/\[emerg\].*invalid concurrency "0", it must be 1 to 256/ ],
+    [ 'device_timeout zero', inbox_conf('device_timeout 0;'),
+      qr/\[emerg\].*invalid device_timeout "0", e\.g\. "5m"/ ],
     [ 'bad rate', inbox_conf('rate fast;'),
       qr/\[emerg\].*invalid rate "fast", e\.g\. "10r\/s"/ ],
     [ 'missing secret file', inbox_conf("webhook_secret_file $dir/nope;"),
@@ -166,7 +168,7 @@ for my $good (
     http_conf(zone => 'size=64m queue=1048576',
               inbox => { url => 'https://chatwoot.example.com/ check=5m',
                          extra => "agent_signature on delimiter=--; reopen_resolved off;\n"
-                                  . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s;\n"
+                                  . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s; device_timeout 30s;\n"
                                   . "ignore_jids 5511999999999\@s.whatsapp.net 120363000000000000\@g.us;\n" }),
     http_conf(inbox => { secret => undef, api_token => undef, extra => "webhook_secret_file $dir/secret;\napi_token_file $dir/secret;\n" }),
 ) {
