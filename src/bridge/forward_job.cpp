@@ -1,0 +1,298 @@
+#include "forward_job.hpp"
+
+#include "jid.hpp"
+#include "whatsapp_markdown.hpp"
+
+namespace chatwoot::bridge {
+
+namespace {
+
+// A look-then-create that keeps finding nothing although creates keep
+// failing is a broken contract, not a transient: stop after a few rounds.
+constexpr int kMaxSearches = 4;
+
+std::string source_id_of(const std::string& wa_id) { return "WAID:" + wa_id; }
+
+// The chat's phone number as Chatwoot wants it, when the chat has one.
+std::optional<std::string> phone_of(const std::string& chat)
+{
+    auto jid = Jid::parse(chat);
+    return jid ? e164_from_jid(*jid) : std::nullopt;
+}
+
+bool is_group(const std::string& chat)
+{
+    auto jid = Jid::parse(chat);
+    return jid && jid->kind() == JidKind::group;
+}
+
+}  // namespace
+
+ForwardJob::ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
+                       rest::Api api)
+    : message_(std::move(message)),
+      mapping_(known),
+      options_(options),
+      api_(api)
+{
+    next();
+}
+
+std::string ForwardJob::chatwoot_content(const WaMessage& m)
+{
+    std::string text = whatsapp_to_chatwoot(m.text);
+    if (is_group(m.chat) && !m.from_me) {
+        // Chatwoot shows one contact per group: name who spoke.
+        std::string who = m.push_name;
+        if (who.empty()) {
+            auto jid = Jid::parse(m.sender);
+            auto phone = jid ? e164_from_jid(*jid) : std::nullopt;
+            who = phone ? *phone : m.sender;
+        }
+        text = "**" + who + ":** " + text;
+    }
+    return text;
+}
+
+// Picks the next request from what is known.
+void ForwardJob::next()
+{
+    if (!mapping_.contact_id) {
+        if (++searches_ > kMaxSearches) {
+            fail("the contact could neither be found nor created");
+            return;
+        }
+        // Identifiers are searched with a substring match; the exact
+        // identifier (or phone) is checked in the answer.
+        auto jid = Jid::parse(message_.chat);
+        ask(Step::search_contact,
+            api_.search_contacts(jid ? jid->user() : message_.chat));
+        return;
+    }
+    if (!mapping_.conversation_id) {
+        ask(Step::list_conversations, api_.contact_conversations(*mapping_.contact_id));
+        return;
+    }
+    rest::NewMessage m;
+    m.content = chatwoot_content(message_);
+    m.message_type = message_.from_me ? "outgoing" : "incoming";
+    m.source_id = source_id_of(message_.id);
+    if (message_.reply_to) {
+        m.in_reply_to_external_id = source_id_of(*message_.reply_to);
+    }
+    ask(Step::post_message, api_.create_message(*mapping_.conversation_id, m));
+}
+
+void ForwardJob::ask(Step step, rest::Request request)
+{
+    step_ = step;
+    request_ = std::move(request);
+    state_ = State::request;
+}
+
+void ForwardJob::fail(std::string why)
+{
+    failure_ = std::move(why);
+    state_ = State::failed;
+}
+
+void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
+{
+    if (state_ != State::request) {
+        return;
+    }
+    if (c.outcome == rest::Outcome::retry) {
+        // Only creates come back unretried: they may have happened, so look
+        // before creating again.
+        switch (step_) {
+        case Step::create_contact:
+            next();  // searches again
+            return;
+        case Step::create_conversation:
+        case Step::reopen_conversation:
+            ask(Step::list_conversations,
+                api_.contact_conversations(*mapping_.contact_id));
+            return;
+        case Step::post_message:
+            ask(Step::find_posted_message,
+                api_.list_messages(*mapping_.conversation_id));
+            return;
+        default:
+            fail("gave up retrying: " + c.reason);
+            return;
+        }
+    }
+    if (c.not_found()) {
+        // A mapping Chatwoot no longer knows (deleted contact or
+        // conversation): resolve it again from the top.
+        if (step_ == Step::post_message || step_ == Step::find_posted_message
+            || step_ == Step::reopen_conversation)
+        {
+            mapping_.conversation_id.reset();
+        } else {
+            mapping_ = ChatMapping{};
+        }
+        if (++not_founds_ > kMaxSearches) {
+            fail("Chatwoot keeps answering 404: " + c.reason);
+            return;
+        }
+        next();
+        return;
+    }
+    if (c.outcome == rest::Outcome::permanent) {
+        if (step_ == Step::create_contact && c.reason.find("already been taken")
+                                                 != std::string::npos)
+        {
+            next();  // someone created it meanwhile: find it
+            return;
+        }
+        fail(c.reason);
+        return;
+    }
+
+    switch (step_) {
+    case Step::search_contact:
+        on_contact_search(body);
+        break;
+    case Step::create_contact:
+        on_contact_created(body);
+        break;
+    case Step::list_conversations:
+        on_conversations(body);
+        break;
+    case Step::reopen_conversation:
+        next();
+        break;
+    case Step::create_conversation:
+        on_conversation(body);
+        break;
+    case Step::post_message:
+        on_posted(body);
+        break;
+    case Step::find_posted_message:
+        on_posted_search(body);
+        break;
+    }
+}
+
+void ForwardJob::on_contact_search(std::string_view body)
+{
+    auto list = rest::parse_contact_list(body);
+    if (!list) {
+        fail("contact search answer: " + list.error);
+        return;
+    }
+    const auto phone = phone_of(message_.chat);
+    for (const auto& c : *list.value) {
+        if (c.identifier == message_.chat) {
+            mapping_.contact_id = c.id;
+            next();
+            return;
+        }
+    }
+    // A contact an agent made by hand has the phone but no identifier.
+    if (phone) {
+        for (const auto& c : *list.value) {
+            if (c.identifier.empty() && c.phone_number == *phone) {
+                mapping_.contact_id = c.id;
+                next();
+                return;
+            }
+        }
+    }
+    rest::NewContact nc;
+    nc.identifier = message_.chat;
+    nc.phone_number = phone;
+    nc.inbox_id = options_.inbox_id;
+    nc.source_id = message_.chat;
+    nc.name = !message_.chat_name.empty() ? message_.chat_name
+              : (!message_.from_me && !message_.push_name.empty() && !is_group(message_.chat))
+                  ? message_.push_name
+                  : phone.value_or(message_.chat);
+    ask(Step::create_contact, api_.create_contact(nc));
+}
+
+void ForwardJob::on_contact_created(std::string_view body)
+{
+    auto c = rest::parse_created_contact(body);
+    if (!c) {
+        fail("contact create answer: " + c.error);
+        return;
+    }
+    mapping_.contact_id = c.value->id;
+    next();
+}
+
+void ForwardJob::on_conversations(std::string_view body)
+{
+    auto list = rest::parse_conversation_list(body);
+    if (!list) {
+        fail("conversation list answer: " + list.error);
+        return;
+    }
+    // Newest activity first (Chatwoot's order): the first usable one wins.
+    const rest::Conversation* resolved = nullptr;
+    for (const auto& c : *list.value) {
+        if (c.inbox_id != options_.inbox_id) {
+            continue;
+        }
+        if (c.status == "open" || c.status == "pending") {
+            mapping_.conversation_id = c.id;
+            next();
+            return;
+        }
+        if (c.status == "resolved" && resolved == nullptr) {
+            resolved = &c;
+        }
+    }
+    if (resolved != nullptr && options_.reopen_resolved) {
+        mapping_.conversation_id = resolved->id;
+        ask(Step::reopen_conversation, api_.toggle_status(resolved->id, "open"));
+        return;
+    }
+    ask(Step::create_conversation,
+        api_.create_conversation(options_.inbox_id, *mapping_.contact_id, message_.chat,
+                                 options_.open_as_pending ? "pending" : ""));
+}
+
+void ForwardJob::on_conversation(std::string_view body)
+{
+    auto c = rest::parse_conversation(body);
+    if (!c) {
+        fail("conversation create answer: " + c.error);
+        return;
+    }
+    mapping_.conversation_id = c.value->id;
+    next();
+}
+
+void ForwardJob::on_posted(std::string_view body)
+{
+    auto m = rest::parse_message(body);
+    if (!m) {
+        fail("message create answer: " + m.error);
+        return;
+    }
+    message_id_ = m.value->id;
+    state_ = State::done;
+}
+
+void ForwardJob::on_posted_search(std::string_view body)
+{
+    auto list = rest::parse_message_list(body);
+    if (!list) {
+        fail("message list answer: " + list.error);
+        return;
+    }
+    const std::string source_id = source_id_of(message_.id);
+    for (const auto& m : *list.value) {
+        if (m.source_id == source_id) {
+            message_id_ = m.id;   // the lost answer's message: keep it
+            state_ = State::done;
+            return;
+        }
+    }
+    next();  // it never arrived: post it (again)
+}
+
+}  // namespace chatwoot::bridge

@@ -1,0 +1,104 @@
+// One WhatsApp message's way into Chatwoot, as a sans-I/O state machine:
+// find or create the chat's contact, find, reopen or create its
+// conversation, post the message with source_id "WAID:<id>".  The caller
+// sends each request (through its REST client, one chat at a time) and
+// feeds the answer back.
+//
+// Exactly once: a create whose answer was lost may have happened, so
+// before creating again the job looks (contacts by identifier, the
+// contact's conversations, the conversation's messages by source_id).
+// Mappings the caller knew are trusted until Chatwoot answers 404, then
+// resolved again.
+#pragma once
+
+#include "../chatwoot/api_requests.hpp"
+#include "../chatwoot/retry_policy.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace chatwoot::bridge {
+
+struct WaMessage {
+    std::string id;              // WhatsApp message id
+    std::string chat;            // chat JID: the contact's identifier
+    std::string sender;          // who wrote it (differs from chat in groups)
+    std::string push_name;       // the sender's WhatsApp name, may be empty
+    std::string chat_name;       // group subject or contact name, may be empty
+    bool from_me = false;        // written on the owner's own phone
+    std::string text;            // WhatsApp formatting
+    std::optional<std::string> reply_to;   // quoted message id
+};
+
+struct ChatMapping {
+    std::optional<int64_t> contact_id;
+    std::optional<int64_t> conversation_id;
+};
+
+struct InboxOptions {
+    int64_t inbox_id = 0;
+    bool reopen_resolved = true;
+    bool open_as_pending = false;
+};
+
+class ForwardJob {
+public:
+    ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
+               rest::Api api);
+
+    enum class State { request, done, failed };
+
+    // The request to send now (valid while state() is request).
+    State state() const { return state_; }
+    const rest::Request& request() const { return request_; }
+
+    // The answer to request(): its classification, HTTP status and body.
+    void on_answer(const rest::Classification& c, std::string_view body);
+
+    // When done: what to remember.
+    const ChatMapping& mapping() const { return mapping_; }
+    int64_t chatwoot_message_id() const { return message_id_; }
+    // When failed: why, for logs and a note to the agents.
+    const std::string& failure() const { return failure_; }
+
+    // What the message becomes in Chatwoot (public for tests).
+    static std::string chatwoot_content(const WaMessage& m);
+
+private:
+    enum class Step {
+        search_contact,
+        create_contact,
+        list_conversations,
+        reopen_conversation,
+        create_conversation,
+        post_message,
+        find_posted_message
+    };
+
+    void next();
+    void ask(Step step, rest::Request request);
+    void fail(std::string why);
+
+    void on_contact_search(std::string_view body);
+    void on_contact_created(std::string_view body);
+    void on_conversations(std::string_view body);
+    void on_conversation(std::string_view body);
+    void on_posted(std::string_view body);
+    void on_posted_search(std::string_view body);
+
+    WaMessage message_;
+    ChatMapping mapping_;
+    InboxOptions options_;
+    rest::Api api_;
+
+    State state_ = State::request;
+    Step step_ = Step::search_contact;
+    rest::Request request_;
+    int64_t message_id_ = 0;
+    std::string failure_;
+    int searches_ = 0;    // bounds look-then-create loops
+    int not_founds_ = 0;  // bounds re-resolving after 404s
+};
+
+}  // namespace chatwoot::bridge

@@ -1,0 +1,235 @@
+// A WhatsApp message's way into Chatwoot, answer by answer, with bodies
+// shaped as Chatwoot 4.15 answers (CONTRACT.md section 5).
+#include "bridge/forward_job.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace chatwoot;
+using bridge::ChatMapping;
+using bridge::ForwardJob;
+using bridge::InboxOptions;
+using bridge::WaMessage;
+
+namespace {
+
+rest::Classification answer(int status, std::string_view body = "{}")
+{
+    rest::Response r;
+    r.http_status = status;
+    r.body = body;
+    return rest::classify(r);
+}
+
+rest::Classification lost()
+{
+    rest::Response r;
+    r.transport_error = rest::TransportError::reset;
+    return rest::classify(r);
+}
+
+WaMessage maria(std::string id = "3EB0A1", std::string text = "Olá, *tudo bem*?")
+{
+    WaMessage m;
+    m.id = std::move(id);
+    m.chat = "5511987654321@s.whatsapp.net";
+    m.sender = m.chat;
+    m.push_name = "Maria";
+    m.text = std::move(text);
+    return m;
+}
+
+const InboxOptions kInbox{7, true, false};
+const rest::Api kApi(1);
+
+constexpr std::string_view kNoContacts =
+    R"({"meta":{"count":0,"current_page":1,"has_more":false},"payload":[]})";
+constexpr std::string_view kCreatedContact =
+    R"({"payload":{"contact":{"id":42,"name":"Maria","identifier":"5511987654321@s.whatsapp.net",)"
+    R"("phone_number":"+5511987654321","contact_inboxes":[]},"contact_inbox":{"inbox":null,"source_id":"x"}}})";
+constexpr std::string_view kNoConversations = R"({"payload":[]})";
+constexpr std::string_view kConversation15 =
+    R"({"meta":{"sender":{"id":42}},"id":15,"inbox_id":7,"status":"open"})";
+
+std::string message_answer(int id, std::string_view source_id)
+{
+    return "{\"id\":" + std::to_string(id) + ",\"conversation_id\":15,\"message_type\":0,"
+           "\"private\":false,\"status\":\"sent\",\"source_id\":\"" + std::string(source_id)
+           + "\"}";
+}
+
+}  // namespace
+
+TEST(ForwardJob, ANewChatCreatesContactConversationAndMessage)
+{
+    ForwardJob job(maria(), {}, kInbox, kApi);
+    ASSERT_EQ(job.state(), ForwardJob::State::request);
+    EXPECT_EQ(job.request().path,
+              "/api/v1/accounts/1/contacts/search?q=5511987654321&page=1&include_contact_inboxes=true");
+
+    job.on_answer(answer(200), kNoContacts);
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/contacts");
+    EXPECT_EQ(job.request().body,
+              R"({"inbox_id":7,"source_id":"5511987654321@s.whatsapp.net","name":"Maria",)"
+              R"("identifier":"5511987654321@s.whatsapp.net","phone_number":"+5511987654321"})");
+
+    job.on_answer(answer(200), kCreatedContact);
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/contacts/42/conversations");
+
+    job.on_answer(answer(200), kNoConversations);
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations");
+    EXPECT_EQ(job.request().body,
+              R"({"inbox_id":7,"contact_id":42,"source_id":"5511987654321@s.whatsapp.net"})");
+
+    job.on_answer(answer(200), kConversation15);
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+    EXPECT_EQ(job.request().body,
+              R"({"content":"Olá, **tudo bem**?","message_type":"incoming","private":false,)"
+              R"("source_id":"WAID:3EB0A1"})");
+
+    job.on_answer(answer(200), message_answer(3100, "WAID:3EB0A1"));
+    ASSERT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3100);
+    EXPECT_EQ(job.mapping().contact_id, std::optional<int64_t>(42));
+    EXPECT_EQ(job.mapping().conversation_id, std::optional<int64_t>(15));
+}
+
+TEST(ForwardJob, AKnownChatPostsAtOnce)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+}
+
+TEST(ForwardJob, FindsTheContactByIdentifierOrByPhoneAndReusesAnOpenConversation)
+{
+    ForwardJob job(maria(), {}, kInbox, kApi);
+    job.on_answer(answer(200),
+                  R"({"meta":{},"payload":[{"id":5,"name":"Other","identifier":"55119876543210@s.whatsapp.net"},)"
+                  R"({"id":9,"name":"Maria","phone_number":"+5511987654321","identifier":null}]})");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/contacts/9/conversations")
+        << "a substring match on the identifier is not the contact; the phone is";
+    job.on_answer(answer(200),
+                  R"({"payload":[{"id":20,"inbox_id":8,"status":"open"},)"
+                  R"({"id":16,"inbox_id":7,"status":"pending"},{"id":11,"inbox_id":7,"status":"resolved"}]})");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/16/messages")
+        << "the pending conversation of this inbox, not another inbox's";
+}
+
+TEST(ForwardJob, AResolvedConversationIsReopenedOrReplaced)
+{
+    const std::string_view resolved = R"({"payload":[{"id":11,"inbox_id":7,"status":"resolved"}]})";
+    ForwardJob reopen(maria(), ChatMapping{42, std::nullopt}, kInbox, kApi);
+    reopen.on_answer(answer(200), resolved);
+    EXPECT_EQ(reopen.request().path, "/api/v1/accounts/1/conversations/11/toggle_status");
+    EXPECT_EQ(reopen.request().body, R"({"status":"open"})");
+    reopen.on_answer(answer(200), R"({"meta":{},"payload":{"success":true,"conversation_id":11,"current_status":"open"}})");
+    EXPECT_EQ(reopen.request().path, "/api/v1/accounts/1/conversations/11/messages");
+
+    ForwardJob fresh(maria(), ChatMapping{42, std::nullopt}, InboxOptions{7, false, true}, kApi);
+    fresh.on_answer(answer(200), resolved);
+    EXPECT_EQ(fresh.request().path, "/api/v1/accounts/1/conversations");
+    EXPECT_EQ(fresh.request().body,
+              R"({"inbox_id":7,"contact_id":42,"source_id":"5511987654321@s.whatsapp.net","status":"pending"})");
+}
+
+TEST(ForwardJob, ALostAnswerIsLookedUpNotPostedTwice)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
+    job.on_answer(lost(), "");
+    EXPECT_EQ(job.request().method, "GET");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+    job.on_answer(answer(200),
+                  R"({"meta":{},"payload":[{"id":3099,"conversation_id":15,"message_type":0,"private":false,"source_id":"WAID:OTHER"},)"
+                  R"({"id":3100,"conversation_id":15,"message_type":0,"private":false,"source_id":"WAID:3EB0A1"}]})");
+    ASSERT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3100);
+}
+
+TEST(ForwardJob, ALostAnswerForAMessageThatNeverArrivedPostsAgain)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
+    job.on_answer(lost(), "");
+    job.on_answer(answer(200), R"({"meta":{},"payload":[]})");
+    EXPECT_EQ(job.request().method, "POST");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+}
+
+TEST(ForwardJob, ALostContactCreateSearchesAgain)
+{
+    ForwardJob job(maria(), {}, kInbox, kApi);
+    job.on_answer(answer(200), kNoContacts);
+    job.on_answer(lost(), "");
+    EXPECT_EQ(job.request().method, "GET");
+    EXPECT_NE(job.request().path.find("/contacts/search"), std::string::npos);
+    job.on_answer(answer(200),
+                  R"({"payload":[{"id":42,"identifier":"5511987654321@s.whatsapp.net"}]})");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/contacts/42/conversations");
+}
+
+TEST(ForwardJob, AnIdentifierTakenMeanwhileIsFoundNotFailed)
+{
+    ForwardJob job(maria(), {}, kInbox, kApi);
+    job.on_answer(answer(200), kNoContacts);
+    job.on_answer(answer(422, R"({"message":"Identifier has already been taken","attributes":["identifier"]})"),
+                  "");
+    EXPECT_NE(job.request().path.find("/contacts/search"), std::string::npos);
+}
+
+TEST(ForwardJob, A404ResolvesTheConversationAgain)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
+    job.on_answer(answer(404, R"({"error":"Resource could not be found"})"), "");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/contacts/42/conversations");
+    job.on_answer(answer(404, R"({"error":"Resource could not be found"})"), "");
+    EXPECT_NE(job.request().path.find("/contacts/search"), std::string::npos)
+        << "the contact is gone too: from the top";
+}
+
+TEST(ForwardJob, EndlessNotFoundsFailInsteadOfLooping)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
+    for (int i = 0; i < 20 && job.state() == ForwardJob::State::request; i++) {
+        job.on_answer(answer(404, R"({"error":"Resource could not be found"})"), "");
+    }
+    EXPECT_EQ(job.state(), ForwardJob::State::failed);
+    EXPECT_NE(job.failure().find("404"), std::string::npos) << job.failure();
+}
+
+TEST(ForwardJob, PermanentRefusalsFail)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
+    job.on_answer(answer(422, R"x({"error":"Validation failed: Content is too long (maximum is 150000 characters)"})x"),
+                  "");
+    ASSERT_EQ(job.state(), ForwardJob::State::failed);
+    EXPECT_NE(job.failure().find("too long"), std::string::npos) << job.failure();
+}
+
+TEST(ForwardJob, OwnMessagesRepliesAndGroups)
+{
+    WaMessage mine = maria("3EB0B2", "sent from my phone");
+    mine.from_me = true;
+    mine.reply_to = "3EB0A1";
+    ForwardJob job(mine, ChatMapping{42, 15}, kInbox, kApi);
+    EXPECT_EQ(job.request().body,
+              R"({"content":"sent from my phone","message_type":"outgoing","private":false,)"
+              R"("source_id":"WAID:3EB0B2","content_attributes":{"in_reply_to_external_id":"WAID:3EB0A1"}})");
+
+    WaMessage group;
+    group.id = "3EB0C3";
+    group.chat = "120363000000000000@g.us";
+    group.sender = "5511987654321@s.whatsapp.net";
+    group.push_name = "Maria";
+    group.chat_name = "Família";
+    group.text = "oi _gente_";
+    EXPECT_EQ(ForwardJob::chatwoot_content(group), "**Maria:** oi *gente*");
+    group.push_name.clear();
+    EXPECT_EQ(ForwardJob::chatwoot_content(group), "**+5511987654321:** oi *gente*");
+
+    ForwardJob g(group, {}, kInbox, kApi);
+    EXPECT_EQ(g.request().path,
+              "/api/v1/accounts/1/contacts/search?q=120363000000000000&page=1&include_contact_inboxes=true");
+    g.on_answer(answer(200), kNoContacts);
+    EXPECT_EQ(g.request().body,
+              R"({"inbox_id":7,"source_id":"120363000000000000@g.us","name":"Família",)"
+              R"("identifier":"120363000000000000@g.us"})")
+        << "a group is one contact named after its subject, without a phone";
+}
