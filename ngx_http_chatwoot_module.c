@@ -66,6 +66,7 @@ typedef struct {
     ngx_flag_t                   open_as_pending;
     ngx_flag_t                   ignore_groups;
     ngx_msec_t                   device_timeout;
+    ngx_str_t                    synthetic_device;   /* NUL-terminated */
     ngx_array_t                 *ignore_jids;    /* of ngx_str_t */
     ngx_uint_t                   concurrency;
     ngx_uint_t                   rate;           /* requests/s, 0: no cap */
@@ -899,6 +900,11 @@ ngx_http_chatwoot_manager(void *data)
         ic->device_timeout_sec = inbox->device_timeout / 1000;
         ic->concurrency = (unsigned) inbox->concurrency;
         ic->rate = (unsigned) inbox->rate;
+        ic->reopen_resolved = (int) inbox->reopen_resolved;
+        ic->open_as_pending = (int) inbox->open_as_pending;
+        ic->synthetic_device = inbox->synthetic_device.len
+                               ? (const char *) inbox->synthetic_device.data
+                               : NULL;
     }
 
     return (ngx_msec_t) cw_helper_manager(&conf);
@@ -1710,6 +1716,20 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
                 return NGX_CONF_ERROR;
             }
             *jid = value[i];
+        }
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("synthetic_device")) {
+        ngx_http_chatwoot_args(1, 1);
+        inbox->synthetic_device = value[1];
+        if (ngx_conf_full_name(cf->cycle, &inbox->synthetic_device, 0)
+            != NGX_OK
+            || ngx_http_chatwoot_nul_terminate(cf->pool,
+                                               &inbox->synthetic_device)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
         }
         return NGX_CONF_OK;
     }

@@ -28,6 +28,9 @@ typedef struct {
     uint64_t      device_timeout_sec;
     unsigned      concurrency;
     unsigned      rate;           /* requests per second, 0: no cap */
+    int           reopen_resolved;
+    int           open_as_pending;
+    const char   *synthetic_device;   /* a directory, or NULL */
 } cw_inbox_conf_t;
 
 typedef struct {

@@ -29,11 +29,12 @@ bool is_group(const std::string& chat)
 }  // namespace
 
 ForwardJob::ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
-                       rest::Api api)
+                       rest::Api api, bool may_be_posted)
     : message_(std::move(message)),
       mapping_(known),
       options_(options),
-      api_(api)
+      api_(api),
+      look_first_(may_be_posted)
 {
     next();
 }
@@ -71,6 +72,11 @@ void ForwardJob::next()
     }
     if (!mapping_.conversation_id) {
         ask(Step::list_conversations, api_.contact_conversations(*mapping_.contact_id));
+        return;
+    }
+    if (look_first_) {
+        look_first_ = false;
+        ask(Step::find_posted_message, api_.list_messages(*mapping_.conversation_id));
         return;
     }
     rest::NewMessage m;

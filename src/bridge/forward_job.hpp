@@ -44,8 +44,10 @@ struct InboxOptions {
 
 class ForwardJob {
 public:
+    // may_be_posted: an earlier helper may have posted it and died before
+    // it could write that down, so look for it before posting.
     ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
-               rest::Api api);
+               rest::Api api, bool may_be_posted = false);
 
     enum class State { request, done, failed };
 
@@ -99,6 +101,7 @@ private:
     std::string failure_;
     int searches_ = 0;    // bounds look-then-create loops
     int not_founds_ = 0;  // bounds re-resolving after 404s
+    bool look_first_ = false;
 };
 
 }  // namespace chatwoot::bridge

@@ -134,6 +134,7 @@ void ChatwootClient::start(const std::string& key, Job& job)
     }
     http.timeout_ms = kRequestTimeoutMs;
     http.max_body = kMaxAnswer;
+    http.fresh_connection = !idempotent(job.request);
 
     // The key outlives the transfer: jobs leave their queue only in finish().
     curl_.request(std::move(http),

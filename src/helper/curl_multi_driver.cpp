@@ -143,6 +143,9 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
     t.send_body = req.method != "GET" && req.method != "DELETE";
+    if (req.fresh_connection) {
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    }
     start(std::move(easy), std::move(t));
 }
 

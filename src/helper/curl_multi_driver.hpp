@@ -35,6 +35,10 @@ struct HttpRequest {
     std::string body;
     long timeout_ms = 30000;
     size_t max_body = 64 * 1024;       // what is kept of the answer
+    // On a reused keep-alive connection that dies without an answer, curl
+    // sends the request again by itself; for a create that may already have
+    // happened, that is a duplicate.  A fresh connection is never retried.
+    bool fresh_connection = false;
 };
 
 class CurlMultiDriver {

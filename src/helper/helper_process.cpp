@@ -12,9 +12,11 @@
 #include "chatwoot_helper.h"
 
 #include "crash_backoff.hpp"
+#include "chat_forwarder.hpp"
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
 #include "outbox_expiry.hpp"
+#include "synthetic_device.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
 #include "queue_drain.hpp"
@@ -23,6 +25,7 @@
 
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
+#include "../store/wa_inbound_repository.hpp"
 #include "../store/schema.hpp"
 #include "../store/sqlite_handle.hpp"
 
@@ -44,6 +47,7 @@ constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
 constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
 constexpr ngx_msec_t kExpiryMsec = 1000;     // outbox deadlines checked
+constexpr ngx_msec_t kForwardMsec = 200;     // devices polled, chats kicked
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
@@ -73,6 +77,7 @@ public:
           inbox_confs_(conf.inboxes, conf.inboxes + conf.inboxes_n)
     {
         init_timer(expiry_timer_, &Helper::on_expiry_timer);
+        init_timer(forward_timer_, &Helper::on_forward_timer);
         init_timer(lock_timer_, &Helper::on_lock_timer);
         init_timer(poll_timer_, &Helper::on_poll_timer);
         init_timer(drain_timer_, &Helper::on_drain_timer);
@@ -109,6 +114,8 @@ private:
     static void on_probe_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup(ngx_event_t* ev) noexcept;
     static void on_expiry_timer(ngx_event_t* ev) noexcept;
+    static void on_forward_timer(ngx_event_t* ev) noexcept;
+    void forward();
     void start_chatwoot();
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
 
@@ -135,6 +142,10 @@ private:
     std::vector<std::unique_ptr<ChatwootClient>> clients_;
     std::optional<OutboxExpiry> expiry_;
     ngx_event_t expiry_timer_{};
+    std::optional<store::WaInboundRepository> wa_inbound_;
+    std::vector<std::unique_ptr<ChatForwarder>> forwarders_;
+    std::vector<std::unique_ptr<SyntheticDevice>> devices_;
+    ngx_event_t forward_timer_{};
 
     ngx_event_t lock_timer_{};
     ngx_event_t poll_timer_{};
@@ -306,10 +317,21 @@ void Helper::open_store()
 void Helper::start_chatwoot()
 {
     curl_.emplace();
+    wa_inbound_.emplace(*db_);
+    const int64_t inherited = wa_inbound_->last_id();
     std::vector<InboxBinding> bindings;
     for (const auto& ic : inbox_confs_) {
         clients_.push_back(std::make_unique<ChatwootClient>(
             *curl_, ic.url, ic.api_token, ic.concurrency, ic.rate));
+        forwarders_.push_back(std::make_unique<ChatForwarder>(
+            ic.name, *wa_inbound_, *clients_.back(), rest::Api(ic.account_id),
+            bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0,
+                                 ic.open_as_pending != 0},
+            static_cast<size_t>(ic.concurrency) * 2, inherited));
+        if (ic.synthetic_device != nullptr) {
+            devices_.push_back(std::make_unique<SyntheticDevice>(
+                ic.name, ic.synthetic_device, *db_, *wa_inbound_));
+        }
         InboxBinding b;
         b.name = ic.name;
         b.timeout_seconds = static_cast<int64_t>(ic.device_timeout_sec);
@@ -319,9 +341,30 @@ void Helper::start_chatwoot()
     }
     expiry_.emplace(*outbox_, std::move(bindings));
     ngx_add_timer(&expiry_timer_, kExpiryMsec);
+    forward();
+    ngx_add_timer(&forward_timer_, kForwardMsec);
     if (!chatwoot_url_.empty()) {
         probe_chatwoot();
     }
+}
+
+// Takes what the devices have and keeps every chat with pending messages
+// moving (a restart finds them in the store and goes on).
+void Helper::forward()
+{
+    for (auto& d : devices_) {
+        d->poll(ngx_time());
+    }
+    for (auto& f : forwarders_) {
+        f->kick();
+    }
+}
+
+void Helper::on_forward_timer(ngx_event_t* ev) noexcept
+{
+    Helper& h = of(ev);
+    guarded("forwarding WhatsApp messages", [&] { h.forward(); });
+    ngx_add_timer(&h.forward_timer_, kForwardMsec);
 }
 
 void Helper::on_expiry_timer(ngx_event_t* ev) noexcept

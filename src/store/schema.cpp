@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -48,6 +48,33 @@ constexpr std::array<std::string_view, 2> kMigrations = {
     );
     CREATE INDEX outbox_pending
         ON outbox (inbox, conversation_id, id) WHERE state = 'pending';
+    )sql",
+
+    // 3: WhatsApp messages on their way into Chatwoot, once per WhatsApp
+    // id, and what each chat is in Chatwoot (one owner for that mapping).
+    R"sql(
+    CREATE TABLE wa_inbound (
+        id                   INTEGER PRIMARY KEY,
+        inbox                TEXT    NOT NULL,
+        wa_id                TEXT    NOT NULL,
+        chat                 TEXT    NOT NULL,
+        record               TEXT    NOT NULL,
+        state                TEXT    NOT NULL DEFAULT 'pending'
+                             CHECK (state IN ('pending', 'posted', 'failed')),
+        chatwoot_message_id  INTEGER,
+        failure              TEXT,
+        created_at           INTEGER NOT NULL,
+        UNIQUE (inbox, wa_id)
+    );
+    CREATE INDEX wa_inbound_pending
+        ON wa_inbound (inbox, chat, id) WHERE state = 'pending';
+    CREATE TABLE chats (
+        inbox            TEXT    NOT NULL,
+        chat             TEXT    NOT NULL,
+        contact_id       INTEGER,
+        conversation_id  INTEGER,
+        PRIMARY KEY (inbox, chat)
+    );
     )sql",
 };
 

@@ -233,3 +233,21 @@ TEST(ForwardJob, OwnMessagesRepliesAndGroups)
               R"("identifier":"120363000000000000@g.us"})")
         << "a group is one contact named after its subject, without a phone";
 }
+
+TEST(ForwardJob, AMessageAnEarlierHelperMayHavePostedIsLookedForFirst)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi, true);
+    EXPECT_EQ(job.request().method, "GET");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+    job.on_answer(answer(200), R"({"meta":{},"payload":[]})");
+    EXPECT_EQ(job.request().method, "POST") << "not there: post it";
+
+    ForwardJob found(maria(), {}, kInbox, kApi, true);
+    found.on_answer(answer(200), R"({"payload":[{"id":42,"identifier":"5511987654321@s.whatsapp.net"}]})");
+    found.on_answer(answer(200), R"({"payload":[{"id":15,"inbox_id":7,"status":"open"}]})");
+    EXPECT_EQ(found.request().method, "GET") << "the mapping was lost with the crash too";
+    found.on_answer(answer(200),
+                    R"({"payload":[{"id":3100,"conversation_id":15,"message_type":0,"private":false,"source_id":"WAID:3EB0A1"}]})");
+    ASSERT_EQ(found.state(), ForwardJob::State::done);
+    EXPECT_EQ(found.chatwoot_message_id(), 3100);
+}

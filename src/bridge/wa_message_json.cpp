@@ -1,0 +1,114 @@
+#include "wa_message_json.hpp"
+
+#include "jid.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace chatwoot::bridge {
+
+namespace {
+
+constexpr size_t kMaxText = 65536;
+constexpr size_t kMaxId = 128;
+
+bool read_string(const rapidjson::Value& doc, const char* key, bool required,
+                 size_t max, std::string* out, std::string* error)
+{
+    auto it = doc.FindMember(key);
+    if (it == doc.MemberEnd() || it->value.IsNull()) {
+        if (required) {
+            *error = std::string("missing field ") + key;
+            return false;
+        }
+        return true;
+    }
+    if (!it->value.IsString()) {
+        *error = std::string("field ") + key + " is not a string";
+        return false;
+    }
+    if (it->value.GetStringLength() > max) {
+        *error = std::string("field ") + key + " is too long";
+        return false;
+    }
+    out->assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
+}  // namespace
+
+std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* error)
+{
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+        *error = "not a JSON object";
+        return std::nullopt;
+    }
+    WaMessage m;
+    std::string reply;
+    if (!read_string(doc, "id", true, kMaxId, &m.id, error)
+        || !read_string(doc, "chat", true, kMaxJidLength, &m.chat, error)
+        || !read_string(doc, "text", true, kMaxText, &m.text, error)
+        || !read_string(doc, "sender", false, kMaxJidLength, &m.sender, error)
+        || !read_string(doc, "push_name", false, 256, &m.push_name, error)
+        || !read_string(doc, "chat_name", false, 256, &m.chat_name, error)
+        || !read_string(doc, "reply_to", false, kMaxId, &reply, error))
+    {
+        return std::nullopt;
+    }
+    if (m.id.empty()) {
+        *error = "field id is empty";
+        return std::nullopt;
+    }
+    auto jid = Jid::parse(m.chat);
+    if (!jid || jid->has_device()) {
+        *error = "field chat is not a chat JID";
+        return std::nullopt;
+    }
+    m.chat = jid->to_string();
+    if (m.sender.empty()) {
+        m.sender = m.chat;
+    }
+    if (!reply.empty()) {
+        m.reply_to = reply;
+    }
+    if (auto it = doc.FindMember("from_me"); it != doc.MemberEnd()) {
+        if (!it->value.IsBool()) {
+            *error = "field from_me is not a boolean";
+            return std::nullopt;
+        }
+        m.from_me = it->value.GetBool();
+    }
+    return m;
+}
+
+std::string to_json(const WaMessage& m)
+{
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&](const char* key, const std::string& v) {
+        w.Key(key);
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    str("id", m.id);
+    str("chat", m.chat);
+    str("sender", m.sender);
+    str("push_name", m.push_name);
+    str("chat_name", m.chat_name);
+    w.Key("from_me");
+    w.Bool(m.from_me);
+    str("text", m.text);
+    w.Key("reply_to");
+    if (m.reply_to) {
+        w.String(m.reply_to->data(), static_cast<rapidjson::SizeType>(m.reply_to->size()));
+    } else {
+        w.Null();
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace chatwoot::bridge

@@ -1,0 +1,106 @@
+#include "chat_forwarder.hpp"
+
+#include "../bridge/wa_message_json.hpp"
+
+namespace chatwoot::helper {
+
+ChatForwarder::ChatForwarder(std::string inbox, store::WaInboundRepository& inbound,
+                             ChatwootClient& client, rest::Api api,
+                             bridge::InboxOptions options, size_t max_active_chats,
+                             int64_t inherited_up_to)
+    : inbox_(std::move(inbox)),
+      inbound_(inbound),
+      client_(client),
+      api_(api),
+      options_(options),
+      max_active_(std::max<size_t>(1, max_active_chats)),
+      inherited_up_to_(inherited_up_to)
+{
+}
+
+void ChatForwarder::kick()
+{
+    if (active_.size() >= max_active_) {
+        return;
+    }
+    // A few more than there are free slots, since some are active already.
+    for (const auto& chat : inbound_.pending_chats(inbox_, max_active_ * 2)) {
+        if (active_.size() >= max_active_) {
+            break;
+        }
+        if (!active_.contains(chat)) {
+            start_next(chat);
+        }
+    }
+}
+
+// Takes the chat's oldest pending message; false when there is none.
+bool ChatForwarder::start_next(const std::string& chat)
+{
+    auto pending = inbound_.oldest_pending(inbox_, chat);
+    if (!pending) {
+        return false;
+    }
+    std::string error;
+    auto message = bridge::parse_wa_message(pending->record, &error);
+    if (!message) {
+        // Our own record: a broken invariant.  Settle it so the chat moves.
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "chatwoot helper: stored WhatsApp message %L is unreadable: %s",
+                      pending->id, error.c_str());
+        inbound_.settle(pending->id, false, 0, error, inbox_, chat,
+                        inbound_.chat(inbox_, chat));
+        return start_next(chat);
+    }
+    store::ChatRow row = inbound_.chat(inbox_, chat);
+    Active& a = active_[chat];
+    a.row_id = pending->id;
+    a.job = std::make_unique<bridge::ForwardJob>(
+        std::move(*message), bridge::ChatMapping{row.contact_id, row.conversation_id},
+        options_, api_, pending->id <= inherited_up_to_);
+    send(chat);
+    return true;
+}
+
+void ChatForwarder::send(const std::string& chat)
+{
+    Active& a = active_.at(chat);
+    if (a.job->state() != bridge::ForwardJob::State::request) {
+        finish(chat);
+        return;
+    }
+    client_.submit(inbox_ + "/" + chat, a.job->request(),
+                   [this, chat](const ChatwootClient::Reply& r) { on_reply(chat, r); });
+}
+
+void ChatForwarder::on_reply(const std::string& chat, const ChatwootClient::Reply& reply)
+{
+    auto it = active_.find(chat);
+    if (it == active_.end()) {
+        return;
+    }
+    it->second.job->on_answer(reply.classification, reply.body);
+    send(chat);
+}
+
+void ChatForwarder::finish(const std::string& chat)
+{
+    Active& a = active_.at(chat);
+    const bridge::ForwardJob& job = *a.job;
+    const bool posted = job.state() == bridge::ForwardJob::State::done;
+    const auto& m = job.mapping();
+    inbound_.settle(a.row_id, posted, job.chatwoot_message_id(), job.failure(), inbox_,
+                    chat, store::ChatRow{m.contact_id, m.conversation_id});
+    if (!posted) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": a WhatsApp message of %s could "
+                      "not be put into Chatwoot: %s",
+                      inbox_.c_str(), chat.c_str(), job.failure().c_str());
+    }
+    active_.erase(chat);
+    if (!start_next(chat)) {
+        kick();
+    }
+}
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,53 @@
+// Drives WhatsApp messages of one inbox into Chatwoot: one message per chat
+// at a time (order per chat), chats side by side (bounded), each message a
+// bridge::ForwardJob whose requests go through the inbox's REST client.
+// Everything it acts on is in the store first; it only ever moves a row
+// from pending to posted or failed, with the chat's mapping, in one commit.
+#pragma once
+
+#include "chatwoot_client.hpp"
+
+#include "../bridge/forward_job.hpp"
+#include "../store/wa_inbound_repository.hpp"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace chatwoot::helper {
+
+class ChatForwarder {
+public:
+    // Rows up to `inherited_up_to` were there when this helper started: an
+    // earlier helper may have posted them before it died.
+    ChatForwarder(std::string inbox, store::WaInboundRepository& inbound,
+                  ChatwootClient& client, rest::Api api, bridge::InboxOptions options,
+                  size_t max_active_chats, int64_t inherited_up_to);
+
+    // Starts idle chats that have pending messages.
+    void kick();
+
+    size_t active() const { return active_.size(); }
+
+private:
+    struct Active {
+        int64_t row_id = 0;
+        std::unique_ptr<bridge::ForwardJob> job;
+    };
+
+    bool start_next(const std::string& chat);
+    void send(const std::string& chat);
+    void on_reply(const std::string& chat, const ChatwootClient::Reply& reply);
+    void finish(const std::string& chat);
+
+    std::string inbox_;
+    store::WaInboundRepository& inbound_;
+    ChatwootClient& client_;
+    rest::Api api_;
+    bridge::InboxOptions options_;
+    size_t max_active_;
+    int64_t inherited_up_to_;
+    std::unordered_map<std::string, Active> active_;
+};
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,146 @@
+#include "wa_inbound_repository.hpp"
+
+namespace chatwoot::store {
+
+namespace {
+
+void bind_optional(Statement& st, int index, const std::optional<int64_t>& v)
+{
+    if (v) {
+        st.bind(index, *v);
+    } else {
+        st.bind_null(index);
+    }
+}
+
+std::optional<int64_t> optional_column(const Statement& st, int index)
+{
+    if (st.column_is_null(index)) {
+        return std::nullopt;
+    }
+    return st.column_int(index);
+}
+
+}  // namespace
+
+WaInboundRepository::WaInboundRepository(Database& db)
+    : db_(db),
+      insert_(db.prepare("INSERT OR IGNORE INTO wa_inbound"
+                         " (inbox, wa_id, chat, record, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)")),
+      pending_chats_(db.prepare("SELECT chat FROM wa_inbound"
+                                " WHERE inbox = ?1 AND state = 'pending'"
+                                " GROUP BY chat ORDER BY min(id) LIMIT ?2")),
+      oldest_(db.prepare("SELECT id, record FROM wa_inbound"
+                         " WHERE inbox = ?1 AND chat = ?2 AND state = 'pending'"
+                         " ORDER BY id LIMIT 1")),
+      settle_(db.prepare("UPDATE wa_inbound SET state = ?2,"
+                         " chatwoot_message_id = ?3, failure = ?4"
+                         " WHERE id = ?1 AND state = 'pending'")),
+      save_chat_(db.prepare("INSERT INTO chats (inbox, chat, contact_id, conversation_id)"
+                            " VALUES (?1, ?2, ?3, ?4)"
+                            " ON CONFLICT (inbox, chat) DO UPDATE SET"
+                            " contact_id = excluded.contact_id,"
+                            " conversation_id = excluded.conversation_id")),
+      chat_(db.prepare("SELECT contact_id, conversation_id FROM chats"
+                       " WHERE inbox = ?1 AND chat = ?2")),
+      count_(db.prepare("SELECT count(*) FROM wa_inbound WHERE state = ?1"))
+{
+}
+
+bool WaInboundRepository::add(std::string_view inbox, std::string_view wa_id,
+                              std::string_view chat, std::string_view record,
+                              int64_t now)
+{
+    insert_.bind(1, inbox).bind(2, wa_id).bind(3, chat).bind(4, record).bind(5, now);
+    insert_.run();
+    return db_.changes() > 0;
+}
+
+std::vector<std::string> WaInboundRepository::pending_chats(std::string_view inbox,
+                                                            size_t limit)
+{
+    std::vector<std::string> out;
+    pending_chats_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
+    try {
+        while (pending_chats_.step()) {
+            out.push_back(pending_chats_.column_text(0));
+        }
+    } catch (...) {
+        pending_chats_.reset();
+        throw;
+    }
+    pending_chats_.reset();
+    return out;
+}
+
+std::optional<WaInboundRepository::Pending>
+WaInboundRepository::oldest_pending(std::string_view inbox, std::string_view chat)
+{
+    oldest_.bind(1, inbox).bind(2, chat);
+    std::optional<Pending> out;
+    try {
+        if (oldest_.step()) {
+            out = Pending{oldest_.column_int(0), oldest_.column_text(1)};
+        }
+    } catch (...) {
+        oldest_.reset();
+        throw;
+    }
+    oldest_.reset();
+    return out;
+}
+
+void WaInboundRepository::settle(int64_t id, bool posted, int64_t chatwoot_message_id,
+                                 std::string_view failure, std::string_view inbox,
+                                 std::string_view chat, const ChatRow& mapping)
+{
+    Transaction tx(db_);
+    settle_.bind(1, id).bind(2, std::string_view(posted ? "posted" : "failed"));
+    if (posted) {
+        settle_.bind(3, chatwoot_message_id).bind_null(4);
+    } else {
+        settle_.bind_null(3).bind(4, failure);
+    }
+    settle_.run();
+    save_chat_.bind(1, inbox).bind(2, chat);
+    bind_optional(save_chat_, 3, mapping.contact_id);
+    bind_optional(save_chat_, 4, mapping.conversation_id);
+    save_chat_.run();
+    tx.commit();
+}
+
+ChatRow WaInboundRepository::chat(std::string_view inbox, std::string_view chat)
+{
+    chat_.bind(1, inbox).bind(2, chat);
+    ChatRow row;
+    try {
+        if (chat_.step()) {
+            row.contact_id = optional_column(chat_, 0);
+            row.conversation_id = optional_column(chat_, 1);
+        }
+    } catch (...) {
+        chat_.reset();
+        throw;
+    }
+    chat_.reset();
+    return row;
+}
+
+int64_t WaInboundRepository::last_id()
+{
+    auto st = db_.prepare("SELECT coalesce(max(id), 0) FROM wa_inbound");
+    st.step();
+    return st.column_int(0);
+}
+
+uint64_t WaInboundRepository::count(std::string_view state)
+{
+    count_.bind(1, state);
+    count_.step();
+    auto n = static_cast<uint64_t>(count_.column_int(0));
+    count_.reset();
+    return n;
+}
+
+}  // namespace chatwoot::store

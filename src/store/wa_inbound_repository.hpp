@@ -1,0 +1,63 @@
+// WhatsApp messages on their way into Chatwoot (one row per WhatsApp id:
+// a device delivering the same message again adds nothing) and each chat's
+// contact and conversation in Chatwoot.
+#pragma once
+
+#include "sqlite_handle.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chatwoot::store {
+
+struct ChatRow {
+    std::optional<int64_t> contact_id;
+    std::optional<int64_t> conversation_id;
+};
+
+class WaInboundRepository {
+public:
+    explicit WaInboundRepository(Database& db);
+
+    // Inside the caller's transaction.  True when new.
+    bool add(std::string_view inbox, std::string_view wa_id, std::string_view chat,
+             std::string_view record, int64_t now);
+
+    // Chats of the inbox with pending messages, oldest first, at most limit.
+    std::vector<std::string> pending_chats(std::string_view inbox, size_t limit);
+
+    struct Pending {
+        int64_t id = 0;
+        std::string record;
+    };
+    // The chat's oldest pending message: the only one that may go next.
+    std::optional<Pending> oldest_pending(std::string_view inbox, std::string_view chat);
+
+    // The message is in Chatwoot (or given up), and the chat's mapping as
+    // the job left it: one transaction, so a crash keeps both or neither.
+    void settle(int64_t id, bool posted, int64_t chatwoot_message_id,
+                std::string_view failure, std::string_view inbox,
+                std::string_view chat, const ChatRow& mapping);
+
+    ChatRow chat(std::string_view inbox, std::string_view chat);
+
+    uint64_t count(std::string_view state);
+
+    // The newest row's id (0 when empty).
+    int64_t last_id();
+
+private:
+    Database& db_;
+    Statement insert_;
+    Statement pending_chats_;
+    Statement oldest_;
+    Statement settle_;
+    Statement save_chat_;
+    Statement chat_;
+    Statement count_;
+};
+
+}  // namespace chatwoot::store

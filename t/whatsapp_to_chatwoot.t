@@ -1,0 +1,188 @@
+# WhatsApp messages into Chatwoot, through the helper's REST client against
+# a fake Chatwoot strict to the real contract, from a synthetic device (a
+# directory of message files): one contact and one conversation per chat,
+# every message once, in order per chat, with WhatsApp formatting turned
+# into Chatwoot's, replies linked, group senders named; and the same when
+# Chatwoot fails, loses answers, and the helper is killed on the way.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use ChatwootTest qw(free_port);
+use ChatwootTest::FakeChatwoot;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $JSON = JSON::PP->new->canonical->utf8;
+
+sub write_messages {
+    my ($dir, @messages) = @_;
+    for my $m (@messages) {
+        my $name = sprintf '%s/%010d-%s.json', $dir, $m->{seq}, $m->{id};
+        open my $fh, '>', "$name.tmp" or die $!;
+        print {$fh} $JSON->encode({ map { $_ => $m->{$_} } grep { $_ ne 'seq' } keys %$m });
+        close $fh;
+        rename "$name.tmp", $name or die $!;   # the device never sees half a file
+    }
+}
+
+sub conversations_of {
+    my ($state) = @_;
+    my %by_contact;
+    for my $c (@{$state->{conversations}}) {
+        push @{$by_contact{$c->{contact_id}}}, $c;
+    }
+    return \%by_contact;
+}
+
+sub start {
+    my (%o) = @_;
+    my $t = ChatwootTest->new;
+    my $fake = ChatwootTest::FakeChatwoot->spawn($t, account => 1, token => 'test-api-token',
+                                                 inbox => { id => 7, name => 'WhatsApp' });
+    my $device = $t->dir . '/device';
+    mkdir $device;
+    chmod 0777, $device;
+    my $port = free_port();
+    $t->write_config($t->chatwoot_http(
+        port => $port,
+        inbox => { url => "http://127.0.0.1:$fake/",
+                   extra => "synthetic_device $device;\nconcurrency 8;\n" },
+    ))->run;
+    $t->wait_helper_running;
+    return ($t, $fake, $device);
+}
+
+# --- the plain path ---------------------------------------------------------
+{
+    my ($t, $fake, $device) = start();
+    my $seq = 0;
+    write_messages($device,
+        { seq => ++$seq, id => 'A1', chat => '5511987654321@s.whatsapp.net', push_name => 'Maria',
+          text => 'Olá, *tudo bem*?' },
+        { seq => ++$seq, id => 'B1', chat => '5521912345678@s.whatsapp.net', push_name => 'João',
+          text => 'first from João' },
+        { seq => ++$seq, id => 'A2', chat => '5511987654321@s.whatsapp.net', push_name => 'Maria',
+          text => 'replying', reply_to => 'A1' },
+        { seq => ++$seq, id => 'G1', chat => '120363000000000000@g.us', chat_name => 'Família',
+          sender => '5511987654321@s.whatsapp.net', push_name => 'Maria', text => 'oi _gente_' },
+        { seq => ++$seq, id => 'A3', chat => '5511987654321@s.whatsapp.net', from_me => JSON::PP::true,
+          text => 'sent from my own phone' },
+    );
+
+    my $state = $t->wait_for(sub {
+        my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+        my $n = 0;
+        $n += scalar @{$_->{messages}} for @{$s->{conversations}};
+        $n == 5 ? $s : undef;
+    }, 15, 'five messages in Chatwoot');
+
+    my %contacts = map { $_->{identifier} => $_ } @{$state->{contacts}};
+    is_deeply([sort keys %contacts],
+              ['120363000000000000@g.us', '5511987654321@s.whatsapp.net', '5521912345678@s.whatsapp.net'],
+              'one contact per chat, identified by its JID');
+    is($contacts{'5511987654321@s.whatsapp.net'}{phone_number}, '+5511987654321', 'with its E.164 phone');
+    is($contacts{'5511987654321@s.whatsapp.net'}{name}, 'Maria', 'named after the push name');
+    is($contacts{'120363000000000000@g.us'}{name}, 'Família', 'a group is named after its subject');
+    ok(!defined $contacts{'120363000000000000@g.us'}{phone_number}, 'and has no phone');
+
+    my $convs = conversations_of($state);
+    is(scalar(keys %$convs), 3, 'three contacts with conversations');
+    is(scalar(@{$convs->{$_}}), 1, "one conversation for contact $_") for sort keys %$convs;
+
+    my $maria = $convs->{$contacts{'5511987654321@s.whatsapp.net'}{id}}[0];
+    my @m = @{$maria->{messages}};
+    is_deeply([map { $_->{source_id} } @m], ['WAID:A1', 'WAID:A2', 'WAID:A3'], "Maria's messages in order");
+    is($m[0]{content}, 'Olá, **tudo bem**?', 'WhatsApp bold became Chatwoot bold');
+    is($m[0]{message_type}, 0, 'her messages are incoming');
+    is($m[2]{message_type}, 1, 'one sent from the own phone is outgoing');
+    is($m[1]{content_attributes}{in_reply_to_external_id}, 'WAID:A1', 'a reply points at what it quotes');
+    is($m[1]{content_attributes}{in_reply_to}, $m[0]{id}, 'which Chatwoot resolved');
+    my $group = $convs->{$contacts{'120363000000000000@g.us'}{id}}[0];
+    is($group->{messages}[0]{content}, '**Maria:** oi *gente*', 'a group message names its sender');
+
+    is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', 5]],
+              'the store has every message as posted');
+    is_deeply($t->sql(q{SELECT count(*) FROM chats WHERE contact_id IS NOT NULL AND conversation_id IS NOT NULL}),
+              [[3]], 'and every chat mapped');
+    opendir my $dh, $device;
+    is(scalar(grep { /\.json$/ } readdir $dh), 0, 'the device directory was emptied');
+    my @warn = grep { @{$_->{warnings} // []} } @{$state->{requests}};
+    is(scalar @warn, 0, 'nothing we sent needed a cast by Chatwoot') or diag explain \@warn;
+
+    # The same message again (a device delivering twice) adds nothing.
+    write_messages($device, { seq => ++$seq, id => 'A1', chat => '5511987654321@s.whatsapp.net',
+                              text => 'Olá, *tudo bem*?' });
+    sleep 1;
+    $state = ChatwootTest::FakeChatwoot->get_state($fake);
+    my $n = 0;
+    $n += scalar @{$_->{messages}} for @{$state->{conversations}};
+    is($n, 5, 'a message delivered twice is in Chatwoot once');
+    $t->finish;
+}
+
+# --- faults and crashes --------------------------------------------------------
+{
+    my ($t, $fake, $device) = start();
+    $t->allow_log(qr/cache manager process \d+ exited on signal 9/);
+    ChatwootTest::FakeChatwoot->set_faults($fake,
+        { kind => '500', probability => 0.15 },
+        { kind => 'reset', probability => 0.05 },
+        { kind => 'lost_answer', probability => 0.10 },
+        { kind => '422_too_many', probability => 0.02, method => 'POST', path_regex => '/messages$' },
+    );
+
+    my ($chats, $per_chat) = (12, 10);
+    my @all;
+    for my $i (1 .. $per_chat) {
+        for my $c (1 .. $chats) {
+            push @all, { seq => scalar(@all) + 1, id => "C${c}M$i",
+                         chat => sprintf('55119%08d@s.whatsapp.net', $c), push_name => "Chat $c",
+                         text => "message $i of chat $c" };
+        }
+    }
+    write_messages($device, @all[0 .. 59]);
+    sleep 1.5;
+    kill 'KILL', $t->status->{helper}{pid};
+    write_messages($device, @all[60 .. $#all]);
+    sleep 1.5;
+    my $h = $t->wait_for(sub { my $s = $t->status; $s->{helper}{state} eq 'running' ? $s : undef },
+                         10, 'helper back');
+    kill 'KILL', $h->{helper}{pid};
+
+    my $state = $t->wait_for(sub {
+        my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+        my $n = 0;
+        $n += scalar @{$_->{messages}} for @{$s->{conversations}};
+        return $s if $n >= @all && !$t->sql(q{SELECT count(*) FROM wa_inbound WHERE state = 'pending'})->[0][0];
+        undef;
+    }, 60, 'every message in Chatwoot');
+
+    my %by_source;
+    my %order;
+    for my $conv (@{$state->{conversations}}) {
+        for my $m (@{$conv->{messages}}) {
+            $by_source{$m->{source_id}}++;
+            push @{$order{$conv->{contact_id}}}, $m->{source_id};
+        }
+    }
+    is(scalar(keys %by_source), scalar(@all), 'every message arrived');
+    my @dups = grep { $by_source{$_} > 1 } keys %by_source;
+    is(scalar(@dups), 0, 'none twice, despite lost answers and kills') or diag "@dups";
+    is(scalar(@{$state->{contacts}}), $chats, 'one contact per chat');
+    is(scalar(@{$state->{conversations}}), $chats, 'one conversation per chat');
+    my $disorder = 0;
+    for my $list (values %order) {
+        my @i = map { /M(\d+)$/ ? $1 : 0 } @$list;
+        $disorder++ if join(',', @i) ne join(',', sort { $a <=> $b } @i);
+    }
+    is($disorder, 0, 'order kept in every conversation');
+    is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}),
+              [['posted', scalar @all]], 'all posted in the store');
+    my $faults = grep { $_->{fault} } @{$state->{requests}};
+    ok($faults > 20, "the fake injected $faults faults");
+    $t->finish;
+}
+
+done_testing;
