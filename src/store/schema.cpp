@@ -47,7 +47,7 @@ constexpr std::array<std::string_view, 3> kMigrations = {
         UNIQUE (inbox, action, chatwoot_message_id)
     );
     CREATE INDEX outbox_pending
-        ON outbox (inbox, conversation_id, id) WHERE state = 'pending';
+        ON outbox (inbox, created_at, id) WHERE state = 'pending';
     )sql",
 
     // 3: WhatsApp messages on their way into Chatwoot, once per WhatsApp
