@@ -850,7 +850,8 @@ ngx_http_chatwoot_manager(void *data)
 
     static cw_inbox_conf_t        *inboxes;
 
-    ngx_uint_t                     i;
+    ngx_str_t                     *jids;
+    ngx_uint_t                     i, j;
     cw_inbox_conf_t               *ic;
     cw_helper_conf_t               conf;
     ngx_http_chatwoot_inbox_t     *inbox;
@@ -905,6 +906,24 @@ ngx_http_chatwoot_manager(void *data)
         ic->synthetic_device = inbox->synthetic_device.len
                                ? (const char *) inbox->synthetic_device.data
                                : NULL;
+        ic->ignore_groups = (int) inbox->ignore_groups;
+
+        if (inbox->ignore_jids && ic->ignore_jids == NULL) {
+            ic->ignore_jids = ngx_pcalloc(ngx_cycle->pool,
+                                          inbox->ignore_jids->nelts
+                                          * sizeof(char *));
+            if (ic->ignore_jids == NULL) {
+                return 60 * 60 * 1000;
+            }
+
+            jids = inbox->ignore_jids->elts;
+
+            for (j = 0; j < inbox->ignore_jids->nelts; j++) {
+                ic->ignore_jids[j] = (const char *) jids[j].data;
+            }
+
+            ic->ignore_jids_n = inbox->ignore_jids->nelts;
+        }
     }
 
     return (ngx_msec_t) cw_helper_manager(&conf);
@@ -1716,6 +1735,9 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
                 return NGX_CONF_ERROR;
             }
             *jid = value[i];
+            if (ngx_http_chatwoot_nul_terminate(cf->pool, jid) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
         }
         return NGX_CONF_OK;
     }

@@ -31,6 +31,9 @@ typedef struct {
     int           reopen_resolved;
     int           open_as_pending;
     const char   *synthetic_device;   /* a directory, or NULL */
+    int           ignore_groups;
+    const char  **ignore_jids;        /* ignore_jids_n C strings */
+    size_t        ignore_jids_n;
 } cw_inbox_conf_t;
 
 typedef struct {

@@ -38,6 +38,7 @@ sub conversations_of {
 
 sub start {
     my (%o) = @_;
+    my $extra = $o{extra} // '';
     my $t = ChatwootTest->new;
     my $fake = ChatwootTest::FakeChatwoot->spawn($t, account => 1, token => 'test-api-token',
                                                  inbox => { id => 7, name => 'WhatsApp' });
@@ -48,7 +49,7 @@ sub start {
     $t->write_config($t->chatwoot_http(
         port => $port,
         inbox => { url => "http://127.0.0.1:$fake/",
-                   extra => "synthetic_device $device;\nconcurrency 8;\n" },
+                   extra => "synthetic_device $device;\nconcurrency 8;\n$extra" },
     ))->run;
     $t->wait_helper_running;
     return ($t, $fake, $device);
@@ -119,6 +120,29 @@ sub start {
     my $n = 0;
     $n += scalar @{$_->{messages}} for @{$state->{conversations}};
     is($n, 5, 'a message delivered twice is in Chatwoot once');
+    $t->finish;
+}
+
+# --- chats the operator keeps out ------------------------------------------------
+{
+    my ($t, $fake, $device) = start(extra => "ignore_groups on;\n"
+                                             . "ignore_jids 5511999999999\@s.whatsapp.net;\n");
+    write_messages($device,
+        { seq => 1, id => 'G', chat => '120363000000000000@g.us', text => 'group' },
+        { seq => 2, id => 'I', chat => '5511999999999@s.whatsapp.net', text => 'ignored' },
+        { seq => 3, id => 'S', chat => 'status@broadcast', sender => '5511987654321@s.whatsapp.net',
+          text => 'a status update' },
+        { seq => 4, id => 'K', chat => '5511987654321@s.whatsapp.net', text => 'kept' },
+    );
+    my $state = $t->wait_for(sub {
+        my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+        @{$s->{conversations}} && @{$s->{conversations}[0]{messages}} ? $s : undef;
+    }, 15, 'the kept message in Chatwoot');
+    sleep 0.5;
+    $state = ChatwootTest::FakeChatwoot->get_state($fake);
+    is_deeply([map { $_->{identifier} } @{$state->{contacts}}], ['5511987654321@s.whatsapp.net'],
+              'groups, listed chats and status updates never reach Chatwoot');
+    is_deeply($t->sql('SELECT wa_id FROM wa_inbound'), [['K']], 'nor the store');
     $t->finish;
 }
 

@@ -335,8 +335,15 @@ void Helper::start_chatwoot()
                                  ic.open_as_pending != 0},
             static_cast<size_t>(ic.concurrency) * 2, inherited));
         if (ic.synthetic_device != nullptr) {
+            bridge::IntakeFilter filter;
+            filter.ignore_groups = ic.ignore_groups != 0;
+            for (size_t j = 0; j < ic.ignore_jids_n; j++) {
+                auto jid = bridge::Jid::parse(ic.ignore_jids[j]);
+                filter.ignored_chats.insert(jid ? jid->without_device().to_string()
+                                                : std::string(ic.ignore_jids[j]));
+            }
             devices_.push_back(std::make_unique<SyntheticDevice>(
-                ic.name, ic.synthetic_device, *db_, *wa_inbound_));
+                ic.name, ic.synthetic_device, *db_, *wa_inbound_, std::move(filter)));
         }
         InboxBinding b;
         b.name = ic.name;

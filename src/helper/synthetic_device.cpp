@@ -62,7 +62,11 @@ size_t SyntheticDevice::poll(int64_t now)
                 fs::rename(path, fs::path(path).replace_extension(".bad"), ec);
                 continue;
             }
-            if (inbound_.add(inbox_, m->id, m->chat, bridge::to_json(*m), now)) {
+            if (!filter_.accepts(*m)) {
+                ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                               "chatwoot helper: inbox \"%s\" ignores chat %s",
+                               inbox_.c_str(), m->chat.c_str());
+            } else if (inbound_.add(inbox_, m->id, m->chat, bridge::to_json(*m), now)) {
                 added++;
             }
             done.push_back(path);

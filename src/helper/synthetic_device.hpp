@@ -6,6 +6,7 @@
 // hand its messages over the same way, into the same table.
 #pragma once
 
+#include "../bridge/intake_filter.hpp"
 #include "../store/sqlite_handle.hpp"
 #include "../store/wa_inbound_repository.hpp"
 
@@ -17,8 +18,12 @@ namespace chatwoot::helper {
 class SyntheticDevice {
 public:
     SyntheticDevice(std::string inbox, std::string dir, store::Database& db,
-                    store::WaInboundRepository& inbound)
-        : inbox_(std::move(inbox)), dir_(std::move(dir)), db_(db), inbound_(inbound)
+                    store::WaInboundRepository& inbound, bridge::IntakeFilter filter)
+        : inbox_(std::move(inbox)),
+          dir_(std::move(dir)),
+          db_(db),
+          inbound_(inbound),
+          filter_(std::move(filter))
     {
     }
 
@@ -32,6 +37,7 @@ private:
     std::string dir_;
     store::Database& db_;
     store::WaInboundRepository& inbound_;
+    bridge::IntakeFilter filter_;
 };
 
 }  // namespace chatwoot::helper
