@@ -11,11 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chatwoot_abi.h"
+
 #include "chatwoot_shared.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+CW_BEGIN_DECLS
 
 
 /* One chatwoot_inbox block, as the helper needs it; strings NUL-terminated. */
@@ -51,8 +51,6 @@ typedef struct {
 uint64_t cw_helper_manager(const cw_helper_conf_t *conf) CW_NOEXCEPT;
 
 
-#ifdef __cplusplus
-}
-#endif
+CW_END_DECLS
 
 #endif /* CHATWOOT_HELPER_H */

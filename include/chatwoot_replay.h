@@ -13,12 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-#define CW_NOEXCEPT noexcept
-extern "C" {
-#else
-#define CW_NOEXCEPT
-#endif
+#include "chatwoot_abi.h"
+
+CW_BEGIN_DECLS
 
 
 typedef struct {
@@ -47,8 +44,6 @@ void cw_replay_remember(cw_replay_t *table, uint64_t key, uint64_t now)
     CW_NOEXCEPT;
 
 
-#ifdef __cplusplus
-}
-#endif
+CW_END_DECLS
 
 #endif /* CHATWOOT_REPLAY_H */

@@ -19,12 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-#define CW_NOEXCEPT noexcept
-extern "C" {
-#else
-#define CW_NOEXCEPT
-#endif
+#include "chatwoot_abi.h"
+
+CW_BEGIN_DECLS
 
 
 /* What a record carries; stored with it so the helper can route it. */
@@ -119,8 +116,6 @@ cw_ring_current(const cw_ring_t *ring)
 }
 
 
-#ifdef __cplusplus
-}
-#endif
+CW_END_DECLS
 
 #endif /* CHATWOOT_RING_H */

@@ -11,12 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chatwoot_abi.h"
+
 #include "chatwoot_ring.h"
 #include "chatwoot_webhook.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+CW_BEGIN_DECLS
 
 
 /* Where the helper is in its life; shown in the status output. */
@@ -132,8 +132,6 @@ size_t cw_status_render(const cw_status_t *status, char *buf, size_t size)
     CW_NOEXCEPT;
 
 
-#ifdef __cplusplus
-}
-#endif
+CW_END_DECLS
 
 #endif /* CHATWOOT_SHARED_H */

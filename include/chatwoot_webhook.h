@@ -11,12 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-#define CW_NOEXCEPT noexcept
-extern "C" {
-#else
-#define CW_NOEXCEPT
-#endif
+#include "chatwoot_abi.h"
+
+CW_BEGIN_DECLS
 
 
 /* Every outcome has its own counter in the status output. */
@@ -80,8 +77,6 @@ void cw_webhook_inspect(const cw_webhook_request_t *req,
 const char *cw_webhook_outcome_name(cw_webhook_outcome_t outcome) CW_NOEXCEPT;
 
 
-#ifdef __cplusplus
-}
-#endif
+CW_END_DECLS
 
 #endif /* CHATWOOT_WEBHOOK_H */
