@@ -907,6 +907,9 @@ ngx_http_chatwoot_manager(void *data)
                                ? (const char *) inbox->synthetic_device.data
                                : NULL;
         ic->ignore_groups = (int) inbox->ignore_groups;
+        ic->agent_signature = (int) inbox->agent_signature;
+        ic->signature_delimiter = (const char *)
+                                  inbox->signature_delimiter.data;
 
         if (inbox->ignore_jids && ic->ignore_jids == NULL) {
             ic->ignore_jids = ngx_pcalloc(ngx_cycle->pool,
@@ -1572,18 +1575,22 @@ ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(inbox->device_timeout,
                              NGX_HTTP_CHATWOOT_DEVICE_TIMEOUT);
 
+    if (inbox->signature_delimiter.data == NULL) {
+        ngx_str_set(&inbox->signature_delimiter, "\n\n");
+    }
+
     /* the helper hands these to C++ and curl as C strings */
 
     if (ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->name) != NGX_OK
         || ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->api_token)
+           != NGX_OK
+        || ngx_http_chatwoot_nul_terminate(cf->pool,
+                                           &inbox->signature_delimiter)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    if (inbox->signature_delimiter.data == NULL) {
-        ngx_str_set(&inbox->signature_delimiter, "\n\n");
-    }
 
     return NGX_CONF_OK;
 }

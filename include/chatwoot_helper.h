@@ -32,6 +32,8 @@ typedef struct {
     int           open_as_pending;
     const char   *synthetic_device;   /* a directory, or NULL */
     int           ignore_groups;
+    int           agent_signature;
+    const char   *signature_delimiter;
     const char  **ignore_jids;        /* ignore_jids_n C strings */
     size_t        ignore_jids_n;
 } cw_inbox_conf_t;

@@ -16,6 +16,7 @@
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
 #include "outbox_expiry.hpp"
+#include "outbox_sender.hpp"
 #include "synthetic_device.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
@@ -146,6 +147,7 @@ private:
     std::optional<store::WaInboundRepository> wa_inbound_;
     std::vector<std::unique_ptr<ChatForwarder>> forwarders_;
     std::vector<std::unique_ptr<SyntheticDevice>> devices_;
+    std::vector<std::unique_ptr<OutboxSender>> senders_;
     ngx_event_t forward_timer_{};
 
     ngx_event_t lock_timer_{};
@@ -343,7 +345,14 @@ void Helper::start_chatwoot()
                                                 : std::string(ic.ignore_jids[j]));
             }
             devices_.push_back(std::make_unique<SyntheticDevice>(
-                ic.name, ic.synthetic_device, *db_, *wa_inbound_, std::move(filter)));
+                ic.name, ic.synthetic_device, *db_, *wa_inbound_, *outbox_,
+                std::move(filter)));
+            senders_.push_back(std::make_unique<OutboxSender>(
+                ic.name, *outbox_, *devices_.back(), *clients_.back(),
+                rest::Api(ic.account_id),
+                bridge::SignatureOptions{ic.agent_signature != 0,
+                                         ic.signature_delimiter ? ic.signature_delimiter
+                                                                : "\n\n"}));
         }
         InboxBinding b;
         b.name = ic.name;
@@ -370,6 +379,9 @@ void Helper::forward()
     }
     for (auto& f : forwarders_) {
         f->kick();
+    }
+    for (auto& s : senders_) {
+        s->tick(ngx_time());
     }
 }
 

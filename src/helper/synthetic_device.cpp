@@ -5,6 +5,8 @@
 #include "../bridge/wa_message_json.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -62,7 +64,10 @@ size_t SyntheticDevice::poll(int64_t now)
                 fs::rename(path, fs::path(path).replace_extension(".bad"), ec);
                 continue;
             }
-            if (!filter_.accepts(*m)) {
+            if (m->from_me && outbox_.is_our_send(inbox_, m->id)) {
+                // The device's echo of an agent reply we sent: already in
+                // Chatwoot, as the agent's message.
+            } else if (!filter_.accepts(*m)) {
                 ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                                "chatwoot helper: inbox \"%s\" ignores chat %s",
                                inbox_.c_str(), m->chat.c_str());
@@ -77,6 +82,44 @@ size_t SyntheticDevice::poll(int64_t now)
         fs::remove(path, ec);
     }
     return added;
+}
+
+void SyntheticDevice::write_sent(const std::string& name, const std::string& json)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(dir_) / "sent";
+    fs::create_directories(dir);
+    const fs::path tmp = dir / (name + ".tmp");
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << json;
+        if (!out.flush()) {
+            throw std::runtime_error("cannot write " + tmp.string());
+        }
+    }
+    fs::rename(tmp, dir / name);  // whole or not at all, for whoever reads
+}
+
+std::string SyntheticDevice::send(const bridge::AgentReply& reply, int64_t outbox_id)
+{
+    bridge::WaMessage m;
+    m.id = "SYN" + std::to_string(outbox_id);
+    m.chat = reply.chat;
+    m.from_me = true;
+    m.text = reply.text;
+    m.reply_to = reply.quoted;
+    char name[32];
+    std::snprintf(name, sizeof name, "%010lld.json", static_cast<long long>(outbox_id));
+    write_sent(name, bridge::to_json(m));
+    return m.id;
+}
+
+void SyntheticDevice::revoke(const std::string& chat, const std::string& wa_id,
+                             int64_t outbox_id)
+{
+    char name[40];
+    std::snprintf(name, sizeof name, "%010lld-revoke.json", static_cast<long long>(outbox_id));
+    write_sent(name, "{\"revoke\":\"" + wa_id + "\",\"chat\":\"" + chat + "\"}");
 }
 
 }  // namespace chatwoot::helper

@@ -7,6 +7,8 @@
 #pragma once
 
 #include "../bridge/intake_filter.hpp"
+#include "../bridge/agent_reply.hpp"
+#include "../store/outbox_repository.hpp"
 #include "../store/sqlite_handle.hpp"
 #include "../store/wa_inbound_repository.hpp"
 
@@ -18,14 +20,24 @@ namespace chatwoot::helper {
 class SyntheticDevice {
 public:
     SyntheticDevice(std::string inbox, std::string dir, store::Database& db,
-                    store::WaInboundRepository& inbound, bridge::IntakeFilter filter)
+                    store::WaInboundRepository& inbound, store::OutboxRepository& outbox,
+                    bridge::IntakeFilter filter)
         : inbox_(std::move(inbox)),
           dir_(std::move(dir)),
           db_(db),
           inbound_(inbound),
+          outbox_(outbox),
           filter_(std::move(filter))
     {
     }
+
+    // Sends an agent reply: a file in <dir>/sent named after the outbox
+    // entry, so doing it again after a crash writes the same file.  Returns
+    // the WhatsApp id it was sent as.  Throws when it cannot.
+    std::string send(const bridge::AgentReply& reply, int64_t outbox_id);
+
+    // Revokes a message we sent (a deletion in Chatwoot).
+    void revoke(const std::string& chat, const std::string& wa_id, int64_t outbox_id);
 
     // Takes what is there now; returns how many messages were new.
     size_t poll(int64_t now);
@@ -37,7 +49,10 @@ private:
     std::string dir_;
     store::Database& db_;
     store::WaInboundRepository& inbound_;
+    store::OutboxRepository& outbox_;
     bridge::IntakeFilter filter_;
+
+    void write_sent(const std::string& name, const std::string& json);
 };
 
 }  // namespace chatwoot::helper

@@ -15,8 +15,75 @@ OutboxRepository::OutboxRepository(Database& db)
           " WHERE state = 'pending' AND inbox = ?1 AND created_at <= ?2"
           " ORDER BY id LIMIT ?3")),
       settle_(db.prepare(
-          "UPDATE outbox SET state = ?2 WHERE id = ?1 AND state = 'pending'"))
+          "UPDATE outbox SET state = ?2 WHERE id = ?1 AND state = 'pending'")),
+      jobs_(db.prepare(
+          "SELECT o.id, o.action, o.conversation_id, o.chatwoot_message_id, i.payload"
+          " FROM outbox o JOIN inbound_events i ON i.id = o.inbound_id"
+          " WHERE o.state = 'pending' AND o.inbox = ?1 ORDER BY o.id LIMIT ?2")),
+      sent_insert_(db.prepare(
+          "INSERT OR IGNORE INTO wa_sent (inbox, wa_id, chat, chatwoot_message_id, sent_at)"
+          " VALUES (?1, ?2, ?3, ?4, ?5)")),
+      sent_as_(db.prepare("SELECT wa_id, chat FROM wa_sent"
+                          " WHERE inbox = ?1 AND chatwoot_message_id = ?2 LIMIT 1")),
+      ours_(db.prepare("SELECT 1 FROM wa_sent WHERE inbox = ?1 AND wa_id = ?2"))
 {
+}
+
+std::vector<OutboxRepository::Job> OutboxRepository::pending_jobs(std::string_view inbox,
+                                                                  size_t limit)
+{
+    std::vector<Job> out;
+    jobs_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
+    try {
+        while (jobs_.step()) {
+            Job j;
+            j.id = jobs_.column_int(0);
+            j.action = jobs_.column_text(1);
+            j.conversation_id = jobs_.column_int(2);
+            if (!jobs_.column_is_null(3)) {
+                j.chatwoot_message_id = jobs_.column_int(3);
+            }
+            j.record = jobs_.column_text(4);
+            out.push_back(std::move(j));
+        }
+    } catch (...) {
+        jobs_.reset();
+        throw;
+    }
+    jobs_.reset();
+    return out;
+}
+
+void OutboxRepository::settle_sent(int64_t id, std::string_view inbox,
+                                   std::string_view wa_id, std::string_view chat,
+                                   int64_t chatwoot_message_id, int64_t now)
+{
+    Transaction tx(db_);
+    sent_insert_.bind(1, inbox).bind(2, wa_id).bind(3, chat).bind(4, chatwoot_message_id)
+        .bind(5, now);
+    sent_insert_.run();
+    settle(id, "sent");
+    tx.commit();
+}
+
+std::optional<std::pair<std::string, std::string>>
+OutboxRepository::sent_as(std::string_view inbox, int64_t chatwoot_message_id)
+{
+    sent_as_.bind(1, inbox).bind(2, chatwoot_message_id);
+    std::optional<std::pair<std::string, std::string>> out;
+    if (sent_as_.step()) {
+        out.emplace(sent_as_.column_text(0), sent_as_.column_text(1));
+    }
+    sent_as_.reset();
+    return out;
+}
+
+bool OutboxRepository::is_our_send(std::string_view inbox, std::string_view wa_id)
+{
+    ours_.bind(1, inbox).bind(2, wa_id);
+    bool found = ours_.step();
+    ours_.reset();
+    return found;
 }
 
 std::vector<OutboxRepository::Pending>

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace chatwoot::store {
@@ -49,12 +50,37 @@ public:
     // not pending any more.
     bool settle(int64_t id, std::string_view state);
 
+    struct Job {
+        int64_t id = 0;
+        std::string action;
+        int64_t conversation_id = 0;
+        std::optional<int64_t> chatwoot_message_id;
+        std::string record;   // the queued webhook record
+    };
+    // The inbox's pending entries with their records, oldest first.
+    std::vector<Job> pending_jobs(std::string_view inbox, size_t limit);
+
+    // A reply is on WhatsApp: remember its id and settle the entry, in one
+    // commit.
+    void settle_sent(int64_t id, std::string_view inbox, std::string_view wa_id,
+                     std::string_view chat, int64_t chatwoot_message_id, int64_t now);
+
+    // The WhatsApp id a Chatwoot message was sent as, if we sent it.
+    std::optional<std::pair<std::string, std::string>>  // (wa id, chat)
+    sent_as(std::string_view inbox, int64_t chatwoot_message_id);
+
+    bool is_our_send(std::string_view inbox, std::string_view wa_id);
+
 private:
     Database& db_;
     Statement insert_;
     Statement pending_;
     Statement pending_before_;
     Statement settle_;
+    Statement jobs_;
+    Statement sent_insert_;
+    Statement sent_as_;
+    Statement ours_;
 };
 
 }  // namespace chatwoot::store

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -75,6 +75,21 @@ constexpr std::array<std::string_view, 3> kMigrations = {
         conversation_id  INTEGER,
         PRIMARY KEY (inbox, chat)
     );
+    )sql",
+
+    // 4: agent replies as WhatsApp messages: their WhatsApp ids, so that
+    // the device's echo of our own send is not posted back into Chatwoot
+    // and a deletion in Chatwoot can revoke the right message.
+    R"sql(
+    CREATE TABLE wa_sent (
+        inbox                TEXT    NOT NULL,
+        wa_id                TEXT    NOT NULL,
+        chat                 TEXT    NOT NULL,
+        chatwoot_message_id  INTEGER NOT NULL,
+        sent_at              INTEGER NOT NULL,
+        PRIMARY KEY (inbox, wa_id)
+    );
+    CREATE INDEX wa_sent_by_message ON wa_sent (inbox, chatwoot_message_id);
     )sql",
 };
 

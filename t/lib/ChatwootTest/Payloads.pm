@@ -14,6 +14,14 @@ our @EXPORT_OK = qw(message_created message_updated status_changed typing);
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
+# Bodies go on the wire as UTF-8 bytes, whether a test wrote its strings as
+# characters (use utf8) or as bytes.
+sub _wire {
+    my ($json) = @_;
+    utf8::encode($json) if utf8::is_utf8($json);
+    return $json;
+}
+
 sub _conversation {
     my (%o) = @_;
     my $conv = $o{conversation} // 15;
@@ -72,7 +80,7 @@ sub _message {
         event                 => $event,
     );
     $m{attachments} = $o{attachments} if $o{attachments};
-    return $JSON->encode(\%m);
+    return _wire($JSON->encode(\%m));
 }
 
 sub message_created { _message('message_created', @_) }
@@ -83,17 +91,17 @@ sub status_changed {
     my $c = _conversation(%o);
     $c->{event} = 'conversation_status_changed';
     $c->{changed_attributes} = undef;
-    return $JSON->encode($c);
+    return _wire($JSON->encode($c));
 }
 
 sub typing {
     my (%o) = @_;
-    return $JSON->encode({
+    return _wire($JSON->encode({
         event        => $o{on} ? 'conversation_typing_on' : 'conversation_typing_off',
         user         => { id => 3, name => 'Ana', email => 'ana@acme.test', type => 'user' },
         conversation => _conversation(%o),
         is_private   => $o{private} ? JSON::PP::true : JSON::PP::false,
-    });
+    }));
 }
 
 1;

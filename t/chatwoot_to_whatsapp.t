@@ -1,0 +1,113 @@
+# Agent replies to WhatsApp, through the synthetic device: signed with the
+# agent's name and in WhatsApp formatting, sent once, their WhatsApp ids
+# kept so the device's echo is not posted back into Chatwoot and a deletion
+# in Chatwoot revokes the right message.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use ChatwootTest qw(free_port);
+use ChatwootTest::FakeChatwoot;
+use ChatwootTest::Payloads qw(message_created message_updated);
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my $JSON = JSON::PP->new->canonical->utf8;
+my $t = ChatwootTest->new;
+my $fake = ChatwootTest::FakeChatwoot->spawn($t, account => 1, token => 'test-api-token',
+                                             inbox => { id => 7, name => 'WhatsApp' });
+my $device = $t->dir . '/device';
+mkdir $device;
+chmod 0777, $device;
+my $port = free_port();
+$t->write_config($t->chatwoot_http(
+    port => $port,
+    inbox => { url => "http://127.0.0.1:$fake/", extra => "synthetic_device $device;\n" },
+))->run;
+$t->wait_helper_running;
+
+sub device_file {
+    my ($name, $m) = @_;
+    open my $fh, '>', "$device/$name.tmp" or die $!;
+    print {$fh} $JSON->encode($m);
+    close $fh;
+    rename "$device/$name.tmp", "$device/$name" or die $!;
+}
+sub sent_files {
+    opendir my $dh, "$device/sent" or return [];
+    return [sort grep { /\.json$/ } readdir $dh];
+}
+sub read_json {
+    open my $fh, '<', $_[0] or die "$_[0]: $!";
+    local $/;
+    return $JSON->decode(<$fh>);
+}
+sub message_count {
+    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+    my $n = 0;
+    $n += scalar @{$_->{messages}} for @{$s->{conversations}};
+    return $n;
+}
+
+# Maria writes first, so Chatwoot has her contact and conversation.
+my $chat = '5511987654321@s.whatsapp.net';
+device_file('0001.json', { id => 'A1', chat => $chat, push_name => 'Maria', text => 'oi' });
+my $state = $t->wait_for(sub {
+    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+    @{$s->{conversations}} && @{$s->{conversations}[0]{messages}} ? $s : undef;
+}, 15, "Maria's message in Chatwoot");
+my $conv = $state->{conversations}[0]{display_id};
+
+# Ana answers in Chatwoot.
+my ($code, undef, $why) = $t->webhook($port, message_created(
+    id => 7001, conversation => $conv, content => '**Olá** Maria, veja [o pedido](https://loja.test/p/1)',
+    content_attributes => { in_reply_to => 1, in_reply_to_external_id => 'WAID:A1' }));
+is($code, 202, "Ana's reply is accepted") or diag $why;
+my $files = $t->wait_for(sub { my $f = sent_files(); @$f ? $f : undef }, 5, 'a file in sent/');
+is(scalar @$files, 1, 'one message sent');
+my $sent = read_json("$device/sent/$files->[0]");
+is($sent->{chat}, $chat, 'to the chat of the conversation');
+is($sent->{text}, "*Ana:*\n\n*Olá* Maria, veja o pedido (https://loja.test/p/1)",
+   'signed by the agent, in WhatsApp formatting');
+is($sent->{reply_to}, 'A1', 'quoting the WhatsApp message it answers');
+ok($sent->{from_me}, 'as our own message');
+my $wa_id = $sent->{id};
+is_deeply($t->sql(q{SELECT state FROM outbox WHERE chatwoot_message_id = 7001}), [['sent']],
+          'the outbox entry is settled as sent');
+is_deeply($t->sql('SELECT wa_id, chatwoot_message_id FROM wa_sent'), [[$wa_id, 7001]],
+          'and its WhatsApp id kept');
+
+# The device echoes our send: it must not come back into Chatwoot.
+my $before = message_count();
+device_file('0002.json', { id => $wa_id, chat => $chat, from_me => JSON::PP::true,
+                           text => $sent->{text} });
+device_file('0003.json', { id => 'A2', chat => $chat, push_name => 'Maria', text => 'obrigada' });
+$t->wait_for(sub { message_count() == $before + 1 }, 10, "Maria's next message");
+sleep 0.5;
+is(message_count(), $before + 1, 'the echo of our own reply was not posted');
+is_deeply($t->sql(q{SELECT wa_id FROM wa_inbound ORDER BY id}), [['A1'], ['A2']],
+          'nor stored as a WhatsApp message');
+
+# Ana deletes her reply in Chatwoot: the WhatsApp message is revoked.
+($code) = $t->webhook($port, message_updated(
+    id => 7001, conversation => $conv, content => 'This message was deleted',
+    content_attributes => { deleted => JSON::PP::true }));
+is($code, 202, 'the deletion is accepted');
+$files = $t->wait_for(sub { my $f = sent_files(); @$f == 2 ? $f : undef }, 5, 'a revoke file');
+is_deeply(read_json("$device/sent/$files->[1]"), { revoke => $wa_id, chat => $chat },
+          'revoking the message we sent');
+
+# A reply in a conversation whose contact is no WhatsApp chat.
+($code) = $t->webhook($port, message_created(id => 7002, conversation => $conv, content => 'x',
+                                             phone => 'not-a-phone'));
+is($code, 202, 'accepted');
+$t->wait_for(sub {
+    ($t->sql(q{SELECT state FROM outbox WHERE chatwoot_message_id = 7002})->[0][0] // '') eq 'failed'
+}, 5, 'settled as failed');
+like($t->read_file('error.log'), qr/\[warn\].*a reply in conversation $conv cannot go to WhatsApp: the conversation's contact is no WhatsApp chat/,
+     'and the operator told why');
+is(scalar @{sent_files()}, 2, 'nothing sent for it');
+
+$t->finish;
+done_testing;
