@@ -66,6 +66,8 @@ typedef struct {
     ngx_flag_t                   open_as_pending;
     ngx_flag_t                   ignore_groups;
     ngx_msec_t                   device_timeout;
+    ngx_msec_t                   throttle_base;
+    ngx_msec_t                   throttle_cap;
     ngx_str_t                    synthetic_device;   /* NUL-terminated */
     ngx_array_t                 *ignore_jids;    /* of ngx_str_t */
     ngx_uint_t                   concurrency;
@@ -908,6 +910,8 @@ ngx_http_chatwoot_manager(void *data)
                                : NULL;
         ic->ignore_groups = (int) inbox->ignore_groups;
         ic->agent_signature = (int) inbox->agent_signature;
+        ic->throttle_base_msec = inbox->throttle_base;
+        ic->throttle_cap_msec = inbox->throttle_cap;
         ic->signature_delimiter = (const char *)
                                   inbox->signature_delimiter.data;
 
@@ -1760,6 +1764,26 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
         {
             return NGX_CONF_ERROR;
         }
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_chatwoot_is("throttle_backoff")) {
+        ngx_msec_t  base, cap;
+
+        ngx_http_chatwoot_args(2, 2);
+        base = ngx_parse_time(&value[1], 0);
+        cap = ngx_parse_time(&value[2], 0);
+        if (base == (ngx_msec_t) NGX_ERROR || cap == (ngx_msec_t) NGX_ERROR
+            || base < 1 || cap < base)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid throttle_backoff \"%V %V\", e.g. "
+                               "\"15s 60s\" (first wait, longest wait)",
+                               &value[1], &value[2]);
+            return NGX_CONF_ERROR;
+        }
+        inbox->throttle_base = base;
+        inbox->throttle_cap = cap;
         return NGX_CONF_OK;
     }
 

@@ -33,6 +33,8 @@ typedef struct {
     const char   *synthetic_device;   /* a directory, or NULL */
     int           ignore_groups;
     int           agent_signature;
+    uint64_t      throttle_base_msec;   /* 0: the client's default */
+    uint64_t      throttle_cap_msec;
     const char   *signature_delimiter;
     const char  **ignore_jids;        /* ignore_jids_n C strings */
     size_t        ignore_jids_n;

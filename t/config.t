@@ -120,6 +120,8 @@ my @bad = (
       qr/\[emerg\].*invalid concurrency "0", it must be 1 to 256/ ],
     [ 'device_timeout zero', inbox_conf('device_timeout 0;'),
       qr/\[emerg\].*invalid device_timeout "0", e\.g\. "5m"/ ],
+    [ 'throttle_backoff shorter cap', inbox_conf('throttle_backoff 10s 1s;'),
+      qr/\[emerg\].*invalid throttle_backoff "10s 1s", e\.g\. "15s 60s"/ ],
     [ 'bad rate', inbox_conf('rate fast;'),
       qr/\[emerg\].*invalid rate "fast", e\.g\. "10r\/s"/ ],
     [ 'missing secret file', inbox_conf("webhook_secret_file $dir/nope;"),
@@ -168,7 +170,7 @@ for my $good (
     http_conf(zone => 'size=64m queue=1048576',
               inbox => { url => 'https://chatwoot.example.com/ check=5m',
                          extra => "agent_signature on delimiter=--; reopen_resolved off;\n"
-                                  . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s; device_timeout 30s;\n"
+                                  . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s; device_timeout 30s; throttle_backoff 1s 30s;\n"
                                   . "ignore_jids 5511999999999\@s.whatsapp.net 120363000000000000\@g.us;\n" }),
     http_conf(inbox => { secret => undef, api_token => undef, extra => "webhook_secret_file $dir/secret;\napi_token_file $dir/secret;\n" }),
 ) {

@@ -42,7 +42,7 @@ bool idempotent(const rest::Request& r)
 
 ChatwootClient::ChatwootClient(CurlMultiDriver& curl, std::string base_url,
                                std::string api_token, unsigned concurrency,
-                               unsigned rate_per_second)
+                               unsigned rate_per_second, rest::BackoffPolicy backoff)
     : curl_(curl),
       base_url_(std::move(base_url)),
       token_header_("api_access_token: " + api_token),
@@ -50,6 +50,7 @@ ChatwootClient::ChatwootClient(CurlMultiDriver& curl, std::string base_url,
       bucket_(rate_per_second ? rest::TokenBucket::Rate::per_second(rate_per_second)
                               : rest::TokenBucket::Rate::unlimited(),
               std::max(1u, rate_per_second)),
+      backoff_(backoff),
       rng_(static_cast<uint64_t>(ngx_pid) * 0x9E3779B97F4A7C15ULL ^ ngx_time())
 {
     while (!base_url_.empty() && base_url_.back() == '/') {

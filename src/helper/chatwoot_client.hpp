@@ -33,7 +33,8 @@ public:
     using Done = std::function<void(const Reply&)>;
 
     ChatwootClient(CurlMultiDriver& curl, std::string base_url, std::string api_token,
-                   unsigned concurrency, unsigned rate_per_second);
+                   unsigned concurrency, unsigned rate_per_second,
+                   rest::BackoffPolicy backoff = {});
     ~ChatwootClient();
     ChatwootClient(const ChatwootClient&) = delete;
     ChatwootClient& operator=(const ChatwootClient&) = delete;

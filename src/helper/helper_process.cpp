@@ -329,8 +329,16 @@ void Helper::start_chatwoot()
     const int64_t inherited = wa_inbound_->last_id();
     std::vector<InboxBinding> bindings;
     for (const auto& ic : inbox_confs_) {
+        rest::BackoffPolicy backoff;
+        if (ic.throttle_base_msec > 0) {
+            // Chatwoot's throttles are per minute by default; an installation
+            // with other limits can say how long to hold back.
+            const rest::Millis base(ic.throttle_base_msec), cap(ic.throttle_cap_msec);
+            backoff.throttled = rest::Schedule{base, cap, std::min(base, backoff.throttled.floor)};
+            backoff.flood_guard = backoff.throttled;
+        }
         clients_.push_back(std::make_unique<ChatwootClient>(
-            *curl_, ic.url, ic.api_token, ic.concurrency, ic.rate));
+            *curl_, ic.url, ic.api_token, ic.concurrency, ic.rate, backoff));
         forwarders_.push_back(std::make_unique<ChatForwarder>(
             ic.name, *wa_inbound_, *clients_.back(), rest::Api(ic.account_id),
             bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0,

@@ -1,0 +1,120 @@
+# The bridge under fire: 1,000 WhatsApp messages over 50 chats (1:1 and
+# groups, with replies) into a fake Chatwoot that answers 30% of requests
+# with 429 (rack-attack's, without Retry-After) or 5xx, loses some answers
+# after doing the work, while the helper is killed twice.  Afterwards every
+# message is in Chatwoot exactly once, in order per conversation, with one
+# contact and one conversation per chat.
+use strict;
+use warnings;
+use lib 't/lib';
+use ChatwootTest qw(free_port);
+use ChatwootTest::FakeChatwoot;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my ($CHATS, $GROUPS, $TOTAL) = (50, 10, 1000);
+my $JSON = JSON::PP->new->canonical->utf8;
+
+my $t = ChatwootTest->new;
+$t->allow_log(qr/cache manager process \d+ exited on signal 9/);
+my $fake = ChatwootTest::FakeChatwoot->spawn($t, account => 1, token => 'test-api-token',
+                                             inbox => { id => 7, name => 'WhatsApp' },
+                                             flood_limit => 100_000);
+my $device = $t->dir . '/device';
+mkdir $device;
+chmod 0777, $device;
+my $port = free_port();
+$t->write_config($t->chatwoot_http(
+    port => $port,
+    inbox => { url => "http://127.0.0.1:$fake/",
+               extra => "synthetic_device $device;\nconcurrency 16;\n"
+                        . "throttle_backoff 20ms 200ms;\n" },
+))->run;
+$t->wait_helper_running;
+
+ChatwootTest::FakeChatwoot->set_faults($fake,
+    { kind => '429_plain', probability => 0.15, seed => 7 },
+    { kind => '500', probability => 0.08 },
+    { kind => '503', probability => 0.07 },
+    { kind => 'lost_answer', probability => 0.05 },
+);
+
+my @chats = map {
+    $_ <= $GROUPS ? sprintf('1203630000000000%02d@g.us', $_)
+                  : sprintf('55119%08d@s.whatsapp.net', $_)
+} 1 .. $CHATS;
+my @messages;
+for my $i (0 .. $TOTAL - 1) {
+    my $c = $i % $CHATS;
+    my $n = int($i / $CHATS) + 1;
+    my $chat = $chats[$c];
+    push @messages, {
+        id => "C${c}M$n", chat => $chat, text => "message $n of chat $c",
+        ($chat =~ /g\.us$/ ? (chat_name => "Group $c", sender => '5511900000001@s.whatsapp.net',
+                              push_name => 'Member') : (push_name => "Contact $c")),
+        ($n == 3 ? (reply_to => "C${c}M1") : ()),
+    };
+}
+sub write_batch {
+    my ($from, $to) = @_;
+    for my $i ($from .. $to) {
+        my $name = sprintf '%s/%06d.json', $device, $i;
+        open my $fh, '>', "$name.tmp" or die $!;
+        print {$fh} $JSON->encode($messages[$i]);
+        close $fh;
+        rename "$name.tmp", $name or die $!;
+    }
+}
+
+my $t0 = time;
+write_batch(0, 399);
+sleep 2;
+kill 'KILL', $t->status->{helper}{pid};
+write_batch(400, 799);
+my $h = $t->wait_for(sub { my $s = $t->status; $s->{helper}{state} eq 'running' ? $s : undef },
+                     10, 'helper back');
+sleep 2;
+kill 'KILL', $h->{helper}{pid};
+write_batch(800, $TOTAL - 1);
+
+$t->wait_for(sub {
+    my $s = $t->status;
+    $s->{helper}{state} eq 'running'
+        && !$t->sql(q{SELECT count(*) FROM wa_inbound WHERE state = 'pending'})->[0][0]
+        && $t->sql('SELECT count(*) FROM wa_inbound')->[0][0] == $TOTAL;
+}, 240, 'every message handled');
+diag sprintf 'handled %d messages in %.1f s', $TOTAL, time - $t0;
+
+my $state = ChatwootTest::FakeChatwoot->get_state($fake);
+my (%seen, %per_conv);
+for my $conv (@{$state->{conversations}}) {
+    for my $m (@{$conv->{messages}}) {
+        $seen{$m->{source_id}}++;
+        push @{$per_conv{$conv->{display_id}}}, $m->{source_id};
+    }
+}
+is(scalar(keys %seen), $TOTAL, 'every message is in Chatwoot');
+my @dups = grep { $seen{$_} > 1 } sort keys %seen;
+is(scalar @dups, 0, 'none twice') or diag "@dups[0 .. ($#dups < 9 ? $#dups : 9)]";
+is(scalar @{$state->{contacts}}, $CHATS, 'one contact per chat');
+is(scalar @{$state->{conversations}}, $CHATS, 'one conversation per chat');
+my $out_of_order = 0;
+for my $list (values %per_conv) {
+    my @n = map { /M(\d+)$/ ? $1 : 0 } @$list;
+    $out_of_order++ if join(',', @n) ne join(',', sort { $a <=> $b } @n);
+}
+is($out_of_order, 0, 'order kept in every conversation');
+my ($replies) = grep { @$_ } [grep { ($_->{content_attributes}{in_reply_to_external_id} // '') =~ /^WAID:C\d+M1$/ }
+                                map { @{$_->{messages}} } @{$state->{conversations}}];
+is(scalar @$replies, $CHATS, 'every chat has its reply linked');
+is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', $TOTAL]],
+          'the store has all posted');
+my %faults;
+$faults{$_->{fault}}++ for grep { $_->{fault} } @{$state->{requests}};
+my $requests = @{$state->{requests}};
+diag 'faults: ' . join(', ', map { "$_ x $faults{$_}" } sort keys %faults) . " of $requests requests";
+ok($faults{'429_plain'} && $faults{500} && $faults{503} && $faults{lost_answer}, 'every fault kind happened');
+
+$t->finish;
+done_testing;
