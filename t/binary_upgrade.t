@@ -18,10 +18,11 @@ my $old = $t->master_pid;
 my $state = $t->dir . '/state';
 
 my @accepted;
+my $next_id = 0;
 sub post_some {
     my ($tag, $n) = @_;
     for my $i (1 .. $n) {
-        my ($code) = $t->webhook($port, message_created(id => ++$main::id, content => "$tag-$i"));
+        my ($code) = $t->webhook($port, message_created(id => ++$next_id, content => "$tag-$i"));
         push @accepted, "$tag-$i" if $code == 202;
         is($code, 202, "$tag-$i accepted") if $code != 202;
     }

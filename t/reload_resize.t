@@ -11,10 +11,11 @@ use Test::More;
 my $t = ChatwootTest->new;
 my $port = free_port();
 my @sent;
+my $next_id = 0;
 sub post_some {
     my ($tag) = @_;
     for my $i (1 .. 3) {
-        my ($code) = $t->webhook($port, message_created(id => ++$main::id, content => "$tag-$i"));
+        my ($code) = $t->webhook($port, message_created(id => ++$next_id, content => "$tag-$i"));
         is($code, 202, "$tag-$i accepted");
         push @sent, "$tag-$i";
     }

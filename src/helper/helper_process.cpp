@@ -360,13 +360,15 @@ void Helper::start_chatwoot()
                 rest::Api(ic.account_id),
                 bridge::SignatureOptions{ic.agent_signature != 0,
                                          ic.signature_delimiter ? ic.signature_delimiter
-                                                                : "\n\n"}));
+                                                                : "\n\n"},
+                static_cast<int64_t>(ic.device_timeout_sec)));
         }
         InboxBinding b;
         b.name = ic.name;
         b.timeout_seconds = static_cast<int64_t>(ic.device_timeout_sec);
         b.api = rest::Api(ic.account_id);
         b.client = clients_.back().get();
+        b.has_device = ic.synthetic_device != nullptr;
         bindings.push_back(std::move(b));
     }
     expiry_.emplace(*outbox_, std::move(bindings));

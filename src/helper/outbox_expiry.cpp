@@ -12,6 +12,9 @@ constexpr const char* kReason = "DEVICE_NOT_AVAILABLE";
 void OutboxExpiry::tick(int64_t now)
 {
     for (const auto& inbox : inboxes_) {
+        if (inbox.has_device) {
+            continue;
+        }
         for (const auto& p :
              outbox_.pending_before(inbox.name, now - inbox.timeout_seconds, kBatch)) {
             if (in_flight_.contains(p.id)) {

@@ -23,6 +23,8 @@ struct InboxBinding {
     int64_t timeout_seconds = 0;
     rest::Api api{0};
     ChatwootClient* client = nullptr;
+    // With a device, its sender owns the pending replies, deadline included.
+    bool has_device = false;
 };
 
 class OutboxExpiry {

@@ -46,10 +46,14 @@ void OutboxSender::send(const store::OutboxRepository::Job& job, int64_t now)
     try {
         wa_id = device_.send(*reply, job.id);
     } catch (const std::exception& e) {
-        // Stays pending: the next tick tries again, device_timeout bounds it.
+        // Stays pending: the next tick tries again, until device_timeout.
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": sending to WhatsApp failed: %s",
                       inbox_.c_str(), e.what());
+        if (now - job.created_at >= timeout_) {
+            outbox_.settle(job.id, "failed");
+            report_failure(job, "DEVICE_NOT_AVAILABLE");
+        }
         return;
     }
     outbox_.settle_sent(job.id, inbox_, wa_id, reply->chat, *job.chatwoot_message_id, now);

@@ -19,13 +19,14 @@ class OutboxSender {
 public:
     OutboxSender(std::string inbox, store::OutboxRepository& outbox,
                  SyntheticDevice& device, ChatwootClient& client, rest::Api api,
-                 bridge::SignatureOptions signature)
+                 bridge::SignatureOptions signature, int64_t timeout_seconds)
         : inbox_(std::move(inbox)),
           outbox_(outbox),
           device_(device),
           client_(client),
           api_(api),
-          signature_(std::move(signature))
+          signature_(std::move(signature)),
+          timeout_(timeout_seconds)
     {
     }
 
@@ -41,6 +42,7 @@ private:
     ChatwootClient& client_;
     rest::Api api_;
     bridge::SignatureOptions signature_;
+    int64_t timeout_;
 };
 
 }  // namespace chatwoot::helper

@@ -17,7 +17,8 @@ OutboxRepository::OutboxRepository(Database& db)
       settle_(db.prepare(
           "UPDATE outbox SET state = ?2 WHERE id = ?1 AND state = 'pending'")),
       jobs_(db.prepare(
-          "SELECT o.id, o.action, o.conversation_id, o.chatwoot_message_id, i.payload"
+          "SELECT o.id, o.action, o.conversation_id, o.chatwoot_message_id, i.payload,"
+          " o.created_at"
           " FROM outbox o JOIN inbound_events i ON i.id = o.inbound_id"
           " WHERE o.state = 'pending' AND o.inbox = ?1 ORDER BY o.id LIMIT ?2")),
       sent_insert_(db.prepare(
@@ -44,6 +45,7 @@ std::vector<OutboxRepository::Job> OutboxRepository::pending_jobs(std::string_vi
                 j.chatwoot_message_id = jobs_.column_int(3);
             }
             j.record = jobs_.column_text(4);
+            j.created_at = jobs_.column_int(5);
             out.push_back(std::move(j));
         }
     } catch (...) {

@@ -56,6 +56,7 @@ public:
         int64_t conversation_id = 0;
         std::optional<int64_t> chatwoot_message_id;
         std::string record;   // the queued webhook record
+        int64_t created_at = 0;
     };
     // The inbox's pending entries with their records, oldest first.
     std::vector<Job> pending_jobs(std::string_view inbox, size_t limit);
