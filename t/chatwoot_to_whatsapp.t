@@ -15,17 +15,7 @@ use Time::HiRes qw(sleep);
 
 my $JSON = JSON::PP->new->canonical->utf8;
 my $t = ChatwootTest->new;
-my $fake = ChatwootTest::FakeChatwoot->spawn($t, account => 1, token => 'test-api-token',
-                                             inbox => { id => 7, name => 'WhatsApp' });
-my $device = $t->dir . '/device';
-mkdir $device;
-chmod 0777, $device;
-my $port = free_port();
-$t->write_config($t->chatwoot_http(
-    port => $port,
-    inbox => { url => "http://127.0.0.1:$fake/", extra => "synthetic_device $device;\n" },
-))->run;
-$t->wait_helper_running;
+my ($fake, $device, $port) = $t->start_bridge;
 
 sub device_file {
     my ($name, $m) = @_;

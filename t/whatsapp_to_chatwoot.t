@@ -40,18 +40,7 @@ sub start {
     my (%o) = @_;
     my $extra = $o{extra} // '';
     my $t = ChatwootTest->new;
-    my $fake = ChatwootTest::FakeChatwoot->spawn($t, account => 1, token => 'test-api-token',
-                                                 inbox => { id => 7, name => 'WhatsApp' });
-    my $device = $t->dir . '/device';
-    mkdir $device;
-    chmod 0777, $device;
-    my $port = free_port();
-    $t->write_config($t->chatwoot_http(
-        port => $port,
-        inbox => { url => "http://127.0.0.1:$fake/",
-                   extra => "synthetic_device $device;\nconcurrency 8;\n$extra" },
-    ))->run;
-    $t->wait_helper_running;
+    my ($fake, $device) = $t->start_bridge(extra => "concurrency 8;\n$extra");
     return ($t, $fake, $device);
 }
 

@@ -144,6 +144,29 @@ $server
 EOF
 }
 
+# The whole bridge for a test: a fake Chatwoot (account 1, API inbox 7),
+# a synthetic WhatsApp device directory, and nginx with one inbox bound to
+# both.  Options: extra (more inbox lines), fake (more FakeChatwoot options).
+# Returns (fake port, device directory, nginx port); the helper is running.
+sub start_bridge {
+    my ($self, %o) = @_;
+    require ChatwootTest::FakeChatwoot;
+    my $fake = ChatwootTest::FakeChatwoot->spawn($self, account => 1, token => 'test-api-token',
+                                                 inbox => { id => 7, name => 'WhatsApp' },
+                                                 %{$o{fake} // {}});
+    my $device = $self->dir . '/device';
+    mkdir $device;
+    chmod 0777, $device;   # the helper runs as the worker user
+    my $port = free_port();
+    $self->write_config($self->chatwoot_http(
+        port => $port,
+        inbox => { url => "http://127.0.0.1:$fake/",
+                   extra => "synthetic_device $device;\n" . ($o{extra} // '') },
+    ))->run;
+    $self->wait_helper_running;
+    return ($fake, $device, $port);
+}
+
 sub write_file {
     my ($self, $name, $content) = @_;
     my $path = "$self->{dir}/$name";
