@@ -15,7 +15,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 APT_PACKAGES=(
     g++ cmake pkg-config ccache make
-    nginx nginx-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev
+    nginx nginx-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev rapidjson-dev
     libpcre2-dev libgtest-dev
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
