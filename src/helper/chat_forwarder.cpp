@@ -2,6 +2,8 @@
 
 #include "../bridge/wa_message_json.hpp"
 
+#include <exception>
+
 namespace chatwoot::helper {
 
 ChatForwarder::ChatForwarder(std::string inbox, store::WaInboundRepository& inbound,
@@ -57,7 +59,7 @@ bool ChatForwarder::start_next(const std::string& chat)
     a.row_id = pending->id;
     a.job = std::make_unique<bridge::ForwardJob>(
         std::move(*message), bridge::ChatMapping{row.contact_id, row.conversation_id},
-        options_, api_, pending->id <= inherited_up_to_);
+        options_, api_, pending->id <= inherited_up_to_ || unsure_.erase(chat) > 0);
     send(chat);
     return true;
 }
@@ -89,8 +91,20 @@ void ChatForwarder::finish(const std::string& chat)
     const bridge::ForwardJob& job = *a.job;
     const bool posted = job.state() == bridge::ForwardJob::State::done;
     const auto& m = job.mapping();
-    inbound_.settle(a.row_id, posted, job.chatwoot_message_id(), job.failure(), inbox_,
-                    chat, store::ChatRow{m.contact_id, m.conversation_id});
+    try {
+        inbound_.settle(a.row_id, posted, job.chatwoot_message_id(), job.failure(),
+                        inbox_, chat, store::ChatRow{m.contact_id, m.conversation_id});
+    } catch (const std::exception& e) {
+        // The row stays pending and is tried again on a later kick; it may
+        // be in Chatwoot already, so that try looks first.
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": recording a message of %s "
+                      "failed, it will be looked up and retried: %s",
+                      inbox_.c_str(), chat.c_str(), e.what());
+        unsure_.insert(chat);
+        active_.erase(chat);
+        return;
+    }
     if (!posted) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": a WhatsApp message of %s could "

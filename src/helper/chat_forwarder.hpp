@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace chatwoot::helper {
 
@@ -48,6 +49,9 @@ private:
     size_t max_active_;
     int64_t inherited_up_to_;
     std::unordered_map<std::string, Active> active_;
+    // Chats whose last message may be in Chatwoot although the store could
+    // not record it: their next job looks before it posts.
+    std::unordered_set<std::string> unsure_;
 };
 
 }  // namespace chatwoot::helper
