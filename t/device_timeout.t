@@ -70,6 +70,10 @@ for my $m (grep { $_->{id} == $messages[0] || $_->{id} == $messages[1] } @{$c->{
        "message $m->{id} says why");
 }
 
+$t->wait_for(sub {
+    $t->sql(q{SELECT count(*) FROM outbox WHERE state = 'pending'})->[0][0] == 0
+}, 10, 'the outbox settled');
+$state = ChatwootTest::FakeChatwoot->get_state($fake);
 my @patches = grep { $_->{method} eq 'PATCH' } @{$state->{requests}};
 my @statuses = map { $_->{status} // 'none' } @patches;
 ok(@patches >= 5, "the helper retried through the faults (@statuses)");
@@ -77,9 +81,6 @@ is(scalar(grep { ($_->{fault} // '') eq '500' } @patches), 2, 'two 500s were ans
 ok(!grep({ @{$_->{warnings} // []} } @patches), 'Chatwoot would have cast nothing we sent')
     or diag explain [map { $_->{warnings} } @patches];
 
-$t->wait_for(sub {
-    $t->sql(q{SELECT count(*) FROM outbox WHERE state = 'pending'})->[0][0] == 0
-}, 10, 'the outbox settled');
 is_deeply($t->sql(q{SELECT chatwoot_message_id, state FROM outbox ORDER BY id}),
           [[$messages[0], 'failed'], [$messages[1], 'failed'], [999_999, 'failed']],
           'every reply settled as failed, none left pending');
