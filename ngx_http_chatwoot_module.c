@@ -688,6 +688,13 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     for (i = 0; i < CW_WH_OUTCOMES; i++) {
         st.webhook[i] = cw_load(&sh->webhook.outcomes[i]);
     }
+
+    st.bridge.whatsapp_posted = cw_load(&sh->bridge.whatsapp_posted);
+    st.bridge.whatsapp_failed = cw_load(&sh->bridge.whatsapp_failed);
+    st.bridge.replies_sent = cw_load(&sh->bridge.replies_sent);
+    st.bridge.replies_failed = cw_load(&sh->bridge.replies_failed);
+    st.bridge.api_requests = cw_load(&sh->bridge.api_requests);
+    st.bridge.api_retries = cw_load(&sh->bridge.api_retries);
     st.now = ngx_time();
 
     ngx_shmtx_lock(&ctx->shpool->mutex);

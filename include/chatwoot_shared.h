@@ -66,6 +66,16 @@ typedef struct {
     uint64_t  last_checked_at;   /* unix seconds */
 } cw_upstream_stats_t;
 
+/* What the helper did with messages, counted since the zone was made. */
+typedef struct {
+    uint64_t  whatsapp_posted;     /* WhatsApp messages now in Chatwoot */
+    uint64_t  whatsapp_failed;     /* given up (logged at error) */
+    uint64_t  replies_sent;        /* agent replies handed to WhatsApp */
+    uint64_t  replies_failed;      /* marked failed in Chatwoot */
+    uint64_t  api_requests;        /* Chatwoot REST requests answered */
+    uint64_t  api_retries;         /* of which retried */
+} cw_bridge_stats_t;
+
 typedef struct {
     uint64_t  outcomes[CW_WH_OUTCOMES];   /* answers, by cw_webhook_outcome_t */
     uint64_t  logged_at[CW_WH_OUTCOMES];  /* unix second of the last log line */
@@ -78,6 +88,7 @@ typedef struct {
     cw_store_stats_t     store;
     cw_upstream_stats_t  chatwoot;
     cw_webhook_stats_t   webhook;
+    cw_bridge_stats_t    bridge;
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
@@ -119,6 +130,7 @@ typedef struct {
     uint64_t             ring_max_record;
     uint64_t             webhook[CW_WH_OUTCOMES];
     uint64_t             replay_evicted;
+    cw_bridge_stats_t    bridge;
     uint64_t             now;
     int                  chatwoot_configured;
 } cw_status_t;

@@ -106,6 +106,13 @@ $faults{$_->{fault}}++ for grep { $_->{fault} } @{$state->{requests}};
 my $requests = @{$state->{requests}};
 diag 'faults: ' . join(', ', map { "$_ x $faults{$_}" } sort keys %faults) . " of $requests requests";
 ok($faults{'429_plain'} && $faults{500} && $faults{503} && $faults{lost_answer}, 'every fault kind happened');
+my $bridge = $t->status->{bridge};
+# The counter lives in shared memory, the truth in SQLite: a kill between
+# a commit and the count loses that one count (two kills here), never adds.
+ok($bridge->{whatsapp_posted} <= $TOTAL && $bridge->{whatsapp_posted} >= $TOTAL - 2,
+   "status counts each message at most once, across the kills ($bridge->{whatsapp_posted})");
+is($bridge->{whatsapp_failed}, 0, 'and none failed');
+ok($bridge->{api_retries} > 100, "retries are counted ($bridge->{api_retries})");
 
 $t->finish;
 done_testing;

@@ -98,6 +98,9 @@ $t->wait_for(sub {
 like($t->read_file('error.log'), qr/\[warn\].*a reply in conversation $conv cannot go to WhatsApp: the conversation's contact is no WhatsApp chat/,
      'and the operator told why');
 is(scalar @{sent_files()}, 2, 'nothing sent for it');
+my $bridge = $t->status->{bridge};
+is($bridge->{replies_sent}, 1, 'status counts the reply sent');
+is($bridge->{replies_failed}, 1, 'and the one that could not go');
 
 $t->finish;
 done_testing;

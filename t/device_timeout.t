@@ -90,6 +90,7 @@ like($log, qr/\[warn\].*no WhatsApp device took message $messages[0] of conversa
 like($log, qr/\[warn\].*marking message 999999 failed in Chatwoot was refused/,
      'a refusal is logged, not looped on');
 unlike($log, qr/test-api-token/, 'the API token is never logged');
+is($t->status->{bridge}{replies_failed}, 3, 'status counts the three failed replies');
 
 $t->finish;
 done_testing;

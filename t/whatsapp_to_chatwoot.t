@@ -94,6 +94,9 @@ sub start {
 
     is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', 5]],
               'the store has every message as posted');
+    my $bridge = $t->status->{bridge};
+    is($bridge->{whatsapp_posted}, 5, 'status counts the posted messages');
+    ok($bridge->{api_requests} >= 5 * 1 + 3 * 3, "and the Chatwoot requests ($bridge->{api_requests})");
     is_deeply($t->sql(q{SELECT count(*) FROM chats WHERE contact_id IS NOT NULL AND conversation_id IS NOT NULL}),
               [[3]], 'and every chat mapped');
     opendir my $dh, $device;

@@ -105,6 +105,9 @@ void ChatForwarder::finish(const std::string& chat)
         active_.erase(chat);
         return;
     }
+    if (stats_ != nullptr) {
+        cw_add(posted ? &stats_->whatsapp_posted : &stats_->whatsapp_failed, 1);
+    }
     if (!posted) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": a WhatsApp message of %s could "

@@ -28,6 +28,8 @@ public:
     // Starts idle chats that have pending messages.
     void kick();
 
+    void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
+
     size_t active() const { return active_.size(); }
 
 private:
@@ -52,6 +54,7 @@ private:
     // Chats whose last message may be in Chatwoot although the store could
     // not record it: their next job looks before it posts.
     std::unordered_set<std::string> unsure_;
+    cw_bridge_stats_t* stats_ = nullptr;
 };
 
 }  // namespace chatwoot::helper

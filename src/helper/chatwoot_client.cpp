@@ -160,6 +160,9 @@ void ChatwootClient::finish(const std::string& key, const TransferResult& result
     }
     response.body = result.body;
     rest::Classification c = rest::classify(response);
+    if (stats_ != nullptr) {
+        cw_add(&stats_->api_requests, 1);
+    }
 
     const bool retry_here = c.outcome == rest::Outcome::retry
                             && (!c.may_have_applied || idempotent(job.request))
@@ -175,6 +178,9 @@ void ChatwootClient::finish(const std::string& key, const TransferResult& result
         job.not_before = Clock::now() + delay;
         if (c.scope == rest::Scope::server) {
             server_paused_until_ = std::max(server_paused_until_, job.not_before);
+        }
+        if (stats_ != nullptr) {
+            cw_add(&stats_->api_retries, 1);
         }
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "chatwoot helper: %s %s: %s, retry %ui in %M ms",

@@ -6,6 +6,7 @@
 // conversation).  The API token goes into a header and nowhere else.
 #pragma once
 
+#include "chatwoot_shared.h"
 #include "curl_multi_driver.hpp"
 #include "ngx.hpp"
 
@@ -48,6 +49,9 @@ public:
 
     size_t queued() const { return queued_; }
 
+    // Where to count answers and retries for the status location.
+    void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
+
 private:
     using Clock = std::chrono::steady_clock;
 
@@ -79,6 +83,7 @@ private:
     unsigned running_ = 0;
     Clock::time_point server_paused_until_{};
     ngx_event_t timer_{};
+    cw_bridge_stats_t* stats_ = nullptr;
 };
 
 }  // namespace chatwoot::helper

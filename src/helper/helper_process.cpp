@@ -339,11 +339,13 @@ void Helper::start_chatwoot()
         }
         clients_.push_back(std::make_unique<ChatwootClient>(
             *curl_, ic.url, ic.api_token, ic.concurrency, ic.rate, backoff));
+        clients_.back()->count_into(&shared_->bridge);
         forwarders_.push_back(std::make_unique<ChatForwarder>(
             ic.name, *wa_inbound_, *clients_.back(), rest::Api(ic.account_id),
             bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0,
                                  ic.open_as_pending != 0},
             static_cast<size_t>(ic.concurrency) * 2, inherited));
+        forwarders_.back()->count_into(&shared_->bridge);
         if (ic.synthetic_device != nullptr) {
             bridge::IntakeFilter filter;
             filter.ignore_groups = ic.ignore_groups != 0;
@@ -362,6 +364,7 @@ void Helper::start_chatwoot()
                                          ic.signature_delimiter ? ic.signature_delimiter
                                                                 : "\n\n"},
                 static_cast<int64_t>(ic.device_timeout_sec)));
+            senders_.back()->count_into(&shared_->bridge);
         }
         InboxBinding b;
         b.name = ic.name;
@@ -372,6 +375,7 @@ void Helper::start_chatwoot()
         bindings.push_back(std::move(b));
     }
     expiry_.emplace(*outbox_, std::move(bindings));
+    expiry_->count_into(&shared_->bridge);
     ngx_add_timer(&expiry_timer_, kExpiryMsec);
     forward();
     ngx_add_timer(&forward_timer_, kForwardMsec);

@@ -51,6 +51,9 @@ void OutboxExpiry::report(const InboxBinding& inbox,
             // Reported, or Chatwoot refused for good (the message is gone):
             // either way nothing more can be done for it.
             outbox_.settle(id, "failed");
+            if (stats_ != nullptr) {
+                cw_add(&stats_->replies_failed, 1);
+            }
             if (reply.classification.outcome == rest::Outcome::success) {
                 ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                               "chatwoot helper: inbox \"%s\": no WhatsApp device "

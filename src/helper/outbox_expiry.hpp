@@ -38,12 +38,15 @@ public:
     // are skipped).  `now` in unix seconds.
     void tick(int64_t now);
 
+    void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
+
 private:
     void report(const InboxBinding& inbox, const store::OutboxRepository::Pending& p);
 
     store::OutboxRepository& outbox_;
     std::vector<InboxBinding> inboxes_;
     std::unordered_set<int64_t> in_flight_;
+    cw_bridge_stats_t* stats_ = nullptr;
 };
 
 }  // namespace chatwoot::helper

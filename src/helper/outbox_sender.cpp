@@ -57,11 +57,17 @@ void OutboxSender::send(const store::OutboxRepository::Job& job, int64_t now)
         return;
     }
     outbox_.settle_sent(job.id, inbox_, wa_id, reply->chat, *job.chatwoot_message_id, now);
+    if (stats_ != nullptr) {
+        cw_add(&stats_->replies_sent, 1);
+    }
 }
 
 void OutboxSender::report_failure(const store::OutboxRepository::Job& job,
                                   const std::string& why)
 {
+    if (stats_ != nullptr) {
+        cw_add(&stats_->replies_failed, 1);
+    }
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "chatwoot helper: inbox \"%s\": a reply in conversation %L cannot go "
                   "to WhatsApp: %s", inbox_.c_str(), job.conversation_id, why.c_str());

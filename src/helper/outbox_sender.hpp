@@ -32,6 +32,8 @@ public:
 
     void tick(int64_t now);
 
+    void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
+
 private:
     void send(const store::OutboxRepository::Job& job, int64_t now);
     void report_failure(const store::OutboxRepository::Job& job, const std::string& why);
@@ -43,6 +45,7 @@ private:
     rest::Api api_;
     bridge::SignatureOptions signature_;
     int64_t timeout_;
+    cw_bridge_stats_t* stats_ = nullptr;
 };
 
 }  // namespace chatwoot::helper

@@ -97,7 +97,16 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
             return 0;
         }
     }
-    if (!append("}}\n")) {
+    const cw_bridge_stats_t& b = s->bridge;
+    if (!append("},\"bridge\":{\"whatsapp_posted\":%llu,\"whatsapp_failed\":%llu,"
+                "\"replies_sent\":%llu,\"replies_failed\":%llu,"
+                "\"api_requests\":%llu,\"api_retries\":%llu}}\n",
+                (unsigned long long) b.whatsapp_posted,
+                (unsigned long long) b.whatsapp_failed,
+                (unsigned long long) b.replies_sent,
+                (unsigned long long) b.replies_failed,
+                (unsigned long long) b.api_requests,
+                (unsigned long long) b.api_retries)) {
         return 0;
     }
     return used;

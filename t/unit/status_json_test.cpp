@@ -203,6 +203,7 @@ cw_status_t filled()
         s.webhook[o] = 500 + static_cast<uint64_t>(o);
     }
     s.replay_evicted = 7;
+    s.bridge = cw_bridge_stats_t{801, 802, 803, 804, 805, 806};
     s.ring_capacity = 4096;
     s.ring_depth = 11;
     s.ring_bytes_used = 5432;
@@ -244,7 +245,10 @@ TEST(StatusJson, FilledStatusRendersTheExactDocument)
         "\"chatwoot\":{\"configured\":true,\"checks\":120,\"failures\":9,"
         "\"last_http_status\":200,\"last_checked_at\":1700000050},"
         "\"time\":1700000099,"
-        "\"webhook\":{\"replay_evicted\":7,\"queued\":500,\"private\":501,\"not_outgoing\":502,\"own_echo\":503,\"unknown_event\":504,\"not_deletion\":505,\"unconfigured\":506,\"unsigned\":507,\"signature\":508,\"timestamp\":509,\"token\":510,\"content_type\":511,\"malformed\":512,\"replay\":513}}\n";
+        "\"webhook\":{\"replay_evicted\":7,\"queued\":500,\"private\":501,\"not_outgoing\":502,\"own_echo\":503,\"unknown_event\":504,\"not_deletion\":505,\"unconfigured\":506,\"unsigned\":507,\"signature\":508,\"timestamp\":509,\"token\":510,\"content_type\":511,\"malformed\":512,\"replay\":513},"
+        "\"bridge\":{\"whatsapp_posted\":801,\"whatsapp_failed\":802,"
+        "\"replies_sent\":803,\"replies_failed\":804,\"api_requests\":805,"
+        "\"api_retries\":806}}\n";
     EXPECT_EQ(render(filled()), expect);
 }
 
@@ -277,6 +281,12 @@ TEST(StatusJson, ParsesBackToEveryPromisedFieldWithItsValue)
         {"chatwoot.failures", num(9)},
         {"chatwoot.last_http_status", num(200)},
         {"webhook.replay_evicted", num(7)},
+        {"bridge.whatsapp_posted", num(801)},
+        {"bridge.whatsapp_failed", num(802)},
+        {"bridge.replies_sent", num(803)},
+        {"bridge.replies_failed", num(804)},
+        {"bridge.api_requests", num(805)},
+        {"bridge.api_retries", num(806)},
         {"webhook.queued", num(500)},
         {"webhook.private", num(501)},
         {"webhook.not_outgoing", num(502)},
@@ -424,7 +434,10 @@ TEST(StatusJson, ZeroedStatusRendersTheExactDocument)
               "\"chatwoot\":{\"configured\":false,\"checks\":0,"
               "\"failures\":0,\"last_http_status\":0,\"last_checked_at\":0},"
               "\"time\":0,"
-              "\"webhook\":{\"replay_evicted\":0,\"queued\":0,\"private\":0,\"not_outgoing\":0,\"own_echo\":0,\"unknown_event\":0,\"not_deletion\":0,\"unconfigured\":0,\"unsigned\":0,\"signature\":0,\"timestamp\":0,\"token\":0,\"content_type\":0,\"malformed\":0,\"replay\":0}}\n");
+              "\"webhook\":{\"replay_evicted\":0,\"queued\":0,\"private\":0,\"not_outgoing\":0,\"own_echo\":0,\"unknown_event\":0,\"not_deletion\":0,\"unconfigured\":0,\"unsigned\":0,\"signature\":0,\"timestamp\":0,\"token\":0,\"content_type\":0,\"malformed\":0,\"replay\":0},"
+              "\"bridge\":{\"whatsapp_posted\":0,\"whatsapp_failed\":0,"
+              "\"replies_sent\":0,\"replies_failed\":0,\"api_requests\":0,"
+              "\"api_retries\":0}}\n");
 }
 
 TEST(StatusJson, LargestValuesFitInStatusMax)
@@ -450,7 +463,7 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     EXPECT_EQ(f["queue.rejected"], num(kMax));
     EXPECT_EQ(f["time"], num(kMax));
     EXPECT_EQ(f["helper.state"], str("waiting_for_lock"));
-    EXPECT_EQ(f.size(), 41u);
+    EXPECT_EQ(f.size(), 47u);
 }
 
 TEST(StatusJson, BufferTooSmallReturnsZeroAndStaysInBounds)
