@@ -577,14 +577,21 @@ void write_attachments(Record& r, const Message& m, Fields& f)
 
 // The caller discards the record when `f` has failed: a field read here
 // may still turn out to be of the wrong type.
-std::string send_record(const Value& root, const Message& m, Fields& f)
+// The head every message record starts with: what to do, and to which
+// message in which conversation, inbox and account.
+void put_message_head(Record& r, std::string_view type, const Message& m)
 {
-    Record r;
-    r.put_text("type", "send");
+    r.put_text("type", type);
     r.put("message_id", *m.id);
     r.put("conversation_id", *m.conversation_id);
     r.put("inbox_id", *m.inbox_id);
     r.put("account_id", *m.account_id);
+}
+
+std::string send_record(const Value& root, const Message& m, Fields& f)
+{
+    Record r;
+    put_message_head(r, "send", m);
     r.maybe("content", m.content);
     r.maybe("source_id_of_contact", f.get(root, "conversation.contact_inbox.source_id",
                                           Kind::string, Need::optional));
@@ -599,11 +606,7 @@ std::string send_record(const Value& root, const Message& m, Fields& f)
 std::string delete_record(const Message& m)
 {
     Record r;
-    r.put_text("type", "delete");
-    r.put("message_id", *m.id);
-    r.put("conversation_id", *m.conversation_id);
-    r.put("inbox_id", *m.inbox_id);
-    r.put("account_id", *m.account_id);
+    put_message_head(r, "delete", m);
     r.maybe("source_id", m.source_id);
     return r.finish();
 }

@@ -47,10 +47,7 @@ size_t InboundEventRepository::insert_batch(std::span<const InboundEvent> events
 
 uint64_t InboundEventRepository::count()
 {
-    count_.step();
-    auto n = static_cast<uint64_t>(count_.column_int(0));
-    count_.reset();
-    return n;
+    return static_cast<uint64_t>(count_.scalar());
 }
 
 }  // namespace chatwoot::store

@@ -35,24 +35,10 @@ std::vector<OutboxRepository::Job> OutboxRepository::pending_jobs(std::string_vi
 {
     std::vector<Job> out;
     jobs_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
-    try {
-        while (jobs_.step()) {
-            Job j;
-            j.id = jobs_.column_int(0);
-            j.action = jobs_.column_text(1);
-            j.conversation_id = jobs_.column_int(2);
-            if (!jobs_.column_is_null(3)) {
-                j.chatwoot_message_id = jobs_.column_int(3);
-            }
-            j.record = jobs_.column_text(4);
-            j.created_at = jobs_.column_int(5);
-            out.push_back(std::move(j));
-        }
-    } catch (...) {
-        jobs_.reset();
-        throw;
-    }
-    jobs_.reset();
+    jobs_.each_row([&](const Statement& st) {
+        out.push_back(Job{st.column_int(0), st.column_text(1), st.column_int(2),
+                          st.column_optional_int(3), st.column_text(4), st.column_int(5)});
+    });
     return out;
 }
 
@@ -73,19 +59,16 @@ OutboxRepository::sent_as(std::string_view inbox, int64_t chatwoot_message_id)
 {
     sent_as_.bind(1, inbox).bind(2, chatwoot_message_id);
     std::optional<std::pair<std::string, std::string>> out;
-    if (sent_as_.step()) {
-        out.emplace(sent_as_.column_text(0), sent_as_.column_text(1));
-    }
-    sent_as_.reset();
+    sent_as_.each_row([&](const Statement& st) {
+        out.emplace(st.column_text(0), st.column_text(1));
+    });
     return out;
 }
 
 bool OutboxRepository::is_our_send(std::string_view inbox, std::string_view wa_id)
 {
     ours_.bind(1, inbox).bind(2, wa_id);
-    bool found = ours_.step();
-    ours_.reset();
-    return found;
+    return ours_.scalar() != 0;
 }
 
 std::vector<OutboxRepository::Pending>
@@ -95,22 +78,10 @@ OutboxRepository::pending_before(std::string_view inbox, int64_t filed_before,
     std::vector<Pending> out;
     pending_before_.bind(1, inbox).bind(2, filed_before)
         .bind(3, static_cast<int64_t>(limit));
-    try {
-        while (pending_before_.step()) {
-            Pending p;
-            p.id = pending_before_.column_int(0);
-            p.action = pending_before_.column_text(1);
-            p.conversation_id = pending_before_.column_int(2);
-            if (!pending_before_.column_is_null(3)) {
-                p.chatwoot_message_id = pending_before_.column_int(3);
-            }
-            out.push_back(std::move(p));
-        }
-    } catch (...) {
-        pending_before_.reset();
-        throw;
-    }
-    pending_before_.reset();
+    pending_before_.each_row([&](const Statement& st) {
+        out.push_back(Pending{st.column_int(0), st.column_text(1), st.column_int(2),
+                              st.column_optional_int(3)});
+    });
     return out;
 }
 
@@ -138,10 +109,7 @@ bool OutboxRepository::add(const OutboxEntry& e)
 
 uint64_t OutboxRepository::count_pending()
 {
-    pending_.step();
-    auto n = static_cast<uint64_t>(pending_.column_int(0));
-    pending_.reset();
-    return n;
+    return static_cast<uint64_t>(pending_.scalar());
 }
 
 }  // namespace chatwoot::store

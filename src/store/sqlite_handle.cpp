@@ -124,6 +124,27 @@ bool Statement::column_is_null(int index) const
     return sqlite3_column_type(stmt_.get(), index) == SQLITE_NULL;
 }
 
+std::optional<int64_t> Statement::column_optional_int(int index) const
+{
+    if (column_is_null(index)) {
+        return std::nullopt;
+    }
+    return column_int(index);
+}
+
+int64_t Statement::scalar()
+{
+    int64_t value = 0;
+    bool first = true;
+    each_row([&](const Statement& st) {
+        if (first) {
+            value = st.column_int(0);
+            first = false;
+        }
+    });
+    return value;
+}
+
 std::string Statement::column_text(int index) const
 {
     const auto* p = sqlite3_column_text(stmt_.get(), index);

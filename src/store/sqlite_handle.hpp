@@ -42,6 +42,26 @@ public:
 
     int64_t column_int(int index) const;
     bool column_is_null(int index) const;
+    std::optional<int64_t> column_optional_int(int index) const;
+
+    // Calls row(*this) for each row, then resets the statement whatever
+    // happens, so that a prepared query is always ready for its next use.
+    template <typename F>
+    void each_row(F&& row)
+    {
+        try {
+            while (step()) {
+                row(*this);
+            }
+        } catch (...) {
+            reset();
+            throw;
+        }
+        reset();
+    }
+
+    // The first column of the first row, 0 when there is none; then resets.
+    int64_t scalar();
     std::string column_text(int index) const;
 
 private:

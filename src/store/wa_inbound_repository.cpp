@@ -13,14 +13,6 @@ void bind_optional(Statement& st, int index, const std::optional<int64_t>& v)
     }
 }
 
-std::optional<int64_t> optional_column(const Statement& st, int index)
-{
-    if (st.column_is_null(index)) {
-        return std::nullopt;
-    }
-    return st.column_int(index);
-}
-
 }  // namespace
 
 WaInboundRepository::WaInboundRepository(Database& db)
@@ -62,15 +54,7 @@ std::vector<std::string> WaInboundRepository::pending_chats(std::string_view inb
 {
     std::vector<std::string> out;
     pending_chats_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
-    try {
-        while (pending_chats_.step()) {
-            out.push_back(pending_chats_.column_text(0));
-        }
-    } catch (...) {
-        pending_chats_.reset();
-        throw;
-    }
-    pending_chats_.reset();
+    pending_chats_.each_row([&](const Statement& st) { out.push_back(st.column_text(0)); });
     return out;
 }
 
@@ -79,15 +63,9 @@ WaInboundRepository::oldest_pending(std::string_view inbox, std::string_view cha
 {
     oldest_.bind(1, inbox).bind(2, chat);
     std::optional<Pending> out;
-    try {
-        if (oldest_.step()) {
-            out = Pending{oldest_.column_int(0), oldest_.column_text(1)};
-        }
-    } catch (...) {
-        oldest_.reset();
-        throw;
-    }
-    oldest_.reset();
+    oldest_.each_row([&](const Statement& st) {
+        out = Pending{st.column_int(0), st.column_text(1)};
+    });
     return out;
 }
 
@@ -114,33 +92,22 @@ ChatRow WaInboundRepository::chat(std::string_view inbox, std::string_view chat)
 {
     chat_.bind(1, inbox).bind(2, chat);
     ChatRow row;
-    try {
-        if (chat_.step()) {
-            row.contact_id = optional_column(chat_, 0);
-            row.conversation_id = optional_column(chat_, 1);
-        }
-    } catch (...) {
-        chat_.reset();
-        throw;
-    }
-    chat_.reset();
+    chat_.each_row([&](const Statement& st) {
+        row.contact_id = st.column_optional_int(0);
+        row.conversation_id = st.column_optional_int(1);
+    });
     return row;
 }
 
 int64_t WaInboundRepository::last_id()
 {
-    auto st = db_.prepare("SELECT coalesce(max(id), 0) FROM wa_inbound");
-    st.step();
-    return st.column_int(0);
+    return db_.prepare("SELECT coalesce(max(id), 0) FROM wa_inbound").scalar();
 }
 
 uint64_t WaInboundRepository::count(std::string_view state)
 {
     count_.bind(1, state);
-    count_.step();
-    auto n = static_cast<uint64_t>(count_.column_int(0));
-    count_.reset();
-    return n;
+    return static_cast<uint64_t>(count_.scalar());
 }
 
 }  // namespace chatwoot::store
