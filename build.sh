@@ -17,6 +17,7 @@ APT_PACKAGES=(
     g++ cmake pkg-config ccache make
     nginx nginx-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev rapidjson-dev
     libpcre2-dev libgtest-dev
+    libsignal-protocol-c-dev libprotobuf-dev protobuf-compiler clang nodejs npm
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
 )
@@ -103,14 +104,23 @@ build() {
     log "built $BUILD/ngx_http_chatwoot_module.so"
 }
 
+# $1 build dir: the bridge's unit tests, then each protocol layer's.
+run_unit_tests() {
+    local dir=$1 t
+    cmake_build "$dir" "unit_tests wa_tests"
+    "$dir/unit_tests" --gtest_brief=1
+    while read -r t; do
+        if [[ -n $t ]]; then "$t" --gtest_brief=1; fi
+    done <"$dir/wa_tests.list"
+}
+
 unit_tests() {
     log "unit tests"
-    cmake_build "$BUILD/core" unit_tests
-    "$BUILD/core/unit_tests" --gtest_brief=1
+    run_unit_tests "$BUILD/core"
     log "unit tests under ASan+UBSan"
-    cmake_build "$BUILD/asan" unit_tests -DCHATWOOT_SANITIZE=ON
+    cmake_build "$BUILD/asan" "unit_tests wa_tests" -DCHATWOOT_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        "$BUILD/asan/unit_tests" --gtest_brief=1
+        run_unit_tests "$BUILD/asan"
 }
 
 cmd=${1:-build}
