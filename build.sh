@@ -17,7 +17,7 @@ APT_PACKAGES=(
     g++ cmake pkg-config ccache make
     nginx nginx-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev rapidjson-dev
     libpcre2-dev libgtest-dev
-    libsignal-protocol-c-dev libprotobuf-dev protobuf-compiler clang nodejs npm
+    libsignal-protocol-c-dev libprotobuf-dev protobuf-compiler clang nodejs
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
 )

@@ -1,5 +1,5 @@
 # The bridge under fire: 1,000 WhatsApp messages over 50 chats (1:1 and
-# groups, with replies) into a fake Chatwoot that answers 30% of requests
+# groups, with replies and images) into a fake Chatwoot that answers 30% of requests
 # with 429 (rack-attack's, without Retry-After) or 5xx, loses some answers
 # after doing the work, while the helper is killed twice.  Afterwards every
 # message is in Chatwoot exactly once, in order per conversation, with one
@@ -12,6 +12,7 @@ use ChatwootTest::FakeChatwoot;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
+use Digest::SHA qw(sha256_hex);
 
 my ($CHATS, $GROUPS, $TOTAL) = (50, 10, 1000);
 my $JSON = JSON::PP->new->canonical->utf8;
@@ -45,7 +46,17 @@ for my $i (0 .. $TOTAL - 1) {
         ($chat =~ /g\.us$/ ? (chat_name => "Group $c", sender => '5511900000001@s.whatsapp.net',
                               push_name => 'Member') : (push_name => "Contact $c")),
         ($n == 3 ? (reply_to => "C${c}M1") : ()),
+        ($n == 5 ? (attachments => [{ file => "C${c}M5.png", mime => 'image/png',
+                                      name => "picture $c.png" }]) : ()),
     };
+}
+my %image;   # source id -> sha256 of what the device had
+for my $m (grep { $_->{attachments} } @messages) {
+    my $bytes = "\x89PNG\r\n\x1a\n" . "$m->{id} " x 2000;
+    open my $fh, '>:raw', "$device/$m->{attachments}[0]{file}" or die $!;
+    print {$fh} $bytes;
+    close $fh;
+    $image{"WAID:$m->{id}"} = sha256_hex($bytes);
 }
 sub write_batch {
     my ($from, $to) = @_;
@@ -99,6 +110,9 @@ is($out_of_order, 0, 'order kept in every conversation');
 my ($replies) = grep { @$_ } [grep { ($_->{content_attributes}{in_reply_to_external_id} // '') =~ /^WAID:C\d+M1$/ }
                                 map { @{$_->{messages}} } @{$state->{conversations}}];
 is(scalar @$replies, $CHATS, 'every chat has its reply linked');
+my %got_image = map { $_->{source_id} => join(',', map { $_->{sha256} } @{$_->{attachments} // []}) }
+                grep { $image{$_->{source_id}} } map { @{$_->{messages}} } @{$state->{conversations}};
+is_deeply(\%got_image, \%image, 'every image is there once, with its bytes');
 is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', $TOTAL]],
           'the store has all posted');
 my %faults;

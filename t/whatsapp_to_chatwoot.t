@@ -13,6 +13,7 @@ use ChatwootTest::FakeChatwoot;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
+use Digest::SHA qw(sha256_hex);
 
 my $JSON = JSON::PP->new->canonical->utf8;
 
@@ -99,7 +100,7 @@ sub start {
     ok($bridge->{api_requests} >= 5 * 1 + 3 * 3, "and the Chatwoot requests ($bridge->{api_requests})");
     is_deeply($t->sql(q{SELECT count(*) FROM chats WHERE contact_id IS NOT NULL AND conversation_id IS NOT NULL}),
               [[3]], 'and every chat mapped');
-    opendir my $dh, $device;
+    opendir(my $dh, $device);
     is(scalar(grep { /\.json$/ } readdir $dh), 0, 'the device directory was emptied');
     my @warn = grep { @{$_->{warnings} // []} } @{$state->{requests}};
     is(scalar @warn, 0, 'nothing we sent needed a cast by Chatwoot') or diag explain \@warn;
@@ -112,6 +113,51 @@ sub start {
     my $n = 0;
     $n += scalar @{$_->{messages}} for @{$state->{conversations}};
     is($n, 5, 'a message delivered twice is in Chatwoot once');
+    $t->finish;
+}
+
+# --- media ---------------------------------------------------------------------
+{
+    my ($t, $fake, $device) = start();
+    # A real PNG signature and a binary body with every byte value (and a
+    # CRLF-dash-dash run, which must not end a multipart part early).
+    my $png = "\x89PNG\r\n\x1a\n" . join('', map { chr } 0 .. 255) . "\r\n--x\r\n" x 50;
+    my $pdf = "%PDF-1.4\n" . ('x' x 300_000);
+    for ([photo => $png], [doc => $pdf]) {
+        open my $fh, '>:raw', "$device/$_->[0].bin" or die $!;
+        print {$fh} $_->[1];
+        close $fh;
+    }
+    write_messages($device,
+        { seq => 1, id => 'P1', chat => '5511987654321@s.whatsapp.net', push_name => 'Maria',
+          text => 'look *here*',
+          attachments => [{ file => 'photo.bin', mime => 'image/png', name => 'photo.png' }] },
+        { seq => 2, id => 'P2', chat => '5511987654321@s.whatsapp.net', push_name => 'Maria',
+          attachments => [{ file => 'doc.bin', mime => 'application/pdf', name => 'contract.pdf' }] },
+        { seq => 3, id => 'P3', chat => '5511987654321@s.whatsapp.net', push_name => 'Maria',
+          attachments => [{ file => 'missing.bin', mime => 'image/jpeg' }] },
+    );
+    my $state = $t->wait_for(sub {
+        my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+        @{$s->{conversations}} && @{$s->{conversations}[0]{messages}} >= 2 ? $s : undef;
+    }, 15, 'the media messages in Chatwoot');
+    my @m = @{$state->{conversations}[0]{messages}};
+    is(scalar @m, 2, 'both media messages, and not the one whose file is missing');
+    is($m[0]{content}, 'look **here**', 'the caption is the content');
+    is($m[0]{attachments}[0]{file_type}, 'image', 'an image, from the part content type');
+    is($m[0]{attachments}[0]{file_name}, 'photo.png', 'with its name');
+    is($m[0]{attachments}[0]{sha256}, sha256_hex($png), 'and exactly its bytes');
+    is($m[0]{source_id}, 'WAID:P1', 'with its WhatsApp id');
+    is($m[1]{attachments}[0]{file_type}, 'file', 'a PDF is a file');
+    is($m[1]{attachments}[0]{sha256}, sha256_hex($pdf), 'of 300 KB, whole');
+    ok(!defined $m[1]{content} || $m[1]{content} eq '', 'a media message needs no caption');
+    my @warn = grep { @{$_->{warnings} // []} } @{$state->{requests}};
+    is(scalar @warn, 0, 'the multipart requests needed no cast by Chatwoot') or diag explain \@warn;
+    is_deeply([map { s{.*/}{}r } glob "$device/*.bad"], ['0000000003-P3.bad'],
+              'a message whose file is missing is set aside as .bad');
+    $t->allow_log(qr/missing\.bin.*renamed to \.bad/);
+    $t->wait_for(sub { !glob("$t->{state}/media/*") }, 5,
+                 'the media store is empty once the messages are in Chatwoot');
     $t->finish;
 }
 

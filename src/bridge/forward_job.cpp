@@ -55,6 +55,31 @@ std::string ForwardJob::chatwoot_content(const WaMessage& m)
     return text;
 }
 
+std::string ForwardJob::failure_note(const WaMessage& m, std::string_view why)
+{
+    // The text rides along so nothing is lost to the agents; cut, since a
+    // text over Chatwoot's limit may be the very reason.
+    constexpr size_t kMaxQuoted = 2000;
+    std::string text = m.text.substr(0, kMaxQuoted);
+    while (!text.empty() && text.size() < m.text.size()
+           && (static_cast<unsigned char>(m.text[text.size()]) & 0xC0) == 0x80)
+    {
+        text.pop_back();  // never cut inside a UTF-8 sequence
+    }
+    std::string note = "WhatsApp message " + m.id + " could not be added here ("
+                       + std::string(why) + ")";
+    if (!m.attachments.empty()) {
+        note += ", with " + std::to_string(m.attachments.size()) + " attachment(s)";
+    }
+    if (!text.empty()) {
+        note += ":\n\n" + text;
+        if (text.size() < m.text.size()) {
+            note += " [...]";
+        }
+    }
+    return note;
+}
+
 // Picks the next request from what is known.
 void ForwardJob::next()
 {
@@ -86,6 +111,7 @@ void ForwardJob::next()
     if (message_.reply_to) {
         m.in_reply_to_external_id = source_id_of(*message_.reply_to);
     }
+    m.attachments = message_.attachments;
     ask(Step::post_message, api_.create_message(*mapping_.conversation_id, m));
 }
 
@@ -105,6 +131,11 @@ void ForwardJob::fail(std::string why)
 void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
 {
     if (state_ != State::request) {
+        return;
+    }
+    if (step_ == Step::post_failure_note) {
+        // Whatever became of the note, the message itself failed.
+        state_ = State::failed;
         return;
     }
     if (c.outcome == rest::Outcome::retry) {
@@ -153,6 +184,14 @@ void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
             return;
         }
         fail(c.reason);
+        if (step_ == Step::post_message) {
+            rest::NewMessage note;
+            note.content = failure_note(message_, c.reason);
+            note.message_type = "outgoing";
+            note.is_private = true;
+            ask(Step::post_failure_note,
+                api_.create_message(*mapping_.conversation_id, note));
+        }
         return;
     }
 
@@ -178,6 +217,8 @@ void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
     case Step::find_posted_message:
         on_posted_search(body);
         break;
+    case Step::post_failure_note:
+        break;  // handled above
     }
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chatwoot::bridge {
 
@@ -29,6 +30,9 @@ struct WaMessage {
     bool from_me = false;        // written on the owner's own phone
     std::string text;            // WhatsApp formatting
     std::optional<std::string> reply_to;   // quoted message id
+    // Media, already on disk in the helper's media directory; text is then
+    // the caption and may be empty.
+    std::vector<rest::Attachment> attachments;
 };
 
 struct ChatMapping {
@@ -61,11 +65,13 @@ public:
     // When done: what to remember.
     const ChatMapping& mapping() const { return mapping_; }
     int64_t chatwoot_message_id() const { return message_id_; }
-    // When failed: why, for logs and a note to the agents.
+    // When failed: why, for logs.  A message Chatwoot refused for good is
+    // also left as a private note in its conversation, so agents see it.
     const std::string& failure() const { return failure_; }
 
     // What the message becomes in Chatwoot (public for tests).
     static std::string chatwoot_content(const WaMessage& m);
+    static std::string failure_note(const WaMessage& m, std::string_view why);
 
 private:
     enum class Step {
@@ -75,7 +81,8 @@ private:
         reopen_conversation,
         create_conversation,
         post_message,
-        find_posted_message
+        find_posted_message,
+        post_failure_note
     };
 
     void next();

@@ -12,6 +12,8 @@ namespace {
 
 constexpr size_t kMaxText = 65536;
 constexpr size_t kMaxId = 128;
+constexpr size_t kMaxAttachments = 16;
+constexpr size_t kMaxPath = 4096;
 
 bool read_string(const rapidjson::Value& doc, const char* key, bool required,
                  size_t max, std::string* out, std::string* error)
@@ -36,6 +38,47 @@ bool read_string(const rapidjson::Value& doc, const char* key, bool required,
     return true;
 }
 
+bool read_attachments(const rapidjson::Value& doc, std::vector<rest::Attachment>* out,
+                      std::string* error)
+{
+    auto it = doc.FindMember("attachments");
+    if (it == doc.MemberEnd() || it->value.IsNull()) {
+        return true;
+    }
+    if (!it->value.IsArray() || it->value.Size() > kMaxAttachments) {
+        *error = "field attachments is not an array of at most 16 objects";
+        return false;
+    }
+    for (const auto& a : it->value.GetArray()) {
+        if (!a.IsObject()) {
+            *error = "an attachment is not an object";
+            return false;
+        }
+        rest::Attachment att;
+        if (!read_string(a, "file", true, kMaxPath, &att.path, error)
+            || !read_string(a, "mime", true, 255, &att.mime, error)
+            || !read_string(a, "name", false, 255, &att.file_name, error))
+        {
+            *error = "attachment: " + *error;
+            return false;
+        }
+        // A mime type is "type/subtype" and must not break the multipart
+        // header it is written into.
+        if (att.path.empty() || att.mime.find('/') == std::string::npos
+            || att.mime.find_first_of("\r\n\"") != std::string::npos
+            || att.file_name.find_first_of("\r\n\"/") != std::string::npos)
+        {
+            *error = "attachment: bad file, mime or name";
+            return false;
+        }
+        if (att.file_name.empty()) {
+            att.file_name = att.path.substr(att.path.find_last_of('/') + 1);
+        }
+        out->push_back(std::move(att));
+    }
+    return true;
+}
+
 }  // namespace
 
 std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* error)
@@ -50,7 +93,8 @@ std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* er
     std::string reply;
     if (!read_string(doc, "id", true, kMaxId, &m.id, error)
         || !read_string(doc, "chat", true, kMaxJidLength, &m.chat, error)
-        || !read_string(doc, "text", true, kMaxText, &m.text, error)
+        || !read_attachments(doc, &m.attachments, error)
+        || !read_string(doc, "text", m.attachments.empty(), kMaxText, &m.text, error)
         || !read_string(doc, "sender", false, kMaxJidLength, &m.sender, error)
         || !read_string(doc, "push_name", false, 256, &m.push_name, error)
         || !read_string(doc, "chat_name", false, 256, &m.chat_name, error)
@@ -106,6 +150,18 @@ std::string to_json(const WaMessage& m)
         w.String(m.reply_to->data(), static_cast<rapidjson::SizeType>(m.reply_to->size()));
     } else {
         w.Null();
+    }
+    if (!m.attachments.empty()) {
+        w.Key("attachments");
+        w.StartArray();
+        for (const auto& a : m.attachments) {
+            w.StartObject();
+            str("file", a.path);
+            str("mime", a.mime);
+            str("name", a.file_name);
+            w.EndObject();
+        }
+        w.EndArray();
     }
     w.EndObject();
     return std::string(buf.GetString(), buf.GetSize());

@@ -297,6 +297,33 @@ Request Api::toggle_status(int64_t conversation_id, std::string_view status) con
 
 Request Api::create_message(int64_t conversation_id, const NewMessage& m) const
 {
+    std::string path =
+        base() + "/conversations/" + std::to_string(conversation_id) + "/messages";
+    std::string attributes;
+    if (m.in_reply_to_external_id) {
+        rapidjson::StringBuffer buf;
+        Writer w(buf);
+        w.StartObject();
+        w.Key("in_reply_to_external_id");
+        put(w, *m.in_reply_to_external_id);
+        w.EndObject();
+        attributes = finish(buf);
+    }
+    if (!m.attachments.empty()) {
+        Request r("POST", std::move(path));
+        r.form = {{"content", m.content},
+                  {"message_type", m.message_type},
+                  {"private", m.is_private ? "true" : "false"},
+                  {"source_id", m.source_id}};
+        if (!attributes.empty()) {
+            r.form.push_back({"content_attributes", attributes});
+        }
+        for (const auto& a : m.attachments) {
+            r.files.push_back({"attachments[]", a.path, a.mime, a.file_name});
+        }
+        return r;
+    }
+
     rapidjson::StringBuffer buf;
     Writer w(buf);
     w.StartObject();
@@ -308,17 +335,12 @@ Request Api::create_message(int64_t conversation_id, const NewMessage& m) const
     w.Bool(m.is_private);
     w.Key("source_id");
     put(w, m.source_id);
-    if (m.in_reply_to_external_id) {
+    if (!attributes.empty()) {
         w.Key("content_attributes");
-        w.StartObject();
-        w.Key("in_reply_to_external_id");
-        put(w, *m.in_reply_to_external_id);
-        w.EndObject();
+        w.RawValue(attributes.data(), attributes.size(), rapidjson::kObjectType);
     }
     w.EndObject();
-    return {"POST",
-            base() + "/conversations/" + std::to_string(conversation_id) + "/messages",
-            finish(buf)};
+    return {"POST", std::move(path), finish(buf)};
 }
 
 Request Api::list_messages(int64_t conversation_id, std::optional<int64_t> before) const

@@ -13,10 +13,35 @@
 
 namespace chatwoot::rest {
 
+// A multipart/form-data text field.
+struct FormField {
+    std::string name;
+    std::string value;
+};
+
+// A file sent as a multipart part, read from disk while the request goes
+// out (media can be large: it is never held in memory whole).
+struct FilePart {
+    std::string field;       // "attachments[]"
+    std::string path;        // absolute
+    std::string mime;        // its Content-Type; Chatwoot derives file_type from it
+    std::string file_name;   // what agents see
+};
+
 struct Request {
+    Request() = default;
+    Request(std::string m, std::string p, std::string b = {})
+        : method(std::move(m)), path(std::move(p)), body(std::move(b))
+    {
+    }
+
     std::string method;   // GET, POST, PATCH, DELETE
     std::string path;     // absolute, with the query, e.g. /api/v1/accounts/1/...
-    std::string body;     // JSON, empty for GET and DELETE
+    std::string body;     // JSON, empty for GET and DELETE and for multipart
+    // When files is not empty the request is multipart/form-data made of
+    // form and files, and body is empty.
+    std::vector<FormField> form;
+    std::vector<FilePart> files;
 };
 
 struct NewContact {
@@ -27,12 +52,19 @@ struct NewContact {
     std::string source_id;                   // the contact_inbox source id
 };
 
+struct Attachment {
+    std::string path;        // the bytes, in the helper's media directory
+    std::string mime;
+    std::string file_name;
+};
+
 struct NewMessage {
     std::string content;
     std::string message_type = "incoming";   // incoming, outgoing, template
     bool is_private = false;
     std::string source_id;                   // "WAID:<whatsapp id>"
     std::optional<std::string> in_reply_to_external_id;
+    std::vector<Attachment> attachments;     // sent as multipart attachments[]
 };
 
 class Api {
@@ -50,6 +82,8 @@ public:
                                 std::string_view source_id,
                                 std::string_view status = {}) const;
     Request toggle_status(int64_t conversation_id, std::string_view status) const;
+    // JSON, or multipart/form-data when the message has attachments
+    // (content_attributes then travels as a JSON string, as Chatwoot reads it).
     Request create_message(int64_t conversation_id, const NewMessage& message) const;
     Request list_messages(int64_t conversation_id,
                           std::optional<int64_t> before = std::nullopt) const;

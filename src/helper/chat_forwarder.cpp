@@ -2,6 +2,8 @@
 
 #include "../bridge/wa_message_json.hpp"
 
+#include <unistd.h>
+
 #include <exception>
 
 namespace chatwoot::helper {
@@ -9,14 +11,15 @@ namespace chatwoot::helper {
 ChatForwarder::ChatForwarder(std::string inbox, store::WaInboundRepository& inbound,
                              ChatwootClient& client, rest::Api api,
                              bridge::InboxOptions options, size_t max_active_chats,
-                             int64_t inherited_up_to)
+                             int64_t inherited_up_to, MediaStore& media)
     : inbox_(std::move(inbox)),
       inbound_(inbound),
       client_(client),
       api_(api),
       options_(options),
       max_active_(std::max<size_t>(1, max_active_chats)),
-      inherited_up_to_(inherited_up_to)
+      inherited_up_to_(inherited_up_to),
+      media_(media)
 {
 }
 
@@ -54,9 +57,26 @@ bool ChatForwarder::start_next(const std::string& chat)
                         inbound_.chat(inbox_, chat));
         return start_next(chat);
     }
+    // A media file lost from the state directory (by hand) cannot be
+    // waited for: the message goes without it and says so.
+    std::vector<std::string> media;
+    std::erase_if(message->attachments, [&](const rest::Attachment& att) {
+        media.push_back(att.path);
+        if (::access(att.path.c_str(), R_OK) == 0) {
+            return false;
+        }
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": attachment %s of WhatsApp "
+                      "message %s is missing; posting the message without it",
+                      inbox_.c_str(), att.path.c_str(), message->id.c_str());
+        message->text += (message->text.empty() ? "" : "\n") + ("[attachment "
+                          + att.file_name + " was lost]");
+        return true;
+    });
     store::ChatRow row = inbound_.chat(inbox_, chat);
     Active& a = active_[chat];
     a.row_id = pending->id;
+    a.media = std::move(media);
     a.job = std::make_unique<bridge::ForwardJob>(
         std::move(*message), bridge::ChatMapping{row.contact_id, row.conversation_id},
         options_, api_, pending->id <= inherited_up_to_ || unsure_.erase(chat) > 0);
@@ -104,6 +124,11 @@ void ChatForwarder::finish(const std::string& chat)
         unsure_.insert(chat);
         active_.erase(chat);
         return;
+    }
+    // A message Chatwoot refused keeps its media for the operator (the
+    // log line names the message).
+    for (const auto& path : posted ? a.media : std::vector<std::string>{}) {
+        media_.release(path);
     }
     if (stats_ != nullptr) {
         cw_add(posted ? &stats_->whatsapp_posted : &stats_->whatsapp_failed, 1);

@@ -15,6 +15,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "media_store.hpp"
+
+#include <vector>
+
 namespace chatwoot::helper {
 
 class ChatForwarder {
@@ -23,7 +27,7 @@ public:
     // earlier helper may have posted them before it died.
     ChatForwarder(std::string inbox, store::WaInboundRepository& inbound,
                   ChatwootClient& client, rest::Api api, bridge::InboxOptions options,
-                  size_t max_active_chats, int64_t inherited_up_to);
+                  size_t max_active_chats, int64_t inherited_up_to, MediaStore& media);
 
     // Starts idle chats that have pending messages.
     void kick();
@@ -36,6 +40,7 @@ private:
     struct Active {
         int64_t row_id = 0;
         std::unique_ptr<bridge::ForwardJob> job;
+        std::vector<std::string> media;   // released once the row is settled
     };
 
     bool start_next(const std::string& chat);
@@ -50,6 +55,7 @@ private:
     bridge::InboxOptions options_;
     size_t max_active_;
     int64_t inherited_up_to_;
+    MediaStore& media_;
     std::unordered_map<std::string, Active> active_;
     // Chats whose last message may be in Chatwoot although the store could
     // not record it: their next job looks before it posts.

@@ -129,7 +129,12 @@ void ChatwootClient::start(const std::string& key, Job& job)
     http.method = job.request.method;
     http.url = base_url_ + job.request.path;
     http.headers = {token_header_, "Accept: application/json"};
-    if (!job.request.body.empty()) {
+    if (!job.request.files.empty()) {
+        http.form = job.request.form;     // curl sets the multipart Content-Type
+        http.files = job.request.files;
+        // No "Expect: 100-continue" round trip before each upload.
+        http.headers.push_back("Expect:");
+    } else if (!job.request.body.empty()) {
         http.headers.push_back("Content-Type: application/json");
         http.body = job.request.body;
     }

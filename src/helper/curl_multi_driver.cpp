@@ -142,11 +142,51 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     common_options(e, req.timeout_ms);
     curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    t.send_body = req.method != "GET" && req.method != "DELETE";
+    if (!req.files.empty()) {
+        t.mime = make_mime(e, req);
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, t.mime.get());
+    } else {
+        t.send_body = req.method != "GET" && req.method != "DELETE";
+    }
     if (req.fresh_connection) {
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     }
     start(std::move(easy), std::move(t));
+}
+
+// The parts are copied into the mime structure, except files, which curl
+// reads from disk as it sends them.
+std::unique_ptr<curl_mime, CurlMultiDriver::MimeDeleter>
+CurlMultiDriver::make_mime(CURL* e, const HttpRequest& req)
+{
+    std::unique_ptr<curl_mime, MimeDeleter> mime(curl_mime_init(e));
+    if (!mime) {
+        throw std::runtime_error("curl_mime_init failed");
+    }
+    auto check = [](CURLcode rc) {
+        if (rc != CURLE_OK) {
+            throw std::runtime_error(curl_easy_strerror(rc));
+        }
+    };
+    for (const auto& f : req.form) {
+        curl_mimepart* part = curl_mime_addpart(mime.get());
+        if (part == nullptr) {
+            throw std::runtime_error("curl_mime_addpart failed");
+        }
+        check(curl_mime_name(part, f.name.c_str()));
+        check(curl_mime_data(part, f.value.data(), f.value.size()));
+    }
+    for (const auto& f : req.files) {
+        curl_mimepart* part = curl_mime_addpart(mime.get());
+        if (part == nullptr) {
+            throw std::runtime_error("curl_mime_addpart failed");
+        }
+        check(curl_mime_name(part, f.field.c_str()));
+        check(curl_mime_filedata(part, f.path.c_str()));
+        check(curl_mime_filename(part, f.file_name.c_str()));
+        check(curl_mime_type(part, f.mime.c_str()));
+    }
+    return mime;
 }
 
 // Registers the transfer, then points curl at its final home: the map

@@ -9,6 +9,8 @@
 
 #include "ngx.hpp"
 
+#include "../chatwoot/api_requests.hpp"
+
 #include <curl/curl.h>
 
 #include <functional>
@@ -39,6 +41,9 @@ struct HttpRequest {
     // sends the request again by itself; for a create that may already have
     // happened, that is a duplicate.  A fresh connection is never retried.
     bool fresh_connection = false;
+    // Multipart/form-data instead of body when files is not empty.
+    std::vector<rest::FormField> form;
+    std::vector<rest::FilePart> files;
 };
 
 class CurlMultiDriver {
@@ -71,12 +76,16 @@ private:
     struct SlistDeleter {
         void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
     };
+    struct MimeDeleter {
+        void operator()(curl_mime* m) const noexcept { curl_mime_free(m); }
+    };
     struct Transfer {
         std::unique_ptr<CURL, EasyDeleter> easy;
         Done done;
         // Kept alive for curl until the transfer ends.
         std::unique_ptr<curl_slist, SlistDeleter> headers;
         std::string request_body;
+        std::unique_ptr<curl_mime, MimeDeleter> mime;
         TransferResult result;
         size_t max_body = 0;
         bool send_body = false;
@@ -84,6 +93,7 @@ private:
 
     void start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer transfer);
     void common_options(CURL* e, long timeout_ms);
+    static std::unique_ptr<curl_mime, MimeDeleter> make_mime(CURL* e, const HttpRequest& req);
     static size_t on_header(char* data, size_t size, size_t n, void* transfer) noexcept;
     static size_t on_kept_body(char* data, size_t size, size_t n,
                                void* transfer) noexcept;

@@ -13,6 +13,7 @@
 
 #include "crash_backoff.hpp"
 #include "chat_forwarder.hpp"
+#include "media_store.hpp"
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
 #include "outbox_expiry.hpp"
@@ -136,6 +137,7 @@ private:
     bool told_lock_error_ = false;
 
     std::optional<store::Database> db_;
+    std::optional<MediaStore> media_;
     std::optional<store::InboundEventRepository> inbound_;
     std::optional<store::OutboxRepository> outbox_;
     std::optional<QueueDrain> queue_;
@@ -291,6 +293,7 @@ void Helper::open_store()
 {
     try {
         db_.emplace(store::Database::open(state_path_ + "/chatwoot.db"));
+        media_.emplace(state_path_ + "/media");
         store::migrate(*db_);
         inbound_.emplace(*db_);
         outbox_.emplace(*db_);
@@ -344,7 +347,7 @@ void Helper::start_chatwoot()
             ic.name, *wa_inbound_, *clients_.back(), rest::Api(ic.account_id),
             bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0,
                                  ic.open_as_pending != 0},
-            static_cast<size_t>(ic.concurrency) * 2, inherited));
+            static_cast<size_t>(ic.concurrency) * 2, inherited, *media_));
         forwarders_.back()->count_into(&shared_->bridge);
         if (ic.synthetic_device != nullptr) {
             bridge::IntakeFilter filter;
@@ -356,7 +359,7 @@ void Helper::start_chatwoot()
             }
             devices_.push_back(std::make_unique<SyntheticDevice>(
                 ic.name, ic.synthetic_device, *db_, *wa_inbound_, *outbox_,
-                std::move(filter)));
+                std::move(filter), *media_));
             senders_.push_back(std::make_unique<OutboxSender>(
                 ic.name, *outbox_, *devices_.back(), *clients_.back(),
                 rest::Api(ic.account_id),

@@ -71,8 +71,27 @@ size_t SyntheticDevice::poll(int64_t now)
                 ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                                "chatwoot helper: inbox \"%s\" ignores chat %s",
                                inbox_.c_str(), m->chat.c_str());
-            } else if (inbound_.add(inbox_, m->id, m->chat, bridge::to_json(*m), now)) {
-                added++;
+            } else {
+                // The copies are durable before the row that names them.
+                std::vector<fs::path> sources;
+                try {
+                    for (size_t i = 0; i < m->attachments.size(); i++) {
+                        auto& a = m->attachments[i];
+                        sources.push_back(fs::path(dir_) / a.path);
+                        a.path = media_.keep(inbox_, m->id, i, sources.back().string());
+                    }
+                } catch (const std::exception& e) {
+                    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                                  "chatwoot helper: synthetic device of inbox \"%s\": "
+                                  "\"%s\": %s; renamed to .bad",
+                                  inbox_.c_str(), path.c_str(), e.what());
+                    fs::rename(path, fs::path(path).replace_extension(".bad"), ec);
+                    continue;
+                }
+                if (inbound_.add(inbox_, m->id, m->chat, bridge::to_json(*m), now)) {
+                    added++;
+                }
+                done.insert(done.end(), sources.begin(), sources.end());
             }
             done.push_back(path);
         }

@@ -1,10 +1,13 @@
 // A WhatsApp device made of files, for tests and demos: every *.json file
 // in its directory is one incoming message (bridge/wa_message_json.hpp),
-// taken in name order.  Each file is committed to the store before it is
+// taken in name order.  A message's attachments are files named relative
+// to the directory; they move into the media store with the message.  Each file is committed to the store before it is
 // removed, so a crash in between only makes the store see it twice, which
 // it ignores (one row per WhatsApp id).  The real multi-device session will
 // hand its messages over the same way, into the same table.
 #pragma once
+
+#include "media_store.hpp"
 
 #include "../bridge/intake_filter.hpp"
 #include "../bridge/agent_reply.hpp"
@@ -21,10 +24,11 @@ class SyntheticDevice {
 public:
     SyntheticDevice(std::string inbox, std::string dir, store::Database& db,
                     store::WaInboundRepository& inbound, store::OutboxRepository& outbox,
-                    bridge::IntakeFilter filter)
+                    bridge::IntakeFilter filter, MediaStore& media)
         : inbox_(std::move(inbox)),
           dir_(std::move(dir)),
           db_(db),
+          media_(media),
           inbound_(inbound),
           outbox_(outbox),
           filter_(std::move(filter))
@@ -48,6 +52,7 @@ private:
     std::string inbox_;
     std::string dir_;
     store::Database& db_;
+    MediaStore& media_;
     store::WaInboundRepository& inbound_;
     store::OutboxRepository& outbox_;
     bridge::IntakeFilter filter_;

@@ -76,6 +76,25 @@ TEST(ApiRequests, MessageRequests)
               "{\"content\":\"Olá *mundo*\\nnova linha\",\"message_type\":\"incoming\","
               "\"private\":false,\"source_id\":\"WAID:3EB0C431C2B1F4D3A3E2\","
               "\"content_attributes\":{\"in_reply_to_external_id\":\"WAID:3EB0AA\"}}");
+    EXPECT_TRUE(r.form.empty() && r.files.empty());
+
+    // With attachments: multipart, content_attributes as a JSON string.
+    m.attachments.push_back({"/s/media/a", "audio/ogg", "voice.ogg"});
+    Request mp = api.create_message(15, m);
+    EXPECT_EQ(mp.method, "POST");
+    EXPECT_EQ(mp.path, r.path);
+    EXPECT_TRUE(mp.body.empty());
+    std::vector<std::pair<std::string, std::string>> form;
+    for (const auto& f : mp.form) form.emplace_back(f.name, f.value);
+    EXPECT_EQ(form, (std::vector<std::pair<std::string, std::string>>{
+                        {"content", "Olá *mundo*\nnova linha"},
+                        {"message_type", "incoming"},
+                        {"private", "false"},
+                        {"source_id", "WAID:3EB0C431C2B1F4D3A3E2"},
+                        {"content_attributes", R"({"in_reply_to_external_id":"WAID:3EB0AA"})"}}));
+    ASSERT_EQ(mp.files.size(), 1u);
+    EXPECT_EQ(mp.files[0].field, "attachments[]");
+    EXPECT_EQ(mp.files[0].mime, "audio/ogg");
     EXPECT_EQ(api.list_messages(15).path, "/api/v1/accounts/3/conversations/15/messages");
     EXPECT_EQ(api.list_messages(15, 900).path,
               "/api/v1/accounts/3/conversations/15/messages?before=900");

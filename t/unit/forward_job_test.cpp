@@ -199,8 +199,52 @@ TEST(ForwardJob, PermanentRefusalsFail)
     ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi);
     job.on_answer(answer(422, R"x({"error":"Validation failed: Content is too long (maximum is 150000 characters)"})x"),
                   "");
-    ASSERT_EQ(job.state(), ForwardJob::State::failed);
+    // The agents learn of it: a private note with the text, then failed.
+    ASSERT_EQ(job.state(), ForwardJob::State::request);
+    EXPECT_EQ(job.request().method, "POST");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+    EXPECT_NE(job.request().body.find(R"("private":true)"), std::string::npos);
+    EXPECT_NE(job.request().body.find(R"("message_type":"outgoing")"), std::string::npos);
+    EXPECT_NE(job.request().body.find("3EB0A1 could not be added here"), std::string::npos);
+    EXPECT_NE(job.request().body.find("Olá, *tudo bem*?"), std::string::npos)
+        << "the note carries the text: " << job.request().body;
+    job.on_answer(lost(), "");
+    ASSERT_EQ(job.state(), ForwardJob::State::failed) << "a lost note is not retried";
     EXPECT_NE(job.failure().find("too long"), std::string::npos) << job.failure();
+
+    // Before a conversation exists there is nowhere to put a note.
+    ForwardJob early(maria(), {}, kInbox, kApi);
+    early.on_answer(answer(422, R"({"message":"Phone number should be in e164 format"})"), "");
+    EXPECT_EQ(early.state(), ForwardJob::State::failed);
+}
+
+TEST(ForwardJob, AFailureNoteCutsLongTextOnACharacterBoundary)
+{
+    WaMessage m = maria("X1", std::string(1999, 'a') + "é and more");
+    m.attachments.push_back({"/state/media/x", "image/png", "p.png"});
+    std::string note = ForwardJob::failure_note(m, "Content is too long");
+    EXPECT_EQ(note.rfind("WhatsApp message X1 could not be added here (Content is too long), "
+                         "with 1 attachment(s):\n\n", 0), 0u) << note;
+    EXPECT_NE(note.find(std::string(1999, 'a') + " [...]"), std::string::npos)
+        << "the two-byte é would not fit whole";
+}
+
+TEST(ForwardJob, AttachmentsGoAsMultipart)
+{
+    WaMessage m = maria("3EB0D4", "caption");
+    m.attachments.push_back({"/var/lib/state/media/main-3EB0D4-0", "image/jpeg", "photo.jpg"});
+    ForwardJob job(m, ChatMapping{42, 15}, kInbox, kApi);
+    const rest::Request& r = job.request();
+    EXPECT_TRUE(r.body.empty());
+    ASSERT_EQ(r.files.size(), 1u);
+    EXPECT_EQ(r.files[0].field, "attachments[]");
+    EXPECT_EQ(r.files[0].path, "/var/lib/state/media/main-3EB0D4-0");
+    EXPECT_EQ(r.files[0].mime, "image/jpeg");
+    EXPECT_EQ(r.files[0].file_name, "photo.jpg");
+    ASSERT_EQ(r.form.size(), 4u);
+    EXPECT_EQ(r.form[0].name, "content");
+    EXPECT_EQ(r.form[0].value, "caption");
+    EXPECT_EQ(r.form[3].value, "WAID:3EB0D4");
 }
 
 TEST(ForwardJob, OwnMessagesRepliesAndGroups)

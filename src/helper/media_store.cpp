@@ -1,0 +1,130 @@
+#include "media_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace chatwoot::helper {
+
+namespace {
+
+class Fd {
+public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd()
+    {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+[[noreturn]] void fail(const std::string& what, const std::string& path)
+{
+    throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+}
+
+// Names come from WhatsApp and from the operator's files: keep what is
+// safe in a file name, so no id can climb out of the directory.
+std::string file_safe(std::string_view s)
+{
+    std::string out;
+    for (char c : s.substr(0, 96)) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                        || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        out.push_back(ok ? c : '_');
+    }
+    return out;
+}
+
+void copy_all(int from, int to, const std::string& path)
+{
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = ::read(from, buf, sizeof buf);
+        if (n == 0) {
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail("cannot read", path);
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = ::write(to, buf + off, static_cast<size_t>(n - off));
+            if (w < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                fail("cannot write", path);
+            }
+            off += w;
+        }
+    }
+}
+
+}  // namespace
+
+MediaStore::MediaStore(std::string dir) : dir_(std::move(dir))
+{
+}
+
+std::string MediaStore::keep(std::string_view inbox, std::string_view wa_id, size_t index,
+                             const std::string& source)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) {
+        throw std::runtime_error("cannot create " + dir_ + ": " + ec.message());
+    }
+    const std::string name =
+        file_safe(inbox) + "-" + file_safe(wa_id) + "-" + std::to_string(index);
+    const std::string path = dir_ + "/" + name;
+    const std::string tmp = path + ".tmp";
+
+    Fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.get() < 0) {
+        fail("cannot open", source);
+    }
+    {
+        Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        if (out.get() < 0) {
+            fail("cannot create", tmp);
+        }
+        copy_all(in.get(), out.get(), tmp);
+        if (::fsync(out.get()) != 0) {
+            fail("cannot sync", tmp);
+        }
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        fail("cannot rename", tmp);
+    }
+    Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+        fail("cannot sync", dir_);
+    }
+    return path;
+}
+
+void MediaStore::release(const std::string& path) noexcept
+{
+    if (path.size() > dir_.size() && path.compare(0, dir_.size(), dir_) == 0
+        && path[dir_.size()] == '/')
+    {
+        ::unlink(path.c_str());
+    }
+}
+
+}  // namespace chatwoot::helper

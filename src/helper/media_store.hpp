@@ -1,0 +1,36 @@
+// Where WhatsApp media waits until it is in Chatwoot: <state>/media.
+//
+// A message row in the store may name files here, so a file is made
+// durable (written, fsynced, renamed, directory fsynced) before the row
+// that names it commits, and removed only after the row is settled.  A
+// crash between those steps leaves an orphan file, never a row without
+// its file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace chatwoot::helper {
+
+class MediaStore {
+public:
+    explicit MediaStore(std::string dir);
+
+    // Copies `source` in as the index-th attachment of message `wa_id` of
+    // `inbox` and returns its path.  Doing it again replaces the copy, so a
+    // message taken twice after a crash still has one file.  Throws when
+    // the copy cannot be made durable.
+    std::string keep(std::string_view inbox, std::string_view wa_id, size_t index,
+                     const std::string& source);
+
+    // Removes a file this store made; other paths are left alone.
+    void release(const std::string& path) noexcept;
+
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+};
+
+}  // namespace chatwoot::helper
