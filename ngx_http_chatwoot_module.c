@@ -57,6 +57,8 @@ typedef struct {
     ngx_msec_t                   check_interval;
     ngx_int_t                    account_id;
     ngx_int_t                    inbox_id;
+    ngx_str_t                    inbox_name;     /* NUL-terminated */
+    ngx_str_t                    inbox_create;   /* webhook URL, NUL-term. */
     ngx_str_t                    api_token;
     ngx_str_t                    webhook_secret;
     ngx_str_t                    webhook_token;
@@ -140,6 +142,9 @@ static char *ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_chatwoot_parse_url(ngx_conf_t *cf,
     ngx_http_chatwoot_inbox_t *inbox, ngx_str_t *value, ngx_uint_t n);
+static char *ngx_http_chatwoot_parse_inbox(ngx_conf_t *cf,
+    ngx_http_chatwoot_inbox_t *inbox, ngx_str_t *value, ngx_uint_t n);
+static ngx_int_t ngx_http_chatwoot_is_http_url(ngx_str_t *url);
 static char *ngx_http_chatwoot_read_secret(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_chatwoot_parse_flag(ngx_conf_t *cf, ngx_str_t *value,
@@ -906,7 +911,12 @@ ngx_http_chatwoot_manager(void *data)
         ic->url = (const char *) inbox->url.data;
         ic->api_token = (const char *) inbox->api_token.data;
         ic->account_id = inbox->account_id;
-        ic->inbox_id = inbox->inbox_id;
+        ic->inbox_id = inbox->inbox_id == NGX_CONF_UNSET ? 0 : inbox->inbox_id;
+        ic->inbox_name = inbox->inbox_name.len
+                         ? (const char *) inbox->inbox_name.data : NULL;
+        ic->inbox_create_webhook = inbox->inbox_create.len
+                                   ? (const char *) inbox->inbox_create.data
+                                   : NULL;
         ic->device_timeout_sec = inbox->device_timeout / 1000;
         ic->concurrency = (unsigned) inbox->concurrency;
         ic->rate = (unsigned) inbox->rate;
@@ -1556,14 +1566,16 @@ ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* what a block must say, reported at its first line */
 
     if (inbox->url.len == 0 || inbox->account_id == NGX_CONF_UNSET
-        || inbox->inbox_id == NGX_CONF_UNSET || inbox->api_token.len == 0)
+        || (inbox->inbox_id == NGX_CONF_UNSET && inbox->inbox_name.len == 0)
+        || inbox->api_token.len == 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "chatwoot_inbox \"%V\" needs %s", &inbox->name,
                            inbox->url.len == 0 ? "\"url\""
                            : inbox->account_id == NGX_CONF_UNSET
                              ? "\"account\""
-                           : inbox->inbox_id == NGX_CONF_UNSET ? "\"inbox\""
+                           : inbox->inbox_id == NGX_CONF_UNSET
+                             && inbox->inbox_name.len == 0 ? "\"inbox\""
                            : "\"api_token\" or \"api_token_file\"");
         return NGX_CONF_ERROR;
     }
@@ -1637,7 +1649,12 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
         return ngx_http_chatwoot_parse_url(cf, inbox, value, nargs);
     }
 
-    if (ngx_http_chatwoot_is("account") || ngx_http_chatwoot_is("inbox")) {
+    if (ngx_http_chatwoot_is("inbox")) {
+        ngx_http_chatwoot_args(1, 2);
+        return ngx_http_chatwoot_parse_inbox(cf, inbox, value, nargs);
+    }
+
+    if (ngx_http_chatwoot_is("account")) {
         ngx_http_chatwoot_args(1, 1);
         n = ngx_atoi(value[1].data, value[1].len);
         if (n == NGX_ERROR || n < 1) {
@@ -1646,11 +1663,7 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
                                name, &value[1]);
             return NGX_CONF_ERROR;
         }
-        if (name->data[0] == 'a') {
-            inbox->account_id = n;
-        } else {
-            inbox->inbox_id = n;
-        }
+        inbox->account_id = n;
         return NGX_CONF_OK;
     }
 
@@ -1870,20 +1883,10 @@ ngx_http_chatwoot_parse_url(ngx_conf_t *cf, ngx_http_chatwoot_inbox_t *inbox,
         return NGX_CONF_ERROR;
     }
 
-    if (!(value[1].len > 7
-          && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
-        && !(value[1].len > 8
-             && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0))
-    {
+    if (!ngx_http_chatwoot_is_http_url(&value[1])) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid Chatwoot URL \"%V\", it must start with "
                            "\"http://\" or \"https://\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, ' ') != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid Chatwoot URL \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -1914,6 +1917,118 @@ ngx_http_chatwoot_parse_url(ngx_conf_t *cf, ngx_http_chatwoot_inbox_t *inbox,
         }
 
         inbox->check_interval = interval;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_chatwoot_is_http_url(ngx_str_t *url)
+{
+    u_char  *p;
+
+    if (!(url->len > 7
+          && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+        && !(url->len > 8
+             && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0))
+    {
+        return 0;
+    }
+
+    for (p = url->data; p < url->data + url->len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * "inbox 7;" names the inbox by id; "inbox name=WhatsApp;" by name, which
+ * the helper looks up (and with "create=<webhook URL>" makes as an API
+ * inbox whose callback is that URL).
+ */
+
+static char *
+ngx_http_chatwoot_parse_inbox(ngx_conf_t *cf, ngx_http_chatwoot_inbox_t *inbox,
+    ngx_str_t *value, ngx_uint_t n)
+{
+    ngx_int_t  id;
+
+    if (inbox->inbox_id != NGX_CONF_UNSET || inbox->inbox_name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"inbox\" of chatwoot_inbox \"%V\" is duplicate",
+                           &inbox->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "name=", 5) == 0) {
+        inbox->inbox_name.data = value[1].data + 5;
+        inbox->inbox_name.len = value[1].len - 5;
+
+        if (inbox->inbox_name.len > 255) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid inbox name \"%V\": at most 255 "
+                               "characters", &inbox->inbox_name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->inbox_name)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        id = ngx_atoi(value[1].data, value[1].len);
+        if (id == NGX_ERROR || id < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid inbox \"%V\": an id (a positive "
+                               "number) or name=<name>", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        inbox->inbox_id = id;
+    }
+
+    if (n == 1) {
+        return NGX_CONF_OK;
+    }
+
+    if (inbox->inbox_name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs an inbox given by name=<name>",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[2].len <= 7 || ngx_strncmp(value[2].data, "create=", 7) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    inbox->inbox_create.data = value[2].data + 7;
+    inbox->inbox_create.len = value[2].len - 7;
+
+    if (!ngx_http_chatwoot_is_http_url(&inbox->inbox_create)
+        || inbox->inbox_create.len > 2048)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid webhook URL \"%V\": an http:// or "
+                           "https:// URL of at most 2048 characters, where "
+                           "Chatwoot reaches this nginx's chatwoot_webhook",
+                           &inbox->inbox_create);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_chatwoot_nul_terminate(cf->pool, &inbox->inbox_create)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -24,7 +24,9 @@ typedef struct {
     const char   *url;
     const char   *api_token;
     int64_t       account_id;
-    int64_t       inbox_id;
+    int64_t       inbox_id;       /* 0: look inbox_name up */
+    const char   *inbox_name;     /* or NULL */
+    const char   *inbox_create_webhook;   /* create it with this callback */
     uint64_t      device_timeout_sec;
     unsigned      concurrency;
     unsigned      rate;           /* requests per second, 0: no cap */

@@ -159,6 +159,15 @@ Conversation read_conversation(Reader& r, const Value& v)
     return c;
 }
 
+Inbox read_inbox(Reader& r, const Value& v)
+{
+    Inbox i;
+    i.id = r.integer(v, "id");
+    i.name = r.string(v, "name");
+    i.channel_type = r.string(v, "channel_type");
+    return i;
+}
+
 Message read_message(Reader& r, const Value& v)
 {
     Message m;
@@ -295,6 +304,29 @@ Request Api::toggle_status(int64_t conversation_id, std::string_view status) con
             finish(buf)};
 }
 
+Request Api::list_inboxes() const
+{
+    return {"GET", base() + "/inboxes"};
+}
+
+Request Api::create_api_inbox(std::string_view name, std::string_view webhook_url) const
+{
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    w.Key("name");
+    put(w, name);
+    w.Key("channel");
+    w.StartObject();
+    w.Key("type");
+    w.String("api");
+    w.Key("webhook_url");
+    put(w, webhook_url);
+    w.EndObject();
+    w.EndObject();
+    return {"POST", base() + "/inboxes", finish(buf)};
+}
+
 Request Api::create_message(int64_t conversation_id, const NewMessage& m) const
 {
     std::string path =
@@ -420,6 +452,25 @@ Parsed<std::string> parse_toggle_status(std::string_view body)
         const Value* payload = r.object(doc, "payload");
         return payload ? r.string(*payload, "current_status") : std::string();
     });
+}
+
+Parsed<std::vector<Inbox>> parse_inbox_list(std::string_view body)
+{
+    return parse_with<std::vector<Inbox>>(body, [](Reader& r, const Value& doc) {
+        std::vector<Inbox> out;
+        if (const Value* payload = r.array(doc, "payload")) {
+            for (const auto& i : payload->GetArray()) {
+                out.push_back(read_inbox(r, i));
+            }
+        }
+        return out;
+    });
+}
+
+Parsed<Inbox> parse_inbox(std::string_view body)
+{
+    return parse_with<Inbox>(body,
+                             [](Reader& r, const Value& doc) { return read_inbox(r, doc); });
 }
 
 Parsed<Message> parse_message(std::string_view body)

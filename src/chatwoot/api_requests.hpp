@@ -72,6 +72,9 @@ public:
     explicit Api(int64_t account_id) : account_(account_id) {}
 
     Request profile() const;
+    Request list_inboxes() const;
+    // An API channel inbox whose callback is webhook_url (administrators only).
+    Request create_api_inbox(std::string_view name, std::string_view webhook_url) const;
     Request search_contacts(std::string_view query, int page = 1) const;
     // POST contacts/filter with one equal_to condition.
     Request filter_contacts(std::string_view attribute, std::string_view value) const;
@@ -120,6 +123,12 @@ struct Conversation {
     int64_t contact_id = 0;     // meta.sender.id, 0 when absent
 };
 
+struct Inbox {
+    int64_t id = 0;
+    std::string name;
+    std::string channel_type;   // "Channel::Api" for API inboxes
+};
+
 struct Message {
     int64_t id = 0;
     int64_t conversation_id = 0;
@@ -141,6 +150,12 @@ Parsed<Conversation> parse_conversation(std::string_view body);
 Parsed<std::string> parse_toggle_status(std::string_view body);
 // A message object, unwrapped: create, update, delete.
 Parsed<Message> parse_message(std::string_view body);
+
+// {"payload":[inbox,...]}
+Parsed<std::vector<Inbox>> parse_inbox_list(std::string_view body);
+
+// A created inbox: the inbox object, not wrapped.
+Parsed<Inbox> parse_inbox(std::string_view body);
 // {"meta":{...},"payload":[message,...]}: list, oldest first.
 Parsed<std::vector<Message>> parse_message_list(std::string_view body);
 

@@ -25,7 +25,7 @@ ChatForwarder::ChatForwarder(std::string inbox, store::WaInboundRepository& inbo
 
 void ChatForwarder::kick()
 {
-    if (active_.size() >= max_active_) {
+    if (options_.inbox_id == 0 || active_.size() >= max_active_) {
         return;
     }
     // A few more than there are free slots, since some are active already.

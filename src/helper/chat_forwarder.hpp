@@ -29,8 +29,12 @@ public:
                   ChatwootClient& client, rest::Api api, bridge::InboxOptions options,
                   size_t max_active_chats, int64_t inherited_up_to, MediaStore& media);
 
-    // Starts idle chats that have pending messages.
+    // Starts idle chats that have pending messages (none until the
+    // inbox id is known).
     void kick();
+
+    // For an inbox named by name: its id, once Chatwoot told it.
+    void set_inbox_id(int64_t id) { options_.inbox_id = id; }
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 

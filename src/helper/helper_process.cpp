@@ -13,6 +13,7 @@
 
 #include "crash_backoff.hpp"
 #include "chat_forwarder.hpp"
+#include "inbox_resolver.hpp"
 #include "media_store.hpp"
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
@@ -148,6 +149,7 @@ private:
     ngx_event_t expiry_timer_{};
     std::optional<store::WaInboundRepository> wa_inbound_;
     std::vector<std::unique_ptr<ChatForwarder>> forwarders_;
+    std::vector<std::unique_ptr<InboxResolver>> resolvers_;
     std::vector<std::unique_ptr<SyntheticDevice>> devices_;
     std::vector<std::unique_ptr<OutboxSender>> senders_;
     ngx_event_t forward_timer_{};
@@ -349,6 +351,19 @@ void Helper::start_chatwoot()
                                  ic.open_as_pending != 0},
             static_cast<size_t>(ic.concurrency) * 2, inherited, *media_));
         forwarders_.back()->count_into(&shared_->bridge);
+        if (ic.inbox_id == 0) {
+            ChatForwarder* forwarder = forwarders_.back().get();
+            resolvers_.push_back(std::make_unique<InboxResolver>(
+                ic.name, ic.inbox_name,
+                ic.inbox_create_webhook ? std::optional<std::string>(ic.inbox_create_webhook)
+                                        : std::nullopt,
+                *clients_.back(), rest::Api(ic.account_id),
+                [this, forwarder](int64_t id) {
+                    forwarder->set_inbox_id(id);
+                    forward();
+                }));
+            resolvers_.back()->start();
+        }
         if (ic.synthetic_device != nullptr) {
             bridge::IntakeFilter filter;
             filter.ignore_groups = ic.ignore_groups != 0;

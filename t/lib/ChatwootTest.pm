@@ -123,7 +123,7 @@ sub chatwoot_http {
     $self->{token} = $inbox{token};
     my $inbox = "    chatwoot_inbox main {\n"
         . "        url $inbox{url};\n"
-        . "        account 1;\n        inbox 7;\n"
+        . "        account 1;\n        inbox " . ($inbox{inbox} // 7) . ";\n"
         . (defined $inbox{api_token} ? "        api_token $inbox{api_token};\n" : '')
         . (defined $inbox{secret} ? "        webhook_secret $inbox{secret};\n" : '')
         . (defined $inbox{token} ? "        webhook_token $inbox{token};\n" : '')
@@ -146,7 +146,8 @@ EOF
 
 # The whole bridge for a test: a fake Chatwoot (account 1, API inbox 7),
 # a synthetic WhatsApp device directory, and nginx with one inbox bound to
-# both.  Options: extra (more inbox lines), fake (more FakeChatwoot options).
+# both.  Options: extra (more inbox lines), fake (more FakeChatwoot options),
+# inbox (the inbox directive's arguments, "7" by default).
 # Returns (fake port, device directory, nginx port); the helper is running.
 sub start_bridge {
     my ($self, %o) = @_;
@@ -161,7 +162,8 @@ sub start_bridge {
     $self->write_config($self->chatwoot_http(
         port => $port,
         inbox => { url => "http://127.0.0.1:$fake/",
-                   extra => "synthetic_device $device;\n" . ($o{extra} // '') },
+                   extra => "synthetic_device $device;\n" . ($o{extra} // ''),
+                   ($o{inbox} ? (inbox => $o{inbox}) : ()) },
     ))->run;
     $self->wait_helper_running;
     return ($fake, $device, $port);

@@ -29,6 +29,12 @@ package ChatwootTest::FakeChatwoot;
 #                    (401 "You are not authorized to access this account");
 #                    any other account id answers 404
 #   flood_limit      CONVERSATION_MESSAGE_PER_MINUTE_LIMIT (200)
+#   latency_ms       added latency (0): every API request (not the control
+#                    API) waits this long on a non-blocking timer before it
+#                    is handled, faults included, as if Chatwoot were that
+#                    far away; requests still overlap.  A request whose
+#                    client left meanwhile is still performed (unless its
+#                    fault does nothing) and logged with client_gone
 #   seed             seed of the fault RNG (1)
 #   frontend_url     FRONTEND_URL for attachment URLs (default: the Host the
 #                    request came to)
@@ -47,7 +53,8 @@ package ChatwootTest::FakeChatwoot;
 #                         429_plain 429_retry_after 422_too_many 500 502 503
 #                         slow timeout reset lost_answer (see _fault).
 #   POST /__fake/config   {flood_limit, clock_offset (seconds added to the
-#                         clock), seed, frontend_url, inbox: {fields to merge}}
+#                         clock), seed, frontend_url, latency_ms, inbox:
+#                         {fields to merge}}
 #   POST /__fake/webhook  {url, secret, body (exact string) | payload (object)
 #                         + event, timestamp, delivery, timeout}: signs and
 #                         POSTs as Chatwoot does (CONTRACT section 2) and
@@ -146,6 +153,7 @@ has foreign_accounts => sub { [] };
 has flood_limit      => 200;
 has seed             => 1;
 has frontend_url     => undef;
+has latency_ms       => 0;
 
 use constant T => JSON::PP::true;
 use constant F => JSON::PP::false;
@@ -306,6 +314,7 @@ sub _reset {
         clock_offset => 0,
         seed         => $self->seed,
         frontend_url => $self->frontend_url,
+        latency_ms   => $self->latency_ms,
     };
     $self->_seed_rng($self->seed);
     my %user = (id => 3, name => 'Ana', email => 'ana@acme.test', %{$self->user});
@@ -514,6 +523,7 @@ our @ROUTES = (
     [GET    => '/api/v1/profile',                 'profile', {account => 0}],
     [GET    => "$A/inboxes",                      'inboxes_index'],
     [GET    => "$A/inboxes/{id}",                 'inboxes_show'],
+    [POST   => "$A/inboxes",                      'inboxes_create'],
     [GET    => "$A/contacts",                     'contacts_index'],
     [POST   => "$A/contacts",                     'contacts_create'],
     [GET    => "$A/contacts/search",              'contacts_search'],
@@ -597,9 +607,7 @@ sub _handle {
     my $req = $c->req;
     my $method = uc $req->method;
     my $path = $req->url->path->to_string;
-    my $base = $req->url->base;
-    $self->{base} = $self->{config}{frontend_url}
-        // ($base->host ? $base->scheme . '://' . $base->host_port : 'http://127.0.0.1');
+    $self->_set_base($c);
     my $ok = eval {
         if ($path =~ m{^/__fake(?:/|$)}) {
             $self->_control($c, $method, $path);
@@ -608,15 +616,27 @@ sub _handle {
         }
         1;
     };
-    if (!$ok) {
-        my $err = $@;
-        warn "fake chatwoot: $method $path: $err";
-        $self->{requests}[-1]{fake_error} = "$err"
-            if @{$self->{requests}} && !$self->{requests}[-1]{status};
-        my $r = _e500();
-        $r->{headers}{'X-Fake-Error'} = substr("$err", 0, 200) =~ s/[\r\n]+/ /gr;
-        $self->_send($c, undef, $r);
-    }
+    $self->_internal_error($c, $method, $path, $@) unless $ok;
+}
+
+# FRONTEND_URL, or where the request came to: the base of attachment URLs.
+sub _set_base {
+    my ($self, $c) = @_;
+    my $base = $c->req->url->base;
+    $self->{base} = $self->{config}{frontend_url}
+        // ($base->host ? $base->scheme . '://' . $base->host_port : 'http://127.0.0.1');
+}
+
+# An exception in the fake itself: a 500 naming it, and a warning.  $entry
+# is the request's log entry when known, else the newest one.
+sub _internal_error {
+    my ($self, $c, $method, $path, $err, $entry) = @_;
+    warn "fake chatwoot: $method $path: $err";
+    $entry //= $self->{requests}[-1];
+    $entry->{fake_error} = "$err" if $entry && !$entry->{status};
+    my $r = _e500();
+    $r->{headers}{'X-Fake-Error'} = substr("$err", 0, 200) =~ s/[\r\n]+/ /gr;
+    $self->_send($c, undef, $r);
 }
 
 sub _api_request {
@@ -630,6 +650,36 @@ sub _api_request {
     };
     push @{$self->{requests}}, $entry;
     my $perform = sub { $self->_perform($c, $method, $path, $entry) };
+    my $ms = $self->{config}{latency_ms};
+    return $self->_answer($c, $method, $path, $entry, $perform) unless $ms && $ms > 0;
+    # Added latency: the request waits on a timer (other requests go on
+    # meanwhile), then is handled as if it had just arrived.
+    $c->render_later;
+    my $tx = $c->tx;
+    Mojo::IOLoop->timer($ms / 1000 => sub {
+        if ($tx->is_finished || !Mojo::IOLoop->stream($tx->connection // '')) {
+            # The client gave up: Chatwoot still does the work once the
+            # request has reached it, unless the fault says it does not.
+            my $rule = $self->_pick_fault($method, $path);
+            $entry->{fault} = $rule->{kind} if $rule;
+            $entry->{client_gone} = T;
+            if (!$rule || $rule->{kind} =~ /^(?:slow|lost_answer)$/
+                || ($rule->{kind} eq 'timeout' && $rule->{perform})) {
+                my $r = eval { $perform->() } // _e500();
+                $entry->{performed_status} = $r->{status};
+            }
+            undef $tx;
+            return;
+        }
+        $self->_set_base($c);
+        eval { $self->_answer($c, $method, $path, $entry, $perform); 1 }
+            or $self->_internal_error($c, $method, $path, $@, $entry);
+        undef $tx;
+    });
+}
+
+sub _answer {
+    my ($self, $c, $method, $path, $entry, $perform) = @_;
     my $rule = $self->_pick_fault($method, $path);
     return $self->_send($c, $entry, $perform->()) unless $rule;
     return $self->_fault($c, $entry, $rule, $perform);
@@ -981,7 +1031,11 @@ sub _control_route {
         return _json(200, {rules => $self->_faults_json, seed => $self->{config}{seed}});
     }
     if ($path eq '/__fake/config' && $method eq 'POST') {
-        for my $k (qw(flood_limit clock_offset frontend_url)) {
+        die "latency_ms must be a number from 0 to 60000\n"
+            if exists $data->{latency_ms}
+               && !(defined $data->{latency_ms} && !ref $data->{latency_ms}
+                    && $data->{latency_ms} =~ /^\d+(?:\.\d+)?$/ && $data->{latency_ms} <= 60000);
+        for my $k (qw(flood_limit clock_offset frontend_url latency_ms)) {
             $self->{config}{$k} = $data->{$k} if exists $data->{$k};
         }
         $self->_seed_rng($self->{config}{seed} = $data->{seed}) if defined $data->{seed};
@@ -1405,6 +1459,33 @@ sub _h_profile {
 sub _h_inboxes_index {
     my ($self, $ctx) = @_;
     return _json(200, {payload => [map { $self->_inbox_json($_) } @{$self->{inboxes}}]});
+}
+
+# POST inboxes (administrators only; CONTRACT 5.3).  Only the API channel
+# is made here; other types answer as a Chatwoot without their provider
+# setup would, with a 422.
+sub _h_inboxes_create {
+    my ($self, $ctx) = @_;
+    my $p = $ctx->{params};
+    return _json(401, {error => 'You are not authorized to do this action'})
+        if ($self->user->{role} // 'administrator') ne 'administrator';
+    my $channel = $p->{channel};
+    return _e422('param is missing or the value is empty: channel') unless ref $channel eq 'HASH';
+    my $type = $channel->{type} // '';
+    return _e422('Invalid channel type') unless $type eq 'api';
+    my $name = $p->{name};
+    return _json(422, {message => "Name can't be blank", attributes => ['name']})
+        unless defined $name && !ref $name && length $name;
+    my $url = $channel->{webhook_url};
+    return _json(422, {message => 'Webhook url is too long (maximum is 2048 characters)',
+                       attributes => ['webhook_url']})
+        if defined $url && length $url > 2048;
+    my $max = 0;
+    $_->{id} > $max and $max = $_->{id} for @{$self->{inboxes}};
+    my $inbox = $self->_make_inbox({id => $max + 1, name => "$name", webhook_url => $url},
+                                   scalar(@{$self->{inboxes}}) + 1);
+    push @{$self->{inboxes}}, $inbox;
+    return _json(200, $self->_inbox_json($inbox));
 }
 
 sub _h_inboxes_show {
