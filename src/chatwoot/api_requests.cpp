@@ -309,6 +309,12 @@ Request Api::list_inboxes() const
     return {"GET", base() + "/inboxes"};
 }
 
+Request Api::inbox_conversations(int64_t inbox_id, int page) const
+{
+    return {"GET", base() + "/conversations?inbox_id=" + std::to_string(inbox_id)
+                       + "&status=all&assignee_type=all&page=" + std::to_string(page)};
+}
+
 Request Api::create_api_inbox(std::string_view name, std::string_view webhook_url) const
 {
     rapidjson::StringBuffer buf;

@@ -73,6 +73,8 @@ public:
 
     Request profile() const;
     Request list_inboxes() const;
+    // Every status, most recently active first (Chatwoot's default order).
+    Request inbox_conversations(int64_t inbox_id, int page) const;
     // An API channel inbox whose callback is webhook_url (administrators only).
     Request create_api_inbox(std::string_view name, std::string_view webhook_url) const;
     Request search_contacts(std::string_view query, int page = 1) const;

@@ -14,6 +14,7 @@
 #include "crash_backoff.hpp"
 #include "chat_forwarder.hpp"
 #include "inbox_resolver.hpp"
+#include "outbox_reconciler.hpp"
 #include "media_store.hpp"
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
@@ -150,6 +151,7 @@ private:
     std::optional<store::WaInboundRepository> wa_inbound_;
     std::vector<std::unique_ptr<ChatForwarder>> forwarders_;
     std::vector<std::unique_ptr<InboxResolver>> resolvers_;
+    std::vector<std::unique_ptr<OutboxReconciler>> reconcilers_;
     std::vector<std::unique_ptr<SyntheticDevice>> devices_;
     std::vector<std::unique_ptr<OutboxSender>> senders_;
     ngx_event_t forward_timer_{};
@@ -351,19 +353,6 @@ void Helper::start_chatwoot()
                                  ic.open_as_pending != 0},
             static_cast<size_t>(ic.concurrency) * 2, inherited, *media_));
         forwarders_.back()->count_into(&shared_->bridge);
-        if (ic.inbox_id == 0) {
-            ChatForwarder* forwarder = forwarders_.back().get();
-            resolvers_.push_back(std::make_unique<InboxResolver>(
-                ic.name, ic.inbox_name,
-                ic.inbox_create_webhook ? std::optional<std::string>(ic.inbox_create_webhook)
-                                        : std::nullopt,
-                *clients_.back(), rest::Api(ic.account_id),
-                [this, forwarder](int64_t id) {
-                    forwarder->set_inbox_id(id);
-                    forward();
-                }));
-            resolvers_.back()->start();
-        }
         if (ic.synthetic_device != nullptr) {
             bridge::IntakeFilter filter;
             filter.ignore_groups = ic.ignore_groups != 0;
@@ -383,6 +372,36 @@ void Helper::start_chatwoot()
                                                                 : "\n\n"},
                 static_cast<int64_t>(ic.device_timeout_sec)));
             senders_.back()->count_into(&shared_->bridge);
+        }
+        // Agent replies whose webhooks never came are looked for once the
+        // inbox id is known; its sender waits for that first look.
+        OutboxSender* sender = ic.synthetic_device != nullptr ? senders_.back().get() : nullptr;
+        if (sender != nullptr) {
+            sender->hold(true);
+        }
+        reconcilers_.push_back(std::make_unique<OutboxReconciler>(
+            ic.name, ic.account_id, *clients_.back(), rest::Api(ic.account_id), *db_,
+            *inbound_, *outbox_, [sender] {
+                if (sender != nullptr) {
+                    sender->hold(false);
+                }
+            }));
+        OutboxReconciler* reconciler = reconcilers_.back().get();
+        if (ic.inbox_id == 0) {
+            ChatForwarder* forwarder = forwarders_.back().get();
+            resolvers_.push_back(std::make_unique<InboxResolver>(
+                ic.name, ic.inbox_name,
+                ic.inbox_create_webhook ? std::optional<std::string>(ic.inbox_create_webhook)
+                                        : std::nullopt,
+                *clients_.back(), rest::Api(ic.account_id),
+                [this, forwarder, reconciler](int64_t id) {
+                    forwarder->set_inbox_id(id);
+                    reconciler->start(id);
+                    forward();
+                }));
+            resolvers_.back()->start();
+        } else {
+            reconciler->start(ic.inbox_id);
         }
         InboxBinding b;
         b.name = ic.name;

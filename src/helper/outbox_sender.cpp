@@ -12,6 +12,9 @@ constexpr size_t kBatch = 100;
 
 void OutboxSender::tick(int64_t now)
 {
+    if (held_) {
+        return;
+    }
     for (const auto& job : outbox_.pending_jobs(inbox_, kBatch)) {
         if (job.action == "send") {
             send(job, now);

@@ -30,7 +30,9 @@ public:
     {
     }
 
+    // Does nothing while held (see OutboxReconciler).
     void tick(int64_t now);
+    void hold(bool held) { held_ = held; }
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 
@@ -46,6 +48,7 @@ private:
     bridge::SignatureOptions signature_;
     int64_t timeout_;
     cw_bridge_stats_t* stats_ = nullptr;
+    bool held_ = false;
 };
 
 }  // namespace chatwoot::helper

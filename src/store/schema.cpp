@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -90,6 +90,14 @@ constexpr std::array<std::string_view, 4> kMigrations = {
         PRIMARY KEY (inbox, wa_id)
     );
     CREATE INDEX wa_sent_by_message ON wa_sent (inbox, chatwoot_message_id);
+    )sql",
+    // 5: how far back each inbox's agent replies were checked against
+    // Chatwoot (start-up reconciliation), in unix seconds.
+    R"sql(
+    CREATE TABLE reconciliations (
+        inbox            TEXT    PRIMARY KEY,
+        reconciled_until INTEGER NOT NULL
+    );
     )sql",
 };
 
