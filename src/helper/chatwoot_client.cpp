@@ -23,6 +23,7 @@ rest::TransportError transport_error(CURLcode code)
         return rest::TransportError::timeout;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
+    case CURLE_ABORTED_BY_CALLBACK:   // an at-most-once request's resend, stopped
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
         return rest::TransportError::reset;
@@ -140,7 +141,7 @@ void ChatwootClient::start(const std::string& key, Job& job)
     }
     http.timeout_ms = kRequestTimeoutMs;
     http.max_body = kMaxAnswer;
-    http.fresh_connection = !idempotent(job.request);
+    http.at_most_once = !idempotent(job.request);
 
     // The key outlives the transfer: jobs leave their queue only in finish().
     curl_.request(std::move(http),

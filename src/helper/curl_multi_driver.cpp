@@ -16,7 +16,6 @@ namespace {
 
 // Every curl socket, the eventfd and nginx's channel share the helper's
 // 512 connections; leave room for the WhatsApp sockets to come.
-constexpr long kMaxConnections = 64;
 
 // curl's threaded resolver starts threads, which inherit the signal mask of
 // the thread that starts them.  With signals blocked there, QUIT and TERM
@@ -47,7 +46,7 @@ void log_exception(const char* where, const std::exception* e)
 
 }  // namespace
 
-CurlMultiDriver::CurlMultiDriver()
+CurlMultiDriver::CurlMultiDriver(long max_connections)
 {
     static const bool initialised =
         curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
@@ -63,8 +62,8 @@ CurlMultiDriver::CurlMultiDriver()
     curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlMultiDriver::on_timer);
     curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
-    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, kMaxConnections);
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, kMaxConnections);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, max_connections);
 
     timer_.handler = &CurlMultiDriver::on_timeout;
     timer_.data = this;
@@ -148,9 +147,7 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     } else {
         t.send_body = req.method != "GET" && req.method != "DELETE";
     }
-    if (req.fresh_connection) {
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    }
+    t.at_most_once = req.at_most_once;
     start(std::move(easy), std::move(t));
 }
 
@@ -206,6 +203,10 @@ void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer tr
     if (t.headers) {
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers.get());
     }
+    if (t.at_most_once) {
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &CurlMultiDriver::on_before_send);
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+    }
     if (t.send_body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(t.request_body.size()));
@@ -217,6 +218,15 @@ void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer tr
         transfers_.erase(it);
         throw std::runtime_error(curl_multi_strerror(rc));
     }
+}
+
+// curl calls this once per connection a request is about to go out on; a
+// second call for one transfer is its own resend after a reused connection
+// died, which an at-most-once request must not make.
+int CurlMultiDriver::on_before_send(void* transfer, char*, char*, int, int) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    return ++t->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 size_t CurlMultiDriver::on_kept_body(char* data, size_t size, size_t n,

@@ -38,9 +38,14 @@ struct HttpRequest {
     long timeout_ms = 30000;
     size_t max_body = 64 * 1024;       // what is kept of the answer
     // On a reused keep-alive connection that dies without an answer, curl
-    // sends the request again by itself; for a create that may already have
-    // happened, that is a duplicate.  A fresh connection is never retried.
-    bool fresh_connection = false;
+    // sends the request again by itself, on a new connection; for a create
+    // the server may have done already, that is a duplicate.  With this
+    // set, such a second send is stopped before it starts and the transfer
+    // ends in an error (CURLE_ABORTED_BY_CALLBACK), which the caller treats
+    // as "may have happened": it looks before it creates again.  Keep-alive
+    // stays, which a new connection (and TLS handshake) per create would
+    // cost.
+    bool at_most_once = false;
     // Multipart/form-data instead of body when files is not empty.
     std::vector<rest::FormField> form;
     std::vector<rest::FilePart> files;
@@ -51,7 +56,9 @@ public:
     using Done = std::function<void(const TransferResult&)>;
 
     // Call once, in the helper, after the state lock is held.
-    CurlMultiDriver();
+    // max_connections: how many connections may be open at once; the
+    // helper passes what its inboxes' concurrency adds up to.
+    explicit CurlMultiDriver(long max_connections = 64);
     ~CurlMultiDriver();
     CurlMultiDriver(const CurlMultiDriver&) = delete;
     CurlMultiDriver& operator=(const CurlMultiDriver&) = delete;
@@ -89,12 +96,16 @@ private:
         TransferResult result;
         size_t max_body = 0;
         bool send_body = false;
+        bool at_most_once = false;
+        int sends = 0;   // requests curl was about to send for this transfer
     };
 
     void start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer transfer);
     void common_options(CURL* e, long timeout_ms);
     static std::unique_ptr<curl_mime, MimeDeleter> make_mime(CURL* e, const HttpRequest& req);
     static size_t on_header(char* data, size_t size, size_t n, void* transfer) noexcept;
+    static int on_before_send(void* transfer, char* ip, char* local_ip, int remote_port,
+                              int local_port) noexcept;
     static size_t on_kept_body(char* data, size_t size, size_t n,
                                void* transfer) noexcept;
 

@@ -331,7 +331,13 @@ void Helper::open_store()
 // outbox's deadline keeper.
 void Helper::start_chatwoot()
 {
-    curl_.emplace();
+    // Every inbox may have its concurrency in flight at once, plus the
+    // probe; curl's own cap would otherwise queue requests in silence.
+    long connections = 16;
+    for (const auto& ic : inbox_confs_) {
+        connections += static_cast<long>(ic.concurrency);
+    }
+    curl_.emplace(std::max(64L, connections));
     wa_inbound_.emplace(*db_);
     const int64_t inherited = wa_inbound_->last_id();
     std::vector<InboxBinding> bindings;

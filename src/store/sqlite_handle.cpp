@@ -190,6 +190,20 @@ void Database::exec(std::string_view sql)
     }
 }
 
+RelaxedSync::RelaxedSync(Database& db) : db_(db)
+{
+    db_.exec("PRAGMA synchronous = NORMAL");
+}
+
+RelaxedSync::~RelaxedSync()
+{
+    try {
+        db_.exec("PRAGMA synchronous = FULL");
+    } catch (...) {
+        // Only fails on a broken connection, which every later use reports.
+    }
+}
+
 Transaction::Transaction(Database& db) : db_(db)
 {
     db_.exec("BEGIN IMMEDIATE");

@@ -96,6 +96,21 @@ private:
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK unless commit() was called.
+// Within its scope, commits do not wait for the disk (WAL with
+// synchronous=NORMAL): a power cut may lose them, a crashed process not;
+// the next ordinary (FULL) commit makes them durable too.  For writes
+// whose loss costs a repeated look-up, never a message.
+class RelaxedSync {
+public:
+    explicit RelaxedSync(Database& db);
+    ~RelaxedSync();
+    RelaxedSync(const RelaxedSync&) = delete;
+    RelaxedSync& operator=(const RelaxedSync&) = delete;
+
+private:
+    Database& db_;
+};
+
 class Transaction {
 public:
     explicit Transaction(Database& db);

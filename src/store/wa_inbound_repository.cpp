@@ -73,6 +73,11 @@ void WaInboundRepository::settle(int64_t id, bool posted, int64_t chatwoot_messa
                                  std::string_view failure, std::string_view inbox,
                                  std::string_view chat, const ChatRow& mapping)
 {
+    // A settle lost to a power cut leaves the row pending, and a helper
+    // looks such inherited rows up in Chatwoot before posting them: a
+    // look-up more, never a duplicate.  So the fsync per message (the
+    // bridge's bottleneck) is left to the next ordinary commit.
+    RelaxedSync relaxed(db_);
     Transaction tx(db_);
     settle_.bind(1, id).bind(2, std::string_view(posted ? "posted" : "failed"));
     if (posted) {
