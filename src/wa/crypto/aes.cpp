@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wa/crypto/aes_detail.hpp"
+#include "wa/crypto/gcm_key.hpp"
 #include "wa/crypto/openssl_util.hpp"
 
 namespace chatwoot::wa::crypto {
@@ -58,75 +59,23 @@ Result<Bytes> run_cipher(const EVP_CIPHER* cipher, bool encrypt, bool padding, B
 
 }  // namespace
 
+// One-shot forms of GcmKey, for the handshake and the pairing code.
 Result<Bytes> aes256_gcm_encrypt(ByteView key, ByteView iv, ByteView plaintext, ByteView aad)
 {
-    if (Status s = check_len(key, aes_key_size, "AES-GCM key"); !s) return s.error();
-    if (Status s = check_len(iv, gcm_iv_size, "AES-GCM nonce"); !s) return s.error();
-    if (Status s = check_input(plaintext); !s) return s.error();
-    if (Status s = check_input(aad); !s) return s.error();
-
-    detail::CipherCtx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx) return detail::openssl_error("EVP_CIPHER_CTX_new");
-    if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), iv.data()) != 1)
-        return detail::openssl_error("EVP_EncryptInit_ex(AES-256-GCM)");
-    int n = 0;
-    if (!aad.empty() &&
-        EVP_EncryptUpdate(ctx.get(), nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1)
-        return detail::openssl_error("EVP_EncryptUpdate(GCM AAD)");
-    Bytes out(plaintext.size() + gcm_tag_size);
-    int total = 0;
-    if (!plaintext.empty() && EVP_EncryptUpdate(ctx.get(), out.data(), &n, plaintext.data(),
-                                                static_cast<int>(plaintext.size())) != 1)
-        return detail::openssl_error("EVP_EncryptUpdate(AES-256-GCM)");
-    total = plaintext.empty() ? 0 : n;
-    if (EVP_EncryptFinal_ex(ctx.get(), out.data() + total, &n) != 1)
-        return detail::openssl_error("EVP_EncryptFinal_ex(AES-256-GCM)");
-    total += n;
-    if (static_cast<std::size_t>(total) != plaintext.size())
-        return make_error(Errc::crypto_failure, "AES-256-GCM output length");
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(gcm_tag_size),
-                            out.data() + total) != 1)
-        return detail::openssl_error("EVP_CTRL_GCM_GET_TAG");
+    auto k = GcmKey::create(key);
+    if (!k) return k.error();
+    Bytes out;
+    if (Status s = k->encrypt(iv, plaintext, aad, out); !s) return s.error();
     return out;
 }
 
 Result<Bytes> aes256_gcm_decrypt(ByteView key, ByteView iv, ByteView ciphertext_and_tag,
                                  ByteView aad)
 {
-    if (Status s = check_len(key, aes_key_size, "AES-GCM key"); !s) return s.error();
-    if (Status s = check_len(iv, gcm_iv_size, "AES-GCM nonce"); !s) return s.error();
-    if (ciphertext_and_tag.size() < gcm_tag_size)
-        return make_error(Errc::truncated, "AES-GCM input shorter than its 16-byte tag");
-    if (Status s = check_input(ciphertext_and_tag); !s) return s.error();
-    if (Status s = check_input(aad); !s) return s.error();
-
-    ByteView ct = ciphertext_and_tag.first(ciphertext_and_tag.size() - gcm_tag_size);
-    Bytes tag(ciphertext_and_tag.end() - static_cast<std::ptrdiff_t>(gcm_tag_size),
-              ciphertext_and_tag.end());
-
-    detail::CipherCtx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx) return detail::openssl_error("EVP_CIPHER_CTX_new");
-    if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), iv.data()) != 1)
-        return detail::openssl_error("EVP_DecryptInit_ex(AES-256-GCM)");
-    int n = 0;
-    if (!aad.empty() &&
-        EVP_DecryptUpdate(ctx.get(), nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1)
-        return detail::openssl_error("EVP_DecryptUpdate(GCM AAD)");
-    Bytes out(ct.size() + aes_block_size);
-    int total = 0;
-    if (!ct.empty() &&
-        EVP_DecryptUpdate(ctx.get(), out.data(), &n, ct.data(), static_cast<int>(ct.size())) != 1)
-        return detail::openssl_error("EVP_DecryptUpdate(AES-256-GCM)");
-    total = ct.empty() ? 0 : n;
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(gcm_tag_size),
-                            tag.data()) != 1)
-        return detail::openssl_error("EVP_CTRL_GCM_SET_TAG");
-    if (EVP_DecryptFinal_ex(ctx.get(), out.data() + total, &n) != 1) {
-        detail::openssl_error("EVP_DecryptFinal_ex");  // drop the queued reason
-        return make_error(Errc::bad_mac, "AES-GCM tag mismatch");
-    }
-    total += n;
-    out.resize(static_cast<std::size_t>(total));
+    auto k = GcmKey::create(key);
+    if (!k) return k.error();
+    Bytes out;
+    if (Status s = k->decrypt(iv, ciphertext_and_tag, aad, out); !s) return s.error();
     return out;
 }
 

@@ -9,8 +9,15 @@
 namespace chatwoot::wa::noise {
 
 NoiseTransport::NoiseTransport(const TransportKeys& keys)
-    : write_key_(keys.write), read_key_(keys.read)
 {
+    auto w = crypto::GcmKey::create(keys.write);
+    auto r = crypto::GcmKey::create(keys.read);
+    if (w && r) {
+        write_.emplace(std::move(*w));
+        read_.emplace(std::move(*r));
+    } else {
+        dead_ = true;   // every call reports it
+    }
 }
 
 Status NoiseTransport::usable(std::uint32_t counter) const
@@ -26,33 +33,26 @@ Status NoiseTransport::usable(std::uint32_t counter) const
 Status NoiseTransport::encrypt(ByteView plaintext, Bytes& out)
 {
     if (Status s = usable(write_counter_); !s) return s;
-    auto ct =
-        crypto::aes256_gcm_encrypt(write_key_, noise_nonce(write_counter_), plaintext, ByteView{});
-    if (!ct) {
+    const auto nonce = noise_nonce(write_counter_);
+    if (Status s = write_->encrypt(nonce, plaintext, ByteView{}, out); !s) {
         dead_ = true;
-        return make_error(ct.error().code, "noise transport: encrypt: " + ct.error().detail);
+        return make_error(s.error().code, "noise transport: encrypt: " + s.error().detail);
     }
     ++write_counter_;
-    if (out.empty())
-        out = std::move(*ct);
-    else
-        out.insert(out.end(), ct->begin(), ct->end());
     return Done{};
 }
 
 Status NoiseTransport::decrypt(ByteView frame_body, Bytes& out)
 {
     if (Status s = usable(read_counter_); !s) return s;
-    auto pt =
-        crypto::aes256_gcm_decrypt(read_key_, noise_nonce(read_counter_), frame_body, ByteView{});
-    if (!pt) {
+    const auto nonce = noise_nonce(read_counter_);
+    if (Status s = read_->decrypt(nonce, frame_body, ByteView{}, out); !s) {
         dead_ = true;
         return make_error(
-            pt.error().code,
-            "noise transport: frame " + std::to_string(read_counter_) + ": " + pt.error().detail);
+            s.error().code,
+            "noise transport: frame " + std::to_string(read_counter_) + ": " + s.error().detail);
     }
     ++read_counter_;
-    out = std::move(*pt);
     return Done{};
 }
 

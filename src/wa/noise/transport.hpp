@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "wa/bytes.hpp"
+#include "wa/crypto/gcm_key.hpp"
 #include "wa/crypto/keys.hpp"
 #include "wa/error.hpp"
 #include "wa/noise/handshake.hpp"
@@ -38,8 +40,10 @@ public:
 private:
     Status usable(std::uint32_t counter) const;
 
-    crypto::Key32 write_key_;
-    crypto::Key32 read_key_;
+    // Set up once per session: a key schedule per frame would cost more
+    // than the frame.  Empty only if OpenSSL could not set them up.
+    std::optional<crypto::GcmKey> write_;
+    std::optional<crypto::GcmKey> read_;
     std::uint32_t write_counter_ = 0;
     std::uint32_t read_counter_ = 0;
     bool dead_ = false;

@@ -1,0 +1,137 @@
+#include "wa/signal/session_cipher.hpp"
+
+#include <protocol.h>
+#include <session_cipher.h>
+#include <session_record.h>
+#include <session_state.h>
+
+#include "wa/signal/c_views.hpp"
+#include "wa/signal/message_checks.hpp"
+#include "wa/signal/signal_ref.hpp"
+
+namespace chatwoot::wa::signal {
+
+namespace {
+
+// libsignal's smallest messages: a version byte and something (pkmsg), a
+// version byte and the 8-byte MAC (msg).
+constexpr std::size_t kPkmsgMin = 1;
+constexpr std::size_t kMsgMin = 1 + 8;
+
+using Cipher = Owned<session_cipher, session_cipher_free>;
+
+// The cipher keeps a pointer to `address`, which must outlive it.
+Result<Cipher> make_cipher(ProtocolContext& context, const signal_protocol_address& address)
+{
+    session_cipher* raw = nullptr;
+    int rc = session_cipher_create(&raw, context.store_context(), &address, context.signal());
+    Cipher cipher(raw);
+    if (rc < 0 || !cipher) return make_error(Errc::crypto_failure, "session_cipher_create");
+    return cipher;
+}
+
+Result<Bytes> decrypted(ProtocolContext& context, int rc, signal_buffer* raw, const char* what)
+{
+    SignalBuffer plaintext(raw);
+    // Parsed but not authenticated by any session state: a bad MAC.
+    if (rc < 0) return context.failure(rc, what, Errc::bad_mac);
+    if (!plaintext) return make_error(Errc::crypto_failure, std::string(what) + ": no plaintext");
+    return buffer_bytes(plaintext.get());
+}
+
+}  // namespace
+
+std::string_view enc_type(MessageType type)
+{
+    return type == MessageType::pkmsg ? "pkmsg" : "msg";
+}
+
+Result<bool> has_session(ProtocolContext& context, const Address& address)
+{
+    Status ok = check_address(address);
+    if (!ok) return ok.error();
+    Result<std::optional<Bytes>> stored = context.store().load_session(address);
+    if (!stored) return stored.error();
+    if (!*stored) return false;
+    const Bytes& bytes = **stored;
+    session_record* raw = nullptr;
+    int rc = bytes.empty()
+                 ? SG_ERR_INVALID_PROTO_BUF
+                 : session_record_deserialize(&raw, bytes.data(), bytes.size(), context.signal());
+    SignalRef<session_record> record(raw);
+    if (rc < 0 || !record)
+        return make_error(Errc::malformed, "stored session record for " + to_string(address));
+    const session_state* state = session_record_get_state(record.get());
+    return state != nullptr && session_state_has_sender_chain(state) == 1;
+}
+
+Result<EncryptedMessage> encrypt(ProtocolContext& context, const Address& address,
+                                 ByteView plaintext)
+{
+    Result<bool> ready = has_session(context, address);
+    if (!ready) return ready.error();
+    if (!*ready) return make_error(Errc::not_found, "no session with " + to_string(address));
+
+    signal_protocol_address c = c_address(address);
+    Result<Cipher> cipher = make_cipher(context, c);
+    if (!cipher) return cipher.error();
+    context.begin();
+    ciphertext_message* raw = nullptr;
+    int rc = session_cipher_encrypt(cipher->get(), plaintext.data(), plaintext.size(), &raw);
+    SignalRef<ciphertext_message> message(raw);
+    if (rc < 0 || !message) return context.failure(rc, "encrypting to " + to_string(address));
+
+    int type = ciphertext_message_get_type(message.get());
+    if (type != CIPHERTEXT_PREKEY_TYPE && type != CIPHERTEXT_SIGNAL_TYPE)
+        return make_error(Errc::crypto_failure,
+                          "libsignal made message type " + std::to_string(type));
+    return EncryptedMessage{type == CIPHERTEXT_PREKEY_TYPE ? MessageType::pkmsg : MessageType::msg,
+                            buffer_bytes(ciphertext_message_get_serialized(message.get()))};
+}
+
+Result<Bytes> decrypt_pkmsg(ProtocolContext& context, const Address& address, ByteView message)
+{
+    Status ok = check_address(address);
+    if (!ok) return ok.error();
+    ok = check_message(message, kPkmsgMin, "pkmsg");
+    if (!ok) return ok.error();
+
+    context.begin();
+    pre_key_signal_message* raw = nullptr;
+    int rc =
+        pre_key_signal_message_deserialize(&raw, message.data(), message.size(), context.signal());
+    SignalRef<pre_key_signal_message> parsed(raw);
+    if (rc < 0 || !parsed) return context.failure(rc, "parsing pkmsg");
+
+    signal_protocol_address c = c_address(address);
+    Result<Cipher> cipher = make_cipher(context, c);
+    if (!cipher) return cipher.error();
+    signal_buffer* out = nullptr;
+    rc = session_cipher_decrypt_pre_key_signal_message(cipher->get(), parsed.get(), nullptr, &out);
+    return decrypted(context, rc, out, "decrypting pkmsg");
+}
+
+Result<Bytes> decrypt_msg(ProtocolContext& context, const Address& address, ByteView message)
+{
+    Status ok = check_address(address);
+    if (!ok) return ok.error();
+    ok = check_message(message, kMsgMin, "msg");
+    if (!ok) return ok.error();
+
+    context.begin();
+    signal_message* raw = nullptr;
+    int rc = signal_message_deserialize(&raw, message.data(), message.size(), context.signal());
+    SignalRef<signal_message> parsed(raw);
+    if (rc < 0 || !parsed) return context.failure(rc, "parsing msg");
+
+    signal_protocol_address c = c_address(address);
+    Result<Cipher> cipher = make_cipher(context, c);
+    if (!cipher) return cipher.error();
+    signal_buffer* out = nullptr;
+    rc = session_cipher_decrypt_signal_message(cipher->get(), parsed.get(), nullptr, &out);
+    if (rc == SG_ERR_NO_SESSION)
+        return make_error(Errc::not_found, "no session with " + to_string(address));
+    return decrypted(context, rc, out, "decrypting msg");
+}
+
+}  // namespace chatwoot::wa::signal

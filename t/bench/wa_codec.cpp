@@ -1,0 +1,127 @@
+// Protocol core benchmark: binary node encode/decode throughput and
+// transport frame decrypt+decode rate, on the same typical stanzas and
+// frames the Node reference (t/mock/wa/bench-reference.mjs, Baileys) timed
+// in the same run; prints both and the ratio.  A benchmark, not a test:
+// it checks only that our bytes equal the reference's, then times.
+//
+//   wa_codec_bench <reference.json> [seconds per case]
+#include "wa/binary/decoder.hpp"
+#include "wa/binary/encoder.hpp"
+#include "wa/noise/transport.hpp"
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace chatwoot::wa;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& why)
+{
+    std::fprintf(stderr, "wa_codec_bench: %s\n", why.c_str());
+    std::exit(1);
+}
+
+std::vector<Bytes> hex_list(const rapidjson::Value& list)
+{
+    std::vector<Bytes> out;
+    for (const auto& v : list.GetArray()) {
+        auto b = from_hex(std::string_view(v.GetString(), v.GetStringLength()));
+        if (!b) die("bad hex in the reference file");
+        out.push_back(std::move(*b));
+    }
+    return out;
+}
+
+// Rounds of `fn` for about `seconds`; returns rounds per second.
+template <typename F>
+double rate(double seconds, F&& fn)
+{
+    const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+    long rounds = 0;
+    const auto t0 = Clock::now();
+    auto now = t0;
+    while (now < until) {
+        fn();
+        if (++rounds % 64 == 0) now = Clock::now();
+    }
+    return rounds / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) die("usage: wa_codec_bench <reference.json> [seconds]");
+    const double seconds = argc > 2 ? std::atof(argv[2]) : 2.0;
+    std::ifstream in(argv[1]);
+    std::stringstream text;
+    text << in.rdbuf();
+    rapidjson::Document ref;
+    ref.Parse(text.str().c_str());
+    if (ref.HasParseError() || !ref.IsObject()) die("cannot read the reference file");
+
+    const auto corpus = hex_list(ref["corpus"]);
+    const auto frames = hex_list(ref["frames"]);
+    auto key = from_hex(ref["transport_key"].GetString());
+    if (!key || key->size() != 32) die("bad transport key");
+    noise::TransportKeys keys{};
+    std::copy(key->begin(), key->end(), keys.read.begin());
+
+    // Same bytes as the reference, both ways, before anything is timed.
+    std::vector<binary::Node> nodes;
+    size_t corpus_bytes = 0;
+    for (const auto& payload : corpus) {
+        auto node = binary::decode(payload);
+        if (!node) die("decode: " + node.error().detail);
+        auto again = binary::encode(*node);
+        if (!again || *again != payload) die("our encoding differs from the reference's");
+        nodes.push_back(std::move(*node));
+        corpus_bytes += payload.size();
+    }
+
+    Bytes out;
+    out.reserve(4096);
+    const double enc = rate(seconds, [&] {
+        for (const auto& n : nodes) {
+            out.clear();
+            if (!binary::encode_node(n, out).ok()) die("encode failed");
+        }
+    });
+    const double dec = rate(seconds, [&] {
+        for (const auto& p : corpus) {
+            if (!binary::decode(p).ok()) die("decode failed");
+        }
+    });
+    Bytes plain;
+    const double tr = rate(seconds, [&] {
+        noise::NoiseTransport t(keys);   // counters from 0, as the frames were made
+        for (const auto& f : frames) {
+            if (!t.decrypt(f, plain).ok() || !binary::decode(plain).ok()) die("frame failed");
+        }
+    });
+
+    const auto& r = ref["reference"];
+    const double ours[] = {enc * corpus_bytes / 1e6, dec * corpus_bytes / 1e6,
+                           tr * static_cast<double>(frames.size())};
+    const double theirs[] = {r["encode_mb_s"].GetDouble(), r["decode_mb_s"].GetDouble(),
+                             r["transport_frames_s"].GetDouble()};
+    const char* names[] = {"binary node encode (MB/s)", "binary node decode (MB/s)",
+                           "transport decrypt+decode (frames/s)"};
+    std::printf("protocol core: %zu typical stanzas, %zu bytes; reference: %s\n", corpus.size(),
+                corpus_bytes, r["implementation"].GetString());
+    std::printf("%-38s %14s %14s %8s\n", "", "ours", "reference", "ratio");
+    for (int i = 0; i < 3; i++) {
+        std::printf("%-38s %14.1f %14.1f %7.1fx\n", names[i], ours[i], theirs[i],
+                    ours[i] / theirs[i]);
+    }
+    return 0;
+}

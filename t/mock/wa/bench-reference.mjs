@@ -1,0 +1,84 @@
+// The Node reference side of the protocol core benchmark (t/bench/wa_codec.cpp):
+// Baileys' binary node codec and its transport decrypt (node:crypto AES-GCM),
+// timed on typical stanzas.  Writes the corpus both sides use and the
+// reference figures as JSON.
+//   node t/mock/wa/bench-reference.mjs <out.json> [seconds per case]
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import * as B from 'baileys'
+
+const out = process.argv[2]
+const seconds = Number(process.argv[3] || 1)
+const bytes = (n, seed) => crypto.createHash('sha512').update(String(seed)).digest()
+  .toString('hex').repeat(Math.ceil(n / 64)).slice(0, n * 2)
+const buf = (n, seed) => Buffer.from(bytes(n, seed), 'hex')
+
+// Typical traffic of a busy bridge: incoming 1:1 and group messages, receipts,
+// acks, a notification, a ping, and an outgoing group fan-out.
+const stanzas = [
+  { tag: 'message', attrs: { from: '5511987654321@s.whatsapp.net', type: 'text', id: '3EB0C431C2B1F4D3A3E2',
+      t: '1700000123', notify: 'Maria' },
+    content: [{ tag: 'enc', attrs: { v: '2', type: 'msg' }, content: buf(180, 1) }] },
+  { tag: 'message', attrs: { from: '120363012345678901@g.us', participant: '5521912345678@s.whatsapp.net',
+      type: 'media', id: '3EB0AA11BB22CC33DD44', t: '1700000124', notify: 'João', addressing_mode: 'pn' },
+    content: [{ tag: 'enc', attrs: { v: '2', type: 'skmsg', mediatype: 'image' }, content: buf(420, 2) }] },
+  { tag: 'message', attrs: { from: '123456789012345@lid', type: 'text', id: 'ABCDEF0123456789',
+      t: '1700000125', sender_pn: '5511987654321@s.whatsapp.net' },
+    content: [{ tag: 'enc', attrs: { v: '2', type: 'pkmsg' }, content: buf(620, 3) }] },
+  { tag: 'receipt', attrs: { from: '5511987654321@s.whatsapp.net', id: '3EB0C431C2B1F4D3A3E2',
+      t: '1700000126', type: 'read' } },
+  { tag: 'ack', attrs: { class: 'message', id: '3EB0C431C2B1F4D3A3E3', from: '5511987654321@s.whatsapp.net',
+      t: '1700000127' } },
+  { tag: 'notification', attrs: { from: '5511987654321@s.whatsapp.net', type: 'encrypt', id: '1234567890',
+      t: '1700000128' }, content: [{ tag: 'count', attrs: { value: '5' } }] },
+  { tag: 'iq', attrs: { id: '1234.5678-42', to: 's.whatsapp.net', type: 'get', xmlns: 'w:p' },
+    content: [{ tag: 'ping', attrs: {} }] },
+  { tag: 'message', attrs: { to: '120363012345678901@g.us', type: 'text', id: '3EB0FFEEDDCCBBAA0011' },
+    content: [
+      { tag: 'participants', attrs: {}, content: [1, 2, 3, 4, 5, 6].map(d => (
+        { tag: 'to', attrs: { jid: `55119876543${20 + d}:${d}@s.whatsapp.net` },
+          content: [{ tag: 'enc', attrs: { v: '2', type: 'pkmsg' }, content: buf(300, 10 + d) }] })) },
+      { tag: 'enc', attrs: { v: '2', type: 'skmsg' }, content: buf(160, 20) },
+      { tag: 'device-identity', attrs: {}, content: buf(140, 21) },
+    ] },
+]
+
+const encoded = stanzas.map(s => Buffer.from(B.encodeBinaryNode(s)))
+const key = buf(32, 'transport-key')
+const iv = n => { const b = Buffer.alloc(12); b.writeUInt32BE(n, 8); return b }
+// Frames as the server would send them: AES-GCM of flags || node, counters 0..
+const frames = encoded.map((e, i) => Buffer.from(B.aesEncryptGCM(e, key, iv(i), Buffer.alloc(0))))
+
+async function time(fn) {
+  let n = 0
+  const t0 = process.hrtime.bigint()
+  const until = t0 + BigInt(Math.round(seconds * 1e9))
+  let now = t0
+  while (now < until) {
+    await fn()
+    n++
+    if (n % 64 === 0) now = process.hrtime.bigint()
+  }
+  return { rounds: n, seconds: Number(process.hrtime.bigint() - t0) / 1e9 }
+}
+
+const corpusBytes = encoded.reduce((a, e) => a + e.length, 0)
+const decoded = await Promise.all(encoded.map(e => B.decodeBinaryNode(e)))
+const enc = await time(() => { for (const d of decoded) B.encodeBinaryNode(d) })
+const dec = await time(async () => { for (const e of encoded) await B.decodeBinaryNode(e) })
+const transport = await time(async () => {
+  for (let i = 0; i < frames.length; i++) {
+    await B.decodeBinaryNode(B.aesDecryptGCM(frames[i], key, iv(i), Buffer.alloc(0)))
+  }
+})
+const mbps = r => corpusBytes * r.rounds / r.seconds / 1e6
+fs.writeFileSync(out, JSON.stringify({
+  corpus: encoded.map(e => e.toString('hex')),
+  frames: frames.map(f => f.toString('hex')),
+  transport_key: key.toString('hex'),
+  reference: {
+    implementation: 'baileys 7.0.0-rc14 on node ' + process.version,
+    encode_mb_s: mbps(enc), decode_mb_s: mbps(dec),
+    transport_frames_s: frames.length * transport.rounds / transport.seconds,
+  },
+}, null, 1))
