@@ -5,7 +5,7 @@
 #   ./build.sh run      build, then run nginx in the foreground with examples/nginx.conf
 #   ./build.sh test     build, unit tests (plain and ASan+UBSan), then prove -r t/
 #   ./build.sh bench    build, then the benchmarks in t/bench/
-#   ./build.sh fuzz     (reserved for the protocol fuzzers)
+#   ./build.sh fuzz     build the protocol fuzzers (clang), run each FUZZ_SECONDS (600)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -114,13 +114,69 @@ run_unit_tests() {
     done <"$dir/wa_tests.list"
 }
 
+# The npm packages of the independent implementations (t/mock/wa), pinned
+# by package-lock.json; reinstalled only when the lock file changes.
+reference_packages() {
+    local dir="$ROOT/t/mock/wa" stamp
+    stamp=$(sha256sum "$dir/package-lock.json" | cut -c1-16)
+    if [[ -f $dir/node_modules/.stamp && $(cat "$dir/node_modules/.stamp") == "$stamp" ]]; then
+        return
+    fi
+    if ! command -v npm >/dev/null; then   # Debian's nodejs comes without it
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    log "installing the Node reference implementations (npm ci)"
+    (cd "$dir" && npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund >/dev/null)
+    echo "$stamp" >"$dir/node_modules/.stamp"
+}
+
+# What only the Node side can check: our .proto field numbers and types
+# against the reference's, and that it decrypts what our Signal layer made.
+reference_checks() {
+    local dir=$1
+    reference_packages
+    log "protocol core against the Node reference"
+    node "$ROOT/t/mock/wa/check-proto-fields.mjs"
+    "$dir/src/wa/signal/wa_signal_reverse" "$dir/signal-reverse.json"
+    node "$ROOT/t/mock/wa/signal-reverse-check.mjs" "$dir/signal-reverse.json" \
+        "$ROOT/t/unit/wa/vectors.json"
+}
+
 unit_tests() {
     log "unit tests"
     run_unit_tests "$BUILD/core"
+    reference_checks "$BUILD/core"
     log "unit tests under ASan+UBSan"
     cmake_build "$BUILD/asan" "unit_tests wa_tests" -DCHATWOOT_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_unit_tests "$BUILD/asan"
+    log "fuzzers, ${FUZZ_TEST_SECONDS:-20}s each"
+    run_fuzzers "${FUZZ_TEST_SECONDS:-20}"
+}
+
+# The libFuzzer targets of t/fuzz, built by clang with ASan+UBSan in
+# build/fuzz, each run for $1 seconds from its seeds (t/fuzz/corpus/<name>)
+# and what earlier runs kept (build/fuzz/corpus/<name>).  A crash leaves
+# its input in build/fuzz/artifacts/ and fails.
+run_fuzzers() {
+    local secs=$1 dir="$BUILD/fuzz" name bin out seeds
+    CXX=clang++ cmake_build "$dir" fuzzers -DCHATWOOT_FUZZ=ON -DCHATWOOT_TESTS=OFF
+    mkdir -p "$dir/artifacts"
+    while IFS=$'\t' read -r name bin; do
+        [[ -n $name ]] || continue
+        seeds=()
+        if [[ -d $ROOT/t/fuzz/corpus/${name%_fuzz} ]]; then seeds=("$ROOT/t/fuzz/corpus/${name%_fuzz}"); fi
+        mkdir -p "$dir/corpus/$name"
+        out="$dir/$name.log"
+        if ! "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-" \
+            "$dir/corpus/$name" "${seeds[@]}" >"$out" 2>&1; then
+            tail -n 40 "$out" >&2
+            log "$name FAILED: input in $dir/artifacts/, log $out"
+            exit 1
+        fi
+        log "$name: $(awk '/^stat::number_of_executed_units/ {n = $2} /^stat::average_exec_per_sec/ {r = $2}
+            /^stat::new_units_added/ {u = $2} END {printf "%s runs, %s/s, %s new inputs", n, r, u}' "$out")"
+    done <"$dir/fuzzers.list"
 }
 
 cmd=${1:-build}
@@ -158,9 +214,15 @@ bench)
     cmake_build "$BUILD/core" webhook_load
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" WEBHOOK_LOAD="$BUILD/core/webhook_load" \
         perl -I "$ROOT/t/lib" "$ROOT/t/bench/webhook.pl"
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/bridge.pl"
+    cmake_build "$BUILD/core" wa_codec_bench
+    reference_packages
+    node "$ROOT/t/mock/wa/bench-reference.mjs" "$BUILD/wa-reference.json" 2
+    "$BUILD/core/wa_codec_bench" "$BUILD/wa-reference.json" 2
     ;;
 fuzz)
-    echo "no fuzz targets yet" >&2
+    install_deps
+    run_fuzzers "${FUZZ_SECONDS:-600}"
     ;;
 *)
     echo "usage: $0 [build|run|test|bench|fuzz]" >&2

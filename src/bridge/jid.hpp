@@ -1,96 +1,34 @@
 // WhatsApp addresses (JIDs) and how the bridge names them in Chatwoot.
 //
-// Facts this rests on (research/waweb.md section 1.7 "JIDs", whatsmeow
-// types/jid.go, research/gowa.md, chatwoot/CONTRACT.md section 5.4):
-//   - Text forms: "user@server", "user:device@server" and the legacy
-//     "user.agent:device@server" (agent is a byte, device 16 bits).  A zero
-//     agent and a zero device are not written ("user@server").
-//   - Servers: s.whatsapp.net (phone-number users, "PN"), lid (privacy ids,
-//     "LID"), g.us (groups), broadcast (status@broadcast and broadcast
-//     lists), newsletter (channels), hosted and hosted.lid (Meta-hosted
-//     devices, AD_JID domains 128/129), bot, and the legacy c.us, which is
-//     the same user server as s.whatsapp.net under its old name.
-//   - Device numbers exist only for user servers (PN, LID, hosted); groups,
-//     broadcasts and channels are never addressed per device.
+// The JID itself (parsing, servers, kinds, devices) is protocol-level and
+// lives in wa/binary/jid.hpp; the bridge uses that class under its own
+// names so its code reads as before.  What is here is Chatwoot's view:
 //   - A LID is not a phone number: its digits look like one but Chatwoot
 //     would store a wrong phone (gowa.md, peers.md section 6).
 //   - Chatwoot's phone_number must match /\+[1-9]\d{1,14}\z/ (E.164), and
-//     identifier is unique per account.
+//     identifier is unique per account (chatwoot/CONTRACT.md section 5.4).
 #pragma once
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "wa/binary/jid.hpp"
+
 namespace chatwoot::bridge {
 
-inline constexpr std::string_view kServerPhone = "s.whatsapp.net";
-inline constexpr std::string_view kServerLegacyPhone = "c.us";
-inline constexpr std::string_view kServerLid = "lid";
-inline constexpr std::string_view kServerGroup = "g.us";
-inline constexpr std::string_view kServerBroadcast = "broadcast";
-inline constexpr std::string_view kServerNewsletter = "newsletter";
-inline constexpr std::string_view kServerHosted = "hosted";
-inline constexpr std::string_view kServerHostedLid = "hosted.lid";
-
-// Longest text accepted by Jid::parse.  Real JIDs are under 50 bytes (an
-// 18-digit group id plus server); the bound keeps hostile input cheap.
-inline constexpr std::size_t kMaxJidLength = 128;
-
-enum class JidKind {
-    phone_number,  // s.whatsapp.net (and legacy c.us, normalised to it)
-    lid,           // lid
-    group,         // g.us
-    broadcast,     // broadcast, including status@broadcast
-    newsletter,    // newsletter
-    hosted,        // hosted and hosted.lid
-    unknown        // any other well-formed server (bot, msgr, ...)
-};
-
-std::string_view jid_kind_name(JidKind k);
-
-// A parsed, valid JID.  The only ways to get one are parse() and
-// jid_from_phone(), so every Jid satisfies the rules parse() checks and
-// to_string() always gives text that parse() accepts again.
-class Jid {
-public:
-    // Strict: exactly one '@'; a non-empty user made of the characters its
-    // server allows (digits for PN/LID/hosted/newsletter, digits with one
-    // inner '-' for legacy group ids, letters and digits for broadcast);
-    // a lowercase server; agent/device suffixes only on user servers, as
-    // canonical decimal numbers (no sign, no leading zeros); at most
-    // kMaxJidLength bytes.  "c.us" becomes "s.whatsapp.net" so one chat has
-    // one spelling.  Anything else is nullopt.
-    static std::optional<Jid> parse(std::string_view text);
-
-    const std::string& user() const { return user_; }
-    const std::string& server() const { return server_; }
-    std::uint8_t agent() const { return agent_; }
-    std::uint16_t device() const { return device_; }
-    bool has_device() const { return agent_ != 0 || device_ != 0; }
-
-    JidKind kind() const;
-    bool is_status_broadcast() const;
-
-    // Canonical text: "user.agent:device@server" when the agent is set,
-    // "user:device@server" when only the device is, else "user@server".
-    std::string to_string() const;
-
-    // The chat (account) JID this device JID belongs to.
-    Jid without_device() const;
-
-    bool operator==(const Jid&) const = default;
-
-private:
-    Jid() = default;
-    friend std::optional<Jid> jid_from_phone(std::string_view);
-
-    std::string user_;
-    std::uint8_t agent_ = 0;
-    std::uint16_t device_ = 0;
-    std::string server_;
-};
+using wa::binary::Jid;
+using wa::binary::jid_kind_name;
+using wa::binary::JidKind;
+using wa::binary::kMaxJidLength;
+using wa::binary::kServerBroadcast;
+using wa::binary::kServerGroup;
+using wa::binary::kServerHosted;
+using wa::binary::kServerHostedLid;
+using wa::binary::kServerLegacyPhone;
+using wa::binary::kServerLid;
+using wa::binary::kServerNewsletter;
+using wa::binary::kServerPhone;
 
 // "+<digits>" for a phone-number JID whose user is a valid E.164 number
 // (7..15 digits, not starting with 0); nullopt for everything else,
