@@ -4,28 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include "chatwoot_answers.hpp"
+
 using namespace chatwoot;
+using test::answer;
+using test::lost;
 using bridge::ChatMapping;
 using bridge::ForwardJob;
 using bridge::InboxOptions;
 using bridge::WaMessage;
 
 namespace {
-
-rest::Classification answer(int status, std::string_view body = "{}")
-{
-    rest::Response r;
-    r.http_status = status;
-    r.body = body;
-    return rest::classify(r);
-}
-
-rest::Classification lost()
-{
-    rest::Response r;
-    r.transport_error = rest::TransportError::reset;
-    return rest::classify(r);
-}
 
 WaMessage maria(std::string id = "3EB0A1", std::string text = "Olá, *tudo bem*?")
 {

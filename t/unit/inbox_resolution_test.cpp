@@ -4,25 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include "chatwoot_answers.hpp"
+
 using namespace chatwoot;
+using test::answer;
+using test::lost;
 using bridge::InboxResolution;
 
 namespace {
-
-rest::Classification answer(int status, std::string_view body = "{}")
-{
-    rest::Response r;
-    r.http_status = status;
-    r.body = body;
-    return rest::classify(r);
-}
-
-rest::Classification lost()
-{
-    rest::Response r;
-    r.transport_error = rest::TransportError::timeout;
-    return rest::classify(r);
-}
 
 const rest::Api kApi(3);
 

@@ -6,20 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include "chatwoot_answers.hpp"
+
 #include <string>
 
 using namespace chatwoot;
+using test::answer;
+using test::lost;
 using bridge::OutboxReconciliation;
 
 namespace {
-
-rest::Classification answer(int status)
-{
-    rest::Response r;
-    r.http_status = status;
-    r.body = "{}";
-    return rest::classify(r);
-}
 
 const rest::Api kApi(1);
 constexpr int64_t kSince = 1700000000;
