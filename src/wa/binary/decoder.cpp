@@ -253,6 +253,8 @@ private:
         if (out.text.find('@') != std::string::npos) {
             return fail(Errc::malformed, std::string(what) + ": JID user with '@'", at);
         }
+        // One allocation for the whole JID, not one per append.
+        out.text.reserve(out.text.size() + 1 + server.size());
         out.text += '@';
         out.text += server;
         out.form = Form::jid_pair;
@@ -278,6 +280,7 @@ private:
         if (out.text.find_first_of(":@") != std::string::npos) {
             return fail(Errc::malformed, std::string(what) + ": AD_JID user with ':' or '@'", at);
         }
+        out.text.reserve(out.text.size() + 5 + server->size());
         if (device != 0) {
             out.text += ':';
             out.text += std::to_string(device);
