@@ -32,6 +32,16 @@ public:
     Result<Node> run()
     {
         Node root;
+        if (Status s = run_into(root); !s) {
+            return s.error();
+        }
+        return root;
+    }
+
+    // Decodes into `root`, reusing the strings and vectors it holds from
+    // an earlier node: every field is overwritten, none is left over.
+    Status run_into(Node& root)
+    {
         if (!node(root, 1)) {
             return std::move(error_);
         }
@@ -39,7 +49,7 @@ public:
             fail(Errc::malformed, std::to_string(in_.size() - pos_) + " bytes after the node", pos_);
             return std::move(error_);
         }
-        return root;
+        return Done{};
     }
 
 private:
@@ -350,6 +360,7 @@ private:
         }
 
         if (items % 2 == 1) {
+            out.content = std::monostate{};
             return true;
         }
         const std::size_t content_at = pos_;
@@ -362,10 +373,19 @@ private:
             if (!list_size(ct, content_at, count, "children")) {
                 return false;
             }
-            Children& list = out.content.emplace<Children>();
-            list.reserve(std::min(count, (in_.size() - pos_) / kMinNodeBytes));
+            Children* list = std::get_if<Children>(&out.content);
+            if (list == nullptr) {
+                list = &out.content.emplace<Children>();
+            }
+            // Children left from an earlier node are decoded over; new ones
+            // are added as they come, so a hostile count allocates no more
+            // than the input could fill.
+            const std::size_t reused = std::min(list->size(), count);
+            list->resize(reused);
+            list->reserve(std::min(count, reused + (in_.size() - pos_) / kMinNodeBytes));
             for (std::size_t i = 0; i < count; ++i) {
-                if (!node(list.emplace_back(), depth + 1)) {
+                Node& child = i < reused ? (*list)[i] : list->emplace_back();
+                if (!node(child, depth + 1)) {
                     return false;
                 }
             }
@@ -377,11 +397,19 @@ private:
                 return false;
             }
             const std::uint8_t* p = in_.data() + pos_;
-            out.content.emplace<Bytes>(p, p + len);
+            Bytes* bytes = std::get_if<Bytes>(&out.content);
+            if (bytes == nullptr) {
+                bytes = &out.content.emplace<Bytes>();
+            }
+            bytes->assign(p, p + len);
             pos_ += len;
             return true;
         }
-        return value(ct, content_at, out.content.emplace<Value>(), "content");
+        Value* text = std::get_if<Value>(&out.content);
+        if (text == nullptr) {
+            text = &out.content.emplace<Value>();
+        }
+        return value(ct, content_at, *text, "content");
     }
 
     ByteView in_;
@@ -395,6 +423,26 @@ private:
 Result<Node> decode_node(ByteView body, const DecodeLimits& limits)
 {
     return Decoder(body, limits).run();
+}
+
+Status decode_node_into(ByteView body, Node& out, const DecodeLimits& limits)
+{
+    return Decoder(body, limits).run_into(out);
+}
+
+Status decode_into(ByteView payload, Node& out, const DecodeLimits& limits)
+{
+    if (payload.empty()) {
+        return make_error(Errc::truncated, "payload without a flags byte");
+    }
+    if ((payload[0] & tag::kFlagCompressed) == 0) {
+        return decode_node_into(payload.subspan(1), out, limits);
+    }
+    Result<Bytes> body = inflate_bounded(payload.subspan(1), limits.max_inflated_size);
+    if (!body) {
+        return body.error();
+    }
+    return decode_node_into(*body, out, limits);
 }
 
 Result<Node> decode(ByteView payload, const DecodeLimits& limits)

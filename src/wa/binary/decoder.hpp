@@ -41,4 +41,11 @@ Result<Node> decode_node(ByteView body, const DecodeLimits& limits = {});
 // the node.
 Result<Node> decode(ByteView payload, const DecodeLimits& limits = {});
 
+// The same into a node the caller keeps (a session's read loop): the
+// strings and vectors `out` holds from the node before are reused, which
+// saves most of decoding's allocations.  On failure `out` holds a partial
+// node and must not be used.
+Status decode_into(ByteView payload, Node& out, const DecodeLimits& limits = {});
+Status decode_node_into(ByteView body, Node& out, const DecodeLimits& limits = {});
+
 }  // namespace chatwoot::wa::binary
