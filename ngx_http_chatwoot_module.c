@@ -286,7 +286,7 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
     ngx_http_chatwoot_loc_conf_t *lcf)
 {
     u_char                         *body, *record, *p;
-    size_t                          len;
+    size_t                          len, need;
     uint64_t                        seq, n, now;
     ngx_uint_t                      i, replayed;
     cw_ring_rc_t                    rc;
@@ -294,6 +294,16 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
     cw_webhook_request_t            req;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
+
+    /*
+     * The record buffer for usual bodies is the worker's, reused: a pool
+     * allocation of body + slack bytes is a malloc() per webhook (it is
+     * over the request pool's block size).  The record is pushed before
+     * this returns.  A large body's comes from the request's pool, so the
+     * worker does not keep that much memory.
+     */
+    static u_char                  *record_buf;
+    static size_t                   record_size;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
     ctx = mcf->shm_zone->data;
@@ -318,14 +328,31 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
                                             "body too large");
     }
 
-    record = ngx_pnalloc(r->pool, len + CW_WEBHOOK_RECORD_SLACK);
-    if (record == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    need = len + CW_WEBHOOK_RECORD_SLACK;
+
+    if (need > 64 * 1024) {
+        record = ngx_pnalloc(r->pool, need);
+        if (record == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        if (need > record_size) {
+            record = ngx_alloc(64 * 1024, r->connection->log);
+            if (record == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            record_buf = record;
+            record_size = 64 * 1024;
+        }
+
+        record = record_buf;
     }
 
     ngx_http_chatwoot_webhook_request(r, lcf->inbox, body, len, &req);
 
-    cw_webhook_inspect(&req, record, len + CW_WEBHOOK_RECORD_SLACK, &res);
+    cw_webhook_inspect(&req, record, need, &res);
 
     if (res.outcome != CW_WH_QUEUED) {
         ngx_http_chatwoot_count(r, ctx->sh, lcf->inbox, res.outcome,

@@ -6,9 +6,21 @@
 // nesting depth and refuses strings that are not valid UTF-8, so nothing
 // after it needs to be careful about hostile shapes: every lookup is by a
 // fixed path, every value is type-checked before it is read, and the
-// record is written by rapidjson::Writer, which does the escaping.
+// record's strings are escaped exactly as rapidjson::Writer escapes them.
+//
+// Speed (this runs in the nginx worker for every webhook): a body that is
+// valid UTF-8 as a whole, the usual case, is parsed in situ from a copy
+// kept per thread, into a DOM whose memory is a buffer kept per thread,
+// without RapidJSON's byte-by-byte encoding validation (a check of the
+// whole body, eight bytes at a time, has already said it would pass).
+// Any other body takes the original path (a copying parse that validates
+// each string), so that its error and offset are exactly what they were.
+
+// Not RAPIDJSON_SSE2: RapidJSON 1.1.0's SSE2 string scanners let raw
+// control characters 0x1A-0x1F through (they test for <= 0x19).
 
 #include "webhook_event.hpp"
+#include "webhook_utf8.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/encodings.h>
@@ -16,12 +28,16 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <new>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace chatwoot::webhook {
 
@@ -68,6 +84,71 @@ using Value = Document::ValueType;
 using JsonReader =
     rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, ThrowingAllocator>;
 
+// Bytes after the NUL that ends the in-situ copy of a body: the string scan
+// below reads eight bytes at a time.
+constexpr size_t kTextPadding = 16;
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+
+// Nonzero when a byte of w ends a run of plain string bytes: a quote, a
+// backslash or a control character (< 0x20; the test is exact for "any").
+inline uint64_t string_stops(uint64_t w)
+{
+    const auto zero_byte = [](uint64_t x) { return (x - kOnes) & ~x & kHighBits; };
+    const uint64_t control = (w - kOnes * 0x20) & ~w & kHighBits;
+    return control | zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\'));
+}
+
+}  // namespace
+
+}  // namespace chatwoot::webhook
+
+namespace rapidjson {
+
+// The fast path's in-situ string scan, for this file's reader only.
+// RapidJSON calls it where a run of plain string bytes may start and then
+// handles the byte it stops at (an escape, the closing quote, an error) as
+// always; its own version is byte by byte (the SSE2 one lets 0x1A-0x1F
+// through).  This one goes eight bytes at a time and reads up to seven
+// bytes past the string, which the body's copy has (kTextPadding).
+template <>
+template <>
+inline void
+GenericReader<UTF8<>, UTF8<>, chatwoot::webhook::ThrowingAllocator>::ScanCopyUnescapedString(
+    InsituStringStream& is, InsituStringStream& os)
+{
+    (void)os;  // the same stream: strings are decoded where they are
+    char* p = is.src_;
+    char* q = is.dst_;
+    for (;;) {
+        uint64_t w;
+        std::memcpy(&w, p, sizeof w);
+        if (chatwoot::webhook::string_stops(w) != 0) {
+            break;
+        }
+        if (q != p) {
+            std::memcpy(q, &w, sizeof w);
+        }
+        p += sizeof w;
+        q += sizeof w;
+    }
+    for (;;) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c == '"' || c == '\\' || c < 0x20) {
+            break;
+        }
+        *q++ = *p++;
+    }
+    is.src_ = p;
+    is.dst_ = q;
+}
+
+}  // namespace rapidjson
+
+namespace chatwoot::webhook {
+
+namespace {
+
 // Iterative: the parser keeps its own heap stack instead of recursing, so
 // depth costs no machine stack even before the guard stops it.
 // ValidateEncoding: raw bytes inside strings must be UTF-8.  No
@@ -77,22 +158,13 @@ constexpr unsigned kParseFlags =
 
 // \uDC00 alone passes RapidJSON's escape decoding and comes out as the
 // bytes of a surrogate, which is not UTF-8; raw bytes were checked already,
-// so this catches escapes only, but checking every string keeps it simple.
-struct Discard {
-    using Ch = char;
-    void Put(char) {}
-};
-
-bool valid_utf8(const char* s, size_t n)
+// so this catches escapes only (the fast path skips it for a body without
+// any \u), but checking every string keeps it simple.
+bool valid_string(const char* s, size_t n)
 {
-    rapidjson::MemoryStream in(s, n);
-    Discard out;
-    while (in.Tell() < n) {
-        if (!rapidjson::UTF8<>::Validate(in, out)) {
-            return false;
-        }
-    }
-    return true;
+    // The same verdict as RapidJSON's UTF8<>::Validate over the string
+    // (webhook_utf8.hpp); ASCII, by far the most common, in one pass.
+    return is_ascii(s, n) || valid_utf8(s, n);
 }
 
 enum class Stop { none, too_deep, bad_string };
@@ -103,7 +175,8 @@ enum class Stop { none, too_deep, bad_string };
 template <typename Next>
 class Guard {
 public:
-    explicit Guard(Next& next) : next_(next) {}
+    // check_strings false: every string is known to be UTF-8 already.
+    Guard(Next& next, bool check_strings) : next_(next), check_strings_(check_strings) {}
 
     Stop stop() const { return stop_; }
 
@@ -157,7 +230,7 @@ private:
 
     bool checked_string(const char* s, rapidjson::SizeType n)
     {
-        if (!valid_utf8(s, n)) {
+        if (check_strings_ && !valid_string(s, n)) {
             stop_ = Stop::bad_string;
             return false;
         }
@@ -165,6 +238,7 @@ private:
     }
 
     Next& next_;
+    bool check_strings_;
     unsigned depth_ = 0;
     Stop stop_ = Stop::none;
 };
@@ -174,16 +248,49 @@ std::string malformed_at(size_t offset)
     return "malformed JSON at offset " + std::to_string(offset);
 }
 
-// Fills `doc` from `body`, or returns why it could not.
-std::optional<std::string> parse_json(std::string_view body, Document& doc)
+// The fast path, for a body that is valid UTF-8 as a whole: in situ
+// (strings are decoded in the copy of the body and the DOM points into
+// it), recursive (RapidJSON's faster parser: the guard stops it at
+// kMaxDepth + 1 levels, so it recurses no deeper than that), and without
+// ValidateEncoding (every string's raw bytes are valid when the whole body
+// is: a string starts and ends at an ASCII quote, which no multi-byte
+// sequence contains).  Whatever it does not accept goes through the
+// original parse again, so that every refusal and its reason are exactly
+// what kParseFlags gives.
+constexpr unsigned kFastFlags = rapidjson::kParseInsituFlag;
+
+// The first block of DOM memory: a 1.2 KB webhook takes about 4 KB, a
+// large one gets more blocks from malloc for the duration of its parse.
+constexpr size_t kPoolBytes = 32 * 1024;
+constexpr size_t kPoolChunkBytes = 64 * 1024;
+// The copy of a larger body than this is not kept after its parse.
+constexpr size_t kKeepTextBytes = 64 * 1024;
+
+// What one parse leaves for the next on the same thread (nginx workers
+// have one): the in-situ copy of the body, the DOM's first block and the
+// fast path's reader.
+struct Scratch {
+    ThrowingAllocator base;
+    std::vector<char> text;
+    std::vector<char> pool = std::vector<char>(kPoolBytes);
+    JsonReader reader{&base, 1024};
+};
+
+Scratch& scratch()
 {
-    // MemoryStream is bounded by the length we give it, never by a NUL.
-    rapidjson::MemoryStream in(body.empty() ? "" : body.data(), body.size());
-    JsonReader reader;
+    thread_local Scratch s;
+    return s;
+}
+
+// Fills `doc` from the stream, or returns why it could not.
+template <unsigned kFlags, typename Stream>
+std::optional<std::string> parse_stream(Stream& in, size_t size, JsonReader& reader,
+                                        Document& doc, bool check_strings = true)
+{
     Stop stop = Stop::none;
     auto generate = [&](Document& handler) {
-        Guard<Document> guard(handler);
-        const bool ok = !reader.Parse<kParseFlags>(in, guard).IsError();
+        Guard<Document> guard(handler, check_strings);
+        const bool ok = !reader.Parse<kFlags>(in, guard).IsError();
         stop = guard.stop();
         return ok;
     };
@@ -195,13 +302,35 @@ std::optional<std::string> parse_json(std::string_view body, Document& doc)
     if (reader.HasParseError()) {
         return malformed_at(reader.GetErrorOffset());
     }
-    // MemoryStream shows a NUL byte the same way as the end of input, so
+    // Both streams show a NUL byte the same way as the end of input, so
     // RapidJSON takes "{}\0junk" for a complete document: only the
     // position where it stopped tells the two apart.
-    if (in.Tell() != body.size()) {
+    if (in.Tell() != size) {
         return malformed_at(in.Tell());
     }
     return std::nullopt;
+}
+
+// Fills `doc` from `body`, or returns why it could not.  The DOM may point
+// into s.text until the next parse.
+std::optional<std::string> parse_json(std::string_view body, Document& doc, Scratch& s)
+{
+    if (valid_utf8(body.data(), body.size())) {
+        s.text.assign(body.begin(), body.end());
+        s.text.resize(body.size() + kTextPadding, '\0');
+        rapidjson::InsituStringStream in(s.text.data());
+        // Decoded strings can only be invalid through a \u escape (a lone
+        // surrogate): without any, the guard need not look at them.
+        const bool escapes = body.find("\\u") != std::string_view::npos;
+        if (!parse_stream<kFastFlags>(in, body.size(), s.reader, doc, escapes)) {
+            return std::nullopt;
+        }
+    }
+    // Refused: the original parse says why.  MemoryStream is bounded by
+    // the length we give it, never by a NUL.
+    rapidjson::MemoryStream in(body.empty() ? "" : body.data(), body.size());
+    JsonReader reader;
+    return parse_stream<kParseFlags>(in, body.size(), reader, doc);
 }
 
 enum class Kind { integer, string, boolean, object, array, any };
@@ -328,10 +457,14 @@ std::string_view text(const Value& v)
     return {v.GetString(), v.GetStringLength()};
 }
 
-// The normalised record: one compact JSON object, written in call order.
+// The normalised record: one compact JSON object, written in call order
+// into the caller's buffer, byte for byte what rapidjson::Writer wrote
+// (keys are constants without anything to escape; strings are escaped as
+// its WriteString does; integers in decimal), without its per-byte stream
+// calls.
 class Record {
 public:
-    Record() : writer_(sink_) { writer_.StartObject(); }
+    explicit Record(RecordOut& out) : out_(out) { open('{'); }
 
     struct Pair {
         const char* key;
@@ -340,21 +473,21 @@ public:
 
     void put_text(const char* key, std::string_view s)
     {
-        writer_.Key(key);
-        writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        write_key(key);
+        write_string(s);
     }
 
     void put_bool(const char* key, bool b)
     {
-        writer_.Key(key);
-        writer_.Bool(b);
+        write_key(key);
+        write_raw(b ? "true" : "false");
     }
 
     // A scalar taken from the body (integer, string or boolean), as is.
     void put(const char* key, const Value& v)
     {
-        writer_.Key(key);
-        v.Accept(writer_);
+        write_key(key);
+        write_value(v);
     }
 
     // Omitted when the body had no value (absent or null).
@@ -375,44 +508,138 @@ public:
         if (!any) {
             return;
         }
-        writer_.Key(key);
-        object(pairs);
+        write_key(key);
+        write_object(pairs);
     }
 
+    // An object as the next element of the array being written.
     void object(std::initializer_list<Pair> pairs)
     {
-        writer_.StartObject();
-        for (const Pair& p : pairs) {
-            maybe(p.key, p.value);
-        }
-        writer_.EndObject();
+        separate();
+        write_object(pairs);
     }
 
     void start_array(const char* key)
     {
-        writer_.Key(key);
-        writer_.StartArray();
+        write_key(key);
+        open('[');
     }
 
-    void end_array() { writer_.EndArray(); }
+    void end_array() { close(']'); }
 
-    std::string finish()
-    {
-        writer_.EndObject();
-        return std::move(sink_.out);
-    }
+    void finish() { close('}'); }
 
 private:
-    // Appending to std::string throws std::bad_alloc, never returns null.
-    struct Sink {
-        using Ch = char;
-        void Put(char c) { out.push_back(c); }
-        void Flush() {}
-        std::string out;
-    };
+    // A comma before every member or element but the first of its container.
+    void separate()
+    {
+        if (first_[depth_]) {
+            first_[depth_] = false;
+        } else {
+            out_.Put(',');
+        }
+    }
 
-    Sink sink_;
-    rapidjson::Writer<Sink, rapidjson::UTF8<>, rapidjson::UTF8<>, ThrowingAllocator> writer_;
+    void open(char c)
+    {
+        out_.Put(c);
+        first_[++depth_] = true;
+    }
+
+    void close(char c)
+    {
+        depth_--;
+        out_.Put(c);
+    }
+
+    void write_object(std::initializer_list<Pair> pairs)
+    {
+        open('{');
+        for (const Pair& p : pairs) {
+            maybe(p.key, p.value);
+        }
+        close('}');
+    }
+
+    void write_key(const char* key)
+    {
+        separate();
+        out_.Put('"');
+        out_.append(key, std::strlen(key));
+        out_.append("\":", 2);
+    }
+
+    void write_raw(std::string_view s) { out_.append(s.data(), s.size()); }
+
+    void write_value(const Value& v)
+    {
+        char digits[24];
+        if (v.IsString()) {
+            write_string(text(v));
+        } else if (v.IsInt64()) {
+            const auto r = std::to_chars(digits, digits + sizeof digits, v.GetInt64());
+            out_.append(digits, static_cast<size_t>(r.ptr - digits));
+        } else if (v.IsUint64()) {
+            const auto r = std::to_chars(digits, digits + sizeof digits, v.GetUint64());
+            out_.append(digits, static_cast<size_t>(r.ptr - digits));
+        } else if (v.IsBool()) {
+            write_raw(v.GetBool() ? "true" : "false");
+        } else {
+            // Not a kind any caller puts (they check it first); written
+            // the way it always was.
+            rapidjson::Writer<RecordOut, rapidjson::UTF8<>, rapidjson::UTF8<>, ThrowingAllocator> w(
+                out_);
+            v.Accept(w);
+        }
+    }
+
+    // rapidjson::Writer's escaping (UTF-8 in and out, default flags): \"
+    // and \\, the short forms \b \t \n \f \r, \u00XX (upper-case hex) for
+    // the other control characters, every other byte as it is.
+    void write_string(std::string_view s)
+    {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        out_.Put('"');
+        size_t run = 0;  // where the bytes not yet written start
+        for (size_t i = 0; i < s.size(); i++) {
+            const auto c = static_cast<unsigned char>(s[i]);
+            const char e = kEscape[c];
+            if (e == 0) {
+                continue;
+            }
+            out_.append(s.data() + run, i - run);
+            out_.Put('\\');
+            out_.Put(e);
+            if (e == 'u') {
+                out_.Put('0');
+                out_.Put('0');
+                out_.Put(hex[c >> 4]);
+                out_.Put(hex[c & 15]);
+            }
+            run = i + 1;
+        }
+        out_.append(s.data() + run, s.size() - run);
+        out_.Put('"');
+    }
+
+    static constexpr std::array<char, 256> kEscape = [] {
+        std::array<char, 256> t{};
+        for (int c = 0; c < 0x20; c++) {
+            t[c] = 'u';
+        }
+        t['\b'] = 'b';
+        t['\t'] = 't';
+        t['\n'] = 'n';
+        t['\f'] = 'f';
+        t['\r'] = 'r';
+        t['"'] = '"';
+        t['\\'] = '\\';
+        return t;
+    }();
+
+    RecordOut& out_;
+    std::array<bool, kMaxDepth + 1> first_{};
+    int depth_ = -1;
 };
 
 Decision rejected(Decision d, std::string reason)
@@ -430,10 +657,10 @@ Decision ignored(Decision d, IgnoreReason why)
     return d;
 }
 
-Decision queued(Decision d, std::string record)
+// The record itself is in the caller's string already.
+Decision queued(Decision d)
 {
     d.verdict = Verdict::queue;
-    d.record = std::move(record);
     return d;
 }
 
@@ -588,9 +815,9 @@ void put_message_head(Record& r, std::string_view type, const Message& m)
     r.put("account_id", *m.account_id);
 }
 
-std::string send_record(const Value& root, const Message& m, Fields& f)
+void send_record(const Value& root, const Message& m, Fields& f, RecordOut& out)
 {
-    Record r;
+    Record r(out);
     put_message_head(r, "send", m);
     r.maybe("content", m.content);
     r.maybe("source_id_of_contact", f.get(root, "conversation.contact_inbox.source_id",
@@ -600,15 +827,15 @@ std::string send_record(const Value& root, const Message& m, Fields& f)
     write_reply_to(r, m, f);
     write_attachments(r, m, f);
     r.maybe("created_at", f.get(root, "created_at", Kind::string, Need::optional));
-    return r.finish();
+    r.finish();
 }
 
-std::string delete_record(const Message& m)
+void delete_record(const Message& m, RecordOut& out)
 {
-    Record r;
+    Record r(out);
     put_message_head(r, "delete", m);
     r.maybe("source_id", m.source_id);
-    return r.finish();
+    r.finish();
 }
 
 // Our own messages come back with the WhatsApp id we gave them.
@@ -617,7 +844,7 @@ bool is_own_echo(const Message& m)
     return m.source_id != nullptr && text(*m.source_id).starts_with("WAID:");
 }
 
-Decision on_message_created(const Value& root, Decision d)
+Decision on_message_created(const Value& root, Decision d, RecordOut& out)
 {
     Fields f;
     const Message m = read_message(root, f);
@@ -635,14 +862,14 @@ Decision on_message_created(const Value& root, Decision d)
     if (is_own_echo(m)) {
         return ignored(std::move(d), IgnoreReason::own_echo);
     }
-    std::string record = send_record(root, m, f);
+    send_record(root, m, f, out);
     if (f.failed()) {
         return rejected(std::move(d), std::move(f.error()));
     }
-    return queued(std::move(d), std::move(record));
+    return queued(std::move(d));
 }
 
-Decision on_message_updated(const Value& root, Decision d)
+Decision on_message_updated(const Value& root, Decision d, RecordOut& out)
 {
     Fields f;
     const Message m = read_message(root, f);
@@ -658,7 +885,8 @@ Decision on_message_updated(const Value& root, Decision d)
     if (deleted == nullptr || !deleted->GetBool()) {
         return ignored(std::move(d), IgnoreReason::not_a_deletion);
     }
-    return queued(std::move(d), delete_record(m));
+    delete_record(m, out);
+    return queued(std::move(d));
 }
 
 // --- conversation events -------------------------------------------------
@@ -670,7 +898,7 @@ bool known_status(std::string_view s)
 
 // The body is the conversation itself (CONTRACT.md 4.5): `id` is its
 // display id.  changed_attributes is normally null and is not read.
-Decision on_status_changed(const Value& root, Decision d)
+Decision on_status_changed(const Value& root, Decision d, RecordOut& out)
 {
     Fields f;
     const Value* id = f.get(root, "id", Kind::integer, Need::required);
@@ -684,13 +912,14 @@ Decision on_status_changed(const Value& root, Decision d)
     if (f.failed()) {
         return rejected(std::move(d), std::move(f.error()));
     }
-    Record r;
+    Record r(out);
     r.put_text("type", "status");
     r.put("conversation_id", *id);
     r.put("inbox_id", *inbox_id);
     r.put("account_id", *account_id);
     r.put("status", *status);
-    return queued(std::move(d), r.finish());
+    r.finish();
+    return queued(std::move(d));
 }
 
 // Chatwoot copies is_private from the agent's request "as given" (CONTRACT
@@ -723,7 +952,7 @@ const Value* typing_account_id(const Value& root, Fields& f)
     return id;
 }
 
-Decision on_typing(const Value& root, Decision d, bool on)
+Decision on_typing(const Value& root, Decision d, bool on, RecordOut& out)
 {
     Fields f;
     const Value* id = f.get(root, "conversation.id", Kind::integer, Need::required);
@@ -736,23 +965,18 @@ Decision on_typing(const Value& root, Decision d, bool on)
     if (*is_private) {
         return ignored(std::move(d), IgnoreReason::private_note);
     }
-    Record r;
+    Record r(out);
     r.put_text("type", "typing");
     r.put("conversation_id", *id);
     r.put("inbox_id", *inbox_id);
     r.maybe("account_id", account_id);
     r.put_bool("on", on);
-    return queued(std::move(d), r.finish());
+    r.finish();
+    return queued(std::move(d));
 }
 
-}  // namespace
-
-Decision parse(std::string_view body)
+Decision classify(const Document& doc, RecordOut& out)
 {
-    Document doc;
-    if (std::optional<std::string> problem = parse_json(body, doc)) {
-        return rejected(Decision{}, std::move(*problem));
-    }
     if (!doc.IsObject()) {
         return rejected(Decision{}, "body is not a JSON object");
     }
@@ -766,18 +990,59 @@ Decision parse(std::string_view body)
     d.event = text(*event);
     const std::string_view name = text(*event);
     if (name == "message_created") {
-        return on_message_created(doc, std::move(d));
+        return on_message_created(doc, std::move(d), out);
     }
     if (name == "message_updated") {
-        return on_message_updated(doc, std::move(d));
+        return on_message_updated(doc, std::move(d), out);
     }
     if (name == "conversation_status_changed") {
-        return on_status_changed(doc, std::move(d));
+        return on_status_changed(doc, std::move(d), out);
     }
     if (name == "conversation_typing_on" || name == "conversation_typing_off") {
-        return on_typing(doc, std::move(d), name == "conversation_typing_on");
+        return on_typing(doc, std::move(d), name == "conversation_typing_on", out);
     }
     return ignored(std::move(d), IgnoreReason::unknown_event);
+}
+
+}  // namespace
+
+Decision parse(std::string_view body, RecordOut& out)
+{
+    Scratch& s = scratch();
+    const size_t start = out.size();
+    Decision d;
+    {
+        Pool pool(s.pool.data(), s.pool.size(), kPoolChunkBytes, &s.base);
+        Document doc(&pool, 1024, &s.base);
+        if (std::optional<std::string> problem = parse_json(body, doc, s)) {
+            d = rejected(Decision{}, std::move(*problem));
+        } else {
+            d = classify(doc, out);
+        }
+    }
+    if (s.text.capacity() > kKeepTextBytes) {
+        std::vector<char>().swap(s.text);
+    }
+    if (d.verdict != Verdict::queue) {
+        out.truncate(start);  // a record refused half-way is not left behind
+    }
+    return d;
+}
+
+Decision parse(std::string_view body)
+{
+    // The record is never longer than the body plus its own keys (strings
+    // and numbers only get shorter); a bigger buffer is tried if it was.
+    std::string buf(body.size() + 4096, '\0');
+    for (;;) {
+        RecordOut out(buf.data(), buf.size());
+        Decision d = parse(body, out);
+        if (!out.overflowed()) {
+            d.record.assign(out.data(), out.size());
+            return d;
+        }
+        buf.resize(2 * out.size());
+    }
 }
 
 std::string_view ignore_reason_name(IgnoreReason r)

@@ -12,7 +12,10 @@
 // back as "incoming" and with source_id "WAID:<whatsapp id>".
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -102,6 +105,52 @@ inline constexpr size_t kMaxAttachments = 32;
 //     optional (the record's account_id is omitted when absent);
 //     is_private optional (bool, default false).
 Decision parse(std::string_view body);
+
+// A caller's buffer that a record is written into.  Bytes past its
+// capacity are counted, never written: overflowed() then says the record
+// did not fit.  Put() makes it an output stream for rapidjson::Writer.
+class RecordOut {
+public:
+    using Ch = char;
+
+    RecordOut(char* data, size_t capacity) : data_(data), cap_(capacity) {}
+
+    void Put(char c)
+    {
+        if (len_ < cap_) {
+            data_[len_] = c;
+        }
+        len_++;
+    }
+
+    void append(const char* s, size_t n)
+    {
+        if (len_ < cap_) {
+            std::memcpy(data_ + len_, s, std::min(n, cap_ - len_));
+        }
+        len_ += n;
+    }
+
+    void Flush() {}
+
+    size_t size() const { return len_; }
+    bool overflowed() const { return len_ > cap_; }
+    const char* data() const { return data_; }
+    // Forgets what was written after the first n bytes.
+    void truncate(size_t n) { len_ = std::min(n, len_); }
+
+private:
+    char* data_;
+    size_t cap_;
+    size_t len_ = 0;
+};
+
+// The same decision, but a queued record is appended to `out` (which is
+// left as it was for the other verdicts) and Decision::record stays empty:
+// the worker writes its envelope first, the event after it, into the
+// buffer it queues from.  Not reentrant on one thread (the parser's
+// buffers are kept per thread).
+Decision parse(std::string_view body, RecordOut& out);
 
 std::string_view ignore_reason_name(IgnoreReason r);
 

@@ -8,7 +8,6 @@
 #include "webhook_event.hpp"
 #include "webhook_signature.hpp"
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
@@ -107,6 +106,29 @@ uint64_t delivery_key(std::string_view delivery)
     return h;
 }
 
+// {"inbox":..,"delivery":..,"received_at":..,"event":  -- the event
+// record (parse() writes it) and the closing brace follow.
+void write_envelope(const cw_webhook_request_t& req, RecordOut& out)
+{
+    rapidjson::Writer<RecordOut> w(out);
+    w.StartObject();
+    w.Key("inbox");
+    w.String(req.inbox.data ? req.inbox.data : "",
+             static_cast<rapidjson::SizeType>(req.inbox.len));
+    w.Key("delivery");
+    if (view(req.delivery).empty()) {
+        w.Null();
+    } else {
+        w.String(req.delivery.data, static_cast<rapidjson::SizeType>(req.delivery.len));
+    }
+    w.Key("received_at");
+    w.Int64(req.now);
+    w.Key("event");
+    // The writer would put this before the event's value; the event comes
+    // from parse(), which writes it on its own.
+    out.Put(':');
+}
+
 void inspect(const cw_webhook_request_t& req, unsigned char* out, size_t cap,
              cw_webhook_result_t* res)
 {
@@ -140,7 +162,11 @@ void inspect(const cw_webhook_request_t& req, unsigned char* out, size_t cap,
         return;
     }
 
-    Decision d = parse(body);
+    // The record is written once, envelope then event, straight into the
+    // caller's buffer.
+    RecordOut record(reinterpret_cast<char*>(out), cap);
+    write_envelope(req, record);
+    Decision d = parse(body, record);
     if (d.verdict == Verdict::reject) {
         set(res, CW_WH_REJECTED_MALFORMED, 400, d.reason);
         return;
@@ -150,30 +176,12 @@ void inspect(const cw_webhook_request_t& req, unsigned char* out, size_t cap,
         return;
     }
 
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("inbox");
-    w.String(req.inbox.data ? req.inbox.data : "",
-             static_cast<rapidjson::SizeType>(req.inbox.len));
-    w.Key("delivery");
-    if (view(req.delivery).empty()) {
-        w.Null();
-    } else {
-        w.String(req.delivery.data, static_cast<rapidjson::SizeType>(req.delivery.len));
-    }
-    w.Key("received_at");
-    w.Int64(req.now);
-    w.Key("event");
-    w.RawValue(d.record.data(), d.record.size(), rapidjson::kObjectType);
-    w.EndObject();
-
-    if (buf.GetSize() > cap) {
+    record.Put('}');  // the envelope's
+    if (record.overflowed()) {
         set(res, CW_WH_REJECTED_MALFORMED, 500, "normalised event too large");
         return;
     }
-    std::memcpy(out, buf.GetString(), buf.GetSize());
-    res->record_len = buf.GetSize();
+    res->record_len = record.size();
     set(res, CW_WH_QUEUED, 202, d.event);
 }
 

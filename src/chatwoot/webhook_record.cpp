@@ -1,54 +1,216 @@
+// The helper reads every queued record with RapidJSON's SAX reader: the
+// whole record must still be well-formed JSON (bytes from shared memory are
+// not trusted for having come from a worker), but no DOM is built and only
+// the few keys below are kept.  What it accepts is what the DOM lookups it
+// replaces accepted: the first "inbox" (a string), "delivery" (a string or
+// null) and "event" (an object) of the top-level object, and in that event
+// object the first "type" (a string), "conversation_id" and "message_id"
+// (64-bit integers).  It is stricter in two ways a worker's record never
+// needs: bytes after a NUL (which a worker escapes) and nesting deeper than
+// kMaxDepth make it refuse.
+
 #include "webhook_record.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+
+#include <cstdint>
+#include <limits>
+#include <vector>
 
 namespace chatwoot::webhook {
 
 namespace {
 
-const rapidjson::Value* member(const rapidjson::Value& obj, const char* name)
-{
-    auto it = obj.FindMember(name);
-    return it == obj.MemberEnd() ? nullptr : &it->value;
-}
+// A record is four levels deep at most (envelope, event, attachments, an
+// attachment); the bound keeps the recursive reader's stack small.
+constexpr unsigned kMaxDepth = 64;
+
+// The copy of a larger record than this is not kept after its reading.
+constexpr size_t kKeepTextBytes = 64 * 1024;
+
+class RecordReader {
+public:
+    explicit RecordReader(QueuedWebhook& out) : out_(out) {}
+
+    // Everything the caller checks after a successful parse.
+    bool complete() const
+    {
+        return seen_inbox_ && seen_delivery_ && seen_event_ && seen_type_ && seen_conversation_;
+    }
+
+    bool Null() { return value(Type::null); }
+    bool Bool(bool) { return value(Type::other); }
+    bool Int(int i) { return integer(i); }
+    bool Uint(unsigned u) { return integer(u); }
+    bool Int64(int64_t i) { return integer(i); }
+    bool Uint64(uint64_t u)
+    {
+        // What rapidjson::Value::IsInt64() says of an unsigned number.
+        if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+            return value(Type::other);
+        }
+        return integer(static_cast<int64_t>(u));
+    }
+    bool Double(double) { return value(Type::other); }
+    bool RawNumber(const char*, rapidjson::SizeType, bool) { return value(Type::other); }
+
+    bool String(const char* s, rapidjson::SizeType n, bool)
+    {
+        const Slot slot = slot_;
+        if (!value(Type::string)) {
+            return false;
+        }
+        switch (slot) {
+        case Slot::inbox: out_.inbox.assign(s, n); break;
+        case Slot::delivery: out_.delivery.assign(s, n); break;
+        case Slot::type: out_.action.assign(s, n); break;
+        default: break;
+        }
+        return true;
+    }
+
+    bool Key(const char* s, rapidjson::SizeType n, bool)
+    {
+        const std::string_view key(s, n);
+        slot_ = Slot::other;
+        if (depth_ == 1) {
+            if (key == "inbox") {
+                slot_ = first(seen_inbox_, Slot::inbox);
+            } else if (key == "delivery") {
+                slot_ = first(seen_delivery_, Slot::delivery);
+            } else if (key == "event") {
+                slot_ = first(seen_event_, Slot::event);
+            }
+        } else if (depth_ == 2 && in_event_) {
+            if (key == "type") {
+                slot_ = first(seen_type_, Slot::type);
+            } else if (key == "conversation_id") {
+                slot_ = first(seen_conversation_, Slot::conversation);
+            } else if (key == "message_id") {
+                slot_ = first(seen_message_, Slot::message);
+            }
+        }
+        return true;
+    }
+
+    bool StartObject()
+    {
+        const bool event = slot_ == Slot::event;
+        if (depth_ > 0 && !value(Type::object)) {
+            return false;
+        }
+        if (++depth_ > kMaxDepth) {
+            return false;
+        }
+        in_event_ = in_event_ || event;
+        return true;
+    }
+
+    bool EndObject(rapidjson::SizeType)
+    {
+        if (--depth_ == 1) {
+            in_event_ = false;
+        }
+        return true;
+    }
+
+    bool StartArray()
+    {
+        // The top level must be an object.
+        if (depth_ == 0 || !value(Type::other)) {
+            return false;
+        }
+        return ++depth_ <= kMaxDepth;
+    }
+
+    bool EndArray(rapidjson::SizeType)
+    {
+        --depth_;
+        return true;
+    }
+
+private:
+    enum class Slot { other, inbox, delivery, event, type, conversation, message };
+    enum class Type { null, string, integer, object, other };
+
+    // Only a key's first occurrence counts, as with FindMember.
+    static Slot first(bool& seen, Slot slot)
+    {
+        if (seen) {
+            return Slot::other;
+        }
+        seen = true;
+        return slot;
+    }
+
+    // The value of the key just read: false (stop, refuse the record) when
+    // it is one we read and of the wrong type.
+    bool value(Type type)
+    {
+        if (depth_ == 0) {
+            return false;  // a scalar at the top level
+        }
+        const Slot slot = slot_;
+        slot_ = Slot::other;
+        switch (slot) {
+        case Slot::other: return true;
+        case Slot::inbox:
+        case Slot::type: return type == Type::string;
+        case Slot::delivery: return type == Type::string || type == Type::null;
+        case Slot::event: return type == Type::object;
+        case Slot::conversation:
+        case Slot::message: return type == Type::integer;
+        }
+        return false;
+    }
+
+    bool integer(int64_t v)
+    {
+        const Slot slot = slot_;
+        if (!value(Type::integer)) {
+            return false;
+        }
+        if (slot == Slot::conversation) {
+            out_.conversation_id = v;
+        } else if (slot == Slot::message) {
+            out_.message_id = v;
+        }
+        return true;
+    }
+
+    QueuedWebhook& out_;
+    unsigned depth_ = 0;
+    bool in_event_ = false;
+    Slot slot_ = Slot::other;
+    bool seen_inbox_ = false;
+    bool seen_delivery_ = false;
+    bool seen_event_ = false;
+    bool seen_type_ = false;
+    bool seen_conversation_ = false;
+    bool seen_message_ = false;
+};
 
 }  // namespace
 
 std::optional<QueuedWebhook> read_queued_webhook(std::string_view record)
 {
-    rapidjson::Document doc;
-    doc.Parse(record.data(), record.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
-        return std::nullopt;
-    }
-    const auto* inbox = member(doc, "inbox");
-    const auto* delivery = member(doc, "delivery");
-    const auto* event = member(doc, "event");
-    if (!inbox || !inbox->IsString() || !delivery
-        || !(delivery->IsString() || delivery->IsNull()) || !event
-        || !event->IsObject())
-    {
-        return std::nullopt;
-    }
-    const auto* type = member(*event, "type");
-    const auto* conversation = member(*event, "conversation_id");
-    if (!type || !type->IsString() || !conversation || !conversation->IsInt64()) {
-        return std::nullopt;
-    }
-
     QueuedWebhook q;
-    q.inbox.assign(inbox->GetString(), inbox->GetStringLength());
-    if (delivery->IsString()) {
-        q.delivery.assign(delivery->GetString(), delivery->GetStringLength());
+    RecordReader handler(q);
+    // Parsed in situ from a copy this thread keeps: strings are not copied
+    // again on their way to the handler.  The copy's NUL is the end of
+    // input; the position the reader stopped at tells a NUL inside apart.
+    thread_local std::vector<char> text;
+    text.assign(record.begin(), record.end());
+    text.push_back('\0');
+    rapidjson::InsituStringStream in(text.data());
+    thread_local rapidjson::Reader reader;  // keeps its stack between records
+    const bool ok = !reader.Parse<rapidjson::kParseInsituFlag>(in, handler).IsError()
+                    && in.Tell() == record.size() && handler.complete();
+    if (text.capacity() > kKeepTextBytes) {
+        std::vector<char>().swap(text);
     }
-    q.action.assign(type->GetString(), type->GetStringLength());
-    q.conversation_id = conversation->GetInt64();
-    if (const auto* id = member(*event, "message_id")) {
-        if (!id->IsInt64()) {
-            return std::nullopt;
-        }
-        q.message_id = id->GetInt64();
+    if (!ok) {
+        return std::nullopt;
     }
     if ((q.action == "send" || q.action == "delete") && !q.message_id) {
         return std::nullopt;

@@ -1,10 +1,11 @@
 #include "webhook_signature.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 
@@ -12,23 +13,32 @@ namespace chatwoot::webhook {
 
 namespace {
 
-struct MacDeleter {
-    void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
+struct MdDeleter {
+    void operator()(EVP_MD* m) const noexcept { EVP_MD_free(m); }
 };
-struct MacCtxDeleter {
-    void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+struct MdCtxDeleter {
+    void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
 };
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 
-// Fetched once per process: fetching resolves a provider, which is the
-// expensive part of an HMAC over a small body.
-EVP_MAC* hmac_algorithm()
+// Fetched once per process: fetching resolves a provider, which costs more
+// than the hash of a small body.
+EVP_MD* sha256()
 {
-    static const std::unique_ptr<EVP_MAC, MacDeleter> mac(
-        EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    if (!mac) {
-        throw std::runtime_error("OpenSSL has no HMAC");
+    static const std::unique_ptr<EVP_MD, MdDeleter> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+    if (!md) {
+        throw std::runtime_error("OpenSSL has no SHA256");
     }
-    return mac.get();
+    return md.get();
+}
+
+MdCtx new_ctx()
+{
+    MdCtx ctx(EVP_MD_CTX_new());
+    if (!ctx) {
+        throw std::runtime_error("EVP_MD_CTX_new failed");
+    }
+    return ctx;
 }
 
 int hex_value(char c)
@@ -85,42 +95,79 @@ std::string_view auth_result_name(AuthResult r)
 
 namespace {
 
-// HMAC contexts keyed with one secret, kept per thread: keying a fresh
-// context looks the digest up by name and hashes the key, which costs more
-// than the MAC of a small body.  A copy of the keyed context does neither.
+constexpr size_t kBlock = 64;  // SHA-256's block size
+
+// HMAC-SHA256 (RFC 2104) keyed with one secret, kept per thread: the
+// digest states after the key's inner and outer pad blocks are computed
+// once, so a MAC costs a copy of each and the hash of the message, with
+// no provider look-up and no new context per request.
 class KeyedMac {
 public:
-    EVP_MAC_CTX* for_secret(std::string_view secret)
+    void key(std::string_view secret)
     {
-        if (!keyed_ || secret != secret_) {
-            keyed_.reset(new_keyed(secret));
-            secret_.assign(secret);
+        if (inner_ && secret == secret_) {
+            return;
         }
-        return keyed_.get();
+        inner_.reset();
+        unsigned char k[kBlock] = {};
+        if (secret.size() > kBlock) {
+            unsigned int n = 0;
+            if (EVP_Digest(secret.data(), secret.size(), k, &n, sha256(), nullptr) != 1) {
+                throw std::runtime_error("SHA256 failed");
+            }
+        } else if (!secret.empty()) {
+            std::memcpy(k, secret.data(), secret.size());
+        }
+        MdCtx inner = padded(k, 0x36);
+        MdCtx outer = padded(k, 0x5c);
+        OPENSSL_cleanse(k, sizeof k);
+        if (!work_) {
+            work_ = new_ctx();
+        }
+        secret_.assign(secret);
+        outer_ = std::move(outer);
+        inner_ = std::move(inner);
+    }
+
+    Digest mac(std::initializer_list<std::string_view> parts)
+    {
+        unsigned char inner_hash[32];
+        unsigned int n = 0;
+        bool ok = EVP_MD_CTX_copy_ex(work_.get(), inner_.get()) == 1;
+        for (std::string_view part : parts) {
+            ok = ok && EVP_DigestUpdate(work_.get(), part.data(), part.size()) == 1;
+        }
+        ok = ok && EVP_DigestFinal_ex(work_.get(), inner_hash, &n) == 1 && n == sizeof inner_hash;
+        Digest out{};
+        ok = ok && EVP_MD_CTX_copy_ex(work_.get(), outer_.get()) == 1
+             && EVP_DigestUpdate(work_.get(), inner_hash, sizeof inner_hash) == 1
+             && EVP_DigestFinal_ex(work_.get(), out.data(), &n) == 1 && n == out.size();
+        if (!ok) {
+            throw std::runtime_error("HMAC-SHA256 failed");
+        }
+        return out;
     }
 
 private:
-    static EVP_MAC_CTX* new_keyed(std::string_view secret)
+    static MdCtx padded(const unsigned char (&k)[kBlock], unsigned char pad)
     {
-        std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(
-            EVP_MAC_CTX_new(hmac_algorithm()));
-        char digest_name[] = "SHA256";
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name,
-                                             0),
-            OSSL_PARAM_construct_end(),
-        };
-        if (!ctx
-            || EVP_MAC_init(ctx.get(),
-                            reinterpret_cast<const unsigned char*>(secret.data()),
-                            secret.size(), params) != 1)
-        {
+        unsigned char block[kBlock];
+        for (size_t i = 0; i < kBlock; i++) {
+            block[i] = static_cast<unsigned char>(k[i] ^ pad);
+        }
+        MdCtx ctx = new_ctx();
+        const bool ok = EVP_DigestInit_ex(ctx.get(), sha256(), nullptr) == 1
+                        && EVP_DigestUpdate(ctx.get(), block, sizeof block) == 1;
+        OPENSSL_cleanse(block, sizeof block);
+        if (!ok) {
             throw std::runtime_error("HMAC-SHA256 init failed");
         }
-        return ctx.release();
+        return ctx;
     }
 
-    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> keyed_;
+    MdCtx inner_;
+    MdCtx outer_;
+    MdCtx work_;
     std::string secret_;
 };
 
@@ -130,26 +177,8 @@ Digest signature_digest(std::string_view secret, std::string_view timestamp,
                         std::string_view body)
 {
     thread_local KeyedMac cache;
-    std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(
-        EVP_MAC_CTX_dup(cache.for_secret(secret)));
-    if (!ctx) {
-        throw std::runtime_error("EVP_MAC_CTX_dup failed");
-    }
-    Digest out{};
-    size_t len = 0;
-    if (EVP_MAC_update(ctx.get(),
-                       reinterpret_cast<const unsigned char*>(timestamp.data()),
-                       timestamp.size()) != 1
-        || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>("."), 1) != 1
-        || EVP_MAC_update(ctx.get(),
-                          reinterpret_cast<const unsigned char*>(body.data()),
-                          body.size()) != 1
-        || EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1
-        || len != out.size())
-    {
-        throw std::runtime_error("HMAC-SHA256 failed");
-    }
-    return out;
+    cache.key(secret);
+    return cache.mac({timestamp, ".", body});
 }
 
 std::string signature_header(std::string_view secret, std::string_view timestamp,

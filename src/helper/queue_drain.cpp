@@ -12,6 +12,7 @@ namespace {
 // more than a few milliseconds between batches.
 constexpr size_t kBatchRecords = 512;
 constexpr size_t kBatchBytes = 4 * 1024 * 1024;
+constexpr size_t kKeepPayloadBytes = 16 * 1024;
 
 uint64_t fresh_epoch()
 {
@@ -28,10 +29,20 @@ QueueDrain::QueueDrain(cw_shared_t* shared, ngx_slab_pool_t* shpool,
 {
     batch_.reserve(kBatchRecords);
     readings_.reserve(kBatchRecords);
+    filed_.reserve(kBatchRecords);
+}
+
+store::InboundEvent& QueueDrain::next_entry()
+{
+    if (batch_n_ == batch_.size()) {
+        batch_.emplace_back();
+    }
+    return batch_[batch_n_++];
 }
 
 // Files a webhook the store has not seen into the outbox, in the same
-// transaction as its inbound row.
+// transaction as its inbound row (written with the others of the batch
+// just before the commit).
 void QueueDrain::file(const store::InboundEvent& event, size_t index,
                       int64_t row_id)
 {
@@ -39,20 +50,27 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
     if (!reading || reading->action == "typing") {
         return;  // typing is presence, not a job; unreadable: logged below
     }
-    store::OutboxEntry entry;
+    store::OutboxEntry& entry = filed_.emplace_back();
     entry.inbox = reading->inbox;
     entry.action = reading->action;
     entry.conversation_id = reading->conversation_id;
     entry.chatwoot_message_id = reading->message_id;
     entry.inbound_id = row_id;
     entry.created_at = event.received_at;
-    outbox_.add(entry);
 }
 
 QueueDrain::Outcome QueueDrain::drain_batch()
 {
-    batch_.clear();
+    // Entries keep their memory for the next batch, unless a large record
+    // left them holding much.
+    for (store::InboundEvent& e : batch_) {
+        if (e.payload.capacity() > kKeepPayloadBytes) {
+            std::vector<unsigned char>().swap(e.payload);
+        }
+    }
+    batch_n_ = 0;
     readings_.clear();
+    filed_.clear();
     bool corrupt = false;
     bool more = false;
     uint64_t epoch = 0;
@@ -70,7 +88,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
 
     cw_ring_record_t rec;
     size_t bytes = 0;
-    while (batch_.size() < kBatchRecords && bytes < kBatchBytes) {
+    while (batch_n_ < kBatchRecords && bytes < kBatchBytes) {
         cw_ring_rc_t rc = cw_ring_next(ring, &cursor, &rec);
         if (rc == CW_RING_CORRUPT) {
             corrupt = true;
@@ -79,12 +97,13 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         if (rc != CW_RING_OK) {
             break;
         }
-        store::InboundEvent& e = batch_.emplace_back();
+        store::InboundEvent& e = next_entry();
         e.ring_epoch = epoch;
         e.ring_seq = rec.seq;
         e.kind = rec.kind;
         e.received_at = now;
         e.payload.assign(rec.data, rec.data + rec.len);
+        e.delivery_id.clear();
         bytes += rec.len;
 
         auto& reading = readings_.emplace_back();
@@ -102,12 +121,15 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     }
     more = !corrupt && cursor.remaining > 0;
 
-    if (!batch_.empty()) {
+    const std::span<const store::InboundEvent> batch(batch_.data(), batch_n_);
+    if (!batch.empty()) {
         try {
             size_t added = repository_.insert_batch(
-                batch_, [&](const store::InboundEvent& e, int64_t row_id) {
+                batch,
+                [&](const store::InboundEvent& e, int64_t row_id) {
                     file(e, static_cast<size_t>(&e - batch_.data()), row_id);
-                });
+                },
+                [&] { outbox_.add_all(filed_); });
             cw_add(&shared_->store.persisted, added);
             cw_add(&shared_->store.batches, 1);
         } catch (const std::exception& e) {
@@ -116,7 +138,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "chatwoot helper: committing %uz queued records "
                           "failed, they stay queued: %s",
-                          batch_.size(), e.what());
+                          batch.size(), e.what());
             return Outcome::failed;
         }
 
@@ -124,7 +146,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         // A ring reset in between has a new epoch: then our sequence
         // numbers mean nothing there and nothing is popped.
         if (cw_ring_current(ring)->epoch == epoch
-            && cw_ring_pop_through(ring, batch_.back().ring_seq)
+            && cw_ring_pop_through(ring, batch.back().ring_seq)
                    != CW_RING_OK)
         {
             corrupt = true;
@@ -138,7 +160,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "chatwoot helper: the shared queue was inconsistent "
                       "after %uz good records and was reset",
-                      batch_.size());
+                      batch.size());
         return Outcome::more;
     }
     return more ? Outcome::more : Outcome::empty;

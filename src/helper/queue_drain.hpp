@@ -30,12 +30,18 @@ private:
     cw_shared_t* shared_;
     ngx_slab_pool_t* shpool_;
     void file(const store::InboundEvent& event, size_t index, int64_t row_id);
+    // The next batch entry; entries are reused from batch to batch, so a
+    // record's copy usually lands in memory the previous one had.
+    store::InboundEvent& next_entry();
 
     store::InboundEventRepository& repository_;
     store::OutboxRepository& outbox_;
-    std::vector<store::InboundEvent> batch_;
+    std::vector<store::InboundEvent> batch_;   // [0, batch_n_) is this batch
+    size_t batch_n_ = 0;
     // What each batch entry says, read once while copying it.
     std::vector<std::optional<webhook::QueuedWebhook>> readings_;
+    // The outbox entries of the new rows, written just before the commit.
+    std::vector<store::OutboxEntry> filed_;
 };
 
 }  // namespace chatwoot::helper

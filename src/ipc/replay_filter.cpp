@@ -4,6 +4,8 @@
 
 #include "chatwoot_replay.h"
 
+#include <cstdint>
+
 namespace {
 
 // How many slots one key may use.  Small, so a lookup touches one or two
@@ -11,6 +13,36 @@ namespace {
 constexpr uint64_t kProbes = 8;
 
 uint64_t nonzero(uint64_t key) { return key == 0 ? 1 : key; }
+
+// The slots key may use: (key + i) % slots_n for i < kProbes, which tables
+// already in shared memory were written with.  One division instead of
+// one per probe (these run under the zone's mutex); the rare key whose sum
+// wraps past 2^64 takes the formula as it is.
+class Probe {
+public:
+    Probe(uint64_t key, uint64_t slots_n)
+        : key_(key), n_(slots_n), at_(key % slots_n),
+          exact_(key > UINT64_MAX - kProbes)
+    {
+    }
+
+    uint64_t slot(uint64_t i)
+    {
+        if (exact_) {
+            return (key_ + i) % n_;
+        }
+        if (i > 0 && ++at_ == n_) {
+            at_ = 0;
+        }
+        return at_;
+    }
+
+private:
+    uint64_t key_;
+    uint64_t n_;
+    uint64_t at_;
+    bool exact_;
+};
 
 }  // namespace
 
@@ -37,8 +69,9 @@ int cw_replay_seen(const cw_replay_t* t, uint64_t key, uint64_t now) noexcept
         return 0;
     }
     key = nonzero(key);
+    Probe probe(key, t->slots_n);
     for (uint64_t i = 0; i < kProbes && i < t->slots_n; i++) {
-        const cw_replay_slot_t& s = t->slots[(key + i) % t->slots_n];
+        const cw_replay_slot_t& s = t->slots[probe.slot(i)];
         if (s.key == key && s.expires > now) {
             return 1;
         }
@@ -53,8 +86,9 @@ void cw_replay_remember(cw_replay_t* t, uint64_t key, uint64_t now) noexcept
     }
     key = nonzero(key);
     cw_replay_slot_t* victim = nullptr;
+    Probe probe(key, t->slots_n);
     for (uint64_t i = 0; i < kProbes && i < t->slots_n; i++) {
-        cw_replay_slot_t& s = t->slots[(key + i) % t->slots_n];
+        cw_replay_slot_t& s = t->slots[probe.slot(i)];
         if (s.key == key || s.key == 0 || s.expires <= now) {
             victim = &s;
             break;

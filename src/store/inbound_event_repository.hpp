@@ -3,8 +3,10 @@
 
 #include "sqlite_handle.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,16 +33,46 @@ public:
 
     // Stores the batch in one transaction; events already stored (same
     // epoch and seq, or same delivery id) are skipped.  Returns how many
-    // rows are new.
+    // rows are new.  on_inserted is called for the new rows in batch order
+    // (a few rows after each is written: rows go in kRowsPerInsert to a
+    // statement); then before_commit, still inside the transaction, so a
+    // caller that buffers what it files in on_inserted can write it there.
     size_t insert_batch(std::span<const InboundEvent> events,
-                        const OnInserted& on_inserted = {});
+                        const OnInserted& on_inserted = {},
+                        const std::function<void()>& before_commit = {});
 
     uint64_t count();
 
+    // Rows per INSERT statement: one statement per row costs SQLite a
+    // statement start, cursors opened on the table and both indexes, and
+    // their positioning, for every webhook.
+    static constexpr size_t kRowsPerInsert = 32;
+
 private:
+    struct Returned {
+        int64_t id;
+        int64_t epoch;
+        int64_t seq;
+    };
+
+    // The statement inserting n rows (1..kRowsPerInsert), prepared on first
+    // use; `returning` lists the rows it wrote.
+    Statement& insert_rows(size_t n, bool returning);
+    // A run of events that one statement can take: the same epoch and
+    // increasing sequence numbers, so that (epoch, seq) names one event.
+    static size_t chunk_length(std::span<const InboundEvent> events);
+    size_t insert_chunk(std::span<const InboundEvent> chunk, const OnInserted& on_inserted,
+                        bool sequential_ids);
+    // The new rows of a chunk, when only some of it was new.
+    void read_new_rows(std::span<const InboundEvent> chunk, int64_t above);
+
     Database& db_;
-    Statement insert_;
+    std::array<std::optional<Statement>, kRowsPerInsert + 1> insert_;
+    std::array<std::optional<Statement>, kRowsPerInsert + 1> insert_returning_;
     Statement count_;
+    Statement max_id_;
+    Statement new_rows_;
+    std::vector<Returned> returned_;
 };
 
 }  // namespace chatwoot::store

@@ -1,5 +1,7 @@
 #include "outbox_repository.hpp"
 
+#include <algorithm>
+
 namespace chatwoot::store {
 
 OutboxRepository::OutboxRepository(Database& db)
@@ -105,6 +107,48 @@ bool OutboxRepository::add(const OutboxEntry& e)
     insert_.bind(5, e.inbound_id).bind(6, e.created_at);
     insert_.run();
     return db_.changes() > 0;
+}
+
+Statement& OutboxRepository::insert_rows(size_t n)
+{
+    std::optional<Statement>& st = insert_rows_[n];
+    if (!st) {
+        std::string sql =
+            "INSERT INTO outbox (inbox, action, conversation_id,"
+            " chatwoot_message_id, inbound_id, created_at) VALUES ";
+        for (size_t i = 0; i < n; i++) {
+            sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+        }
+        sql += " ON CONFLICT (inbox, action, chatwoot_message_id) DO NOTHING";
+        st.emplace(db_.prepare(sql));
+    }
+    return *st;
+}
+
+size_t OutboxRepository::add_all(std::span<const OutboxEntry> entries)
+{
+    size_t added = 0;
+    while (!entries.empty()) {
+        const size_t n = std::min(entries.size(), kRowsPerInsert);
+        Statement& insert = insert_rows(n);
+        int p = 0;
+        for (const OutboxEntry& e : entries.first(n)) {
+            insert.bind(p + 1, std::string_view(e.inbox))
+                .bind(p + 2, std::string_view(e.action))
+                .bind(p + 3, e.conversation_id);
+            if (e.chatwoot_message_id) {
+                insert.bind(p + 4, *e.chatwoot_message_id);
+            } else {
+                insert.bind_null(p + 4);
+            }
+            insert.bind(p + 5, e.inbound_id).bind(p + 6, e.created_at);
+            p += 6;
+        }
+        insert.run();
+        added += static_cast<size_t>(db_.changes());
+        entries = entries.subspan(n);
+    }
+    return added;
 }
 
 uint64_t OutboxRepository::count_pending()

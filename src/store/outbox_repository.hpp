@@ -6,8 +6,10 @@
 
 #include "sqlite_handle.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +33,10 @@ public:
     // Files the entry unless the same (inbox, action, message) is there.
     // Runs inside the caller's transaction.  True when new.
     bool add(const OutboxEntry& entry);
+
+    // add() for each entry, in order, several rows per statement (see
+    // InboundEventRepository::kRowsPerInsert).  Returns how many are new.
+    size_t add_all(std::span<const OutboxEntry> entries);
 
     uint64_t count_pending();
 
@@ -73,8 +79,13 @@ public:
     bool is_our_send(std::string_view inbox, std::string_view wa_id);
 
 private:
+    static constexpr size_t kRowsPerInsert = 32;
+    // The statement filing n entries (1..kRowsPerInsert), prepared on first use.
+    Statement& insert_rows(size_t n);
+
     Database& db_;
     Statement insert_;
+    std::array<std::optional<Statement>, kRowsPerInsert + 1> insert_rows_;
     Statement pending_;
     Statement pending_before_;
     Statement settle_;

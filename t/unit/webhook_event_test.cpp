@@ -9,18 +9,23 @@
 // Every body is handed to parse() in a heap buffer of exactly its size,
 // with no NUL after it, so a read past the end shows up under ASan.
 #include "chatwoot/webhook_event.hpp"
+#include "chatwoot/webhook_utf8.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/pointer.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -1236,4 +1241,207 @@ TEST(WebhookEventReject, ReasonsNeverContainBodyContent)
         EXPECT_EQ(d.verdict, Verdict::reject);
         EXPECT_EQ(d.reason.find("SECRET"), std::string::npos) << d.reason;
     }
+}
+
+// --- the worker's fast path ---------------------------------------------------------------
+//
+// A body that is valid UTF-8 is parsed in situ from a per-thread copy,
+// strings eight bytes at a time, without RapidJSON's own encoding check
+// (webhook_utf8.hpp decides it for the whole body first), and anything the
+// fast parse does not accept goes through the original parse again.  These
+// pin what that must not change.
+
+namespace {
+
+// An output stream that keeps nothing.
+struct Discard {
+    using Ch = char;
+    void Put(char) {}
+};
+
+// RapidJSON's verdict on a string, as the parser's guard used to ask it.
+bool rapidjson_utf8(std::string_view s)
+{
+    Discard out;
+    rapidjson::MemoryStream in(s.data(), s.size());
+    while (in.Tell() < s.size()) {
+        if (!rapidjson::UTF8<>::Validate(in, out)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void expect_same_utf8_verdict(const std::string& seq)
+{
+    // Alone, and after seven ASCII bytes (the word-at-a-time loop then
+    // meets it at its first non-ASCII byte), and followed by ASCII.
+    for (const std::string& s : {seq, "abcdefg" + seq, seq + "z", "abcdefgh" + seq + "abcdefgh"}) {
+        ASSERT_EQ(valid_utf8(s.data(), s.size()), rapidjson_utf8(s))
+            << ::testing::PrintToString(s);
+    }
+}
+
+std::string bytes(std::initializer_list<int> b)
+{
+    std::string s;
+    for (int c : b) {
+        s += static_cast<char>(c);
+    }
+    return s;
+}
+
+}  // namespace
+
+TEST(WebhookUtf8, SameVerdictAsRapidJsonForShortSequences)
+{
+    for (int a = 0; a < 256; a++) {
+        expect_same_utf8_verdict(bytes({a}));
+        for (int b = 0; b < 256; b++) {
+            expect_same_utf8_verdict(bytes({a, b}));
+        }
+    }
+    // Three bytes: every lead of a three-byte form with every following pair.
+    for (int a = 0xE0; a <= 0xEF; a++) {
+        for (int b = 0; b < 256; b++) {
+            for (int c = 0; c < 256; c++) {
+                const std::string s = bytes({a, b, c});
+                ASSERT_EQ(valid_utf8(s.data(), s.size()), rapidjson_utf8(s)) << a << ' ' << b;
+            }
+        }
+    }
+    // Four bytes: every lead from F0 up, every second byte, the third and
+    // fourth at the edges of the continuation range and outside it.
+    for (int a = 0xF0; a <= 0xFF; a++) {
+        for (int b = 0; b < 256; b++) {
+            for (int c : {0x00, 0x7F, 0x80, 0xBF, 0xC0, 0xFF}) {
+                for (int d : {0x00, 0x7F, 0x80, 0x9F, 0xBF, 0xC0, 0xFF}) {
+                    expect_same_utf8_verdict(bytes({a, b, c, d}));
+                }
+            }
+        }
+    }
+}
+
+TEST(WebhookUtf8, SameVerdictAsRapidJsonForRandomText)
+{
+    std::mt19937 rng(7);
+    const char* pieces[] = {"a", "é", "😀", "中", "\x80", "\xC3", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                            "\xF0\x9F", " ", "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF"};
+    for (int i = 0; i < 20000; i++) {
+        std::string s;
+        const int n = static_cast<int>(rng() % 24);
+        for (int k = 0; k < n; k++) {
+            s += pieces[rng() % std::size(pieces)];
+        }
+        ASSERT_EQ(valid_utf8(s.data(), s.size()), rapidjson_utf8(s)) << ::testing::PrintToString(s);
+        bool ascii = true;
+        for (unsigned char c : s) {
+            ascii = ascii && c < 0x80;
+        }
+        ASSERT_EQ(is_ascii(s.data(), s.size()), ascii);
+    }
+}
+
+TEST(WebhookEventFastPath, RawControlCharactersAreRefusedAtEveryPosition)
+{
+    // RapidJSON's SSE2 scanner lets 0x1A-0x1F through; the word-at-a-time
+    // one must not, wherever in an eight-byte word the byte falls.
+    const std::string head = R"({"event":"made_up","note":")";
+    for (int c : {0x00, 0x01, 0x09, 0x0A, 0x19, 0x1A, 0x1F}) {
+        for (size_t at = 0; at < 24; at++) {
+            const std::string body = head + std::string(at, 'x') + static_cast<char>(c)
+                + std::string(9, 'y') + R"("})";
+            expect_rejected(body, "malformed JSON at offset " + std::to_string(head.size() + at));
+        }
+    }
+}
+
+TEST(WebhookEventFastPath, EscapesAtEveryAlignmentComeOutAsRapidJsonWritesThem)
+{
+    for (std::string_view escape : {R"(\")", R"(\\)", R"(\/)", R"(\n)", R"(\u00e9)", R"(\u0001)",
+                                    R"(\ud83d\ude00)", R"(\u003c)", "é", "😀"}) {
+        for (size_t before = 0; before < 18; before++) {
+            const std::string content = std::string(before, 'a') + std::string(escape)
+                + std::string(before % 11, 'b') + std::string(escape) + "c";
+            const std::string body = replaced(kAgentReply, "Olá Maria, já verifiquei o pedido.",
+                                              content);
+            const Decision d = run(body);
+            ASSERT_EQ(d.verdict, Verdict::queue) << d.reason << ' ' << content;
+            // What the record must say: the body's decoded text, as
+            // rapidjson::Writer escapes it.
+            const rapidjson::Document doc = parsed(body);
+            const std::string expected = to_json(doc["content"]);
+            const std::string key = R"("content":)";
+            const size_t at = d.record.find(key);
+            ASSERT_NE(at, std::string::npos);
+            EXPECT_EQ(d.record.substr(at + key.size(), expected.size()), expected) << content;
+            EXPECT_TRUE(is_json_object(d.record));
+        }
+    }
+}
+
+TEST(WebhookEventFastPath, AppendsToTheCallersBufferAndLeavesItAloneOtherwise)
+{
+    std::vector<char> buf(kAgentReply.size() + 4096, '#');
+    RecordOut out(buf.data(), buf.size());
+    out.append("prefix:", 7);
+    const Decision queued = parse(kAgentReply, out);
+    ASSERT_EQ(queued.verdict, Verdict::queue);
+    EXPECT_EQ(queued.record, "");
+    EXPECT_FALSE(out.overflowed());
+    EXPECT_EQ(std::string(out.data(), out.size()), "prefix:" + kAgentReplyRecord);
+
+    RecordOut again(buf.data(), buf.size());
+    again.append("prefix:", 7);
+    EXPECT_EQ(parse(edited(kAgentReply, {{"/private", "true"}}), again).verdict, Verdict::ignore);
+    EXPECT_EQ(parse(edited(kAgentReply, {{"/id", kErase}}), again).verdict, Verdict::reject);
+    EXPECT_EQ(again.size(), 7u);
+}
+
+TEST(WebhookEventFastPath, ARecordThatDoesNotFitIsNeverWrittenPastTheEnd)
+{
+    for (size_t cap : {size_t{0}, size_t{1}, size_t{40}, kAgentReplyRecord.size() - 1}) {
+        std::vector<char> buf(cap + 64, '#');
+        RecordOut out(buf.data(), cap);
+        const Decision d = parse(kAgentReply, out);
+        EXPECT_EQ(d.verdict, Verdict::queue);
+        EXPECT_TRUE(out.overflowed()) << cap;
+        EXPECT_EQ(out.size(), kAgentReplyRecord.size());
+        for (size_t i = cap; i < buf.size(); i++) {
+            ASSERT_EQ(buf[i], '#') << "written at " << i << " with capacity " << cap;
+        }
+    }
+    std::vector<char> exact(kAgentReplyRecord.size());
+    RecordOut fits(exact.data(), exact.size());
+    EXPECT_EQ(parse(kAgentReply, fits).verdict, Verdict::queue);
+    EXPECT_FALSE(fits.overflowed());
+    EXPECT_EQ(std::string(exact.data(), exact.size()), kAgentReplyRecord);
+}
+
+TEST(WebhookEventFastPath, LargeBodiesBetweenSmallOnes)
+{
+    // The per-thread copy of a large body is let go after its parse; the
+    // next parse must not see any of it.
+    const std::string big(200 * 1024, 'z');
+    const Decision large = run(replaced(kAgentReply, "Olá Maria, já verifiquei o pedido.", big));
+    ASSERT_EQ(large.verdict, Verdict::queue);
+    EXPECT_NE(large.record.find(big), std::string::npos);
+    expect_queued(kAgentReply, "message_created", kAgentReplyRecord);
+    expect_rejected(R"({"event":"x")", "malformed JSON at offset 12");
+    expect_queued(kAgentReply, "message_created", kAgentReplyRecord);
+}
+
+TEST(WebhookEventFastPath, NumbersKeepTheirOriginalReading)
+{
+    // -0 is the integer 0 to RapidJSON; 2^63 - 1 is the largest integer.
+    const Decision zero = run(edited(kAgentReply, {{"/id", "-0"}}));
+    ASSERT_EQ(zero.verdict, Verdict::queue) << zero.reason;
+    EXPECT_NE(zero.record.find(R"("message_id":0,)"), std::string::npos) << zero.record;
+    const Decision max = run(edited(kAgentReply, {{"/id", "9223372036854775807"}}));
+    ASSERT_EQ(max.verdict, Verdict::queue) << max.reason;
+    EXPECT_NE(max.record.find(R"("message_id":9223372036854775807,)"), std::string::npos);
+    const Decision negative = run(edited(kAgentReply, {{"/id", "-9223372036854775808"}}));
+    ASSERT_EQ(negative.verdict, Verdict::queue) << negative.reason;
+    EXPECT_NE(negative.record.find(R"("message_id":-9223372036854775808,)"), std::string::npos);
 }

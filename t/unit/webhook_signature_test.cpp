@@ -4,6 +4,9 @@
 #include "chatwoot/webhook_signature.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <string>
 
 using namespace chatwoot::webhook;
 
@@ -126,4 +129,56 @@ TEST(WebhookSignature, ResultNames)
     EXPECT_EQ(auth_result_name(AuthResult::stale_timestamp), "stale timestamp");
     EXPECT_EQ(auth_result_name(AuthResult::not_configured),
               "webhook authentication not configured");
+}
+
+// --- the keyed digest states kept per thread ---------------------------------------------
+
+namespace {
+
+// OpenSSL's own HMAC-SHA256 of the signed text "<ts>.<body>".
+Digest reference(std::string_view secret, std::string_view ts, std::string_view body)
+{
+    const std::string text = std::string(ts) + "." + std::string(body);
+    Digest out{};
+    size_t len = 0;
+    const unsigned char* ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr,
+                                        secret.data(), secret.size(),
+                                        reinterpret_cast<const unsigned char*>(text.data()),
+                                        text.size(), out.data(), out.size(), &len);
+    EXPECT_TRUE(ok != nullptr && len == out.size());
+    return out;
+}
+
+}  // namespace
+
+TEST(WebhookSignature, SameAsOpenSslsHmacForEveryKeyLength)
+{
+    // Keys shorter than, as long as and longer than SHA-256's 64-byte
+    // block (those are hashed first), messages around the block size.
+    for (size_t key_len = 0; key_len <= 200; key_len++) {
+        std::string key(key_len, '\0');
+        for (size_t i = 0; i < key_len; i++) {
+            key[i] = static_cast<char>(i * 7 + key_len);
+        }
+        for (size_t body_len : {0, 1, 52, 53, 54, 63, 64, 65, 119, 1230}) {
+            const std::string body(body_len, static_cast<char>('a' + body_len % 26));
+            ASSERT_EQ(signature_digest(key, kTimestamp, body), reference(key, kTimestamp, body))
+                << "key " << key_len << " body " << body_len;
+        }
+    }
+}
+
+TEST(WebhookSignature, AlternatingSecretsAreEachKeyedTheirOwnWay)
+{
+    // The per-thread state is keyed with the last secret asked for: every
+    // switch must re-key it, and a prefix of a secret is another secret.
+    const std::string a = "kP3vXw9tQm2LzR8aYc4NbE7d";
+    const std::string b = a.substr(0, a.size() - 1);
+    const std::string c(100, 'k');
+    for (int round = 0; round < 3; round++) {
+        for (const std::string* s : {&a, &b, &a, &c, &c, &b}) {
+            EXPECT_EQ(signature_digest(*s, kTimestamp, kBody), reference(*s, kTimestamp, kBody));
+        }
+    }
+    EXPECT_EQ(signature_header(kSecret, kTimestamp, kBody), kExpected);
 }
