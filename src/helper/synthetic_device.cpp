@@ -26,16 +26,30 @@ size_t SyntheticDevice::poll(int64_t now)
 {
     namespace fs = std::filesystem;
     std::error_code ec;
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-        if (entry.is_regular_file(ec) && entry.path().extension() == ".json") {
-            files.push_back(entry.path());
+    auto list = [&] {
+        std::vector<fs::path> found;
+        for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+            if (entry.is_regular_file(ec) && entry.path().extension() == ".json") {
+                found.push_back(entry.path());
+            }
         }
-    }
-    if (ec || files.empty()) {
+        std::sort(found.begin(), found.end());
+        return found;
+    };
+    // A directory read while files are renamed into it can miss a file
+    // that was there before one it returns (readdir walks in hash order).
+    // Files arrive in name order, so a second read returns every file up
+    // to the first read's last name: those are taken, and never a later
+    // message before an earlier one of the same chat.
+    const std::vector<fs::path> first = list();
+    if (ec || first.empty()) {
         return 0;
     }
-    std::sort(files.begin(), files.end());
+    std::vector<fs::path> files = list();
+    if (ec) {
+        return 0;
+    }
+    files.erase(std::upper_bound(files.begin(), files.end(), first.back()), files.end());
     if (files.size() > kFilesPerPoll) {
         files.resize(kFilesPerPoll);
     }

@@ -1,6 +1,7 @@
 // A WhatsApp device made of files, for tests and demos: every *.json file
 // in its directory is one incoming message (bridge/wa_message_json.hpp),
-// taken in name order.  A message's attachments are files named relative
+// taken in name order (a writer must make them appear in that order, e.g.
+// by renaming complete files into the directory one after another).  A message's attachments are files named relative
 // to the directory; they move into the media store with the message.  Each file is committed to the store before it is
 // removed, so a crash in between only makes the store see it twice, which
 // it ignores (one row per WhatsApp id).  The real multi-device session will
