@@ -40,6 +40,10 @@ install_deps() {
     fi
 }
 
+# ccache keyed on paths relative to the checkout, so that another clone of
+# the same tree (CI's) finds what this one compiled.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
+
 ccache_launcher() {
     command -v ccache >/dev/null && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache" || true
 }
