@@ -12,6 +12,8 @@
 #include "webhook_record.hpp"
 
 #include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <limits>
@@ -216,6 +218,28 @@ std::optional<QueuedWebhook> read_queued_webhook(std::string_view record)
         return std::nullopt;
     }
     return q;
+}
+
+std::string make_queued_webhook(std::string_view inbox, std::string_view delivery,
+                                int64_t received_at, std::string_view event_record)
+{
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("inbox");
+    w.String(inbox.data(), static_cast<rapidjson::SizeType>(inbox.size()));
+    w.Key("delivery");
+    if (delivery.empty()) {
+        w.Null();
+    } else {
+        w.String(delivery.data(), static_cast<rapidjson::SizeType>(delivery.size()));
+    }
+    w.Key("received_at");
+    w.Int64(received_at);
+    w.Key("event");
+    w.RawValue(event_record.data(), event_record.size(), rapidjson::kObjectType);
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
 }
 
 }  // namespace chatwoot::webhook

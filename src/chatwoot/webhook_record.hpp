@@ -22,4 +22,10 @@ struct QueuedWebhook {
 // worker wrote it).
 std::optional<QueuedWebhook> read_queued_webhook(std::string_view record);
 
+// The same envelope written around a normalised event (webhook::parse's
+// record), for records the helper files itself (start-up reconciliation).
+// The worker writes it straight into shared memory in webhook_inspect.cpp.
+std::string make_queued_webhook(std::string_view inbox, std::string_view delivery,
+                                int64_t received_at, std::string_view event_record);
+
 }  // namespace chatwoot::webhook

@@ -5,9 +5,6 @@
 
 #include "chatwoot_shared.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <exception>
 
 namespace chatwoot::helper {
@@ -18,25 +15,6 @@ constexpr ngx_msec_t kRetryMsec = 60 * 1000;
 // Replies are looked for a little before the mark: a webhook the store
 // took near the end of the last run may still have been in flight.
 constexpr int64_t kOverlapSeconds = 300;
-
-// The queued record a worker would have written for this event.
-std::string queued_record(const std::string& inbox, const std::string& delivery,
-                          int64_t now, const std::string& event_record)
-{
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("inbox");
-    w.String(inbox.data(), static_cast<rapidjson::SizeType>(inbox.size()));
-    w.Key("delivery");
-    w.String(delivery.data(), static_cast<rapidjson::SizeType>(delivery.size()));
-    w.Key("received_at");
-    w.Int64(now);
-    w.Key("event");
-    w.RawValue(event_record.data(), event_record.size(), rapidjson::kObjectType);
-    w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
-}
 
 }  // namespace
 
@@ -130,7 +108,8 @@ void OutboxReconciler::file_found()
             continue;   // our own builder and the parser disagree: logged below
         }
         store::InboundEvent e;
-        auto reading = webhook::read_queued_webhook(queued_record(inbox_, "", 0, d.record));
+        auto reading =
+            webhook::read_queued_webhook(webhook::make_queued_webhook(inbox_, "", 0, d.record));
         if (!reading || !reading->message_id) {
             continue;
         }
@@ -139,7 +118,8 @@ void OutboxReconciler::file_found()
         e.kind = CW_RECORD_WEBHOOK;
         e.received_at = started_at_;
         e.delivery_id = "reconciled-" + inbox_ + "-" + std::to_string(*reading->message_id);
-        const std::string record = queued_record(inbox_, e.delivery_id, started_at_, d.record);
+        const std::string record =
+            webhook::make_queued_webhook(inbox_, e.delivery_id, started_at_, d.record);
         e.payload.assign(record.begin(), record.end());
         events.push_back(std::move(e));
         readings.push_back(std::move(*reading));

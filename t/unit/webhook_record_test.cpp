@@ -24,6 +24,22 @@ TEST(WebhookRecord, ReadsASend)
     EXPECT_EQ(*q->message_id, 3022);
 }
 
+TEST(WebhookRecord, TheHelpersOwnRecordsHaveTheWorkersEnvelope)
+{
+    const std::string event =
+        R"({"type":"send","message_id":3022,"conversation_id":15,"inbox_id":7})";
+    const std::string r = chatwoot::webhook::make_queued_webhook("support", "d-1", 1, event);
+    EXPECT_EQ(r, R"({"inbox":"support","delivery":"d-1","received_at":1,"event":)" + event + "}");
+    auto q = read_queued_webhook(r);
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->delivery, "d-1");
+    ASSERT_TRUE(q->message_id);
+    EXPECT_EQ(*q->message_id, 3022);
+    EXPECT_EQ(chatwoot::webhook::make_queued_webhook("s", "", 0, event),
+              R"({"inbox":"s","delivery":null,"received_at":0,"event":)" + event + "}")
+        << "no delivery id is null, as the worker writes it";
+}
+
 TEST(WebhookRecord, StatusHasNoMessageAndDeliveryMayBeNull)
 {
     auto q = read_queued_webhook(
