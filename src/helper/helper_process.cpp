@@ -12,15 +12,10 @@
 #include "chatwoot_helper.h"
 
 #include "crash_backoff.hpp"
-#include "chat_forwarder.hpp"
-#include "inbox_resolver.hpp"
-#include "outbox_reconciler.hpp"
-#include "media_store.hpp"
-#include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
-#include "outbox_expiry.hpp"
-#include "outbox_sender.hpp"
-#include "synthetic_device.hpp"
+#include "inbox_runtime.hpp"
+#include "log.hpp"
+#include "media_store.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
 #include "queue_drain.hpp"
@@ -51,8 +46,6 @@ constexpr ngx_msec_t kLockRetryMsec = 250;
 constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
 constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
-constexpr ngx_msec_t kExpiryMsec = 1000;     // outbox deadlines checked
-constexpr ngx_msec_t kForwardMsec = 200;     // devices polled, chats kicked
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
@@ -69,6 +62,15 @@ bool process_alive(pid_t pid)
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
+// The nginx-free parts of the helper log through log.hpp into nginx's log.
+void log_to_nginx(LogLevel level, std::string_view line) noexcept
+{
+    const auto l = static_cast<ngx_uint_t>(level);
+    if (ngx_cycle->log->log_level >= l) {
+        ngx_log_error_core(l, ngx_cycle->log, 0, "%*s", line.size(), line.data());
+    }
+}
+
 class Helper {
 public:
     explicit Helper(const cw_helper_conf_t& conf)
@@ -81,8 +83,6 @@ public:
           lock_(state_path_ + "/helper.lock"),
           inbox_confs_(conf.inboxes, conf.inboxes + conf.inboxes_n)
     {
-        init_timer(expiry_timer_, &Helper::on_expiry_timer);
-        init_timer(forward_timer_, &Helper::on_forward_timer);
         init_timer(lock_timer_, &Helper::on_lock_timer);
         init_timer(poll_timer_, &Helper::on_poll_timer);
         init_timer(drain_timer_, &Helper::on_drain_timer);
@@ -118,10 +118,7 @@ private:
     static void on_drain_timer(ngx_event_t* ev) noexcept;
     static void on_probe_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup(ngx_event_t* ev) noexcept;
-    static void on_expiry_timer(ngx_event_t* ev) noexcept;
-    static void on_forward_timer(ngx_event_t* ev) noexcept;
-    void forward();
-    void start_chatwoot();
+    void start_inboxes();
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
 
     template <typename F>
@@ -145,16 +142,8 @@ private:
     std::optional<QueueDrain> queue_;
     std::optional<CurlMultiDriver> curl_;
     std::vector<cw_inbox_conf_t> inbox_confs_;
-    std::vector<std::unique_ptr<ChatwootClient>> clients_;
-    std::optional<OutboxExpiry> expiry_;
-    ngx_event_t expiry_timer_{};
     std::optional<store::WaInboundRepository> wa_inbound_;
-    std::vector<std::unique_ptr<ChatForwarder>> forwarders_;
-    std::vector<std::unique_ptr<InboxResolver>> resolvers_;
-    std::vector<std::unique_ptr<OutboxReconciler>> reconcilers_;
-    std::vector<std::unique_ptr<SyntheticDevice>> devices_;
-    std::vector<std::unique_ptr<OutboxSender>> senders_;
-    ngx_event_t forward_timer_{};
+    std::vector<std::unique_ptr<InboxRuntime>> runtimes_;
 
     ngx_event_t lock_timer_{};
     ngx_event_t poll_timer_{};
@@ -323,13 +312,16 @@ void Helper::open_store()
     drain();
 
     if (!inbox_confs_.empty()) {
-        guarded("starting the Chatwoot client", [&] { start_chatwoot(); });
+        guarded("starting the inboxes", [&] { start_inboxes(); });
+        if (curl_ && !chatwoot_url_.empty()) {
+            guarded("probing Chatwoot", [&] { probe_chatwoot(); });
+        }
     }
 }
 
-// One REST client per inbox (each has its own token and limits), and the
-// outbox's deadline keeper.
-void Helper::start_chatwoot()
+// One runtime per inbox: each has its own REST client (token, limits),
+// device and timers, and fails alone.
+void Helper::start_inboxes()
 {
     // Every inbox may have its concurrency in flight at once, plus the
     // probe; curl's own cap would otherwise queue requests in silence.
@@ -339,121 +331,12 @@ void Helper::start_chatwoot()
     }
     curl_.emplace(std::max(64L, connections));
     wa_inbound_.emplace(*db_);
-    const int64_t inherited = wa_inbound_->last_id();
-    std::vector<InboxBinding> bindings;
+    HelperShared shared{*db_, *inbound_, *outbox_, *wa_inbound_, *media_, *curl_,
+                        &shared_->bridge, wa_inbound_->last_id()};
     for (const auto& ic : inbox_confs_) {
-        rest::BackoffPolicy backoff;
-        if (ic.throttle_base_msec > 0) {
-            // Chatwoot's throttles are per minute by default; an installation
-            // with other limits can say how long to hold back.
-            const rest::Millis base(ic.throttle_base_msec), cap(ic.throttle_cap_msec);
-            backoff.throttled = rest::Schedule{base, cap, std::min(base, backoff.throttled.floor)};
-            backoff.flood_guard = backoff.throttled;
-        }
-        clients_.push_back(std::make_unique<ChatwootClient>(
-            *curl_, ic.url, ic.api_token, ic.concurrency, ic.rate, backoff));
-        clients_.back()->count_into(&shared_->bridge);
-        forwarders_.push_back(std::make_unique<ChatForwarder>(
-            ic.name, *wa_inbound_, *clients_.back(), rest::Api(ic.account_id),
-            bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0,
-                                 ic.open_as_pending != 0},
-            static_cast<size_t>(ic.concurrency) * 2, inherited, *media_));
-        forwarders_.back()->count_into(&shared_->bridge);
-        if (ic.synthetic_device != nullptr) {
-            bridge::IntakeFilter filter;
-            filter.ignore_groups = ic.ignore_groups != 0;
-            for (size_t j = 0; j < ic.ignore_jids_n; j++) {
-                auto jid = bridge::Jid::parse(ic.ignore_jids[j]);
-                filter.ignored_chats.insert(jid ? jid->without_device().to_string()
-                                                : std::string(ic.ignore_jids[j]));
-            }
-            devices_.push_back(std::make_unique<SyntheticDevice>(
-                ic.name, ic.synthetic_device, *db_, *wa_inbound_, *outbox_,
-                std::move(filter), *media_));
-            senders_.push_back(std::make_unique<OutboxSender>(
-                ic.name, *outbox_, *devices_.back(), *clients_.back(),
-                rest::Api(ic.account_id),
-                bridge::SignatureOptions{ic.agent_signature != 0,
-                                         ic.signature_delimiter ? ic.signature_delimiter
-                                                                : "\n\n"},
-                static_cast<int64_t>(ic.device_timeout_sec)));
-            senders_.back()->count_into(&shared_->bridge);
-        }
-        // Agent replies whose webhooks never came are looked for once the
-        // inbox id is known; its sender waits for that first look.
-        OutboxSender* sender = ic.synthetic_device != nullptr ? senders_.back().get() : nullptr;
-        if (sender != nullptr) {
-            sender->hold(true);
-        }
-        reconcilers_.push_back(std::make_unique<OutboxReconciler>(
-            ic.name, ic.account_id, *clients_.back(), rest::Api(ic.account_id), *db_,
-            *inbound_, *outbox_, [sender] {
-                if (sender != nullptr) {
-                    sender->hold(false);
-                }
-            }));
-        OutboxReconciler* reconciler = reconcilers_.back().get();
-        if (ic.inbox_id == 0) {
-            ChatForwarder* forwarder = forwarders_.back().get();
-            resolvers_.push_back(std::make_unique<InboxResolver>(
-                ic.name, ic.inbox_name,
-                ic.inbox_create_webhook ? std::optional<std::string>(ic.inbox_create_webhook)
-                                        : std::nullopt,
-                *clients_.back(), rest::Api(ic.account_id),
-                [this, forwarder, reconciler](int64_t id) {
-                    forwarder->set_inbox_id(id);
-                    reconciler->start(id);
-                    forward();
-                }));
-            resolvers_.back()->start();
-        } else {
-            reconciler->start(ic.inbox_id);
-        }
-        InboxBinding b;
-        b.name = ic.name;
-        b.timeout_seconds = static_cast<int64_t>(ic.device_timeout_sec);
-        b.api = rest::Api(ic.account_id);
-        b.client = clients_.back().get();
-        b.has_device = ic.synthetic_device != nullptr;
-        bindings.push_back(std::move(b));
+        runtimes_.push_back(std::make_unique<InboxRuntime>(ic, shared));
+        runtimes_.back()->start();
     }
-    expiry_.emplace(*outbox_, std::move(bindings));
-    expiry_->count_into(&shared_->bridge);
-    ngx_add_timer(&expiry_timer_, kExpiryMsec);
-    forward();
-    ngx_add_timer(&forward_timer_, kForwardMsec);
-    if (!chatwoot_url_.empty()) {
-        probe_chatwoot();
-    }
-}
-
-// Takes what the devices have and keeps every chat with pending messages
-// moving (a restart finds them in the store and goes on).
-void Helper::forward()
-{
-    for (auto& d : devices_) {
-        d->poll(ngx_time());
-    }
-    for (auto& f : forwarders_) {
-        f->kick();
-    }
-    for (auto& s : senders_) {
-        s->tick(ngx_time());
-    }
-}
-
-void Helper::on_forward_timer(ngx_event_t* ev) noexcept
-{
-    Helper& h = of(ev);
-    guarded("forwarding WhatsApp messages", [&] { h.forward(); });
-    ngx_add_timer(&h.forward_timer_, kForwardMsec);
-}
-
-void Helper::on_expiry_timer(ngx_event_t* ev) noexcept
-{
-    Helper& h = of(ev);
-    guarded("expiring the outbox", [&] { h.expiry_->tick(ngx_time()); });
-    ngx_add_timer(&h.expiry_timer_, kExpiryMsec);
 }
 
 void Helper::listen_for_wakeups()
@@ -601,6 +484,7 @@ extern "C" uint64_t cw_helper_manager(const cw_helper_conf_t* conf) noexcept
     using namespace chatwoot::helper;
     try {
         if (the_helper == nullptr) {
+            set_log_sink(&log_to_nginx);
             static NoDestructor<Helper> helper(*conf);
             the_helper = &*helper;
             std::atexit(at_exit);

@@ -1,86 +1,326 @@
 #include "outbox_sender.hpp"
 
+#include "log.hpp"
+
+#include <algorithm>
 #include <exception>
 
 namespace chatwoot::helper {
 
 namespace {
 
-constexpr size_t kBatch = 100;
+constexpr size_t kBatch = 500;
+constexpr int kPassesPerTick = 8;          // answers that came in a pass
+constexpr int64_t kBackoffCapSeconds = 60;
+constexpr int64_t kReportRetrySeconds = 30;
+
+int64_t backoff_seconds(int64_t attempts)
+{
+    const int64_t shift = std::min<int64_t>(attempts, 6);
+    return std::min<int64_t>(int64_t{1} << shift, kBackoffCapSeconds);
+}
 
 }  // namespace
 
-void OutboxSender::tick(int64_t now)
+OutboxSender::OutboxSender(std::string inbox, store::OutboxRepository& outbox, Device& device,
+                           FailureReporter& reporter, bridge::SignatureOptions signature,
+                           int64_t timeout_seconds, Clock clock)
+    : inbox_(std::move(inbox)),
+      outbox_(outbox),
+      device_(device),
+      reporter_(reporter),
+      signature_(std::move(signature)),
+      timeout_(timeout_seconds),
+      clock_(std::move(clock)),
+      self_(std::make_shared<OutboxSender*>(this))
 {
-    if (held_) {
-        return;
-    }
-    for (const auto& job : outbox_.pending_jobs(inbox_, kBatch)) {
-        if (job.action == "send") {
-            send(job, now);
-        } else if (job.action == "delete") {
-            auto sent = job.chatwoot_message_id
-                            ? outbox_.sent_as(inbox_, *job.chatwoot_message_id)
-                            : std::nullopt;
-            if (!sent) {
-                // Not ours to revoke (a contact's message, or never sent).
-                outbox_.settle(job.id, "failed");
-                continue;
-            }
-            device_.revoke(sent->second, sent->first, job.id);
-            outbox_.settle(job.id, "sent");
-        } else {
-            // Conversation status: nothing to do on WhatsApp.
-            outbox_.settle(job.id, "sent");
-        }
-    }
 }
 
-void OutboxSender::send(const store::OutboxRepository::Job& job, int64_t now)
+OutboxSender::~OutboxSender() = default;
+
+void OutboxSender::tick()
 {
-    std::string error;
-    auto reply = bridge::agent_reply(job.record, signature_, &error);
-    if (!reply || !job.chatwoot_message_id) {
-        outbox_.settle(job.id, "failed");
-        report_failure(job, reply ? "no Chatwoot message id" : error);
+    if (held_ || in_tick_) {
         return;
     }
-    std::string wa_id;
+    in_tick_ = true;
     try {
-        wa_id = device_.send(*reply, job.id);
-    } catch (const std::exception& e) {
-        // Stays pending: the next tick tries again, until device_timeout.
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "chatwoot helper: inbox \"%s\": sending to WhatsApp failed: %s",
-                      inbox_.c_str(), e.what());
-        if (now - job.created_at >= timeout_) {
-            outbox_.settle(job.id, "failed");
-            report_failure(job, "DEVICE_NOT_AVAILABLE");
+        for (int i = 0; i < kPassesPerTick; i++) {
+            const bool moved = pass(clock_());
+            std::vector<Completion> done;
+            done.swap(completed_);
+            for (auto& c : done) {
+                settle_completion(c);
+            }
+            if (!moved && done.empty()) {
+                break;
+            }
         }
+    } catch (...) {
+        in_tick_ = false;
+        throw;
+    }
+    in_tick_ = false;
+}
+
+bool OutboxSender::pass(int64_t now)
+{
+    const bool connected = device_.status().state == DeviceState::connected;
+    std::unordered_set<int64_t> stopped;   // conversations held by an entry
+    bool moved = false;
+    for (auto& job : outbox_.unsettled_jobs(inbox_, kBatch)) {
+        if (job.state == "failing") {
+            report(job, now);
+            continue;
+        }
+        if (job.action == "status") {
+            // Conversation status: nothing to do on WhatsApp, nothing to
+            // keep in order.
+            outbox_.settle(job.id, "sent");
+            moved = true;
+            continue;
+        }
+        if (stopped.contains(job.conversation_id)) {
+            continue;
+        }
+        const std::string before = job.state;
+        const int64_t attempts = job.attempts;
+        if (!step(job, now, connected)) {
+            stopped.insert(job.conversation_id);
+        }
+        if (job.state != before || job.attempts != attempts) {
+            moved = true;
+        }
+    }
+    return moved;
+}
+
+bool OutboxSender::step(Job& job, int64_t now, bool connected)
+{
+    if (awaiting_.contains(job.id)) {
+        return false;
+    }
+    // Past device_timeout with no device to take it, or with the device
+    // failing it over and over: the agent must know.  A late reply with a
+    // device online still goes (better late than never).
+    if (now - job.created_at >= timeout_ && (!connected || job.attempts > 0)) {
+        fail(job, kDeviceNotAvailable);
+        return true;
+    }
+    if (!connected || job.next_attempt_at > now) {
+        return false;
+    }
+
+    OutgoingMessage m;
+    m.outbox_id = job.id;
+    if (job.action == "delete") {
+        auto sent = job.chatwoot_message_id
+                        ? outbox_.sent_as(inbox_, *job.chatwoot_message_id)
+                        : std::nullopt;
+        if (!sent) {
+            // Not ours to revoke (a contact's message, or never sent).
+            outbox_.settle(job.id, "failed");
+            job.state = "failed";
+            return true;
+        }
+        m.kind = OutgoingMessage::Kind::revoke;
+        m.revoked_id = sent->first;
+        m.chat = sent->second;
+    } else {
+        std::string error;
+        auto reply = bridge::agent_reply(job.record, signature_, &error);
+        if (!reply || !job.chatwoot_message_id) {
+            fail(job, reply ? "no Chatwoot message id" : error);
+            return true;
+        }
+        m.chat = std::move(reply->chat);
+        m.text = std::move(reply->text);
+        m.quoted = std::move(reply->quoted);
+    }
+    transmit(job, std::move(m));
+    return false;
+}
+
+void OutboxSender::transmit(Job& job, OutgoingMessage message)
+{
+    if (job.state == "pending") {
+        // The id is durable before a byte leaves: a crash after this line
+        // sends again under the same id.
+        std::string id = device_.new_message_id();
+        if (id.empty() || !outbox_.begin_send(job.id, id)) {
+            return;
+        }
+        job.state = "in_flight";
+        job.wa_id = std::move(id);
+    }
+    message.id = job.wa_id;
+    awaiting_.insert(job.id);
+    std::weak_ptr<OutboxSender*> self = self_;
+    Completion c{job, message.chat, {}};
+    device_.send(message, [self, c = std::move(c)](const SendResult& r) mutable {
+        auto alive = self.lock();
+        if (!alive) {
+            return;
+        }
+        c.result = r;
+        try {
+            (*alive)->on_done(std::move(c));
+        } catch (const std::exception& e) {
+            // The entry stays in flight in the store; it goes again.
+            log(LogLevel::error,
+                "chatwoot helper: settling a WhatsApp send failed: %s", e.what());
+        } catch (...) {
+            log(LogLevel::error, "chatwoot helper: settling a WhatsApp send failed");
+        }
+    });
+}
+
+void OutboxSender::on_done(Completion c)
+{
+    if (in_tick_) {
+        completed_.push_back(std::move(c));
         return;
     }
-    outbox_.settle_sent(job.id, inbox_, wa_id, reply->chat, *job.chatwoot_message_id, now);
-    if (stats_ != nullptr) {
-        cw_add(&stats_->replies_sent, 1);
+    settle_completion(c);
+    tick();   // the conversation's next entry may go now
+}
+
+void OutboxSender::settle_completion(const Completion& c)
+{
+    awaiting_.erase(c.job.id);
+    const Job& job = c.job;
+    const int64_t now = clock_();
+    switch (c.result.kind) {
+    case SendResult::Kind::sent:
+        if (job.action == "send") {
+            outbox_.settle_sent(job.id, inbox_, job.wa_id, c.chat, *job.chatwoot_message_id,
+                                now);
+            if (stats_ != nullptr) {
+                cw_add(&stats_->replies_sent, 1);
+            }
+        } else {
+            outbox_.settle(job.id, "sent");
+        }
+        return;
+    case SendResult::Kind::retry: {
+        const int64_t attempts = job.attempts + 1;
+        outbox_.defer(job.id, attempts, now + backoff_seconds(attempts - 1));
+        log(LogLevel::info,
+            "chatwoot helper: inbox \"%s\": outbox entry %lld not sent yet (%s), "
+            "attempt %lld, trying again later",
+            inbox_.c_str(), static_cast<long long>(job.id), c.result.reason.c_str(),
+            static_cast<long long>(attempts));
+        return;
+    }
+    case SendResult::Kind::failed: {
+        Job copy = job;
+        if (job.action == "delete") {
+            log(LogLevel::warn,
+                "chatwoot helper: inbox \"%s\": revoking the message of outbox entry %lld "
+                "failed: %s", inbox_.c_str(), static_cast<long long>(job.id),
+                c.result.reason.c_str());
+            outbox_.settle(job.id, "failed");
+            return;
+        }
+        fail(copy, c.result.reason);
+        return;
+    }
     }
 }
 
-void OutboxSender::report_failure(const store::OutboxRepository::Job& job,
-                                  const std::string& why)
+// The entry will never go: its reason is kept first, then reported.
+void OutboxSender::fail(Job& job, const std::string& reason)
 {
-    if (stats_ != nullptr) {
+    if (!job.chatwoot_message_id || job.action != "send") {
+        // Nothing in Chatwoot to mark (a deletion or status change).
+        outbox_.settle(job.id, "failed");
+        job.state = "failed";
+        return;
+    }
+    if (!outbox_.begin_failing(job.id, reason)) {
+        return;
+    }
+    job.state = "failing";
+    job.failure = reason;
+    if (reason != kDeviceNotAvailable) {
+        log(LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": a reply in conversation %lld cannot go to "
+            "WhatsApp: %s", inbox_.c_str(), static_cast<long long>(job.conversation_id),
+            reason.c_str());
+    }
+    report(job, clock_());
+}
+
+void OutboxSender::report(const Job& job, int64_t now)
+{
+    if (reporting_.contains(job.id)) {
+        return;
+    }
+    if (auto it = report_again_at_.find(job.id); it != report_again_at_.end()) {
+        if (it->second > now) {
+            return;
+        }
+        report_again_at_.erase(it);
+    }
+    if (!job.chatwoot_message_id) {
+        outbox_.settle(job.id, "failed");
+        return;
+    }
+    reporting_.insert(job.id);
+    std::weak_ptr<OutboxSender*> self = self_;
+    reporter_.report(
+        job.conversation_id, *job.chatwoot_message_id, job.failure,
+        [self, job](FailureReporter::Outcome outcome, const std::string& why) {
+            auto alive = self.lock();
+            if (!alive) {
+                return;
+            }
+            OutboxSender& s = **alive;
+            s.reporting_.erase(job.id);
+            try {
+                s.on_reported(job, outcome, why);
+            } catch (const std::exception& e) {
+                // Still failing in the store: reported again later.
+                log(LogLevel::error,
+                    "chatwoot helper: settling a failure report failed: %s", e.what());
+            } catch (...) {
+                log(LogLevel::error, "chatwoot helper: settling a failure report failed");
+            }
+        });
+}
+
+void OutboxSender::on_reported(const Job& job, FailureReporter::Outcome outcome,
+                               const std::string& why)
+{
+    switch (outcome) {
+    case FailureReporter::Outcome::retry:
+        report_again_at_[job.id] = clock_() + kReportRetrySeconds;
+        return;
+    case FailureReporter::Outcome::reported:
+        if (job.failure == kDeviceNotAvailable) {
+            log(LogLevel::warn,
+                "chatwoot helper: inbox \"%s\": no WhatsApp device took message "
+                "%lld of conversation %lld in time; marked failed in Chatwoot",
+                inbox_.c_str(), static_cast<long long>(*job.chatwoot_message_id),
+                static_cast<long long>(job.conversation_id));
+        }
+        break;
+    case FailureReporter::Outcome::refused:
+        log(LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": marking message %lld failed in "
+            "Chatwoot was refused: %s",
+            inbox_.c_str(), static_cast<long long>(*job.chatwoot_message_id), why.c_str());
+        break;
+    }
+    // Reported, or refused for good: nothing more can be done.
+    settled_failed(job);
+}
+
+void OutboxSender::settled_failed(const Job& job)
+{
+    if (outbox_.settle(job.id, "failed") && stats_ != nullptr) {
         cw_add(&stats_->replies_failed, 1);
     }
-    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                  "chatwoot helper: inbox \"%s\": a reply in conversation %L cannot go "
-                  "to WhatsApp: %s", inbox_.c_str(), job.conversation_id, why.c_str());
-    if (!job.chatwoot_message_id) {
-        return;
-    }
-    client_.submit(inbox_ + "/" + std::to_string(job.conversation_id),
-                   api_.update_message_status(job.conversation_id, *job.chatwoot_message_id,
-                                              "failed", why),
-                   [](const ChatwootClient::Reply&) {});
 }
 
 }  // namespace chatwoot::helper

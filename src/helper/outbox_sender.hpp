@@ -1,54 +1,116 @@
-// Hands the outbox of one inbox to its WhatsApp device: agent replies are
-// sent (signed, in WhatsApp formatting) and their WhatsApp ids kept with
-// the entry in one commit; deletions revoke what we sent; a reply that
-// cannot go to WhatsApp is marked failed in Chatwoot with the reason.
+// Hands the outbox of one inbox to its WhatsApp device, one state machine
+// per entry (schema step 6):
+//
+//   pending --(id chosen and committed)--> in_flight --(server ack)--> sent
+//      |                                      |  \--(transient)--> in_flight, later
+//      \--(permanent, or device_timeout)------+--> failing --(reported)--> failed
+//
+// - The WhatsApp id is committed before the first transmission: a resend
+//   after a crash or a drop goes under the same id, which recipients drop.
+// - A conversation stops at its first entry that is not through: a later
+//   reply never overtakes an earlier one.  Failing entries do not hold it.
+// - A transient failure backs off (1 s doubling to 60 s), persisted.
+// - A failure reaches Chatwoot (status failed, external_error) before the
+//   entry is settled failed; a crash in between reports it again.
+//
+// No nginx here: time comes from a clock, Chatwoot through a FailureReporter,
+// the log through log.hpp, so unit tests drive it with fakes.
 #pragma once
 
-#include "chatwoot_client.hpp"
-#include "synthetic_device.hpp"
+#include "chatwoot_shared.h"
+#include "device.hpp"
 
 #include "../bridge/agent_reply.hpp"
-#include "../chatwoot/api_requests.hpp"
 #include "../store/outbox_repository.hpp"
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace chatwoot::helper {
 
+// Marks an agent's message failed in Chatwoot.
+class FailureReporter {
+public:
+    enum class Outcome {
+        reported,   // Chatwoot has it
+        refused,    // Chatwoot will never take it (the message is gone)
+        retry       // not now
+    };
+    using Done = std::function<void(Outcome, const std::string& why)>;
+
+    virtual ~FailureReporter() = default;
+    virtual void report(int64_t conversation_id, int64_t message_id,
+                        const std::string& reason, Done done) = 0;
+};
+
 class OutboxSender {
 public:
-    OutboxSender(std::string inbox, store::OutboxRepository& outbox,
-                 SyntheticDevice& device, ChatwootClient& client, rest::Api api,
-                 bridge::SignatureOptions signature, int64_t timeout_seconds)
-        : inbox_(std::move(inbox)),
-          outbox_(outbox),
-          device_(device),
-          client_(client),
-          api_(api),
-          signature_(std::move(signature)),
-          timeout_(timeout_seconds)
-    {
-    }
+    using Clock = std::function<int64_t()>;   // unix seconds
 
-    // Does nothing while held (see OutboxReconciler).
-    void tick(int64_t now);
+    OutboxSender(std::string inbox, store::OutboxRepository& outbox, Device& device,
+                 FailureReporter& reporter, bridge::SignatureOptions signature,
+                 int64_t timeout_seconds, Clock clock);
+    ~OutboxSender();
+    OutboxSender(const OutboxSender&) = delete;
+    OutboxSender& operator=(const OutboxSender&) = delete;
+
+    // Moves every entry that can move now.  Does nothing while held (the
+    // reconciler's first look comes first).
+    void tick();
     void hold(bool held) { held_ = held; }
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 
+    // Transmissions waiting for the device's answer (for tests and status).
+    size_t awaiting() const { return awaiting_.size(); }
+
+    static constexpr const char* kDeviceNotAvailable = "DEVICE_NOT_AVAILABLE";
+
 private:
-    void send(const store::OutboxRepository::Job& job, int64_t now);
-    void report_failure(const store::OutboxRepository::Job& job, const std::string& why);
+    using Job = store::OutboxRepository::Job;
+    struct Completion {
+        Job job;
+        std::string chat;
+        SendResult result;
+    };
+
+    // One pass over the unsettled entries; true if any moved.
+    bool pass(int64_t now);
+    // What to do with the entry at the head of its conversation; true when
+    // the conversation may go on to its next entry.
+    bool step(Job& job, int64_t now, bool connected);
+    void transmit(Job& job, OutgoingMessage message);
+    void on_done(Completion c);
+    void settle_completion(const Completion& c);
+    void fail(Job& job, const std::string& reason);
+    void report(const Job& job, int64_t now);
+    void on_reported(const Job& job, FailureReporter::Outcome outcome,
+                     const std::string& why);
+    void settled_failed(const Job& job);
 
     std::string inbox_;
     store::OutboxRepository& outbox_;
-    SyntheticDevice& device_;
-    ChatwootClient& client_;
-    rest::Api api_;
+    Device& device_;
+    FailureReporter& reporter_;
     bridge::SignatureOptions signature_;
     int64_t timeout_;
+    Clock clock_;
     cw_bridge_stats_t* stats_ = nullptr;
     bool held_ = false;
+    bool in_tick_ = false;
+
+    std::unordered_set<int64_t> awaiting_;    // sent, answer not in yet
+    std::unordered_set<int64_t> reporting_;   // failure report under way
+    std::unordered_map<int64_t, int64_t> report_again_at_;
+    std::vector<Completion> completed_;       // answers that came during a pass
+    // Callbacks hold a weak copy: an answer after this sender is gone is
+    // dropped (the entry stays in flight in the store and goes again).
+    std::shared_ptr<OutboxSender*> self_;
 };
 
 }  // namespace chatwoot::helper

@@ -1,11 +1,12 @@
 #include "synthetic_device.hpp"
 
-#include "ngx.hpp"
+#include "log.hpp"
 
 #include "../bridge/wa_message_json.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <stdexcept>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,60 @@ namespace {
 constexpr size_t kFilesPerPoll = 500;
 constexpr uintmax_t kMaxFile = 256 * 1024;
 
+// An attachment named by a message file must be a file inside the device's
+// directory: a message cannot make the helper read (and post to Chatwoot)
+// any file the worker user can read.
+std::filesystem::path confined(const std::filesystem::path& dir, const std::string& name)
+{
+    namespace fs = std::filesystem;
+    const fs::path rel(name);
+    if (name.empty() || rel.is_absolute() || rel.has_root_name()) {
+        throw std::runtime_error("attachment \"" + name + "\" is not a relative path");
+    }
+    for (const auto& part : rel) {
+        if (part == "..") {
+            throw std::runtime_error("attachment \"" + name + "\" leaves the directory");
+        }
+    }
+    std::error_code ec;
+    const fs::path base = fs::canonical(dir, ec);
+    const fs::path real = ec ? fs::path() : fs::canonical(dir / rel, ec);
+    if (ec) {
+        throw std::runtime_error("attachment \"" + name + "\" is missing");
+    }
+    auto [b, r] = std::mismatch(base.begin(), base.end(), real.begin(), real.end());
+    if (b != base.end() || !fs::is_regular_file(real, ec)) {
+        throw std::runtime_error("attachment \"" + name + "\" is no file inside the directory");
+    }
+    return real;
+}
+
 }  // namespace
+
+SyntheticDevice::SyntheticDevice(std::string inbox, std::string dir, store::Database& db,
+                                 store::WaInboundRepository& inbound,
+                                 store::OutboxRepository& outbox, bridge::IntakeFilter filter,
+                                 MediaStore& media)
+    : inbox_(std::move(inbox)),
+      dir_(std::move(dir)),
+      db_(db),
+      media_(media),
+      inbound_(inbound),
+      outbox_(outbox),
+      filter_(std::move(filter)),
+      ids_(std::random_device{}())
+{
+}
+
+// WhatsApp Web's own ids look like 3EB0 and 18 more upper-case hex digits.
+std::string SyntheticDevice::new_message_id()
+{
+    char id[32];
+    std::snprintf(id, sizeof id, "3EB0%016llX%02X",
+                  static_cast<unsigned long long>(ids_()),
+                  static_cast<unsigned>(ids_() & 0xff));
+    return id;
+}
 
 size_t SyntheticDevice::poll(int64_t now)
 {
@@ -56,6 +110,7 @@ size_t SyntheticDevice::poll(int64_t now)
 
     size_t added = 0;
     std::vector<fs::path> done;
+    std::set<std::string> chats;
     {
         store::Transaction tx(db_);
         for (const auto& path : files) {
@@ -71,10 +126,10 @@ size_t SyntheticDevice::poll(int64_t now)
             }
             if (!m) {
                 // Kept for the operator to look at, out of the way.
-                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                              "chatwoot helper: synthetic device of inbox \"%s\": "
-                              "\"%s\" is no message (%s); renamed to .bad",
-                              inbox_.c_str(), path.c_str(), error.c_str());
+                log(LogLevel::warn,
+                    "chatwoot helper: synthetic device of inbox \"%s\": "
+                    "\"%s\" is no message (%s); renamed to .bad",
+                    inbox_.c_str(), path.c_str(), error.c_str());
                 fs::rename(path, fs::path(path).replace_extension(".bad"), ec);
                 continue;
             }
@@ -82,28 +137,28 @@ size_t SyntheticDevice::poll(int64_t now)
                 // The device's echo of an agent reply we sent: already in
                 // Chatwoot, as the agent's message.
             } else if (!filter_.accepts(*m)) {
-                ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
-                               "chatwoot helper: inbox \"%s\" ignores chat %s",
-                               inbox_.c_str(), m->chat.c_str());
+                log(LogLevel::debug, "chatwoot helper: inbox \"%s\" ignores chat %s",
+                    inbox_.c_str(), m->chat.c_str());
             } else {
                 // The copies are durable before the row that names them.
                 std::vector<fs::path> sources;
                 try {
                     for (size_t i = 0; i < m->attachments.size(); i++) {
                         auto& a = m->attachments[i];
-                        sources.push_back(fs::path(dir_) / a.path);
+                        sources.push_back(confined(dir_, a.path));
                         a.path = media_.keep(inbox_, m->id, i, sources.back().string());
                     }
                 } catch (const std::exception& e) {
-                    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                                  "chatwoot helper: synthetic device of inbox \"%s\": "
-                                  "\"%s\": %s; renamed to .bad",
-                                  inbox_.c_str(), path.c_str(), e.what());
+                    log(LogLevel::warn,
+                        "chatwoot helper: synthetic device of inbox \"%s\": "
+                        "\"%s\": %s; renamed to .bad",
+                        inbox_.c_str(), path.c_str(), e.what());
                     fs::rename(path, fs::path(path).replace_extension(".bad"), ec);
                     continue;
                 }
                 if (inbound_.add(inbox_, m->id, m->chat, bridge::to_json(*m), now)) {
                     added++;
+                    chats.insert(m->chat);
                 }
                 done.insert(done.end(), sources.begin(), sources.end());
             }
@@ -113,6 +168,12 @@ size_t SyntheticDevice::poll(int64_t now)
     }
     for (const auto& path : done) {
         fs::remove(path, ec);
+    }
+    // Committed: now the runtime may forward them.
+    if (events_ != nullptr) {
+        for (const auto& chat : chats) {
+            events_->inbound(chat);
+        }
     }
     return added;
 }
@@ -133,26 +194,38 @@ void SyntheticDevice::write_sent(const std::string& name, const std::string& jso
     fs::rename(tmp, dir / name);  // whole or not at all, for whoever reads
 }
 
-std::string SyntheticDevice::send(const bridge::AgentReply& reply, int64_t outbox_id)
+void SyntheticDevice::send(const OutgoingMessage& message, Done done) noexcept
 {
-    bridge::WaMessage m;
-    m.id = "SYN" + std::to_string(outbox_id);
-    m.chat = reply.chat;
-    m.from_me = true;
-    m.text = reply.text;
-    m.reply_to = reply.quoted;
-    char name[32];
-    std::snprintf(name, sizeof name, "%010lld.json", static_cast<long long>(outbox_id));
-    write_sent(name, bridge::to_json(m));
-    return m.id;
-}
-
-void SyntheticDevice::revoke(const std::string& chat, const std::string& wa_id,
-                             int64_t outbox_id)
-{
-    char name[40];
-    std::snprintf(name, sizeof name, "%010lld-revoke.json", static_cast<long long>(outbox_id));
-    write_sent(name, "{\"revoke\":\"" + wa_id + "\",\"chat\":\"" + chat + "\"}");
+    SendResult result;
+    try {
+        char name[40];
+        if (message.kind == OutgoingMessage::Kind::revoke) {
+            std::snprintf(name, sizeof name, "%010lld-revoke.json",
+                          static_cast<long long>(message.outbox_id));
+            // The ids are WhatsApp's form ([0-9A-F]) and the chat a parsed
+            // JID: nothing here needs escaping.
+            write_sent(name, "{\"revoke\":\"" + message.revoked_id + "\",\"chat\":\""
+                                 + message.chat + "\"}");
+        } else {
+            bridge::WaMessage m;
+            m.id = message.id;
+            m.chat = message.chat;
+            m.from_me = true;
+            m.text = message.text;
+            m.reply_to = message.quoted;
+            std::snprintf(name, sizeof name, "%010lld.json",
+                          static_cast<long long>(message.outbox_id));
+            write_sent(name, bridge::to_json(m));
+        }
+        result.kind = SendResult::Kind::sent;
+    } catch (const std::exception& e) {
+        result.kind = SendResult::Kind::retry;
+        result.reason = e.what();
+    } catch (...) {
+        result.kind = SendResult::Kind::retry;
+        result.reason = "unknown error";
+    }
+    done(result);
 }
 
 }  // namespace chatwoot::helper

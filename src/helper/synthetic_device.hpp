@@ -1,13 +1,17 @@
-// A WhatsApp device made of files, for tests and demos: every *.json file
-// in its directory is one incoming message (bridge/wa_message_json.hpp),
-// taken in name order (a writer must make them appear in that order, e.g.
-// by renaming complete files into the directory one after another).  A message's attachments are files named relative
-// to the directory; they move into the media store with the message.  Each file is committed to the store before it is
+// A WhatsApp device made of files, for tests and demos, behind the same
+// Device interface as the live session: every *.json file in its directory
+// is one incoming message (bridge/wa_message_json.hpp), taken in name order
+// (a writer must make them appear in that order, e.g. by renaming complete
+// files into the directory one after another).  A message's attachments are
+// files named relative to the directory, and must stay inside it (no
+// absolute path, no "..", no symbolic link out); they move into the media
+// store with the message.  Each file is committed to the store before it is
 // removed, so a crash in between only makes the store see it twice, which
-// it ignores (one row per WhatsApp id).  The real multi-device session will
-// hand its messages over the same way, into the same table.
+// it ignores (one row per WhatsApp id); the chats are then pushed to the
+// runtime.  It is always connected; what it sends lands in <dir>/sent/.
 #pragma once
 
+#include "device.hpp"
 #include "media_store.hpp"
 
 #include "../bridge/intake_filter.hpp"
@@ -17,32 +21,29 @@
 #include "../store/wa_inbound_repository.hpp"
 
 #include <cstdint>
+#include <random>
 #include <string>
 
 namespace chatwoot::helper {
 
-class SyntheticDevice {
+class SyntheticDevice final : public Device {
 public:
     SyntheticDevice(std::string inbox, std::string dir, store::Database& db,
                     store::WaInboundRepository& inbound, store::OutboxRepository& outbox,
-                    bridge::IntakeFilter filter, MediaStore& media)
-        : inbox_(std::move(inbox)),
-          dir_(std::move(dir)),
-          db_(db),
-          media_(media),
-          inbound_(inbound),
-          outbox_(outbox),
-          filter_(std::move(filter))
-    {
-    }
+                    bridge::IntakeFilter filter, MediaStore& media);
 
-    // Sends an agent reply: a file in <dir>/sent named after the outbox
-    // entry, so doing it again after a crash writes the same file.  Returns
-    // the WhatsApp id it was sent as.  Throws when it cannot.
-    std::string send(const bridge::AgentReply& reply, int64_t outbox_id);
+    void start(DeviceEvents& events) override { events_ = &events; }
+    DeviceStatus status() const override { return {DeviceState::connected, {}}; }
+    std::string new_message_id() override;
 
-    // Revokes a message we sent (a deletion in Chatwoot).
-    void revoke(const std::string& chat, const std::string& wa_id, int64_t outbox_id);
+    // Writes <dir>/sent/<outbox id>.json (a revoke: <outbox id>-revoke.json),
+    // so doing it again after a crash writes the same file; done when the
+    // file is renamed into place.
+    void send(const OutgoingMessage& message, Done done) noexcept override;
+
+    // Takes what is in the directory now and pushes the chats that got
+    // messages.
+    void tick(int64_t now) override { poll(now); }
 
     // Takes what is there now; returns how many messages were new.
     size_t poll(int64_t now);
@@ -57,6 +58,8 @@ private:
     store::WaInboundRepository& inbound_;
     store::OutboxRepository& outbox_;
     bridge::IntakeFilter filter_;
+    DeviceEvents* events_ = nullptr;
+    std::mt19937_64 ids_;
 
     void write_sent(const std::string& name, const std::string& json);
 };

@@ -11,18 +11,31 @@ OutboxRepository::OutboxRepository(Database& db)
           " chatwoot_message_id, inbound_id, created_at)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
           " ON CONFLICT (inbox, action, chatwoot_message_id) DO NOTHING")),
-      pending_(db.prepare("SELECT count(*) FROM outbox WHERE state = 'pending'")),
+      pending_(db.prepare("SELECT count(*) FROM outbox"
+                          " WHERE state IN ('pending', 'in_flight', 'failing')")),
       pending_before_(db.prepare(
           "SELECT id, action, conversation_id, chatwoot_message_id FROM outbox"
           " WHERE state = 'pending' AND inbox = ?1 AND created_at <= ?2"
           " ORDER BY id LIMIT ?3")),
       settle_(db.prepare(
-          "UPDATE outbox SET state = ?2 WHERE id = ?1 AND state = 'pending'")),
+          "UPDATE outbox SET state = ?2, settled_at = unixepoch() WHERE id = ?1"
+          " AND state IN ('pending', 'in_flight', 'failing')")),
       jobs_(db.prepare(
           "SELECT o.id, o.action, o.conversation_id, o.chatwoot_message_id, i.payload,"
-          " o.created_at"
+          " o.created_at, o.state, coalesce(o.wa_id, ''), o.attempts, o.next_attempt_at,"
+          " coalesce(o.failure, '')"
           " FROM outbox o JOIN inbound_events i ON i.id = o.inbound_id"
-          " WHERE o.state = 'pending' AND o.inbox = ?1 ORDER BY o.id LIMIT ?2")),
+          " WHERE o.state IN ('pending', 'in_flight', 'failing') AND o.inbox = ?1"
+          " ORDER BY o.id LIMIT ?2")),
+      begin_send_(db.prepare(
+          "UPDATE outbox SET state = 'in_flight', wa_id = ?2"
+          " WHERE id = ?1 AND state = 'pending'")),
+      defer_(db.prepare(
+          "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3"
+          " WHERE id = ?1 AND state IN ('pending', 'in_flight')")),
+      begin_failing_(db.prepare(
+          "UPDATE outbox SET state = 'failing', failure = ?2"
+          " WHERE id = ?1 AND state IN ('pending', 'in_flight')")),
       sent_insert_(db.prepare(
           "INSERT OR IGNORE INTO wa_sent (inbox, wa_id, chat, chatwoot_message_id, sent_at)"
           " VALUES (?1, ?2, ?3, ?4, ?5)")),
@@ -32,16 +45,38 @@ OutboxRepository::OutboxRepository(Database& db)
 {
 }
 
-std::vector<OutboxRepository::Job> OutboxRepository::pending_jobs(std::string_view inbox,
-                                                                  size_t limit)
+std::vector<OutboxRepository::Job> OutboxRepository::unsettled_jobs(std::string_view inbox,
+                                                                    size_t limit)
 {
     std::vector<Job> out;
     jobs_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
     jobs_.each_row([&](const Statement& st) {
         out.push_back(Job{st.column_int(0), st.column_text(1), st.column_int(2),
-                          st.column_optional_int(3), st.column_text(4), st.column_int(5)});
+                          st.column_optional_int(3), st.column_text(4), st.column_int(5),
+                          st.column_text(6), st.column_text(7), st.column_int(8),
+                          st.column_int(9), st.column_text(10)});
     });
     return out;
+}
+
+bool OutboxRepository::begin_send(int64_t id, std::string_view wa_id)
+{
+    begin_send_.bind(1, id).bind(2, wa_id);
+    begin_send_.run();
+    return db_.changes() > 0;
+}
+
+void OutboxRepository::defer(int64_t id, int64_t attempts, int64_t next_attempt_at)
+{
+    defer_.bind(1, id).bind(2, attempts).bind(3, next_attempt_at);
+    defer_.run();
+}
+
+bool OutboxRepository::begin_failing(int64_t id, std::string_view reason)
+{
+    begin_failing_.bind(1, id).bind(2, reason);
+    begin_failing_.run();
+    return db_.changes() > 0;
 }
 
 void OutboxRepository::settle_sent(int64_t id, std::string_view inbox,

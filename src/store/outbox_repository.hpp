@@ -38,6 +38,7 @@ public:
     // InboundEventRepository::kRowsPerInsert).  Returns how many are new.
     size_t add_all(std::span<const OutboxEntry> entries);
 
+    // Entries not through yet (pending, in flight or failing).
     uint64_t count_pending();
 
     struct Pending {
@@ -52,10 +53,11 @@ public:
     std::vector<Pending> pending_before(std::string_view inbox,
                                         int64_t filed_before, size_t limit);
 
-    // Moves an entry out of 'pending' ('sent' or 'failed'); false if it was
-    // not pending any more.
+    // Moves an entry that is not through yet (pending, in flight, failing)
+    // to 'sent' or 'failed'; false if it was settled already.
     bool settle(int64_t id, std::string_view state);
 
+    // An entry on its way to WhatsApp (see schema step 6 for the states).
     struct Job {
         int64_t id = 0;
         std::string action;
@@ -63,9 +65,26 @@ public:
         std::optional<int64_t> chatwoot_message_id;
         std::string record;   // the queued webhook record
         int64_t created_at = 0;
+        std::string state;    // pending, in_flight or failing
+        std::string wa_id;    // chosen before the first transmission
+        int64_t attempts = 0;
+        int64_t next_attempt_at = 0;
+        std::string failure;  // the reason a failing entry reports
     };
-    // The inbox's pending entries with their records, oldest first.
-    std::vector<Job> pending_jobs(std::string_view inbox, size_t limit);
+    // The inbox's entries not yet through (pending, in flight, failing) with
+    // their records, oldest first.
+    std::vector<Job> unsettled_jobs(std::string_view inbox, size_t limit);
+
+    // pending -> in_flight with the WhatsApp id it goes as; committed before
+    // the first transmission.  False if the entry was not pending.
+    bool begin_send(int64_t id, std::string_view wa_id);
+
+    // A transient failure: try again at `next_attempt_at` (unix seconds).
+    void defer(int64_t id, int64_t attempts, int64_t next_attempt_at);
+
+    // pending or in_flight -> failing with the reason, which is reported to
+    // Chatwoot before the entry is settled failed.  False if already past.
+    bool begin_failing(int64_t id, std::string_view reason);
 
     // A reply is on WhatsApp: remember its id and settle the entry, in one
     // commit.
@@ -90,6 +109,9 @@ private:
     Statement pending_before_;
     Statement settle_;
     Statement jobs_;
+    Statement begin_send_;
+    Statement defer_;
+    Statement begin_failing_;
     Statement sent_insert_;
     Statement sent_as_;
     Statement ours_;

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -99,6 +99,42 @@ constexpr std::array<std::string_view, 5> kMigrations = {
         reconciled_until INTEGER NOT NULL
     );
     )sql",
+
+    // 6: the outbox as a state machine per entry.  An entry goes pending ->
+    // in_flight (its WhatsApp id chosen and committed before the first
+    // transmission, so a resend after a crash reuses it and recipients drop
+    // the repeat) -> sent, or -> failing (the reason waits to be reported
+    // to Chatwoot) -> failed once Chatwoot has it.  SQLite cannot widen a
+    // CHECK in place: the table is made anew.
+    R"sql(
+    CREATE TABLE outbox_v6 (
+        id                   INTEGER PRIMARY KEY,
+        inbox                TEXT    NOT NULL,
+        action               TEXT    NOT NULL
+                             CHECK (action IN ('send', 'delete', 'status')),
+        conversation_id      INTEGER NOT NULL,
+        chatwoot_message_id  INTEGER,
+        inbound_id           INTEGER NOT NULL REFERENCES inbound_events (id),
+        state                TEXT    NOT NULL DEFAULT 'pending'
+                             CHECK (state IN ('pending', 'in_flight', 'failing',
+                                              'sent', 'failed')),
+        created_at           INTEGER NOT NULL,
+        wa_id                TEXT,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at      INTEGER NOT NULL DEFAULT 0,
+        failure              TEXT,
+        settled_at           INTEGER,
+        UNIQUE (inbox, action, chatwoot_message_id)
+    );
+    INSERT INTO outbox_v6 (id, inbox, action, conversation_id,
+                           chatwoot_message_id, inbound_id, state, created_at)
+        SELECT id, inbox, action, conversation_id, chatwoot_message_id,
+               inbound_id, state, created_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v6 RENAME TO outbox;
+    CREATE INDEX outbox_unsettled
+        ON outbox (inbox, id) WHERE state IN ('pending', 'in_flight', 'failing');
+    )sql",
 };
 
 }  // namespace
@@ -108,6 +144,11 @@ int schema_version(Database& db)
     auto st = db.prepare("PRAGMA user_version");
     st.step();
     return static_cast<int>(st.column_int(0));
+}
+
+int latest_schema_version()
+{
+    return static_cast<int>(kMigrations.size());
 }
 
 void migrate(Database& db)

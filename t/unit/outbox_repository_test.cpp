@@ -144,3 +144,54 @@ TEST(OutboxRepository, PendingBeforeAndSettle)
     EXPECT_EQ(outbox.count_pending(), 3u);
     EXPECT_THROW(outbox.settle(due[1].id, "lost"), StoreError) << "only known states";
 }
+
+// Schema step 6 made the outbox a state machine: entries an older helper
+// left (pending, sent, failed) come through with their states, and the new
+// states' transitions hold.
+TEST(OutboxRepository, EntriesOfTheOlderSchemaKeepTheirStates)
+{
+    char tmpl[] = "/tmp/outbox-test-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    {
+        Database db = Database::open(dir + "/chatwoot.db");
+        // Version 5 as an older build left it.
+        db.exec("PRAGMA user_version = 0");
+        migrate(db);
+        add_inbound_row(db);
+        db.exec("DROP TABLE outbox");
+        db.exec("CREATE TABLE outbox (id INTEGER PRIMARY KEY, inbox TEXT NOT NULL,"
+                " action TEXT NOT NULL, conversation_id INTEGER NOT NULL,"
+                " chatwoot_message_id INTEGER, inbound_id INTEGER NOT NULL,"
+                " state TEXT NOT NULL DEFAULT 'pending', created_at INTEGER NOT NULL,"
+                " UNIQUE (inbox, action, chatwoot_message_id))");
+        db.exec("INSERT INTO outbox VALUES (1, 'a', 'send', 15, 101, 1, 'sent', 10),"
+                " (2, 'a', 'send', 15, 102, 1, 'pending', 11),"
+                " (3, 'a', 'send', 15, 103, 1, 'failed', 12)");
+        db.exec("PRAGMA user_version = 5");
+    }
+    Database db = Database::open(dir + "/chatwoot.db");
+    migrate(db);
+    OutboxRepository outbox(db);
+    auto jobs = outbox.unsettled_jobs("a", 10);
+    ASSERT_EQ(jobs.size(), 1u);
+    EXPECT_EQ(jobs[0].id, 2);
+    EXPECT_EQ(jobs[0].state, "pending");
+    EXPECT_EQ(jobs[0].wa_id, "");
+
+    EXPECT_TRUE(outbox.begin_send(2, "3EB0AA"));
+    EXPECT_FALSE(outbox.begin_send(2, "3EB0BB")) << "the id is chosen once";
+    outbox.defer(2, 1, 99);
+    jobs = outbox.unsettled_jobs("a", 10);
+    EXPECT_EQ(jobs[0].state, "in_flight");
+    EXPECT_EQ(jobs[0].wa_id, "3EB0AA");
+    EXPECT_EQ(jobs[0].attempts, 1);
+    EXPECT_EQ(jobs[0].next_attempt_at, 99);
+    EXPECT_TRUE(outbox.begin_failing(2, "refused"));
+    EXPECT_FALSE(outbox.begin_failing(2, "again"));
+    EXPECT_EQ(outbox.unsettled_jobs("a", 10)[0].failure, "refused");
+    EXPECT_EQ(outbox.count_pending(), 1u) << "failing is not through yet";
+    EXPECT_TRUE(outbox.settle(2, "failed"));
+    EXPECT_EQ(outbox.count_pending(), 0u);
+    EXPECT_THROW(db.exec("UPDATE outbox SET state = 'lost' WHERE id = 1"), StoreError);
+    std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,113 @@
+// The WhatsApp side of one inbox, behind one interface: the live WhatsApp
+// Web session, or the synthetic device (files) that tests and demos use.
+//
+// - Inbound: a device commits each message to the store itself (one unit of
+//   work with whatever else it must keep, e.g. the Signal ratchet), then
+//   tells its runtime which chat has news; nothing polls it.
+// - Outbound: send() transmits a message under the id the outbox chose and
+//   committed; it completes when the far side acknowledges (WhatsApp's ack),
+//   possibly before send() returns, with a SendResult.  Sending the same id
+//   again is how a resend after a crash or a drop is made: recipients drop
+//   the repeat.
+// - State: what the status and devices views show.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chatwoot::helper {
+
+enum class DeviceState {
+    unpaired,       // no WhatsApp account linked
+    pairing_qr,     // showing QR codes to scan
+    pairing_code,   // waiting for the code typed on the phone
+    connecting,     // linked; (re)connecting to WhatsApp
+    connected,      // linked and online: sends go out
+    logged_out,     // the phone removed this device
+    error           // stopped for a reason the operator must act on
+};
+
+// The lower-case name status and the devices API show.
+std::string_view to_string(DeviceState s) noexcept;
+
+struct DeviceStatus {
+    DeviceState state = DeviceState::unpaired;
+    std::string reason;               // why, for error (and logged_out)
+};
+
+struct OutgoingMessage {
+    enum class Kind { text, revoke };
+    Kind kind = Kind::text;
+    std::string id;                   // the WhatsApp message id it goes as
+    std::string chat;                 // chat JID
+    std::string text;                 // WhatsApp formatting (text)
+    std::optional<std::string> quoted;  // WhatsApp id it answers (text)
+    std::string revoked_id;           // the message revoked (revoke)
+    int64_t outbox_id = 0;            // for the device's own bookkeeping
+};
+
+struct SendResult {
+    enum class Kind {
+        sent,          // the server acknowledged it
+        failed,        // will never go: the reason is reported to Chatwoot
+        retry          // not now (offline, timeout, server busy): try later
+    };
+    Kind kind = Kind::retry;
+    std::string reason;
+};
+
+// What a device tells its runtime.
+class DeviceEvents {
+public:
+    virtual ~DeviceEvents() = default;
+    // Messages of `chat` are committed to the store: forward them.
+    virtual void inbound(std::string_view chat) = 0;
+    // The state changed (shown in status; sends wait for `connected`).
+    virtual void state_changed(const DeviceStatus& status) = 0;
+};
+
+class Device {
+public:
+    using Done = std::function<void(const SendResult&)>;
+
+    virtual ~Device() = default;
+
+    // Begins connecting (or watching, for the synthetic device).
+    virtual void start(DeviceEvents& events) = 0;
+
+    virtual DeviceStatus status() const = 0;
+
+    // A fresh message id in WhatsApp's form, for the outbox to commit before
+    // the first transmission.
+    virtual std::string new_message_id() = 0;
+
+    // Transmits `message`; `done` runs exactly once, maybe from within this
+    // call.  Never throws: a failure is a SendResult.
+    virtual void send(const OutgoingMessage& message, Done done) noexcept = 0;
+
+    // Called now and then by the runtime (unix seconds): housekeeping such
+    // as the synthetic device's look at its directory.
+    virtual void tick(int64_t now) = 0;
+};
+
+// The device of an inbox that has none yet: never connected, so its
+// replies wait for device_timeout and are then reported failed.
+class AbsentDevice final : public Device {
+public:
+    void start(DeviceEvents&) override {}
+    DeviceStatus status() const override
+    {
+        return DeviceStatus{DeviceState::unpaired, "no WhatsApp device configured"};
+    }
+    std::string new_message_id() override { return {}; }
+    void send(const OutgoingMessage&, Done done) noexcept override
+    {
+        done(SendResult{SendResult::Kind::retry, "no WhatsApp device"});
+    }
+    void tick(int64_t) override {}
+};
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,256 @@
+#include "inbox_runtime.hpp"
+
+#include "log.hpp"
+#include "synthetic_device.hpp"
+
+#include "../bridge/intake_filter.hpp"
+#include "../bridge/jid.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+
+namespace chatwoot::helper {
+
+namespace {
+
+constexpr ngx_msec_t kTickMsec = 200;            // device housekeeping, chats kicked
+constexpr ngx_msec_t kStartRetryFirstMsec = 1000;
+constexpr ngx_msec_t kStartRetryCapMsec = 60000;
+
+// Agent replies that cannot go are marked failed in Chatwoot through the
+// inbox's REST client.
+class ChatwootFailureReporter final : public FailureReporter {
+public:
+    ChatwootFailureReporter(std::string inbox, ChatwootClient& client, rest::Api api)
+        : inbox_(std::move(inbox)), client_(client), api_(api)
+    {
+    }
+
+    void report(int64_t conversation_id, int64_t message_id, const std::string& reason,
+                Done done) override
+    {
+        client_.submit(inbox_ + "/" + std::to_string(conversation_id),
+                       api_.update_message_status(conversation_id, message_id, "failed",
+                                                  reason),
+                       [done = std::move(done)](const ChatwootClient::Reply& reply) {
+                           switch (reply.classification.outcome) {
+                           case rest::Outcome::success:
+                               done(Outcome::reported, {});
+                               return;
+                           case rest::Outcome::retry:
+                               done(Outcome::retry, reply.classification.reason);
+                               return;
+                           default:
+                               done(Outcome::refused, reply.classification.reason);
+                               return;
+                           }
+                       });
+    }
+
+private:
+    std::string inbox_;
+    ChatwootClient& client_;
+    rest::Api api_;
+};
+
+}  // namespace
+
+InboxRuntime::InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared)
+    : conf_(conf), shared_(shared), name_(conf.name)
+{
+    for (ngx_event_t* ev : {&tick_timer_, &start_timer_}) {
+        ev->data = this;
+        ev->log = ngx_cycle->log;
+        ev->cancelable = 1;
+    }
+    tick_timer_.handler = &InboxRuntime::on_tick_timer;
+    start_timer_.handler = &InboxRuntime::on_start_timer;
+}
+
+InboxRuntime::~InboxRuntime()
+{
+    teardown();
+}
+
+template <typename F>
+void InboxRuntime::guarded(const char* what, F&& f) noexcept
+{
+    try {
+        f();
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": %s failed: %s", name_.c_str(), what,
+                      e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": %s failed", name_.c_str(), what);
+    }
+}
+
+void InboxRuntime::start() noexcept
+{
+    try {
+        build();
+        last_error_.clear();
+        start_backoff_ = 0;
+    } catch (const std::exception& e) {
+        last_error_ = e.what();
+    } catch (...) {
+        last_error_ = "unknown error";
+    }
+    if (!last_error_.empty()) {
+        teardown();
+        start_backoff_ = start_backoff_ == 0
+                             ? kStartRetryFirstMsec
+                             : std::min(start_backoff_ * 2, kStartRetryCapMsec);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\" cannot start: %s; trying again "
+                      "in %M ms", name_.c_str(), last_error_.c_str(), start_backoff_);
+        ngx_add_timer(&start_timer_, start_backoff_);
+        return;
+    }
+    ngx_add_timer(&tick_timer_, kTickMsec);
+    tick();
+}
+
+void InboxRuntime::build()
+{
+    const cw_inbox_conf_t& ic = conf_;
+    rest::BackoffPolicy backoff;
+    if (ic.throttle_base_msec > 0) {
+        // Chatwoot's throttles are per minute by default; an installation
+        // with other limits can say how long to hold back.
+        const rest::Millis base(ic.throttle_base_msec), cap(ic.throttle_cap_msec);
+        backoff.throttled = rest::Schedule{base, cap, std::min(base, backoff.throttled.floor)};
+        backoff.flood_guard = backoff.throttled;
+    }
+    client_ = std::make_unique<ChatwootClient>(shared_.curl, ic.url, ic.api_token,
+                                               ic.concurrency, ic.rate, backoff);
+    client_->count_into(shared_.stats);
+    forwarder_ = std::make_unique<ChatForwarder>(
+        name_, shared_.wa_inbound, *client_, rest::Api(ic.account_id),
+        bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0, ic.open_as_pending != 0},
+        static_cast<size_t>(ic.concurrency) * 2, shared_.inherited_up_to, shared_.media);
+    forwarder_->count_into(shared_.stats);
+
+    if (ic.synthetic_device != nullptr) {
+        bridge::IntakeFilter filter;
+        filter.ignore_groups = ic.ignore_groups != 0;
+        for (size_t j = 0; j < ic.ignore_jids_n; j++) {
+            auto jid = bridge::Jid::parse(ic.ignore_jids[j]);
+            filter.ignored_chats.insert(jid ? jid->without_device().to_string()
+                                            : std::string(ic.ignore_jids[j]));
+        }
+        device_ = std::make_unique<SyntheticDevice>(name_, ic.synthetic_device, shared_.db,
+                                                    shared_.wa_inbound, shared_.outbox,
+                                                    std::move(filter), shared_.media);
+    } else {
+        // The live WhatsApp session plugs in here.
+        device_ = std::make_unique<AbsentDevice>();
+    }
+
+    reporter_ = std::make_unique<ChatwootFailureReporter>(name_, *client_,
+                                                          rest::Api(ic.account_id));
+    sender_ = std::make_unique<OutboxSender>(
+        name_, shared_.outbox, *device_, *reporter_,
+        bridge::SignatureOptions{ic.agent_signature != 0,
+                                 ic.signature_delimiter ? ic.signature_delimiter : "\n\n"},
+        static_cast<int64_t>(ic.device_timeout_sec),
+        [] { return static_cast<int64_t>(ngx_time()); });
+    sender_->count_into(shared_.stats);
+    // Agent replies whose webhooks never came are looked for once the inbox
+    // id is known; the sender waits for that first look.
+    sender_->hold(true);
+    OutboxSender* sender = sender_.get();
+    reconciler_ = std::make_unique<OutboxReconciler>(
+        name_, ic.account_id, *client_, rest::Api(ic.account_id), shared_.db, shared_.inbound,
+        shared_.outbox, [sender] { sender->hold(false); });
+
+    device_->start(*this);
+    if (ic.inbox_id == 0) {
+        resolver_ = std::make_unique<InboxResolver>(
+            name_, ic.inbox_name,
+            ic.inbox_create_webhook ? std::optional<std::string>(ic.inbox_create_webhook)
+                                    : std::nullopt,
+            *client_, rest::Api(ic.account_id), [this](int64_t id) {
+                forwarder_->set_inbox_id(id);
+                reconciler_->start(id);
+                tick();
+            });
+        resolver_->start();
+    } else {
+        reconciler_->start(ic.inbox_id);
+    }
+}
+
+// In reverse order of building: what holds a reference goes first.
+void InboxRuntime::teardown() noexcept
+{
+    if (tick_timer_.timer_set) {
+        ngx_del_timer(&tick_timer_);
+    }
+    if (start_timer_.timer_set) {
+        ngx_del_timer(&start_timer_);
+    }
+    resolver_.reset();
+    reconciler_.reset();
+    sender_.reset();
+    reporter_.reset();
+    device_.reset();
+    forwarder_.reset();
+    client_.reset();
+}
+
+// Each part in its own guard: a failing part never stops the others.
+void InboxRuntime::tick() noexcept
+{
+    if (device_ == nullptr) {
+        return;
+    }
+    guarded("the device", [&] { device_->tick(static_cast<int64_t>(ngx_time())); });
+    guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
+    guarded("sending agent replies", [&] { sender_->tick(); });
+}
+
+void InboxRuntime::inbound(std::string_view)
+{
+    // The forwarder takes each chat's next message in store order; kicking
+    // it starts whichever chats are idle.
+    if (forwarder_ != nullptr) {
+        forwarder_->kick();
+    }
+}
+
+void InboxRuntime::state_changed(const DeviceStatus& status)
+{
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "chatwoot helper: inbox \"%s\": WhatsApp device %s%s%s", name_.c_str(),
+                  std::string(to_string(status.state)).c_str(),
+                  status.reason.empty() ? "" : ": ", status.reason.c_str());
+    if (status.state == DeviceState::connected && sender_ != nullptr) {
+        guarded("sending agent replies", [&] { sender_->tick(); });
+    }
+}
+
+DeviceStatus InboxRuntime::device_status() const
+{
+    if (device_ == nullptr) {
+        return DeviceStatus{DeviceState::error, last_error_};
+    }
+    return device_->status();
+}
+
+void InboxRuntime::on_tick_timer(ngx_event_t* ev) noexcept
+{
+    auto& rt = *static_cast<InboxRuntime*>(ev->data);
+    rt.tick();
+    ngx_add_timer(&rt.tick_timer_, kTickMsec);
+}
+
+void InboxRuntime::on_start_timer(ngx_event_t* ev) noexcept
+{
+    static_cast<InboxRuntime*>(ev->data)->start();
+}
+
+}  // namespace chatwoot::helper

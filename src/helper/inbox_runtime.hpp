@@ -1,0 +1,90 @@
+// One chatwoot_inbox block at work inside the helper: its REST client, the
+// forwarder (WhatsApp -> Chatwoot), the outbox sender (Chatwoot ->
+// WhatsApp), the start-up reconciler, the inbox-by-name resolver and its
+// Device.  Each runtime has its own timer and its own error handling: one
+// inbox's exception never stops another's tick, and a runtime whose start
+// fails is retried with backoff while status says why.
+#pragma once
+
+#include "chatwoot_helper.h"
+#include "ngx.hpp"
+
+#include "chat_forwarder.hpp"
+#include "chatwoot_client.hpp"
+#include "curl_multi_driver.hpp"
+#include "device.hpp"
+#include "inbox_resolver.hpp"
+#include "media_store.hpp"
+#include "outbox_reconciler.hpp"
+#include "outbox_sender.hpp"
+
+#include "../store/inbound_event_repository.hpp"
+#include "../store/outbox_repository.hpp"
+#include "../store/sqlite_handle.hpp"
+#include "../store/wa_inbound_repository.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace chatwoot::helper {
+
+// What every runtime shares: the one store and the one curl loop.
+struct HelperShared {
+    store::Database& db;
+    store::InboundEventRepository& inbound;
+    store::OutboxRepository& outbox;
+    store::WaInboundRepository& wa_inbound;
+    MediaStore& media;
+    CurlMultiDriver& curl;
+    cw_bridge_stats_t* stats = nullptr;
+    int64_t inherited_up_to = 0;   // wa_inbound rows an earlier helper had
+};
+
+class InboxRuntime final : private DeviceEvents {
+public:
+    InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared);
+    ~InboxRuntime() override;
+    InboxRuntime(const InboxRuntime&) = delete;
+    InboxRuntime& operator=(const InboxRuntime&) = delete;
+
+    // Builds the parts and starts them; on failure, says why and tries
+    // again later.  Never throws.
+    void start() noexcept;
+
+    const std::string& name() const { return name_; }
+    bool running() const { return sender_ != nullptr; }
+    const std::string& last_error() const { return last_error_; }
+    DeviceStatus device_status() const;
+
+private:
+    void build();
+    void teardown() noexcept;
+    void tick() noexcept;
+    void inbound(std::string_view chat) override;
+    void state_changed(const DeviceStatus& status) override;
+    static void on_tick_timer(ngx_event_t* ev) noexcept;
+    static void on_start_timer(ngx_event_t* ev) noexcept;
+
+    template <typename F>
+    void guarded(const char* what, F&& f) noexcept;
+
+    cw_inbox_conf_t conf_;
+    HelperShared shared_;
+    std::string name_;
+    std::string last_error_;
+    ngx_msec_t start_backoff_ = 0;
+
+    std::unique_ptr<ChatwootClient> client_;
+    std::unique_ptr<ChatForwarder> forwarder_;
+    std::unique_ptr<Device> device_;
+    std::unique_ptr<FailureReporter> reporter_;
+    std::unique_ptr<OutboxSender> sender_;
+    std::unique_ptr<OutboxReconciler> reconciler_;
+    std::unique_ptr<InboxResolver> resolver_;
+
+    ngx_event_t tick_timer_{};
+    ngx_event_t start_timer_{};
+};
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,539 @@
+// The outbox state machine of agent replies (helper/outbox_sender.hpp),
+// against a real SQLite store, a fake device and a fake Chatwoot reporter,
+// with a fake clock.  A "crash" drops the sender and the device with
+// everything they held in memory; a new sender on the same store must go
+// on without losing a reply, sending one twice under another id, letting a
+// later reply overtake an earlier one, or losing a failure report.
+#include "helper/device.hpp"
+#include "helper/log.hpp"
+#include "helper/outbox_sender.hpp"
+#include "store/outbox_repository.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite_handle.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <algorithm>
+#include <map>
+#include <set>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace chatwoot;
+using namespace chatwoot::helper;
+using store::Database;
+using store::OutboxRepository;
+
+namespace {
+
+std::vector<std::string> g_log;
+
+void record_log(LogLevel, std::string_view line) noexcept
+{
+    g_log.emplace_back(line);
+}
+
+struct TempDb {
+    TempDb()
+    {
+        char tmpl[] = "/tmp/outbox-sender-test-XXXXXX";
+        dir = mkdtemp(tmpl);
+        db.emplace(Database::open(dir + "/chatwoot.db"));
+        store::migrate(*db);
+    }
+    ~TempDb()
+    {
+        db.reset();
+        std::filesystem::remove_all(dir);
+    }
+    std::vector<std::vector<std::string>> rows(const std::string& sql)
+    {
+        std::vector<std::vector<std::string>> out;
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db->raw(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+            ADD_FAILURE() << sqlite3_errmsg(db->raw()) << " in " << sql;
+            return out;
+        }
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            std::vector<std::string> row;
+            for (int i = 0; i < sqlite3_column_count(st); i++) {
+                const auto* text = sqlite3_column_text(st, i);
+                row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+            }
+            out.push_back(std::move(row));
+        }
+        sqlite3_finalize(st);
+        return out;
+    }
+    std::string state(int64_t message)
+    {
+        auto r = rows("SELECT state FROM outbox WHERE chatwoot_message_id = "
+                      + std::to_string(message));
+        return r.empty() ? "" : r[0][0];
+    }
+    std::string dir;
+    std::optional<Database> db;
+};
+
+// Files an agent action as the queue drain does: the webhook record in
+// inbound_events, the outbox entry pointing at it.
+void file(TempDb& t, const std::string& action, int64_t conversation, int64_t message,
+          int64_t created_at, const std::string& contact = "5511987654321@s.whatsapp.net")
+{
+    static int64_t seq = 0;
+    const std::string event =
+        action == "send"
+            ? R"({"type":"send","message_id":)" + std::to_string(message)
+                  + R"(,"conversation_id":)" + std::to_string(conversation)
+                  + R"(,"content":"reply )" + std::to_string(message)
+                  + R"(","source_id_of_contact":")" + contact
+                  + R"(","sender":{"id":3,"name":"Ana","type":"user"}})"
+            : R"({"type":")" + action + R"("})";
+    const std::string record =
+        R"({"inbox":"support","delivery":"d","received_at":1,"event":)" + event + "}";
+    auto ins = t.db->prepare("INSERT INTO inbound_events (ring_epoch, ring_seq, kind,"
+                             " received_at, payload) VALUES (1, ?1, 1, ?2, ?3)");
+    ins.bind(1, ++seq).bind(2, created_at).bind(3, std::string_view(record));
+    ins.run();
+    const int64_t inbound_id = t.db->last_insert_id();
+    OutboxRepository outbox(*t.db);
+    store::OutboxEntry e{"support", action, conversation,
+                         action == "status" ? std::nullopt : std::optional<int64_t>(message),
+                         inbound_id, created_at};
+    ASSERT_TRUE(outbox.add(e));
+}
+
+// What the device was asked, and the answers the test gives back.
+struct Transmission {
+    OutgoingMessage message;
+    std::string state_when_sent;   // the entry's state in the store then
+    std::string id_when_sent;      // and its committed WhatsApp id
+    Device::Done done;
+};
+
+class FakeDevice final : public Device {
+public:
+    explicit FakeDevice(TempDb& t) : t_(t) {}
+    void start(DeviceEvents&) override {}
+    DeviceStatus status() const override
+    {
+        return {connected ? DeviceState::connected : DeviceState::connecting, {}};
+    }
+    std::string new_message_id() override { return "3EB0" + std::to_string(++ids_); }
+    void send(const OutgoingMessage& m, Done done) noexcept override
+    {
+        auto r = t_.rows("SELECT state, coalesce(wa_id, '') FROM outbox WHERE id = "
+                         + std::to_string(m.outbox_id));
+        sent.push_back(Transmission{m, r.at(0).at(0), r.at(0).at(1), std::move(done)});
+        if (answer) {
+            auto d = std::move(sent.back().done);
+            sent.back().done = nullptr;
+            d(*answer);
+        }
+    }
+    void tick(int64_t) override {}
+
+    // Answers the oldest transmission still waiting.
+    void ack(SendResult::Kind kind = SendResult::Kind::sent, std::string reason = {})
+    {
+        for (auto& s : sent) {
+            if (s.done) {
+                auto d = std::move(s.done);
+                s.done = nullptr;
+                d(SendResult{kind, std::move(reason)});
+                return;
+            }
+        }
+        FAIL() << "nothing waits for an answer";
+    }
+    size_t waiting() const
+    {
+        size_t n = 0;
+        for (const auto& s : sent) {
+            n += s.done ? 1 : 0;
+        }
+        return n;
+    }
+
+    bool connected = true;
+    std::optional<SendResult> answer;   // answer at once, inside send()
+    std::vector<Transmission> sent;
+
+private:
+    TempDb& t_;
+    static inline int ids_ = 0;
+};
+
+struct Report {
+    int64_t conversation = 0;
+    int64_t message = 0;
+    std::string reason;
+    FailureReporter::Done done;
+};
+
+class FakeReporter final : public FailureReporter {
+public:
+    void report(int64_t conversation, int64_t message, const std::string& reason,
+                Done done) override
+    {
+        reports.push_back(Report{conversation, message, reason, std::move(done)});
+    }
+    void answer(Outcome o, const std::string& why = {})
+    {
+        for (auto& r : reports) {
+            if (r.done) {
+                auto d = std::move(r.done);
+                r.done = nullptr;
+                d(o, why);
+                return;
+            }
+        }
+        FAIL() << "no report waits for an answer";
+    }
+    std::vector<Report> reports;
+};
+
+// A sender with its device and reporter: what one helper process holds.
+struct Helper {
+    Helper(TempDb& t, int64_t& now, int64_t timeout = 300)
+        : outbox(*t.db), device(t),
+          sender("support", outbox, device, reporter, bridge::SignatureOptions{false, ""},
+                 timeout, [&now] { return now; })
+    {
+        sender.count_into(&stats);
+    }
+    OutboxRepository outbox;
+    FakeDevice device;
+    FakeReporter reporter;
+    cw_bridge_stats_t stats{};
+    OutboxSender sender;
+};
+
+class OutboxSenderTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        g_log.clear();
+        set_log_sink(&record_log);
+    }
+    void TearDown() override { set_log_sink(nullptr); }
+    TempDb t;
+    int64_t now = 1000;
+};
+
+bool logged(const std::string& needle)
+{
+    for (const auto& l : g_log) {
+        if (l.find(needle) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_F(OutboxSenderTest, IdIsCommittedBeforeTheFirstTransmissionAndRepliesGoInOrder)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    Helper h(t, now);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 1u) << "a conversation waits for its first reply's ack";
+    const auto& first = h.device.sent[0];
+    EXPECT_EQ(first.message.text, "reply 101");
+    EXPECT_EQ(first.message.chat, "5511987654321@s.whatsapp.net");
+    EXPECT_EQ(first.state_when_sent, "in_flight") << "committed before it left";
+    EXPECT_EQ(first.id_when_sent, first.message.id) << "under the committed id";
+    EXPECT_FALSE(first.message.id.empty());
+
+    h.sender.tick();
+    EXPECT_EQ(h.device.sent.size(), 1u) << "ticks do not resend what waits for its ack";
+
+    h.device.ack();
+    EXPECT_EQ(t.state(101), "sent");
+    ASSERT_EQ(h.device.sent.size(), 2u) << "the ack lets the next reply go";
+    EXPECT_EQ(h.device.sent[1].message.text, "reply 102");
+    h.device.ack();
+    EXPECT_EQ(t.state(102), "sent");
+    EXPECT_EQ(h.stats.replies_sent, 2u);
+    auto ids = t.rows("SELECT wa_id, chatwoot_message_id FROM wa_sent ORDER BY sent_at, rowid");
+    ASSERT_EQ(ids.size(), 2u);
+    EXPECT_EQ(ids[0][0], h.device.sent[0].message.id);
+    EXPECT_EQ(ids[0][1], "101");
+}
+
+TEST_F(OutboxSenderTest, ConversationsGoSideBySide)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    file(t, "send", 16, 201, now);
+    Helper h(t, now);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 2u);
+    EXPECT_EQ(h.device.sent[0].message.outbox_id, 1);
+    EXPECT_EQ(h.device.sent[1].message.text, "reply 201");
+}
+
+TEST_F(OutboxSenderTest, AnswersInsideSendAreSettledAfterThePass)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    file(t, "send", 15, 103, now);
+    Helper h(t, now);
+    h.device.answer = SendResult{SendResult::Kind::sent, {}};
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 3u);
+    EXPECT_EQ(h.device.sent[2].message.text, "reply 103") << "in order";
+    EXPECT_EQ(t.state(103), "sent");
+}
+
+TEST_F(OutboxSenderTest, ACrashAfterTheIdIsCommittedSendsAgainUnderTheSameId)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    std::string id;
+    {
+        Helper h(t, now);
+        h.sender.tick();
+        ASSERT_EQ(h.device.sent.size(), 1u);
+        id = h.device.sent[0].message.id;
+        // kill -9: the answer never comes to this sender.
+    }
+    EXPECT_EQ(t.state(101), "in_flight");
+    Helper again(t, now);
+    again.sender.tick();
+    ASSERT_EQ(again.device.sent.size(), 1u);
+    EXPECT_EQ(again.device.sent[0].message.id, id) << "the recipient drops the repeat";
+    EXPECT_EQ(again.device.sent[0].message.text, "reply 101") << "not overtaken by 102";
+    again.device.ack();
+    again.device.ack();
+    EXPECT_EQ(t.state(102), "sent");
+    EXPECT_EQ(t.rows("SELECT count(*) FROM wa_sent")[0][0], "2");
+}
+
+TEST_F(OutboxSenderTest, AnAnswerAfterTheSenderIsGoneIsDropped)
+{
+    file(t, "send", 15, 101, now);
+    Device::Done late;
+    {
+        Helper h(t, now);
+        h.sender.tick();
+        late = std::move(h.device.sent[0].done);
+    }
+    late(SendResult{SendResult::Kind::sent, {}});   // must not touch freed memory
+    EXPECT_EQ(t.state(101), "in_flight") << "the next helper sends it again";
+}
+
+TEST_F(OutboxSenderTest, TransientFailuresBackOff)
+{
+    file(t, "send", 15, 101, now);
+    Helper h(t, now);
+    h.sender.tick();
+    h.device.ack(SendResult::Kind::retry, "offline");
+    EXPECT_EQ(t.rows("SELECT state, attempts, next_attempt_at FROM outbox")[0],
+              (std::vector<std::string>{"in_flight", "1", "1001"}));
+    h.sender.tick();
+    EXPECT_EQ(h.device.sent.size(), 1u) << "not again at once";
+    now = 1001;
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 2u);
+    EXPECT_EQ(h.device.sent[1].message.id, h.device.sent[0].message.id) << "same id";
+    h.device.ack(SendResult::Kind::retry, "offline");
+    EXPECT_EQ(t.rows("SELECT next_attempt_at FROM outbox")[0][0], "1003") << "doubling";
+    EXPECT_TRUE(logged("outbox entry 1 not sent yet (offline), attempt 2"));
+}
+
+TEST_F(OutboxSenderTest, AFailureIsReportedBeforeItIsSettledAndACrashReportsAgain)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    {
+        Helper h(t, now);
+        h.sender.tick();
+        h.device.ack(SendResult::Kind::failed, "recipient not on WhatsApp");
+        EXPECT_EQ(t.state(101), "failing") << "kept with its reason first";
+        ASSERT_EQ(h.reporter.reports.size(), 1u);
+        EXPECT_EQ(h.reporter.reports[0].message, 101);
+        EXPECT_EQ(h.reporter.reports[0].conversation, 15);
+        EXPECT_EQ(h.reporter.reports[0].reason, "recipient not on WhatsApp");
+        EXPECT_EQ(h.device.sent.size(), 2u) << "a failed reply does not hold the next";
+        EXPECT_TRUE(logged("a reply in conversation 15 cannot go to WhatsApp: recipient not on WhatsApp"));
+        // crash before Chatwoot answers
+    }
+    EXPECT_EQ(t.state(101), "failing");
+    Helper again(t, now);
+    again.sender.tick();
+    ASSERT_EQ(again.reporter.reports.size(), 1u) << "reported again, not lost";
+    EXPECT_EQ(again.reporter.reports[0].reason, "recipient not on WhatsApp");
+    again.sender.tick();
+    EXPECT_EQ(again.reporter.reports.size(), 1u) << "once at a time";
+    again.reporter.answer(FailureReporter::Outcome::reported);
+    EXPECT_EQ(t.state(101), "failed");
+    EXPECT_EQ(again.stats.replies_failed, 1u);
+}
+
+TEST_F(OutboxSenderTest, AReportChatwootCannotTakeNowIsRetriedLater)
+{
+    file(t, "send", 15, 101, now);
+    Helper h(t, now);
+    h.device.answer = SendResult{SendResult::Kind::failed, "bad"};
+    h.sender.tick();
+    h.reporter.answer(FailureReporter::Outcome::retry, "503");
+    EXPECT_EQ(t.state(101), "failing");
+    h.sender.tick();
+    EXPECT_EQ(h.reporter.reports.size(), 1u);
+    now += 30;
+    h.sender.tick();
+    ASSERT_EQ(h.reporter.reports.size(), 2u);
+    h.reporter.answer(FailureReporter::Outcome::refused, "404 message gone");
+    EXPECT_EQ(t.state(101), "failed");
+    EXPECT_TRUE(logged("marking message 101 failed in Chatwoot was refused: 404 message gone"));
+}
+
+TEST_F(OutboxSenderTest, WithoutADeviceRepliesWaitForTheTimeoutThenAreReported)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now + 10);
+    file(t, "status", 15, 0, now);
+    OutboxRepository outbox(*t.db);
+    AbsentDevice device;
+    FakeReporter reporter;
+    OutboxSender sender("support", outbox, device, reporter, {}, 60, [this] { return now; });
+    sender.tick();
+    EXPECT_TRUE(reporter.reports.empty());
+    EXPECT_EQ(t.state(101), "pending");
+    now += 60;
+    sender.tick();
+    ASSERT_EQ(reporter.reports.size(), 1u) << "only the one past its deadline";
+    EXPECT_EQ(reporter.reports[0].reason, "DEVICE_NOT_AVAILABLE");
+    reporter.answer(FailureReporter::Outcome::reported);
+    EXPECT_TRUE(logged("no WhatsApp device took message 101 of conversation 15 in time; "
+                       "marked failed in Chatwoot"));
+    EXPECT_EQ(t.state(101), "failed");
+    EXPECT_EQ(t.rows("SELECT state FROM outbox WHERE action = 'status'")[0][0], "sent");
+    now += 10;
+    sender.tick();
+    EXPECT_EQ(reporter.reports.size(), 2u);
+}
+
+TEST_F(OutboxSenderTest, ALateReplyStillGoesWhenTheDeviceIsOnline)
+{
+    file(t, "send", 15, 101, now);
+    now += 3600;
+    Helper h(t, now, 60);
+    h.sender.tick();
+    EXPECT_EQ(h.device.sent.size(), 1u);
+    EXPECT_TRUE(h.reporter.reports.empty());
+}
+
+TEST_F(OutboxSenderTest, RepliesWaitWhileTheDeviceIsOffline)
+{
+    file(t, "send", 15, 101, now);
+    Helper h(t, now, 60);
+    h.device.connected = false;
+    h.sender.tick();
+    EXPECT_TRUE(h.device.sent.empty());
+    h.device.connected = true;
+    h.sender.tick();
+    EXPECT_EQ(h.device.sent.size(), 1u);
+}
+
+TEST_F(OutboxSenderTest, ARepliesThatCannotGoIsReportedWithTheReason)
+{
+    file(t, "send", 15, 101, now, "not-a-phone");
+    Helper h(t, now);
+    h.sender.tick();
+    EXPECT_TRUE(h.device.sent.empty());
+    ASSERT_EQ(h.reporter.reports.size(), 1u);
+    EXPECT_NE(h.reporter.reports[0].reason.find("no WhatsApp chat"), std::string::npos)
+        << h.reporter.reports[0].reason;
+}
+
+TEST_F(OutboxSenderTest, ADeletionRevokesWhatWeSent)
+{
+    file(t, "send", 15, 101, now);
+    Helper h(t, now);
+    h.device.answer = SendResult{SendResult::Kind::sent, {}};
+    h.sender.tick();
+    const std::string id = h.device.sent.at(0).message.id;
+    file(t, "delete", 15, 101, now);
+    file(t, "delete", 15, 999, now);   // never ours
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 2u);
+    const auto& revoke = h.device.sent[1].message;
+    EXPECT_EQ(revoke.kind, OutgoingMessage::Kind::revoke);
+    EXPECT_EQ(revoke.revoked_id, id);
+    EXPECT_EQ(revoke.chat, "5511987654321@s.whatsapp.net");
+    EXPECT_NE(revoke.id, id) << "a revoke is a message of its own";
+    EXPECT_EQ(t.rows("SELECT state FROM outbox WHERE action = 'delete' ORDER BY id"),
+              (std::vector<std::vector<std::string>>{{"sent"}, {"failed"}}));
+}
+
+// Every prefix of a run, then a crash, then a new helper to the end: each
+// reply reaches the device under one id, in order per conversation, and
+// the failure is in Chatwoot.
+TEST_F(OutboxSenderTest, ACrashAtAnyStepLosesNothingAndDoublesNothing)
+{
+    for (int crash_after = 0; crash_after < 12; crash_after++) {
+        TempDb db;
+        now = 1000;
+        file(db, "send", 15, 101, now);
+        file(db, "send", 15, 102, now);
+        file(db, "send", 16, 201, now);
+        file(db, "send", 15, 103, now);   // this one the device refuses
+        std::map<int64_t, std::set<std::string>> ids;   // outbox id -> ids used
+        std::map<int64_t, std::vector<int64_t>> order;  // conversation -> first sends
+        std::set<int64_t> reported;
+        auto run = [&](Helper& h, int budget) {
+            int steps = 0;
+            size_t seen = 0, seen_reports = 0;
+            for (int round = 0; round < 50 && steps < budget; round++) {
+                h.sender.tick();
+                for (; seen < h.device.sent.size(); seen++) {
+                    const auto& m = h.device.sent[seen].message;
+                    if (ids[m.outbox_id].empty()) {
+                        order[m.outbox_id == 3 ? 16 : 15].push_back(m.outbox_id);
+                    }
+                    ids[m.outbox_id].insert(m.id);
+                }
+                for (; seen_reports < h.reporter.reports.size(); seen_reports++) {
+                    reported.insert(h.reporter.reports[seen_reports].message);
+                }
+                if (h.device.waiting() > 0 && steps++ < budget) {
+                    const auto& w = *std::find_if(h.device.sent.begin(), h.device.sent.end(),
+                                                  [](const auto& s) { return bool(s.done); });
+                    h.device.ack(w.message.outbox_id == 4 ? SendResult::Kind::failed
+                                                          : SendResult::Kind::sent,
+                                 "refused");
+                } else if (std::any_of(h.reporter.reports.begin(), h.reporter.reports.end(),
+                                       [](const auto& r) { return bool(r.done); })
+                           && steps++ < budget) {
+                    h.reporter.answer(FailureReporter::Outcome::reported);
+                } else if (h.device.waiting() == 0) {
+                    break;
+                }
+            }
+        };
+        {
+            Helper h(db, now);
+            run(h, crash_after);
+        }
+        Helper again(db, now);
+        run(again, 1000);
+        SCOPED_TRACE("crash after " + std::to_string(crash_after) + " answers");
+        EXPECT_EQ(db.rows("SELECT chatwoot_message_id, state FROM outbox ORDER BY id"),
+                  (std::vector<std::vector<std::string>>{
+                      {"101", "sent"}, {"102", "sent"}, {"201", "sent"}, {"103", "failed"}}));
+        for (const auto& [outbox_id, used] : ids) {
+            EXPECT_EQ(used.size(), 1u) << "entry " << outbox_id << " went under one id";
+        }
+        EXPECT_EQ(order[15], (std::vector<int64_t>{1, 2, 4})) << "in order";
+        EXPECT_TRUE(reported.contains(103));
+        EXPECT_EQ(db.rows("SELECT count(*) FROM wa_sent")[0][0], "3");
+    }
+}

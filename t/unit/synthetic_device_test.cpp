@@ -1,0 +1,160 @@
+// The synthetic device (helper/synthetic_device.hpp): messages from files,
+// pushed to the runtime after they are committed; attachments confined to
+// its directory; sends written to sent/ under the id the outbox chose.
+#include "helper/device.hpp"
+#include "helper/log.hpp"
+#include "helper/media_store.hpp"
+#include "helper/synthetic_device.hpp"
+#include "store/outbox_repository.hpp"
+#include "store/schema.hpp"
+#include "store/wa_inbound_repository.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace chatwoot;
+using namespace chatwoot::helper;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Events final : DeviceEvents {
+    void inbound(std::string_view chat) override { chats.emplace_back(chat); }
+    void state_changed(const DeviceStatus&) override {}
+    std::vector<std::string> chats;
+};
+
+struct Fixture {
+    Fixture()
+    {
+        char tmpl[] = "/tmp/synthetic-device-test-XXXXXX";
+        root = mkdtemp(tmpl);
+        fs::create_directories(root / "device");
+        fs::create_directories(root / "state");
+        db.emplace(store::Database::open((root / "state" / "chatwoot.db").string()));
+        store::migrate(*db);
+        inbound.emplace(*db);
+        outbox.emplace(*db);
+        media.emplace((root / "state" / "media").string());
+        device.emplace("support", (root / "device").string(), *db, *inbound, *outbox,
+                       bridge::IntakeFilter{}, *media);
+        device->start(events);
+    }
+    ~Fixture()
+    {
+        device.reset();
+        db.reset();
+        fs::remove_all(root);
+    }
+    void write(const fs::path& name, const std::string& text)
+    {
+        std::ofstream(root / "device" / name) << text;
+    }
+    int64_t rows()
+    {
+        auto st = db->prepare("SELECT count(*) FROM wa_inbound");
+        return st.scalar();
+    }
+    fs::path root;
+    std::optional<store::Database> db;
+    std::optional<store::WaInboundRepository> inbound;
+    std::optional<store::OutboxRepository> outbox;
+    std::optional<MediaStore> media;
+    Events events;
+    std::optional<SyntheticDevice> device;
+};
+
+std::string read(const fs::path& p)
+{
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+TEST(SyntheticDevice, PushesTheChatsOfCommittedMessages)
+{
+    Fixture f;
+    f.write("0001.json", R"({"id":"A1","chat":"5511987654321@s.whatsapp.net","text":"oi"})");
+    f.write("0002.json", R"({"id":"A2","chat":"5511987654321@s.whatsapp.net","text":"2"})");
+    f.write("0003.json", R"({"id":"B1","chat":"5511900000000@s.whatsapp.net","text":"3"})");
+    EXPECT_EQ(f.device->poll(1000), 3u);
+    EXPECT_EQ(f.rows(), 3);
+    EXPECT_EQ(f.events.chats, (std::vector<std::string>{"5511900000000@s.whatsapp.net",
+                                                        "5511987654321@s.whatsapp.net"}));
+    EXPECT_FALSE(fs::exists(f.root / "device" / "0001.json")) << "taken";
+    EXPECT_EQ(f.device->status().state, DeviceState::connected);
+}
+
+TEST(SyntheticDevice, AttachmentsMustStayInsideItsDirectory)
+{
+    Fixture f;
+    std::ofstream(f.root / "secret.txt") << "not for Chatwoot";
+    fs::create_symlink(f.root / "secret.txt", f.root / "device" / "link.txt");
+    f.write("ok.png", "png bytes");
+    const std::string chat = R"("chat":"5511987654321@s.whatsapp.net","text":"")";
+    f.write("0001.json", R"({"id":"A1",)" + chat + R"(,"attachments":[{"file":")"
+                             + (f.root / "secret.txt").string() + R"(","mime":"text/plain"}]})");
+    f.write("0002.json", R"({"id":"A2",)" + chat
+                             + R"(,"attachments":[{"file":"../secret.txt","mime":"text/plain"}]})");
+    f.write("0003.json", R"({"id":"A3",)" + chat
+                             + R"(,"attachments":[{"file":"link.txt","mime":"text/plain"}]})");
+    f.write("0004.json", R"({"id":"A4",)" + chat
+                             + R"(,"attachments":[{"file":"ok.png","mime":"image/png"}]})");
+    EXPECT_EQ(f.device->poll(1000), 1u) << "only the message whose file is inside";
+    EXPECT_EQ(f.rows(), 1);
+    for (const char* bad : {"0001.bad", "0002.bad", "0003.bad"}) {
+        EXPECT_TRUE(fs::exists(f.root / "device" / bad)) << bad << " set aside";
+    }
+    EXPECT_EQ(read(f.root / "secret.txt"), "not for Chatwoot");
+    size_t kept = 0;
+    for (const auto& e : fs::recursive_directory_iterator(f.root / "state" / "media")) {
+        if (e.is_regular_file()) {
+            kept++;
+            EXPECT_EQ(read(e.path()), "png bytes");
+        }
+    }
+    EXPECT_EQ(kept, 1u) << "the secret never reached the media store";
+}
+
+TEST(SyntheticDevice, SendsUnderTheGivenIdIntoSent)
+{
+    Fixture f;
+    const std::string id = f.device->new_message_id();
+    EXPECT_EQ(id.size(), 22u);
+    EXPECT_EQ(id.substr(0, 4), "3EB0");
+    EXPECT_NE(f.device->new_message_id(), id);
+
+    OutgoingMessage m;
+    m.id = id;
+    m.chat = "5511987654321@s.whatsapp.net";
+    m.text = "*Ana:*\n\noi";
+    m.quoted = "A1";
+    m.outbox_id = 7;
+    std::optional<SendResult> result;
+    f.device->send(m, [&](const SendResult& r) { result = r; });
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->kind, SendResult::Kind::sent);
+    const std::string sent = read(f.root / "device" / "sent" / "0000000007.json");
+    EXPECT_NE(sent.find("\"id\":\"" + id + "\""), std::string::npos) << sent;
+    EXPECT_NE(sent.find("\"reply_to\":\"A1\""), std::string::npos) << sent;
+
+    OutgoingMessage r;
+    r.kind = OutgoingMessage::Kind::revoke;
+    r.id = f.device->new_message_id();
+    r.revoked_id = id;
+    r.chat = m.chat;
+    r.outbox_id = 8;
+    f.device->send(r, [&](const SendResult& x) { result = x; });
+    EXPECT_EQ(result->kind, SendResult::Kind::sent);
+    EXPECT_EQ(read(f.root / "device" / "sent" / "0000000008-revoke.json"),
+              "{\"revoke\":\"" + id + "\",\"chat\":\"5511987654321@s.whatsapp.net\"}");
+}
