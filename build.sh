@@ -108,11 +108,13 @@ build() {
     log "built $BUILD/ngx_http_chatwoot_module.so"
 }
 
-# $1 build dir: the bridge's unit tests, then each protocol layer's.
+# $1 build dir: the bridge's unit tests, the helper's runtime on a
+# stand-in for nginx, then each protocol layer's.
 run_unit_tests() {
     local dir=$1 t
-    cmake_build "$dir" "unit_tests wa_tests"
+    cmake_build "$dir" "unit_tests helper_tests wa_tests"
     "$dir/unit_tests" --gtest_brief=1
+    "$dir/helper_tests" --gtest_brief=1
     while read -r t; do
         if [[ -n $t ]]; then "$t" --gtest_brief=1; fi
     done <"$dir/wa_tests.list"
@@ -151,7 +153,8 @@ unit_tests() {
     run_unit_tests "$BUILD/core"
     reference_checks "$BUILD/core"
     log "unit tests under ASan+UBSan"
-    cmake_build "$BUILD/asan" "unit_tests wa_tests" -DCHATWOOT_SANITIZE=ON
+    cmake_build "$BUILD/asan" "unit_tests helper_tests wa_tests" -DCHATWOOT_SANITIZE=ON \
+        -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_unit_tests "$BUILD/asan"
     log "fuzzers, ${FUZZ_TEST_SECONDS:-20}s each"

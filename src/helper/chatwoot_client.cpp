@@ -41,7 +41,7 @@ bool idempotent(const rest::Request& r)
 
 }  // namespace
 
-ChatwootClient::ChatwootClient(CurlMultiDriver& curl, std::string base_url,
+ChatwootClient::ChatwootClient(HttpTransport& curl, std::string base_url,
                                std::string api_token, unsigned concurrency,
                                unsigned rate_per_second, rest::BackoffPolicy backoff)
     : curl_(curl),

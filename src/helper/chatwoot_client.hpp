@@ -33,7 +33,7 @@ public:
     };
     using Done = std::function<void(const Reply&)>;
 
-    ChatwootClient(CurlMultiDriver& curl, std::string base_url, std::string api_token,
+    ChatwootClient(HttpTransport& curl, std::string base_url, std::string api_token,
                    unsigned concurrency, unsigned rate_per_second,
                    rest::BackoffPolicy backoff = {});
     ~ChatwootClient();
@@ -70,7 +70,7 @@ private:
     void arm(Clock::time_point when);
     static void on_timer(ngx_event_t* ev) noexcept;
 
-    CurlMultiDriver& curl_;
+    HttpTransport& curl_;
     std::string base_url_;
     std::string token_header_;
     unsigned concurrency_;

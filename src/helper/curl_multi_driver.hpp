@@ -51,15 +51,26 @@ struct HttpRequest {
     std::vector<rest::FilePart> files;
 };
 
-class CurlMultiDriver {
+// What the REST client needs of HTTP: requests that end in a result,
+// delivered once from the event loop.  CurlMultiDriver is the real one;
+// unit tests answer with a fake.
+class HttpTransport {
 public:
     using Done = std::function<void(const TransferResult&)>;
+    virtual ~HttpTransport() = default;
+    // Starts any request; the answer's body is kept up to max_body.  done
+    // runs exactly once, from the event loop, never from inside this call.
+    virtual void request(HttpRequest req, Done done) = 0;
+};
+
+class CurlMultiDriver final : public HttpTransport {
+public:
 
     // Call once, in the helper, after the state lock is held.
     // max_connections: how many connections may be open at once; the
     // helper passes what its inboxes' concurrency adds up to.
     explicit CurlMultiDriver(long max_connections = 64);
-    ~CurlMultiDriver();
+    ~CurlMultiDriver() override;
     CurlMultiDriver(const CurlMultiDriver&) = delete;
     CurlMultiDriver& operator=(const CurlMultiDriver&) = delete;
 
@@ -67,9 +78,7 @@ public:
     // the event loop.
     void get(const std::string& url, long timeout_ms, Done done);
 
-    // Starts any request; the answer's body is kept up to max_body.  done
-    // runs exactly once, from the event loop, never from inside this call.
-    void request(HttpRequest req, Done done);
+    void request(HttpRequest req, Done done) override;
 
     size_t in_flight() const { return transfers_.size(); }
 

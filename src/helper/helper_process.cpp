@@ -62,15 +62,6 @@ bool process_alive(pid_t pid)
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
-// The nginx-free parts of the helper log through log.hpp into nginx's log.
-void log_to_nginx(LogLevel level, std::string_view line) noexcept
-{
-    const auto l = static_cast<ngx_uint_t>(level);
-    if (ngx_cycle->log->log_level >= l) {
-        ngx_log_error_core(l, ngx_cycle->log, 0, "%*s", line.size(), line.data());
-    }
-}
-
 class Helper {
 public:
     explicit Helper(const cw_helper_conf_t& conf)

@@ -56,8 +56,9 @@ private:
 
 }  // namespace
 
-InboxRuntime::InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared)
-    : conf_(conf), shared_(shared), name_(conf.name)
+InboxRuntime::InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared,
+                           DeviceFactory make_device)
+    : conf_(conf), shared_(shared), make_device_(std::move(make_device)), name_(conf.name)
 {
     for (ngx_event_t* ev : {&tick_timer_, &start_timer_}) {
         ev->data = this;
@@ -125,7 +126,7 @@ void InboxRuntime::build()
         backoff.throttled = rest::Schedule{base, cap, std::min(base, backoff.throttled.floor)};
         backoff.flood_guard = backoff.throttled;
     }
-    client_ = std::make_unique<ChatwootClient>(shared_.curl, ic.url, ic.api_token,
+    client_ = std::make_unique<ChatwootClient>(shared_.http, ic.url, ic.api_token,
                                                ic.concurrency, ic.rate, backoff);
     client_->count_into(shared_.stats);
     forwarder_ = std::make_unique<ChatForwarder>(
@@ -134,7 +135,9 @@ void InboxRuntime::build()
         static_cast<size_t>(ic.concurrency) * 2, shared_.inherited_up_to, shared_.media);
     forwarder_->count_into(shared_.stats);
 
-    if (ic.synthetic_device != nullptr) {
+    if (make_device_) {
+        device_ = make_device_(ic);
+    } else if (ic.synthetic_device != nullptr) {
         bridge::IntakeFilter filter;
         filter.ignore_groups = ic.ignore_groups != 0;
         for (size_t j = 0; j < ic.ignore_jids_n; j++) {

@@ -24,6 +24,7 @@
 #include "../store/wa_inbound_repository.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,14 +37,19 @@ struct HelperShared {
     store::OutboxRepository& outbox;
     store::WaInboundRepository& wa_inbound;
     MediaStore& media;
-    CurlMultiDriver& curl;
+    HttpTransport& http;
     cw_bridge_stats_t* stats = nullptr;
     int64_t inherited_up_to = 0;   // wa_inbound rows an earlier helper had
 };
 
 class InboxRuntime final : private DeviceEvents {
 public:
-    InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared);
+    // How the runtime gets its device; empty: the one the configuration
+    // names (synthetic_device, else none yet).  Tests pass their own.
+    using DeviceFactory = std::function<std::unique_ptr<Device>(const cw_inbox_conf_t&)>;
+
+    InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared,
+                 DeviceFactory make_device = {});
     ~InboxRuntime() override;
     InboxRuntime(const InboxRuntime&) = delete;
     InboxRuntime& operator=(const InboxRuntime&) = delete;
@@ -71,6 +77,7 @@ private:
 
     cw_inbox_conf_t conf_;
     HelperShared shared_;
+    DeviceFactory make_device_;
     std::string name_;
     std::string last_error_;
     ngx_msec_t start_backoff_ = 0;

@@ -15,6 +15,9 @@ using LogSink = void (*)(LogLevel level, std::string_view line) noexcept;
 // Where lines go; nullptr drops them.  Set once, before anything logs.
 void set_log_sink(LogSink sink) noexcept;
 
+// The sink into nginx's error log (log_nginx.cpp, in the helper library).
+void log_to_nginx(LogLevel level, std::string_view line) noexcept;
+
 // printf-style; the line is prefixed "chatwoot helper: " by the caller's
 // format, as every helper line is.  Never throws.
 void log(LogLevel level, const char* format, ...) noexcept
