@@ -292,23 +292,25 @@ sub wait_outbox_settled {
     }, $timeout // 15, 'every outbox entry settled');
 }
 
-# Kills the helper with -9 in the middle of its work, and proves it.  Waits
-# (bounded) for a running helper other than the one killed last and for
-# $busy->() to say the work is under way; then freezes the helper
-# (SIGSTOP), asks $busy->() again of the frozen state, which is exactly what
-# the kill finds, and kills.  Returns what the frozen $busy returned: false
-# means the work was over before the kill landed, and the caller fails.
+# Kills the helper with -9 in the middle of its work, and proves it.
+# Options: ready (polled with the status: a cheap sign that the work is
+# under way), busy (asked of the frozen helper's state: whether work was
+# done and work is left), timeout, what.  Waits (bounded) for a running
+# helper other than the one killed last whose status satisfies ready; then
+# freezes it (SIGSTOP), asks busy of the frozen state, which is exactly
+# what the kill finds, and kills.  Returns what busy returned: false means
+# the work was over before the kill landed, and the caller fails.
 sub kill_helper_busy {
-    my ($self, $busy, $timeout, $what) = @_;
+    my ($self, %o) = @_;
     my $pid = $self->wait_for(sub {
         my $s = eval { $self->status } or return;
         my $p = $s->{helper}{pid};
         return unless $s->{helper}{state} eq 'running' && $p
-            && $p != ($self->{killed_helper} // 0) && grep { $_ == $p } @{$self->helper_pids};
-        return $busy->() ? $p : undef;
-    }, $timeout // 30, $what // 'a helper at work');
+            && $p != ($self->{killed_helper} // 0) && $o{ready}->($s);
+        return (grep { $_ == $p } @{$self->helper_pids}) ? $p : undef;
+    }, $o{timeout} // 30, $o{what} // 'a helper at work');
     kill 'STOP', $pid or croak "kill STOP $pid: $!";
-    my $at_kill = eval { $busy->() };
+    my $at_kill = eval { $o{busy}->() };
     my $err = $@;
     kill 'KILL', $pid or croak "kill KILL $pid: $!";
     $self->{killed_helper} = $pid;
