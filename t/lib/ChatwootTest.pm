@@ -336,8 +336,10 @@ sub wait_port_closed {
 # (/proc/net/tcp), so the request is in nginx's hands, not in a buffer.
 sub wait_server_read {
     my ($self, $sock, $timeout) = @_;
-    my $local = sprintf '0100007F:%04X', $sock->peerport;
-    my $peer = sprintf '0100007F:%04X', $sock->sockport;
+    # The kernel prints the address as a host-order word.
+    my $lo = sprintf '%08X', unpack 'L', pack 'C4', 127, 0, 0, 1;
+    my $local = sprintf '%s:%04X', $lo, $sock->peerport;
+    my $peer = sprintf '%s:%04X', $lo, $sock->sockport;
     return $self->wait_for(sub {
         open my $fh, '<', '/proc/net/tcp' or croak "/proc/net/tcp: $!";
         while (<$fh>) {
