@@ -11,7 +11,7 @@ use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(sleep time);
+use Time::HiRes qw(time);
 use Digest::SHA qw(sha256_hex);
 
 my ($CHATS, $GROUPS, $TOTAL) = (50, 10, 1000);
@@ -69,15 +69,27 @@ sub write_batch {
     }
 }
 
+# Each kill lands while the helper is at work, a quarter of the way into
+# its batch: some messages posted, some still pending, as the frozen
+# helper's store shows at kill time (a kill after the work is done would
+# prove nothing).
+my ($done, $left) = (0, 0);
+my $busy = sub {
+    my $before = $done;
+    ($done, $left) = map { $_ // 0 }
+        @{$t->sql(q{SELECT sum(state = 'posted'), sum(state = 'pending') FROM wa_inbound})->[0]};
+    $done > $before && $left > 0;
+};
 my $t0 = time;
 write_batch(0, 399);
-sleep 2;
-kill 'KILL', $t->status->{helper}{pid};
+ok($t->kill_helper_busy(ready => sub { $_[0]{bridge}{whatsapp_posted} >= 100 }, busy => $busy,
+                        timeout => 60, what => 'the helper posting'),
+   "the first kill landed mid-work ($done posted, $left pending)");
+my $counted = $t->status->{bridge}{whatsapp_posted};
 write_batch(400, 799);
-my $h = $t->wait_for(sub { my $s = $t->status; $s->{helper}{state} eq 'running' ? $s : undef },
-                     10, 'helper back');
-sleep 2;
-kill 'KILL', $h->{helper}{pid};
+ok($t->kill_helper_busy(ready => sub { $_[0]{bridge}{whatsapp_posted} >= $counted + 100 }, busy => $busy,
+                        timeout => 60, what => 'the restarted helper posting'),
+   "the second kill landed mid-work, after the restarted helper posted more ($done posted, $left pending)");
 write_batch(800, $TOTAL - 1);
 
 $t->wait_for(sub {

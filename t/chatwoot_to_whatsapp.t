@@ -11,7 +11,6 @@ use ChatwootTest::FakeChatwoot;
 use ChatwootTest::Payloads qw(message_created message_updated);
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(sleep);
 
 my $JSON = JSON::PP->new->canonical->utf8;
 my $t = ChatwootTest->new;
@@ -54,7 +53,9 @@ my ($code, undef, $why) = $t->webhook($port, message_created(
     id => 7001, conversation => $conv, content => '**Olá** Maria, veja [o pedido](https://loja.test/p/1)',
     content_attributes => { in_reply_to => 1, in_reply_to_external_id => 'WAID:A1' }));
 is($code, 202, "Ana's reply is accepted") or diag $why;
-my $files = $t->wait_for(sub { my $f = sent_files(); @$f ? $f : undef }, 5, 'a file in sent/');
+$t->wait_for(sub { my $f = sent_files(); @$f ? $f : undef }, 5, 'a file in sent/');
+$t->wait_outbox_settled;   # the sender is through with it: no second file to come
+my $files = sent_files();
 is(scalar @$files, 1, 'one message sent');
 my $sent = read_json("$device/sent/$files->[0]");
 is($sent->{chat}, $chat, 'to the chat of the conversation');
@@ -73,8 +74,10 @@ my $before = message_count();
 device_file('0002.json', { id => $wa_id, chat => $chat, from_me => JSON::PP::true,
                            text => $sent->{text} });
 device_file('0003.json', { id => 'A2', chat => $chat, push_name => 'Maria', text => 'obrigada' });
-$t->wait_for(sub { message_count() == $before + 1 }, 10, "Maria's next message");
-sleep 0.5;
+$t->wait_for(sub { message_count() >= $before + 1 }, 10, "Maria's next message");
+# The device took both files and nothing waits in the store: had the echo
+# been taken for a new message, it would be posted by now.
+$t->wait_device_done($device);
 is(message_count(), $before + 1, 'the echo of our own reply was not posted');
 is_deeply($t->sql(q{SELECT wa_id FROM wa_inbound ORDER BY id}), [['A1'], ['A2']],
           'nor stored as a WhatsApp message');

@@ -9,7 +9,6 @@ use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(sleep);
 
 my $JSON = JSON::PP->new->canonical->utf8;
 
@@ -84,11 +83,19 @@ sub posted {
     message($device, 'W1');
     $t->wait_for(sub { $t->read_file('error.log') =~ /Chatwoot has no inbox named "Nowhere" that this token can see/ },
                  10, 'the helper reports the missing inbox');
-    sleep 1;
+    # W1 is in the store; the helper's next turn takes W2, which it does
+    # only after the turn that stored W1 had its chats kicked: had anything
+    # gone to Chatwoot for W1, its request would be on its way by then.
+    $t->wait_for(sub { @{$t->sql(q{SELECT 1 FROM wa_inbound WHERE wa_id = 'W1'})} }, 10, 'W1 stored');
+    message($device, 'W2');
+    $t->wait_for(sub { @{$t->sql(q{SELECT 1 FROM wa_inbound WHERE wa_id = 'W2'})} }, 10, 'W2 stored');
     my $state = ChatwootTest::FakeChatwoot->get_state($fake);
     is(scalar @{$state->{conversations}}, 0, 'nothing went anywhere');
-    is_deeply($t->sql(q{SELECT wa_id, state FROM wa_inbound}), [['W1', 'pending']],
-              'the message waits in the store');
+    is_deeply([map { "$_->{method} $_->{path}" } grep { $_->{path} =~ m{/(?:contacts|conversations)\b} }
+               @{$state->{requests}}],
+              [], 'nor asked Chatwoot about contacts or conversations');
+    is_deeply($t->sql(q{SELECT wa_id, state FROM wa_inbound ORDER BY id}), [['W1', 'pending'], ['W2', 'pending']],
+              'the messages wait in the store');
     $t->finish;
 }
 

@@ -10,7 +10,6 @@ use ChatwootTest::Payloads qw(message_created);
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use Test::More;
-use Time::HiRes qw(sleep);
 
 my $t = ChatwootTest->new;
 my $port = free_port();
@@ -29,7 +28,8 @@ print {$sock} "POST /chatwoot/webhook HTTP/1.1\r\nHost: localhost\r\n"
     . "Content-Type: application/json\r\nX-Chatwoot-Timestamp: $ts\r\n"
     . 'X-Chatwoot-Signature: sha256=' . hmac_sha256_hex("$ts.$body", 'test-webhook-secret') . "\r\n"
     . 'Content-Length: ' . length($body) . "\r\n\r\n" . substr($body, 0, 20);
-sleep 0.2;
+# The worker has it (headers parsed, reading the body) before the stop.
+$t->wait_server_read($sock);
 
 my $helper = $s->{helper}{pid};
 $t->signal('QUIT');

@@ -7,7 +7,7 @@ use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::Payloads qw(message_created);
 use Test::More;
-use Time::HiRes qw(sleep time);
+use Time::HiRes qw(time);
 
 my $a = ChatwootTest->new;
 my $b = ChatwootTest->new;
@@ -48,12 +48,29 @@ is($code, 202, 'second master accepts while its helper waits');
 $a->wait_for(sub { $a->status->{store}{persisted} >= 1 }, 5, 'first persisted');
 is($b->status->{queue}{depth}, 1, 'the second master keeps its webhook queued');
 
-my $both = 0;
-for (1 .. 20) {
-    $both++ if $a->status->{helper}{active} && $b->status->{helper}{active};
-    sleep 0.05;
+# The waiting helper retries the lock on a timer and sleeps in between, so
+# each turn of its event loop is one voluntary context switch.  Sampling
+# lasts until it has had several turns, each a chance to take the lock,
+# rather than for a fixed time.
+sub turns {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or die "/proc/$pid/status: $!";
+    while (<$fh>) {
+        return $1 if /^voluntary_ctxt_switches:\s+(\d+)/;
+    }
+    die "no voluntary_ctxt_switches in /proc/$pid/status";
 }
-is($both, 0, 'never two active helpers over a second of sampling');
+my ($waiting) = @{$b->helper_pids};
+my $turns = turns($waiting);
+my ($both, $moved, $samples) = (0, 0, 0);
+$b->wait_for(sub {
+    $samples++;
+    $both++ if $a->status->{helper}{active} && $b->status->{helper}{active};
+    $moved++ if $b->status->{queue}{depth} != 1;
+    $samples >= 20 && turns($waiting) - $turns >= 4;
+}, 10, 'the waiting helper to try the lock again a few times');
+is($both, 0, "never two active helpers over $samples samples, while the waiting one tried again");
+is($moved, 0, "and the second master's webhook stayed queued");
 
 # The first master leaves (the QUIT after a binary upgrade).
 $a->finish;

@@ -12,7 +12,6 @@ use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
 use JSON::PP;
 use Test::More;
-use Time::HiRes qw(sleep time);
 use Digest::SHA qw(sha256_hex);
 
 my $JSON = JSON::PP->new->canonical->utf8;
@@ -108,7 +107,8 @@ sub start {
     # The same message again (a device delivering twice) adds nothing.
     write_messages($device, { seq => ++$seq, id => 'A1', chat => '5511987654321@s.whatsapp.net',
                               text => 'Olá, *tudo bem*?' });
-    sleep 1;
+    $t->wait_device_done($device);   # taken, and nothing of it left to post
+    is_deeply($t->sql(q{SELECT count(*) FROM wa_inbound}), [[5]], 'a message delivered twice is stored once');
     $state = ChatwootTest::FakeChatwoot->get_state($fake);
     my $n = 0;
     $n += scalar @{$_->{messages}} for @{$state->{conversations}};
@@ -176,7 +176,7 @@ sub start {
         my $s = ChatwootTest::FakeChatwoot->get_state($fake);
         @{$s->{conversations}} && @{$s->{conversations}[0]{messages}} ? $s : undef;
     }, 15, 'the kept message in Chatwoot');
-    sleep 0.5;
+    $t->wait_device_done($device);   # every file taken, nothing left to post
     $state = ChatwootTest::FakeChatwoot->get_state($fake);
     is_deeply([map { $_->{identifier} } @{$state->{contacts}}], ['5511987654321@s.whatsapp.net'],
               'groups, listed chats and status updates never reach Chatwoot');
@@ -204,14 +204,25 @@ sub start {
                          text => "message $i of chat $c" };
         }
     }
+    # Each kill lands while the helper is at work, a third of the way into
+    # its batch: some messages posted, some still pending, as the frozen
+    # helper's store shows at kill time.
+    my ($done, $left) = (0, 0);
+    my $busy = sub {
+        my $before = $done;
+        ($done, $left) = map { $_ // 0 }
+            @{$t->sql(q{SELECT sum(state = 'posted'), sum(state = 'pending') FROM wa_inbound})->[0]};
+        $done > $before && $left > 0;
+    };
     write_messages($device, @all[0 .. 59]);
-    sleep 1.5;
-    kill 'KILL', $t->status->{helper}{pid};
+    ok($t->kill_helper_busy(ready => sub { $_[0]{bridge}{whatsapp_posted} >= 20 }, busy => $busy,
+                            what => 'the helper posting'),
+       "the first kill landed mid-work ($done posted, $left pending)");
+    my $counted = $t->status->{bridge}{whatsapp_posted};
     write_messages($device, @all[60 .. $#all]);
-    sleep 1.5;
-    my $h = $t->wait_for(sub { my $s = $t->status; $s->{helper}{state} eq 'running' ? $s : undef },
-                         10, 'helper back');
-    kill 'KILL', $h->{helper}{pid};
+    ok($t->kill_helper_busy(ready => sub { $_[0]{bridge}{whatsapp_posted} >= $counted + 20 }, busy => $busy,
+                            what => 'the restarted helper posting'),
+       "the second kill landed mid-work, after the restarted helper posted more ($done posted, $left pending)");
 
     my $state = $t->wait_for(sub {
         my $s = ChatwootTest::FakeChatwoot->get_state($fake);

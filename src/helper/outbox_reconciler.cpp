@@ -82,6 +82,10 @@ void OutboxReconciler::send()
     case bridge::OutboxReconciliation::State::done:
         file_found();
         marks_.set_reconciled_until(inbox_, started_at_);
+        // The check is over: nothing more comes of it until the next start.
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": checked Chatwoot for agent replies "
+                      "that never reached us", inbox_.c_str());
         first_attempt_over();
         return;
     case bridge::OutboxReconciliation::State::failed:

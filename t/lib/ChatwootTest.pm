@@ -251,6 +251,107 @@ sub wait_for {
     croak "timed out waiting for $what";
 }
 
+###########################################################################
+# Waiting for events.  A test that shows something did NOT happen first
+# waits for the event that says the work is over (a log line, a row, a
+# file taken), then looks; a fault test shows its fault landed mid-work.
+
+# How many lines of error.log match $re.
+sub log_count {
+    my ($self, $re) = @_;
+    my $n = () = $self->read_file('error.log') =~ /$re/mg;
+    return $n;
+}
+
+# Waits until error.log holds at least $count lines matching $re.
+sub wait_log {
+    my ($self, $re, $count, $timeout) = @_;
+    $count //= 1;
+    return $self->wait_for(sub { $self->log_count($re) >= $count }, $timeout // 10,
+                           "$count line(s) matching $re in error.log");
+}
+
+# Waits until the synthetic device has taken every message file it was
+# given (none left in $device) and the store has none pending: from then
+# on the helper has nothing more to post for them.
+sub wait_device_done {
+    my ($self, $device, $timeout) = @_;
+    return $self->wait_for(sub {
+        opendir my $dh, $device or croak "$device: $!";
+        return if grep { /\.json$/ } readdir $dh;
+        !$self->sql(q{SELECT count(*) FROM wa_inbound WHERE state = 'pending'})->[0][0];
+    }, $timeout // 15, "the device's files taken and no WhatsApp message pending");
+}
+
+# Waits until every outbox entry is settled (sent or failed): from then on
+# nothing more goes to the device for them.
+sub wait_outbox_settled {
+    my ($self, $timeout) = @_;
+    return $self->wait_for(sub {
+        !$self->sql(q{SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'failed')})->[0][0];
+    }, $timeout // 15, 'every outbox entry settled');
+}
+
+# Kills the helper with -9 in the middle of its work, and proves it.
+# Options: ready (polled with the status: a cheap sign that the work is
+# under way), busy (asked of the frozen helper's state: whether work was
+# done and work is left), timeout, what.  Waits (bounded) for a running
+# helper other than the one killed last whose status satisfies ready; then
+# freezes it (SIGSTOP), asks busy of the frozen state, which is exactly
+# what the kill finds, and kills.  Returns what busy returned: false means
+# the work was over before the kill landed, and the caller fails.
+sub kill_helper_busy {
+    my ($self, %o) = @_;
+    my $pid = $self->wait_for(sub {
+        my $s = eval { $self->status } or return;
+        my $p = $s->{helper}{pid};
+        return unless $s->{helper}{state} eq 'running' && $p
+            && $p != ($self->{killed_helper} // 0) && $o{ready}->($s);
+        return (grep { $_ == $p } @{$self->helper_pids}) ? $p : undef;
+    }, $o{timeout} // 30, $o{what} // 'a helper at work');
+    kill 'STOP', $pid or croak "kill STOP $pid: $!";
+    my $at_kill = eval { $o{busy}->() };
+    my $err = $@;
+    kill 'KILL', $pid or croak "kill KILL $pid: $!";
+    $self->{killed_helper} = $pid;
+    diag "asking the frozen helper's state failed: $err" if $err;
+    return $at_kill;
+}
+
+# Waits until nothing listens on $port any more.  After QUIT the master
+# closes its listening sockets only once it has told every child to quit,
+# so this is the event "the QUIT is on its way to every child".
+sub wait_port_closed {
+    my ($self, $port, $timeout) = @_;
+    return $self->wait_for(sub {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+        return 1 if !$s && $!{ECONNREFUSED};
+        close $s if $s;
+        return;
+    }, $timeout // 10, "port $port closed");
+}
+
+# Waits until the server has read everything sent on $sock so far: the
+# kernel's receive queue of the server's end of the connection is empty
+# (/proc/net/tcp), so the request is in nginx's hands, not in a buffer.
+sub wait_server_read {
+    my ($self, $sock, $timeout) = @_;
+    # The kernel prints the address as a host-order word.
+    my $lo = sprintf '%08X', unpack 'L', pack 'C4', 127, 0, 0, 1;
+    my $local = sprintf '%s:%04X', $lo, $sock->peerport;
+    my $peer = sprintf '%s:%04X', $lo, $sock->sockport;
+    return $self->wait_for(sub {
+        open my $fh, '<', '/proc/net/tcp' or croak "/proc/net/tcp: $!";
+        while (<$fh>) {
+            my (undef, $l, $r, undef, $queues) = split;
+            next unless $l eq $local && $r eq $peer;
+            my (undef, $rx) = split /:/, $queues;
+            return hex($rx) == 0;
+        }
+        return;
+    }, $timeout // 5, 'the server to read what was sent');
+}
+
 sub signal {
     my ($self, $sig) = @_;
     kill $sig, $self->{master} or croak "kill $sig: $!";
