@@ -32,9 +32,6 @@
 #define NGX_HTTP_CHATWOOT_QUEUE          4096
 #define NGX_HTTP_CHATWOOT_QUEUE_MAX      (1024 * 1024)
 #define NGX_HTTP_CHATWOOT_MAX_BODY       (256 * 1024)
-#define NGX_HTTP_CHATWOOT_CHECK_INTERVAL 60000
-#define NGX_HTTP_CHATWOOT_SECRET_MAX     4096
-#define NGX_HTTP_CHATWOOT_DEVICE_TIMEOUT (5 * 60 * 1000)
 /* remembered past the timestamp window: 5 min back, 1 min ahead */
 #define NGX_HTTP_CHATWOOT_REPLAY_TTL     600
 
@@ -54,30 +51,14 @@ typedef struct {
 } ngx_http_chatwoot_zone_ctx_t;
 
 
-/* One chatwoot_inbox block: a Chatwoot inbox and how to talk to it. */
+/*
+ * One chatwoot_inbox block: its name for the glue's log lines and lookups,
+ * and what the core made of it (checked, defaults filled; its strings live
+ * as long as the cycle).
+ */
 typedef struct {
     ngx_str_t                    name;
-    ngx_str_t                    url;            /* NUL-terminated */
-    ngx_msec_t                   check_interval;
-    ngx_int_t                    account_id;
-    ngx_int_t                    inbox_id;
-    ngx_str_t                    inbox_name;     /* NUL-terminated */
-    ngx_str_t                    inbox_create;   /* webhook URL, NUL-term. */
-    ngx_str_t                    api_token;
-    ngx_str_t                    webhook_secret;
-    ngx_str_t                    webhook_token;
-    ngx_flag_t                   agent_signature;
-    ngx_str_t                    signature_delimiter;
-    ngx_flag_t                   reopen_resolved;
-    ngx_flag_t                   open_as_pending;
-    ngx_flag_t                   ignore_groups;
-    ngx_msec_t                   device_timeout;
-    ngx_msec_t                   throttle_base;
-    ngx_msec_t                   throttle_cap;
-    ngx_str_t                    synthetic_device;   /* NUL-terminated */
-    ngx_array_t                 *ignore_jids;    /* of ngx_str_t */
-    ngx_uint_t                   concurrency;
-    ngx_uint_t                   rate;           /* requests/s, 0: no cap */
+    cw_inbox_conf_t              conf;
     u_char                      *file;
     ngx_uint_t                   line;
 } ngx_http_chatwoot_inbox_t;

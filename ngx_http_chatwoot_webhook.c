@@ -347,8 +347,8 @@ ngx_http_chatwoot_webhook_request(ngx_http_request_t *r,
     (dst).data = (const char *) (src).data; (dst).len = (src).len
 
     ngx_http_chatwoot_set_str(req->inbox, inbox->name);
-    ngx_http_chatwoot_set_str(req->secret, inbox->webhook_secret);
-    ngx_http_chatwoot_set_str(req->token, inbox->webhook_token);
+    req->secret = inbox->conf.webhook_secret;
+    req->token = inbox->conf.webhook_token;
 
     req->body.data = (const char *) body;
     req->body.len = len;
