@@ -105,8 +105,9 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
     }
 
     if (len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "chatwoot webhook: empty body");
+        /* no JSON at all is malformed JSON: counted and logged as such */
+        ngx_http_chatwoot_count(r, ctx->sh, lcf->inbox,
+                                CW_WH_REJECTED_MALFORMED, "empty body");
         return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST,
                                             "empty body");
     }
