@@ -32,8 +32,6 @@
 #define NGX_HTTP_CHATWOOT_QUEUE          4096
 #define NGX_HTTP_CHATWOOT_QUEUE_MAX      (1024 * 1024)
 #define NGX_HTTP_CHATWOOT_MAX_BODY       (256 * 1024)
-/* remembered past the timestamp window: 5 min back, 1 min ahead */
-#define NGX_HTTP_CHATWOOT_REPLAY_TTL     600
 
 /* Handlers a location can have. */
 #define NGX_HTTP_CHATWOOT_NONE           0

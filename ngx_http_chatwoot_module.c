@@ -157,8 +157,7 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    cw_replay_init(ctx->replay, ctx->replay_slots,
-                   NGX_HTTP_CHATWOOT_REPLAY_TTL);
+    cw_replay_init(ctx->replay, ctx->replay_slots, cw_webhook_replay_ttl());
 
     epoch = ((uint64_t) ngx_time() << 32) ^ ((uint64_t) ngx_pid << 16)
             ^ (uint64_t) ngx_random();
