@@ -39,6 +39,13 @@
 #define NGX_HTTP_CHATWOOT_STATUS         2
 
 
+/* In the zone, where its slab pool's "data" points: its parts. */
+typedef struct {
+    cw_shared_t                 *sh;
+    cw_replay_t                 *replay;
+} ngx_http_chatwoot_shm_root_t;
+
+
 typedef struct {
     cw_shared_t                 *sh;
     ngx_slab_pool_t             *shpool;

@@ -117,6 +117,7 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     size_t                         len;
     uint64_t                       epoch;
+    ngx_http_chatwoot_shm_root_t  *root;
     ngx_http_chatwoot_zone_ctx_t  *ctx;
 
     ctx = shm_zone->data;
@@ -137,9 +138,23 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
+    /*
+     * A process that maps a zone another made (nginx sets "exists" where
+     * each process attaches to the mapping on its own, as on Windows)
+     * finds every part through the root: the counters and ring, and the
+     * replay table, which the first webhook would otherwise meet as NULL.
+     */
+
     if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
+        root = ctx->shpool->data;
+        ctx->sh = root->sh;
+        ctx->replay = root->replay;
         return NGX_OK;
+    }
+
+    root = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_chatwoot_shm_root_t));
+    if (root == NULL) {
+        return NGX_ERROR;
     }
 
     ctx->sh = ngx_slab_calloc(ctx->shpool,
@@ -149,13 +164,15 @@ ngx_http_chatwoot_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    ctx->shpool->data = ctx->sh;
-
     ctx->replay = ngx_slab_alloc(ctx->shpool,
                                  cw_replay_footprint(ctx->replay_slots));
     if (ctx->replay == NULL) {
         return NGX_ERROR;
     }
+
+    root->sh = ctx->sh;
+    root->replay = ctx->replay;
+    ctx->shpool->data = root;
 
     cw_replay_init(ctx->replay, ctx->replay_slots, cw_webhook_replay_ttl());
 
