@@ -104,6 +104,8 @@ ngx_int_t ngx_http_chatwoot_resolve_inbox(ngx_conf_t *cf,
 /* ngx_http_chatwoot_webhook.c */
 char *ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_chatwoot_webhook_check_log(ngx_conf_t *cf,
+    ngx_http_chatwoot_loc_conf_t *lcf);
 
 /* ngx_http_chatwoot_status.c */
 char *ngx_http_chatwoot_status(ngx_conf_t *cf, ngx_command_t *cmd,

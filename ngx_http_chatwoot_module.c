@@ -400,6 +400,10 @@ ngx_http_chatwoot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_init_size_value(conf->max_body, NGX_HTTP_CHATWOOT_MAX_BODY);
 
+    if (conf->handler == NGX_HTTP_CHATWOOT_WEBHOOK) {
+        ngx_http_chatwoot_webhook_check_log(cf, conf);
+    }
+
     return NGX_CONF_OK;
 }
 

@@ -29,6 +29,19 @@ static void ngx_http_chatwoot_count(ngx_http_request_t *r, cw_shared_t *sh,
 static void ngx_http_chatwoot_wake_helper(cw_shared_t *sh);
 
 
+/*
+ * The head of ngx_http_log_module's location configuration, which nginx
+ * keeps private: "logs" has been its first member since the module was
+ * written, and is NULL where "access_log off" applies once the log module
+ * has merged the location (it merges before this module does).
+ */
+typedef struct {
+    ngx_array_t                 *logs;
+} ngx_http_chatwoot_log_conf_head_t;
+
+extern ngx_module_t  ngx_http_log_module;
+
+
 static ngx_int_t
 ngx_http_chatwoot_webhook_handler(ngx_http_request_t *r)
 {
@@ -512,4 +525,44 @@ ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_http_chatwoot_set_handler(cf, lcf, NGX_HTTP_CHATWOOT_WEBHOOK,
                                          ngx_http_chatwoot_webhook_handler);
+}
+
+
+/*
+ * webhook_token travels in the callback's URL (?token=), and the access
+ * log writes the request line whole: warn where the two meet.  Called from
+ * the location's merge, when its inbox is known and its access_log merged.
+ */
+
+void
+ngx_http_chatwoot_webhook_check_log(ngx_conf_t *cf,
+    ngx_http_chatwoot_loc_conf_t *lcf)
+{
+    cw_inbox_conf_t                    *ic;
+    ngx_http_chatwoot_log_conf_head_t  *llcf;
+
+    if (lcf->inbox == NULL) {
+        return;
+    }
+
+    ic = &lcf->inbox->conf;
+
+    /* the token authenticates only an inbox without a secret */
+
+    if (ic->webhook_token.len == 0 || ic->webhook_secret.len != 0) {
+        return;
+    }
+
+    llcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_log_module);
+
+    if (llcf == NULL || llcf->logs == NULL) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                  "\"chatwoot_webhook\" in %s:%ui: the webhook_token of "
+                  "chatwoot_inbox \"%V\" travels in the URL, which this "
+                  "location's access_log writes down; use webhook_secret "
+                  "(Chatwoot 4.13+) or \"access_log off\" here",
+                  lcf->file, lcf->line, &lcf->inbox->name);
 }

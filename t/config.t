@@ -180,6 +180,25 @@ isnt($code, 0, 'master_process off: nginx -t fails');
 like($text, qr/\[emerg\].*"chatwoot_state_path" needs "master_process on"/,
      'master_process off: the message says why');
 
+# webhook_token travels in the URL: nginx -t warns where a webhook location
+# of a token inbox writes an access log, and only there.
+my $token_inbox = { secret => undef, token => 'k' };
+my $logged = "location = /logged { chatwoot_webhook; access_log $dir/access.log; }";
+for my $case (
+    [ 'token inbox, access_log on', http_conf(inbox => $token_inbox, server => $logged), 1 ],
+    [ 'token inbox, access_log from the server',
+      http_conf(inbox => $token_inbox, server => "access_log $dir/access.log;"), 1 ],
+    [ 'token inbox, access_log off', http_conf(inbox => $token_inbox), 0 ],
+    [ 'signed inbox, access_log on', http_conf(server => $logged), 0 ],
+) {
+    my ($name, $http, $warns) = @$case;
+    $t->write_config($http);
+    my ($c, $o) = $t->test_config;
+    is($c, 0, "$name: nginx -t passes") or diag $o;
+    my $warned = $o =~ /\[warn\].*"chatwoot_webhook" in \S+:\d+: the webhook_token of chatwoot_inbox "main" travels in the URL/;
+    ok($warns ? $warned : !$warned, "$name: " . ($warns ? 'warns' : 'no warning')) or diag $o;
+}
+
 # Good forms pass.
 $t->write_file('secret', "from-a-file\n");
 for my $good (
