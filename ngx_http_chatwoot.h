@@ -93,7 +93,6 @@ typedef struct {
 char *ngx_http_chatwoot_set_handler(ngx_conf_t *cf,
     ngx_http_chatwoot_loc_conf_t *lcf, ngx_uint_t handler,
     ngx_http_handler_pt pt);
-ngx_int_t ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool, ngx_str_t *s);
 
 /* ngx_http_chatwoot_inbox.c */
 char *ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -33,6 +33,8 @@ static char *ngx_http_chatwoot_state_path(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_chatwoot_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool,
+    ngx_str_t *s);
 
 
 int  ngx_http_chatwoot_wake_fd = -1;
@@ -578,7 +580,7 @@ ngx_http_chatwoot_set_handler(ngx_conf_t *cf,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_chatwoot_nul_terminate(ngx_pool_t *pool, ngx_str_t *s)
 {
     u_char  *p;

@@ -60,7 +60,8 @@ ngx_http_chatwoot_webhook_handler(ngx_http_request_t *r)
                       "max_body=%uz", r->headers_in.content_length_n,
                       lcf->max_body);
         r->keepalive = 0;
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        return ngx_http_chatwoot_send_error(r,
+                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                             "body too large");
     }
 
@@ -129,7 +130,8 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "chatwoot webhook: body of %uz bytes is over "
                       "max_body=%uz", len, lcf->max_body);
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        return ngx_http_chatwoot_send_error(r,
+                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                             "body too large");
     }
 
@@ -262,7 +264,8 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "chatwoot webhook: body of %uz bytes does not fit "
                       "the queue", len);
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        return ngx_http_chatwoot_send_error(r,
+                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                             "body too large for the queue");
     }
 
