@@ -14,6 +14,7 @@
 #include "chatwoot_abi.h"
 
 #include "chatwoot_shared.h"
+#include "chatwoot_webhook.h"
 
 CW_BEGIN_DECLS
 
@@ -40,6 +41,11 @@ typedef struct {
     const char   *signature_delimiter;
     const char  **ignore_jids;        /* ignore_jids_n C strings */
     size_t        ignore_jids_n;
+
+    /* for the glue: the url's check=, and the webhook's credentials */
+    uint64_t      check_interval_msec;
+    cw_str_t      webhook_secret;     /* absent: none */
+    cw_str_t      webhook_token;
 } cw_inbox_conf_t;
 
 typedef struct {

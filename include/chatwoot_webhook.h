@@ -76,6 +76,12 @@ void cw_webhook_inspect(const cw_webhook_request_t *req,
 
 const char *cw_webhook_outcome_name(cw_webhook_outcome_t outcome) CW_NOEXCEPT;
 
+/*
+ * Seconds the replay filter (chatwoot_replay.h) must remember a webhook's
+ * keys: as long as its signature's timestamp window lets it be replayed.
+ */
+uint64_t cw_webhook_replay_ttl(void) CW_NOEXCEPT;
+
 
 CW_END_DECLS
 

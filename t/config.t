@@ -136,6 +136,12 @@ my @bad = (
       qr/\[emerg\].*invalid throttle_backoff "10s 1s", e\.g\. "15s 60s"/ ],
     [ 'bad rate', inbox_conf('rate fast;'),
       qr/\[emerg\].*invalid rate "fast", e\.g\. "10r\/s"/ ],
+    [ 'rate with a tail after r/s', inbox_conf('rate 10r/sX;'),
+      qr/\[emerg\].*invalid rate "10r\/sX", e\.g\. "10r\/s"/ ],
+    [ 'rate per minute', inbox_conf('rate 10r/m;'),
+      qr/\[emerg\].*invalid rate "10r\/m", e\.g\. "10r\/s"/ ],
+    [ 'api token with a line break', inbox_conf(qq{api_token "a\nX-Evil: 1";}, 'no-token'),
+      qr/\[emerg\].*invalid "api_token" in chatwoot_inbox "x": it has control characters/ ],
     [ 'missing secret file', inbox_conf("webhook_secret_file $dir/nope;"),
       qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
     [ 'secret set twice', inbox_conf('webhook_secret a; webhook_secret b;'),
@@ -173,6 +179,25 @@ my ($code, $text) = $t->test_config;
 isnt($code, 0, 'master_process off: nginx -t fails');
 like($text, qr/\[emerg\].*"chatwoot_state_path" needs "master_process on"/,
      'master_process off: the message says why');
+
+# webhook_token travels in the URL: nginx -t warns where a webhook location
+# of a token inbox writes an access log, and only there.
+my $token_inbox = { secret => undef, token => 'k' };
+my $logged = "location = /logged { chatwoot_webhook; access_log $dir/access.log; }";
+for my $case (
+    [ 'token inbox, access_log on', http_conf(inbox => $token_inbox, server => $logged), 1 ],
+    [ 'token inbox, access_log from the server',
+      http_conf(inbox => $token_inbox, server => "access_log $dir/access.log;"), 1 ],
+    [ 'token inbox, access_log off', http_conf(inbox => $token_inbox), 0 ],
+    [ 'signed inbox, access_log on', http_conf(server => $logged), 0 ],
+) {
+    my ($name, $http, $warns) = @$case;
+    $t->write_config($http);
+    my ($c, $o) = $t->test_config;
+    is($c, 0, "$name: nginx -t passes") or diag $o;
+    my $warned = $o =~ /\[warn\].*"chatwoot_webhook" in \S+:\d+: the webhook_token of chatwoot_inbox "main" travels in the URL/;
+    ok($warns ? $warned : !$warned, "$name: " . ($warns ? 'warns' : 'no warning')) or diag $o;
+}
 
 # Good forms pass.
 $t->write_file('secret', "from-a-file\n");

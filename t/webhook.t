@@ -41,6 +41,7 @@ is($code, 400, 'empty body answers 400');
 like($body, qr/"error":"empty body"/, 'and says why');
 ($code) = $t->http($port, 'POST', '/chatwoot/webhook');
 is($code, 400, 'no body at all answers 400');
+is($t->status->{webhook}{malformed}, 2, 'both are counted as webhook.malformed');
 
 # Over max_body: told by Content-Length, and found while reading chunks.
 my $too_big = message_created(id => 2, content => 'x' x 9000);

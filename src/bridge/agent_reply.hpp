@@ -9,9 +9,13 @@
 
 namespace chatwoot::bridge {
 
+// Between the agent's name and the text: the one default, which the
+// chatwoot_inbox block's "agent_signature on delimiter=" overrides.
+inline constexpr std::string_view kDefaultSignatureDelimiter = "\n\n";
+
 struct SignatureOptions {
     bool enabled = true;
-    std::string delimiter = "\n\n";
+    std::string delimiter{kDefaultSignatureDelimiter};
 };
 
 struct AgentReply {

@@ -204,6 +204,11 @@ extern "C" void cw_webhook_inspect(const cw_webhook_request_t* req,
     }
 }
 
+extern "C" uint64_t cw_webhook_replay_ttl(void) noexcept
+{
+    return static_cast<uint64_t>(chatwoot::webhook::kReplayMemorySeconds);
+}
+
 extern "C" const char* cw_webhook_outcome_name(cw_webhook_outcome_t o) noexcept
 {
     switch (o) {

@@ -21,6 +21,12 @@ namespace chatwoot::webhook {
 inline constexpr int64_t kMaxAgeSeconds = 300;
 inline constexpr int64_t kMaxAheadSeconds = 60;
 
+// How long the replay filter remembers a key: a request first seen at t
+// (its timestamp at most kMaxAheadSeconds later) stays acceptable until its
+// timestamp is kMaxAgeSeconds old, so until t + both; "seen" means expiry
+// after now, hence the one second more.
+inline constexpr int64_t kReplayMemorySeconds = kMaxAgeSeconds + kMaxAheadSeconds + 1;
+
 enum class AuthResult {
     ok,
     missing_signature,     // secret configured, no X-Chatwoot-Signature

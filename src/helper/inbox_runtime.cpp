@@ -157,8 +157,12 @@ void InboxRuntime::build()
                                                           rest::Api(ic.account_id));
     sender_ = std::make_unique<OutboxSender>(
         name_, shared_.outbox, *device_, *reporter_,
+        // The configuration always names the delimiter (the core fills its
+        // default); tests may leave it out.
         bridge::SignatureOptions{ic.agent_signature != 0,
-                                 ic.signature_delimiter ? ic.signature_delimiter : "\n\n"},
+                                 ic.signature_delimiter
+                                     ? std::string(ic.signature_delimiter)
+                                     : std::string(bridge::kDefaultSignatureDelimiter)},
         static_cast<int64_t>(ic.device_timeout_sec),
         [] { return static_cast<int64_t>(ngx_time()); });
     sender_->count_into(shared_.stats);

@@ -1,9 +1,12 @@
 // The shared table of recently seen webhook keys.
 #include "chatwoot_replay.h"
+#include "chatwoot_webhook.h"
+#include "chatwoot/webhook_signature.hpp"
 
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -99,4 +102,27 @@ TEST(ReplayFilter, EmptyTableRemembersNothingAndDoesNotCrash)
     Table t(0, 600);
     cw_replay_remember(t.get(), 1, 1000);
     EXPECT_EQ(cw_replay_seen(t.get(), 1, 1000), 0);
+}
+
+TEST(ReplayFilter, RemembersAsLongAsTheSignatureWindowLetsTheRequestIn)
+{
+    using namespace chatwoot::webhook;
+    const std::string secret = "s", body = "{}";
+    const int64_t ts = 10'000;
+    const std::string stamp = std::to_string(ts);
+    const std::string sig = signature_header(secret, stamp, body);
+    const SignedRequest req{sig, stamp, body};
+
+    // first seen as early as the window allows, replayed as late as it allows
+    const int64_t first = ts - kMaxAheadSeconds, last = ts + kMaxAgeSeconds;
+    Digest d;
+    ASSERT_EQ(verify_signature(secret, req, first - 1, &d), AuthResult::future_timestamp);
+    ASSERT_EQ(verify_signature(secret, req, first, &d), AuthResult::ok);
+    ASSERT_EQ(verify_signature(secret, req, last, &d), AuthResult::ok);
+    ASSERT_EQ(verify_signature(secret, req, last + 1, &d), AuthResult::stale_timestamp);
+
+    Table t(64, cw_webhook_replay_ttl());
+    cw_replay_remember(t.get(), 42, static_cast<uint64_t>(first));
+    EXPECT_EQ(cw_replay_seen(t.get(), 42, static_cast<uint64_t>(last)), 1)
+        << "the replay filter forgot a request its signature still lets in";
 }

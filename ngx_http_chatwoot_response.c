@@ -1,0 +1,136 @@
+
+/*
+ * The answers every chatwoot location gives: JSON bodies, errors as
+ * {"error":"..."}, and the headers they carry.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_chatwoot.h"
+
+
+ngx_int_t
+ngx_http_chatwoot_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_chatwoot_add_header(r, "Cache-Control", "no-store")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the queue drains within milliseconds once the helper runs */
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_chatwoot_add_header(r, "Retry-After", "1") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_chatwoot_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason)
+{
+    u_char  *p, *q;
+    size_t   len, n;
+
+    if (r->request_body == NULL) {
+
+        /* no "100 Continue" for a body we are going to throw away */
+
+        r->expect_tested = 1;
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
+    }
+
+    n = ngx_strlen(reason);
+    len = sizeof("{\"error\":\"\"}") - 1 + n
+          + ngx_escape_json(NULL, (u_char *) reason, n);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+    q = (u_char *) ngx_escape_json(q, (u_char *) reason, n);
+    ngx_memcpy(q, "\"}", 2);
+
+    return ngx_http_chatwoot_send_json(r, status, p, len);
+}
+
+
+ngx_int_t
+ngx_http_chatwoot_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    if (ngx_http_chatwoot_add_header(r, "Allow", allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_chatwoot_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "method not allowed");
+}
+
+
+ngx_int_t
+ngx_http_chatwoot_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}

@@ -1,0 +1,124 @@
+// The chatwoot_inbox block: what each directive accepts, what a block must
+// say, and the defaults of what it leaves out.  The one owner of those
+// rules; the glue only collects the directives (include/chatwoot_inbox_conf.h)
+// and reports the error texts made here at [emerg].
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chatwoot_helper.h"
+
+namespace chatwoot::config {
+
+// Defaults of what a block leaves out.
+inline constexpr uint64_t kCheckIntervalMsec = 60'000;
+inline constexpr uint64_t kDeviceTimeoutSeconds = 5 * 60;
+inline constexpr unsigned kConcurrency = 8;
+inline constexpr unsigned kConcurrencyMax = 256;
+inline constexpr unsigned kRateMax = 1'000'000;
+inline constexpr size_t kSecretMax = 4096;
+inline constexpr size_t kInboxNameMax = 255;
+inline constexpr size_t kWebhookUrlMax = 2048;
+inline constexpr size_t kIgnoreJidsPerLine = 64;
+
+// A time in nginx's syntax ("90", "1h 30m", "500ms"), as nginx's own
+// directives read it: milliseconds, or seconds when `seconds` (where "ms"
+// is refused).  A bare number is seconds.  nullopt when malformed or too
+// large.
+std::optional<uint64_t> parse_time(std::string_view text, bool seconds);
+
+// A decimal number of digits only, as nginx's ngx_atoi reads it.
+std::optional<uint64_t> parse_number(std::string_view text);
+
+// One block's settings, with the defaults of what it does not say.
+struct InboxSettings {
+    std::string name;
+    std::optional<std::string> url;
+    uint64_t check_interval_msec = kCheckIntervalMsec;
+    std::optional<int64_t> account_id;
+    std::optional<int64_t> inbox_id;
+    std::optional<std::string> inbox_name;
+    std::optional<std::string> inbox_create_webhook;
+    std::optional<std::string> api_token;
+    std::optional<std::string> webhook_secret;
+    std::optional<std::string> webhook_token;
+    bool agent_signature = true;
+    std::string signature_delimiter;     // the bridge's default when unset
+    bool reopen_resolved = true;
+    bool open_as_pending = false;
+    bool ignore_groups = false;
+    uint64_t device_timeout_seconds = kDeviceTimeoutSeconds;
+    uint64_t throttle_base_msec = 0;     // 0: the REST client's own policy
+    uint64_t throttle_cap_msec = 0;
+    std::optional<std::string> synthetic_device;
+    std::vector<std::string> ignore_jids;
+    unsigned concurrency = kConcurrency;
+    unsigned rate = 0;                   // requests per second, 0: no cap
+};
+
+class InboxConfigParser {
+public:
+    using Args = std::span<const std::string_view>;
+
+    // The block's name is checked at once: name_error() says what is wrong.
+    explicit InboxConfigParser(std::string_view name);
+
+    InboxConfigParser(const InboxConfigParser&) = delete;
+    InboxConfigParser& operator=(const InboxConfigParser&) = delete;
+
+    const std::optional<std::string>& name_error() const { return name_error_; }
+
+    // One directive: its name and arguments as written.  `file` is the
+    // content of the file a *_file directive names.  nullopt when accepted,
+    // else the error text, which names the directive or the bad value.
+    std::optional<std::string> add(std::string_view directive, Args args,
+                                   const std::string_view* file = nullptr);
+
+    // The block has ended: what it must say.  nullopt when complete.
+    std::optional<std::string> finish();
+
+    // After finish: something the operator should know, but may keep.
+    const std::optional<std::string>& warning() const { return warning_; }
+
+    const InboxSettings& settings() const { return s_; }
+
+    // The C view for the glue and the helper; its strings point into this
+    // parser, which must outlive it.  Valid after finish() succeeded.
+    const cw_inbox_conf_t& conf() const { return conf_; }
+
+private:
+    struct Directive;
+    static const Directive kDirectives[];
+
+    std::optional<std::string> set_url(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_inbox(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_account(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_secret(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_agent_signature(std::string_view, Args,
+                                                   const std::string_view*);
+    std::optional<std::string> set_flag(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_ignore_jids(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_synthetic_device(std::string_view, Args,
+                                                    const std::string_view*);
+    std::optional<std::string> set_throttle_backoff(std::string_view, Args,
+                                                    const std::string_view*);
+    std::optional<std::string> set_device_timeout(std::string_view, Args,
+                                                  const std::string_view*);
+    std::optional<std::string> set_concurrency(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_rate(std::string_view, Args, const std::string_view*);
+
+    void build_conf();
+
+    InboxSettings s_;
+    std::optional<std::string> name_error_;
+    std::optional<std::string> warning_;
+    std::vector<const char*> ignore_jids_c_;
+    cw_inbox_conf_t conf_{};
+};
+
+}  // namespace chatwoot::config
