@@ -14,6 +14,7 @@
 #include "chatwoot_abi.h"
 
 #include "chatwoot_ring.h"
+#include "chatwoot_snapshot.h"
 #include "chatwoot_webhook.h"
 
 CW_BEGIN_DECLS
@@ -89,10 +90,11 @@ typedef struct {
     cw_upstream_stats_t  chatwoot;
     cw_webhook_stats_t   webhook;
     cw_bridge_stats_t    bridge;
+    cw_snapshot_area_t   snapshot;   /* what the helper publishes */
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
-#define CW_SHARED_MAGIC  0x6368747700000001ULL
+#define CW_SHARED_MAGIC  0x6368747700000002ULL
 
 
 static inline uint64_t
