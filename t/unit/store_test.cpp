@@ -200,8 +200,8 @@ TEST_F(Store, MigrateFreshFileGivesTheLatestVersionAndTheTables)
     Database db = Database::open(path_);
     EXPECT_EQ(schema_version(db), 0);
     migrate(db);
-    EXPECT_EQ(schema_version(db), 5);
-    EXPECT_EQ(query_int(db, "PRAGMA user_version"), 5);
+    EXPECT_EQ(schema_version(db), 6);
+    EXPECT_EQ(query_int(db, "PRAGMA user_version"), 6);
     EXPECT_EQ(query_int(db,
                         "SELECT count(*) FROM sqlite_master"
                         " WHERE type = 'table' AND name = 'outbox'"),
@@ -256,7 +256,7 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
     {
         Database db = open_migrated();
         migrate(db);
-        EXPECT_EQ(schema_version(db), 5);
+        EXPECT_EQ(schema_version(db), 6);
         InboundEventRepository repo(db);
         const InboundEvent e[] = {event(1, 1, "kept")};
         ASSERT_EQ(repo.insert_batch(e), 1u);
@@ -264,7 +264,7 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
     }
     Database db = Database::open(path_);
     migrate(db);
-    EXPECT_EQ(schema_version(db), 5);
+    EXPECT_EQ(schema_version(db), 6);
     ASSERT_EQ(rows(db).size(), 1u);
     EXPECT_EQ(rows(db)[0].payload, bytes("kept"));
 }
@@ -272,16 +272,16 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
 TEST_F(Store, NewerSchemaVersionMakesMigrateThrowAndTouchNothing)
 {
     Database db = Database::open(path_);
-    db.exec("PRAGMA user_version = 6");
+    db.exec("PRAGMA user_version = 7");
     try {
         migrate(db);
         FAIL() << "migrate must refuse a store from a newer build";
     } catch (const StoreError& e) {
         EXPECT_EQ(std::string(e.what()),
-                  "the store has schema version 6, newer than this build"
-                  " knows (5)");
+                  "the store has schema version 7, newer than this build"
+                  " knows (6)");
     }
-    EXPECT_EQ(schema_version(db), 6);
+    EXPECT_EQ(schema_version(db), 7);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master"), 0)
         << "no table may be created in a store we do not understand";
 }
