@@ -61,28 +61,24 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
 }
 
 // Files a command record: decoded when it can be, kept as failed with the
-// reason when not (a broken invariant: only cw_command_encode writes them).
+// reason when not.
 void QueueDrain::take_command(const cw_ring_record_t& rec, uint64_t epoch, int64_t now)
 {
     const std::span<const unsigned char> bytes(rec.data, rec.len);
+    ipc::DrainedCommandRecord read = ipc::read_command_record(epoch, rec.seq, bytes, now);
     DrainedCommand& d = commands_batch_.emplace_back();
-    d.row.id = ipc::command_id(epoch, rec.seq);
+    d.row.id = std::move(read.id);
+    d.row.kind = std::move(read.kind);
+    d.row.created_at = read.created_at;
     d.row.payload.assign(bytes.begin(), bytes.end());
-    ipc::CommandDecoding decoded = ipc::decode_command(bytes);
-    if (decoded) {
-        d.row.kind = cw_command_kind_name(decoded.value().kind());
-        d.row.created_at = decoded.value().created_at;
-        d.command = std::move(decoded.value());
-        return;
+    d.command = std::move(read.command);
+    if (!d.command) {
+        d.row.failure = std::move(read.failure);
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "chatwoot helper: queued command %s is not readable "
+                      "(%s); kept as failed",
+                      d.row.id.c_str(), d.row.failure->c_str());
     }
-    const auto kind = ipc::peek_command_kind(bytes);
-    d.row.kind = cw_command_kind_name(kind ? *kind : 0);
-    d.row.created_at = now;
-    d.row.failure = "unreadable command: " + decoded.reason();
-    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                  "chatwoot helper: queued command %s is not readable (%s); "
-                  "kept as failed",
-                  d.row.id.c_str(), d.row.failure->c_str());
 }
 
 // After the commit and the pop: each new, readable command to the handler.

@@ -463,6 +463,25 @@ std::string command_id(uint64_t epoch, uint64_t seq)
     return std::string(id, CW_COMMAND_ID_LEN);
 }
 
+DrainedCommandRecord read_command_record(uint64_t epoch, uint64_t seq,
+                                         std::span<const unsigned char> record, int64_t now)
+{
+    DrainedCommandRecord r;
+    r.id = command_id(epoch, seq);
+    CommandDecoding decoded = decode_command(record);
+    if (decoded) {
+        r.kind = cw_command_kind_name(decoded.value().kind());
+        r.created_at = decoded.value().created_at;
+        r.command = std::move(decoded.value());
+        return r;
+    }
+    const auto kind = peek_command_kind(record);
+    r.kind = cw_command_kind_name(kind ? *kind : 0);
+    r.created_at = now;
+    r.failure = "unreadable command: " + decoded.reason();
+    return r;
+}
+
 }  // namespace chatwoot::ipc
 
 using namespace chatwoot::ipc;

@@ -115,4 +115,18 @@ std::optional<std::vector<unsigned char>> encode_command(const Command& command,
 // cw_command_id as a string.
 std::string command_id(uint64_t epoch, uint64_t seq);
 
+// A command record drained from the ring, as the helper files it: under
+// the id the worker answered with, and either the command or why the bytes
+// are not one (a broken invariant: only cw_command_encode writes them).
+struct DrainedCommandRecord {
+    std::string id;
+    std::string kind;                  // cw_command_kind_name, "unknown"
+    int64_t created_at = 0;            // the command's, else `now`
+    std::optional<Command> command;    // nullopt: unreadable
+    std::string failure;               // set when unreadable; no content
+};
+
+DrainedCommandRecord read_command_record(uint64_t epoch, uint64_t seq,
+                                         std::span<const unsigned char> record, int64_t now);
+
 }  // namespace chatwoot::ipc

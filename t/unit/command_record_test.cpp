@@ -457,3 +457,34 @@ TEST(CommandRecord, PushReportsAFullAClosedAndATooSmallRing)
     const unsigned char junk[CW_COMMAND_HEADER_SIZE] = {7};
     EXPECT_EQ(cw_command_push(closed.get(), junk, sizeof junk, id), CW_COMMAND_INVALID);
 }
+
+// ---------------------------------------------------------------------------
+// How the helper files what it drains
+
+TEST(CommandRecord, ADrainedRecordIsFiledUnderTheWorkersIdWithItsCommand)
+{
+    const auto rec = encode_c(c_send("support", "123", "hi"));
+    const DrainedCommandRecord r = read_command_record(0xabcULL, 7, rec, 99);
+    EXPECT_EQ(r.id, "0000000000000abc0000000000000007");
+    EXPECT_EQ(r.kind, "send");
+    EXPECT_EQ(r.created_at, 1700000000) << "the worker's time, not the drain's";
+    ASSERT_TRUE(r.command.has_value());
+    EXPECT_EQ(std::get<SendCommand>(r.command->body).text, "hi");
+    EXPECT_EQ(r.failure, "");
+}
+
+TEST(CommandRecord, AnUnreadableDrainedRecordIsFiledWithTheReasonAndNoContent)
+{
+    auto rec = encode_c(c_send("support", "123", "secret words"));
+    rec.push_back('!');
+    const DrainedCommandRecord r = read_command_record(1, 2, rec, 99);
+    EXPECT_EQ(r.kind, "send") << "the kind byte still names it";
+    EXPECT_EQ(r.created_at, 99);
+    EXPECT_FALSE(r.command.has_value());
+    EXPECT_EQ(r.failure, "unreadable command: trailing_bytes at 50: 1 bytes after the last field");
+
+    const unsigned char stub[] = {CW_COMMAND_VERSION};
+    const DrainedCommandRecord s = read_command_record(1, 3, stub, 99);
+    EXPECT_EQ(s.kind, "unknown");
+    EXPECT_EQ(s.failure, "unreadable command: truncated at 1: header cut short");
+}

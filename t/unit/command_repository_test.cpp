@@ -3,6 +3,7 @@
 
 #include "ipc/command_record.hpp"
 #include "store/command_repository.hpp"
+#include "store/inbound_event_repository.hpp"
 #include "store/schema.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 using namespace chatwoot::store;
@@ -126,4 +128,42 @@ TEST_F(Commands, AStateOutsideTheThreeIsRefusedByTheSchema)
 {
     ASSERT_TRUE(repo_->add(pair("x", 1)));
     EXPECT_THROW(db_->exec("UPDATE commands SET state = 'lost' WHERE id = 'x'"), StoreError);
+}
+
+// The queue drain files a batch's commands in the transaction of its
+// inbound rows (insert_batch's before_commit): both commit, or neither, so
+// the ring is popped only past what is all in the store.
+TEST_F(Commands, CommandsCommitAndRollBackWithTheDrainedBatch)
+{
+    InboundEventRepository inbound(*db_);
+    InboundEvent e;
+    e.ring_epoch = 1;
+    e.ring_seq = 1;
+    e.kind = 1;
+    e.received_at = 10;
+    e.payload = {'{', '}'};
+    const InboundEvent batch[] = {e};
+
+    EXPECT_THROW(inbound.insert_batch(batch, {},
+                                      [&] {
+                                          ASSERT_TRUE(repo_->add(pair("rolled-back", 10)));
+                                          throw std::runtime_error("disk full");
+                                      }),
+                 std::runtime_error);
+    EXPECT_FALSE(repo_->find("rolled-back").has_value());
+    EXPECT_EQ(inbound.count(), 0u);
+
+    bool added = false;
+    EXPECT_EQ(inbound.insert_batch(batch, {}, [&] { added = repo_->add(pair("kept", 10)); }),
+              1u);
+    EXPECT_TRUE(added);
+    EXPECT_TRUE(repo_->find("kept").has_value());
+    EXPECT_EQ(inbound.count(), 1u);
+
+    // A batch of commands only: no inbound row, the command still commits.
+    const std::span<const InboundEvent> none;
+    EXPECT_EQ(inbound.insert_batch(none, {}, [&] { added = repo_->add(pair("alone", 11)); }),
+              0u);
+    EXPECT_TRUE(added);
+    EXPECT_TRUE(repo_->find("alone").has_value());
 }
