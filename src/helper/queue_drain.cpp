@@ -75,8 +75,7 @@ void QueueDrain::take_command(const cw_ring_record_t& rec, uint64_t epoch, int64
     if (!d.command) {
         d.row.failure = std::move(read.failure);
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      "chatwoot helper: queued command %s is not readable "
-                      "(%s); kept as failed",
+                      "chatwoot helper: queued command %s kept as failed: %s",
                       d.row.id.c_str(), d.row.failure->c_str());
     }
 }
