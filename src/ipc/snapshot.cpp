@@ -18,11 +18,6 @@ static_assert(sizeof(cw_snapshot_import_t) % 8 == 0);
 static_assert(sizeof(cw_snapshot_command_t) % 8 == 0);
 static_assert(CW_SNAPSHOT_ID_SIZE >= CW_COMMAND_ID_SIZE);
 
-uint64_t load(const uint64_t* p, int order)
-{
-    return __atomic_load_n(p, order);
-}
-
 // The buffer readers are sent to by generation g: while g is odd the
 // writer is writing the other one.
 unsigned published_buffer(uint64_t g)
@@ -97,10 +92,10 @@ cw_snapshot_rc_t cw_snapshot_read(const cw_snapshot_area_t* area,
                                   cw_snapshot_t* out) noexcept
 {
     for (int attempt = 0; attempt < CW_SNAPSHOT_READ_TRIES; attempt++) {
-        const uint64_t g1 = load(&area->generation, __ATOMIC_ACQUIRE);
+        const uint64_t g1 = __atomic_load_n(&area->generation, __ATOMIC_ACQUIRE);
         const uint64_t* words = area->buffer[published_buffer(g1)];
         for (size_t i = 0; i < CW_SNAPSHOT_WORDS; i++) {
-            const uint64_t w = load(&words[i], __ATOMIC_RELAXED);
+            const uint64_t w = __atomic_load_n(&words[i], __ATOMIC_RELAXED);
             std::memcpy(reinterpret_cast<unsigned char*>(out) + i * sizeof w, &w,
                         sizeof w);
         }
@@ -108,7 +103,7 @@ cw_snapshot_rc_t cw_snapshot_read(const cw_snapshot_area_t* area,
         // load returns (or is older): the writer bumps the generation
         // before it touches a buffer.
         std::atomic_thread_fence(std::memory_order_acquire);
-        const uint64_t g2 = load(&area->generation, __ATOMIC_RELAXED);
+        const uint64_t g2 = __atomic_load_n(&area->generation, __ATOMIC_RELAXED);
         // The buffer read is next written under generation (g1 | 1) + 2,
         // once the writer has published the other one in between.
         if (g2 - (g1 & ~uint64_t{1}) <= 2) {
@@ -121,7 +116,7 @@ cw_snapshot_rc_t cw_snapshot_read(const cw_snapshot_area_t* area,
 
 void cw_snapshot_publish(cw_snapshot_area_t* area, const cw_snapshot_t* snap) noexcept
 {
-    uint64_t g = load(&area->generation, __ATOMIC_RELAXED);
+    uint64_t g = __atomic_load_n(&area->generation, __ATOMIC_RELAXED);
     if ((g & 1) == 0) {
         // Odd: "writing the spare".  An odd generation found here is a
         // writer that died writing; its spare is ours to write again.
