@@ -26,7 +26,8 @@ CW_BEGIN_DECLS
 
 /* What a record carries; stored with it so the helper can route it. */
 enum {
-    CW_RECORD_WEBHOOK = 1
+    CW_RECORD_WEBHOOK = 1,
+    CW_RECORD_COMMAND = 2      /* see chatwoot_command.h */
 };
 
 typedef enum {

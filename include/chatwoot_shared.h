@@ -14,6 +14,7 @@
 #include "chatwoot_abi.h"
 
 #include "chatwoot_ring.h"
+#include "chatwoot_snapshot.h"
 #include "chatwoot_webhook.h"
 
 CW_BEGIN_DECLS
@@ -89,10 +90,11 @@ typedef struct {
     cw_upstream_stats_t  chatwoot;
     cw_webhook_stats_t   webhook;
     cw_bridge_stats_t    bridge;
+    cw_snapshot_area_t   snapshot;   /* what the helper publishes */
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
-#define CW_SHARED_MAGIC  0x6368747700000001ULL
+#define CW_SHARED_MAGIC  0x6368747700000002ULL
 
 
 static inline uint64_t
@@ -142,6 +144,17 @@ typedef struct {
 #define CW_STATUS_MAX  4096
 size_t cw_status_render(const cw_status_t *status, char *buf, size_t size)
     CW_NOEXCEPT;
+
+/*
+ * The same with a "devices" list from the helper's snapshot (each device's
+ * name, inbox, state and error; never its QR text, pair code, numbers or
+ * names).  CW_STATUS_SNAPSHOT_MAX is always enough.
+ */
+#define CW_STATUS_DEVICE_MAX  2048
+#define CW_STATUS_SNAPSHOT_MAX                                                \
+    (CW_STATUS_MAX + CW_SNAPSHOT_DEVICES * CW_STATUS_DEVICE_MAX)
+size_t cw_status_render_with_snapshot(const cw_status_t *status,
+    const cw_snapshot_t *snapshot, char *buf, size_t size) CW_NOEXCEPT;
 
 
 CW_END_DECLS

@@ -25,7 +25,8 @@ uint64_t fresh_epoch()
 QueueDrain::QueueDrain(cw_shared_t* shared, ngx_slab_pool_t* shpool,
                        store::InboundEventRepository& repository,
                        store::OutboxRepository& outbox)
-    : shared_(shared), shpool_(shpool), repository_(repository), outbox_(outbox)
+    : shared_(shared), shpool_(shpool), repository_(repository), outbox_(outbox),
+      commands_(repository.database())
 {
     batch_.reserve(kBatchRecords);
     readings_.reserve(kBatchRecords);
@@ -59,6 +60,51 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
     entry.created_at = event.received_at;
 }
 
+// Files a command record: decoded when it can be, kept as failed with the
+// reason when not.
+void QueueDrain::take_command(const cw_ring_record_t& rec, uint64_t epoch, int64_t now)
+{
+    const std::span<const unsigned char> bytes(rec.data, rec.len);
+    ipc::DrainedCommandRecord read = ipc::read_command_record(epoch, rec.seq, bytes, now);
+    DrainedCommand& d = commands_batch_.emplace_back();
+    d.row.id = std::move(read.id);
+    d.row.kind = std::move(read.kind);
+    d.row.created_at = read.created_at;
+    d.row.payload.assign(bytes.begin(), bytes.end());
+    d.command = std::move(read.command);
+    if (!d.command) {
+        d.row.failure = std::move(read.failure);
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "chatwoot helper: queued command %s kept as failed: %s",
+                      d.row.id.c_str(), d.row.failure->c_str());
+    }
+}
+
+// After the commit and the pop: each new, readable command to the handler.
+void QueueDrain::hand_over_commands()
+{
+    if (!on_command_) {
+        return;
+    }
+    for (const DrainedCommand& d : commands_batch_) {
+        if (!d.added || !d.command) {
+            continue;
+        }
+        try {
+            on_command_(d.row.id, *d.command);
+        } catch (const std::exception& e) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: command %s (%s) stays pending: %s",
+                          d.row.id.c_str(), d.row.kind.c_str(), e.what());
+        } catch (...) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: command %s (%s) stays pending: "
+                          "unknown exception",
+                          d.row.id.c_str(), d.row.kind.c_str());
+        }
+    }
+}
+
 QueueDrain::Outcome QueueDrain::drain_batch()
 {
     // Entries keep their memory for the next batch, unless a large record
@@ -71,6 +117,8 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     batch_n_ = 0;
     readings_.clear();
     filed_.clear();
+    commands_batch_.clear();
+    uint64_t last_seq = 0;
     bool corrupt = false;
     bool more = false;
     uint64_t epoch = 0;
@@ -97,6 +145,12 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         if (rc != CW_RING_OK) {
             break;
         }
+        last_seq = rec.seq;
+        bytes += rec.len;
+        if (rec.kind == CW_RECORD_COMMAND) {
+            take_command(rec, epoch, now);
+            continue;
+        }
         store::InboundEvent& e = next_entry();
         e.ring_epoch = epoch;
         e.ring_seq = rec.seq;
@@ -104,7 +158,6 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         e.received_at = now;
         e.payload.assign(rec.data, rec.data + rec.len);
         e.delivery_id.clear();
-        bytes += rec.len;
 
         auto& reading = readings_.emplace_back();
         if (rec.kind == CW_RECORD_WEBHOOK) {
@@ -122,14 +175,20 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     more = !corrupt && cursor.remaining > 0;
 
     const std::span<const store::InboundEvent> batch(batch_.data(), batch_n_);
-    if (!batch.empty()) {
+    const size_t records = batch.size() + commands_batch_.size();
+    if (records > 0) {
         try {
             size_t added = repository_.insert_batch(
                 batch,
                 [&](const store::InboundEvent& e, int64_t row_id) {
                     file(e, static_cast<size_t>(&e - batch_.data()), row_id);
                 },
-                [&] { outbox_.add_all(filed_); });
+                [&] {
+                    outbox_.add_all(filed_);
+                    for (DrainedCommand& d : commands_batch_) {
+                        d.added = commands_.add(d.row);
+                    }
+                });
             cw_add(&shared_->store.persisted, added);
             cw_add(&shared_->store.batches, 1);
         } catch (const std::exception& e) {
@@ -138,7 +197,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "chatwoot helper: committing %uz queued records "
                           "failed, they stay queued: %s",
-                          batch.size(), e.what());
+                          records, e.what());
             return Outcome::failed;
         }
 
@@ -146,12 +205,12 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         // A ring reset in between has a new epoch: then our sequence
         // numbers mean nothing there and nothing is popped.
         if (cw_ring_current(ring)->epoch == epoch
-            && cw_ring_pop_through(ring, batch.back().ring_seq)
-                   != CW_RING_OK)
+            && cw_ring_pop_through(ring, last_seq) != CW_RING_OK)
         {
             corrupt = true;
         }
     }
+    hand_over_commands();
 
     if (corrupt) {
         ZoneLock lock(shpool_);
@@ -160,7 +219,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "chatwoot helper: the shared queue was inconsistent "
                       "after %uz good records and was reset",
-                      batch.size());
+                      records);
         return Outcome::more;
     }
     return more ? Outcome::more : Outcome::empty;

@@ -1,16 +1,24 @@
 // Moves records from the shared-memory ring into the store: peek under the
 // zone lock, commit to SQLite, pop under the zone lock.  Nothing leaves the
 // ring before it is durable; a repeat after a crash is ignored by the store.
+//
+// Webhook records become inbound rows (and outbox entries); command records
+// become rows of the commands table, pending, under the id the worker
+// answered with, and are then handed to the command handler, if one is set.
 #pragma once
 
 #include "chatwoot_shared.h"
 #include "ngx.hpp"
 
 #include "../chatwoot/webhook_record.hpp"
+#include "../ipc/command_record.hpp"
+#include "../store/command_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
 
+#include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace chatwoot::helper {
@@ -25,6 +33,16 @@ public:
 
     // Commits up to one batch.  `more` means records are still waiting.
     Outcome drain_batch();
+
+    // Called once per command the store did not have, after the batch
+    // holding it is committed and popped; the command is pending in the
+    // commands table by then, and whoever acts on it settles it there.  A
+    // helper killed before it acts leaves it pending: its successor takes
+    // it up from CommandRepository::pending(), not from here.  Unset, the
+    // commands wait in the table.
+    using CommandHandler =
+        std::function<void(const std::string& id, const ipc::Command& command)>;
+    void set_command_handler(CommandHandler handler) { on_command_ = std::move(handler); }
 
 private:
     cw_shared_t* shared_;
@@ -42,6 +60,20 @@ private:
     std::vector<std::optional<webhook::QueuedWebhook>> readings_;
     // The outbox entries of the new rows, written just before the commit.
     std::vector<store::OutboxEntry> filed_;
+
+    // A command record of this batch, filed in the commands table.
+    struct DrainedCommand {
+        store::NewCommand row;
+        std::optional<ipc::Command> command;   // nullopt: malformed, filed failed
+        bool added = false;                    // new to the store
+    };
+    // Reads a command record into commands_batch_.
+    void take_command(const cw_ring_record_t& rec, uint64_t epoch, int64_t now);
+    void hand_over_commands();
+
+    store::CommandRepository commands_;
+    std::vector<DrainedCommand> commands_batch_;
+    CommandHandler on_command_;
 };
 
 }  // namespace chatwoot::helper

@@ -1,7 +1,11 @@
-// The JSON body of the status location.  Only numbers and fixed words go
-// out: nothing secret is in the snapshot, so nothing secret can leak here.
+// The JSON body of the status location.  Numbers and fixed words, and of
+// the helper's snapshot only each device's name, inbox, state and error:
+// never its QR text or pair code (secrets of the moment, for the devices
+// view alone), nor its numbers and names (personal data).
 
 #include "chatwoot_shared.h"
+
+#include "../chatwoot/webhook_utf8.hpp"
 
 #include <cstdio>
 #include <string_view>
@@ -24,10 +28,111 @@ std::string_view helper_state_name(uint64_t state)
     }
 }
 
+// Appends to buf[0..size) at *used; false when it does not fit.
+class Writer {
+public:
+    Writer(char* buf, size_t size, size_t used) : buf_(buf), size_(size), used_(used) {}
+
+    template <typename... Args>
+    bool format(const char* fmt, Args... args)
+    {
+        const int m = std::snprintf(buf_ + used_, size_ - used_, fmt, args...);
+        if (m < 0 || static_cast<size_t>(m) >= size_ - used_) {
+            return false;
+        }
+        used_ += static_cast<size_t>(m);
+        return true;
+    }
+
+    // A JSON string of a snapshot's char array: cut at its NUL, escaped;
+    // bytes of a string that is not UTF-8 become U+FFFD, so the document
+    // stays valid whatever the buffer held.
+    bool string(const char* s, size_t cap)
+    {
+        size_t n = 0;
+        while (n < cap && s[n] != '\0') {
+            n++;
+        }
+        const bool utf8 = chatwoot::webhook::valid_utf8(s, n);
+        if (!put('"')) {
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const auto c = static_cast<unsigned char>(s[i]);
+            bool ok = true;
+            if (c == '"' || c == '\\') {
+                ok = put('\\') && put(static_cast<char>(c));
+            } else if (c < 0x20 || c == 0x7f) {
+                ok = format("\\u%04x", c);
+            } else if (c >= 0x80 && !utf8) {
+                ok = format("\\ufffd");
+            } else {
+                ok = put(static_cast<char>(c));
+            }
+            if (!ok) {
+                return false;
+            }
+        }
+        return put('"');
+    }
+
+    size_t used() const { return used_; }
+
+private:
+    bool put(char c)
+    {
+        if (size_ - used_ < 2) {   // keep room for snprintf's NUL
+            return false;
+        }
+        buf_[used_++] = c;
+        buf_[used_] = '\0';
+        return true;
+    }
+
+    char* buf_;
+    size_t size_;
+    size_t used_;
+};
+
+// ,"devices":[{...},...] from the snapshot.
+bool render_devices(Writer& w, const cw_snapshot_t& snap)
+{
+    if (!w.format(",\"devices\":[")) {
+        return false;
+    }
+    const size_t n = snap.devices_n < CW_SNAPSHOT_DEVICES ? snap.devices_n
+                                                          : CW_SNAPSHOT_DEVICES;
+    for (size_t i = 0; i < n; i++) {
+        const cw_snapshot_device_t& d = snap.devices[i];
+        if (!(w.format("%s{\"name\":", i == 0 ? "" : ",")
+              && w.string(d.name, sizeof d.name) && w.format(",\"inbox\":")
+              && w.string(d.inbox, sizeof d.inbox)
+              && w.format(",\"state\":\"%s\",\"state_since\":%llu,"
+                          "\"connected_since\":%llu,\"reconnects\":%llu,\"error\":",
+                          cw_device_state_name(d.state),
+                          (unsigned long long) d.state_since,
+                          (unsigned long long) d.connected_since,
+                          (unsigned long long) d.reconnects)
+              && w.string(d.error, sizeof d.error) && w.format("}")))
+        {
+            return false;
+        }
+    }
+    return w.format("]");
+}
+
 }  // namespace
 
 extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
                                    size_t size) noexcept
+{
+    return cw_status_render_with_snapshot(s, nullptr, buf, size);
+}
+
+// snprintf into the caller's buffer only: nothing here allocates or throws.
+extern "C" size_t cw_status_render_with_snapshot(const cw_status_t* s,
+                                                 const cw_snapshot_t* snapshot,
+                                                 char* buf, size_t size) noexcept
 {
     const auto state = helper_state_name(s->helper.state);
     const unsigned long long restarts =
@@ -100,7 +205,7 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
     const cw_bridge_stats_t& b = s->bridge;
     if (!append("},\"bridge\":{\"whatsapp_posted\":%llu,\"whatsapp_failed\":%llu,"
                 "\"replies_sent\":%llu,\"replies_failed\":%llu,"
-                "\"api_requests\":%llu,\"api_retries\":%llu}}\n",
+                "\"api_requests\":%llu,\"api_retries\":%llu}",
                 (unsigned long long) b.whatsapp_posted,
                 (unsigned long long) b.whatsapp_failed,
                 (unsigned long long) b.replies_sent,
@@ -109,5 +214,12 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
                 (unsigned long long) b.api_retries)) {
         return 0;
     }
-    return used;
+    Writer w(buf, size, used);
+    if (snapshot != nullptr && !render_devices(w, *snapshot)) {
+        return 0;
+    }
+    if (!w.format("}\n")) {
+        return 0;
+    }
+    return w.used();
 }

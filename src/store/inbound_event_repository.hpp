@@ -43,6 +43,9 @@ public:
 
     uint64_t count();
 
+    // The connection, for what the caller writes in the same transaction.
+    Database& database() { return db_; }
+
     // Rows per INSERT statement: one statement per row costs SQLite a
     // statement start, cursors opened on the table and both indexes, and
     // their positioning, for every webhook.

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 6> kMigrations = {
+constexpr std::array<std::string_view, 7> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -134,6 +134,26 @@ constexpr std::array<std::string_view, 6> kMigrations = {
     ALTER TABLE outbox_v6 RENAME TO outbox;
     CREATE INDEX outbox_unsettled
         ON outbox (inbox, id) WHERE state IN ('pending', 'in_flight', 'failing');
+    )sql",
+
+    // 7: what workers asked the helper to do (command records on the
+    // ring), under the id the worker answered with, so that nothing asked
+    // is lost and the client's poll finds what became of it.  The payload
+    // is the record as the worker wrote it; one that could not be read is
+    // kept too, as failed with the reason.
+    R"sql(
+    CREATE TABLE commands (
+        id          TEXT    PRIMARY KEY,
+        kind        TEXT    NOT NULL,
+        payload     BLOB    NOT NULL,
+        state       TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'done', 'failed')),
+        reason      TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX commands_pending
+        ON commands (created_at, id) WHERE state = 'pending';
     )sql",
 };
 

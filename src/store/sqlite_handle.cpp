@@ -152,6 +152,13 @@ std::string Statement::column_text(int index) const
     return p ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
 }
 
+std::vector<unsigned char> Statement::column_blob(int index) const
+{
+    const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_.get(), index));
+    int n = sqlite3_column_bytes(stmt_.get(), index);
+    return p ? std::vector<unsigned char>(p, p + n) : std::vector<unsigned char>();
+}
+
 Database Database::open(const std::string& path)
 {
     sqlite3* raw = nullptr;

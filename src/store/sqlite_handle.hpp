@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chatwoot::store {
 
@@ -63,6 +64,7 @@ public:
     // The first column of the first row, 0 when there is none; then resets.
     int64_t scalar();
     std::string column_text(int index) const;
+    std::vector<unsigned char> column_blob(int index) const;
 
 private:
     Statement& bind_blob_with(int index, std::span<const unsigned char> bytes,
