@@ -1,7 +1,7 @@
 
 /*
- * The chatwoot_status location: the shared counters as JSON, read without
- * waiting for the helper.
+ * The chatwoot_status location: the shared counters and the devices of the
+ * helper's snapshot as JSON, read without waiting for the helper.
  */
 
 
@@ -24,6 +24,7 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     ngx_uint_t                      i;
     cw_shared_t                    *sh;
     cw_status_t                     st;
+    cw_snapshot_t                  *snap;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
 
@@ -82,12 +83,22 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     st.replay_evicted = ctx->replay->evicted;
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    buf = ngx_pnalloc(r->pool, CW_STATUS_MAX);
-    if (buf == NULL) {
+    /* some 45 KiB: from the request's pool, not the stack */
+    snap = ngx_palloc(r->pool, sizeof(cw_snapshot_t));
+    buf = ngx_pnalloc(r->pool, CW_STATUS_SNAPSHOT_MAX);
+    if (snap == NULL || buf == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = cw_status_render(&st, (char *) buf, CW_STATUS_MAX);
+    if (cw_snapshot_read(&sh->snapshot, snap) != CW_SNAPSHOT_OK) {
+        /* the helper outran every retry: the counters alone, this once */
+        len = cw_status_render(&st, (char *) buf, CW_STATUS_MAX);
+
+    } else {
+        len = cw_status_render_with_snapshot(&st, snap, (char *) buf,
+                                             CW_STATUS_SNAPSHOT_MAX);
+    }
+
     if (len == 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "chatwoot status: rendering failed");

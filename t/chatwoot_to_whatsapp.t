@@ -104,6 +104,10 @@ is(scalar @{sent_files()}, 2, 'nothing sent for it');
 my $bridge = $t->status->{bridge};
 is($bridge->{replies_sent}, 1, 'status counts the reply sent');
 is($bridge->{replies_failed}, 1, 'and the one that could not go');
+my $devices = $t->status->{devices};
+is(scalar @$devices, 1, 'status lists the inbox\'s device');
+is($devices->[0]{state}, 'connected', 'the synthetic device is always connected');
+ok(!exists $devices->[0]{qr}, 'and never shows a QR code');
 
 $t->finish;
 done_testing;

@@ -91,6 +91,8 @@ like($log, qr/\[warn\].*marking message 999999 failed in Chatwoot was refused/,
      'a refusal is logged, not looped on');
 unlike($log, qr/test-api-token/, 'the API token is never logged');
 is($t->status->{bridge}{replies_failed}, 3, 'status counts the three failed replies');
+my ($device) = @{$t->status->{devices}};
+is($device->{state}, 'unpaired', 'an inbox with no device shows it unpaired');
 
 $t->finish;
 done_testing;

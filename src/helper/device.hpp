@@ -12,6 +12,8 @@
 // - State: what the status and devices views show.
 #pragma once
 
+#include "chatwoot_snapshot.h"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -20,14 +22,15 @@
 
 namespace chatwoot::helper {
 
-enum class DeviceState {
-    unpaired,       // no WhatsApp account linked
-    pairing_qr,     // showing QR codes to scan
-    pairing_code,   // waiting for the code typed on the phone
-    connecting,     // linked; (re)connecting to WhatsApp
-    connected,      // linked and online: sends go out
-    logged_out,     // the phone removed this device
-    error           // stopped for a reason the operator must act on
+// The states are the snapshot's (include/chatwoot_snapshot.h): one owner.
+enum class DeviceState : uint64_t {
+    unpaired = CW_DEVICE_UNPAIRED,          // no WhatsApp account linked
+    pairing_qr = CW_DEVICE_PAIRING_QR,      // showing QR codes to scan
+    pairing_code = CW_DEVICE_PAIRING_CODE,  // waiting for the code typed on the phone
+    connecting = CW_DEVICE_CONNECTING,      // linked; (re)connecting to WhatsApp
+    connected = CW_DEVICE_CONNECTED,        // linked and online: sends go out
+    logged_out = CW_DEVICE_LOGGED_OUT,      // the phone removed this device
+    error = CW_DEVICE_ERROR                 // stopped for a reason the operator must act on
 };
 
 // The lower-case name status and the devices API show.
@@ -36,6 +39,23 @@ std::string_view to_string(DeviceState s) noexcept;
 struct DeviceStatus {
     DeviceState state = DeviceState::unpaired;
     std::string reason;               // why, for error (and logged_out)
+    // Who the device is, once linked (the live session fills these).
+    std::string pn_jid;
+    std::string lid;
+    std::string push_name;
+    int64_t connected_since = 0;      // unix seconds; 0 when not connected
+    uint64_t reconnects = 0;
+    // Secrets of the moment: the devices view shows them, nothing else.
+    std::string qr;
+    std::string pair_code;
+
+    static DeviceStatus of(DeviceState state, std::string reason = {})
+    {
+        DeviceStatus s;
+        s.state = state;
+        s.reason = std::move(reason);
+        return s;
+    }
 };
 
 struct OutgoingMessage {
@@ -91,6 +111,15 @@ public:
     // Called now and then by the runtime (unix seconds): housekeeping such
     // as the synthetic device's look at its directory.
     virtual void tick(int64_t now) = 0;
+
+    // What the operator asks through the devices API.  nullopt: taken (the
+    // outcome shows in the state); else why the device cannot.
+    virtual std::optional<std::string> pair(const std::optional<std::string>& phone)
+    {
+        (void) phone;
+        return "this device cannot be paired";
+    }
+    virtual std::optional<std::string> log_out() { return "this device cannot log out"; }
 };
 
 // The device of an inbox that has none yet: never connected, so its
@@ -100,7 +129,7 @@ public:
     void start(DeviceEvents&) override {}
     DeviceStatus status() const override
     {
-        return DeviceStatus{DeviceState::unpaired, "no WhatsApp device configured"};
+        return DeviceStatus::of(DeviceState::unpaired, "no WhatsApp device configured");
     }
     std::string new_message_id() override { return {}; }
     void send(const OutgoingMessage&, Done done) noexcept override

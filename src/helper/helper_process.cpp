@@ -11,6 +11,7 @@
 
 #include "chatwoot_helper.h"
 
+#include "command_desk.hpp"
 #include "crash_backoff.hpp"
 #include "curl_multi_driver.hpp"
 #include "inbox_runtime.hpp"
@@ -22,6 +23,7 @@
 #include "state_lock.hpp"
 #include "zone_lock.hpp"
 
+#include "../store/command_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
 #include "../store/wa_inbound_repository.hpp"
@@ -46,6 +48,7 @@ constexpr ngx_msec_t kLockRetryMsec = 250;
 constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
 constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
+constexpr ngx_msec_t kSnapshotMsec = 1000;   // devices' state republished
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
@@ -79,6 +82,7 @@ public:
         init_timer(drain_timer_, &Helper::on_drain_timer);
         init_timer(probe_timer_, &Helper::on_probe_timer);
         init_timer(wakeup_timer_, &Helper::on_wakeup_timer);
+        init_timer(snapshot_timer_, &Helper::on_snapshot_timer);
     }
 
     void start();
@@ -110,6 +114,8 @@ private:
     static void on_probe_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup(ngx_event_t* ev) noexcept;
     void start_inboxes();
+    void publish_snapshot();
+    static void on_snapshot_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
 
     template <typename F>
@@ -135,6 +141,9 @@ private:
     std::vector<cw_inbox_conf_t> inbox_confs_;
     std::optional<store::WaInboundRepository> wa_inbound_;
     std::vector<std::unique_ptr<InboxRuntime>> runtimes_;
+    std::optional<store::CommandRepository> commands_;
+    std::optional<CommandDesk> desk_;
+    ngx_event_t snapshot_timer_{};
 
     ngx_event_t lock_timer_{};
     ngx_event_t poll_timer_{};
@@ -302,12 +311,38 @@ void Helper::open_store()
     ngx_add_timer(&poll_timer_, kPollMsec);
     drain();
 
+    guarded("taking up commands", [&] {
+        commands_.emplace(*db_);
+        desk_.emplace(
+            *commands_,
+            [this](std::string_view name) -> Device* {
+                for (auto& rt : runtimes_) {
+                    if (rt->name() == name) {
+                        return rt->device();
+                    }
+                }
+                return nullptr;
+            },
+            [] { return static_cast<int64_t>(ngx_time()); });
+    });
     if (!inbox_confs_.empty()) {
         guarded("starting the inboxes", [&] { start_inboxes(); });
         if (curl_ && !chatwoot_url_.empty()) {
             guarded("probing Chatwoot", [&] { probe_chatwoot(); });
         }
     }
+    // Commands reach the devices from now on; those committed before (by
+    // the drain above, or by a helper killed before it handed them over)
+    // are taken up first.
+    if (desk_) {
+        queue_->set_command_handler([this](const std::string& id, const ipc::Command& c) {
+            desk_->take(id, c);
+            publish_snapshot();
+        });
+        guarded("taking up pending commands", [&] { desk_->take_pending(); });
+    }
+    guarded("publishing the snapshot", [&] { publish_snapshot(); });
+    ngx_add_timer(&snapshot_timer_, kSnapshotMsec);
 }
 
 // One runtime per inbox: each has its own REST client (token, limits),
@@ -328,6 +363,46 @@ void Helper::start_inboxes()
         runtimes_.push_back(std::make_unique<InboxRuntime>(ic, shared));
         runtimes_.back()->start();
     }
+}
+
+// What workers show of the helper: devices, command outcomes, counters.
+void Helper::publish_snapshot()
+{
+    std::vector<DeviceView> devices;
+    devices.reserve(runtimes_.size());
+    for (auto& rt : runtimes_) {
+        devices.push_back(rt->view());
+    }
+    SnapshotFacts facts;
+    facts.devices = devices;
+    facts.now = static_cast<int64_t>(ngx_time());
+    facts.pid = static_cast<uint64_t>(ngx_pid);
+    if (desk_) {
+        facts.commands = &desk_->recent();
+        facts.counters.commands_done = desk_->done();
+        facts.counters.commands_failed = desk_->failed();
+    }
+    if (commands_) {
+        facts.counters.commands_received = commands_->count(store::CommandState::pending)
+                                           + commands_->count(store::CommandState::done)
+                                           + commands_->count(store::CommandState::failed);
+    }
+    facts.counters.outbox_pending = outbox_->count_pending();
+    if (wa_inbound_) {
+        facts.counters.inbound_pending = wa_inbound_->count("pending");
+    }
+    facts.counters.wa_received = 0;
+    // Some 45 KiB: built where it stays, not on the stack.
+    static NoDestructor<cw_snapshot_t> snap;
+    build_snapshot(facts, *snap);
+    cw_snapshot_publish(&shared_->snapshot, &*snap);
+}
+
+void Helper::on_snapshot_timer(ngx_event_t* ev) noexcept
+{
+    Helper& h = of(ev);
+    guarded("publishing the snapshot", [&] { h.publish_snapshot(); });
+    ngx_add_timer(&h.snapshot_timer_, kSnapshotMsec);
 }
 
 void Helper::listen_for_wakeups()

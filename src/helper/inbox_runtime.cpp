@@ -240,10 +240,24 @@ void InboxRuntime::state_changed(const DeviceStatus& status)
     }
 }
 
+DeviceView InboxRuntime::view()
+{
+    DeviceView v;
+    v.name = name_;
+    v.inbox = name_;
+    v.status = device_status();
+    if (state_since_ == 0 || v.status.state != shown_state_) {
+        shown_state_ = v.status.state;
+        state_since_ = static_cast<int64_t>(ngx_time());
+    }
+    v.state_since = state_since_;
+    return v;
+}
+
 DeviceStatus InboxRuntime::device_status() const
 {
     if (device_ == nullptr) {
-        return DeviceStatus{DeviceState::error, last_error_};
+        return DeviceStatus::of(DeviceState::error, last_error_);
     }
     return device_->status();
 }

@@ -17,6 +17,7 @@
 #include "media_store.hpp"
 #include "outbox_reconciler.hpp"
 #include "outbox_sender.hpp"
+#include "snapshot_builder.hpp"
 
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
@@ -62,6 +63,10 @@ public:
     bool running() const { return sender_ != nullptr; }
     const std::string& last_error() const { return last_error_; }
     DeviceStatus device_status() const;
+    // The device for operator commands; nullptr while the runtime is down.
+    Device* device() { return device_.get(); }
+    // What the snapshot shows of this inbox's device.
+    DeviceView view();
 
 private:
     void build();
@@ -81,6 +86,8 @@ private:
     std::string name_;
     std::string last_error_;
     ngx_msec_t start_backoff_ = 0;
+    DeviceState shown_state_ = DeviceState::unpaired;
+    int64_t state_since_ = 0;
 
     std::unique_ptr<ChatwootClient> client_;
     std::unique_ptr<ChatForwarder> forwarder_;

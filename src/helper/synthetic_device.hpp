@@ -33,7 +33,7 @@ public:
                     bridge::IntakeFilter filter, MediaStore& media);
 
     void start(DeviceEvents& events) override { events_ = &events; }
-    DeviceStatus status() const override { return {DeviceState::connected, {}}; }
+    DeviceStatus status() const override { return DeviceStatus::of(DeviceState::connected); }
     std::string new_message_id() override;
 
     // Writes <dir>/sent/<outbox id>.json (a revoke: <outbox id>-revoke.json),

@@ -173,6 +173,11 @@ int latest_schema_version()
 
 void migrate(Database& db)
 {
+    migrate_to(db, latest_schema_version());
+}
+
+void migrate_to(Database& db, int target)
+{
     int version = schema_version(db);
     if (version > static_cast<int>(kMigrations.size())) {
         throw StoreError("the store has schema version "
@@ -181,7 +186,8 @@ void migrate(Database& db)
                              + std::to_string(kMigrations.size()) + ")",
                          0);
     }
-    for (size_t v = static_cast<size_t>(version); v < kMigrations.size(); v++) {
+    for (size_t v = static_cast<size_t>(version);
+         v < kMigrations.size() && v < static_cast<size_t>(target); v++) {
         Transaction tx(db);
         db.exec(kMigrations[v]);
         db.exec("PRAGMA user_version = " + std::to_string(v + 1));

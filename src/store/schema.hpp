@@ -10,6 +10,9 @@ namespace chatwoot::store {
 // Throws StoreError when the file comes from a newer build.
 void migrate(Database& db);
 
+// Only up to `version` (tests of a later step start from an earlier store).
+void migrate_to(Database& db, int version);
+
 int schema_version(Database& db);
 
 // The version migrate() brings a database to.

@@ -155,19 +155,14 @@ TEST(OutboxRepository, EntriesOfTheOlderSchemaKeepTheirStates)
     {
         Database db = Database::open(dir + "/chatwoot.db");
         // Version 5 as an older build left it.
-        db.exec("PRAGMA user_version = 0");
-        migrate(db);
-        add_inbound_row(db);
-        db.exec("DROP TABLE outbox");
-        db.exec("CREATE TABLE outbox (id INTEGER PRIMARY KEY, inbox TEXT NOT NULL,"
-                " action TEXT NOT NULL, conversation_id INTEGER NOT NULL,"
-                " chatwoot_message_id INTEGER, inbound_id INTEGER NOT NULL,"
-                " state TEXT NOT NULL DEFAULT 'pending', created_at INTEGER NOT NULL,"
-                " UNIQUE (inbox, action, chatwoot_message_id))");
-        db.exec("INSERT INTO outbox VALUES (1, 'a', 'send', 15, 101, 1, 'sent', 10),"
+        migrate_to(db, 5);
+        db.exec("INSERT INTO inbound_events (ring_epoch, ring_seq, kind, received_at,"
+                " payload) VALUES (1, 1, 1, 1000, x'78')");
+        db.exec("INSERT INTO outbox (id, inbox, action, conversation_id,"
+                " chatwoot_message_id, inbound_id, state, created_at)"
+                " VALUES (1, 'a', 'send', 15, 101, 1, 'sent', 10),"
                 " (2, 'a', 'send', 15, 102, 1, 'pending', 11),"
                 " (3, 'a', 'send', 15, 103, 1, 'failed', 12)");
-        db.exec("PRAGMA user_version = 5");
     }
     Database db = Database::open(dir + "/chatwoot.db");
     migrate(db);

@@ -121,7 +121,7 @@ public:
     void start(DeviceEvents&) override {}
     DeviceStatus status() const override
     {
-        return {connected ? DeviceState::connected : DeviceState::connecting, {}};
+        return DeviceStatus::of(connected ? DeviceState::connected : DeviceState::connecting);
     }
     std::string new_message_id() override { return "3EB0" + std::to_string(++ids_); }
     void send(const OutgoingMessage& m, Done done) noexcept override

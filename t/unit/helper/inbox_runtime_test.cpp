@@ -57,7 +57,7 @@ private:
 class ScriptedDevice final : public Device {
 public:
     void start(DeviceEvents&) override {}
-    DeviceStatus status() const override { return {DeviceState::connected, {}}; }
+    DeviceStatus status() const override { return DeviceStatus::of(DeviceState::connected); }
     std::string new_message_id() override { return "3EB0" + std::to_string(++n_); }
     void send(const OutgoingMessage& m, Done done) noexcept override
     {

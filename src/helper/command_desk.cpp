@@ -1,0 +1,102 @@
+#include "command_desk.hpp"
+
+#include "log.hpp"
+
+#include <type_traits>
+
+namespace chatwoot::helper {
+
+namespace {
+
+constexpr size_t kPendingAtStart = 1000;
+
+}  // namespace
+
+CommandDesk::CommandDesk(store::CommandRepository& commands, FindDevice find_device,
+                         Clock clock)
+    : commands_(commands), find_device_(std::move(find_device)), clock_(std::move(clock))
+{
+}
+
+std::optional<std::string> CommandDesk::carry_out(const ipc::Command& command)
+{
+    return std::visit(
+        [&](const auto& c) -> std::optional<std::string> {
+            using T = std::decay_t<decltype(c)>;
+            if constexpr (std::is_same_v<T, ipc::PairCommand>
+                          || std::is_same_v<T, ipc::PairCodeCommand>
+                          || std::is_same_v<T, ipc::LogoutCommand>) {
+                Device* d = find_device_(c.device);
+                if (d == nullptr) {
+                    return "no device named \"" + c.device + "\"";
+                }
+                if constexpr (std::is_same_v<T, ipc::PairCommand>) {
+                    return d->pair(std::nullopt);
+                } else if constexpr (std::is_same_v<T, ipc::PairCodeCommand>) {
+                    return d->pair(c.phone);
+                } else {
+                    return d->log_out();
+                }
+            } else if constexpr (std::is_same_v<T, ipc::ImportCommand>) {
+                return std::string("history import is not available in this build");
+            } else {
+                return std::string("sending through the API is not available in this build");
+            }
+        },
+        command.body);
+}
+
+void CommandDesk::take(const std::string& id, const ipc::Command& command)
+{
+    CommandOutcome o;
+    o.id = id;
+    o.kind = command.kind();
+    o.created_at = command.created_at;
+    o.updated_at = clock_();
+    const std::optional<std::string> refused = carry_out(command);
+    o.state = refused ? store::CommandState::failed : store::CommandState::done;
+    o.reason = refused.value_or("");
+    if (!commands_.settle(id, o.state, o.reason, o.updated_at)) {
+        return;   // settled already: a repeat never rewrites an outcome
+    }
+    const char* kind = cw_command_kind_name(static_cast<unsigned>(o.kind));
+    if (refused) {
+        failed_++;
+        log(LogLevel::info, "chatwoot helper: command %s (%s) failed: %s", id.c_str(), kind,
+            refused->c_str());
+    } else {
+        done_++;
+        log(LogLevel::info, "chatwoot helper: command %s (%s) done", id.c_str(), kind);
+    }
+    remember(std::move(o));
+}
+
+void CommandDesk::take_pending()
+{
+    for (const auto& stored : commands_.pending(kPendingAtStart)) {
+        auto decoded = ipc::decode_command(stored.payload);
+        if (!decoded) {
+            // The drain stores unreadable records as failed; this one was
+            // readable then.  Keep the outcome honest all the same.
+            const int64_t now = clock_();
+            if (commands_.settle(stored.id, store::CommandState::failed, decoded.reason(),
+                                 now)) {
+                failed_++;
+                remember(CommandOutcome{stored.id, 0, store::CommandState::failed,
+                                        decoded.reason(), stored.created_at, now});
+            }
+            continue;
+        }
+        take(stored.id, decoded.value());
+    }
+}
+
+void CommandDesk::remember(CommandOutcome outcome)
+{
+    recent_.push_front(std::move(outcome));
+    while (recent_.size() > CW_SNAPSHOT_COMMANDS) {
+        recent_.pop_back();
+    }
+}
+
+}  // namespace chatwoot::helper
