@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -99,6 +99,18 @@ constexpr std::array<std::string_view, 5> kMigrations = {
         reconciled_until INTEGER NOT NULL
     );
     )sql",
+    // 6: a small number per inbox name, stable for the store's life (an
+    // INTEGER PRIMARY KEY survives VACUUM), for keys that must be per inbox
+    // in a column of integers: a reconciled reply's inbound_events row is
+    // keyed (-key, Chatwoot message id) instead of (0, message id), which
+    // two inboxes on two Chatwoot installations could share.  Rows filed
+    // under epoch 0 stay: their delivery ids still stop a re-filing.
+    R"sql(
+    CREATE TABLE inbox_keys (
+        id     INTEGER PRIMARY KEY,
+        inbox  TEXT    NOT NULL UNIQUE
+    );
+    )sql",
 };
 
 }  // namespace
@@ -108,6 +120,11 @@ int schema_version(Database& db)
     auto st = db.prepare("PRAGMA user_version");
     st.step();
     return static_cast<int>(st.column_int(0));
+}
+
+int latest_schema_version()
+{
+    return static_cast<int>(kMigrations.size());
 }
 
 void migrate(Database& db)

@@ -12,4 +12,7 @@ void migrate(Database& db);
 
 int schema_version(Database& db);
 
+// The version migrate() brings a store to.
+int latest_schema_version();
+
 }  // namespace chatwoot::store

@@ -25,6 +25,7 @@ namespace {
 using chatwoot::store::Database;
 using chatwoot::store::InboundEvent;
 using chatwoot::store::InboundEventRepository;
+using chatwoot::store::latest_schema_version;
 using chatwoot::store::migrate;
 using chatwoot::store::schema_version;
 using chatwoot::store::Statement;
@@ -200,8 +201,8 @@ TEST_F(Store, MigrateFreshFileGivesTheLatestVersionAndTheTables)
     Database db = Database::open(path_);
     EXPECT_EQ(schema_version(db), 0);
     migrate(db);
-    EXPECT_EQ(schema_version(db), 5);
-    EXPECT_EQ(query_int(db, "PRAGMA user_version"), 5);
+    EXPECT_EQ(schema_version(db), latest_schema_version());
+    EXPECT_EQ(query_int(db, "PRAGMA user_version"), latest_schema_version());
     EXPECT_EQ(query_int(db,
                         "SELECT count(*) FROM sqlite_master"
                         " WHERE type = 'table' AND name = 'outbox'"),
@@ -256,7 +257,7 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
     {
         Database db = open_migrated();
         migrate(db);
-        EXPECT_EQ(schema_version(db), 5);
+        EXPECT_EQ(schema_version(db), latest_schema_version());
         InboundEventRepository repo(db);
         const InboundEvent e[] = {event(1, 1, "kept")};
         ASSERT_EQ(repo.insert_batch(e), 1u);
@@ -264,7 +265,7 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
     }
     Database db = Database::open(path_);
     migrate(db);
-    EXPECT_EQ(schema_version(db), 5);
+    EXPECT_EQ(schema_version(db), latest_schema_version());
     ASSERT_EQ(rows(db).size(), 1u);
     EXPECT_EQ(rows(db)[0].payload, bytes("kept"));
 }
@@ -272,16 +273,18 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
 TEST_F(Store, NewerSchemaVersionMakesMigrateThrowAndTouchNothing)
 {
     Database db = Database::open(path_);
-    db.exec("PRAGMA user_version = 6");
+    const int newer = latest_schema_version() + 1;
+    db.exec("PRAGMA user_version = " + std::to_string(newer));
     try {
         migrate(db);
         FAIL() << "migrate must refuse a store from a newer build";
     } catch (const StoreError& e) {
         EXPECT_EQ(std::string(e.what()),
-                  "the store has schema version 6, newer than this build"
-                  " knows (5)");
+                  "the store has schema version " + std::to_string(newer)
+                      + ", newer than this build knows ("
+                      + std::to_string(latest_schema_version()) + ")");
     }
-    EXPECT_EQ(schema_version(db), 6);
+    EXPECT_EQ(schema_version(db), newer);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master"), 0)
         << "no table may be created in a store we do not understand";
 }
