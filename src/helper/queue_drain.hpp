@@ -11,6 +11,8 @@
 #include "../store/outbox_repository.hpp"
 
 #include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 namespace chatwoot::helper {
@@ -30,6 +32,11 @@ private:
     cw_shared_t* shared_;
     ngx_slab_pool_t* shpool_;
     void file(const store::InboundEvent& event, size_t index, int64_t row_id);
+    // The batch failed for a reason one of its records carries: store the
+    // records one by one, setting aside (dead_letters, logged, counted)
+    // those the store refuses.  Returns how many rows are new.
+    size_t set_aside_bad_records(std::span<const store::InboundEvent> batch,
+                                 int64_t now, std::string_view batch_error);
     // The next batch entry; entries are reused from batch to batch, so a
     // record's copy usually lands in memory the previous one had.
     store::InboundEvent& next_entry();

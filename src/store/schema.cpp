@@ -105,10 +105,26 @@ constexpr std::array<std::string_view, 6> kMigrations = {
     // keyed (-key, Chatwoot message id) instead of (0, message id), which
     // two inboxes on two Chatwoot installations could share.  Rows filed
     // under epoch 0 stay: their delivery ids still stop a re-filing.
+    // And the dead letters: queued records the store refused for a reason
+    // of their own (a constraint), kept verbatim with the error for the
+    // operator, so that the rest of their batch commits and the ring
+    // drains.  Keyed by ring position like inbound_events: a batch drained
+    // again after a crash sets the same record aside once.
     R"sql(
     CREATE TABLE inbox_keys (
         id     INTEGER PRIMARY KEY,
         inbox  TEXT    NOT NULL UNIQUE
+    );
+    CREATE TABLE dead_letters (
+        id           INTEGER PRIMARY KEY,
+        ring_epoch   INTEGER NOT NULL,
+        ring_seq     INTEGER NOT NULL,
+        kind         INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL,
+        payload      BLOB    NOT NULL,
+        error        TEXT    NOT NULL,
+        set_aside_at INTEGER NOT NULL,
+        UNIQUE (ring_epoch, ring_seq)
     );
     )sql",
 };

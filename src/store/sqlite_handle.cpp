@@ -14,6 +14,18 @@ namespace {
 
 }  // namespace
 
+bool is_record_error(int code) noexcept
+{
+    switch (code & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+        return true;
+    default:
+        return false;
+    }
+}
+
 StoreError::StoreError(std::string_view what, int code)
     : std::runtime_error(std::string(what)), code_(code)
 {

@@ -23,6 +23,13 @@ private:
     int code_;
 };
 
+// True for an error the statement's data causes (a constraint, a type
+// mismatch, a value too big): the same record meets it again however often
+// it is retried, so retrying its batch can never succeed.  False for the
+// database's state (busy, locked, I/O, a full disk, out of memory, a
+// broken file), which a later attempt may get past.
+bool is_record_error(int code) noexcept;
+
 class Statement {
 public:
     Statement(sqlite3* db, std::string_view sql);
