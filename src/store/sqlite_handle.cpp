@@ -1,5 +1,10 @@
 #include "sqlite_handle.hpp"
 
+#include "private_paths.hpp"
+
+#include <filesystem>
+#include <system_error>
+
 namespace chatwoot::store {
 
 namespace {
@@ -166,6 +171,20 @@ std::string Statement::column_text(int index) const
 
 Database Database::open(const std::string& path)
 {
+    // Private whatever the umask (private_paths.hpp): the directory, and
+    // the file before SQLite first opens it, since SQLite gives the -wal
+    // and -shm files it creates the database file's mode.  Files left by
+    // an earlier, laxer build are tightened too.
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && std::filesystem::is_directory(parent, ec)) {
+        make_private_directory(parent.string(), false);
+    }
+    if (make_private_file(path, true)) {
+        make_private_file(path + "-wal", false);
+        make_private_file(path + "-shm", false);
+    }
+
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE

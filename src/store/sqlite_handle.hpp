@@ -85,7 +85,10 @@ private:
 class Database {
 public:
     // Opens (creating if needed) the file and applies the connection
-    // settings every user of the store relies on: WAL, full sync.
+    // settings every user of the store relies on: WAL, full sync.  The
+    // file, its -wal and -shm, and the directory holding them are made
+    // private first (private_paths.hpp); a directory open to others that
+    // is not ours is refused with a StoreError naming it.
     static Database open(const std::string& path);
 
     void exec(std::string_view sql);
