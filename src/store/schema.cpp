@@ -109,7 +109,8 @@ constexpr std::array<std::string_view, 6> kMigrations = {
     // of their own (a constraint), kept verbatim with the error for the
     // operator, so that the rest of their batch commits and the ring
     // drains.  Keyed by ring position like inbound_events: a batch drained
-    // again after a crash sets the same record aside once.
+    // again after a crash sets the same record aside once.  And the index
+    // retention (retention.hpp) needs to delete inbound rows.
     R"sql(
     CREATE TABLE inbox_keys (
         id     INTEGER PRIMARY KEY,
@@ -126,6 +127,9 @@ constexpr std::array<std::string_view, 6> kMigrations = {
         set_aside_at INTEGER NOT NULL,
         UNIQUE (ring_epoch, ring_seq)
     );
+    -- Retention deletes inbound rows: each delete checks the outbox's
+    -- foreign key, a full scan of the outbox without this index.
+    CREATE INDEX outbox_by_inbound ON outbox (inbound_id);
     )sql",
 };
 

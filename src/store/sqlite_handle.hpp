@@ -71,6 +71,8 @@ public:
     int64_t scalar();
     std::string column_text(int index) const;
 
+    sqlite3_stmt* raw() const { return stmt_.get(); }
+
 private:
     Statement& bind_blob_with(int index, std::span<const unsigned char> bytes,
                               sqlite3_destructor_type lifetime);
