@@ -223,6 +223,33 @@ TEST_F(UnitOfWorkTest, AnOuterUnitThatCannotBeginLeavesNoDepthBehind)
     EXPECT_EQ(other.unit_depth(), 0);
 }
 
+TEST_F(UnitOfWorkTest, ATransactionEndedUnderTheUnitIsNeitherJoinedNorCommitted)
+{
+    // SQLite rolls a whole transaction back on its own after some errors
+    // (a full disk, an I/O error); here a stray ROLLBACK does the same.
+    // Joining would then open a new transaction and commit the inner
+    // unit's writes alone; committing would report a success for writes
+    // that are gone.
+    UnitOfWork outer(db());
+    note("lost");
+    db().exec("ROLLBACK");
+    try {
+        UnitOfWork inner(db());
+        FAIL() << "joining must throw";
+    } catch (const StoreError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "unit of work: cannot join: SQLite rolled the transaction back");
+    }
+    EXPECT_EQ(db().unit_depth(), 1);
+    try {
+        outer.commit();
+        FAIL() << "commit must throw";
+    } catch (const StoreError& e) {
+        EXPECT_EQ(e.code(), SQLITE_ABORT);
+    }
+    EXPECT_EQ(committed_notes(), "");
+}
+
 TEST_F(UnitOfWorkTest, TransactionIsTheSameUnitAndExistingWritersJoinIt)
 {
     // A repository method that opens its own Transaction (here
