@@ -108,6 +108,14 @@ void make_private_directory(const std::string& dir, bool create)
     if (::fstat(fd.get(), &st) != 0) {
         fail_errno("cannot stat", dir);
     }
+    // A directory shared by design (/tmp's sticky bit, the root) is never
+    // changed, even when we own it (a helper running as root): others'
+    // files live there, and anyone may put files next to ours.
+    if ((st.st_mode & S_ISVTX) != 0 || std::filesystem::equivalent(dir, "/")) {
+        refuse("the directory", dir,
+               "is a shared directory (mode " + octal(st.st_mode)
+                   + "): give the store a directory of its own");
+    }
     // mkdir's mode went through the umask, which may have taken our own
     // bits: the owner needs all three.
     tighten(fd.get(), st, kPrivateDirMode, "the directory", dir);

@@ -127,6 +127,26 @@ TEST_F(PrivatePaths, AnOpenDirectoryOfOursIsTightened)
     EXPECT_EQ(mode_of(media), 0700u);
 }
 
+TEST_F(PrivatePaths, ASharedDirectoryIsNeverChangedEvenWhenOurs)
+{
+    // A store opened straight in /tmp (or /, by a helper running as root)
+    // must not take the directory from everyone else.
+    const std::string shared = path("tmp");
+    ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+    ASSERT_EQ(::chmod(shared.c_str(), 01777), 0);
+    try {
+        Database::open(shared + "/chatwoot.db");
+        FAIL() << "must refuse";
+    } catch (const StoreError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "the directory \"" + shared + "\" is a shared directory (mode 1777):"
+                  " give the store a directory of its own");
+    }
+    EXPECT_EQ(mode_of(shared), 01777u);
+    EXPECT_THROW(make_private_directory("/", false), StoreError);
+    EXPECT_NE(mode_of("/") & 0005, 0u);
+}
+
 TEST_F(PrivatePaths, AMissingDirectoryWithoutCreateIsAnErrorNamingIt)
 {
     const std::string missing = path("missing");
