@@ -56,6 +56,7 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     st.store.persisted = cw_load(&sh->store.persisted);
     st.store.batches = cw_load(&sh->store.batches);
     st.store.errors = cw_load(&sh->store.errors);
+    st.store.dead_letters = cw_load(&sh->store.dead_letters);
     st.chatwoot.checks = cw_load(&sh->chatwoot.checks);
     st.chatwoot.failures = cw_load(&sh->chatwoot.failures);
     st.chatwoot.last_http_status = cw_load(&sh->chatwoot.last_http_status);

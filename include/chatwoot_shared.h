@@ -58,6 +58,7 @@ typedef struct {
     uint64_t  persisted;         /* rows durably in the store */
     uint64_t  batches;           /* commits made by the current helper */
     uint64_t  errors;            /* failed commits (items stay queued) */
+    uint64_t  dead_letters;      /* records refused, kept in dead_letters */
 } cw_store_stats_t;
 
 typedef struct {

@@ -97,33 +97,55 @@ namespace {
 
 constexpr size_t kBlock = 64;  // SHA-256's block size
 
+// A block of key material, wiped when it goes out of scope, on every path
+// out, exceptions included.
+struct KeyBlock {
+    unsigned char bytes[kBlock] = {};
+    KeyBlock() = default;
+    KeyBlock(const KeyBlock&) = delete;
+    KeyBlock& operator=(const KeyBlock&) = delete;
+    ~KeyBlock() { OPENSSL_cleanse(bytes, sizeof bytes); }
+};
+
 // HMAC-SHA256 (RFC 2104) keyed with one secret, kept per thread: the
 // digest states after the key's inner and outer pad blocks are computed
 // once, so a MAC costs a copy of each and the hash of the message, with
 // no provider look-up and no new context per request.
 class KeyedMac {
 public:
+    KeyedMac() = default;
+    KeyedMac(const KeyedMac&) = delete;
+    KeyedMac& operator=(const KeyedMac&) = delete;
+    // The contexts wipe their states when freed (EVP_MD_CTX_free); the
+    // copy of the secret kept to notice a new key is ours to wipe.
+    ~KeyedMac() { forget_secret(); }
+
     void key(std::string_view secret)
     {
         if (inner_ && secret == secret_) {
             return;
         }
         inner_.reset();
-        unsigned char k[kBlock] = {};
+        forget_secret();
+        KeyBlock k;
         if (secret.size() > kBlock) {
             unsigned int n = 0;
-            if (EVP_Digest(secret.data(), secret.size(), k, &n, sha256(), nullptr) != 1) {
+            if (EVP_Digest(secret.data(), secret.size(), k.bytes, &n, sha256(), nullptr)
+                != 1)
+            {
                 throw std::runtime_error("SHA256 failed");
             }
         } else if (!secret.empty()) {
-            std::memcpy(k, secret.data(), secret.size());
+            std::memcpy(k.bytes, secret.data(), secret.size());
         }
         MdCtx inner = padded(k, 0x36);
         MdCtx outer = padded(k, 0x5c);
-        OPENSSL_cleanse(k, sizeof k);
         if (!work_) {
             work_ = new_ctx();
         }
+        // Reserved first, so that the assignment never moves the bytes to
+        // a new buffer and leaves a copy behind in the old one.
+        secret_.reserve(secret.size());
         secret_.assign(secret);
         outer_ = std::move(outer);
         inner_ = std::move(inner);
@@ -149,16 +171,24 @@ public:
     }
 
 private:
-    static MdCtx padded(const unsigned char (&k)[kBlock], unsigned char pad)
+    // Wipes the kept copy of the secret, its whole buffer: a shorter key
+    // assigned later would leave the old one's tail behind.
+    void forget_secret() noexcept
     {
-        unsigned char block[kBlock];
+        secret_.resize(secret_.capacity());
+        OPENSSL_cleanse(secret_.data(), secret_.size());
+        secret_.clear();
+    }
+
+    static MdCtx padded(const KeyBlock& k, unsigned char pad)
+    {
+        KeyBlock block;
         for (size_t i = 0; i < kBlock; i++) {
-            block[i] = static_cast<unsigned char>(k[i] ^ pad);
+            block.bytes[i] = static_cast<unsigned char>(k.bytes[i] ^ pad);
         }
         MdCtx ctx = new_ctx();
         const bool ok = EVP_DigestInit_ex(ctx.get(), sha256(), nullptr) == 1
-                        && EVP_DigestUpdate(ctx.get(), block, sizeof block) == 1;
-        OPENSSL_cleanse(block, sizeof block);
+                        && EVP_DigestUpdate(ctx.get(), block.bytes, sizeof block.bytes) == 1;
         if (!ok) {
             throw std::runtime_error("HMAC-SHA256 init failed");
         }

@@ -26,6 +26,7 @@
 #include "../store/command_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
+#include "../store/retention.hpp"
 #include "../store/wa_inbound_repository.hpp"
 #include "../store/schema.hpp"
 #include "../store/sqlite_handle.hpp"
@@ -49,6 +50,9 @@ constexpr ngx_msec_t kStoreRetryMsec = 5000;
 constexpr ngx_msec_t kPollMsec = 1000;       // safety net for lost wake-ups
 constexpr ngx_msec_t kCoalesceMsec = 2;      // wake-up to drain
 constexpr ngx_msec_t kSnapshotMsec = 1000;   // devices' state republished
+constexpr ngx_msec_t kPruneBusyMsec = 1000;  // retention: more to do
+constexpr ngx_msec_t kPruneIdleMsec = 60 * 60 * 1000;
+constexpr size_t kPruneRows = 500;           // per table and step: short write locks
 constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
@@ -83,6 +87,7 @@ public:
         init_timer(probe_timer_, &Helper::on_probe_timer);
         init_timer(wakeup_timer_, &Helper::on_wakeup_timer);
         init_timer(snapshot_timer_, &Helper::on_snapshot_timer);
+        init_timer(prune_timer_, &Helper::on_prune_timer);
     }
 
     void start();
@@ -116,6 +121,7 @@ private:
     void start_inboxes();
     void publish_snapshot();
     static void on_snapshot_timer(ngx_event_t* ev) noexcept;
+    static void on_prune_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
 
     template <typename F>
@@ -144,6 +150,8 @@ private:
     std::optional<store::CommandRepository> commands_;
     std::optional<CommandDesk> desk_;
     ngx_event_t snapshot_timer_{};
+    std::optional<store::Retention> retention_;
+    ngx_event_t prune_timer_{};
 
     ngx_event_t lock_timer_{};
     ngx_event_t poll_timer_{};
@@ -343,6 +351,8 @@ void Helper::open_store()
     }
     guarded("publishing the snapshot", [&] { publish_snapshot(); });
     ngx_add_timer(&snapshot_timer_, kSnapshotMsec);
+    guarded("setting up retention", [&] { retention_.emplace(*db_); });
+    ngx_add_timer(&prune_timer_, kPruneBusyMsec);
 }
 
 // One runtime per inbox: each has its own REST client (token, limits),
@@ -403,6 +413,29 @@ void Helper::on_snapshot_timer(ngx_event_t* ev) noexcept
     Helper& h = of(ev);
     guarded("publishing the snapshot", [&] { h.publish_snapshot(); });
     ngx_add_timer(&h.snapshot_timer_, kSnapshotMsec);
+}
+
+// Done rows go after the horizons of store/retention.hpp, a bounded step
+// at a time so the drain never waits long for the write lock.
+void Helper::on_prune_timer(ngx_event_t* ev) noexcept
+{
+    Helper& h = of(ev);
+    ngx_msec_t next = kPruneIdleMsec;
+    guarded("pruning the store", [&] {
+        if (!h.retention_) {
+            return;
+        }
+        const auto r = h.retention_->prune(static_cast<int64_t>(ngx_time()), kPruneRows);
+        if (r.compacted + r.deleted > 0) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "chatwoot helper: retention emptied %uz bodies and deleted "
+                          "%uz rows", r.compacted, r.deleted);
+        }
+        if (r.more) {
+            next = kPruneBusyMsec;
+        }
+    });
+    ngx_add_timer(&h.prune_timer_, next);
 }
 
 void Helper::listen_for_wakeups()

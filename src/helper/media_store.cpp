@@ -1,13 +1,13 @@
 #include "media_store.hpp"
 
+#include "../store/private_paths.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <stdexcept>
-#include <system_error>
 
 namespace chatwoot::helper {
 
@@ -79,16 +79,17 @@ void copy_all(int from, int to, const std::string& path)
 
 MediaStore::MediaStore(std::string dir) : dir_(std::move(dir))
 {
+    // Media are message contents: private whatever the umask, and a
+    // directory left open by an earlier build is tightened (or refused,
+    // naming it, when another user owns it).
+    store::make_private_directory(dir_, true);
 }
 
 std::string MediaStore::keep(std::string_view inbox, std::string_view wa_id, size_t index,
                              const std::string& source)
 {
-    std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    if (ec) {
-        throw std::runtime_error("cannot create " + dir_ + ": " + ec.message());
-    }
+    // Again: an operator may have removed it since.
+    store::make_private_directory(dir_, true);
     const std::string name =
         file_safe(inbox) + "-" + file_safe(wa_id) + "-" + std::to_string(index);
     const std::string path = dir_ + "/" + name;

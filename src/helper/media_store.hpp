@@ -15,6 +15,8 @@ namespace chatwoot::helper {
 
 class MediaStore {
 public:
+    // Creates the directory (0700) or makes an existing one private;
+    // throws when it cannot.
     explicit MediaStore(std::string dir);
 
     // Copies `source` in as the index-th attachment of message `wa_id` of

@@ -104,52 +104,36 @@ void OutboxReconciler::send()
 
 void OutboxReconciler::file_found()
 {
-    std::vector<store::InboundEvent> events;
-    std::vector<webhook::QueuedWebhook> readings;
+    std::vector<store::ReconciledReply> replies;
+    replies.reserve(job_->found().size());
     for (const auto& body : job_->found()) {
         webhook::Decision d = webhook::parse(body);
         if (d.verdict != webhook::Verdict::queue) {
             continue;   // our own builder and the parser disagree: logged below
         }
-        store::InboundEvent e;
         auto reading =
             webhook::read_queued_webhook(webhook::make_queued_webhook(inbox_, "", 0, d.record));
         if (!reading || !reading->message_id) {
             continue;
         }
-        e.ring_epoch = 0;   // no ring: keyed by the Chatwoot message id
-        e.ring_seq = static_cast<uint64_t>(*reading->message_id);
-        e.kind = CW_RECORD_WEBHOOK;
-        e.received_at = started_at_;
-        e.delivery_id = "reconciled-" + inbox_ + "-" + std::to_string(*reading->message_id);
-        const std::string record =
-            webhook::make_queued_webhook(inbox_, e.delivery_id, started_at_, d.record);
-        e.payload.assign(record.begin(), record.end());
-        events.push_back(std::move(e));
-        readings.push_back(std::move(*reading));
+        store::ReconciledReply& r = replies.emplace_back();
+        r.message_id = *reading->message_id;
+        r.action = reading->action;
+        r.conversation_id = reading->conversation_id;
+        r.kind = CW_RECORD_WEBHOOK;
+        r.record = webhook::make_queued_webhook(
+            inbox_, store::ReconciliationRepository::delivery_id(inbox_, r.message_id),
+            started_at_, d.record);
     }
-    if (events.size() != job_->found().size()) {
+    if (replies.size() != job_->found().size()) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": %uz of %uz reconciled replies could "
-                      "not be read back", inbox_.c_str(), job_->found().size() - events.size(),
+                      "not be read back", inbox_.c_str(), job_->found().size() - replies.size(),
                       job_->found().size());
     }
-    if (events.empty()) {
-        return;
-    }
-    size_t filed = 0;
-    // One transaction (insert_batch's own) for the rows and their entries.
-    inbound_.insert_batch(events, [&](const store::InboundEvent& e, int64_t row_id) {
-        const auto& r = readings[static_cast<size_t>(&e - events.data())];
-        store::OutboxEntry entry;
-        entry.inbox = inbox_;
-        entry.action = r.action;
-        entry.conversation_id = r.conversation_id;
-        entry.chatwoot_message_id = r.message_id;
-        entry.inbound_id = row_id;
-        entry.created_at = started_at_;
-        filed += outbox_.add(entry) ? 1 : 0;
-    });
+    // Keyed per inbox (the store's inbox key, not epoch 0): two inboxes on
+    // two Chatwoot installations may both have a message 1234.
+    const size_t filed = marks_.file_replies(inbound_, outbox_, inbox_, replies, started_at_);
     if (filed > 0) {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": %uz agent repl%s found in Chatwoot "

@@ -1,9 +1,11 @@
 // Runs the start-up reconciliation of agent replies for one inbox
 // (bridge/outbox_reconciliation.hpp) and files what it finds exactly as a
-// drained webhook is filed: an inbound_events row (ring epoch 0, keyed by
-// the Chatwoot message id, delivery id "reconciled-<inbox>-<id>") and an
-// outbox entry, in one transaction.  The outbox keeps one entry per
-// Chatwoot message, so a reply whose webhook did arrive is not sent twice.
+// drained webhook is filed: an inbound_events row (keyed by the inbox's
+// reconciliation epoch and the Chatwoot message id, delivery id
+// "reconciled-<inbox>-<id>") and an outbox entry, in one transaction
+// (store::ReconciliationRepository::file_replies).  The outbox keeps one
+// entry per Chatwoot message, so a reply whose webhook did arrive is not
+// sent twice.
 //
 // The inbox's sender is held until the first attempt ends, so a reply
 // found here goes out before newer ones of the same conversation.

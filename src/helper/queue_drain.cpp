@@ -105,6 +105,52 @@ void QueueDrain::hand_over_commands()
     }
 }
 
+// Inside the batch's unit of work: the drained commands, under their ids.
+void QueueDrain::add_commands()
+{
+    for (DrainedCommand& d : commands_batch_) {
+        d.added = commands_.add(d.row);
+    }
+}
+
+size_t QueueDrain::set_aside_bad_records(std::span<const store::InboundEvent> batch,
+                                         int64_t now, std::string_view batch_error)
+{
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "chatwoot helper: committing %uz queued records failed: %*s; "
+                  "storing them one by one", batch.size(), batch_error.size(),
+                  batch_error.data());
+    // The failed attempt's entries: a record stored already (no new row,
+    // so nothing filed) must not write them.
+    filed_.clear();
+    const auto sorted = repository_.insert_each(
+        batch, now,
+        [&](const store::InboundEvent& e, int64_t row_id) {
+            filed_.clear();   // only this record's entry: one record a unit
+            file(e, static_cast<size_t>(&e - batch_.data()), row_id);
+        },
+        [&] {
+            // Emptied whatever happens: a refused entry must not come
+            // back with the next record (a repeat files nothing new).
+            try {
+                outbox_.add_all(filed_);
+            } catch (...) {
+                filed_.clear();
+                throw;
+            }
+            filed_.clear();
+        });
+    for (const auto& aside : sorted.set_aside) {
+        const store::InboundEvent& e = batch[aside.index];
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: queued record %uL (%uz bytes) was refused "
+                      "by the store and set aside in the dead_letters table: %s",
+                      e.ring_seq, e.payload.size(), aside.error.c_str());
+    }
+    cw_add(&shared_->store.dead_letters, sorted.set_aside.size());
+    return sorted.added;
+}
+
 QueueDrain::Outcome QueueDrain::drain_batch()
 {
     // Entries keep their memory for the next batch, unless a large record
@@ -178,17 +224,29 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     const size_t records = batch.size() + commands_batch_.size();
     if (records > 0) {
         try {
-            size_t added = repository_.insert_batch(
-                batch,
-                [&](const store::InboundEvent& e, int64_t row_id) {
-                    file(e, static_cast<size_t>(&e - batch_.data()), row_id);
-                },
-                [&] {
-                    outbox_.add_all(filed_);
-                    for (DrainedCommand& d : commands_batch_) {
-                        d.added = commands_.add(d.row);
-                    }
-                });
+            size_t added = 0;
+            try {
+                added = repository_.insert_batch(
+                    batch,
+                    [&](const store::InboundEvent& e, int64_t row_id) {
+                        file(e, static_cast<size_t>(&e - batch_.data()), row_id);
+                    },
+                    [&] {
+                        outbox_.add_all(filed_);
+                        add_commands();
+                    });
+            } catch (const store::StoreError& e) {
+                if (!store::is_record_error(e.code())) {
+                    throw;
+                }
+                // One of the records carries the error: retrying the batch
+                // would fail every time until the ring is full.  The
+                // commands commit with what is kept, in one unit.
+                store::UnitOfWork unit(repository_.database());
+                added = set_aside_bad_records(batch, now, e.what());
+                add_commands();
+                unit.commit();
+            }
             cw_add(&shared_->store.persisted, added);
             cw_add(&shared_->store.batches, 1);
         } catch (const std::exception& e) {

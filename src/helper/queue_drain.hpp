@@ -18,7 +18,9 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chatwoot::helper {
@@ -48,6 +50,11 @@ private:
     cw_shared_t* shared_;
     ngx_slab_pool_t* shpool_;
     void file(const store::InboundEvent& event, size_t index, int64_t row_id);
+    // The batch failed for a reason one of its records carries: store the
+    // records one by one, setting aside (dead_letters, logged, counted)
+    // those the store refuses.  Returns how many rows are new.
+    size_t set_aside_bad_records(std::span<const store::InboundEvent> batch,
+                                 int64_t now, std::string_view batch_error);
     // The next batch entry; entries are reused from batch to batch, so a
     // record's copy usually lands in memory the previous one had.
     store::InboundEvent& next_entry();
@@ -70,6 +77,7 @@ private:
     // Reads a command record into commands_batch_.
     void take_command(const cw_ring_record_t& rec, uint64_t epoch, int64_t now);
     void hand_over_commands();
+    void add_commands();
 
     store::CommandRepository commands_;
     std::vector<DrainedCommand> commands_batch_;

@@ -146,7 +146,8 @@ extern "C" size_t cw_status_render_with_snapshot(const cw_status_t* s,
         "\"bytes_size\":%llu,\"max_record\":%llu,\"enqueued\":%llu,"
         "\"rejected\":%llu,\"rejected_full\":%llu,\"rejected_too_large\":%llu,"
         "\"rejected_closed\":%llu,\"resets\":%llu},"
-        "\"store\":{\"persisted\":%llu,\"batches\":%llu,\"errors\":%llu},"
+        "\"store\":{\"persisted\":%llu,\"batches\":%llu,\"errors\":%llu,"
+        "\"dead_letters\":%llu},"
         "\"chatwoot\":{\"configured\":%s,\"checks\":%llu,\"failures\":%llu,"
         "\"last_http_status\":%llu,\"last_checked_at\":%llu},"
         "\"time\":%llu}\n",
@@ -170,6 +171,7 @@ extern "C" size_t cw_status_render_with_snapshot(const cw_status_t* s,
         (unsigned long long) s->store.persisted,
         (unsigned long long) s->store.batches,
         (unsigned long long) s->store.errors,
+        (unsigned long long) s->store.dead_letters,
         s->chatwoot_configured ? "true" : "false",
         (unsigned long long) s->chatwoot.checks,
         (unsigned long long) s->chatwoot.failures,

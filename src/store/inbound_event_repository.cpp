@@ -163,6 +163,55 @@ size_t InboundEventRepository::insert_batch(std::span<const InboundEvent> events
     return added;
 }
 
+InboundEventRepository::Sorted InboundEventRepository::insert_each(
+    std::span<const InboundEvent> events, int64_t now, const OnInserted& on_inserted,
+    const std::function<void()>& after_each)
+{
+    Sorted out;
+    UnitOfWork batch(db_);
+    for (size_t i = 0; i < events.size(); i++) {
+        try {
+            UnitOfWork record(db_);
+            const size_t added = insert_batch(events.subspan(i, 1), on_inserted);
+            if (after_each) {
+                after_each();
+            }
+            record.commit();
+            out.added += added;
+            continue;
+        } catch (const StoreError& e) {
+            if (!is_record_error(e.code())) {
+                throw;
+            }
+            out.set_aside.push_back(SetAside{i, e.what()});
+        }
+        // The record's unit is rolled back: keep it aside, verbatim.
+        if (!dead_letter_) {
+            dead_letter_.emplace(db_.prepare(
+                "INSERT OR IGNORE INTO dead_letters (ring_epoch, ring_seq, kind,"
+                " received_at, payload, error, set_aside_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+        }
+        const InboundEvent& e = events[i];
+        dead_letter_->bind(1, static_cast<int64_t>(e.ring_epoch))
+            .bind(2, static_cast<int64_t>(e.ring_seq))
+            .bind(3, static_cast<int64_t>(e.kind))
+            .bind(4, e.received_at)
+            .bind_blob_view(5, e.payload)
+            .bind(6, std::string_view(out.set_aside.back().error))
+            .bind(7, now);
+        dead_letter_->run();
+    }
+    batch.commit();
+    return out;
+}
+
+uint64_t InboundEventRepository::count_dead_letters()
+{
+    return static_cast<uint64_t>(
+        db_.prepare("SELECT count(*) FROM dead_letters").scalar());
+}
+
 uint64_t InboundEventRepository::count()
 {
     return static_cast<uint64_t>(count_.scalar());

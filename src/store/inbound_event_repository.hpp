@@ -46,6 +46,29 @@ public:
     // The connection, for what the caller writes in the same transaction.
     Database& database() { return db_; }
 
+    // A record insert_each() set aside, with the error that refused it.
+    struct SetAside {
+        size_t index;        // in the batch
+        std::string error;
+    };
+    struct Sorted {
+        size_t added = 0;    // new rows, as insert_batch counts them
+        std::vector<SetAside> set_aside;
+    };
+
+    // insert_batch() for a batch that failed with is_record_error(): the
+    // records go one at a time, each in its own unit of work inside the
+    // batch's, with on_inserted and then after_each for its new row.  A
+    // record whose row or filing fails with a record error is rolled back
+    // alone and kept in dead_letters (its bytes and the error; once per
+    // ring position); the rest commit together.  Any other error throws
+    // and nothing commits: the caller retries the batch later.
+    Sorted insert_each(std::span<const InboundEvent> events, int64_t now,
+                       const OnInserted& on_inserted,
+                       const std::function<void()>& after_each);
+
+    uint64_t count_dead_letters();
+
     // Rows per INSERT statement: one statement per row costs SQLite a
     // statement start, cursors opened on the table and both indexes, and
     // their positioning, for every webhook.
@@ -75,6 +98,7 @@ private:
     Statement count_;
     Statement max_id_;
     Statement new_rows_;
+    std::optional<Statement> dead_letter_;
     std::vector<Returned> returned_;
 };
 

@@ -18,7 +18,7 @@ OutboxRepository::OutboxRepository(Database& db)
           " WHERE state = 'pending' AND inbox = ?1 AND created_at <= ?2"
           " ORDER BY id LIMIT ?3")),
       settle_(db.prepare(
-          "UPDATE outbox SET state = ?2, settled_at = unixepoch() WHERE id = ?1"
+          "UPDATE outbox SET state = ?2 WHERE id = ?1"
           " AND state IN ('pending', 'in_flight', 'failing')")),
       jobs_(db.prepare(
           "SELECT o.id, o.action, o.conversation_id, o.chatwoot_message_id, i.payload,"

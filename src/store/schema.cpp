@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -123,7 +123,6 @@ constexpr std::array<std::string_view, 7> kMigrations = {
         attempts             INTEGER NOT NULL DEFAULT 0,
         next_attempt_at      INTEGER NOT NULL DEFAULT 0,
         failure              TEXT,
-        settled_at           INTEGER,
         UNIQUE (inbox, action, chatwoot_message_id)
     );
     INSERT INTO outbox_v6 (id, inbox, action, conversation_id,
@@ -154,6 +153,39 @@ constexpr std::array<std::string_view, 7> kMigrations = {
     );
     CREATE INDEX commands_pending
         ON commands (created_at, id) WHERE state = 'pending';
+    )sql",
+
+    // 8: a small number per inbox name, stable for the store's life (an
+    // INTEGER PRIMARY KEY survives VACUUM), for keys that must be per inbox
+    // in a column of integers: a reconciled reply's inbound_events row is
+    // keyed (-key, Chatwoot message id) instead of (0, message id), which
+    // two inboxes on two Chatwoot installations could share.  Rows filed
+    // under epoch 0 stay: their delivery ids still stop a re-filing.
+    // And the dead letters: queued records the store refused for a reason
+    // of their own (a constraint), kept verbatim with the error for the
+    // operator, so that the rest of their batch commits and the ring
+    // drains.  Keyed by ring position like inbound_events: a batch drained
+    // again after a crash sets the same record aside once.  And the index
+    // retention (retention.hpp) needs to delete inbound rows.
+    R"sql(
+    CREATE TABLE inbox_keys (
+        id     INTEGER PRIMARY KEY,
+        inbox  TEXT    NOT NULL UNIQUE
+    );
+    CREATE TABLE dead_letters (
+        id           INTEGER PRIMARY KEY,
+        ring_epoch   INTEGER NOT NULL,
+        ring_seq     INTEGER NOT NULL,
+        kind         INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL,
+        payload      BLOB    NOT NULL,
+        error        TEXT    NOT NULL,
+        set_aside_at INTEGER NOT NULL,
+        UNIQUE (ring_epoch, ring_seq)
+    );
+    -- Retention deletes inbound rows: each delete checks the outbox's
+    -- foreign key, a full scan of the outbox without this index.
+    CREATE INDEX outbox_by_inbound ON outbox (inbound_id);
     )sql",
 };
 

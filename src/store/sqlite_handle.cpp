@@ -1,5 +1,10 @@
 #include "sqlite_handle.hpp"
 
+#include "private_paths.hpp"
+
+#include <filesystem>
+#include <system_error>
+
 namespace chatwoot::store {
 
 namespace {
@@ -13,6 +18,18 @@ namespace {
 }
 
 }  // namespace
+
+bool is_record_error(int code) noexcept
+{
+    switch (code & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+        return true;
+    default:
+        return false;
+    }
+}
 
 StoreError::StoreError(std::string_view what, int code)
     : std::runtime_error(std::string(what)), code_(code)
@@ -161,6 +178,20 @@ std::vector<unsigned char> Statement::column_blob(int index) const
 
 Database Database::open(const std::string& path)
 {
+    // Private whatever the umask (private_paths.hpp): the directory, and
+    // the file before SQLite first opens it, since SQLite gives the -wal
+    // and -shm files it creates the database file's mode.  Files left by
+    // an earlier, laxer build are tightened too.
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && std::filesystem::is_directory(parent, ec)) {
+        make_private_directory(parent.string(), false);
+    }
+    if (make_private_file(path, true)) {
+        make_private_file(path + "-wal", false);
+        make_private_file(path + "-shm", false);
+    }
+
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -197,13 +228,18 @@ void Database::exec(std::string_view sql)
     }
 }
 
-RelaxedSync::RelaxedSync(Database& db) : db_(db)
+RelaxedSync::RelaxedSync(Database& db) : db_(db), active_(db.unit_depth() == 0)
 {
-    db_.exec("PRAGMA synchronous = NORMAL");
+    if (active_) {
+        db_.exec("PRAGMA synchronous = NORMAL");
+    }
 }
 
 RelaxedSync::~RelaxedSync()
 {
+    if (!active_) {
+        return;
+    }
     try {
         db_.exec("PRAGMA synchronous = FULL");
     } catch (...) {
@@ -211,25 +247,73 @@ RelaxedSync::~RelaxedSync()
     }
 }
 
-Transaction::Transaction(Database& db) : db_(db)
+namespace {
+
+std::string savepoint_name(int level)
 {
-    db_.exec("BEGIN IMMEDIATE");
+    return "cw_unit_" + std::to_string(level);
 }
 
-Transaction::~Transaction()
+}  // namespace
+
+UnitOfWork::UnitOfWork(Database& db) : db_(db), level_(db.unit_depth_ + 1)
+{
+    if (level_ == 1) {
+        db_.exec("BEGIN IMMEDIATE");
+    } else {
+        // SAVEPOINT outside a transaction would open a new one: joining a
+        // transaction SQLite already rolled back would commit this unit's
+        // writes on their own.
+        check_transaction_alive("join");
+        db_.exec("SAVEPOINT " + savepoint_name(level_));
+    }
+    db_.unit_depth_ = level_;
+}
+
+UnitOfWork::~UnitOfWork()
 {
     if (!done_) {
         try {
-            db_.exec("ROLLBACK");
+            if (level_ == 1) {
+                db_.exec("ROLLBACK");
+            } else if (sqlite3_get_autocommit(db_.raw()) == 0) {
+                // ROLLBACK TO keeps the savepoint open; RELEASE closes it.
+                const std::string name = savepoint_name(level_);
+                db_.exec("ROLLBACK TO " + name);
+                db_.exec("RELEASE " + name);
+            }
         } catch (...) {
-            // Nothing to do: SQLite rolls back on its own when it cannot.
+            // Nothing to do: SQLite rolls back on its own when it cannot,
+            // and the outer unit's commit() finds that out.
         }
+    }
+    db_.unit_depth_ = level_ - 1;
+}
+
+void UnitOfWork::check_transaction_alive(const char* what) const
+{
+    if (sqlite3_get_autocommit(db_.raw()) != 0) {
+        throw StoreError(std::string("unit of work: cannot ") + what
+                             + ": SQLite rolled the transaction back",
+                         SQLITE_ABORT);
     }
 }
 
-void Transaction::commit()
+void UnitOfWork::commit()
 {
-    db_.exec("COMMIT");
+    if (done_) {
+        throw StoreError("unit of work: committed twice", SQLITE_MISUSE);
+    }
+    if (db_.unit_depth_ != level_) {
+        throw StoreError("unit of work: committed while an inner unit is open",
+                         SQLITE_MISUSE);
+    }
+    check_transaction_alive("commit");
+    if (level_ == 1) {
+        db_.exec("COMMIT");
+    } else {
+        db_.exec("RELEASE " + savepoint_name(level_));
+    }
     done_ = true;
 }
 

@@ -24,6 +24,13 @@ private:
     int code_;
 };
 
+// True for an error the statement's data causes (a constraint, a type
+// mismatch, a value too big): the same record meets it again however often
+// it is retried, so retrying its batch can never succeed.  False for the
+// database's state (busy, locked, I/O, a full disk, out of memory, a
+// broken file), which a later attempt may get past.
+bool is_record_error(int code) noexcept;
+
 class Statement {
 public:
     Statement(sqlite3* db, std::string_view sql);
@@ -66,6 +73,8 @@ public:
     std::string column_text(int index) const;
     std::vector<unsigned char> column_blob(int index) const;
 
+    sqlite3_stmt* raw() const { return stmt_.get(); }
+
 private:
     Statement& bind_blob_with(int index, std::span<const unsigned char> bytes,
                               sqlite3_destructor_type lifetime);
@@ -80,7 +89,10 @@ private:
 class Database {
 public:
     // Opens (creating if needed) the file and applies the connection
-    // settings every user of the store relies on: WAL, full sync.
+    // settings every user of the store relies on: WAL, full sync.  The
+    // file, its -wal and -shm, and the directory holding them are made
+    // private first (private_paths.hpp); a directory open to others that
+    // is not ours is refused with a StoreError naming it.
     static Database open(const std::string& path);
 
     void exec(std::string_view sql);
@@ -89,19 +101,26 @@ public:
     int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
     sqlite3* raw() const { return db_.get(); }
 
+    // How many units of work are open on this connection (0: none).
+    int unit_depth() const { return unit_depth_; }
+
 private:
+    friend class UnitOfWork;
     struct Close {
         void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
     };
     explicit Database(sqlite3* db) : db_(db) {}
     std::unique_ptr<sqlite3, Close> db_;
+    int unit_depth_ = 0;
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK unless commit() was called.
 // Within its scope, commits do not wait for the disk (WAL with
 // synchronous=NORMAL): a power cut may lose them, a crashed process not;
 // the next ordinary (FULL) commit makes them durable too.  For writes
-// whose loss costs a repeated look-up, never a message.
+// whose loss costs a repeated look-up, never a message.  Inside a unit of
+// work it does nothing: SQLite cannot change the level in a transaction,
+// and the outer unit's commit carries writes that need the full one.
 class RelaxedSync {
 public:
     explicit RelaxedSync(Database& db);
@@ -111,19 +130,52 @@ public:
 
 private:
     Database& db_;
+    bool active_;
 };
 
-class Transaction {
+// A unit of work that nests.  The outermost one on a connection is a
+// BEGIN IMMEDIATE transaction (the write lock at once, so a commit never
+// meets a busy upgrade); one opened while another is open joins it as a
+// SAVEPOINT.  An inner unit's commit() only releases its savepoint: its
+// writes become part of the outer unit, which decides whether they reach
+// the disk.  A unit left without commit() (an exception, an early return)
+// rolls back its own writes and nothing else: the outer unit may still
+// commit the rest, or be left in turn and roll back everything.
+//
+// This is what lets one WhatsApp message's ratchet advance (written from
+// inside libsignal's callbacks, each store call in its own unit), its
+// wa_inbound row and its media references commit together or not at all:
+// the caller opens the outer unit around the decryption and the inserts,
+// and every store method that opens a unit joins it.
+//
+// Units must end in the reverse order of their opening, which scopes
+// give; they are neither copied nor moved.
+class UnitOfWork {
 public:
-    explicit Transaction(Database& db);
-    ~Transaction();
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
+    explicit UnitOfWork(Database& db);
+    ~UnitOfWork();
+    UnitOfWork(const UnitOfWork&) = delete;
+    UnitOfWork& operator=(const UnitOfWork&) = delete;
+
+    // Outermost: COMMIT.  Inner: RELEASE of its savepoint.  Throws
+    // StoreError when SQLite refuses (the unit then rolls back when left),
+    // or when SQLite has already rolled the whole transaction back on its
+    // own (a full disk, an I/O error): then nothing of the outer unit may
+    // be taken as written.
     void commit();
 
+    bool outermost() const { return level_ == 1; }
+
 private:
+    void check_transaction_alive(const char* what) const;
+
     Database& db_;
+    int level_;          // 1: the outermost unit
     bool done_ = false;
 };
+
+// The name every existing writer uses; a Transaction opened inside a unit
+// of work joins it.
+using Transaction = UnitOfWork;
 
 }  // namespace chatwoot::store

@@ -195,6 +195,7 @@ cw_status_t filled()
     s.store.persisted = 990;
     s.store.batches = 77;
     s.store.errors = 6;
+    s.store.dead_letters = 8;
     s.chatwoot.checks = 120;
     s.chatwoot.failures = 9;
     s.chatwoot.last_http_status = 200;
@@ -241,7 +242,7 @@ TEST(StatusJson, FilledStatusRendersTheExactDocument)
         "\"bytes_size\":1048576,\"max_record\":262128,\"enqueued\":1001,"
         "\"rejected\":24,\"rejected_full\":17,\"rejected_too_large\":5,"
         "\"rejected_closed\":2,\"resets\":3},"
-        "\"store\":{\"persisted\":990,\"batches\":77,\"errors\":6},"
+        "\"store\":{\"persisted\":990,\"batches\":77,\"errors\":6,\"dead_letters\":8},"
         "\"chatwoot\":{\"configured\":true,\"checks\":120,\"failures\":9,"
         "\"last_http_status\":200,\"last_checked_at\":1700000050},"
         "\"time\":1700000099,"
@@ -276,6 +277,7 @@ TEST(StatusJson, ParsesBackToEveryPromisedFieldWithItsValue)
         {"store.persisted", num(990)},
         {"store.batches", num(77)},
         {"store.errors", num(6)},
+        {"store.dead_letters", num(8)},
         {"chatwoot.configured", boolean(true)},
         {"chatwoot.checks", num(120)},
         {"chatwoot.failures", num(9)},
@@ -430,7 +432,8 @@ TEST(StatusJson, ZeroedStatusRendersTheExactDocument)
               "\"bytes_size\":0,\"max_record\":0,\"enqueued\":0,"
               "\"rejected\":0,\"rejected_full\":0,\"rejected_too_large\":0,"
               "\"rejected_closed\":0,\"resets\":0},"
-              "\"store\":{\"persisted\":0,\"batches\":0,\"errors\":0},"
+              "\"store\":{\"persisted\":0,\"batches\":0,\"errors\":0,"
+              "\"dead_letters\":0},"
               "\"chatwoot\":{\"configured\":false,\"checks\":0,"
               "\"failures\":0,\"last_http_status\":0,\"last_checked_at\":0},"
               "\"time\":0,"
@@ -463,7 +466,7 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     EXPECT_EQ(f["queue.rejected"], num(kMax));
     EXPECT_EQ(f["time"], num(kMax));
     EXPECT_EQ(f["helper.state"], str("waiting_for_lock"));
-    EXPECT_EQ(f.size(), 47u);
+    EXPECT_EQ(f.size(), 48u);
 }
 
 TEST(StatusJson, BufferTooSmallReturnsZeroAndStaysInBounds)

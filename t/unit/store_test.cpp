@@ -25,6 +25,7 @@ namespace {
 using chatwoot::store::Database;
 using chatwoot::store::InboundEvent;
 using chatwoot::store::InboundEventRepository;
+using chatwoot::store::latest_schema_version;
 using chatwoot::store::migrate;
 using chatwoot::store::schema_version;
 using chatwoot::store::latest_schema_version;
@@ -273,17 +274,18 @@ TEST_F(Store, MigrateIsIdempotentAndKeepsData)
 TEST_F(Store, NewerSchemaVersionMakesMigrateThrowAndTouchNothing)
 {
     Database db = Database::open(path_);
-    db.exec("PRAGMA user_version = " + std::to_string(latest_schema_version() + 1));
+    const int newer = latest_schema_version() + 1;
+    db.exec("PRAGMA user_version = " + std::to_string(newer));
     try {
         migrate(db);
         FAIL() << "migrate must refuse a store from a newer build";
     } catch (const StoreError& e) {
-        const int v = latest_schema_version();
         EXPECT_EQ(std::string(e.what()),
-                  "the store has schema version " + std::to_string(v + 1)
-                      + ", newer than this build knows (" + std::to_string(v) + ")");
+                  "the store has schema version " + std::to_string(newer)
+                      + ", newer than this build knows ("
+                      + std::to_string(latest_schema_version()) + ")");
     }
-    EXPECT_EQ(schema_version(db), latest_schema_version() + 1);
+    EXPECT_EQ(schema_version(db), newer);
     EXPECT_EQ(query_int(db, "SELECT count(*) FROM sqlite_master"), 0)
         << "no table may be created in a store we do not understand";
 }
@@ -538,8 +540,10 @@ TEST_F(Store, TransactionCommitKeepsTheChange)
 
 TEST_F(Store, TransactionInsideATransactionThrows)
 {
+    // A Transaction inside another joins it (unit_of_work_test.cpp); one
+    // inside a transaction begun behind the wrappers' back cannot.
     Database db = open_migrated();
-    Transaction outer(db);
+    db.exec("BEGIN");
     try {
         Transaction inner(db);
         FAIL() << "nested BEGIN must throw";

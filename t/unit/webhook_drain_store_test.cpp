@@ -10,6 +10,7 @@
 #include "store/schema.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -262,6 +263,151 @@ TEST(DrainStore, AddAllFilesWhatAddOneByOneWould)
     std::vector<OutboxEntry> bad(40, OutboxEntry{"support", "status", 1, std::nullopt, 1, 1});
     bad[35].action = "typing";
     EXPECT_THROW(outbox.add_all(bad), StoreError);
+}
+
+// --- dead letters: a record the store refuses does not block its batch ---------------------
+
+namespace {
+
+// What the helper's drain does with a batch (queue_drain.cpp): each new
+// row gets an outbox entry, written before the commit; the fallback files
+// one record at a time.  A message id of 666 gets an action the outbox's
+// CHECK refuses: a record carrying an error of its own.
+struct Drain {
+    explicit Drain(TempDb& t) : repo(*t.db), outbox(*t.db) {}
+
+    void file(const InboundEvent& e, int64_t id)
+    {
+        const auto message = static_cast<int64_t>(e.ring_seq);
+        filed.push_back(OutboxEntry{"support", message == 666 ? "archive" : "send", 15,
+                                    message, id, 1});
+    }
+
+    size_t batch(const std::vector<InboundEvent>& events)
+    {
+        filed.clear();
+        return repo.insert_batch(
+            events, [&](const InboundEvent& e, int64_t id) { file(e, id); },
+            [&] { outbox.add_all(filed); });
+    }
+
+    InboundEventRepository::Sorted each(const std::vector<InboundEvent>& events)
+    {
+        filed.clear();   // what a failed batch() left
+        return repo.insert_each(
+            events, 5000,
+            [&](const InboundEvent& e, int64_t id) {
+                filed.clear();
+                file(e, id);
+            },
+            [&] {
+                try {
+                    outbox.add_all(filed);
+                } catch (...) {
+                    filed.clear();
+                    throw;
+                }
+                filed.clear();
+            });
+    }
+
+    InboundEventRepository repo;
+    OutboxRepository outbox;
+    std::vector<OutboxEntry> filed;
+};
+
+}  // namespace
+
+TEST(DrainStore, ARecordTheStoreRefusesIsSetAsideAndTheRestCommit)
+{
+    TempDb t;
+    Drain drain(t);
+    const std::vector<InboundEvent> batch = {event(7, 665, "d-665"), event(7, 666, "d-666"),
+                                             event(7, 667, "d-667")};
+    try {
+        drain.batch(batch);
+        FAIL() << "the whole batch fails: this is what used to repeat every second";
+    } catch (const StoreError& e) {
+        EXPECT_TRUE(is_record_error(e.code())) << e.what();
+    }
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events"), 0);
+
+    const auto sorted = drain.each(batch);
+    EXPECT_EQ(sorted.added, 2u);
+    ASSERT_EQ(sorted.set_aside.size(), 1u);
+    EXPECT_EQ(sorted.set_aside[0].index, 1u);
+    EXPECT_EQ(sorted.set_aside[0].error, "step: CHECK constraint failed: action IN ('send', 'delete', 'status')");
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events WHERE ring_seq IN (665, 667)"), 2);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events WHERE ring_seq = 666"), 0)
+        << "the refused record's row went with its entry";
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM outbox o JOIN inbound_events i"
+                       " ON i.id = o.inbound_id AND i.ring_seq = o.chatwoot_message_id"),
+              2);
+    // Kept verbatim, with why and when.
+    auto st = t.db->prepare("SELECT ring_epoch, ring_seq, kind, received_at, hex(payload),"
+                            " error, set_aside_at FROM dead_letters");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_int(0), 7);
+    EXPECT_EQ(st.column_int(1), 666);
+    EXPECT_EQ(st.column_int(2), 1);
+    EXPECT_EQ(st.column_int(3), 1000);
+    EXPECT_EQ(st.column_text(4), "72" + std::string(666 % 256 < 16 ? "0" : "") + "9A");
+    EXPECT_EQ(st.column_text(5), sorted.set_aside[0].error);
+    EXPECT_EQ(st.column_int(6), 5000);
+    EXPECT_FALSE(st.step());
+    st.reset();
+    EXPECT_EQ(drain.repo.count_dead_letters(), 1u);
+}
+
+TEST(DrainStore, TheSameBatchDrainedAgainSetsItsRecordAsideOnce)
+{
+    // A helper killed after the commit and before the pop finds the batch
+    // again: the good rows are repeats, the bad one is refused again.
+    TempDb t;
+    Drain drain(t);
+    const std::vector<InboundEvent> batch = {event(7, 665), event(7, 666), event(7, 667)};
+    EXPECT_EQ(drain.each(batch).added, 2u);
+    EXPECT_THROW(drain.batch(batch), StoreError);
+    const auto again = drain.each(batch);
+    EXPECT_EQ(again.added, 0u);
+    EXPECT_EQ(again.set_aside.size(), 1u);
+    EXPECT_EQ(drain.repo.count_dead_letters(), 1u);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM outbox"), 2);
+}
+
+TEST(DrainStore, ATransientErrorWhileSortingCommitsNothing)
+{
+    // A full disk is the database's state, not a record's: the batch stays
+    // queued for the next attempt, nothing is set aside.
+    TempDb t;
+    Drain drain(t);
+    t.db->exec("PRAGMA max_page_count = " + std::to_string(t.scalar("PRAGMA page_count") + 2));
+    std::vector<InboundEvent> batch = {event(7, 665), event(7, 666), event(7, 667)};
+    batch[2].payload.assign(256 * 1024, 'x');
+    try {
+        drain.each(batch);
+        FAIL() << "insert_each must throw";
+    } catch (const StoreError& e) {
+        EXPECT_EQ(e.code() & 0xff, SQLITE_FULL) << e.what();
+        EXPECT_FALSE(is_record_error(e.code()));
+    }
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events"), 0);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM dead_letters"), 0);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM outbox"), 0);
+}
+
+TEST(DrainStore, OnlyErrorsTheRecordCarriesAreRecordErrors)
+{
+    for (int code : {SQLITE_CONSTRAINT_CHECK, SQLITE_CONSTRAINT_NOTNULL,
+                     SQLITE_CONSTRAINT_TRIGGER, SQLITE_CONSTRAINT_FOREIGNKEY, SQLITE_MISMATCH,
+                     SQLITE_TOOBIG}) {
+        EXPECT_TRUE(is_record_error(code)) << code;
+    }
+    for (int code : {SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED, SQLITE_IOERR_FSYNC,
+                     SQLITE_FULL, SQLITE_NOMEM, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_CORRUPT,
+                     SQLITE_ERROR, SQLITE_ABORT, 0}) {
+        EXPECT_FALSE(is_record_error(code)) << code;
+    }
 }
 
 // --- the replay filter's slots -------------------------------------------------------------
