@@ -178,7 +178,22 @@ void ChatwootClient::finished(const std::string& key, const TransferResult& resu
         response.retry_after = result.retry_after;
     }
     response.body = result.body;
-    complete(key, result, rest::classify(response));
+    response.body_truncated = result.body_truncated;
+    response.body_cap = kMaxAnswer;
+    rest::Classification c = rest::classify(response);
+    if (result.body_truncated && result.http_status >= 200 && result.http_status < 300) {
+        // Said here, once, with the request it answered: further on it
+        // would only be an answer that does not parse.  (An error page's
+        // length does not matter: its status says what happened.)
+        const Job* job = lanes_.first(key);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: %s %s: Chatwoot answered %l with more than "
+                      "the %uz bytes kept of an answer; not read (%s)",
+                      job ? job->request.method.c_str() : "-",
+                      job ? job->request.path.c_str() : "-", result.http_status,
+                      kMaxAnswer, c.reason.c_str());
+    }
+    complete(key, result, std::move(c));
 }
 
 // Requests the transport refused to start: nothing went out, so nothing can
