@@ -65,6 +65,19 @@ public:
         }
         return m->GetInt64();
     }
+    // An integer that may be null or absent (then 0).
+    int64_t optional_integer(const Value& v, const char* name)
+    {
+        const Value* m = member(v, name);
+        if (!m || m->IsNull()) {
+            return 0;
+        }
+        if (!m->IsInt64()) {
+            fail(name, "an integer");
+            return 0;
+        }
+        return m->GetInt64();
+    }
     // A string that may be null or absent (then empty).
     std::string optional_string(const Value& v, const char* name)
     {
@@ -177,6 +190,7 @@ Message read_message(Reader& r, const Value& v)
     m.source_id = r.optional_string(v, "source_id");
     m.status = r.optional_string(v, "status");
     m.is_private = r.boolean(v, "private");
+    m.created_at = r.optional_integer(v, "created_at");
     return m;
 }
 

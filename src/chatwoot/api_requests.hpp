@@ -90,6 +90,8 @@ public:
     // JSON, or multipart/form-data when the message has attachments
     // (content_attributes then travels as a JSON string, as Chatwoot reads it).
     Request create_message(int64_t conversation_id, const NewMessage& message) const;
+    // A page of kMessagesPerPage, oldest first: the newest ones, or those
+    // older than the message `before`.
     Request list_messages(int64_t conversation_id,
                           std::optional<int64_t> before = std::nullopt) const;
     // Not in Chatwoot's swagger, but in its code since 4.2 (API inboxes only).
@@ -138,7 +140,12 @@ struct Message {
     std::string source_id;      // empty when null
     std::string status;
     bool is_private = false;
+    int64_t created_at = 0;     // Unix seconds, Chatwoot's clock; 0 when absent
 };
+
+// Messages a page of GET .../messages holds (Chatwoot's MessageFinder):
+// the newest without `before`, the ones just older than `before` with it.
+inline constexpr size_t kMessagesPerPage = 20;
 
 // {"meta":{...},"payload":[contact,...]}: search, filter, list.
 Parsed<std::vector<Contact>> parse_contact_list(std::string_view body);
