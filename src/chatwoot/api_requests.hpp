@@ -4,6 +4,8 @@
 // ids are display ids; message_type is an integer in REST answers.
 #pragma once
 
+#include "retry_policy.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -167,6 +169,42 @@ Parsed<std::vector<Inbox>> parse_inbox_list(std::string_view body);
 Parsed<Inbox> parse_inbox(std::string_view body);
 // {"meta":{...},"payload":[message,...]}: list, oldest first.
 Parsed<std::vector<Message>> parse_message_list(std::string_view body);
+
+// GET /api/v1/profile: the token's user and the accounts it belongs to.
+struct ProfileAccount {
+    int64_t id = 0;
+    std::string name;
+    std::string status;        // "active", "suspended"
+    std::string role;          // "administrator", "agent"
+};
+struct Profile {
+    int64_t id = 0;            // the user
+    std::vector<ProfileAccount> accounts;
+};
+Parsed<Profile> parse_profile(std::string_view body);
+
+// What the periodic check of an inbox's Chatwoot found, worst last: the
+// order ranks inboxes when status shows one word for all of them.
+enum class CheckResult {
+    ok,
+    unavailable,        // an answer, but not from a working Chatwoot now: 5xx, 429, 408
+    unreachable,        // no HTTP answer at all: DNS, connect, TLS, timeout
+    bad_answer,         // not Chatwoot's API at that URL: 404, a redirect, not a profile
+    no_account_access,  // the token works, but not for the inbox's account
+    unauthorized        // the token is refused: 401, 403
+};
+std::string_view check_result_name(CheckResult r);
+
+struct CheckOutcome {
+    CheckResult result = CheckResult::bad_answer;
+    // For the log: what was wrong and what to fix; never the body.
+    std::string reason;
+};
+
+// Judges the answer to Api::profile() for the inbox's account: the URL
+// reaches Chatwoot's API, the token is accepted, and the account is among
+// the token's accounts and active.  Sans-I/O: the curl adapter fills r.
+CheckOutcome check_profile(const Response& r, int64_t account_id);
 
 // Percent-encodes a query parameter value (RFC 3986 unreserved kept).
 std::string query_escape(std::string_view value);

@@ -16,6 +16,7 @@
 #include "inbox_resolver.hpp"
 #include "outbox_reconciler.hpp"
 #include "media_store.hpp"
+#include "chatwoot_check.hpp"
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
 #include "outbox_expiry.hpp"
@@ -144,6 +145,7 @@ private:
     std::optional<store::OutboxRepository> outbox_;
     std::optional<QueueDrain> queue_;
     std::optional<CurlMultiDriver> curl_;
+    std::optional<ChatwootCheck> check_;
     std::vector<cw_inbox_conf_t> inbox_confs_;
     std::vector<std::unique_ptr<ChatwootClient>> clients_;
     std::optional<OutboxExpiry> expiry_;
@@ -422,9 +424,8 @@ void Helper::start_chatwoot()
     ngx_add_timer(&expiry_timer_, kExpiryMsec);
     forward();
     ngx_add_timer(&forward_timer_, kForwardMsec);
-    if (!chatwoot_url_.empty()) {
-        probe_chatwoot();
-    }
+    check_.emplace(*curl_, inbox_confs_, probe_interval_, &shared_->chatwoot);
+    check_->start();
 }
 
 // Takes what the devices have and keeps every chat with pending messages

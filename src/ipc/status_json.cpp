@@ -24,12 +24,33 @@ std::string_view helper_state_name(uint64_t state)
     }
 }
 
+std::string_view check_name(uint64_t check)
+{
+    switch (check) {
+    case CW_CHECK_OK:
+        return "ok";
+    case CW_CHECK_UNAVAILABLE:
+        return "unavailable";
+    case CW_CHECK_UNREACHABLE:
+        return "unreachable";
+    case CW_CHECK_BAD_ANSWER:
+        return "bad_answer";
+    case CW_CHECK_NO_ACCOUNT_ACCESS:
+        return "no_account_access";
+    case CW_CHECK_UNAUTHORIZED:
+        return "unauthorized";
+    default:
+        return "none";
+    }
+}
+
 }  // namespace
 
 extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
                                    size_t size) noexcept
 {
     const auto state = helper_state_name(s->helper.state);
+    const auto check = check_name(s->chatwoot.check);
     const unsigned long long restarts =
         s->helper.starts > 0 ? s->helper.starts - 1 : 0;
 
@@ -43,7 +64,7 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
         "\"rejected_closed\":%llu,\"resets\":%llu},"
         "\"store\":{\"persisted\":%llu,\"batches\":%llu,\"errors\":%llu},"
         "\"chatwoot\":{\"configured\":%s,\"checks\":%llu,\"failures\":%llu,"
-        "\"last_http_status\":%llu,\"last_checked_at\":%llu},"
+        "\"last_http_status\":%llu,\"last_checked_at\":%llu,\"check\":\"%.*s\"},"
         "\"time\":%llu}\n",
         (unsigned long long) s->helper.pid, (int) state.size(), state.data(),
         s->helper.state == CW_HELPER_RUNNING ? "true" : "false",
@@ -70,6 +91,7 @@ extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
         (unsigned long long) s->chatwoot.failures,
         (unsigned long long) s->chatwoot.last_http_status,
         (unsigned long long) s->chatwoot.last_checked_at,
+        (int) check.size(), check.data(),
         (unsigned long long) s->now);
 
     if (n < 0 || static_cast<size_t>(n) >= size) {
