@@ -159,7 +159,12 @@ void ChatwootClient::start(const std::string& key)
         job.start_error = "unknown error";
     }
     if (job.start_error) {
-        start_failures_.push_back(key);
+        try {
+            start_failures_.push_back(key);
+        } catch (...) {
+            job.start_error.reset();  // not to be skipped for ever: a later pump starts it
+            throw;
+        }
         return;
     }
     claim.keep();
