@@ -61,6 +61,7 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     st.chatwoot.failures = cw_load(&sh->chatwoot.failures);
     st.chatwoot.last_http_status = cw_load(&sh->chatwoot.last_http_status);
     st.chatwoot.last_checked_at = cw_load(&sh->chatwoot.last_checked_at);
+    st.chatwoot.check = cw_load(&sh->chatwoot.check);
     st.chatwoot_configured = mcf->inboxes.nelts > 0;
 
     for (i = 0; i < CW_WH_OUTCOMES; i++) {

@@ -61,11 +61,24 @@ typedef struct {
     uint64_t  dead_letters;      /* records refused, kept in dead_letters */
 } cw_store_stats_t;
 
+/* What the check of an inbox's Chatwoot found (GET /api/v1/profile with
+ * its token, its account among the token's), worse as it grows. */
+typedef enum {
+    CW_CHECK_NONE = 0,            /* not checked yet */
+    CW_CHECK_OK,
+    CW_CHECK_UNAVAILABLE,         /* 5xx, 429: there, not working now */
+    CW_CHECK_UNREACHABLE,         /* no HTTP answer */
+    CW_CHECK_BAD_ANSWER,          /* not Chatwoot's API at that URL */
+    CW_CHECK_NO_ACCOUNT_ACCESS,   /* the token is not for the account */
+    CW_CHECK_UNAUTHORIZED         /* the token is refused */
+} cw_check_t;
+
 typedef struct {
-    uint64_t  checks;            /* finished reachability probes */
+    uint64_t  checks;            /* finished checks (one per inbox a round) */
     uint64_t  failures;          /* of which failed at transport level */
-    uint64_t  last_http_status;  /* 0 when the last probe got no answer */
+    uint64_t  last_http_status;  /* 0 when the last check got no answer */
     uint64_t  last_checked_at;   /* unix seconds */
+    uint64_t  check;             /* cw_check_t: the worst inbox's last */
 } cw_upstream_stats_t;
 
 /* What the helper did with messages, counted since the zone was made. */

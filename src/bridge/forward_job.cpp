@@ -29,12 +29,13 @@ bool is_group(const std::string& chat)
 }  // namespace
 
 ForwardJob::ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
-                       rest::Api api, bool may_be_posted)
+                       rest::Api api, bool may_be_posted, int64_t posted_since)
     : message_(std::move(message)),
       mapping_(known),
       options_(options),
       api_(api),
-      look_first_(may_be_posted)
+      look_first_(may_be_posted),
+      posted_since_(posted_since)
 {
     next();
 }
@@ -101,7 +102,7 @@ void ForwardJob::next()
     }
     if (look_first_) {
         look_first_ = false;
-        ask(Step::find_posted_message, api_.list_messages(*mapping_.conversation_id));
+        look_for_post();
         return;
     }
     rest::NewMessage m;
@@ -122,6 +123,13 @@ void ForwardJob::ask(Step step, rest::Request request)
     state_ = State::request;
 }
 
+// From the newest page of the conversation; on_posted_search pages back.
+void ForwardJob::look_for_post()
+{
+    pages_ = 0;
+    ask(Step::find_posted_message, api_.list_messages(*mapping_.conversation_id));
+}
+
 void ForwardJob::fail(std::string why)
 {
     failure_ = std::move(why);
@@ -138,7 +146,10 @@ void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
         state_ = State::failed;
         return;
     }
-    if (c.outcome == rest::Outcome::retry) {
+    // Chatwoot did it but its answer could not be read (over the client's
+    // cap): like a lost answer, the create is looked up, not made again.
+    const bool done_unread = c.outcome == rest::Outcome::permanent && c.may_have_applied;
+    if (c.outcome == rest::Outcome::retry || done_unread) {
         // Only creates come back unretried: they may have happened, so look
         // before creating again.
         switch (step_) {
@@ -151,11 +162,10 @@ void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
                 api_.contact_conversations(*mapping_.contact_id));
             return;
         case Step::post_message:
-            ask(Step::find_posted_message,
-                api_.list_messages(*mapping_.conversation_id));
+            look_for_post();
             return;
         default:
-            fail("gave up retrying: " + c.reason);
+            fail(done_unread ? c.reason : "gave up retrying: " + c.reason);
             return;
         }
     }
@@ -332,14 +342,37 @@ void ForwardJob::on_posted_search(std::string_view body)
         return;
     }
     const std::string source_id = source_id_of(message_.id);
-    for (const auto& m : *list.value) {
+    const auto& page = *list.value;
+    for (const auto& m : page) {
         if (m.source_id == source_id) {
             message_id_ = m.id;   // the lost answer's message: keep it
             state_ = State::done;
             return;
         }
     }
-    next();  // it never arrived: post it (again)
+    // Not on this page.  Newer messages may have pushed it onto an older
+    // one: page back while older pages can still hold it.
+    pages_++;
+    int64_t oldest_id = 0;
+    int64_t oldest_time = 0;
+    for (const auto& m : page) {
+        if (oldest_id == 0 || m.id < oldest_id) {
+            oldest_id = m.id;
+        }
+        if (oldest_time == 0 || m.created_at < oldest_time) {
+            oldest_time = m.created_at;
+        }
+    }
+    const bool at_first_message = page.size() < rest::kMessagesPerPage;
+    const bool past_the_post = posted_since_ > 0
+                               && oldest_time < posted_since_ - kClockSkew;
+    const bool far_enough = posted_since_ == 0 && pages_ >= kMaxLookBackPages;
+    if (at_first_message || past_the_post || far_enough) {
+        next();  // it never arrived: post it (again)
+        return;
+    }
+    ask(Step::find_posted_message,
+        api_.list_messages(*mapping_.conversation_id, oldest_id));
 }
 
 }  // namespace chatwoot::bridge

@@ -50,8 +50,18 @@ class ForwardJob {
 public:
     // may_be_posted: an earlier helper may have posted it and died before
     // it could write that down, so look for it before posting.
+    // posted_since: Unix seconds before which no try can have posted it
+    // (when the message was stored, or when this helper started), 0 when
+    // unknown.  A look pages back through the conversation until it is
+    // past that time (give or take kClockSkew), or at its first message.
     ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
-               rest::Api api, bool may_be_posted = false);
+               rest::Api api, bool may_be_posted = false, int64_t posted_since = 0);
+
+    // Chatwoot's clock against ours: a look goes this much further back.
+    static constexpr int64_t kClockSkew = 10 * 60;
+    // Pages a look reads at most when posted_since is unknown (1000
+    // messages), then posts: a lost post that far back is beyond doubt.
+    static constexpr int kMaxLookBackPages = 50;
 
     enum class State { request, done, failed };
 
@@ -87,6 +97,7 @@ private:
 
     void next();
     void ask(Step step, rest::Request request);
+    void look_for_post();
     void fail(std::string why);
 
     void on_contact_search(std::string_view body);
@@ -109,6 +120,8 @@ private:
     int searches_ = 0;    // bounds look-then-create loops
     int not_founds_ = 0;  // bounds re-resolving after 404s
     bool look_first_ = false;
+    int64_t posted_since_ = 0;
+    int pages_ = 0;       // of the current look
 };
 
 }  // namespace chatwoot::bridge

@@ -65,6 +65,19 @@ public:
         }
         return m->GetInt64();
     }
+    // An integer that may be null or absent (then 0).
+    int64_t optional_integer(const Value& v, const char* name)
+    {
+        const Value* m = member(v, name);
+        if (!m || m->IsNull()) {
+            return 0;
+        }
+        if (!m->IsInt64()) {
+            fail(name, "an integer");
+            return 0;
+        }
+        return m->GetInt64();
+    }
     // A string that may be null or absent (then empty).
     std::string optional_string(const Value& v, const char* name)
     {
@@ -177,6 +190,7 @@ Message read_message(Reader& r, const Value& v)
     m.source_id = r.optional_string(v, "source_id");
     m.status = r.optional_string(v, "status");
     m.is_private = r.boolean(v, "private");
+    m.created_at = r.optional_integer(v, "created_at");
     return m;
 }
 
@@ -483,6 +497,94 @@ Parsed<Message> parse_message(std::string_view body)
 {
     return parse_with<Message>(
         body, [](Reader& r, const Value& doc) { return read_message(r, doc); });
+}
+
+Parsed<Profile> parse_profile(std::string_view body)
+{
+    return parse_with<Profile>(body, [](Reader& r, const Value& doc) {
+        Profile p;
+        if (!doc.IsObject()) {
+            r.error = "not an object";
+            return p;
+        }
+        p.id = r.integer(doc, "id");
+        if (const Value* accounts = r.array(doc, "accounts")) {
+            for (const auto& a : accounts->GetArray()) {
+                ProfileAccount pa;
+                pa.id = r.integer(a, "id");
+                pa.name = r.optional_string(a, "name");
+                pa.status = r.optional_string(a, "status");
+                pa.role = r.optional_string(a, "role");
+                p.accounts.push_back(std::move(pa));
+            }
+        }
+        return p;
+    });
+}
+
+std::string_view check_result_name(CheckResult r)
+{
+    switch (r) {
+    case CheckResult::ok: return "ok";
+    case CheckResult::unavailable: return "unavailable";
+    case CheckResult::unreachable: return "unreachable";
+    case CheckResult::bad_answer: return "bad_answer";
+    case CheckResult::no_account_access: return "no_account_access";
+    case CheckResult::unauthorized: return "unauthorized";
+    }
+    return "bad_answer";
+}
+
+CheckOutcome check_profile(const Response& r, int64_t account_id)
+{
+    const Classification c = classify(r);
+    if (r.transport_error != TransportError::none
+        || r.http_status < 100 || r.http_status > 599)
+    {
+        return {CheckResult::unreachable, c.reason};
+    }
+    const int s = r.http_status;
+    if (c.cause == Cause::unauthorized) {
+        // The result already says so: keep what to fix.
+        std::string_view why = c.reason;
+        if (why.starts_with("unauthorized: ")) {
+            why.remove_prefix(14);
+        }
+        return {CheckResult::unauthorized, std::string(why)};
+    }
+    if (c.cause == Cause::throttled || c.cause == Cause::server_error) {
+        return {CheckResult::unavailable, c.reason};
+    }
+    if (s == 404) {
+        // Chatwoot routes /api/v1/profile for every installation: a 404
+        // is another server, or a URL with a path it does not have.
+        return {CheckResult::bad_answer,
+                "404 for /api/v1/profile: url is not a Chatwoot installation's base URL"};
+    }
+    // Other refusals, a redirect, or a profile over the client's cap.
+    if (c.outcome != Outcome::success) {
+        return {CheckResult::bad_answer, c.reason};
+    }
+    auto profile = parse_profile(r.body);
+    if (!profile) {
+        return {CheckResult::bad_answer,
+                "the answer to /api/v1/profile is not a Chatwoot profile (" + profile.error
+                    + "): url is not a Chatwoot installation's base URL"};
+    }
+    const std::string account = std::to_string(account_id);
+    for (const auto& a : profile.value->accounts) {
+        if (a.id != account_id) {
+            continue;
+        }
+        // Absent in older Chatwoots: then only a 401 later would tell.
+        if (!a.status.empty() && a.status != "active") {
+            return {CheckResult::no_account_access,
+                    "account " + account + " is " + a.status};
+        }
+        return {CheckResult::ok, "account " + account + " reachable"};
+    }
+    return {CheckResult::no_account_access,
+            "the api_token's user is not a member of account " + account};
 }
 
 Parsed<std::vector<Message>> parse_message_list(std::string_view body)

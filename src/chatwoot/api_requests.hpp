@@ -4,6 +4,8 @@
 // ids are display ids; message_type is an integer in REST answers.
 #pragma once
 
+#include "retry_policy.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -90,6 +92,8 @@ public:
     // JSON, or multipart/form-data when the message has attachments
     // (content_attributes then travels as a JSON string, as Chatwoot reads it).
     Request create_message(int64_t conversation_id, const NewMessage& message) const;
+    // A page of kMessagesPerPage, oldest first: the newest ones, or those
+    // older than the message `before`.
     Request list_messages(int64_t conversation_id,
                           std::optional<int64_t> before = std::nullopt) const;
     // Not in Chatwoot's swagger, but in its code since 4.2 (API inboxes only).
@@ -138,7 +142,12 @@ struct Message {
     std::string source_id;      // empty when null
     std::string status;
     bool is_private = false;
+    int64_t created_at = 0;     // Unix seconds, Chatwoot's clock; 0 when absent
 };
+
+// Messages a page of GET .../messages holds (Chatwoot's MessageFinder):
+// the newest without `before`, the ones just older than `before` with it.
+inline constexpr size_t kMessagesPerPage = 20;
 
 // {"meta":{...},"payload":[contact,...]}: search, filter, list.
 Parsed<std::vector<Contact>> parse_contact_list(std::string_view body);
@@ -160,6 +169,42 @@ Parsed<std::vector<Inbox>> parse_inbox_list(std::string_view body);
 Parsed<Inbox> parse_inbox(std::string_view body);
 // {"meta":{...},"payload":[message,...]}: list, oldest first.
 Parsed<std::vector<Message>> parse_message_list(std::string_view body);
+
+// GET /api/v1/profile: the token's user and the accounts it belongs to.
+struct ProfileAccount {
+    int64_t id = 0;
+    std::string name;
+    std::string status;        // "active", "suspended"
+    std::string role;          // "administrator", "agent"
+};
+struct Profile {
+    int64_t id = 0;            // the user
+    std::vector<ProfileAccount> accounts;
+};
+Parsed<Profile> parse_profile(std::string_view body);
+
+// What the periodic check of an inbox's Chatwoot found, worst last: the
+// order ranks inboxes when status shows one word for all of them.
+enum class CheckResult {
+    ok,
+    unavailable,        // an answer, but not from a working Chatwoot now: 5xx, 429, 408
+    unreachable,        // no HTTP answer at all: DNS, connect, TLS, timeout
+    bad_answer,         // not Chatwoot's API at that URL: 404, a redirect, not a profile
+    no_account_access,  // the token works, but not for the inbox's account
+    unauthorized        // the token is refused: 401, 403
+};
+std::string_view check_result_name(CheckResult r);
+
+struct CheckOutcome {
+    CheckResult result = CheckResult::bad_answer;
+    // For the log: what was wrong and what to fix; never the body.
+    std::string reason;
+};
+
+// Judges the answer to Api::profile() for the inbox's account: the URL
+// reaches Chatwoot's API, the token is accepted, and the account is among
+// the token's accounts and active.  Sans-I/O: the curl adapter fills r.
+CheckOutcome check_profile(const Response& r, int64_t account_id);
 
 // Percent-encodes a query parameter value (RFC 3986 unreserved kept).
 std::string query_escape(std::string_view value);

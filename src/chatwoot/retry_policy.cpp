@@ -352,6 +352,14 @@ Classification classify(const Response& r)
         return make(Outcome::retry, Cause::network, Scope::request, true,
                     s == 0 ? std::string("no HTTP status")
                            : status_text("invalid HTTP status", s));
+    // Chatwoot did it, but what it answered is over the cap and cannot be
+    // read (it would only fail to parse further on).  Asking again gets the
+    // same answer, and a create asked again is made twice: permanent, with
+    // may_have_applied so that the caller of a create looks it up.
+    if (s < 300 && r.body_truncated)
+        return make(Outcome::permanent, Cause::rejected, Scope::request, true,
+                    status_text("answer", s) + " over the "
+                        + std::to_string(r.body_cap) + "-byte cap");
     if (s < 300)
         return make(Outcome::success, Cause::ok, Scope::request, false,
                     status_text("ok", s));

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -56,6 +57,10 @@ struct Response {
     int http_status = 0;                         // 0 when no status line came
     std::optional<std::string_view> retry_after; // the header's raw value
     std::string_view body;                       // the first few KB at most
+    // The answer was longer than the client keeps (body_cap bytes): body
+    // is only its beginning.
+    bool body_truncated = false;
+    size_t body_cap = 0;
 };
 
 enum class Outcome { success, retry, permanent };
@@ -84,7 +89,9 @@ struct Classification {
     Scope scope = Scope::request;
     // For a retry: the request may have taken effect on the server although
     // we have no 2xx for it, so before re-sending a create, look for it
-    // (source_id "WAID:..."), or it is duplicated.  False otherwise.
+    // (source_id "WAID:..."), or it is duplicated.  For a permanent
+    // outcome: the server did act (a 2xx whose answer was too long to
+    // read), so a create is not made again but looked up.  False otherwise.
     bool may_have_applied = false;
     // Short, for logs and failure notes: never the token (we never see it),
     // never the body, at most a cleaned, bounded extract of Chatwoot's

@@ -19,6 +19,7 @@ ChatForwarder::ChatForwarder(std::string inbox, store::WaInboundRepository& inbo
       options_(options),
       max_active_(std::max<size_t>(1, max_active_chats)),
       inherited_up_to_(inherited_up_to),
+      started_at_(static_cast<int64_t>(ngx_time())),
       media_(media)
 {
 }
@@ -74,12 +75,20 @@ bool ChatForwarder::start_next(const std::string& chat)
         return true;
     });
     store::ChatRow row = inbound_.chat(inbox_, chat);
+    // How far back a look for a post whose answer was lost must go: an
+    // earlier helper's post can be of any time; one of ours is not older
+    // than this helper, and a fresh job's not older than the job.
+    const bool inherited = pending->id <= inherited_up_to_;
+    const bool unsure = unsure_.erase(chat) > 0;
+    const int64_t posted_since = inherited ? 0
+                                 : unsure  ? started_at_
+                                           : static_cast<int64_t>(ngx_time());
     Active& a = active_[chat];
     a.row_id = pending->id;
     a.media = std::move(media);
     a.job = std::make_unique<bridge::ForwardJob>(
         std::move(*message), bridge::ChatMapping{row.contact_id, row.conversation_id},
-        options_, api_, pending->id <= inherited_up_to_ || unsure_.erase(chat) > 0);
+        options_, api_, inherited || unsure, posted_since);
     send(chat);
     return true;
 }

@@ -59,6 +59,7 @@ private:
     bridge::InboxOptions options_;
     size_t max_active_;
     int64_t inherited_up_to_;
+    int64_t started_at_;   // Unix seconds
     MediaStore& media_;
     std::unordered_map<std::string, Active> active_;
     // Chats whose last message may be in Chatwoot although the store could

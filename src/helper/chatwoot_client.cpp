@@ -52,7 +52,8 @@ ChatwootClient::ChatwootClient(HttpTransport& curl, std::string base_url,
                               : rest::TokenBucket::Rate::unlimited(),
               std::max(1u, rate_per_second)),
       backoff_(backoff),
-      rng_(static_cast<uint64_t>(ngx_pid) * 0x9E3779B97F4A7C15ULL ^ ngx_time())
+      rng_(static_cast<uint64_t>(ngx_pid) * 0x9E3779B97F4A7C15ULL ^ ngx_time()),
+      lanes_(concurrency_)
 {
     while (!base_url_.empty() && base_url_.back() == '/') {
         base_url_.pop_back();
@@ -75,8 +76,7 @@ void ChatwootClient::submit(std::string key, rest::Request request, Done done)
     Job job;
     job.request = std::move(request);
     job.done = std::move(done);
-    queues_[key].push_back(std::move(job));
-    queued_++;
+    lanes_.push(key, std::move(job));
     pump();
 }
 
@@ -93,71 +93,89 @@ void ChatwootClient::pump()
         }
     };
 
-    for (auto& [key, queue] : queues_) {
-        if (running_ >= concurrency_) {
-            break;
+    lanes_.for_each_waiting([&](const std::string& key, Job& job) {
+        if (!lanes_.slot_free()) {
+            return false;
         }
-        if (queue.empty() || queue.front().running) {
-            continue;
+        if (job.start_error) {
+            return true;  // its failure is reported first
         }
-        Job& job = queue.front();
         const auto ready = std::max(job.not_before, server_paused_until_);
         if (ready > now) {
             wake_at(ready);
-            continue;
+            return true;
         }
         if (!bucket_.try_take(now)) {
             wake_at(now + std::chrono::duration_cast<Clock::duration>(bucket_.wait_time(now)));
-            break;
+            return false;
         }
-        start(key, job);
+        start(key);
+        return true;
+    });
+    if (!start_failures_.empty()) {
+        wake_at(now);
     }
     if (next != Clock::time_point{}) {
         arm(next);
     }
 }
 
-void ChatwootClient::start(const std::string& key, Job& job)
+void ChatwootClient::start(const std::string& key)
 {
-    job.running = true;
+    // Until keep(), dropping the claim hands the lane and the slot back:
+    // whatever throws below, nothing stays marked in flight.
+    auto claim = lanes_.claim(key);
+    Job& job = claim.job();
     if (job.attempts == 0) {
         job.first_attempt = Clock::now();
     }
     job.attempts++;
-    running_++;
 
-    HttpRequest http;
-    http.method = job.request.method;
-    http.url = base_url_ + job.request.path;
-    http.headers = {token_header_, "Accept: application/json"};
-    if (!job.request.files.empty()) {
-        http.form = job.request.form;     // curl sets the multipart Content-Type
-        http.files = job.request.files;
-        // No "Expect: 100-continue" round trip before each upload.
-        http.headers.push_back("Expect:");
-    } else if (!job.request.body.empty()) {
-        http.headers.push_back("Content-Type: application/json");
-        http.body = job.request.body;
+    try {
+        HttpRequest http;
+        http.method = job.request.method;
+        http.url = base_url_ + job.request.path;
+        http.headers = {token_header_, "Accept: application/json"};
+        if (!job.request.files.empty()) {
+            http.form = job.request.form;     // curl sets the multipart Content-Type
+            http.files = job.request.files;
+            // No "Expect: 100-continue" round trip before each upload.
+            http.headers.push_back("Expect:");
+        } else if (!job.request.body.empty()) {
+            http.headers.push_back("Content-Type: application/json");
+            http.body = job.request.body;
+        }
+        http.timeout_ms = kRequestTimeoutMs;
+        http.max_body = kMaxAnswer;
+        http.at_most_once = !idempotent(job.request);
+
+        // The key outlives the transfer: jobs leave their lane only in
+        // complete().
+        curl_.request(std::move(http),
+                      [this, key](const TransferResult& r) { finished(key, r); });
+    } catch (const std::exception& e) {
+        job.start_error = e.what();
+    } catch (...) {
+        job.start_error = "unknown error";
     }
-    http.timeout_ms = kRequestTimeoutMs;
-    http.max_body = kMaxAnswer;
-    http.at_most_once = !idempotent(job.request);
-
-    // The key outlives the transfer: jobs leave their queue only in finish().
-    curl_.request(std::move(http),
-                  [this, key](const TransferResult& r) { finish(key, r); });
+    if (job.start_error) {
+        try {
+            start_failures_.push_back(key);
+        } catch (...) {
+            job.start_error.reset();  // not to be skipped for ever: a later pump starts it
+            throw;
+        }
+        return;
+    }
+    claim.keep();
 }
 
-void ChatwootClient::finish(const std::string& key, const TransferResult& result)
+void ChatwootClient::finished(const std::string& key, const TransferResult& result)
 {
-    running_--;
-    auto it = queues_.find(key);
-    if (it == queues_.end() || it->second.empty()) {
-        return;  // cannot happen: a running job stays at its queue's front
+    lanes_.finished(key);
+    if (stats_ != nullptr) {
+        cw_add(&stats_->api_requests, 1);
     }
-    Job& job = it->second.front();
-    job.running = false;
-
     rest::Response response;
     response.transport_error = transport_error(result.code);
     response.http_status = static_cast<int>(result.http_status);
@@ -165,14 +183,61 @@ void ChatwootClient::finish(const std::string& key, const TransferResult& result
         response.retry_after = result.retry_after;
     }
     response.body = result.body;
+    response.body_truncated = result.body_truncated;
+    response.body_cap = kMaxAnswer;
     rest::Classification c = rest::classify(response);
-    if (stats_ != nullptr) {
-        cw_add(&stats_->api_requests, 1);
+    if (result.body_truncated && result.http_status >= 200 && result.http_status < 300) {
+        // Said here, once, with the request it answered: further on it
+        // would only be an answer that does not parse.  (An error page's
+        // length does not matter: its status says what happened.)
+        const Job* job = lanes_.first(key);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: %s %s: Chatwoot answered %l with more than "
+                      "the %uz bytes kept of an answer; not read (%s)",
+                      job ? job->request.method.c_str() : "-",
+                      job ? job->request.path.c_str() : "-", result.http_status,
+                      kMaxAnswer, c.reason.c_str());
     }
+    complete(key, result, std::move(c));
+}
 
+// Requests the transport refused to start: nothing went out, so nothing can
+// have happened in Chatwoot; they take the way of a failed connect.
+void ChatwootClient::report_start_failures()
+{
+    std::vector<std::string> keys;
+    keys.swap(start_failures_);
+    for (const auto& key : keys) {
+        Job* job = lanes_.first(key);
+        if (job == nullptr || !job->start_error || lanes_.first_running(key)) {
+            continue;
+        }
+        TransferResult result;
+        result.code = CURLE_FAILED_INIT;
+        result.error = std::move(*job->start_error);
+        job->start_error.reset();
+        rest::Classification c;
+        c.outcome = rest::Outcome::retry;
+        c.cause = rest::Cause::network;
+        c.scope = rest::Scope::request;
+        c.may_have_applied = false;
+        c.reason = "not started: " + result.error;
+        complete(key, result, std::move(c));
+    }
+}
+
+// The key's first job has its outcome: retried here, or handed to its
+// callback and taken out of its lane.
+void ChatwootClient::complete(const std::string& key, const TransferResult& result,
+                              rest::Classification c)
+{
+    Job* job = lanes_.first(key);
+    if (job == nullptr) {
+        return;  // cannot happen: a job leaves its lane only here
+    }
     const bool retry_here = c.outcome == rest::Outcome::retry
-                            && (!c.may_have_applied || idempotent(job.request))
-                            && !rest::should_give_up(c, job.attempts, job.first_attempt,
+                            && (!c.may_have_applied || idempotent(job->request))
+                            && !rest::should_give_up(c, job->attempts, job->first_attempt,
                                                      Clock::now());
     if (retry_here) {
         std::optional<rest::Millis> retry_after;
@@ -180,36 +245,35 @@ void ChatwootClient::finish(const std::string& key, const TransferResult& result
             retry_after = rest::parse_retry_after(result.retry_after,
                                                   std::chrono::system_clock::now());
         }
-        const auto delay = backoff_.next_delay(job.attempts, c.cause, retry_after, rng_);
-        job.not_before = Clock::now() + delay;
+        const auto delay = backoff_.next_delay(job->attempts, c.cause, retry_after, rng_);
+        job->not_before = Clock::now() + delay;
         if (c.scope == rest::Scope::server) {
-            server_paused_until_ = std::max(server_paused_until_, job.not_before);
+            server_paused_until_ = std::max(server_paused_until_, job->not_before);
         }
         if (stats_ != nullptr) {
             cw_add(&stats_->api_retries, 1);
         }
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "chatwoot helper: %s %s: %s, retry %ui in %M ms",
-                      job.request.method.c_str(), job.request.path.c_str(),
-                      c.reason.c_str(), job.attempts,
+                      job->request.method.c_str(), job->request.path.c_str(),
+                      c.reason.c_str(), job->attempts,
                       static_cast<ngx_msec_t>(delay.count()));
         pump();
         return;
     }
 
-    Reply reply{std::move(c), result.http_status, result.body, job.attempts};
-    Done done = std::move(job.done);
-    it->second.pop_front();
-    queued_--;
-    if (it->second.empty()) {
-        queues_.erase(it);
-    }
+    Reply reply{std::move(c), result.http_status, result.body, job->attempts};
+    Done done = std::move(job->done);
+    lanes_.pop(key);
     try {
         done(reply);
     } catch (const std::exception& e) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "chatwoot helper: handling a Chatwoot answer failed: %s",
                       e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: handling a Chatwoot answer failed");
     }
     pump();
 }
@@ -230,10 +294,14 @@ void ChatwootClient::on_timer(ngx_event_t* ev) noexcept
 {
     auto* self = static_cast<ChatwootClient*>(ev->data);
     try {
+        self->report_start_failures();
         self->pump();
     } catch (const std::exception& e) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "chatwoot helper: REST client: %s", e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: REST client failed");
     }
 }
 

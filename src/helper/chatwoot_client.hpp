@@ -11,15 +11,16 @@
 #include "ngx.hpp"
 
 #include "../chatwoot/api_requests.hpp"
+#include "../chatwoot/request_lanes.hpp"
 #include "../chatwoot/retry_policy.hpp"
 #include "../chatwoot/token_bucket.hpp"
 
 #include <chrono>
-#include <deque>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 namespace chatwoot::helper {
 
@@ -44,10 +45,12 @@ public:
     // retryable failure is retried here when re-sending cannot duplicate
     // anything (GET, PATCH, DELETE, and POSTs the answer shows never
     // applied); otherwise done gets the failure and the caller looks before
-    // it leaps.  done runs once, from the event loop.
+    // it leaps.  done runs once, from the event loop.  A request the
+    // transport refused to start never left: it is retried here like a
+    // failed connect, and done learns of it only if the client gives up.
     void submit(std::string key, rest::Request request, Done done);
 
-    size_t queued() const { return queued_; }
+    size_t queued() const { return lanes_.queued(); }
 
     // Where to count answers and retries for the status location.
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
@@ -61,12 +64,17 @@ private:
         unsigned attempts = 0;
         Clock::time_point first_attempt{};
         Clock::time_point not_before{};
-        bool running = false;
+        // Why the transport refused to start it; reported from the event
+        // loop (never from inside pump(), which walks the lanes).
+        std::optional<std::string> start_error;
     };
 
     void pump();
-    void start(const std::string& key, Job& job);
-    void finish(const std::string& key, const TransferResult& result);
+    void start(const std::string& key);
+    void finished(const std::string& key, const TransferResult& result);
+    void report_start_failures();
+    void complete(const std::string& key, const TransferResult& result,
+                  rest::Classification c);
     void arm(Clock::time_point when);
     static void on_timer(ngx_event_t* ev) noexcept;
 
@@ -78,9 +86,8 @@ private:
     rest::Backoff backoff_;
     std::mt19937_64 rng_;
 
-    std::unordered_map<std::string, std::deque<Job>> queues_;
-    size_t queued_ = 0;
-    unsigned running_ = 0;
+    rest::RequestLanes<Job> lanes_;
+    std::vector<std::string> start_failures_;   // keys whose first job did not start
     Clock::time_point server_paused_until_{};
     ngx_event_t timer_{};
     cw_bridge_stats_t* stats_ = nullptr;

@@ -316,11 +316,18 @@ void CurlMultiDriver::collect_finished()
             result.error = curl_easy_strerror(code);
         }
         // The callback may start new transfers; it runs after our
-        // bookkeeping so that it sees a consistent driver.
+        // bookkeeping so that it sees a consistent driver.  One callback's
+        // failure must not keep the other finished transfers unreported.
         Done done = std::move(node.mapped().done);
         node = {};
         if (done) {
-            done(result);
+            try {
+                done(result);
+            } catch (const std::exception& e) {
+                log_exception("handling a finished transfer", &e);
+            } catch (...) {
+                log_exception("handling a finished transfer", nullptr);
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ struct TransferResult {
     long http_status = 0;
     std::string error;        // curl's text when code != CURLE_OK
     std::string body;         // at most the request's max_body bytes
-    bool body_truncated = false;
+    bool body_truncated = false;  // the answer had more: the caller must not parse it
     std::string retry_after;  // the Retry-After header, empty when absent
 };
 

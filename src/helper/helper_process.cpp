@@ -4,7 +4,7 @@
 // Life of a helper:
 //   start -> (backoff, if the previous helper crashed young) -> wait for the
 //   state lock -> open the store -> running: drain the queue on every
-//   eventfd wake-up and on a slow poll timer, probe Chatwoot now and then.
+//   eventfd wake-up and on a slow poll timer, check Chatwoot now and then.
 // nginx ends it with exit(0) on reload/stop (no exit_process hook), so a
 // last drain runs from atexit; a kill -9 loses nothing either, because no
 // record leaves shared memory before it is committed.
@@ -13,6 +13,7 @@
 
 #include "command_desk.hpp"
 #include "crash_backoff.hpp"
+#include "chatwoot_check.hpp"
 #include "curl_multi_driver.hpp"
 #include "inbox_runtime.hpp"
 #include "log.hpp"
@@ -53,7 +54,6 @@ constexpr ngx_msec_t kSnapshotMsec = 1000;   // devices' state republished
 constexpr ngx_msec_t kPruneBusyMsec = 1000;  // retention: more to do
 constexpr ngx_msec_t kPruneIdleMsec = 60 * 60 * 1000;
 constexpr size_t kPruneRows = 500;           // per table and step: short write locks
-constexpr ngx_msec_t kProbeTimeoutMsec = 10000;
 constexpr int kBatchesPerTurn = 16;          // then let other events run
 constexpr uint64_t kManagerRecallMsec = 60 * 60 * 1000;
 
@@ -76,7 +76,6 @@ public:
           shpool_(static_cast<ngx_slab_pool_t*>(conf.shpool)),
           wake_fd_(conf.wake_fd),
           state_path_(conf.state_path),
-          chatwoot_url_(conf.chatwoot_url ? conf.chatwoot_url : ""),
           probe_interval_(conf.probe_interval_msec),
           lock_(state_path_ + "/helper.lock"),
           inbox_confs_(conf.inboxes, conf.inboxes + conf.inboxes_n)
@@ -84,7 +83,6 @@ public:
         init_timer(lock_timer_, &Helper::on_lock_timer);
         init_timer(poll_timer_, &Helper::on_poll_timer);
         init_timer(drain_timer_, &Helper::on_drain_timer);
-        init_timer(probe_timer_, &Helper::on_probe_timer);
         init_timer(wakeup_timer_, &Helper::on_wakeup_timer);
         init_timer(snapshot_timer_, &Helper::on_snapshot_timer);
         init_timer(prune_timer_, &Helper::on_prune_timer);
@@ -108,7 +106,6 @@ private:
     void open_store();
     void listen_for_wakeups();
     void drain();
-    void probe_chatwoot();
     void set_state(cw_helper_state_t s);
     void claim_queue();
     void release_queue();
@@ -116,7 +113,6 @@ private:
     static void on_lock_timer(ngx_event_t* ev) noexcept;
     static void on_poll_timer(ngx_event_t* ev) noexcept;
     static void on_drain_timer(ngx_event_t* ev) noexcept;
-    static void on_probe_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup(ngx_event_t* ev) noexcept;
     void start_inboxes();
     void publish_snapshot();
@@ -131,7 +127,6 @@ private:
     ngx_slab_pool_t* shpool_;
     int wake_fd_;
     std::string state_path_;
-    std::string chatwoot_url_;
     uint64_t probe_interval_;
     StateLock lock_;
     uint64_t started_at_ = 0;
@@ -144,6 +139,7 @@ private:
     std::optional<store::OutboxRepository> outbox_;
     std::optional<QueueDrain> queue_;
     std::optional<CurlMultiDriver> curl_;
+    std::optional<ChatwootCheck> check_;
     std::vector<cw_inbox_conf_t> inbox_confs_;
     std::optional<store::WaInboundRepository> wa_inbound_;
     std::vector<std::unique_ptr<InboxRuntime>> runtimes_;
@@ -156,7 +152,6 @@ private:
     ngx_event_t lock_timer_{};
     ngx_event_t poll_timer_{};
     ngx_event_t drain_timer_{};
-    ngx_event_t probe_timer_{};
     ngx_event_t wakeup_timer_{};
 };
 
@@ -335,8 +330,13 @@ void Helper::open_store()
     });
     if (!inbox_confs_.empty()) {
         guarded("starting the inboxes", [&] { start_inboxes(); });
-        if (curl_ && !chatwoot_url_.empty()) {
-            guarded("probing Chatwoot", [&] { probe_chatwoot(); });
+        // Each inbox's url, token and account are checked now and every
+        // check= interval: a wrong one shows in status and the log at once.
+        if (curl_) {
+            guarded("checking Chatwoot", [&] {
+                check_.emplace(*curl_, inbox_confs_, probe_interval_, &shared_->chatwoot);
+                check_->start();
+            });
         }
     }
     // Commands reach the devices from now on; those committed before (by
@@ -480,26 +480,6 @@ void Helper::drain()
     }
 }
 
-void Helper::probe_chatwoot()
-{
-    curl_->get(chatwoot_url_, kProbeTimeoutMsec,
-               [this](const TransferResult& r) {
-                   cw_upstream_stats_t& s = shared_->chatwoot;
-                   cw_add(&s.checks, 1);
-                   cw_store(&s.last_checked_at,
-                            static_cast<uint64_t>(ngx_time()));
-                   cw_store(&s.last_http_status,
-                            static_cast<uint64_t>(r.http_status));
-                   if (r.code != CURLE_OK) {
-                       cw_add(&s.failures, 1);
-                       ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                                     "chatwoot helper: Chatwoot is not "
-                                     "reachable: %s", r.error.c_str());
-                   }
-                   ngx_add_timer(&probe_timer_, probe_interval_);
-               });
-}
-
 void Helper::final_drain() noexcept
 {
     cw_store(&shared_->helper.clean_exit, static_cast<uint64_t>(ngx_pid));
@@ -536,11 +516,6 @@ void Helper::on_poll_timer(ngx_event_t* ev) noexcept
 void Helper::on_drain_timer(ngx_event_t* ev) noexcept
 {
     guarded("draining the queue", [&] { of(ev).drain(); });
-}
-
-void Helper::on_probe_timer(ngx_event_t* ev) noexcept
-{
-    guarded("probing Chatwoot", [&] { of(ev).probe_chatwoot(); });
 }
 
 void Helper::on_wakeup(ngx_event_t* ev) noexcept

@@ -75,6 +75,11 @@ void InboxResolver::on_retry_timer(ngx_event_t* ev) noexcept
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": %s", self->inbox_.c_str(), e.what());
         ngx_add_timer(&self->retry_timer_, kRetryMsec);
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": resolving the inbox failed",
+                      self->inbox_.c_str());
+        ngx_add_timer(&self->retry_timer_, kRetryMsec);
     }
 }
 

@@ -121,6 +121,26 @@ bool render_devices(Writer& w, const cw_snapshot_t& snap)
     return w.format("]");
 }
 
+std::string_view check_name(uint64_t check)
+{
+    switch (check) {
+    case CW_CHECK_OK:
+        return "ok";
+    case CW_CHECK_UNAVAILABLE:
+        return "unavailable";
+    case CW_CHECK_UNREACHABLE:
+        return "unreachable";
+    case CW_CHECK_BAD_ANSWER:
+        return "bad_answer";
+    case CW_CHECK_NO_ACCOUNT_ACCESS:
+        return "no_account_access";
+    case CW_CHECK_UNAUTHORIZED:
+        return "unauthorized";
+    default:
+        return "none";
+    }
+}
+
 }  // namespace
 
 extern "C" size_t cw_status_render(const cw_status_t* s, char* buf,
@@ -135,6 +155,7 @@ extern "C" size_t cw_status_render_with_snapshot(const cw_status_t* s,
                                                  char* buf, size_t size) noexcept
 {
     const auto state = helper_state_name(s->helper.state);
+    const auto check = check_name(s->chatwoot.check);
     const unsigned long long restarts =
         s->helper.starts > 0 ? s->helper.starts - 1 : 0;
 
@@ -149,7 +170,7 @@ extern "C" size_t cw_status_render_with_snapshot(const cw_status_t* s,
         "\"store\":{\"persisted\":%llu,\"batches\":%llu,\"errors\":%llu,"
         "\"dead_letters\":%llu},"
         "\"chatwoot\":{\"configured\":%s,\"checks\":%llu,\"failures\":%llu,"
-        "\"last_http_status\":%llu,\"last_checked_at\":%llu},"
+        "\"last_http_status\":%llu,\"last_checked_at\":%llu,\"check\":\"%.*s\"},"
         "\"time\":%llu}\n",
         (unsigned long long) s->helper.pid, (int) state.size(), state.data(),
         s->helper.state == CW_HELPER_RUNNING ? "true" : "false",
@@ -177,6 +198,7 @@ extern "C" size_t cw_status_render_with_snapshot(const cw_status_t* s,
         (unsigned long long) s->chatwoot.failures,
         (unsigned long long) s->chatwoot.last_http_status,
         (unsigned long long) s->chatwoot.last_checked_at,
+        (int) check.size(), check.data(),
         (unsigned long long) s->now);
 
     if (n < 0 || static_cast<size_t>(n) >= size) {

@@ -196,3 +196,131 @@ TEST(ApiAnswers, WrongShapesSayWhatIsWrong)
               "field status is not a string");
     EXPECT_FALSE(parse_toggle_status("[]"));
 }
+
+// ---------------------------------------------------------------------------
+// The url check: GET /api/v1/profile, judged for the inbox's account.
+
+namespace {
+
+// Chatwoot 4.15's user partial (CONTRACT.md section 5.2) for an agent of
+// two accounts, the second suspended; the token is in it, as Chatwoot sends.
+constexpr std::string_view kProfile = R"({"access_token":"s3cr3t-t0ken","account_id":3,)"
+    R"("available_name":"Ana","avatar_url":"","confirmed":true,"display_name":null,)"
+    R"("message_signature":null,"email":"ana@acme.test","id":12,"inviter_id":null,)"
+    R"("name":"Ana","provider":"email","pubsub_token":"pst","role":"agent","ui_settings":{},)"
+    R"("uid":"ana@acme.test","type":null,"accounts":[)"
+    R"({"id":3,"name":"Acme","status":"active","role":"agent","permissions":["agent"],)"
+    R"("availability":"online","availability_status":"online","auto_offline":true,)"
+    R"("active_at":"2026-12-01T10:00:00.000Z","onboarding_step":null},)"
+    R"({"id":9,"name":"Old","status":"suspended","role":"administrator",)"
+    R"("permissions":["administrator"],"availability":"offline",)"
+    R"("availability_status":"offline","auto_offline":true,"active_at":null,)"
+    R"("onboarding_step":null}]})";
+
+Response answered(int status, std::string_view body)
+{
+    Response r;
+    r.http_status = status;
+    r.body = body;
+    return r;
+}
+
+}  // namespace
+
+TEST(ApiCheck, TheRequestIsTheProfile)
+{
+    Request r = api.profile();
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.path, "/api/v1/profile");
+    EXPECT_EQ(r.body, "");
+}
+
+TEST(ApiCheck, TheProfileParsesWithItsAccounts)
+{
+    auto p = parse_profile(kProfile);
+    ASSERT_TRUE(p) << p.error;
+    EXPECT_EQ(p.value->id, 12);
+    ASSERT_EQ(p.value->accounts.size(), 2u);
+    EXPECT_EQ(p.value->accounts[0].id, 3);
+    EXPECT_EQ(p.value->accounts[0].status, "active");
+    EXPECT_EQ(p.value->accounts[1].id, 9);
+    EXPECT_EQ(p.value->accounts[1].status, "suspended");
+}
+
+TEST(ApiCheck, OkOnlyForAnActiveAccountOfTheToken)
+{
+    auto ok = check_profile(answered(200, kProfile), 3);
+    EXPECT_EQ(ok.result, CheckResult::ok);
+    EXPECT_EQ(ok.reason, "account 3 reachable");
+
+    auto other = check_profile(answered(200, kProfile), 4);
+    EXPECT_EQ(other.result, CheckResult::no_account_access);
+    EXPECT_EQ(other.reason, "the api_token's user is not a member of account 4");
+
+    auto suspended = check_profile(answered(200, kProfile), 9);
+    EXPECT_EQ(suspended.result, CheckResult::no_account_access);
+    EXPECT_EQ(suspended.reason, "account 9 is suspended");
+}
+
+TEST(ApiCheck, AWrongTokenIsUnauthorized)
+{
+    for (std::string_view body :
+         {R"({"error":"Invalid Access Token"})",
+          R"({"errors":["You need to sign in or sign up before continuing."]})"}) {
+        auto c = check_profile(answered(401, body), 3);
+        EXPECT_EQ(c.result, CheckResult::unauthorized) << body;
+        EXPECT_TRUE(c.reason.starts_with("check api_token")) << c.reason;
+    }
+}
+
+TEST(ApiCheck, AnythingButChatwootsApiIsABadAnswer)
+{
+    // Another server at the URL, or Chatwoot behind a path the URL lacks.
+    auto not_found = check_profile(
+        answered(404, "<html><body><h1>404 Not Found</h1></body></html>"), 3);
+    EXPECT_EQ(not_found.result, CheckResult::bad_answer);
+    EXPECT_EQ(not_found.reason,
+              "404 for /api/v1/profile: url is not a Chatwoot installation's base URL");
+
+    // A site that answers every path with its home page.
+    auto page = check_profile(answered(200, "<!DOCTYPE html><html></html>"), 3);
+    EXPECT_EQ(page.result, CheckResult::bad_answer);
+    EXPECT_NE(page.reason.find("not a Chatwoot profile (malformed JSON at offset 0)"),
+              std::string::npos) << page.reason;
+
+    auto other_json = check_profile(answered(200, R"({"version":"4.15.1"})"), 3);
+    EXPECT_EQ(other_json.result, CheckResult::bad_answer);
+
+    auto redirect = check_profile(answered(301, ""), 3);
+    EXPECT_EQ(redirect.result, CheckResult::bad_answer);
+
+    Response cut = answered(200, kProfile.substr(0, 100));
+    cut.body_truncated = true;
+    cut.body_cap = 100;
+    auto too_long = check_profile(cut, 3);
+    EXPECT_EQ(too_long.result, CheckResult::bad_answer);
+    EXPECT_EQ(too_long.reason, "answer 200 over the 100-byte cap");
+}
+
+TEST(ApiCheck, NoAnswerIsUnreachableAndAnOutageUnavailable)
+{
+    Response none;
+    none.transport_error = TransportError::connect;
+    EXPECT_EQ(check_profile(none, 3).result, CheckResult::unreachable);
+    none.transport_error = TransportError::timeout;
+    EXPECT_EQ(check_profile(none, 3).result, CheckResult::unreachable);
+    EXPECT_EQ(check_profile(answered(0, ""), 3).result, CheckResult::unreachable);
+
+    for (int s : {500, 502, 503, 504, 429}) {
+        EXPECT_EQ(check_profile(answered(s, "Retry later\n"), 3).result,
+                  CheckResult::unavailable) << s;
+    }
+}
+
+TEST(ApiCheck, ResultsAreOrderedWorstLastAndNamed)
+{
+    EXPECT_LT(CheckResult::ok, CheckResult::unavailable);
+    EXPECT_LT(CheckResult::unreachable, CheckResult::unauthorized);
+    EXPECT_EQ(check_result_name(CheckResult::no_account_access), "no_account_access");
+    EXPECT_EQ(check_result_name(CheckResult::bad_answer), "bad_answer");
+}

@@ -284,3 +284,106 @@ TEST(ForwardJob, AMessageAnEarlierHelperMayHavePostedIsLookedForFirst)
     ASSERT_EQ(found.state(), ForwardJob::State::done);
     EXPECT_EQ(found.chatwoot_message_id(), 3100);
 }
+
+namespace {
+
+// A page of GET .../messages as Chatwoot sends it: ids first..last, oldest
+// first, one message a minute from `t0`, one of them maybe ours.
+std::string message_page(int64_t first, int64_t last, int64_t t0,
+                         int64_t ours = 0, std::string_view ours_source = "WAID:3EB0A1")
+{
+    std::string out = R"({"meta":{},"payload":[)";
+    for (int64_t id = first; id <= last; id++) {
+        if (id != first) {
+            out += ',';
+        }
+        const std::string source =
+            id == ours ? std::string(ours_source) : "WAID:OTHER" + std::to_string(id);
+        out += "{\"id\":" + std::to_string(id)
+               + ",\"conversation_id\":15,\"message_type\":0,\"private\":false,"
+                 "\"created_at\":" + std::to_string(t0 + (id - first) * 60)
+               + ",\"source_id\":\"" + source + "\"}";
+    }
+    return out + "]}";
+}
+
+constexpr int64_t kT0 = 1796000000;   // Unix seconds, Chatwoot's clock
+
+}  // namespace
+
+TEST(ForwardJob, ALostPostBehindMoreThanAPageOfNewerMessagesIsFoundNotPostedTwice)
+{
+    // The post (id 3100) went through, its answer was lost, and 25 newer
+    // messages came before the look: the newest page no longer holds it.
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi, false, kT0);
+    job.on_answer(lost(), "");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+
+    job.on_answer(answer(200), message_page(3106, 3125, kT0 + 6 * 60));
+    ASSERT_EQ(job.state(), ForwardJob::State::request);
+    EXPECT_EQ(job.request().method, "GET") << "a full page newer than the post: page back";
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages?before=3106");
+
+    job.on_answer(answer(200), message_page(3086, 3105, kT0 - 14 * 60, 3100));
+    ASSERT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3100);
+}
+
+TEST(ForwardJob, ALookStopsOncePastTheTimeOfTheDoubtfulPost)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi, false, kT0);
+    job.on_answer(lost(), "");
+    job.on_answer(answer(200), message_page(3106, 3125, kT0 + 60));
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages?before=3106");
+    // Still within the clock skew allowed for: one page more.
+    job.on_answer(answer(200), message_page(3086, 3105, kT0 - 5 * 60));
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages?before=3086");
+    // This page starts before the post could have been made: no need to
+    // read further; the message never arrived.
+    job.on_answer(answer(200),
+                  message_page(3066, 3085, kT0 - ForwardJob::kClockSkew - 30 * 60));
+    EXPECT_EQ(job.request().method, "POST");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+}
+
+TEST(ForwardJob, ALookOfUnknownAgeReadsToTheFirstMessageOrItsBound)
+{
+    // An earlier helper's post: of any time.  A short page is the start of
+    // the conversation.
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi, true);
+    job.on_answer(answer(200), message_page(3106, 3125, kT0));
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages?before=3106");
+    job.on_answer(answer(200), message_page(3100, 3105, kT0 - 3600));
+    EXPECT_EQ(job.request().method, "POST");
+
+    // A very long conversation is read back kMaxLookBackPages pages, no more.
+    ForwardJob bounded(maria(), ChatMapping{42, 15}, kInbox, kApi, true);
+    int64_t first = 100000;
+    for (int i = 0; i < ForwardJob::kMaxLookBackPages; i++) {
+        ASSERT_EQ(bounded.request().method, "GET") << i;
+        bounded.on_answer(answer(200), message_page(first, first + 19, kT0));
+        first -= 20;
+    }
+    EXPECT_EQ(bounded.request().method, "POST");
+}
+
+TEST(ForwardJob, APostWhoseAnswerIsTooLongToReadIsLookedUpNotPostedAgain)
+{
+    ForwardJob job(maria(), ChatMapping{42, 15}, kInbox, kApi, false, kT0);
+    rest::Response r;
+    r.http_status = 200;
+    r.body = R"({"id":3100,"content":"...)";
+    r.body_truncated = true;
+    r.body_cap = 262144;
+    job.on_answer(rest::classify(r), r.body);
+    EXPECT_EQ(job.request().method, "GET") << "Chatwoot made it: find it";
+    job.on_answer(answer(200), message_page(3095, 3100, kT0, 3100));
+    ASSERT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3100);
+
+    // A read that is too long fails the message with the reason.
+    ForwardJob search(maria(), {}, kInbox, kApi);
+    search.on_answer(rest::classify(r), r.body);
+    ASSERT_EQ(search.state(), ForwardJob::State::failed);
+    EXPECT_EQ(search.failure(), "answer 200 over the 262144-byte cap");
+}

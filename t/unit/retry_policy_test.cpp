@@ -105,6 +105,28 @@ TEST(RetryClassify, ABrokenTransferAfterATwoHundredStatusIsStillARetry)
     EXPECT_TRUE(c.may_have_applied);
 }
 
+TEST(RetryClassify, ATwoHundredOverTheAnswerCapIsAPermanentFailureThatHappened)
+{
+    // Before, a cut answer counted as success and failed later, as
+    // "malformed JSON", far from its cause.
+    Response r = http(200, R"({"payload":[{"id":1,"content":"aaaa)");
+    r.body_truncated = true;
+    r.body_cap = 262144;
+    const Classification c = classify(r);
+    EXPECT_EQ(c.outcome, Outcome::permanent) << "asking again gets the same answer";
+    EXPECT_EQ(c.cause, Cause::rejected);
+    EXPECT_TRUE(c.may_have_applied) << "a create it answered is done: look, never post again";
+    EXPECT_EQ(c.reason, "answer 200 over the 262144-byte cap");
+
+    // An error page over the cap is still classified by its status.
+    const std::string html(4096, 'x');
+    Response page = http(503, html);
+    page.body_truncated = true;
+    page.body_cap = 4096;
+    EXPECT_EQ(classify(page).outcome, Outcome::retry);
+    EXPECT_EQ(classify(page).cause, Cause::server_error);
+}
+
 TEST(RetryClassify, MissingOrImpossibleStatusIsALostExchange)
 {
     for (int s : {0, -1, 99, 100, 101, 199, 600, 999, INT_MAX, INT_MIN}) {

@@ -200,6 +200,7 @@ cw_status_t filled()
     s.chatwoot.failures = 9;
     s.chatwoot.last_http_status = 200;
     s.chatwoot.last_checked_at = 1700000050;
+    s.chatwoot.check = CW_CHECK_NO_ACCOUNT_ACCESS;
     for (int o = 0; o < CW_WH_OUTCOMES; o++) {
         s.webhook[o] = 500 + static_cast<uint64_t>(o);
     }
@@ -244,7 +245,8 @@ TEST(StatusJson, FilledStatusRendersTheExactDocument)
         "\"rejected_closed\":2,\"resets\":3},"
         "\"store\":{\"persisted\":990,\"batches\":77,\"errors\":6,\"dead_letters\":8},"
         "\"chatwoot\":{\"configured\":true,\"checks\":120,\"failures\":9,"
-        "\"last_http_status\":200,\"last_checked_at\":1700000050},"
+        "\"last_http_status\":200,\"last_checked_at\":1700000050,"
+        "\"check\":\"no_account_access\"},"
         "\"time\":1700000099,"
         "\"webhook\":{\"replay_evicted\":7,\"queued\":500,\"private\":501,\"not_outgoing\":502,\"own_echo\":503,\"unknown_event\":504,\"not_deletion\":505,\"unconfigured\":506,\"unsigned\":507,\"signature\":508,\"timestamp\":509,\"token\":510,\"content_type\":511,\"malformed\":512,\"replay\":513},"
         "\"bridge\":{\"whatsapp_posted\":801,\"whatsapp_failed\":802,"
@@ -282,6 +284,7 @@ TEST(StatusJson, ParsesBackToEveryPromisedFieldWithItsValue)
         {"chatwoot.checks", num(120)},
         {"chatwoot.failures", num(9)},
         {"chatwoot.last_http_status", num(200)},
+        {"chatwoot.check", str("no_account_access")},
         {"webhook.replay_evicted", num(7)},
         {"bridge.whatsapp_posted", num(801)},
         {"bridge.whatsapp_failed", num(802)},
@@ -419,6 +422,25 @@ TEST(StatusJson, ChatwootNotConfiguredRendersFalse)
     EXPECT_EQ(f["chatwoot.failures"], num(0));
     EXPECT_EQ(f["chatwoot.last_http_status"], num(0));
     EXPECT_EQ(f["chatwoot.last_checked_at"], num(0));
+    EXPECT_EQ(f["chatwoot.check"], str("none"));
+}
+
+TEST(StatusJson, EveryCheckResultHasItsWord)
+{
+    cw_status_t s = filled();
+    const std::pair<cw_check_t, const char*> words[] = {
+        {CW_CHECK_NONE, "none"},
+        {CW_CHECK_OK, "ok"},
+        {CW_CHECK_UNAVAILABLE, "unavailable"},
+        {CW_CHECK_UNREACHABLE, "unreachable"},
+        {CW_CHECK_BAD_ANSWER, "bad_answer"},
+        {CW_CHECK_NO_ACCOUNT_ACCESS, "no_account_access"},
+        {CW_CHECK_UNAUTHORIZED, "unauthorized"},
+    };
+    for (auto [check, word] : words) {
+        s.chatwoot.check = check;
+        EXPECT_EQ(parse(render(s))["chatwoot.check"], str(word)) << word;
+    }
 }
 
 TEST(StatusJson, ZeroedStatusRendersTheExactDocument)
@@ -435,7 +457,8 @@ TEST(StatusJson, ZeroedStatusRendersTheExactDocument)
               "\"store\":{\"persisted\":0,\"batches\":0,\"errors\":0,"
               "\"dead_letters\":0},"
               "\"chatwoot\":{\"configured\":false,\"checks\":0,"
-              "\"failures\":0,\"last_http_status\":0,\"last_checked_at\":0},"
+              "\"failures\":0,\"last_http_status\":0,\"last_checked_at\":0,"
+              "\"check\":\"none\"},"
               "\"time\":0,"
               "\"webhook\":{\"replay_evicted\":0,\"queued\":0,\"private\":0,\"not_outgoing\":0,\"own_echo\":0,\"unknown_event\":0,\"not_deletion\":0,\"unconfigured\":0,\"unsigned\":0,\"signature\":0,\"timestamp\":0,\"token\":0,\"content_type\":0,\"malformed\":0,\"replay\":0},"
               "\"bridge\":{\"whatsapp_posted\":0,\"whatsapp_failed\":0,"
@@ -455,6 +478,7 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     s.queue.rejected_large = 1;
     s.queue.rejected_closed = 0;
     s.chatwoot_configured = 0;  // "false" is longer than "true"
+    s.chatwoot.check = CW_CHECK_NO_ACCOUNT_ACCESS;  // the longest word
 
     char buf[CW_STATUS_MAX];
     size_t n = cw_status_render(&s, buf, sizeof buf);
@@ -466,7 +490,8 @@ TEST(StatusJson, LargestValuesFitInStatusMax)
     EXPECT_EQ(f["queue.rejected"], num(kMax));
     EXPECT_EQ(f["time"], num(kMax));
     EXPECT_EQ(f["helper.state"], str("waiting_for_lock"));
-    EXPECT_EQ(f.size(), 48u);
+    EXPECT_EQ(f["chatwoot.check"], str("no_account_access"));
+    EXPECT_EQ(f.size(), 49u);
 }
 
 TEST(StatusJson, BufferTooSmallReturnsZeroAndStaysInBounds)

@@ -43,7 +43,8 @@ package ChatwootTest::FakeChatwoot;
 #   GET  /__fake/state    contacts, contact_inboxes, conversations (with
 #                         display_id and every message in order), requests
 #                         (method, path, query, status answered, fault, the
-#                         parsed params, warnings), faults, webhooks, sink
+#                         parsed params, warnings, user_agent), faults,
+#                         webhooks, sink
 #   POST /__fake/reset    back to the state right after new()
 #   GET  /__fake/faults   the rules with their counters
 #   POST /__fake/faults   {"rules":[rule,...],"seed":N,"append":false} or a
@@ -646,7 +647,7 @@ sub _api_request {
         seq => ++$self->{seq}{request}, time => _float(Time::HiRes::time()),
         method => $method, path => $path, query => $req->url->query->to_string,
         content_type => $req->headers->content_type, status => undef, fault => undef,
-        warnings => [],
+        warnings => [], user_agent => $req->headers->user_agent,
     };
     push @{$self->{requests}}, $entry;
     my $perform = sub { $self->_perform($c, $method, $path, $entry) };
