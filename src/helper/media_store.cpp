@@ -1,6 +1,7 @@
 #include "media_store.hpp"
 
 #include "../store/private_paths.hpp"
+#include "../store/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,22 +14,7 @@ namespace chatwoot::helper {
 
 namespace {
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = store::UniqueFd;
 
 [[noreturn]] void fail(const std::string& what, const std::string& path)
 {

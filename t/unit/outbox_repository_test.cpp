@@ -4,6 +4,8 @@
 #include "store/outbox_repository.hpp"
 #include "store/schema.hpp"
 
+#include "temp_store.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,23 +16,8 @@ using namespace chatwoot::store;
 
 namespace {
 
-struct TempDb {
-    TempDb()
-    {
-        char tmpl[] = "/tmp/outbox-test-XXXXXX";
-        dir = mkdtemp(tmpl);
-        db.emplace(Database::open(dir + "/chatwoot.db"));
-        migrate(*db);
-    }
-    ~TempDb() { db.reset(); std::filesystem::remove_all(dir); }
-    int64_t scalar(const std::string& sql)
-    {
-        auto st = db->prepare(sql);
-        st.step();
-        return st.column_int(0);
-    }
-    std::string dir;
-    std::optional<Database> db;
+struct TempDb : chatwoot::test::TempStore {
+    TempDb() : TempStore("outbox-test") {}
 };
 
 OutboxEntry send(int64_t message, const std::string& inbox = "support")

@@ -11,6 +11,8 @@
 #include "store/schema.hpp"
 #include "store/sqlite_handle.hpp"
 
+#include "temp_store.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -37,46 +39,14 @@ void record_log(LogLevel, std::string_view line) noexcept
     g_log.emplace_back(line);
 }
 
-struct TempDb {
-    TempDb()
-    {
-        char tmpl[] = "/tmp/outbox-sender-test-XXXXXX";
-        dir = mkdtemp(tmpl);
-        db.emplace(Database::open(dir + "/chatwoot.db"));
-        store::migrate(*db);
-    }
-    ~TempDb()
-    {
-        db.reset();
-        std::filesystem::remove_all(dir);
-    }
-    std::vector<std::vector<std::string>> rows(const std::string& sql)
-    {
-        std::vector<std::vector<std::string>> out;
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(db->raw(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-            ADD_FAILURE() << sqlite3_errmsg(db->raw()) << " in " << sql;
-            return out;
-        }
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            std::vector<std::string> row;
-            for (int i = 0; i < sqlite3_column_count(st); i++) {
-                const auto* text = sqlite3_column_text(st, i);
-                row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-            }
-            out.push_back(std::move(row));
-        }
-        sqlite3_finalize(st);
-        return out;
-    }
+struct TempDb : test::TempStore {
+    TempDb() : TempStore("outbox-sender-test") {}
     std::string state(int64_t message)
     {
         auto r = rows("SELECT state FROM outbox WHERE chatwoot_message_id = "
                       + std::to_string(message));
         return r.empty() ? "" : r[0][0];
     }
-    std::string dir;
-    std::optional<Database> db;
 };
 
 // Files an agent action as the queue drain does: the webhook record in

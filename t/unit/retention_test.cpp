@@ -9,6 +9,8 @@
 #include "store/schema.hpp"
 #include "store/wa_inbound_repository.hpp"
 
+#include "temp_store.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -23,25 +25,8 @@ namespace {
 constexpr int64_t kDay = 86400;
 constexpr int64_t kT0 = 1800000000;   // when the rows are written
 
-struct TempDb {
-    TempDb()
-    {
-        char tmpl[] = "/tmp/retention-test-XXXXXX";
-        dir = mkdtemp(tmpl);
-        db.emplace(Database::open(dir + "/chatwoot.db"));
-        migrate(*db);
-    }
-    ~TempDb()
-    {
-        db.reset();
-        std::filesystem::remove_all(dir);
-    }
-    int64_t scalar(const std::string& sql)
-    {
-        auto st = db->prepare(sql);
-        st.step();
-        return st.column_int(0);
-    }
+struct TempDb : chatwoot::test::TempStore {
+    TempDb() : TempStore("retention-test") {}
     // An inbound event received at `at`; returns its id.
     int64_t inbound(int64_t at, const std::string& delivery, const std::string& body = "{...}")
     {
@@ -74,8 +59,6 @@ struct TempDb {
         return scalar("SELECT length(payload) FROM inbound_events WHERE id = "
                       + std::to_string(inbound_id));
     }
-    std::string dir;
-    std::optional<Database> db;
     int64_t seq = 0;
 };
 

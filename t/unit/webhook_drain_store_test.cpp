@@ -9,6 +9,8 @@
 #include "store/outbox_repository.hpp"
 #include "store/schema.hpp"
 
+#include "temp_store.hpp"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -28,25 +30,8 @@ using namespace chatwoot::store;
 
 namespace {
 
-struct TempDb {
-    TempDb()
-    {
-        char tmpl[] = "/tmp/drain-store-test-XXXXXX";
-        dir = mkdtemp(tmpl);
-        db.emplace(Database::open(dir + "/chatwoot.db"));
-        migrate(*db);
-    }
-    ~TempDb()
-    {
-        db.reset();
-        std::filesystem::remove_all(dir);
-    }
-    int64_t scalar(const std::string& sql)
-    {
-        auto st = db->prepare(sql);
-        st.step();
-        return st.column_int(0);
-    }
+struct TempDb : chatwoot::test::TempStore {
+    TempDb() : TempStore("drain-store-test") {}
     // (ring_epoch, ring_seq) -> id of every stored row.
     std::map<std::pair<int64_t, int64_t>, int64_t> ids()
     {
@@ -57,8 +42,6 @@ struct TempDb {
         });
         return out;
     }
-    std::string dir;
-    std::optional<Database> db;
 };
 
 InboundEvent event(uint64_t epoch, uint64_t seq, std::string delivery = "")
