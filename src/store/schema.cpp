@@ -105,19 +105,23 @@ constexpr std::array<std::string_view, 8> kMigrations = {
     // transmission, so a resend after a crash reuses it and recipients drop
     // the repeat) -> sent, or -> failing (the reason waits to be reported
     // to Chatwoot) -> failed once Chatwoot has it.  SQLite cannot widen a
-    // CHECK in place: the table is made anew.
+    // CHECK in place: the table is made anew.  The checks are written with
+    // OR: SQLite 3.40 evaluates "x IN (list)" in a CHECK by building a
+    // temporary index for every row written.
     R"sql(
     CREATE TABLE outbox_v6 (
         id                   INTEGER PRIMARY KEY,
         inbox                TEXT    NOT NULL,
         action               TEXT    NOT NULL
-                             CHECK (action IN ('send', 'delete', 'status')),
+                             CHECK (action = 'send' OR action = 'delete'
+                                    OR action = 'status'),
         conversation_id      INTEGER NOT NULL,
         chatwoot_message_id  INTEGER,
         inbound_id           INTEGER NOT NULL REFERENCES inbound_events (id),
         state                TEXT    NOT NULL DEFAULT 'pending'
-                             CHECK (state IN ('pending', 'in_flight', 'failing',
-                                              'sent', 'failed')),
+                             CHECK (state = 'pending' OR state = 'in_flight'
+                                    OR state = 'failing' OR state = 'sent'
+                                    OR state = 'failed'),
         created_at           INTEGER NOT NULL,
         wa_id                TEXT,
         attempts             INTEGER NOT NULL DEFAULT 0,
