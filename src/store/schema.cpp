@@ -113,12 +113,14 @@ constexpr std::array<std::string_view, 8> kMigrations = {
         id                   INTEGER PRIMARY KEY,
         inbox                TEXT    NOT NULL,
         action               TEXT    NOT NULL
+                             CONSTRAINT outbox_action
                              CHECK (action = 'send' OR action = 'delete'
                                     OR action = 'status'),
         conversation_id      INTEGER NOT NULL,
         chatwoot_message_id  INTEGER,
         inbound_id           INTEGER NOT NULL REFERENCES inbound_events (id),
         state                TEXT    NOT NULL DEFAULT 'pending'
+                             CONSTRAINT outbox_state
                              CHECK (state = 'pending' OR state = 'in_flight'
                                     OR state = 'failing' OR state = 'sent'
                                     OR state = 'failed'),

@@ -319,7 +319,7 @@ TEST(DrainStore, ARecordTheStoreRefusesIsSetAsideAndTheRestCommit)
     EXPECT_EQ(sorted.added, 2u);
     ASSERT_EQ(sorted.set_aside.size(), 1u);
     EXPECT_EQ(sorted.set_aside[0].index, 1u);
-    EXPECT_EQ(sorted.set_aside[0].error, "step: CHECK constraint failed: action IN ('send', 'delete', 'status')");
+    EXPECT_EQ(sorted.set_aside[0].error, "step: CHECK constraint failed: outbox_action");
     EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events WHERE ring_seq IN (665, 667)"), 2);
     EXPECT_EQ(t.scalar("SELECT count(*) FROM inbound_events WHERE ring_seq = 666"), 0)
         << "the refused record's row went with its entry";
