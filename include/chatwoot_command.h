@@ -81,7 +81,8 @@ typedef enum {
 
 /* What a worker asks for; the fields its kind does not use are ignored. */
 typedef struct {
-    cw_command_kind_t  kind;
+    unsigned           kind;       /* cw_command_kind_t: an integer, so that a
+                                      wrong value is refused, not UB in C++ */
     cw_str_t           device;     /* pair, pair_code, logout */
     cw_str_t           phone;      /* pair_code: the number, digits only */
     cw_str_t           inbox;      /* import, send */
