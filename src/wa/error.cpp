@@ -17,6 +17,7 @@ const char* errc_name(Errc code)
     case Errc::wrong_state: return "wrong_state";
     case Errc::crypto_failure: return "crypto_failure";
     case Errc::not_found: return "not_found";
+    case Errc::store_failure: return "store_failure";
     }
     return "unknown";
 }

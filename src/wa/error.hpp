@@ -25,6 +25,8 @@ enum class Errc {
     wrong_state,      // a call the state machine does not allow now
     crypto_failure,   // OpenSSL or libsignal refused an operation
     not_found,        // a key, session or record the store does not hold
+    store_failure,    // the store itself failed (disk, lock, I/O): the input
+                      // may be fine, so a caller must not treat it as bad
 };
 
 const char* errc_name(Errc code);
