@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 8> kMigrations = {
+constexpr std::array<std::string_view, 9> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -192,6 +192,86 @@ constexpr std::array<std::string_view, 8> kMigrations = {
     -- Retention deletes inbound rows: each delete checks the outbox's
     -- foreign key, a full scan of the outbox without this index.
     CREATE INDEX outbox_by_inbound ON outbox (inbound_id);
+    )sql",
+
+    // 9: each WhatsApp device's keys and protocol state (signal_store.hpp),
+    // keyed by the device's name (its inbox).  Everything here is secret or
+    // private: no status page, log line or dead letter reads these tables.
+    // wa_devices holds what a device has once: the Signal identity and
+    // registration id, the Noise static key, the ADV signed identity (the
+    // account's signature over this device, from pair-success), our own
+    // JIDs, and the next pre-key id (pre-key ids are never reused, even
+    // after the highest ones were consumed).  Keys are 32-byte BLOBs.
+    // Signal's records are libsignal's own serialized blobs, keyed as
+    // libsignal addresses them.  Pre-keys carry whether the server has
+    // them.  The PN <-> LID map holds one row per person: a changed LID or
+    // phone number replaces the stale row (both sides are unique).  The
+    // key/value table takes the small facts (the last client version the
+    // server accepted, edge routing info).  WITHOUT ROWID: every look-up is
+    // by the primary key, which then holds the row itself.
+    R"sql(
+    CREATE TABLE wa_devices (
+        device            TEXT    PRIMARY KEY,
+        registration_id   INTEGER,
+        identity_public   BLOB,
+        identity_private  BLOB,
+        noise_public      BLOB,
+        noise_private     BLOB,
+        adv_identity      BLOB,
+        pn_jid            TEXT,
+        lid_jid           TEXT,
+        next_pre_key_id   INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE wa_pre_keys (
+        device    TEXT    NOT NULL,
+        id        INTEGER NOT NULL,
+        record    BLOB    NOT NULL,
+        uploaded  INTEGER NOT NULL DEFAULT 0
+                  CONSTRAINT wa_pre_keys_uploaded
+                  CHECK (uploaded = 0 OR uploaded = 1),
+        PRIMARY KEY (device, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_signed_pre_keys (
+        device  TEXT    NOT NULL,
+        id      INTEGER NOT NULL,
+        record  BLOB    NOT NULL,
+        PRIMARY KEY (device, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_sessions (
+        device     TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        device_id  INTEGER NOT NULL,
+        record     BLOB    NOT NULL,
+        PRIMARY KEY (device, name, device_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_sender_keys (
+        device            TEXT    NOT NULL,
+        group_id          TEXT    NOT NULL,
+        sender_name       TEXT    NOT NULL,
+        sender_device_id  INTEGER NOT NULL,
+        record            BLOB    NOT NULL,
+        PRIMARY KEY (device, group_id, sender_name, sender_device_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_identities (
+        device        TEXT    NOT NULL,
+        name          TEXT    NOT NULL,
+        device_id     INTEGER NOT NULL,
+        identity_key  BLOB    NOT NULL,
+        PRIMARY KEY (device, name, device_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_lid_map (
+        device  TEXT  NOT NULL,
+        pn      TEXT  NOT NULL,
+        lid     TEXT  NOT NULL,
+        PRIMARY KEY (device, pn),
+        UNIQUE (device, lid)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_device_values (
+        device  TEXT  NOT NULL,
+        key     TEXT  NOT NULL,
+        value   BLOB  NOT NULL,
+        PRIMARY KEY (device, key)
+    ) WITHOUT ROWID;
     )sql",
 };
 
