@@ -121,6 +121,11 @@ SignalStore::SignalStore(Database& db, std::string device)
                                    " VALUES (?1, ?2, ?3, ?4, ?5)"
                                    " ON CONFLICT (device, group_id, sender_name, sender_device_id)"
                                    " DO UPDATE SET record = excluded.record")),
+      drop_stale_lid_(db.prepare("DELETE FROM wa_lid_map"
+                                 " WHERE device = ?1 AND (pn = ?2 OR lid = ?3)")),
+      insert_lid_(db.prepare("INSERT INTO wa_lid_map (device, pn, lid) VALUES (?1, ?2, ?3)")),
+      lid_for_pn_(db.prepare("SELECT lid FROM wa_lid_map WHERE device = ?1 AND pn = ?2")),
+      pn_for_lid_(db.prepare("SELECT pn FROM wa_lid_map WHERE device = ?1 AND lid = ?2")),
       value_(db.prepare("SELECT value FROM wa_device_values WHERE device = ?1 AND key = ?2")),
       put_value_(db.prepare("INSERT INTO wa_device_values (device, key, value)"
                             " VALUES (?1, ?2, ?3)"
@@ -430,30 +435,32 @@ void SignalStore::set_own_jids(const OwnJids& jids)
 void SignalStore::map_lid(std::string_view pn, std::string_view lid)
 {
     UnitOfWork unit(db_);
-    Statement stale = db_.prepare("DELETE FROM wa_lid_map"
-                                  " WHERE device = ?1 AND (pn = ?2 OR lid = ?3)");
-    stale.bind(1, device_).bind(2, pn).bind(3, lid).run();
-    Statement insert = db_.prepare("INSERT INTO wa_lid_map (device, pn, lid) VALUES (?1, ?2, ?3)");
-    insert.bind(1, device_).bind(2, pn).bind(3, lid).run();
+    drop_stale_lid_.bind(1, device_).bind(2, pn).bind(3, lid).run();
+    insert_lid_.bind(1, device_).bind(2, pn).bind(3, lid).run();
     unit.commit();
 }
 
-std::optional<std::string> SignalStore::lid_for_pn(std::string_view pn)
+namespace {
+
+std::optional<std::string> optional_text(Statement& st)
 {
-    Statement st = db_.prepare("SELECT lid FROM wa_lid_map WHERE device = ?1 AND pn = ?2");
-    st.bind(1, device_).bind(2, pn);
     std::optional<std::string> out;
     st.each_row([&](const Statement& row) { out = row.column_text(0); });
     return out;
+}
+
+}  // namespace
+
+std::optional<std::string> SignalStore::lid_for_pn(std::string_view pn)
+{
+    lid_for_pn_.bind(1, device_).bind(2, pn);
+    return optional_text(lid_for_pn_);
 }
 
 std::optional<std::string> SignalStore::pn_for_lid(std::string_view lid)
 {
-    Statement st = db_.prepare("SELECT pn FROM wa_lid_map WHERE device = ?1 AND lid = ?2");
-    st.bind(1, device_).bind(2, lid);
-    std::optional<std::string> out;
-    st.each_row([&](const Statement& row) { out = row.column_text(0); });
-    return out;
+    pn_for_lid_.bind(1, device_).bind(2, lid);
+    return optional_text(pn_for_lid_);
 }
 
 std::optional<Bytes> SignalStore::value(std::string_view key)

@@ -12,7 +12,9 @@
 // its inbound row, and the ratchet advance libsignal writes through this
 // store commits with the row or not at all (DESIGN.md section 3).  Nothing
 // is cached in memory: after a rolled-back unit the next load reads the
-// old record, so the same message decrypts again.
+// old record, so the same message decrypts again.  A write outside any
+// unit is its own durable commit (an fsync): bulk writes, such as the 812
+// pre-keys of a first upload, belong in one unit of the caller's.
 //
 // The ProtocolStore methods return the wa layer's Error: a failing
 // database is Errc::store_failure (never a reason to drop a message), a
@@ -162,6 +164,12 @@ private:
 
     Statement load_sender_key_;
     Statement store_sender_key_;
+
+    // Per message in a LID-first world, so prepared once.
+    Statement drop_stale_lid_;
+    Statement insert_lid_;
+    Statement lid_for_pn_;
+    Statement pn_for_lid_;
 
     Statement value_;
     Statement put_value_;
