@@ -1,7 +1,8 @@
 #include "signal_store.hpp"
 
 #include <algorithm>
-#include <array>
+#include <cstdint>
+#include <string>
 #include <utility>
 
 namespace chatwoot::store {
