@@ -77,7 +77,7 @@ for my $d (values %by) {
     is($d->{qr_pending}, JSON::PP::false, "list: $d->{name} has no QR pending");
 }
 
-my ($code, $j) = get_json('main');
+my ($code, $j, $h, $body) = get_json('main');
 is($code, 200, 'one device: 200');
 is($j->{name}, 'main', 'one device: its name');
 is($j->{state}, 'unpaired', 'one device: its state');
@@ -100,8 +100,47 @@ is($code, 400, 'an unknown QR format: 400');
 ($code) = get_json('nosuch/qr');
 is($code, 404, 'qr of an unknown device: 404');
 
+# A device waiting for a scan: the synthetic device shows one while its
+# directory has a "pairing-qr" file (empty: no QR from the server yet).
+$t->write_file('device/pairing-qr', '');
+$t->wait_for(sub { (get_json('synth'))[1]{state} eq 'pairing_qr' }, 10, 'synth pairing');
+my $r;
+($code, $j, $h) = get_json('synth/qr');
+is($code, 503, 'pairing but no QR yet: 503');
+is($h->{'retry-after'}, '1', 'with Retry-After');
+is($j->{error}, 'no QR code yet', 'and a reason');
+
+my $qr = '2@Xk3V9yRlq8l6oJ3q0s1hYtH4mI0Cw6h2WcN1u3pQeVZr8T5fG7bK9dA0nL2xS4jE6vU8yR1,'
+    . 'Jm8p2u5X1cV9bN3mQ7wE4rT6yU0iO2pA5sD8fG1hJ4k=,kL7zX3cV5bN9mQ1wE6rT8yU2iO4pA7sD0fG3hJ5kL8z=,'
+    . 'Qw3eR5tY7uI9oP1aS4dF6gH8jK0lZ2xC5vB7nM9qW1e=';
+$t->write_file('device/pairing-qr', "$qr\n");
+$t->wait_for(sub { (get_json('synth'))[1]{qr_pending} }, 10, 'synth QR pending');
+($code, $h, $body) = req('GET', 'synth/qr?format=text');
+is($code, 200, 'qr as text: 200');
+like($h->{'content-type'}, qr{^text/plain}, 'qr as text: text/plain');
+is($body, $qr, 'qr as text: the QR the device shows');
+($code, $h, $body) = req('GET', 'synth/qr');
+is($code, 200, 'qr as PNG: 200');
+is($h->{'content-type'}, 'image/png', 'qr as PNG: image/png');
+is(substr($body, 0, 8), "\x89PNG\r\n\x1a\n", 'qr as PNG: a PNG');
+SKIP: {
+    skip 'zbarimg (zbar-tools) is not installed', 1 if system('command -v zbarimg >/dev/null 2>&1') != 0;
+    my $png = $t->write_file('qr.png', $body);
+    my $decoded = `zbarimg --quiet --raw $png 2>/dev/null`;
+    $decoded =~ s/\n+\z//;
+    is($decoded, $qr, 'qr as PNG: zbarimg reads the QR text back');
+}
+($code, $h, $body) = req('GET', 'synth/qr?format=svg');
+is($code, 200, 'qr as SVG: 200');
+is($h->{'content-type'}, 'image/svg+xml', 'qr as SVG: image/svg+xml');
+like($body, qr{<svg xmlns="http://www.w3.org/2000/svg"}, 'qr as SVG: an SVG');
+($code, $h, $body) = req('GET', '');
+unlike($body, qr/\Q$qr\E|Xk3V9yRlq8l6/, 'the list never holds the QR');
+unlike($t->read_file('error.log'), qr/Xk3V9yRlq8l6/, 'the QR is never logged');
+unlink "$dir/device/pairing-qr";
+$t->wait_for(sub { (get_json('synth'))[1]{state} eq 'connected' }, 10, 'synth connected again');
+
 # Methods.
-my $h;
 ($code, $h) = req('PUT', 'main', body => '{}');
 is($code, 405, 'PUT on a device: 405');
 is($h->{allow}, 'GET, HEAD', 'Allow: GET, HEAD');
@@ -110,7 +149,7 @@ is($code, 405, 'GET on pair: 405');
 is($h->{allow}, 'POST', 'Allow: POST');
 ($code, $h) = req('DELETE', '');
 is($code, 405, 'DELETE on the list: 405');
-($code, $h, my $body) = req('HEAD', '');
+($code, $h, $body) = req('HEAD', '');
 is($code, 200, 'HEAD on the list: 200');
 is($body, '', 'without a body');
 
