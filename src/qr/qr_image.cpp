@@ -26,7 +26,7 @@ struct PngSink {
     std::vector<uint8_t>* out;
 };
 
-void png_write(png_structp png, png_bytep data, png_size_t n)
+void png_write(png_structp png, png_bytep data, png_size_t n) noexcept
 {
     auto* sink = static_cast<PngSink*>(png_get_io_ptr(png));
     bool ok = true;
@@ -40,20 +40,20 @@ void png_write(png_structp png, png_bytep data, png_size_t n)
     }
 }
 
-void png_flush(png_structp) {}
+void png_flush(png_structp) noexcept {}
 
 // libpng's default handlers print to stderr (a worker's error log): ours
 // only jump back, the caller reports the failure.
-void png_fail(png_structp png, png_const_charp)
+void png_fail(png_structp png, png_const_charp) noexcept
 {
     png_longjmp(png, 1);
 }
 
-void png_warn(png_structp, png_const_charp) {}
+void png_warn(png_structp, png_const_charp) noexcept {}
 
 // Everything a longjmp may skip is made before setjmp and is trivially
 // destructible from setjmp on: `rows` and `sink` belong to the caller.
-bool write_png(PngSink* sink, const uint8_t* rows, size_t row_bytes, uint32_t side)
+bool write_png(PngSink* sink, const uint8_t* rows, size_t row_bytes, uint32_t side) noexcept
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, png_fail,
                                               png_warn);
