@@ -20,6 +20,7 @@ APT_PACKAGES=(
     libsignal-protocol-c-dev libprotobuf-dev protobuf-compiler clang nodejs
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
+    libqrencode-dev libpng-dev zbar-tools
 )
 
 log() { printf '== %s\n' "$*" >&2; }

@@ -7,6 +7,7 @@
  *   ngx_http_chatwoot_inbox.c     the chatwoot_inbox block
  *   ngx_http_chatwoot_webhook.c   the chatwoot_webhook location
  *   ngx_http_chatwoot_status.c    the chatwoot_status location
+ *   ngx_http_chatwoot_devices.c   the chatwoot_devices location
  *   ngx_http_chatwoot_helper.c    the path-manager hook: the helper process
  *   ngx_http_chatwoot_response.c  JSON answers and headers
  */
@@ -37,6 +38,7 @@
 #define NGX_HTTP_CHATWOOT_NONE           0
 #define NGX_HTTP_CHATWOOT_WEBHOOK        1
 #define NGX_HTTP_CHATWOOT_STATUS         2
+#define NGX_HTTP_CHATWOOT_DEVICES        3
 
 
 /* In the zone, where its slab pool's "data" points: its parts. */
@@ -105,9 +107,15 @@ char *ngx_http_chatwoot_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_chatwoot_webhook_check_log(ngx_conf_t *cf,
     ngx_http_chatwoot_loc_conf_t *lcf);
+u_char *ngx_http_chatwoot_read_body(ngx_http_request_t *r, size_t *len);
+void ngx_http_chatwoot_wake_helper(cw_shared_t *sh);
 
 /* ngx_http_chatwoot_status.c */
 char *ngx_http_chatwoot_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_chatwoot_devices.c */
+char *ngx_http_chatwoot_devices(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_chatwoot_helper.c */
@@ -116,6 +124,8 @@ ngx_msec_t ngx_http_chatwoot_manager(void *data);
 /* ngx_http_chatwoot_response.c */
 ngx_int_t ngx_http_chatwoot_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
+ngx_int_t ngx_http_chatwoot_send_body(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, u_char *body, size_t len);
 ngx_int_t ngx_http_chatwoot_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *reason);
 ngx_int_t ngx_http_chatwoot_not_allowed(ngx_http_request_t *r,

@@ -20,8 +20,10 @@
 
 static char *ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
-static ngx_int_t ngx_http_chatwoot_read_file(ngx_conf_t *cf, ngx_str_t *name,
+static ngx_int_t ngx_http_chatwoot_ca_file(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *content);
+static ngx_int_t ngx_http_chatwoot_read_file(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_str_t *name, ngx_str_t *content);
 static void ngx_http_chatwoot_inbox_cleanup(void *data);
 
 
@@ -147,11 +149,12 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
     char        *rv;
     cw_str_t    *args, file;
     ngx_str_t   *value, content;
-    ngx_uint_t   i, nargs, read;
+    ngx_uint_t   i, nargs, read, secret;
 
     value = cf->args->elts;
     nargs = cf->args->nelts;
     read = 0;
+    secret = 0;
 
     /* a path as written is relative to the prefix, as nginx's own are */
 
@@ -160,14 +163,30 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             || ngx_http_chatwoot_is(&value[0], "webhook_secret_file")))
     {
         if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK
-            || ngx_http_chatwoot_read_file(cf, &value[1], &content) != NGX_OK)
+            || ngx_http_chatwoot_read_file(cf, &value[0], &value[1], &content)
+               != NGX_OK)
         {
             return NGX_CONF_ERROR;
         }
 
-        file.data = (const char *) content.data;
-        file.len = content.len;
         read = 1;
+        secret = 1;
+
+    } else if (ngx_http_chatwoot_is(&value[0], "whatsapp_server")) {
+
+        for (i = 2; i < nargs; i++) {
+            if (ngx_strncmp(value[i].data, "ca_file=", 8) == 0
+                && value[i].len > 8 && !read)
+            {
+                if (ngx_http_chatwoot_ca_file(cf, &value[i], &content)
+                    != NGX_OK)
+                {
+                    return NGX_CONF_ERROR;
+                }
+
+                read = 1;
+            }
+        }
 
     } else if (nargs == 2
                && ngx_http_chatwoot_is(&value[0], "synthetic_device"))
@@ -175,6 +194,11 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
         if (ngx_conf_full_name(cf->cycle, &value[1], 0) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (read) {
+        file.data = (const char *) content.data;
+        file.len = content.len;
     }
 
     args = ngx_palloc(cf->temp_pool, nargs * sizeof(cw_str_t));
@@ -197,7 +221,7 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
     /* the core keeps its own copy: no secret is left in the temp pool */
 
-    if (read) {
+    if (secret) {
         ngx_explicit_memzero(content.data, content.len);
     }
 
@@ -206,13 +230,54 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
 
 /*
- * A secret kept in its own file (readable by root only is enough: the
- * master reads it before it forks), read whole into the temporary pool.
+ * whatsapp_server's "ca_file=<pem>": the path made absolute in place (the
+ * core keeps it for the helper) and the file read, so that nginx -t
+ * refuses a file the master cannot read.
  */
 
 static ngx_int_t
-ngx_http_chatwoot_read_file(ngx_conf_t *cf, ngx_str_t *name,
+ngx_http_chatwoot_ca_file(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *content)
+{
+    u_char     *p;
+    ngx_str_t   path, directive;
+
+    path.data = value->data + 8;
+    path.len = value->len - 8;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, 8 + path.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+    value->len = 8 + path.len;
+
+    p = ngx_cpymem(p, "ca_file=", 8);
+    p = ngx_cpymem(p, path.data, path.len);
+    *p = '\0';
+
+    path.data = value->data + 8;
+
+    ngx_str_set(&directive, "whatsapp_server");
+
+    return ngx_http_chatwoot_read_file(cf, &directive, &path, content);
+}
+
+
+/*
+ * A secret kept in its own file (readable by root only is enough: the
+ * master reads it before it forks), or a CA file, read whole into the
+ * temporary pool.  Errors name the directive.
+ */
+
+static ngx_int_t
+ngx_http_chatwoot_read_file(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *content)
 {
     u_char           *buf;
     off_t             size;
@@ -228,13 +293,15 @@ ngx_http_chatwoot_read_file(ngx_conf_t *cf, ngx_str_t *name,
 
     if (file.fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", name);
+                           "\"%V\": " ngx_open_file_n " \"%V\" failed",
+                           directive, name);
         return NGX_ERROR;
     }
 
     if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", name);
+                           "\"%V\": " ngx_fd_info_n " \"%V\" failed",
+                           directive, name);
         ngx_close_file(file.fd);
         return NGX_ERROR;
     }

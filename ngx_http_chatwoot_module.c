@@ -77,6 +77,13 @@ static ngx_command_t  ngx_http_chatwoot_commands[] = {
       0,
       NULL },
 
+    { ngx_string("chatwoot_devices"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_chatwoot_devices,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -302,7 +309,9 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
                           "\"%s\" in %s:%ui needs \"chatwoot_state_path\" "
                           "in the http block",
                           lcfp[0]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
-                          ? "chatwoot_webhook" : "chatwoot_status",
+                          ? "chatwoot_webhook"
+                          : lcfp[0]->handler == NGX_HTTP_CHATWOOT_DEVICES
+                          ? "chatwoot_devices" : "chatwoot_status",
                           lcfp[0]->file, lcfp[0]->line);
             return NGX_CONF_ERROR;
         }

@@ -18,15 +18,12 @@ static ngx_int_t ngx_http_chatwoot_webhook_handler(ngx_http_request_t *r);
 static void ngx_http_chatwoot_webhook_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
     ngx_http_chatwoot_loc_conf_t *lcf);
-static u_char *ngx_http_chatwoot_read_body(ngx_http_request_t *r,
-    size_t *len);
 static void ngx_http_chatwoot_webhook_request(ngx_http_request_t *r,
     ngx_http_chatwoot_inbox_t *inbox, u_char *body, size_t len,
     cw_webhook_request_t *req);
 static void ngx_http_chatwoot_count(ngx_http_request_t *r, cw_shared_t *sh,
     ngx_http_chatwoot_inbox_t *inbox, cw_webhook_outcome_t outcome,
     const char *reason);
-static void ngx_http_chatwoot_wake_helper(cw_shared_t *sh);
 
 
 /*
@@ -281,9 +278,12 @@ ngx_http_chatwoot_enqueue(ngx_http_request_t *r,
 }
 
 
-/* The whole body in one piece, whether nginx kept it in memory or a file. */
+/*
+ * The whole body in one piece, whether nginx kept it in memory or a file
+ * (the devices location reads its bodies with it too).
+ */
 
-static u_char *
+u_char *
 ngx_http_chatwoot_read_body(ngx_http_request_t *r, size_t *len)
 {
     u_char       *body, *p;
@@ -456,7 +456,7 @@ ngx_http_chatwoot_count(ngx_http_request_t *r, cw_shared_t *sh,
 }
 
 
-static void
+void
 ngx_http_chatwoot_wake_helper(cw_shared_t *sh)
 {
     uint64_t  one;

@@ -46,6 +46,19 @@ typedef struct {
     uint64_t      check_interval_msec;
     cw_str_t      webhook_secret;     /* absent: none */
     cw_str_t      webhook_token;
+
+    /*
+     * The WhatsApp session (whatsapp_* directives), defaults filled: the
+     * live device runs when "whatsapp" is set; the rest is how it reaches
+     * the server.
+     */
+    int            whatsapp;
+    const char    *whatsapp_server;         /* wss:// (or ws://) URL */
+    unsigned char  whatsapp_root_key[32];   /* the Noise certificates' root */
+    const char    *whatsapp_ca_file;        /* absolute path, or NULL */
+    unsigned       whatsapp_version[3];     /* 0.0.0: auto */
+    const char    *whatsapp_device_name;    /* UTF-8 */
+    const char    *whatsapp_proxy;          /* http://host:port, or NULL */
 } cw_inbox_conf_t;
 
 typedef struct {

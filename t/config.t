@@ -22,6 +22,8 @@ my ($rc, $out) = $t->test_config("$dir/example.conf");
 is($rc, 0, 'examples/nginx.conf passes nginx -t') or diag $out;
 like($out, qr/test is successful/, 'nginx says so');
 
+$t->write_file('junk.pem', "not a certificate\n");
+
 my $port = free_port();
 sub http_conf {
     my (%o) = @_;
@@ -81,6 +83,13 @@ my @bad = (
     [ 'status without a state path',
       "server { listen 127.0.0.1:$port; location /s { chatwoot_status; } }",
       qr/\[emerg\].*"chatwoot_status" in \S+nginx\.conf:\d+ needs "chatwoot_state_path"/ ],
+    [ 'devices without a state path',
+      "server { listen 127.0.0.1:$port; location /d/ { chatwoot_devices; } }",
+      qr/\[emerg\].*"chatwoot_devices" in \S+nginx\.conf:\d+ needs "chatwoot_state_path"/ ],
+    [ 'devices in a regex location', http_conf(server => 'location ~ ^/d/ { chatwoot_devices; }'),
+      qr/\[emerg\].*"chatwoot_devices" needs a prefix location, not a regular expression/ ],
+    [ 'devices with an argument', http_conf(server => 'location /d/ { chatwoot_devices on; }'),
+      qr/\[emerg\].*invalid number of arguments in "chatwoot_devices"/ ],
     [ 'webhook in the http block', http_conf(http => 'chatwoot_webhook;'),
       qr/\[emerg\].*"chatwoot_webhook" directive is not allowed here/ ],
     [ 'two handlers in one location',
@@ -146,6 +155,35 @@ my @bad = (
       qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
     [ 'secret set twice', inbox_conf('webhook_secret a; webhook_secret b;'),
       qr/\[emerg\].*the webhook secret of chatwoot_inbox "x" is set twice/ ],
+    [ 'whatsapp neither on nor off', inbox_conf('whatsapp yes;'),
+      qr/\[emerg\].*invalid whatsapp "yes", it must be "on" or "off"/ ],
+    [ 'whatsapp on with the synthetic device', inbox_conf("whatsapp on; synthetic_device $dir/dev;"),
+      qr/\[emerg\].*chatwoot_inbox "x" has both "whatsapp on" and "synthetic_device": use one/ ],
+    [ 'whatsapp_server not a WebSocket URL', inbox_conf('whatsapp_server https://web.whatsapp.com/ws/chat;'),
+      qr/\[emerg\].*invalid whatsapp_server "https:\/\/web\.whatsapp\.com\/ws\/chat", e\.g\./ ],
+    [ 'whatsapp_server ws:// without a root key', inbox_conf('whatsapp_server ws://127.0.0.1:9/ws;'),
+      qr/\[emerg\].*whatsapp_server "ws:\/\/127\.0\.0\.1:9\/ws" is not TLS: "ws:\/\/" needs the test server's root_key=/ ],
+    [ 'whatsapp_server short root key', inbox_conf('whatsapp_server wss://wa.test/ws root_key=abcd;'),
+      qr/\[emerg\].*invalid whatsapp_server "root_key=abcd", the server's root key as 64 hex digits/ ],
+    [ 'whatsapp_server unknown parameter', inbox_conf('whatsapp_server wss://wa.test/ws colour=blue;'),
+      qr/\[emerg\].*invalid parameter "colour=blue" of whatsapp_server/ ],
+    [ 'whatsapp_server missing ca_file', inbox_conf('whatsapp_server wss://wa.test/ws ca_file=nope.pem;'),
+      qr/\[emerg\].*"whatsapp_server": open\(\) "\Q$dir\E\/nope\.pem" failed/ ],
+    [ 'whatsapp_server ca_file without a certificate',
+      inbox_conf('whatsapp_server wss://wa.test/ws ca_file=junk.pem;'),
+      qr/\[emerg\].*invalid whatsapp_server "ca_file=\Q$dir\E\/junk\.pem": no PEM certificate in it/ ],
+    [ 'whatsapp_server twice', inbox_conf('whatsapp_server wss://a.test/ws; whatsapp_server wss://b.test/ws;'),
+      qr/\[emerg\].*"whatsapp_server" of chatwoot_inbox "x" is duplicate/ ],
+    [ 'whatsapp_version malformed', inbox_conf('whatsapp_version 2.3000;'),
+      qr/\[emerg\].*invalid whatsapp_version "2\.3000", "auto" or a version such as "2\.3000\.1029030078"/ ],
+    [ 'whatsapp_device_name too long', inbox_conf('whatsapp_device_name ' . ('n' x 65) . ';'),
+      qr/\[emerg\].*invalid whatsapp_device_name "n{65}", UTF-8 text of 1 to 64 bytes/ ],
+    [ 'whatsapp_device_name not UTF-8', inbox_conf("whatsapp_device_name \"a\xc3(\";"),
+      qr/\[emerg\].*invalid whatsapp_device_name "a\xc3\(", UTF-8 text/ ],
+    [ 'whatsapp_proxy without a port', inbox_conf('whatsapp_proxy http://proxy.example;'),
+      qr/\[emerg\].*invalid whatsapp_proxy "http:\/\/proxy\.example", e\.g\. "http:\/\/proxy\.example:3128"/ ],
+    [ 'whatsapp_proxy with credentials', inbox_conf('whatsapp_proxy http://u:p@proxy.example:3128;'),
+      qr/\[emerg\].*invalid whatsapp_proxy "http:\/\/u:p\@proxy\.example:3128"/ ],
     [ 'duplicate inbox name', inbox_conf('') . ' chatwoot_inbox x { }',
       qr/\[emerg\].*duplicate chatwoot_inbox "x", first defined in/ ],
     [ 'bad inbox name', "chatwoot_state_path $dir/state; chatwoot_inbox 'a b' { }",
@@ -166,6 +204,19 @@ for my $case (@bad) {
     my ($code, $text) = $t->test_config;
     isnt($code, 0, "$name: nginx -t fails");
     like($text, $want, "$name: the message names it") or diag $text;
+}
+
+# The whatsapp_* directives' good forms pass, ca_file= relative to the prefix.
+$t->write_file('ca.pem', "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+$t->write_config(http_conf(inbox => { extra => join("\n",
+    'whatsapp on;',
+    'whatsapp_server wss://wa.test:8443/ws/chat root_key=' . ('ab' x 32) . ' ca_file=ca.pem;',
+    'whatsapp_version 2.3000.1029030078;',
+    'whatsapp_device_name "Atendimento (nginx)";',
+    'whatsapp_proxy http://127.0.0.1:3128;') . "\n" }));
+{
+    my ($c, $o) = $t->test_config;
+    is($c, 0, 'whatsapp_* directives: nginx -t passes') or diag $o;
 }
 
 # master_process off: no helper could ever run.

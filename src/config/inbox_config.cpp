@@ -4,6 +4,7 @@
 
 #include "config/inbox_config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -11,7 +12,9 @@
 #include <vector>
 
 #include "bridge/agent_reply.hpp"
+#include "chatwoot/webhook_utf8.hpp"
 #include "chatwoot_inbox_conf.h"
+#include "wa/noise/cert_chain.hpp"
 
 namespace chatwoot::config {
 
@@ -108,6 +111,128 @@ std::string_view trim_trailing(std::string_view v)
         v.remove_suffix(1);
     }
     return v;
+}
+
+bool starts_icase(std::string_view text, std::string_view prefix)
+{
+    if (text.size() < prefix.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < prefix.size(); i++) {
+        char c = text[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+        if (c != prefix[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// "host", "host:port" or "[v6]:port" as a URL's authority holds it; no
+// user info (credentials do not belong in nginx.conf's world-readable
+// lines).  `need_port`: the port must be there.
+bool valid_authority(std::string_view a, bool need_port)
+{
+    std::string_view host = a;
+    std::string_view port;
+    if (a.starts_with('[')) {
+        const size_t close = a.find(']');
+        if (close == std::string_view::npos || close == 1) {
+            return false;
+        }
+        for (char c : a.substr(1, close - 1)) {
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+                  || c == ':' || c == '.')) {
+                return false;
+            }
+        }
+        std::string_view rest = a.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest[0] != ':') {
+                return false;
+            }
+            port = rest.substr(1);
+            if (port.empty()) {
+                return false;
+            }
+        }
+        host = {};
+    } else {
+        const size_t colon = a.rfind(':');
+        if (colon != std::string_view::npos) {
+            host = a.substr(0, colon);
+            port = a.substr(colon + 1);
+            if (port.empty()) {
+                return false;
+            }
+        }
+        if (host.empty()) {
+            return false;
+        }
+        for (char c : host) {
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '.' || c == '-' || c == '_')) {
+                return false;
+            }
+        }
+    }
+    if (port.empty()) {
+        return !need_port;
+    }
+    auto n = parse_number(port);
+    return n && *n >= 1 && *n <= 65535;
+}
+
+// A WebSocket URL: wss:// or ws://, an authority, and a path without
+// spaces or control characters (it goes into the request line as it is).
+bool valid_ws_url(std::string_view url, bool* plain)
+{
+    std::string_view rest;
+    if (starts_icase(url, "wss://")) {
+        rest = url.substr(6);
+        *plain = false;
+    } else if (starts_icase(url, "ws://")) {
+        rest = url.substr(5);
+        *plain = true;
+    } else {
+        return false;
+    }
+    const size_t slash = rest.find_first_of("/?");
+    const std::string_view authority = rest.substr(0, slash);
+    if (!valid_authority(authority, false)) {
+        return false;
+    }
+    for (unsigned char c : rest) {
+        if (c <= ' ' || c >= 0x7f || c == '#') {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<std::array<uint8_t, 32>> parse_key_hex(std::string_view hex)
+{
+    if (hex.size() != 64) {
+        return std::nullopt;
+    }
+    std::array<uint8_t, 32> key{};
+    for (size_t i = 0; i < 64; i++) {
+        const char c = hex[i];
+        int v;
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            v = c - 'A' + 10;
+        } else {
+            return std::nullopt;
+        }
+        key[i / 2] = static_cast<uint8_t>(key[i / 2] << 4 | v);
+    }
+    return key;
 }
 
 }  // namespace
@@ -245,6 +370,11 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"device_timeout", 1, 1, &InboxConfigParser::set_device_timeout},
     {"concurrency", 1, 1, &InboxConfigParser::set_concurrency},
     {"rate", 1, 1, &InboxConfigParser::set_rate},
+    {"whatsapp", 1, 1, &InboxConfigParser::set_whatsapp},
+    {"whatsapp_server", 1, 3, &InboxConfigParser::set_whatsapp_server},
+    {"whatsapp_version", 1, 1, &InboxConfigParser::set_whatsapp_version},
+    {"whatsapp_device_name", 1, 1, &InboxConfigParser::set_whatsapp_device_name},
+    {"whatsapp_proxy", 1, 1, &InboxConfigParser::set_whatsapp_proxy},
 };
 
 InboxConfigParser::InboxConfigParser(std::string_view name)
@@ -533,6 +663,156 @@ std::optional<std::string> InboxConfigParser::set_rate(std::string_view, Args ar
     return std::nullopt;
 }
 
+std::optional<std::string> InboxConfigParser::set_whatsapp(std::string_view, Args args,
+                                                           const std::string_view*)
+{
+    if (s_.whatsapp) {
+        return "\"whatsapp\" of chatwoot_inbox " + quoted(s_.name) + " is duplicate";
+    }
+    auto on = parse_flag(args[0]);
+    if (!on) {
+        return "invalid whatsapp " + quoted(args[0]) + ", it must be \"on\" or \"off\"";
+    }
+    s_.whatsapp = *on;
+    return std::nullopt;
+}
+
+// "whatsapp_server <url> [root_key=<64 hex>] [ca_file=<pem>]": another
+// server than WhatsApp's, for private test deployments.  The glue made
+// ca_file= absolute and read the file: `file` is its content.
+std::optional<std::string> InboxConfigParser::set_whatsapp_server(std::string_view, Args args,
+                                                                  const std::string_view* file)
+{
+    if (s_.whatsapp_server) {
+        return "\"whatsapp_server\" of chatwoot_inbox " + quoted(s_.name) + " is duplicate";
+    }
+    const std::string_view url = args[0];
+    bool plain = false;
+    if (url.size() > kWhatsAppServerMax || !valid_ws_url(url, &plain)) {
+        return "invalid whatsapp_server " + quoted(url)
+               + ", e.g. \"wss://web.whatsapp.com/ws/chat\"";
+    }
+
+    std::optional<std::array<uint8_t, 32>> key;
+    std::optional<std::string> ca_file;
+    for (std::string_view param : args.subspan(1)) {
+        if (param.starts_with("root_key=") && !key) {
+            key = parse_key_hex(param.substr(9));
+            if (!key) {
+                return "invalid whatsapp_server " + quoted(param)
+                       + ", the server's root key as 64 hex digits";
+            }
+        } else if (param.starts_with("ca_file=") && !ca_file) {
+            const std::string_view path = param.substr(8);
+            if (path.empty()) {
+                return "invalid whatsapp_server " + quoted(param) + ", a PEM file";
+            }
+            if (file == nullptr) {
+                // the glue reads the ca_file: a broken caller
+                return "the ca_file of \"whatsapp_server\" was not read";
+            }
+            if (file->size() > kCaFileMax
+                || file->find("-----BEGIN CERTIFICATE-----") == std::string_view::npos) {
+                return "invalid whatsapp_server " + quoted(param)
+                       + ": no PEM certificate in it (or over 1 MiB)";
+            }
+            ca_file = std::string(path);
+        } else {
+            return "invalid parameter " + quoted(param) + " of whatsapp_server";
+        }
+    }
+    // A plain-text server is a test server: it never has WhatsApp's key.
+    if (plain && !key) {
+        return "whatsapp_server " + quoted(url)
+               + " is not TLS: \"ws://\" needs the test server's root_key=";
+    }
+
+    s_.whatsapp_server = std::string(url);
+    s_.whatsapp_root_key = key;
+    s_.whatsapp_ca_file = std::move(ca_file);
+    return std::nullopt;
+}
+
+// "auto", or the version the ClientPayload says, e.g. 2.3000.1029030078.
+std::optional<std::string> InboxConfigParser::set_whatsapp_version(std::string_view, Args args,
+                                                                   const std::string_view*)
+{
+    if (s_.whatsapp_version_set) {
+        return "\"whatsapp_version\" of chatwoot_inbox " + quoted(s_.name) + " is duplicate";
+    }
+    const std::string_view v = args[0];
+    if (v == "auto") {
+        s_.whatsapp_version_set = true;
+        return std::nullopt;
+    }
+    std::array<unsigned, 3> parts{};
+    std::string_view rest = v;
+    bool ok = true;
+    for (size_t i = 0; i < 3 && ok; i++) {
+        const size_t dot = rest.find('.');
+        const std::string_view part = i < 2 ? rest.substr(0, dot) : rest;
+        if (i < 2 && dot == std::string_view::npos) {
+            ok = false;
+            break;
+        }
+        auto n = parse_number(part);
+        ok = n && part.size() <= 10 && *n <= std::numeric_limits<uint32_t>::max();
+        if (ok) {
+            parts[i] = static_cast<unsigned>(*n);
+        }
+        if (i < 2) {
+            rest = rest.substr(dot + 1);
+        }
+    }
+    if (!ok || (parts[0] == 0 && parts[1] == 0 && parts[2] == 0)) {
+        return "invalid whatsapp_version " + quoted(v)
+               + ", \"auto\" or a version such as \"2.3000.1029030078\"";
+    }
+    s_.whatsapp_version = parts;
+    s_.whatsapp_version_set = true;
+    return std::nullopt;
+}
+
+std::optional<std::string> InboxConfigParser::set_whatsapp_device_name(std::string_view, Args args,
+                                                                       const std::string_view*)
+{
+    if (s_.whatsapp_device_name) {
+        return "\"whatsapp_device_name\" of chatwoot_inbox " + quoted(s_.name)
+               + " is duplicate";
+    }
+    const std::string_view v = args[0];
+    if (v.empty() || v.size() > kWhatsAppDeviceNameMax || has_control(v)
+        || !webhook::valid_utf8(v.data(), v.size())) {
+        return "invalid whatsapp_device_name " + quoted(v)
+               + ", UTF-8 text of 1 to 64 bytes without control characters";
+    }
+    s_.whatsapp_device_name = std::string(v);
+    return std::nullopt;
+}
+
+// "http://host:port": an HTTP CONNECT proxy.  Credentials are refused,
+// not silently ignored.
+std::optional<std::string> InboxConfigParser::set_whatsapp_proxy(std::string_view, Args args,
+                                                                 const std::string_view*)
+{
+    if (s_.whatsapp_proxy) {
+        return "\"whatsapp_proxy\" of chatwoot_inbox " + quoted(s_.name) + " is duplicate";
+    }
+    const std::string_view v = args[0];
+    std::string_view authority;
+    if (starts_icase(v, "http://")) {
+        authority = v.substr(7);
+        if (authority.ends_with('/')) {
+            authority.remove_suffix(1);
+        }
+    }
+    if (authority.empty() || !valid_authority(authority, true)) {
+        return "invalid whatsapp_proxy " + quoted(v) + ", e.g. \"http://proxy.example:3128\"";
+    }
+    s_.whatsapp_proxy = std::string(v);
+    return std::nullopt;
+}
+
 std::optional<std::string> InboxConfigParser::finish()
 {
     if (name_error_) {
@@ -545,6 +825,18 @@ std::optional<std::string> InboxConfigParser::finish()
                                                                : nullptr;
     if (missing != nullptr) {
         return "chatwoot_inbox " + quoted(s_.name) + " needs " + missing;
+    }
+    // The synthetic device stands in for WhatsApp: one device per inbox.
+    if (s_.whatsapp.value_or(false) && s_.synthetic_device) {
+        return "chatwoot_inbox " + quoted(s_.name)
+               + " has both \"whatsapp on\" and \"synthetic_device\": use one";
+    }
+    s_.whatsapp_on = s_.whatsapp.value_or(!s_.synthetic_device.has_value());
+    if (!s_.whatsapp_server) {
+        s_.whatsapp_server = std::string(kWhatsAppServer);
+    }
+    if (!s_.whatsapp_device_name) {
+        s_.whatsapp_device_name = std::string(kWhatsAppDeviceName);
     }
     if (!s_.webhook_secret && !s_.webhook_token) {
         warning_ = "chatwoot_inbox " + quoted(s_.name)
@@ -593,6 +885,15 @@ void InboxConfigParser::build_conf()
     conf_.check_interval_msec = s_.check_interval_msec;
     conf_.webhook_secret = c_view(s_.webhook_secret);
     conf_.webhook_token = c_view(s_.webhook_token);
+    conf_.whatsapp = s_.whatsapp_on;
+    conf_.whatsapp_server = c_str(s_.whatsapp_server);
+    const auto key = s_.whatsapp_root_key.value_or(wa::noise::whatsapp_root_key);
+    std::copy(key.begin(), key.end(), conf_.whatsapp_root_key);
+    conf_.whatsapp_ca_file = c_str(s_.whatsapp_ca_file);
+    const auto version = s_.whatsapp_version.value_or(std::array<unsigned, 3>{0, 0, 0});
+    std::copy(version.begin(), version.end(), conf_.whatsapp_version);
+    conf_.whatsapp_device_name = c_str(s_.whatsapp_device_name);
+    conf_.whatsapp_proxy = c_str(s_.whatsapp_proxy);
 }
 
 }  // namespace chatwoot::config

@@ -4,6 +4,7 @@
 // and reports the error texts made here at [emerg].
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -25,6 +26,15 @@ inline constexpr size_t kSecretMax = 4096;
 inline constexpr size_t kInboxNameMax = 255;
 inline constexpr size_t kWebhookUrlMax = 2048;
 inline constexpr size_t kIgnoreJidsPerLine = 64;
+
+// The WhatsApp session's defaults and bounds (whatsapp_* directives).
+inline constexpr std::string_view kWhatsAppServer = "wss://web.whatsapp.com/ws/chat";
+inline constexpr std::string_view kWhatsAppDeviceName = "Chatwoot (nginx)";
+inline constexpr size_t kWhatsAppServerMax = 2048;
+// DeviceProps.os is what the phone lists; longer names are cut by the
+// phone anyway, and a bound keeps the ClientPayload small.
+inline constexpr size_t kWhatsAppDeviceNameMax = 64;
+inline constexpr size_t kCaFileMax = 1024 * 1024;
 
 // A time in nginx's syntax ("90", "1h 30m", "500ms"), as nginx's own
 // directives read it: milliseconds, or seconds when `seconds` (where "ms"
@@ -59,6 +69,17 @@ struct InboxSettings {
     std::vector<std::string> ignore_jids;
     unsigned concurrency = kConcurrency;
     unsigned rate = 0;                   // requests per second, 0: no cap
+
+    // The WhatsApp session (used by the live device).
+    std::optional<bool> whatsapp;        // as written; finish() decides
+    bool whatsapp_on = false;            // after finish()
+    std::optional<std::string> whatsapp_server;      // as written
+    std::optional<std::array<uint8_t, 32>> whatsapp_root_key;   // root_key=
+    std::optional<std::string> whatsapp_ca_file;     // absolute path
+    std::optional<std::array<unsigned, 3>> whatsapp_version;    // nullopt: auto
+    bool whatsapp_version_set = false;
+    std::optional<std::string> whatsapp_device_name;
+    std::optional<std::string> whatsapp_proxy;
 };
 
 class InboxConfigParser {
@@ -111,6 +132,15 @@ private:
                                                   const std::string_view*);
     std::optional<std::string> set_concurrency(std::string_view, Args, const std::string_view*);
     std::optional<std::string> set_rate(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_whatsapp(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_whatsapp_server(std::string_view, Args,
+                                                   const std::string_view*);
+    std::optional<std::string> set_whatsapp_version(std::string_view, Args,
+                                                    const std::string_view*);
+    std::optional<std::string> set_whatsapp_device_name(std::string_view, Args,
+                                                        const std::string_view*);
+    std::optional<std::string> set_whatsapp_proxy(std::string_view, Args,
+                                                  const std::string_view*);
 
     void build_conf();
 

@@ -76,9 +76,41 @@ std::string SyntheticDevice::new_message_id()
     return id;
 }
 
+DeviceStatus SyntheticDevice::status() const
+{
+    if (!pairing_qr_) {
+        return DeviceStatus::of(DeviceState::connected);
+    }
+    DeviceStatus s = DeviceStatus::of(DeviceState::pairing_qr);
+    s.qr = *pairing_qr_;
+    return s;
+}
+
+void SyntheticDevice::look_for_pairing_qr()
+{
+    std::optional<std::string> qr;
+    std::ifstream in(dir_ + "/pairing-qr", std::ios::binary);
+    if (in) {
+        // as much as the snapshot holds; a line break at the end is the editor's
+        std::string text(CW_SNAPSHOT_QR_SIZE - 1, '\0');
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<size_t>(in.gcount()));
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+            text.pop_back();
+        }
+        qr = std::move(text);
+    }
+    const bool changed = qr.has_value() != pairing_qr_.has_value();
+    pairing_qr_ = std::move(qr);
+    if (changed && events_ != nullptr) {
+        events_->state_changed(status());
+    }
+}
+
 size_t SyntheticDevice::poll(int64_t now)
 {
     namespace fs = std::filesystem;
+    look_for_pairing_qr();
     std::error_code ec;
     auto list = [&] {
         std::vector<fs::path> found;

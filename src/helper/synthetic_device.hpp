@@ -8,7 +8,10 @@
 // store with the message.  Each file is committed to the store before it is
 // removed, so a crash in between only makes the store see it twice, which
 // it ignores (one row per WhatsApp id); the chats are then pushed to the
-// runtime.  It is always connected; what it sends lands in <dir>/sent/.
+// runtime.  It is connected; what it sends lands in <dir>/sent/.  A file
+// named "pairing-qr" in the directory makes it show pairing_qr with the
+// file's text as its QR (empty: no QR yet) until the file is removed, so
+// that the devices API's QR endpoint can be tried without WhatsApp.
 #pragma once
 
 #include "device.hpp"
@@ -21,6 +24,7 @@
 #include "../store/wa_inbound_repository.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -33,7 +37,7 @@ public:
                     bridge::IntakeFilter filter, MediaStore& media);
 
     void start(DeviceEvents& events) override { events_ = &events; }
-    DeviceStatus status() const override { return DeviceStatus::of(DeviceState::connected); }
+    DeviceStatus status() const override;
     std::string new_message_id() override;
 
     // Writes <dir>/sent/<outbox id>.json (a revoke: <outbox id>-revoke.json),
@@ -61,7 +65,10 @@ private:
     DeviceEvents* events_ = nullptr;
     std::mt19937_64 ids_;
 
+    std::optional<std::string> pairing_qr_;   // the "pairing-qr" file's text
+
     void write_sent(const std::string& name, const std::string& json);
+    void look_for_pairing_qr();
 };
 
 }  // namespace chatwoot::helper

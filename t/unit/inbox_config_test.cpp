@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -403,4 +404,186 @@ TEST(InboxConfig, CFace)
     EXPECT_EQ(cw_inbox_parser_add(q, rate, 2, nullptr), -1);
     EXPECT_STREQ(cw_inbox_parser_error(q), R"(invalid rate "10r/sX", e.g. "10r/s")");
     cw_inbox_parser_destroy(q);
+}
+
+// The WhatsApp session's directives: defaults, each bad form refused with
+// a text naming the directive and the value, and the conf the helper gets.
+
+namespace {
+
+// A complete block "w" with `lines` added, finished: the error or the conf.
+struct Finished {
+    std::optional<std::string> error;
+    cw_inbox_conf_t conf{};
+};
+
+Finished finish_with(std::initializer_list<Line> lines,
+                     const std::string_view* file = nullptr)
+{
+    static std::vector<std::unique_ptr<InboxConfigParser>> keep;   // conf points into it
+    keep.push_back(std::make_unique<InboxConfigParser>("w"));
+    InboxConfigParser& p = *keep.back();
+    complete(p);
+    Finished f;
+    for (Line l : lines) {
+        if (auto e = add(p, l, file)) {
+            f.error = e;
+            return f;
+        }
+    }
+    f.error = p.finish();
+    if (!f.error) {
+        f.conf = p.conf();
+    }
+    return f;
+}
+
+const std::string kKey(64, 'a');
+const std::string_view kPem =
+    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+}  // namespace
+
+TEST(InboxConfigWhatsApp, Defaults)
+{
+    auto f = finish_with({});
+    ASSERT_FALSE(f.error);
+    EXPECT_EQ(f.conf.whatsapp, 1) << "on unless synthetic_device";
+    EXPECT_STREQ(f.conf.whatsapp_server, "wss://web.whatsapp.com/ws/chat");
+    // WhatsApp's root key (cert_chain.hpp), not zeros
+    EXPECT_EQ(f.conf.whatsapp_root_key[0], 0x14);
+    EXPECT_EQ(f.conf.whatsapp_root_key[31], 0x6b);
+    EXPECT_EQ(f.conf.whatsapp_ca_file, nullptr);
+    EXPECT_EQ(f.conf.whatsapp_version[0], 0u) << "auto";
+    EXPECT_EQ(f.conf.whatsapp_version[1], 0u);
+    EXPECT_EQ(f.conf.whatsapp_version[2], 0u);
+    EXPECT_STREQ(f.conf.whatsapp_device_name, "Chatwoot (nginx)");
+    EXPECT_EQ(f.conf.whatsapp_proxy, nullptr);
+}
+
+TEST(InboxConfigWhatsApp, OnOffAndTheSyntheticDevice)
+{
+    EXPECT_EQ(finish_with({{"synthetic_device", "/d"}}).conf.whatsapp, 0)
+        << "off by default with the synthetic device";
+    EXPECT_EQ(finish_with({{"whatsapp", "off"}}).conf.whatsapp, 0);
+    EXPECT_EQ(finish_with({{"whatsapp", "ON"}}).conf.whatsapp, 1);
+    EXPECT_EQ(finish_with({{"synthetic_device", "/d"}, {"whatsapp", "off"}}).conf.whatsapp, 0);
+    EXPECT_EQ(finish_with({{"whatsapp", "on"}, {"synthetic_device", "/d"}}).error,
+              "chatwoot_inbox \"w\" has both \"whatsapp on\" and \"synthetic_device\": use one");
+    EXPECT_EQ(error_of({"whatsapp", "yes"}),
+              "invalid whatsapp \"yes\", it must be \"on\" or \"off\"");
+    EXPECT_EQ(finish_with({{"whatsapp", "on"}, {"whatsapp", "on"}}).error,
+              "\"whatsapp\" of chatwoot_inbox \"w\" is duplicate");
+}
+
+TEST(InboxConfigWhatsApp, Server)
+{
+    auto f = finish_with({{"whatsapp_server", "wss://wa.test:8443/ws/chat", "root_key=" + kKey}});
+    ASSERT_FALSE(f.error) << *f.error;
+    EXPECT_STREQ(f.conf.whatsapp_server, "wss://wa.test:8443/ws/chat");
+    EXPECT_EQ(f.conf.whatsapp_root_key[0], 0xaa);
+    EXPECT_EQ(f.conf.whatsapp_root_key[31], 0xaa);
+
+    // ws:// only for a test server with its own key
+    std::string ws_key = "root_key=" + kKey;
+    EXPECT_FALSE(finish_with({{"whatsapp_server", "ws://127.0.0.1:9/ws", ws_key}}).error);
+    EXPECT_EQ(error_of({"whatsapp_server", "ws://127.0.0.1:9/ws"}),
+              "whatsapp_server \"ws://127.0.0.1:9/ws\" is not TLS: \"ws://\" needs the test "
+              "server's root_key=");
+    EXPECT_TRUE(accepted({"whatsapp_server", "WSS://[::1]:9/ws"}));
+    EXPECT_TRUE(accepted({"whatsapp_server", "wss://web.whatsapp.com/ws/chat?x=1"}));
+
+    for (std::string_view bad : {"https://web.whatsapp.com/ws/chat", "wss://", "wss:///ws",
+                                 "wss://a b/ws", "wss://host:0/ws", "wss://host:99999/",
+                                 "wss://user@host/ws", "wss://[zz]/ws", "wss://host/a#b",
+                                 "wss://host:/ws"}) {
+        EXPECT_EQ(error_of({"whatsapp_server", bad}),
+                  "invalid whatsapp_server \"" + std::string(bad)
+                      + "\", e.g. \"wss://web.whatsapp.com/ws/chat\"")
+            << bad;
+    }
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://h/ws", "root_key=abc"}),
+              "invalid whatsapp_server \"root_key=abc\", the server's root key as 64 hex digits");
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://h/ws", "root_key=" + std::string(64, 'g')}),
+              "invalid whatsapp_server \"root_key=" + std::string(64, 'g')
+                  + "\", the server's root key as 64 hex digits");
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://h/ws", "colour=blue"}),
+              "invalid parameter \"colour=blue\" of whatsapp_server");
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://h/ws", ws_key, ws_key}),
+              "invalid parameter \"" + ws_key + "\" of whatsapp_server")
+        << "each parameter once";
+    EXPECT_EQ(finish_with({{"whatsapp_server", "wss://a/ws"}, {"whatsapp_server", "wss://b/ws"}})
+                  .error,
+              "\"whatsapp_server\" of chatwoot_inbox \"w\" is duplicate");
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://h/" + std::string(2048, 'a')}).substr(0, 25),
+              "invalid whatsapp_server \"");
+}
+
+TEST(InboxConfigWhatsApp, CaFileIsReadByTheGlueAndMustHoldACertificate)
+{
+    auto f = finish_with({{"whatsapp_server", "wss://wa.test/ws", "ca_file=/etc/ca.pem"}}, &kPem);
+    ASSERT_FALSE(f.error) << *f.error;
+    EXPECT_STREQ(f.conf.whatsapp_ca_file, "/etc/ca.pem");
+
+    InboxConfigParser p("x");
+    std::string_view junk = "not a certificate";
+    EXPECT_EQ(add(p, {"whatsapp_server", "wss://wa.test/ws", "ca_file=/etc/junk"}, &junk),
+              "invalid whatsapp_server \"ca_file=/etc/junk\": no PEM certificate in it (or over "
+              "1 MiB)");
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://wa.test/ws", "ca_file=/etc/ca.pem"}),
+              "the ca_file of \"whatsapp_server\" was not read");
+    EXPECT_EQ(error_of({"whatsapp_server", "wss://wa.test/ws", "ca_file="}),
+              "invalid whatsapp_server \"ca_file=\", a PEM file");
+}
+
+TEST(InboxConfigWhatsApp, Version)
+{
+    auto f = finish_with({{"whatsapp_version", "2.3000.1029030078"}});
+    ASSERT_FALSE(f.error);
+    EXPECT_EQ(f.conf.whatsapp_version[0], 2u);
+    EXPECT_EQ(f.conf.whatsapp_version[1], 3000u);
+    EXPECT_EQ(f.conf.whatsapp_version[2], 1029030078u);
+    EXPECT_TRUE(accepted({"whatsapp_version", "auto"}));
+    for (std::string_view bad : {"2.3000", "2.3000.1.4", "2..1", "a.b.c", "2.3000.99999999999",
+                                 "0.0.0", "Auto", "", "2.3000.-1", "2.3000.4294967296"}) {
+        EXPECT_EQ(error_of({"whatsapp_version", bad}),
+                  "invalid whatsapp_version \"" + std::string(bad)
+                      + "\", \"auto\" or a version such as \"2.3000.1029030078\"")
+            << bad;
+    }
+    EXPECT_EQ(finish_with({{"whatsapp_version", "auto"}, {"whatsapp_version", "auto"}}).error,
+              "\"whatsapp_version\" of chatwoot_inbox \"w\" is duplicate");
+}
+
+TEST(InboxConfigWhatsApp, DeviceName)
+{
+    auto f = finish_with({{"whatsapp_device_name", "Atendimento — São Paulo"}});
+    ASSERT_FALSE(f.error);
+    EXPECT_STREQ(f.conf.whatsapp_device_name, "Atendimento — São Paulo");
+    EXPECT_TRUE(accepted({"whatsapp_device_name", std::string(64, 'n')}));
+    const std::string too_long(65, 'n');
+    for (std::string_view bad : {std::string_view(""), std::string_view(too_long),
+                                 std::string_view("a\nb"), std::string_view("\xc3\x28")}) {
+        EXPECT_EQ(error_of({"whatsapp_device_name", bad}),
+                  "invalid whatsapp_device_name \"" + std::string(bad)
+                      + "\", UTF-8 text of 1 to 64 bytes without control characters");
+    }
+}
+
+TEST(InboxConfigWhatsApp, Proxy)
+{
+    auto f = finish_with({{"whatsapp_proxy", "http://proxy.example:3128"}});
+    ASSERT_FALSE(f.error);
+    EXPECT_STREQ(f.conf.whatsapp_proxy, "http://proxy.example:3128");
+    EXPECT_TRUE(accepted({"whatsapp_proxy", "HTTP://10.0.0.1:8080/"}));
+    EXPECT_TRUE(accepted({"whatsapp_proxy", "http://[::1]:3128"}));
+    for (std::string_view bad : {"proxy.example:3128", "http://proxy.example",
+                                 "https://proxy.example:3128", "http://u:p@proxy.example:3128",
+                                 "http://proxy.example:3128/path", "http://:3128",
+                                 "socks5://p:1080", "http://p:70000"}) {
+        EXPECT_EQ(error_of({"whatsapp_proxy", bad}),
+                  "invalid whatsapp_proxy \"" + std::string(bad)
+                      + "\", e.g. \"http://proxy.example:3128\"")
+            << bad;
+    }
 }

@@ -158,3 +158,39 @@ TEST(SyntheticDevice, SendsUnderTheGivenIdIntoSent)
     EXPECT_EQ(read(f.root / "device" / "sent" / "0000000008-revoke.json"),
               "{\"revoke\":\"" + id + "\",\"chat\":\"5511987654321@s.whatsapp.net\"}");
 }
+
+// A "pairing-qr" file stands in for a session waiting for a scan: the
+// devices API's QR endpoint can be tried end to end without WhatsApp.
+TEST(SyntheticDevice, PairingQrFileShowsAQrToScan)
+{
+    struct Seen final : DeviceEvents {
+        void inbound(std::string_view) override {}
+        void state_changed(const DeviceStatus& s) override { states.push_back(s.state); }
+        std::vector<DeviceState> states;
+    } seen;
+    Fixture f;
+    f.device->start(seen);
+
+    f.write("pairing-qr", "");
+    f.device->poll(1000);
+    EXPECT_EQ(f.device->status().state, DeviceState::pairing_qr);
+    EXPECT_EQ(f.device->status().qr, "") << "no QR yet";
+
+    f.write("pairing-qr", "2@ref,key,key,adv\n");
+    f.device->poll(1001);
+    EXPECT_EQ(f.device->status().state, DeviceState::pairing_qr);
+    EXPECT_EQ(f.device->status().qr, "2@ref,key,key,adv") << "the editor's line break dropped";
+    EXPECT_TRUE(fs::exists(f.root / "device" / "pairing-qr")) << "not taken as a message";
+
+    f.write("pairing-qr", std::string(2000, 'q'));
+    f.device->poll(1002);
+    EXPECT_EQ(f.device->status().qr.size(), CW_SNAPSHOT_QR_SIZE - 1u) << "what the snapshot holds";
+
+    fs::remove(f.root / "device" / "pairing-qr");
+    f.device->poll(1003);
+    EXPECT_EQ(f.device->status().state, DeviceState::connected);
+    EXPECT_EQ(f.device->status().qr, "");
+    EXPECT_EQ(seen.states, (std::vector<DeviceState>{DeviceState::pairing_qr,
+                                                     DeviceState::connected}))
+        << "told once per change";
+}
