@@ -143,6 +143,14 @@ std::vector<IqOutcome> IqEngine::cancel_all()
     return outcomes;
 }
 
+bool IqEngine::forget(std::string_view id)
+{
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return false;
+    pending_.erase(it);
+    return true;
+}
+
 std::optional<Millis> IqEngine::next_deadline() const
 {
     std::optional<Millis> next;

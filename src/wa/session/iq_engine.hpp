@@ -90,6 +90,9 @@ public:
     // Every pending request, as dropped: the connection is gone.
     std::vector<IqOutcome> cancel_all();
 
+    // Drops one pending request without an outcome (it was never sent).
+    bool forget(std::string_view id);
+
     // The earliest deadline among pending requests.
     std::optional<Millis> next_deadline() const;
 
