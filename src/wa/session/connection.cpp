@@ -11,8 +11,8 @@ namespace chatwoot::wa::session {
 
 namespace {
 
-// The iq cookie of our keepalive pings; owners' cookies are theirs to pick,
-// the ping is recognised by its id, not by this.
+// The iq cookie of our keepalive pings, for debugging only: owners'
+// cookies are theirs to pick, so a ping is recognised by its id.
 constexpr std::uint64_t ping_cookie = ~std::uint64_t{0};
 
 bool is_from_server(const binary::Node& node)
@@ -128,7 +128,7 @@ Status Connection::receive(ByteView message, Millis now)
 void Connection::on_frame(ByteView frame, Millis now)
 {
     if (state_ == ConnectionState::handshake) {
-        on_server_hello(frame, now);
+        on_server_hello(frame);
         return;
     }
     if (Status s = transport_->decrypt(frame, plain_); !s) {
@@ -147,7 +147,7 @@ void Connection::on_frame(ByteView frame, Millis now)
     on_node(std::move(*node), now);
 }
 
-void Connection::on_server_hello(ByteView frame, Millis now)
+void Connection::on_server_hello(ByteView frame)
 {
     if (Status s = handshake_->read_server_hello(frame); !s) {
         fail(EndKind::protocol_error, "server hello: " + s.error().detail);
@@ -175,7 +175,6 @@ void Connection::on_server_hello(ByteView frame, Millis now)
     transport_.emplace(*keys);
     handshake_.reset();  // its keys are not needed any more
     state_ = ConnectionState::logging_in;
-    (void)now;
 }
 
 Result<Bytes> Connection::client_payload() const
@@ -257,7 +256,39 @@ void Connection::on_node(binary::Node node, Millis now)
         finish(StreamEnd{EndKind::transient, 0, "the server ended the stream"});
         return;
     }
+    if (tag == "ib") {
+        on_ib(std::move(node));
+        return;
+    }
     deliver_stanza(std::move(node));
+}
+
+void Connection::on_ib(binary::Node node)
+{
+    bool other = !node.children() || node.children()->empty();
+    if (const binary::Children* kids = node.children()) {
+        for (const binary::Node& child : *kids) {
+            if (child.tag == "offline") {
+                int count = 0;
+                const std::string_view text = child.attr("count").value_or("");
+                std::from_chars(text.data(), text.data() + text.size(), count);
+                offline_done_ = true;
+                emit(event::OfflineDone{count});
+            } else if (child.tag == "edge_routing") {
+                const binary::Node* info = child.child("routing_info");
+                const Bytes* bytes = info != nullptr ? info->bytes() : nullptr;
+                if (bytes != nullptr && !bytes->empty() && bytes->size() <= noise::max_frame_size) {
+                    emit(event::RoutingInfo{*bytes});
+                } else {
+                    emit(event::ProtocolError{
+                        make_error(Errc::malformed, "edge_routing without routing_info bytes")});
+                }
+            } else {
+                other = true;
+            }
+        }
+    }
+    if (other) deliver_stanza(std::move(node));
 }
 
 void Connection::deliver_stanza(binary::Node node)
@@ -444,9 +475,9 @@ void Connection::finish(StreamEnd end)
     if (state_ == ConnectionState::closed) return;
     state_ = ConnectionState::closed;
     next_ping_.reset();
-    ping_id_.reset();
+    const std::optional<std::string> ping = std::exchange(ping_id_, std::nullopt);
     for (IqOutcome& outcome : iq_.cancel_all()) {
-        if (outcome.cookie == ping_cookie) continue;
+        if (ping && outcome.id == *ping) continue;  // ours, not the owner's
         emit(event::IqAnswered{std::move(outcome)});
     }
     emit(event::Closed{std::move(end)});

@@ -24,6 +24,7 @@
 //   logged in    a ping IQ every 20-30 s (random, from the injected
 //                source); a ping that gets no answer while nothing else
 //                arrived either means the connection is dead
+//   backlog      <ib><offline> and <ib><edge_routing> become events
 //   always       the server's own pings answered; IQ answers matched
 //                (iq_engine.hpp); each delivered stanza that needs an ack
 //                acked (stanza_ack.hpp), at once, or, for <message> and
@@ -115,7 +116,8 @@ struct ServerRequest {
     binary::Node iq;
 };
 
-// Any other stanza (message, receipt, notification, call, ib, presence...).
+// Any other stanza (message, receipt, notification, call, presence, an
+// <ib> with children other than the two below...).
 struct Stanza {
     binary::Node node;
     AckState ack = AckState::not_needed;
@@ -123,6 +125,18 @@ struct Stanza {
 
 struct IqAnswered {
     IqOutcome outcome;
+};
+
+// <ib><offline count=N/>: the server has delivered the backlog that
+// waited while we were away; what follows is live.
+struct OfflineDone {
+    int count = 0;
+};
+
+// <ib><edge_routing><routing_info>: the owner keeps it for the next
+// connection's ConnectionConfig::routing_info.
+struct RoutingInfo {
+    Bytes routing_info;
 };
 
 // Input we could not understand that did not end the connection (a node
@@ -144,8 +158,8 @@ struct Closed {
 }  // namespace event
 
 using Event = std::variant<event::LoggedIn, event::ServerRequest, event::Stanza,
-                           event::IqAnswered, event::ProtocolError, event::ConnectionDead,
-                           event::Closed>;
+                           event::IqAnswered, event::OfflineDone, event::RoutingInfo,
+                           event::ProtocolError, event::ConnectionDead, event::Closed>;
 
 class Connection {
 public:
@@ -197,13 +211,16 @@ public:
     bool registering() const { return credentials_ && !credentials_->paired(); }
     std::optional<Millis> connected_since() const { return connected_since_; }
     std::size_t pending_iqs() const { return iq_.pending(); }
+    // Whether <ib><offline> came: the backlog is through.
+    bool offline_done() const { return offline_done_; }
 
 private:
     void on_frame(ByteView frame, Millis now);
-    void on_server_hello(ByteView frame, Millis now);
+    void on_server_hello(ByteView frame);
     void on_node(binary::Node node, Millis now);
     void on_iq_outcome(IqOutcome outcome, Millis now);
     void deliver_stanza(binary::Node node);
+    void on_ib(binary::Node node);
     Result<Bytes> client_payload() const;
     void schedule_ping(Millis now);
     void send_ping(Millis now);
@@ -230,6 +247,8 @@ private:
     std::optional<Millis> next_ping_;
     std::optional<std::string> ping_id_;
     Millis ping_sent_ = 0;
+
+    bool offline_done_ = false;
 
     Bytes plain_;              // a decrypted frame, reused
     std::vector<Bytes> out_;

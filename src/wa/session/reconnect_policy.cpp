@@ -29,4 +29,16 @@ std::uint32_t next_attempt(const BackoffPolicy& policy, std::uint32_t attempt,
     return attempt == std::numeric_limits<std::uint32_t>::max() ? attempt : attempt + 1;
 }
 
+std::optional<Millis> reconnect_after(const BackoffPolicy& policy, const StreamEnd& end,
+                                      std::uint32_t attempt, std::uint32_t random32)
+{
+    if (!end.reconnect()) {
+        return std::nullopt;
+    }
+    if (end.kind == EndKind::restart_required) {
+        return 0;
+    }
+    return reconnect_delay(policy, attempt, random32);
+}
+
 }  // namespace chatwoot::wa::session

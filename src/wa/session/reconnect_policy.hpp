@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "wa/session/clock.hpp"
+#include "wa/session/stream_end.hpp"
 
 namespace chatwoot::wa::session {
 
@@ -32,5 +33,13 @@ Millis reconnect_delay(const BackoffPolicy& policy, std::uint32_t attempt, std::
 // to logged in).  A stable connection starts the count again at 0.
 std::uint32_t next_attempt(const BackoffPolicy& policy, std::uint32_t attempt,
                            std::optional<Millis> connected_for);
+
+// The whole decision after a connection ended: nullopt when the helper must
+// not reconnect by itself (logged out, replaced, outdated, banned, refused,
+// closed by us); 0 for a restart the server asked for (515: the pairing
+// just finished, and the phone waits for us); else reconnect_delay().
+// `attempt` is the count from next_attempt().
+std::optional<Millis> reconnect_after(const BackoffPolicy& policy, const StreamEnd& end,
+                                      std::uint32_t attempt, std::uint32_t random32);
 
 }  // namespace chatwoot::wa::session

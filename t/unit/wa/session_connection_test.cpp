@@ -485,8 +485,28 @@ TEST(SessionConnection, EveryByteSplitStillLogsIn)
     Bytes note = h.server.frame_for(server_node("ib", {}, {server_node("offline", {{"count", "0"}})}));
     both.insert(both.end(), note.begin(), note.end());
     h.to_client(both);
-    EXPECT_EQ(h.only<event::Stanza>().node.tag, "ib");
+    EXPECT_EQ(h.only<event::OfflineDone>().count, 0);
     EXPECT_EQ(attr(h.last_received(), "id"), "x");
+}
+
+TEST(SessionConnection, OfflineBacklogEndAndRoutingInfoAreEvents)
+{
+    Harness h;
+    h.login();
+    EXPECT_FALSE(h.conn->offline_done());
+    Node routing = server_node("edge_routing", {});
+    routing.content = binary::Children{Node("routing_info", {}, Bytes{0x08, 0x02, 0x08, 0x05})};
+    h.send(server_node("ib", {}, {routing}));
+    EXPECT_EQ(to_hex(h.only<event::RoutingInfo>().routing_info), "08020805");
+
+    h.send(server_node("ib", {}, {server_node("offline", {{"count", "12"}})}));
+    EXPECT_EQ(h.only<event::OfflineDone>().count, 12);
+    EXPECT_TRUE(h.conn->offline_done());
+    // Neither is handed on as a stanza, and neither takes an ack.
+    EXPECT_TRUE(h.all<event::Stanza>().empty());
+
+    h.send(server_node("ib", {}, {server_node("edge_routing", {})}));
+    EXPECT_NE(h.only<event::ProtocolError>().error.detail.find("routing_info"), std::string::npos);
 }
 
 TEST(SessionConnection, UntrustedCertificateChainEndsTheHandshake)
