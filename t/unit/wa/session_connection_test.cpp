@@ -394,6 +394,24 @@ TEST(SessionConnection, MessageAckWaitsForTheOwner)
     EXPECT_EQ(attr(ack, "type"), "<none>");
 }
 
+TEST(SessionConnection, RetryReceiptAckWaitsOtherReceiptsDoNot)
+{
+    Harness h;
+    h.login();
+    h.server.received.clear();
+    h.send(server_node("receipt", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "r-1"}, {"type", "read"}}));
+    h.send(server_node("receipt", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "r-2"}, {"type", "retry"}},
+                       {server_node("retry", {{"count", "1"}, {"id", "r-2"}})}));
+    auto stanzas = h.all<event::Stanza>();
+    ASSERT_EQ(stanzas.size(), 2u);
+    EXPECT_EQ(stanzas[0].ack, AckState::sent);
+    // A retry receipt is acked once it is handled (waweb-2026.md 4).
+    EXPECT_EQ(stanzas[1].ack, AckState::deferred);
+    ASSERT_EQ(h.server.received.size(), 1u);
+    EXPECT_EQ(attr(h.server.received.front(), "id"), "r-1");
+    EXPECT_EQ(attr(h.server.received.front(), "type"), "read");
+}
+
 TEST(SessionConnection, UnparseableStanzaGetsANack)
 {
     Harness h;
@@ -442,6 +460,39 @@ TEST(SessionConnection, IqAnswersReachTheOwnerWithTheirCookie)
     EXPECT_EQ(answered.outcome.cookie, 77u);
     EXPECT_EQ(answered.outcome.kind, IqOutcome::Kind::error);
     EXPECT_EQ(answered.outcome.error, (IqError{500, "internal-server-error"}));
+}
+
+TEST(SessionConnection, UnansweredIqTimesOutForTheOwner)
+{
+    Harness h;
+    h.login();
+    Node q("iq");
+    q.set_attr("to", binary::server_jid());
+    q.set_attr("type", "get");
+    q.set_attr("xmlns", "w:m");
+    q.content = binary::Children{Node("media_conn")};
+    auto id = h.conn->send_iq(q, h.now, 9, seconds(5));
+    ASSERT_TRUE(id.ok());
+    EXPECT_EQ(h.conn->next_timer(), h.now + seconds(5));
+    h.fire_timer();
+    auto answered = h.only<event::IqAnswered>();
+    EXPECT_EQ(answered.outcome.id, *id);
+    EXPECT_EQ(answered.outcome.kind, IqOutcome::Kind::timeout);
+    EXPECT_EQ(answered.outcome.cookie, 9u);
+    // An IQ timing out is the owner's business, not a dead connection.
+    EXPECT_EQ(h.conn->state(), ConnectionState::connected);
+}
+
+TEST(SessionConnection, NothingIsSentBeforeTheHandshake)
+{
+    Harness h;
+    Node q("iq");
+    q.set_attr("type", "get");
+    EXPECT_EQ(h.conn->send_iq(q, h.now).error().code, Errc::wrong_state);
+    ASSERT_TRUE(h.conn->start(h.now, unix_now).ok());
+    EXPECT_EQ(h.conn->send_node(q).error().code, Errc::wrong_state);
+    EXPECT_EQ(h.conn->start(h.now, unix_now).error().code, Errc::wrong_state);
+    EXPECT_EQ(h.conn->pending_iqs(), 0u);
 }
 
 TEST(SessionConnection, PendingIqsAreDroppedWhenTheConnectionEnds)
@@ -569,6 +620,49 @@ TEST(SessionConnection, UndecodableNodeIsReportedAndSkipped)
     // The stream goes on: the next frame is read.
     h.send(server_node("ib", {}, {Node("dirty")}));
     EXPECT_EQ(h.only<event::Stanza>().node.tag, "ib");
+}
+
+TEST(SessionConnection, CompressedFlagOnGarbageIsReportedAndSkipped)
+{
+    Harness h;
+    h.login();
+    // flags 0x02 says zlib, but what follows is not a zlib stream.
+    h.to_client(h.server.frame_for_plaintext(Bytes{0x02, 0x01, 0x02, 0x03}));
+    EXPECT_EQ(h.all<event::ProtocolError>().size(), 1u);
+    EXPECT_EQ(h.conn->state(), ConnectionState::connected);
+}
+
+// Random bytes at every stage: the machine reports and closes, never
+// crashes, never reads past what it was given (the ASan build checks).
+TEST(SessionConnection, HostileBytesNeverCrash)
+{
+    auto random = crypto::seeded_random(as_bytes("hostile"));
+    for (int round = 0; round < 200; ++round) {
+        Harness h;
+        const int stage = round % 3;
+        if (stage == 0) {
+            ASSERT_TRUE(h.conn->start(h.now, unix_now).ok());
+        } else if (stage == 1) {
+            h.handshake();
+        } else {
+            h.login();
+        }
+        auto n = crypto::random_bytes(random, 1);
+        auto junk = crypto::random_bytes(random, 1 + (*n)[0] % 64);
+        if (stage != 0 && round % 2 == 0) {
+            // Well framed, so it reaches the transport.
+            Bytes framed{0, 0, std::uint8_t(junk->size())};
+            framed.insert(framed.end(), junk->begin(), junk->end());
+            junk = framed;
+        }
+        Status s = h.conn->receive(*junk, h.now);
+        EXPECT_TRUE(s.ok());
+        h.settle();
+        // Either still waiting for more, or closed with a reason.
+        for (auto& closed : h.all<event::Closed>()) {
+            EXPECT_EQ(closed.end.kind, EndKind::protocol_error) << closed.end.detail;
+        }
+    }
 }
 
 TEST(SessionConnection, LoginThatNeverCompletesTimesOut)
