@@ -15,6 +15,18 @@ namespace {
 // cookies are theirs to pick, so a ping is recognised by its id.
 constexpr std::uint64_t ping_cookie = ~std::uint64_t{0};
 
+// What tells one delivered stanza from another for the ack ledger: the
+// attributes its ack repeats.
+std::string ack_key(const binary::Node& stanza)
+{
+    std::string key = stanza.tag;
+    for (std::string_view name : {"id", "from", "participant"}) {
+        key += '\0';
+        key += stanza.attr(name).value_or("");
+    }
+    return key;
+}
+
 bool is_from_server(const binary::Node& node)
 {
     std::string_view from = node.attr("from").value_or("");
@@ -307,6 +319,7 @@ void Connection::deliver_stanza(binary::Node node)
         }
         if (deferred) {
             ack = AckState::deferred;
+            deferred_.insert(ack_key(node));
         } else {
             if (Status s = send_node(*built); !s) {
                 emit(event::ProtocolError{s.error()});
@@ -431,7 +444,9 @@ Status Connection::send_ack(const binary::Node& stanza, int error)
 {
     auto ack = build_ack(stanza, error);
     if (!ack) return ack.error();
-    return send_node(*ack);
+    Status sent = send_node(*ack);
+    if (sent) deferred_.erase(ack_key(stanza));
+    return sent;
 }
 
 std::vector<Bytes> Connection::take_messages()
@@ -475,6 +490,7 @@ void Connection::finish(StreamEnd end)
     if (state_ == ConnectionState::closed) return;
     state_ = ConnectionState::closed;
     next_ping_.reset();
+    deferred_.clear();  // the server redelivers them on the next connection
     const std::optional<std::string> ping = std::exchange(ping_id_, std::nullopt);
     for (IqOutcome& outcome : iq_.cancel_all()) {
         if (ping && outcome.id == *ping) continue;  // ours, not the owner's

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -202,6 +203,12 @@ public:
     // Acks (error 0) or nacks a stanza this connection delivered.
     Status send_ack(const binary::Node& stanza, int error = 0);
 
+    // Stanzas delivered with AckState::deferred and not acked yet.  Ones
+    // still open when the connection ends are redelivered by the server on
+    // the next one, which is the point of deferring; a count that only
+    // grows on a live connection is an owner that forgets to ack.
+    std::size_t deferred_acks() const { return deferred_.size(); }
+
     // Outputs.
     std::vector<Bytes> take_messages();  // WebSocket binary messages, in order
     std::optional<Event> poll_event();
@@ -249,6 +256,7 @@ private:
     Millis ping_sent_ = 0;
 
     bool offline_done_ = false;
+    std::set<std::string> deferred_;  // ack_key() of stanzas awaiting the owner's ack
 
     Bytes plain_;              // a decrypted frame, reused
     std::vector<Bytes> out_;

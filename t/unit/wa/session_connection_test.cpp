@@ -382,9 +382,11 @@ TEST(SessionConnection, MessageAckWaitsForTheOwner)
     EXPECT_TRUE(h.server.received.empty());
     auto stanza = h.only<event::Stanza>();
     EXPECT_EQ(stanza.ack, AckState::deferred);
+    EXPECT_EQ(h.conn->deferred_acks(), 1u);
 
     ASSERT_TRUE(h.conn->send_ack(stanza.node).ok());
     h.settle();
+    EXPECT_EQ(h.conn->deferred_acks(), 0u);
     ASSERT_EQ(h.server.received.size(), 1u);
     Node ack = h.server.received.front();
     EXPECT_EQ(attr(ack, "class"), "message");
