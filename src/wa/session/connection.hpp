@@ -164,8 +164,10 @@ using Event = std::variant<event::LoggedIn, event::ServerRequest, event::Stanza,
 
 class Connection {
 public:
-    // `store` must outlive the connection.  `random` makes the ephemeral
-    // key, the IQ id prefix and the keepalive jitter.
+    // `store` must outlive the connection.  `random` makes the IQ id
+    // prefix (4 bytes, here), the ephemeral key (32, in start()) and the
+    // keepalive jitter (4 per ping).  One Connection per socket: a
+    // reconnect makes a new one, so no state of a dead socket leaks in.
     Connection(ConnectionConfig config, SessionStore& store, crypto::RandomSource random);
 
     Connection(const Connection&) = delete;
