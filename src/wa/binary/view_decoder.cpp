@@ -435,6 +435,12 @@ ViewDecoder::ViewDecoder(const DecodeLimits& limits)
 {
 }
 
+std::size_t ViewDecoder::retained_bytes() const
+{
+    return nodes_.capacity_bytes() + attrs_.capacity_bytes() + text_.capacity_bytes() +
+           inflated_.capacity();
+}
+
 Result<NodeView> ViewDecoder::decode_node(ByteView body)
 {
     nodes_.reset();

@@ -83,6 +83,16 @@ public:
         used_ = 0;
     }
 
+    // Bytes held in chunks now.
+    std::size_t capacity_bytes() const
+    {
+        std::size_t n = 0;
+        for (const Chunk& c : chunks_) {
+            n += c.size * sizeof(T);
+        }
+        return n;
+    }
+
 private:
     struct Chunk {
         std::unique_ptr<T[]> data;
@@ -110,6 +120,10 @@ public:
     Result<NodeView> decode_node(ByteView body);
 
     const DecodeLimits& limits() const { return limits_; }
+
+    // Memory this decoder holds for its nodes (arrays, packed text, the
+    // last inflated frame): what a session pays for it between frames.
+    std::size_t retained_bytes() const;
 
 private:
     DecodeLimits limits_;

@@ -190,6 +190,26 @@ TEST(BinaryViewDecoder, HostileCountsFailAsDecodeWithoutTheirMemory)
     expect_same(views, hex("f80219" "f9ffff" "f80119" "f80119"), {}, "some children");
     // LIST_16 of 513 items: 256 attributes announced, two present.
     expect_same(views, hex("f90201" "19" "1119" "0819"), {}, "attributes");
+    // 65535 nodes would be megabytes; what the 4 bytes could hold is not.
+    EXPECT_LT(views.retained_bytes(), 64u << 10);
+}
+
+TEST(BinaryViewDecoder, AHugeFrameDoesNotPinItsMemory)
+{
+    // <list> with 20000 children <a/>: far over the kept budget.
+    Node big("list", {}, Children(20000, Node("item")));
+    const Bytes frame = *encode(big);
+    ViewDecoder views;
+    const Result<NodeView> got = views.decode(frame);
+    ASSERT_TRUE(got) << got.error().detail;
+    EXPECT_EQ(got->children().size(), 20000u);
+    EXPECT_EQ(got->owned(), big);
+    const std::size_t held = views.retained_bytes();
+    EXPECT_GE(held, 20000 * sizeof(NodeView));
+    // The next frame, a small one, gives the memory back.
+    ASSERT_TRUE(views.decode(*encode(Node("iq", {{"id", Value{"1"}}}))));
+    EXPECT_LT(views.retained_bytes(), 256u << 10);
+    EXPECT_LT(views.retained_bytes(), held / 4);
 }
 
 TEST(BinaryViewDecoder, CompressedFramesAndTheirLimit)
