@@ -1,6 +1,8 @@
 #include "wa/binary/view_decoder.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <string>
 
 #include "wa/binary/payload.hpp"
@@ -21,6 +23,26 @@ constexpr char kNibbleChars[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
 constexpr char kHexChars[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
                                 '8', '9', 'A', 'B', 'C', 'D', 'E', 'F'};
 constexpr std::uint8_t kLastNibbleChar = 11;
+
+// Both characters of a packed byte at once, and whether both nibbles are
+// characters (NIBBLE_8 has 12 of 16; HEX_8 all 16).
+struct PackedPairs {
+    std::array<std::array<char, 2>, 256> chars{};
+    std::array<bool, 256> valid{};
+};
+
+constexpr PackedPairs make_pairs(const char (&alphabet)[16], std::uint8_t last)
+{
+    PackedPairs p;
+    for (unsigned b = 0; b < 256; ++b) {
+        p.chars[b] = {alphabet[b >> 4], alphabet[b & 15]};
+        p.valid[b] = (b >> 4) <= last && (b & 15) <= last;
+    }
+    return p;
+}
+
+constexpr PackedPairs kNibblePairs = make_pairs(kNibbleChars, kLastNibbleChar);
+constexpr PackedPairs kHexPairs = make_pairs(kHexChars, 15);
 
 // Smallest encodings: a node is LIST_8 1 <token>, an attribute a one-byte
 // key and a one-byte value.  Arrays are never sized past what the bytes
@@ -70,6 +92,12 @@ private:
     {
         return fail(Errc::malformed,
                     std::string(what) + ": tag " + std::to_string(t) + " is not a " + kind, at);
+    }
+
+    [[gnu::cold, gnu::noinline]] bool bad_nibble(unsigned v, std::size_t at, const char* what)
+    {
+        return fail(Errc::malformed,
+                    std::string(what) + ": nibble " + std::to_string(v) + " in a packed string", at);
     }
 
     bool need(std::size_t n, const char* what)
@@ -166,24 +194,23 @@ private:
         }
         char* dst = text_.take(chars);
         const std::uint8_t* p = in_.data() + pos_;
-        if (t == tag::kHex8) {
-            for (std::size_t i = 0; i < chars; ++i) {
-                const std::uint8_t b = p[i / 2];
-                dst[i] = kHexChars[(i & 1) ? (b & 15) : (b >> 4)];
+        const PackedPairs& pairs = t == tag::kHex8 ? kHexPairs : kNibblePairs;
+        // Whole bytes two characters at a time; an odd string's last byte
+        // gives one, and its pad nibble is not a character and is not
+        // checked.  Any other nibble must be a character (HEX_8's all are).
+        const std::size_t whole = chars / 2;
+        for (std::size_t i = 0; i < whole; ++i) {
+            if (!pairs.valid[p[i]]) [[unlikely]] {
+                return bad_nibble(p[i] >> 4 > kLastNibbleChar ? p[i] >> 4 : p[i] & 15, pos_ + i, what);
             }
-        } else {
-            // The pad nibble of an odd string is not a character and is not
-            // checked; any other nibble must be one of the 12 characters.
-            for (std::size_t i = 0; i < chars; ++i) {
-                const std::uint8_t b = p[i / 2];
-                const std::uint8_t v = (i & 1) ? (b & 15) : (b >> 4);
-                if (v > kLastNibbleChar) [[unlikely]] {
-                    return fail(Errc::malformed,
-                                std::string(what) + ": nibble " + std::to_string(v) + " in a packed string",
-                                pos_ + i / 2);
-                }
-                dst[i] = kNibbleChars[v];
+            std::memcpy(dst + 2 * i, pairs.chars[p[i]].data(), 2);
+        }
+        if (odd) {
+            const std::uint8_t high = p[whole] >> 4;
+            if (t != tag::kHex8 && high > kLastNibbleChar) [[unlikely]] {
+                return bad_nibble(high, pos_ + whole, what);
             }
+            dst[chars - 1] = pairs.chars[p[whole]][0];
         }
         out = std::string_view(dst, chars);
         pos_ += bytes;
@@ -195,7 +222,7 @@ private:
     bool plain(std::uint8_t t, std::size_t at, std::string_view& out, const char* what)
     {
         if (t >= 1 && t < kSingleByteTokenCount) [[likely]] {
-            out = *single_byte_token(t);
+            out = kSingleByteTokenTable[t];
             return true;
         }
         switch (t) {
@@ -210,7 +237,7 @@ private:
             if (!u8(index, what)) {
                 return false;
             }
-            out = *double_byte_token(static_cast<std::uint8_t>(t - tag::kDictionary0), index);
+            out = kDoubleByteTokenTable[t - tag::kDictionary0][index];
             return true;
         }
         case tag::kBinary8:
