@@ -268,4 +268,9 @@ bool operator==(const NodeView& view, const Node& node)
     return false;
 }
 
+std::string to_debug_string(const NodeView& node)
+{
+    return to_debug_string(node.owned());
+}
+
 }  // namespace chatwoot::wa::binary

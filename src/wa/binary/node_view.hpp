@@ -122,4 +122,7 @@ private:
 // Exact equality with an owned node, without building one.
 bool operator==(const NodeView& view, const Node& node);
 
+// As to_debug_string(const Node&), for logs and test failures.
+std::string to_debug_string(const NodeView& node);
+
 }  // namespace chatwoot::wa::binary

@@ -479,15 +479,20 @@ Result<NodeView> ViewDecoder::decode_node(ByteView body)
 
 Result<NodeView> ViewDecoder::decode(ByteView payload)
 {
-    if (inflated_.capacity() > kKeptInflated) {
-        Bytes().swap(inflated_);
-    }
     if (payload.empty()) {
         return make_error(Errc::truncated, "payload without a flags byte");
     }
     if ((payload[0] & tag::kFlagCompressed) == 0) {
+        // A large inflated frame is let go, unless this payload lies in it
+        // (a binary node carried as bytes inside the last frame).
+        const bool inside = !inflated_.empty() && payload.data() >= inflated_.data() &&
+                            payload.data() < inflated_.data() + inflated_.size();
+        if (!inside && inflated_.capacity() > kKeptInflated) {
+            Bytes().swap(inflated_);
+        }
         return decode_node(payload.subspan(1));
     }
+    // Inflated before the old buffer goes, so the payload may lie in it.
     Result<Bytes> body = inflate_bounded(payload.subspan(1), limits_.max_inflated_size);
     if (!body) {
         return body.error();

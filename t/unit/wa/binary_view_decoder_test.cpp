@@ -234,6 +234,26 @@ TEST(BinaryViewDecoder, CompressedFramesAndTheirLimit)
     EXPECT_EQ(views.decode({}).error().code, Errc::truncated);
 }
 
+TEST(BinaryViewDecoder, APayloadInsideTheLastInflatedFrameDecodes)
+{
+    // A compressed frame (over the 64 KiB an inflated frame is kept)
+    // whose content is itself a payload: decoding that payload with the
+    // same decoder must not free the frame it lies in (ASan would see it).
+    const Node inner("iq", {{"id", Value{"7"}}}, Bytes(70000, 0x42));
+    const Bytes inner_payload = *encode(inner);
+    const Bytes outer_body = *encode(Node("x", {}, inner_payload));
+    const Bytes outer = *compress_payload(ByteView(outer_body).subspan(1));
+    ViewDecoder views;
+    const Result<NodeView> got = views.decode(outer);
+    ASSERT_TRUE(got) << got.error().detail;
+    ASSERT_TRUE(got->bytes());
+    const ByteView nested = *got->bytes();
+    const Result<NodeView> again = views.decode(nested);
+    ASSERT_TRUE(again) << again.error().detail;
+    EXPECT_EQ(again->owned(), inner);
+    EXPECT_EQ(to_debug_string(*again), to_debug_string(inner));
+}
+
 bool inside(const void* p, ByteView frame)
 {
     const auto* b = static_cast<const std::uint8_t*>(p);
@@ -311,10 +331,14 @@ TEST(BinaryViewDecoder, TheServerJidAndTextContent)
 
 TEST(BinaryViewDecoder, AWarmDecoderDecodesWithoutAllocating)
 {
-    if (!test::counts_allocations()) {
-        GTEST_SKIP() << "a sanitizer build: its operator new is not counted";
-    }
     const auto all = payloads();
+    // The count must see the owned decoder's allocations (not under a
+    // sanitizer or valgrind, which bring their own operator new).
+    const std::size_t probe = test::allocation_count();
+    ASSERT_TRUE(decode(all[0]).ok());
+    if (!test::counts_allocations() || test::allocation_count() == probe) {
+        GTEST_SKIP() << "operator new is not ours here: nothing to count";
+    }
     ViewDecoder views;
     std::vector<Bytes> plain;
     for (const Bytes& p : all) {
@@ -333,10 +357,6 @@ TEST(BinaryViewDecoder, AWarmDecoderDecodesWithoutAllocating)
         }
     }
     EXPECT_EQ(test::allocation_count() - before, 0u) << "over " << nodes << " nodes";
-    // And the count does see allocations: the owned decoder makes some.
-    const std::size_t owned_before = test::allocation_count();
-    ASSERT_TRUE(decode(plain[0]).ok());
-    EXPECT_GT(test::allocation_count() - owned_before, 0u);
 }
 
 }  // namespace
