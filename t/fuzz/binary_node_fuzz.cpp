@@ -1,7 +1,10 @@
-// Fuzzes the node decoder with whole frame payloads (flags byte, maybe
+// Fuzzes the node decoders with whole frame payloads (flags byte, maybe
 // zlib, then a node).  Whatever decodes must encode again, decode to the
 // same node, and re-encode to the same bytes: the decoder accepts nothing
-// the encoder cannot reproduce.  Failures abort with both nodes printed.
+// the encoder cannot reproduce.  The view decoder (one, reused from input
+// to input as a session reuses it) must agree with decode() on every
+// input: the same node (owned() and field by field), or the same error
+// code and text.  Failures abort with both nodes printed.
 //
 // Seeds: t/fuzz/corpus/binary_node (t/fuzz/make-corpus.mjs).
 #include <cstdint>
@@ -10,6 +13,7 @@
 
 #include "wa/binary/decoder.hpp"
 #include "wa/binary/encoder.hpp"
+#include "wa/binary/view_decoder.hpp"
 
 using namespace chatwoot::wa;
 using namespace chatwoot::wa::binary;
@@ -25,6 +29,34 @@ namespace {
     std::abort();
 }
 
+// decode() and the view decoder on the same bytes must agree.
+void check_views(ViewDecoder& views, ByteView payload, const Result<Node>& want)
+{
+    const Result<NodeView> got = views.decode(payload);
+    if (got.ok() != want.ok()) {
+        std::fprintf(stderr, "binary_node_fuzz: decode() %s, the view decoder %s: %s\n",
+                     want.ok() ? "accepts" : "refuses", got.ok() ? "accepts" : "refuses",
+                     want.ok() ? got.error().detail.c_str() : want.error().detail.c_str());
+        std::abort();
+    }
+    if (!want.ok()) {
+        if (got.error().code != want.error().code || got.error().detail != want.error().detail) {
+            std::fprintf(stderr, "binary_node_fuzz: decode() says %s \"%s\", the view decoder %s \"%s\"\n",
+                         errc_name(want.error().code), want.error().detail.c_str(),
+                         errc_name(got.error().code), got.error().detail.c_str());
+            std::abort();
+        }
+        return;
+    }
+    const Node owned = got->owned();
+    if (!(owned == *want)) {
+        fail("the view decoder's owned() differs from decode()", *want, &owned);
+    }
+    if (!(*got == *want)) {
+        fail("the view decoder's node compares unequal to decode()'s", *want, &owned);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -34,7 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     DecodeLimits limits;
     limits.max_inflated_size = 1u << 20;
 
+    static ViewDecoder views(limits);
+
     const Result<Node> first = decode(ByteView(data, size), limits);
+    check_views(views, ByteView(data, size), first);
     if (!first) {
         if (first.error().detail.empty()) {
             std::fprintf(stderr, "binary_node_fuzz: error %s without a detail\n",
@@ -49,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         fail("a decoded node does not encode", *first, nullptr);
     }
     const Result<Node> second = decode(*encoded, limits);
+    check_views(views, *encoded, second);
     if (!second) {
         std::fprintf(stderr, "binary_node_fuzz: decode: %s\n", second.error().detail.c_str());
         fail("the re-encoded node does not decode", *first, nullptr);

@@ -80,6 +80,10 @@ static_assert(kReverse.longest_probe <= 16, "token hash clusters badly; change t
 
 }  // namespace
 
+const std::array<std::string_view, kSingleByteTokenCount> kSingleByteTokenTable = kSingleByteTokens;
+const std::array<std::array<std::string_view, 256>, kDoubleByteDictionaries> kDoubleByteTokenTable =
+    kDoubleByteTokens;
+
 std::optional<TokenCode> find_token(std::string_view text)
 {
     if (text.empty() || text.size() > kMaxTokenLength) {
