@@ -13,6 +13,19 @@ using wa::Errc;
 using wa::make_error;
 using Why = WebSocketClosed::Why;
 
+// Marks a call from the owner for as long as it runs.
+class InCall {
+public:
+    explicit InCall(bool& flag) : flag_(flag), saved_(flag) { flag_ = true; }
+    ~InCall() { flag_ = saved_; }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+private:
+    bool& flag_;
+    bool saved_;
+};
+
 // One read's worth: a TLS record's plaintext is at most 16 KiB.
 constexpr std::size_t read_chunk = 16 * 1024;
 
@@ -348,6 +361,7 @@ wa::Status WebSocketConnection::send(ByteView message)
     if (wa::Status st = session_->send_binary(message); !st) {
         return st;
     }
+    InCall guard(in_call_);
     flush();
     return wa::Done{};
 }
@@ -360,12 +374,14 @@ wa::Status WebSocketConnection::ping(ByteView payload)
     if (wa::Status st = session_->ping(payload); !st) {
         return st;
     }
+    InCall guard(in_call_);
     flush();
     return wa::Done{};
 }
 
 void WebSocketConnection::close(std::uint16_t code)
 {
+    InCall guard(in_call_);
     switch (state_) {
     case State::open:
         if (!session_->close(code)) {
@@ -377,12 +393,9 @@ void WebSocketConnection::close(std::uint16_t code)
         break;
     case State::connecting:
     case State::handshaking:
-        // Nothing to say to the server yet: drop the attempt and report
-        // from the event loop, never from inside this call.
-        teardown();
-        state_ = State::done;
-        pending_ = closed(Why::closed_by_us, "closed before the connection was open");
-        arm(kick_, 0);
+        // Nothing to say to the server yet: drop the attempt (finish()
+        // reports from the event loop, never from inside this call).
+        finish(closed(Why::closed_by_us, "closed before the connection was open"));
         break;
     default:
         break;
@@ -396,6 +409,13 @@ void WebSocketConnection::finish(WebSocketClosed result)
     }
     state_ = State::done;
     teardown();
+    if (in_call_) {
+        // Inside the owner's send(), ping() or close(): report from the
+        // event loop instead, where the owner may destroy us.
+        pending_ = std::move(result);
+        arm(kick_, 0);
+        return;
+    }
     // Last thing: the owner may destroy us in on_close.
     auto on_close = std::move(events_.on_close);
     if (on_close) {

@@ -89,7 +89,8 @@ public:
     WebSocketConnection(const WebSocketConnection&) = delete;
     WebSocketConnection& operator=(const WebSocketConnection&) = delete;
 
-    // A binary message; only while open.
+    // A binary message; only while open.  If writing fails, on_close
+    // follows from the event loop, never from inside these calls.
     wa::Status send(wa::ByteView message);
     // A WebSocket ping (the pong is wslay's business on the other side).
     wa::Status ping(wa::ByteView payload = {});
@@ -152,6 +153,7 @@ private:
 
     ngx_event_t timer_{};  // the current phase's deadline
     ngx_event_t kick_{};   // a 0 ms event: continue from the event loop
+    bool in_call_ = false;  // inside send(), ping() or close()
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
