@@ -352,7 +352,12 @@ void WebSocketSession::consume(std::size_t n)
     Impl& s = *impl_;
     s.out_pos += std::min(n, s.out.size() - s.out_pos);
     if (s.out_pos == s.out.size()) {
-        s.out.clear();
+        // An idle connection keeps no big buffer from a big message.
+        if (s.out.capacity() > 64 * 1024) {
+            Bytes().swap(s.out);
+        } else {
+            s.out.clear();
+        }
         s.out_pos = 0;
     } else if (s.out_pos > 64 * 1024 && s.out_pos * 2 > s.out.size()) {
         // Keep the buffer from growing while a slow socket drains it.
