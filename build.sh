@@ -18,6 +18,7 @@ APT_PACKAGES=(
     nginx nginx-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev rapidjson-dev
     libpcre2-dev libgtest-dev
     libsignal-protocol-c-dev libprotobuf-dev protobuf-compiler clang nodejs
+    libwslay-dev
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
     libqrencode-dev libpng-dev zbar-tools

@@ -76,6 +76,9 @@ CurlMultiDriver::~CurlMultiDriver()
     if (timer_.timer_set) {
         ngx_del_timer(&timer_);
     }
+    while (!streams_.empty()) {
+        end_stream(streams_.back());
+    }
     for (auto& [easy, transfer] : transfers_) {
         curl_multi_remove_handle(multi_.get(), easy);
     }
@@ -149,6 +152,137 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     }
     t.at_most_once = req.at_most_once;
     start(std::move(easy), std::move(t));
+}
+
+const void* CurlMultiDriver::connect(const ConnectRequest& req, ConnectDone done)
+{
+    std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
+    if (!easy) {
+        throw std::runtime_error("curl_easy_init failed");
+    }
+    CURL* e = easy.get();
+    curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    // The WebSocket handshake is HTTP/1.1: TLS's ALPN must not pick h2.
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    // Each connect-only connection has an SSL_CTX of its own.  Loading
+    // the system's CA bundle into each costs about 0.8 MB per connection
+    // (145 certificates parsed), so where libcurl has a CA directory built
+    // in (Debian: /etc/ssl/certs, hashed by update-ca-certificates) the
+    // bundle is left out and OpenSSL looks issuers up there as it needs
+    // them.  A CA file given for a test server is loaded besides it.
+    char* ca_path = nullptr;
+    curl_easy_getinfo(e, CURLINFO_CAPATH, &ca_path);
+    if (!req.ca_file.empty()) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, req.ca_file.c_str());
+    } else if (ca_path != nullptr) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, nullptr);
+    }
+    if (!req.proxy.empty()) {
+        curl_easy_setopt(e, CURLOPT_PROXY, req.proxy.c_str());
+        // A tunnel for ws:// too: a plain HTTP proxy would otherwise be
+        // asked to forward requests, which an upgrade cannot go through.
+        curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlMultiDriver::on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlMultiDriver::on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+    Transfer t;
+    t.connected = std::move(done);
+    start(std::move(easy), std::move(t));
+    return e;
+}
+
+void CurlMultiDriver::cancel(const void* attempt)
+{
+    auto it = transfers_.find(static_cast<CURL*>(const_cast<void*>(attempt)));
+    if (it == transfers_.end() || !it->second.connected) {
+        return;
+    }
+    curl_multi_remove_handle(multi_.get(), it->first);
+    transfers_.erase(it);  // the easy handle's cleanup closes its socket
+}
+
+// A connect-only transfer is done: the connection is ours now, or it failed.
+void CurlMultiDriver::finish_connect(CURL* easy, CURLcode code, ConnectDone done)
+{
+    std::unique_ptr<CurlStream> stream;
+    std::string error;
+    if (code == CURLE_OK) {
+        curl_socket_t s = CURL_SOCKET_BAD;
+        curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &s);
+        auto it = connections_.find(s);
+        if (s == CURL_SOCKET_BAD || it == connections_.end()) {
+            code = CURLE_COULDNT_CONNECT;
+            error = "connect-only transfer ended without its socket";
+        } else {
+            streams_.reserve(streams_.size() + 1);
+            stream = std::make_unique<CurlStream>(CurlStream::Key{}, this, easy, it->second);
+            streams_.push_back(stream.get());
+        }
+    } else {
+        error = curl_easy_strerror(code);
+    }
+    if (!stream) {
+        curl_multi_remove_handle(multi_.get(), easy);
+        curl_easy_cleanup(easy);
+    }
+    try {
+        done(code, error, std::move(stream));
+    } catch (const std::exception& e) {
+        log_exception("handling a finished connect", &e);
+    } catch (...) {
+        log_exception("handling a finished connect", nullptr);
+    }
+}
+
+void CurlMultiDriver::end_stream(CurlStream* stream) noexcept
+{
+    auto it = std::find(streams_.begin(), streams_.end(), stream);
+    if (it == streams_.end()) {
+        return;
+    }
+    streams_.erase(it);
+    // Removing a connect-only handle marks its connection for closing;
+    // the cleanup closes the socket through on_close_socket, which closes
+    // the nginx connection and its events.
+    curl_multi_remove_handle(multi_.get(), stream->easy_);
+    curl_easy_cleanup(stream->easy_);
+    stream->driver_ = nullptr;
+    stream->connection_ = nullptr;
+}
+
+CurlStream::~CurlStream()
+{
+    if (driver_ != nullptr) {
+        driver_->end_stream(this);
+    }
+}
+
+CURLcode CurlStream::send(const void* data, size_t len, size_t& sent)
+{
+    sent = 0;
+    if (driver_ == nullptr) {
+        return CURLE_SEND_ERROR;
+    }
+    return curl_easy_send(easy_, data, len, &sent);
+}
+
+CURLcode CurlStream::recv(void* buf, size_t len, size_t& got)
+{
+    got = 0;
+    if (driver_ == nullptr) {
+        return CURLE_RECV_ERROR;
+    }
+    return curl_easy_recv(easy_, buf, len, &got);
 }
 
 // The parts are copied into the mime structure, except files, which curl
@@ -302,6 +436,16 @@ void CurlMultiDriver::collect_finished()
         }
         CURL* easy = msg->easy_handle;
         const CURLcode code = msg->data.result;
+        if (auto it = transfers_.find(easy);
+            it != transfers_.end() && it->second.connected) {
+            // Connect-only: the handle stays in the multi with its
+            // connection, owned by the stream from now on.
+            ConnectDone done = std::move(it->second.connected);
+            (void) it->second.easy.release();
+            transfers_.erase(it);
+            finish_connect(easy, code, std::move(done));
+            continue;
+        }
         curl_multi_remove_handle(multi_.get(), easy);
 
         auto node = transfers_.extract(easy);

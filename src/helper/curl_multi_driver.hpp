@@ -63,8 +63,66 @@ public:
     virtual void request(HttpRequest req, Done done) = 0;
 };
 
+class CurlMultiDriver;
+
+// What a connect-only transfer needs: where to, and how to trust it.
+struct ConnectRequest {
+    std::string url;               // http:// or https://; the path is not used
+    long connect_timeout_ms = 20000;  // DNS, TCP, proxy tunnel and TLS together
+    // A PEM file of CAs trusted besides the system's (a test server's
+    // certificate); empty for the system's only.
+    std::string ca_file;
+    // An HTTP proxy ("http://host:port") to tunnel through with CONNECT.
+    std::string proxy;
+};
+
+// A connection that curl set up in connect-only mode (CURLOPT_CONNECT_ONLY:
+// DNS, TCP, the proxy tunnel, TLS with verification) and then left to us:
+// bytes go through curl_easy_send and curl_easy_recv, so TLS stays curl's.
+// The easy handle stays in its multi handle while the stream lives, since
+// removing it closes a connect-only connection.  Destroying the stream
+// closes the connection; it must not outlive its driver's event loop use.
+class CurlStream {
+public:
+    ~CurlStream();
+    CurlStream(const CurlStream&) = delete;
+    CurlStream& operator=(const CurlStream&) = delete;
+
+    // The socket's nginx connection.  Its events are the owner's now: set
+    // c->data and the read/write handlers, add and delete the events; the
+    // stream closes the connection (and with it the events) when it ends.
+    ngx_connection_t* connection() const { return connection_; }
+
+    // curl_easy_send: CURLE_OK with `sent` bytes, CURLE_AGAIN when the
+    // socket (or TLS) cannot take more now, or the connection's error.
+    CURLcode send(const void* data, size_t len, size_t& sent);
+    // curl_easy_recv: CURLE_OK with `got` bytes (0: the peer closed),
+    // CURLE_AGAIN when nothing is there yet, or the connection's error.
+    CURLcode recv(void* buf, size_t len, size_t& got);
+
+    // Only the driver makes streams (the key's constructor is private).
+    class Key {
+        friend class CurlMultiDriver;
+        Key() = default;
+    };
+    CurlStream(Key, CurlMultiDriver* driver, CURL* easy, ngx_connection_t* c)
+        : driver_(driver), easy_(easy), connection_(c)
+    {
+    }
+
+private:
+    friend class CurlMultiDriver;
+
+    CurlMultiDriver* driver_;  // null once the driver ended the stream
+    CURL* easy_;
+    ngx_connection_t* connection_;
+};
+
 class CurlMultiDriver final : public HttpTransport {
 public:
+    // For connect(): the stream on success, else curl's code and text.
+    using ConnectDone = std::function<void(CURLcode code, const std::string& error,
+                                           std::unique_ptr<CurlStream> stream)>;
 
     // Call once, in the helper, after the state lock is held.
     // max_connections: how many connections may be open at once; the
@@ -79,6 +137,14 @@ public:
     void get(const std::string& url, long timeout_ms, Done done);
 
     void request(HttpRequest req, Done done) override;
+
+    // Opens a connection in connect-only mode; done runs exactly once, from
+    // the event loop, unless the attempt is cancelled first.  Returns the
+    // attempt's handle for cancel().
+    const void* connect(const ConnectRequest& req, ConnectDone done);
+    // Abandons a connect() still under way: done never runs.  An unknown or
+    // finished handle is ignored.
+    void cancel(const void* attempt);
 
     size_t in_flight() const { return transfers_.size(); }
 
@@ -107,7 +173,11 @@ private:
         bool send_body = false;
         bool at_most_once = false;
         int sends = 0;   // requests curl was about to send for this transfer
+        ConnectDone connected;  // set for a connect-only transfer
     };
+    friend class CurlStream;
+    void end_stream(CurlStream* stream) noexcept;
+    void finish_connect(CURL* easy, CURLcode code, ConnectDone done);
 
     void start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer transfer);
     void common_options(CURL* e, long timeout_ms);
@@ -142,6 +212,7 @@ private:
     // Sockets we opened (and close), and sockets curl opened itself.
     std::unordered_map<curl_socket_t, ngx_connection_t*> connections_;
     std::unordered_map<curl_socket_t, ngx_connection_t*> foreign_;
+    std::vector<CurlStream*> streams_;  // live connect-only streams
     ngx_event_t timer_{};
 };
 
