@@ -179,6 +179,11 @@ bool AfterLogin::on_stanza(Connection& conn, const binary::Node& stanza, Millis 
 {
     if (stanza.tag != "notification" || stanza.attr("type") != "encrypt") return false;
     if (stanza.child("count") == nullptr) return false;  // identity changes etc. are not ours
+    // Only the server counts our prekeys; anyone else's "count" is not
+    // a reason to spend keys.
+    std::string_view from = stanza.attr("from").value_or("");
+    if (from.starts_with('@')) from.remove_prefix(1);
+    if (from != binary::kServerPhone) return false;
     auto count = parse_prekey_count(stanza);
     if (!count.ok()) {
         fail("prekey count", count.error());

@@ -260,6 +260,13 @@ TEST(SessionAfterLogin, EncryptNotificationWithALowCountRefills)
     h.send(server_node("notification", {{"from", "s.whatsapp.net"}, {"type", "encrypt"}, {"id", "n4"}},
                        {server_node("identity", {})}));
     EXPECT_EQ(h.not_ours.size(), 1u);
+
+    // Nor is a count from anyone but the server.
+    h.send(server_node("notification",
+                       {{"from", "5511988887777@s.whatsapp.net"}, {"type", "encrypt"}, {"id", "n5"}},
+                       {count_node("0")}));
+    EXPECT_EQ(h.not_ours.size(), 2u);
+    EXPECT_EQ(h.keeper.prepared, 1);
 }
 
 TEST(SessionAfterLogin, RefusedUploadIsNotMarkedAndTheDeviceStillGoesActive)
