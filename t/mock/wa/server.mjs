@@ -1,0 +1,469 @@
+#!/usr/bin/env node
+// The loopback WhatsApp server for tests (issue 9): a WebSocket server that
+// plays WhatsApp's side of a Web client's connection, strictly, and a control
+// API over HTTP on the same port for the tests that drive it.
+//
+//   node t/mock/wa/server.mjs [--port N] [--root-key-out FILE]
+//                             [--root-private HEX] [--max-frame BYTES]
+//
+// Prints one line `ready {"url":…,"control":…,"root_key":…}` on stdout
+// when it listens; logs go to stderr, one line per event worth knowing,
+// never a key.  The root key is a fresh test key unless --root-private
+// fixes it; its public half goes to --root-key-out (64 hex digits) for the
+// client's `whatsapp_server … root_key=`.
+//
+// Control API (JSON in and out, under /control/):
+//   GET  events?since=&type=&conn=&tag=       what happened, in order
+//   GET  wait?since=&type=&conn=&tag=&timeout=ms   first match (long poll; 504)
+//   GET  connections                           each connection's state
+//   POST stream-error {code:"515"|"401"|"conflict"|"503", conn?}
+//   POST failure {reason:405, conn?}           <failure> now, then close
+//   POST login-answer {failure:405|null}       how the next logins are answered
+//   POST drop {conn?}                          cut the TCP connection, no close frame
+//   POST pings {answer:bool}                   stop or resume answering pings
+//   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
+//   POST cert {variant}                        the chain later handshakes present
+import http from 'node:http'
+import fs from 'node:fs'
+import crypto from 'node:crypto'
+import { pathToFileURL } from 'node:url'
+import { WebSocketServer } from 'ws'
+import * as B from 'baileys'
+import { NoiseResponder } from './lib/noise.mjs'
+import { FrameReader, FrameError, frame } from './lib/frames.mjs'
+import { makeCertChain, CHAIN_VARIANTS } from './lib/cert-chain.mjs'
+import { readClientPayload, PayloadError } from './lib/client-payload.mjs'
+import { nodeToJson, nodeFromJson, encodeStanza, decodeStanza, child } from './lib/nodes.mjs'
+
+const P = B.proto
+const SERVER_JID = 's.whatsapp.net'
+// Handshake messages are a few hundred bytes (a registration's ClientPayload
+// is the largest); anything near this is not a client.
+const HANDSHAKE_MAX_FRAME = 8192
+const DEFAULT_MAX_FRAME = 1 << 20
+const PAIR_REFS = 6
+
+class Refusal extends Error {}
+
+class Connection {
+    constructor(mock, id, ws, req, reader) {
+        this.mock = mock
+        this.id = id
+        this.ws = ws
+        this.remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
+        this.reader = reader
+        this.state = 'hello' // hello -> finish -> open -> closed
+        this.noise = null
+        this.transport = null
+        this.client = null // what the ClientPayload said
+        this.queue = Promise.resolve() // frames are handled one at a time, in order
+        this.pairDeviceId = null
+    }
+
+    summary() {
+        return { conn: this.id, remote: this.remote, state: this.state, client: this.client && publicClient(this.client),
+            routing_info: this.reader.routingInfo && this.reader.routingInfo.toString('hex') }
+    }
+
+    onMessage(data, isBinary) {
+        if (this.state === 'closed') return
+        if (!isBinary) return this.refuse('a text WebSocket message (only binary is spoken)')
+        let frames
+        try {
+            frames = this.reader.push(data)
+        } catch (e) {
+            if (e instanceof FrameError) return this.refuse(e.message)
+            throw e
+        }
+        for (const f of frames) {
+            const body = Buffer.from(f)
+            this.queue = this.queue.then(() => this.onFrame(body)).catch(e => {
+                if (e instanceof Refusal) this.refuse(e.message)
+                else this.refuse(`internal error: ${e.stack || e}`)
+            })
+        }
+    }
+
+    async onFrame(body) {
+        if (this.state === 'closed') return
+        if (this.state === 'hello') return this.onClientHello(body)
+        if (this.state === 'finish') return this.onClientFinish(body)
+        return this.onStanzaFrame(body)
+    }
+
+    onClientHello(body) {
+        let m
+        try { m = P.HandshakeMessage.decode(body) } catch (e) { throw new Refusal(`first frame is not a HandshakeMessage: ${e.message}`) }
+        const eph = m.clientHello?.ephemeral
+        if (!eph || m.serverHello || m.clientFinish) throw new Refusal('first frame is not a bare clientHello')
+        if (eph.length !== 32) throw new Refusal(`clientHello ephemeral is ${eph.length} bytes, want 32`)
+        this.noise = new NoiseResponder({ serverStatic: this.mock.serverStatic, certChain: this.mock.currentChain() })
+        this.noise.readClientHello(Buffer.from(eph))
+        const serverHello = this.noise.writeServerHello()
+        this.state = 'finish'
+        this.ws.send(frame(Buffer.from(P.HandshakeMessage.encode({ serverHello }).finish())))
+    }
+
+    async onClientFinish(body) {
+        let m
+        try { m = P.HandshakeMessage.decode(body) } catch (e) { throw new Refusal(`second frame is not a HandshakeMessage: ${e.message}`) }
+        const fin = m.clientFinish
+        if (!fin || m.clientHello || m.serverHello) throw new Refusal('second frame is not a bare clientFinish')
+        if (!fin.static || fin.static.length !== 48) throw new Refusal(`clientFinish static is ${fin.static ? fin.static.length : 0} bytes, want 48`)
+        if (!fin.payload || fin.payload.length <= 16) throw new Refusal('clientFinish has no payload')
+        let opened
+        try { opened = this.noise.readClientFinish(Buffer.from(fin.static), Buffer.from(fin.payload)) } catch (e) { throw new Refusal(`clientFinish does not decrypt: ${e.message}`) }
+        let client
+        try { client = readClientPayload(opened.payload) } catch (e) {
+            if (e instanceof PayloadError) throw new Refusal(`ClientPayload refused: ${e.message}`)
+            throw e
+        }
+        client.noiseKey = opened.clientStatic
+        this.client = client
+        this.transport = this.noise.split()
+        this.noise = null
+        this.state = 'open'
+        this.reader.maxFrame = this.mock.maxFrame
+        this.mock.log(`conn ${this.id}: ${client.kind}${client.kind === 'login' ? ` ${client.username}:${client.device}` : ''}, version ${client.version}`)
+        this.mock.emit({ type: 'handshake', conn: this.id, client: publicClient(client) })
+        if (client.kind === 'login') return this.answerLogin()
+        return this.answerRegistration()
+    }
+
+    answerLogin() {
+        const failure = this.mock.loginFailure
+        if (failure) return this.sendFailure(failure)
+        const lid = this.mock.lidFor(this.client.username)
+        this.send({ tag: 'success', attrs: { t: String(this.mock.nowSeconds()), props: '1', abprops: '1', location: 'lla',
+            lid: `${lid}@lid`, creation: String(this.mock.nowSeconds() - 86400) } })
+    }
+
+    answerRegistration() {
+        this.pairDeviceId = this.mock.iqId()
+        const refs = Array.from({ length: PAIR_REFS }, () => ({ tag: 'ref', attrs: {},
+            content: Buffer.from(`2@${crypto.randomBytes(48).toString('base64')}`) }))
+        this.send({ tag: 'iq', attrs: { from: SERVER_JID, type: 'set', id: this.pairDeviceId, xmlns: 'md' },
+            content: [{ tag: 'pair-device', attrs: {}, content: refs }] })
+    }
+
+    async onStanzaFrame(body) {
+        let plain
+        try { plain = this.transport.decrypt(body) } catch (e) { throw new Refusal(`stanza frame ${this.transport.readCounter - 1} does not decrypt`) }
+        if (plain.length < 2) throw new Refusal(`stanza of ${plain.length} bytes`)
+        if (plain[0] !== 0 && plain[0] !== 2) throw new Refusal(`stanza flags 0x${plain[0].toString(16)} (only 0 and 2 mean anything)`)
+        let node
+        try { node = await decodeStanza(plain) } catch (e) { throw new Refusal(`stanza does not decode: ${e.message}`) }
+        this.mock.emit({ type: 'received', conn: this.id, tag: node.tag, node: nodeToJson(node) })
+        this.dispatch(node)
+    }
+
+    dispatch(node) {
+        const a = node.attrs || {}
+        if (node.tag === 'iq' && a.type === 'get' && a.xmlns === 'w:p' && child(node, 'ping')) {
+            if (!a.id) throw new Refusal('ping iq without id')
+            if (this.mock.answerPings) this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, t: String(this.mock.nowSeconds()), type: 'result' } })
+            else this.mock.emit({ type: 'ping-unanswered', conn: this.id, id: a.id })
+            return
+        }
+        if (node.tag === 'iq' && this.pairDeviceId && a.id === this.pairDeviceId && (a.type === 'result' || a.type === 'error')) {
+            this.mock.emit({ type: 'pair-device-ack', conn: this.id, result: a.type })
+        }
+    }
+
+    // Encodes, encrypts and frames each node; `compress` sets the zlib flag,
+    // `split` cuts the bytes into WebSocket messages of that many bytes, and
+    // several nodes go out in one WebSocket message unless split.
+    send(nodes, { compress = false, split = 0 } = {}) {
+        if (this.state !== 'open') throw new Error(`connection ${this.id} is ${this.state}`)
+        const list = Array.isArray(nodes) ? nodes : [nodes]
+        const bytes = Buffer.concat(list.map(n => {
+            this.mock.emit({ type: 'sent', conn: this.id, tag: n.tag, node: nodeToJson(n) })
+            return frame(this.transport.encrypt(encodeStanza(n, { compress })))
+        }))
+        if (split > 0) for (let i = 0; i < bytes.length; i += split) this.ws.send(bytes.subarray(i, i + split))
+        else this.ws.send(bytes)
+    }
+
+    sendFailure(reason) {
+        this.send({ tag: 'failure', attrs: { reason: String(reason), location: 'lla' } })
+        this.close(`failure ${reason}`)
+    }
+
+    sendStreamError(code) {
+        const e = { tag: 'stream:error', attrs: {} }
+        if (code === 'conflict') e.content = [{ tag: 'conflict', attrs: { type: 'replaced' } }]
+        else if (code === '401') { e.attrs.code = '401'; e.content = [{ tag: 'conflict', attrs: { type: 'device_removed' } }] }
+        else if (code === '515' || code === '503') e.attrs.code = code
+        else throw new Error(`unknown stream error ${code} (515, 401, conflict or 503)`)
+        this.send(e)
+        this.close(`stream error ${code}`)
+    }
+
+    close(why) {
+        if (this.state === 'closed') return
+        this.state = 'closed'
+        this.mock.log(`conn ${this.id}: closing (${why})`)
+        this.ws.close(1000)
+    }
+
+    drop() {
+        if (this.state === 'closed') return
+        this.state = 'closed'
+        this.mock.log(`conn ${this.id}: dropping the socket`)
+        this.ws.terminate()
+    }
+
+    // WhatsApp's server hangs up without explaining; our log line says why.
+    refuse(reason) {
+        if (this.state === 'closed') return
+        this.mock.log(`conn ${this.id}: refused: ${reason}`)
+        this.mock.emit({ type: 'refused', conn: this.id, reason })
+        this.state = 'closed'
+        this.ws.terminate()
+    }
+}
+
+// The record carries public material only (no noise key beyond its public half).
+function publicClient(c) {
+    const hex = b => Buffer.from(b).toString('hex')
+    const out = { ...c, noiseKey: c.noiseKey && hex(c.noiseKey) }
+    if (c.kind === 'registration') {
+        out.identity = hex(c.identity)
+        out.buildHash = hex(c.buildHash)
+        out.signedPreKey = { id: c.signedPreKey.id, public: hex(c.signedPreKey.public), signature: hex(c.signedPreKey.signature) }
+    }
+    return out
+}
+
+export class MockServer {
+    constructor({ rootKey = B.Curve.generateKeyPair(), maxFrame = DEFAULT_MAX_FRAME, log = m => process.stderr.write(`mock-wa: ${m}\n`),
+        now = () => Date.now() } = {}) {
+        this.root = rootKey
+        this.serverStatic = B.Curve.generateKeyPair()
+        this.maxFrame = maxFrame
+        this.log = log
+        this.now = now
+        this.chainVariant = 'valid'
+        this.events = []
+        this.waiters = new Set()
+        this.connections = new Map()
+        this.nextConn = 1
+        this.iqCounter = 0
+        this.answerPings = true
+        this.loginFailure = null
+        this.http = http.createServer((req, res) => this.onControl(req, res))
+        this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
+        this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
+    }
+
+    nowSeconds() { return Math.floor(this.now() / 1000) }
+    iqId() { return `mock.${++this.iqCounter}` }
+    // A stable, made-up LID per phone number, 15 digits like real ones.
+    lidFor(username) { return String(100000000000000n + (BigInt(username) * 7919n) % 899999999999999n) }
+    currentChain() { return makeCertChain({ root: this.root, serverStatic: this.serverStatic, now: this.nowSeconds(), variant: this.chainVariant }) }
+
+    listen(port = 0, host = '127.0.0.1') {
+        return new Promise((resolve, reject) => {
+            this.http.once('error', reject)
+            this.http.listen(port, host, () => {
+                const { port: p } = this.http.address()
+                this.port = p
+                resolve({ url: `ws://${host}:${p}/ws/chat`, control: `http://${host}:${p}/control/`, root_key: this.root.public.toString('hex') })
+            })
+        })
+    }
+
+    close() {
+        for (const w of this.waiters) w.finish(null)
+        for (const c of this.connections.values()) c.drop()
+        return new Promise(resolve => this.http.close(() => resolve()))
+    }
+
+    emit(ev) {
+        const e = { seq: this.events.length + 1, at: this.now(), ...ev }
+        this.events.push(e)
+        for (const w of [...this.waiters]) if (matches(e, w.filter)) w.finish(e)
+    }
+
+    onUpgrade(req, socket, head) {
+        const url = new URL(req.url, 'http://x')
+        const deny = (status, why) => {
+            this.log(`upgrade refused: ${why}`)
+            this.emit({ type: 'refused', conn: null, reason: why })
+            socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+        }
+        if (url.pathname !== '/ws/chat') return deny('404 Not Found', `path ${url.pathname} is not /ws/chat`)
+        if (req.headers.origin !== 'https://web.whatsapp.com') return deny('403 Forbidden', `Origin ${JSON.stringify(req.headers.origin ?? null)} is not https://web.whatsapp.com`)
+        this.wss.handleUpgrade(req, socket, head, ws => {
+            const id = this.nextConn++
+            const c = new Connection(this, id, ws, req, new FrameReader({ maxFrame: HANDSHAKE_MAX_FRAME }))
+            this.connections.set(id, c)
+            this.log(`conn ${id}: connected from ${c.remote}`)
+            this.emit({ type: 'connected', conn: id, query: url.search })
+            ws.on('message', (data, isBinary) => c.onMessage(data, isBinary))
+            ws.on('error', e => this.log(`conn ${id}: socket error ${e.message}`))
+            ws.on('close', code => {
+                c.state = 'closed'
+                this.emit({ type: 'closed', conn: id, code })
+            })
+        })
+    }
+
+    target(body) {
+        if (body.conn !== undefined) {
+            const c = this.connections.get(Number(body.conn))
+            if (!c) throw new HttpError(404, `no connection ${body.conn}`)
+            if (c.state !== 'open' && c.state !== 'finish' && c.state !== 'hello') throw new HttpError(409, `connection ${body.conn} is ${c.state}`)
+            return c
+        }
+        const open = [...this.connections.values()].filter(c => c.state !== 'closed')
+        if (!open.length) throw new HttpError(409, 'no open connection')
+        return open[open.length - 1]
+    }
+
+    async onControl(req, res) {
+        const reply = (status, obj) => {
+            res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+            res.end(JSON.stringify(obj) + '\n')
+        }
+        try {
+            const url = new URL(req.url, 'http://x')
+            const name = url.pathname.replace(/^\/control\//, '')
+            if (!url.pathname.startsWith('/control/')) throw new HttpError(404, `no ${url.pathname}`)
+            const q = Object.fromEntries(url.searchParams)
+            if (req.method === 'GET') {
+                if (name === 'events') return reply(200, { events: this.events.filter(e => matches(e, filterOf(q))) })
+                if (name === 'connections') return reply(200, { connections: [...this.connections.values()].map(c => c.summary()) })
+                if (name === 'wait') {
+                    const ev = await this.wait(filterOf(q), Number(q.timeout ?? 10000))
+                    return ev ? reply(200, ev) : reply(504, { error: 'no such event before the timeout', filter: q })
+                }
+                throw new HttpError(404, `no GET ${name}`)
+            }
+            if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed`)
+            const body = await readJson(req)
+            switch (name) {
+            case 'stream-error': {
+                const code = String(body.code)
+                if (!['515', '401', 'conflict', '503'].includes(code)) throw new HttpError(400, `code ${code}: want 515, 401, conflict or 503`)
+                const c = this.target(body)
+                c.sendStreamError(code)
+                return reply(200, { conn: c.id, sent: code })
+            }
+            case 'failure': {
+                const c = this.target(body)
+                c.sendFailure(Number(body.reason ?? 405))
+                return reply(200, { conn: c.id })
+            }
+            case 'login-answer':
+                this.loginFailure = body.failure == null ? null : Number(body.failure)
+                return reply(200, { failure: this.loginFailure })
+            case 'drop': {
+                const c = this.target(body)
+                c.drop()
+                return reply(200, { conn: c.id })
+            }
+            case 'pings':
+                if (typeof body.answer !== 'boolean') throw new HttpError(400, 'answer must be true or false')
+                this.answerPings = body.answer
+                return reply(200, { answer: this.answerPings })
+            case 'send': {
+                const c = this.target(body)
+                let nodes
+                try { nodes = (body.nodes ?? [body.node]).map(nodeFromJson) } catch (e) { throw new HttpError(400, e.message) }
+                c.send(nodes, { compress: !!body.compress, split: Number(body.split ?? 0) })
+                return reply(200, { conn: c.id, sent: nodes.length })
+            }
+            case 'cert':
+                if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
+                this.chainVariant = body.variant
+                return reply(200, { variant: this.chainVariant })
+            default:
+                throw new HttpError(404, `no POST ${name}`)
+            }
+        } catch (e) {
+            if (e instanceof HttpError) return reply(e.status, { error: e.message })
+            this.log(`control: ${e.stack || e}`)
+            return reply(500, { error: String(e.message || e) })
+        }
+    }
+
+    wait(filter, timeout) {
+        const hit = this.events.find(e => matches(e, filter))
+        if (hit) return Promise.resolve(hit)
+        return new Promise(resolve => {
+            const w = { filter, finish: ev => { clearTimeout(w.timer); this.waiters.delete(w); resolve(ev) } }
+            w.timer = setTimeout(() => w.finish(null), timeout)
+            this.waiters.add(w)
+        })
+    }
+}
+
+class HttpError extends Error {
+    constructor(status, msg) { super(msg); this.status = status }
+}
+
+const filterOf = q => ({ since: Number(q.since ?? 0), type: q.type, conn: q.conn === undefined ? undefined : Number(q.conn), tag: q.tag })
+
+const matches = (e, f) => e.seq > f.since && (f.type === undefined || e.type === f.type) &&
+    (f.conn === undefined || e.conn === f.conn) && (f.tag === undefined || e.tag === f.tag)
+
+function readJson(req) {
+    return new Promise((resolve, reject) => {
+        const parts = []
+        let size = 0
+        req.on('data', d => {
+            size += d.length
+            if (size > 1 << 22) { reject(new HttpError(413, 'body over 4 MiB')); req.destroy() } else parts.push(d)
+        })
+        req.on('end', () => {
+            const text = Buffer.concat(parts).toString()
+            if (!text) return resolve({})
+            try { resolve(JSON.parse(text)) } catch (e) { reject(new HttpError(400, `body is not JSON: ${e.message}`)) }
+        })
+        req.on('error', reject)
+    })
+}
+
+function parseArgs(argv) {
+    const opts = { port: 0, rootKeyOut: null, rootPrivate: null, maxFrame: DEFAULT_MAX_FRAME }
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i], v = () => {
+            if (i + 1 >= argv.length) throw new Error(`${a} needs a value`)
+            return argv[++i]
+        }
+        if (a === '--port') opts.port = Number(v())
+        else if (a === '--root-key-out') opts.rootKeyOut = v()
+        else if (a === '--root-private') opts.rootPrivate = v()
+        else if (a === '--max-frame') opts.maxFrame = Number(v())
+        else throw new Error(`unknown argument ${a}`)
+    }
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port: 0..65535')
+    if (!Number.isInteger(opts.maxFrame) || opts.maxFrame < 1 || opts.maxFrame >= 1 << 24) throw new Error('--max-frame: 1..16777215')
+    if (opts.rootPrivate !== null && !/^[0-9a-fA-F]{64}$/.test(opts.rootPrivate)) throw new Error('--root-private: 64 hex digits')
+    return opts
+}
+
+function rootFromPrivate(hex) {
+    const priv = Buffer.from(hex, 'hex')
+    priv[0] &= 248; priv[31] &= 127; priv[31] |= 64
+    const pub = crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), priv]), format: 'der', type: 'pkcs8' })
+    return { private: priv, public: pub.export({ format: 'der', type: 'spki' }).subarray(-32) }
+}
+
+async function main() {
+    let opts
+    try { opts = parseArgs(process.argv.slice(2)) } catch (e) {
+        process.stderr.write(`mock-wa: ${e.message}\n`)
+        process.exit(2)
+    }
+    const mock = new MockServer({ rootKey: opts.rootPrivate ? rootFromPrivate(opts.rootPrivate) : undefined, maxFrame: opts.maxFrame })
+    const where = await mock.listen(opts.port)
+    if (opts.rootKeyOut) fs.writeFileSync(opts.rootKeyOut, where.root_key + '\n')
+    const stop = () => mock.close().then(() => process.exit(0))
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    process.stdout.write(`ready ${JSON.stringify(where)}\n`)
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await main()
