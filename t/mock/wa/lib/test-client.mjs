@@ -1,0 +1,134 @@
+// A WhatsApp Web client for testing the mock server, built from the npm
+// packages' primitives (Baileys' noise handler and codec, ws), never from our
+// C++ client, so the two sides are independent.  It checks the server's
+// certificate chain itself with every check our C++ client makes.
+import crypto from 'node:crypto'
+import WebSocket from 'ws'
+import * as B from 'baileys'
+import { curveVerify } from './curve.mjs'
+
+const P = B.proto
+export const VERSION = { primary: 2, secondary: 3000, tertiary: 1027934701 }
+const silent = { child: () => silent, trace() {}, debug() {}, info() {}, warn() {}, error() {}, level: 'silent' }
+
+export class ChainError extends Error {}
+
+// whatsmeow's checks (waweb.md 1.4); throws a ChainError naming the first that fails.
+export function verifyCertChain(bytes, serverStatic, rootPublic, now) {
+    const chain = P.CertChain.decode(bytes)
+    const D = P.CertChain.NoiseCertificate.Details
+    if (!chain.intermediate?.details || !chain.leaf?.details) throw new ChainError('missing certificate')
+    const inter = D.decode(chain.intermediate.details), leaf = D.decode(chain.leaf.details)
+    if (!curveVerify(rootPublic, chain.intermediate.details, chain.intermediate.signature)) throw new ChainError('intermediate not signed by the root')
+    if (inter.issuerSerial !== 0) throw new ChainError('intermediate issuer serial is not 0')
+    if (!curveVerify(inter.key, chain.leaf.details, chain.leaf.signature)) throw new ChainError('leaf not signed by the intermediate')
+    if (leaf.issuerSerial !== inter.serial) throw new ChainError('leaf issuer serial is not the intermediate serial')
+    if (!Buffer.from(leaf.key).equals(Buffer.from(serverStatic))) throw new ChainError('leaf key is not the server static key')
+    for (const [name, d] of [['intermediate', inter], ['leaf', leaf]])
+        if (now < Number(d.notBefore) || now > Number(d.notAfter)) throw new ChainError(`${name} outside its validity window`)
+    return { inter, leaf }
+}
+
+export function loginPayload({ username, device, version = VERSION }) {
+    return Buffer.from(P.ClientPayload.encode(P.ClientPayload.fromObject({
+        username, device, passive: true, pull: true, connectType: 1, connectReason: 1,
+        userAgent: { platform: 14, appVersion: version, mcc: '000', mnc: '000', osVersion: '0.1', device: 'Desktop' },
+        webInfo: { webSubPlatform: 0 } })).finish())
+}
+
+// A fresh device's keys and the registration payload that carries them.
+export function registrationPayload({ version = VERSION, breakSignature = false } = {}) {
+    const identity = B.Curve.generateKeyPair()
+    const spk = B.Curve.generateKeyPair()
+    const sig = Buffer.from(B.Curve.sign(identity.private, Buffer.concat([Buffer.from([5]), spk.public])))
+    if (breakSignature) sig[0] ^= 1
+    const u32 = n => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
+    const props = P.DeviceProps.encode({ os: 'Chatwoot (nginx)', platformType: 1, requireFullSync: false }).finish()
+    const payload = Buffer.from(P.ClientPayload.encode(P.ClientPayload.fromObject({
+        passive: false, pull: false, connectType: 1, connectReason: 1,
+        userAgent: { platform: 14, appVersion: version, mcc: '000', mnc: '000', osVersion: '0.1', device: 'Desktop' },
+        webInfo: { webSubPlatform: 0 },
+        devicePairingData: { eRegid: u32(1234), eKeytype: Buffer.from([5]), eIdent: identity.public,
+            eSkeyId: Buffer.from([0, 0, 1]), eSkeyVal: spk.public, eSkeySig: sig,
+            buildHash: crypto.createHash('md5').update(`${version.primary}.${version.secondary}.${version.tertiary}`).digest(),
+            deviceProps: props } })).finish())
+    return { payload, identity }
+}
+
+export class TestClient {
+    constructor(ws, handler, eph) {
+        this.ws = ws
+        this.noise = handler
+        this.eph = eph
+        this.inbound = Promise.resolve() // decodeFrame is async: one message at a time
+        this.frames = [] // raw handshake frames, then decoded nodes
+        this.waiters = []
+        this.closed = null
+        this.closedWaiters = []
+        ws.on('message', data => {
+            this.inbound = this.inbound.then(() => this.noise.decodeFrame(data, f => this.deliver(f)))
+                .catch(e => { this.error = e; ws.terminate() })
+        })
+        ws.on('close', code => {
+            this.closed = { code }
+            for (const w of this.closedWaiters) w(this.closed)
+        })
+    }
+
+    static open(url, { origin = 'https://web.whatsapp.com', routingInfo } = {}) {
+        const ws = new WebSocket(url, { origin, perMessageDeflate: false })
+        const eph = B.Curve.generateKeyPair()
+        const handler = B.makeNoiseHandler({ keyPair: eph, NOISE_HEADER: B.NOISE_WA_HEADER, logger: silent, routingInfo })
+        return new Promise((resolve, reject) => {
+            ws.once('open', () => resolve(new TestClient(ws, handler, eph)))
+            ws.once('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
+            ws.once('error', reject)
+        })
+    }
+
+    deliver(f) {
+        const i = this.waiters.findIndex(w => w.pred(f))
+        if (i >= 0) this.waiters.splice(i, 1)[0].resolve(f)
+        else this.frames.push(f)
+    }
+
+    // The next frame or node that satisfies pred (default: any).
+    next(pred = () => true) {
+        const i = this.frames.findIndex(pred)
+        if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0])
+        return new Promise((resolve, reject) => {
+            const w = { pred, resolve }
+            this.waiters.push(w)
+            this.onClose(c => reject(new Error(`socket closed (${c.code}) while waiting`)))
+        })
+    }
+
+    onClose(fn) { if (this.closed) fn(this.closed); else this.closedWaiters.push(fn) }
+    whenClosed() { return new Promise(resolve => this.onClose(resolve)) }
+
+    sendRaw(bytes) { this.ws.send(bytes) }
+
+    // Runs the initiator's side; returns what the server proved.  Uses the
+    // noise handler's steps one by one so the chain can be checked in full.
+    async handshake({ payload, rootKey, now = Math.floor(Date.now() / 1000) }) {
+        const noiseKey = B.Curve.generateKeyPair()
+        const n = this.noise
+        this.ws.send(n.encodeFrame(P.HandshakeMessage.encode({ clientHello: { ephemeral: this.eph.public } }).finish()))
+        const { serverHello } = P.HandshakeMessage.decode(await this.next())
+        n.authenticate(serverHello.ephemeral)
+        n.mixIntoKey(B.Curve.sharedKey(this.eph.private, serverHello.ephemeral))
+        const serverStatic = n.decrypt(serverHello.static)
+        n.mixIntoKey(B.Curve.sharedKey(this.eph.private, serverStatic))
+        const chain = n.decrypt(serverHello.payload)
+        const verified = verifyCertChain(chain, serverStatic, rootKey, now)
+        const encStatic = n.encrypt(noiseKey.public)
+        n.mixIntoKey(B.Curve.sharedKey(noiseKey.private, serverHello.ephemeral))
+        const encPayload = n.encrypt(payload)
+        this.ws.send(n.encodeFrame(P.HandshakeMessage.encode({ clientFinish: { static: encStatic, payload: encPayload } }).finish()))
+        await n.finishInit()
+        return { serverStatic, verified, noiseKey }
+    }
+
+    send(node) { this.ws.send(this.noise.encodeFrame(B.encodeBinaryNode(node))) }
+    close() { this.ws.terminate() }
+}
