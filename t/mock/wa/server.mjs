@@ -23,6 +23,9 @@
 //   POST pings {answer:bool}                   stop or resume answering pings
 //   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
 //   POST cert {variant}                        the chain later handshakes present
+//   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
+//                                              connection that showed the ref; a valid
+//                                              answer is checked, then stream error 515
 import http from 'node:http'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
@@ -34,6 +37,7 @@ import { FrameReader, FrameError, frame } from './lib/frames.mjs'
 import { makeCertChain, CHAIN_VARIANTS } from './lib/cert-chain.mjs'
 import { readClientPayload, PayloadError } from './lib/client-payload.mjs'
 import { nodeToJson, nodeFromJson, encodeStanza, decodeStanza, child } from './lib/nodes.mjs'
+import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -58,6 +62,8 @@ class Connection {
         this.client = null // what the ClientPayload said
         this.queue = Promise.resolve() // frames are handled one at a time, in order
         this.pairDeviceId = null
+        this.refs = [] // what this connection may show in its QR
+        this.pairing = null // the <pair-success> sent, until answered
     }
 
     summary() {
@@ -140,8 +146,8 @@ class Connection {
 
     answerRegistration() {
         this.pairDeviceId = this.mock.iqId()
-        const refs = Array.from({ length: PAIR_REFS }, () => ({ tag: 'ref', attrs: {},
-            content: Buffer.from(`2@${crypto.randomBytes(48).toString('base64')}`) }))
+        this.refs = Array.from({ length: PAIR_REFS }, () => `2@${crypto.randomBytes(48).toString('base64')}`)
+        const refs = this.refs.map(r => ({ tag: 'ref', attrs: {}, content: Buffer.from(r) }))
         this.send({ tag: 'iq', attrs: { from: SERVER_JID, type: 'set', id: this.pairDeviceId, xmlns: 'md' },
             content: [{ tag: 'pair-device', attrs: {}, content: refs }] })
     }
@@ -167,7 +173,49 @@ class Connection {
         }
         if (node.tag === 'iq' && this.pairDeviceId && a.id === this.pairDeviceId && (a.type === 'result' || a.type === 'error')) {
             this.mock.emit({ type: 'pair-device-ack', conn: this.id, result: a.type })
+            return
         }
+        if (node.tag === 'iq' && this.pairing && a.id === this.pairing.iqId) return this.onPairAnswer(node)
+    }
+
+    // The phone scanned our QR: vouch for the companion's identity key.
+    scan(qr, { phone, platform, tamper }) {
+        if (!qr.noise.equals(this.client.noiseKey)) throw new HttpError(409, 'the QR noise key is not the one this connection presented')
+        if (!qr.identity.equals(this.client.identity)) throw new HttpError(409, 'the QR identity key is not the one this connection registered')
+        const account = this.mock.accountFor(phone)
+        const device = account.nextDevice++
+        const keyIndex = account.nextKeyIndex++
+        const jid = `${phone}:${device}@s.whatsapp.net`, lid = `${account.lid}:${device}@lid`
+        const iqId = this.mock.iqId()
+        const built = buildPairSuccess({ iqId, qr, account: account.key, jid, lid, keyIndex, now: this.mock.nowSeconds(), platform, tamper })
+        this.pairing = { iqId, qr, account: account.key, phone, device, jid, lid, keyIndex, details: built.details, accountSignature: built.accountSignature }
+        this.send(built.stanza)
+        this.mock.log(`conn ${this.id}: phone ${phone} scanned the QR${tamper ? ` (tampered: ${tamper})` : ''}`)
+        const ev = { conn: this.id, iq_id: iqId, jid, lid, key_index: keyIndex, account_key: account.key.public.toString('hex') }
+        this.mock.emit({ type: 'pair-success-sent', ...ev })
+        return ev
+    }
+
+    onPairAnswer(node) {
+        const p = this.pairing
+        this.pairing = null
+        if (node.attrs.type === 'error') {
+            const err = child(node, 'error')
+            this.mock.log(`conn ${this.id}: the companion refused pair-success (${err?.attrs.code} ${err?.attrs.text})`)
+            this.mock.emit({ type: 'pair-rejected', conn: this.id, code: err?.attrs.code ?? null, text: err?.attrs.text ?? null })
+            return
+        }
+        try {
+            checkPairDeviceSign(node, { details: p.details, accountSignature: p.accountSignature, account: p.account,
+                identity: p.qr.identity, keyIndex: p.keyIndex })
+        } catch (e) {
+            if (e instanceof PairingError) throw new Refusal(`pair-device-sign refused: ${e.message}`)
+            throw e
+        }
+        this.mock.devices.set(`${p.phone}:${p.device}`, { identity: p.qr.identity, noiseKey: p.qr.noise })
+        this.mock.emit({ type: 'paired', conn: this.id, jid: p.jid, lid: p.lid })
+        // As WhatsApp does: the companion must come back with a login.
+        this.sendStreamError('515')
     }
 
     // Encodes, encrypts and frames each node; `compress` sets the zlib flag,
@@ -251,6 +299,8 @@ export class MockServer {
         this.iqCounter = 0
         this.answerPings = true
         this.loginFailure = null
+        this.accounts = new Map() // phone number -> the phone's account key and LID
+        this.devices = new Map() // "phone:device" -> what pairing registered
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
@@ -260,6 +310,11 @@ export class MockServer {
     iqId() { return `mock.${++this.iqCounter}` }
     // A stable, made-up LID per phone number, 15 digits like real ones.
     lidFor(username) { return String(100000000000000n + (BigInt(username) * 7919n) % 899999999999999n) }
+    accountFor(phone) {
+        if (!this.accounts.has(phone))
+            this.accounts.set(phone, { key: B.Curve.generateKeyPair(), lid: this.lidFor(phone), nextDevice: 1, nextKeyIndex: 1 })
+        return this.accounts.get(phone)
+    }
     currentChain() { return makeCertChain({ root: this.root, serverStatic: this.serverStatic, now: this.nowSeconds(), variant: this.chainVariant }) }
 
     listen(port = 0, host = '127.0.0.1') {
@@ -374,6 +429,16 @@ export class MockServer {
                 c.send(nodes, { compress: !!body.compress, split: Number(body.split ?? 0) })
                 return reply(200, { conn: c.id, sent: nodes.length })
             }
+            case 'scan': {
+                let qr
+                try { qr = parseQr(body.qr) } catch (e) { throw new HttpError(400, e.message) }
+                const phone = String(body.phone ?? '15551234567')
+                if (!/^[1-9]\d{6,14}$/.test(phone)) throw new HttpError(400, `phone ${phone}: digits only, no +`)
+                if (body.tamper != null && !['hmac', 'account-signature'].includes(body.tamper)) throw new HttpError(400, 'tamper: hmac or account-signature')
+                const c = [...this.connections.values()].find(x => x.state === 'open' && x.refs.includes(qr.ref))
+                if (!c) throw new HttpError(404, 'no open connection showed that ref')
+                return reply(200, c.scan(qr, { phone, platform: body.platform ?? 'android', tamper: body.tamper ?? null }))
+            }
             case 'cert':
                 if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
                 this.chainVariant = body.variant
@@ -466,4 +531,4 @@ async function main() {
     process.stdout.write(`ready ${JSON.stringify(where)}\n`)
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) await main()
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main()

@@ -132,3 +132,32 @@ export class TestClient {
     send(node) { this.ws.send(this.noise.encodeFrame(B.encodeBinaryNode(node))) }
     close() { this.ws.terminate() }
 }
+
+export const qrText = ({ ref, noise, identity, adv, platform = '1' }) =>
+    `https://wa.me/settings/linked_devices#${[ref, noise.toString('base64'), identity.toString('base64'), adv.toString('base64'), platform].join(',')}`
+
+// What a companion does with <pair-success> (waweb.md 1.11): check the HMAC
+// with the adv secret and the account signature over its identity, then
+// countersign.  Returns { verdict, reply }; `spoil` makes a bad answer
+// ('device-signature' or 'keep-account-key') for the server to refuse.
+export function companionAnswer(iq, { identity, adv, spoil = null }) {
+    const ps = iq.content[0]
+    const get = tag => ps.content.find(c => c.tag === tag)
+    const outer = P.ADVSignedDeviceIdentityHMAC.decode(get('device-identity').content)
+    const hmac = crypto.createHmac('sha256', adv).update(outer.details).digest()
+    const error = (code, text) => ({ verdict: text, reply: { tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'error', id: iq.attrs.id },
+        content: [{ tag: 'error', attrs: { code, text } }] } })
+    if (!hmac.equals(Buffer.from(outer.hmac))) return error('401', 'hmac-mismatch')
+    const signed = P.ADVSignedDeviceIdentity.decode(outer.details)
+    const accountKey = Buffer.from(signed.accountSignatureKey)
+    if (!curveVerify(accountKey, Buffer.concat([Buffer.from([6, 0]), signed.details, identity.public]), Buffer.from(signed.accountSignature)))
+        return error('401', 'signature-mismatch')
+    const deviceSignature = Buffer.from(B.Curve.sign(identity.private, Buffer.concat([Buffer.from([6, 1]), signed.details, identity.public, accountKey])))
+    if (spoil === 'device-signature') deviceSignature[7] ^= 1
+    const details = P.ADVDeviceIdentity.decode(signed.details)
+    const answer = Buffer.from(P.ADVSignedDeviceIdentity.encode({ details: signed.details, accountSignature: signed.accountSignature, deviceSignature,
+        ...(spoil === 'keep-account-key' ? { accountSignatureKey: accountKey } : {}) }).finish())
+    return { verdict: 'ok', accountKey, device: get('device').attrs, keyIndex: details.keyIndex,
+        reply: { tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'result', id: iq.attrs.id }, content: [{ tag: 'pair-device-sign', attrs: {},
+            content: [{ tag: 'device-identity', attrs: { 'key-index': String(details.keyIndex) }, content: answer }] }] } }
+}
