@@ -23,6 +23,8 @@
 //   POST pings {answer:bool}                   stop or resume answering pings
 //   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
 //   POST cert {variant}                        the chain later handshakes present
+//   POST version {current?, enforce?}          the build GET / names as client_revision;
+//                                              while enforced, older clients get 405
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
 //                                              connection that showed the ref; a valid
 //                                              answer is checked, then stream error 515
@@ -46,6 +48,7 @@ const SERVER_JID = 's.whatsapp.net'
 const HANDSHAKE_MAX_FRAME = 8192
 const DEFAULT_MAX_FRAME = 1 << 20
 const PAIR_REFS = 6
+const DEFAULT_CURRENT_VERSION = '2.3000.1027934701'
 
 class Refusal extends Error {}
 
@@ -132,6 +135,10 @@ class Connection {
         this.reader.maxFrame = this.mock.maxFrame
         this.mock.log(`conn ${this.id}: ${client.kind}${client.kind === 'login' ? ` ${client.username}:${client.device}` : ''}, version ${client.version}`)
         this.mock.emit({ type: 'handshake', conn: this.id, client: publicClient(client) })
+        if (this.mock.enforceVersion && compareVersions(client.version, this.mock.currentVersion) < 0) {
+            this.mock.emit({ type: 'outdated', conn: this.id, version: client.version, current: this.mock.currentVersion })
+            return this.sendFailure(405)
+        }
         if (client.kind === 'login') return this.answerLogin()
         return this.answerRegistration()
     }
@@ -299,6 +306,9 @@ export class MockServer {
         this.iqCounter = 0
         this.answerPings = true
         this.loginFailure = null
+        // Clients older than this get <failure reason="405"> while enforced.
+        this.currentVersion = DEFAULT_CURRENT_VERSION
+        this.enforceVersion = false
         this.accounts = new Map() // phone number -> the phone's account key and LID
         this.devices = new Map() // "phone:device" -> what pairing registered
         this.http = http.createServer((req, res) => this.onControl(req, res))
@@ -384,6 +394,7 @@ export class MockServer {
         try {
             const url = new URL(req.url, 'http://x')
             const name = url.pathname.replace(/^\/control\//, '')
+            if (url.pathname === '/' && req.method === 'GET') return this.servePage(res)
             if (!url.pathname.startsWith('/control/')) throw new HttpError(404, `no ${url.pathname}`)
             const q = Object.fromEntries(url.searchParams)
             if (req.method === 'GET') {
@@ -439,6 +450,14 @@ export class MockServer {
                 if (!c) throw new HttpError(404, 'no open connection showed that ref')
                 return reply(200, c.scan(qr, { phone, platform: body.platform ?? 'android', tamper: body.tamper ?? null }))
             }
+            case 'version': {
+                if (body.current !== undefined) {
+                    if (!/^\d+\.\d+\.\d+$/.test(String(body.current))) throw new HttpError(400, 'current: a.b.c')
+                    this.currentVersion = String(body.current)
+                }
+                if (body.enforce !== undefined) this.enforceVersion = !!body.enforce
+                return reply(200, { current: this.currentVersion, enforce: this.enforceVersion })
+            }
             case 'cert':
                 if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
                 this.chainVariant = body.variant
@@ -453,6 +472,16 @@ export class MockServer {
         }
     }
 
+    // What web.whatsapp.com's page tells a client about the current build: the
+    // one fact clients scrape from it is "client_revision":N (waweb.md 1.6).
+    servePage(res) {
+        const revision = Number(this.currentVersion.split('.')[2])
+        this.emit({ type: 'version-page', revision })
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        res.end(`<!DOCTYPE html><html><head><title>WhatsApp</title></head><body><script>` +
+            `self.__SERVER_DATA={"client_revision":${revision},"server_revision":${revision}};</script></body></html>\n`)
+    }
+
     wait(filter, timeout) {
         const hit = this.events.find(e => matches(e, filter))
         if (hit) return Promise.resolve(hit)
@@ -462,6 +491,12 @@ export class MockServer {
             this.waiters.add(w)
         })
     }
+}
+
+function compareVersions(a, b) {
+    const x = a.split('.').map(Number), y = b.split('.').map(Number)
+    for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1
+    return 0
 }
 
 class HttpError extends Error {

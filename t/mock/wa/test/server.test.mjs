@@ -259,3 +259,26 @@ test('a frame split at every byte is reassembled', async () => {
 })
 
 void net
+
+test('version: GET / names the current client_revision; while enforced an older client gets 405', async () => {
+    const page = async () => (await fetch(mock.url.replace('ws://', 'http://').replace('/ws/chat', '/'))).text()
+    try {
+        assert.equal((await mock.control('version', { current: '2.3000.1099999999', enforce: true })).status, 200)
+        assert.match(await page(), /"client_revision":1099999999,/)
+        const since = await mock.last()
+        const old = await TestClient.open(mock.url)
+        await old.handshake({ payload: loginPayload({ username: 15551234567, device: 7 }), rootKey: mock.rootKey })
+        const f = await old.next()
+        assert.deepEqual([f.tag, f.attrs.reason], ['failure', '405'])
+        const ev = await mock.wait({ type: 'outdated' }, since)
+        assert.equal(ev.current, '2.3000.1099999999')
+        await old.whenClosed()
+        const cur = await TestClient.open(mock.url)
+        await cur.handshake({ payload: loginPayload({ username: 15551234567, device: 7, version: { primary: 2, secondary: 3000, tertiary: 1099999999 } }), rootKey: mock.rootKey })
+        assert.equal((await cur.next()).tag, 'success')
+        cur.close()
+        assert.equal((await mock.control('version', { current: 'x' })).status, 400)
+    } finally {
+        await mock.control('version', { enforce: false })
+    }
+})
