@@ -75,6 +75,14 @@ class Connection {
     }
 
     onMessage(data, isBinary) {
+        try {
+            this.readMessage(data, isBinary)
+        } catch (e) {
+            this.refuse(`internal error: ${e.stack || e}`)
+        }
+    }
+
+    readMessage(data, isBinary) {
         if (this.state === 'closed') return
         if (!isBinary) return this.refuse('a text WebSocket message (only binary is spoken)')
         let frames
@@ -374,16 +382,20 @@ export class MockServer {
         })
     }
 
-    target(body) {
+    // The connection a control action acts on: `conn`, else the latest one.
+    // Stanzas need a finished handshake; dropping needs only a socket.
+    target(body, { stanzas = true } = {}) {
+        const ok = c => stanzas ? c.state === 'open' : c.state !== 'closed'
+        const want = stanzas ? 'past its handshake' : 'open'
         if (body.conn !== undefined) {
             const c = this.connections.get(Number(body.conn))
             if (!c) throw new HttpError(404, `no connection ${body.conn}`)
-            if (c.state !== 'open' && c.state !== 'finish' && c.state !== 'hello') throw new HttpError(409, `connection ${body.conn} is ${c.state}`)
+            if (!ok(c)) throw new HttpError(409, `connection ${body.conn} is not ${want} (${c.state})`)
             return c
         }
-        const open = [...this.connections.values()].filter(c => c.state !== 'closed')
-        if (!open.length) throw new HttpError(409, 'no open connection')
-        return open[open.length - 1]
+        const live = [...this.connections.values()].filter(ok)
+        if (!live.length) throw new HttpError(409, `no connection ${want}`)
+        return live[live.length - 1]
     }
 
     async onControl(req, res) {
@@ -425,7 +437,7 @@ export class MockServer {
                 this.loginFailure = body.failure == null ? null : Number(body.failure)
                 return reply(200, { failure: this.loginFailure })
             case 'drop': {
-                const c = this.target(body)
+                const c = this.target(body, { stanzas: false })
                 c.drop()
                 return reply(200, { conn: c.id })
             }

@@ -282,3 +282,14 @@ test('version: GET / names the current client_revision; while enforced an older 
         await mock.control('version', { enforce: false })
     }
 })
+
+test('stanza actions wait for the handshake; drop does not', async () => {
+    const since = await mock.last()
+    const c = await TestClient.open(mock.url)
+    const { conn } = await mock.wait({ type: 'connected' }, since)
+    const r = await mock.control('stream-error', { code: '515', conn })
+    assert.equal(r.status, 409)
+    assert.match(r.body.error, /not past its handshake \(hello\)/)
+    assert.equal((await mock.control('drop', { conn })).status, 200)
+    assert.equal((await c.whenClosed()).code, 1006)
+})
