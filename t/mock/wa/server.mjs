@@ -12,6 +12,9 @@
 // fixes it; its public half goes to --root-key-out (64 hex digits) for the
 // client's `whatsapp_server … root_key=`.
 //
+// After a login it also answers the prekey count (0 until an upload), checks
+// uploads (the signed prekey must verify), and acks <passive><active/>.
+//
 // Control API (JSON in and out, under /control/):
 //   GET  events?since=&type=&conn=&tag=       what happened, in order
 //   GET  wait?since=&type=&conn=&tag=&timeout=ms   first match (long poll; 504)
@@ -39,6 +42,7 @@ import { FrameReader, FrameError, frame } from './lib/frames.mjs'
 import { makeCertChain, CHAIN_VARIANTS } from './lib/cert-chain.mjs'
 import { readClientPayload, PayloadError } from './lib/client-payload.mjs'
 import { nodeToJson, nodeFromJson, encodeStanza, decodeStanza, child } from './lib/nodes.mjs'
+import { readPrekeyUpload, UploadError } from './lib/prekeys.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 
 const P = B.proto
@@ -191,6 +195,49 @@ class Connection {
             return
         }
         if (node.tag === 'iq' && this.pairing && a.id === this.pairing.iqId) return this.onPairAnswer(node)
+        if (node.tag === 'iq' && a.xmlns === 'encrypt' && this.client.kind === 'login') {
+            if (!a.id) throw new Refusal('encrypt iq without id')
+            if (a.type === 'get' && child(node, 'count')) return this.answerPrekeyCount(a.id)
+            if (a.type === 'set' && child(node, 'list')) return this.onPrekeyUpload(node)
+        }
+        if (node.tag === 'iq' && a.xmlns === 'passive' && a.type === 'set' && a.id && (child(node, 'active') || child(node, 'passive'))) {
+            this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })
+            return this.send(this.result(a.id))
+        }
+    }
+
+    result(id, content) {
+        const n = { tag: 'iq', attrs: { from: SERVER_JID, id, type: 'result' } }
+        if (content) n.content = content
+        return n
+    }
+
+    deviceKey() { return `${this.client.username}:${this.client.device}` }
+
+    answerPrekeyCount(id) {
+        const n = this.mock.prekeys.get(this.deviceKey())?.size ?? 0
+        this.send(this.result(id, [{ tag: 'count', attrs: { value: String(n) } }]))
+    }
+
+    // A bad upload gets an error answer (the connection stays), a log line
+    // and an event naming what was wrong.
+    onPrekeyUpload(node) {
+        const id = node.attrs.id
+        let up
+        try {
+            up = readPrekeyUpload(node, { identity: this.mock.devices.get(this.deviceKey())?.identity ?? null })
+        } catch (e) {
+            if (!(e instanceof UploadError)) throw e
+            this.mock.log(`conn ${this.id}: prekey upload refused: ${e.message}`)
+            this.mock.emit({ type: 'prekeys-refused', conn: this.id, reason: e.message })
+            return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '406', text: 'not-acceptable' } }] })
+        }
+        const store = this.mock.prekeys.get(this.deviceKey()) ?? new Map()
+        for (const k of up.keys) store.set(k.id, k.value)
+        this.mock.prekeys.set(this.deviceKey(), store)
+        this.mock.emit({ type: 'prekeys-uploaded', conn: this.id, count: up.keys.length, total: store.size,
+            registration_id: up.registrationId, identity: up.identity.toString('hex'), signed_prekey_id: up.signedPreKey.id })
+        this.send(this.result(id))
     }
 
     // The phone scanned our QR: vouch for the companion's identity key.
@@ -319,6 +366,7 @@ export class MockServer {
         this.enforceVersion = false
         this.accounts = new Map() // phone number -> the phone's account key and LID
         this.devices = new Map() // "phone:device" -> what pairing registered
+        this.prekeys = new Map() // "phone:device" -> id -> public key uploaded
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))

@@ -161,3 +161,20 @@ export function companionAnswer(iq, { identity, adv, spoil = null }) {
         reply: { tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'result', id: iq.attrs.id }, content: [{ tag: 'pair-device-sign', attrs: {},
             content: [{ tag: 'device-identity', attrs: { 'key-index': String(details.keyIndex) }, content: answer }] }] } }
 }
+
+const be = (n, w) => { const b = Buffer.alloc(w); b.writeUIntBE(n, 0, w); return b }
+const leaf = (tag, content) => ({ tag, attrs: {}, content })
+
+// A prekey upload iq (waweb.md 1.13) under `identity` (a fresh key unless
+// given); `spoil`: 'signature' or 'repeat' (a repeated id).
+export function prekeyUploadNode(id, { identity = B.Curve.generateKeyPair(), count = 812, spoil = null } = {}) {
+    const spk = B.Curve.generateKeyPair()
+    const sig = Buffer.from(B.Curve.sign(identity.private, Buffer.concat([Buffer.from([5]), spk.public])))
+    if (spoil === 'signature') sig[3] ^= 1
+    const keys = Array.from({ length: count }, (_, i) => ({ tag: 'key', attrs: {}, content: [
+        leaf('id', be(spoil === 'repeat' && i === 1 ? 1 : i + 1, 3)), leaf('value', B.Curve.generateKeyPair().public)] }))
+    return { tag: 'iq', attrs: { id, xmlns: 'encrypt', type: 'set', to: 's.whatsapp.net' }, content: [
+        leaf('registration', be(4321, 4)), leaf('type', Buffer.from([5])), leaf('identity', identity.public),
+        { tag: 'list', attrs: {}, content: keys },
+        { tag: 'skey', attrs: {}, content: [leaf('id', be(1, 3)), leaf('value', spk.public), leaf('signature', sig)] }] }
+}

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { startMock } from '../lib/harness.mjs'
-import { TestClient, loginPayload, registrationPayload, qrText, companionAnswer } from '../lib/test-client.mjs'
+import { TestClient, loginPayload, registrationPayload, qrText, companionAnswer, prekeyUploadNode } from '../lib/test-client.mjs'
 
 let mock
 
@@ -52,6 +52,13 @@ test('scan, pair-success, countersigned answer, 515, then login as the paired de
     const ok = await d.next()
     assert.equal(ok.tag, 'success')
     assert.equal(ok.attrs.lid, `${r.body.lid.split(':')[0]}@lid`)
+    // The paired device's prekeys must come under the identity it paired with.
+    d.send(prekeyUploadNode('u1', { count: 5 }))
+    assert.equal((await d.next()).attrs.type, 'error')
+    const bad = await mock.wait({ type: 'prekeys-refused' }, w.since)
+    assert.match(bad.reason, /not the identity key this device paired with/)
+    d.send(prekeyUploadNode('u2', { count: 5, identity: w.identity }))
+    assert.equal((await d.next()).attrs.type, 'result')
     d.close()
 })
 
