@@ -158,6 +158,14 @@ class Connection {
     answerLogin() {
         const failure = this.mock.loginFailure
         if (failure) return this.sendFailure(failure)
+        // One live connection per device: as WhatsApp does, the newer login
+        // replaces the older one.  The event lets tests assert it never happens.
+        for (const other of this.mock.connections.values()) {
+            if (other === this || other.state !== 'open' || other.client?.kind !== 'login' || other.deviceKey() !== this.deviceKey()) continue
+            this.mock.log(`conn ${this.id}: second live connection of ${this.deviceKey()} (conn ${other.id} replaced)`)
+            this.mock.emit({ type: 'duplicate-login', conn: this.id, replaced: other.id, device: this.deviceKey() })
+            other.sendStreamError('conflict')
+        }
         const lid = this.mock.lidFor(this.client.username)
         this.send({ tag: 'success', attrs: { t: String(this.mock.nowSeconds()), props: '1', abprops: '1', location: 'lla',
             lid: `${lid}@lid`, creation: String(this.mock.nowSeconds() - 86400) } })

@@ -293,3 +293,17 @@ test('stanza actions wait for the handshake; drop does not', async () => {
     assert.equal((await mock.control('drop', { conn })).status, 200)
     assert.equal((await c.whenClosed()).code, 1006)
 })
+
+test('a second live login of one device replaces the first and is recorded', async () => {
+    const first = await loggedIn(15559990001, 4)
+    const second = await loggedIn(15559990001, 4)
+    const n = await first.c.next()
+    assert.deepEqual([n.tag, n.content[0].attrs.type], ['stream:error', 'replaced'])
+    await first.c.whenClosed()
+    const dup = await mock.wait({ type: 'duplicate-login' }, first.since)
+    assert.deepEqual([dup.conn, dup.replaced, dup.device], [second.conn, first.conn, '15559990001:4'])
+    // Another device of the same phone is not a duplicate.
+    const other = await loggedIn(15559990001, 5)
+    assert.equal((await mock.control(`events?type=duplicate-login&since=${second.since}`)).body.events.length, 1)
+    second.c.close(); other.c.close()
+})
