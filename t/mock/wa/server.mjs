@@ -26,6 +26,8 @@
 //   POST pings {answer:bool}                   stop or resume answering pings
 //   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
 //   POST cert {variant}                        the chain later handshakes present
+//   POST enter-code {code, conn?}              the person types the companion's code into
+//                                              the phone (after its companion_hello)
 //   POST version {current?, enforce?}          the build GET / names as client_revision;
 //                                              while enforced, older clients get 405
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
@@ -43,6 +45,7 @@ import { makeCertChain, CHAIN_VARIANTS } from './lib/cert-chain.mjs'
 import { readClientPayload, PayloadError } from './lib/client-payload.mjs'
 import { nodeToJson, nodeFromJson, encodeStanza, decodeStanza, child } from './lib/nodes.mjs'
 import { readPrekeyUpload, UploadError } from './lib/prekeys.mjs'
+import { normalizeCode, unwrapEphemeral, wrapEphemeral, openKeyBundle, CodeError } from './lib/pair-code.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 
 const P = B.proto
@@ -71,6 +74,7 @@ class Connection {
         this.pairDeviceId = null
         this.refs = [] // what this connection may show in its QR
         this.pairing = null // the <pair-success> sent, until answered
+        this.codePairing = null // pairing by code, between companion_hello and companion_finish
     }
 
     summary() {
@@ -187,7 +191,7 @@ class Connection {
         let node
         try { node = await decodeStanza(plain) } catch (e) { throw new Refusal(`stanza does not decode: ${e.message}`) }
         this.mock.emit({ type: 'received', conn: this.id, tag: node.tag, node: nodeToJson(node) })
-        this.dispatch(node)
+        await this.dispatch(node)
     }
 
     dispatch(node) {
@@ -203,6 +207,11 @@ class Connection {
             return
         }
         if (node.tag === 'iq' && this.pairing && a.id === this.pairing.iqId) return this.onPairAnswer(node)
+        const reg = child(node, 'link_code_companion_reg')
+        if (node.tag === 'iq' && a.xmlns === 'md' && a.type === 'set' && reg && this.client.kind === 'registration') {
+            if (!a.id) throw new Refusal('link_code_companion_reg iq without id')
+            return this.onLinkCode(a.id, reg)
+        }
         if (node.tag === 'iq' && a.xmlns === 'encrypt' && this.client.kind === 'login') {
             if (!a.id) throw new Refusal('encrypt iq without id')
             if (a.type === 'get' && child(node, 'count')) return this.answerPrekeyCount(a.id)
@@ -212,6 +221,78 @@ class Connection {
             this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })
             return this.send(this.result(a.id))
         }
+    }
+
+    // Pairing by code, the companion's two stages.  A stanza that is wrong
+    // gets an error answer, a log line and a pair-code-refused event; the
+    // connection stays, as the companion may retry.
+    async onLinkCode(id, reg) {
+        const fail = (reason, code = '400') => {
+            this.mock.log(`conn ${this.id}: pairing code refused: ${reason}`)
+            this.mock.emit({ type: 'pair-code-refused', conn: this.id, stage: reg.attrs.stage ?? null, reason })
+            this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code, text: 'bad-request' } }] })
+        }
+        const field = (tag, len) => {
+            const c = child(reg, tag)
+            if (!c || !(c.content instanceof Uint8Array || typeof c.content === 'string')) throw new CodeError(`no <${tag}>`)
+            const b = Buffer.from(c.content)
+            if (len !== undefined && b.length !== len) throw new CodeError(`<${tag}> is ${b.length} bytes, want ${len}`)
+            return b
+        }
+        try {
+            const stage = reg.attrs.stage
+            if (stage === 'companion_hello') {
+                const m = /^([1-9]\d{6,14})@s\.whatsapp\.net$/.exec(reg.attrs.jid ?? '')
+                if (!m) throw new CodeError(`jid ${JSON.stringify(reg.attrs.jid ?? null)} is not <phone>@s.whatsapp.net`)
+                const wrapped = field('link_code_pairing_wrapped_companion_ephemeral_pub', 80)
+                if (!field('companion_server_auth_key_pub', 32).equals(this.client.noiseKey))
+                    throw new CodeError('companion_server_auth_key_pub is not the noise key of this connection')
+                field('companion_platform_id'); field('companion_platform_display'); field('link_code_pairing_nonce')
+                const ref = `2@${crypto.randomBytes(24).toString('base64')}`
+                this.codePairing = { stage: 'hello', phone: m[1], ref, wrapped }
+                this.send(this.result(id, [{ tag: 'link_code_companion_reg', attrs: {}, content: [{ tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from(ref) }] }]))
+                this.mock.emit({ type: 'pair-code-hello', conn: this.id, phone: m[1], ref })
+                return
+            }
+            if (stage === 'companion_finish') {
+                const p = this.codePairing
+                if (!p || p.stage !== 'primary_hello') throw new CodeError('companion_finish before the phone sent its key')
+                if (field('link_code_pairing_ref').toString() !== p.ref) throw new CodeError('link_code_pairing_ref is not the one we gave')
+                const identity = field('companion_identity_public', 32)
+                if (!identity.equals(this.client.identity)) throw new CodeError('companion_identity_public is not the registered identity key')
+                const adv = openKeyBundle({ bundle: field('link_code_pairing_wrapped_key_bundle'), primaryEphemeral: p.primaryEphemeral,
+                    companionEphemeral: p.companionEphemeral, account: this.mock.accountFor(p.phone).key, companionIdentity: identity })
+                this.codePairing = null
+                this.send(this.result(id))
+                this.mock.emit({ type: 'pair-code-finish', conn: this.id, phone: p.phone })
+                this.sendPairSuccess({ identity, adv, noise: this.client.noiseKey }, { phone: p.phone })
+                return
+            }
+            throw new CodeError(`stage ${JSON.stringify(stage ?? null)}`)
+        } catch (e) {
+            if (e instanceof CodeError) return fail(e.message)
+            throw e
+        }
+    }
+
+    // The person typed `code` into the phone: unwrap the companion's key,
+    // answer with ours.  A wrong code is not noticed here (CTR has no tag);
+    // it shows when the companion's key bundle does not decrypt.
+    async enterCode(code) {
+        const p = this.codePairing
+        const companionEphemeral = await unwrapEphemeral(code, p.wrapped)
+        const primaryEphemeral = B.Curve.generateKeyPair()
+        const account = this.mock.accountFor(p.phone)
+        Object.assign(p, { stage: 'primary_hello', companionEphemeral, primaryEphemeral })
+        this.send({ tag: 'notification', attrs: { from: SERVER_JID, id: this.mock.iqId(), type: 'link_code_companion_reg', t: String(this.mock.nowSeconds()) },
+            content: [{ tag: 'link_code_companion_reg', attrs: { stage: 'primary_hello' }, content: [
+                { tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from(p.ref) },
+                { tag: 'link_code_pairing_wrapped_primary_ephemeral_pub', attrs: {}, content: await wrapEphemeral(code, primaryEphemeral.public) },
+                { tag: 'primary_identity_pub', attrs: {}, content: account.key.public },
+            ] }] })
+        this.mock.log(`conn ${this.id}: phone ${p.phone} entered a pairing code`)
+        this.mock.emit({ type: 'pair-code-entered', conn: this.id, phone: p.phone, account_key: account.key.public.toString('hex') })
+        return { conn: this.id, phone: p.phone }
     }
 
     result(id, content) {
@@ -252,6 +333,14 @@ class Connection {
     scan(qr, { phone, platform, tamper }) {
         if (!qr.noise.equals(this.client.noiseKey)) throw new HttpError(409, 'the QR noise key is not the one this connection presented')
         if (!qr.identity.equals(this.client.identity)) throw new HttpError(409, 'the QR identity key is not the one this connection registered')
+        this.mock.log(`conn ${this.id}: phone ${phone} scanned the QR${tamper ? ` (tampered: ${tamper})` : ''}`)
+        return this.sendPairSuccess(qr, { phone, platform, tamper })
+    }
+
+    // <pair-success> for the companion whose identity and adv secret are in
+    // `keys`; its answer comes to onPairAnswer.
+    sendPairSuccess(keys, { phone, platform = 'android', tamper = null }) {
+        const qr = keys
         const account = this.mock.accountFor(phone)
         const device = account.nextDevice++
         const keyIndex = account.nextKeyIndex++
@@ -260,7 +349,6 @@ class Connection {
         const built = buildPairSuccess({ iqId, qr, account: account.key, jid, lid, keyIndex, now: this.mock.nowSeconds(), platform, tamper })
         this.pairing = { iqId, qr, account: account.key, phone, device, jid, lid, keyIndex, details: built.details, accountSignature: built.accountSignature }
         this.send(built.stanza)
-        this.mock.log(`conn ${this.id}: phone ${phone} scanned the QR${tamper ? ` (tampered: ${tamper})` : ''}`)
         const ev = { conn: this.id, iq_id: iqId, jid, lid, key_index: keyIndex, account_key: account.key.public.toString('hex') }
         this.mock.emit({ type: 'pair-success-sent', ...ev })
         return ev
@@ -517,6 +605,14 @@ export class MockServer {
                 const c = [...this.connections.values()].find(x => x.state === 'open' && x.refs.includes(qr.ref))
                 if (!c) throw new HttpError(404, 'no open connection showed that ref')
                 return reply(200, c.scan(qr, { phone, platform: body.platform ?? 'android', tamper: body.tamper ?? null }))
+            }
+            case 'enter-code': {
+                let code
+                try { code = normalizeCode(body.code ?? '') } catch (e) { throw new HttpError(400, e.message) }
+                const waiting = c => c.state === 'open' && c.codePairing?.stage === 'hello' && (body.conn === undefined || c.id === Number(body.conn))
+                const c = [...this.connections.values()].filter(waiting).at(-1)
+                if (!c) throw new HttpError(409, 'no connection is waiting for a pairing code')
+                return reply(200, await c.enterCode(code))
             }
             case 'version': {
                 if (body.current !== undefined) {

@@ -178,3 +178,38 @@ export function prekeyUploadNode(id, { identity = B.Curve.generateKeyPair(), cou
         { tag: 'list', attrs: {}, content: keys },
         { tag: 'skey', attrs: {}, content: [leaf('id', be(1, 3)), leaf('value', spk.public), leaf('signature', sig)] }] }
 }
+
+// Pairing by code, the companion's side, from Baileys' exported primitives.
+export async function codeHello(phone) {
+    const code = B.bytesToCrockford(crypto.randomBytes(5))
+    const eph = B.Curve.generateKeyPair()
+    const salt = crypto.randomBytes(32), iv = crypto.randomBytes(16)
+    const key = await B.derivePairingCodeKey(code, salt)
+    const wrapped = Buffer.concat([salt, iv, B.aesEncryptCTR(eph.public, key, iv)])
+    return { code, eph, stanza: (id, noisePublic) => ({ tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'set', id, xmlns: 'md' }, content: [
+        { tag: 'link_code_companion_reg', attrs: { jid: `${phone}@s.whatsapp.net`, stage: 'companion_hello', should_show_push_notification: 'true' }, content: [
+            leaf('link_code_pairing_wrapped_companion_ephemeral_pub', wrapped),
+            leaf('companion_server_auth_key_pub', noisePublic),
+            leaf('companion_platform_id', '49'),
+            leaf('companion_platform_display', 'Chrome (Linux)'),
+            leaf('link_code_pairing_nonce', '0')] }] }) }
+}
+
+// -> { stanza(id), adv } for the phone's primary_hello notification.
+export async function codeFinish({ code, eph, identity, phone, notification }) {
+    const reg = notification.content.find(c => c.tag === 'link_code_companion_reg')
+    const get = tag => Buffer.from(reg.content.find(c => c.tag === tag).content)
+    const wrapped = get('link_code_pairing_wrapped_primary_ephemeral_pub')
+    const primaryEph = B.aesDecryptCTR(wrapped.subarray(48), await B.derivePairingCodeKey(code, wrapped.subarray(0, 32)), wrapped.subarray(32, 48))
+    const primaryIdentity = get('primary_identity_pub')
+    const shared = B.Curve.sharedKey(eph.private, primaryEph)
+    const random = crypto.randomBytes(32), salt = crypto.randomBytes(32), nonce = crypto.randomBytes(12)
+    const bundleKey = Buffer.from(B.hkdf(shared, 32, { salt, info: 'link_code_pairing_key_bundle_encryption_key' }))
+    const sealed = B.aesEncryptGCM(Buffer.concat([identity.public, primaryIdentity, random]), bundleKey, nonce, Buffer.alloc(0))
+    const adv = Buffer.from(B.hkdf(Buffer.concat([shared, B.Curve.sharedKey(identity.private, primaryIdentity), random]), 32, { info: 'adv_secret' }))
+    return { adv, primaryIdentity, stanza: id => ({ tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'set', id, xmlns: 'md' }, content: [
+        { tag: 'link_code_companion_reg', attrs: { jid: `${phone}@s.whatsapp.net`, stage: 'companion_finish' }, content: [
+            leaf('link_code_pairing_wrapped_key_bundle', Buffer.concat([salt, nonce, sealed])),
+            leaf('companion_identity_public', identity.public),
+            leaf('link_code_pairing_ref', get('link_code_pairing_ref'))] }] }) }
+}

@@ -4,8 +4,9 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
+import * as B from 'baileys'
 import { startMock } from '../lib/harness.mjs'
-import { TestClient, loginPayload, registrationPayload, qrText, companionAnswer, prekeyUploadNode } from '../lib/test-client.mjs'
+import { TestClient, loginPayload, registrationPayload, qrText, companionAnswer, prekeyUploadNode, codeHello, codeFinish } from '../lib/test-client.mjs'
 
 let mock
 
@@ -119,5 +120,67 @@ test('the phone refuses a QR that does not match the connection, an unknown ref,
     assert.match(r.body.error, /3 comma-separated fields/)
     r = await mock.control('scan', { qr: qrText(base), phone: '+5511' })
     assert.equal(r.status, 400)
+    w.c.close()
+})
+
+// Pairing by code: hello, the person types the code, the phone's key,
+// finish, then pair-success as for a QR.
+async function codeUntilFinish(w, phone, typed) {
+    const hello = await codeHello(phone)
+    w.c.send(hello.stanza('h1', w.noiseKey.public))
+    const r1 = await w.c.next(n => n.attrs.id === 'h1')
+    assert.equal(r1.attrs.type, 'result')
+    const ref = Buffer.from(r1.content[0].content[0].content).toString()
+    assert.equal((await mock.wait({ type: 'pair-code-hello', conn: String(w.conn) }, w.since)).ref, ref)
+    const entered = await mock.control('enter-code', { code: typed ? typed(hello.code) : `${hello.code.slice(0, 4)}-${hello.code.slice(4)}` })
+    assert.equal(entered.status, 200, JSON.stringify(entered.body))
+    const notification = await w.c.next(n => n.tag === 'notification')
+    assert.equal(notification.attrs.type, 'link_code_companion_reg')
+    const fin = await codeFinish({ ...hello, identity: w.identity, phone, notification })
+    w.c.send(fin.stanza('f1'))
+    return { fin, answer: await w.c.next(n => n.attrs.id === 'f1') }
+}
+
+test('pairing by code: the typed code opens the bundle, then pair-success, answer, 515', async () => {
+    const w = await waitingForScan()
+    const { fin, answer } = await codeUntilFinish(w, '5511912345678')
+    assert.equal(answer.attrs.type, 'result')
+    const iq = await w.c.next(n => n.tag === 'iq' && n.content?.[0]?.tag === 'pair-success')
+    const ans = companionAnswer(iq, { identity: w.identity, adv: fin.adv })
+    assert.equal(ans.verdict, 'ok') // the HMAC proves both sides derived the same adv secret
+    assert.deepEqual(ans.accountKey, fin.primaryIdentity)
+    w.c.send(ans.reply)
+    const paired = await mock.wait({ type: 'paired', conn: String(w.conn) }, w.since)
+    assert.match(paired.jid, /^5511912345678:\d+@s\.whatsapp\.net$/)
+    assert.equal((await w.c.next()).attrs.code, '515')
+})
+
+test('pairing by code: a mistyped code fails at the bundle, named', async () => {
+    const w = await waitingForScan()
+    const wrong = code => (code[0] === 'A' ? 'B' : 'A') + code.slice(1)
+    const { answer } = await codeUntilFinish(w, '5511912345679', wrong)
+    assert.equal(answer.attrs.type, 'error')
+    const ev = await mock.wait({ type: 'pair-code-refused', conn: String(w.conn) }, w.since)
+    assert.match(ev.reason, /does not decrypt/)
+    w.c.close()
+})
+
+test('pairing by code: a hello with another noise key, a bad code typed, finish before the phone', async () => {
+    const w = await waitingForScan()
+    const hello = await codeHello('5511900000000')
+    w.c.send(hello.stanza('h1', crypto.randomBytes(32)))
+    assert.equal((await w.c.next(n => n.attrs.id === 'h1')).attrs.type, 'error')
+    assert.match((await mock.wait({ type: 'pair-code-refused', conn: String(w.conn) }, w.since)).reason, /not the noise key/)
+    assert.equal((await mock.control('enter-code', { code: 'ABCD-EFG0' })).status, 400) // 0 is not in the alphabet
+    assert.equal((await mock.control('enter-code', { code: 'ABCD-EFGH', conn: w.conn })).status, 409)
+    const early = (await codeFinish({ ...hello, identity: w.identity, phone: '5511900000000', notification: {
+        content: [{ tag: 'link_code_companion_reg', attrs: {}, content: [
+            { tag: 'link_code_pairing_wrapped_primary_ephemeral_pub', attrs: {}, content: crypto.randomBytes(80) },
+            { tag: 'primary_identity_pub', attrs: {}, content: B.Curve.generateKeyPair().public },
+            { tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from('2@x') }] }] } })).stanza('f0')
+    const since = await mock.last()
+    w.c.send(early)
+    assert.equal((await w.c.next(n => n.attrs.id === 'f0')).attrs.type, 'error')
+    assert.match((await mock.wait({ type: 'pair-code-refused', conn: String(w.conn) }, since)).reason, /before the phone/)
     w.c.close()
 })
