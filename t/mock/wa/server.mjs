@@ -28,6 +28,10 @@
 //   POST cert {variant}                        the chain later handshakes present
 //   POST enter-code {code, conn?}              the person types the companion's code into
 //                                              the phone (after its companion_hello)
+//   POST account {phone, passkey:true|false}   a passkey-gated account: scans then start
+//                                              the ceremony; answers the ES256 key (JWK) for
+//                                              the test's software authenticator
+//   POST expire-passkey {conn?}                the ceremony's challenge is now too old
 //   POST version {current?, enforce?}          the build GET / names as client_revision;
 //                                              while enforced, older clients get 405
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
@@ -46,6 +50,7 @@ import { readClientPayload, PayloadError } from './lib/client-payload.mjs'
 import { nodeToJson, nodeFromJson, encodeStanza, decodeStanza, child } from './lib/nodes.mjs'
 import { readPrekeyUpload, UploadError } from './lib/prekeys.mjs'
 import { normalizeCode, unwrapEphemeral, wrapEphemeral, openKeyBundle, CodeError } from './lib/pair-code.mjs'
+import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 
 const P = B.proto
@@ -75,6 +80,7 @@ class Connection {
         this.refs = [] // what this connection may show in its QR
         this.pairing = null // the <pair-success> sent, until answered
         this.codePairing = null // pairing by code, between companion_hello and companion_finish
+        this.passkey = null // the passkey ceremony, from the prologue request to pair-success
     }
 
     summary() {
@@ -207,6 +213,13 @@ class Connection {
             return
         }
         if (node.tag === 'iq' && this.pairing && a.id === this.pairing.iqId) return this.onPairAnswer(node)
+        if (node.tag === 'iq' && a.xmlns === 'md' && this.passkey && this.client.kind === 'registration') {
+            const step = ['passkey_request_options', 'ref', 'passkey_prologue', 'companion_nonce', 'encrypted_pairing_request'].find(t => child(node, t))
+            if (step) {
+                if (!a.id) throw new Refusal(`${step} iq without id`)
+                return this.onPasskeyStep(a.id, a.type, step, node)
+            }
+        }
         const reg = child(node, 'link_code_companion_reg')
         if (node.tag === 'iq' && a.xmlns === 'md' && a.type === 'set' && reg && this.client.kind === 'registration') {
             if (!a.id) throw new Refusal('link_code_companion_reg iq without id')
@@ -275,6 +288,98 @@ class Connection {
         }
     }
 
+    // A passkey-gated account: instead of <pair-success>, the prologue request
+    // (waweb-2026.md 1).  The socket stays up through the ceremony.
+    requestPasskey(qr, phone, account) {
+        const challenge = crypto.randomBytes(32)
+        const options = PK.requestOptions(challenge, account.passkey.credentialId)
+        this.passkey = { stage: 'options', phone, qr, account, challenge, options, expired: false }
+        this.send({ tag: 'notification', attrs: { from: SERVER_JID, id: this.mock.iqId(), type: 'passkey_prologue_request', t: String(this.mock.nowSeconds()) },
+            content: [{ tag: 'passkey_request_options', attrs: {}, content: Buffer.from(JSON.stringify(options)) }] })
+        this.mock.emit({ type: 'passkey-requested', conn: this.id, phone, options })
+        return { conn: this.id, passkey: true, options }
+    }
+
+    // Each step of the ceremony in the order wm/wr make them; a step out of
+    // order or failing a check ends the ceremony with an error answer, a
+    // log line and a passkey-refused event naming why.
+    onPasskeyStep(id, type, step, node) {
+        const p = this.passkey
+        const bytesOf = (parent, tag, len) => {
+            const c = child(parent, tag)
+            if (!c || !(c.content instanceof Uint8Array || typeof c.content === 'string')) throw new PK.PasskeyError(`no <${tag}>`)
+            const b = Buffer.from(c.content)
+            if (len !== undefined && b.length !== len) throw new PK.PasskeyError(`<${tag}> is ${b.length} bytes, want ${len}`)
+            return b
+        }
+        const want = (stage, t) => {
+            if (type !== t) throw new PK.PasskeyError(`${step} iq of type ${type}, want ${t}`)
+            if (!stage.includes(p.stage)) throw new PK.PasskeyError(`${step} in stage ${p.stage}`)
+        }
+        try {
+            switch (step) {
+            case 'passkey_request_options':
+                want(['options', 'ref'], 'get')
+                return this.send(this.result(id, [{ tag: 'passkey_request_options', attrs: {}, content: Buffer.from(JSON.stringify(p.options)) }]))
+            case 'ref':
+                want(['options', 'ref'], 'get')
+                p.ref = `2@${crypto.randomBytes(24).toString('base64')}`
+                p.stage = 'ref'
+                return this.send(this.result(id, [{ tag: 'ref', attrs: {}, content: Buffer.from(p.ref) }]))
+            case 'passkey_prologue': {
+                want(['ref'], 'set')
+                const pro = child(node, 'passkey_prologue')
+                if (p.expired) throw new PK.PasskeyError('the challenge expired')
+                if (!bytesOf(pro, 'credential_id').equals(p.account.passkey.credentialId)) throw new PK.PasskeyError('credential_id is not the account passkey')
+                PK.verifyAssertion(bytesOf(pro, 'webauthn_assertion').toString('utf8'),
+                    { credentialId: p.account.passkey.credentialId, publicKey: p.account.passkey.publicKey, challenge: p.challenge })
+                const payload = bytesOf(pro, 'prologue_payload')
+                const prologue = PK.readPrologue(payload, p.ref)
+                const proof = child(pro, 'pairing_handoff_proof')
+                if (proof && !Buffer.from(proof.content ?? []).equals(PK.handoffProof(p.qr.adv, payload)))
+                    throw new PK.PasskeyError('pairing_handoff_proof is not HMAC(handoff key of the QR adv secret, prologue)')
+                const primary = B.Curve.generateKeyPair(), nonce = crypto.randomBytes(32)
+                Object.assign(p, { stage: 'continuation', prologue, primary, nonce, withProof: !!proof })
+                this.send(this.result(id))
+                this.send({ tag: 'notification', attrs: { from: SERVER_JID, id: this.mock.iqId(), type: 'crsc_continuation', t: String(this.mock.nowSeconds()) },
+                    content: [{ tag: 'primary_ephemeral_identity', attrs: {}, content: Buffer.from(P.PrimaryEphemeralIdentity.encode({ publicKey: primary.public, nonce }).finish()) }] })
+                this.mock.emit({ type: 'passkey-prologue', conn: this.id, handoff_proof: !!proof })
+                return
+            }
+            case 'companion_nonce': {
+                want(['continuation'], 'set')
+                const nonce = bytesOf(node, 'companion_nonce')
+                PK.checkCommitment(p.prologue.identityBytes, nonce, p.prologue.commitment)
+                p.code = PK.pairingCode(nonce, p.primary.public, p.nonce)
+                p.stage = 'nonce'
+                this.send(this.result(id))
+                this.mock.emit({ type: 'passkey-code', conn: this.id, code: p.code })
+                return
+            }
+            case 'encrypted_pairing_request': {
+                want(['nonce'], 'set')
+                const id3 = p.prologue.identity
+                const key = PK.pairingKey(B.Curve.sharedKey(p.primary.private, Buffer.from(id3.publicKey)), id3.deviceType ?? 0, p.ref)
+                const req = PK.openPairingRequest(bytesOf(node, 'encrypted_pairing_request'), key)
+                if (!req.companionPublicKey.equals(this.client.noiseKey)) throw new PK.PasskeyError('PairingRequest names another noise key')
+                if (!req.companionIdentityKey.equals(this.client.identity)) throw new PK.PasskeyError('PairingRequest names another identity key')
+                if (req.advSecret.equals(p.qr.adv)) throw new PK.PasskeyError('PairingRequest reuses the QR adv secret')
+                this.passkey = null
+                this.send(this.result(id))
+                this.mock.emit({ type: 'passkey-request-opened', conn: this.id })
+                this.sendPairSuccess({ identity: req.companionIdentityKey, adv: req.advSecret, noise: req.companionPublicKey }, { phone: p.phone })
+                return
+            }
+            }
+        } catch (e) {
+            if (!(e instanceof PK.PasskeyError)) throw e
+            this.passkey = null
+            this.mock.log(`conn ${this.id}: passkey ceremony refused at ${step}: ${e.message}`)
+            this.mock.emit({ type: 'passkey-refused', conn: this.id, step, reason: e.message })
+            this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '401', text: 'not-authorized' } }] })
+        }
+    }
+
     // The person typed `code` into the phone: unwrap the companion's key,
     // answer with ours.  A wrong code is not noticed here (CTR has no tag);
     // it shows when the companion's key bundle does not decrypt.
@@ -334,6 +439,8 @@ class Connection {
         if (!qr.noise.equals(this.client.noiseKey)) throw new HttpError(409, 'the QR noise key is not the one this connection presented')
         if (!qr.identity.equals(this.client.identity)) throw new HttpError(409, 'the QR identity key is not the one this connection registered')
         this.mock.log(`conn ${this.id}: phone ${phone} scanned the QR${tamper ? ` (tampered: ${tamper})` : ''}`)
+        const account = this.mock.accountFor(phone)
+        if (account.passkey) return this.requestPasskey(qr, phone, account)
         return this.sendPairSuccess(qr, { phone, platform, tamper })
     }
 
@@ -474,7 +581,7 @@ export class MockServer {
     lidFor(username) { return String(100000000000000n + (BigInt(username) * 7919n) % 899999999999999n) }
     accountFor(phone) {
         if (!this.accounts.has(phone))
-            this.accounts.set(phone, { key: B.Curve.generateKeyPair(), lid: this.lidFor(phone), nextDevice: 1, nextKeyIndex: 1 })
+            this.accounts.set(phone, { key: B.Curve.generateKeyPair(), lid: this.lidFor(phone), nextDevice: 1, nextKeyIndex: 1, passkey: null })
         return this.accounts.get(phone)
     }
     currentChain() { return makeCertChain({ root: this.root, serverStatic: this.serverStatic, now: this.nowSeconds(), variant: this.chainVariant }) }
@@ -613,6 +720,24 @@ export class MockServer {
                 const c = [...this.connections.values()].filter(waiting).at(-1)
                 if (!c) throw new HttpError(409, 'no connection is waiting for a pairing code')
                 return reply(200, await c.enterCode(code))
+            }
+            case 'account': {
+                const phone = String(body.phone ?? '')
+                if (!/^[1-9]\d{6,14}$/.test(phone)) throw new HttpError(400, `phone ${phone}: digits only, no +`)
+                const account = this.accountFor(phone)
+                const out = { phone, account_key: account.key.public.toString('hex'), lid: account.lid, passkey: null }
+                if (body.passkey === true) {
+                    account.passkey = PK.makePasskey()
+                    // For the test's software authenticator only.
+                    out.passkey = { credential_id: account.passkey.credentialId.toString('base64url'), private_jwk: account.passkey.privateJwk }
+                } else if (body.passkey === false) account.passkey = null
+                return reply(200, out)
+            }
+            case 'expire-passkey': {
+                const c = [...this.connections.values()].filter(x => x.state === 'open' && x.passkey && (body.conn === undefined || x.id === Number(body.conn))).at(-1)
+                if (!c) throw new HttpError(409, 'no passkey ceremony under way')
+                c.passkey.expired = true
+                return reply(200, { conn: c.id })
             }
             case 'version': {
                 if (body.current !== undefined) {

@@ -213,3 +213,71 @@ export async function codeFinish({ code, eph, identity, phone, notification }) {
             leaf('companion_identity_public', identity.public),
             leaf('link_code_pairing_ref', get('link_code_pairing_ref'))] }] }) }
 }
+
+// A software WebAuthn authenticator holding the account's ES256 passkey:
+// what a browser on web.whatsapp.com returns from navigator.credentials.get.
+export function softwareAssertion({ privateJwk, credentialId, options, rpId = options.rpId, origin = 'https://web.whatsapp.com', flags = 0x05 }) {
+    const key = crypto.createPrivateKey({ key: privateJwk, format: 'jwk' })
+    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: options.challenge, origin, crossOrigin: false }))
+    const authData = Buffer.concat([crypto.createHash('sha256').update(rpId).digest(), Buffer.from([flags]), Buffer.from([0, 0, 0, 1])])
+    const signature = crypto.sign('sha256', Buffer.concat([authData, crypto.createHash('sha256').update(clientDataJSON).digest()]), { key, dsaEncoding: 'der' })
+    const u = b => Buffer.from(b).toString('base64url')
+    return JSON.stringify({ id: credentialId, rawId: credentialId, type: 'public-key',
+        response: { clientDataJSON: u(clientDataJSON), authenticatorData: u(authData), signature: u(signature), userHandle: null } })
+}
+
+// The companion's side of the ceremony after the prologue request
+// (waweb-2026.md 1, steps 1-9), one call per step.
+export class PasskeyCompanion {
+    constructor({ client, identity, noiseKey, qrAdv, deviceType = 1 }) {
+        Object.assign(this, { client, identity, noiseKey, qrAdv, deviceType })
+        this.adv = crypto.randomBytes(32) // replaces the QR's
+        this.eph = B.Curve.generateKeyPair()
+        this.nonce = crypto.randomBytes(32)
+        this.n = 0
+    }
+
+    async iq(type, content) {
+        const id = `pk-${++this.n}`
+        this.client.send({ tag: 'iq', attrs: { to: 's.whatsapp.net', type, id, xmlns: 'md' }, content })
+        return this.client.next(n => n.tag === 'iq' && n.attrs.id === id)
+    }
+
+    async ref() {
+        const r = await this.iq('get', [{ tag: 'ref', attrs: {} }])
+        this.refText = Buffer.from(r.content[0].content).toString()
+        return r
+    }
+
+    prologue({ credentialId, assertion, proof = true, badProof = false }) {
+        const ident = Buffer.from(P.CompanionEphemeralIdentity.encode({ publicKey: this.eph.public, deviceType: this.deviceType, ref: this.refText }).finish())
+        this.ident = ident
+        const payload = Buffer.from(P.ProloguePayload.encode({ companionEphemeralIdentity: ident,
+            commitment: { hash: crypto.createHash('sha256').update(Buffer.concat([ident, this.nonce])).digest() } }).finish())
+        const handoff = Buffer.from(B.hkdf(this.qrAdv, 32, { info: 'shortcake-passkey-handoff-v1' }))
+        const hmac = crypto.createHmac('sha256', badProof ? crypto.randomBytes(32) : handoff).update(payload).digest()
+        const kids = [leaf('credential_id', Buffer.from(credentialId, 'base64url')), leaf('webauthn_assertion', Buffer.from(assertion)), leaf('prologue_payload', payload)]
+        if (proof) kids.push(leaf('pairing_handoff_proof', hmac))
+        return this.iq('set', [{ tag: 'passkey_prologue', attrs: {}, content: kids }])
+    }
+
+    // After crsc_continuation: send our nonce, compute the code.
+    async companionNonce(continuation, { wrongNonce = false } = {}) {
+        const pe = P.PrimaryEphemeralIdentity.decode(continuation.content[0].content)
+        this.primary = { publicKey: Buffer.from(pe.publicKey), nonce: Buffer.from(pe.nonce) }
+        const r = await this.iq('set', [leaf('companion_nonce', wrongNonce ? crypto.randomBytes(32) : this.nonce)])
+        const d = crypto.createHash('sha256').update(Buffer.concat([this.nonce, this.primary.publicKey])).digest()
+        const five = Buffer.from([0, 1, 2, 3, 4].map(i => this.primary.nonce[i] ^ d[i]))
+        this.code = B.bytesToCrockford(five)
+        return r
+    }
+
+    encryptedRequest() {
+        const shared = B.Curve.sharedKey(this.eph.private, this.primary.publicKey)
+        const key = Buffer.from(B.hkdf(shared, 32, { salt: Buffer.from(`Companion Pairing ${this.deviceType} with ref ${this.refText}`), info: 'Pairing Information Encryption Key' }))
+        const iv = crypto.randomBytes(12)
+        const plain = P.PairingRequest.encode({ companionPublicKey: this.noiseKey.public, companionIdentityKey: this.identity.public, advSecret: this.adv }).finish()
+        const sealed = B.aesEncryptGCM(plain, key, iv, Buffer.alloc(0))
+        return this.iq('set', [leaf('encrypted_pairing_request', Buffer.from(P.EncryptedPairingRequest.encode({ encryptedPayload: sealed, iv }).finish()))])
+    }
+}
