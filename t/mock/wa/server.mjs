@@ -12,8 +12,16 @@
 // fixes it; its public half goes to --root-key-out (64 hex digits) for the
 // client's `whatsapp_server … root_key=`.
 //
-// After a login it also answers the prekey count (0 until an upload), checks
-// uploads (the signed prekey must verify), and acks <passive><active/>.
+// What it plays, each strictly (a refusal closes the socket or answers an
+// error, with a log line naming why):
+//   the handshake: intro header, frame sizes, Noise XX with the test chain,
+//     the ClientPayload (login or registration, required fields checked);
+//   a login: <success>, or <failure 405> for an outdated or refused client;
+//     a second live login of one device replaces the first;
+//   a registration: <pair-device> refs; then the phone, by QR (scan), by
+//     code (enter-code) or through the passkey ceremony, then <pair-success>,
+//     the countersigned answer checked, stream error 515;
+//   after login: pings, the prekey count and uploads, passive/active.
 //
 // Control API (JSON in and out, under /control/):
 //   GET  events?since=&type=&conn=&tag=       what happened, in order
@@ -22,21 +30,21 @@
 //   POST stream-error {code:"515"|"401"|"conflict"|"503", conn?}
 //   POST failure {reason:405, conn?}           <failure> now, then close
 //   POST login-answer {failure:405|null}       how the next logins are answered
+//   POST version {current?, enforce?}          the build GET / names as client_revision;
+//                                              while enforced, older clients get 405
 //   POST drop {conn?}                          cut the TCP connection, no close frame
 //   POST pings {answer:bool}                   stop or resume answering pings
 //   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
 //   POST cert {variant}                        the chain later handshakes present
+//   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
+//                                              connection that showed the ref (or the
+//                                              passkey ceremony for a gated account)
 //   POST enter-code {code, conn?}              the person types the companion's code into
 //                                              the phone (after its companion_hello)
-//   POST account {phone, passkey:true|false}   a passkey-gated account: scans then start
-//                                              the ceremony; answers the ES256 key (JWK) for
-//                                              the test's software authenticator
+//   POST account {phone, passkey:true|false}   make an account passkey-gated; answers the
+//                                              ES256 key (JWK) for the test's software
+//                                              authenticator
 //   POST expire-passkey {conn?}                the ceremony's challenge is now too old
-//   POST version {current?, enforce?}          the build GET / names as client_revision;
-//                                              while enforced, older clients get 405
-//   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
-//                                              connection that showed the ref; a valid
-//                                              answer is checked, then stream error 515
 import http from 'node:http'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
