@@ -3,7 +3,6 @@
 // pings, each control action, and the strict refusals.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import * as B from 'baileys'
 import { startMock } from '../lib/harness.mjs'
 import { TestClient, loginPayload, registrationPayload, verifyCertChain, ChainError } from '../lib/test-client.mjs'
@@ -258,7 +257,6 @@ test('a frame split at every byte is reassembled', async () => {
     c.close()
 })
 
-void net
 
 test('version: GET / names the current client_revision; while enforced an older client gets 405', async () => {
     const page = async () => (await fetch(mock.url.replace('ws://', 'http://').replace('/ws/chat', '/'))).text()
@@ -306,4 +304,30 @@ test('a second live login of one device replaces the first and is recorded', asy
     const other = await loggedIn(15559990001, 5)
     assert.equal((await mock.control(`events?type=duplicate-login&since=${second.since}`)).body.events.length, 1)
     second.c.close(); other.c.close()
+})
+
+test('the command line refuses a bad argument with exit code 2 and a message', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const server = new URL('../server.mjs', import.meta.url).pathname
+    for (const [args, re] of [[['--port', 'x'], /--port/], [['--root-private', 'abc'], /64 hex/], [['--nope'], /unknown argument/]]) {
+        const r = spawnSync(process.execPath, [server, ...args], { encoding: 'utf8' })
+        assert.equal(r.status, 2)
+        assert.match(r.stderr, re)
+    }
+})
+
+test('--root-private fixes the root key', async () => {
+    const { startMock: start } = await import('../lib/harness.mjs')
+    const a = await start(['--root-private', '11'.repeat(32)])
+    const b = await start(['--root-private', '11'.repeat(32)])
+    try {
+        assert.equal(a.root_key, b.root_key)
+        assert.notEqual(a.root_key, mock.root_key)
+        const c = await TestClient.open(a.url)
+        await c.handshake({ payload: loginPayload({ username: 15551234567, device: 7 }), rootKey: a.rootKey })
+        assert.equal((await c.next()).tag, 'success')
+        c.close()
+    } finally {
+        await a.stop(); await b.stop()
+    }
 })
