@@ -154,6 +154,8 @@ unit_tests() {
     log "unit tests"
     run_unit_tests "$BUILD/core"
     reference_checks "$BUILD/core"
+    log "loopback WhatsApp server (t/mock/wa/server.mjs)"
+    node --test "$ROOT/t/mock/wa/test/"
     log "unit tests under ASan+UBSan"
     cmake_build "$BUILD/asan" "unit_tests helper_tests wa_tests" -DCHATWOOT_SANITIZE=ON \
         -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"

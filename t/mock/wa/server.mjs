@@ -1,0 +1,866 @@
+#!/usr/bin/env node
+// The loopback WhatsApp server for tests (issue 9): a WebSocket server that
+// plays WhatsApp's side of a Web client's connection, strictly, and a control
+// API over HTTP on the same port for the tests that drive it.
+//
+//   node t/mock/wa/server.mjs [--port N] [--root-key-out FILE]
+//                             [--root-private HEX] [--max-frame BYTES]
+//
+// Prints one line `ready {"url":…,"control":…,"root_key":…}` on stdout
+// when it listens; logs go to stderr, one line per event worth knowing,
+// never a key.  The root key is a fresh test key unless --root-private
+// fixes it; its public half goes to --root-key-out (64 hex digits) for the
+// client's `whatsapp_server … root_key=`.
+//
+// What it plays, each strictly (a refusal closes the socket or answers an
+// error, with a log line naming why):
+//   the handshake: intro header, frame sizes, Noise XX with the test chain,
+//     the ClientPayload (login or registration, required fields checked);
+//   a login: <success>, or <failure 405> for an outdated or refused client;
+//     a second live login of one device replaces the first;
+//   a registration: <pair-device> refs; then the phone, by QR (scan), by
+//     code (enter-code) or through the passkey ceremony, then <pair-success>,
+//     the countersigned answer checked, stream error 515;
+//   after login: pings, the prekey count and uploads, passive/active.
+//
+// Control API (JSON in and out, under /control/):
+//   GET  events?since=&type=&conn=&tag=       what happened, in order
+//   GET  wait?since=&type=&conn=&tag=&timeout=ms   first match (long poll; 504)
+//   GET  connections                           each connection's state
+//   POST stream-error {code:"515"|"401"|"conflict"|"503", conn?}
+//   POST failure {reason:405, conn?}           <failure> now, then close
+//   POST login-answer {failure:405|null}       how the next logins are answered
+//   POST version {current?, enforce?}          the build GET / names as client_revision;
+//                                              while enforced, older clients get 405
+//   POST drop {conn?}                          cut the TCP connection, no close frame
+//   POST pings {answer:bool}                   stop or resume answering pings
+//   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
+//   POST cert {variant}                        the chain later handshakes present
+//   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
+//                                              connection that showed the ref (or the
+//                                              passkey ceremony for a gated account)
+//   POST enter-code {code, conn?}              the person types the companion's code into
+//                                              the phone (after its companion_hello)
+//   POST account {phone, passkey:true|false}   make an account passkey-gated; answers the
+//                                              ES256 key (JWK) for the test's software
+//                                              authenticator
+//   POST expire-passkey {conn?}                the ceremony's challenge is now too old
+import http from 'node:http'
+import fs from 'node:fs'
+import crypto from 'node:crypto'
+import { pathToFileURL } from 'node:url'
+import { WebSocketServer } from 'ws'
+import * as B from 'baileys'
+import { NoiseResponder } from './lib/noise.mjs'
+import { FrameReader, FrameError, frame } from './lib/frames.mjs'
+import { makeCertChain, CHAIN_VARIANTS } from './lib/cert-chain.mjs'
+import { readClientPayload, PayloadError } from './lib/client-payload.mjs'
+import { nodeToJson, nodeFromJson, encodeStanza, decodeStanza, child } from './lib/nodes.mjs'
+import { readPrekeyUpload, UploadError } from './lib/prekeys.mjs'
+import { normalizeCode, unwrapEphemeral, wrapEphemeral, openKeyBundle, CodeError } from './lib/pair-code.mjs'
+import * as PK from './lib/passkey.mjs'
+import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
+
+const P = B.proto
+const SERVER_JID = 's.whatsapp.net'
+// Handshake messages are a few hundred bytes (a registration's ClientPayload
+// is the largest); anything near this is not a client.
+const HANDSHAKE_MAX_FRAME = 8192
+const DEFAULT_MAX_FRAME = 1 << 20
+const PAIR_REFS = 6
+const DEFAULT_CURRENT_VERSION = '2.3000.1027934701'
+
+class Refusal extends Error {}
+
+class Connection {
+    constructor(mock, id, ws, req, reader) {
+        this.mock = mock
+        this.id = id
+        this.ws = ws
+        this.remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
+        this.reader = reader
+        this.state = 'hello' // hello -> finish -> open -> closed
+        this.noise = null
+        this.transport = null
+        this.client = null // what the ClientPayload said
+        this.queue = Promise.resolve() // frames are handled one at a time, in order
+        this.pairDeviceId = null
+        this.refs = [] // what this connection may show in its QR
+        this.pairing = null // the <pair-success> sent, until answered
+        this.codePairing = null // pairing by code, between companion_hello and companion_finish
+        this.passkey = null // the passkey ceremony, from the prologue request to pair-success
+    }
+
+    summary() {
+        return { conn: this.id, remote: this.remote, state: this.state, client: this.client && publicClient(this.client),
+            routing_info: this.reader.routingInfo && this.reader.routingInfo.toString('hex') }
+    }
+
+    onMessage(data, isBinary) {
+        try {
+            this.readMessage(data, isBinary)
+        } catch (e) {
+            this.refuse(`internal error: ${e.stack || e}`)
+        }
+    }
+
+    readMessage(data, isBinary) {
+        if (this.state === 'closed') return
+        if (!isBinary) return this.refuse('a text WebSocket message (only binary is spoken)')
+        let frames
+        try {
+            frames = this.reader.push(data)
+        } catch (e) {
+            if (e instanceof FrameError) return this.refuse(e.message)
+            throw e
+        }
+        for (const f of frames) {
+            const body = Buffer.from(f)
+            this.queue = this.queue.then(() => this.onFrame(body)).catch(e => {
+                if (e instanceof Refusal) this.refuse(e.message)
+                else this.refuse(`internal error: ${e.stack || e}`)
+            })
+        }
+    }
+
+    async onFrame(body) {
+        if (this.state === 'closed') return
+        if (this.state === 'hello') return this.onClientHello(body)
+        if (this.state === 'finish') return this.onClientFinish(body)
+        return this.onStanzaFrame(body)
+    }
+
+    onClientHello(body) {
+        let m
+        try { m = P.HandshakeMessage.decode(body) } catch (e) { throw new Refusal(`first frame is not a HandshakeMessage: ${e.message}`) }
+        const eph = m.clientHello?.ephemeral
+        if (!eph || m.serverHello || m.clientFinish) throw new Refusal('first frame is not a bare clientHello')
+        if (eph.length !== 32) throw new Refusal(`clientHello ephemeral is ${eph.length} bytes, want 32`)
+        this.noise = new NoiseResponder({ serverStatic: this.mock.serverStatic, certChain: this.mock.currentChain() })
+        this.noise.readClientHello(Buffer.from(eph))
+        const serverHello = this.noise.writeServerHello()
+        this.state = 'finish'
+        this.ws.send(frame(Buffer.from(P.HandshakeMessage.encode({ serverHello }).finish())))
+    }
+
+    async onClientFinish(body) {
+        let m
+        try { m = P.HandshakeMessage.decode(body) } catch (e) { throw new Refusal(`second frame is not a HandshakeMessage: ${e.message}`) }
+        const fin = m.clientFinish
+        if (!fin || m.clientHello || m.serverHello) throw new Refusal('second frame is not a bare clientFinish')
+        if (!fin.static || fin.static.length !== 48) throw new Refusal(`clientFinish static is ${fin.static ? fin.static.length : 0} bytes, want 48`)
+        if (!fin.payload || fin.payload.length <= 16) throw new Refusal('clientFinish has no payload')
+        let opened
+        try { opened = this.noise.readClientFinish(Buffer.from(fin.static), Buffer.from(fin.payload)) } catch (e) { throw new Refusal(`clientFinish does not decrypt: ${e.message}`) }
+        let client
+        try { client = readClientPayload(opened.payload) } catch (e) {
+            if (e instanceof PayloadError) throw new Refusal(`ClientPayload refused: ${e.message}`)
+            throw e
+        }
+        client.noiseKey = opened.clientStatic
+        this.client = client
+        this.transport = this.noise.split()
+        this.noise = null
+        this.state = 'open'
+        this.reader.maxFrame = this.mock.maxFrame
+        this.mock.log(`conn ${this.id}: ${client.kind}${client.kind === 'login' ? ` ${client.username}:${client.device}` : ''}, version ${client.version}`)
+        this.mock.emit({ type: 'handshake', conn: this.id, client: publicClient(client) })
+        if (this.mock.enforceVersion && compareVersions(client.version, this.mock.currentVersion) < 0) {
+            this.mock.emit({ type: 'outdated', conn: this.id, version: client.version, current: this.mock.currentVersion })
+            return this.sendFailure(405)
+        }
+        if (client.kind === 'login') return this.answerLogin()
+        return this.answerRegistration()
+    }
+
+    answerLogin() {
+        const failure = this.mock.loginFailure
+        if (failure) return this.sendFailure(failure)
+        // One live connection per device: as WhatsApp does, the newer login
+        // replaces the older one.  The event lets tests assert it never happens.
+        for (const other of this.mock.connections.values()) {
+            if (other === this || other.state !== 'open' || other.client?.kind !== 'login' || other.deviceKey() !== this.deviceKey()) continue
+            this.mock.log(`conn ${this.id}: second live connection of ${this.deviceKey()} (conn ${other.id} replaced)`)
+            this.mock.emit({ type: 'duplicate-login', conn: this.id, replaced: other.id, device: this.deviceKey() })
+            other.sendStreamError('conflict')
+        }
+        const lid = this.mock.lidFor(this.client.username)
+        this.send({ tag: 'success', attrs: { t: String(this.mock.nowSeconds()), props: '1', abprops: '1', location: 'lla',
+            lid: `${lid}@lid`, creation: String(this.mock.nowSeconds() - 86400) } })
+    }
+
+    answerRegistration() {
+        this.pairDeviceId = this.mock.iqId()
+        this.refs = Array.from({ length: PAIR_REFS }, () => `2@${crypto.randomBytes(48).toString('base64')}`)
+        const refs = this.refs.map(r => ({ tag: 'ref', attrs: {}, content: Buffer.from(r) }))
+        this.send({ tag: 'iq', attrs: { from: SERVER_JID, type: 'set', id: this.pairDeviceId, xmlns: 'md' },
+            content: [{ tag: 'pair-device', attrs: {}, content: refs }] })
+    }
+
+    async onStanzaFrame(body) {
+        let plain
+        try { plain = this.transport.decrypt(body) } catch (e) { throw new Refusal(`stanza frame ${this.transport.readCounter - 1} does not decrypt`) }
+        if (plain.length < 2) throw new Refusal(`stanza of ${plain.length} bytes`)
+        if (plain[0] !== 0 && plain[0] !== 2) throw new Refusal(`stanza flags 0x${plain[0].toString(16)} (only 0 and 2 mean anything)`)
+        let node
+        try { node = await decodeStanza(plain) } catch (e) { throw new Refusal(`stanza does not decode: ${e.message}`) }
+        this.mock.emit({ type: 'received', conn: this.id, tag: node.tag, node: nodeToJson(node) })
+        await this.dispatch(node)
+    }
+
+    dispatch(node) {
+        const a = node.attrs || {}
+        if (node.tag === 'iq' && a.type === 'get' && a.xmlns === 'w:p' && child(node, 'ping')) {
+            if (!a.id) throw new Refusal('ping iq without id')
+            if (this.mock.answerPings) this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, t: String(this.mock.nowSeconds()), type: 'result' } })
+            else this.mock.emit({ type: 'ping-unanswered', conn: this.id, id: a.id })
+            return
+        }
+        if (node.tag === 'iq' && this.pairDeviceId && a.id === this.pairDeviceId && (a.type === 'result' || a.type === 'error')) {
+            this.mock.emit({ type: 'pair-device-ack', conn: this.id, result: a.type })
+            return
+        }
+        if (node.tag === 'iq' && this.pairing && a.id === this.pairing.iqId) return this.onPairAnswer(node)
+        if (node.tag === 'iq' && a.xmlns === 'md' && this.passkey && this.client.kind === 'registration') {
+            const step = ['passkey_request_options', 'ref', 'passkey_prologue', 'companion_nonce', 'encrypted_pairing_request'].find(t => child(node, t))
+            if (step) {
+                if (!a.id) throw new Refusal(`${step} iq without id`)
+                return this.onPasskeyStep(a.id, a.type, step, node)
+            }
+        }
+        const reg = child(node, 'link_code_companion_reg')
+        if (node.tag === 'iq' && a.xmlns === 'md' && a.type === 'set' && reg && this.client.kind === 'registration') {
+            if (!a.id) throw new Refusal('link_code_companion_reg iq without id')
+            return this.onLinkCode(a.id, reg)
+        }
+        if (node.tag === 'iq' && a.xmlns === 'encrypt' && this.client.kind === 'login') {
+            if (!a.id) throw new Refusal('encrypt iq without id')
+            if (a.type === 'get' && child(node, 'count')) return this.answerPrekeyCount(a.id)
+            if (a.type === 'set' && child(node, 'list')) return this.onPrekeyUpload(node)
+        }
+        if (node.tag === 'iq' && a.xmlns === 'passive' && a.type === 'set' && a.id && (child(node, 'active') || child(node, 'passive'))) {
+            this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })
+            return this.send(this.result(a.id))
+        }
+    }
+
+    // Pairing by code, the companion's two stages.  A stanza that is wrong
+    // gets an error answer, a log line and a pair-code-refused event; the
+    // connection stays, as the companion may retry.
+    async onLinkCode(id, reg) {
+        const fail = (reason, code = '400') => {
+            this.mock.log(`conn ${this.id}: pairing code refused: ${reason}`)
+            this.mock.emit({ type: 'pair-code-refused', conn: this.id, stage: reg.attrs.stage ?? null, reason })
+            this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code, text: 'bad-request' } }] })
+        }
+        const field = (tag, len) => {
+            const c = child(reg, tag)
+            if (!c || !(c.content instanceof Uint8Array || typeof c.content === 'string')) throw new CodeError(`no <${tag}>`)
+            const b = Buffer.from(c.content)
+            if (len !== undefined && b.length !== len) throw new CodeError(`<${tag}> is ${b.length} bytes, want ${len}`)
+            return b
+        }
+        try {
+            const stage = reg.attrs.stage
+            if (stage === 'companion_hello') {
+                const m = /^([1-9]\d{6,14})@s\.whatsapp\.net$/.exec(reg.attrs.jid ?? '')
+                if (!m) throw new CodeError(`jid ${JSON.stringify(reg.attrs.jid ?? null)} is not <phone>@s.whatsapp.net`)
+                const wrapped = field('link_code_pairing_wrapped_companion_ephemeral_pub', 80)
+                if (!field('companion_server_auth_key_pub', 32).equals(this.client.noiseKey))
+                    throw new CodeError('companion_server_auth_key_pub is not the noise key of this connection')
+                field('companion_platform_id'); field('companion_platform_display'); field('link_code_pairing_nonce')
+                const ref = `2@${crypto.randomBytes(24).toString('base64')}`
+                this.codePairing = { stage: 'hello', phone: m[1], ref, wrapped }
+                this.send(this.result(id, [{ tag: 'link_code_companion_reg', attrs: {}, content: [{ tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from(ref) }] }]))
+                this.mock.emit({ type: 'pair-code-hello', conn: this.id, phone: m[1], ref })
+                return
+            }
+            if (stage === 'companion_finish') {
+                const p = this.codePairing
+                if (!p || p.stage !== 'primary_hello') throw new CodeError('companion_finish before the phone sent its key')
+                if (field('link_code_pairing_ref').toString() !== p.ref) throw new CodeError('link_code_pairing_ref is not the one we gave')
+                const identity = field('companion_identity_public', 32)
+                if (!identity.equals(this.client.identity)) throw new CodeError('companion_identity_public is not the registered identity key')
+                const adv = openKeyBundle({ bundle: field('link_code_pairing_wrapped_key_bundle'), primaryEphemeral: p.primaryEphemeral,
+                    companionEphemeral: p.companionEphemeral, account: this.mock.accountFor(p.phone).key, companionIdentity: identity })
+                this.codePairing = null
+                this.send(this.result(id))
+                this.mock.emit({ type: 'pair-code-finish', conn: this.id, phone: p.phone })
+                this.sendPairSuccess({ identity, adv, noise: this.client.noiseKey }, { phone: p.phone })
+                return
+            }
+            throw new CodeError(`stage ${JSON.stringify(stage ?? null)}`)
+        } catch (e) {
+            if (e instanceof CodeError) return fail(e.message)
+            throw e
+        }
+    }
+
+    // A passkey-gated account: instead of <pair-success>, the prologue request
+    // (waweb-2026.md 1).  The socket stays up through the ceremony.
+    requestPasskey(qr, phone, account) {
+        const challenge = crypto.randomBytes(32)
+        const options = PK.requestOptions(challenge, account.passkey.credentialId)
+        this.passkey = { stage: 'options', phone, qr, account, challenge, options, expired: false }
+        this.send({ tag: 'notification', attrs: { from: SERVER_JID, id: this.mock.iqId(), type: 'passkey_prologue_request', t: String(this.mock.nowSeconds()) },
+            content: [{ tag: 'passkey_request_options', attrs: {}, content: Buffer.from(JSON.stringify(options)) }] })
+        this.mock.emit({ type: 'passkey-requested', conn: this.id, phone, options })
+        return { conn: this.id, passkey: true, options }
+    }
+
+    // Each step of the ceremony in the order wm/wr make them; a step out of
+    // order or failing a check ends the ceremony with an error answer, a
+    // log line and a passkey-refused event naming why.
+    onPasskeyStep(id, type, step, node) {
+        const p = this.passkey
+        const bytesOf = (parent, tag, len) => {
+            const c = child(parent, tag)
+            if (!c || !(c.content instanceof Uint8Array || typeof c.content === 'string')) throw new PK.PasskeyError(`no <${tag}>`)
+            const b = Buffer.from(c.content)
+            if (len !== undefined && b.length !== len) throw new PK.PasskeyError(`<${tag}> is ${b.length} bytes, want ${len}`)
+            return b
+        }
+        const want = (stage, t) => {
+            if (type !== t) throw new PK.PasskeyError(`${step} iq of type ${type}, want ${t}`)
+            if (!stage.includes(p.stage)) throw new PK.PasskeyError(`${step} in stage ${p.stage}`)
+        }
+        try {
+            switch (step) {
+            case 'passkey_request_options':
+                want(['options', 'ref'], 'get')
+                return this.send(this.result(id, [{ tag: 'passkey_request_options', attrs: {}, content: Buffer.from(JSON.stringify(p.options)) }]))
+            case 'ref':
+                want(['options', 'ref'], 'get')
+                p.ref = `2@${crypto.randomBytes(24).toString('base64')}`
+                p.stage = 'ref'
+                return this.send(this.result(id, [{ tag: 'ref', attrs: {}, content: Buffer.from(p.ref) }]))
+            case 'passkey_prologue': {
+                want(['ref'], 'set')
+                const pro = child(node, 'passkey_prologue')
+                if (p.expired) throw new PK.PasskeyError('the challenge expired')
+                if (!bytesOf(pro, 'credential_id').equals(p.account.passkey.credentialId)) throw new PK.PasskeyError('credential_id is not the account passkey')
+                PK.verifyAssertion(bytesOf(pro, 'webauthn_assertion').toString('utf8'),
+                    { credentialId: p.account.passkey.credentialId, publicKey: p.account.passkey.publicKey, challenge: p.challenge })
+                const payload = bytesOf(pro, 'prologue_payload')
+                const prologue = PK.readPrologue(payload, p.ref)
+                const proof = child(pro, 'pairing_handoff_proof')
+                if (proof && !Buffer.from(proof.content ?? []).equals(PK.handoffProof(p.qr.adv, payload)))
+                    throw new PK.PasskeyError('pairing_handoff_proof is not HMAC(handoff key of the QR adv secret, prologue)')
+                const primary = B.Curve.generateKeyPair(), nonce = crypto.randomBytes(32)
+                Object.assign(p, { stage: 'continuation', prologue, primary, nonce, withProof: !!proof })
+                this.send(this.result(id))
+                this.send({ tag: 'notification', attrs: { from: SERVER_JID, id: this.mock.iqId(), type: 'crsc_continuation', t: String(this.mock.nowSeconds()) },
+                    content: [{ tag: 'primary_ephemeral_identity', attrs: {}, content: Buffer.from(P.PrimaryEphemeralIdentity.encode({ publicKey: primary.public, nonce }).finish()) }] })
+                this.mock.emit({ type: 'passkey-prologue', conn: this.id, handoff_proof: !!proof })
+                return
+            }
+            case 'companion_nonce': {
+                want(['continuation'], 'set')
+                const nonce = bytesOf(node, 'companion_nonce')
+                PK.checkCommitment(p.prologue.identityBytes, nonce, p.prologue.commitment)
+                p.code = PK.pairingCode(nonce, p.primary.public, p.nonce)
+                p.stage = 'nonce'
+                this.send(this.result(id))
+                this.mock.emit({ type: 'passkey-code', conn: this.id, code: p.code })
+                return
+            }
+            case 'encrypted_pairing_request': {
+                want(['nonce'], 'set')
+                const id3 = p.prologue.identity
+                const key = PK.pairingKey(B.Curve.sharedKey(p.primary.private, Buffer.from(id3.publicKey)), id3.deviceType ?? 0, p.ref)
+                const req = PK.openPairingRequest(bytesOf(node, 'encrypted_pairing_request'), key)
+                if (!req.companionPublicKey.equals(this.client.noiseKey)) throw new PK.PasskeyError('PairingRequest names another noise key')
+                if (!req.companionIdentityKey.equals(this.client.identity)) throw new PK.PasskeyError('PairingRequest names another identity key')
+                if (req.advSecret.equals(p.qr.adv)) throw new PK.PasskeyError('PairingRequest reuses the QR adv secret')
+                this.passkey = null
+                this.send(this.result(id))
+                this.mock.emit({ type: 'passkey-request-opened', conn: this.id })
+                this.sendPairSuccess({ identity: req.companionIdentityKey, adv: req.advSecret, noise: req.companionPublicKey }, { phone: p.phone })
+                return
+            }
+            }
+        } catch (e) {
+            if (!(e instanceof PK.PasskeyError)) throw e
+            this.passkey = null
+            this.mock.log(`conn ${this.id}: passkey ceremony refused at ${step}: ${e.message}`)
+            this.mock.emit({ type: 'passkey-refused', conn: this.id, step, reason: e.message })
+            this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '401', text: 'not-authorized' } }] })
+        }
+    }
+
+    // The person typed `code` into the phone: unwrap the companion's key,
+    // answer with ours.  A wrong code is not noticed here (CTR has no tag);
+    // it shows when the companion's key bundle does not decrypt.
+    async enterCode(code) {
+        const p = this.codePairing
+        const companionEphemeral = await unwrapEphemeral(code, p.wrapped)
+        const primaryEphemeral = B.Curve.generateKeyPair()
+        const account = this.mock.accountFor(p.phone)
+        Object.assign(p, { stage: 'primary_hello', companionEphemeral, primaryEphemeral })
+        this.send({ tag: 'notification', attrs: { from: SERVER_JID, id: this.mock.iqId(), type: 'link_code_companion_reg', t: String(this.mock.nowSeconds()) },
+            content: [{ tag: 'link_code_companion_reg', attrs: { stage: 'primary_hello' }, content: [
+                { tag: 'link_code_pairing_ref', attrs: {}, content: Buffer.from(p.ref) },
+                { tag: 'link_code_pairing_wrapped_primary_ephemeral_pub', attrs: {}, content: await wrapEphemeral(code, primaryEphemeral.public) },
+                { tag: 'primary_identity_pub', attrs: {}, content: account.key.public },
+            ] }] })
+        this.mock.log(`conn ${this.id}: phone ${p.phone} entered a pairing code`)
+        this.mock.emit({ type: 'pair-code-entered', conn: this.id, phone: p.phone, account_key: account.key.public.toString('hex') })
+        return { conn: this.id, phone: p.phone }
+    }
+
+    result(id, content) {
+        const n = { tag: 'iq', attrs: { from: SERVER_JID, id, type: 'result' } }
+        if (content) n.content = content
+        return n
+    }
+
+    deviceKey() { return `${this.client.username}:${this.client.device}` }
+
+    answerPrekeyCount(id) {
+        const n = this.mock.prekeys.get(this.deviceKey())?.size ?? 0
+        this.send(this.result(id, [{ tag: 'count', attrs: { value: String(n) } }]))
+    }
+
+    // A bad upload gets an error answer (the connection stays), a log line
+    // and an event naming what was wrong.
+    onPrekeyUpload(node) {
+        const id = node.attrs.id
+        let up
+        try {
+            up = readPrekeyUpload(node, { identity: this.mock.devices.get(this.deviceKey())?.identity ?? null })
+        } catch (e) {
+            if (!(e instanceof UploadError)) throw e
+            this.mock.log(`conn ${this.id}: prekey upload refused: ${e.message}`)
+            this.mock.emit({ type: 'prekeys-refused', conn: this.id, reason: e.message })
+            return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '406', text: 'not-acceptable' } }] })
+        }
+        const store = this.mock.prekeys.get(this.deviceKey()) ?? new Map()
+        for (const k of up.keys) store.set(k.id, k.value)
+        this.mock.prekeys.set(this.deviceKey(), store)
+        this.mock.emit({ type: 'prekeys-uploaded', conn: this.id, count: up.keys.length, total: store.size,
+            registration_id: up.registrationId, identity: up.identity.toString('hex'), signed_prekey_id: up.signedPreKey.id })
+        this.send(this.result(id))
+    }
+
+    // The phone scanned our QR: vouch for the companion's identity key.
+    scan(qr, { phone, platform, tamper }) {
+        if (!qr.noise.equals(this.client.noiseKey)) throw new HttpError(409, 'the QR noise key is not the one this connection presented')
+        if (!qr.identity.equals(this.client.identity)) throw new HttpError(409, 'the QR identity key is not the one this connection registered')
+        this.mock.log(`conn ${this.id}: phone ${phone} scanned the QR${tamper ? ` (tampered: ${tamper})` : ''}`)
+        const account = this.mock.accountFor(phone)
+        if (account.passkey) return this.requestPasskey(qr, phone, account)
+        return this.sendPairSuccess(qr, { phone, platform, tamper })
+    }
+
+    // <pair-success> for the companion whose identity and adv secret are in
+    // `keys`; its answer comes to onPairAnswer.
+    sendPairSuccess(keys, { phone, platform = 'android', tamper = null }) {
+        const qr = keys
+        const account = this.mock.accountFor(phone)
+        const device = account.nextDevice++
+        const keyIndex = account.nextKeyIndex++
+        const jid = `${phone}:${device}@s.whatsapp.net`, lid = `${account.lid}:${device}@lid`
+        const iqId = this.mock.iqId()
+        const built = buildPairSuccess({ iqId, qr, account: account.key, jid, lid, keyIndex, now: this.mock.nowSeconds(), platform, tamper })
+        this.pairing = { iqId, qr, account: account.key, phone, device, jid, lid, keyIndex, details: built.details, accountSignature: built.accountSignature }
+        this.send(built.stanza)
+        const ev = { conn: this.id, iq_id: iqId, jid, lid, key_index: keyIndex, account_key: account.key.public.toString('hex') }
+        this.mock.emit({ type: 'pair-success-sent', ...ev })
+        return ev
+    }
+
+    onPairAnswer(node) {
+        const p = this.pairing
+        this.pairing = null
+        if (node.attrs.type === 'error') {
+            const err = child(node, 'error')
+            this.mock.log(`conn ${this.id}: the companion refused pair-success (${err?.attrs.code} ${err?.attrs.text})`)
+            this.mock.emit({ type: 'pair-rejected', conn: this.id, code: err?.attrs.code ?? null, text: err?.attrs.text ?? null })
+            return
+        }
+        try {
+            checkPairDeviceSign(node, { details: p.details, accountSignature: p.accountSignature, account: p.account,
+                identity: p.qr.identity, keyIndex: p.keyIndex })
+        } catch (e) {
+            if (e instanceof PairingError) throw new Refusal(`pair-device-sign refused: ${e.message}`)
+            throw e
+        }
+        this.mock.devices.set(`${p.phone}:${p.device}`, { identity: p.qr.identity, noiseKey: p.qr.noise })
+        this.mock.emit({ type: 'paired', conn: this.id, jid: p.jid, lid: p.lid })
+        // As WhatsApp does: the companion must come back with a login.
+        this.sendStreamError('515')
+    }
+
+    // Encodes, encrypts and frames each node; `compress` sets the zlib flag,
+    // `split` cuts the bytes into WebSocket messages of that many bytes, and
+    // several nodes go out in one WebSocket message unless split.
+    send(nodes, { compress = false, split = 0 } = {}) {
+        if (this.state !== 'open') throw new Error(`connection ${this.id} is ${this.state}`)
+        const list = Array.isArray(nodes) ? nodes : [nodes]
+        const bytes = Buffer.concat(list.map(n => {
+            this.mock.emit({ type: 'sent', conn: this.id, tag: n.tag, node: nodeToJson(n) })
+            return frame(this.transport.encrypt(encodeStanza(n, { compress })))
+        }))
+        if (split > 0) for (let i = 0; i < bytes.length; i += split) this.ws.send(bytes.subarray(i, i + split))
+        else this.ws.send(bytes)
+    }
+
+    sendFailure(reason) {
+        this.send({ tag: 'failure', attrs: { reason: String(reason), location: 'lla' } })
+        this.close(`failure ${reason}`)
+    }
+
+    sendStreamError(code) {
+        const e = { tag: 'stream:error', attrs: {} }
+        if (code === 'conflict') e.content = [{ tag: 'conflict', attrs: { type: 'replaced' } }]
+        else if (code === '401') { e.attrs.code = '401'; e.content = [{ tag: 'conflict', attrs: { type: 'device_removed' } }] }
+        else if (code === '515' || code === '503') e.attrs.code = code
+        else throw new Error(`unknown stream error ${code} (515, 401, conflict or 503)`)
+        this.send(e)
+        this.close(`stream error ${code}`)
+    }
+
+    close(why) {
+        if (this.state === 'closed') return
+        this.state = 'closed'
+        this.mock.log(`conn ${this.id}: closing (${why})`)
+        this.ws.close(1000)
+    }
+
+    drop() {
+        if (this.state === 'closed') return
+        this.state = 'closed'
+        this.mock.log(`conn ${this.id}: dropping the socket`)
+        this.ws.terminate()
+    }
+
+    // WhatsApp's server hangs up without explaining; our log line says why.
+    refuse(reason) {
+        if (this.state === 'closed') return
+        this.mock.log(`conn ${this.id}: refused: ${reason}`)
+        this.mock.emit({ type: 'refused', conn: this.id, reason })
+        this.state = 'closed'
+        this.ws.terminate()
+    }
+}
+
+// The record carries public material only (no noise key beyond its public half).
+function publicClient(c) {
+    const hex = b => Buffer.from(b).toString('hex')
+    const out = { ...c, noiseKey: c.noiseKey && hex(c.noiseKey) }
+    if (c.kind === 'registration') {
+        out.identity = hex(c.identity)
+        out.buildHash = hex(c.buildHash)
+        out.signedPreKey = { id: c.signedPreKey.id, public: hex(c.signedPreKey.public), signature: hex(c.signedPreKey.signature) }
+    }
+    return out
+}
+
+export class MockServer {
+    constructor({ rootKey = B.Curve.generateKeyPair(), maxFrame = DEFAULT_MAX_FRAME, log = m => process.stderr.write(`mock-wa: ${m}\n`),
+        now = () => Date.now() } = {}) {
+        this.root = rootKey
+        this.serverStatic = B.Curve.generateKeyPair()
+        this.maxFrame = maxFrame
+        this.log = log
+        this.now = now
+        this.chainVariant = 'valid'
+        this.events = []
+        this.waiters = new Set()
+        this.connections = new Map()
+        this.nextConn = 1
+        this.iqCounter = 0
+        this.answerPings = true
+        this.loginFailure = null
+        // Clients older than this get <failure reason="405"> while enforced.
+        this.currentVersion = DEFAULT_CURRENT_VERSION
+        this.enforceVersion = false
+        this.accounts = new Map() // phone number -> the phone's account key and LID
+        this.devices = new Map() // "phone:device" -> what pairing registered
+        this.prekeys = new Map() // "phone:device" -> id -> public key uploaded
+        this.http = http.createServer((req, res) => this.onControl(req, res))
+        this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
+        this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
+    }
+
+    nowSeconds() { return Math.floor(this.now() / 1000) }
+    iqId() { return `mock.${++this.iqCounter}` }
+    // A stable, made-up LID per phone number, 15 digits like real ones.
+    lidFor(username) { return String(100000000000000n + (BigInt(username) * 7919n) % 899999999999999n) }
+    accountFor(phone) {
+        if (!this.accounts.has(phone))
+            this.accounts.set(phone, { key: B.Curve.generateKeyPair(), lid: this.lidFor(phone), nextDevice: 1, nextKeyIndex: 1, passkey: null })
+        return this.accounts.get(phone)
+    }
+    currentChain() { return makeCertChain({ root: this.root, serverStatic: this.serverStatic, now: this.nowSeconds(), variant: this.chainVariant }) }
+
+    listen(port = 0, host = '127.0.0.1') {
+        return new Promise((resolve, reject) => {
+            this.http.once('error', reject)
+            this.http.listen(port, host, () => {
+                const { port: p } = this.http.address()
+                this.port = p
+                resolve({ url: `ws://${host}:${p}/ws/chat`, control: `http://${host}:${p}/control/`, root_key: this.root.public.toString('hex') })
+            })
+        })
+    }
+
+    close() {
+        for (const w of this.waiters) w.finish(null)
+        for (const c of this.connections.values()) c.drop()
+        return new Promise(resolve => this.http.close(() => resolve()))
+    }
+
+    emit(ev) {
+        const e = { seq: this.events.length + 1, at: this.now(), ...ev }
+        this.events.push(e)
+        for (const w of [...this.waiters]) if (matches(e, w.filter)) w.finish(e)
+    }
+
+    onUpgrade(req, socket, head) {
+        const url = new URL(req.url, 'http://x')
+        const deny = (status, why) => {
+            this.log(`upgrade refused: ${why}`)
+            this.emit({ type: 'refused', conn: null, reason: why })
+            socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+        }
+        if (url.pathname !== '/ws/chat') return deny('404 Not Found', `path ${url.pathname} is not /ws/chat`)
+        if (req.headers.origin !== 'https://web.whatsapp.com') return deny('403 Forbidden', `Origin ${JSON.stringify(req.headers.origin ?? null)} is not https://web.whatsapp.com`)
+        this.wss.handleUpgrade(req, socket, head, ws => {
+            const id = this.nextConn++
+            const c = new Connection(this, id, ws, req, new FrameReader({ maxFrame: HANDSHAKE_MAX_FRAME }))
+            this.connections.set(id, c)
+            this.log(`conn ${id}: connected from ${c.remote}`)
+            this.emit({ type: 'connected', conn: id, query: url.search })
+            ws.on('message', (data, isBinary) => c.onMessage(data, isBinary))
+            ws.on('error', e => this.log(`conn ${id}: socket error ${e.message}`))
+            ws.on('close', code => {
+                c.state = 'closed'
+                this.emit({ type: 'closed', conn: id, code })
+            })
+        })
+    }
+
+    // The connection a control action acts on: `conn`, else the latest one.
+    // Stanzas need a finished handshake; dropping needs only a socket.
+    target(body, { stanzas = true } = {}) {
+        const ok = c => stanzas ? c.state === 'open' : c.state !== 'closed'
+        const want = stanzas ? 'past its handshake' : 'open'
+        if (body.conn !== undefined) {
+            const c = this.connections.get(Number(body.conn))
+            if (!c) throw new HttpError(404, `no connection ${body.conn}`)
+            if (!ok(c)) throw new HttpError(409, `connection ${body.conn} is not ${want} (${c.state})`)
+            return c
+        }
+        const live = [...this.connections.values()].filter(ok)
+        if (!live.length) throw new HttpError(409, `no connection ${want}`)
+        return live[live.length - 1]
+    }
+
+    async onControl(req, res) {
+        const reply = (status, obj) => {
+            res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+            res.end(JSON.stringify(obj) + '\n')
+        }
+        try {
+            const url = new URL(req.url, 'http://x')
+            const name = url.pathname.replace(/^\/control\//, '')
+            if (url.pathname === '/' && req.method === 'GET') return this.servePage(res)
+            if (!url.pathname.startsWith('/control/')) throw new HttpError(404, `no ${url.pathname}`)
+            const q = Object.fromEntries(url.searchParams)
+            if (req.method === 'GET') {
+                if (name === 'events') return reply(200, { events: this.events.filter(e => matches(e, filterOf(q))) })
+                if (name === 'connections') return reply(200, { connections: [...this.connections.values()].map(c => c.summary()) })
+                if (name === 'wait') {
+                    const ev = await this.wait(filterOf(q), Number(q.timeout ?? 10000))
+                    return ev ? reply(200, ev) : reply(504, { error: 'no such event before the timeout', filter: q })
+                }
+                throw new HttpError(404, `no GET ${name}`)
+            }
+            if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed`)
+            const body = await readJson(req)
+            switch (name) {
+            case 'stream-error': {
+                const code = String(body.code)
+                if (!['515', '401', 'conflict', '503'].includes(code)) throw new HttpError(400, `code ${code}: want 515, 401, conflict or 503`)
+                const c = this.target(body)
+                c.sendStreamError(code)
+                return reply(200, { conn: c.id, sent: code })
+            }
+            case 'failure': {
+                const c = this.target(body)
+                c.sendFailure(Number(body.reason ?? 405))
+                return reply(200, { conn: c.id })
+            }
+            case 'login-answer':
+                this.loginFailure = body.failure == null ? null : Number(body.failure)
+                return reply(200, { failure: this.loginFailure })
+            case 'drop': {
+                const c = this.target(body, { stanzas: false })
+                c.drop()
+                return reply(200, { conn: c.id })
+            }
+            case 'pings':
+                if (typeof body.answer !== 'boolean') throw new HttpError(400, 'answer must be true or false')
+                this.answerPings = body.answer
+                return reply(200, { answer: this.answerPings })
+            case 'send': {
+                const c = this.target(body)
+                let nodes
+                try { nodes = (body.nodes ?? [body.node]).map(nodeFromJson) } catch (e) { throw new HttpError(400, e.message) }
+                c.send(nodes, { compress: !!body.compress, split: Number(body.split ?? 0) })
+                return reply(200, { conn: c.id, sent: nodes.length })
+            }
+            case 'scan': {
+                let qr
+                try { qr = parseQr(body.qr) } catch (e) { throw new HttpError(400, e.message) }
+                const phone = String(body.phone ?? '15551234567')
+                if (!/^[1-9]\d{6,14}$/.test(phone)) throw new HttpError(400, `phone ${phone}: digits only, no +`)
+                if (body.tamper != null && !['hmac', 'account-signature'].includes(body.tamper)) throw new HttpError(400, 'tamper: hmac or account-signature')
+                const c = [...this.connections.values()].find(x => x.state === 'open' && x.refs.includes(qr.ref))
+                if (!c) throw new HttpError(404, 'no open connection showed that ref')
+                return reply(200, c.scan(qr, { phone, platform: body.platform ?? 'android', tamper: body.tamper ?? null }))
+            }
+            case 'enter-code': {
+                let code
+                try { code = normalizeCode(body.code ?? '') } catch (e) { throw new HttpError(400, e.message) }
+                const waiting = c => c.state === 'open' && c.codePairing?.stage === 'hello' && (body.conn === undefined || c.id === Number(body.conn))
+                const c = [...this.connections.values()].filter(waiting).at(-1)
+                if (!c) throw new HttpError(409, 'no connection is waiting for a pairing code')
+                return reply(200, await c.enterCode(code))
+            }
+            case 'account': {
+                const phone = String(body.phone ?? '')
+                if (!/^[1-9]\d{6,14}$/.test(phone)) throw new HttpError(400, `phone ${phone}: digits only, no +`)
+                const account = this.accountFor(phone)
+                const out = { phone, account_key: account.key.public.toString('hex'), lid: account.lid, passkey: null }
+                if (body.passkey === true) {
+                    account.passkey = PK.makePasskey()
+                    // For the test's software authenticator only.
+                    out.passkey = { credential_id: account.passkey.credentialId.toString('base64url'), private_jwk: account.passkey.privateJwk }
+                } else if (body.passkey === false) account.passkey = null
+                return reply(200, out)
+            }
+            case 'expire-passkey': {
+                const c = [...this.connections.values()].filter(x => x.state === 'open' && x.passkey && (body.conn === undefined || x.id === Number(body.conn))).at(-1)
+                if (!c) throw new HttpError(409, 'no passkey ceremony under way')
+                c.passkey.expired = true
+                return reply(200, { conn: c.id })
+            }
+            case 'version': {
+                if (body.current !== undefined) {
+                    if (!/^\d+\.\d+\.\d+$/.test(String(body.current))) throw new HttpError(400, 'current: a.b.c')
+                    this.currentVersion = String(body.current)
+                }
+                if (body.enforce !== undefined) this.enforceVersion = !!body.enforce
+                return reply(200, { current: this.currentVersion, enforce: this.enforceVersion })
+            }
+            case 'cert':
+                if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
+                this.chainVariant = body.variant
+                return reply(200, { variant: this.chainVariant })
+            default:
+                throw new HttpError(404, `no POST ${name}`)
+            }
+        } catch (e) {
+            if (e instanceof HttpError) return reply(e.status, { error: e.message })
+            this.log(`control: ${e.stack || e}`)
+            return reply(500, { error: String(e.message || e) })
+        }
+    }
+
+    // What web.whatsapp.com's page tells a client about the current build: the
+    // one fact clients scrape from it is "client_revision":N (waweb.md 1.6).
+    servePage(res) {
+        const revision = Number(this.currentVersion.split('.')[2])
+        this.emit({ type: 'version-page', revision })
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        res.end(`<!DOCTYPE html><html><head><title>WhatsApp</title></head><body><script>` +
+            `self.__SERVER_DATA={"client_revision":${revision},"server_revision":${revision}};</script></body></html>\n`)
+    }
+
+    wait(filter, timeout) {
+        const hit = this.events.find(e => matches(e, filter))
+        if (hit) return Promise.resolve(hit)
+        return new Promise(resolve => {
+            const w = { filter, finish: ev => { clearTimeout(w.timer); this.waiters.delete(w); resolve(ev) } }
+            w.timer = setTimeout(() => w.finish(null), timeout)
+            this.waiters.add(w)
+        })
+    }
+}
+
+function compareVersions(a, b) {
+    const x = a.split('.').map(Number), y = b.split('.').map(Number)
+    for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1
+    return 0
+}
+
+class HttpError extends Error {
+    constructor(status, msg) { super(msg); this.status = status }
+}
+
+const filterOf = q => ({ since: Number(q.since ?? 0), type: q.type, conn: q.conn === undefined ? undefined : Number(q.conn), tag: q.tag })
+
+const matches = (e, f) => e.seq > f.since && (f.type === undefined || e.type === f.type) &&
+    (f.conn === undefined || e.conn === f.conn) && (f.tag === undefined || e.tag === f.tag)
+
+function readJson(req) {
+    return new Promise((resolve, reject) => {
+        const parts = []
+        let size = 0
+        req.on('data', d => {
+            size += d.length
+            if (size > 1 << 22) { reject(new HttpError(413, 'body over 4 MiB')); req.destroy() } else parts.push(d)
+        })
+        req.on('end', () => {
+            const text = Buffer.concat(parts).toString()
+            if (!text) return resolve({})
+            try { resolve(JSON.parse(text)) } catch (e) { reject(new HttpError(400, `body is not JSON: ${e.message}`)) }
+        })
+        req.on('error', reject)
+    })
+}
+
+function parseArgs(argv) {
+    const opts = { port: 0, rootKeyOut: null, rootPrivate: null, maxFrame: DEFAULT_MAX_FRAME }
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i], v = () => {
+            if (i + 1 >= argv.length) throw new Error(`${a} needs a value`)
+            return argv[++i]
+        }
+        if (a === '--port') opts.port = Number(v())
+        else if (a === '--root-key-out') opts.rootKeyOut = v()
+        else if (a === '--root-private') opts.rootPrivate = v()
+        else if (a === '--max-frame') opts.maxFrame = Number(v())
+        else throw new Error(`unknown argument ${a}`)
+    }
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port: 0..65535')
+    if (!Number.isInteger(opts.maxFrame) || opts.maxFrame < 1 || opts.maxFrame >= 1 << 24) throw new Error('--max-frame: 1..16777215')
+    if (opts.rootPrivate !== null && !/^[0-9a-fA-F]{64}$/.test(opts.rootPrivate)) throw new Error('--root-private: 64 hex digits')
+    return opts
+}
+
+function rootFromPrivate(hex) {
+    const priv = Buffer.from(hex, 'hex')
+    priv[0] &= 248; priv[31] &= 127; priv[31] |= 64
+    const pub = crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), priv]), format: 'der', type: 'pkcs8' })
+    return { private: priv, public: pub.export({ format: 'der', type: 'spki' }).subarray(-32) }
+}
+
+async function main() {
+    let opts
+    try { opts = parseArgs(process.argv.slice(2)) } catch (e) {
+        process.stderr.write(`mock-wa: ${e.message}\n`)
+        process.exit(2)
+    }
+    const mock = new MockServer({ rootKey: opts.rootPrivate ? rootFromPrivate(opts.rootPrivate) : undefined, maxFrame: opts.maxFrame })
+    const where = await mock.listen(opts.port)
+    if (opts.rootKeyOut) fs.writeFileSync(opts.rootKeyOut, where.root_key + '\n')
+    const stop = () => mock.close().then(() => process.exit(0))
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    process.stdout.write(`ready ${JSON.stringify(where)}\n`)
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main()
