@@ -215,7 +215,11 @@ void InboxRuntime::tick() noexcept
     if (device_ == nullptr) {
         return;
     }
+    // Chats the device pushes during its tick are forwarded by the one
+    // kick below, not one kick (one store query) each.
+    in_device_tick_ = true;
     guarded("the device", [&] { device_->tick(static_cast<int64_t>(ngx_time())); });
+    in_device_tick_ = false;
     guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
     guarded("sending agent replies", [&] { sender_->tick(); });
 }
@@ -224,7 +228,7 @@ void InboxRuntime::inbound(std::string_view)
 {
     // The forwarder takes each chat's next message in store order; kicking
     // it starts whichever chats are idle.
-    if (forwarder_ != nullptr) {
+    if (forwarder_ != nullptr && !in_device_tick_) {
         forwarder_->kick();
     }
 }

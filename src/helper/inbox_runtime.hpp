@@ -86,6 +86,7 @@ private:
     std::string name_;
     std::string last_error_;
     ngx_msec_t start_backoff_ = 0;
+    bool in_device_tick_ = false;
     DeviceState shown_state_ = DeviceState::unpaired;
     int64_t state_since_ = 0;
 
