@@ -8,28 +8,17 @@ use warnings;
 use lib 't/lib';
 use ChatwootTest;
 use ChatwootTest::FakeChatwoot;
-use JSON::PP;
 use Mojo::UserAgent;
 use Test::More;
 
-my $JSON = JSON::PP->new->canonical->utf8;
 my $CHAT = '5511987654321@s.whatsapp.net';
-
-sub write_message {
-    my ($dir, $seq, %m) = @_;
-    my $name = sprintf '%s/%010d-%s.json', $dir, $seq, $m{id};
-    open my $fh, '>', "$name.tmp" or die $!;
-    print {$fh} $JSON->encode(\%m);
-    close $fh;
-    rename "$name.tmp", $name or die $!;
-}
 
 sub state_of { ChatwootTest::FakeChatwoot->get_state($_[0]) }
 
 my $t = ChatwootTest->new;
 my ($fake, $device) = $t->start_bridge;
 
-write_message($device, 1, id => 'FIRST', chat => $CHAT, push_name => 'Maria', text => 'first');
+ChatwootTest->device_message($device, 1, id => 'FIRST', chat => $CHAT, push_name => 'Maria', text => 'first');
 my $st = $t->wait_for(sub { my $s = state_of($fake); @{$s->{conversations}} ? $s : undef },
                       15, 'the conversation in Chatwoot');
 my $conv = $st->{conversations}[0]{display_id};
@@ -44,7 +33,7 @@ for my $i (1 .. 20) {
 
 ChatwootTest::FakeChatwoot->set_faults($fake,
     { kind => 'lost_answer', method => 'POST', path_regex => "^\Q$path\E\$", count => 1 });
-write_message($device, 2, id => 'LOST', chat => $CHAT, push_name => 'Maria', text => 'the lost one');
+ChatwootTest->device_message($device, 2, id => 'LOST', chat => $CHAT, push_name => 'Maria', text => 'the lost one');
 
 my $s = $t->wait_for(sub { my $s = $t->status; $s->{bridge}{whatsapp_failed} >= 1 ? $s : undef },
                      30, 'the message settled');

@@ -14,16 +14,12 @@ use JSON::PP;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
 
-my $JSON = JSON::PP->new->canonical->utf8;
 
 sub write_messages {
     my ($dir, @messages) = @_;
     for my $m (@messages) {
-        my $name = sprintf '%s/%010d-%s.json', $dir, $m->{seq}, $m->{id};
-        open my $fh, '>', "$name.tmp" or die $!;
-        print {$fh} $JSON->encode({ map { $_ => $m->{$_} } grep { $_ ne 'seq' } keys %$m });
-        close $fh;
-        rename "$name.tmp", $name or die $!;   # the device never sees half a file
+        ChatwootTest->device_message($dir, $m->{seq},
+                                     map { $_ => $m->{$_} } grep { $_ ne 'seq' } keys %$m);
     }
 }
 

@@ -169,6 +169,18 @@ sub start_bridge {
     return ($fake, $device, $port);
 }
 
+# One incoming message for the synthetic device in `$dir`, named by
+# `$seq` (the device takes files in name order) and written whole: the
+# device never sees half a file.
+sub device_message {
+    my ($class, $dir, $seq, %m) = @_;
+    my $name = sprintf '%s/%010d-%s.json', $dir, $seq, $m{id};
+    open my $fh, '>', "$name.tmp" or die $!;
+    print {$fh} JSON::PP->new->canonical->utf8->encode(\%m);
+    close $fh;
+    rename "$name.tmp", $name or die $!;
+}
+
 sub write_file {
     my ($self, $name, $content) = @_;
     my $path = "$self->{dir}/$name";
