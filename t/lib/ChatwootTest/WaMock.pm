@@ -1,0 +1,322 @@
+package ChatwootTest::WaMock;
+
+# The loopback WhatsApp server (t/mock/wa/server.mjs) as a peer of a
+# black-box test: started as the test's own child process, read from its
+# `ready {...}` line, and driven through its control API (JSON over HTTP on
+# the same port).  It is stopped by ChatwootTest->finish (it is one of the
+# test's daemons) or, when a test dies half-way, by DESTROY.
+#
+#   my $wa = ChatwootTest::WaMock->start($t);
+#   $wa->url, $wa->root_key                      for whatsapp_server
+#   my $since = $wa->last_seq;
+#   ... the helper connects ...
+#   my $hs = $wa->wait(type => 'handshake', since => $since);
+#
+# Each POST wrapper croaks on an answer other than 200 (the mock says why);
+# control() gives the status and body to tests that check a refusal.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use File::Basename qw(dirname);
+use File::Spec;
+use IO::Select;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+use ChatwootTest;
+
+my $MOCK_DIR = File::Spec->rel2abs(dirname(__FILE__) . '/../../mock/wa');
+
+# Starts the mock for $t.  Options: args (more command-line arguments, e.g.
+# ['--max-frame', 4096]), timeout (seconds to wait for the ready line).
+sub start {
+    my ($class, $t, %o) = @_;
+    my $server = "$MOCK_DIR/server.mjs";
+    # build.sh installs node and the pinned packages: a missing one is a
+    # broken set-up, not a reason to skip.
+    -d "$MOCK_DIR/node_modules" or croak "$MOCK_DIR/node_modules is missing: run ./build.sh";
+    my $dir = $t->dir;
+    my $n = ++$t->{wa_mocks};
+    my $key_file = "$dir/wa-mock-$n.key";
+    my $log = "$dir/wa-mock-$n.log";
+    pipe my $r, my $w or croak "pipe: $!";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        close $r;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>&', $w or POSIX::_exit(126);
+        open STDERR, '>>', $log or POSIX::_exit(126);
+        exec('node', $server, '--port', $o{port} // 0, '--root-key-out', $key_file,
+             @{$o{args} // []}) or POSIX::_exit(127);
+    }
+    close $w;
+    my $self = bless { t => $t, pid => $pid, out => $r, log => $log, key_file => $key_file }, $class;
+    # ChatwootTest->finish stops it with the other daemons (TERM, reap).
+    push @{$t->{daemons}}, $pid;
+
+    my $line = $self->_read_line($o{timeout} // 20);
+    my ($json) = ($line // '') =~ /^ready (\{.*\})$/
+        or croak 'the WhatsApp mock did not say ready: ' . ($line // 'nothing')
+            . "\n" . $self->log_text;
+    my $ready = decode_json($json);
+    @$self{qw(url control root_key)} = @$ready{qw(url control root_key)};
+    ($self->{port}) = $self->{control} =~ m{^http://127\.0\.0\.1:(\d+)/control/$}
+        or croak "unexpected control URL $self->{control}";
+    open my $fh, '<', $key_file or croak "$key_file: $!";
+    my $key = <$fh> // '';
+    chomp $key;
+    $key eq $self->{root_key} or croak "the root key file says $key, the ready line $self->{root_key}";
+    return $self;
+}
+
+sub _read_line {
+    my ($self, $timeout) = @_;
+    my $sel = IO::Select->new($self->{out});
+    my $buf = '';
+    my $deadline = time + $timeout;
+    while ((my $left = $deadline - time) > 0) {
+        last unless $sel->can_read($left);
+        my $n = sysread $self->{out}, $buf, 4096, length $buf;
+        last unless $n;
+        return $1 if $buf =~ /^(.*)\n/;
+    }
+    return length $buf ? $buf : undef;
+}
+
+sub pid      { $_[0]{pid} }
+sub url      { $_[0]{url} }       # ws://127.0.0.1:PORT/ws/chat
+sub port     { $_[0]{port} }
+sub root_key { $_[0]{root_key} }  # 64 hex digits, the public half
+
+# What the mock wrote on stderr (one line per event worth knowing).
+sub log_text {
+    my ($self) = @_;
+    open my $fh, '<', $self->{log} or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# The `whatsapp_server` directive for this mock.
+sub directive {
+    my ($self) = @_;
+    return "whatsapp_server $self->{url} root_key=$self->{root_key};";
+}
+
+###########################################################################
+# The control API
+
+# One request: (status, decoded JSON body).  $body: a hash ref for POST,
+# undef for GET.
+sub control {
+    my ($self, $name, $body) = @_;
+    my @args = defined $body
+        ? ('POST', "/control/$name", body => encode_json($body),
+           headers => { 'Content-Type' => 'application/json' })
+        : ('GET', "/control/$name");
+    my ($code, $h, $text) = $self->{t}->http($self->{port}, @args);
+    my $json = eval { decode_json($text) };
+    croak "the WhatsApp mock answered $code to $args[0] $name with no JSON: $text" unless $json;
+    return ($code, $json);
+}
+
+sub _ok {
+    my ($self, $name, $body) = @_;
+    my ($code, $json) = $self->control($name, $body);
+    croak "the WhatsApp mock answered $code to $name: " . ($json->{error} // encode_json($json))
+        unless $code == 200;
+    return $json;
+}
+
+sub _query {
+    my (%f) = @_;
+    my @q = map { "$_=" . _escape($f{$_}) } grep { defined $f{$_} } sort keys %f;
+    return @q ? '?' . join('&', @q) : '';
+}
+
+sub _escape {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
+    return $s;
+}
+
+# Every event (filters: since, type, conn, tag), in order.
+sub events {
+    my ($self, %f) = @_;
+    return $self->_ok('events' . _query(%f))->{events};
+}
+
+# The seq of the latest event (0 when none): a `since` for what follows.
+sub last_seq {
+    my ($self) = @_;
+    my $ev = $self->events;
+    return @$ev ? $ev->[-1]{seq} : 0;
+}
+
+# The first event after `since` that matches the filters, waited for by a
+# long poll (the mock answers as soon as it happens); undef when none came
+# within `timeout` seconds.  Long polls are cut into pieces the HTTP
+# client's read timeout allows.
+sub try_wait {
+    my ($self, %f) = @_;
+    my $timeout = delete $f{timeout} // 10;
+    my $deadline = time + $timeout;
+    while (1) {
+        my $left = $deadline - time;
+        my $ms = int(1000 * ($left < 20 ? $left : 20));
+        $ms = 1 if $ms < 1;
+        my ($code, $json) = $self->control('wait' . _query(%f, timeout => $ms));
+        return $json if $code == 200;
+        croak "the WhatsApp mock answered $code to wait: " . encode_json($json) unless $code == 504;
+        return undef if time >= $deadline;
+    }
+}
+
+# Like try_wait, but a missing event fails the test (croaks with the
+# mock's log, which says what it saw instead).
+sub wait {
+    my ($self, %f) = @_;
+    my $ev = $self->try_wait(%f);
+    return $ev if $ev;
+    my %shown = %f;
+    croak 'no WhatsApp mock event ' . encode_json(\%shown) . " came; the mock's log:\n"
+        . $self->log_text;
+}
+
+sub connections { $_[0]->_ok('connections')->{connections} }
+
+# Connections past their handshake, logged in as a device, not closed.
+sub live_logins {
+    my ($self) = @_;
+    return [grep { $_->{state} eq 'open' && ($_->{client}{kind} // '') eq 'login' }
+            @{$self->connections}];
+}
+
+sub _conn { defined $_[0] ? (conn => 0 + $_[0]) : () }
+
+# code: "515", "401", "conflict" or "503"; conn: the latest one unless named.
+sub stream_error {
+    my ($self, $code, $conn) = @_;
+    return $self->_ok('stream-error', { code => "$code", _conn($conn) });
+}
+
+sub failure {
+    my ($self, $reason, $conn) = @_;
+    return $self->_ok('failure', { reason => 0 + ($reason // 405), _conn($conn) });
+}
+
+# How the next logins are answered: a <failure> reason, or undef for <success>.
+sub login_answer {
+    my ($self, $failure) = @_;
+    return $self->_ok('login-answer', { failure => defined $failure ? 0 + $failure : undef });
+}
+
+# Options: current ("a.b.c": what the page names as client_revision),
+# enforce (true: older clients get <failure reason="405">).
+sub version {
+    my ($self, %o) = @_;
+    my %body;
+    $body{current} = $o{current} if defined $o{current};
+    $body{enforce} = $o{enforce} ? JSON::PP::true : JSON::PP::false if exists $o{enforce};
+    return $self->_ok('version', \%body);
+}
+
+sub drop {
+    my ($self, $conn) = @_;
+    return $self->_ok('drop', { _conn($conn) });
+}
+
+# Whether the mock answers the client's pings.
+sub pings {
+    my ($self, $answer) = @_;
+    return $self->_ok('pings', { answer => $answer ? JSON::PP::true : JSON::PP::false });
+}
+
+# Stanzas as the mock's JSON nodes; options: compress, split, conn.
+sub send_nodes {
+    my ($self, $nodes, %o) = @_;
+    my %body = (nodes => $nodes, _conn($o{conn}));
+    $body{compress} = JSON::PP::true if $o{compress};
+    $body{split} = 0 + $o{split} if $o{split};
+    return $self->_ok('send', \%body);
+}
+
+sub cert {
+    my ($self, $variant) = @_;
+    return $self->_ok('cert', { variant => $variant });
+}
+
+# The phone scans $qr.  Options: phone (digits), tamper, platform.
+sub scan {
+    my ($self, $qr, %o) = @_;
+    return $self->_ok('scan', { qr => $qr, %o });
+}
+
+sub enter_code {
+    my ($self, $code, $conn) = @_;
+    return $self->_ok('enter-code', { code => $code, _conn($conn) });
+}
+
+sub account {
+    my ($self, $phone, %o) = @_;
+    my %body = (phone => "$phone");
+    $body{passkey} = $o{passkey} ? JSON::PP::true : JSON::PP::false if exists $o{passkey};
+    return $self->_ok('account', \%body);
+}
+
+sub expire_passkey {
+    my ($self, $conn) = @_;
+    return $self->_ok('expire-passkey', { _conn($conn) });
+}
+
+# The stanzas the mock received (events of type "received") after `since`
+# whose node has a child (at any depth) tagged $tag.
+sub received_with {
+    my ($self, $tag, %f) = @_;
+    return [grep { _has_tag($_->{node}, $tag) } @{$self->events(%f, type => 'received')}];
+}
+
+sub _has_tag {
+    my ($node, $tag) = @_;
+    return 0 unless ref $node eq 'HASH';
+    return 1 if ($node->{tag} // '') eq $tag;
+    return 0 unless ref $node->{content} eq 'ARRAY';
+    return scalar grep { _has_tag($_, $tag) } @{$node->{content}};
+}
+
+###########################################################################
+# Stopping
+
+# Stops the mock now (TERM, then KILL if it lingers) and reaps it.
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return;
+    # Only a child not reaped yet is ours to signal: a reaped pid may
+    # already be another process's.
+    if (waitpid($pid, WNOHANG) == 0) {
+        kill 'TERM', $pid;
+        my $deadline = time + 5;
+        while (time < $deadline) {
+            last if waitpid($pid, WNOHANG) != 0;
+            sleep 0.05;
+        }
+        if (waitpid($pid, WNOHANG) == 0) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+        }
+    }
+    $self->{t}{daemons} = [grep { $_ != $pid } @{$self->{t}{daemons} // []}];
+    delete $self->{pid};
+    close $self->{out} if $self->{out};
+    delete $self->{out};
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($?, $@, $!);
+    $self->stop;
+}
+
+1;
