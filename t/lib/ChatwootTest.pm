@@ -573,6 +573,131 @@ sub wait_port {
     }, 10, "port $port");
 }
 
+###########################################################################
+# The live WhatsApp device against the loopback WhatsApp server
+# (ChatwootTest::WaMock).  The operator's device API is served at
+# /chatwoot/devices/ on the test's port.
+
+# The http block of chatwoot_http whose inbox "main" is a live WhatsApp
+# device talking to the mock $o{wa} (`whatsapp_server <its URL>
+# root_key=<its key>`), plus the chatwoot_devices location.  Options: wa
+# (required), the options of chatwoot_http (port required; inbox => {extra
+# => more inbox lines} for whatsapp_version and the like).
+sub wa_http {
+    my ($self, %o) = @_;
+    my $wa = delete $o{wa} // croak 'wa';
+    my %inbox = %{delete $o{inbox} // {}};
+    $inbox{extra} = '        ' . $wa->directive . "\n" . ($inbox{extra} // '');
+    $self->{devices_prefix} = '/chatwoot/devices/';
+    $self->{devices_port} = $o{port};
+    return $self->chatwoot_http(
+        %o, inbox => \%inbox,
+        server => "        location /chatwoot/devices/ { chatwoot_devices; }\n" . ($o{server} // ''));
+}
+
+# A running nginx whose inbox "main" is a live device on a fresh mock, with
+# a fake Chatwoot behind the inbox.  Options: wa (a mock already started),
+# inbox (as in wa_http), http, server, fake (more FakeChatwoot options).
+# Returns (nginx port, the mock); the helper is running.
+sub start_wa {
+    my ($self, %o) = @_;
+    require ChatwootTest::FakeChatwoot;
+    require ChatwootTest::WaMock;
+    my $wa = $o{wa} // ChatwootTest::WaMock->start($self);
+    my $fake = ChatwootTest::FakeChatwoot->spawn($self, account => 1, token => 'test-api-token',
+                                                 inbox => { id => 7, name => 'WhatsApp' },
+                                                 %{$o{fake} // {}});
+    my $port = free_port();
+    $self->write_config($self->wa_http(
+        port => $port, wa => $wa,
+        inbox => { url => "http://127.0.0.1:$fake/", %{$o{inbox} // {}} },
+        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(http server zone)))->run;
+    $self->wait_helper_running;
+    return ($port, $wa);
+}
+
+# A request to the device API: (status, {headers}, body).
+sub devices_http {
+    my ($self, $method, $path, %o) = @_;
+    my $port = $self->{devices_port} // croak 'no devices location (wa_http)';
+    return $self->http($port, $method, $self->{devices_prefix} . $path, %o);
+}
+
+# One device's JSON (name, state, pn_jid, lid, reconnects, error, ...).
+sub device {
+    my ($self, $name) = @_;
+    my ($code, undef, $body) = $self->devices_http('GET', $name // 'main');
+    croak "device $name answered $code: $body" unless $code == 200;
+    return decode_json($body);
+}
+
+# POST <prefix><name>/<what> (pair, pair-code, logout): (status, JSON).
+sub device_command {
+    my ($self, $name, $what, $body) = @_;
+    my ($code, undef, $text) = $self->devices_http(
+        'POST', "$name/$what",
+        defined $body ? (body => encode_json($body),
+                         headers => { 'Content-Type' => 'application/json' }) : ());
+    return ($code, eval { decode_json($text) } // { raw => $text });
+}
+
+# The current QR as text: (status, body).
+sub qr_text {
+    my ($self, $name) = @_;
+    my ($code, undef, $body) = $self->devices_http('GET', ($name // 'main') . '/qr?format=text');
+    return ($code, $body);
+}
+
+# Waits until the device satisfies $want: a state name, or a sub given the
+# device's JSON.  Returns the JSON.  The devices API shows the snapshot the
+# helper publishes on every change: polling it waits for that event.
+sub wait_device {
+    my ($self, $name, $want, $timeout, $what) = @_;
+    my $check = ref $want eq 'CODE' ? $want : sub { $_[0]{state} eq $want };
+    my $last;
+    my $d = eval {
+        $self->wait_for(sub {
+            $last = eval { $self->device($name) } or return;
+            $check->($last) ? $last : undef;
+        }, $timeout // 20, $what // "device $name " . (ref $want ? 'as wanted' : $want));
+    };
+    return $d if $d;
+    croak "$@  device $name is now: " . (defined $last ? encode_json($last) : 'unknown');
+}
+
+# Waits until the device shows a QR to scan and returns its text: asks for
+# one first (POST pair) if the device is idle and unpaired.
+sub wait_qr {
+    my ($self, $name, $timeout) = @_;
+    $name //= 'main';
+    my $asked;
+    my $d = $self->wait_device($name, sub {
+        my ($d) = @_;
+        if ($d->{state} eq 'unpaired' && !$asked) {
+            my ($code, $j) = $self->device_command($name, 'pair');
+            croak "pair answered $code: " . encode_json($j) unless $code == 202;
+            $asked = $j->{id};
+        }
+        $d->{state} eq 'pairing_qr' && $d->{qr_pending};
+    }, $timeout, "device $name showing a QR");
+    my ($code, $qr) = $self->qr_text($name);
+    croak "qr?format=text answered $code: $qr" unless $code == 200;
+    return $qr;
+}
+
+# Pairs device $name with the mock's phone by QR: the QR from the API,
+# the mock's phone scans it, and the device gets to connected.  Options:
+# phone (digits; the mock's default otherwise), timeout.  Returns (the
+# device's JSON once connected, the mock's pair-success record, the QR).
+sub pair_qr {
+    my ($self, $wa, $name, %o) = @_;
+    $name //= 'main';
+    my $qr = $self->wait_qr($name, $o{timeout});
+    my $sent = $wa->scan($qr, defined $o{phone} ? (phone => "$o{phone}") : ());
+    my $d = $self->wait_device($name, 'connected', $o{timeout} // 30);
+    return ($d, $sent, $qr);
+}
+
 sub DESTROY {
     my ($self) = @_;
     local $?;
