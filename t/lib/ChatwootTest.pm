@@ -607,13 +607,22 @@ sub start_wa {
     my $fake = ChatwootTest::FakeChatwoot->spawn($self, account => 1, token => 'test-api-token',
                                                  inbox => { id => 7, name => 'WhatsApp' },
                                                  %{$o{fake} // {}});
-    my $port = free_port();
-    $self->write_config($self->wa_http(
-        port => $port, wa => $wa,
-        inbox => { url => "http://127.0.0.1:$fake/", %{$o{inbox} // {}} },
-        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(http server zone)))->run;
+    $self->{wa_setup} = { port => free_port(), wa => $wa, fake => $fake };
+    $self->wa_write_config(%o)->run;
     $self->wait_helper_running;
-    return ($port, $wa);
+    return ($self->{wa_setup}{port}, $wa);
+}
+
+# Writes nginx.conf again for the nginx of start_wa (same port, mock and
+# fake Chatwoot), with other options (inbox => {extra => ...}, http,
+# server, zone); a reload or restart then takes it.
+sub wa_write_config {
+    my ($self, %o) = @_;
+    my $w = $self->{wa_setup} // croak 'start_wa first';
+    return $self->write_config($self->wa_http(
+        port => $w->{port}, wa => $w->{wa},
+        inbox => { url => "http://127.0.0.1:$w->{fake}/", %{$o{inbox} // {}} },
+        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(http server zone)));
 }
 
 # A request to the device API: (status, {headers}, body).
@@ -666,14 +675,15 @@ sub wait_device {
 }
 
 # Waits until the device shows a QR to scan and returns its text: asks for
-# one first (POST pair) if the device is idle and unpaired.
+# one first (POST pair) if the device is idle, unpaired or logged out (a
+# device that stopped waits for the operator).
 sub wait_qr {
     my ($self, $name, $timeout) = @_;
     $name //= 'main';
     my $asked;
     my $d = $self->wait_device($name, sub {
         my ($d) = @_;
-        if ($d->{state} eq 'unpaired' && !$asked) {
+        if ($d->{state} =~ /^(unpaired|logged_out)$/ && !$asked) {
             my ($code, $j) = $self->device_command($name, 'pair');
             croak "pair answered $code: " . encode_json($j) unless $code == 202;
             $asked = $j->{id};

@@ -278,6 +278,21 @@ sub received_with {
     return [grep { _has_tag($_->{node}, $tag) } @{$self->events(%f, type => 'received')}];
 }
 
+# Waits for the first stanza received after `since` (and on `conn`, if
+# given) with a child tagged $tag; croaks if none comes within `timeout`.
+sub wait_received {
+    my ($self, $tag, %f) = @_;
+    my $timeout = delete $f{timeout} // 10;
+    my $deadline = time + $timeout;
+    my $since = $f{since} // 0;
+    while ((my $left = $deadline - time) > 0) {
+        my $ev = $self->try_wait(%f, since => $since, type => 'received', timeout => $left) or last;
+        return $ev if _has_tag($ev->{node}, $tag);
+        $since = $ev->{seq};
+    }
+    croak "the WhatsApp mock received no <$tag>; its log:\n" . $self->log_text;
+}
+
 sub _has_tag {
     my ($node, $tag) = @_;
     return 0 unless ref $node eq 'HASH';

@@ -1,0 +1,100 @@
+# A live WhatsApp device paired by QR through real nginx against the
+# loopback WhatsApp server: the QR text from the devices API, scanned by the
+# mock's phone, pair-success answered, the 515 restart, a login, and the
+# device connected with its phone-number JID and its LID; after the login
+# the mock sees the first prekey upload (812 keys) and passive active.
+# Then nginx is stopped and started again: the device logs in with its
+# stored identity, with no new registration, and never two connections.
+# The QR text never reaches error.log.
+use strict;
+use warnings;
+use lib 't/lib';
+use ChatwootTest;
+use ChatwootTest::WaMock;
+use Test::More;
+
+my $PHONE = '15557654321';
+
+my $t = ChatwootTest->new;
+my ($port, $wa) = $t->start_wa;
+
+my $d = $t->wait_device('main', sub { $_[0]{state} =~ /^(unpaired|pairing_qr)$/ }, 20,
+                        'a device with no keys waiting to be paired');
+is($d->{pn_jid}, undef, 'before pairing: no phone-number JID');
+is($d->{lid}, undef, 'before pairing: no LID');
+my ($code, $body) = $t->qr_text('main');
+ok($code == 409 || $code == 503 || $code == 200, "qr before the device asked for one: $code");
+
+my $since = $wa->last_seq;
+my $qr = $t->wait_qr('main');
+like($qr, qr/^2@[^,]+,[A-Za-z0-9+\/]{43}=,[A-Za-z0-9+\/]{43}=,[A-Za-z0-9+\/]{43}=(,.*)?$/,
+     'the QR text: ref, noise key, identity key, adv secret');
+my $reg = $wa->wait(type => 'handshake', since => $since);
+is($reg->{client}{kind}, 'registration', 'the device registers: no keys yet');
+is_deeply([map { $_->{client}{kind} } @{$wa->events(since => $since, type => 'handshake')}],
+          ['registration'], 'one registration, no other handshake');
+$wa->wait(type => 'pair-device-ack', since => $since);
+ok(1, 'the device acks pair-device');
+
+my $sent = $wa->scan($qr, phone => $PHONE);
+like($sent->{jid}, qr/^\Q$PHONE\E:\d+\@s\.whatsapp\.net$/, "the phone pairs it as $sent->{jid}");
+my $paired = $wa->wait(type => 'paired', since => $since);
+is($paired->{jid}, $sent->{jid}, 'the mock checked pair-device-sign and paired it');
+my $login = $wa->wait(type => 'handshake', since => $paired->{seq});
+is($login->{client}{kind}, 'login', 'after the 515, a login');
+my ($user, $dev) = $sent->{jid} =~ /^(\d+):(\d+)@/;
+is($login->{client}{username}, $user, 'as the paired number');
+is($login->{client}{device}, $dev, 'and device');
+is($login->{client}{noiseKey}, $reg->{client}{noiseKey}, 'with the noise key it registered');
+
+$d = $t->wait_device('main', 'connected', 30);
+like($d->{pn_jid}, qr/^\Q$PHONE\E(:\d+)?\@s\.whatsapp\.net$/, "connected: pn_jid $d->{pn_jid}");
+my ($lid_user) = $sent->{lid} =~ /^(\d+):/;
+like($d->{lid} // '', qr/^\Q$lid_user\E(:\d+)?\@lid$/, 'connected: lid ' . ($d->{lid} // 'none'));
+ok($d->{connected_since} > 0, 'connected: connected_since set');
+is($d->{qr_pending}, JSON::PP::false, 'connected: no QR pending');
+($code) = $t->qr_text('main');
+is($code, 409, 'connected: qr answers 409');
+
+my $up = $wa->wait(type => 'prekeys-uploaded', conn => $login->{conn}, since => $since);
+is($up->{count}, 812, 'after the login: 812 prekeys uploaded, signature verified by the mock');
+is(substr($up->{identity}, -64), substr($reg->{client}{identity}, -64), 'under the identity it registered');
+my $passive = $wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
+is($passive->{mode}, 'active', 'and passive active');
+is(scalar @{$wa->live_logins}, 1, 'one live connection of the device');
+
+my $keys = $t->sql(q{SELECT pn_jid, hex(identity_public), adv_identity IS NOT NULL
+                     FROM wa_devices WHERE device = 'main'});
+is(scalar @$keys, 1, 'the store has the device');
+like($keys->[0][0] // '', qr/^\Q$PHONE\E/, 'with its phone-number JID');
+is(lc $keys->[0][1], substr($reg->{client}{identity}, -64), 'and the identity it registered');
+is($keys->[0][2], 1, 'and the account\'s signature over it');
+is($t->sql(q{SELECT count(*) FROM wa_pre_keys WHERE device = 'main' AND uploaded = 1})->[0][0],
+   812, 'the store marks the 812 prekeys uploaded');
+
+# Stop and start: the stored identity logs in, no registration.
+$t->stop;
+$wa->wait(type => 'closed', conn => $login->{conn}, since => $since);
+ok(1, 'nginx stopped: its connection closed');
+my $restart = $wa->last_seq;
+$t->run;
+$t->wait_helper_running;
+my $again = $wa->wait(type => 'handshake', since => $restart, timeout => 20);
+is($again->{client}{kind}, 'login', 'after a restart: a login');
+is($again->{client}{username}, $user, 'as the same number');
+is($again->{client}{device}, $dev, 'and device');
+is($again->{client}{noiseKey}, $reg->{client}{noiseKey}, 'with the same noise key');
+$d = $t->wait_device('main', sub { $_[0]{state} eq 'connected' && $_[0]{connected_since} }, 30,
+                     'connected after the restart');
+like($d->{pn_jid}, qr/^\Q$PHONE\E/, 'the same phone-number JID');
+$wa->wait(type => 'passive', conn => $again->{conn}, since => $restart);
+is_deeply([grep { $_->{client}{kind} ne 'login' } @{$wa->events(since => $restart, type => 'handshake')}],
+          [], 'no registration after the restart');
+is_deeply($wa->events(type => 'duplicate-login'), [], 'never two live connections of the device');
+is(scalar @{$wa->live_logins}, 1, 'one live connection');
+
+unlike($t->read_file('error.log'), qr/\Q$qr\E/, 'error.log never holds the QR text');
+my ($ref) = split /,/, $qr;
+unlike($t->read_file('error.log'), qr/\Q$ref\E/, 'nor its ref');
+$t->finish;
+done_testing;

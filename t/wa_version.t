@@ -1,0 +1,105 @@
+# The client version (whatsapp_version): the server answers an outdated
+# client <failure reason="405">.
+#   - auto (the default), the server refusing every login: the device stops
+#     in error "client outdated" with an error line naming whatsapp_version,
+#     after at most one more try (with the version the web client's page
+#     names), never a reconnect storm;
+#   - auto, a newer version enforced: the device reads client_revision from
+#     the page at whatsapp_server's host, logs in with it and keeps it;
+#   - pinned (whatsapp_version a.b.c) older than the enforced one: error
+#     "client outdated" at once, the page not fetched.
+use strict;
+use warnings;
+use lib 't/lib';
+use ChatwootTest;
+use ChatwootTest::WaMock;
+use Test::More;
+
+my $NEWER = '2.3000.1999999999';   # above the built-in version
+my $OLD = '2.3000.1000000001';
+
+my $t = ChatwootTest->new;
+$t->allow_log(qr/\[error\].*inbox "main": WhatsApp refused client version/);
+my ($port, $wa) = $t->start_wa;
+
+my $since = $wa->last_seq;
+my ($d, $sent, $qr) = $t->pair_qr($wa, 'main');
+my $login = $wa->wait(type => 'handshake', since => $wa->wait(type => 'paired', since => $since)->{seq});
+$wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
+my $builtin = $login->{client}{version};
+like($builtin, qr/^2\.\d+\.\d+$/, "the built-in version: $builtin");
+
+# Waits until the device has been in state $state for 3 s (the helper
+# republishes every second; a reconnect would come within one) and checks
+# that the mock saw no connection after event $after.
+sub stays {
+    my ($state, $after, $what) = @_;
+    my $d = $t->wait_device('main', sub { $_[0]{state} eq $state && $_[0]{state_since}
+                                          && time - $_[0]{state_since} >= 3 }, 15, "$what: $state for 3 s");
+    is_deeply($wa->events(type => 'connected', since => $after), [], "$what: no connection after that");
+    return $d;
+}
+
+# 1. auto, every login refused with 405.
+$since = $wa->last_seq;
+$wa->login_answer(405);
+$wa->drop($login->{conn});
+my $refused = $wa->wait(type => 'sent', tag => 'failure', since => $since, timeout => 20);
+is($refused->{node}{attrs}{reason}, '405', '405: the mock refuses the login');
+$d = $t->wait_device('main', 'error', 20);
+is($d->{error}, 'client outdated', 'auto, 405: state error "client outdated"');
+ok(eval { $t->wait_log(qr/\[error\].*inbox "main".*outdated.*"whatsapp_version"/) },
+   'auto, 405: an error line naming whatsapp_version') or diag $@;
+my @tries = @{$wa->events(type => 'handshake', since => $since)};
+ok(@tries >= 1 && @tries <= 2, 'auto, 405: one try, or one more with the page\'s version (' . scalar(@tries) . ')');
+my $last = $wa->events(type => 'closed', since => $since)->[-1];
+stays('error', $last->{seq}, 'auto, 405');
+TODO: {
+    local $TODO = 'the version fetch on a 405 (issue 9: whatsapp_version auto)';
+    ok(@{$wa->events(type => 'version-page', since => $since)}, 'auto, 405: the page was fetched');
+    is(scalar @tries, 2, 'auto, 405: and the login tried once more');
+}
+
+# 2. auto, a newer version enforced: the page's version logs in.
+$wa->login_answer(undef);
+$wa->version(current => $NEWER, enforce => 1);
+$t->stop;
+$since = $wa->last_seq;
+$t->run;
+$t->wait_helper_running;
+my $first = $wa->wait(type => 'handshake', since => $since, timeout => 20);
+is($first->{client}{version}, $builtin, 'restart: the built-in version first');
+$wa->wait(type => 'outdated', since => $since);
+TODO: {
+    local $TODO = 'the version fetch on a 405 (issue 9: whatsapp_version auto)';
+    my $ok = eval {
+        $wa->wait(type => 'version-page', since => $since, timeout => 10);
+        my $next = $wa->wait(type => 'handshake', since => $first->{seq}, timeout => 10);
+        is($next->{client}{version}, $NEWER, 'auto: logs in again with the version the page names');
+        $d = $t->wait_device('main', 'connected', 10);
+        is($t->sql(q{SELECT CAST(value AS TEXT) FROM wa_device_values
+                     WHERE device = 'main' AND key = 'accepted_version'})->[0][0] // '',
+           $NEWER, 'auto: the accepted version is kept');
+        1;
+    };
+    ok($ok, 'auto, a newer version enforced: fetched, kept and connected') or diag $@;
+}
+
+# 3. Pinned older than the enforced version: no page, error at once.
+$t->wa_write_config(inbox => { extra => "        whatsapp_version $OLD;\n" });
+$since = $wa->last_seq;
+$t->reload;
+my $pinned = $wa->wait(type => 'handshake', since => $since, timeout => 20);
+is($pinned->{client}{version}, $OLD, 'pinned: the version of whatsapp_version');
+$wa->wait(type => 'outdated', since => $since);
+$d = $t->wait_device('main', sub { $_[0]{state} eq 'error' && $_[0]{state_since} }, 20, 'pinned: error');
+is($d->{error}, 'client outdated', 'pinned, 405: state error "client outdated"');
+ok(eval { $t->wait_log(qr/\[error\].*inbox "main".*refused client version \Q$OLD\E.*"whatsapp_version"/) },
+   'pinned, 405: an error line naming the version and whatsapp_version') or diag $@;
+stays('error', $wa->events(type => 'closed', since => $since)->[-1]{seq}, 'pinned, 405');
+is(scalar @{$wa->events(type => 'handshake', since => $since)}, 1, 'pinned, 405: one try only');
+is_deeply($wa->events(type => 'version-page', since => $since), [], 'pinned: the page is not fetched');
+
+unlike($t->read_file('error.log'), qr/\Q$qr\E/, 'error.log never holds the QR text');
+$t->finish;
+done_testing;
