@@ -14,14 +14,12 @@ my $t = ChatwootTest->new;
 $t->allow_log(qr/\[error\].*inbox "main": WhatsApp connection replaced/);
 my ($port, $wa) = $t->start_wa;
 
-my $since = $wa->last_seq;
-my ($d, $sent, $qr) = $t->pair_qr($wa, 'main');
-my $reg = $wa->events(since => $since, type => 'handshake')->[0];
-my $login = $wa->wait(type => 'handshake', since => $wa->wait(type => 'paired', since => $since)->{seq});
-$wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
+my $p = $t->pair_qr($wa, 'main');
+my ($d, $reg, $login, $qr) = @$p{qw(device registration login qr)};
+$wa->wait(type => 'passive', conn => $login->{conn});
 my $reconnects = $d->{reconnects};
 
-$since = $wa->last_seq;
+my $since = $wa->last_seq;
 $wa->stream_error('conflict', $login->{conn});
 ok(eval { $t->wait_log(qr/\[error\].*inbox "main".*replaced.*not reconnecting/) },
    'an error line says the connection was replaced and it will not reconnect') or diag $@;

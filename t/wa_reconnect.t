@@ -1,9 +1,7 @@
 # A connected device whose connection ends for a passing reason comes back
 # by itself with the same identity, counting the reconnect: a stream error
-# 503 (the server's trouble), the TCP connection cut without a close frame,
-# and a dead connection that only the keepalive notices (the mock stops
-# answering pings: the device's ping goes unanswered, it gives up on the
-# connection and connects again within the keepalive window).
+# 503 (the server's trouble) and the TCP connection cut without a close
+# frame.  (A dead connection only the keepalive notices: wa_keepalive.t.)
 use strict;
 use warnings;
 use lib 't/lib';
@@ -14,12 +12,10 @@ use Test::More;
 my $t = ChatwootTest->new;
 my ($port, $wa) = $t->start_wa;
 
-my $since = $wa->last_seq;
-my ($d, $sent, $qr) = $t->pair_qr($wa, 'main');
-my $reg = $wa->events(since => $since, type => 'handshake')->[0];
-my $login = $wa->wait(type => 'handshake', since => $wa->wait(type => 'paired', since => $since)->{seq});
-$wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
-$d = $t->device('main');
+my $p = $t->pair_qr($wa, 'main');
+my ($reg, $login, $qr) = @$p{qw(registration login qr)};
+$wa->wait(type => 'passive', conn => $login->{conn});
+my $d = $t->device('main');
 my $reconnects = $d->{reconnects};
 
 # Ends the device's connection with $how, then waits for the next login.
@@ -48,21 +44,6 @@ comes_back('stream error 503', sub { $wa->stream_error('503', $_[0]) },
            qr/\[warn\].*inbox "main".*connection lost \(.*503.*reconnecting in \d+ ms/);
 comes_back('the socket cut', sub { $wa->drop($_[0]) },
            qr/\[warn\].*inbox "main".*connection lost.*reconnecting in \d+ ms/);
-
-# The keepalive: the device pings every 20-30 s and gives up 10 s after an
-# unanswered one, so this takes up to 40 s.
-my $unanswered;
-comes_back('unanswered pings', sub {
-    my ($conn, $from) = @_;
-    $wa->pings(0);
-    $unanswered = $wa->wait(type => 'ping-unanswered', conn => $conn, since => $from, timeout => 35);
-    # The next connection is a healthy one.
-    $wa->pings(1);
-}, qr/\[warn\].*inbox "main".*(silent|dead|ping).*reconnect/i);
-ok($unanswered, 'unanswered pings: the device pinged and got no answer');
-my $closed = $wa->events(type => 'closed', conn => $unanswered->{conn})->[0];
-ok($closed->{at} - $unanswered->{at} <= 12_000,
-   sprintf 'unanswered pings: the device gave up %.1f s after the ping', ($closed->{at} - $unanswered->{at}) / 1000);
 
 unlike($t->read_file('error.log'), qr/\Q$qr\E/, 'error.log never holds the QR text');
 $t->finish;

@@ -22,10 +22,10 @@ my $t = ChatwootTest->new;
 $t->allow_log(qr/\[error\].*inbox "main": WhatsApp refused client version/);
 my ($port, $wa) = $t->start_wa;
 
-my $since = $wa->last_seq;
-my ($d, $sent, $qr) = $t->pair_qr($wa, 'main');
-my $login = $wa->wait(type => 'handshake', since => $wa->wait(type => 'paired', since => $since)->{seq});
-$wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
+my $p = $t->pair_qr($wa, 'main');
+my ($d, $login, $qr) = @$p{qw(device login qr)};
+$wa->wait(type => 'passive', conn => $login->{conn});
+my $since;
 my $builtin = $login->{client}{version};
 like($builtin, qr/^2\.\d+\.\d+$/, "the built-in version: $builtin");
 

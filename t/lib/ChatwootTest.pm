@@ -697,15 +697,21 @@ sub wait_qr {
 
 # Pairs device $name with the mock's phone by QR: the QR from the API,
 # the mock's phone scans it, and the device gets to connected.  Options:
-# phone (digits; the mock's default otherwise), timeout.  Returns (the
-# device's JSON once connected, the mock's pair-success record, the QR).
+# phone (digits; the mock's default otherwise), timeout.  Returns a hash:
+# device (its JSON once connected), qr (the text scanned), sent (the mock's
+# pair-success record: conn, jid, lid), registration (the mock's handshake
+# event of the connection that showed the QR) and login (the handshake
+# event of the first login after the pairing).
 sub pair_qr {
     my ($self, $wa, $name, %o) = @_;
     $name //= 'main';
     my $qr = $self->wait_qr($name, $o{timeout});
     my $sent = $wa->scan($qr, defined $o{phone} ? (phone => "$o{phone}") : ());
+    my ($reg) = grep { $_->{conn} == $sent->{conn} } @{$wa->events(type => 'handshake')};
+    my $paired = $wa->wait(type => 'paired', conn => $sent->{conn}, timeout => $o{timeout} // 20);
+    my $login = $wa->wait(type => 'handshake', since => $paired->{seq}, timeout => $o{timeout} // 20);
     my $d = $self->wait_device($name, 'connected', $o{timeout} // 30);
-    return ($d, $sent, $qr);
+    return { device => $d, qr => $qr, sent => $sent, registration => $reg, login => $login };
 }
 
 sub DESTROY {
