@@ -31,6 +31,20 @@ ok(time - $t0 >= 0.25, 'after the timeout given');
 ok(!eval { $wa->wait(type => 'connected', timeout => 0.2); 1 }, 'wait fails the test instead');
 like($@, qr/no WhatsApp mock event .*"type":"connected"/, 'naming the event it waited for');
 
+# A long poll is answered when the event happens, not at its timeout: the
+# wait goes out first, then the event is made (a fetch of the page).
+{
+    my $since = $wa->last_seq;
+    my $poll = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $wa->port, Timeout => 5) or die $!;
+    print {$poll} "GET /control/wait?since=$since&type=version-page&timeout=20000 HTTP/1.1\r\n"
+        . "Host: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    my $t1 = time;
+    $t->http($wa->port, 'GET', '/');
+    my $answer = do { local $/; <$poll> };
+    like($answer, qr{^HTTP/1\.1 200 .*"type":"version-page"}s, 'a long poll is answered with the event');
+    ok(time - $t1 < 10, sprintf 'as it happens (%.2f s), not at the timeout', time - $t1);
+}
+
 # Actions that need no connection.
 is($wa->pings(0)->{answer}, JSON::PP::false, 'pings off');
 is($wa->pings(1)->{answer}, JSON::PP::true, 'pings on');
@@ -41,7 +55,7 @@ is_deeply($v, { current => '2.3000.1030000001', enforce => JSON::PP::true }, 've
 my ($code, undef, $page) = $t->http($wa->port, 'GET', '/');
 is($code, 200, 'the web client page');
 like($page, qr/"client_revision":1030000001\b/, 'names the current client revision');
-my $ev = $wa->wait(type => 'version-page');
+my $ev = $wa->wait(type => 'version-page', since => $wa->events(type => 'version-page')->[0]{seq});
 is($ev->{revision}, 1030000001, 'the page fetch is an event');
 $wa->version(enforce => 0);
 is($wa->cert('expired')->{variant}, 'expired', 'a broken certificate chain from now on');
@@ -63,6 +77,10 @@ is($code, 400, 'an unknown certificate variant: 400');
 is($code, 400, 'a scan of something that is not a QR: 400');
 ($code) = $wa->control('enter-code', { code => 'ABCD-EFGH' });
 is($code, 409, 'a code with no connection waiting for one: 409');
+($code) = $wa->control('send', { node => { tag => 'iq', attrs => {} } });
+is($code, 409, 'a stanza with no connection past its handshake: 409');
+($code) = $wa->control('failure', { reason => 405 });
+is($code, 409, 'a failure with no connection: 409');
 ok(!eval { $wa->drop; 1 }, 'the wrappers fail on a refusal');
 like($@, qr/answered 409 to drop: no connection open/, 'with the status and the reason');
 

@@ -11,6 +11,8 @@ use warnings;
 use lib 't/lib';
 use ChatwootTest;
 use ChatwootTest::WaMock;
+use JSON::PP qw(encode_json);
+use MIME::Base64 ();
 use Test::More;
 
 my $PHONE = '15557654321';
@@ -29,6 +31,20 @@ my $since = 0;   # the mock is the test's own: everything it saw
 my $qr = $t->wait_qr('main');
 like($qr, qr{^https://wa\.me/settings/linked_devices#2@[^,]+,[A-Za-z0-9+/]{43}=,[A-Za-z0-9+/]{43}=,[A-Za-z0-9+/]{43}=,\d+$},
      'the QR text: the link, ref, noise key, identity key, adv secret, client type');
+# The QR is shown only where the operator asks for it.
+for my $path ('', 'main') {
+    my (undef, undef, $body) = $t->devices_http('GET', $path);
+    unlike($body, qr/\Q$qr\E/, "GET <prefix>$path never holds the QR text");
+}
+unlike(encode_json($t->status), qr/\Q$qr\E/, 'the status JSON never holds the QR text');
+SKIP: {
+    skip 'zbarimg (zbar-tools) is not installed', 1 if system('command -v zbarimg >/dev/null 2>&1') != 0;
+    my ($c, $h, $png) = $t->devices_http('GET', 'main/qr');
+    my $file = $t->write_file('qr.png', $png);
+    my $decoded = `zbarimg --quiet --raw $file 2>/dev/null`;
+    $decoded =~ s/\n+\z//;
+    is($decoded, $qr, 'the PNG QR reads back as the QR text (zbarimg)');
+}
 my $reg = $wa->wait(type => 'handshake', since => $since);
 is($reg->{client}{kind}, 'registration', 'the device registers: no keys yet');
 is_deeply([map { $_->{client}{kind} } @{$wa->events(since => $since, type => 'handshake')}],
@@ -92,8 +108,16 @@ is_deeply([grep { $_->{client}{kind} ne 'login' } @{$wa->events(since => $restar
 is_deeply($wa->events(type => 'duplicate-login'), [], 'never two live connections of the device');
 is(scalar @{$wa->live_logins}, 1, 'one live connection');
 
-unlike($t->read_file('error.log'), qr/\Q$qr\E/, 'error.log never holds the QR text');
-my ($ref) = $qr =~ /#([^,]+),/;
-unlike($t->read_file('error.log'), qr/\Q$ref\E/, 'nor its ref');
+my $log = $t->read_file('error.log');
+unlike($log, qr/\Q$qr\E/, 'error.log never holds the QR text');
+my ($ref, $noise, $identity, $adv) = $qr =~ /#([^,]+),([^,]+),([^,]+),([^,]+),/;
+unlike($log, qr/\Q$ref\E/, 'nor its ref');
+unlike($log, qr/\Q$adv\E/, 'nor its adv secret');
+my $adv_hex = unpack 'H*', MIME::Base64::decode_base64($adv);
+unlike($log, qr/$adv_hex/i, 'nor the adv secret in hex');
+my $priv = $t->sql(q{SELECT lower(hex(identity_private)), lower(hex(noise_private)) FROM wa_devices
+                     WHERE device = 'main'})->[0];
+ok(length($priv->[0] // '') >= 64 && length($priv->[1] // '') >= 64, 'the store holds the private keys');
+ok(index($log, $priv->[0]) < 0 && index($log, $priv->[1]) < 0, 'error.log never holds a private key');
 $t->finish;
 done_testing;
