@@ -1,11 +1,12 @@
 # The client version (whatsapp_version): the server answers an outdated
 # client <failure reason="405">.
-#   - auto (the default), the server refusing every login: the device stops
-#     in error "client outdated" with an error line naming whatsapp_version,
-#     after at most one more try (with the version the web client's page
-#     names), never a reconnect storm;
-#   - auto, a newer version enforced: the device reads client_revision from
-#     the page at whatsapp_server's host, logs in with it and keeps it;
+#   - auto (the default), the server refusing every login: the device
+#     fetches the web client's page at whatsapp_server's host, tries once
+#     more with the client_revision it names, then stops in error "client
+#     outdated" with an error line naming whatsapp_version: no reconnect
+#     storm;
+#   - auto, a newer version enforced: the page's version logs in, and is
+#     kept in the store for the next connections;
 #   - pinned (whatsapp_version a.b.c) older than the enforced one: error
 #     "client outdated" at once, the page not fetched.
 use strict;
@@ -51,16 +52,18 @@ is($d->{error}, 'client outdated', 'auto, 405: state error "client outdated"');
 ok(eval { $t->wait_log(qr/\[error\].*inbox "main".*outdated.*"whatsapp_version"/) },
    'auto, 405: an error line naming whatsapp_version') or diag $@;
 my @tries = @{$wa->events(type => 'handshake', since => $since)};
-ok(@tries >= 1 && @tries <= 2, 'auto, 405: one try, or one more with the page\'s version (' . scalar(@tries) . ')');
+is(scalar @tries, 2, 'auto, 405: two tries, no storm');
+is($tries[0]{client}{version}, $builtin, 'auto, 405: the first with the version it had');
+my ($page) = @{$wa->events(type => 'version-page', since => $since)};
+ok($page && $page->{seq} > $tries[0]{seq} && $page->{seq} < $tries[1]{seq},
+   'auto, 405: then the page at whatsapp_server\'s host is fetched');
+is($tries[1]{client}{version}, "2.3000.$page->{revision}", 'auto, 405: and the login tried once more with its version');
 my $last = $wa->events(type => 'closed', since => $since)->[-1];
 stays('error', $last->{seq}, 'auto, 405');
-TODO: {
-    local $TODO = 'the version fetch on a 405 (issue 9: whatsapp_version auto)';
-    ok(@{$wa->events(type => 'version-page', since => $since)}, 'auto, 405: the page was fetched');
-    is(scalar @tries, 2, 'auto, 405: and the login tried once more');
-}
+is(scalar @{$wa->events(type => 'version-page', since => $since)}, 1, 'auto, 405: the page fetched once');
 
-# 2. auto, a newer version enforced: the page's version logs in.
+# 2. auto, a newer version enforced: the page's version logs in, and is
+# kept for the next connections.
 $wa->login_answer(undef);
 $wa->version(current => $NEWER, enforce => 1);
 $t->stop;
@@ -68,22 +71,24 @@ $since = $wa->last_seq;
 $t->run;
 $t->wait_helper_running;
 my $first = $wa->wait(type => 'handshake', since => $since, timeout => 20);
-is($first->{client}{version}, $builtin, 'restart: the built-in version first');
+is($first->{client}{version}, $builtin, 'restart: the last version accepted first');
 $wa->wait(type => 'outdated', since => $since);
-TODO: {
-    local $TODO = 'the version fetch on a 405 (issue 9: whatsapp_version auto)';
-    my $ok = eval {
-        $wa->wait(type => 'version-page', since => $since, timeout => 10);
-        my $next = $wa->wait(type => 'handshake', since => $first->{seq}, timeout => 10);
-        is($next->{client}{version}, $NEWER, 'auto: logs in again with the version the page names');
-        $d = $t->wait_device('main', 'connected', 10);
-        is($t->sql(q{SELECT CAST(value AS TEXT) FROM wa_device_values
-                     WHERE device = 'main' AND key = 'accepted_version'})->[0][0] // '',
-           $NEWER, 'auto: the accepted version is kept');
-        1;
-    };
-    ok($ok, 'auto, a newer version enforced: fetched, kept and connected') or diag $@;
-}
+$wa->wait(type => 'version-page', since => $first->{seq});
+my $next = $wa->wait(type => 'handshake', since => $first->{seq});
+is($next->{client}{version}, $NEWER, 'auto: logs in again with the version the page names');
+$d = $t->wait_device('main', 'connected', 20);
+ok(eval { $t->wait_log(qr/\[notice\].*inbox "main".*client version now \Q$NEWER\E/) },
+   'auto: a notice line names the new version') or diag $@;
+is($t->sql(q{SELECT CAST(value AS TEXT) FROM wa_device_values
+             WHERE device = 'main' AND key = 'accepted_version'})->[0][0] // '',
+   $NEWER, 'auto: the accepted version is kept in the store');
+$since = $wa->last_seq;
+$wa->drop($next->{conn});
+my $later = $wa->wait(type => 'handshake', since => $since, timeout => 20);
+is($later->{client}{version}, $NEWER, 'auto: the next connection uses it at once');
+$t->wait_device('main', sub { $_[0]{state} eq 'connected' && $_[0]{connected_since} >= int($later->{at} / 1000) },
+                20, 'connected with the kept version');
+is_deeply($wa->events(type => 'version-page', since => $since), [], 'auto: no page fetched for it');
 
 # 3. Pinned older than the enforced version: no page, error at once.
 $t->wa_write_config(inbox => { extra => "        whatsapp_version $OLD;\n" });
