@@ -47,6 +47,7 @@ SKIP: {
 }
 my $reg = $wa->wait(type => 'handshake', since => $since);
 is($reg->{client}{kind}, 'registration', 'the device registers: no keys yet');
+is($reg->{client}{deviceProps}{os}, 'Chatwoot (nginx)', 'as "Chatwoot (nginx)", the default whatsapp_device_name');
 is_deeply([map { $_->{client}{kind} } @{$wa->events(since => $since, type => 'handshake')}],
           ['registration'], 'one registration, no other handshake');
 ok($wa->wait(type => 'pair-device-ack', conn => $reg->{conn}), 'the device acks pair-device');
@@ -77,6 +78,19 @@ is(substr($up->{identity}, -64), substr($reg->{client}{identity}, -64), 'under t
 my $passive = $wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
 is($passive->{mode}, 'active', 'and passive active');
 is(scalar @{$wa->live_logins}, 1, 'one live connection of the device');
+
+# The status JSON shows the device too.
+my ($st) = grep { $_->{name} eq 'main' } @{$t->status->{devices} // []};
+ok($st, 'status: the device is listed');
+is($st->{state}, 'connected', 'status: connected');
+ok($st->{connected_since}, 'status: connected_since');
+is($st->{reconnects}, 0, 'status: no reconnect');
+TODO: {
+    local $TODO = 'issue 9: the status JSON shows JIDs and qr_pending per device';
+    is($st->{pn_jid}, $d->{pn_jid}, 'status: pn_jid');
+    is($st->{lid}, $d->{lid}, 'status: lid');
+    ok(exists $st->{qr_pending}, 'status: qr_pending');
+}
 
 my $keys = $t->sql(q{SELECT pn_jid, hex(identity_public), adv_identity IS NOT NULL
                      FROM wa_devices WHERE device = 'main'});

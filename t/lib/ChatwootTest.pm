@@ -619,14 +619,27 @@ sub start_wa {
 
 # Writes nginx.conf again for the nginx of start_wa (same port, mock and
 # fake Chatwoot), with other options (inbox => {extra => ...}, http,
-# server, zone); a reload or restart then takes it.
+# server, zone); a reload or restart then takes it.  `http` may be a sub,
+# called when the mock and the fake Chatwoot are known (for wa_inbox).
 sub wa_write_config {
     my ($self, %o) = @_;
     my $w = $self->{wa_setup} // croak 'start_wa first';
+    $o{http} = $o{http}->() if ref $o{http} eq 'CODE';
     return $self->write_config($self->wa_http(
         port => $w->{port}, wa => $w->{wa},
         inbox => { url => "http://127.0.0.1:$w->{fake}/", %{$o{inbox} // {}} },
-        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(http server zone)));
+        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(http server zone webhook)));
+}
+
+# Another inbox block with a live device on the mock of start_wa (for the
+# `http` option), bound to the same fake Chatwoot inbox; $extra: more lines.
+sub wa_inbox {
+    my ($self, $name, $extra) = @_;
+    my $w = $self->{wa_setup} // croak 'start_wa first';
+    return "    chatwoot_inbox $name {\n"
+        . "        url http://127.0.0.1:$w->{fake}/;\n        account 1;\n        inbox 7;\n"
+        . "        api_token test-api-token;\n        webhook_secret $name-secret;\n"
+        . '        ' . $w->{wa}->directive . "\n" . ($extra // '') . "    }\n";
 }
 
 # A request to the device API: (status, {headers}, body).
