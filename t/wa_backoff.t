@@ -15,7 +15,6 @@ my ($port, $wa) = $t->start_wa;
 my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
 
-# (log_count counts a pattern's captures, so the count pattern has none.)
 my $re = qr/\[warn\].*inbox "main": WhatsApp connection lost \(.*?\); reconnecting in \d+ ms/;
 my $fields = qr/\[warn\].*inbox "main": WhatsApp connection lost \((.*?)\); reconnecting in (\d+) ms/;
 my $before = $t->log_count($re);

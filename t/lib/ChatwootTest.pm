@@ -275,7 +275,11 @@ sub wait_for {
 # How many lines of error.log match $re.
 sub log_count {
     my ($self, $re) = @_;
-    my $n = () = $self->read_file('error.log') =~ /$re/mg;
+    # Matches, not list elements: a pattern with groups yields one element
+    # per group in list context.
+    my $log = $self->read_file('error.log');
+    my $n = 0;
+    $n++ while $log =~ /$re/mg;
     return $n;
 }
 
