@@ -2,7 +2,9 @@
 
 #include "log.hpp"
 
+#include "wa/binary/encoder.hpp"
 #include "wa/binary/jid.hpp"
+#include "wa/session/stanza_ack.hpp"
 #include "wa/transport/websocket_url.hpp"
 
 #include <algorithm>
@@ -80,7 +82,8 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       http_(http),
       random_(std::move(random)),
       store_(db, options_.name),
-      keys_(db, store_, random_)
+      keys_(db, store_, random_),
+      stanzas_(db)
 {
     for (ngx_event_t* ev : {&timer_, &retry_}) {
         ev->data = this;
@@ -309,9 +312,7 @@ void LiveDevice::handle(ws::Event& event)
         (void) conn_->send_node(reply);
     } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
         if (after_ != nullptr && after_->on_stanza(*conn_, st->node, t)) return;
-        // Messages and retry receipts wait, unacknowledged, on the
-        // server until the messages issue commits them: an ack now would
-        // tell WhatsApp we have what we have not stored.
+        if (st->ack == ws::AckState::deferred) keep_and_ack(st->node);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
         if (iq->outcome.cookie == kLogoutCookie) {
             log(LogLevel::notice,
@@ -532,6 +533,35 @@ void LiveDevice::timer_fired()
     conn_->on_timer(t);
     if (pairing_ != nullptr) pairing_->on_timer(*conn_, t);
     pump();
+}
+
+// Messages and retry receipts: kept as they came, then acked.  The ack
+// tells WhatsApp to stop delivering the stanza, so it goes only after the
+// commit; a store that fails leaves it unacked, and the server delivers it
+// again on the next connection.
+void LiveDevice::keep_and_ack(const Node& stanza)
+{
+    auto bytes = wa::binary::encode(stanza);
+    if (!bytes) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp %s cannot be kept: %s",
+            options_.name.c_str(), stanza.tag.c_str(), bytes.error().detail.c_str());
+        (void) conn_->send_ack(stanza, ws::nack_unhandled_error);
+        return;
+    }
+    std::string key = stanza.tag;
+    for (std::string_view a : {"from", "participant", "id"}) {
+        key += '|';
+        key += stanza.attr(a).value_or("");
+    }
+    try {
+        stanzas_.keep(options_.name, key, stanza.tag, *bytes, static_cast<int64_t>(ngx_time()));
+    } catch (const std::exception& e) {
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp %s not stored (%s); not acked, WhatsApp "
+            "delivers it again", options_.name.c_str(), stanza.tag.c_str(), e.what());
+        return;
+    }
+    (void) conn_->send_ack(stanza);
 }
 
 void LiveDevice::forget_keys()

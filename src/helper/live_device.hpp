@@ -35,6 +35,7 @@
 #include "websocket_connection.hpp"
 
 #include "../store/signal_store.hpp"
+#include "../store/wa_stanza_repository.hpp"
 #include "../store/sqlite_handle.hpp"
 
 #include "chatwoot_helper.h"
@@ -98,6 +99,7 @@ private:
     void arm_timer();
     void timer_fired();
     void forget_keys();
+    void keep_and_ack(const wa::binary::Node& stanza);
     void refresh_version();
     void version_page(const TransferResult& result);
     wa::session::Millis now() const;
@@ -113,6 +115,7 @@ private:
     wa::crypto::RandomSource random_;
     store::SignalStore store_;
     DeviceKeys keys_;
+    store::WaStanzaRepository stanzas_;
     DeviceEvents* events_ = nullptr;
     DeviceStatus status_;
 
