@@ -36,7 +36,11 @@ for my $path ('', 'main') {
     my (undef, undef, $body) = $t->devices_http('GET', $path);
     unlike($body, qr/\Q$qr\E/, "GET <prefix>$path never holds the QR text");
 }
-unlike(encode_json($t->status), qr/\Q$qr\E/, 'the status JSON never holds the QR text');
+my $status = $t->status;
+unlike(encode_json($status), qr/\Q$qr\E/, 'the status JSON never holds the QR text');
+my ($pending) = grep { $_->{name} eq 'main' } @{$status->{devices}};
+is($pending->{state}, 'pairing_qr', 'status: pairing_qr');
+is($pending->{qr_pending}, JSON::PP::true, 'status: a QR pending');
 SKIP: {
     skip 'zbarimg (zbar-tools) is not installed', 1 if system('command -v zbarimg >/dev/null 2>&1') != 0;
     my ($c, $h, $png) = $t->devices_http('GET', 'main/qr');
@@ -85,12 +89,9 @@ ok($st, 'status: the device is listed');
 is($st->{state}, 'connected', 'status: connected');
 ok($st->{connected_since}, 'status: connected_since');
 is($st->{reconnects}, 0, 'status: no reconnect');
-TODO: {
-    local $TODO = 'issue 9: the status JSON shows JIDs and qr_pending per device';
-    is($st->{pn_jid}, $d->{pn_jid}, 'status: pn_jid');
-    is($st->{lid}, $d->{lid}, 'status: lid');
-    ok(exists $st->{qr_pending}, 'status: qr_pending');
-}
+is($st->{pn_jid}, $d->{pn_jid}, 'status: pn_jid');
+is($st->{lid}, $d->{lid}, 'status: lid');
+is($st->{qr_pending}, JSON::PP::false, 'status: no QR pending');
 
 my $keys = $t->sql(q{SELECT pn_jid, hex(identity_public), adv_identity IS NOT NULL
                      FROM wa_devices WHERE device = 'main'});
