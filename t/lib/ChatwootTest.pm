@@ -656,7 +656,8 @@ sub devices_http {
 # One device's JSON (name, state, pn_jid, lid, reconnects, error, ...).
 sub device {
     my ($self, $name) = @_;
-    my ($code, undef, $body) = $self->devices_http('GET', $name // 'main');
+    $name //= 'main';
+    my ($code, undef, $body) = $self->devices_http('GET', $name);
     croak "device $name answered $code: $body" unless $code == 200;
     return decode_json($body);
 }
@@ -702,7 +703,7 @@ sub wait_qr {
     my ($self, $name, $timeout) = @_;
     $name //= 'main';
     my $asked;
-    my $d = $self->wait_device($name, sub {
+    $self->wait_device($name, sub {
         my ($d) = @_;
         if ($d->{state} =~ /^(unpaired|logged_out)$/ && !$asked) {
             my ($code, $j) = $self->device_command($name, 'pair');

@@ -61,7 +61,7 @@ sub start {
     my ($json) = ($line // '') =~ /^ready (\{.*\})$/
         or croak 'the WhatsApp mock did not say ready: ' . ($line // 'nothing')
             . "\n" . $self->log_text;
-    my $ready = decode_json($json);
+    my $ready = $self->{ready} = decode_json($json);
     @$self{qw(url control root_key)} = @$ready{qw(url control root_key)};
     ($self->{port}) = $self->{control} =~ m{^http://127\.0\.0\.1:(\d+)/control/$}
         or croak "unexpected control URL $self->{control}";
@@ -87,6 +87,7 @@ sub _read_line {
 }
 
 sub pid      { $_[0]{pid} }
+sub ready    { $_[0]{ready} }     # the whole ready line (wss_url, tls_port with --tls-cert)
 sub url      { $_[0]{url} }       # ws://127.0.0.1:PORT/ws/chat
 sub port     { $_[0]{port} }
 sub root_key { $_[0]{root_key} }  # 64 hex digits, the public half
