@@ -39,33 +39,40 @@ const record = (type, body) => {
     return Buffer.concat([head, body])
 }
 
-// The tool's records: messages go to the server once the socket is open.
+// The tool's records, handled one after the other in the order written
+// (a handler that waits, on the socket or the control API, holds back the
+// ones after it): messages go to the server once the socket is open.
 let pending = Buffer.alloc(0)
-child.stdout.on('data', async chunk => {
+let chain = Promise.resolve()
+const handle = async (type, body) => {
+    if (type === 'M') {
+        await opened
+        ws.send(body)
+    } else if (type === 'E') {
+        const e = JSON.parse(body.toString())
+        events.push(e)
+        if (e.event === 'code') {
+            const r = await mock.control('enter-code', { code: e.display })
+            if (r.status !== 200) result(`enter-code answered ${r.status}: ${JSON.stringify(r.body)}`)
+        }
+    } else {
+        result(`the tool wrote a record of type ${JSON.stringify(type)}`)
+    }
+}
+child.stdout.on('data', chunk => {
     pending = Buffer.concat([pending, chunk])
     while (pending.length >= 5) {
         const n = pending.readUInt32BE(1)
         if (pending.length < 5 + n) break
-        const type = String.fromCharCode(pending[0]), body = pending.subarray(5, 5 + n)
+        const type = String.fromCharCode(pending[0]), body = Buffer.from(pending.subarray(5, 5 + n))
         pending = pending.subarray(5 + n)
-        if (type === 'M') {
-            await opened
-            ws.send(body)
-        } else if (type === 'E') {
-            const e = JSON.parse(body.toString())
-            events.push(e)
-            if (e.event === 'code') {
-                const r = await mock.control('enter-code', { code: e.display })
-                if (r.status !== 200) result(`enter-code answered ${r.status}: ${JSON.stringify(r.body)}`)
-            }
-        } else {
-            result(`the tool wrote a record of type ${JSON.stringify(type)}`)
-        }
+        chain = chain.then(() => handle(type, body)).catch(e => result(`handling a record: ${e.message}`))
     }
 })
 ws.on('message', data => child.stdin.write(record('M', Buffer.from(data))))
 ws.on('close', () => child.stdin.end())
-child.on('exit', code => result(code === 0 ? null : `the tool exited with ${code}`))
+// 'close' comes after the tool's last record was read; its handling first.
+child.on('close', code => chain.then(() => result(code === 0 ? null : `the tool exited with ${code}`)))
 const timer = setTimeout(() => result('no pairing within 20 s'), 20000)
 
 const failure = await finished
