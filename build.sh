@@ -161,7 +161,8 @@ reference_packages() {
 }
 
 # What only the Node side can check: our .proto field numbers and types
-# against the reference's, and that it decrypts what our Signal layer made.
+# against the reference's, that it decrypts what our Signal layer made, and
+# that the loopback server pairs our session by phone number.
 reference_checks() {
     local dir=$1
     reference_packages
@@ -170,6 +171,7 @@ reference_checks() {
     "$dir/src/wa/signal/wa_signal_reverse" "$dir/signal-reverse.json"
     node "$ROOT/t/mock/wa/signal-reverse-check.mjs" "$dir/signal-reverse.json" \
         "$ROOT/t/unit/wa/vectors.json"
+    node "$ROOT/t/mock/wa/code-pairing-interop.mjs" "$dir/src/wa/session/wa_code_pairing_interop"
 }
 
 unit_tests() {

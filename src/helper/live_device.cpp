@@ -145,6 +145,7 @@ void LiveDevice::set_state(DeviceState state, std::string reason)
     status_.state = state;
     status_.reason = std::move(reason);
     if (state != DeviceState::pairing_qr) status_.qr.clear();
+    if (state != DeviceState::pairing_code) status_.pair_code.clear();
     if (state != DeviceState::connected) status_.connected_since = 0;
     if (changed && events_ != nullptr) events_->state_changed(status_);
 }
@@ -182,6 +183,7 @@ void LiveDevice::connect()
     conn_ = std::make_unique<ws::Connection>(config, keys_, random_);
     after_ = std::make_unique<ws::AfterLogin>(keys_);
     pairing_.reset();
+    code_.reset();
     if (!credentials_->paired()) {
         pairing_ = std::make_unique<ws::QrPairing>(*credentials_, random_);
     }
@@ -269,6 +271,12 @@ void LiveDevice::pump()
             moved = true;
             handle_pairing(*e);
         }
+        while (code_ != nullptr) {
+            auto e = code_->poll_event();
+            if (!e) break;
+            moved = true;
+            handle_code(*e);
+        }
         while (after_ != nullptr) {
             auto e = after_->poll_event();
             if (!e) break;
@@ -311,6 +319,7 @@ void LiveDevice::handle(ws::Event& event)
             Node("error", {{"code", {"501"}}, {"text", {"feature-not-implemented"}}})};
         (void) conn_->send_node(reply);
     } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
+        if (code_ != nullptr && code_->on_stanza(*conn_, st->node, t)) return;
         if (after_ != nullptr && after_->on_stanza(*conn_, st->node, t)) return;
         if (st->ack == ws::AckState::deferred) keep_and_ack(st->node);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
@@ -322,6 +331,7 @@ void LiveDevice::handle(ws::Event& event)
             conn_->close(t);
             return;
         }
+        if (code_ != nullptr && code_->on_iq_answered(*conn_, iq->outcome, t)) return;
         if (after_ != nullptr) after_->on_iq_answered(*conn_, iq->outcome, t);
     } else if (auto* off = std::get_if<ws::event::OfflineDone>(&event)) {
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp backlog delivered (%d)",
@@ -337,6 +347,7 @@ void LiveDevice::handle(ws::Event& event)
             " ms); reconnecting", options_.name.c_str(), static_cast<int64_t>(dead->silent_for));
     } else if (auto* closed = std::get_if<ws::event::Closed>(&event)) {
         if (pairing_ != nullptr) pairing_->on_closed(closed->end);
+        if (code_ != nullptr) code_->on_closed(closed->end);
         connection_over(closed->end);
     }
 }
@@ -344,6 +355,19 @@ void LiveDevice::handle(ws::Event& event)
 void LiveDevice::handle_pairing(ws::PairingEvent& event)
 {
     if (auto* qr = std::get_if<ws::pairing_event::QrCode>(&event)) {
+        // The refs are there: a code asked for before them can go now.
+        if (code_phone_) {
+            const std::string phone = std::move(*code_phone_);
+            code_phone_.reset();
+            if (auto refused = request_code(phone)) {
+                log(LogLevel::warn,
+                    "chatwoot helper: inbox \"%s\": WhatsApp pairing code not asked for: %s",
+                    options_.name.c_str(), refused->c_str());
+            }
+        }
+        // While a code is asked for or shown, the QR codes rotate unseen (a
+        // scan would still link the device).
+        if (status_.state == DeviceState::pairing_code) return;
         status_.qr = qr->text;  // a secret: the devices view shows it, no log does
         set_state(DeviceState::pairing_qr);
     } else if (std::get_if<ws::pairing_event::QrExpired>(&event)) {
@@ -373,6 +397,54 @@ void LiveDevice::handle_pairing(ws::PairingEvent& event)
         log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp pairing refused: %s",
             options_.name.c_str(), err->error.detail.c_str());
     }
+}
+
+void LiveDevice::handle_code(ws::CodeEvent& event)
+{
+    if (auto* code = std::get_if<ws::code_event::Code>(&event)) {
+        status_.pair_code = code->display;  // a secret: the devices view shows it, no log does
+        set_state(DeviceState::pairing_code);
+        log(LogLevel::notice,
+            "chatwoot helper: inbox \"%s\": WhatsApp pairing code ready: type it on the phone "
+            "(Linked devices > Link with phone number)", options_.name.c_str());
+    } else if (auto* adv = std::get_if<ws::code_event::AdvSecret>(&event)) {
+        // The phone typed the code: the pair-success that follows is
+        // checked with the secret both sides just agreed, kept first.
+        if (auto s = keys_.store_adv_secret(adv->adv_secret); !s) {
+            log(LogLevel::error,
+                "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
+                options_.name.c_str(), s.error().detail.c_str());
+            conn_->close(now());
+            return;
+        }
+        credentials_->adv_secret = adv->adv_secret;
+        if (pairing_ != nullptr) pairing_->use_adv_secret(adv->adv_secret);
+    } else if (std::get_if<ws::code_event::Finished>(&event)) {
+        log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp took the pairing code",
+            options_.name.c_str());
+    } else if (auto* err = std::get_if<ws::code_event::CodeError>(&event)) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp pairing code %s failed: %s%s",
+            options_.name.c_str(), std::string(ws::code_step_name(err->step)).c_str(),
+            err->error.detail.c_str(),
+            err->server.code != 0 ? (" (server " + std::to_string(err->server.code) + ")").c_str()
+                                  : "");
+        if (code_ != nullptr && code_->state() == ws::CodePairingState::failed) {
+            // Back to the QR codes, which kept rotating meanwhile.
+            status_.qr = pairing_ && pairing_->current_qr() ? *pairing_->current_qr() : "";
+            set_state(DeviceState::pairing_qr, "pairing code: " + err->error.detail);
+        }
+    }
+}
+
+// Asks for a code on the registration connection showing QR codes now.
+std::optional<std::string> LiveDevice::request_code(const std::string& phone)
+{
+    if (conn_ == nullptr || pairing_ == nullptr || !credentials_) return "not registering";
+    if (code_ == nullptr) code_ = std::make_unique<ws::CodePairing>(*credentials_, random_);
+    auto asked = code_->request(*conn_, phone, now());
+    if (!asked) return asked.error().detail;
+    pump();
+    return std::nullopt;
 }
 
 void LiveDevice::handle_login(ws::LoginEvent& event)
@@ -412,6 +484,7 @@ void LiveDevice::finish_connection()
     // The session objects of this socket go; the next one starts fresh.
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
+    code_.reset();
     pairing_.reset();
     conn_.reset();
     connected_at_.reset();
@@ -666,7 +739,25 @@ void LiveDevice::send(const OutgoingMessage&, Done done) noexcept
 
 std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& phone)
 {
-    if (phone) return "pairing by phone number is not available in this version yet";
+    if (phone) {
+        auto digits = ws::normalize_phone_number(*phone);
+        if (!digits) return digits.error().detail;
+        if (credentials_ && credentials_->paired()) {
+            return "the device is linked already; log it out first";
+        }
+        if (pairing_ != nullptr && pairing_->state() == ws::PairingState::showing_qr) {
+            return request_code(*digits);
+        }
+        // No refs yet (connecting) or no connection: asked for as soon as
+        // the server's refs arrive.
+        code_phone_ = *digits;
+        if (ws_ == nullptr) {
+            attempt_ = 0;
+            if (retry_.timer_set) ngx_del_timer(&retry_);
+            connect();
+        }
+        return std::nullopt;
+    }
     if (ws_ != nullptr) {
         if (credentials_ && credentials_->paired()) {
             return "the device is linked already; log it out first";
