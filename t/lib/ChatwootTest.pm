@@ -588,14 +588,16 @@ sub wait_port {
 
 # The http block of chatwoot_http whose inbox "main" is a live WhatsApp
 # device talking to the mock $o{wa} (`whatsapp_server <its URL>
-# root_key=<its key>`), plus the chatwoot_devices location.  Options: wa
-# (required), the options of chatwoot_http (port required; inbox => {extra
-# => more inbox lines} for whatsapp_version and the like).
+# root_key=<its key>`, or $o{directive}), plus the chatwoot_devices
+# location.  Options: wa (required), directive, the options of
+# chatwoot_http (port required; inbox => {extra => more inbox lines} for
+# whatsapp_version and the like).
 sub wa_http {
     my ($self, %o) = @_;
     my $wa = delete $o{wa} // croak 'wa';
+    my $directive = delete $o{directive} // $wa->directive;
     my %inbox = %{delete $o{inbox} // {}};
-    $inbox{extra} = '        ' . $wa->directive . "\n" . ($inbox{extra} // '');
+    $inbox{extra} = "        $directive\n" . ($inbox{extra} // '');
     $self->{devices_prefix} = '/chatwoot/devices/';
     $self->{devices_port} = $o{port};
     return $self->chatwoot_http(
@@ -605,7 +607,7 @@ sub wa_http {
 
 # A running nginx whose inbox "main" is a live device on a fresh mock, with
 # a fake Chatwoot behind the inbox.  Options: wa (a mock already started),
-# inbox (as in wa_http), http, server, fake (more FakeChatwoot options).
+# those of wa_write_config, fake (more FakeChatwoot options).
 # Returns (nginx port, the mock); the helper is running.
 sub start_wa {
     my ($self, %o) = @_;
@@ -622,8 +624,8 @@ sub start_wa {
 }
 
 # Writes nginx.conf again for the nginx of start_wa (same port, mock and
-# fake Chatwoot), with other options (inbox => {extra => ...}, http,
-# server, zone); a reload or restart then takes it.  `http` may be a sub,
+# fake Chatwoot), with other options (directive, inbox => {extra => ...},
+# http, server, zone, webhook); a reload or restart then takes it.  `http` may be a sub,
 # called when the mock and the fake Chatwoot are known (for wa_inbox).
 sub wa_write_config {
     my ($self, %o) = @_;
@@ -632,7 +634,7 @@ sub wa_write_config {
     return $self->write_config($self->wa_http(
         port => $w->{port}, wa => $w->{wa},
         inbox => { url => "http://127.0.0.1:$w->{fake}/", %{$o{inbox} // {}} },
-        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(http server zone webhook)));
+        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(directive http server zone webhook)));
 }
 
 # Another inbox block with a live device on the mock of start_wa (for the

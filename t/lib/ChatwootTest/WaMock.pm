@@ -100,10 +100,15 @@ sub log_text {
     return scalar <$fh>;
 }
 
-# The `whatsapp_server` directive for this mock.
+# The `whatsapp_server` directive for this mock.  Options: tls (its wss://
+# listener, started with args => ['--tls-cert', PEM, '--tls-key', PEM]),
+# host (instead of the one in the URL), ca_file.
 sub directive {
-    my ($self) = @_;
-    return "whatsapp_server $self->{url} root_key=$self->{root_key};";
+    my ($self, %o) = @_;
+    my $url = $o{tls} ? $self->{ready}{wss_url} // croak 'the mock has no TLS listener' : $self->{url};
+    $url =~ s{^(wss?://)[^:/]+}{$1$o{host}} if defined $o{host};
+    return "whatsapp_server $url root_key=$self->{root_key}"
+        . (defined $o{ca_file} ? " ca_file=$o{ca_file}" : '') . ';';
 }
 
 ###########################################################################
