@@ -107,6 +107,17 @@ void QrPairing::on_timer(Connection& conn, Millis now)
     conn.close(now);
 }
 
+void QrPairing::hold()
+{
+    rotate_at_.reset();
+    current_qr_.reset();
+}
+
+void QrPairing::replace_adv_secret(const crypto::Key32& adv_secret)
+{
+    credentials_.adv_secret = adv_secret;
+}
+
 std::optional<Millis> QrPairing::next_timer() const
 {
     return rotate_at_;

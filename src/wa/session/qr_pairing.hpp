@@ -119,6 +119,16 @@ public:
     // and the device stays unpaired.
     void abandon(Connection& conn);
 
+    // A passkey ceremony took over (passkey_pairing.hpp): the QR comes off
+    // screen and stops rotating, as the ceremony may outlast every ref
+    // (running out would close the connection under it).  pair-success is
+    // still handled here.
+    void hold();
+
+    // The passkey ceremony's fresh ADV secret (its AdvSecretReplaced
+    // event): pair-success is authenticated with it from now on.
+    void replace_adv_secret(const crypto::Key32& adv_secret);
+
     // The QR rotation timer; early or late calls are fine.
     void on_timer(Connection& conn, Millis now);
     std::optional<Millis> next_timer() const;

@@ -15,6 +15,7 @@ import * as B from 'baileys'
 import libsignal from 'libsignal'
 import * as PK from './lib/passkey.mjs'
 import { softwareAssertion } from './lib/test-client.mjs'
+import { buildPairSuccess } from './lib/phone.mjs'
 
 const P = B.proto
 const hex = b => Buffer.from(b).toString('hex')
@@ -121,6 +122,13 @@ const request = Buffer.from(P.EncryptedPairingRequest.encode({ encryptedPayload:
 const opened = PK.openPairingRequest(request, key) // and the mock opens it
 assert.ok(opened.advSecret.equals(newAdv))
 
+// The phone's <pair-success> afterwards (the mock's own builder): its HMAC
+// is keyed by the new ADV secret, so it verifies only for a companion that
+// switched to that secret.
+const accountKey = kp('passkey account key')
+const pairSuccess = buildPairSuccess({ iqId: 'ps-1', qr: { identity: identity.public, adv: newAdv }, account: accountKey,
+    jid: '5521900000001:3@s.whatsapp.net', lid: '100200300400500:3@lid', keyIndex: 1, now: 1800000000 })
+
 out.ceremony = {
     qr_adv_secret: hex(qrAdv), new_adv_secret: hex(newAdv),
     ephemeral_private: hex(eph.private), ephemeral_public: hex(eph.public), nonce: hex(nonce),
@@ -133,6 +141,7 @@ out.ceremony = {
     identity_bytes: hex(ident), commitment: hex(commitment), prologue_payload: hex(payload), handoff_proof: hex(proof),
     primary_ephemeral_identity: hex(continuation), code,
     request_key: hex(key), encrypted_pairing_request: hex(request),
+    pair_success_encoded: hex(B.encodeBinaryNode(pairSuccess.stanza)), account_public: hex(accountKey.public),
 }
 
 process.stdout.write(JSON.stringify(out, null, 1) + '\n')
