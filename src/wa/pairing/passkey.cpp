@@ -14,6 +14,7 @@
 #include "wa/crypto/x25519.hpp"
 #include "wa/pairing/pairing_code.hpp"
 #include "wa/pairing/server_iq.hpp"
+#include "wa/proto/client_payload.pb.h"
 #include "wa/proto/codec.hpp"
 #include "wa/proto/passkey.pb.h"
 
@@ -353,10 +354,13 @@ Result<Prologue> build_prologue(const PrologueInputs& in)
     if (Status s = check_len(in.ephemeral_public, 32, "ephemeral public key"); !s) return s.error();
     if (Status s = check_len(in.nonce, passkey_nonce_size, "companion nonce"); !s) return s.error();
     if (in.ref.empty()) return malformed("prologue ref is empty");
+    // A closed enum in proto2: a number outside it would not serialise.
+    if (!proto::DeviceProps_PlatformType_IsValid(static_cast<int>(in.device_type)))
+        return malformed("device type " + std::to_string(in.device_type) + " is not a DeviceProps.PlatformType");
 
     proto::CompanionEphemeralIdentity identity;
     identity.set_publickey(in.ephemeral_public.data(), in.ephemeral_public.size());
-    identity.set_devicetype(in.device_type);
+    identity.set_devicetype(static_cast<proto::DeviceProps_PlatformType>(in.device_type));
     identity.set_ref(std::string(in.ref));
     Prologue out;
     out.identity = proto::serialize(identity);

@@ -145,7 +145,8 @@ struct Prologue {
     crypto::Digest32 commitment{};
 };
 
-// Errc::malformed for a key or nonce that is not 32 bytes or an empty ref.
+// Errc::malformed for a key or nonce that is not 32 bytes, an empty ref,
+// or a device type DeviceProps.PlatformType does not have.
 Result<Prologue> build_prologue(const PrologueInputs& in);
 
 // Errc::malformed for a secret that is not 32 bytes.

@@ -409,6 +409,9 @@ TEST(PairingPasskeyCeremony, WrongSizesAndBadContinuationsAreRefusedNamingWhat)
     EXPECT_FALSE(build_prologue({.ephemeral_public = k31, .device_type = 1, .ref = "r", .nonce = k32}).ok());
     EXPECT_FALSE(build_prologue({.ephemeral_public = k32, .device_type = 1, .ref = "r", .nonce = k31}).ok());
     EXPECT_FALSE(build_prologue({.ephemeral_public = k32, .device_type = 1, .ref = "", .nonce = k32}).ok());
+    auto not_a_platform = build_prologue({.ephemeral_public = k32, .device_type = 999, .ref = "r", .nonce = k32});
+    ASSERT_FALSE(not_a_platform.ok());
+    EXPECT_NE(not_a_platform.error().detail.find("PlatformType"), std::string::npos);
     EXPECT_FALSE(passkey_handoff_key(k31).ok());
     EXPECT_FALSE(passkey_code(k31, k32, k32).ok());
     EXPECT_FALSE(pairing_request_key(k32, k32, 1, "").ok());
