@@ -17,7 +17,7 @@
 //              -> event Code: both screens show the same 8 characters
 //   operator confirm(): <encrypted_pairing_request> with a fresh ADV secret
 //              -> event AdvSecretReplaced: the owner hands it to
-//                 QrPairing::replace_adv_secret at once
+//                 QrPairing::use_adv_secret at once
 //   server   <pair-success>, QrPairing's as usual (verified with the new
 //            secret, stored, answered, 515)
 //
@@ -115,7 +115,7 @@ struct Code {
 };
 
 // The ADV secret pair-success will be authenticated with.  Hand it to
-// QrPairing::replace_adv_secret before the connection's next input.
+// QrPairing::use_adv_secret before the connection's next input.
 struct AdvSecretReplaced {
     crypto::Key32 adv_secret{};
 };

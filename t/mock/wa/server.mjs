@@ -5,9 +5,11 @@
 //
 //   node t/mock/wa/server.mjs [--port N] [--root-key-out FILE]
 //                             [--root-private HEX] [--max-frame BYTES]
+//                             [--tls-cert PEM --tls-key PEM]
 //
 // Prints one line `ready {"url":…,"control":…,"root_key":…}` on stdout
-// when it listens; logs go to stderr, one line per event worth knowing,
+// when it listens (with "wss_url" too, for a wss:// listener on another
+// port, when --tls-cert names its certificate); logs go to stderr, one line per event worth knowing,
 // never a key.  The root key is a fresh test key unless --root-private
 // fixes it; its public half goes to --root-key-out (64 hex digits) for the
 // client's `whatsapp_server … root_key=`.
@@ -39,6 +41,8 @@
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
 //                                              connection that showed the ref (or the
 //                                              passkey ceremony for a gated account)
+//   (a login's <remove-companion-device> is answered, recorded as the event
+//    remove-companion-device, and followed by stream error 401)
 //   POST enter-code {code, conn?}              the person types the companion's code into
 //                                              the phone (after its companion_hello)
 //   POST account {phone, passkey:true|false}   make an account passkey-gated; answers the
@@ -46,6 +50,7 @@
 //                                              authenticator
 //   POST expire-passkey {conn?}                the ceremony's challenge is now too old
 import http from 'node:http'
+import https from 'node:https'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
 import { pathToFileURL } from 'node:url'
@@ -237,6 +242,21 @@ class Connection {
             if (!a.id) throw new Refusal('encrypt iq without id')
             if (a.type === 'get' && child(node, 'count')) return this.answerPrekeyCount(a.id)
             if (a.type === 'set' && child(node, 'list')) return this.onPrekeyUpload(node)
+        }
+        const remove = child(node, 'remove-companion-device')
+        if (node.tag === 'iq' && a.xmlns === 'md' && a.type === 'set' && remove && this.client.kind === 'login') {
+            // The companion unlinks itself: only its own device, then the
+            // server ends the session as it does for a removed device.
+            if (!a.id) throw new Refusal('remove-companion-device iq without id')
+            const jid = remove.attrs.jid ?? ''
+            if (jid !== `${this.client.username}:${this.client.device}@s.whatsapp.net`) {
+                this.mock.emit({ type: 'remove-companion-refused', conn: this.id, jid })
+                return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '403', text: 'forbidden' } }] })
+            }
+            this.mock.emit({ type: 'remove-companion-device', conn: this.id, jid, reason: remove.attrs.reason ?? null })
+            this.mock.log(`conn ${this.id}: device ${jid} removed itself`)
+            this.send(this.result(a.id))
+            return this.sendStreamError('401')
         }
         if (node.tag === 'iq' && a.xmlns === 'passive' && a.type === 'set' && a.id && (child(node, 'active') || child(node, 'passive'))) {
             this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })
@@ -605,10 +625,26 @@ export class MockServer {
         })
     }
 
+    // A second listener with TLS (the same WebSocket service and web page,
+    // for wss:// clients that check a certificate); control stays plain.
+    listenTls({ cert, key }, port = 0, host = '127.0.0.1') {
+        this.https = https.createServer({ cert, key }, (req, res) => this.onControl(req, res))
+        this.https.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
+        return new Promise((resolve, reject) => {
+            this.https.once('error', reject)
+            this.https.listen(port, host, () => {
+                const { port: p } = this.https.address()
+                resolve({ wss_url: `wss://${host === '127.0.0.1' ? 'localhost' : host}:${p}/ws/chat`, tls_port: p })
+            })
+        })
+    }
+
     close() {
         for (const w of this.waiters) w.finish(null)
         for (const c of this.connections.values()) c.drop()
-        return new Promise(resolve => this.http.close(() => resolve()))
+        const closing = [new Promise(resolve => this.http.close(() => resolve()))]
+        if (this.https) closing.push(new Promise(resolve => this.https.close(() => resolve())))
+        return Promise.all(closing)
     }
 
     emit(ev) {
@@ -833,11 +869,14 @@ function parseArgs(argv) {
         else if (a === '--root-key-out') opts.rootKeyOut = v()
         else if (a === '--root-private') opts.rootPrivate = v()
         else if (a === '--max-frame') opts.maxFrame = Number(v())
+        else if (a === '--tls-cert') opts.tlsCert = v()
+        else if (a === '--tls-key') opts.tlsKey = v()
         else throw new Error(`unknown argument ${a}`)
     }
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port: 0..65535')
     if (!Number.isInteger(opts.maxFrame) || opts.maxFrame < 1 || opts.maxFrame >= 1 << 24) throw new Error('--max-frame: 1..16777215')
     if (opts.rootPrivate !== null && !/^[0-9a-fA-F]{64}$/.test(opts.rootPrivate)) throw new Error('--root-private: 64 hex digits')
+    if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together')
     return opts
 }
 
@@ -856,6 +895,14 @@ async function main() {
     }
     const mock = new MockServer({ rootKey: opts.rootPrivate ? rootFromPrivate(opts.rootPrivate) : undefined, maxFrame: opts.maxFrame })
     const where = await mock.listen(opts.port)
+    if (opts.tlsCert) {
+        try {
+            Object.assign(where, await mock.listenTls({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }))
+        } catch (e) {
+            process.stderr.write(`mock-wa: TLS: ${e.message}\n`)
+            process.exit(2)
+        }
+    }
     if (opts.rootKeyOut) fs.writeFileSync(opts.rootKeyOut, where.root_key + '\n')
     const stop = () => mock.close().then(() => process.exit(0))
     process.on('SIGTERM', stop)

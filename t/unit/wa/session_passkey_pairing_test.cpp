@@ -149,7 +149,7 @@ struct PasskeyHarness : FlowHarness {
         while (auto e = passkey.poll_event()) {
             if (std::holds_alternative<passkey_event::AssertionWanted>(*e)) qr.hold();
             if (const auto* a = std::get_if<passkey_event::AdvSecretReplaced>(&*e); a && owner_replaces_secret)
-                qr.replace_adv_secret(a->adv_secret);
+                qr.use_adv_secret(a->adv_secret);
             passkey_events.push_back(std::move(*e));
         }
         while (auto e = qr.poll_event()) qr_events.push_back(std::move(*e));
