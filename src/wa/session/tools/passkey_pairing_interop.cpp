@@ -21,7 +21,8 @@
 // "adv_secret" (that it was switched, not the secret), "paired",
 // "failed" (the ceremony's step and reason), "restart" (the 515; exit 0).
 // Exit 1 on a failed ceremony or any other error (an "error" event says
-// which).
+// which).  The QR text is written, ADV secret and all, because the mock
+// phone has to scan it as a person would; the new secret never is.
 //
 // A test tool: it reads stdin and writes stdout, which the library never
 // does.
