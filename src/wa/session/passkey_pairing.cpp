@@ -77,6 +77,9 @@ bool PasskeyPairing::on_stanza(Connection& conn, const binary::Node& stanza, Mil
 void PasskeyPairing::on_prologue_request(Connection& conn, const binary::Node& stanza, Millis now)
 {
     if (state_ == PasskeyState::done) return;  // paired already on this connection
+    // Only a device being linked has a ceremony to run; a paired one that
+    // gets this has nothing to offer, and its keys must not be touched.
+    if (!conn.registering()) return;
     auto request = pairing::parse_prologue_request(stanza);
     if (!request.ok()) {
         // A forged one (not from the server) must not end a ceremony that

@@ -547,6 +547,28 @@ TEST(SessionPasskeyPairing, AForgedPrologueRequestStartsNothing)
     EXPECT_TRUE(h.qr.current_qr().has_value());
 }
 
+TEST(SessionPasskeyPairing, APairedDeviceHasNoCeremonyToRun)
+{
+    DeviceCredentials paired = ceremony_credentials();
+    paired.jid = binary::Jid::parse("5521900000001:3@s.whatsapp.net").value();
+    FlowHarness h(paired);
+    PasskeyPairing passkey(paired, crypto::replay_random(ceremony_random()));
+    h.on_event = [&](const Event& e) {
+        if (const auto* s = std::get_if<event::Stanza>(&e)) {
+            EXPECT_TRUE(passkey.on_stanza(*h.conn, s->node, h.now));
+        }
+    };
+    h.handshake();
+    h.send(server_node("success", {{"t", "1800000000"}}));
+    ASSERT_EQ(h.conn->state(), ConnectionState::connected);
+    h.send(prologue_request());
+    EXPECT_FALSE(passkey.poll_event().has_value());
+    EXPECT_EQ(passkey.state(), PasskeyState::idle);
+    for (const Node& n : h.take_received()) {
+        EXPECT_NE(n.tag, "iq") << binary::to_debug_string(n);
+    }
+}
+
 TEST(SessionPasskeyPairing, ARequestWithOptionsThatDoNotParseFails)
 {
     PasskeyHarness h;
