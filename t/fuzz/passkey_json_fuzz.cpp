@@ -46,8 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
             break;
         }
         auto again = check_passkey_assertion(a->wire_json, options);
-        if (!again.ok() || again->wire_json != a->wire_json || again->credential_id != a->credential_id ||
-            again->signature != a->signature)
+        if (!again.ok() || again->wire_json != a->wire_json ||
+            again->credential_id != a->credential_id || again->signature != a->signature)
             std::abort();
         break;
     }

@@ -30,7 +30,7 @@ constexpr std::string_view b64url_alphabet =
 // 72 at most (RS256: 256).  Anything far beyond is not an assertion.
 constexpr std::size_t client_data_max = 8 * 1024;
 constexpr std::size_t field_max = 4 * 1024;
-constexpr std::size_t challenge_min = 16;  // WebAuthn asks for at least 16 random bytes
+constexpr std::size_t challenge_min = 16;           // WebAuthn asks for at least 16 random bytes
 constexpr std::size_t authenticator_data_min = 37;  // rpIdHash 32, flags 1, counter 4
 constexpr std::uint8_t flag_user_present = 0x01;
 constexpr std::uint8_t flag_user_verified = 0x04;
@@ -38,7 +38,8 @@ constexpr std::uint8_t flag_user_verified = 0x04;
 // Iterative: nesting depth costs heap, not stack, so a paste of a million
 // '[' cannot overflow the helper's stack.  Encoding validated: a paste is
 // anything a clipboard held.
-constexpr unsigned json_flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned json_flags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
 using Json = rapidjson::Value;
 
@@ -97,7 +98,8 @@ Result<Bytes> b64_member(const Json& obj, std::string_view key, std::string_view
 
 bool is_host_name(std::string_view host)
 {
-    if (host.empty() || host.size() > 253 || host.front() == '.' || host.back() == '.') return false;
+    if (host.empty() || host.size() > 253 || host.front() == '.' || host.back() == '.')
+        return false;
     return std::all_of(host.begin(), host.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
     });
@@ -112,10 +114,12 @@ bool is_server(std::string_view from)
 Status check_server_notification(const binary::Node& n, std::string_view type)
 {
     const std::string where = std::string(type) + ": ";
-    if (n.tag != "notification") return malformed(where + "stanza is <" + n.tag + ">, not <notification>");
+    if (n.tag != "notification")
+        return malformed(where + "stanza is <" + n.tag + ">, not <notification>");
     if (n.attr("type") != type) return malformed(where + "notification of another type");
     auto from = n.attr("from");
-    if (!from || !is_server(*from)) return make_error(Errc::untrusted, where + "notification not from the server");
+    if (!from || !is_server(*from))
+        return make_error(Errc::untrusted, where + "notification not from the server");
     return Done{};
 }
 
@@ -123,7 +127,8 @@ Status check_server_notification(const binary::Node& n, std::string_view type)
 std::optional<Bytes> leaf_bytes(const binary::Node& n)
 {
     if (const Bytes* b = n.bytes()) return *b;
-    if (const binary::Value* v = n.text(); v && !v->is_jid()) return Bytes(v->text.begin(), v->text.end());
+    if (const binary::Value* v = n.text(); v && !v->is_jid())
+        return Bytes(v->text.begin(), v->text.end());
     return std::nullopt;
 }
 
@@ -157,7 +162,8 @@ std::string base64url_encode(ByteView bytes)
     out.reserve((bytes.size() * 4 + 2) / 3);
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
-        const std::uint32_t v = (std::uint32_t(bytes[i]) << 16) | (std::uint32_t(bytes[i + 1]) << 8) | bytes[i + 2];
+        const std::uint32_t v =
+            (std::uint32_t(bytes[i]) << 16) | (std::uint32_t(bytes[i + 1]) << 8) | bytes[i + 2];
         out += b64url_alphabet[(v >> 18) & 63];
         out += b64url_alphabet[(v >> 12) & 63];
         out += b64url_alphabet[(v >> 6) & 63];
@@ -178,7 +184,8 @@ std::optional<Bytes> base64url_decode(std::string_view text)
     // Padding is allowed only as the tail that makes a multiple of 4.
     if (auto pad = text.find('='); pad != std::string_view::npos) {
         const std::string_view tail = text.substr(pad);
-        if (text.size() % 4 != 0 || tail.size() > 2 || tail.find_first_not_of('=') != std::string_view::npos)
+        if (text.size() % 4 != 0 || tail.size() > 2 ||
+            tail.find_first_not_of('=') != std::string_view::npos)
             return std::nullopt;
         text = text.substr(0, pad);
     }
@@ -206,7 +213,8 @@ std::optional<Bytes> base64url_decode(std::string_view text)
 
 Result<PasskeyOptions> parse_passkey_options(std::string_view json)
 {
-    if (json.size() > passkey_options_max) return make_error(Errc::too_large, "passkey options over 16 KiB");
+    if (json.size() > passkey_options_max)
+        return make_error(Errc::too_large, "passkey options over 16 KiB");
     auto doc = parse_object(json, "passkey options");
     if (!doc) return doc.error();
     PasskeyOptions out;
@@ -214,7 +222,8 @@ Result<PasskeyOptions> parse_passkey_options(std::string_view json)
 
     auto challenge = b64_member(*doc, "challenge", "passkey options: ");
     if (!challenge) return challenge.error();
-    if (challenge->size() < challenge_min) return malformed("passkey options: challenge under 16 bytes");
+    if (challenge->size() < challenge_min)
+        return malformed("passkey options: challenge under 16 bytes");
     out.challenge = std::move(*challenge);
 
     auto rp = string_member(*doc, "rpId");
@@ -235,24 +244,28 @@ Result<PasskeyOptions> parse_passkey_options(std::string_view json)
     if (const Json* list = member(*doc, "allowCredentials"); list && !list->IsNull()) {
         if (!list->IsArray()) return malformed("passkey options: allowCredentials is not a list");
         for (const Json& c : list->GetArray()) {
-            if (!c.IsObject()) return malformed("passkey options: allowCredentials entry is not an object");
+            if (!c.IsObject())
+                return malformed("passkey options: allowCredentials entry is not an object");
             auto id = b64_member(c, "id", "passkey options: allowCredentials ");
             if (!id) return id.error();
             out.allow_credentials.push_back(std::move(*id));
         }
     }
 
-    if (auto uv = string_member(*doc, "userVerification")) out.user_verification_required = *uv == "required";
+    if (auto uv = string_member(*doc, "userVerification"))
+        out.user_verification_required = *uv == "required";
     return out;
 }
 
 Result<std::optional<PasskeyOptions>> parse_prologue_request(const binary::Node& notification)
 {
-    if (Status s = check_server_notification(notification, "passkey_prologue_request"); !s) return s.error();
+    if (Status s = check_server_notification(notification, "passkey_prologue_request"); !s)
+        return s.error();
     const binary::Node* child = notification.child("passkey_request_options");
     if (child == nullptr) return std::optional<PasskeyOptions>{};
     auto text = leaf_bytes(*child);
-    if (!text) return malformed("passkey_prologue_request: <passkey_request_options> holds no text");
+    if (!text)
+        return malformed("passkey_prologue_request: <passkey_request_options> holds no text");
     auto options = parse_passkey_options(as_chars(*text));
     if (!options) return options.error();
     return std::optional<PasskeyOptions>(std::move(*options));
@@ -262,19 +275,23 @@ Result<PasskeyOptions> parse_passkey_options_answer(const binary::Node& result)
 {
     if (Status s = check_result_iq(result, "passkey_request_options"); !s) return s.error();
     const binary::Node* child = result.child("passkey_request_options");
-    if (child == nullptr) return malformed("passkey_request_options answer has no <passkey_request_options>");
+    if (child == nullptr)
+        return malformed("passkey_request_options answer has no <passkey_request_options>");
     auto text = leaf_bytes(*child);
     if (!text) return malformed("<passkey_request_options> holds no text");
     return parse_passkey_options(as_chars(*text));
 }
 
-Result<PasskeyAssertion> check_passkey_assertion(std::string_view json, const PasskeyOptions& options)
+Result<PasskeyAssertion> check_passkey_assertion(std::string_view json,
+                                                 const PasskeyOptions& options)
 {
-    if (json.size() > passkey_assertion_max) return make_error(Errc::too_large, "assertion over 64 KiB");
+    if (json.size() > passkey_assertion_max)
+        return make_error(Errc::too_large, "assertion over 64 KiB");
     auto doc = parse_object(json, "assertion");
     if (!doc) return doc.error();
     if (string_member(*doc, "type") != "public-key")
-        return malformed("assertion type is not \"public-key\" (paste what navigator.credentials.get returned)");
+        return malformed(
+            "assertion type is not \"public-key\" (paste what navigator.credentials.get returned)");
 
     PasskeyAssertion out;
     auto raw_id = b64_member(*doc, "rawId", "assertion ");
@@ -286,13 +303,16 @@ Result<PasskeyAssertion> check_passkey_assertion(std::string_view json, const Pa
     }
     out.credential_id = std::move(*raw_id);
     if (!options.allow_credentials.empty() &&
-        std::find(options.allow_credentials.begin(), options.allow_credentials.end(), out.credential_id) ==
-            options.allow_credentials.end())
-        return malformed("assertion is made with a passkey the options do not allow (another account's?)");
+        std::find(options.allow_credentials.begin(), options.allow_credentials.end(),
+                  out.credential_id) == options.allow_credentials.end())
+        return malformed(
+            "assertion is made with a passkey the options do not allow (another account's?)");
 
     const Json* response = member(*doc, "response");
-    if (response == nullptr || !response->IsObject()) return malformed("assertion response is missing");
-    auto client_data = b64_member(*response, "clientDataJSON", "assertion response.", client_data_max);
+    if (response == nullptr || !response->IsObject())
+        return malformed("assertion response is missing");
+    auto client_data =
+        b64_member(*response, "clientDataJSON", "assertion response.", client_data_max);
     if (!client_data) return client_data.error();
     auto auth_data = b64_member(*response, "authenticatorData", "assertion response.");
     if (!auth_data) return auth_data.error();
@@ -309,13 +329,15 @@ Result<PasskeyAssertion> check_passkey_assertion(std::string_view json, const Pa
     if (!cd) return cd.error();
     auto cd_type = string_member(*cd, "type");
     if (cd_type != "webauthn.get")
-        return malformed(cd_type == "webauthn.create"
-                             ? "clientDataJSON type is webauthn.create: a passkey registration, not an assertion"
-                             : "clientDataJSON type is not webauthn.get");
+        return malformed(
+            cd_type == "webauthn.create"
+                ? "clientDataJSON type is webauthn.create: a passkey registration, not an assertion"
+                : "clientDataJSON type is not webauthn.get");
     auto cd_challenge = string_member(*cd, "challenge");
     auto challenge = cd_challenge ? base64url_decode(*cd_challenge) : std::nullopt;
     if (!challenge || *challenge != options.challenge)
-        return malformed("clientDataJSON challenge is not this ceremony's (an old or another assertion)");
+        return malformed(
+            "clientDataJSON challenge is not this ceremony's (an old or another assertion)");
     if (string_member(*cd, "origin") != passkey_origin)
         return malformed("clientDataJSON origin is not " + std::string(passkey_origin) +
                          " (run the snippet in a web.whatsapp.com tab)");
@@ -339,13 +361,14 @@ Result<PasskeyAssertion> check_passkey_assertion(std::string_view json, const Pa
 
     // Every value is base64url, which needs no JSON escaping.
     const std::string id = base64url_encode(out.credential_id);
-    out.wire_json = "{\"id\":\"" + id + "\",\"rawId\":\"" + id +
-                    "\",\"type\":\"public-key\",\"response\":{\"clientDataJSON\":\"" +
-                    base64url_encode(out.client_data_json) + "\",\"authenticatorData\":\"" +
-                    base64url_encode(out.authenticator_data) + "\",\"signature\":\"" +
-                    base64url_encode(out.signature) + "\",\"userHandle\":" +
-                    (out.user_handle ? "\"" + base64url_encode(*out.user_handle) + "\"" : std::string("null")) +
-                    "}}";
+    out.wire_json =
+        "{\"id\":\"" + id + "\",\"rawId\":\"" + id +
+        "\",\"type\":\"public-key\",\"response\":{\"clientDataJSON\":\"" +
+        base64url_encode(out.client_data_json) + "\",\"authenticatorData\":\"" +
+        base64url_encode(out.authenticator_data) + "\",\"signature\":\"" +
+        base64url_encode(out.signature) + "\",\"userHandle\":" +
+        (out.user_handle ? "\"" + base64url_encode(*out.user_handle) + "\"" : std::string("null")) +
+        "}}";
     return out;
 }
 
@@ -356,7 +379,8 @@ Result<Prologue> build_prologue(const PrologueInputs& in)
     if (in.ref.empty()) return malformed("prologue ref is empty");
     // A closed enum in proto2: a number outside it would not serialise.
     if (!proto::DeviceProps_PlatformType_IsValid(static_cast<int>(in.device_type)))
-        return malformed("device type " + std::to_string(in.device_type) + " is not a DeviceProps.PlatformType");
+        return malformed("device type " + std::to_string(in.device_type) +
+                         " is not a DeviceProps.PlatformType");
 
     proto::CompanionEphemeralIdentity identity;
     identity.set_publickey(in.ephemeral_public.data(), in.ephemeral_public.size());
@@ -392,13 +416,15 @@ Result<crypto::Digest32> passkey_handoff_proof(ByteView qr_adv_secret, ByteView 
 
 Result<PrimaryEphemeral> parse_crsc_continuation(const binary::Node& notification)
 {
-    if (Status s = check_server_notification(notification, "crsc_continuation"); !s) return s.error();
+    if (Status s = check_server_notification(notification, "crsc_continuation"); !s)
+        return s.error();
     const binary::Node* child = notification.child("primary_ephemeral_identity");
     if (child == nullptr) return malformed("crsc_continuation has no <primary_ephemeral_identity>");
     const Bytes* bytes = child->bytes();
     if (bytes == nullptr) return malformed("<primary_ephemeral_identity> holds no bytes");
     auto msg = proto::parse<proto::PrimaryEphemeralIdentity>(*bytes);
-    if (!msg) return malformed("<primary_ephemeral_identity> does not decode: " + msg.error().detail);
+    if (!msg)
+        return malformed("<primary_ephemeral_identity> does not decode: " + msg.error().detail);
     if (msg->publickey().size() != 32) return malformed("primary ephemeral key is not 32 bytes");
     if (msg->nonce().size() != 32) return malformed("primary nonce is not 32 bytes");
     PrimaryEphemeral out;
@@ -407,7 +433,8 @@ Result<PrimaryEphemeral> parse_crsc_continuation(const binary::Node& notificatio
     return out;
 }
 
-Result<std::string> passkey_code(ByteView companion_nonce, ByteView primary_public, ByteView primary_nonce)
+Result<std::string> passkey_code(ByteView companion_nonce, ByteView primary_public,
+                                 ByteView primary_nonce)
 {
     if (Status s = check_len(companion_nonce, 32, "companion nonce"); !s) return s.error();
     if (Status s = check_len(primary_public, 32, "primary public key"); !s) return s.error();
@@ -424,7 +451,8 @@ Result<crypto::Key32> pairing_request_key(ByteView ephemeral_private, ByteView p
     if (ref.empty()) return malformed("pairing request ref is empty");
     auto shared = crypto::x25519_shared(ephemeral_private, primary_public);
     if (!shared) return shared.error();
-    const std::string salt = "Companion Pairing " + std::to_string(device_type) + " with ref " + std::string(ref);
+    const std::string salt =
+        "Companion Pairing " + std::to_string(device_type) + " with ref " + std::string(ref);
     auto key = crypto::hkdf_sha256(as_bytes(salt), *shared, as_bytes(pairing_request_info), 32);
     if (!key) return key.error();
     crypto::Key32 out{};
@@ -436,9 +464,11 @@ Result<Bytes> seal_pairing_request(ByteView key, const PairingRequestFields& fie
 {
     if (Status s = check_len(key, 32, "pairing request key"); !s) return s.error();
     if (Status s = check_len(fields.noise_public, 32, "noise public key"); !s) return s.error();
-    if (Status s = check_len(fields.identity_public, 32, "identity public key"); !s) return s.error();
+    if (Status s = check_len(fields.identity_public, 32, "identity public key"); !s)
+        return s.error();
     if (Status s = check_len(fields.adv_secret, 32, "ADV secret"); !s) return s.error();
-    if (Status s = check_len(iv, pairing_request_iv_size, "pairing request IV"); !s) return s.error();
+    if (Status s = check_len(iv, pairing_request_iv_size, "pairing request IV"); !s)
+        return s.error();
 
     proto::PairingRequest request;
     request.set_companionpublickey(fields.noise_public.data(), fields.noise_public.size());
@@ -464,7 +494,8 @@ binary::Node passkey_ref_iq()
 }
 
 binary::Node passkey_prologue_iq(ByteView credential_id, std::string_view assertion_json,
-                                 ByteView prologue_payload, std::optional<crypto::Digest32> handoff_proof)
+                                 ByteView prologue_payload,
+                                 std::optional<crypto::Digest32> handoff_proof)
 {
     binary::Children kids;
     kids.push_back(leaf("credential_id", credential_id));

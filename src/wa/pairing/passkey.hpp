@@ -133,10 +133,10 @@ Result<PasskeyAssertion> check_passkey_assertion(std::string_view json,
 
 // Our side of the prologue.
 struct PrologueInputs {
-    ByteView ephemeral_public;  // 32: X25519, for this ceremony only
+    ByteView ephemeral_public;      // 32: X25519, for this ceremony only
     std::uint32_t device_type = 1;  // DeviceProps.PlatformType we registered as (CHROME)
-    std::string_view ref;       // from the <ref> answer
-    ByteView nonce;             // 32 random bytes, revealed after the phone's
+    std::string_view ref;           // from the <ref> answer
+    ByteView nonce;                 // 32 random bytes, revealed after the phone's
 };
 
 struct Prologue {

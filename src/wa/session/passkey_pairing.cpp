@@ -13,10 +13,12 @@ Error outcome_error(const IqOutcome& outcome)
 {
     switch (outcome.kind) {
     case IqOutcome::Kind::error:
-        return make_error(Errc::wrong_state, "the server refused it: " + std::to_string(outcome.error.code) +
-                                                 (outcome.error.text.empty() ? "" : " " + outcome.error.text));
+        return make_error(Errc::wrong_state,
+                          "the server refused it: " + std::to_string(outcome.error.code) +
+                              (outcome.error.text.empty() ? "" : " " + outcome.error.text));
     case IqOutcome::Kind::timeout: return make_error(Errc::expired, "no answer in time");
-    case IqOutcome::Kind::dropped: return make_error(Errc::wrong_state, "the connection ended first");
+    case IqOutcome::Kind::dropped:
+        return make_error(Errc::wrong_state, "the connection ended first");
     case IqOutcome::Kind::result: break;
     }
     return make_error(Errc::wrong_state, "unexpected outcome");
@@ -51,14 +53,16 @@ std::string_view passkey_state_name(PasskeyState state)
     return "unknown";
 }
 
-PasskeyPairing::PasskeyPairing(DeviceCredentials credentials, crypto::RandomSource random, PasskeyConfig config)
+PasskeyPairing::PasskeyPairing(DeviceCredentials credentials, crypto::RandomSource random,
+                               PasskeyConfig config)
     : credentials_(std::move(credentials)), random_(std::move(random)), config_(config)
 {
 }
 
 bool PasskeyPairing::active() const
 {
-    return state_ != PasskeyState::idle && state_ != PasskeyState::done && state_ != PasskeyState::failed;
+    return state_ != PasskeyState::idle && state_ != PasskeyState::done &&
+           state_ != PasskeyState::failed;
 }
 
 bool PasskeyPairing::on_stanza(Connection& conn, const binary::Node& stanza, Millis now)
@@ -104,7 +108,8 @@ void PasskeyPairing::want_assertion(pairing::PasskeyOptions options, Millis now)
 {
     Millis allowed = config_.assertion_default;
     if (options.timeout_ms)
-        allowed = static_cast<Millis>(std::min<std::uint64_t>(*options.timeout_ms, config_.assertion_max));
+        allowed = static_cast<Millis>(
+            std::min<std::uint64_t>(*options.timeout_ms, config_.assertion_max));
     allowed = std::min(allowed, config_.assertion_max);
     state_ = PasskeyState::waiting_assertion;
     deadline_ = now + allowed;
@@ -116,11 +121,13 @@ void PasskeyPairing::want_assertion(pairing::PasskeyOptions options, Millis now)
 Status PasskeyPairing::submit_assertion(Connection& conn, std::string_view json, Millis now)
 {
     if (state_ != PasskeyState::waiting_assertion)
-        return make_error(Errc::wrong_state, active() ? "the assertion was taken already"
-                                                      : "no passkey ceremony is waiting for an assertion");
+        return make_error(Errc::wrong_state,
+                          active() ? "the assertion was taken already"
+                                   : "no passkey ceremony is waiting for an assertion");
     if (deadline_ && now >= *deadline_) {
-        Error late = make_error(Errc::expired, "the assertion came after the server's " +
-                                                   seconds_text(*deadline_ - requested_at_) + " ran out");
+        Error late =
+            make_error(Errc::expired, "the assertion came after the server's " +
+                                          seconds_text(*deadline_ - requested_at_) + " ran out");
         fail("assertion", late);
         return late;
     }
@@ -181,7 +188,8 @@ bool PasskeyPairing::on_iq_answered(Connection& conn, const IqOutcome& outcome, 
         code_ = *code;
         state_ = PasskeyState::code_shown;
         deadline_ = now + config_.confirm_timeout;
-        emit(passkey_event::Code{*code, pairing::display_pairing_code(*code), handoff_proven_, *deadline_});
+        emit(passkey_event::Code{*code, pairing::display_pairing_code(*code), handoff_proven_,
+                                 *deadline_});
         break;
     }
     case PasskeyState::request_sent:
@@ -233,7 +241,9 @@ void PasskeyPairing::on_continuation(Connection& conn, const binary::Node& stanz
     if (state_ != PasskeyState::prologue_sent) {
         // Out of turn: in a ceremony that is under way it is the server's
         // confusion and the ceremony cannot go on; with none, nothing to do.
-        if (active()) fail("continuation", make_error(Errc::wrong_state, "crsc_continuation before our prologue"));
+        if (active())
+            fail("continuation",
+                 make_error(Errc::wrong_state, "crsc_continuation before our prologue"));
         return;
     }
     auto primary = pairing::parse_crsc_continuation(stanza);
@@ -258,8 +268,8 @@ Status PasskeyPairing::confirm(Connection& conn, Millis now)
     if (state_ != PasskeyState::code_shown)
         return make_error(Errc::wrong_state, "no passkey code is waiting for confirmation");
     if (deadline_ && now >= *deadline_) {
-        Error late = make_error(Errc::expired, "the code was confirmed after " +
-                                                   seconds_text(config_.confirm_timeout));
+        Error late = make_error(
+            Errc::expired, "the code was confirmed after " + seconds_text(config_.confirm_timeout));
         fail("confirmation", late);
         return late;
     }
@@ -269,18 +279,21 @@ Status PasskeyPairing::confirm(Connection& conn, Millis now)
     };
     auto iv = crypto::random_bytes(random_, pairing::pairing_request_iv_size);
     if (!iv.ok()) return fail_with(iv.error());
-    auto key = pairing::pairing_request_key(ephemeral_.private_key, primary_public_, config_.device_type, ref_);
+    auto key = pairing::pairing_request_key(ephemeral_.private_key, primary_public_,
+                                            config_.device_type, ref_);
     if (!key.ok()) return fail_with(key.error());
-    auto sealed = pairing::seal_pairing_request(*key,
-                                                {.noise_public = credentials_.noise_key.public_key,
-                                                 .identity_public = credentials_.identity_key.public_key,
-                                                 .adv_secret = new_adv_},
-                                                *iv);
+    auto sealed =
+        pairing::seal_pairing_request(*key,
+                                      {.noise_public = credentials_.noise_key.public_key,
+                                       .identity_public = credentials_.identity_key.public_key,
+                                       .adv_secret = new_adv_},
+                                      *iv);
     if (!sealed.ok()) return fail_with(sealed.error());
     // Before the request goes: the server answers it with pair-success,
     // which QrPairing must check with the new secret.
     emit(passkey_event::AdvSecretReplaced{new_adv_});
-    if (Status sent = send_step(conn, pairing::encrypted_pairing_request_iq(*sealed), "pairing request", now);
+    if (Status sent =
+            send_step(conn, pairing::encrypted_pairing_request_iq(*sealed), "pairing request", now);
         !sent.ok())
         return sent;
     state_ = PasskeyState::request_sent;
@@ -304,19 +317,22 @@ void PasskeyPairing::on_timer(Connection& conn, Millis now)
     if (!deadline_ || now < *deadline_) return;
     switch (state_) {
     case PasskeyState::waiting_assertion:
-        fail("assertion", make_error(Errc::expired, "no assertion within " + seconds_text(*deadline_ - requested_at_)));
+        fail("assertion", make_error(Errc::expired, "no assertion within " +
+                                                        seconds_text(*deadline_ - requested_at_)));
         break;
     case PasskeyState::prologue_sent:
-        fail("continuation", make_error(Errc::expired, "no crsc_continuation within " +
-                                                           seconds_text(config_.continuation_timeout)));
+        fail("continuation",
+             make_error(Errc::expired, "no crsc_continuation within " +
+                                           seconds_text(config_.continuation_timeout)));
         break;
     case PasskeyState::code_shown:
         fail("confirmation", make_error(Errc::expired, "the code was not confirmed within " +
                                                            seconds_text(config_.confirm_timeout)));
         break;
     case PasskeyState::request_sent:
-        fail("pair-success", make_error(Errc::expired, "no pair-success within " +
-                                                           seconds_text(config_.pair_success_timeout)));
+        fail("pair-success",
+             make_error(Errc::expired,
+                        "no pair-success within " + seconds_text(config_.pair_success_timeout)));
         break;
     default: deadline_.reset(); break;
     }
@@ -325,11 +341,13 @@ void PasskeyPairing::on_timer(Connection& conn, Millis now)
 void PasskeyPairing::on_closed(const StreamEnd& end)
 {
     if (!active()) return;
-    fail("connection", make_error(Errc::wrong_state, "the connection ended during the passkey ceremony (" +
-                                                         std::string(end_kind_name(end.kind)) + ")"));
+    fail("connection",
+         make_error(Errc::wrong_state, "the connection ended during the passkey ceremony (" +
+                                           std::string(end_kind_name(end.kind)) + ")"));
 }
 
-Status PasskeyPairing::send_step(Connection& conn, binary::Node iq, std::string_view step, Millis now)
+Status PasskeyPairing::send_step(Connection& conn, binary::Node iq, std::string_view step,
+                                 Millis now)
 {
     auto id = conn.send_iq(std::move(iq), now, 0, config_.iq_timeout);
     if (!id.ok()) {

@@ -140,7 +140,8 @@ public:
     // request).  `random` draws, per ceremony, the new ADV secret, the
     // ephemeral key and the nonce (32 bytes each, in that order, once the
     // ref is there), then the request's IV (12, in confirm()).
-    PasskeyPairing(DeviceCredentials credentials, crypto::RandomSource random, PasskeyConfig config = {});
+    PasskeyPairing(DeviceCredentials credentials, crypto::RandomSource random,
+                   PasskeyConfig config = {});
 
     // A Stanza event: true for the two notifications of the ceremony
     // (their acks are the connection's).

@@ -71,8 +71,8 @@ TEST(PairingPasskeyBase64url, DecodesWithOrWithoutPaddingAndRoundTripsEveryLengt
 
 TEST(PairingPasskeyBase64url, RefusesOtherAlphabetsBadPaddingImpossibleLengthsAndStrayBits)
 {
-    for (std::string_view bad : {"Zm+v", "Zm/v", "Zm9v\n", "Z", "Zm9vY", "Zg=", "Zg===", "Z===", "Zg=A",
-                                 "=Zg=", "Zh", "Zm9"}) {
+    for (std::string_view bad : {"Zm+v", "Zm/v", "Zm9v\n", "Z", "Zm9vY",
+                                 "Zg=", "Zg===", "Z===", "Zg=A", "=Zg=", "Zh", "Zm9"}) {
         EXPECT_FALSE(base64url_decode(bad).has_value()) << bad;
     }
 }
@@ -94,7 +94,8 @@ TEST(PairingPasskeyOptions, ParsesTheServersOptions)
 
 TEST(PairingPasskeyOptions, TheOptionalMembersMayBeAbsent)
 {
-    auto o = parse_passkey_options(R"({"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"whatsapp.com"})");
+    auto o =
+        parse_passkey_options(R"({"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"whatsapp.com"})");
     ASSERT_TRUE(o.ok()) << o.error().detail;
     EXPECT_FALSE(o->timeout_ms.has_value());
     EXPECT_TRUE(o->allow_credentials.empty());
@@ -116,29 +117,35 @@ TEST(PairingPasskeyOptions, RefusesEachBadFieldNamingIt)
         {"{" + ch + R"(,"rpId":"whatsapp.com","timeout":-1})", "timeout"},
         {"{" + ch + R"(,"rpId":"whatsapp.com","timeout":"600000"})", "timeout"},
         {"{" + ch + R"(,"rpId":"whatsapp.com","timeout":0.5})", "timeout"},
-        {"{" + ch + R"(,"rpId":"whatsapp.com","allowCredentials":{}})", "allowCredentials is not a list"},
-        {"{" + ch + R"(,"rpId":"whatsapp.com","allowCredentials":[{"type":"public-key"}]})", "allowCredentials id"},
+        {"{" + ch + R"(,"rpId":"whatsapp.com","allowCredentials":{}})",
+         "allowCredentials is not a list"},
+        {"{" + ch + R"(,"rpId":"whatsapp.com","allowCredentials":[{"type":"public-key"}]})",
+         "allowCredentials id"},
         {"{" + ch + R"(,"rpId":"whatsapp.com","allowCredentials":[1]})", "not an object"},
     };
     for (const auto& [json, why] : cases) {
         auto o = parse_passkey_options(json);
         ASSERT_FALSE(o.ok()) << json;
         EXPECT_EQ(o.error().code, Errc::malformed) << json;
-        EXPECT_NE(o.error().detail.find(why), std::string::npos) << json << " -> " << o.error().detail;
+        EXPECT_NE(o.error().detail.find(why), std::string::npos)
+            << json << " -> " << o.error().detail;
     }
     auto big = parse_passkey_options(std::string(passkey_options_max + 1, ' '));
     ASSERT_FALSE(big.ok());
     EXPECT_EQ(big.error().code, Errc::too_large);
 }
 
-binary::Node prologue_request(std::optional<std::string> options, std::string from = "s.whatsapp.net",
+binary::Node prologue_request(std::optional<std::string> options,
+                              std::string from = "s.whatsapp.net",
                               std::string type = "passkey_prologue_request")
 {
     binary::Node n("notification");
     n.set_attr("from", from);
     n.set_attr("type", type);
     n.set_attr("id", "n-1");
-    if (options) n.content = binary::Children{binary::Node("passkey_request_options", {}, Bytes(options->begin(), options->end()))};
+    if (options)
+        n.content = binary::Children{
+            binary::Node("passkey_request_options", {}, Bytes(options->begin(), options->end()))};
     return n;
 }
 
@@ -159,7 +166,9 @@ TEST(PairingPasskeyOptions, ComeInThePrologueRequestOrAreAskedFor)
     EXPECT_EQ(ask.attr("type"), "get");
     ASSERT_NE(ask.child("passkey_request_options"), nullptr);
 
-    binary::Node answer("iq", {}, binary::Children{binary::Node("passkey_request_options", {}, Bytes(json.begin(), json.end()))});
+    binary::Node answer("iq", {},
+                        binary::Children{binary::Node("passkey_request_options", {},
+                                                      Bytes(json.begin(), json.end()))});
     answer.set_attr("type", "result");
     auto asked = parse_passkey_options_answer(answer);
     ASSERT_TRUE(asked.ok()) << asked.error().detail;
@@ -171,7 +180,8 @@ TEST(PairingPasskeyOptions, APrologueRequestFromAnyoneButTheServerIsUntrusted)
     auto r = parse_prologue_request(prologue_request(std::nullopt, "5511999999999@s.whatsapp.net"));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, Errc::untrusted);
-    auto wrong = parse_prologue_request(prologue_request(std::nullopt, "s.whatsapp.net", "encrypt"));
+    auto wrong =
+        parse_prologue_request(prologue_request(std::nullopt, "s.whatsapp.net", "encrypt"));
     ASSERT_FALSE(wrong.ok());
     EXPECT_EQ(wrong.error().code, Errc::malformed);
     auto bad = parse_prologue_request(prologue_request("{nope"));
@@ -191,7 +201,9 @@ TEST(PairingPasskeyAssertion, EachVectorPasteIsAcceptedOrRefusedForItsReason)
         auto a = check_passkey_assertion(vector_string(c, "json"), options);
         if (c["refusal"].IsNull()) {
             ASSERT_TRUE(a.ok()) << name << ": " << a.error().detail;
-            EXPECT_EQ(a->credential_id, vector_hex(passkey_section("assertions"), "credential_id_hex")) << name;
+            EXPECT_EQ(a->credential_id,
+                      vector_hex(passkey_section("assertions"), "credential_id_hex"))
+                << name;
         } else {
             ASSERT_FALSE(a.ok()) << name;
             EXPECT_EQ(a.error().code, Errc::malformed) << name;
@@ -256,12 +268,16 @@ TEST(PairingPasskeyAssertion, PastesOfTheWrongShapeGetAClearReason)
         {head + R"(,"response":[]})", "response is missing"},
         {head + R"(,"response":{}})", "clientDataJSON is missing"},
         {head + R"(,"response":{"clientDataJSON":"e30"}})", "authenticatorData is missing"},
-        {head + R"(,"response":{"clientDataJSON":"e30","authenticatorData":"AAAA"}})", "signature is missing"},
-        {head + R"(,"response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA","userHandle":5}})",
+        {head + R"(,"response":{"clientDataJSON":"e30","authenticatorData":"AAAA"}})",
+         "signature is missing"},
+        {head +
+             R"(,"response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA","userHandle":5}})",
          "userHandle is not a string"},
-        {head + R"(,"response":{"clientDataJSON":"bm9wZQ","authenticatorData":"AAAA","signature":"AAAA"}})",
+        {head +
+             R"(,"response":{"clientDataJSON":"bm9wZQ","authenticatorData":"AAAA","signature":"AAAA"}})",
          "clientDataJSON is not JSON"},
-        {head + R"(,"response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA"}})",
+        {head +
+             R"(,"response":{"clientDataJSON":"e30","authenticatorData":"AAAA","signature":"AAAA"}})",
          "type is not webauthn.get"},
         // A trailing comma, a comment, a second document: not JSON.
         {R"({"type":"public-key",})", "not JSON"},
@@ -272,7 +288,8 @@ TEST(PairingPasskeyAssertion, PastesOfTheWrongShapeGetAClearReason)
         auto a = check_passkey_assertion(json, options);
         ASSERT_FALSE(a.ok()) << json;
         EXPECT_EQ(a.error().code, Errc::malformed) << json;
-        EXPECT_NE(a.error().detail.find(why), std::string::npos) << json << " -> " << a.error().detail;
+        EXPECT_NE(a.error().detail.find(why), std::string::npos)
+            << json << " -> " << a.error().detail;
     }
 }
 
@@ -285,11 +302,13 @@ TEST(PairingPasskeyAssertion, HostileTextIsRefusedWithoutCrashing)
         ASSERT_FALSE(a.ok());
         EXPECT_EQ(a.error().code, Errc::malformed);
     }
-    std::string nested = R"({"type":"public-key","rawId":)" + std::string(60000, '[') + std::string(60000, ']') + "}";
+    std::string nested = R"({"type":"public-key","rawId":)" + std::string(60000, '[') +
+                         std::string(60000, ']') + "}";
     EXPECT_FALSE(check_passkey_assertion(nested, options).ok());
     // Not UTF-8, and a NUL inside a string.
     EXPECT_FALSE(check_passkey_assertion("{\"type\":\"public-\xff\xfekey\"}", options).ok());
-    EXPECT_FALSE(check_passkey_assertion(std::string("{\"type\":\"public-key\0\"}", 22), options).ok());
+    EXPECT_FALSE(
+        check_passkey_assertion(std::string("{\"type\":\"public-key\0\"}", 22), options).ok());
     auto big = check_passkey_assertion(std::string(passkey_assertion_max + 1, ' '), options);
     ASSERT_FALSE(big.ok());
     EXPECT_EQ(big.error().code, Errc::too_large);
@@ -341,7 +360,8 @@ TEST(PairingPasskeyCeremony, ThePrologueIsTheOneTheServerReadsAndOpens)
     const Bytes eph = vector_hex(v, "ephemeral_public");
     const Bytes nonce = vector_hex(v, "nonce");
     const std::string ref(vector_string(v, "ref"));
-    auto p = build_prologue({.ephemeral_public = eph, .device_type = 1, .ref = ref, .nonce = nonce});
+    auto p =
+        build_prologue({.ephemeral_public = eph, .device_type = 1, .ref = ref, .nonce = nonce});
     ASSERT_TRUE(p.ok()) << p.error().detail;
     EXPECT_EQ(to_hex(p->identity), to_hex(vector_hex(v, "identity_bytes")));
     EXPECT_EQ(to_hex(p->commitment), to_hex(vector_hex(v, "commitment")));
@@ -354,11 +374,13 @@ TEST(PairingPasskeyCeremony, TheHandoffProofIsKeyedByTheQrsAdvSecret)
     auto key = passkey_handoff_key(vector_hex(v, "qr_adv_secret"));
     ASSERT_TRUE(key.ok());
     EXPECT_EQ(to_hex(*key), to_hex(vector_hex(v, "handoff_key")));
-    auto proof = passkey_handoff_proof(vector_hex(v, "qr_adv_secret"), vector_hex(v, "prologue_payload"));
+    auto proof =
+        passkey_handoff_proof(vector_hex(v, "qr_adv_secret"), vector_hex(v, "prologue_payload"));
     ASSERT_TRUE(proof.ok());
     EXPECT_EQ(to_hex(*proof), to_hex(vector_hex(v, "handoff_proof")));
     // Another secret (the new one, say) proves nothing.
-    auto other = passkey_handoff_proof(vector_hex(v, "new_adv_secret"), vector_hex(v, "prologue_payload"));
+    auto other =
+        passkey_handoff_proof(vector_hex(v, "new_adv_secret"), vector_hex(v, "prologue_payload"));
     ASSERT_TRUE(other.ok());
     EXPECT_NE(to_hex(*other), to_hex(vector_hex(v, "handoff_proof")));
 }
@@ -368,14 +390,16 @@ binary::Node continuation(Bytes content, std::string from = "s.whatsapp.net")
     binary::Node n("notification");
     n.set_attr("from", from);
     n.set_attr("type", "crsc_continuation");
-    n.content = binary::Children{binary::Node("primary_ephemeral_identity", {}, std::move(content))};
+    n.content =
+        binary::Children{binary::Node("primary_ephemeral_identity", {}, std::move(content))};
     return n;
 }
 
 TEST(PairingPasskeyCeremony, TheCodeBothScreensShowIsThePhones)
 {
     const auto& v = ceremony();
-    auto primary = parse_crsc_continuation(continuation(vector_hex(v, "primary_ephemeral_identity")));
+    auto primary =
+        parse_crsc_continuation(continuation(vector_hex(v, "primary_ephemeral_identity")));
     ASSERT_TRUE(primary.ok()) << primary.error().detail;
     EXPECT_EQ(to_hex(primary->public_key), to_hex(vector_hex(v, "primary_public")));
     EXPECT_EQ(to_hex(primary->nonce), to_hex(vector_hex(v, "primary_nonce")));
@@ -388,7 +412,8 @@ TEST(PairingPasskeyCeremony, TheSealedRequestIsTheOneThePhoneOpens)
 {
     const auto& v = ceremony();
     const std::string ref(vector_string(v, "ref"));
-    auto key = pairing_request_key(vector_hex(v, "ephemeral_private"), vector_hex(v, "primary_public"), 1, ref);
+    auto key = pairing_request_key(vector_hex(v, "ephemeral_private"),
+                                   vector_hex(v, "primary_public"), 1, ref);
     ASSERT_TRUE(key.ok()) << key.error().detail;
     EXPECT_EQ(to_hex(*key), to_hex(vector_hex(v, "request_key")));
     const Bytes noise = vector_hex(v, "noise_public"), identity = vector_hex(v, "identity_public"),
@@ -397,7 +422,8 @@ TEST(PairingPasskeyCeremony, TheSealedRequestIsTheOneThePhoneOpens)
     ASSERT_TRUE(sealed.ok()) << sealed.error().detail;
     EXPECT_EQ(to_hex(*sealed), to_hex(vector_hex(v, "encrypted_pairing_request")));
     // The device type and ref are bound into the key.
-    auto other = pairing_request_key(vector_hex(v, "ephemeral_private"), vector_hex(v, "primary_public"), 2, ref);
+    auto other = pairing_request_key(vector_hex(v, "ephemeral_private"),
+                                     vector_hex(v, "primary_public"), 2, ref);
     ASSERT_TRUE(other.ok());
     EXPECT_NE(to_hex(*other), to_hex(*key));
 }
@@ -406,10 +432,14 @@ TEST(PairingPasskeyCeremony, WrongSizesAndBadContinuationsAreRefusedNamingWhat)
 {
     const auto& v = ceremony();
     const Bytes k32(32, 1), k31(31, 1), iv(12, 2);
-    EXPECT_FALSE(build_prologue({.ephemeral_public = k31, .device_type = 1, .ref = "r", .nonce = k32}).ok());
-    EXPECT_FALSE(build_prologue({.ephemeral_public = k32, .device_type = 1, .ref = "r", .nonce = k31}).ok());
-    EXPECT_FALSE(build_prologue({.ephemeral_public = k32, .device_type = 1, .ref = "", .nonce = k32}).ok());
-    auto not_a_platform = build_prologue({.ephemeral_public = k32, .device_type = 999, .ref = "r", .nonce = k32});
+    EXPECT_FALSE(
+        build_prologue({.ephemeral_public = k31, .device_type = 1, .ref = "r", .nonce = k32}).ok());
+    EXPECT_FALSE(
+        build_prologue({.ephemeral_public = k32, .device_type = 1, .ref = "r", .nonce = k31}).ok());
+    EXPECT_FALSE(
+        build_prologue({.ephemeral_public = k32, .device_type = 1, .ref = "", .nonce = k32}).ok());
+    auto not_a_platform =
+        build_prologue({.ephemeral_public = k32, .device_type = 999, .ref = "r", .nonce = k32});
     ASSERT_FALSE(not_a_platform.ok());
     EXPECT_NE(not_a_platform.error().detail.find("PlatformType"), std::string::npos);
     EXPECT_FALSE(passkey_handoff_key(k31).ok());
@@ -419,7 +449,8 @@ TEST(PairingPasskeyCeremony, WrongSizesAndBadContinuationsAreRefusedNamingWhat)
     EXPECT_FALSE(seal_pairing_request(k32, {k32, k32, k32}, Bytes(16, 0)).ok());
     EXPECT_FALSE(seal_pairing_request(k32, {k32, k31, k32}, iv).ok());
 
-    auto untrusted = parse_crsc_continuation(continuation(vector_hex(v, "primary_ephemeral_identity"), "x@s.whatsapp.net"));
+    auto untrusted = parse_crsc_continuation(
+        continuation(vector_hex(v, "primary_ephemeral_identity"), "x@s.whatsapp.net"));
     ASSERT_FALSE(untrusted.ok());
     EXPECT_EQ(untrusted.error().code, Errc::untrusted);
     binary::Node empty("notification");
@@ -455,10 +486,13 @@ TEST(PairingPasskeyCeremony, TheIqsAreMdIqsToTheServerAroundOneChild)
     EXPECT_EQ(text(*pro->child("webauthn_assertion")->bytes()), "{}");
     EXPECT_EQ(*pro->child("prologue_payload")->bytes(), payload);
     EXPECT_EQ(pro->child("pairing_handoff_proof")->bytes()->at(0), 9);
-    EXPECT_EQ(passkey_prologue_iq(cred, "{}", payload, std::nullopt).child("passkey_prologue")->child("pairing_handoff_proof"),
+    EXPECT_EQ(passkey_prologue_iq(cred, "{}", payload, std::nullopt)
+                  .child("passkey_prologue")
+                  ->child("pairing_handoff_proof"),
               nullptr);
     EXPECT_EQ(*companion_nonce_iq(nonce).child("companion_nonce")->bytes(), nonce);
-    EXPECT_EQ(*encrypted_pairing_request_iq(sealed).child("encrypted_pairing_request")->bytes(), sealed);
+    EXPECT_EQ(*encrypted_pairing_request_iq(sealed).child("encrypted_pairing_request")->bytes(),
+              sealed);
     EXPECT_EQ(passkey_ref_iq().attr("type"), "get");
     ASSERT_NE(passkey_ref_iq().child("ref"), nullptr);
 

@@ -34,7 +34,8 @@ inline const rapidjson::Value& passkey_vectors()
 inline const rapidjson::Value& passkey_section(const char* name)
 {
     const rapidjson::Value& all = passkey_vectors();
-    if (!all.HasMember(name)) throw std::runtime_error(std::string("no passkey vector section ") + name);
+    if (!all.HasMember(name))
+        throw std::runtime_error(std::string("no passkey vector section ") + name);
     return all[name];
 }
 

@@ -67,13 +67,14 @@ DeviceCredentials ceremony_credentials()
 Bytes ceremony_random()
 {
     const auto& v = ceremony();
-    return concat({vector_hex(v, "new_adv_secret"), vector_hex(v, "ephemeral_private"), vector_hex(v, "nonce"),
-                   vector_hex(v, "iv")});
+    return concat({vector_hex(v, "new_adv_secret"), vector_hex(v, "ephemeral_private"),
+                   vector_hex(v, "nonce"), vector_hex(v, "iv")});
 }
 
 Node from_server(std::string tag, std::string type, Children kids = {})
 {
-    return server_node(std::move(tag), {{"from", "s.whatsapp.net"}, {"type", type}, {"id", "srv-" + type}},
+    return server_node(std::move(tag),
+                       {{"from", "s.whatsapp.net"}, {"type", type}, {"id", "srv-" + type}},
                        std::move(kids));
 }
 
@@ -91,25 +92,30 @@ Node prologue_request(std::optional<std::string> options = options_json())
 
 Node continuation(Bytes identity = vector_hex(ceremony(), "primary_ephemeral_identity"))
 {
-    return from_server("notification", "crsc_continuation", {leaf("primary_ephemeral_identity", identity)});
+    return from_server("notification", "crsc_continuation",
+                       {leaf("primary_ephemeral_identity", identity)});
 }
 
 Node result(const Node& iq, Children kids = {})
 {
-    return server_node("iq", {{"from", "s.whatsapp.net"}, {"type", "result"}, {"id", std::string(*iq.attr("id"))}},
-                       std::move(kids));
+    return server_node(
+        "iq", {{"from", "s.whatsapp.net"}, {"type", "result"}, {"id", std::string(*iq.attr("id"))}},
+        std::move(kids));
 }
 
 Node error_answer(const Node& iq, std::string code, std::string text)
 {
-    return server_node("iq", {{"from", "s.whatsapp.net"}, {"type", "error"}, {"id", std::string(*iq.attr("id"))}},
-                       {server_node("error", {{"code", code}, {"text", text}})});
+    return server_node(
+        "iq", {{"from", "s.whatsapp.net"}, {"type", "error"}, {"id", std::string(*iq.attr("id"))}},
+        {server_node("error", {{"code", code}, {"text", text}})});
 }
 
 Node pair_device()
 {
-    return server_node("iq", {{"from", "s.whatsapp.net"}, {"type", "set"}, {"id", "pd-1"}},
-                       {Node("pair-device", {}, Children{leaf("ref", as_bytes("ref-A")), leaf("ref", as_bytes("ref-B"))})});
+    return server_node(
+        "iq", {{"from", "s.whatsapp.net"}, {"type", "set"}, {"id", "pd-1"}},
+        {Node("pair-device", {},
+              Children{leaf("ref", as_bytes("ref-A")), leaf("ref", as_bytes("ref-B"))})});
 }
 
 struct PasskeyHarness : FlowHarness {
@@ -148,7 +154,8 @@ struct PasskeyHarness : FlowHarness {
     {
         while (auto e = passkey.poll_event()) {
             if (std::holds_alternative<passkey_event::AssertionWanted>(*e)) qr.hold();
-            if (const auto* a = std::get_if<passkey_event::AdvSecretReplaced>(&*e); a && owner_replaces_secret)
+            if (const auto* a = std::get_if<passkey_event::AdvSecretReplaced>(&*e);
+                a && owner_replaces_secret)
                 qr.use_adv_secret(a->adv_secret);
             passkey_events.push_back(std::move(*e));
         }
@@ -281,15 +288,18 @@ TEST(SessionPasskeyPairing, TheWholeCeremonySendsTheServersBytesAndEndsInAVerifi
     EXPECT_EQ(to_hex(child_bytes(*pro, "credential_id")),
               to_hex(vector_hex(passkey_section("assertions"), "credential_id_hex")));
     EXPECT_EQ(as_chars(child_bytes(*pro, "webauthn_assertion")), assertion("valid"));
-    EXPECT_EQ(to_hex(child_bytes(*pro, "prologue_payload")), to_hex(vector_hex(v, "prologue_payload")));
-    EXPECT_EQ(to_hex(child_bytes(*pro, "pairing_handoff_proof")), to_hex(vector_hex(v, "handoff_proof")));
+    EXPECT_EQ(to_hex(child_bytes(*pro, "prologue_payload")),
+              to_hex(vector_hex(v, "prologue_payload")));
+    EXPECT_EQ(to_hex(child_bytes(*pro, "pairing_handoff_proof")),
+              to_hex(vector_hex(v, "handoff_proof")));
     EXPECT_EQ(h.passkey.state(), PasskeyState::prologue_sent);
 
     h.send(result(prologue));
     h.send(continuation());
     Node nonce = h.sent_iq();
     EXPECT_EQ(to_hex(child_bytes(nonce, "companion_nonce")), to_hex(vector_hex(v, "nonce")));
-    EXPECT_TRUE(h.events_of<passkey_event::Code>().empty());  // not before the server took the nonce
+    EXPECT_TRUE(
+        h.events_of<passkey_event::Code>().empty());  // not before the server took the nonce
 
     h.send(result(nonce));
     auto codes = h.events_of<passkey_event::Code>();
@@ -471,7 +481,8 @@ TEST(SessionPasskeyPairing, AfterFiveMinutesThePrologueGoesWithoutTheHandoffProo
     const Node* pro = prologue.child("passkey_prologue");
     ASSERT_NE(pro, nullptr);
     EXPECT_EQ(pro->child("pairing_handoff_proof"), nullptr);
-    EXPECT_EQ(to_hex(child_bytes(*pro, "prologue_payload")), to_hex(vector_hex(ceremony(), "prologue_payload")));
+    EXPECT_EQ(to_hex(child_bytes(*pro, "prologue_payload")),
+              to_hex(vector_hex(ceremony(), "prologue_payload")));
     h.send(result(prologue));
     h.send(continuation());
     h.send(result(h.sent_iq()));
@@ -583,7 +594,8 @@ TEST(SessionPasskeyPairing, ASecondPrologueRequestStartsOverWithItsOwnChallenge)
 {
     PasskeyHarness h;
     h.send(prologue_request());
-    const std::string other = R"({"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"whatsapp.com","timeout":60000})";
+    const std::string other =
+        R"({"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"whatsapp.com","timeout":60000})";
     h.send(prologue_request(other));
     auto wanted = h.events_of<passkey_event::AssertionWanted>();
     ASSERT_EQ(wanted.size(), 2u);

@@ -57,10 +57,10 @@ Millis monotonic_now()
 void put_record(char type, ByteView body)
 {
     const std::uint32_t n = static_cast<std::uint32_t>(body.size());
-    const unsigned char head[5] = {static_cast<unsigned char>(type),
-                                   static_cast<unsigned char>(n >> 24),
-                                   static_cast<unsigned char>(n >> 16),
-                                   static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+    const unsigned char head[5] = {
+        static_cast<unsigned char>(type), static_cast<unsigned char>(n >> 24),
+        static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 8),
+        static_cast<unsigned char>(n)};
     std::fwrite(head, 1, sizeof head, stdout);
     if (n != 0) std::fwrite(body.data(), 1, n, stdout);
     std::fflush(stdout);
@@ -123,7 +123,8 @@ public:
         const Millis now = monotonic_now();
         switch (r.type) {
         case 'M':
-            if (Status s = conn_.receive(r.body, now); !s) return fail("receive: " + s.error().detail);
+            if (Status s = conn_.receive(r.body, now); !s)
+                return fail("receive: " + s.error().detail);
             break;
         case 'A':
             // A refusal is also a Failed event, which ends the run.
@@ -131,7 +132,8 @@ public:
                 put_event("assertion_refused", {{"detail", s.error().detail}});
             break;
         case 'C':
-            if (Status s = passkey_.confirm(conn_, now); !s) put_event("confirm_refused", {{"detail", s.error().detail}});
+            if (Status s = passkey_.confirm(conn_, now); !s)
+                put_event("confirm_refused", {{"detail", s.error().detail}});
             break;
         default: return fail(std::string("a record of type ") + r.type);
         }
@@ -199,7 +201,8 @@ private:
             qr_.hold();
             put_event("assertion_wanted", {{"options", w->options_json}});
         } else if (const auto* c = std::get_if<passkey_event::Code>(&e)) {
-            put_event("code", {{"code", c->code}, {"display", c->display},
+            put_event("code", {{"code", c->code},
+                               {"display", c->display},
                                {"handoff_proven", c->handoff_proven ? "true" : "false"}});
         } else if (const auto* s = std::get_if<passkey_event::AdvSecretReplaced>(&e)) {
             // The owner's part: the credentials, then QrPairing.
