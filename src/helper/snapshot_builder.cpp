@@ -45,6 +45,8 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         ipc::copy_text(d.push_name, v.status.push_name);
         ipc::copy_text(d.qr, v.status.qr);
         ipc::copy_text(d.pair_code, v.status.pair_code);
+        ipc::copy_text(d.passkey_options, v.status.passkey_options);
+        d.passkey_expires_at = static_cast<uint64_t>(v.status.passkey_expires_at);
         connected += v.status.state == DeviceState::connected ? 1 : 0;
     }
     out.devices_n = nd;
