@@ -7,6 +7,7 @@
 #include "../bridge/jid.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <exception>
 #include <optional>
 
@@ -255,6 +256,14 @@ DeviceView InboxRuntime::view()
         state_since_ = static_cast<int64_t>(ngx_time());
     }
     v.state_since = state_since_;
+    // A new text (a ref rotated, or pairing began again) is a new serial;
+    // no QR at all counts as a text too, so that its return is one.
+    const size_t qr_hash = std::hash<std::string_view>{}(v.status.qr);
+    if (qr_serial_ == 0 || qr_hash != shown_qr_hash_) {
+        shown_qr_hash_ = qr_hash;
+        qr_serial_++;
+    }
+    v.qr_serial = qr_serial_;
     return v;
 }
 

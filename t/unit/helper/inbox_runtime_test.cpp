@@ -57,7 +57,15 @@ private:
 class ScriptedDevice final : public Device {
 public:
     void start(DeviceEvents&) override {}
-    DeviceStatus status() const override { return DeviceStatus::of(DeviceState::connected); }
+    DeviceStatus status() const override
+    {
+        if (!qr) {
+            return DeviceStatus::of(DeviceState::connected);
+        }
+        DeviceStatus s = DeviceStatus::of(DeviceState::pairing_qr);
+        s.qr = *qr;
+        return s;
+    }
     std::string new_message_id() override { return "3EB0" + std::to_string(++n_); }
     void send(const OutgoingMessage& m, Done done) noexcept override
     {
@@ -72,6 +80,7 @@ public:
         }
     }
     std::vector<OutgoingMessage> sent;
+    std::optional<std::string> qr;   // set: pairing with this QR
     bool throw_on_tick = false;
     int ticks = 0;
 
@@ -245,4 +254,36 @@ TEST(InboxRuntime, WithoutADeviceARepliesFailureReachesChatwoot)
     EXPECT_EQ(f.state(101), "failed");
     EXPECT_EQ(f.stats.replies_failed, 1u);
     EXPECT_TRUE(fake_nginx_logged("no WhatsApp device took message 101 of conversation 15"));
+}
+
+// The snapshot's qr_serial: a page polling the device reloads its QR image
+// when the serial moves, so it moves with every new QR text and only then.
+TEST(InboxRuntime, TheQrSerialMovesWithEachNewQrText)
+{
+    Fixture f;
+    ScriptedDevice* device = nullptr;
+    f.runtimes.push_back(std::make_unique<InboxRuntime>(
+        f.conf("a"), f.shared(), [&](const cw_inbox_conf_t&) {
+            auto d = std::make_unique<ScriptedDevice>();
+            device = d.get();
+            return d;
+        }));
+    InboxRuntime& rt = *f.runtimes.back();
+    rt.start();
+    ASSERT_NE(device, nullptr);
+
+    const uint64_t first = rt.view().qr_serial;
+    EXPECT_EQ(rt.view().qr_serial, first) << "no QR, still none: the same";
+    device->qr = "2@ref-1,k,k,a";
+    const uint64_t one = rt.view().qr_serial;
+    EXPECT_NE(one, first) << "a QR appeared";
+    EXPECT_EQ(rt.view().qr_serial, one) << "the same QR, published again";
+    device->qr = "2@ref-2,k,k,a";
+    const uint64_t two = rt.view().qr_serial;
+    EXPECT_NE(two, one) << "the ref rotated";
+    EXPECT_EQ(rt.view().qr_serial, two);
+    device->qr.reset();
+    EXPECT_NE(rt.view().qr_serial, two) << "the QR went away";
+    device->qr = "2@ref-2,k,k,a";
+    EXPECT_NE(rt.view().qr_serial, two) << "its return is new again";
 }
