@@ -99,7 +99,7 @@ build() {
     cmake_build "$BUILD/core" "chatwoot_core chatwoot_helper" -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
     local so="$BUILD/nginx/ngx_http_chatwoot_module.so"
     # nginx's Makefile knows the module's C file but not our archives.
-    if [[ -f $so && ( $BUILD/core/libchatwoot_core.a -nt $so || $BUILD/core/libchatwoot_helper.a -nt $so ) ]]; then
+    if [[ -f $so && -n $(find "$BUILD/core" -name '*.a' -newer "$so" -print -quit) ]]; then
         rm -f "$so"
     fi
     make -s -f "$BUILD/nginx/Makefile" -C "$NGINX_SRC" modules >/dev/null

@@ -21,7 +21,7 @@ mkdir $synth;
 chmod 0777, $synth;
 my $port = free_port();
 
-# "main" has no device of its own yet (whatsapp on, no session: the absent
+# "main" has no device of its own ("whatsapp off", which the test module adds: the absent
 # device); "synth" is the synthetic device, always connected.
 $t->write_config($t->chatwoot_http(
     port => $port, webhook => 'main max_body=16k', zone => 'size=256k queue=4',

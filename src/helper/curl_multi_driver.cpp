@@ -150,6 +150,8 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     } else {
         t.send_body = req.method != "GET" && req.method != "DELETE";
     }
+    if (!req.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, req.ca_file.c_str());
+    if (!req.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, req.proxy.c_str());
     t.at_most_once = req.at_most_once;
     start(std::move(easy), std::move(t));
 }

@@ -46,6 +46,10 @@ struct HttpRequest {
     // stays, which a new connection (and TLS handshake) per create would
     // cost.
     bool at_most_once = false;
+    // A PEM file of CAs trusted besides the system's, and an HTTP proxy
+    // ("http://host:port"); both empty for Chatwoot's requests.
+    std::string ca_file;
+    std::string proxy;
     // Multipart/form-data instead of body when files is not empty.
     std::vector<rest::FormField> form;
     std::vector<rest::FilePart> files;

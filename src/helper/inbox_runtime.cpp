@@ -1,5 +1,6 @@
 #include "inbox_runtime.hpp"
 
+#include "live_device.hpp"
 #include "log.hpp"
 #include "synthetic_device.hpp"
 
@@ -149,8 +150,9 @@ void InboxRuntime::build()
         device_ = std::make_unique<SyntheticDevice>(name_, ic.synthetic_device, shared_.db,
                                                     shared_.wa_inbound, shared_.outbox,
                                                     std::move(filter), shared_.media);
+    } else if (ic.whatsapp) {
+        device_ = std::make_unique<LiveDevice>(live_device_options(ic), shared_.db, shared_.http);
     } else {
-        // The live WhatsApp session plugs in here.
         device_ = std::make_unique<AbsentDevice>();
     }
 

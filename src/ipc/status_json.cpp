@@ -1,8 +1,10 @@
 // The JSON body of the status location.  Numbers and fixed words, and of
-// the helper's snapshot only each device's name, inbox, state and error:
-// never its QR text or pair code (secrets of the moment, for the devices
-// view alone), nor its numbers and names (personal data).
+// the helper's snapshot each device's name, inbox, state, error, own JIDs
+// (the business's number, which monitoring may show) and whether a QR
+// waits: never its QR text or pair code (secrets of the moment, for the
+// devices view alone), nor the push name.
 
+#include "chatwoot_devices.h"
 #include "chatwoot_shared.h"
 
 #include "../chatwoot/webhook_utf8.hpp"
@@ -113,7 +115,10 @@ bool render_devices(Writer& w, const cw_snapshot_t& snap)
                           (unsigned long long) d.state_since,
                           (unsigned long long) d.connected_since,
                           (unsigned long long) d.reconnects)
-              && w.string(d.error, sizeof d.error) && w.format("}")))
+              && w.string(d.error, sizeof d.error) && w.format(",\"pn_jid\":")
+              && w.string(d.pn_jid, sizeof d.pn_jid) && w.format(",\"lid\":")
+              && w.string(d.lid, sizeof d.lid)
+              && w.format(",\"qr_pending\":%s}", cw_devices_qr_pending(&d) ? "true" : "false")))
         {
             return false;
         }

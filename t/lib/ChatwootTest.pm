@@ -128,6 +128,10 @@ sub chatwoot_http {
         . (defined $inbox{secret} ? "        webhook_secret $inbox{secret};\n" : '')
         . (defined $inbox{token} ? "        webhook_token $inbox{token};\n" : '')
         . ($inbox{extra} // '')
+        # No test reaches the real WhatsApp: an inbox without a device of
+        # its own gets none (tests of the live session name their server).
+        . (($inbox{extra} // '') =~ /\b(?:synthetic_device|whatsapp(?:_server)?)\b/
+           ? '' : "        whatsapp off;\n")
         . "    }\n";
     return <<"EOF";
     chatwoot_state_path $state;

@@ -113,15 +113,22 @@ TEST(StatusDevices, EachDeviceShowsItsNameInboxStateAndError)
     EXPECT_EQ(d["time"].GetUint64(), 1700000099u);
 }
 
-TEST(StatusDevices, SecretsAndPersonalDataNeverAppear)
+// The device's own JIDs are the business's number, which monitoring may
+// show (issue 9); the QR, the pair code and names never.
+TEST(StatusDevices, SecretsAndNamesNeverAppearOwnJidsDo)
 {
     auto snap = two_devices();
     const std::string body = render(status(), snap.get());
-    for (const char* never : {"SECRETQRREF", "SECR-CODE", "noisekey", "5511999990000",
-                              "123456789012345", "Maria", "\"qr\"", "\"pair_code\"",
-                              "\"lid\"", "\"push_name\"", "\"pn_jid\""}) {
+    for (const char* never : {"SECRETQRREF", "SECR-CODE", "noisekey", "Maria", "\"qr\"",
+                              "\"pair_code\"", "\"push_name\""}) {
         EXPECT_EQ(body.find(never), std::string::npos) << never << " in " << body;
     }
+    const auto d = parse(body);
+    const auto& devices = d["devices"];
+    EXPECT_STREQ(devices[1]["pn_jid"].GetString(), "5511999990000:12@s.whatsapp.net");
+    EXPECT_STREQ(devices[1]["lid"].GetString(), "123456789012345:12@lid");
+    EXPECT_FALSE(devices[1]["qr_pending"].GetBool());
+    EXPECT_TRUE(devices[0]["qr_pending"].GetBool());
 }
 
 TEST(StatusDevices, StringsAreEscapedAndBrokenUtf8BecomesReplacementCharacters)

@@ -39,6 +39,8 @@
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
 //                                              connection that showed the ref (or the
 //                                              passkey ceremony for a gated account)
+//   (a login's <remove-companion-device> is answered, recorded as the event
+//    remove-companion-device, and followed by stream error 401)
 //   POST enter-code {code, conn?}              the person types the companion's code into
 //                                              the phone (after its companion_hello)
 //   POST account {phone, passkey:true|false}   make an account passkey-gated; answers the
@@ -237,6 +239,21 @@ class Connection {
             if (!a.id) throw new Refusal('encrypt iq without id')
             if (a.type === 'get' && child(node, 'count')) return this.answerPrekeyCount(a.id)
             if (a.type === 'set' && child(node, 'list')) return this.onPrekeyUpload(node)
+        }
+        const remove = child(node, 'remove-companion-device')
+        if (node.tag === 'iq' && a.xmlns === 'md' && a.type === 'set' && remove && this.client.kind === 'login') {
+            // The companion unlinks itself: only its own device, then the
+            // server ends the session as it does for a removed device.
+            if (!a.id) throw new Refusal('remove-companion-device iq without id')
+            const jid = remove.attrs.jid ?? ''
+            if (jid !== `${this.client.username}:${this.client.device}@s.whatsapp.net`) {
+                this.mock.emit({ type: 'remove-companion-refused', conn: this.id, jid })
+                return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '403', text: 'forbidden' } }] })
+            }
+            this.mock.emit({ type: 'remove-companion-device', conn: this.id, jid, reason: remove.attrs.reason ?? null })
+            this.mock.log(`conn ${this.id}: device ${jid} removed itself`)
+            this.send(this.result(a.id))
+            return this.sendStreamError('401')
         }
         if (node.tag === 'iq' && a.xmlns === 'passive' && a.type === 'set' && a.id && (child(node, 'active') || child(node, 'passive'))) {
             this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })

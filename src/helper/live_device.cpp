@@ -1,0 +1,689 @@
+#include "live_device.hpp"
+
+#include "log.hpp"
+
+#include "wa/binary/jid.hpp"
+#include "wa/transport/websocket_url.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+namespace chatwoot::helper {
+
+namespace {
+
+namespace ws = wa::session;
+using wa::binary::Node;
+
+// Store values beside the keys (store::SignalStore::value).
+constexpr std::string_view kRoutingInfo = "routing_info";
+constexpr std::string_view kAcceptedVersion = "accepted_version";
+
+// Our remove-companion-device IQ's cookie, so its answer is told apart.
+constexpr std::uint64_t kLogoutCookie = 0x6c6f676f7574;  // "logout"
+constexpr ws::Millis kLogoutTimeout = ws::seconds(10);
+
+std::string hex(wa::ByteView bytes)
+{
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (std::uint8_t b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+std::optional<wa::proto::WaVersion> parse_version(std::string_view text)
+{
+    unsigned a = 0, b = 0, c = 0;
+    char tail = 0;
+    const std::string s(text);
+    if (std::sscanf(s.c_str(), "%u.%u.%u%c", &a, &b, &c, &tail) != 3) return std::nullopt;
+    return wa::proto::WaVersion{a, b, c};
+}
+
+// "+5511..." for status, from "5511...:3@s.whatsapp.net".
+std::string jid_text(const std::optional<wa::binary::Jid>& jid)
+{
+    return jid ? jid->to_string() : std::string();
+}
+
+}  // namespace
+
+LiveDeviceOptions live_device_options(const cw_inbox_conf_t& conf)
+{
+    LiveDeviceOptions o;
+    o.name = conf.name;
+    o.socket.url = conf.whatsapp_server ? conf.whatsapp_server : "wss://web.whatsapp.com/ws/chat";
+    if (conf.whatsapp_ca_file) o.socket.ca_file = conf.whatsapp_ca_file;
+    if (conf.whatsapp_proxy) o.socket.proxy = conf.whatsapp_proxy;
+    std::copy(std::begin(conf.whatsapp_root_key), std::end(conf.whatsapp_root_key),
+              o.session.root_key.begin());
+    const unsigned* v = conf.whatsapp_version;
+    if (v[0] != 0 || v[1] != 0 || v[2] != 0) {
+        o.session.client.version = wa::proto::WaVersion{v[0], v[1], v[2]};
+        o.version_pinned = true;
+    }
+    if (conf.whatsapp_device_name) o.session.companion.os = conf.whatsapp_device_name;
+    return o;
+}
+
+LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTransport& http,
+                       wa::crypto::RandomSource random)
+    : options_(std::move(options)),
+      db_(db),
+      http_(http),
+      random_(std::move(random)),
+      store_(db, options_.name),
+      keys_(db, store_, random_)
+{
+    for (ngx_event_t* ev : {&timer_, &retry_}) {
+        ev->data = this;
+        ev->log = ngx_cycle->log;
+        ev->cancelable = 1;
+    }
+    timer_.handler = &LiveDevice::on_timer;
+    retry_.handler = &LiveDevice::on_retry;
+    status_ = DeviceStatus::of(DeviceState::connecting);
+    version_ = options_.session.client.version;
+    if (!options_.version_pinned) {
+        // auto: the last version WhatsApp accepted, else the built-in one.
+        if (auto accepted = store_.value(kAcceptedVersion)) {
+            if (auto v = parse_version(std::string(accepted->begin(), accepted->end()))) {
+                version_ = *v;
+            }
+        }
+    }
+}
+
+LiveDevice::~LiveDevice()
+{
+    alive_.reset();
+    if (timer_.timer_set) ngx_del_timer(&timer_);
+    if (retry_.timer_set) ngx_del_timer(&retry_);
+    // The socket goes without a closing handshake or an event: the helper
+    // is going away, and the next one logs in with the same keys.
+    ws_.reset();
+}
+
+template <typename F>
+void LiveDevice::guarded(const char* what, F&& f) noexcept
+{
+    try {
+        f();
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp %s failed: %s",
+            options_.name.c_str(), what, e.what());
+    } catch (...) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp %s failed",
+            options_.name.c_str(), what);
+    }
+}
+
+ws::Millis LiveDevice::now() const
+{
+    return static_cast<ws::Millis>(ngx_current_msec);
+}
+
+void LiveDevice::start(DeviceEvents& events)
+{
+    events_ = &events;
+    connect();
+}
+
+void LiveDevice::set_state(DeviceState state, std::string reason)
+{
+    const bool changed = state != status_.state || reason != status_.reason;
+    status_.state = state;
+    status_.reason = std::move(reason);
+    if (state != DeviceState::pairing_qr) status_.qr.clear();
+    if (state != DeviceState::connected) status_.connected_since = 0;
+    if (changed && events_ != nullptr) events_->state_changed(status_);
+}
+
+void LiveDevice::stop(DeviceState state, std::string reason)
+{
+    if (retry_.timer_set) ngx_del_timer(&retry_);
+    set_state(state, std::move(reason));
+}
+
+// A new connection: the stored identity logs in, a device without one
+// registers (and shows QR codes).  Keys are made and stored before the
+// first byte goes out, so the QR a phone scans belongs to keys that exist.
+void LiveDevice::connect()
+{
+    if (ws_ != nullptr) return;
+    auto credentials = keys_.load_or_create();
+    if (!credentials) {
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp device keys cannot be read: %s",
+            options_.name.c_str(), credentials.error().detail.c_str());
+        status_.reconnects++;
+        set_state(DeviceState::error, "device keys: " + credentials.error().detail);
+        retry_in(ws::seconds(30));
+        return;
+    }
+    credentials_ = std::move(*credentials);
+    status_.pn_jid = jid_text(credentials_->jid);
+    status_.lid = jid_text(credentials_->lid);
+
+    ws::ConnectionConfig config = options_.session;
+    if (auto routing = store_.value(kRoutingInfo)) config.routing_info = *routing;
+    config.client.version = version_;
+
+    conn_ = std::make_unique<ws::Connection>(config, keys_, random_);
+    after_ = std::make_unique<ws::AfterLogin>(keys_);
+    pairing_.reset();
+    if (!credentials_->paired()) {
+        pairing_ = std::make_unique<ws::QrPairing>(*credentials_, random_);
+    }
+    end_.reset();
+    connected_at_.reset();
+    logging_out_ = false;
+
+    WebSocketEvents events;
+    events.on_open = [this] { guarded("connection", [&] { on_open(); }); };
+    events.on_message = [this](wa::ByteView m) { guarded("connection", [&] { on_message(m); }); };
+    events.on_close = [this](const WebSocketClosed& c) {
+        guarded("connection", [&] { on_socket_closed(c); });
+    };
+    auto socket = WebSocketConnection::open(options_.socket, std::move(events), random_);
+    if (!socket) {
+        conn_.reset();
+        stop(DeviceState::error, "whatsapp_server: " + socket.error().detail);
+        return;
+    }
+    ws_ = std::move(*socket);
+    set_state(credentials_->paired() ? DeviceState::connecting : DeviceState::pairing_qr);
+}
+
+void LiveDevice::on_open()
+{
+    if (conn_ == nullptr) return;
+    (void) conn_->start(now(), static_cast<std::int64_t>(ngx_time()));
+    pump();
+}
+
+void LiveDevice::on_message(wa::ByteView message)
+{
+    if (conn_ == nullptr || conn_->state() == ws::ConnectionState::closed) return;
+    (void) conn_->receive(message, now());
+    pump();
+}
+
+void LiveDevice::on_socket_closed(const WebSocketClosed& closed)
+{
+    if (conn_ != nullptr && !end_) {
+        if (conn_->state() == ws::ConnectionState::idle) {
+            // Never got as far as the handshake (DNS, TCP, TLS, HTTP).
+            ws::StreamEnd end;
+            end.kind = ws::EndKind::transient;
+            end.detail = std::string(websocket_closed_name(closed.why)) +
+                         (closed.detail.empty() ? "" : ": " + closed.detail);
+            end_ = end;
+        } else {
+            conn_->socket_closed(now(), std::string(websocket_closed_name(closed.why)) +
+                                            (closed.detail.empty() ? "" : ": " + closed.detail));
+            pump();
+        }
+    }
+    // The socket object may go from inside its own close event.
+    ws_.reset();
+    finish_connection();
+}
+
+// Moves what the session layers made: bytes to the socket, events to their
+// handlers, until all is quiet; then the one timer they share.
+void LiveDevice::pump()
+{
+    if (pumping_) return;  // a handler sent more: the loop below takes it
+    pumping_ = true;
+    struct Reset {
+        bool& f;
+        ~Reset() { f = false; }
+    } reset{pumping_};
+
+    for (bool moved = true; moved && conn_ != nullptr;) {
+        moved = false;
+        for (wa::Bytes& m : conn_->take_messages()) {
+            moved = true;
+            if (ws_ != nullptr && ws_->is_open()) (void) ws_->send(m);
+        }
+        while (conn_ != nullptr) {
+            auto e = conn_->poll_event();
+            if (!e) break;
+            moved = true;
+            handle(*e);
+        }
+        while (pairing_ != nullptr) {
+            auto e = pairing_->poll_event();
+            if (!e) break;
+            moved = true;
+            handle_pairing(*e);
+        }
+        while (after_ != nullptr) {
+            auto e = after_->poll_event();
+            if (!e) break;
+            moved = true;
+            handle_login(*e);
+        }
+    }
+    arm_timer();
+}
+
+void LiveDevice::handle(ws::Event& event)
+{
+    const ws::Millis t = now();
+    if (auto* in = std::get_if<ws::event::LoggedIn>(&event)) {
+        connected_at_ = t;
+        status_.connected_since = static_cast<int64_t>(ngx_time());
+        if (auto lid = in->success.attr_jid("lid"); lid && status_.lid.empty()) {
+            status_.lid = lid->to_string();
+        }
+        if (!options_.version_pinned) {
+            version_refreshed_ = false;
+            const std::string v = version_.to_string();
+            guarded("store", [&] {
+                store_.put_value(kAcceptedVersion, wa::ByteView(
+                    reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
+            });
+        }
+        log(LogLevel::notice, "chatwoot helper: inbox \"%s\": WhatsApp logged in as %s",
+            options_.name.c_str(), status_.pn_jid.c_str());
+        set_state(DeviceState::connected);
+        after_->on_logged_in(*conn_, t);
+    } else if (auto* req = std::get_if<ws::event::ServerRequest>(&event)) {
+        if (pairing_ != nullptr && pairing_->on_server_request(*conn_, req->iq, t)) return;
+        // An IQ we do not serve still gets an answer, or the server waits.
+        Node reply("iq");
+        if (auto id = req->iq.attr("id")) reply.set_attr("id", *id);
+        reply.set_attr("to", wa::binary::server_jid());
+        reply.set_attr("type", "error");
+        reply.content = wa::binary::Children{
+            Node("error", {{"code", {"501"}}, {"text", {"feature-not-implemented"}}})};
+        (void) conn_->send_node(reply);
+    } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
+        if (after_ != nullptr && after_->on_stanza(*conn_, st->node, t)) return;
+        // Messages and retry receipts wait, unacknowledged, on the
+        // server until the messages issue commits them: an ack now would
+        // tell WhatsApp we have what we have not stored.
+    } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
+        if (iq->outcome.cookie == kLogoutCookie) {
+            log(LogLevel::notice,
+                "chatwoot helper: inbox \"%s\": WhatsApp logout answered: %s",
+                options_.name.c_str(), std::string(ws::iq_outcome_name(iq->outcome.kind)).c_str());
+            forget_keys();
+            conn_->close(t);
+            return;
+        }
+        if (after_ != nullptr) after_->on_iq_answered(*conn_, iq->outcome, t);
+    } else if (auto* off = std::get_if<ws::event::OfflineDone>(&event)) {
+        log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp backlog delivered (%d)",
+            options_.name.c_str(), off->count);
+    } else if (auto* ri = std::get_if<ws::event::RoutingInfo>(&event)) {
+        guarded("store", [&] { store_.put_value(kRoutingInfo, wa::ByteView(ri->routing_info)); });
+    } else if (auto* pe = std::get_if<ws::event::ProtocolError>(&event)) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp sent what we cannot read: %s",
+            options_.name.c_str(), pe->error.detail.c_str());
+    } else if (auto* dead = std::get_if<ws::event::ConnectionDead>(&event)) {
+        log(LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": WhatsApp connection dead (silent for %" PRId64
+            " ms); reconnecting", options_.name.c_str(), static_cast<int64_t>(dead->silent_for));
+    } else if (auto* closed = std::get_if<ws::event::Closed>(&event)) {
+        if (pairing_ != nullptr) pairing_->on_closed(closed->end);
+        connection_over(closed->end);
+    }
+}
+
+void LiveDevice::handle_pairing(ws::PairingEvent& event)
+{
+    if (auto* qr = std::get_if<ws::pairing_event::QrCode>(&event)) {
+        status_.qr = qr->text;  // a secret: the devices view shows it, no log does
+        set_state(DeviceState::pairing_qr);
+    } else if (std::get_if<ws::pairing_event::QrExpired>(&event)) {
+        log(LogLevel::notice,
+            "chatwoot helper: inbox \"%s\": WhatsApp QR codes expired unscanned; "
+            "ask for new ones on the login page or with POST .../pair", options_.name.c_str());
+    } else if (auto* paired = std::get_if<ws::pairing_event::Paired>(&event)) {
+        // Stored before the phone hears from us: a crash after our reply
+        // must not leave a linked device whose keys we lost.
+        auto stored = keys_.store_pairing(paired->account);
+        if (!stored) {
+            log(LogLevel::error,
+                "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
+                options_.name.c_str(), stored.error().detail.c_str());
+            pairing_->abandon(*conn_);
+            return;
+        }
+        credentials_->jid = paired->account.jid;
+        credentials_->lid = paired->account.lid;
+        status_.pn_jid = jid_text(credentials_->jid);
+        status_.lid = jid_text(credentials_->lid);
+        log(LogLevel::notice, "chatwoot helper: inbox \"%s\": WhatsApp linked as %s (%s)",
+            options_.name.c_str(), status_.pn_jid.c_str(), paired->account.platform.c_str());
+        (void) pairing_->commit(*conn_);
+        set_state(DeviceState::connecting);
+    } else if (auto* err = std::get_if<ws::pairing_event::PairingError>(&event)) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp pairing refused: %s",
+            options_.name.c_str(), err->error.detail.c_str());
+    }
+}
+
+void LiveDevice::handle_login(ws::LoginEvent& event)
+{
+    if (auto* count = std::get_if<ws::login_event::PreKeyCount>(&event)) {
+        log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp holds %u of our prekeys",
+            options_.name.c_str(), count->count);
+    } else if (auto* up = std::get_if<ws::login_event::PreKeysUploaded>(&event)) {
+        log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp prekeys uploaded: %u",
+            options_.name.c_str(), up->count);
+    } else if (std::get_if<ws::login_event::Active>(&event)) {
+        log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp session active",
+            options_.name.c_str());
+    } else if (auto* failed = std::get_if<ws::login_event::StepFailed>(&event)) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp %s failed: %s",
+            options_.name.c_str(), failed->step.c_str(), failed->error.detail.c_str());
+    }
+}
+
+// The session layer ended the connection: the socket goes, and what comes
+// next waits for its close event (finish_connection).
+void LiveDevice::connection_over(const ws::StreamEnd& end)
+{
+    end_ = end;
+    if (ws_ != nullptr) {
+        ws_->close(1000);
+    }
+}
+
+void LiveDevice::finish_connection()
+{
+    const ws::StreamEnd end = end_.value_or(ws::StreamEnd{});
+    const bool expired = pairing_ != nullptr && pairing_->state() == ws::PairingState::expired;
+    const ws::Millis up_for = connected_at_ ? now() - *connected_at_ : -1;  // -1: never logged in
+    const bool was_paired = credentials_ && credentials_->paired();
+
+    // The session objects of this socket go; the next one starts fresh.
+    if (timer_.timer_set) ngx_del_timer(&timer_);
+    after_.reset();
+    pairing_.reset();
+    conn_.reset();
+    connected_at_.reset();
+    const std::string what = std::string(ws::end_kind_name(end.kind)) +
+                             (end.code != 0 ? " " + std::to_string(end.code) : "") +
+                             (end.detail.empty() ? "" : ": " + end.detail);
+
+    if (logging_out_ || (end.kind == ws::EndKind::local_close && !expired)) {
+        // We closed it: a logout (keys gone, a fresh registration shows a
+        // new QR) or the helper stopping.
+        if (logging_out_) {
+            logging_out_ = false;
+            attempt_ = 0;
+            status_.pn_jid.clear();
+            status_.lid.clear();
+            log(LogLevel::notice, "chatwoot helper: inbox \"%s\": WhatsApp device logged out",
+                options_.name.c_str());
+            connect();
+        }
+        return;
+    }
+    if (expired) {
+        stop(DeviceState::unpaired,
+             "the QR codes expired unscanned; open the login page or POST .../pair for new ones");
+        return;
+    }
+    switch (end.kind) {
+    case ws::EndKind::logged_out:
+        log(LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": WhatsApp device was logged out (%s); its keys are "
+            "cleared, link it again", options_.name.c_str(), what.c_str());
+        forget_keys();
+        status_.pn_jid.clear();
+        status_.lid.clear();
+        stop(DeviceState::logged_out, "removed by the phone or WhatsApp: link it again");
+        return;
+    case ws::EndKind::replaced:
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp connection replaced by another one of this "
+            "device (%s); not reconnecting: is a second bridge using these keys?",
+            options_.name.c_str(), what.c_str());
+        stop(DeviceState::error, "replaced by another connection of this device");
+        return;
+    case ws::EndKind::client_outdated:
+        if (!options_.version_pinned && !version_refreshed_) {
+            // WhatsApp moved on: ask its web client which version it runs
+            // now, and try once more with that.
+            version_refreshed_ = true;
+            log(LogLevel::warn,
+                "chatwoot helper: inbox \"%s\": WhatsApp calls client version %s outdated; "
+                "fetching the current one", options_.name.c_str(), version_.to_string().c_str());
+            set_state(status_.state, "client outdated: fetching the current version");
+            refresh_version();
+            return;
+        }
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp refused client version %s as outdated; set "
+            "\"whatsapp_version\" to the current one%s", options_.name.c_str(),
+            version_.to_string().c_str(),
+            options_.version_pinned ? " or to auto" : " (the web client's page did not help)");
+        stop(DeviceState::error, "client outdated");
+        return;
+    case ws::EndKind::banned:
+    case ws::EndKind::refused:
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp refused the device (%s)",
+            options_.name.c_str(), what.c_str());
+        stop(DeviceState::error, what);
+        return;
+    default:
+        break;
+    }
+
+    std::uint32_t r = 0;
+    (void) random_(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&r), sizeof r));
+    // attempt_ counts the retries since the last stable connection: the
+    // first one waits about `initial`, each next one twice as long.
+    if (up_for >= options_.backoff.stable_after) attempt_ = 0;
+    const auto delay = ws::reconnect_after(options_.backoff, end, attempt_, r);
+    if (!delay) {
+        stop(DeviceState::error, what);
+        return;
+    }
+    if (end.kind != ws::EndKind::restart_required) {
+        status_.reconnects++;
+        log(LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": WhatsApp connection lost (%s); reconnecting in %"
+            PRId64 " ms", options_.name.c_str(), what.c_str(), static_cast<int64_t>(*delay));
+        attempt_++;
+    }
+    set_state(was_paired || (credentials_ && credentials_->paired()) ? DeviceState::connecting
+                                                                      : DeviceState::pairing_qr,
+              end.kind == ws::EndKind::restart_required ? std::string() : what);
+    retry_in(*delay);
+}
+
+void LiveDevice::retry_in(ws::Millis delay)
+{
+    if (retry_.timer_set) ngx_del_timer(&retry_);
+    ngx_add_timer(&retry_, static_cast<ngx_msec_t>(std::max<ws::Millis>(delay, 0)));
+}
+
+void LiveDevice::arm_timer()
+{
+    std::optional<ws::Millis> at;
+    if (conn_ != nullptr) at = conn_->next_timer();
+    if (pairing_ != nullptr) {
+        if (auto p = pairing_->next_timer(); p && (!at || *p < *at)) at = p;
+    }
+    if (timer_.timer_set) ngx_del_timer(&timer_);
+    if (at) {
+        ngx_add_timer(&timer_, static_cast<ngx_msec_t>(std::max<ws::Millis>(*at - now(), 0)));
+    }
+}
+
+void LiveDevice::timer_fired()
+{
+    if (conn_ == nullptr) return;
+    const ws::Millis t = now();
+    conn_->on_timer(t);
+    if (pairing_ != nullptr) pairing_->on_timer(*conn_, t);
+    pump();
+}
+
+void LiveDevice::forget_keys()
+{
+    auto s = keys_.forget();
+    if (!s) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp keys cannot be cleared: %s",
+            options_.name.c_str(), s.error().detail.c_str());
+    }
+    credentials_.reset();
+}
+
+// The web client's page names the build it runs ("client_revision"); the
+// page is at the WebSocket server's host (https://web.whatsapp.com/).
+void LiveDevice::refresh_version()
+{
+    auto url = wa::transport::parse_websocket_url(options_.socket.url);
+    if (!url) {
+        version_page(TransferResult{CURLE_URL_MALFORMAT, 0, url.error().detail, {}, false, {}});
+        return;
+    }
+    HttpRequest req;
+    req.url = std::string(url->tls ? "https://" : "http://") + url->host_header() + "/";
+    req.headers = {"Accept: text/html"};
+    req.timeout_ms = 20000;
+    req.max_body = 4 * 1024 * 1024;  // the page is a few hundred KiB
+    req.ca_file = options_.socket.ca_file;
+    req.proxy = options_.socket.proxy;
+    std::weak_ptr<bool> alive = alive_;
+    http_.request(std::move(req), [this, alive](const TransferResult& r) {
+        if (alive.expired()) return;
+        guarded("version check", [&] { version_page(r); });
+    });
+}
+
+void LiveDevice::version_page(const TransferResult& r)
+{
+    std::optional<std::uint32_t> revision;
+    if (r.code == CURLE_OK && r.http_status == 200 && !r.body_truncated) {
+        constexpr std::string_view key = "\"client_revision\":";
+        if (auto at = r.body.find(key); at != std::string::npos) {
+            std::uint64_t n = 0;
+            std::size_t i = at + key.size(), digits = 0;
+            for (; i < r.body.size() && r.body[i] >= '0' && r.body[i] <= '9' && digits < 10;
+                 ++i, ++digits) {
+                n = n * 10 + static_cast<unsigned>(r.body[i] - '0');
+            }
+            if (digits > 0 && n > 0 && n <= 0xffffffffu) revision = static_cast<std::uint32_t>(n);
+        }
+    }
+    if (!revision) {
+        const std::string why = r.code != CURLE_OK ? r.error
+                                : r.http_status != 200 ? "HTTP " + std::to_string(r.http_status)
+                                                       : std::string("no client_revision in it");
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp client version %s is outdated and the web "
+            "client's page cannot tell the current one (%s); set \"whatsapp_version\"",
+            options_.name.c_str(), version_.to_string().c_str(), why.c_str());
+        stop(DeviceState::error, "client outdated");
+        return;
+    }
+    version_.tertiary = *revision;
+    log(LogLevel::notice, "chatwoot helper: inbox \"%s\": WhatsApp client version now %s",
+        options_.name.c_str(), version_.to_string().c_str());
+    connect();
+}
+
+void LiveDevice::on_timer(ngx_event_t* ev) noexcept
+{
+    auto& d = *static_cast<LiveDevice*>(ev->data);
+    d.guarded("timer", [&] { d.timer_fired(); });
+}
+
+void LiveDevice::on_retry(ngx_event_t* ev) noexcept
+{
+    auto& d = *static_cast<LiveDevice*>(ev->data);
+    d.guarded("reconnect", [&] { d.connect(); });
+}
+
+std::string LiveDevice::new_message_id()
+{
+    // WhatsApp Web's own form: "3EB0" and random hex.
+    std::uint8_t bytes[9];
+    if (!random_(std::span<std::uint8_t>(bytes, sizeof bytes))) return {};
+    return "3EB0" + hex(wa::ByteView(bytes, sizeof bytes));
+}
+
+void LiveDevice::send(const OutgoingMessage&, Done done) noexcept
+{
+    try {
+        if (status_.state != DeviceState::connected) {
+            done(SendResult{SendResult::Kind::retry, "WhatsApp is not connected"});
+            return;
+        }
+        // Encryption and fan-out come with the messages issue; until then
+        // the agent sees at once that the reply did not go.
+        done(SendResult{SendResult::Kind::failed,
+                        "sending to WhatsApp is not available in this version yet"});
+    } catch (...) {
+    }
+}
+
+std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& phone)
+{
+    if (phone) return "pairing by phone number is not available in this version yet";
+    if (ws_ != nullptr) {
+        if (credentials_ && credentials_->paired()) {
+            return "the device is linked already; log it out first";
+        }
+        return std::nullopt;  // showing QR codes already
+    }
+    // Not connected: a linked device that stopped (replaced, outdated,
+    // refused) connects again; an unlinked one shows new QR codes.
+    attempt_ = 0;
+    if (retry_.timer_set) ngx_del_timer(&retry_);
+    connect();
+    return std::nullopt;
+}
+
+std::optional<std::string> LiveDevice::log_out()
+{
+    if (!credentials_ || !credentials_->paired()) return "the device is not linked";
+    if (conn_ != nullptr && conn_->state() == ws::ConnectionState::connected) {
+        // Tell WhatsApp, so the phone's list drops us; the keys go when
+        // the answer comes (or its timeout), then the socket.
+        Node remove("remove-companion-device");
+        remove.set_attr("jid", *credentials_->jid);
+        remove.set_attr("reason", "user_initiated");
+        Node iq("iq");
+        iq.set_attr("to", wa::binary::server_jid());
+        iq.set_attr("type", "set");
+        iq.set_attr("xmlns", "md");
+        iq.content = wa::binary::Children{std::move(remove)};
+        auto sent = conn_->send_iq(std::move(iq), now(), kLogoutCookie, kLogoutTimeout);
+        if (sent) {
+            logging_out_ = true;
+            pump();
+            return std::nullopt;
+        }
+    }
+    // Not connected: the keys go now; WhatsApp drops the device when it
+    // notices (the phone can remove it too).
+    forget_keys();
+    logging_out_ = true;
+    if (conn_ != nullptr) {
+        conn_->close(now());
+        pump();
+    } else {
+        if (retry_.timer_set) ngx_del_timer(&retry_);
+        finish_connection();
+    }
+    return std::nullopt;
+}
+
+}  // namespace chatwoot::helper

@@ -1,0 +1,138 @@
+// The live WhatsApp Web session of one inbox: the Device the helper runs
+// when the inbox block says `whatsapp on` (the default).
+//
+// It drives the sans-I/O session layer (src/wa/session) with real I/O:
+//
+//   WebSocketConnection   bytes in and out (curl connect-only + wslay)
+//   Connection            Noise, login or registration, IQs, keepalive
+//   QrPairing             an unpaired device's QR refs and pair-success
+//   AfterLogin            prekeys, passive active, presence
+//   DeviceKeys            the keys, in the helper's SQLite store
+//
+// and keeps what the operator sees: the state, the QR of the moment, our
+// JIDs, connected-since, reconnects and the last error.
+//
+// Life of a device:
+//   unpaired    registration connection; the refs become QR codes
+//               (pairing_qr); a scan links it, the server asks for a
+//               restart (515) and the next connection logs in
+//   paired      login connection -> connected; a lost connection comes
+//               back after reconnect_after() (backoff with jitter)
+//   stops       QR expired unscanned (unpaired), logged out by the phone
+//               (keys cleared), replaced by another connection, client
+//               outdated, banned or refused: no reconnect until the
+//               operator asks (POST .../pair), so a device never fights
+//               WhatsApp in a loop
+//
+// Only one helper is active per state directory (the state lock), so one
+// device never has two connections.
+#pragma once
+
+#include "device.hpp"
+#include "curl_multi_driver.hpp"
+#include "device_keys.hpp"
+#include "ngx.hpp"
+#include "websocket_connection.hpp"
+
+#include "../store/signal_store.hpp"
+#include "../store/sqlite_handle.hpp"
+
+#include "chatwoot_helper.h"
+
+#include "wa/crypto/random.hpp"
+#include "wa/session/after_login.hpp"
+#include "wa/session/connection.hpp"
+#include "wa/session/qr_pairing.hpp"
+#include "wa/session/reconnect_policy.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace chatwoot::helper {
+
+struct LiveDeviceOptions {
+    std::string name;                        // the inbox's, for logs and store rows
+    WebSocketOptions socket;                 // where and how to connect
+    wa::session::ConnectionConfig session;   // root key, client, companion props
+    bool version_pinned = false;             // whatsapp_version a.b.c (else auto)
+    wa::session::BackoffPolicy backoff;
+};
+
+// The options an inbox block's whatsapp_* directives give.
+LiveDeviceOptions live_device_options(const cw_inbox_conf_t& conf);
+
+class LiveDevice final : public Device {
+public:
+    // `http` fetches the web client's page when WhatsApp calls our version
+    // outdated (whatsapp_version auto).
+    LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTransport& http,
+               wa::crypto::RandomSource random = wa::crypto::system_random());
+    ~LiveDevice() override;
+    LiveDevice(const LiveDevice&) = delete;
+    LiveDevice& operator=(const LiveDevice&) = delete;
+
+    void start(DeviceEvents& events) override;
+    DeviceStatus status() const override { return status_; }
+    std::string new_message_id() override;
+    void send(const OutgoingMessage& message, Done done) noexcept override;
+    void tick(int64_t) override {}
+    std::optional<std::string> pair(const std::optional<std::string>& phone) override;
+    std::optional<std::string> log_out() override;
+
+private:
+    void connect();
+    void on_open();
+    void on_message(wa::ByteView message);
+    void on_socket_closed(const WebSocketClosed& closed);
+    void pump();
+    void handle(wa::session::Event& event);
+    void handle_pairing(wa::session::PairingEvent& event);
+    void handle_login(wa::session::LoginEvent& event);
+    void connection_over(const wa::session::StreamEnd& end);
+    void finish_connection();
+    void retry_in(wa::session::Millis delay);
+    void stop(DeviceState state, std::string reason);
+    void set_state(DeviceState state, std::string reason = {});
+    void arm_timer();
+    void timer_fired();
+    void forget_keys();
+    void refresh_version();
+    void version_page(const TransferResult& result);
+    wa::session::Millis now() const;
+
+    static void on_timer(ngx_event_t* ev) noexcept;
+    static void on_retry(ngx_event_t* ev) noexcept;
+    template <typename F>
+    void guarded(const char* what, F&& f) noexcept;
+
+    LiveDeviceOptions options_;
+    store::Database& db_;
+    HttpTransport& http_;
+    wa::crypto::RandomSource random_;
+    store::SignalStore store_;
+    DeviceKeys keys_;
+    DeviceEvents* events_ = nullptr;
+    DeviceStatus status_;
+
+    std::optional<wa::session::DeviceCredentials> credentials_;
+    std::unique_ptr<wa::session::Connection> conn_;
+    std::unique_ptr<wa::session::QrPairing> pairing_;
+    std::unique_ptr<wa::session::AfterLogin> after_;
+    std::unique_ptr<WebSocketConnection> ws_;
+    std::optional<wa::session::StreamEnd> end_;   // why the current connection ended
+    bool logging_out_ = false;                     // our remove-companion-device is out
+    std::optional<wa::session::Millis> connected_at_;
+
+    wa::proto::WaVersion version_;      // what the next connection announces
+    bool version_refreshed_ = false;    // fetched after a 405, not accepted yet
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for late answers
+
+    std::uint32_t attempt_ = 0;
+    bool pumping_ = false;
+    ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)
+    ngx_event_t retry_{};  // the next connection attempt
+};
+
+}  // namespace chatwoot::helper
