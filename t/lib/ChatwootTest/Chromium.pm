@@ -60,8 +60,7 @@ sub start {
         setpgrp(0, 0);
         open STDOUT, '>>', $log;
         open STDERR, '>>', $log;
-        exec $CHROMIUM, @args;
-        POSIX::_exit(127);
+        exec($CHROMIUM, @args) or POSIX::_exit(127);
     }
     my $self = bless { pid => $pid, t => $t, log => $log, id => 0, replies => {},
                        events => [] }, $class;
