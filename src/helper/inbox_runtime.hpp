@@ -90,7 +90,7 @@ private:
     DeviceState shown_state_ = DeviceState::unpaired;
     int64_t state_since_ = 0;
     // The QR last shown, as a hash (no copy of the secret kept here), and
-    // how many QR texts have been shown: the snapshot's qr_serial.
+    // the snapshot's qr_serial, which moves with each new QR text.
     size_t shown_qr_hash_ = 0;
     uint64_t qr_serial_ = 0;
 

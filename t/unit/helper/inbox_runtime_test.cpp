@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -285,5 +286,28 @@ TEST(InboxRuntime, TheQrSerialMovesWithEachNewQrText)
     device->qr.reset();
     EXPECT_NE(rt.view().qr_serial, two) << "the QR went away";
     device->qr = "2@ref-2,k,k,a";
-    EXPECT_NE(rt.view().qr_serial, two) << "its return is new again";
+    const uint64_t back = rt.view().qr_serial;
+    EXPECT_NE(back, two) << "its return is new again";
+
+    // The next helper (a restart mid-pairing) shows another QR: its serial
+    // must not be one the page saw with this one, even at the same count.
+    fake_nginx_advance(1000);
+    ScriptedDevice* next = nullptr;   // the next helper's, a second later
+    f.runtimes.push_back(std::make_unique<InboxRuntime>(
+        f.conf("a"), f.shared(), [&](const cw_inbox_conf_t&) {
+            auto d = std::make_unique<ScriptedDevice>();
+            next = d.get();
+            return d;
+        }));
+    InboxRuntime& again = *f.runtimes.back();
+    again.start();
+    ASSERT_NE(next, nullptr);
+    std::set<uint64_t> seen{first, one, two, back};
+    EXPECT_EQ(seen.size(), 4u);
+    seen.insert(again.view().qr_serial);
+    next->qr = "2@ref-3,k,k,a";
+    seen.insert(again.view().qr_serial);
+    next->qr = "2@ref-4,k,k,a";
+    seen.insert(again.view().qr_serial);
+    EXPECT_EQ(seen.size(), 7u) << "no serial of the first helper again";
 }
