@@ -70,8 +70,8 @@ const cw_snapshot_device_t *cw_devices_find(const cw_snapshot_t *snap,
  * state_since, pn_jid, lid, push_name, connected_since, reconnects, error,
  * qr_pending, qr_serial (null for what is unknown).  qr_serial changes
  * whenever the QR to scan does (it is no secret: a count), so that a page
- * polling the device reloads the image only then.  Returns the length written (no
- * NUL), 0 when it does not fit size.
+ * polling the device reloads the image only then.  Returns the length
+ * written (no NUL), 0 when it does not fit size.
  */
 size_t cw_devices_render_list(const cw_snapshot_t *snap, char *buf,
     size_t size) CW_NOEXCEPT;

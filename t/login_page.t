@@ -251,6 +251,24 @@ SKIP: {
     ok($page->js('window.__sameDocument === true'), 'page: no reload all along');
 
     is_deeply([$page->csp_violations], [], 'page: no Content-Security-Policy violation');
+
+    # A device that cannot pair: the page says why the request failed.
+    my $main = $browser->open("http://127.0.0.1:$port/chatwoot/devices/main/login");
+    $main->wait_until(q{document.getElementById('state').dataset.state === 'unpaired'});
+    like($main->text, qr/Not linked to a WhatsApp account yet/, 'page of main: not linked');
+    $main->js(q{
+        document.getElementById('phone').value = '+5511999999999';
+        document.getElementById('pair-phone').requestSubmit();
+    });
+    $main->wait_until(q{document.getElementById('message').className === 'problem'});
+    like($main->text, qr/Asking WhatsApp for a code failed: this device cannot be paired/,
+         'page of main: the command\'s reason');
+    $main->js(q{document.getElementById('phone').value = '12'});
+    $main->js(q{document.getElementById('pair-phone').requestSubmit()});
+    $main->wait_until(q{document.getElementById('message').textContent.includes('refused')});
+    like($main->text, qr/Asking WhatsApp for a code refused: "phone" must be "\+" and 8 to 15 digits/,
+         'page of main: the worker\'s 400 reason');
+    is_deeply([$main->csp_violations], [], 'page of main: no CSP violation');
     $browser->stop;
     unlink "$synth/pairing-code", "$synth/pairing-qr";
 }
