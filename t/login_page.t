@@ -84,6 +84,11 @@ my ($code, $h, $html) = req('GET', 'synth/login');
 is($code, 200, 'login: 200');
 is($h->{'content-type'}, 'text/html; charset=utf-8', 'login: HTML in UTF-8');
 like($html, qr/\A<!doctype html>/, 'login: an HTML document');
+{
+    open my $fh, '<:raw', 'src/ipc/login_page.html' or die "src/ipc/login_page.html: $!";
+    local $/;
+    is($html, scalar <$fh>, 'login: byte for byte src/ipc/login_page.html, as embedded');
+}
 is($h->{'content-length'}, length($html), 'login: the whole page');
 my @scripts = $html =~ m{<script>(.*?)</script>}sg;
 my @styles = $html =~ m{<style>(.*?)</style>}sg;
