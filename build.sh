@@ -21,7 +21,7 @@ APT_PACKAGES=(
     libwslay-dev
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
-    libqrencode-dev libpng-dev zbar-tools chromium
+    libqrencode-dev libpng-dev zbar-tools qrencode chromium
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -92,6 +92,28 @@ cmake_build() {
     fi
 }
 
+# While nginx runs in the foreground (./build.sh run): each QR a device
+# shows for linking, printed on the terminal as it rotates, to scan with
+# the phone (WhatsApp > Linked devices > Link a device).  Stops with nginx
+# ($2, the pid nginx takes over by exec).
+show_qr_codes() {
+    local api=$1 nginx=$2 shown=''
+    while kill -0 "$nginx" 2>/dev/null; do
+        sleep 1
+        local list name qr
+        list=$(curl -sf "$api" 2>/dev/null) || continue
+        for name in $(printf '%s' "$list" | grep -o '"name":"[^"]*","inbox":"[^"]*","state":"pairing_qr"' \
+                      | sed 's/^"name":"\([^"]*\)".*/\1/'); do
+            qr=$(curl -sf "$api$name/qr?format=text" 2>/dev/null) || continue
+            [[ $qr == "$shown" ]] && continue
+            shown=$qr
+            printf '\nWhatsApp device "%s" waits to be linked: scan with the phone\n' "$name" >&2
+            printf '(WhatsApp > Settings > Linked devices > Link a device)\n' >&2
+            qrencode -t ANSIUTF8 -m 2 -- "$qr" >&2
+        done
+    done
+}
+
 build() {
     install_deps
     mkdir -p "$BUILD"
@@ -139,7 +161,8 @@ reference_packages() {
 }
 
 # What only the Node side can check: our .proto field numbers and types
-# against the reference's, and that it decrypts what our Signal layer made.
+# against the reference's, that it decrypts what our Signal layer made, and
+# that the loopback server pairs our session by phone number.
 reference_checks() {
     local dir=$1
     reference_packages
@@ -148,6 +171,7 @@ reference_checks() {
     "$dir/src/wa/signal/wa_signal_reverse" "$dir/signal-reverse.json"
     node "$ROOT/t/mock/wa/signal-reverse-check.mjs" "$dir/signal-reverse.json" \
         "$ROOT/t/unit/wa/vectors.json"
+    node "$ROOT/t/mock/wa/code-pairing-interop.mjs" "$dir/src/wa/session/wa_code_pairing_interop"
 }
 
 unit_tests() {
@@ -218,6 +242,8 @@ run)
     fi
     echo "status:  http://127.0.0.1:$port/chatwoot/status"
     echo "webhook: http://127.0.0.1:$port/chatwoot/webhook (POST)"
+    echo "devices: http://127.0.0.1:$port/chatwoot/devices/ (login page: <name>/login)"
+    show_qr_codes "http://127.0.0.1:$port/chatwoot/devices/" $$ &
     exec /usr/sbin/nginx -p "$var/" -c "$var/nginx.conf" -e /dev/stderr -g "$globals"
     ;;
 bench)

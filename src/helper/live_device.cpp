@@ -2,7 +2,9 @@
 
 #include "log.hpp"
 
+#include "wa/binary/encoder.hpp"
 #include "wa/binary/jid.hpp"
+#include "wa/session/stanza_ack.hpp"
 #include "wa/transport/websocket_url.hpp"
 
 #include <algorithm>
@@ -80,7 +82,8 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       http_(http),
       random_(std::move(random)),
       store_(db, options_.name),
-      keys_(db, store_, random_)
+      keys_(db, store_, random_),
+      stanzas_(db)
 {
     for (ngx_event_t* ev : {&timer_, &retry_}) {
         ev->data = this;
@@ -142,6 +145,7 @@ void LiveDevice::set_state(DeviceState state, std::string reason)
     status_.state = state;
     status_.reason = std::move(reason);
     if (state != DeviceState::pairing_qr) status_.qr.clear();
+    if (state != DeviceState::pairing_code) status_.pair_code.clear();
     if (state != DeviceState::connected) status_.connected_since = 0;
     if (changed && events_ != nullptr) events_->state_changed(status_);
 }
@@ -179,6 +183,7 @@ void LiveDevice::connect()
     conn_ = std::make_unique<ws::Connection>(config, keys_, random_);
     after_ = std::make_unique<ws::AfterLogin>(keys_);
     pairing_.reset();
+    code_.reset();
     if (!credentials_->paired()) {
         pairing_ = std::make_unique<ws::QrPairing>(*credentials_, random_);
     }
@@ -266,6 +271,12 @@ void LiveDevice::pump()
             moved = true;
             handle_pairing(*e);
         }
+        while (code_ != nullptr) {
+            auto e = code_->poll_event();
+            if (!e) break;
+            moved = true;
+            handle_code(*e);
+        }
         while (after_ != nullptr) {
             auto e = after_->poll_event();
             if (!e) break;
@@ -308,10 +319,9 @@ void LiveDevice::handle(ws::Event& event)
             Node("error", {{"code", {"501"}}, {"text", {"feature-not-implemented"}}})};
         (void) conn_->send_node(reply);
     } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
+        if (code_ != nullptr && code_->on_stanza(*conn_, st->node, t)) return;
         if (after_ != nullptr && after_->on_stanza(*conn_, st->node, t)) return;
-        // Messages and retry receipts wait, unacknowledged, on the
-        // server until the messages issue commits them: an ack now would
-        // tell WhatsApp we have what we have not stored.
+        if (st->ack == ws::AckState::deferred) keep_and_ack(st->node);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
         if (iq->outcome.cookie == kLogoutCookie) {
             log(LogLevel::notice,
@@ -321,6 +331,7 @@ void LiveDevice::handle(ws::Event& event)
             conn_->close(t);
             return;
         }
+        if (code_ != nullptr && code_->on_iq_answered(*conn_, iq->outcome, t)) return;
         if (after_ != nullptr) after_->on_iq_answered(*conn_, iq->outcome, t);
     } else if (auto* off = std::get_if<ws::event::OfflineDone>(&event)) {
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp backlog delivered (%d)",
@@ -336,6 +347,7 @@ void LiveDevice::handle(ws::Event& event)
             " ms); reconnecting", options_.name.c_str(), static_cast<int64_t>(dead->silent_for));
     } else if (auto* closed = std::get_if<ws::event::Closed>(&event)) {
         if (pairing_ != nullptr) pairing_->on_closed(closed->end);
+        if (code_ != nullptr) code_->on_closed(closed->end);
         connection_over(closed->end);
     }
 }
@@ -343,6 +355,19 @@ void LiveDevice::handle(ws::Event& event)
 void LiveDevice::handle_pairing(ws::PairingEvent& event)
 {
     if (auto* qr = std::get_if<ws::pairing_event::QrCode>(&event)) {
+        // The refs are there: a code asked for before them can go now.
+        if (code_phone_) {
+            const std::string phone = std::move(*code_phone_);
+            code_phone_.reset();
+            if (auto refused = request_code(phone)) {
+                log(LogLevel::warn,
+                    "chatwoot helper: inbox \"%s\": WhatsApp pairing code not asked for: %s",
+                    options_.name.c_str(), refused->c_str());
+            }
+        }
+        // While a code is asked for or shown, the QR codes rotate unseen (a
+        // scan would still link the device).
+        if (status_.state == DeviceState::pairing_code) return;
         status_.qr = qr->text;  // a secret: the devices view shows it, no log does
         set_state(DeviceState::pairing_qr);
     } else if (std::get_if<ws::pairing_event::QrExpired>(&event)) {
@@ -372,6 +397,54 @@ void LiveDevice::handle_pairing(ws::PairingEvent& event)
         log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp pairing refused: %s",
             options_.name.c_str(), err->error.detail.c_str());
     }
+}
+
+void LiveDevice::handle_code(ws::CodeEvent& event)
+{
+    if (auto* code = std::get_if<ws::code_event::Code>(&event)) {
+        status_.pair_code = code->display;  // a secret: the devices view shows it, no log does
+        set_state(DeviceState::pairing_code);
+        log(LogLevel::notice,
+            "chatwoot helper: inbox \"%s\": WhatsApp pairing code ready: type it on the phone "
+            "(Linked devices > Link with phone number)", options_.name.c_str());
+    } else if (auto* adv = std::get_if<ws::code_event::AdvSecret>(&event)) {
+        // The phone typed the code: the pair-success that follows is
+        // checked with the secret both sides just agreed, kept first.
+        if (auto s = keys_.store_adv_secret(adv->adv_secret); !s) {
+            log(LogLevel::error,
+                "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
+                options_.name.c_str(), s.error().detail.c_str());
+            conn_->close(now());
+            return;
+        }
+        credentials_->adv_secret = adv->adv_secret;
+        if (pairing_ != nullptr) pairing_->use_adv_secret(adv->adv_secret);
+    } else if (std::get_if<ws::code_event::Finished>(&event)) {
+        log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp took the pairing code",
+            options_.name.c_str());
+    } else if (auto* err = std::get_if<ws::code_event::CodeError>(&event)) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp pairing code %s failed: %s%s",
+            options_.name.c_str(), std::string(ws::code_step_name(err->step)).c_str(),
+            err->error.detail.c_str(),
+            err->server.code != 0 ? (" (server " + std::to_string(err->server.code) + ")").c_str()
+                                  : "");
+        if (code_ != nullptr && code_->state() == ws::CodePairingState::failed) {
+            // Back to the QR codes, which kept rotating meanwhile.
+            status_.qr = pairing_ && pairing_->current_qr() ? *pairing_->current_qr() : "";
+            set_state(DeviceState::pairing_qr, "pairing code: " + err->error.detail);
+        }
+    }
+}
+
+// Asks for a code on the registration connection showing QR codes now.
+std::optional<std::string> LiveDevice::request_code(const std::string& phone)
+{
+    if (conn_ == nullptr || pairing_ == nullptr || !credentials_) return "not registering";
+    if (code_ == nullptr) code_ = std::make_unique<ws::CodePairing>(*credentials_, random_);
+    auto asked = code_->request(*conn_, phone, now());
+    if (!asked) return asked.error().detail;
+    pump();
+    return std::nullopt;
 }
 
 void LiveDevice::handle_login(ws::LoginEvent& event)
@@ -411,6 +484,7 @@ void LiveDevice::finish_connection()
     // The session objects of this socket go; the next one starts fresh.
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
+    code_.reset();
     pairing_.reset();
     conn_.reset();
     connected_at_.reset();
@@ -534,6 +608,35 @@ void LiveDevice::timer_fired()
     pump();
 }
 
+// Messages and retry receipts: kept as they came, then acked.  The ack
+// tells WhatsApp to stop delivering the stanza, so it goes only after the
+// commit; a store that fails leaves it unacked, and the server delivers it
+// again on the next connection.
+void LiveDevice::keep_and_ack(const Node& stanza)
+{
+    auto bytes = wa::binary::encode(stanza);
+    if (!bytes) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp %s cannot be kept: %s",
+            options_.name.c_str(), stanza.tag.c_str(), bytes.error().detail.c_str());
+        (void) conn_->send_ack(stanza, ws::nack_unhandled_error);
+        return;
+    }
+    std::string key = stanza.tag;
+    for (std::string_view a : {"from", "participant", "id"}) {
+        key += '|';
+        key += stanza.attr(a).value_or("");
+    }
+    try {
+        stanzas_.keep(options_.name, key, stanza.tag, *bytes, static_cast<int64_t>(ngx_time()));
+    } catch (const std::exception& e) {
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp %s not stored (%s); not acked, WhatsApp "
+            "delivers it again", options_.name.c_str(), stanza.tag.c_str(), e.what());
+        return;
+    }
+    (void) conn_->send_ack(stanza);
+}
+
 void LiveDevice::forget_keys()
 {
     auto s = keys_.forget();
@@ -636,7 +739,25 @@ void LiveDevice::send(const OutgoingMessage&, Done done) noexcept
 
 std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& phone)
 {
-    if (phone) return "pairing by phone number is not available in this version yet";
+    if (phone) {
+        auto digits = ws::normalize_phone_number(*phone);
+        if (!digits) return digits.error().detail;
+        if (credentials_ && credentials_->paired()) {
+            return "the device is linked already; log it out first";
+        }
+        if (pairing_ != nullptr && pairing_->state() == ws::PairingState::showing_qr) {
+            return request_code(*digits);
+        }
+        // No refs yet (connecting) or no connection: asked for as soon as
+        // the server's refs arrive.
+        code_phone_ = *digits;
+        if (ws_ == nullptr) {
+            attempt_ = 0;
+            if (retry_.timer_set) ngx_del_timer(&retry_);
+            connect();
+        }
+        return std::nullopt;
+    }
     if (ws_ != nullptr) {
         if (credentials_ && credentials_->paired()) {
             return "the device is linked already; log it out first";

@@ -6,6 +6,7 @@
 //   WebSocketConnection   bytes in and out (curl connect-only + wslay)
 //   Connection            Noise, login or registration, IQs, keepalive
 //   QrPairing             an unpaired device's QR refs and pair-success
+//   CodePairing           or its code, when linked by phone number
 //   AfterLogin            prekeys, passive active, presence
 //   DeviceKeys            the keys, in the helper's SQLite store
 //
@@ -14,8 +15,10 @@
 //
 // Life of a device:
 //   unpaired    registration connection; the refs become QR codes
-//               (pairing_qr); a scan links it, the server asks for a
-//               restart (515) and the next connection logs in
+//               (pairing_qr), or, asked with a phone number, a code to
+//               type on the phone (pairing_code); a scan or the code links
+//               it, the server asks for a restart (515) and the next
+//               connection logs in
 //   paired      login connection -> connected; a lost connection comes
 //               back after reconnect_after() (backoff with jitter)
 //   stops       QR expired unscanned (unpaired), logged out by the phone
@@ -35,12 +38,14 @@
 #include "websocket_connection.hpp"
 
 #include "../store/signal_store.hpp"
+#include "../store/wa_stanza_repository.hpp"
 #include "../store/sqlite_handle.hpp"
 
 #include "chatwoot_helper.h"
 
 #include "wa/crypto/random.hpp"
 #include "wa/session/after_login.hpp"
+#include "wa/session/code_pairing.hpp"
 #include "wa/session/connection.hpp"
 #include "wa/session/qr_pairing.hpp"
 #include "wa/session/reconnect_policy.hpp"
@@ -90,6 +95,8 @@ private:
     void handle(wa::session::Event& event);
     void handle_pairing(wa::session::PairingEvent& event);
     void handle_login(wa::session::LoginEvent& event);
+    void handle_code(wa::session::CodeEvent& event);
+    std::optional<std::string> request_code(const std::string& phone);
     void connection_over(const wa::session::StreamEnd& end);
     void finish_connection();
     void retry_in(wa::session::Millis delay);
@@ -98,6 +105,7 @@ private:
     void arm_timer();
     void timer_fired();
     void forget_keys();
+    void keep_and_ack(const wa::binary::Node& stanza);
     void refresh_version();
     void version_page(const TransferResult& result);
     wa::session::Millis now() const;
@@ -113,12 +121,15 @@ private:
     wa::crypto::RandomSource random_;
     store::SignalStore store_;
     DeviceKeys keys_;
+    store::WaStanzaRepository stanzas_;
     DeviceEvents* events_ = nullptr;
     DeviceStatus status_;
 
     std::optional<wa::session::DeviceCredentials> credentials_;
     std::unique_ptr<wa::session::Connection> conn_;
     std::unique_ptr<wa::session::QrPairing> pairing_;
+    std::unique_ptr<wa::session::CodePairing> code_;
+    std::optional<std::string> code_phone_;  // asked for before the refs came
     std::unique_ptr<wa::session::AfterLogin> after_;
     std::unique_ptr<WebSocketConnection> ws_;
     std::optional<wa::session::StreamEnd> end_;   // why the current connection ended

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 9> kMigrations = {
+constexpr std::array<std::string_view, 10> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -272,6 +272,26 @@ constexpr std::array<std::string_view, 9> kMigrations = {
         value   BLOB  NOT NULL,
         PRIMARY KEY (device, key)
     ) WITHOUT ROWID;
+    )sql",
+
+    // 10: stanzas a live device received and must act on later (messages
+    // and retry receipts: decrypted by the messages layer), kept verbatim
+    // as the binary node before the server's ack, so that an ack never
+    // stands for something the store does not have.  One row per stanza
+    // (the ack's addressing: tag, from, participant, id): a redelivery
+    // after a crash before the ack adds nothing.  The messages layer takes
+    // them in id order and deletes each with the commit of what it made
+    // of it.
+    R"sql(
+    CREATE TABLE wa_stanzas (
+        id           INTEGER PRIMARY KEY,
+        device       TEXT    NOT NULL,
+        stanza_key   TEXT    NOT NULL,
+        tag          TEXT    NOT NULL,
+        received_at  INTEGER NOT NULL,
+        node         BLOB    NOT NULL,
+        UNIQUE (device, stanza_key)
+    );
     )sql",
 };
 

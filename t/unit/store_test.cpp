@@ -5,6 +5,8 @@
 #include "store/inbound_event_repository.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite_handle.hpp"
+#include "store/wa_stanza_repository.hpp"
+#include "temp_store.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -683,3 +685,26 @@ TEST_F(Store, StoreErrorIsARuntimeErrorCarryingItsCode)
 }
 
 }  // namespace
+
+// Schema step 10: a live device's stanzas kept before their ack, once each.
+TEST(WaStanzaRepository, KeepsEachStanzaOnceInArrivalOrder)
+{
+    chatwoot::test::TempStore t("cw-stanzas");
+    chatwoot::store::WaStanzaRepository stanzas(*t.db);
+    const std::vector<unsigned char> a{1, 2, 3}, b{4, 5};
+    EXPECT_TRUE(stanzas.keep("support", "message|x@s.whatsapp.net||A1", "message", a, 10));
+    EXPECT_TRUE(stanzas.keep("support", "receipt|x@s.whatsapp.net||A1", "receipt", b, 11));
+    // The server delivering it again after a crash before the ack.
+    EXPECT_FALSE(stanzas.keep("support", "message|x@s.whatsapp.net||A1", "message", b, 12));
+    EXPECT_TRUE(stanzas.keep("sales", "message|x@s.whatsapp.net||A1", "message", a, 12));
+    EXPECT_EQ(stanzas.count("support"), 2u);
+
+    auto kept = stanzas.oldest("support", 10);
+    ASSERT_EQ(kept.size(), 2u);
+    EXPECT_EQ(kept[0].tag, "message");
+    EXPECT_EQ(kept[0].node, a);
+    EXPECT_EQ(kept[1].node, b);
+    stanzas.remove(kept[0].id);
+    EXPECT_EQ(stanzas.count("support"), 1u);
+    EXPECT_EQ(stanzas.count("sales"), 1u);
+}

@@ -66,16 +66,21 @@ void QrPairing::on_pair_device(Connection& conn, const binary::Node& iq, Millis 
     show(0, now);
 }
 
-void QrPairing::show(std::size_t index, Millis now)
+Result<std::string> QrPairing::make_qr(std::size_t index) const
 {
-    shown_ = index;
-    auto text = pairing::qr_text(pairing::QrFields{
+    return pairing::qr_text(pairing::QrFields{
         .ref = refs_[index],
         .noise_public = credentials_.noise_key.public_key,
         .identity_public = credentials_.identity_key.public_key,
         .adv_secret = credentials_.adv_secret,
         .platform = platform_,
     });
+}
+
+void QrPairing::show(std::size_t index, Millis now)
+{
+    shown_ = index;
+    auto text = make_qr(index);
     if (!text.ok()) {
         // Only keys of a wrong size get here: the credentials are broken,
         // and no QR made from them could ever pair.
@@ -89,6 +94,18 @@ void QrPairing::show(std::size_t index, Millis now)
     rotate_at_ = now + seconds(pairing::ref_display_seconds(index));
     current_qr_ = *text;
     emit(pairing_event::QrCode{std::move(*text), index, refs_.size(), *rotate_at_});
+}
+
+void QrPairing::use_adv_secret(const crypto::Key32& adv_secret)
+{
+    credentials_.adv_secret = adv_secret;
+    if (state_ != PairingState::showing_qr || !rotate_at_) return;
+    // Same keys and ref as the text on screen, so only a broken secret
+    // could fail here, and a Key32 cannot be of the wrong size.
+    auto text = make_qr(shown_);
+    if (!text.ok()) return;
+    current_qr_ = *text;
+    emit(pairing_event::QrCode{std::move(*text), shown_, refs_.size(), *rotate_at_});
 }
 
 void QrPairing::on_timer(Connection& conn, Millis now)

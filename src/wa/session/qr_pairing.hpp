@@ -119,6 +119,13 @@ public:
     // and the device stays unpaired.
     void abandon(Connection& conn);
 
+    // Pairing by code agreed a new ADV secret with the phone
+    // (code_pairing.hpp, event AdvSecret): the coming pair-success is
+    // checked with it.  A QR on screen is made again with it (event QrCode,
+    // same ref and expiry), so no QR shown from now on carries a secret
+    // that can no longer pair.
+    void use_adv_secret(const crypto::Key32& adv_secret);
+
     // The QR rotation timer; early or late calls are fine.
     void on_timer(Connection& conn, Millis now);
     std::optional<Millis> next_timer() const;
@@ -135,6 +142,7 @@ private:
     void on_pair_device(Connection& conn, const binary::Node& iq, Millis now);
     void on_pair_success(Connection& conn, const binary::Node& iq);
     void show(std::size_t index, Millis now);
+    Result<std::string> make_qr(std::size_t index) const;
     void emit(PairingEvent e) { events_.push_back(std::move(e)); }
 
     DeviceCredentials credentials_;

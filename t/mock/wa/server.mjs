@@ -5,9 +5,11 @@
 //
 //   node t/mock/wa/server.mjs [--port N] [--root-key-out FILE]
 //                             [--root-private HEX] [--max-frame BYTES]
+//                             [--tls-cert PEM --tls-key PEM]
 //
 // Prints one line `ready {"url":…,"control":…,"root_key":…}` on stdout
-// when it listens; logs go to stderr, one line per event worth knowing,
+// when it listens (with "wss_url" too, for a wss:// listener on another
+// port, when --tls-cert names its certificate); logs go to stderr, one line per event worth knowing,
 // never a key.  The root key is a fresh test key unless --root-private
 // fixes it; its public half goes to --root-key-out (64 hex digits) for the
 // client's `whatsapp_server … root_key=`.
@@ -48,6 +50,7 @@
 //                                              authenticator
 //   POST expire-passkey {conn?}                the ceremony's challenge is now too old
 import http from 'node:http'
+import https from 'node:https'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
 import { pathToFileURL } from 'node:url'
@@ -622,10 +625,26 @@ export class MockServer {
         })
     }
 
+    // A second listener with TLS (the same WebSocket service and web page,
+    // for wss:// clients that check a certificate); control stays plain.
+    listenTls({ cert, key }, port = 0, host = '127.0.0.1') {
+        this.https = https.createServer({ cert, key }, (req, res) => this.onControl(req, res))
+        this.https.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
+        return new Promise((resolve, reject) => {
+            this.https.once('error', reject)
+            this.https.listen(port, host, () => {
+                const { port: p } = this.https.address()
+                resolve({ wss_url: `wss://${host === '127.0.0.1' ? 'localhost' : host}:${p}/ws/chat`, tls_port: p })
+            })
+        })
+    }
+
     close() {
         for (const w of this.waiters) w.finish(null)
         for (const c of this.connections.values()) c.drop()
-        return new Promise(resolve => this.http.close(() => resolve()))
+        const closing = [new Promise(resolve => this.http.close(() => resolve()))]
+        if (this.https) closing.push(new Promise(resolve => this.https.close(() => resolve())))
+        return Promise.all(closing)
     }
 
     emit(ev) {
@@ -850,11 +869,14 @@ function parseArgs(argv) {
         else if (a === '--root-key-out') opts.rootKeyOut = v()
         else if (a === '--root-private') opts.rootPrivate = v()
         else if (a === '--max-frame') opts.maxFrame = Number(v())
+        else if (a === '--tls-cert') opts.tlsCert = v()
+        else if (a === '--tls-key') opts.tlsKey = v()
         else throw new Error(`unknown argument ${a}`)
     }
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port: 0..65535')
     if (!Number.isInteger(opts.maxFrame) || opts.maxFrame < 1 || opts.maxFrame >= 1 << 24) throw new Error('--max-frame: 1..16777215')
     if (opts.rootPrivate !== null && !/^[0-9a-fA-F]{64}$/.test(opts.rootPrivate)) throw new Error('--root-private: 64 hex digits')
+    if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together')
     return opts
 }
 
@@ -873,6 +895,14 @@ async function main() {
     }
     const mock = new MockServer({ rootKey: opts.rootPrivate ? rootFromPrivate(opts.rootPrivate) : undefined, maxFrame: opts.maxFrame })
     const where = await mock.listen(opts.port)
+    if (opts.tlsCert) {
+        try {
+            Object.assign(where, await mock.listenTls({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }))
+        } catch (e) {
+            process.stderr.write(`mock-wa: TLS: ${e.message}\n`)
+            process.exit(2)
+        }
+    }
     if (opts.rootKeyOut) fs.writeFileSync(opts.rootKeyOut, where.root_key + '\n')
     const stop = () => mock.close().then(() => process.exit(0))
     process.on('SIGTERM', stop)

@@ -1,0 +1,54 @@
+#include "wa_stanza_repository.hpp"
+
+namespace chatwoot::store {
+
+WaStanzaRepository::WaStanzaRepository(Database& db)
+    : db_(db),
+      insert_(db.raw(), "INSERT OR IGNORE INTO wa_stanzas (device, stanza_key, tag, received_at, "
+                        "node) VALUES (?1, ?2, ?3, ?4, ?5)"),
+      oldest_(db.raw(), "SELECT id, tag, node FROM wa_stanzas WHERE device = ?1 ORDER BY id "
+                        "LIMIT ?2"),
+      remove_(db.raw(), "DELETE FROM wa_stanzas WHERE id = ?1"),
+      count_(db.raw(), "SELECT count(*) FROM wa_stanzas WHERE device = ?1")
+{
+}
+
+bool WaStanzaRepository::keep(std::string_view device, std::string_view stanza_key,
+                              std::string_view tag, std::span<const unsigned char> node,
+                              int64_t now)
+{
+    insert_.bind(1, device).bind(2, stanza_key).bind(3, tag).bind(4, now).bind_blob(5, node);
+    insert_.run();
+    return db_.changes() > 0;
+}
+
+std::vector<WaStanzaRepository::Kept> WaStanzaRepository::oldest(std::string_view device,
+                                                                 size_t limit)
+{
+    std::vector<Kept> out;
+    oldest_.bind(1, device).bind(2, static_cast<int64_t>(limit));
+    oldest_.each_row([&](const Statement& st) {
+        Kept k;
+        k.id = st.column_int(0);
+        k.tag = st.column_text(1);
+        k.node = st.column_blob(2);
+        out.push_back(std::move(k));
+    });
+    return out;
+}
+
+void WaStanzaRepository::remove(int64_t id)
+{
+    remove_.bind(1, id);
+    remove_.run();
+}
+
+uint64_t WaStanzaRepository::count(std::string_view device)
+{
+    uint64_t n = 0;
+    count_.bind(1, device);
+    count_.each_row([&](const Statement& st) { n = static_cast<uint64_t>(st.column_int(0)); });
+    return n;
+}
+
+}  // namespace chatwoot::store
