@@ -21,7 +21,7 @@ APT_PACKAGES=(
     libwslay-dev
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
-    libqrencode-dev libpng-dev zbar-tools qrencode
+    libqrencode-dev libpng-dev zbar-tools qrencode chromium
 )
 
 log() { printf '== %s\n' "$*" >&2; }

@@ -82,6 +82,8 @@ typedef struct {
     uint64_t  state_since;        /* unix seconds */
     uint64_t  connected_since;    /* unix seconds, 0 when not connected */
     uint64_t  reconnects;
+    uint64_t  qr_serial;          /* changes with each QR text shown,
+                                     never repeats across helpers */
     char      name[CW_SNAPSHOT_NAME_SIZE];
     char      inbox[CW_SNAPSHOT_NAME_SIZE];
     char      error[CW_SNAPSHOT_ERROR_SIZE];    /* CW_DEVICE_ERROR: why */

@@ -37,6 +37,7 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         d.state_since = static_cast<uint64_t>(v.state_since);
         d.connected_since = static_cast<uint64_t>(v.status.connected_since);
         d.reconnects = v.status.reconnects;
+        d.qr_serial = v.qr_serial;
         ipc::copy_text(d.name, v.name);
         ipc::copy_text(d.inbox, v.inbox);
         ipc::copy_text(d.error, v.status.reason);
