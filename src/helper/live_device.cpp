@@ -859,6 +859,9 @@ std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& ph
         if (credentials_ && credentials_->paired()) {
             return "the device is linked already; log it out first";
         }
+        // A code asked for anew replaces the one shown: never the old one
+        // under the new request.
+        status_.pair_code.clear();
         if (pairing_ != nullptr && pairing_->state() == ws::PairingState::showing_qr) {
             return request_code(*digits);
         }
