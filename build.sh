@@ -21,7 +21,7 @@ APT_PACKAGES=(
     libwslay-dev
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
-    libqrencode-dev libpng-dev zbar-tools qrencode
+    libqrencode-dev libpng-dev zbar-tools qrencode chromium
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -162,7 +162,8 @@ reference_packages() {
 
 # What only the Node side can check: our .proto field numbers and types
 # against the reference's, that it decrypts what our Signal layer made, and
-# that the loopback server pairs our session by phone number.
+# that the loopback server pairs our session by phone number and through
+# the passkey ceremony.
 reference_checks() {
     local dir=$1
     reference_packages
@@ -172,6 +173,7 @@ reference_checks() {
     node "$ROOT/t/mock/wa/signal-reverse-check.mjs" "$dir/signal-reverse.json" \
         "$ROOT/t/unit/wa/vectors.json"
     node "$ROOT/t/mock/wa/code-pairing-interop.mjs" "$dir/src/wa/session/wa_code_pairing_interop"
+    node "$ROOT/t/mock/wa/passkey-pairing-interop.mjs" "$dir/src/wa/session/wa_passkey_pairing_interop"
 }
 
 unit_tests() {

@@ -7,7 +7,8 @@
  *
  * These answers give control of a WhatsApp account: the operator protects
  * the location (allow/deny, auth_basic).  The QR text is served only by
- * <name>/qr and never logged.
+ * <name>/qr, the pair code only by <name>/pair-code; neither is logged.
+ * <name>/login is a static page that shows both from those endpoints.
  */
 
 
@@ -33,6 +34,9 @@ static ngx_int_t ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
     cw_devices_route_t *route);
 static ngx_int_t ngx_http_chatwoot_devices_qr(ngx_http_request_t *r,
     const cw_snapshot_device_t *d);
+static ngx_int_t ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
+    const cw_snapshot_device_t *d);
+static ngx_int_t ngx_http_chatwoot_devices_login(ngx_http_request_t *r);
 static void ngx_http_chatwoot_devices_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_chatwoot_devices_push(ngx_http_request_t *r,
     unsigned kind, cw_str_t name, const char *phone);
@@ -61,16 +65,16 @@ ngx_http_chatwoot_devices_handler(ngx_http_request_t *r)
                                             "not found");
     }
 
-    if (route.post) {
-        if (r->method != NGX_HTTP_POST) {
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        if (!route.get) {
             return ngx_http_chatwoot_not_allowed(r, route.allow);
         }
 
-    } else if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+    } else if (r->method != NGX_HTTP_POST || !route.post) {
         return ngx_http_chatwoot_not_allowed(r, route.allow);
     }
 
-    if (!route.post) {
+    if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
@@ -173,6 +177,10 @@ ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
                                             "no such device");
     }
 
+    if (route->endpoint == CW_DEVICES_LOGIN) {
+        return ngx_http_chatwoot_devices_login(r);
+    }
+
     snap = ngx_http_chatwoot_devices_snapshot(r);
     if (snap == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -232,6 +240,10 @@ ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
 
         if (route->endpoint == CW_DEVICES_QR) {
             return ngx_http_chatwoot_devices_qr(r, d);
+        }
+
+        if (route->endpoint == CW_DEVICES_PAIR_CODE) {
+            return ngx_http_chatwoot_devices_pair_code(r, d);
         }
 
         len = cw_devices_render_device(d, (char *) buf, size);
@@ -333,6 +345,79 @@ ngx_http_chatwoot_devices_qr(ngx_http_request_t *r,
 }
 
 
+/*
+ * GET <name>/pair-code: the code to type on the phone, 200 once the helper
+ * has published it, 202 while it waits for the server, 409 when the device
+ * is not pairing by code.
+ */
+
+static ngx_int_t
+ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
+    const cw_snapshot_device_t *d)
+{
+    u_char    *buf;
+    size_t     len;
+    unsigned   status;
+
+    buf = ngx_pnalloc(r->pool, NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = cw_devices_render_pair_code(d, (char *) buf,
+                                      NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX,
+                                      &status);
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "chatwoot devices: rendering failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_chatwoot_send_json(r, status, buf, len);
+}
+
+
+/*
+ * <name>/login: the operator's page, static, under a policy that lets it
+ * run its own script and style and reach nothing but its own origin.
+ */
+
+static ngx_int_t
+ngx_http_chatwoot_devices_login(ngx_http_request_t *r)
+{
+    cw_str_t     page;
+    const char  *csp;
+
+    page = cw_devices_login_page();
+    csp = cw_devices_login_csp();
+
+    if (csp == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "chatwoot devices: no memory for the login page's "
+                      "Content-Security-Policy");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_chatwoot_add_header(r, "Content-Security-Policy", csp)
+        != NGX_OK
+        || ngx_http_chatwoot_add_header(r, "X-Content-Type-Options",
+                                        "nosniff") != NGX_OK
+        || ngx_http_chatwoot_add_header(r, "X-Frame-Options", "DENY")
+           != NGX_OK
+        || ngx_http_chatwoot_add_header(r, "Referrer-Policy", "no-referrer")
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* static bytes, only read: the buffer points at them */
+
+    return ngx_http_chatwoot_send_body(r, NGX_HTTP_OK,
+                                       "text/html; charset=utf-8",
+                                       (u_char *) page.data, page.len);
+}
+
+
 /* POST <name>/pair-code, once its body is read. */
 
 static void
@@ -393,9 +478,11 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
     cw_str_t name, const char *phone)
 {
     u_char                         *body;
-    size_t                          len;
+    size_t                          len, size;
     cw_command_t                    cmd;
+    cw_snapshot_t                  *snap;
     cw_command_rc_t                 rc;
+    const cw_snapshot_device_t     *d;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
     char                            reason[CW_COMMAND_REASON_SIZE];
@@ -456,13 +543,29 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
                   "chatwoot devices: %s command %s for device \"%*s\"",
                   cw_command_kind_name(kind), id, name.len, name.data);
 
-    body = ngx_pnalloc(r->pool, CW_COMMAND_ID_SIZE + 16);
+    size = CW_COMMAND_ID_SIZE + CW_SNAPSHOT_CODE_SIZE + 32;
+
+    body = ngx_pnalloc(r->pool, size);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = cw_devices_render_accepted(id, (char *) body,
-                                     CW_COMMAND_ID_SIZE + 16);
+    if (kind == CW_COMMAND_PAIR_CODE) {
+
+        /* the code the device shows now: null until the helper has one */
+
+        snap = ngx_http_chatwoot_devices_snapshot(r);
+        if (snap == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        d = snap == (cw_snapshot_t *) -1 ? NULL : cw_devices_find(snap, name);
+        len = cw_devices_render_code_accepted(id, d, (char *) body, size);
+
+    } else {
+        len = cw_devices_render_accepted(id, (char *) body, size);
+    }
+
     if (len == 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -8,12 +8,15 @@
  *     GET  <prefix>                 the devices
  *     GET  <prefix><name>           one device
  *     GET  <prefix><name>/qr        its QR code (chatwoot_qr.h)
+ *     GET  <prefix><name>/login     the operator's page (HTML) that shows it
  *     POST <prefix><name>/pair      pair by QR code       -> 202 {"id"}
- *     POST <prefix><name>/pair-code {"phone":"+55..."}    -> 202 {"id"}
+ *     POST <prefix><name>/pair-code {"phone":"+55..."}    -> 202 {"id","code"}
+ *     GET  <prefix><name>/pair-code the code to type on the phone
  *     POST <prefix><name>/logout    unlink                -> 202 {"id"}
  *     GET  <prefix>commands/<id>    what became of a command
  *
- * Device JSON never holds the QR text or the pair code.
+ * Device JSON never holds the QR text or the pair code: the QR is served
+ * only by <name>/qr, the code only by <name>/pair-code.
  */
 
 #ifndef CHATWOOT_DEVICES_H
@@ -39,14 +42,16 @@ typedef enum {
     CW_DEVICES_PAIR,
     CW_DEVICES_PAIR_CODE,
     CW_DEVICES_LOGOUT,
-    CW_DEVICES_COMMAND
+    CW_DEVICES_COMMAND,
+    CW_DEVICES_LOGIN
 } cw_devices_endpoint_t;
 
 typedef struct {
     unsigned     endpoint;     /* cw_devices_endpoint_t */
     cw_str_t     name;         /* the device's name or the command's id: a
                                   view into the path */
-    int          post;         /* 1: answers POST, else GET and HEAD */
+    int          get;          /* 1: answers GET and HEAD */
+    int          post;         /* 1: answers POST */
     const char  *allow;        /* the Allow header of its 405 */
 } cw_devices_route_t;
 
@@ -63,8 +68,10 @@ const cw_snapshot_device_t *cw_devices_find(const cw_snapshot_t *snap,
 /*
  * {"devices":[...]} and one device's object: name, inbox, state,
  * state_since, pn_jid, lid, push_name, connected_since, reconnects, error,
- * qr_pending (null for what is unknown).  Returns the length written (no
- * NUL), 0 when it does not fit size.
+ * qr_pending, qr_serial (null for what is unknown).  qr_serial changes
+ * whenever the QR to scan does (it is no secret: a count), so that a page
+ * polling the device reloads the image only then.  Returns the length
+ * written (no NUL), 0 when it does not fit size.
  */
 size_t cw_devices_render_list(const cw_snapshot_t *snap, char *buf,
     size_t size) CW_NOEXCEPT;
@@ -87,6 +94,39 @@ size_t cw_devices_render_command(const cw_snapshot_t *snap, cw_str_t id,
 /* {"id":"<id>"}: the answer to a command pushed. */
 size_t cw_devices_render_accepted(const char *id, char *buf, size_t size)
     CW_NOEXCEPT;
+
+/*
+ * {"id":"<id>","code":...}: the answer to POST pair-code, with the code
+ * device (NULL: not published yet) shows now, else null.  A worker never
+ * waits for the helper, so on a first request the code is null and the
+ * client polls GET <name>/pair-code once the command is no longer pending
+ * (before that, a code shown is the one of an earlier request).
+ */
+size_t cw_devices_render_code_accepted(const char *id,
+    const cw_snapshot_device_t *device, char *buf, size_t size) CW_NOEXCEPT;
+
+/*
+ * GET <name>/pair-code: {"code":"ABCD-EFGH","state":"pairing_code"} with
+ * status 200 once the helper has published the code; 202 with "code":null
+ * while the device pairs by code and the server has not given it one yet;
+ * 409 with an "error" too when the device is not pairing by code (linked
+ * already, showing a QR, or the helper has not taken the request yet: the
+ * command's id says which).  Returns the length written, 0 when it does
+ * not fit size.
+ */
+size_t cw_devices_render_pair_code(const cw_snapshot_device_t *device,
+    char *buf, size_t size, unsigned *status) CW_NOEXCEPT;
+
+/*
+ * GET <name>/login: the operator's page, one self-contained HTML document
+ * (src/ipc/login_page.html, embedded at build time) that finds the device
+ * from its own URL, and the Content-Security-Policy it is served with
+ * (hashes of its one script and one style: nothing else runs or loads
+ * except images, fetches and forms of its own origin).  Both are static;
+ * the policy is NULL when it could not be made (out of memory).
+ */
+cw_str_t cw_devices_login_page(void) CW_NOEXCEPT;
+const char *cw_devices_login_csp(void) CW_NOEXCEPT;
 
 /* Bodies of POST pair-code. */
 #define CW_DEVICES_BODY_MAX   4096

@@ -36,7 +36,7 @@
 CW_BEGIN_DECLS
 
 
-#define CW_SNAPSHOT_DEVICES       32
+#define CW_SNAPSHOT_DEVICES       128
 #define CW_SNAPSHOT_IMPORTS       16
 #define CW_SNAPSHOT_COMMANDS      32
 
@@ -48,6 +48,7 @@ CW_BEGIN_DECLS
 #define CW_SNAPSHOT_PUSH_NAME_SIZE 128
 #define CW_SNAPSHOT_QR_SIZE       512
 #define CW_SNAPSHOT_CODE_SIZE     16
+#define CW_SNAPSHOT_PASSKEY_SIZE  1024   /* WebAuthn request options (JSON) */
 
 typedef enum {
     CW_DEVICE_UNPAIRED = 0,
@@ -57,6 +58,7 @@ typedef enum {
     CW_DEVICE_CONNECTED,
     CW_DEVICE_LOGGED_OUT,       /* unlinked from the phone */
     CW_DEVICE_ERROR,            /* see error */
+    CW_DEVICE_PASSKEY,          /* passkey-gated linking: assertion, then code */
     CW_DEVICE_STATES
 } cw_device_state_t;
 
@@ -80,6 +82,8 @@ typedef struct {
     uint64_t  state_since;        /* unix seconds */
     uint64_t  connected_since;    /* unix seconds, 0 when not connected */
     uint64_t  reconnects;
+    uint64_t  qr_serial;          /* changes with each QR text shown,
+                                     never repeats across helpers */
     char      name[CW_SNAPSHOT_NAME_SIZE];
     char      inbox[CW_SNAPSHOT_NAME_SIZE];
     char      error[CW_SNAPSHOT_ERROR_SIZE];    /* CW_DEVICE_ERROR: why */
@@ -87,7 +91,10 @@ typedef struct {
     char      lid[CW_SNAPSHOT_JID_SIZE];        /* ...@lid */
     char      push_name[CW_SNAPSHOT_PUSH_NAME_SIZE];
     char      qr[CW_SNAPSHOT_QR_SIZE];          /* secret: devices view only */
-    char      pair_code[CW_SNAPSHOT_CODE_SIZE]; /* secret: devices view only */
+    char      pair_code[CW_SNAPSHOT_CODE_SIZE]; /* secret: devices view only; the
+                                                   passkey ceremony's code too */
+    uint64_t  passkey_expires_at;                  /* unix seconds: the step's deadline */
+    char      passkey_options[CW_SNAPSHOT_PASSKEY_SIZE];  /* devices view only */
 } cw_snapshot_device_t;
 
 typedef struct {

@@ -30,7 +30,8 @@ enum class DeviceState : uint64_t {
     connecting = CW_DEVICE_CONNECTING,      // linked; (re)connecting to WhatsApp
     connected = CW_DEVICE_CONNECTED,        // linked and online: sends go out
     logged_out = CW_DEVICE_LOGGED_OUT,      // the phone removed this device
-    error = CW_DEVICE_ERROR                 // stopped for a reason the operator must act on
+    error = CW_DEVICE_ERROR,                // stopped for a reason the operator must act on
+    passkey = CW_DEVICE_PASSKEY             // a passkey-gated account links: assertion, then code
 };
 
 // The lower-case name status and the devices API show.
@@ -47,7 +48,12 @@ struct DeviceStatus {
     uint64_t reconnects = 0;
     // Secrets of the moment: the devices view shows them, nothing else.
     std::string qr;
-    std::string pair_code;
+    std::string pair_code;            // also the passkey ceremony's code
+    // Passkey-gated linking (state passkey): the WebAuthn request options
+    // for the operator's browser while an assertion is wanted, and when the
+    // step waiting now (assertion or confirmation) runs out, unix seconds.
+    std::string passkey_options;
+    int64_t passkey_expires_at = 0;
 
     static DeviceStatus of(DeviceState state, std::string reason = {})
     {
@@ -120,6 +126,18 @@ public:
         return "this device cannot be paired";
     }
     virtual std::optional<std::string> log_out() { return "this device cannot log out"; }
+    // A passkey-gated account's ceremony: the operator's assertion (the
+    // PublicKeyCredential JSON made on web.whatsapp.com), then their word
+    // that the code on both screens is the same.
+    virtual std::optional<std::string> passkey_assertion(const std::string& json)
+    {
+        (void) json;
+        return "this device has no passkey ceremony";
+    }
+    virtual std::optional<std::string> passkey_confirm()
+    {
+        return "this device has no passkey ceremony";
+    }
 };
 
 // The device of an inbox that has none yet: never connected, so its

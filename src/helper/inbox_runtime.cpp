@@ -8,6 +8,7 @@
 #include "../bridge/jid.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <exception>
 #include <optional>
 
@@ -257,6 +258,21 @@ DeviceView InboxRuntime::view()
         state_since_ = static_cast<int64_t>(ngx_time());
     }
     v.state_since = state_since_;
+    // A new text (a ref rotated, or pairing began again) is a new serial;
+    // no QR at all counts as a text too, so that its return is one.  The
+    // count starts from this helper's start time, 2^20 a second: the next
+    // helper (a reload, a kill -9 mid-pairing) never repeats a serial the
+    // page saw with another QR, and the numbers stay exact in JavaScript
+    // (below 2^53) until the year 2242.
+    const size_t qr_hash = std::hash<std::string_view>{}(v.status.qr);
+    if (qr_serial_ == 0) {
+        qr_serial_ = static_cast<uint64_t>(ngx_time()) << 20;
+        shown_qr_hash_ = qr_hash;
+    } else if (qr_hash != shown_qr_hash_) {
+        shown_qr_hash_ = qr_hash;
+        qr_serial_++;
+    }
+    v.qr_serial = qr_serial_;
     return v;
 }
 

@@ -89,6 +89,10 @@ private:
     bool in_device_tick_ = false;
     DeviceState shown_state_ = DeviceState::unpaired;
     int64_t state_since_ = 0;
+    // The QR last shown, as a hash (no copy of the secret kept here), and
+    // the snapshot's qr_serial, which moves with each new QR text.
+    size_t shown_qr_hash_ = 0;
+    uint64_t qr_serial_ = 0;
 
     std::unique_ptr<ChatwootClient> client_;
     std::unique_ptr<ChatForwarder> forwarder_;

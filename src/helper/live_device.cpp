@@ -145,7 +145,13 @@ void LiveDevice::set_state(DeviceState state, std::string reason)
     status_.state = state;
     status_.reason = std::move(reason);
     if (state != DeviceState::pairing_qr) status_.qr.clear();
-    if (state != DeviceState::pairing_code) status_.pair_code.clear();
+    if (state != DeviceState::pairing_code && state != DeviceState::passkey) {
+        status_.pair_code.clear();
+    }
+    if (state != DeviceState::passkey) {
+        status_.passkey_options.clear();
+        status_.passkey_expires_at = 0;
+    }
     if (state != DeviceState::connected) status_.connected_since = 0;
     if (changed && events_ != nullptr) events_->state_changed(status_);
 }
@@ -184,8 +190,10 @@ void LiveDevice::connect()
     after_ = std::make_unique<ws::AfterLogin>(keys_);
     pairing_.reset();
     code_.reset();
+    passkey_.reset();
     if (!credentials_->paired()) {
         pairing_ = std::make_unique<ws::QrPairing>(*credentials_, random_);
+        passkey_ = std::make_unique<ws::PasskeyPairing>(*credentials_, random_);
     }
     end_.reset();
     connected_at_.reset();
@@ -277,6 +285,12 @@ void LiveDevice::pump()
             moved = true;
             handle_code(*e);
         }
+        while (passkey_ != nullptr) {
+            auto e = passkey_->poll_event();
+            if (!e) break;
+            moved = true;
+            handle_passkey(*e);
+        }
         while (after_ != nullptr) {
             auto e = after_->poll_event();
             if (!e) break;
@@ -309,6 +323,7 @@ void LiveDevice::handle(ws::Event& event)
         set_state(DeviceState::connected);
         after_->on_logged_in(*conn_, t);
     } else if (auto* req = std::get_if<ws::event::ServerRequest>(&event)) {
+        if (passkey_ != nullptr) passkey_->on_server_request(req->iq);
         if (pairing_ != nullptr && pairing_->on_server_request(*conn_, req->iq, t)) return;
         // An IQ we do not serve still gets an answer, or the server waits.
         Node reply("iq");
@@ -320,6 +335,7 @@ void LiveDevice::handle(ws::Event& event)
         (void) conn_->send_node(reply);
     } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
         if (code_ != nullptr && code_->on_stanza(*conn_, st->node, t)) return;
+        if (passkey_ != nullptr && passkey_->on_stanza(*conn_, st->node, t)) return;
         if (after_ != nullptr && after_->on_stanza(*conn_, st->node, t)) return;
         if (st->ack == ws::AckState::deferred) keep_and_ack(st->node);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
@@ -332,6 +348,7 @@ void LiveDevice::handle(ws::Event& event)
             return;
         }
         if (code_ != nullptr && code_->on_iq_answered(*conn_, iq->outcome, t)) return;
+        if (passkey_ != nullptr && passkey_->on_iq_answered(*conn_, iq->outcome, t)) return;
         if (after_ != nullptr) after_->on_iq_answered(*conn_, iq->outcome, t);
     } else if (auto* off = std::get_if<ws::event::OfflineDone>(&event)) {
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp backlog delivered (%d)",
@@ -348,6 +365,7 @@ void LiveDevice::handle(ws::Event& event)
     } else if (auto* closed = std::get_if<ws::event::Closed>(&event)) {
         if (pairing_ != nullptr) pairing_->on_closed(closed->end);
         if (code_ != nullptr) code_->on_closed(closed->end);
+        if (passkey_ != nullptr) passkey_->on_closed(closed->end);
         connection_over(closed->end);
     }
 }
@@ -366,8 +384,9 @@ void LiveDevice::handle_pairing(ws::PairingEvent& event)
             }
         }
         // While a code is asked for or shown, the QR codes rotate unseen (a
-        // scan would still link the device).
+        // scan would still link the device); a passkey ceremony holds them.
         if (status_.state == DeviceState::pairing_code) return;
+        if (passkey_ != nullptr && passkey_->active()) return;
         status_.qr = qr->text;  // a secret: the devices view shows it, no log does
         set_state(DeviceState::pairing_qr);
     } else if (std::get_if<ws::pairing_event::QrExpired>(&event)) {
@@ -436,6 +455,89 @@ void LiveDevice::handle_code(ws::CodeEvent& event)
     }
 }
 
+void LiveDevice::handle_passkey(ws::PasskeyEvent& event)
+{
+    const auto unix_at = [&](ws::Millis at) {
+        return static_cast<int64_t>(ngx_time()) + std::max<ws::Millis>(at - now(), 0) / 1000;
+    };
+    if (auto* want = std::get_if<ws::passkey_event::AssertionWanted>(&event)) {
+        // The account links only through its passkey: the QR stops, the
+        // socket stays, and the operator makes an assertion in a browser.
+        if (pairing_ != nullptr) pairing_->hold();
+        if (want->options_json.size() >= CW_SNAPSHOT_PASSKEY_SIZE) {
+            log(LogLevel::error,
+                "chatwoot helper: inbox \"%s\": WhatsApp passkey request options of %zu bytes "
+                "are too large to show; starting over", options_.name.c_str(),
+                want->options_json.size());
+            fresh_qr_ = true;
+            conn_->close(now());
+            return;
+        }
+        status_.passkey_options = want->options_json;
+        status_.passkey_expires_at = unix_at(want->expires_at);
+        set_state(DeviceState::passkey);
+        log(LogLevel::notice,
+            "chatwoot helper: inbox \"%s\": WhatsApp asks for the account's passkey: finish "
+            "linking on the login page", options_.name.c_str());
+    } else if (auto* code = std::get_if<ws::passkey_event::Code>(&event)) {
+        status_.pair_code = code->display;  // a secret: the devices view shows it, no log does
+        status_.passkey_options.clear();
+        status_.passkey_expires_at = unix_at(code->expires_at);
+        set_state(DeviceState::passkey);
+        if (events_ != nullptr) events_->state_changed(status_);
+        log(LogLevel::notice,
+            "chatwoot helper: inbox \"%s\": WhatsApp passkey accepted; confirm that the phone "
+            "shows the same code%s", options_.name.c_str(),
+            code->handoff_proven ? "" : " (no handoff proof: compare carefully)");
+    } else if (auto* adv = std::get_if<ws::passkey_event::AdvSecretReplaced>(&event)) {
+        if (auto s = keys_.store_adv_secret(adv->adv_secret); !s) {
+            log(LogLevel::error,
+                "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
+                options_.name.c_str(), s.error().detail.c_str());
+            fresh_qr_ = true;
+            conn_->close(now());
+            return;
+        }
+        credentials_->adv_secret = adv->adv_secret;
+        if (pairing_ != nullptr) pairing_->use_adv_secret(adv->adv_secret);
+    } else if (auto* failed = std::get_if<ws::passkey_event::Failed>(&event)) {
+        // The server's ceremony is over too: a new registration brings
+        // fresh refs and a fresh QR.
+        log(LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": WhatsApp passkey linking failed at %s: %s; "
+            "showing a new QR code", options_.name.c_str(), failed->step.c_str(),
+            failed->error.detail.c_str());
+        set_state(DeviceState::pairing_qr, "passkey: " + failed->step + ": " + failed->error.detail);
+        fresh_qr_ = true;
+        if (conn_->state() != ws::ConnectionState::closed) conn_->close(now());
+    }
+}
+
+std::optional<std::string> LiveDevice::passkey_step(const char* what, wa::Status done)
+{
+    pump();
+    if (!done) {
+        return std::string(what) + ": " + done.error().detail;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> LiveDevice::passkey_assertion(const std::string& json)
+{
+    if (passkey_ == nullptr || conn_ == nullptr || !passkey_->active()) {
+        return "no passkey ceremony waits for an assertion";
+    }
+    return passkey_step("assertion", passkey_->submit_assertion(*conn_, json, now()));
+}
+
+std::optional<std::string> LiveDevice::passkey_confirm()
+{
+    if (passkey_ == nullptr || conn_ == nullptr || !passkey_->active()) {
+        return "no passkey ceremony waits for a confirmation";
+    }
+    return passkey_step("confirmation", passkey_->confirm(*conn_, now()));
+}
+
 // Asks for a code on the registration connection showing QR codes now.
 std::optional<std::string> LiveDevice::request_code(const std::string& phone)
 {
@@ -485,6 +587,7 @@ void LiveDevice::finish_connection()
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
     code_.reset();
+    passkey_.reset();
     pairing_.reset();
     conn_.reset();
     connected_at_.reset();
@@ -492,6 +595,13 @@ void LiveDevice::finish_connection()
                              (end.code != 0 ? " " + std::to_string(end.code) : "") +
                              (end.detail.empty() ? "" : ": " + end.detail);
 
+    if (fresh_qr_) {
+        // We ended a registration to start it over (a failed passkey
+        // ceremony): new refs, a new QR, at once.
+        fresh_qr_ = false;
+        connect();
+        return;
+    }
     if (logging_out_ || (end.kind == ws::EndKind::local_close && !expired)) {
         // We closed it: a logout (keys gone, a fresh registration shows a
         // new QR) or the helper stopping.
@@ -593,6 +703,9 @@ void LiveDevice::arm_timer()
     if (pairing_ != nullptr) {
         if (auto p = pairing_->next_timer(); p && (!at || *p < *at)) at = p;
     }
+    if (passkey_ != nullptr) {
+        if (auto p = passkey_->next_timer(); p && (!at || *p < *at)) at = p;
+    }
     if (timer_.timer_set) ngx_del_timer(&timer_);
     if (at) {
         ngx_add_timer(&timer_, static_cast<ngx_msec_t>(std::max<ws::Millis>(*at - now(), 0)));
@@ -605,6 +718,7 @@ void LiveDevice::timer_fired()
     const ws::Millis t = now();
     conn_->on_timer(t);
     if (pairing_ != nullptr) pairing_->on_timer(*conn_, t);
+    if (passkey_ != nullptr) passkey_->on_timer(*conn_, t);
     pump();
 }
 
@@ -745,6 +859,9 @@ std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& ph
         if (credentials_ && credentials_->paired()) {
             return "the device is linked already; log it out first";
         }
+        // A code asked for anew replaces the one shown: never the old one
+        // under the new request.
+        status_.pair_code.clear();
         if (pairing_ != nullptr && pairing_->state() == ws::PairingState::showing_qr) {
             return request_code(*digits);
         }

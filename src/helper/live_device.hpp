@@ -7,6 +7,7 @@
 //   Connection            Noise, login or registration, IQs, keepalive
 //   QrPairing             an unpaired device's QR refs and pair-success
 //   CodePairing           or its code, when linked by phone number
+//   PasskeyPairing        a passkey-gated account's ceremony (state passkey)
 //   AfterLogin            prekeys, passive active, presence
 //   DeviceKeys            the keys, in the helper's SQLite store
 //
@@ -46,6 +47,7 @@
 #include "wa/crypto/random.hpp"
 #include "wa/session/after_login.hpp"
 #include "wa/session/code_pairing.hpp"
+#include "wa/session/passkey_pairing.hpp"
 #include "wa/session/connection.hpp"
 #include "wa/session/qr_pairing.hpp"
 #include "wa/session/reconnect_policy.hpp"
@@ -85,6 +87,8 @@ public:
     void tick(int64_t) override {}
     std::optional<std::string> pair(const std::optional<std::string>& phone) override;
     std::optional<std::string> log_out() override;
+    std::optional<std::string> passkey_assertion(const std::string& json) override;
+    std::optional<std::string> passkey_confirm() override;
 
 private:
     void connect();
@@ -96,6 +100,8 @@ private:
     void handle_pairing(wa::session::PairingEvent& event);
     void handle_login(wa::session::LoginEvent& event);
     void handle_code(wa::session::CodeEvent& event);
+    void handle_passkey(wa::session::PasskeyEvent& event);
+    std::optional<std::string> passkey_step(const char* what, wa::Status done);
     std::optional<std::string> request_code(const std::string& phone);
     void connection_over(const wa::session::StreamEnd& end);
     void finish_connection();
@@ -129,6 +135,8 @@ private:
     std::unique_ptr<wa::session::Connection> conn_;
     std::unique_ptr<wa::session::QrPairing> pairing_;
     std::unique_ptr<wa::session::CodePairing> code_;
+    std::unique_ptr<wa::session::PasskeyPairing> passkey_;
+    bool fresh_qr_ = false;  // we closed a registration to start it over
     std::optional<std::string> code_phone_;  // asked for before the refs came
     std::unique_ptr<wa::session::AfterLogin> after_;
     std::unique_ptr<WebSocketConnection> ws_;

@@ -37,6 +37,7 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         d.state_since = static_cast<uint64_t>(v.state_since);
         d.connected_since = static_cast<uint64_t>(v.status.connected_since);
         d.reconnects = v.status.reconnects;
+        d.qr_serial = v.qr_serial;
         ipc::copy_text(d.name, v.name);
         ipc::copy_text(d.inbox, v.inbox);
         ipc::copy_text(d.error, v.status.reason);
@@ -45,6 +46,8 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         ipc::copy_text(d.push_name, v.status.push_name);
         ipc::copy_text(d.qr, v.status.qr);
         ipc::copy_text(d.pair_code, v.status.pair_code);
+        ipc::copy_text(d.passkey_options, v.status.passkey_options);
+        d.passkey_expires_at = static_cast<uint64_t>(v.status.passkey_expires_at);
         connected += v.status.state == DeviceState::connected ? 1 : 0;
     }
     out.devices_n = nd;

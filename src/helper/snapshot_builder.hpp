@@ -20,6 +20,7 @@ struct DeviceView {
     std::string inbox;
     DeviceStatus status;
     int64_t state_since = 0;   // unix seconds
+    uint64_t qr_serial = 0;    // counts the QR texts shown: a page reloads its image on a change
 };
 
 struct SnapshotFacts {

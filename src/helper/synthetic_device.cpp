@@ -78,39 +78,88 @@ std::string SyntheticDevice::new_message_id()
 
 DeviceStatus SyntheticDevice::status() const
 {
-    if (!pairing_qr_) {
-        return DeviceStatus::of(DeviceState::connected);
+    if (pairing_code_) {
+        DeviceStatus s = DeviceStatus::of(DeviceState::pairing_code);
+        s.pair_code = *pairing_code_;
+        return s;
     }
-    DeviceStatus s = DeviceStatus::of(DeviceState::pairing_qr);
-    s.qr = *pairing_qr_;
+    if (pairing_qr_) {
+        DeviceStatus s = DeviceStatus::of(DeviceState::pairing_qr);
+        s.qr = *pairing_qr_;
+        return s;
+    }
+    DeviceStatus s = DeviceStatus::of(DeviceState::connected);
+    s.pn_jid = pn_jid_;
+    s.push_name = push_name_;
     return s;
 }
 
-void SyntheticDevice::look_for_pairing_qr()
+namespace {
+
+// The text of a small file in dir, at most `max` bytes of it, without the
+// line break an editor leaves at the end; nullopt when there is none.
+std::optional<std::string> read_small(const std::string& path, size_t max)
 {
-    std::optional<std::string> qr;
-    std::ifstream in(dir_ + "/pairing-qr", std::ios::binary);
-    if (in) {
-        // as much as the snapshot holds; a line break at the end is the editor's
-        std::string text(CW_SNAPSHOT_QR_SIZE - 1, '\0');
-        in.read(text.data(), static_cast<std::streamsize>(text.size()));
-        text.resize(static_cast<size_t>(in.gcount()));
-        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-            text.pop_back();
-        }
-        qr = std::move(text);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return std::nullopt;
     }
-    const bool changed = qr.has_value() != pairing_qr_.has_value();
-    pairing_qr_ = std::move(qr);
-    if (changed && events_ != nullptr) {
+    std::string text(max, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.pop_back();
+    }
+    return text;
+}
+
+}  // namespace
+
+void SyntheticDevice::look_at_pairing_files()
+{
+    const DeviceState before = status().state;
+    // as much as the snapshot holds
+    pairing_qr_ = read_small(dir_ + "/pairing-qr", CW_SNAPSHOT_QR_SIZE - 1);
+    pairing_code_ = read_small(dir_ + "/pairing-code", CW_SNAPSHOT_CODE_SIZE - 1);
+    const std::string account =
+        read_small(dir_ + "/account", CW_SNAPSHOT_JID_SIZE + CW_SNAPSHOT_PUSH_NAME_SIZE)
+            .value_or("");
+    const size_t eol = account.find('\n');
+    pn_jid_ = account.substr(0, eol);
+    push_name_ = eol == std::string::npos ? std::string() : account.substr(eol + 1);
+    if (status().state != before && events_ != nullptr) {
         events_->state_changed(status());
     }
+}
+
+std::optional<std::string> SyntheticDevice::pair(const std::optional<std::string>& phone)
+{
+    try {
+        write_file("pair-request", phone.value_or(""));
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        return std::string("cannot write the pair request: ") + e.what();
+    }
+}
+
+void SyntheticDevice::write_file(const std::string& name, const std::string& text)
+{
+    namespace fs = std::filesystem;
+    const fs::path tmp = fs::path(dir_) / (name + ".tmp");
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out.flush()) {
+            throw std::runtime_error("cannot write " + tmp.string());
+        }
+    }
+    fs::rename(tmp, fs::path(dir_) / name);  // whole or not at all, for whoever reads
 }
 
 size_t SyntheticDevice::poll(int64_t now)
 {
     namespace fs = std::filesystem;
-    look_for_pairing_qr();
+    look_at_pairing_files();
     std::error_code ec;
     auto list = [&] {
         std::vector<fs::path> found;

@@ -8,10 +8,18 @@
 // store with the message.  Each file is committed to the store before it is
 // removed, so a crash in between only makes the store see it twice, which
 // it ignores (one row per WhatsApp id); the chats are then pushed to the
-// runtime.  It is connected; what it sends lands in <dir>/sent/.  A file
-// named "pairing-qr" in the directory makes it show pairing_qr with the
-// file's text as its QR (empty: no QR yet) until the file is removed, so
-// that the devices API's QR endpoint can be tried without WhatsApp.
+// runtime.  It is connected; what it sends lands in <dir>/sent/.  Files
+// stand in for WhatsApp's side of linking, so that the devices API and
+// its login page can be tried without WhatsApp:
+// - "pairing-code": it shows pairing_code with the file's text as the code
+//   to type (empty: no code from the server yet);
+// - else "pairing-qr": it shows pairing_qr with the file's text as its QR
+//   (empty: no QR yet);
+// - "account": the linked account, its pn_jid on the first line and a push
+//   name on the second (optional), shown while connected;
+// - a pair or pair-code command writes "pair-request": empty for a QR, the
+//   phone's digits for a code, for a test to see that it arrived.
+// Each is looked at on every tick; removing the file undoes it.
 #pragma once
 
 #include "device.hpp"
@@ -54,6 +62,9 @@ public:
 
     const std::string& inbox() const { return inbox_; }
 
+    // Writes "pair-request" (see above).
+    std::optional<std::string> pair(const std::optional<std::string>& phone) override;
+
 private:
     std::string inbox_;
     std::string dir_;
@@ -65,10 +76,15 @@ private:
     DeviceEvents* events_ = nullptr;
     std::mt19937_64 ids_;
 
-    std::optional<std::string> pairing_qr_;   // the "pairing-qr" file's text
+    // What the files above say, as last read.
+    std::optional<std::string> pairing_qr_;
+    std::optional<std::string> pairing_code_;
+    std::string pn_jid_;
+    std::string push_name_;
 
     void write_sent(const std::string& name, const std::string& json);
-    void look_for_pairing_qr();
+    void write_file(const std::string& name, const std::string& text);
+    void look_at_pairing_files();
 };
 
 }  // namespace chatwoot::helper

@@ -1,7 +1,8 @@
 // The devices API's decisions (include/chatwoot_devices.h): routes, the JSON
-// of devices and commands read from the helper's snapshot, and the
-// pair-code body.  Device JSON leaves out the QR text and the pair code:
-// the QR is served only as the <name>/qr image, on its own.
+// of devices and commands read from the helper's snapshot, the pair-code
+// body and answers, and the login page with its Content-Security-Policy.
+// Device JSON leaves out the QR text and the pair code: the QR is served
+// only as the <name>/qr image, on its own, the code only by <name>/pair-code.
 
 #include "chatwoot_devices.h"
 
@@ -14,6 +15,7 @@
 #include <rapidjson/error/en.h>
 
 #include "chatwoot/webhook_utf8.hpp"
+#include "ipc/login_page.hpp"
 
 namespace {
 
@@ -100,7 +102,15 @@ void append_device(std::string& out, const cw_snapshot_device_t& d)
     append_or_null(out, field(d.error, sizeof d.error));
     out += ",\"qr_pending\":";
     out += qr_pending(d) ? "true" : "false";
+    out += ",\"qr_serial\":" + std::to_string(d.qr_serial);
     out += '}';
+}
+
+// The code to type on the phone, when the device shows one now.
+std::string_view pair_code_of(const cw_snapshot_device_t& d)
+{
+    return d.state == CW_DEVICE_PAIRING_CODE ? field(d.pair_code, sizeof d.pair_code)
+                                             : std::string_view();
 }
 
 size_t emit(const std::string& json, char* buf, size_t size)
@@ -160,7 +170,7 @@ bool parse_id(std::string_view id, uint64_t* epoch, uint64_t* seq)
 extern "C" void cw_devices_route(cw_str_t path, cw_devices_route_t* route) noexcept
 {
     std::string_view p = view(path);
-    *route = cw_devices_route_t{CW_DEVICES_NOT_FOUND, cw_str_t{nullptr, 0}, 0, "GET, HEAD"};
+    *route = cw_devices_route_t{CW_DEVICES_NOT_FOUND, cw_str_t{nullptr, 0}, 1, 0, "GET, HEAD"};
 
     if (p.empty()) {
         route->endpoint = CW_DEVICES_LIST;
@@ -181,20 +191,25 @@ extern "C" void cw_devices_route(cw_str_t path, cw_devices_route_t* route) noexc
     struct Action {
         std::string_view word;
         unsigned endpoint;
+        bool get;
         bool post;
+        const char* allow;
     };
     static constexpr Action kActions[] = {
-        {"qr", CW_DEVICES_QR, false},
-        {"pair", CW_DEVICES_PAIR, true},
-        {"pair-code", CW_DEVICES_PAIR_CODE, true},
-        {"logout", CW_DEVICES_LOGOUT, true},
+        {"qr", CW_DEVICES_QR, true, false, "GET, HEAD"},
+        {"login", CW_DEVICES_LOGIN, true, false, "GET, HEAD"},
+        {"pair", CW_DEVICES_PAIR, false, true, "POST"},
+        // POST asks for a code, GET polls for it
+        {"pair-code", CW_DEVICES_PAIR_CODE, true, true, "GET, HEAD, POST"},
+        {"logout", CW_DEVICES_LOGOUT, false, true, "POST"},
     };
     for (const Action& a : kActions) {
         if (rest == a.word) {
             route->endpoint = a.endpoint;
             route->name = str(first);
-            route->post = a.post;
-            route->allow = a.post ? "POST" : "GET, HEAD";
+            route->get = a.get ? 1 : 0;
+            route->post = a.post ? 1 : 0;
+            route->allow = a.allow;
             return;
         }
     }
@@ -330,6 +345,49 @@ extern "C" size_t cw_devices_render_accepted(const char* id, char* buf, size_t s
     }
 }
 
+extern "C" size_t cw_devices_render_code_accepted(const char* id,
+                                                  const cw_snapshot_device_t* device,
+                                                  char* buf, size_t size) noexcept
+{
+    try {
+        std::string out = "{\"id\":";
+        append_string(out, field(id, CW_COMMAND_ID_SIZE));
+        out += ",\"code\":";
+        append_or_null(out, device != nullptr ? pair_code_of(*device) : std::string_view());
+        out += '}';
+        return emit(out, buf, size);
+    } catch (...) {
+        return 0;
+    }
+}
+
+extern "C" size_t cw_devices_render_pair_code(const cw_snapshot_device_t* device, char* buf,
+                                              size_t size, unsigned* status) noexcept
+{
+    try {
+        const cw_snapshot_device_t& d = *device;
+        const std::string_view state = cw_device_state_name(d.state);
+        std::string out;
+        if (d.state != CW_DEVICE_PAIRING_CODE) {
+            *status = 409;
+            out = "{\"error\":\"device is not pairing by code: it is ";
+            out += state;
+            out += "\",\"code\":null";
+        } else {
+            const std::string_view code = pair_code_of(d);
+            *status = code.empty() ? 202 : 200;
+            out = "{\"code\":";
+            append_or_null(out, code);
+        }
+        out += ",\"state\":\"";
+        out += state;
+        out += "\"}";
+        return emit(out, buf, size);
+    } catch (...) {
+        return 0;
+    }
+}
+
 extern "C" int cw_devices_parse_pair_code(const char* body, size_t len,
                                           char digits[CW_COMMAND_PHONE_MAX + 1],
                                           const char** reason) noexcept
@@ -371,5 +429,22 @@ extern "C" int cw_devices_parse_pair_code(const char* body, size_t len,
     } catch (...) {
         *reason = "out of memory";
         return -1;
+    }
+}
+
+extern "C" cw_str_t cw_devices_login_page(void) noexcept
+{
+    return str(chatwoot::ipc::login_page());
+}
+
+extern "C" const char* cw_devices_login_csp(void) noexcept
+{
+    try {
+        // made once per process from the page (static), then only read
+        static const std::string csp =
+            chatwoot::ipc::content_security_policy(chatwoot::ipc::login_page());
+        return csp.c_str();
+    } catch (...) {
+        return nullptr;
     }
 }

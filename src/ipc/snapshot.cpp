@@ -154,6 +154,8 @@ const char* cw_device_state_name(uint64_t state) noexcept
         return "logged_out";
     case CW_DEVICE_ERROR:
         return "error";
+    case CW_DEVICE_PASSKEY:
+        return "passkey";
     default:
         return "unknown";
     }

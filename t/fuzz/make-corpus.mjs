@@ -2,7 +2,10 @@
 // fuzzers start from real encodings instead of random bytes:
 //   corpus/binary_node/  every binary[] payload and the binary_zlib one
 //                        (whole payloads: flags byte, then the node)
-// Run: node t/fuzz/make-corpus.mjs   (after regenerating vectors.json)
+//   corpus/passkey_json/ the pasted assertions of passkey_vectors.json
+//                        (byte 0), its options (byte 1) and base64url texts
+//                        (byte 2): the target's selector, then the text
+// Run: node t/fuzz/make-corpus.mjs   (after regenerating either file)
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,3 +22,18 @@ vectors.binary.forEach((v, i) => {
 })
 fs.writeFileSync(path.join(dir, 'zlib-iq.bin'), Buffer.from(vectors.binary_zlib.encoded_hex, 'hex'))
 console.error(`make-corpus: ${vectors.binary.length + 1} seeds in ${dir}`)
+
+// The passkey fuzzer checks assertions against the vectors' options, which
+// it holds verbatim: keep the two in step.
+const passkey = JSON.parse(fs.readFileSync(path.join(here, '../unit/wa/passkey_vectors.json'), 'utf8'))
+const pkDir = path.join(here, 'corpus', 'passkey_json')
+const fuzzSource = fs.readFileSync(path.join(here, 'passkey_json_fuzz.cpp'), 'utf8')
+if (!fuzzSource.includes(passkey.assertions.options_json))
+  throw new Error('passkey_json_fuzz.cpp does not hold the options of passkey_vectors.json: copy them in')
+fs.rmSync(pkDir, { recursive: true, force: true })
+fs.mkdirSync(pkDir, { recursive: true })
+const seed = (name, selector, text) => fs.writeFileSync(path.join(pkDir, name), Buffer.concat([Buffer.from([selector]), Buffer.from(text)]))
+passkey.assertions.cases.forEach((c, i) => seed(`assertion-${String(i).padStart(2, '0')}-${c.name.replace(/[^a-z0-9]/gi, '_')}.json`, 0, c.json))
+seed('options.json', 1, passkey.assertions.options_json)
+;['', 'Zg', 'Zm8=', 'Zm9vYmFy', '-_-_', passkey.ceremony.ref].forEach((t, i) => seed(`base64url-${i}.txt`, 2, t))
+console.error(`make-corpus: ${passkey.assertions.cases.length + 7} seeds in ${pkDir}`)

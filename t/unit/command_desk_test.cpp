@@ -144,6 +144,7 @@ TEST(SnapshotBuilder, DevicesAndCommandOutcomesAsWorkersReadThem)
     d.status = DeviceStatus::of(DeviceState::pairing_qr);
     d.status.qr = "2@abc,def,ghi";
     d.state_since = 1234;
+    d.qr_serial = 5;
     DeviceView e;
     e.name = "sales";
     e.inbox = "sales";
@@ -165,6 +166,8 @@ TEST(SnapshotBuilder, DevicesAndCommandOutcomesAsWorkersReadThem)
     EXPECT_EQ(snap->devices[0].state, static_cast<uint64_t>(CW_DEVICE_PAIRING_QR));
     EXPECT_STREQ(snap->devices[0].qr, "2@abc,def,ghi");
     EXPECT_EQ(snap->devices[0].state_since, 1234u);
+    EXPECT_EQ(snap->devices[0].qr_serial, 5u);
+    EXPECT_EQ(snap->devices[1].qr_serial, 0u);
     EXPECT_EQ(std::strlen(snap->devices[1].push_name), CW_SNAPSHOT_PUSH_NAME_SIZE - 1);
     EXPECT_EQ(snap->counters.devices_connected, 1u);
     EXPECT_EQ(snap->counters.outbox_pending, 3u);

@@ -194,3 +194,58 @@ TEST(SyntheticDevice, PairingQrFileShowsAQrToScan)
                                                      DeviceState::connected}))
         << "told once per change";
 }
+
+// The files that stand in for WhatsApp's side of linking by code: the code
+// shown while "pairing-code" is there (before a "pairing-qr"), the account
+// shown once linked, and the pair commands written down for a test to see.
+TEST(SyntheticDevice, PairingCodeAccountAndPairRequestFiles)
+{
+    struct Seen final : DeviceEvents {
+        void inbound(std::string_view) override {}
+        void state_changed(const DeviceStatus& s) override { states.push_back(s.state); }
+        std::vector<DeviceState> states;
+    } seen;
+    Fixture f;
+    f.device->start(seen);
+
+    EXPECT_EQ(f.device->pair(std::string("5511999999999")), std::nullopt) << "taken";
+    EXPECT_EQ(read(f.root / "device" / "pair-request"), "5511999999999");
+    EXPECT_EQ(f.device->pair(std::nullopt), std::nullopt);
+    EXPECT_EQ(read(f.root / "device" / "pair-request"), "") << "a QR was asked for";
+
+    f.write("pairing-code", "");
+    f.write("pairing-qr", "2@ref,key,key,adv");
+    f.device->poll(1000);
+    EXPECT_EQ(f.device->status().state, DeviceState::pairing_code) << "the code comes first";
+    EXPECT_EQ(f.device->status().pair_code, "") << "no code yet";
+    EXPECT_EQ(f.device->status().qr, "");
+
+    f.write("pairing-code", "ABCD-EFGH\n");
+    f.device->poll(1001);
+    EXPECT_EQ(f.device->status().pair_code, "ABCD-EFGH");
+    f.write("pairing-code", std::string(100, 'C'));
+    f.device->poll(1002);
+    EXPECT_EQ(f.device->status().pair_code.size(), CW_SNAPSHOT_CODE_SIZE - 1u)
+        << "what the snapshot holds";
+
+    fs::remove(f.root / "device" / "pairing-code");
+    f.device->poll(1003);
+    EXPECT_EQ(f.device->status().state, DeviceState::pairing_qr);
+    EXPECT_EQ(f.device->status().pair_code, "");
+
+    fs::remove(f.root / "device" / "pairing-qr");
+    f.write("account", "5511999999999:12@s.whatsapp.net\nLoja Centro\n");
+    f.device->poll(1004);
+    EXPECT_EQ(f.device->status().state, DeviceState::connected);
+    EXPECT_EQ(f.device->status().pn_jid, "5511999999999:12@s.whatsapp.net");
+    EXPECT_EQ(f.device->status().push_name, "Loja Centro");
+    EXPECT_EQ(seen.states, (std::vector<DeviceState>{DeviceState::pairing_code,
+                                                     DeviceState::pairing_qr,
+                                                     DeviceState::connected}))
+        << "told once per change of state, not per new code";
+
+    fs::remove(f.root / "device" / "account");
+    f.device->poll(1005);
+    EXPECT_EQ(f.device->status().pn_jid, "");
+    EXPECT_EQ(f.device->status().push_name, "");
+}

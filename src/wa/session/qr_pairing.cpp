@@ -124,6 +124,12 @@ void QrPairing::on_timer(Connection& conn, Millis now)
     conn.close(now);
 }
 
+void QrPairing::hold()
+{
+    rotate_at_.reset();
+    current_qr_.reset();
+}
+
 std::optional<Millis> QrPairing::next_timer() const
 {
     return rotate_at_;

@@ -120,11 +120,18 @@ public:
     void abandon(Connection& conn);
 
     // Pairing by code agreed a new ADV secret with the phone
-    // (code_pairing.hpp, event AdvSecret): the coming pair-success is
-    // checked with it.  A QR on screen is made again with it (event QrCode,
-    // same ref and expiry), so no QR shown from now on carries a secret
-    // that can no longer pair.
+    // (code_pairing.hpp, event AdvSecret), or the passkey ceremony made one
+    // (passkey_pairing.hpp, event AdvSecretReplaced): the coming
+    // pair-success is checked with it.  A QR on screen is made again with
+    // it (event QrCode, same ref and expiry), so no QR shown from now on
+    // carries a secret that can no longer pair.
     void use_adv_secret(const crypto::Key32& adv_secret);
+
+    // A passkey ceremony took over (passkey_pairing.hpp): the QR comes off
+    // screen and stops rotating, as the ceremony may outlast every ref
+    // (running out would close the connection under it).  pair-success is
+    // still handled here.
+    void hold();
 
     // The QR rotation timer; early or late calls are fine.
     void on_timer(Connection& conn, Millis now);

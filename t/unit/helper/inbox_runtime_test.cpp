@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,7 +58,15 @@ private:
 class ScriptedDevice final : public Device {
 public:
     void start(DeviceEvents&) override {}
-    DeviceStatus status() const override { return DeviceStatus::of(DeviceState::connected); }
+    DeviceStatus status() const override
+    {
+        if (!qr) {
+            return DeviceStatus::of(DeviceState::connected);
+        }
+        DeviceStatus s = DeviceStatus::of(DeviceState::pairing_qr);
+        s.qr = *qr;
+        return s;
+    }
     std::string new_message_id() override { return "3EB0" + std::to_string(++n_); }
     void send(const OutgoingMessage& m, Done done) noexcept override
     {
@@ -72,6 +81,7 @@ public:
         }
     }
     std::vector<OutgoingMessage> sent;
+    std::optional<std::string> qr;   // set: pairing with this QR
     bool throw_on_tick = false;
     int ticks = 0;
 
@@ -245,4 +255,59 @@ TEST(InboxRuntime, WithoutADeviceARepliesFailureReachesChatwoot)
     EXPECT_EQ(f.state(101), "failed");
     EXPECT_EQ(f.stats.replies_failed, 1u);
     EXPECT_TRUE(fake_nginx_logged("no WhatsApp device took message 101 of conversation 15"));
+}
+
+// The snapshot's qr_serial: a page polling the device reloads its QR image
+// when the serial moves, so it moves with every new QR text and only then.
+TEST(InboxRuntime, TheQrSerialMovesWithEachNewQrText)
+{
+    Fixture f;
+    ScriptedDevice* device = nullptr;
+    f.runtimes.push_back(std::make_unique<InboxRuntime>(
+        f.conf("a"), f.shared(), [&](const cw_inbox_conf_t&) {
+            auto d = std::make_unique<ScriptedDevice>();
+            device = d.get();
+            return d;
+        }));
+    InboxRuntime& rt = *f.runtimes.back();
+    rt.start();
+    ASSERT_NE(device, nullptr);
+
+    const uint64_t first = rt.view().qr_serial;
+    EXPECT_EQ(rt.view().qr_serial, first) << "no QR, still none: the same";
+    device->qr = "2@ref-1,k,k,a";
+    const uint64_t one = rt.view().qr_serial;
+    EXPECT_NE(one, first) << "a QR appeared";
+    EXPECT_EQ(rt.view().qr_serial, one) << "the same QR, published again";
+    device->qr = "2@ref-2,k,k,a";
+    const uint64_t two = rt.view().qr_serial;
+    EXPECT_NE(two, one) << "the ref rotated";
+    EXPECT_EQ(rt.view().qr_serial, two);
+    device->qr.reset();
+    EXPECT_NE(rt.view().qr_serial, two) << "the QR went away";
+    device->qr = "2@ref-2,k,k,a";
+    const uint64_t back = rt.view().qr_serial;
+    EXPECT_NE(back, two) << "its return is new again";
+
+    // The next helper (a restart mid-pairing) shows another QR: its serial
+    // must not be one the page saw with this one, even at the same count.
+    fake_nginx_advance(1000);
+    ScriptedDevice* next = nullptr;   // the next helper's, a second later
+    f.runtimes.push_back(std::make_unique<InboxRuntime>(
+        f.conf("a"), f.shared(), [&](const cw_inbox_conf_t&) {
+            auto d = std::make_unique<ScriptedDevice>();
+            next = d.get();
+            return d;
+        }));
+    InboxRuntime& again = *f.runtimes.back();
+    again.start();
+    ASSERT_NE(next, nullptr);
+    std::set<uint64_t> seen{first, one, two, back};
+    EXPECT_EQ(seen.size(), 4u);
+    seen.insert(again.view().qr_serial);
+    next->qr = "2@ref-3,k,k,a";
+    seen.insert(again.view().qr_serial);
+    next->qr = "2@ref-4,k,k,a";
+    seen.insert(again.view().qr_serial);
+    EXPECT_EQ(seen.size(), 7u) << "no serial of the first helper again";
 }
