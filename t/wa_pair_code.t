@@ -29,10 +29,9 @@ sub settled {
     }, 20, "command $id settled");
 }
 
-# The code the device shows, from the devices API (helper-WP's branch):
-# POST pair-code answers {id, code} once the helper has it, and GET
-# <prefix>main/pair-code polls for it (200 with the code, 202 before);
-# undef when the API serves no code.
+# The code the device shows, from the devices API: POST pair-code answers
+# {id, code} once the helper has it, and GET <prefix>main/pair-code polls
+# for it (200 with the code, 202 before); undef when none comes.
 sub code_from_api {
     my ($answer, $timeout) = @_;
     return $answer->{code} if defined $answer->{code};
@@ -64,33 +63,24 @@ ok(eval { $t->wait_log(qr/\[notice\].*inbox "main": WhatsApp pairing code ready/
     or diag $@;
 unlike($t->read_file('error.log'), qr/\Q$PHONE\E/, 'the phone number is not logged');
 
-TODO: {
-    local $TODO = 'the devices API serves the pair code on helper-WP\'s branch, not yet on main';
-    my $pair_code = code_from_api($answer, 5);
-    like($pair_code // '', qr/^[A-Z0-9]{4}-?[A-Z0-9]{4}$/, 'the code: 8 characters');
-    if (defined $pair_code) {
-        $since = $wa->last_seq;
-        $wa->enter_code($pair_code, $hello->{conn});
-        my $fin = $wa->wait(type => 'pair-code-finish', since => $since, timeout => 20);
-        is($fin->{phone}, $PHONE, 'the companion finishes the exchange');
-        my $paired = $wa->wait(type => 'paired', since => $since);
-        like($paired->{jid}, qr/^\Q$PHONE\E:\d+\@s\.whatsapp\.net$/, "paired as $paired->{jid}");
-        my $login = $wa->wait(type => 'handshake', since => $paired->{seq});
-        is($login->{client}{kind}, 'login', 'then a login');
-        $d = $t->wait_device('main', 'connected', 20);
-        like($d->{pn_jid}, qr/^\Q$PHONE\E/, 'connected, linked to that number');
-        unlike($t->read_file('error.log'), qr/\Q$pair_code\E/, 'the code is never logged');
-    }
-}
+my $pair_code = code_from_api($answer, 20);
+like($pair_code // '', qr/^[A-Z0-9]{4}-?[A-Z0-9]{4}$/, 'the code from the API: 8 characters');
+$since = $wa->last_seq;
+$wa->enter_code($pair_code, $hello->{conn});
+my $fin = $wa->wait(type => 'pair-code-finish', since => $since, timeout => 20);
+is($fin->{phone}, $PHONE, 'the code typed on the phone: the companion finishes the exchange');
+my $paired = $wa->wait(type => 'paired', since => $since);
+like($paired->{jid}, qr/^\Q$PHONE\E:\d+\@s\.whatsapp\.net$/, "paired as $paired->{jid}");
+my $login = $wa->wait(type => 'handshake', since => $paired->{seq});
+is($login->{client}{kind}, 'login', 'then a login');
+is($login->{client}{noiseKey}, $reg->{client}{noiseKey}, 'with the keys it registered');
+$d = $t->wait_device('main', 'connected', 20);
+like($d->{pn_jid}, qr/^\Q$PHONE\E/, 'connected, linked to that number');
+unlike($t->read_file('error.log'), qr/\Q$pair_code\E/, 'the code is never logged');
+my ($c409) = $t->devices_http('GET', 'main/pair-code');
+is($c409, 409, 'linked: GET pair-code answers 409');
 
-# Linked (by QR if the code path could not finish): pair-code is refused.
-if (($t->device('main')->{state}) ne 'connected') {
-    # Back to QR codes: the connection is cut, and the registration
-    # connection that follows shows them.
-    $wa->drop($hello->{conn});
-    my $p = $t->pair_qr($wa, 'main');
-    ok($p->{device}{pn_jid}, 'linked by QR instead');
-}
+# Linked: pair-code is refused.
 ($code, $j) = $t->device_command('main', 'pair-code', { phone => "+$PHONE" });
 is($code, 202, 'pair-code on a linked device: 202');
 $outcome = settled($j->{id});
