@@ -2,7 +2,8 @@
 # loopback WhatsApp server: the QR text from the devices API, scanned by the
 # mock's phone, pair-success answered, the 515 restart, a login, and the
 # device connected with its phone-number JID and its LID; after the login
-# the mock sees the first prekey upload (812 keys) and passive active.
+# the mock sees the first prekey upload (812 keys), passive active and
+# presence available.
 # Then nginx is stopped and started again: the device logs in with its
 # stored identity, with no new registration, and never two connections.
 # The QR text never reaches error.log.
@@ -81,6 +82,9 @@ is($up->{count}, 812, 'after the login: 812 prekeys uploaded, signature verified
 is(substr($up->{identity}, -64), substr($reg->{client}{identity}, -64), 'under the identity it registered');
 my $passive = $wa->wait(type => 'passive', conn => $login->{conn}, since => $since);
 is($passive->{mode}, 'active', 'and passive active');
+my $presence = $wa->wait(type => 'received', tag => 'presence', conn => $login->{conn}, since => $since);
+is($presence->{node}{attrs}{type}, 'available', 'and presence available');
+ok($presence->{seq} > $passive->{seq}, 'after passive active');
 is(scalar @{$wa->live_logins}, 1, 'one live connection of the device');
 
 # The status JSON shows the device too.
