@@ -2,7 +2,8 @@
 # stack: a notification is acked at once (also when its frame comes zlib-
 # compressed and cut into 7-byte WebSocket messages); a message is kept in
 # the store before it is acked, and a redelivery is acked again without a
-# second row; the server's own ping is answered; an IQ the device does not
+# second row; an encrypt notification saying the prekey pool runs low gets
+# a refill; the server's own ping is answered; an IQ the device does not
 # serve gets an error answer (the server would wait for one); the end of the
 # offline backlog is noted; the edge routing info is stored and sent ahead of
 # the next connection's handshake.
@@ -76,6 +77,22 @@ $wa->send_nodes([{ tag => 'iq', attrs => { id => 'q-1', type => 'get', xmlns => 
                                            from => 's.whatsapp.net' }, content => [{ tag => 'query', attrs => {} }] }]);
 my $err = answer_to('iq', 'q-1', $since);
 is($err->{node}{attrs}{type}, 'error', 'an IQ the device does not serve: an error answer');
+
+# The server's word that our prekey pool runs low: a refill of 50 below 5
+# keys, nothing at or above.
+$since = $wa->last_seq;
+for my $n (10, 3) {
+    $wa->send_nodes([{ tag => 'notification', attrs => { id => "enc-$n", type => 'encrypt', from => 's.whatsapp.net',
+                                                         t => "$now" },
+                       content => [{ tag => 'count', attrs => { value => "$n" } }] }]);
+    is(answer_to('ack', "enc-$n", $since)->{node}{attrs}{class}, 'notification', "encrypt notification, count $n: acked");
+}
+my $refill = $wa->wait(type => 'prekeys-uploaded', conn => $conn, since => $since);
+is($refill->{count}, 50, 'count 3: a refill of 50 prekeys, verified by the mock');
+is($refill->{total}, 862, 'the server holds 862, no id reused');
+is(scalar @{$wa->events(type => 'prekeys-uploaded', since => $since)}, 1, 'count 10: no upload');
+is($t->sql(q{SELECT count(*) FROM wa_pre_keys WHERE device = 'main' AND uploaded = 1})->[0][0], 862,
+   'the store marks 862 prekeys uploaded');
 
 # The end of the offline backlog.
 $wa->send_nodes([{ tag => 'ib', attrs => { from => 's.whatsapp.net' },
