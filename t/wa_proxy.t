@@ -1,5 +1,5 @@
-# whatsapp_proxy: the WebSocket goes through an HTTP CONNECT proxy (a
-# small one here, which records each tunnel it opens).  The device pairs
+# whatsapp_proxy: the WebSocket goes through an HTTP CONNECT proxy
+# (t/mock/wa/connect-proxy.mjs, which records each tunnel it opens).  The device pairs
 # and logs in through it, reconnects through it, says why while the proxy
 # is down (and never goes around it), and comes back through it.
 use strict;
@@ -7,82 +7,31 @@ use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::WaMock;
-use IO::Select;
-use IO::Socket::INET;
 use POSIX ();
 use Test::More;
 
 my $t = ChatwootTest->new;
 my $dir = $t->dir;
 my $proxy_port = free_port();
-my $proxy_log = "$dir/proxy.log";
+my $runs = 0;
 
-# A CONNECT proxy on $proxy_port: one process per tunnel, each tunnel's
-# target appended to proxy.log once it is open.  TERM ends it and its
-# tunnels (one process group).
+# t/mock/wa/connect-proxy.mjs on $proxy_port (the same port each time, so
+# the configuration stays): one line per tunnel it opens on its stdout,
+# kept in a file per run.  Returns its pid once it says ready.
 sub start_proxy {
-    my $listen = IO::Socket::INET->new(Listen => 16, LocalAddr => "127.0.0.1:$proxy_port", ReuseAddr => 1)
-        or die "proxy listen: $!";
+    my $out = "$dir/proxy-" . ++$runs . '.log';
     my $pid = $t->run_daemon(sub {
-        setpgrp(0, 0);
-        $SIG{TERM} = sub { $SIG{TERM} = 'IGNORE'; kill 'TERM', -$$; POSIX::_exit(0) };
-        $SIG{CHLD} = 'IGNORE';
-        while (1) {
-            my $c = $listen->accept or next;
-            my $child = fork;
-            if (!defined $child || $child) {
-                close $c;
-                next;
-            }
-            $SIG{TERM} = 'DEFAULT';
-            tunnel($c);
-            POSIX::_exit(0);
-        }
+        open STDOUT, '>', $out or POSIX::_exit(126);
+        open STDERR, '>>', "$dir/proxy.stderr" or POSIX::_exit(126);
+        exec('node', 't/mock/wa/connect-proxy.mjs', '--port', $proxy_port) or POSIX::_exit(127);
     });
-    close $listen;
+    $t->wait_for(sub { -s $out && $t->read_file("proxy-$runs.log") =~ /^ready / }, 20, 'the proxy ready');
     return $pid;
 }
 
-sub tunnel {
-    my ($c) = @_;
-    my $head = '';
-    # Byte by byte: what follows the request belongs to the tunnel.
-    while ($head !~ /\r\n\r\n\z/) {
-        sysread($c, $head, 1, length $head) or return;
-    }
-    my ($target) = $head =~ m{^CONNECT (\S+) HTTP/1\.[01]\r\n};
-    if (!$target) {
-        syswrite $c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        return;
-    }
-    my $up = IO::Socket::INET->new(PeerAddr => $target, Timeout => 5);
-    if (!$up) {
-        syswrite $c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        return;
-    }
-    syswrite $c, "HTTP/1.1 200 Connection established\r\n\r\n";
-    open my $log, '>>', $proxy_log or return;
-    syswrite $log, "CONNECT $target\n";
-    close $log;
-    my $sel = IO::Select->new($c, $up);
-    while (my @ready = $sel->can_read) {
-        for my $h (@ready) {
-            my $n = sysread $h, my $buf, 65536;
-            return unless $n;
-            my $to = $h == $c ? $up : $c;
-            my $off = 0;
-            while ($off < $n) {
-                my $w = syswrite $to, $buf, $n - $off, $off;
-                return unless $w;
-                $off += $w;
-            }
-        }
-    }
-}
-
+# Every tunnel opened so far, over all runs: "connect host:port".
 sub tunnels {
-    open my $fh, '<', $proxy_log or return [];
-    return [map { chomp; $_ } <$fh>];
+    return [map { $t->read_file("proxy-$_.log") =~ /^(connect \S+)$/mg } 1 .. $runs];
 }
 
 my $proxy = start_proxy();
@@ -92,7 +41,7 @@ my ($port) = $t->start_wa(wa => $wa, inbox => { extra => "        whatsapp_proxy
 
 my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
-is_deeply(tunnels(), ["CONNECT 127.0.0.1:$mock_port", "CONNECT 127.0.0.1:$mock_port"],
+is_deeply(tunnels(), ["connect 127.0.0.1:$mock_port", "connect 127.0.0.1:$mock_port"],
           'paired through the proxy: the registration and the login each through a tunnel');
 is(scalar @{$wa->connections}, 2, 'and the mock saw just those two connections');
 
