@@ -1,7 +1,8 @@
 # whatsapp_proxy: the WebSocket goes through an HTTP CONNECT proxy
-# (t/mock/wa/connect-proxy.mjs, which records each tunnel it opens).  The device pairs
-# and logs in through it, reconnects through it, says why while the proxy
-# is down (and never goes around it), and comes back through it.
+# (t/mock/wa/connect-proxy.mjs, which records each tunnel it opens).  The
+# device pairs and logs in through it, reconnects through it, says why
+# while the proxy is down (and never goes around it), and comes back
+# through it.
 use strict;
 use warnings;
 use lib 't/lib';
