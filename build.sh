@@ -206,6 +206,7 @@ hostile_tests_asan() {
     reports=$(mktemp -d /tmp/chatwoot-asan-XXXXXX)
     chmod 0777 "$reports"   # workers and the helper run as the worker user
     ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=1" \
+    LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0" \
     UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1" \
     NGINX_BINARY="$dir/nginx" CHATWOOT_MODULE="$dir/ngx_http_chatwoot_module.so" \
         prove -I "$ROOT/t/lib" "$ROOT/t/wa_hostile.t"
