@@ -23,7 +23,6 @@ use FindBin;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Test::More;
-use Time::HiRes qw(sleep);
 
 use lib "$FindBin::Bin/lib";
 use ChatwootTest qw(free_port);
