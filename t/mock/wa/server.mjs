@@ -39,6 +39,9 @@
 //                                              into socket writes of N bytes, one at a time
 //   POST raw {hex | size+fill, layer, compress?, split?, conn?}  hostile bytes (below)
 //   POST cert {variant}                        the chain later handshakes present
+//   POST hello {variant}                       how later ClientHellos are answered: valid,
+//                                              or garbage|empty|short-ephemeral|
+//                                              undecryptable|huge (hostile, see HELLO_VARIANTS)
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
 //                                              connection that showed the ref (or the
 //                                              passkey ceremony for a gated account)
@@ -87,6 +90,10 @@ const SERVER_JID = 's.whatsapp.net'
 const HANDSHAKE_MAX_FRAME = 8192
 const DEFAULT_MAX_FRAME = 1 << 20
 const PAIR_REFS = 6
+// POST hello's hostile answers to a ClientHello: random bytes, a ServerHello
+// without fields, one with a 5-byte ephemeral, one whose static key does not
+// decrypt, and a frame of the largest size (16 MiB) that is no HandshakeMessage.
+const HELLO_VARIANTS = ['garbage', 'empty', 'short-ephemeral', 'undecryptable', 'huge']
 const DEFAULT_CURRENT_VERSION = '2.3000.1027934701'
 
 class Refusal extends Error {}
@@ -153,6 +160,7 @@ class Connection {
     }
 
     onClientHello(body) {
+        if (this.mock.helloVariant !== 'valid') return this.sendHostileHello(this.mock.helloVariant)
         let m
         try { m = P.HandshakeMessage.decode(body) } catch (e) { throw new Refusal(`first frame is not a HandshakeMessage: ${e.message}`) }
         const eph = m.clientHello?.ephemeral
@@ -163,6 +171,22 @@ class Connection {
         const serverHello = this.noise.writeServerHello()
         this.state = 'finish'
         this.wsSend(frame(Buffer.from(P.HandshakeMessage.encode({ serverHello }).finish())))
+    }
+
+    // POST hello: what a hostile server answers a ClientHello with (the
+    // client must refuse it; the connection stays until the client closes).
+    sendHostileHello(variant) {
+        let bytes
+        const hello = fields => Buffer.from(P.HandshakeMessage.encode({ serverHello: fields }).finish())
+        if (variant === 'garbage') bytes = crypto.randomBytes(64)
+        else if (variant === 'empty') bytes = hello({})
+        else if (variant === 'short-ephemeral') bytes = hello({ ephemeral: crypto.randomBytes(5), static: crypto.randomBytes(48), payload: crypto.randomBytes(100) })
+        else if (variant === 'undecryptable') bytes = hello({ ephemeral: B.Curve.generateKeyPair().public, static: crypto.randomBytes(48), payload: crypto.randomBytes(100) })
+        else if (variant === 'huge') bytes = Buffer.alloc((1 << 24) - 1, 0x0a)
+        else throw new Error(`unknown hello variant ${variant}`)
+        this.state = 'finish'
+        this.mock.emit({ type: 'hostile-hello', conn: this.id, variant, bytes: bytes.length })
+        this.wsSend(frame(bytes))
     }
 
     async onClientFinish(body) {
@@ -652,6 +676,7 @@ export class MockServer {
         this.log = log
         this.now = now
         this.chainVariant = 'valid'
+        this.helloVariant = 'valid'
         this.events = []
         this.waiters = new Set()
         this.connections = new Map()
@@ -856,6 +881,12 @@ export class MockServer {
                 }
                 if (body.enforce !== undefined) this.enforceVersion = !!body.enforce
                 return reply(200, { current: this.currentVersion, enforce: this.enforceVersion })
+            }
+            case 'hello': {
+                const variants = ['valid', ...HELLO_VARIANTS]
+                if (!variants.includes(body.variant)) throw new HttpError(400, `variant: one of ${variants.join(', ')}`)
+                this.helloVariant = body.variant
+                return reply(200, { variant: this.helloVariant })
             }
             case 'cert':
                 if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { WebSocket } from 'ws'
 import * as B from 'baileys'
+const P = B.proto
 import { startMock } from '../lib/harness.mjs'
 import { TestClient, loginPayload } from '../lib/test-client.mjs'
 
@@ -127,5 +128,32 @@ test('send with tcp: a stanza a byte per WebSocket message and per TCP write sti
     await mock.control('send', { conn, nodes: [node, node], split: 1, tcp: 1, compress: true })
     assert.equal((await c.next()).tag, 'ib')
     assert.equal((await c.next()).tag, 'ib')
+    c.close()
+})
+
+test('hello: each hostile answer to a ClientHello, then valid again', async () => {
+    const want = {
+        garbage: f => assert.equal(f.length, 64),
+        empty: f => assert.equal(P.HandshakeMessage.decode(f).serverHello.ephemeral?.length ?? 0, 0),
+        'short-ephemeral': f => assert.equal(P.HandshakeMessage.decode(f).serverHello.ephemeral.length, 5),
+        undecryptable: f => assert.equal(P.HandshakeMessage.decode(f).serverHello.static.length, 48),
+        huge: f => assert.equal(f.length, (1 << 24) - 1),
+    }
+    try {
+        for (const [variant, check] of Object.entries(want)) {
+            assert.equal((await mock.control('hello', { variant })).status, 200)
+            const since = await mock.last()
+            const c = await TestClient.open(mock.url)
+            c.ws.send(c.noise.encodeFrame(P.HandshakeMessage.encode({ clientHello: { ephemeral: c.eph.public } }).finish()))
+            check(Buffer.from(await c.next()))
+            const ev = await mock.wait({ type: 'hostile-hello' }, since)
+            assert.equal(ev.variant, variant)
+            c.close()
+        }
+    } finally {
+        assert.equal((await mock.control('hello', { variant: 'valid' })).status, 200)
+    }
+    assert.equal((await mock.control('hello', { variant: 'nonsense' })).status, 400)
+    const { c } = await loggedIn(15557770003)
     c.close()
 })
