@@ -122,12 +122,13 @@ $t->run_daemon(sub {
 $t->wait_port($tls_port);
 
 my %phone = (split => '15550000001', garbage => '15550000002', oversize => '15550000003',
-             cert => '15550000004');
+             cert => '15550000004', hello1 => '15550000005', hello2 => '15550000006');
+my @paired = qw(split garbage oversize cert hello1 hello2);
 my $port = free_port();
 my $server = "ws://127.0.0.1:$mport/ws/chat root_key=$mock->{root_key}";
 my $inboxes = '';
 my $n = 7;
-for my $name (qw(split garbage oversize cert tls)) {
+for my $name (@paired, 'tls') {
     my $where = $name eq 'tls' ? "wss://127.0.0.1:$tls_port/ws/chat root_key=$mock->{root_key}" : $server;
     $inboxes .= "    chatwoot_inbox $name { url http://127.0.0.1:9/; account 1; inbox " . $n++ . "; "
         . "api_token t; webhook_secret s; whatsapp_server $where; }\n";
@@ -169,8 +170,8 @@ sub pair {
     return conn_of($phone{$name}) // croak "no live connection of $name";
 }
 
-my %conn = map { $_ => pair($_) } qw(split garbage oversize cert);
-pass('four devices paired by QR through the mock');
+my %conn = map { $_ => pair($_) } @paired;
+pass(@paired . ' devices paired by QR through the mock');
 
 # The helper is the same process and both locations answer.
 sub helper_alive {
@@ -338,6 +339,47 @@ for my $variant (sort keys %chain_error) {
     helper_alive("cert $variant");
 }
 
+# Hostile answers to the ClientHello (the mock's hello variants): the
+# handshake parser sees them before anything is authenticated.  One device
+# goes through several in a row (each retry meets the next), then a valid
+# server again.
+my %hello_error = (
+    'garbage'         => qr/server hello: /,
+    'empty'           => qr/server hello: [^\n]*ephemeral is 0 bytes/,
+    'short-ephemeral' => qr/server hello: [^\n]*ephemeral is 5 bytes/,
+    'undecryptable'   => qr/server hello: [^\n]*server static key/,
+    'huge'            => qr/server hello: [^\n]*not a valid encoding \(16777215 bytes\)/,
+);
+sub hostile_hellos {
+    my ($name, @variants) = @_;
+    my $since = mock_last();
+    mock_post('hello', { variant => $variants[0] });
+    mock_post('drop', { conn => $conn{$name} });
+    for my $variant (@variants) {
+        mock_post('hello', { variant => $variant });
+        my $re = qr/inbox "$name": WhatsApp connection lost \(protocol error: $hello_error{$variant}/;
+        my $seen = $t->log_count($re);
+        my $ev;
+        for (1 .. 20) {   # a retry may still meet the variant before
+            $ev = eval { mock_wait(type => 'hostile-hello', since => $since) } or last;
+            $since = $ev->{seq};
+            last if $ev->{variant} eq $variant;
+        }
+        is($ev && $ev->{variant}, $variant, "hello $variant: the mock answered the ClientHello of $name with it");
+        ok(eval { $t->wait_log($re, $seen + 1, 30) }, "hello $variant: refused, and logged as such")
+            or diag $t->new_log;
+        ok(!grep({ $_->{type} eq 'handshake' } @{(mock_call('GET', "events?since=$since&type=handshake"))[1]{events}}),
+           "hello $variant: no ClientFinish followed");
+        helper_alive("hello $variant");
+    }
+    mock_post('hello', { variant => 'valid' });
+    ok(eval { wait_device($name, sub { $_[0]{state} eq 'connected' }, 'connected with a good server') },
+       "hello: $name connected again once the server answers properly");
+    $conn{$name} = conn_of($phone{$name});
+}
+hostile_hellos('hello1', qw(garbage empty short-ephemeral));
+hostile_hellos('hello2', qw(undecryptable huge));
+
 {
     my $d = eval { wait_device('tls', sub { ($_[0]{error} // '') =~ /certificate/i }, 'the TLS chain refused') };
     ok($d, 'tls: the device says the certificate was refused') or diag explain device('tls');
@@ -350,7 +392,7 @@ for my $variant (sort keys %chain_error) {
 ###########################################################################
 # The others never noticed: each device is still connected on its own
 
-for my $name (qw(split garbage oversize cert)) {
+for my $name (@paired) {
     is(device($name)->{state}, 'connected', "$name: connected at the end");
 }
 ok(answers_ping($conn{garbage}), 'garbage: the new connection reads stanzas');
