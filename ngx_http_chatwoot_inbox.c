@@ -71,6 +71,13 @@ ngx_http_chatwoot_inbox_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
+    if (mcf->inboxes.nelts >= CW_SNAPSHOT_DEVICES) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many chatwoot_inbox blocks: at most %d, "
+                           "one WhatsApp device each", CW_SNAPSHOT_DEVICES);
+        return NGX_CONF_ERROR;
+    }
+
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
         return NGX_CONF_ERROR;

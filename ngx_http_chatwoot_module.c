@@ -327,8 +327,9 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
     /*
      * The ring takes what the slab allocator leaves of the zone: its pool
      * header, page descriptors and alignment cost well under 1/16.  The
-     * snapshot area is fixed and comes on top of size=, so that size=
-     * buys the same ring whatever the area holds.
+     * snapshot area is fixed and comes on top of size=, with its own
+     * sixteenth for the slab's page descriptors, so that size= buys the
+     * same ring whatever the area holds.
      */
 
     ctx->replay_slots = mcf->zone_size / 16 / sizeof(cw_replay_slot_t);
@@ -341,7 +342,9 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
 
     mcf->shm_zone = ngx_shared_memory_add(cf, &name,
                         mcf->zone_size
-                        + ngx_align(sizeof(cw_snapshot_area_t), ngx_pagesize),
+                        + ngx_align(sizeof(cw_snapshot_area_t), ngx_pagesize)
+                        + ngx_align(sizeof(cw_snapshot_area_t) / 16,
+                                    ngx_pagesize),
                         &ngx_http_chatwoot_module);
     if (mcf->shm_zone == NULL) {
         return NGX_CONF_ERROR;
