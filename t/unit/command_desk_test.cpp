@@ -41,7 +41,7 @@ public:
     std::optional<std::string> passkey_assertion(const std::string& json) override
     {
         asked.push_back("assertion " + json);
-        if (json != "\"good\"") return "assertion: clientData challenge is not the one sent";
+        if (json != "\"good\"") return "clientData challenge is not the one of the options";
         asserted = true;
         return std::nullopt;
     }
@@ -160,7 +160,7 @@ TEST(CommandDesk, PasskeyStepsReachTheDeviceAndItsRefusalIsTheOutcome)
                                                         "assertion \"good\"", "confirm"}));
     EXPECT_EQ(f.repo->find(a)->reason, "no passkey ceremony waits for a confirmation");
     EXPECT_EQ(f.repo->find(b)->state, store::CommandState::failed);
-    EXPECT_EQ(f.repo->find(b)->reason, "assertion: clientData challenge is not the one sent");
+    EXPECT_EQ(f.repo->find(b)->reason, "clientData challenge is not the one of the options");
     EXPECT_EQ(f.repo->find(c)->state, store::CommandState::done);
     EXPECT_EQ(f.repo->find(d)->state, store::CommandState::done);
     EXPECT_EQ(f.repo->find(e)->reason, "no device named \"sales\"");
