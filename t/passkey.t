@@ -286,13 +286,36 @@ SKIP: {
     skip 'chromium is not installed (build.sh installs it)', 1
         unless ChatwootTest::Chromium::available();
 
-    ($conn, $serial, $qr) = scan('gate');
-    (undef, $p) = api('GET', 'gate/passkey');
-    my $options = $p->{options};
     my $browser = ChatwootTest::Chromium->start($t);
     my $page = $browser->open("http://127.0.0.1:$port$api/gate/login");
     $page->js('window.__sameDocument = true');
-    $page->wait_until(q{!document.getElementById('passkey-assertion').hidden
+
+    # A paste for another site, through the page's form: the page says
+    # why, with the command's reason, and shows the fresh QR.
+    ($conn, $serial, $qr) = scan('gate');
+    (undef, $p) = api('GET', 'gate/passkey');
+    $page->wait_until(q{!document.getElementById('passkey-assertion').hidden}, 20);
+    $page->js('document.getElementById("assertion").value = '
+              . encode_json(assertion($p->{options}, 'wrong rpId'))
+              . '; document.getElementById("passkey-form").requestSubmit();');
+    my $said = $page->wait_until(q{/failed: .*rpIdHash/.test(
+        document.getElementById('message').textContent)
+        && document.getElementById('message').textContent}, 30);
+    like($said, qr/another site/, 'page: a refused paste is shown with the command\'s reason');
+    $page->wait_until(q{!document.getElementById('qr-box').hidden
+        && document.getElementById('passkey-box').hidden}, 30);
+    pass('page: then the fresh QR, the passkey steps gone');
+    ok($page->js(q{document.getElementById('passkey-snippet').value === ''
+        && document.getElementById('passkey-assertion').hidden}),
+       'page: ... the old snippet too');
+    like($page->text, qr/passkey: assertion: authenticatorData rpIdHash/,
+         'page: ... and why the last attempt failed');
+
+    ($conn, $serial, $qr) = scan('gate');
+    (undef, $p) = api('GET', 'gate/passkey');
+    my $options = $p->{options};
+    $page->wait_until(q{!document.getElementById('passkey-box').hidden
+        && !document.getElementById('passkey-assertion').hidden
         && document.getElementById('passkey-snippet').value.length > 0}, 20);
     like($page->text, qr/protected by a passkey/, 'page: it explains the passkey step');
     like($page->text, qr{https://web\.whatsapp\.com}, 'page: ... where to make the assertion');
