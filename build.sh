@@ -6,6 +6,7 @@
 #   ./build.sh test     build, unit tests (plain and ASan+UBSan), then prove -r t/
 #   ./build.sh bench    build, then the benchmarks in t/bench/
 #   ./build.sh fuzz     build the protocol fuzzers (clang), run each FUZZ_SECONDS (600)
+#   ./build.sh asan-hostile   build, then only t/wa_hostile.t with the module under ASan+UBSan
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,29 +51,42 @@ ccache_launcher() {
     command -v ccache >/dev/null && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache" || true
 }
 
-# The nginx build tree: configured once with Debian's own flags, so that the
+# An nginx build tree: configured once with Debian's own flags, so that the
 # module's signature matches /usr/sbin/nginx; reconfigured only when the
-# module's config or the installed nginx changes.
+# module's config, the installed nginx or the extra flags change.
+# $1 the tree, $2 the core's build dir (its archives), $3 extra compiler
+# and linker flags (the sanitizers).
 configure_nginx() {
-    local dir="$BUILD/nginx" stamp
-    stamp="$(dpkg-query -W -f='${Version}' nginx-dev) $(sha256sum "$ROOT/config" | cut -c1-16)"
+    local dir=$1 core=$2 extra=${3:-} stamp
+    stamp="$(dpkg-query -W -f='${Version}' nginx-dev) $(sha256sum "$ROOT/config" | cut -c1-16)${extra:+ $extra}"
     if [[ -f $dir/Makefile && -f $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
         return
     fi
-    log "configuring nginx $(dpkg-query -W -f='${Version}' nginx-dev) for the module"
+    log "configuring nginx $(dpkg-query -W -f='${Version}' nginx-dev) for the module${extra:+ ($extra)}"
     rm -rf "$dir"
     mkdir -p "$dir"
     (
         cd "$NGINX_SRC"
         # shellcheck disable=SC1091
         . ./conf_flags
-        CHATWOOT_CORE_DIR="$BUILD/core" ./configure \
-            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)" \
-            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+        CHATWOOT_CORE_DIR="$core" ./configure \
+            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS) $extra" \
+            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC $extra" \
             "${NGX_CONF_FLAGS[@]}" \
             --add-dynamic-module="$ROOT" --builddir="$dir" >"$dir/configure.log" 2>&1
     ) || { cat "$dir/configure.log" >&2; exit 1; }
     echo "$stamp" >"$dir/.stamp"
+}
+
+# Links the module in nginx tree $1 from the core archives in $2 (make
+# modules knows the glue's C files but not our archives: a newer archive
+# forces the link).
+make_module() {
+    local dir=$1 core=$2 so="$1/ngx_http_chatwoot_module.so"
+    if [[ -f $so && -n $(find "$core" -name '*.a' -newer "$so" -print -quit) ]]; then
+        rm -f "$so"
+    fi
+    make -s -f "$dir/Makefile" -C "$NGINX_SRC" modules >/dev/null
 }
 
 # $1 build dir, $2 space-separated targets, then extra cmake arguments
@@ -117,14 +131,10 @@ show_qr_codes() {
 build() {
     install_deps
     mkdir -p "$BUILD"
-    configure_nginx
+    configure_nginx "$BUILD/nginx" "$BUILD/core"
     cmake_build "$BUILD/core" "chatwoot_core chatwoot_helper" -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
     local so="$BUILD/nginx/ngx_http_chatwoot_module.so"
-    # nginx's Makefile knows the module's C file but not our archives.
-    if [[ -f $so && -n $(find "$BUILD/core" -name '*.a' -newer "$so" -print -quit) ]]; then
-        rm -f "$so"
-    fi
-    make -s -f "$BUILD/nginx/Makefile" -C "$NGINX_SRC" modules >/dev/null
+    make_module "$BUILD/nginx" "$BUILD/core"
     ln -sf "$so" "$BUILD/ngx_http_chatwoot_module.so"
     # Debian's own check for module packages: the binary must load it.
     printf 'load_module %s;\nevents {}\n' "$so" >"$BUILD/load-check.conf"
@@ -187,8 +197,46 @@ unit_tests() {
         -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_unit_tests "$BUILD/asan"
+    hostile_tests_asan
     log "fuzzers, ${FUZZ_TEST_SECONDS:-20}s each"
     run_fuzzers "${FUZZ_TEST_SECONDS:-20}"
+}
+
+# The module with ASan+UBSan, over the archives the sanitized unit tests
+# built (build/asan: the same targets the plain module links), so that only
+# nginx's configure, the glue's C files and the link are extra.  Debian's
+# nginx is not instrumented: build/asan-module/nginx runs it with the
+# sanitizer runtime preloaded (it must come first).
+SANITIZE_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+build_asan_module() {
+    local dir="$BUILD/asan-module" runtime
+    cmake_build "$BUILD/asan" "chatwoot_core chatwoot_helper" -DCHATWOOT_SANITIZE=ON \
+        -DNGINX_BUILD_DIR="$BUILD/nginx" -DNGINX_SOURCE_DIR="$NGINX_SRC"
+    configure_nginx "$dir/tree" "$BUILD/asan" "$SANITIZE_FLAGS"
+    make_module "$dir/tree" "$BUILD/asan"
+    ln -sf "$dir/tree/ngx_http_chatwoot_module.so" "$dir/ngx_http_chatwoot_module.so"
+    runtime=$(gcc -print-file-name=libasan.so)
+    printf '#!/bin/sh\n# Debian'"'"'s nginx with the ASan runtime loaded first (the module is instrumented).\nLD_PRELOAD=%s exec /usr/sbin/nginx "$@"\n' \
+        "$runtime" >"$dir/nginx"
+    chmod 0755 "$dir/nginx"
+}
+
+# The hostile-server test through nginx with the sanitized module.  Each
+# nginx process writes its reports to <log_path>.<pid> (the test fails on
+# any): memory errors, undefined behaviour, and the leaks LeakSanitizer
+# finds when a process exits, the helper's at nginx's QUIT included.
+hostile_tests_asan() {
+    local dir="$BUILD/asan-module" reports
+    build_asan_module
+    log "hostile WhatsApp server against the module under ASan+UBSan"
+    reports=$(mktemp -d /tmp/chatwoot-asan-XXXXXX)
+    chmod 0777 "$reports"   # workers and the helper run as the worker user
+    ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=1" \
+    LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0" \
+    UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1" \
+    NGINX_BINARY="$dir/nginx" CHATWOOT_MODULE="$dir/ngx_http_chatwoot_module.so" \
+        prove -I "$ROOT/t/lib" "$ROOT/t/wa_hostile.t"
+    rm -rf "$reports"
 }
 
 # The libFuzzer targets of t/fuzz, built by clang with ASan+UBSan in
@@ -259,12 +307,17 @@ bench)
     node "$ROOT/t/mock/wa/bench-reference.mjs" "$BUILD/wa-reference.json" 2
     "$BUILD/core/wa_codec_bench" "$BUILD/wa-reference.json" 2
     ;;
+asan-hostile)
+    build
+    reference_packages
+    hostile_tests_asan
+    ;;
 fuzz)
     install_deps
     run_fuzzers "${FUZZ_SECONDS:-600}"
     ;;
 *)
-    echo "usage: $0 [build|run|test|bench|fuzz]" >&2
+    echo "usage: $0 [build|run|test|bench|fuzz|asan-hostile]" >&2
     exit 2
     ;;
 esac

@@ -7,8 +7,10 @@
  *
  * These answers give control of a WhatsApp account: the operator protects
  * the location (allow/deny, auth_basic).  The QR text is served only by
- * <name>/qr, the pair code only by <name>/pair-code; neither is logged.
- * <name>/login is a static page that shows both from those endpoints.
+ * <name>/qr, the pair code only by <name>/pair-code (and, for a passkey
+ * ceremony, <name>/passkey); neither is logged, nor is a passkey
+ * assertion.  <name>/login is a static page that shows them from those
+ * endpoints.
  */
 
 
@@ -36,10 +38,12 @@ static ngx_int_t ngx_http_chatwoot_devices_qr(ngx_http_request_t *r,
     const cw_snapshot_device_t *d);
 static ngx_int_t ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
     const cw_snapshot_device_t *d);
+static ngx_int_t ngx_http_chatwoot_devices_passkey(ngx_http_request_t *r,
+    const cw_snapshot_device_t *d);
 static ngx_int_t ngx_http_chatwoot_devices_login(ngx_http_request_t *r);
 static void ngx_http_chatwoot_devices_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_chatwoot_devices_push(ngx_http_request_t *r,
-    unsigned kind, cw_str_t name, const char *phone);
+    unsigned kind, cw_str_t name, const char *phone, cw_str_t assertion);
 static ngx_uint_t ngx_http_chatwoot_devices_configured(ngx_http_request_t *r,
     cw_str_t name);
 static cw_snapshot_t *ngx_http_chatwoot_devices_snapshot(
@@ -49,8 +53,10 @@ static cw_snapshot_t *ngx_http_chatwoot_devices_snapshot(
 static ngx_int_t
 ngx_http_chatwoot_devices_handler(ngx_http_request_t *r)
 {
+    size_t              max;
     ngx_int_t           rc;
-    cw_str_t            path;
+    cw_str_t            path, none;
+    unsigned            kind;
     cw_devices_route_t  route;
 
     if (ngx_http_chatwoot_devices_path(r, &path) != NGX_OK) {
@@ -88,19 +94,37 @@ ngx_http_chatwoot_devices_handler(ngx_http_request_t *r)
                                             "no such device");
     }
 
-    if (route.endpoint != CW_DEVICES_PAIR_CODE) {
+    if (route.endpoint != CW_DEVICES_PAIR_CODE
+        && route.endpoint != CW_DEVICES_PASSKEY)
+    {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
         }
 
-        return ngx_http_chatwoot_devices_push(r,
-                   route.endpoint == CW_DEVICES_PAIR ? CW_COMMAND_PAIR
-                                                     : CW_COMMAND_LOGOUT,
-                   route.name, NULL);
+        switch (route.endpoint) {
+        case CW_DEVICES_PAIR:
+            kind = CW_COMMAND_PAIR;
+            break;
+        case CW_DEVICES_PASSKEY_CONFIRM:
+            kind = CW_COMMAND_PASSKEY_CONFIRM;
+            break;
+        default:
+            kind = CW_COMMAND_LOGOUT;
+            break;
+        }
+
+        none.data = NULL;
+        none.len = 0;
+
+        return ngx_http_chatwoot_devices_push(r, kind, route.name, NULL,
+                                              none);
     }
 
-    if (r->headers_in.content_length_n > CW_DEVICES_BODY_MAX) {
+    max = route.endpoint == CW_DEVICES_PASSKEY ? CW_DEVICES_PASSKEY_BODY_MAX
+                                               : CW_DEVICES_BODY_MAX;
+
+    if (r->headers_in.content_length_n > (off_t) max) {
         r->keepalive = 0;
         return ngx_http_chatwoot_send_error(r,
                                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -246,6 +270,10 @@ ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
             return ngx_http_chatwoot_devices_pair_code(r, d);
         }
 
+        if (route->endpoint == CW_DEVICES_PASSKEY) {
+            return ngx_http_chatwoot_devices_passkey(r, d);
+        }
+
         len = cw_devices_render_device(d, (char *) buf, size);
         break;
     }
@@ -378,6 +406,37 @@ ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
 
 
 /*
+ * GET <name>/passkey: the ceremony's step, the WebAuthn options and the
+ * code, 200; 409 when the device is in no ceremony.
+ */
+
+static ngx_int_t
+ngx_http_chatwoot_devices_passkey(ngx_http_request_t *r,
+    const cw_snapshot_device_t *d)
+{
+    u_char    *buf;
+    size_t     len;
+    unsigned   status;
+
+    buf = ngx_pnalloc(r->pool, NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = cw_devices_render_passkey(d, (char *) buf,
+                                    NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX,
+                                    &status);
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "chatwoot devices: rendering failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_chatwoot_send_json(r, status, buf, len);
+}
+
+
+/*
  * <name>/login: the operator's page, static, under a policy that lets it
  * run its own script and style and reach nothing but its own origin.
  */
@@ -418,40 +477,17 @@ ngx_http_chatwoot_devices_login(ngx_http_request_t *r)
 }
 
 
-/* POST <name>/pair-code, once its body is read. */
+/* POST <name>/pair-code and <name>/passkey, once the body is read. */
 
 static void
 ngx_http_chatwoot_devices_body(ngx_http_request_t *r)
 {
     u_char              *body;
-    size_t               len;
-    cw_str_t             path;
-    const char          *reason;
+    size_t               len, max;
+    cw_str_t             path, assertion;
+    const char          *reason, *what;
     cw_devices_route_t   route;
     char                 digits[CW_COMMAND_PHONE_MAX + 1];
-
-    body = ngx_http_chatwoot_read_body(r, &len);
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (len > CW_DEVICES_BODY_MAX) {
-        ngx_http_finalize_request(r,
-            ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "body too large"));
-        return;
-    }
-
-    if (cw_devices_parse_pair_code((const char *) body, len, digits, &reason)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "chatwoot devices: pair-code refused: %s", reason);
-        ngx_http_finalize_request(r,
-            ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason));
-        return;
-    }
 
     /* the route again: the handler's was on its stack */
 
@@ -462,9 +498,62 @@ ngx_http_chatwoot_devices_body(ngx_http_request_t *r)
 
     cw_devices_route(path, &route);
 
+    body = ngx_http_chatwoot_read_body(r, &len);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    max = route.endpoint == CW_DEVICES_PASSKEY ? CW_DEVICES_PASSKEY_BODY_MAX
+                                               : CW_DEVICES_BODY_MAX;
+
+    if (len > max) {
+        ngx_http_finalize_request(r,
+            ngx_http_chatwoot_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "body too large"));
+        return;
+    }
+
+    assertion.data = NULL;
+    assertion.len = 0;
+
+    if (route.endpoint == CW_DEVICES_PASSKEY) {
+        what = "passkey";
+
+        if (cw_devices_parse_passkey((const char *) body, len, &reason)
+            == 0)
+        {
+            /* the paste goes to the helper as it is; never logged */
+            assertion.data = (const char *) body;
+            assertion.len = len;
+            reason = NULL;
+        }
+
+    } else {
+        what = "pair-code";
+
+        if (cw_devices_parse_pair_code((const char *) body, len, digits,
+                                       &reason)
+            == 0)
+        {
+            reason = NULL;
+        }
+    }
+
+    if (reason != NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chatwoot devices: %s refused: %s", what, reason);
+        ngx_http_finalize_request(r,
+            ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason));
+        return;
+    }
+
     ngx_http_finalize_request(r,
-        ngx_http_chatwoot_devices_push(r, CW_COMMAND_PAIR_CODE, route.name,
-                                       digits));
+        ngx_http_chatwoot_devices_push(r,
+            route.endpoint == CW_DEVICES_PASSKEY ? CW_COMMAND_PASSKEY
+                                                 : CW_COMMAND_PAIR_CODE,
+            route.name, route.endpoint == CW_DEVICES_PASSKEY ? NULL : digits,
+            assertion));
 }
 
 
@@ -475,9 +564,9 @@ ngx_http_chatwoot_devices_body(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
-    cw_str_t name, const char *phone)
+    cw_str_t name, const char *phone, cw_str_t assertion)
 {
-    u_char                         *body;
+    u_char                         *body, *record;
     size_t                          len, size;
     cw_command_t                    cmd;
     cw_snapshot_t                  *snap;
@@ -487,14 +576,12 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
     ngx_http_chatwoot_main_conf_t  *mcf;
     char                            reason[CW_COMMAND_REASON_SIZE];
     char                            id[CW_COMMAND_ID_SIZE];
-    u_char                          record[CW_COMMAND_HEADER_SIZE + 2 * 4
-                                           + CW_COMMAND_DEVICE_MAX
-                                           + CW_COMMAND_PHONE_MAX];
 
     ngx_memzero(&cmd, sizeof(cw_command_t));
 
     cmd.kind = kind;
     cmd.device = name;
+    cmd.assertion = assertion;
     cmd.now = ngx_time();
 
     if (phone != NULL) {
@@ -502,7 +589,20 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
         cmd.phone.len = ngx_strlen(phone);
     }
 
-    len = cw_command_encode(&cmd, record, sizeof(record), reason);
+    /* up to CW_COMMAND_PASSKEY_RECORD_MAX (an assertion): from the pool */
+
+    size = cw_command_encoded_len(&cmd, reason);
+
+    if (size == 0) {
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
+    }
+
+    record = ngx_pnalloc(r->pool, size);
+    if (record == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = cw_command_encode(&cmd, record, size, reason);
 
     if (len == 0) {
         return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);

@@ -1,6 +1,7 @@
 /*
  * Commands: what a worker asks the helper to do (pair a device, log it out,
- * start a history import, send a message), carried on the record ring as
+ * start a history import, send a message, a step of a passkey-gated
+ * account's linking), carried on the record ring as
  * CW_RECORD_COMMAND records.  A worker never waits for the helper: it
  * encodes the command, pushes it and answers 202 with the command's id,
  * which the client then polls (the helper publishes what became of it in
@@ -20,9 +21,12 @@
  *         logout     device
  *         import     inbox, what
  *         send       inbox, to, text
+ *         passkey    device, assertion (the PublicKeyCredential JSON)
+ *         passkey_confirm  device
  *
  * Every text field is valid UTF-8, not empty (text of a send included) and
- * within its CW_COMMAND_*_MAX; the helper's decoder
+ * within its CW_COMMAND_*_MAX (an assertion is JSON text too: no control
+ * characters but JSON's white space); the helper's decoder
  * (src/ipc/command_record.hpp) refuses anything else, so a record is
  * either whole and sane or reported with a reason.
  *
@@ -53,7 +57,10 @@ typedef enum {
     CW_COMMAND_PAIR_CODE,       /* link a device by a code typed on the phone */
     CW_COMMAND_LOGOUT,          /* unlink a device */
     CW_COMMAND_IMPORT,          /* import an inbox's history into Chatwoot */
-    CW_COMMAND_SEND             /* send a text from an inbox's number */
+    CW_COMMAND_SEND,            /* send a text from an inbox's number */
+    CW_COMMAND_PASSKEY,         /* a passkey-gated account's assertion */
+    CW_COMMAND_PASSKEY_CONFIRM  /* ... and the operator's word that the
+                                   codes on both screens match */
 } cw_command_kind_t;
 
 /* Import flags. */
@@ -68,12 +75,20 @@ typedef enum {
 #define CW_COMMAND_TO_MAX         128
 #define CW_COMMAND_TEXT_MAX       65536
 #define CW_COMMAND_DAYS_MAX       36500
+#define CW_COMMAND_ASSERTION_MAX  65536    /* real ones are under 2 KiB */
 
-/* The fixed header, and the largest record any command can make. */
+/*
+ * The fixed header, and the largest record any command can make: a send's
+ * (a passkey's, CW_COMMAND_PASSKEY_RECORD_MAX, is smaller; the decoder
+ * checks that it stays so).
+ */
 #define CW_COMMAND_HEADER_SIZE    16
 #define CW_COMMAND_RECORD_MAX                                                 \
     (CW_COMMAND_HEADER_SIZE + 3 * 4 + CW_COMMAND_INBOX_MAX + CW_COMMAND_TO_MAX \
      + CW_COMMAND_TEXT_MAX)
+#define CW_COMMAND_PASSKEY_RECORD_MAX                                         \
+    (CW_COMMAND_HEADER_SIZE + 2 * 4 + CW_COMMAND_DEVICE_MAX                   \
+     + CW_COMMAND_ASSERTION_MAX)
 
 /* "<epoch, 16 hex digits><seq, 16 hex digits>" and a NUL. */
 #define CW_COMMAND_ID_LEN         32
@@ -83,7 +98,8 @@ typedef enum {
 typedef struct {
     unsigned           kind;       /* cw_command_kind_t: an integer, so that a
                                       wrong value is refused, not UB in C++ */
-    cw_str_t           device;     /* pair, pair_code, logout */
+    cw_str_t           device;     /* pair, pair_code, logout, passkey,
+                                      passkey_confirm */
     cw_str_t           phone;      /* pair_code: the number, digits only */
     cw_str_t           inbox;      /* import, send */
     cw_str_t           what;       /* import: what to import, a word */
@@ -91,6 +107,7 @@ typedef struct {
     unsigned           flags;      /* import: CW_COMMAND_IMPORT_* */
     cw_str_t           to;         /* send: a chat JID or a phone number */
     cw_str_t           text;       /* send */
+    cw_str_t           assertion;  /* passkey: the PublicKeyCredential JSON */
     int64_t            now;        /* unix seconds */
 } cw_command_t;
 
@@ -134,7 +151,8 @@ cw_command_rc_t cw_command_push(cw_ring_t *ring, const unsigned char *record,
 void cw_command_id(uint64_t epoch, uint64_t seq, char id[CW_COMMAND_ID_SIZE])
     CW_NOEXCEPT;
 
-/* "pair", "pair_code", ...; "unknown" for anything else. */
+/* "pair", "pair_code", ..., "passkey", "passkey_confirm"; "unknown" for
+ * anything else. */
 const char *cw_command_kind_name(unsigned kind) CW_NOEXCEPT;
 
 

@@ -13,10 +13,15 @@
  *     POST <prefix><name>/pair-code {"phone":"+55..."}    -> 202 {"id","code"}
  *     GET  <prefix><name>/pair-code the code to type on the phone
  *     POST <prefix><name>/logout    unlink                -> 202 {"id"}
+ *     GET  <prefix><name>/passkey   a passkey-gated account's ceremony:
+ *                                   the step, the WebAuthn options, the code
+ *     POST <prefix><name>/passkey   the PublicKeyCredential JSON -> 202 {"id"}
+ *     POST <prefix><name>/passkey/confirm  the codes match      -> 202 {"id"}
  *     GET  <prefix>commands/<id>    what became of a command
  *
- * Device JSON never holds the QR text or the pair code: the QR is served
- * only by <name>/qr, the code only by <name>/pair-code.
+ * Device JSON never holds the QR text, the pair code or the passkey
+ * options: the QR is served only by <name>/qr, the code only by
+ * <name>/pair-code and <name>/passkey, the options only by <name>/passkey.
  */
 
 #ifndef CHATWOOT_DEVICES_H
@@ -43,7 +48,9 @@ typedef enum {
     CW_DEVICES_PAIR_CODE,
     CW_DEVICES_LOGOUT,
     CW_DEVICES_COMMAND,
-    CW_DEVICES_LOGIN
+    CW_DEVICES_LOGIN,
+    CW_DEVICES_PASSKEY,
+    CW_DEVICES_PASSKEY_CONFIRM
 } cw_devices_endpoint_t;
 
 typedef struct {
@@ -116,6 +123,35 @@ size_t cw_devices_render_code_accepted(const char *id,
  */
 size_t cw_devices_render_pair_code(const cw_snapshot_device_t *device,
     char *buf, size_t size, unsigned *status) CW_NOEXCEPT;
+
+/*
+ * GET <name>/passkey: where a passkey-gated account's linking stands, 200
+ * with
+ *     {"state":"passkey","step":"assertion"|"confirm"|null,
+ *      "options":{WebAuthn request options}|null,"code":"ABCD-EFGH"|null,
+ *      "expires_at":<unix seconds>|null}
+ * (step assertion: make an assertion with options in a web.whatsapp.com
+ * tab and POST it; confirm: compare code with the phone's and POST
+ * passkey/confirm; null: the server has the assertion and the code is not
+ * there yet), or 409 with the same members and an "error" when the device
+ * is in no ceremony (its state says where it is).  Options are re-written
+ * from the snapshot's text, so the answer is valid JSON whatever the
+ * buffer held.  Returns the length written, 0 when it does not fit size.
+ */
+size_t cw_devices_render_passkey(const cw_snapshot_device_t *device,
+    char *buf, size_t size, unsigned *status) CW_NOEXCEPT;
+
+/*
+ * The body of POST <name>/passkey: the PublicKeyCredential JSON as pasted,
+ * an object of at most CW_DEVICES_PASSKEY_BODY_MAX bytes of UTF-8.  0 when
+ * it is one (the body goes to the helper as it is: the device checks what
+ * it says against the options), else -1 with *reason a fixed text that
+ * never quotes the body.
+ */
+#define CW_DEVICES_PASSKEY_BODY_MAX   CW_COMMAND_ASSERTION_MAX
+
+int cw_devices_parse_passkey(const char *body, size_t len,
+    const char **reason) CW_NOEXCEPT;
 
 /*
  * GET <name>/login: the operator's page, one self-contained HTML document

@@ -25,7 +25,9 @@ std::optional<std::string> CommandDesk::carry_out(const ipc::Command& command)
             using T = std::decay_t<decltype(c)>;
             if constexpr (std::is_same_v<T, ipc::PairCommand>
                           || std::is_same_v<T, ipc::PairCodeCommand>
-                          || std::is_same_v<T, ipc::LogoutCommand>) {
+                          || std::is_same_v<T, ipc::LogoutCommand>
+                          || std::is_same_v<T, ipc::PasskeyCommand>
+                          || std::is_same_v<T, ipc::PasskeyConfirmCommand>) {
                 Device* d = find_device_(c.device);
                 if (d == nullptr) {
                     return "no device named \"" + c.device + "\"";
@@ -34,6 +36,13 @@ std::optional<std::string> CommandDesk::carry_out(const ipc::Command& command)
                     return d->pair(std::nullopt);
                 } else if constexpr (std::is_same_v<T, ipc::PairCodeCommand>) {
                     return d->pair(c.phone);
+                } else if constexpr (std::is_same_v<T, ipc::PasskeyCommand>) {
+                    // The device checks the paste against the options it
+                    // showed; its refusal names what is wrong, never the
+                    // paste itself.
+                    return d->passkey_assertion(c.assertion);
+                } else if constexpr (std::is_same_v<T, ipc::PasskeyConfirmCommand>) {
+                    return d->passkey_confirm();
                 } else {
                     return d->log_out();
                 }

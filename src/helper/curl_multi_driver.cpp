@@ -199,6 +199,9 @@ const void* CurlMultiDriver::connect(const ConnectRequest& req, ConnectDone done
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     Transfer t;
     t.connected = std::move(done);
+    t.error_buffer = std::make_unique<char[]>(CURL_ERROR_SIZE);
+    t.error_buffer[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer.get());
     start(std::move(easy), std::move(t));
     return e;
 }
@@ -214,7 +217,8 @@ void CurlMultiDriver::cancel(const void* attempt)
 }
 
 // A connect-only transfer is done: the connection is ours now, or it failed.
-void CurlMultiDriver::finish_connect(CURL* easy, CURLcode code, ConnectDone done)
+void CurlMultiDriver::finish_connect(CURL* easy, CURLcode code, ConnectDone done,
+                                     std::string detail)
 {
     std::unique_ptr<CurlStream> stream;
     std::string error;
@@ -231,9 +235,10 @@ void CurlMultiDriver::finish_connect(CURL* easy, CURLcode code, ConnectDone done
             streams_.push_back(stream.get());
         }
     } else {
-        error = curl_easy_strerror(code);
+        error = detail.empty() ? curl_easy_strerror(code) : std::move(detail);
     }
     if (!stream) {
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
         curl_multi_remove_handle(multi_.get(), easy);
         curl_easy_cleanup(easy);
     }
@@ -443,9 +448,13 @@ void CurlMultiDriver::collect_finished()
             // Connect-only: the handle stays in the multi with its
             // connection, owned by the stream from now on.
             ConnectDone done = std::move(it->second.connected);
+            std::string detail = it->second.error_buffer ? it->second.error_buffer.get() : "";
+            // The buffer goes with the transfer record: curl must not
+            // write into it any more.
+            curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
             (void) it->second.easy.release();
             transfers_.erase(it);
-            finish_connect(easy, code, std::move(done));
+            finish_connect(easy, code, std::move(done), std::move(detail));
             continue;
         }
         curl_multi_remove_handle(multi_.get(), easy);

@@ -178,10 +178,13 @@ private:
         bool at_most_once = false;
         int sends = 0;   // requests curl was about to send for this transfer
         ConnectDone connected;  // set for a connect-only transfer
+        // curl's own words for a failed connect ("SSL certificate problem:
+        // self-signed certificate"), more than its code's generic text.
+        std::unique_ptr<char[]> error_buffer;
     };
     friend class CurlStream;
     void end_stream(CurlStream* stream) noexcept;
-    void finish_connect(CURL* easy, CURLcode code, ConnectDone done);
+    void finish_connect(CURL* easy, CURLcode code, ConnectDone done, std::string detail);
 
     void start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer transfer);
     void common_options(CURL* e, long timeout_ms);

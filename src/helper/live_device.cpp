@@ -212,7 +212,11 @@ void LiveDevice::connect()
         return;
     }
     ws_ = std::move(*socket);
-    set_state(credentials_->paired() ? DeviceState::connecting : DeviceState::pairing_qr);
+    if (credentials_->paired()) {
+        set_state(DeviceState::connecting);
+    } else {
+        set_state(DeviceState::pairing_qr, pairing_failure_);
+    }
 }
 
 void LiveDevice::on_open()
@@ -388,7 +392,7 @@ void LiveDevice::handle_pairing(ws::PairingEvent& event)
         if (status_.state == DeviceState::pairing_code) return;
         if (passkey_ != nullptr && passkey_->active()) return;
         status_.qr = qr->text;  // a secret: the devices view shows it, no log does
-        set_state(DeviceState::pairing_qr);
+        set_state(DeviceState::pairing_qr, pairing_failure_);
     } else if (std::get_if<ws::pairing_event::QrExpired>(&event)) {
         log(LogLevel::notice,
             "chatwoot helper: inbox \"%s\": WhatsApp QR codes expired unscanned; "
@@ -411,6 +415,7 @@ void LiveDevice::handle_pairing(ws::PairingEvent& event)
         log(LogLevel::notice, "chatwoot helper: inbox \"%s\": WhatsApp linked as %s (%s)",
             options_.name.c_str(), status_.pn_jid.c_str(), paired->account.platform.c_str());
         (void) pairing_->commit(*conn_);
+        pairing_failure_.clear();
         set_state(DeviceState::connecting);
     } else if (auto* err = std::get_if<ws::pairing_event::PairingError>(&event)) {
         log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp pairing refused: %s",
@@ -422,6 +427,7 @@ void LiveDevice::handle_code(ws::CodeEvent& event)
 {
     if (auto* code = std::get_if<ws::code_event::Code>(&event)) {
         status_.pair_code = code->display;  // a secret: the devices view shows it, no log does
+        pairing_failure_.clear();
         set_state(DeviceState::pairing_code);
         log(LogLevel::notice,
             "chatwoot helper: inbox \"%s\": WhatsApp pairing code ready: type it on the phone "
@@ -450,7 +456,8 @@ void LiveDevice::handle_code(ws::CodeEvent& event)
         if (code_ != nullptr && code_->state() == ws::CodePairingState::failed) {
             // Back to the QR codes, which kept rotating meanwhile.
             status_.qr = pairing_ && pairing_->current_qr() ? *pairing_->current_qr() : "";
-            set_state(DeviceState::pairing_qr, "pairing code: " + err->error.detail);
+            pairing_failure_ = "pairing code: " + err->error.detail;
+            set_state(DeviceState::pairing_qr, pairing_failure_);
         }
     }
 }
@@ -475,6 +482,7 @@ void LiveDevice::handle_passkey(ws::PasskeyEvent& event)
         }
         status_.passkey_options = want->options_json;
         status_.passkey_expires_at = unix_at(want->expires_at);
+        pairing_failure_.clear();
         set_state(DeviceState::passkey);
         log(LogLevel::notice,
             "chatwoot helper: inbox \"%s\": WhatsApp asks for the account's passkey: finish "
@@ -507,17 +515,20 @@ void LiveDevice::handle_passkey(ws::PasskeyEvent& event)
             "chatwoot helper: inbox \"%s\": WhatsApp passkey linking failed at %s: %s; "
             "showing a new QR code", options_.name.c_str(), failed->step.c_str(),
             failed->error.detail.c_str());
-        set_state(DeviceState::pairing_qr, "passkey: " + failed->step + ": " + failed->error.detail);
+        pairing_failure_ = "passkey: " + failed->step + ": " + failed->error.detail;
+        set_state(DeviceState::pairing_qr, pairing_failure_);
         fresh_qr_ = true;
         if (conn_->state() != ws::ConnectionState::closed) conn_->close(now());
     }
 }
 
-std::optional<std::string> LiveDevice::passkey_step(const char* what, wa::Status done)
+// The refusal is the command's reason as it is: the command's kind names
+// the step, and the snapshot keeps 95 bytes of it.
+std::optional<std::string> LiveDevice::passkey_step(wa::Status done)
 {
     pump();
     if (!done) {
-        return std::string(what) + ": " + done.error().detail;
+        return done.error().detail;
     }
     return std::nullopt;
 }
@@ -527,7 +538,7 @@ std::optional<std::string> LiveDevice::passkey_assertion(const std::string& json
     if (passkey_ == nullptr || conn_ == nullptr || !passkey_->active()) {
         return "no passkey ceremony waits for an assertion";
     }
-    return passkey_step("assertion", passkey_->submit_assertion(*conn_, json, now()));
+    return passkey_step(passkey_->submit_assertion(*conn_, json, now()));
 }
 
 std::optional<std::string> LiveDevice::passkey_confirm()
@@ -535,7 +546,7 @@ std::optional<std::string> LiveDevice::passkey_confirm()
     if (passkey_ == nullptr || conn_ == nullptr || !passkey_->active()) {
         return "no passkey ceremony waits for a confirmation";
     }
-    return passkey_step("confirmation", passkey_->confirm(*conn_, now()));
+    return passkey_step(passkey_->confirm(*conn_, now()));
 }
 
 // Asks for a code on the registration connection showing QR codes now.

@@ -101,7 +101,7 @@ private:
     void handle_login(wa::session::LoginEvent& event);
     void handle_code(wa::session::CodeEvent& event);
     void handle_passkey(wa::session::PasskeyEvent& event);
-    std::optional<std::string> passkey_step(const char* what, wa::Status done);
+    std::optional<std::string> passkey_step(wa::Status done);
     std::optional<std::string> request_code(const std::string& phone);
     void connection_over(const wa::session::StreamEnd& end);
     void finish_connection();
@@ -137,6 +137,10 @@ private:
     std::unique_ptr<wa::session::CodePairing> code_;
     std::unique_ptr<wa::session::PasskeyPairing> passkey_;
     bool fresh_qr_ = false;  // we closed a registration to start it over
+    // Why the last code or passkey attempt failed: the device's reason
+    // while it shows QR codes again, until the next attempt or a link, so
+    // that the operator sees it with the fresh QR, not for a moment only.
+    std::string pairing_failure_;
     std::optional<std::string> code_phone_;  // asked for before the refs came
     std::unique_ptr<wa::session::AfterLogin> after_;
     std::unique_ptr<WebSocketConnection> ws_;

@@ -17,7 +17,7 @@ namespace chatwoot::ipc {
 
 namespace {
 
-enum class Field { device, phone, inbox, what, to, text };
+enum class Field { device, phone, inbox, what, to, text, assertion };
 
 // What a field may hold, beyond being non-empty and within its bound.
 enum class Alphabet {
@@ -25,6 +25,7 @@ enum class Alphabet {
     word,        // [a-z0-9_]: a name the import gives meaning to
     line,        // UTF-8 without control characters: names, JIDs
     text,        // UTF-8 without NUL: a message
+    json,        // UTF-8 without C0 controls but JSON's white space (tab, LF, CR)
 };
 
 struct FieldRule {
@@ -46,6 +47,8 @@ FieldRule rule_of(Field f)
         return {"what", CW_COMMAND_WHAT_MAX, Alphabet::word};
     case Field::to:
         return {"to", CW_COMMAND_TO_MAX, Alphabet::line};
+    case Field::assertion:
+        return {"assertion", CW_COMMAND_ASSERTION_MAX, Alphabet::json};
     case Field::text:
         break;
     }
@@ -73,10 +76,18 @@ std::optional<Layout> layout_of(unsigned kind)
         return Layout{2, {Field::inbox, Field::what}};
     case CW_COMMAND_SEND:
         return Layout{3, {Field::inbox, Field::to, Field::text}};
+    case CW_COMMAND_PASSKEY:
+        return Layout{2, {Field::device, Field::assertion}};
+    case CW_COMMAND_PASSKEY_CONFIRM:
+        return Layout{1, {Field::device}};
     default:
         return std::nullopt;
     }
 }
+
+// A passkey record is bounded by its own fields, and no larger than the
+// largest record the decoder (and the ring's sizing) expects.
+static_assert(CW_COMMAND_PASSKEY_RECORD_MAX <= CW_COMMAND_RECORD_MAX);
 
 constexpr unsigned kImportFlags = CW_COMMAND_IMPORT_MEDIA | CW_COMMAND_IMPORT_GROUPS;
 
@@ -108,6 +119,14 @@ bool alphabet_ok(Alphabet a, std::string_view v)
     case Alphabet::text:
         return std::memchr(v.data(), '\0', v.size()) == nullptr
                && webhook::valid_utf8(v.data(), v.size());
+    case Alphabet::json:
+        for (char c : v) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                return false;
+            }
+        }
+        return webhook::valid_utf8(v.data(), v.size());
     }
     return false;
 }
@@ -133,6 +152,8 @@ const char* field_problem(Field f, std::string_view v, size_t* max)
             return "is not UTF-8 without control characters";
         case Alphabet::text:
             return "is not UTF-8 without NUL";
+        case Alphabet::json:
+            return "is not UTF-8 JSON text without control characters";
         }
     }
     return nullptr;
@@ -269,6 +290,9 @@ bool draft_of(const cw_command_t& c, Draft& d, char* reason)
         case Field::text:
             s = &c.text;
             break;
+        case Field::assertion:
+            s = &c.assertion;
+            break;
         }
         if (s->data == nullptr && s->len != 0) {
             return fail("a field has a length and no data");
@@ -299,8 +323,13 @@ Draft draft_of(const Command& c)
                 d.days = b.days;
                 d.flags = (b.include_media ? CW_COMMAND_IMPORT_MEDIA : 0u)
                           | (b.include_groups ? CW_COMMAND_IMPORT_GROUPS : 0u);
-            } else {
+            } else if constexpr (std::is_same_v<T, SendCommand>) {
                 d.values = {b.inbox, b.to, b.text};
+            } else if constexpr (std::is_same_v<T, PasskeyCommand>) {
+                d.values = {b.device, b.assertion};
+            } else {
+                static_assert(std::is_same_v<T, PasskeyConfirmCommand>);
+                d.values = {b.device};
             }
         },
         c.body);
@@ -424,8 +453,14 @@ CommandDecoding decode_command(std::span<const unsigned char> r)
                                (flags & CW_COMMAND_IMPORT_MEDIA) != 0,
                                (flags & CW_COMMAND_IMPORT_GROUPS) != 0};
         break;
-    default:
+    case CW_COMMAND_SEND:
         c.body = SendCommand{s(0), s(1), s(2)};
+        break;
+    case CW_COMMAND_PASSKEY:
+        c.body = PasskeyCommand{s(0), s(1)};
+        break;
+    default:
+        c.body = PasskeyConfirmCommand{s(0)};
         break;
     }
     return c;
@@ -573,6 +608,10 @@ const char* cw_command_kind_name(unsigned kind) noexcept
         return "import";
     case CW_COMMAND_SEND:
         return "send";
+    case CW_COMMAND_PASSKEY:
+        return "passkey";
+    case CW_COMMAND_PASSKEY_CONFIRM:
+        return "passkey_confirm";
     default:
         return "unknown";
     }

@@ -49,9 +49,22 @@ struct SendCommand {
     bool operator==(const SendCommand&) const = default;
 };
 
+// A passkey-gated account's linking: the operator's assertion, as pasted
+// (JSON text; the device checks what it says), then their confirmation.
+struct PasskeyCommand {
+    std::string device;
+    std::string assertion;
+    bool operator==(const PasskeyCommand&) const = default;
+};
+
+struct PasskeyConfirmCommand {
+    std::string device;
+    bool operator==(const PasskeyConfirmCommand&) const = default;
+};
+
 // In the order of cw_command_kind_t, so that index() + 1 is the kind.
-using CommandBody =
-    std::variant<PairCommand, PairCodeCommand, LogoutCommand, ImportCommand, SendCommand>;
+using CommandBody = std::variant<PairCommand, PairCodeCommand, LogoutCommand, ImportCommand,
+                                 SendCommand, PasskeyCommand, PasskeyConfirmCommand>;
 
 struct Command {
     int64_t created_at = 0;   // unix seconds, the worker's clock

@@ -13,6 +13,8 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "chatwoot/webhook_utf8.hpp"
 #include "ipc/login_page.hpp"
@@ -202,6 +204,9 @@ extern "C" void cw_devices_route(cw_str_t path, cw_devices_route_t* route) noexc
         // POST asks for a code, GET polls for it
         {"pair-code", CW_DEVICES_PAIR_CODE, true, true, "GET, HEAD, POST"},
         {"logout", CW_DEVICES_LOGOUT, false, true, "POST"},
+        // GET shows the ceremony's step, POST hands in the assertion
+        {"passkey", CW_DEVICES_PASSKEY, true, true, "GET, HEAD, POST"},
+        {"passkey/confirm", CW_DEVICES_PASSKEY_CONFIRM, false, true, "POST"},
     };
     for (const Action& a : kActions) {
         if (rest == a.word) {
@@ -385,6 +390,86 @@ extern "C" size_t cw_devices_render_pair_code(const cw_snapshot_device_t* device
         return emit(out, buf, size);
     } catch (...) {
         return 0;
+    }
+}
+
+extern "C" size_t cw_devices_render_passkey(const cw_snapshot_device_t* device, char* buf,
+                                            size_t size, unsigned* status) noexcept
+{
+    try {
+        const cw_snapshot_device_t& d = *device;
+        const bool ceremony = d.state == CW_DEVICE_PASSKEY;
+        // The options as the helper published them, written again by a
+        // JSON writer: an object, valid, whatever the buffer held.
+        std::string options;
+        if (ceremony) {
+            const std::string_view text = field(d.passkey_options, sizeof d.passkey_options);
+            rapidjson::Document doc;
+            doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+            if (!text.empty() && !doc.HasParseError() && doc.IsObject()) {
+                rapidjson::StringBuffer sb;
+                rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+                doc.Accept(w);
+                options.assign(sb.GetString(), sb.GetSize());
+            }
+        }
+        const std::string_view code =
+            ceremony ? field(d.pair_code, sizeof d.pair_code) : std::string_view();
+        const char* step = !options.empty() ? "\"assertion\""
+                           : !code.empty()  ? "\"confirm\""
+                                            : "null";
+        std::string out = "{";
+        if (!ceremony) {
+            *status = 409;
+            out += "\"error\":\"device is not in a passkey ceremony: it is ";
+            out += cw_device_state_name(d.state);
+            out += "\",";
+        } else {
+            *status = 200;
+        }
+        out += "\"state\":\"";
+        out += cw_device_state_name(d.state);
+        out += "\",\"step\":";
+        out += ceremony ? step : "null";
+        out += ",\"options\":";
+        out += options.empty() ? "null" : options;
+        out += ",\"code\":";
+        append_or_null(out, code);
+        out += ",\"expires_at\":";
+        append_number_or_null(out, ceremony ? d.passkey_expires_at : 0);
+        out += '}';
+        return emit(out, buf, size);
+    } catch (...) {
+        return 0;
+    }
+}
+
+extern "C" int cw_devices_parse_passkey(const char* body, size_t len,
+                                        const char** reason) noexcept
+{
+    try {
+        if (len > CW_DEVICES_PASSKEY_BODY_MAX) {
+            *reason = "body too large: an assertion is at most 64 KiB";
+            return -1;
+        }
+        if (len == 0) {
+            *reason = "empty body: paste the JSON the snippet printed";
+            return -1;
+        }
+        rapidjson::Document doc;
+        doc.Parse<rapidjson::kParseValidateEncodingFlag>(body, len);
+        if (doc.HasParseError()) {
+            *reason = "body is not JSON: paste the whole text the snippet printed";
+            return -1;
+        }
+        if (!doc.IsObject()) {
+            *reason = "body must be a JSON object: the PublicKeyCredential the snippet printed";
+            return -1;
+        }
+        return 0;
+    } catch (...) {
+        *reason = "out of memory";
+        return -1;
     }
 }
 

@@ -36,7 +36,23 @@ public:
         asked.push_back(phone.value_or("qr"));
         return std::nullopt;
     }
+    // Takes an assertion that says "good", refuses any other with a reason,
+    // and takes a confirmation only after an assertion it took.
+    std::optional<std::string> passkey_assertion(const std::string& json) override
+    {
+        asked.push_back("assertion " + json);
+        if (json != "\"good\"") return "clientData challenge is not the one of the options";
+        asserted = true;
+        return std::nullopt;
+    }
+    std::optional<std::string> passkey_confirm() override
+    {
+        asked.push_back("confirm");
+        if (!asserted) return "no passkey ceremony waits for a confirmation";
+        return std::nullopt;
+    }
     std::vector<std::string> asked;
+    bool asserted = false;
 };
 
 struct Fixture {
@@ -123,6 +139,41 @@ TEST(CommandDesk, WhatCannotBeDoneFailsWithTheReason)
     EXPECT_EQ(f.desk->failed(), 3u);
     ASSERT_EQ(f.desk->recent().size(), 3u);
     EXPECT_EQ(f.desk->recent().front().id, c) << "newest first";
+}
+
+TEST(CommandDesk, PasskeyStepsReachTheDeviceAndItsRefusalIsTheOutcome)
+{
+    Fixture f;
+    const ipc::Command confirm_early{4000, ipc::PasskeyConfirmCommand{"support"}};
+    const ipc::Command bad{4000, ipc::PasskeyCommand{"support", "\"stale\""}};
+    const ipc::Command good{4000, ipc::PasskeyCommand{"support", "\"good\""}};
+    const ipc::Command confirm{4000, ipc::PasskeyConfirmCommand{"support"}};
+    const ipc::Command elsewhere{4000, ipc::PasskeyCommand{"sales", "\"good\""}};
+    const std::string a = f.file(confirm_early, 1), b = f.file(bad, 2), c = f.file(good, 3),
+                      d = f.file(confirm, 4), e = f.file(elsewhere, 5);
+    f.desk->take(a, confirm_early);
+    f.desk->take(b, bad);
+    f.desk->take(c, good);
+    f.desk->take(d, confirm);
+    f.desk->take(e, elsewhere);
+    EXPECT_EQ(f.device.asked, (std::vector<std::string>{"confirm", "assertion \"stale\"",
+                                                        "assertion \"good\"", "confirm"}));
+    EXPECT_EQ(f.repo->find(a)->reason, "no passkey ceremony waits for a confirmation");
+    EXPECT_EQ(f.repo->find(b)->state, store::CommandState::failed);
+    EXPECT_EQ(f.repo->find(b)->reason, "clientData challenge is not the one of the options");
+    EXPECT_EQ(f.repo->find(c)->state, store::CommandState::done);
+    EXPECT_EQ(f.repo->find(d)->state, store::CommandState::done);
+    EXPECT_EQ(f.repo->find(e)->reason, "no device named \"sales\"");
+    ASSERT_EQ(f.desk->recent().size(), 5u);
+    EXPECT_EQ(f.desk->recent()[1].kind, uint64_t{CW_COMMAND_PASSKEY_CONFIRM});
+    EXPECT_EQ(f.desk->recent()[2].kind, uint64_t{CW_COMMAND_PASSKEY});
+
+    // A device without a ceremony (the synthetic one, an absent one) says so.
+    AbsentDevice absent;
+    EXPECT_EQ(absent.passkey_assertion("{}"),
+              std::optional<std::string>("this device has no passkey ceremony"));
+    EXPECT_EQ(absent.passkey_confirm(),
+              std::optional<std::string>("this device has no passkey ceremony"));
 }
 
 TEST(CommandDesk, WhatAnEarlierHelperLeftPendingIsTakenUp)

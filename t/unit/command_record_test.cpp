@@ -132,6 +132,25 @@ TEST(CommandRecord, EveryKindRoundTripsThroughTheCEncoderAndTheDecoder)
                                     SendCommand{"support", "5511999990000@s.whatsapp.net",
                                                 "Olá!\nTwo lines\tand a tab"}}});
     }
+    {
+        cw_command_t c{};
+        c.kind = CW_COMMAND_PASSKEY;
+        c.device = str("shop-phone");
+        // JSON as pasted: its white space (tab, CR, LF) is kept as it is
+        c.assertion = str("{\n\t\"id\": \"AAEC\",\r\n \"type\": \"public-key\"}");
+        c.now = 1700000005;
+        cases.push_back(
+            {c, Command{1700000005,
+                        PasskeyCommand{"shop-phone",
+                                       "{\n\t\"id\": \"AAEC\",\r\n \"type\": \"public-key\"}"}}});
+    }
+    {
+        cw_command_t c{};
+        c.kind = CW_COMMAND_PASSKEY_CONFIRM;
+        c.device = str("shop-phone");
+        c.now = 1700000006;
+        cases.push_back({c, Command{1700000006, PasskeyConfirmCommand{"shop-phone"}}});
+    }
 
     for (const Case& k : cases) {
         SCOPED_TRACE(cw_command_kind_name(k.c.kind));
@@ -184,6 +203,102 @@ TEST(CommandRecord, FieldsAtTheirLimitsRoundTrip)
     // The largest record of all is exactly the documented bound.
     const std::string longest(CW_COMMAND_TEXT_MAX, 'x');
     EXPECT_EQ(encode_c(c_send(inbox, to, longest)).size(), size_t{CW_COMMAND_RECORD_MAX});
+}
+
+TEST(CommandRecord, APasskeyRecordIsLaidOutAsDocumentedAndFitsTheRecordBound)
+{
+    cw_command_t c{};
+    c.kind = CW_COMMAND_PASSKEY;
+    c.device = str("d1");
+    c.assertion = str("{}");
+    c.now = 1;
+    const std::vector<unsigned char> want = {
+        CW_COMMAND_VERSION, CW_COMMAND_PASSKEY, 0, 0, 0, 0, 0, 0,
+        1, 0, 0, 0, 0, 0, 0, 0,
+        2, 0, 0, 0, 'd', '1',
+        2, 0, 0, 0, '{', '}',
+    };
+    EXPECT_EQ(encode_c(c), want);
+
+    // An assertion at its bound, with the longest name, is the documented
+    // passkey bound, and the decoder (whose bound is the send's) reads it.
+    const std::string device(CW_COMMAND_DEVICE_MAX, 'd');
+    std::string assertion = "\"";
+    assertion += std::string(CW_COMMAND_ASSERTION_MAX - 2, 'a');
+    assertion += '"';
+    c.device = str(device);
+    c.assertion = str(assertion);
+    const auto rec = encode_c(c);
+    ASSERT_EQ(rec.size(), size_t{CW_COMMAND_PASSKEY_RECORD_MAX});
+    EXPECT_LE(rec.size(), size_t{CW_COMMAND_RECORD_MAX});
+    const auto got = decode(rec);
+    ASSERT_TRUE(got.ok()) << got.reason();
+    EXPECT_EQ(std::get<PasskeyCommand>(got.value().body).assertion, assertion);
+}
+
+TEST(CommandRecord, APasskeyAssertionMustBeJsonTextWithinItsBound)
+{
+    auto passkey = [](std::string_view assertion) {
+        cw_command_t c{};
+        c.kind = CW_COMMAND_PASSKEY;
+        c.device = str("d");
+        c.assertion = str(assertion);
+        return c;
+    };
+    static const std::string long_assertion(CW_COMMAND_ASSERTION_MAX + 1, 'x');
+    struct Case {
+        const char* name;
+        cw_command_t c;
+        const char* reason;
+    };
+    cw_command_t no_device = passkey("{}");
+    no_device.device = str("");
+    const Case cases[] = {
+        {"empty", passkey(""), "assertion is empty (at most 65536 bytes)"},
+        {"too long", passkey(long_assertion), "assertion is too long (at most 65536 bytes)"},
+        {"NUL", passkey(std::string_view("{\0}", 3)),
+         "assertion is not UTF-8 JSON text without control characters (at most 65536 bytes)"},
+        {"escape character", passkey("{\x1b[31m}"),
+         "assertion is not UTF-8 JSON text without control characters (at most 65536 bytes)"},
+        {"bad UTF-8", passkey("{\"secret\xff\"}"),
+         "assertion is not UTF-8 JSON text without control characters (at most 65536 bytes)"},
+        {"no device", no_device, "device is empty (at most 64 bytes)"},
+    };
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.name);
+        std::string reason;
+        EXPECT_TRUE(encode_c(k.c, &reason).empty());
+        EXPECT_EQ(reason, k.reason);
+        EXPECT_LT(reason.size(), size_t{CW_COMMAND_REASON_SIZE});
+    }
+
+    // The decoder refuses the same, at the field, never quoting it.
+    auto rec = encode_c(passkey("{\"k\":\"secret\"}"));
+    ASSERT_FALSE(rec.empty());
+    rec[16 + 4 + 1 + 4 + 2] = 0x07;   // a BEL inside the JSON
+    auto got = decode(rec);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.reason(),
+              "bad_field at 21: assertion is not UTF-8 JSON text without control characters");
+    rec[16 + 4 + 1 + 3] = 0x01;       // a length over 2^24: over the bound
+    got = decode(rec);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.error().code, CommandErrc::too_large);
+    EXPECT_EQ(got.reason().find("secret"), std::string::npos);
+
+    // A confirm carries nothing but the device: a field more is trailing.
+    cw_command_t confirm{};
+    confirm.kind = CW_COMMAND_PASSKEY_CONFIRM;
+    confirm.device = str("d");
+    confirm.assertion = str("ignored");
+    auto crec = encode_c(confirm);
+    ASSERT_EQ(crec.size(), size_t{CW_COMMAND_HEADER_SIZE + 4 + 1});
+    crec.insert(crec.end(), {2, 0, 0, 0, '{', '}'});
+    got = decode(crec);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.error().code, CommandErrc::trailing_bytes);
+    EXPECT_STREQ(cw_command_kind_name(CW_COMMAND_PASSKEY), "passkey");
+    EXPECT_STREQ(cw_command_kind_name(CW_COMMAND_PASSKEY_CONFIRM), "passkey_confirm");
 }
 
 // ---------------------------------------------------------------------------
@@ -330,7 +445,7 @@ TEST(CommandRecord, MalformedRecordsSayWhatAndWhere)
         {"version 0", with(0, 0), CommandErrc::unknown_version, 0,
          "unknown_version at 0: version 0"},
         {"kind 0", with(1, 0), CommandErrc::unknown_kind, 1, "unknown_kind at 1: kind 0"},
-        {"kind 6", with(1, 6), CommandErrc::unknown_kind, 1, "unknown_kind at 1: kind 6"},
+        {"kind 8", with(1, 8), CommandErrc::unknown_kind, 1, "unknown_kind at 1: kind 8"},
         {"flags on a send", with(2, 1), CommandErrc::bad_header, 2,
          "bad_header at 2: flags or days on a command that has none"},
         {"days on a send", with(5, 1), CommandErrc::bad_header, 2,

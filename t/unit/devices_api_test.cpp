@@ -144,6 +144,23 @@ TEST(DevicesApi, Routes)
     EXPECT_EQ(code.post, 1);
     EXPECT_STREQ(code.allow, "GET, HEAD, POST");
 
+    // GET shows the passkey ceremony, POST hands in the assertion; the
+    // confirmation is a POST of its own
+    auto passkey = route("main/passkey");
+    EXPECT_EQ(passkey.endpoint, CW_DEVICES_PASSKEY);
+    EXPECT_EQ(name_of(passkey), "main");
+    EXPECT_EQ(passkey.get, 1);
+    EXPECT_EQ(passkey.post, 1);
+    EXPECT_STREQ(passkey.allow, "GET, HEAD, POST");
+    auto confirm = route("main/passkey/confirm");
+    EXPECT_EQ(confirm.endpoint, CW_DEVICES_PASSKEY_CONFIRM);
+    EXPECT_EQ(name_of(confirm), "main");
+    EXPECT_EQ(confirm.get, 0);
+    EXPECT_EQ(confirm.post, 1);
+    EXPECT_STREQ(confirm.allow, "POST");
+    EXPECT_EQ(route("passkey").endpoint, CW_DEVICES_ONE) << "a device may be called passkey";
+    EXPECT_EQ(route("commands/passkey/confirm").endpoint, CW_DEVICES_PASSKEY_CONFIRM);
+
     auto cmd = route("commands/00000000000000aa0000000000000001");
     EXPECT_EQ(cmd.endpoint, CW_DEVICES_COMMAND);
     EXPECT_EQ(name_of(cmd), "00000000000000aa0000000000000001");
@@ -158,7 +175,9 @@ TEST(DevicesApi, Routes)
 
     for (std::string_view bad : {"main/", "main/qr/", "main/unknown", "/main", "a b",
                                  "main/qr/x", "commands/", "commands/a/b", "../etc",
-                                 "m%41in", "main/login/", "main/login.html"}) {
+                                 "m%41in", "main/login/", "main/login.html", "main/passkey/",
+                                 "main/passkey/confirm/", "main/passkey/x", "main/confirm",
+                                 "main/passkey/confirm/x"}) {
         EXPECT_EQ(route(bad).endpoint, CW_DEVICES_NOT_FOUND) << bad;
     }
     EXPECT_EQ(route(std::string(64, 'n')).endpoint, CW_DEVICES_ONE);
@@ -544,4 +563,162 @@ TEST(DevicesApi, PairCodeBody)
                             + "\"}";
     EXPECT_FALSE(ok(big));
     EXPECT_STREQ(reason, "body too large");
+}
+
+namespace {
+
+struct PasskeyAnswer {
+    unsigned status = 0;
+    std::string json;
+};
+
+PasskeyAnswer passkey(const cw_snapshot_device_t& d)
+{
+    PasskeyAnswer a;
+    std::vector<char> buf(8 * 1024);
+    const size_t n = cw_devices_render_passkey(&d, buf.data(), buf.size(), &a.status);
+    EXPECT_GT(n, 0u);
+    a.json.assign(buf.data(), n);
+    return a;
+}
+
+const char kOptions[] =
+    R"({"challenge":"AAECAwQFBgcICQoLDA0ODw","timeout":600000,"rpId":"whatsapp.com",)"
+    R"("allowCredentials":[{"type":"public-key","id":"q83vEjRWeJA"}],)"
+    R"("userVerification":"required"})";
+
+}  // namespace
+
+TEST(DevicesApi, PasskeyAssertionStepShowsTheOptionsAsAnObject)
+{
+    auto snap = blank();
+    auto& d = add_device(*snap, "main", CW_DEVICE_PASSKEY);
+    chatwoot::ipc::copy_text(d.passkey_options, kOptions);
+    d.passkey_expires_at = 1700000300;
+    const auto a = passkey(d);
+    EXPECT_EQ(a.status, 200u);
+    EXPECT_EQ(a.json, std::string(R"({"state":"passkey","step":"assertion","options":)")
+                          + kOptions + R"(,"code":null,"expires_at":1700000300})");
+    auto doc = parse(a.json);
+    ASSERT_TRUE(doc["options"].IsObject());
+    EXPECT_STREQ(doc["options"]["rpId"].GetString(), "whatsapp.com");
+
+    // The device JSON never carries the options.
+    EXPECT_EQ(render_device(d).find("challenge"), std::string::npos);
+}
+
+TEST(DevicesApi, PasskeyConfirmStepShowsTheCode)
+{
+    auto snap = blank();
+    auto& d = add_device(*snap, "main", CW_DEVICE_PASSKEY);
+    chatwoot::ipc::copy_text(d.pair_code, "ABCD-EFGH");
+    d.passkey_expires_at = 1700000600;
+    const auto a = passkey(d);
+    EXPECT_EQ(a.status, 200u);
+    EXPECT_EQ(a.json, R"({"state":"passkey","step":"confirm","options":null,)"
+                      R"("code":"ABCD-EFGH","expires_at":1700000600})");
+    EXPECT_EQ(render_device(d).find("ABCD"), std::string::npos);
+
+    // Between the two (the server has the assertion, no code yet): no step.
+    d.pair_code[0] = '\0';
+    d.passkey_expires_at = 0;
+    EXPECT_EQ(passkey(d).json, R"({"state":"passkey","step":null,"options":null,)"
+                               R"("code":null,"expires_at":null})");
+}
+
+TEST(DevicesApi, PasskeyConflictsWhenNoCeremonyAndShowsNothingLeftOver)
+{
+    auto snap = blank();
+    for (uint64_t state : {CW_DEVICE_UNPAIRED, CW_DEVICE_PAIRING_QR, CW_DEVICE_PAIRING_CODE,
+                           CW_DEVICE_CONNECTING, CW_DEVICE_CONNECTED, CW_DEVICE_LOGGED_OUT,
+                           CW_DEVICE_ERROR}) {
+        snap->devices_n = 0;
+        auto& d = add_device(*snap, "main", state);
+        chatwoot::ipc::copy_text(d.passkey_options, kOptions);
+        chatwoot::ipc::copy_text(d.pair_code, "ABCD-EFGH");
+        d.passkey_expires_at = 5;
+        const std::string name = cw_device_state_name(state);
+        const auto a = passkey(d);
+        EXPECT_EQ(a.status, 409u) << name;
+        EXPECT_EQ(a.json, "{\"error\":\"device is not in a passkey ceremony: it is " + name
+                              + "\",\"state\":\"" + name
+                              + "\",\"step\":null,\"options\":null,\"code\":null,"
+                                "\"expires_at\":null}");
+    }
+}
+
+TEST(DevicesApi, PasskeyOptionsThatAreNotAnObjectAreNotShown)
+{
+    auto snap = blank();
+    auto& d = add_device(*snap, "main", CW_DEVICE_PASSKEY);
+    for (std::string_view bad : {R"({"challenge":)", R"(["a"])", "\"x\"", "{} {}",
+                                 "{\"a\":\"\xff\"}"}) {
+        chatwoot::ipc::copy_text(d.passkey_options, bad);
+        const auto a = passkey(d);
+        EXPECT_EQ(a.status, 200u) << bad;
+        auto doc = parse(a.json);
+        EXPECT_TRUE(doc["options"].IsNull()) << bad;
+        EXPECT_TRUE(doc["step"].IsNull()) << bad;
+    }
+    // A buffer scribbled over to its end (no NUL) stays inside it.
+    std::memset(d.passkey_options, '{', sizeof d.passkey_options);
+    std::memset(d.pair_code, 0x01, sizeof d.pair_code);
+    const auto a = passkey(d);
+    auto doc = parse(a.json);
+    EXPECT_TRUE(doc["options"].IsNull());
+    EXPECT_EQ(doc["code"].GetStringLength(), size_t{CW_SNAPSHOT_CODE_SIZE});
+    // Re-written, not copied: white space and escapes come out canonical.
+    chatwoot::ipc::copy_text(d.passkey_options, "{ \"rpId\" : \"whats\\u0061pp.com\" }");
+    EXPECT_EQ(passkey(d).json.find(R"("options":{"rpId":"whatsapp.com"})") != std::string::npos,
+              true);
+    char small[16];
+    unsigned status = 0;
+    EXPECT_EQ(cw_devices_render_passkey(&d, small, sizeof small, &status), 0u) << "does not fit";
+}
+
+TEST(DevicesApi, PasskeyBodyMustBeAJsonObjectWithinItsBound)
+{
+    const char* reason = nullptr;
+    auto ok = [&](std::string_view body) {
+        reason = nullptr;
+        return cw_devices_parse_passkey(body.data(), body.size(), &reason) == 0;
+    };
+    EXPECT_TRUE(ok(R"({"id":"q83vEjRWeJA","type":"public-key","response":{}})"));
+    EXPECT_TRUE(ok(" \n{\"id\":\"x\"}\r\n")) << "white space around a paste";
+    EXPECT_FALSE(ok(""));
+    EXPECT_STREQ(reason, "empty body: paste the JSON the snippet printed");
+    EXPECT_FALSE(ok(R"({"id":"q83v)"));
+    EXPECT_STREQ(reason, "body is not JSON: paste the whole text the snippet printed");
+    EXPECT_FALSE(ok(R"({"id":"x"} {"id":"y"})"));
+    EXPECT_STREQ(reason, "body is not JSON: paste the whole text the snippet printed");
+    EXPECT_FALSE(ok("{\"id\":\"\xc3(\"}")) << "not UTF-8";
+    EXPECT_STREQ(reason, "body is not JSON: paste the whole text the snippet printed");
+    EXPECT_FALSE(ok(R"(["id"])"));
+    EXPECT_STREQ(reason,
+                 "body must be a JSON object: the PublicKeyCredential the snippet printed");
+    EXPECT_FALSE(ok("null"));
+    EXPECT_STREQ(reason,
+                 "body must be a JSON object: the PublicKeyCredential the snippet printed");
+
+    std::string big = "{\"pad\":\"";
+    big += std::string(CW_DEVICES_PASSKEY_BODY_MAX - big.size() - 2, 'x');
+    big += "\"}";
+    ASSERT_EQ(big.size(), size_t{CW_DEVICES_PASSKEY_BODY_MAX});
+    EXPECT_TRUE(ok(big)) << "at the bound";
+    big.insert(1, " ");
+    EXPECT_FALSE(ok(big));
+    EXPECT_STREQ(reason, "body too large: an assertion is at most 64 KiB");
+
+    // What the parser takes the command encoder takes too: no paste that
+    // passed here is refused later as a field.
+    for (std::string_view body : {std::string_view("{\t\"k\":\r\n\"escaped \\t\"}"),
+                                  std::string_view("{\"del\":\"\x7f\",\"\xc3\xa9\":1}")}) {
+        ASSERT_TRUE(ok(body)) << body << ": " << (reason ? reason : "");
+        cw_command_t c{};
+        c.kind = CW_COMMAND_PASSKEY;
+        c.device = s("main");
+        c.assertion = s(body);
+        char why[CW_COMMAND_REASON_SIZE] = "";
+        EXPECT_GT(cw_command_encoded_len(&c, why), 0u) << why;
+    }
 }

@@ -36,8 +36,14 @@
 //                                              while enforced, older clients get 405
 //   POST drop {conn?}                          cut the TCP connection, no close frame
 //   POST pings {answer:bool}                   stop or resume answering pings
-//   POST send {node|nodes, compress?, split?, conn?}  any stanza(s), framed as asked
+//   POST send {node|nodes, compress?, split?, tcp?, conn?}  any stanza(s), framed as asked;
+//                                              tcp: N also cuts the WebSocket byte stream
+//                                              into socket writes of N bytes, one at a time
+//   POST raw {hex | size+fill, layer, compress?, split?, conn?}  hostile bytes (below)
 //   POST cert {variant}                        the chain later handshakes present
+//   POST hello {variant}                       how later ClientHellos are answered: valid,
+//                                              or garbage|empty|short-ephemeral|
+//                                              undecryptable|huge (hostile, see HELLO_VARIANTS)
 //   POST scan {qr, phone?, tamper?}            the phone scans: <pair-success> to the
 //                                              connection that showed the ref (or the
 //                                              passkey ceremony for a gated account)
@@ -49,10 +55,24 @@
 //                                              ES256 key (JWK) for the test's software
 //                                              authenticator
 //   POST expire-passkey {conn?}                the ceremony's challenge is now too old
+//
+// POST raw is for hostile-server tests: the bytes (hex, or `size` bytes of
+// the value `fill`) go in at one layer, unchecked:
+//   layer "stanza"  a frame plaintext (flags byte and node bytes; with
+//                   compress, 0x02 and the bytes deflated), encrypted and
+//                   framed: a stanza that authenticates but need not decode
+//   layer "frame"   a Noise frame body sent as it is, not encrypted (it
+//                   fails authentication): u24 length then the bytes
+//   layer "stream"  into the Noise byte stream with no framing at all
+//   layer "socket"  straight onto the TCP socket, below WebSocket (a
+//                   hand-made WebSocket frame, or garbage)
+// split: N cuts the result into WebSocket messages (socket: TCP writes) of
+// N bytes; the event raw-sent records what went.
 import http from 'node:http'
 import https from 'node:https'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
+import zlib from 'node:zlib'
 import { pathToFileURL } from 'node:url'
 import { WebSocketServer } from 'ws'
 import * as B from 'baileys'
@@ -73,15 +93,22 @@ const SERVER_JID = 's.whatsapp.net'
 const HANDSHAKE_MAX_FRAME = 8192
 const DEFAULT_MAX_FRAME = 1 << 20
 const PAIR_REFS = 6
+// POST hello's hostile answers to a ClientHello: random bytes, a ServerHello
+// without fields, one with a 5-byte ephemeral, one whose static key does not
+// decrypt, and a frame of the largest size (16 MiB) that is no HandshakeMessage.
+const HELLO_VARIANTS = ['garbage', 'empty', 'short-ephemeral', 'undecryptable', 'huge']
 const DEFAULT_CURRENT_VERSION = '2.3000.1027934701'
 
 class Refusal extends Error {}
 
 class Connection {
-    constructor(mock, id, ws, req, reader) {
+    constructor(mock, id, ws, req, reader, socket) {
         this.mock = mock
         this.id = id
         this.ws = ws
+        this.socket = socket // the TCP socket under ws, for raw writes
+        this.paced = null // a paced write under way: other sends wait for it
+        this.held = []
         this.remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
         this.reader = reader
         this.state = 'hello' // hello -> finish -> open -> closed
@@ -136,6 +163,7 @@ class Connection {
     }
 
     onClientHello(body) {
+        if (this.mock.helloVariant !== 'valid') return this.sendHostileHello(this.mock.helloVariant)
         let m
         try { m = P.HandshakeMessage.decode(body) } catch (e) { throw new Refusal(`first frame is not a HandshakeMessage: ${e.message}`) }
         const eph = m.clientHello?.ephemeral
@@ -145,7 +173,23 @@ class Connection {
         this.noise.readClientHello(Buffer.from(eph))
         const serverHello = this.noise.writeServerHello()
         this.state = 'finish'
-        this.ws.send(frame(Buffer.from(P.HandshakeMessage.encode({ serverHello }).finish())))
+        this.wsSend(frame(Buffer.from(P.HandshakeMessage.encode({ serverHello }).finish())))
+    }
+
+    // POST hello: what a hostile server answers a ClientHello with (the
+    // client must refuse it; the connection stays until the client closes).
+    sendHostileHello(variant) {
+        let bytes
+        const hello = fields => Buffer.from(P.HandshakeMessage.encode({ serverHello: fields }).finish())
+        if (variant === 'garbage') bytes = crypto.randomBytes(64)
+        else if (variant === 'empty') bytes = hello({})
+        else if (variant === 'short-ephemeral') bytes = hello({ ephemeral: crypto.randomBytes(5), static: crypto.randomBytes(48), payload: crypto.randomBytes(100) })
+        else if (variant === 'undecryptable') bytes = hello({ ephemeral: B.Curve.generateKeyPair().public, static: crypto.randomBytes(48), payload: crypto.randomBytes(100) })
+        else if (variant === 'huge') bytes = Buffer.alloc((1 << 24) - 1, 0x0a)
+        else throw new Error(`unknown hello variant ${variant}`)
+        this.state = 'finish'
+        this.mock.emit({ type: 'hostile-hello', conn: this.id, variant, bytes: bytes.length })
+        this.wsSend(frame(bytes))
     }
 
     async onClientFinish(body) {
@@ -514,15 +558,65 @@ class Connection {
     // Encodes, encrypts and frames each node; `compress` sets the zlib flag,
     // `split` cuts the bytes into WebSocket messages of that many bytes, and
     // several nodes go out in one WebSocket message unless split.
-    send(nodes, { compress = false, split = 0 } = {}) {
+    send(nodes, { compress = false, split = 0, tcp = 0 } = {}) {
         if (this.state !== 'open') throw new Error(`connection ${this.id} is ${this.state}`)
         const list = Array.isArray(nodes) ? nodes : [nodes]
         const bytes = Buffer.concat(list.map(n => {
             this.mock.emit({ type: 'sent', conn: this.id, tag: n.tag, node: nodeToJson(n) })
             return frame(this.transport.encrypt(encodeStanza(n, { compress })))
         }))
-        if (split > 0) for (let i = 0; i < bytes.length; i += split) this.ws.send(bytes.subarray(i, i + split))
+        return this.sendMessages(bytes, split, tcp)
+    }
+
+    // `bytes` as WebSocket messages of `split` bytes (0: one message);
+    // with `tcp`, made here as WebSocket frames and written `tcp` bytes per
+    // socket write, each after the last one left (a reader sees them apart).
+    sendMessages(bytes, split = 0, tcp = 0) {
+        const parts = []
+        if (split > 0) for (let i = 0; i < bytes.length; i += split) parts.push(bytes.subarray(i, i + split))
+        else parts.push(bytes)
+        if (tcp > 0) return this.paceWrites(Buffer.concat(parts.map(wsFrame)), tcp)
+        for (const p of parts) this.wsSend(p)
+        return Promise.resolve()
+    }
+
+    // What goes out through ws waits while a paced write is under way, so
+    // that nothing lands in the middle of its frames.
+    wsSend(bytes) {
+        if (this.paced) this.held.push(bytes)
         else this.ws.send(bytes)
+    }
+
+    paceWrites(bytes, size) {
+        const run = async () => {
+            for (let i = 0; i < bytes.length && this.state !== 'closed'; i += size) {
+                await new Promise(resolve => this.socket.write(bytes.subarray(i, i + size), () => resolve()))
+                await new Promise(resolve => setTimeout(resolve, 1))
+            }
+        }
+        const prev = this.paced ?? Promise.resolve()
+        const mine = prev.then(run).catch(e => this.mock.log(`conn ${this.id}: paced write: ${e.message}`)).finally(() => {
+            if (this.paced !== mine) return
+            this.paced = null
+            const held = this.held
+            this.held = []
+            for (const b of held) if (this.state !== 'closed') this.ws.send(b)
+        })
+        this.paced = mine
+        return mine
+    }
+
+    // POST raw: hostile bytes at one layer (see the header).
+    sendRaw({ bytes, layer, compress, split }) {
+        let out
+        if (layer === 'stanza') {
+            const plain = compress ? Buffer.concat([Buffer.from([2]), zlib.deflateSync(bytes)]) : bytes
+            out = frame(this.transport.encrypt(plain))
+        } else if (layer === 'frame') out = frame(bytes)
+        else out = bytes
+        this.mock.emit({ type: 'raw-sent', conn: this.id, layer, bytes: out.length })
+        if (layer === 'socket') return this.paceWrites(out, split > 0 ? split : out.length)
+        return this.sendMessages(out, split)
     }
 
     sendFailure(reason) {
@@ -585,6 +679,7 @@ export class MockServer {
         this.log = log
         this.now = now
         this.chainVariant = 'valid'
+        this.helloVariant = 'valid'
         this.events = []
         this.waiters = new Set()
         this.connections = new Map()
@@ -664,7 +759,7 @@ export class MockServer {
         if (req.headers.origin !== 'https://web.whatsapp.com') return deny('403 Forbidden', `Origin ${JSON.stringify(req.headers.origin ?? null)} is not https://web.whatsapp.com`)
         this.wss.handleUpgrade(req, socket, head, ws => {
             const id = this.nextConn++
-            const c = new Connection(this, id, ws, req, new FrameReader({ maxFrame: HANDSHAKE_MAX_FRAME }))
+            const c = new Connection(this, id, ws, req, new FrameReader({ maxFrame: HANDSHAKE_MAX_FRAME }), socket)
             this.connections.set(id, c)
             this.log(`conn ${id}: connected from ${c.remote}`)
             this.emit({ type: 'connected', conn: id, query: url.search })
@@ -744,8 +839,23 @@ export class MockServer {
                 const c = this.target(body)
                 let nodes
                 try { nodes = (body.nodes ?? [body.node]).map(nodeFromJson) } catch (e) { throw new HttpError(400, e.message) }
-                c.send(nodes, { compress: !!body.compress, split: Number(body.split ?? 0) })
+                const split = Number(body.split ?? 0), tcp = Number(body.tcp ?? 0)
+                if (!Number.isInteger(split) || split < 0 || !Number.isInteger(tcp) || tcp < 0) throw new HttpError(400, 'split and tcp: whole numbers of bytes')
+                await c.send(nodes, { compress: !!body.compress, split, tcp })
                 return reply(200, { conn: c.id, sent: nodes.length })
+            }
+            case 'raw': {
+                const layers = ['stanza', 'frame', 'stream', 'socket']
+                if (!layers.includes(body.layer)) throw new HttpError(400, `layer: one of ${layers.join(', ')}`)
+                let bytes
+                if (typeof body.hex === 'string' && /^([0-9a-fA-F]{2})*$/.test(body.hex)) bytes = Buffer.from(body.hex, 'hex')
+                else if (Number.isInteger(body.size) && body.size > 0 && body.size <= 64 << 20) bytes = Buffer.alloc(body.size, Number(body.fill ?? 0))
+                else throw new HttpError(400, 'hex (an even number of hex digits) or size (1..64 MiB) with fill')
+                const split = Number(body.split ?? 0)
+                if (!Number.isInteger(split) || split < 0) throw new HttpError(400, 'split: a whole number of bytes')
+                const c = this.target(body, { stanzas: body.layer === 'stanza' })
+                await c.sendRaw({ bytes, layer: body.layer, compress: !!body.compress, split })
+                return reply(200, { conn: c.id, layer: body.layer })
             }
             case 'scan': {
                 let qr
@@ -791,6 +901,12 @@ export class MockServer {
                 if (body.enforce !== undefined) this.enforceVersion = !!body.enforce
                 return reply(200, { current: this.currentVersion, enforce: this.enforceVersion })
             }
+            case 'hello': {
+                const variants = ['valid', ...HELLO_VARIANTS]
+                if (!variants.includes(body.variant)) throw new HttpError(400, `variant: one of ${variants.join(', ')}`)
+                this.helloVariant = body.variant
+                return reply(200, { variant: this.helloVariant })
+            }
             case 'cert':
                 if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
                 this.chainVariant = body.variant
@@ -824,6 +940,15 @@ export class MockServer {
             this.waiters.add(w)
         })
     }
+}
+
+// One unmasked, final binary WebSocket frame (RFC 6455 5.2), server to client.
+function wsFrame(payload) {
+    let head
+    if (payload.length < 126) head = Buffer.from([0x82, payload.length])
+    else if (payload.length < 65536) { head = Buffer.alloc(4); head[0] = 0x82; head[1] = 126; head.writeUInt16BE(payload.length, 2) }
+    else { head = Buffer.alloc(10); head[0] = 0x82; head[1] = 127; head.writeBigUInt64BE(BigInt(payload.length), 2) }
+    return Buffer.concat([head, payload])
 }
 
 function compareVersions(a, b) {
