@@ -81,6 +81,10 @@ is($code, 409, 'a code with no connection waiting for one: 409');
 is($code, 409, 'a stanza with no connection past its handshake: 409');
 ($code) = $wa->control('failure', { reason => 405 });
 is($code, 409, 'a failure with no connection: 409');
+ok(!eval { $wa->raw('stream', hex => '00'); 1 }, 'raw bytes with no connection: refused');
+like($@, qr/answered 409 to raw/, 'with 409');
+ok(!eval { $wa->raw('nowhere', hex => '00'); 1 }, 'raw bytes at no layer: refused');
+like($@, qr/answered 400 to raw: layer: one of/, 'with 400 and the layers');
 ok(!eval { $wa->drop; 1 }, 'the wrappers fail on a refusal');
 like($@, qr/answered 409 to drop: no connection open/, 'with the status and the reason');
 

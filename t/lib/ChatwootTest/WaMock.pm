@@ -252,13 +252,25 @@ sub pings {
     return $self->_ok('pings', { answer => $answer ? JSON::PP::true : JSON::PP::false });
 }
 
-# Stanzas as the mock's JSON nodes; options: compress, split, conn.
+# Stanzas as the mock's JSON nodes; options: compress, split (bytes per
+# WebSocket message), tcp (bytes per TCP write), conn.
 sub send_nodes {
     my ($self, $nodes, %o) = @_;
     my %body = (nodes => $nodes, _conn($o{conn}));
     $body{compress} = JSON::PP::true if $o{compress};
-    $body{split} = 0 + $o{split} if $o{split};
+    $body{$_} = 0 + $o{$_} for grep { $o{$_} } qw(split tcp);
     return $self->_ok('send', \%body);
+}
+
+# Hostile bytes at one layer ("stanza", "frame", "stream" or "socket"; see
+# server.mjs): hex, or size bytes of fill.  Options: compress, split, conn.
+sub raw {
+    my ($self, $layer, %o) = @_;
+    my %body = (layer => $layer, _conn($o{conn}));
+    $body{hex} = $o{hex} if defined $o{hex};
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(size fill split);
+    $body{compress} = JSON::PP::true if $o{compress};
+    return $self->_ok('raw', \%body);
 }
 
 sub cert {
