@@ -108,7 +108,7 @@ typedef struct {
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
-#define CW_SHARED_MAGIC  0x6368747700000002ULL
+#define CW_SHARED_MAGIC  0x6368747700000003ULL
 
 
 static inline uint64_t

@@ -36,7 +36,12 @@
 CW_BEGIN_DECLS
 
 
-#define CW_SNAPSHOT_DEVICES       32
+/*
+ * Devices: one per chatwoot_inbox block, and an operator links many numbers
+ * to one helper (the session benchmark runs 100): a device past this count
+ * has no status, no QR and no page.  A slot is about 1 kB, twice in the zone.
+ */
+#define CW_SNAPSHOT_DEVICES       128
 #define CW_SNAPSHOT_IMPORTS       16
 #define CW_SNAPSHOT_COMMANDS      32
 
