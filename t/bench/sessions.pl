@@ -27,7 +27,14 @@
 #
 # BENCH_SESSIONS (1,10,100) and BENCH_IDLE (60 s) do the same from the
 # environment; BENCH_SETTLE (3 s) is how long the helper runs before its
-# RSS and CPU are read.
+# RSS and CPU are read.  To find out where time goes:
+#   BENCH_TRACE=1          each connection's milestones after the restart
+#   BENCH_PERF=<file>      perf record: the connect phase system-wide
+#                          (<file>.connect-N), the idle windows of the helper
+#                          (<file>.baseline-N, <file>.idle-N); BENCH_PERF_FREQ
+#                          (999 Hz), BENCH_PERF_EVENTS (more events, e.g.
+#                          syscalls:sys_enter_fdatasync), BENCH_PERF_CALLGRAPH
+#   BENCH_STRACE=<file>    strace -c of the helper over the idle windows
 use strict;
 use warnings;
 use FindBin;
@@ -53,9 +60,15 @@ my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK());
 my $JSON = JSON::PP->new->canonical->utf8;
 my $ua = Mojo::UserAgent->new(inactivity_timeout => 120, request_timeout => 120);
 
-# CPU seconds a process has used (user + system), from /proc.
+# CPU seconds a process has used (user + system), from /proc: schedstat's
+# nanoseconds on a CPU where the kernel keeps them (an idle helper uses a
+# few ticks a minute, below stat's 10 ms resolution), else stat's ticks.
 sub cpu_seconds {
     my ($pid) = @_;
+    if (open my $fh, '<', "/proc/$pid/schedstat") {
+        my ($ns) = split ' ', scalar <$fh> // '';
+        return $ns / 1e9 if defined $ns && $ns =~ /^\d+$/;
+    }
     open my $fh, '<', "/proc/$pid/stat" or die "no process $pid: $!";
     my @f = split ' ', (<$fh> =~ s/^.*\) //r);
     return ($f[11] + $f[12]) / $TCK;
@@ -218,7 +231,9 @@ sub perf_start {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>>', $t->dir . '/perf.log';
-        exec 'perf', 'record', '-g', '-F', '999', @what or die "perf: $!";
+        my @events = map { ('-e', $_) } split /,/, $ENV{BENCH_PERF_EVENTS} // '';
+        exec 'perf', 'record', '--call-graph', $ENV{BENCH_PERF_CALLGRAPH} // 'fp',
+            '-F', $ENV{BENCH_PERF_FREQ} // 999, @events, @what or die "perf: $!";
     }
     sleep 0.5;    # perf is ready
     return $pid;
@@ -236,13 +251,28 @@ sub idle_figures {
     sleep $SETTLE;
     my $rss = status_kb($pid, 'VmRSS');
     my $perf = perf_start($t, '-p', $pid, '-o', ($ENV{BENCH_PERF} // '') . ".$label");
+    # BENCH_STRACE=<file>: the system calls of the idle window, counted.
+    my $strace;
+    if (my $file = $ENV{BENCH_STRACE}) {
+        $strace = fork // die "fork: $!";
+        if ($strace == 0) {
+            open STDERR, '>>', $t->dir . '/strace.log';
+            exec 'strace', '-c', '-p', $pid, '-o', "$file.$label" or die "strace: $!";
+        }
+        sleep 0.5;
+    }
+    my $seq0 = mock_seq($mock);
     my ($cpu0, $mcpu0, $t0) = (cpu_seconds($pid), cpu_seconds($mock->{pid}), time);
     sleep $IDLE;
     my ($cpu1, $mcpu1, $t1) = (cpu_seconds($pid), cpu_seconds($mock->{pid}), time);
+    # What the sessions did meanwhile: keepalive pings, and anything else.
+    my $received = mock_events($mock, type => 'received', since => $seq0);
+    my $pings = grep { ($_->{node}{attrs}{xmlns} // '') eq 'w:p' } @$received;
     perf_stop($perf);
+    perf_stop($strace);
     return { rss => $rss, rss_after => status_kb($pid, 'VmRSS'), hwm => status_kb($pid, 'VmHWM'),
              anon => status_kb($pid, 'RssAnon'), cpu => $cpu1 - $cpu0, mock_cpu => $mcpu1 - $mcpu0,
-             window => $t1 - $t0 };
+             window => $t1 - $t0, pings => $pings, stanzas => scalar @$received };
 }
 
 sub run_sessions {
@@ -365,9 +395,11 @@ my $prev;
 for my $r (@rows) {
     my ($c, $i, $b) = @$r{qw(connect idle base)};
     printf "N=%d: RSS %.1f MB after the idle window (peak %.1f MB, anonymous %.1f MB); baseline helper idle"
-        . " CPU %.3f%% of a core; %d of %d devices in the devices list, all connected; %d 'connected' log lines%s\n",
+        . " CPU %.3f%% of a core; %d of %d devices in the devices list, all connected; %d 'connected' log lines;"
+        . " while idle the mock received %d stanzas, %d of them pings (%.1f per session per minute)%s\n",
         $r->{n}, $i->{rss_after} / 1024, $i->{hwm} / 1024, $i->{anon} / 1024,
         $pct->($b->{cpu}, $b->{window}), $r->{listed}, $r->{n}, $r->{log_connected},
+        $i->{stanzas}, $i->{pings}, $i->{pings} / $r->{n} / $i->{window} * 60,
         $prev && $r->{n} > $prev->{n}
             ? sprintf('; from N=%d, each more session adds %.0f kB', $prev->{n},
                       (($i->{rss} - $b->{rss}) - ($prev->{idle}{rss} - $prev->{base}{rss})) / ($r->{n} - $prev->{n}))
