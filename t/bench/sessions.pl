@@ -372,20 +372,22 @@ my @rows = map { run_sessions($_) } @SESSIONS;
 
 my $cores = () = do { open my $fh, '<', '/proc/cpuinfo' or die $!; grep { /^processor\s*:/ } <$fh> };
 my $pct = sub { my ($cpu, $window) = @_; 100 * $cpu / $window };
+my $per = sub { my ($r, $field) = @_; ($r->{idle}{$field} - $r->{base}{$field}) / $r->{n} };
 printf "N live WhatsApp sessions in one helper against the loopback server (one Node process), after a\n"
     . "restart of nginx; %d cores shared by nginx, the mock, this script and whatever else runs (load:\n"
     . "the 1-minute load average at the restart); idle: %.0f s measured after %.0f s of settling\n\n",
     $cores, $IDLE, $SETTLE;
-printf "%5s | %7s %7s %7s %9s %6s %5s | %7s %7s %8s | %9s %8s %8s %7s\n",
-    'N', 'first', 'logged', 'active', 'helper', 'mock', 'load', 'helper', 'base', 'RSS', 'idle CPU', 'helper', 'minus', 'mock';
-printf "%5s | %7s %7s %7s %9s %6s %5s | %7s %7s %8s | %9s %8s %8s %7s\n",
-    '', 'conn s', 'in s', 's', 'ms/sess', 'CPU', '', 'RSS MB', 'RSS MB', 'kB/sess', 'ms/sess/m', '% core', 'base', '% core';
+my $head = "%5s | %7s %7s %7s %8s %6s %5s | %7s %7s %8s %8s | %9s %8s %8s %7s\n";
+printf $head, 'N', 'first', 'logged', 'active', 'helper', 'mock', 'load', 'helper', 'base', 'RSS', 'anon', 'idle CPU',
+    'helper', 'minus', 'mock';
+printf $head, '', 'conn s', 'in s', 's', 'ms/sess', 'CPU', '', 'RSS MB', 'RSS MB', 'kB/sess', 'kB/sess', 'ms/sess/m',
+    '% core', 'base', '% core';
 for my $r (@rows) {
     my ($c, $i, $b) = @$r{qw(connect idle base)};
-    printf "%5d | %7.3f %7.3f %7.3f %9.1f %5.0f%% %5.1f | %7.1f %7.1f %8.0f | %9.3f %7.3f%% %7.3f%% %6.2f%%\n",
+    printf "%5d | %7.3f %7.3f %7.3f %8.1f %5.0f%% %5.1f | %7.1f %7.1f %8.0f %8.0f | %9.3f %7.3f%% %7.3f%% %6.2f%%\n",
         $r->{n}, $c->{first}, $c->{logged_in}, $c->{active}, 1000 * $c->{helper_cpu} / $r->{n},
         $pct->($c->{mock_cpu}, $c->{active}), $c->{load},
-        $i->{rss} / 1024, $b->{rss} / 1024, ($i->{rss} - $b->{rss}) / $r->{n},
+        $i->{rss} / 1024, $b->{rss} / 1024, $per->($r, 'rss'), $per->($r, 'anon'),
         1000 * $i->{cpu} / $i->{window} * 60 / $r->{n}, $pct->($i->{cpu}, $i->{window}),
         $pct->($i->{cpu}, $i->{window}) - $pct->($b->{cpu}, $b->{window}),
         $pct->($i->{mock_cpu}, $i->{window});
@@ -394,29 +396,30 @@ print "\n";
 my $prev;
 for my $r (@rows) {
     my ($c, $i, $b) = @$r{qw(connect idle base)};
-    printf "N=%d: RSS %.1f MB after the idle window (peak %.1f MB, anonymous %.1f MB); baseline helper idle"
-        . " CPU %.3f%% of a core; %d of %d devices in the devices list, all connected; %d 'connected' log lines;"
-        . " while idle the mock received %d stanzas, %d of them pings (%.1f per session per minute)%s\n",
-        $r->{n}, $i->{rss_after} / 1024, $i->{hwm} / 1024, $i->{anon} / 1024,
-        $pct->($b->{cpu}, $b->{window}), $r->{listed}, $r->{n}, $r->{log_connected},
+    printf "N=%d: RSS %.1f MB after the idle window (peak %.1f MB); baseline idle CPU %.3f%% of a core;"
+        . " %d of %d in the devices list, all connected; %d 'connected' log lines;\n"
+        . "      while idle the mock received %d stanzas, %d of them pings (%.1f per session per minute)%s\n",
+        $r->{n}, $i->{rss_after} / 1024, $i->{hwm} / 1024, $pct->($b->{cpu}, $b->{window}),
+        $r->{listed}, $r->{n}, $r->{log_connected},
         $i->{stanzas}, $i->{pings}, $i->{pings} / $r->{n} / $i->{window} * 60,
         $prev && $r->{n} > $prev->{n}
-            ? sprintf('; from N=%d, each more session adds %.0f kB', $prev->{n},
-                      (($i->{rss} - $b->{rss}) - ($prev->{idle}{rss} - $prev->{base}{rss})) / ($r->{n} - $prev->{n}))
+            ? sprintf('; each session past N=%d adds %.0f kB', $prev->{n},
+                      ($per->($r, 'rss') * $r->{n} - $per->($prev, 'rss') * $prev->{n}) / ($r->{n} - $prev->{n}))
             : '';
     $prev = $r;
 }
 print "first conn: from the start of nginx to the mock's first WebSocket; logged in: to the last <success>;\n"
     . "active: to the last `passive active` (prekeys counted); helper ms/sess: the helper's CPU from its start\n"
-    . "to then, per session; RSS kB/sess: (helper RSS - the same inboxes' helper with `whatsapp off`) / N;\n"
+    . "to then, per session; RSS, anon kB/sess: (helper VmRSS, RssAnon - those of the same inboxes' helper\n"
+    . "with `whatsapp off`) / N (the first session also pages in the WhatsApp code: shared, file-backed);\n"
     . "idle CPU: utime + stime over the window (% core: the whole helper; minus base: less the baseline's)\n";
 my ($big) = grep { $_->{n} == 100 } @rows;
-my $worst_rss = 0;
-for (@rows) { my $k = ($_->{idle}{rss} - $_->{base}{rss}) / $_->{n}; $worst_rss = $k if $k > $worst_rss }
-printf "targets: <= 1024 kB RSS per session (worst here: %.0f kB); 100 sessions connected in < 5 s (%s);\n"
-    . "idle CPU < 0.1%% of a core for 100 sessions (%s)\n", $worst_rss,
+my ($most) = sort { $b->{n} <=> $a->{n} } @rows;
+printf "targets: <= 1024 kB RSS per session (N=%d: %.0f kB, anonymous %.0f kB); 100 sessions connected in < 5 s"
+    . " (%s);\nidle CPU < 0.1%% of a core for 100 sessions (%s)\n", $most->{n}, $per->($most, 'rss'),
+    $per->($most, 'anon'),
     $big ? sprintf('%.2f s to logged in, %.2f s to active', $big->{connect}{logged_in}, $big->{connect}{active})
          : 'N=100 not run',
-    $big ? sprintf('%.3f%%, %.3f%% above the baseline', $pct->($big->{idle}{cpu}, $big->{idle}{window}),
+    $big ? sprintf('the helper %.3f%%, %.3f%% above the baseline', $pct->($big->{idle}{cpu}, $big->{idle}{window}),
                    $pct->($big->{idle}{cpu}, $big->{idle}{window}) - $pct->($big->{base}{cpu}, $big->{base}{window}))
          : 'N=100 not run';
