@@ -36,6 +36,11 @@
 CW_BEGIN_DECLS
 
 
+/*
+ * Devices: one per chatwoot_inbox block, and an operator links many numbers
+ * to one helper (the session benchmark runs 100): a device past this count
+ * has no status, no QR and no page.  A slot is about 2 kB (its QR and passkey options), twice in the zone.
+ */
 #define CW_SNAPSHOT_DEVICES       128
 #define CW_SNAPSHOT_IMPORTS       16
 #define CW_SNAPSHOT_COMMANDS      32
