@@ -48,7 +48,7 @@ CW_BEGIN_DECLS
 /* Array sizes, NUL included; multiples of 8 so that no padding hides. */
 #define CW_SNAPSHOT_NAME_SIZE     72     /* device and inbox names */
 #define CW_SNAPSHOT_ID_SIZE       40     /* a command id */
-#define CW_SNAPSHOT_ERROR_SIZE    128
+#define CW_SNAPSHOT_ERROR_SIZE    256
 #define CW_SNAPSHOT_JID_SIZE      64
 #define CW_SNAPSHOT_PUSH_NAME_SIZE 128
 #define CW_SNAPSHOT_QR_SIZE       512

@@ -890,7 +890,12 @@ std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& ph
         if (credentials_ && credentials_->paired()) {
             return "the device is linked already; log it out first";
         }
-        return std::nullopt;  // showing QR codes already
+        // Registering: back to the QR codes if a code was shown instead.
+        if (status_.state == DeviceState::pairing_code && pairing_ != nullptr) {
+            status_.qr = pairing_->current_qr().value_or("");
+            set_state(DeviceState::pairing_qr);
+        }
+        return std::nullopt;
     }
     // Not connected: a linked device that stopped (replaced, outdated,
     // refused) connects again; an unlinked one shows new QR codes.
