@@ -36,10 +36,10 @@ static ngx_int_t ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
     cw_devices_route_t *route);
 static ngx_int_t ngx_http_chatwoot_devices_qr(ngx_http_request_t *r,
     const cw_snapshot_device_t *d);
-static ngx_int_t ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
-    const cw_snapshot_device_t *d);
-static ngx_int_t ngx_http_chatwoot_devices_passkey(ngx_http_request_t *r,
-    const cw_snapshot_device_t *d);
+typedef size_t (*ngx_http_chatwoot_devices_render_pt)(
+    const cw_snapshot_device_t *d, char *buf, size_t size, unsigned *status);
+static ngx_int_t ngx_http_chatwoot_devices_step(ngx_http_request_t *r,
+    const cw_snapshot_device_t *d, ngx_http_chatwoot_devices_render_pt render);
 static ngx_int_t ngx_http_chatwoot_devices_login(ngx_http_request_t *r);
 static void ngx_http_chatwoot_devices_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_chatwoot_devices_push(ngx_http_request_t *r,
@@ -267,11 +267,13 @@ ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
         }
 
         if (route->endpoint == CW_DEVICES_PAIR_CODE) {
-            return ngx_http_chatwoot_devices_pair_code(r, d);
+            return ngx_http_chatwoot_devices_step(r, d,
+                                                  cw_devices_render_pair_code);
         }
 
         if (route->endpoint == CW_DEVICES_PASSKEY) {
-            return ngx_http_chatwoot_devices_passkey(r, d);
+            return ngx_http_chatwoot_devices_step(r, d,
+                                                  cw_devices_render_passkey);
         }
 
         len = cw_devices_render_device(d, (char *) buf, size);
@@ -374,14 +376,16 @@ ngx_http_chatwoot_devices_qr(ngx_http_request_t *r,
 
 
 /*
- * GET <name>/pair-code: the code to type on the phone, 200 once the helper
+ * A linking step's state, rendered by the core with its status:
+ * GET <name>/pair-code (the code to type on the phone: 200 once the helper
  * has published it, 202 while it waits for the server, 409 when the device
- * is not pairing by code.
+ * is not pairing by code) and GET <name>/passkey (the ceremony's step, the
+ * WebAuthn options and the code: 200; 409 outside a ceremony).
  */
 
 static ngx_int_t
-ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
-    const cw_snapshot_device_t *d)
+ngx_http_chatwoot_devices_step(ngx_http_request_t *r,
+    const cw_snapshot_device_t *d, ngx_http_chatwoot_devices_render_pt render)
 {
     u_char    *buf;
     size_t     len;
@@ -392,40 +396,7 @@ ngx_http_chatwoot_devices_pair_code(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = cw_devices_render_pair_code(d, (char *) buf,
-                                      NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX,
-                                      &status);
-    if (len == 0) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "chatwoot devices: rendering failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_chatwoot_send_json(r, status, buf, len);
-}
-
-
-/*
- * GET <name>/passkey: the ceremony's step, the WebAuthn options and the
- * code, 200; 409 when the device is in no ceremony.
- */
-
-static ngx_int_t
-ngx_http_chatwoot_devices_passkey(ngx_http_request_t *r,
-    const cw_snapshot_device_t *d)
-{
-    u_char    *buf;
-    size_t     len;
-    unsigned   status;
-
-    buf = ngx_pnalloc(r->pool, NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX);
-    if (buf == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = cw_devices_render_passkey(d, (char *) buf,
-                                    NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX,
-                                    &status);
+    len = render(d, (char *) buf, NGX_HTTP_CHATWOOT_DEVICE_JSON_MAX, &status);
     if (len == 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "chatwoot devices: rendering failed");

@@ -19,27 +19,8 @@ $wa->wait(type => 'passive', conn => $login->{conn});
 my $d = $t->device('main');
 my $reconnects = $d->{reconnects};
 
-# Ends the device's connection with $how, then waits for the next login.
-sub comes_back {
-    my ($what, $how, $log_re) = @_;
-    my $from = $wa->last_seq;
-    my $old = $login->{conn};
-    my $lines = $t->log_count($log_re);
-    $how->($old, $from);
-    my $closed = $wa->wait(type => 'closed', conn => $old, since => $from, timeout => 45);
-    my $hs = $wa->wait(type => 'handshake', since => $closed->{seq}, timeout => 20);
-    is($hs->{client}{kind}, 'login', "$what: a login");
-    is($hs->{client}{noiseKey}, $reg->{client}{noiseKey}, "$what: with the same keys");
-    my $d = $t->wait_device('main', sub { $_[0]{state} eq 'connected' && $_[0]{reconnects} > $reconnects },
-                            20, "connected again after $what");
-    is($d->{reconnects}, $reconnects + 1, "$what: one reconnect counted");
-    $reconnects = $d->{reconnects};
-    $wa->wait(type => 'passive', conn => $hs->{conn}, since => $from);
-    ok(eval { $t->wait_log($log_re, $lines + 1) }, "$what: the log says so") or diag $@;
-    is(scalar @{$wa->events(type => 'handshake', since => $from)}, 1, "$what: one new connection");
-    is_deeply($wa->events(type => 'duplicate-login'), [], "$what: never two live connections");
-    $login = $hs;
-}
+my $s = { reg => $reg, login => $login, reconnects => $reconnects };
+sub comes_back { $t->wa_comes_back($wa, 'main', $s, @_) }
 
 # The keepalive: the device pings every 20-30 s and gives up 10 s after an
 # unanswered one, so this takes up to 40 s.

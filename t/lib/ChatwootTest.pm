@@ -719,6 +719,34 @@ sub wait_qr {
     return $qr;
 }
 
+# A linked device's connection ended by the test ($how->($conn, $since)
+# does it) and come back by itself: the same keys log in on one new
+# connection, the reconnect is counted once, the log line matching $log_re
+# is there, and the mock never had two live connections.  $s holds the
+# pairing's records and moves on: {reg, login, reconnects}.
+sub wa_comes_back {
+    my ($self, $wa, $name, $s, $what, $how, $log_re) = @_;
+    my $from = $wa->last_seq;
+    my $old = $s->{login}{conn};
+    my $lines = $self->log_count($log_re);
+    $how->($old, $from);
+    my $closed = $wa->wait(type => 'closed', conn => $old, since => $from, timeout => 45);
+    my $hs = $wa->wait(type => 'handshake', since => $closed->{seq}, timeout => 20);
+    Test::More::is($hs->{client}{kind}, 'login', "$what: a login");
+    Test::More::is($hs->{client}{noiseKey}, $s->{reg}{client}{noiseKey}, "$what: with the same keys");
+    my $d = $self->wait_device($name, sub { $_[0]{state} eq 'connected' && $_[0]{reconnects} > $s->{reconnects} },
+                               20, "connected again after $what");
+    Test::More::is($d->{reconnects}, $s->{reconnects} + 1, "$what: one reconnect counted");
+    $s->{reconnects} = $d->{reconnects};
+    $wa->wait(type => 'passive', conn => $hs->{conn}, since => $from);
+    Test::More::ok(eval { $self->wait_log($log_re, $lines + 1) }, "$what: the log says so")
+        or Test::More::diag($@);
+    Test::More::is(scalar @{$wa->events(type => 'handshake', since => $from)}, 1, "$what: one new connection");
+    Test::More::is_deeply($wa->events(type => 'duplicate-login'), [], "$what: never two live connections");
+    $s->{login} = $hs;
+    return $hs;
+}
+
 # Pairs device $name with the mock's phone by QR: the QR from the API,
 # the mock's phone scans it, and the device gets to connected.  Options:
 # phone (digits; the mock's default otherwise), timeout.  Returns a hash:
