@@ -30,7 +30,9 @@ void ChatForwarder::kick()
         return;
     }
     // A few more than there are free slots, since some are active already.
-    for (const auto& chat : inbound_.pending_chats(inbox_, max_active_ * 2)) {
+    const auto pending = inbound_.pending_chats(inbox_, max_active_ * 2);
+    found_none_ = pending.empty();
+    for (const auto& chat : pending) {
         if (active_.size() >= max_active_) {
             break;
         }
@@ -132,6 +134,7 @@ void ChatForwarder::finish(const std::string& chat)
                       inbox_.c_str(), chat.c_str(), e.what());
         unsure_.insert(chat);
         active_.erase(chat);
+        found_none_ = false;   // the row is still pending: the next kick takes it
         return;
     }
     // A message Chatwoot refused keeps its media for the operator (the

@@ -40,6 +40,10 @@ public:
 
     size_t active() const { return active_.size(); }
 
+    // Nothing to do until a device pushes a message: the last kick found no
+    // pending chat and no job runs.  The runtime then skips its look.
+    bool idle() const { return found_none_ && active_.empty(); }
+
 private:
     struct Active {
         int64_t row_id = 0;
@@ -66,6 +70,7 @@ private:
     // not record it: their next job looks before it posts.
     std::unordered_set<std::string> unsure_;
     cw_bridge_stats_t* stats_ = nullptr;
+    bool found_none_ = false;   // the last kick's look found no pending chat
 };
 
 }  // namespace chatwoot::helper

@@ -465,17 +465,21 @@ void Helper::drain()
     // line sees 0 and wakes us again; one that saw 1 published before it,
     // so the drain below finds its record.
     cw_store(&shared_->queue.wake_pending, 0);
-    for (int i = 0; i < kBatchesPerTurn; i++) {
-        switch (queue_->drain_batch()) {
-        case QueueDrain::Outcome::empty:
-            return;
-        case QueueDrain::Outcome::failed:
-            return;  // the poll timer retries
-        case QueueDrain::Outcome::more:
-            break;
+    bool filed = false;
+    bool more = true;
+    for (int i = 0; i < kBatchesPerTurn && more; i++) {
+        const QueueDrain::Outcome outcome = queue_->drain_batch();
+        filed = filed || queue_->last_batch_records() > 0;
+        // failed: the poll timer retries
+        more = outcome == QueueDrain::Outcome::more;
+    }
+    if (filed) {
+        // Agent replies may be among them: idle senders look now.
+        for (auto& rt : runtimes_) {
+            rt->wake();
         }
     }
-    if (!drain_timer_.timer_set) {
+    if (more && !drain_timer_.timer_set) {
         ngx_add_timer(&drain_timer_, 1);
     }
 }

@@ -17,6 +17,7 @@ namespace chatwoot::helper {
 namespace {
 
 constexpr ngx_msec_t kTickMsec = 200;            // device housekeeping, chats kicked
+constexpr unsigned kSweepTicks = 25;             // every 5 s even idle parts look
 constexpr ngx_msec_t kStartRetryFirstMsec = 1000;
 constexpr ngx_msec_t kStartRetryCapMsec = 60000;
 
@@ -175,7 +176,10 @@ void InboxRuntime::build()
     OutboxSender* sender = sender_.get();
     reconciler_ = std::make_unique<OutboxReconciler>(
         name_, ic.account_id, *client_, rest::Api(ic.account_id), shared_.db, shared_.inbound,
-        shared_.outbox, [sender] { sender->hold(false); });
+        shared_.outbox, [this, sender] {
+            sender->hold(false);
+            wake();
+        });
 
     device_->start(*this);
     if (ic.inbox_id == 0) {
@@ -223,8 +227,20 @@ void InboxRuntime::tick() noexcept
     in_device_tick_ = true;
     guarded("the device", [&] { device_->tick(static_cast<int64_t>(ngx_time())); });
     in_device_tick_ = false;
-    guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
-    guarded("sending agent replies", [&] { sender_->tick(); });
+    // An idle part is not looked at (two store queries a tick, per inbox,
+    // were most of an idle helper's CPU): what gives it work wakes it (a
+    // device's push, the queue drain), and every few seconds a sweep looks
+    // anyway, for what nothing announces.
+    const bool sweep = ++ticks_since_sweep_ >= kSweepTicks;
+    if (sweep) ticks_since_sweep_ = 0;
+    if (sweep || inbound_pending_ || !forwarder_->idle()) {
+        inbound_pending_ = false;
+        guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
+    }
+    if (sweep || woken_ || !sender_->idle()) {
+        woken_ = false;
+        guarded("sending agent replies", [&] { sender_->tick(); });
+    }
 }
 
 void InboxRuntime::inbound(std::string_view)
@@ -234,6 +250,7 @@ void InboxRuntime::inbound(std::string_view)
     if (forwarder_ != nullptr && !in_device_tick_) {
         forwarder_->kick();
     }
+    inbound_pending_ = in_device_tick_;
 }
 
 void InboxRuntime::state_changed(const DeviceStatus& status)

@@ -67,6 +67,9 @@ public:
     Device* device() { return device_.get(); }
     // What the snapshot shows of this inbox's device.
     DeviceView view();
+    // Agent actions may have been filed: the next tick looks at the outbox
+    // even when the sender was idle.
+    void wake() { woken_ = true; }
 
 private:
     void build();
@@ -87,6 +90,9 @@ private:
     std::string last_error_;
     ngx_msec_t start_backoff_ = 0;
     bool in_device_tick_ = false;
+    bool woken_ = true;            // the sender looks at its next tick
+    bool inbound_pending_ = false;  // the device pushed during its tick
+    unsigned ticks_since_sweep_ = 0;
     DeviceState shown_state_ = DeviceState::unpaired;
     int64_t state_since_ = 0;
     // The QR last shown, as a hash (no copy of the secret kept here), and

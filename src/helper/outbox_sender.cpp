@@ -68,7 +68,9 @@ bool OutboxSender::pass(int64_t now)
     const bool connected = device_.status().state == DeviceState::connected;
     std::unordered_set<int64_t> stopped;   // conversations held by an entry
     bool moved = false;
-    for (auto& job : outbox_.unsettled_jobs(inbox_, kBatch)) {
+    auto jobs = outbox_.unsettled_jobs(inbox_, kBatch);
+    found_none_ = jobs.empty();
+    for (auto& job : jobs) {
         if (job.state == "failing") {
             report(job, now);
             continue;

@@ -63,6 +63,10 @@ public:
     // reconciler's first look comes first).
     void tick();
     void hold(bool held) { held_ = held; }
+    // Nothing to do until an entry is filed: the last pass found none
+    // unsettled and no answer waits to be settled.  The runtime then skips
+    // its look, and the queue drain wakes it when agent actions come.
+    bool idle() const { return found_none_ && completed_.empty() && !held_; }
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 
@@ -103,6 +107,7 @@ private:
     cw_bridge_stats_t* stats_ = nullptr;
     bool held_ = false;
     bool in_tick_ = false;
+    bool found_none_ = false;   // the last pass found no unsettled entry
 
     std::unordered_set<int64_t> awaiting_;    // sent, answer not in yet
     std::unordered_set<int64_t> reporting_;   // failure report under way

@@ -161,6 +161,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         }
     }
     batch_n_ = 0;
+    last_records_ = 0;
     readings_.clear();
     filed_.clear();
     commands_batch_.clear();
@@ -280,6 +281,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
                       records);
         return Outcome::more;
     }
+    last_records_ = records;
     return more ? Outcome::more : Outcome::empty;
 }
 

@@ -35,6 +35,9 @@ public:
 
     // Commits up to one batch.  `more` means records are still waiting.
     Outcome drain_batch();
+    // How many records the last batch committed (agent actions among
+    // them wake the inboxes' senders).
+    size_t last_batch_records() const { return last_records_; }
 
     // Called once per command the store did not have, after the batch
     // holding it is committed and popped; the command is pending in the
@@ -82,6 +85,7 @@ private:
     store::CommandRepository commands_;
     std::vector<DrainedCommand> commands_batch_;
     CommandHandler on_command_;
+    size_t last_records_ = 0;
 };
 
 }  // namespace chatwoot::helper

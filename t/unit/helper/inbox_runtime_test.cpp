@@ -126,7 +126,7 @@ struct Fixture {
         return c;
     }
     // An agent reply filed for `inbox` as the queue drain files it.
-    void file_reply(const std::string& inbox, int64_t message)
+    void file_reply(const std::string& inbox, int64_t message, bool wake = true)
     {
         const std::string record =
             R"({"inbox":")" + inbox + R"(","delivery":"d","received_at":1,"event":)"
@@ -139,6 +139,10 @@ struct Fixture {
         ins.run();
         store::OutboxEntry e{inbox, "send", 15, message, db->last_insert_id(), ngx_time()};
         ASSERT_TRUE(outbox->add(e));
+        // As the queue drain does once it has filed agent actions.
+        if (wake) {
+            for (auto& r : runtimes) r->wake();
+        }
     }
     std::string state(int64_t message)
     {
@@ -204,6 +208,35 @@ TEST(InboxRuntime, OneInboxFailingNeverStopsAnother)
     EXPECT_EQ(f.state(101), "sent");
     EXPECT_EQ(f.state(201), "sent");
     EXPECT_EQ(f.stats.replies_sent, 2u);
+}
+
+// An idle sender is not looked at every tick (two store queries per inbox
+// per tick were most of an idle helper's CPU); the drain's wake makes it
+// look at once, and without one the sweep still finds the entry.
+TEST(InboxRuntime, AnIdleSenderLooksWhenWokenAndInTheSweep)
+{
+    Fixture f;
+    ScriptedDevice* device = nullptr;
+    f.runtimes.push_back(std::make_unique<InboxRuntime>(
+        f.conf("a"), f.shared(), [&](const cw_inbox_conf_t&) {
+            auto d = std::make_unique<ScriptedDevice>();
+            device = d.get();
+            return d;
+        }));
+    f.runtimes[0]->start();
+    f.run(1000);
+    ASSERT_TRUE(device);
+
+    f.file_reply("a", 301);
+    f.run(400);
+    EXPECT_EQ(device->sent.size(), 1u) << "woken: sent at the next tick";
+
+    f.file_reply("a", 302, /*wake=*/false);
+    f.run(1000);
+    EXPECT_EQ(device->sent.size(), 1u) << "idle and not woken: not looked at yet";
+    f.run(5000);
+    EXPECT_EQ(device->sent.size(), 2u) << "the sweep found it";
+    EXPECT_EQ(f.state(302), "sent");
 }
 
 TEST(InboxRuntime, AStartThatFailsIsRetriedWithBackoffAndSaysWhy)
