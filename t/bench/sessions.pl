@@ -58,7 +58,9 @@ my $ROOT = "$FindBin::Bin/../..";
 my $MOCK = "$ROOT/t/mock/wa/server.mjs";
 my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK());
 my $JSON = JSON::PP->new->canonical->utf8;
-my $ua = Mojo::UserAgent->new(inactivity_timeout => 120, request_timeout => 120);
+# No kept-alive connections: the mock (Node) closes idle ones after 5 s,
+# and a request on one it just closed fails with "Premature connection close".
+my $ua = Mojo::UserAgent->new(inactivity_timeout => 120, request_timeout => 120, max_connections => 0);
 
 # CPU seconds a process has used (user + system), from /proc: schedstat's
 # nanoseconds on a CPU where the kernel keeps them (an idle helper uses a
