@@ -117,6 +117,10 @@ public:
     // Called now and then by the runtime (unix seconds): housekeeping such
     // as the synthetic device's look at its directory.
     virtual void tick(int64_t now) = 0;
+    // Whether tick() has work of its own at the runtime's quick pace (the
+    // synthetic device looks at its directory); a device driven by its own
+    // events says no, and an idle runtime then ticks slowly.
+    virtual bool wants_ticks() const { return false; }
 
     // What the operator asks through the devices API.  nullopt: taken (the
     // outcome shows in the state); else why the device cannot.

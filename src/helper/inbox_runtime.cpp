@@ -17,7 +17,8 @@ namespace chatwoot::helper {
 namespace {
 
 constexpr ngx_msec_t kTickMsec = 200;            // device housekeeping, chats kicked
-constexpr unsigned kSweepTicks = 25;             // every 5 s even idle parts look
+constexpr ngx_msec_t kIdleTickMsec = 1000;       // nothing to do and nothing ticking
+constexpr ngx_msec_t kSweepMsec = 5000;          // even idle parts look this often
 constexpr ngx_msec_t kStartRetryFirstMsec = 1000;
 constexpr ngx_msec_t kStartRetryCapMsec = 60000;
 
@@ -231,8 +232,8 @@ void InboxRuntime::tick() noexcept
     // were most of an idle helper's CPU): what gives it work wakes it (a
     // device's push, the queue drain), and every few seconds a sweep looks
     // anyway, for what nothing announces.
-    const bool sweep = ++ticks_since_sweep_ >= kSweepTicks;
-    if (sweep) ticks_since_sweep_ = 0;
+    const bool sweep = ngx_current_msec - last_sweep_ >= kSweepMsec;
+    if (sweep) last_sweep_ = ngx_current_msec;
     if (sweep || inbound_pending_ || !forwarder_->idle()) {
         inbound_pending_ = false;
         guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
@@ -305,7 +306,26 @@ void InboxRuntime::on_tick_timer(ngx_event_t* ev) noexcept
 {
     auto& rt = *static_cast<InboxRuntime*>(ev->data);
     rt.tick();
-    ngx_add_timer(&rt.tick_timer_, kTickMsec);
+    ngx_add_timer(&rt.tick_timer_, rt.quiet() ? kIdleTickMsec : kTickMsec);
+}
+
+// Nothing for a quick tick to do: the parts are idle, nobody woke them and
+// the device needs no ticks.  (Work comes with an event that wakes us.)
+bool InboxRuntime::quiet() const
+{
+    return device_ != nullptr && !device_->wants_ticks() && forwarder_ != nullptr
+           && forwarder_->idle() && sender_ != nullptr && sender_->idle() && !woken_
+           && !inbound_pending_;
+}
+
+void InboxRuntime::wake()
+{
+    woken_ = true;
+    // A slow tick comes sooner.
+    if (tick_timer_.timer_set) {
+        ngx_del_timer(&tick_timer_);
+        ngx_add_timer(&tick_timer_, kTickMsec);
+    }
 }
 
 void InboxRuntime::on_start_timer(ngx_event_t* ev) noexcept

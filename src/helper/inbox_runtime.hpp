@@ -69,12 +69,13 @@ public:
     DeviceView view();
     // Agent actions may have been filed: the next tick looks at the outbox
     // even when the sender was idle.
-    void wake() { woken_ = true; }
+    void wake();
 
 private:
     void build();
     void teardown() noexcept;
     void tick() noexcept;
+    bool quiet() const;
     void inbound(std::string_view chat) override;
     void state_changed(const DeviceStatus& status) override;
     static void on_tick_timer(ngx_event_t* ev) noexcept;
@@ -92,7 +93,7 @@ private:
     bool in_device_tick_ = false;
     bool woken_ = true;            // the sender looks at its next tick
     bool inbound_pending_ = false;  // the device pushed during its tick
-    unsigned ticks_since_sweep_ = 0;
+    ngx_msec_t last_sweep_ = 0;
     DeviceState shown_state_ = DeviceState::unpaired;
     int64_t state_since_ = 0;
     // The QR last shown, as a hash (no copy of the secret kept here), and

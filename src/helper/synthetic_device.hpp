@@ -56,6 +56,7 @@ public:
     // Takes what is in the directory now and pushes the chats that got
     // messages.
     void tick(int64_t now) override { poll(now); }
+    bool wants_ticks() const override { return true; }
 
     // Takes what is there now; returns how many messages were new.
     size_t poll(int64_t now);

@@ -80,9 +80,11 @@ public:
             throw std::runtime_error("the device broke");
         }
     }
+    bool wants_ticks() const override { return wants; }
     std::vector<OutgoingMessage> sent;
     std::optional<std::string> qr;   // set: pairing with this QR
     bool throw_on_tick = false;
+    bool wants = true;               // false: driven by its own events, like LiveDevice
     int ticks = 0;
 
 private:
@@ -220,16 +222,21 @@ TEST(InboxRuntime, AnIdleSenderLooksWhenWokenAndInTheSweep)
     f.runtimes.push_back(std::make_unique<InboxRuntime>(
         f.conf("a"), f.shared(), [&](const cw_inbox_conf_t&) {
             auto d = std::make_unique<ScriptedDevice>();
+            d->wants = false;
             device = d.get();
             return d;
         }));
     f.runtimes[0]->start();
     f.run(1000);
     ASSERT_TRUE(device);
+    // Idle, with a device that needs no ticks: a slow tick, once a second.
+    const int before = device->ticks;
+    f.run(10000);
+    EXPECT_LE(device->ticks - before, 11) << "an idle runtime ticks slowly";
 
     f.file_reply("a", 301);
     f.run(400);
-    EXPECT_EQ(device->sent.size(), 1u) << "woken: sent at the next tick";
+    EXPECT_EQ(device->sent.size(), 1u) << "woken: sent at the next quick tick";
 
     f.file_reply("a", 302, /*wake=*/false);
     f.run(1000);
