@@ -489,11 +489,13 @@ Status Connection::send_node(const binary::Node& node)
                           std::string("connection: cannot send while ") +
                               std::string(connection_state_name(state_)));
     }
-    auto payload = binary::encode(node);
-    if (!payload) return payload.error();
-    Bytes body;
-    if (Status s = transport_->encrypt(*payload, body); !s) return s;
-    return write_frame(body);
+    // Scratch buffers reused send after send: an ack per stanza read is
+    // the receive loop's commonest write.
+    plain_out_.assign(1, 0);  // the flags byte: not compressed
+    if (Status s = binary::encode_node(node, plain_out_); !s) return s;
+    sealed_out_.clear();
+    if (Status s = transport_->encrypt(plain_out_, sealed_out_); !s) return s;
+    return write_frame(sealed_out_);
 }
 
 Result<std::string> Connection::send_iq(binary::Node iq, Millis now, std::uint64_t cookie,

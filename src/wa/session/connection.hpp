@@ -304,6 +304,8 @@ private:
     // (free_frame); a handful, so an owner that keeps events does not
     // make the pool grow.
     std::vector<std::shared_ptr<ReceivedFrame>> frames_;
+    Bytes plain_out_;   // send_node's encoded node, reused
+    Bytes sealed_out_;  // and its ciphertext
     std::vector<Bytes> out_;
     std::deque<Event> events_;
 };
