@@ -338,10 +338,15 @@ void LiveDevice::handle(ws::Event& event)
             Node("error", {{"code", {"501"}}, {"text", {"feature-not-implemented"}}})};
         (void) conn_->send_node(reply);
     } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
-        if (code_ != nullptr && code_->on_stanza(*conn_, st->node, t)) return;
-        if (passkey_ != nullptr && passkey_->on_stanza(*conn_, st->node, t)) return;
-        if (after_ != nullptr && after_->on_stanza(*conn_, st->node, t)) return;
-        if (st->ack == ws::AckState::deferred) keep_and_ack(st->node);
+        // The layers above take owned nodes, and only notifications (rare):
+        // the rest stays a view into its frame.
+        if (st->view.tag() == "notification") {
+            const Node node = st->to_node();
+            if (code_ != nullptr && code_->on_stanza(*conn_, node, t)) return;
+            if (passkey_ != nullptr && passkey_->on_stanza(*conn_, node, t)) return;
+            if (after_ != nullptr && after_->on_stanza(*conn_, node, t)) return;
+        }
+        if (st->ack == ws::AckState::deferred) keep_and_ack(*st);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
         if (iq->outcome.cookie == kLogoutCookie) {
             log(LogLevel::notice,
@@ -737,29 +742,26 @@ void LiveDevice::timer_fired()
 // tells WhatsApp to stop delivering the stanza, so it goes only after the
 // commit; a store that fails leaves it unacked, and the server delivers it
 // again on the next connection.
-void LiveDevice::keep_and_ack(const Node& stanza)
+void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
 {
-    auto bytes = wa::binary::encode(stanza);
-    if (!bytes) {
-        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp %s cannot be kept: %s",
-            options_.name.c_str(), stanza.tag.c_str(), bytes.error().detail.c_str());
-        (void) conn_->send_ack(stanza, ws::nack_unhandled_error);
-        return;
-    }
-    std::string key = stanza.tag;
+    // Kept verbatim: the node bytes as the server encoded them (inflated),
+    // which binary::decode_node() reads back.
+    const std::string tag(stanza.view.tag());
+    std::string key = tag;
     for (std::string_view a : {"from", "participant", "id"}) {
         key += '|';
-        key += stanza.attr(a).value_or("");
+        if (auto v = stanza.view.attr(a)) v->append_to(key);
     }
     try {
-        stanzas_.keep(options_.name, key, stanza.tag, *bytes, static_cast<int64_t>(ngx_time()));
+        stanzas_.keep(options_.name, key, tag, stanza.node_bytes(),
+                      static_cast<int64_t>(ngx_time()));
     } catch (const std::exception& e) {
         log(LogLevel::error,
             "chatwoot helper: inbox \"%s\": WhatsApp %s not stored (%s); not acked, WhatsApp "
-            "delivers it again", options_.name.c_str(), stanza.tag.c_str(), e.what());
+            "delivers it again", options_.name.c_str(), tag.c_str(), e.what());
         return;
     }
-    (void) conn_->send_ack(stanza);
+    (void) conn_->send_ack(stanza.view);
 }
 
 void LiveDevice::forget_keys()

@@ -111,7 +111,7 @@ private:
     void arm_timer();
     void timer_fired();
     void forget_keys();
-    void keep_and_ack(const wa::binary::Node& stanza);
+    void keep_and_ack(const wa::session::event::Stanza& stanza);
     void refresh_version();
     void version_page(const TransferResult& result);
     wa::session::Millis now() const;

@@ -1,5 +1,6 @@
 // Stanzas a live WhatsApp device received and keeps for later (schema step
-// 10): the binary node as it came, stored before the server's ack.  The
+// 10): the binary node as it came (the frame minus its flags byte, inflated;
+// binary::decode_node reads it), stored before the server's ack.  The
 // messages layer reads them back in arrival order.
 #pragma once
 

@@ -4,14 +4,24 @@
 // in the same run; prints both and the ratio.  Decoding is timed three
 // ways: into a new Node, into a reused Node, and as views (ViewDecoder,
 // what a session's receive loop uses); the transport rows decrypt each
-// frame and decode it into a reused Node, and as views.  A benchmark, not a test:
-// it checks only that our bytes equal the reference's, then times.
+// frame and decode it into a reused Node, and as views.  The live rows are
+// a session's receive path: the stanzas a server sends (messages with
+// <enc>, a receipt, an ack, a notification) through Connection::receive
+// (frame reassembly, transport decrypt, view decode, dispatch, the acks it
+// sends at once, the events polled), against Baileys' decrypt + decode +
+// the same acks; and again on the stanzas read without an ack at once
+// (messages, acks), where both sides only decrypt and decode.  A
+// benchmark, not a test: it checks only that our bytes equal the
+// reference's, then times.
 //
 //   wa_codec_bench <reference.json> [seconds per case]
 #include "wa/binary/decoder.hpp"
 #include "wa/binary/encoder.hpp"
 #include "wa/binary/view_decoder.hpp"
 #include "wa/noise/transport.hpp"
+#include "wa/session/connection.hpp"
+
+#include "session_scripted_server.hpp"
 
 #include <rapidjson/document.h>
 
@@ -19,8 +29,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 using namespace chatwoot::wa;
@@ -59,6 +71,51 @@ double rate(double seconds, F&& fn)
     }
     return rounds / std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// One logged-in Connection against the scripted server, and `rounds`
+// passes over `stanzas` as the server's next frames (one WebSocket message
+// each).  Set up outside the timing: a Connection reads a stream once.
+struct LiveSession {
+    test::ScriptedServer server;
+    session::MemorySessionStore store;
+    std::optional<session::Connection> conn;
+    std::vector<Bytes> messages;
+
+    LiveSession(const session::DeviceCredentials& credentials, const std::vector<Bytes>& stanzas,
+                int rounds)
+        : store(credentials)
+    {
+        session::ConnectionConfig config;
+        config.root_key = server.root_public();
+        conn.emplace(config, store, crypto::seeded_random(as_bytes("bench")));
+        if (!conn->start(0, 1800000000).ok()) die("live: start");
+        pump();
+        if (server.to_client.size() != 1) die("live: no server hello");
+        Bytes hello = std::move(server.to_client.front());
+        server.to_client.clear();
+        if (!conn->receive(hello, 0).ok()) die("live: server hello");
+        pump();
+        if (!server.handshake_done()) die("live: handshake: " + server.failure);
+        auto success = binary::encode(test::server_node("success", {{"t", "1800000000"}}));
+        if (!success || !conn->receive(server.frame_for_plaintext(*success), 0).ok()) {
+            die("live: success");
+        }
+        pump();
+        if (conn->state() != session::ConnectionState::connected) die("live: not logged in");
+        for (int r = 0; r < rounds; ++r) {
+            for (const Bytes& s : stanzas) messages.push_back(server.frame_for_plaintext(s));
+        }
+    }
+
+    void pump()
+    {
+        for (Bytes& m : conn->take_messages()) {
+            if (!server.from_client(m)) die("live: server refused: " + server.failure);
+        }
+        while (conn->poll_event()) {
+        }
+    }
+};
 
 }  // namespace
 
@@ -152,24 +209,73 @@ int main(int argc, char** argv)
         }
     });
 
+    // The live path: the stanzas a server sends (those with a from; the
+    // corpus also has our own outgoing ones), as the reference timed them.
+    auto credentials = session::generate_credentials(crypto::seeded_random(as_bytes("device")));
+    if (!credentials) die("live: credentials");
+    credentials->jid = binary::Jid::parse("5511999990000:7@s.whatsapp.net");
+    const int live_rounds = ref["live_rounds"].GetInt();
+    // Frames per second through Connection::receive, the events polled as
+    // an owner does; only the receiving is timed (a session is set up for
+    // each pass: a Connection reads a stream once).
+    auto live_rate = [&](const char* list) {
+        std::vector<Bytes> incoming;
+        for (const auto& i : ref[list].GetArray()) incoming.push_back(corpus.at(i.GetUint()));
+        double live_seconds = 0;
+        double live_frames = 0;
+        std::size_t stanzas_seen = 0;
+        while (live_seconds < seconds) {
+            LiveSession live(*credentials, incoming, live_rounds);
+            session::Connection& conn = *live.conn;
+            const auto t0 = Clock::now();
+            for (const Bytes& m : live.messages) {
+                if (!conn.receive(m, 1).ok()) die("live: receive");
+                while (auto e = conn.poll_event()) {
+                    if (const auto* st = std::get_if<session::event::Stanza>(&*e)) {
+                        stanzas_seen += st->view.tag().size();
+                    } else {
+                        die("live: an event other than a stanza");
+                    }
+                }
+                // The acks it sent itself leave with the next write.
+                (void)conn.take_messages();
+            }
+            live_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+            live_frames += static_cast<double>(live.messages.size());
+            if (conn.state() != session::ConnectionState::connected) die("live: connection ended");
+        }
+        if (stanzas_seen == 0) die("live: nothing delivered");
+        return live_frames / live_seconds;
+    };
+    // The stanzas a server sends (those with a from; the corpus also has
+    // our own outgoing ones), as the reference timed them: all of them
+    // (receipts and notifications acked at once, on both sides), and the
+    // ones read without an ack (messages wait for the owner's commit).
+    const double live_all = live_rate("live_corpus");
+    const double live_read = live_rate("live_read_corpus");
+
     const auto& r = ref["reference"];
     const double n_frames = static_cast<double>(frames.size());
     const double ours[] = {enc * corpus_bytes / 1e6,      dec * corpus_bytes / 1e6,
                            dec_into * corpus_bytes / 1e6, dec_view * corpus_bytes / 1e6,
-                           tr * n_frames,                 tr_view * n_frames};
+                           tr * n_frames,                 tr_view * n_frames,
+                           live_all,                      live_read};
     const double theirs[] = {r["encode_mb_s"].GetDouble(),        r["decode_mb_s"].GetDouble(),
                              r["decode_mb_s"].GetDouble(),        r["decode_mb_s"].GetDouble(),
-                             r["transport_frames_s"].GetDouble(), r["transport_frames_s"].GetDouble()};
+                             r["transport_frames_s"].GetDouble(), r["transport_frames_s"].GetDouble(),
+                             r["live_frames_s"].GetDouble(),      r["live_read_frames_s"].GetDouble()};
     const char* names[] = {"binary node encode (MB/s)",
                            "binary node decode, new node (MB/s)",
                            "binary node decode, reused node (MB/s)",
                            "binary node decode, views (MB/s)",
                            "transport decrypt+decode, reused (fr/s)",
-                           "transport decrypt+decode, views (fr/s)"};
+                           "transport decrypt+decode, views (fr/s)",
+                           "live: receive+dispatch+acks (fr/s)",
+                           "live: receive+dispatch, no acks (fr/s)"};
     std::printf("protocol core: %zu typical stanzas, %zu bytes; reference: %s\n", corpus.size(),
                 corpus_bytes, r["implementation"].GetString());
     std::printf("%-38s %14s %14s %8s\n", "", "ours", "reference", "ratio");
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         std::printf("%-38s %14.1f %14.1f %7.1fx\n", names[i], ours[i], theirs[i],
                     ours[i] / theirs[i]);
     }

@@ -45,7 +45,7 @@
 // The driver feeds the connection's events in, next to QrPairing's:
 //
 //     IqAnswered a     -> code.on_iq_answered(conn, a.outcome, now)
-//     Stanza s         -> code.on_stanza(conn, s.node, now)  (acks are the connection's)
+//     Stanza s         -> code.on_stanza(conn, s.to_node(), now)  (acks are the connection's)
 //     Closed c         -> code.on_closed(c.end)
 //     while (auto e = code.poll_event()) ...
 #pragma once

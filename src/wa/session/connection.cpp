@@ -4,6 +4,8 @@
 #include <charconv>
 
 #include "wa/binary/encoder.hpp"
+#include "wa/binary/payload.hpp"
+#include "wa/binary/tags.hpp"
 #include "wa/proto/codec.hpp"
 #include "wa/session/stanza_ack.hpp"
 
@@ -27,12 +29,43 @@ std::string ack_key(const binary::Node& stanza)
     return key;
 }
 
-bool is_from_server(const binary::Node& node)
+std::string ack_key(const binary::NodeView& stanza)
 {
-    std::string_view from = node.attr("from").value_or("");
-    if (from.starts_with('@')) from.remove_prefix(1);
-    return from == binary::kServerPhone;
+    std::string key(stanza.tag());
+    for (std::string_view name : {"id", "from", "participant"}) {
+        key += '\0';
+        if (auto v = stanza.attr(name)) v->append_to(key);
+    }
+    return key;
 }
+
+bool attr_is(const binary::NodeView& node, std::string_view key, std::string_view text)
+{
+    const auto v = node.attr(key);
+    return v && *v == text;
+}
+
+bool is_from_server(const binary::NodeView& node)
+{
+    std::string from;
+    if (auto v = node.attr("from")) v->append_to(from);
+    std::string_view f = from;
+    if (f.starts_with('@')) f.remove_prefix(1);
+    return f == binary::kServerPhone;
+}
+
+// Whether build_ack() would find the id and from it needs, without
+// building the ack.
+bool addressable(const binary::NodeView& stanza)
+{
+    const binary::AttrView* id = stanza.find_attr("id");
+    const binary::AttrView* from = stanza.find_attr("from");
+    return id != nullptr && id->value.size() != 0 && from != nullptr && from->value.size() != 0;
+}
+
+// Frames kept for reuse; more are made while events hold these, and let go
+// with their last event.
+constexpr std::size_t kPooledFrames = 4;
 
 }  // namespace
 
@@ -137,26 +170,57 @@ Status Connection::receive(ByteView message, Millis now)
     return Done{};
 }
 
+std::shared_ptr<ReceivedFrame> Connection::free_frame()
+{
+    for (const std::shared_ptr<ReceivedFrame>& f : frames_) {
+        // Held by the pool alone: no event borrows from it any more.
+        if (f.use_count() == 1) return f;
+    }
+    auto f = std::make_shared<ReceivedFrame>(config_.decode_limits);
+    if (frames_.size() < kPooledFrames) frames_.push_back(f);
+    return f;
+}
+
 void Connection::on_frame(ByteView frame, Millis now)
 {
     if (state_ == ConnectionState::handshake) {
         on_server_hello(frame);
         return;
     }
-    if (Status s = transport_->decrypt(frame, plain_); !s) {
+    std::shared_ptr<ReceivedFrame> rf = free_frame();
+    if (Status s = transport_->decrypt(frame, rf->plain_); !s) {
         // The counters no longer agree: nothing after this can be read.
         fail(EndKind::protocol_error, "transport: " + s.error().detail);
         return;
     }
-    auto node = binary::decode(plain_, config_.decode_limits);
-    if (!node) {
-        // One bad node does not poison the stream (the frame authenticated),
-        // but without an id it cannot be acked: report it and go on.
-        emit(event::ProtocolError{make_error(node.error().code,
-                                             "node: " + node.error().detail)});
+    // One bad node does not poison the stream (the frame authenticated),
+    // but without an id it cannot be acked: report it and go on.
+    auto bad_node = [this](const Error& e) {
+        emit(event::ProtocolError{make_error(e.code, "node: " + e.detail)});
+    };
+    const Bytes& plain = rf->plain_;
+    if (plain.empty()) {
+        bad_node(make_error(Errc::truncated, "payload without a flags byte"));
         return;
     }
-    on_node(std::move(*node), now);
+    if ((plain[0] & binary::tag::kFlagCompressed) != 0) {
+        auto inflated = binary::inflate_bounded(ByteView(plain).subspan(1),
+                                                config_.decode_limits.max_inflated_size);
+        if (!inflated) {
+            bad_node(inflated.error());
+            return;
+        }
+        rf->inflated_ = std::move(*inflated);
+        rf->body_ = rf->inflated_;
+    } else {
+        rf->body_ = ByteView(plain).subspan(1);
+    }
+    auto node = rf->decoder_.decode_node(rf->body_);
+    if (!node) {
+        bad_node(node.error());
+        return;
+    }
+    on_node(*node, std::move(rf), now);
 }
 
 void Connection::on_server_hello(ByteView frame)
@@ -213,33 +277,37 @@ Result<Bytes> Connection::client_payload() const
     return proto::serialize(*payload);
 }
 
-void Connection::on_node(binary::Node node, Millis now)
+// Dispatch from the view: only what leaves this layer as an owned node
+// (answers to our IQs, server requests, <success>, the rare stream end) is
+// copied; a stanza goes up as the view, with its frame.
+void Connection::on_node(const binary::NodeView& node, std::shared_ptr<ReceivedFrame> frame,
+                         Millis now)
 {
-    const std::string& tag = node.tag;
+    const std::string_view tag = node.tag();
 
     if (tag == "iq") {
         if (auto outcome = iq_.match(node)) {
             on_iq_outcome(std::move(*outcome), now);
             return;
         }
-        const auto type = node.attr("type");
-        if (type == "get" && node.attr("xmlns") == "urn:xmpp:ping") {
+        const bool get = attr_is(node, "type", "get");
+        if (get && attr_is(node, "xmlns", "urn:xmpp:ping")) {
             // The server's own keepalive: answer it, or it drops us.
-            if (auto id = node.attr("id"); id && !id->empty()) {
+            if (auto id = node.attr("id"); id && id->size() != 0) {
                 binary::Node pong("iq");
                 pong.set_attr("to", binary::server_jid());
-                pong.set_attr("id", *id);
+                pong.set_attr("id", id->owned());
                 pong.set_attr("type", "result");
                 (void)send_node(pong);
             }
             return;
         }
-        if (type == "get" || type == "set") {
+        if (get || attr_is(node, "type", "set")) {
             if (state_ == ConnectionState::logging_in && node.child("pair-device") != nullptr &&
                 is_from_server(node)) {
                 state_ = ConnectionState::pairing;
             }
-            emit(event::ServerRequest{std::move(node)});
+            emit(event::ServerRequest{node.owned()});
             return;
         }
         // An answer to nothing pending: late (timed out) or not ours.
@@ -253,15 +321,15 @@ void Connection::on_node(binary::Node node, Millis now)
         state_ = ConnectionState::connected;
         connected_since_ = now;
         schedule_ping(now);
-        emit(event::LoggedIn{std::move(node)});
+        emit(event::LoggedIn{node.owned()});
         return;
     }
     if (tag == "failure") {
-        finish(classify_failure(node));
+        finish(classify_failure(node.owned()));
         return;
     }
     if (tag == "stream:error") {
-        finish(classify_stream_error(node));
+        finish(classify_stream_error(node.owned()));
         return;
     }
     if (tag == "xmlstreamend") {
@@ -269,58 +337,62 @@ void Connection::on_node(binary::Node node, Millis now)
         return;
     }
     if (tag == "ib") {
-        on_ib(std::move(node));
+        on_ib(node, std::move(frame));
         return;
     }
-    deliver_stanza(std::move(node));
+    deliver_stanza(node, std::move(frame));
 }
 
-void Connection::on_ib(binary::Node node)
+void Connection::on_ib(const binary::NodeView& node, std::shared_ptr<ReceivedFrame> frame)
 {
-    bool other = !node.children() || node.children()->empty();
-    if (const binary::Children* kids = node.children()) {
-        for (const binary::Node& child : *kids) {
-            if (child.tag == "offline") {
-                int count = 0;
-                const std::string_view text = child.attr("count").value_or("");
-                std::from_chars(text.data(), text.data() + text.size(), count);
-                offline_done_ = true;
-                emit(event::OfflineDone{count});
-            } else if (child.tag == "edge_routing") {
-                const binary::Node* info = child.child("routing_info");
-                const Bytes* bytes = info != nullptr ? info->bytes() : nullptr;
-                if (bytes != nullptr && !bytes->empty() && bytes->size() <= noise::max_frame_size) {
-                    emit(event::RoutingInfo{*bytes});
-                } else {
-                    emit(event::ProtocolError{
-                        make_error(Errc::malformed, "edge_routing without routing_info bytes")});
-                }
-            } else {
-                other = true;
+    const auto kids = node.children();
+    bool other = kids.empty();
+    for (const binary::NodeView& child : kids) {
+        if (child.tag() == "offline") {
+            int count = 0;
+            if (auto v = child.attr("count"); v && !v->is_jid()) {
+                std::from_chars(v->text.data(), v->text.data() + v->text.size(), count);
             }
+            offline_done_ = true;
+            emit(event::OfflineDone{count});
+        } else if (child.tag() == "edge_routing") {
+            const binary::NodeView* info = child.child("routing_info");
+            const auto bytes = info != nullptr ? info->bytes() : std::nullopt;
+            if (bytes && !bytes->empty() && bytes->size() <= noise::max_frame_size) {
+                emit(event::RoutingInfo{Bytes(bytes->begin(), bytes->end())});
+            } else {
+                emit(event::ProtocolError{
+                    make_error(Errc::malformed, "edge_routing without routing_info bytes")});
+            }
+        } else {
+            other = true;
         }
     }
-    if (other) deliver_stanza(std::move(node));
+    if (other) deliver_stanza(node, std::move(frame));
 }
 
-void Connection::deliver_stanza(binary::Node node)
+void Connection::deliver_stanza(const binary::NodeView& node, std::shared_ptr<ReceivedFrame> frame)
 {
     AckState ack = AckState::not_needed;
     if (needs_ack(node)) {
-        const bool deferred =
-            (node.tag == "message" && config_.defer_message_acks) ||
-            (node.tag == "receipt" && node.attr("type") == "retry");
-        auto built = build_ack(node);
-        if (!built) {
-            // Nothing to address an ack to: the stanza cannot be trusted
-            // to be what it says, so it is not handed on either.
-            emit(event::ProtocolError{built.error()});
-            return;
-        }
+        const bool deferred = (node.tag() == "message" && config_.defer_message_acks) ||
+                              (node.tag() == "receipt" && attr_is(node, "type", "retry"));
         if (deferred) {
+            // The ack itself is the owner's; only check it can be built.
+            if (!addressable(node)) {
+                emit(event::ProtocolError{build_ack(node).error()});
+                return;
+            }
             ack = AckState::deferred;
             deferred_.insert(ack_key(node));
         } else {
+            auto built = build_ack(node);
+            if (!built) {
+                // Nothing to address an ack to: the stanza cannot be trusted
+                // to be what it says, so it is not handed on either.
+                emit(event::ProtocolError{built.error()});
+                return;
+            }
             if (Status s = send_node(*built); !s) {
                 emit(event::ProtocolError{s.error()});
                 return;
@@ -328,7 +400,7 @@ void Connection::deliver_stanza(binary::Node node)
             ack = AckState::sent;
         }
     }
-    emit(event::Stanza{std::move(node), ack});
+    emit(event::Stanza{node, ack, std::move(frame)});
 }
 
 void Connection::on_iq_outcome(IqOutcome outcome, Millis now)
@@ -417,11 +489,13 @@ Status Connection::send_node(const binary::Node& node)
                           std::string("connection: cannot send while ") +
                               std::string(connection_state_name(state_)));
     }
-    auto payload = binary::encode(node);
-    if (!payload) return payload.error();
-    Bytes body;
-    if (Status s = transport_->encrypt(*payload, body); !s) return s;
-    return write_frame(body);
+    // Scratch buffers reused send after send: an ack per stanza read is
+    // the receive loop's commonest write.
+    plain_out_.assign(1, 0);  // the flags byte: not compressed
+    if (Status s = binary::encode_node(node, plain_out_); !s) return s;
+    sealed_out_.clear();
+    if (Status s = transport_->encrypt(plain_out_, sealed_out_); !s) return s;
+    return write_frame(sealed_out_);
 }
 
 Result<std::string> Connection::send_iq(binary::Node iq, Millis now, std::uint64_t cookie,
@@ -441,6 +515,15 @@ Result<std::string> Connection::send_iq(binary::Node iq, Millis now, std::uint64
 }
 
 Status Connection::send_ack(const binary::Node& stanza, int error)
+{
+    auto ack = build_ack(stanza, error);
+    if (!ack) return ack.error();
+    Status sent = send_node(*ack);
+    if (sent) deferred_.erase(ack_key(stanza));
+    return sent;
+}
+
+Status Connection::send_ack(const binary::NodeView& stanza, int error)
 {
     auto ack = build_ack(stanza, error);
     if (!ack) return ack.error();

@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -46,6 +47,8 @@
 
 #include "wa/binary/decoder.hpp"
 #include "wa/binary/node.hpp"
+#include "wa/binary/node_view.hpp"
+#include "wa/binary/view_decoder.hpp"
 #include "wa/bytes.hpp"
 #include "wa/crypto/random.hpp"
 #include "wa/error.hpp"
@@ -97,6 +100,29 @@ enum class ConnectionState {
 
 std::string_view connection_state_name(ConnectionState state);
 
+// One decrypted frame and the view decoded from it.  The receive loop
+// reads most stanzas once (a tag, a few attributes, a payload handed on),
+// so a frame is decoded into views, not copies (node_view.hpp); this is
+// what those views point into.  Frames are pooled by the connection and
+// shared with the events that borrow from them: a frame is reused only
+// once no event holds it any more.
+class ReceivedFrame {
+public:
+    explicit ReceivedFrame(const binary::DecodeLimits& limits) : decoder_(limits) {}
+
+    // The node's encoded bytes: the frame minus its flags byte, inflated
+    // when it was zlib-flagged.  What a stanza is kept as, verbatim.
+    ByteView node_bytes() const { return body_; }
+
+private:
+    friend class Connection;
+
+    Bytes plain_;      // the decrypted frame: flags byte, then the node or a zlib stream
+    Bytes inflated_;   // the node of a zlib-flagged frame
+    ByteView body_;    // into plain_ or inflated_
+    binary::ViewDecoder decoder_;
+};
+
 // How the ack of a delivered stanza stands.
 enum class AckState {
     not_needed,  // the stanza takes no ack
@@ -119,9 +145,21 @@ struct ServerRequest {
 
 // Any other stanza (message, receipt, notification, call, presence, an
 // <ib> with children other than the two below...).
+//
+// `view` borrows from `frame`: it stays valid as long as this event (or a
+// copy of it) lives, however many frames the connection reads meanwhile.
+// Whoever keeps a part of it copies that part; to_node() copies all of it,
+// for the layers that take a binary::Node (the few notifications they
+// handle: call it only once the tag says the stanza is theirs).
 struct Stanza {
-    binary::Node node;
+    binary::NodeView view;
     AckState ack = AckState::not_needed;
+    std::shared_ptr<const ReceivedFrame> frame;
+
+    // The stanza as the server encoded it (no flags byte, not compressed):
+    // binary::decode() of it gives to_node().
+    ByteView node_bytes() const { return frame ? frame->node_bytes() : ByteView{}; }
+    binary::Node to_node() const { return view.owned(); }
 };
 
 struct IqAnswered {
@@ -204,6 +242,7 @@ public:
 
     // Acks (error 0) or nacks a stanza this connection delivered.
     Status send_ack(const binary::Node& stanza, int error = 0);
+    Status send_ack(const binary::NodeView& stanza, int error = 0);
 
     // Stanzas delivered with AckState::deferred and not acked yet.  Ones
     // still open when the connection ends are redelivered by the server on
@@ -226,10 +265,11 @@ public:
 private:
     void on_frame(ByteView frame, Millis now);
     void on_server_hello(ByteView frame);
-    void on_node(binary::Node node, Millis now);
+    std::shared_ptr<ReceivedFrame> free_frame();
+    void on_node(const binary::NodeView& node, std::shared_ptr<ReceivedFrame> frame, Millis now);
     void on_iq_outcome(IqOutcome outcome, Millis now);
-    void deliver_stanza(binary::Node node);
-    void on_ib(binary::Node node);
+    void deliver_stanza(const binary::NodeView& node, std::shared_ptr<ReceivedFrame> frame);
+    void on_ib(const binary::NodeView& node, std::shared_ptr<ReceivedFrame> frame);
     Result<Bytes> client_payload() const;
     void schedule_ping(Millis now);
     void send_ping(Millis now);
@@ -260,7 +300,12 @@ private:
     bool offline_done_ = false;
     std::set<std::string> deferred_;  // ack_key() of stanzas awaiting the owner's ack
 
-    Bytes plain_;              // a decrypted frame, reused
+    // Frames to decrypt and decode into, reused once no event holds them
+    // (free_frame); a handful, so an owner that keeps events does not
+    // make the pool grow.
+    std::vector<std::shared_ptr<ReceivedFrame>> frames_;
+    Bytes plain_out_;   // send_node's encoded node, reused
+    Bytes sealed_out_;  // and its ciphertext
     std::vector<Bytes> out_;
     std::deque<Event> events_;
 };

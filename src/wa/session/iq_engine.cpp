@@ -103,6 +103,26 @@ std::optional<IqOutcome> IqEngine::match(const binary::Node& node)
     return out;
 }
 
+std::optional<IqOutcome> IqEngine::match(const binary::NodeView& node)
+{
+    if (node.tag() != "iq") {
+        return std::nullopt;
+    }
+    const auto type = node.attr("type");
+    if (!type || (!(*type == "result") && !(*type == "error"))) {
+        return std::nullopt;
+    }
+    const auto id = node.attr("id");
+    if (!id) {
+        return std::nullopt;
+    }
+    if (!pending_.contains(id->to_string())) {
+        return std::nullopt;
+    }
+    // The owned path from here: the owner keeps the answer.
+    return match(node.owned());
+}
+
 std::vector<IqOutcome> IqEngine::expire(Millis now)
 {
     std::vector<std::pair<std::uint64_t, IqOutcome>> due;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "wa/binary/node.hpp"
+#include "wa/binary/node_view.hpp"
 #include "wa/crypto/random.hpp"
 #include "wa/error.hpp"
 #include "wa/session/clock.hpp"
@@ -82,6 +83,8 @@ public:
     // of type "result" or "error" with a pending id.  nullopt for anything
     // else, including an answer to an id already settled (a duplicate).
     std::optional<IqOutcome> match(const binary::Node& node);
+    // The same from a view: the response is copied only when it matched.
+    std::optional<IqOutcome> match(const binary::NodeView& node);
 
     // The requests whose deadline is at or before `now`, oldest first, as
     // timeouts; they are settled and will not match a late answer.

@@ -30,7 +30,7 @@
 //
 // The driver routes the connection's events, as for QrPairing:
 //
-//     Stanza s         -> pairing.on_stanza(conn, s.node, now)  (true: ours)
+//     Stanza s         -> pairing.on_stanza(conn, s.to_node(), now)  (true: ours)
 //     IqAnswered a     -> pairing.on_iq_answered(conn, a.outcome, now)
 //     ServerRequest r  -> pairing.on_server_request(r.iq), then QrPairing's
 //     Closed c         -> pairing.on_closed(c.end)

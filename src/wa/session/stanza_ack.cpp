@@ -39,4 +39,41 @@ Result<binary::Node> build_ack(const binary::Node& stanza, int error)
     return ack;
 }
 
+bool needs_ack(const binary::NodeView& stanza)
+{
+    const std::string_view t = stanza.tag();
+    return t == "message" || t == "receipt" || t == "notification" || t == "call";
+}
+
+Result<binary::Node> build_ack(const binary::NodeView& stanza, int error)
+{
+    const binary::AttrView* id = stanza.find_attr("id");
+    const binary::AttrView* from = stanza.find_attr("from");
+    if (id == nullptr || id->value.size() == 0) {
+        return make_error(Errc::malformed, "ack: <" + std::string(stanza.tag()) + "> has no id");
+    }
+    if (from == nullptr || from->value.size() == 0) {
+        return make_error(Errc::malformed,
+                          "ack: <" + std::string(stanza.tag()) + "> has no from");
+    }
+    binary::Node ack("ack");
+    ack.set_attr("class", std::string(stanza.tag()));
+    ack.set_attr("id", id->value.owned());
+    ack.set_attr("to", from->value.owned());
+    if (const binary::AttrView* p = stanza.find_attr("participant")) {
+        ack.set_attr("participant", p->value.owned());
+    }
+    if (const binary::AttrView* r = stanza.find_attr("recipient")) {
+        ack.set_attr("recipient", r->value.owned());
+    }
+    if (const binary::AttrView* type = stanza.find_attr("type");
+        type && stanza.tag() != "message") {
+        ack.set_attr("type", type->value.owned());
+    }
+    if (error != 0) {
+        ack.set_attr("error", std::to_string(error));
+    }
+    return ack;
+}
+
 }  // namespace chatwoot::wa::session

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "wa/binary/node.hpp"
+#include "wa/binary/node_view.hpp"
 #include "wa/error.hpp"
 
 namespace chatwoot::wa::session {
@@ -28,11 +29,15 @@ inline constexpr int nack_unhandled_error = 500;
 
 // <message>, <receipt>, <notification> and <call>.
 bool needs_ack(const binary::Node& stanza);
+bool needs_ack(const binary::NodeView& stanza);
 
 // The ack (or, with a nonzero `error`, nack) for `stanza`.  Attribute
 // values are copied with their wire form, so a JID goes back as the JID it
 // came as.  Errc::malformed when the stanza has no id or no from: there is
 // nothing to address the ack to.
 Result<binary::Node> build_ack(const binary::Node& stanza, int error = 0);
+// The same from a view (the receive loop's), copying only what the ack
+// repeats.
+Result<binary::Node> build_ack(const binary::NodeView& stanza, int error = 0);
 
 }  // namespace chatwoot::wa::session

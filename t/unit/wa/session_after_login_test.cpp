@@ -90,7 +90,7 @@ struct LoginHarness : FlowHarness {
             } else if (const auto* a = std::get_if<event::IqAnswered>(&e)) {
                 (void)after.on_iq_answered(*conn, a->outcome, now);
             } else if (const auto* s = std::get_if<event::Stanza>(&e)) {
-                if (!after.on_stanza(*conn, s->node, now)) not_ours.push_back(s->node);
+                if (!after.on_stanza(*conn, s->to_node(), now)) not_ours.push_back(s->to_node());
             }
             while (auto le = after.poll_event()) flow_events.push_back(std::move(*le));
         };

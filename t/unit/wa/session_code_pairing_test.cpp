@@ -152,7 +152,7 @@ struct CodeHarness : FlowHarness {
             } else if (const auto* a = std::get_if<event::IqAnswered>(&e)) {
                 code.on_iq_answered(*conn, a->outcome, now);
             } else if (const auto* s = std::get_if<event::Stanza>(&e)) {
-                code.on_stanza(*conn, s->node, now);
+                code.on_stanza(*conn, s->to_node(), now);
             } else if (const auto* c = std::get_if<event::Closed>(&e)) {
                 qr.on_closed(c->end);
                 code.on_closed(c->end);

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "session_scripted_server.hpp"
+#include "wa/binary/decoder.hpp"
 #include "wa/binary/encoder.hpp"
+#include "wa/binary/payload.hpp"
 #include "wa/crypto/random.hpp"
 #include "wa/session/connection.hpp"
 
@@ -366,7 +368,7 @@ TEST(SessionConnection, NotificationIsAckedAtOnce)
     EXPECT_EQ(attr(ack, "type"), "encrypt");
     auto stanza = h.only<event::Stanza>();
     EXPECT_EQ(stanza.ack, AckState::sent);
-    EXPECT_EQ(stanza.node.tag, "notification");
+    EXPECT_EQ(stanza.view.tag(), "notification");
 }
 
 TEST(SessionConnection, MessageAckWaitsForTheOwner)
@@ -384,7 +386,7 @@ TEST(SessionConnection, MessageAckWaitsForTheOwner)
     EXPECT_EQ(stanza.ack, AckState::deferred);
     EXPECT_EQ(h.conn->deferred_acks(), 1u);
 
-    ASSERT_TRUE(h.conn->send_ack(stanza.node).ok());
+    ASSERT_TRUE(h.conn->send_ack(stanza.view).ok());
     h.settle();
     EXPECT_EQ(h.conn->deferred_acks(), 0u);
     ASSERT_EQ(h.server.received.size(), 1u);
@@ -422,7 +424,7 @@ TEST(SessionConnection, UnparseableStanzaGetsANack)
     h.send(server_node("message", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "3EB0BB"}}));
     auto stanza = h.only<event::Stanza>();
     // The owner could not make sense of it: it still acks, with the code.
-    ASSERT_TRUE(h.conn->send_ack(stanza.node, 487).ok());
+    ASSERT_TRUE(h.conn->send_ack(stanza.view, 487).ok());
     h.settle();
     ASSERT_EQ(h.server.received.size(), 1u);
     EXPECT_EQ(attr(h.server.received.front(), "error"), "487");
@@ -621,7 +623,108 @@ TEST(SessionConnection, UndecodableNodeIsReportedAndSkipped)
     EXPECT_EQ(h.conn->state(), ConnectionState::connected);
     // The stream goes on: the next frame is read.
     h.send(server_node("ib", {}, {Node("dirty")}));
-    EXPECT_EQ(h.only<event::Stanza>().node.tag, "ib");
+    EXPECT_EQ(h.only<event::Stanza>().view.tag(), "ib");
+}
+
+// Several frames in one WebSocket message: each stanza's view borrows from
+// its own frame, so all stay valid (and equal to what was sent) once the
+// whole message is read, and its node bytes are the node as encoded.
+TEST(SessionConnection, StanzaViewsOfOneMessageStayValid)
+{
+    Harness h;
+    h.login();
+    Node a = server_node("message", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "A1"},
+                                           {"type", "text"}},
+                               {server_node("enc", {{"v", "2"}, {"type", "msg"}})});
+    Node b = server_node("receipt", {{"from", "5511777770000@s.whatsapp.net"}, {"id", "B2"}});
+    Node c = server_node("notification", {{"from", "s.whatsapp.net"}, {"id", "C3"},
+                                          {"type", "server_sync"}});
+    std::get<binary::Children>(a.content)[0].content = Bytes{1, 2, 3, 4, 5};
+    Bytes message = h.server.frame_for(a);
+    for (const Node* n : {&b, &c}) {
+        Bytes f = h.server.frame_for(*n);
+        message.insert(message.end(), f.begin(), f.end());
+    }
+    h.to_client(message);
+    auto stanzas = h.all<event::Stanza>();
+    ASSERT_EQ(stanzas.size(), 3u);
+    const Node* sent[] = {&a, &b, &c};
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_TRUE(stanzas[i].view == *sent[i]) << binary::to_debug_string(stanzas[i].view);
+        EXPECT_EQ(stanzas[i].to_node(), *sent[i]);
+        auto encoded = binary::encode(*sent[i]);
+        ASSERT_TRUE(encoded.ok());
+        // encode() puts the flags byte first; node_bytes() is without it.
+        EXPECT_EQ(Bytes(stanzas[i].node_bytes().begin(), stanzas[i].node_bytes().end()),
+                  Bytes(encoded->begin() + 1, encoded->end()));
+    }
+    const binary::NodeView* enc = stanzas[0].view.child("enc");
+    ASSERT_NE(enc, nullptr);
+    ASSERT_TRUE(enc->bytes().has_value());
+    EXPECT_EQ(Bytes(enc->bytes()->begin(), enc->bytes()->end()), (Bytes{1, 2, 3, 4, 5}));
+}
+
+// An event the owner keeps is not overwritten by the frames that follow:
+// its frame is reused only once no event holds it.
+TEST(SessionConnection, KeptStanzaSurvivesLaterFrames)
+{
+    Harness h;
+    h.login();
+    const Node first = server_node("receipt", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "k-1"}});
+    h.send(first);
+    const event::Stanza kept = h.only<event::Stanza>();
+    for (int i = 0; i < 10; ++i) {
+        h.send(server_node("receipt", {{"from", "5511777770000@s.whatsapp.net"},
+                                       {"id", "later-" + std::to_string(i)}, {"type", "read"}}));
+        h.send(server_node("iq", {{"from", "s.whatsapp.net"}, {"id", "p" + std::to_string(i)},
+                                  {"type", "get"}, {"xmlns", "urn:xmpp:ping"}}));
+    }
+    EXPECT_EQ(h.all<event::Stanza>().size(), 11u);
+    EXPECT_TRUE(kept.view == first) << binary::to_debug_string(kept.view);
+    auto decoded = binary::decode_node(kept.node_bytes());
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(*decoded, first);
+}
+
+// A zlib-flagged frame: the view and the node bytes are the inflated node.
+TEST(SessionConnection, CompressedStanzaIsDeliveredInflated)
+{
+    Harness h;
+    h.login();
+    const Node n = server_node("message", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "Z1"}});
+    auto encoded = binary::encode(n);
+    ASSERT_TRUE(encoded.ok());
+    const Bytes body(encoded->begin() + 1, encoded->end());
+    auto compressed = binary::compress_payload(body);
+    ASSERT_TRUE(compressed.ok());
+    h.to_client(h.server.frame_for_plaintext(*compressed));
+    auto stanza = h.only<event::Stanza>();
+    EXPECT_TRUE(stanza.view == n);
+    EXPECT_EQ(Bytes(stanza.node_bytes().begin(), stanza.node_bytes().end()), body);
+    EXPECT_EQ(stanza.ack, AckState::deferred);
+}
+
+// A deferred ack is settled by the view or by an owned copy alike: both
+// name the same stanza in the ledger.
+TEST(SessionConnection, DeferredAckSettledFromViewOrNode)
+{
+    Harness h;
+    h.login();
+    h.send(server_node("message", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "D1"},
+                                   {"participant", "5511666660000@s.whatsapp.net"}}));
+    h.send(server_node("message", {{"from", "5511888880000@s.whatsapp.net"}, {"id", "D2"}}));
+    auto stanzas = h.all<event::Stanza>();
+    ASSERT_EQ(stanzas.size(), 2u);
+    EXPECT_EQ(h.conn->deferred_acks(), 2u);
+    ASSERT_TRUE(h.conn->send_ack(stanzas[0].view).ok());
+    EXPECT_EQ(h.conn->deferred_acks(), 1u);
+    ASSERT_TRUE(h.conn->send_ack(stanzas[1].to_node()).ok());
+    EXPECT_EQ(h.conn->deferred_acks(), 0u);
+    h.settle();
+    ASSERT_GE(h.server.received.size(), 2u);
+    const Node& ack = h.server.received[h.server.received.size() - 2];
+    EXPECT_EQ(attr(ack, "id"), "D1");
+    EXPECT_EQ(attr(ack, "participant"), "5511666660000@s.whatsapp.net");
 }
 
 TEST(SessionConnection, CompressedFlagOnGarbageIsReportedAndSkipped)

@@ -132,7 +132,7 @@ struct PasskeyHarness : FlowHarness {
     {
         on_event = [this](const Event& e) {
             if (const auto* s = std::get_if<event::Stanza>(&e)) {
-                passkey.on_stanza(*conn, s->node, now);
+                passkey.on_stanza(*conn, s->to_node(), now);
             } else if (const auto* a = std::get_if<event::IqAnswered>(&e)) {
                 passkey.on_iq_answered(*conn, a->outcome, now);
             } else if (const auto* r = std::get_if<event::ServerRequest>(&e)) {
@@ -566,7 +566,7 @@ TEST(SessionPasskeyPairing, APairedDeviceHasNoCeremonyToRun)
     PasskeyPairing passkey(paired, crypto::replay_random(ceremony_random()));
     h.on_event = [&](const Event& e) {
         if (const auto* s = std::get_if<event::Stanza>(&e)) {
-            EXPECT_TRUE(passkey.on_stanza(*h.conn, s->node, h.now));
+            EXPECT_TRUE(passkey.on_stanza(*h.conn, s->to_node(), h.now));
         }
     };
     h.handshake();

@@ -135,7 +135,8 @@ private:
         } else if (const auto* a = std::get_if<event::IqAnswered>(&e)) {
             passkey_.on_iq_answered(conn_, a->outcome, now);
         } else if (const auto* s = std::get_if<event::Stanza>(&e)) {
-            passkey_.on_stanza(conn_, s->node, now);
+            // The pairing layers take owned nodes, and only notifications.
+            if (s->view.tag() == "notification") passkey_.on_stanza(conn_, s->to_node(), now);
         } else if (const auto* p = std::get_if<event::ProtocolError>(&e)) {
             put_event("protocol_error", {{"detail", p->error.detail}});
         } else if (const auto* c = std::get_if<event::Closed>(&e)) {
