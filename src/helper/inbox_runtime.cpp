@@ -18,7 +18,7 @@ namespace {
 
 constexpr ngx_msec_t kTickMsec = 200;            // device housekeeping, chats kicked
 constexpr ngx_msec_t kIdleTickMsec = 1000;       // nothing to do and nothing ticking
-constexpr ngx_msec_t kSweepMsec = 5000;          // even idle parts look this often
+constexpr ngx_msec_t kSweepMsec = 30000;         // even idle parts look this often
 constexpr ngx_msec_t kStartRetryFirstMsec = 1000;
 constexpr ngx_msec_t kStartRetryCapMsec = 60000;
 
@@ -230,7 +230,7 @@ void InboxRuntime::tick() noexcept
     in_device_tick_ = false;
     // An idle part is not looked at (two store queries a tick, per inbox,
     // were most of an idle helper's CPU): what gives it work wakes it (a
-    // device's push, the queue drain), and every few seconds a sweep looks
+    // device's push, the queue drain), and every 30 s a sweep looks
     // anyway, for what nothing announces.
     const bool sweep = ngx_current_msec - last_sweep_ >= kSweepMsec;
     if (sweep) last_sweep_ = ngx_current_msec;

@@ -241,7 +241,7 @@ TEST(InboxRuntime, AnIdleSenderLooksWhenWokenAndInTheSweep)
     f.file_reply("a", 302, /*wake=*/false);
     f.run(1000);
     EXPECT_EQ(device->sent.size(), 1u) << "idle and not woken: not looked at yet";
-    f.run(5000);
+    f.run(30000);
     EXPECT_EQ(device->sent.size(), 2u) << "the sweep found it";
     EXPECT_EQ(f.state(302), "sent");
 }
