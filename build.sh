@@ -3,7 +3,7 @@
 #
 #   ./build.sh          install what is missing, build build/ngx_http_chatwoot_module.so
 #   ./build.sh run      build, then run nginx in the foreground with examples/nginx.conf
-#   ./build.sh test     build, unit tests (plain and ASan+UBSan), then prove -r t/
+#   ./build.sh test     build, unit tests (plain and ASan+UBSan), checks, then prove -j -r t/
 #   ./build.sh bench    build, then the benchmarks in t/bench/
 #   ./build.sh fuzz     build the protocol fuzzers (clang), run each FUZZ_SECONDS (600)
 #   ./build.sh asan-hostile   build, then only t/wa_hostile.t with the module under ASan+UBSan
