@@ -82,22 +82,10 @@ private:
     // the messages out.
     int pump()
     {
-        for (;;) {
-            bool moved = false;
-            while (auto e = conn_.poll_event()) {
-                moved = true;
-                if (int r = on_event(*e); r >= 0) return flush(r);
-            }
-            while (auto e = code_.poll_event()) {
-                moved = true;
-                if (int r = on_code_event(*e); r >= 0) return flush(r);
-            }
-            while (auto e = qr_.poll_event()) {
-                moved = true;
-                if (int r = on_qr_event(*e); r >= 0) return flush(r);
-            }
-            if (!moved) return flush(-1);
-        }
+        return flush(drain_events(
+            events_of(conn_, [this](const Event& e) { return on_event(e); }),
+            events_of(code_, [this](const auto& e) { return on_code_event(e); }),
+            events_of(qr_, [this](const auto& e) { return on_qr_event(e); })));
     }
 
     int flush(int r)

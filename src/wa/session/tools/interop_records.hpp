@@ -78,4 +78,32 @@ inline std::optional<Record> get_record()
     return r;
 }
 
+// One source's step for drain_events(): its events to `handle`, which
+// returns the tool's exit code (>= 0) to stop, or -1 to go on.
+template <class Source, class Handle>
+auto events_of(Source& source, Handle handle)
+{
+    return [&source, handle](bool& moved) -> int {
+        while (auto e = source.poll_event()) {
+            moved = true;
+            if (int r = handle(*e); r >= 0) return r;
+        }
+        return -1;
+    };
+}
+
+// The steps in turn until none has an event left (-1) or a handler
+// stopped (its exit code): a handler that sends makes more events.
+template <class... Steps>
+int drain_events(Steps... steps)
+{
+    for (;;) {
+        bool moved = false;
+        int r = -1;
+        ((r = r >= 0 ? r : steps(moved)), ...);
+        if (r >= 0) return r;
+        if (!moved) return -1;
+    }
+}
+
 }  // namespace chatwoot::wa::session::interop
