@@ -440,15 +440,7 @@ void LiveDevice::handle_code(ws::CodeEvent& event)
     } else if (auto* adv = std::get_if<ws::code_event::AdvSecret>(&event)) {
         // The phone typed the code: the pair-success that follows is
         // checked with the secret both sides just agreed, kept first.
-        if (auto s = keys_.store_adv_secret(adv->adv_secret); !s) {
-            log(LogLevel::error,
-                "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
-                options_.name.c_str(), s.error().detail.c_str());
-            conn_->close(now());
-            return;
-        }
-        credentials_->adv_secret = adv->adv_secret;
-        if (pairing_ != nullptr) pairing_->use_adv_secret(adv->adv_secret);
+        adopt_adv_secret(adv->adv_secret);
     } else if (std::get_if<ws::code_event::Finished>(&event)) {
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp took the pairing code",
             options_.name.c_str());
@@ -503,16 +495,7 @@ void LiveDevice::handle_passkey(ws::PasskeyEvent& event)
             "shows the same code%s", options_.name.c_str(),
             code->handoff_proven ? "" : " (no handoff proof: compare carefully)");
     } else if (auto* adv = std::get_if<ws::passkey_event::AdvSecretReplaced>(&event)) {
-        if (auto s = keys_.store_adv_secret(adv->adv_secret); !s) {
-            log(LogLevel::error,
-                "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
-                options_.name.c_str(), s.error().detail.c_str());
-            fresh_qr_ = true;
-            conn_->close(now());
-            return;
-        }
-        credentials_->adv_secret = adv->adv_secret;
-        if (pairing_ != nullptr) pairing_->use_adv_secret(adv->adv_secret);
+        adopt_adv_secret(adv->adv_secret);
     } else if (auto* failed = std::get_if<ws::passkey_event::Failed>(&event)) {
         // The server's ceremony is over too: a new registration brings
         // fresh refs and a fresh QR.
@@ -529,6 +512,22 @@ void LiveDevice::handle_passkey(ws::PasskeyEvent& event)
 
 // The refusal is the command's reason as it is: the command's kind names
 // the step, and the snapshot keeps 95 bytes of it.
+// A linking step agreed a new ADV secret (pairing by code, the passkey
+// ceremony): stored, then the pair-success that follows is checked with it.
+// A store that fails starts the registration over with a fresh QR.
+void LiveDevice::adopt_adv_secret(const wa::crypto::Key32& secret)
+{
+    if (auto s = keys_.store_adv_secret(secret); !s) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp pairing cannot be stored: %s",
+            options_.name.c_str(), s.error().detail.c_str());
+        fresh_qr_ = true;
+        conn_->close(now());
+        return;
+    }
+    credentials_->adv_secret = secret;
+    if (pairing_ != nullptr) pairing_->use_adv_secret(secret);
+}
+
 std::optional<std::string> LiveDevice::passkey_step(wa::Status done)
 {
     pump();

@@ -101,6 +101,7 @@ private:
     void handle_login(wa::session::LoginEvent& event);
     void handle_code(wa::session::CodeEvent& event);
     void handle_passkey(wa::session::PasskeyEvent& event);
+    void adopt_adv_secret(const wa::crypto::Key32& secret);
     std::optional<std::string> passkey_step(wa::Status done);
     std::optional<std::string> request_code(const std::string& phone);
     void connection_over(const wa::session::StreamEnd& end);
