@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 10> kMigrations = {
+constexpr std::array<std::string_view, 11> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -292,6 +292,73 @@ constexpr std::array<std::string_view, 10> kMigrations = {
         node         BLOB    NOT NULL,
         UNIQUE (device, stanza_key)
     );
+    )sql",
+
+    // 11: the messages layer (issue 10).
+    //  - wa_stanzas rows are kept after they are handled (done_at set, in
+    //    the unit of work that stores what came of them) for a while, so a
+    //    redelivery of a stanza we already handled is acked and skipped,
+    //    never decrypted twice; `receipt` is the delivery receipt owed for
+    //    it (the type attribute, '' for a plain one): sent after the
+    //    commit, cleared when it went, sent again after a crash.
+    //  - wa_device_lists: each user's devices (usync), cached until a
+    //    <notification type="devices"> or a phash mismatch drops the row;
+    //    user is the JID without device ("<user>@<server>"), devices the
+    //    ids, comma-separated, a hosted one suffixed "h".
+    //  - wa_group_info: a group's addressing mode and participants (JSON),
+    //    cached until a w:gp2 notification drops it.
+    //  - wa_sender_key_holders: member devices that have our sender key for
+    //    a group (an SKDM went to them): the rest get one with the next
+    //    message.
+    //  - wa_privacy_tokens: trusted-contact tokens, under the contact's LID
+    //    user ("<lid>@lid"), with their timestamps; `issued` is when we last
+    //    gave ours to them (waweb-2026.md 3).
+    //  - wa_recent_sends: the plaintext (Message protobuf) of what we sent,
+    //    for a recipient's retry receipt, also after a restart; pruned
+    //    after a bounded time.
+    R"sql(
+    ALTER TABLE wa_stanzas ADD COLUMN done_at INTEGER;
+    ALTER TABLE wa_stanzas ADD COLUMN receipt TEXT;
+    CREATE INDEX wa_stanzas_todo ON wa_stanzas (device, id) WHERE done_at IS NULL;
+    CREATE INDEX wa_stanzas_owed ON wa_stanzas (device, id) WHERE receipt IS NOT NULL;
+    CREATE TABLE wa_device_lists (
+        device      TEXT     NOT NULL,
+        user        TEXT     NOT NULL,
+        devices     TEXT     NOT NULL,
+        fetched_at  INTEGER  NOT NULL,
+        PRIMARY KEY (device, user)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_group_info (
+        device      TEXT     NOT NULL,
+        group_jid   TEXT     NOT NULL,
+        info        TEXT     NOT NULL,
+        fetched_at  INTEGER  NOT NULL,
+        PRIMARY KEY (device, group_jid)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_sender_key_holders (
+        device     TEXT  NOT NULL,
+        group_jid  TEXT  NOT NULL,
+        member     TEXT  NOT NULL,
+        PRIMARY KEY (device, group_jid, member)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_privacy_tokens (
+        device    TEXT     NOT NULL,
+        lid       TEXT     NOT NULL,
+        token     BLOB     NOT NULL,
+        t         INTEGER  NOT NULL,
+        sender_t  INTEGER,
+        issued    INTEGER,
+        PRIMARY KEY (device, lid)
+    ) WITHOUT ROWID;
+    CREATE TABLE wa_recent_sends (
+        device   TEXT     NOT NULL,
+        id       TEXT     NOT NULL,
+        chat     TEXT     NOT NULL,
+        message  BLOB     NOT NULL,
+        sent_at  INTEGER  NOT NULL,
+        PRIMARY KEY (device, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX wa_recent_sends_age ON wa_recent_sends (sent_at);
     )sql",
 };
 

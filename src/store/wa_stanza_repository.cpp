@@ -6,10 +6,14 @@ WaStanzaRepository::WaStanzaRepository(Database& db)
     : db_(db),
       insert_(db.raw(), "INSERT OR IGNORE INTO wa_stanzas (device, stanza_key, tag, received_at, "
                         "node) VALUES (?1, ?2, ?3, ?4, ?5)"),
-      oldest_(db.raw(), "SELECT id, tag, node FROM wa_stanzas WHERE device = ?1 ORDER BY id "
-                        "LIMIT ?2"),
+      oldest_(db.raw(), "SELECT id, tag, node FROM wa_stanzas WHERE device = ?1 AND done_at IS "
+                        "NULL ORDER BY id LIMIT ?2"),
       remove_(db.raw(), "DELETE FROM wa_stanzas WHERE id = ?1"),
-      count_(db.raw(), "SELECT count(*) FROM wa_stanzas WHERE device = ?1")
+      count_(db.raw(), "SELECT count(*) FROM wa_stanzas WHERE device = ?1 AND done_at IS NULL"),
+      done_(db.raw(), "UPDATE wa_stanzas SET done_at = ?2, receipt = ?3 WHERE id = ?1"),
+      owed_(db.raw(), "SELECT id, receipt, node FROM wa_stanzas WHERE device = ?1 AND receipt IS "
+                      "NOT NULL ORDER BY id LIMIT ?2"),
+      receipt_sent_(db.raw(), "UPDATE wa_stanzas SET receipt = NULL WHERE id = ?1")
 {
 }
 
@@ -41,6 +45,38 @@ void WaStanzaRepository::remove(int64_t id)
 {
     remove_.bind(1, id);
     remove_.run();
+}
+
+void WaStanzaRepository::done(int64_t id, int64_t now, std::optional<std::string_view> receipt)
+{
+    done_.bind(1, id).bind(2, now);
+    if (receipt) {
+        done_.bind(3, *receipt);
+    } else {
+        done_.bind_null(3);
+    }
+    done_.run();
+}
+
+std::vector<WaStanzaRepository::Kept> WaStanzaRepository::owed_receipts(std::string_view device,
+                                                                        size_t limit)
+{
+    std::vector<Kept> out;
+    owed_.bind(1, device).bind(2, static_cast<int64_t>(limit));
+    owed_.each_row([&](const Statement& st) {
+        Kept k;
+        k.id = st.column_int(0);
+        k.tag = st.column_text(1);
+        k.node = st.column_blob(2);
+        out.push_back(std::move(k));
+    });
+    return out;
+}
+
+void WaStanzaRepository::receipt_sent(int64_t id)
+{
+    receipt_sent_.bind(1, id);
+    receipt_sent_.run();
 }
 
 uint64_t WaStanzaRepository::count(std::string_view device)

@@ -29,9 +29,19 @@ public:
         std::string tag;
         std::vector<unsigned char> node;
     };
-    // The device's oldest kept stanzas, at most limit.
+    // The device's oldest stanzas not handled yet, at most limit.
     std::vector<Kept> oldest(std::string_view device, size_t limit);
     void remove(int64_t id);
+    // Handled (inside the unit of work that keeps what came of it): the
+    // row stays, so a redelivery is recognised by keep(); `receipt` is the
+    // delivery receipt owed for it (its type attribute, "" for a plain
+    // one), nullopt for none.
+    void done(int64_t id, int64_t now, std::optional<std::string_view> receipt);
+    // Handled stanzas whose receipt has not gone yet (tag holds the
+    // receipt type), oldest first: after a crash they are sent again.
+    std::vector<Kept> owed_receipts(std::string_view device, size_t limit);
+    void receipt_sent(int64_t id);
+    // Stanzas not handled yet.
     uint64_t count(std::string_view device);
 
 private:
@@ -40,6 +50,9 @@ private:
     Statement oldest_;
     Statement remove_;
     Statement count_;
+    Statement done_;
+    Statement owed_;
+    Statement receipt_sent_;
 };
 
 }  // namespace chatwoot::store
