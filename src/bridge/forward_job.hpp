@@ -22,7 +22,18 @@
 namespace chatwoot::bridge {
 
 struct WaMessage {
-    std::string id;              // WhatsApp message id
+    // What the event is.  Every kind is one row in the chat's ordered
+    // stream into Chatwoot, so a reaction, edit or revoke never overtakes
+    // the message it refers to.
+    enum class Kind {
+        message,   // a message to post (text, caption, placeholder...)
+        reaction,  // text = the emoji on `target` ("" takes it back)
+        revoke,    // `target` deleted for everyone
+        edit,      // `target`'s text is now `text`
+        read       // the contact read `targets` (our messages)
+    };
+    Kind kind = Kind::message;
+    std::string id;              // WhatsApp message id (the event's own)
     std::string chat;            // chat JID: the contact's identifier
     std::string sender;          // who wrote it (differs from chat in groups)
     std::string push_name;       // the sender's WhatsApp name, may be empty
@@ -33,6 +44,9 @@ struct WaMessage {
     // Media, already on disk in the helper's media directory; text is then
     // the caption and may be empty.
     std::vector<rest::Attachment> attachments;
+    std::string target;                  // reaction, revoke, edit
+    std::vector<std::string> targets;    // read
+    int64_t timestamp = 0;               // WhatsApp's, unix seconds; 0 unknown
 };
 
 struct ChatMapping {

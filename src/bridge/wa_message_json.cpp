@@ -14,6 +14,19 @@ constexpr size_t kMaxText = 65536;
 constexpr size_t kMaxId = 128;
 constexpr size_t kMaxAttachments = 16;
 constexpr size_t kMaxPath = 4096;
+constexpr size_t kMaxTargets = 256;
+
+const char* kind_name(WaMessage::Kind k)
+{
+    switch (k) {
+    case WaMessage::Kind::reaction: return "reaction";
+    case WaMessage::Kind::revoke: return "revoke";
+    case WaMessage::Kind::edit: return "edit";
+    case WaMessage::Kind::read: return "read";
+    case WaMessage::Kind::message: break;
+    }
+    return "message";
+}
 
 bool read_string(const rapidjson::Value& doc, const char* key, bool required,
                  size_t max, std::string* out, std::string* error)
@@ -91,10 +104,31 @@ std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* er
     }
     WaMessage m;
     std::string reply;
+    std::string kind;
+    if (!read_string(doc, "kind", false, 16, &kind, error)) {
+        return std::nullopt;
+    }
+    if (kind.empty() || kind == "message") {
+        m.kind = WaMessage::Kind::message;
+    } else if (kind == "reaction") {
+        m.kind = WaMessage::Kind::reaction;
+    } else if (kind == "revoke") {
+        m.kind = WaMessage::Kind::revoke;
+    } else if (kind == "edit") {
+        m.kind = WaMessage::Kind::edit;
+    } else if (kind == "read") {
+        m.kind = WaMessage::Kind::read;
+    } else {
+        *error = "field kind is not a known kind";
+        return std::nullopt;
+    }
+    const bool plain = m.kind == WaMessage::Kind::message;
     if (!read_string(doc, "id", true, kMaxId, &m.id, error)
         || !read_string(doc, "chat", true, kMaxJidLength, &m.chat, error)
         || !read_attachments(doc, &m.attachments, error)
-        || !read_string(doc, "text", m.attachments.empty(), kMaxText, &m.text, error)
+        || !read_string(doc, "text", plain && m.attachments.empty(), kMaxText, &m.text, error)
+        || !read_string(doc, "target", !plain && m.kind != WaMessage::Kind::read, kMaxId,
+                        &m.target, error)
         || !read_string(doc, "sender", false, kMaxJidLength, &m.sender, error)
         || !read_string(doc, "push_name", false, 256, &m.push_name, error)
         || !read_string(doc, "chat_name", false, 256, &m.chat_name, error)
@@ -118,6 +152,29 @@ std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* er
     if (!reply.empty()) {
         m.reply_to = reply;
     }
+    if (m.kind == WaMessage::Kind::read) {
+        auto it = doc.FindMember("targets");
+        if (it == doc.MemberEnd() || !it->value.IsArray() || it->value.Empty()
+            || it->value.Size() > kMaxTargets)
+        {
+            *error = "field targets is not an array of 1 to 256 ids";
+            return std::nullopt;
+        }
+        for (const auto& v : it->value.GetArray()) {
+            if (!v.IsString() || v.GetStringLength() == 0 || v.GetStringLength() > kMaxId) {
+                *error = "field targets holds something other than an id";
+                return std::nullopt;
+            }
+            m.targets.emplace_back(v.GetString(), v.GetStringLength());
+        }
+    }
+    if (auto it = doc.FindMember("t"); it != doc.MemberEnd() && !it->value.IsNull()) {
+        if (!it->value.IsInt64() || it->value.GetInt64() < 0) {
+            *error = "field t is not a timestamp";
+            return std::nullopt;
+        }
+        m.timestamp = it->value.GetInt64();
+    }
     if (auto it = doc.FindMember("from_me"); it != doc.MemberEnd()) {
         if (!it->value.IsBool()) {
             *error = "field from_me is not a boolean";
@@ -137,6 +194,10 @@ std::string to_json(const WaMessage& m)
         w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
     };
     w.StartObject();
+    if (m.kind != WaMessage::Kind::message) {
+        w.Key("kind");
+        w.String(kind_name(m.kind));
+    }
     str("id", m.id);
     str("chat", m.chat);
     str("sender", m.sender);
@@ -150,6 +211,21 @@ std::string to_json(const WaMessage& m)
         w.String(m.reply_to->data(), static_cast<rapidjson::SizeType>(m.reply_to->size()));
     } else {
         w.Null();
+    }
+    if (!m.target.empty()) {
+        str("target", m.target);
+    }
+    if (!m.targets.empty()) {
+        w.Key("targets");
+        w.StartArray();
+        for (const auto& t : m.targets) {
+            w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+        }
+        w.EndArray();
+    }
+    if (m.timestamp != 0) {
+        w.Key("t");
+        w.Int64(m.timestamp);
     }
     if (!m.attachments.empty()) {
         w.Key("attachments");

@@ -6,7 +6,11 @@
 //    "chat_name":"","from_me":false,"text":"Olá","reply_to":null}
 //
 // id, chat and text are required; chat must be a valid chat JID (no
-// device); the rest default to empty/false/null.
+// device); the rest default to empty/false/null.  Kinds other than a plain
+// message carry "kind" ("reaction", "revoke", "edit", "read") and their
+// reference: "target" (reaction, revoke, edit; required) or "targets" (read;
+// a non-empty array of ids); text may then be absent (reaction: the emoji,
+// edit: the new text).  "t" is WhatsApp's timestamp (unix seconds).
 #pragma once
 
 #include "forward_job.hpp"

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chatwoot::helper {
 
@@ -65,13 +66,22 @@ struct DeviceStatus {
 };
 
 struct OutgoingMessage {
-    enum class Kind { text, revoke };
+    enum class Kind {
+        text,      // an agent's reply
+        revoke,    // delete revoked_id for everyone
+        typing,    // chat state: composing (typing_on) or paused; no id, no ack
+        read       // mark the contact's read_ids read; no id of its own
+    };
     Kind kind = Kind::text;
     std::string id;                   // the WhatsApp message id it goes as
     std::string chat;                 // chat JID
     std::string text;                 // WhatsApp formatting (text)
     std::optional<std::string> quoted;  // WhatsApp id it answers (text)
+    std::string quoted_sender;        // who wrote the quoted message (groups), may be empty
     std::string revoked_id;           // the message revoked (revoke)
+    bool typing_on = false;           // typing
+    std::vector<std::string> read_ids;  // read: the contact's messages, oldest first
+    std::string read_sender;          // read, groups: whose messages they are
     int64_t outbox_id = 0;            // for the device's own bookkeeping
 };
 
