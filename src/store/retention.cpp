@@ -94,6 +94,37 @@ Retention::Retention(Database& db, RetentionPolicy policy) : db_(db), policy_(po
          "SELECT count(*) FROM wa_inbound WHERE id > ?1 AND id <= ?2 AND created_at >= ?3",
          "SELECT coalesce(max(id), 0) FROM wa_inbound", ""});
 
+    // WhatsApp stanzas handled: the bytes go first; the key stays (a
+    // redelivery is skipped, not decrypted again) until forget_after.  A
+    // stanza whose receipt is still owed keeps its bytes (the receipt is
+    // addressed from them).
+    add(Cutoff::compact,
+        {true,
+         "UPDATE wa_stanzas SET node = x'' WHERE id > ?1 AND id <= ?2"
+         " AND done_at IS NOT NULL AND receipt IS NULL AND done_at < ?3 AND length(node) > 0",
+         "SELECT min(id) FROM wa_stanzas WHERE id > ?1 AND id <= ?2"
+         " AND NOT (done_at IS NOT NULL AND receipt IS NULL AND length(node) = 0)",
+         "SELECT count(*) FROM wa_stanzas WHERE id > ?1 AND id <= ?2"
+         " AND (done_at IS NULL OR done_at >= ?3)",
+         "SELECT coalesce(max(id), 0) FROM wa_stanzas", ""});
+    add(Cutoff::forget,
+        {false,
+         "DELETE FROM wa_stanzas WHERE id > ?1 AND id <= ?2"
+         " AND done_at IS NOT NULL AND receipt IS NULL AND done_at < ?3",
+         "SELECT min(id) FROM wa_stanzas WHERE id > ?1 AND id <= ?2",
+         "SELECT count(*) FROM wa_stanzas WHERE id > ?1 AND id <= ?2"
+         " AND (done_at IS NULL OR done_at >= ?3)",
+         "SELECT coalesce(max(id), 0) FROM wa_stanzas", ""});
+
+    // Plaintexts of our sends, kept for recipients' retry receipts: those
+    // come within minutes or hours; a week is plenty.
+    add(Cutoff::compact,
+        {false, "DELETE FROM wa_recent_sends WHERE rowid > ?1 AND rowid <= ?2 AND sent_at < ?3",
+         "SELECT min(rowid) FROM wa_recent_sends WHERE rowid > ?1 AND rowid <= ?2",
+         "SELECT count(*) FROM wa_recent_sends WHERE rowid > ?1 AND rowid <= ?2"
+         " AND sent_at >= ?3",
+         "SELECT coalesce(max(rowid), 0) FROM wa_recent_sends", ""});
+
     // Our sends' WhatsApp ids.
     add(Cutoff::forget,
         {false, "DELETE FROM wa_sent WHERE rowid > ?1 AND rowid <= ?2 AND sent_at < ?3",

@@ -14,12 +14,16 @@
 //       position), the outbox row as the Chatwoot message id's key;
 //     - a settled wa_inbound row's record is emptied; the row stays as the
 //       WhatsApp id's key (redelivery dedup) and its Chatwoot mapping
-//       (reply links, history import).
+//       (reply links, history import);
+//     - a handled WhatsApp stanza's bytes are emptied (once its receipt
+//       went); the row stays as the key that skips a redelivery;
+//     - the plaintexts of our WhatsApp sends (kept for retry receipts) are
+//       deleted.
 //   forget_after (400 days)  the compact keys go too:
 //     - settled outbox rows and their inbound rows, once the inbox's
 //       start-up reconciliation mark is past them by a day (a
 //       reconciliation looking further back would send them again);
-//     - settled wa_inbound rows;
+//     - settled wa_inbound rows, handled WhatsApp stanzas;
 //     - wa_sent rows (echo suppression needs seconds; WhatsApp accepts a
 //       revoke for about two days).
 //   Never pruned: pending work, dead letters, chats, reconciliation marks,

@@ -315,7 +315,7 @@ constexpr std::array<std::string_view, 11> kMigrations = {
     //    gave ours to them (waweb-2026.md 3).
     //  - wa_recent_sends: the plaintext (Message protobuf) of what we sent,
     //    for a recipient's retry receipt, also after a restart; pruned
-    //    after a bounded time.
+    //    after a bounded time (a rowid table: retention sweeps by rowid).
     R"sql(
     ALTER TABLE wa_stanzas ADD COLUMN done_at INTEGER;
     ALTER TABLE wa_stanzas ADD COLUMN receipt TEXT;
@@ -357,8 +357,7 @@ constexpr std::array<std::string_view, 11> kMigrations = {
         message  BLOB     NOT NULL,
         sent_at  INTEGER  NOT NULL,
         PRIMARY KEY (device, id)
-    ) WITHOUT ROWID;
-    CREATE INDEX wa_recent_sends_age ON wa_recent_sends (sent_at);
+    );
     )sql",
 };
 

@@ -236,3 +236,54 @@ TEST(Retention, RowsWrittenAfterAnEmptyStartAreSwept)
     }
     EXPECT_EQ(settle(r, kT0 + 8 * kDay, 100).deleted, 5u);
 }
+
+TEST(Retention, HandledStanzasKeepTheirKeyAndOwedReceiptsTheirBytes)
+{
+    TempDb t;
+    auto stanza = [&](const std::string& key, std::optional<int64_t> done,
+                      std::optional<std::string> receipt) {
+        auto st = t.db->prepare("INSERT INTO wa_stanzas (device, stanza_key, tag, received_at, node,"
+                                " done_at, receipt) VALUES ('support', ?1, 'message', ?2, x'f80102',"
+                                " ?3, ?4)");
+        st.bind(1, key).bind(2, kT0);
+        if (done) st.bind(3, *done); else st.bind_null(3);
+        if (receipt) st.bind(4, *receipt); else st.bind_null(4);
+        st.run();
+        return t.db->last_insert_id();
+    };
+    const int64_t handled = stanza("a", kT0, std::nullopt);
+    const int64_t owed = stanza("b", kT0, std::string());
+    const int64_t todo = stanza("c", std::nullopt, std::nullopt);
+    const int64_t young = stanza("d", kT0 + 5 * kDay, std::nullopt);
+    auto size = [&](int64_t id) {
+        return t.scalar("SELECT length(node) FROM wa_stanzas WHERE id = " + std::to_string(id));
+    };
+    Retention r(*t.db);
+    EXPECT_EQ(settle(r, kT0 + 8 * kDay).compacted, 1u);
+    EXPECT_EQ(size(handled), 0) << "handled a week ago: the bytes go";
+    EXPECT_EQ(size(owed), 3) << "its receipt is addressed from the bytes";
+    EXPECT_EQ(size(todo), 3) << "not handled yet: work";
+    EXPECT_EQ(size(young), 3);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_stanzas"), 4) << "keys stay until forget_after";
+
+    settle(r, kT0 + 401 * kDay);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_stanzas WHERE id = " + std::to_string(handled)), 0);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_stanzas"), 3) << "owed and unhandled rows stay";
+}
+
+TEST(Retention, RecentSendsGoAfterAWeek)
+{
+    TempDb t;
+    auto send = [&](const std::string& id, int64_t at) {
+        t.db->prepare("INSERT INTO wa_recent_sends (device, id, chat, message, sent_at)"
+                      " VALUES ('support', ?1, '1@lid', x'0a0168', ?2)")
+            .bind(1, id)
+            .bind(2, at)
+            .run();
+    };
+    send("old", kT0);
+    send("new", kT0 + 6 * kDay);
+    Retention r(*t.db);
+    EXPECT_EQ(settle(r, kT0 + 7 * kDay + 1).deleted, 1u);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_recent_sends WHERE id = 'new'"), 1);
+}
