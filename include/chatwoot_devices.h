@@ -66,7 +66,7 @@ typedef struct {
 void cw_devices_route(cw_str_t path, cw_devices_route_t *route) CW_NOEXCEPT;
 
 /* The largest JSON answer below: every device's strings fully escaped. */
-#define CW_DEVICES_JSON_MAX   (CW_SNAPSHOT_DEVICES * 5120)
+#define CW_DEVICES_JSON_MAX   (CW_SNAPSHOT_DEVICES * 7168)
 
 /* The device named name in snap, or NULL. */
 const cw_snapshot_device_t *cw_devices_find(const cw_snapshot_t *snap,

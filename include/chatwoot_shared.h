@@ -108,7 +108,7 @@ typedef struct {
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
-#define CW_SHARED_MAGIC  0x6368747700000003ULL
+#define CW_SHARED_MAGIC  0x6368747700000004ULL
 
 
 static inline uint64_t
@@ -164,7 +164,7 @@ size_t cw_status_render(const cw_status_t *status, char *buf, size_t size)
  * name, inbox, state, error, own JIDs and whether a QR waits; never its QR
  * text, pair code or names).  CW_STATUS_SNAPSHOT_MAX is always enough.
  */
-#define CW_STATUS_DEVICE_MAX  4096
+#define CW_STATUS_DEVICE_MAX  6144
 #define CW_STATUS_SNAPSHOT_MAX                                                \
     (CW_STATUS_MAX + CW_SNAPSHOT_DEVICES * CW_STATUS_DEVICE_MAX)
 size_t cw_status_render_with_snapshot(const cw_status_t *status,

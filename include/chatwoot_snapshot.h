@@ -100,6 +100,9 @@ typedef struct {
                                                    passkey ceremony's code too */
     uint64_t  passkey_expires_at;                  /* unix seconds: the step's deadline */
     char      passkey_options[CW_SNAPSHOT_PASSKEY_SIZE];  /* devices view only */
+    char      restriction[CW_SNAPSHOT_ERROR_SIZE];  /* an account restriction WhatsApp
+                                                       pushed (reach-out time lock,
+                                                       new-chat capping), "" for none */
 } cw_snapshot_device_t;
 
 typedef struct {

@@ -55,6 +55,10 @@ struct DeviceStatus {
     // step waiting now (assertion or confirmation) runs out, unix seconds.
     std::string passkey_options;
     int64_t passkey_expires_at = 0;
+    // An account restriction WhatsApp pushed and that is in force (the
+    // reach-out time lock with its end, new-chat capping), "" for none:
+    // sends to new contacts may fail while it lasts.
+    std::string restriction;
 
     static DeviceStatus of(DeviceState state, std::string reason = {})
     {

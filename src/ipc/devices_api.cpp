@@ -102,6 +102,8 @@ void append_device(std::string& out, const cw_snapshot_device_t& d)
     out += ",\"reconnects\":" + std::to_string(d.reconnects);
     out += ",\"error\":";
     append_or_null(out, field(d.error, sizeof d.error));
+    out += ",\"restriction\":";
+    append_or_null(out, field(d.restriction, sizeof d.restriction));
     out += ",\"qr_pending\":";
     out += qr_pending(d) ? "true" : "false";
     out += ",\"qr_serial\":" + std::to_string(d.qr_serial);
