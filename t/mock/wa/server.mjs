@@ -85,6 +85,8 @@ import { readPrekeyUpload, UploadError } from './lib/prekeys.mjs'
 import { normalizeCode, unwrapEphemeral, wrapEphemeral, openKeyBundle, CodeError } from './lib/pair-code.mjs'
 import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
+import { World, WorldError, participantHash } from './lib/world.mjs'
+import { Messaging } from './lib/messaging.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -236,6 +238,8 @@ class Connection {
         const lid = this.mock.lidFor(this.client.username)
         this.send({ tag: 'success', attrs: { t: String(this.mock.nowSeconds()), props: '1', abprops: '1', location: 'lla',
             lid: `${lid}@lid`, creation: String(this.mock.nowSeconds() - 86400) } })
+        // What came while the device was away (or was never receipted).
+        this.mock.messaging.flushPending(this)
     }
 
     answerRegistration() {
@@ -306,6 +310,82 @@ class Connection {
             this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })
             return this.send(this.result(a.id))
         }
+        if (this.client.kind === 'login') return this.dispatchMessaging(node)
+    }
+
+    // The messages layer (waweb.md 1.15-1.17): what a logged-in companion
+    // sends about messages, and the IQs it asks the world with.
+    async dispatchMessaging(node) {
+        const a = node.attrs || {}
+        const M = this.mock.messaging, W = this.mock.world
+        const me = this.client.username
+        const iqError = (code, text) => this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: String(code), text } }] })
+        switch (node.tag) {
+        case 'message': {
+            const ack = await M.onClientMessage(this, node)
+            return this.send(ack)
+        }
+        case 'receipt': {
+            const ids = [a.id, ...(child(node, 'list')?.content ?? []).filter(i => i.tag === 'item').map(i => i.attrs.id)]
+            this.mock.emit({ type: 'receipt-in', conn: this.id, receipt_type: a.type ?? 'delivery', id: a.id, ids, to: a.to ?? null,
+                participant: a.participant ?? null, recipient: a.recipient ?? null, category: a.category ?? null })
+            if (a.type === 'retry') await M.onRetryReceipt(this, node)
+            else M.settle(this.deviceKey(), ids)
+            const ack = { tag: 'ack', attrs: { class: 'receipt', id: a.id, from: a.to ?? SERVER_JID } }
+            if (a.type) ack.attrs.type = a.type
+            if (a.participant) ack.attrs.participant = a.participant
+            return this.send(ack)
+        }
+        case 'ack':
+            this.mock.emit({ type: 'ack-in', conn: this.id, class: a.class ?? null, id: a.id ?? null, to: a.to ?? null, ack_type: a.type ?? null,
+                participant: a.participant ?? null, error: a.error ?? null })
+            if (a.class === 'message' && a.id) M.settle(this.deviceKey(), [a.id])
+            return
+        case 'chatstate': {
+            const st = Array.isArray(node.content) ? node.content[0]?.tag : null
+            this.mock.emit({ type: 'chatstate', conn: this.id, to: a.to ?? null, state: st ?? null })
+            return
+        }
+        case 'presence':
+            this.mock.emit({ type: 'presence', conn: this.id, presence: a.type ?? null, name: a.name ?? null, to: a.to ?? null })
+            return
+        case 'iq': break
+        default: return
+        }
+        if (!a.id || (a.type !== 'get' && a.type !== 'set')) return
+        if (a.xmlns === 'usync' && a.type === 'get') {
+            const u = child(node, 'usync')
+            const query = child(u, 'query'), list = child(u, 'list')
+            if (!u || !query || !list) return iqError(400, 'bad-request')
+            const want = new Set((query.content ?? []).map(q => q.tag))
+            const users = (list.content ?? []).filter(x => x.tag === 'user').map(x => W.usyncUser(x.attrs.jid, want, me))
+            this.mock.emit({ type: 'usync', conn: this.id, protocols: [...want], users: users.map(x => x.attrs.jid) })
+            return this.send(this.result(a.id, [{ tag: 'usync', attrs: { sid: u.attrs.sid ?? '', mode: u.attrs.mode ?? 'query', context: u.attrs.context ?? 'message', index: '0', last: 'true' },
+                content: [{ tag: 'result', attrs: {}, content: [...want].map(w => ({ tag: w, attrs: {} })) }, { tag: 'list', attrs: {}, content: users }] }]))
+        }
+        if (a.xmlns === 'encrypt' && a.type === 'get' && child(node, 'key')) {
+            const jids = (child(node, 'key').content ?? []).filter(x => x.tag === 'user').map(x => x.attrs.jid)
+            const users = jids.map(j => W.bundleUser(j, me) ?? { tag: 'user', attrs: { jid: j }, content: [{ tag: 'error', attrs: { code: '404', text: 'item-not-found' } }] })
+            this.mock.emit({ type: 'prekey-fetch', conn: this.id, jids })
+            return this.send(this.result(a.id, [{ tag: 'list', attrs: {}, content: users }]))
+        }
+        if (a.xmlns === 'w:g2' && a.type === 'get' && child(node, 'query')) {
+            const g = W.group(a.to)
+            if (!g) return iqError(404, 'item-not-found')
+            this.mock.emit({ type: 'group-info', conn: this.id, jid: g.jid })
+            return this.send({ tag: 'iq', attrs: { from: g.jid, id: a.id, type: 'result' }, content: [W.groupInfo(g, me)] })
+        }
+        if (a.xmlns === 'privacy' && a.type === 'set' && child(node, 'tokens')) {
+            const why = M.onIssueTokens(this, node)
+            if (why) {
+                this.mock.emit({ type: 'refused', conn: this.id, reason: `privacy tokens: ${why}` })
+                return iqError(400, 'bad-request')
+            }
+            return this.send(this.result(a.id))
+        }
+        if (a.xmlns === 'encrypt' || a.xmlns === 'w:p' || a.xmlns === 'md' || a.xmlns === 'passive') return
+        this.mock.emit({ type: 'iq-unknown', conn: this.id, xmlns: a.xmlns ?? null, iq_type: a.type })
+        return iqError(501, 'feature-not-implemented')
     }
 
     // Pairing by code, the companion's two stages.  A stanza that is wrong
@@ -498,8 +578,10 @@ class Connection {
             this.mock.emit({ type: 'prekeys-refused', conn: this.id, reason: e.message })
             return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '406', text: 'not-acceptable' } }] })
         }
-        const store = this.mock.prekeys.get(this.deviceKey()) ?? new Map()
-        for (const k of up.keys) store.set(k.id, k.value)
+        // The world keeps the whole bundle (contacts start sessions from it);
+        // the count is what is left of its one-time pre-keys.
+        this.mock.world.storeUpload(this.deviceKey(), up)
+        const store = this.mock.world.bundles.get(this.deviceKey()).keys
         this.mock.prekeys.set(this.deviceKey(), store)
         this.mock.emit({ type: 'prekeys-uploaded', conn: this.id, count: up.keys.length, total: store.size,
             registration_id: up.registrationId, identity: up.identity.toString('hex'), signed_prekey_id: up.signedPreKey.id })
@@ -693,6 +775,8 @@ export class MockServer {
         this.accounts = new Map() // phone number -> the phone's account key and LID
         this.devices = new Map() // "phone:device" -> what pairing registered
         this.prekeys = new Map() // "phone:device" -> id -> public key uploaded
+        this.world = new World(this) // contacts, groups, our phone, uploaded bundles
+        this.messaging = new Messaging(this)
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
@@ -707,6 +791,35 @@ export class MockServer {
             this.accounts.set(phone, { key: B.Curve.generateKeyPair(), lid: this.lidFor(phone), nextDevice: 1, nextKeyIndex: 1, passkey: null })
         return this.accounts.get(phone)
     }
+    // A stanza for our companions: to `conn` when named, else to every live
+    // logged-in companion of our account.  -> how many got it.
+    sendToOurs(body, node) {
+        if (body.conn !== undefined) { this.target(body).send(node); return 1 }
+        const me = this.messaging.ourPhoneOf(body)
+        const live = [...this.connections.values()].filter(c => c.state === 'open' && c.client?.kind === 'login' && c.client.username === me)
+        for (const c of live) c.send(node)
+        return live.length
+    }
+
+    // <notification type="devices"> for a contact's changed device list:
+    // one <add>/<remove> per device, each with the new list's hash.
+    devicesNotification(c, before, after) {
+        const jids = after.map(id => ({ user: c.phone, device: id, server: 's.whatsapp.net' }))
+        const lids = after.map(id => ({ user: c.lid, device: id, server: 'lid' }))
+        const hash = participantHash(jids), lidHash = participantHash(lids)
+        const dj = (u, d, srv) => d ? `${u}:${d}@${srv}` : `${u}@${srv}`
+        const changes = [...after.filter(d => !before.includes(d)).map(d => ['add', d]), ...before.filter(d => !after.includes(d)).map(d => ['remove', d])]
+        return { tag: 'notification', attrs: { from: `${c.phone}@s.whatsapp.net`, lid: `${c.lid}@lid`, id: this.iqId(), t: String(this.nowSeconds()), type: 'devices' },
+            content: changes.map(([tag, d]) => ({ tag, attrs: { device_hash: hash, device_lid_hash: lidHash }, content: [
+                { tag: 'device', attrs: { jid: dj(c.phone, d, 's.whatsapp.net'), lid: dj(c.lid, d, 'lid'), ...(tag === 'add' && d ? { 'key-index': String(c.devices.get(d).keyIndex) } : {}) } },
+                ...(tag === 'add' ? [this.world.keyIndexList(c)] : [])] })) }
+    }
+
+    // The open connection of a logged-in companion ("phone:device").
+    liveConnection(key) {
+        return [...this.connections.values()].filter(c => c.state === 'open' && c.client?.kind === 'login' && c.deviceKey() === key).at(-1) ?? null
+    }
+
     currentChain() { return makeCertChain({ root: this.root, serverStatic: this.serverStatic, now: this.nowSeconds(), variant: this.chainVariant }) }
 
     listen(port = 0, host = '127.0.0.1') {
@@ -911,11 +1024,82 @@ export class MockServer {
                 if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
                 this.chainVariant = body.variant
                 return reply(200, { variant: this.chainVariant })
+            case 'contact': {
+                const c = this.world.addContact(body)
+                return reply(200, { pn: `${c.phone}@s.whatsapp.net`, lid: `${c.lid}@lid`, devices: [...c.devices.keys()] })
+            }
+            case 'contact-devices': {
+                const c = this.world.requireContact(String(body.phone ?? ''))
+                if (!Array.isArray(body.devices)) throw new HttpError(400, 'devices: a list of device ids')
+                const before = [...c.devices.keys()]
+                const hosted = Array.isArray(body.hosted) ? body.hosted.map(Number) : [...c.devices.values()].filter(d => d.hosted).map(d => d.id)
+                this.world.addContact({ phone: c.phone, devices: body.devices, hosted, name: c.name, requires_token: c.requiresToken })
+                const after = [...c.devices.keys()]
+                const sent = body.notify === false ? 0 : this.sendToOurs(body, this.devicesNotification(c, before, after))
+                return reply(200, { devices: after, notified: sent })
+            }
+            case 'group': {
+                const g = this.world.addGroup(body)
+                return reply(200, { jid: g.jid })
+            }
+            case 'message':
+                return reply(200, await this.messaging.fromWorld(body))
+            case 'peer-message':
+                return reply(200, await this.messaging.fromWorld(body, { peer: true }))
+            case 'receipt': {
+                const node = this.messaging.receiptFromWorld(body)
+                this.sendToOurs(body, node)
+                return reply(200, { id: node.attrs.id })
+            }
+            case 'retry': {
+                const { node, count } = this.messaging.retryFromWorld(body)
+                this.sendToOurs(body, node)
+                return reply(200, { id: node.attrs.id, count })
+            }
+            case 'privacy-token': {
+                const c = this.world.requireContact(String(body.phone ?? ''))
+                if (body.token_hex !== undefined && !/^([0-9a-fA-F]{2}){8,}$/.test(String(body.token_hex))) throw new HttpError(400, 'token_hex: at least 8 bytes of hex')
+                const t = Number(body.t ?? this.nowSeconds())
+                c.token = { bytes: body.token_hex ? Buffer.from(body.token_hex, 'hex') : crypto.randomBytes(32), t }
+                const me = this.messaging.ourPhoneOf(body)
+                this.sendToOurs(body, { tag: 'notification', attrs: { from: `${c.phone}@s.whatsapp.net`, sender_lid: `${c.lid}@lid`, id: this.iqId(), t: String(t), type: 'privacy_token' },
+                    content: [{ tag: 'tokens', attrs: {}, content: [{ tag: 'token', attrs: { jid: `${me}@s.whatsapp.net`, t: String(t), type: 'trusted_contact' }, content: c.token.bytes }] }] })
+                return reply(200, { token_hex: c.token.bytes.toString('hex'), t })
+            }
+            case 'nct-salt': {
+                // The salt our account's cstoken is keyed with (HistorySync nctSalt).
+                if (!/^([0-9a-fA-F]{2}){16,}$/.test(String(body.salt_hex ?? ''))) throw new HttpError(400, 'salt_hex: at least 16 bytes of hex')
+                for (const c of this.world.contacts.values()) c.nctSalt = Buffer.from(body.salt_hex, 'hex')
+                return reply(200, {})
+            }
+            case 'restriction': {
+                const ops = { reachout_timelock: ['NotificationUserReachoutTimelockUpdate', 'xwa2_notify_account_reachout_timelock'],
+                    new_chat_capping: ['MessageCappingInfoNotification', 'xwa2_notify_new_chat_messages_capping_info_update'] }
+                const op = ops[body.kind]
+                if (!op) throw new HttpError(400, 'kind: reachout_timelock or new_chat_capping')
+                const payload = body.kind === 'reachout_timelock'
+                    ? { is_active: body.active !== false, enforcement_type: body.enforcement_type ?? 'DEFAULT', ...(body.ends ? { time_enforcement_ends: String(body.ends) } : {}) }
+                    : { state: body.state ?? 'FIRST_WARNING', ...(body.ends ? { time_enforcement_ends: String(body.ends) } : {}) }
+                const node = { tag: 'notification', attrs: { from: SERVER_JID, id: this.iqId(), t: String(this.nowSeconds()), type: 'mex' },
+                    content: [{ tag: 'update', attrs: { op_name: op[0] }, content: Buffer.from(JSON.stringify({ data: { [op[1]]: payload } })) }] }
+                this.sendToOurs(body, node)
+                return reply(200, { op_name: op[0] })
+            }
+            case 'encrypt-count': {
+                const n = Number(body.count)
+                if (!Number.isInteger(n) || n < 0) throw new HttpError(400, 'count: a whole number')
+                this.sendToOurs(body, { tag: 'notification', attrs: { from: SERVER_JID, id: this.iqId(), t: String(this.nowSeconds()), type: 'encrypt' },
+                    content: [{ tag: 'count', attrs: { value: String(n) } }] })
+                return reply(200, { count: n })
+            }
+            case 'ack-policy':
+                return reply(200, this.messaging.setAckPolicy(body))
             default:
                 throw new HttpError(404, `no POST ${name}`)
             }
         } catch (e) {
             if (e instanceof HttpError) return reply(e.status, { error: e.message })
+            if (e instanceof WorldError) return reply(400, { error: e.message })
             this.log(`control: ${e.stack || e}`)
             return reply(500, { error: String(e.message || e) })
         }
