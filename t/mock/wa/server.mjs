@@ -56,6 +56,89 @@
 //                                              authenticator
 //   POST expire-passkey {conn?}                the ceremony's challenge is now too old
 //
+// The world (issue 10; lib/world.mjs, lib/messaging.mjs).  "Our account" is
+// the phone number of the logged-in companion (the latest, or `conn`); its
+// device 0 is our phone, a Signal party the server plays.  Every contact
+// device is a Signal party too; what companions upload is kept as their
+// bundle (contacts start sessions from it, one one-time pre-key each).
+//   POST contact {phone, lid?, devices?:[0,…], hosted?:[ids], name?, requires_token?}
+//                                              -> {pn, lid, devices}
+//   POST contact-devices {phone, devices:[…], hosted?, notify?:true}
+//                                              new device list; <notification type="devices">
+//                                              (<add>/<remove device_hash device_lid_hash>
+//                                              <device jid lid/>) to our companions -> {devices, notified}
+//   POST group {jid?, subject, addressing_mode:"lid"|"pn", participants:[phone,…]}
+//                                              -> {jid}; our account is always a member (admin)
+//   POST message {from, device?:0, chat?:<group>, addressing?:"pn"|"lid", id?, t?, push_name?,
+//                 message:{WAProto Message as JSON}, garbage?:false|"once"|"always", conn?}
+//                                              the contact's device encrypts for each companion
+//                                              of ours: pkmsg from its bundle until answered,
+//                                              then msg; padded; in groups an SKDM (pkmsg/msg)
+//                                              for a companion lacking the sender key, then skmsg.
+//                                              Attributes: from, id, t, type (text|media|reaction),
+//                                              notify, participant + addressing_mode in groups,
+//                                              sender_lid|sender_pn, participant_pn|participant_lid;
+//                                              <device-identity> for a companion sender's pkmsg.
+//                                              garbage corrupts the enc (first send / every send).
+//                                              -> {id, to:[companion jids]}; event message-sent.
+//                                              A message stays pending for a companion until it
+//                                              sends a receipt (not retry) or message ack for it;
+//                                              pending ones go again (offline="1") after each login
+//                                              (event message-redelivered).
+//   POST peer-message {chat:<contact pn|lid or group>, message, id?}
+//                                              our phone sent it: DMs come from our own user with
+//                                              recipient=<chat> (and peer_recipient_pn|_lid), wrapped
+//                                              in DeviceSentMessage{destinationJid}; groups as
+//                                              participant=<our phone>, skmsg
+//   POST receipt {from, device?, chat?, ids:[…], type?:"read"|"delivery"|"played", addressing?}
+//                                              a contact's receipt: id=ids[0], <list><item id> for the rest
+//   POST retry {from, device?, id, fresh_session?}  the contact's device could not decrypt our
+//                                              message id: <receipt type="retry"> with <retry count>,
+//                                              <registration>, and with fresh_session a new <keys> bundle
+//                                              (the device dropped its session) -> {id, count}
+//   POST privacy-token {phone, token_hex?, t?} the contact grants us a trusted-contact token:
+//                                              <notification type="privacy_token" from sender_lid>
+//                                              <tokens><token jid type="trusted_contact" t>
+//   POST nct-salt {salt_hex}                   the salt our cstokens are keyed with (HistorySync
+//                                              nctSalt): cstoken = HMAC-SHA256(salt, "<lid>@lid")
+//   POST restriction {kind:"reachout_timelock"|"new_chat_capping", active?, ends?, state?, enforcement_type?}
+//                                              <notification type="mex"><update op_name=
+//                                              NotificationUserReachoutTimelockUpdate|MessageCappingInfoNotification>
+//                                              {"data":{"xwa2_notify_…":{…}}}
+//   POST encrypt-count {count}                 <notification type="encrypt"><count value>
+//   POST ack-policy {phone?|jid?, error:463|475|null, once?}  the next message acks to that chat
+//                                              (or to all) carry this error
+// What companions send, each recorded:
+//   <receipt>      event receipt-in {receipt_type ("delivery" when absent), id, ids, to,
+//                  participant, recipient}; acked with <ack class="receipt">; type="retry":
+//                  event retry-receipt {id, count, keys, from}, then the sender device resends
+//                  the same id to that companion (enc count=N; a new session from <keys>)
+//   <ack>          event ack-in {class, id, to, ack_type, participant, error}
+//   <chatstate>    event chatstate {to, state}; <presence> event presence {presence, name}
+//   usync (<devices version="2"/>, <lid/>, <contact/>): device lists with key-index and
+//                  is_hosted, the signed key-index-list; unknown numbers: <contact type="out"/>
+//   <iq xmlns="encrypt" type="get"><key><user jid>: bundles (a one-time pre-key consumed);
+//                  an unknown device gets <user><error code="404"/>
+//   <iq xmlns="w:g2" type="get" to=<group>><query/>: <group addressing_mode> with participants
+//                  (jid + lid or phone_number)
+//   <iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/>: event token-issued
+//   any other iq of a logged-in companion: error 501 (event iq-unknown)
+//   <message>      each <participants><to jid><enc> decrypted by that device (pkmsg/msg, unpadded);
+//                  an SKDM goes into the device's sender keys, the skmsg is decrypted by every
+//                  member device.  One event delivered {to, id, chat, enc, message, addressing,
+//                  retry} per device and message, redelivered for the same id and device again.
+//                  Refused (ack error, event refused {id, reason, error}): an enc for a device not
+//                  in the chat, two for one device, pkmsg without <device-identity> (or one without
+//                  pkmsg, or one that does not verify under our account key and the companion's
+//                  identity), our phone without a DeviceSentMessage wrapper (or a contact with one),
+//                  a DM to a requires_token contact without its tctoken or a valid cstoken (463),
+//                  a peer message to our own account without category="peer", ack-policy errors.
+//                  A stale device set (a device left out, or a group phash that is not ours) is
+//                  taken as the real server does: <ack phash=<ours>> without error, and event
+//                  refused {stale:true}.  phash = "2:" + base64(SHA-256(sorted "user.0:device@server"
+//                  of every device, ours included, hosted left out of groups)))[0:6].
+//                  The ack: <ack class="message" id from=<to> t [phash] [error]>.
+//
 // POST raw is for hostile-server tests: the bytes (hex, or `size` bytes of
 // the value `fill`) go in at one layer, unchecked:
 //   layer "stanza"  a frame plaintext (flags byte and node bytes; with

@@ -147,8 +147,7 @@ export class Messaging {
             a.addressing_mode = rec.addressing
             if (rec.addressing === 'lid') a.sender_pn = pn; else a.sender_lid = lid
         }
-        const mt = mediaType(rec.message)
-        return { a, mt }
+        return a
     }
 
     corrupt(body) {
@@ -183,7 +182,6 @@ export class Messaging {
         if (rec.group && !retry) {
             const sk = this.senderJid(rec)
             const skAddr = signalAddress(sk)
-            rec.skHolders ??= new Set()
             if (!rec.group.skHolders) rec.group.skHolders = new Map()
             const holders = rec.group.skHolders.get(sk) ?? new Set()
             rec.group.skHolders.set(sk, holders)
@@ -203,7 +201,7 @@ export class Messaging {
             const e = await party.encrypt(addr, pad(inner))
             encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, encAttrs(e.type)))
         }
-        const { a } = this.attrs(rec)
+        const a = this.attrs(rec)
         const content = [...encs]
         if (encs.some(e => e.attrs.type === 'pkmsg') && rec.sender.dev?.identity) content.push(leaf('device-identity', rec.sender.dev.identity))
         const stanza = { tag: 'message', attrs: a, content }
@@ -348,6 +346,13 @@ export class Messaging {
         return p.error
     }
 
+    // The phone number behind a device JID (LIDs of contacts and of our account).
+    phoneOf(j, ourPhone) {
+        if (j.server !== LID && j.server !== 'hosted.lid') return j.user
+        if (j.user === this.mock.lidFor(ourPhone)) return ourPhone
+        return this.world.byLid.get(j.user) ?? j.user
+    }
+
     tokenValid(c, bytes) {
         return !!c.token && bytes && c.token.bytes.equals(bytes)
     }
@@ -390,6 +395,7 @@ export class Messaging {
         const peerToSelf = !group && (to.user === ourPhone || to.user === this.mock.lidFor(ourPhone))
         const contact = group || peerToSelf ? null : this.world.contact(a.to)
         if (!group && !peerToSelf && !contact) return refuse(`${a.to} is not on WhatsApp`, '404')
+        if (peerToSelf && a.category !== 'peer') return refuse('a message to our own account without category="peer"')
         const chatKey = group ? group.jid : contact?.phone ?? ourPhone
         const forced = this.forcedError(chatKey)
         if (forced) return refuse(`ack-policy: error ${forced}`, String(forced))
@@ -403,7 +409,7 @@ export class Messaging {
             if (!j || j.server === 'g.us') return refuse(`<to jid=${t.attrs.jid}> is not a device JID`)
             const e = kids(t).filter(x => x.tag === 'enc')
             if (e.length !== 1) return refuse(`<to jid=${t.attrs.jid}> holds ${e.length} <enc>, want 1`)
-            const k = `${j.server === LID || j.server === 'hosted.lid' ? (this.world.byLid.get(j.user) ?? j.user) : j.user}:${j.device}`
+            const k = `${this.phoneOf(j, ourPhone)}:${j.device}`
             if (encs.has(k)) return refuse(`device ${t.attrs.jid} got two <enc>`)
             const type = e[0].attrs.type
             if (!['pkmsg', 'msg'].includes(type)) return refuse(`<to jid=${t.attrs.jid}><enc type=${type}>`)
@@ -430,12 +436,13 @@ export class Messaging {
             if (tc && !this.tokenValid(contact, tc)) return refuse('<tctoken> is not the token the contact granted')
         }
 
-        // The device set: who must get this (waweb.md 1.15).
-        const fan = this.world.fanout(group ? group.jid : (contact ? (to.server === LID ? `${contact.lid}@lid` : `${contact.phone}@${PN}`) : null), ourPhone)
-            .filter(d => !(d.owner === 'companion' && d.device === ourDev))
-        if (peerToSelf) return refuse('messages to our own account are not handled here')
+        // The device set: who must get this (waweb.md 1.15); a peer message
+        // goes to our own other devices only.
+        const chatJid = group ? group.jid : peerToSelf ? null : (to.server === LID ? `${contact.lid}@lid` : `${contact.phone}@${PN}`)
+        const all = peerToSelf ? this.world.fanout(null, ourPhone, { ownOnly: true, lidMode: to.server === LID }) : this.world.fanout(chatJid, ourPhone)
+        const fan = all.filter(d => !(d.owner === 'companion' && d.device === ourDev))
         const keyOf = d => `${d.owner === 'contact' ? d.contact.phone : ourPhone}:${d.device}`
-        const serverPhash = participantHash(this.world.fanout(group ? group.jid : (to.server === LID ? `${contact.lid}@lid` : `${contact.phone}@${PN}`), ourPhone))
+        const serverPhash = participantHash(all)
         for (const k of encs.keys()) if (!fan.some(d => keyOf(d) === k)) return refuse(`<to> for ${k}, a device that is not in the chat`)
         const holders = group?.companionSkHolders?.get(conn.deviceKey()) ?? new Set()
         const missing = fan.filter(d => !encs.has(keyOf(d)) && !(group && holders.has(keyOf(d))))
@@ -487,7 +494,7 @@ export class Messaging {
             }
             if (!message) continue
             const dsm = message.deviceSentMessage
-            if (!group && d.owner === 'phone') {
+            if (!group && !peerToSelf && d.owner === 'phone') {
                 if (!dsm) return refuse(`our phone ${jid} got no DeviceSentMessage wrapper`)
                 const dest = parseJid(dsm.destinationJid)
                 if (!dest || dest.ad || this.world.contact(dsm.destinationJid) !== contact) return refuse(`DeviceSentMessage destinationJid ${dsm.destinationJid} is not ${a.to}`)

@@ -159,11 +159,11 @@ export class World {
     // Every device a message to `chat` fans out to, as { user, device, server, owner }:
     // owner 'contact' (with `contact`), 'phone' (our phone) or 'companion'.
     // Hosted devices are left out of groups (waweb.md 1.15).
-    fanout(chat, ourPhone) {
+    fanout(chat, ourPhone, { ownOnly = false, lidMode: lidOwn = false } = {}) {
         const out = []
-        const g = this.group(chat)
-        const lidMode = g ? g.addressingMode === 'lid' : parseJid(chat)?.server === LID
-        const contacts = g ? g.participants.map(p => this.contacts.get(p)) : [this.requireContact(chat)]
+        const g = ownOnly ? null : this.group(chat)
+        const lidMode = ownOnly ? lidOwn : g ? g.addressingMode === 'lid' : parseJid(chat)?.server === LID
+        const contacts = ownOnly ? [] : g ? g.participants.map(p => this.contacts.get(p)) : [this.requireContact(chat)]
         for (const c of contacts) for (const d of c.devices.values()) {
             if (g && d.hosted) continue
             const server = d.hosted ? (lidMode ? 'hosted.lid' : 'hosted') : (lidMode ? LID : PN)

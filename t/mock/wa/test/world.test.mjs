@@ -358,3 +358,42 @@ test('receipts, acks, chatstate and presence from the companion are recorded', a
     assert.deepEqual([rc.receipt_type, rc.ids], ['read', ['R1', 'R2']])
     await assert.rejects(me.iq({ xmlns: 'w:nothing', type: 'get' }, [{ tag: 'x', attrs: {} }]), e => e.node.content[0].attrs.code === '501')
 })
+
+test('a peer message to our own account goes to our phone only, unwrapped; without category it is refused', async () => {
+    const since = await mock.last()
+    const own = `${me.user}@s.whatsapp.net`
+    const mk = async (id, attrs) => {
+        await me.startSessions([own])
+        const e = await me.party.encrypt({ name: me.user, device: 0 }, (await import('../lib/signal-party.mjs')).pad(P.Message.encode(P.Message.fromObject({ protocolMessage: { type: 'APP_STATE_SYNC_KEY_REQUEST' } })).finish()))
+        const content = [{ tag: 'participants', attrs: {}, content: [{ tag: 'to', attrs: { jid: own }, content: [{ tag: 'enc', attrs: { v: '2', type: e.type }, content: e.body }] }] }]
+        if (e.type === 'pkmsg') content.push({ tag: 'device-identity', attrs: {}, content: me.deviceIdentity })
+        me.send({ tag: 'message', attrs: { id, to: own, type: 'text', ...attrs }, content })
+        return me.next(n => n.tag === 'ack' && n.attrs.id === id)
+    }
+    assert.equal((await mk('PEER1', { category: 'peer', push_priority: 'high_force' })).attrs.error, undefined)
+    const ev = await mock.wait({ type: 'delivered' }, since)
+    assert.deepEqual([ev.to, ev.message.protocolMessage.type], [own, 'APP_STATE_SYNC_KEY_REQUEST'])
+    assert.equal((await mk('PEER2', {})).attrs.error, '400')
+})
+
+test('cstoken: HMAC(nct salt, "<lid>@lid") stands in for a missing tctoken', async () => {
+    const crypto = await import('node:crypto')
+    const c = await contact({ requires_token: true })
+    const salt = crypto.randomBytes(32)
+    ok(await mock.control('nct-salt', { salt_hex: salt.toString('hex') }))
+    const good = await me.sendDM(c.pn, { conversation: 'cs' }, { cstoken: crypto.createHmac('sha256', salt).update(c.lid).digest() })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === good.id)).attrs.error, undefined)
+    const bad = await me.sendDM(c.pn, { conversation: 'cs' }, { cstoken: crypto.createHmac('sha256', salt).update(c.pn).digest() })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === bad.id)).attrs.error, '463')
+})
+
+test('a contact\'s companion device sends with its <device-identity> signed by the contact\'s account', async () => {
+    const c = await contact({ devices: [0, 9] })
+    const r = ok(await mock.control('message', { from: c.phone, device: 9, message: { locationMessage: { degreesLatitude: 52.5, degreesLongitude: 13.4 } } }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.from, `${c.phone}:9@s.whatsapp.net`)
+    const di = P.ADVSignedDeviceIdentity.decode(s.content.find(n => n.tag === 'device-identity').content)
+    assert.equal(P.ADVDeviceIdentity.decode(di.details).keyIndex > 0, true)
+    const [m] = await me.open(s)
+    assert.equal(m.message.locationMessage.degreesLatitude, 52.5)
+})
