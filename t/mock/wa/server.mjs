@@ -26,8 +26,8 @@
 //   after login: pings, the prekey count and uploads, passive/active.
 //
 // Control API (JSON in and out, under /control/):
-//   GET  events?since=&type=&conn=&tag=       what happened, in order
-//   GET  wait?since=&type=&conn=&tag=&timeout=ms   first match (long poll; 504)
+//   GET  events?since=&type=&conn=&tag=&id=    what happened, in order (id: a message id)
+//   GET  wait?since=&type=&conn=&tag=&id=&timeout=ms   first match (long poll; 504)
 //   GET  connections                           each connection's state
 //   POST stream-error {code:"515"|"401"|"conflict"|"503", conn?}
 //   POST failure {reason:405, conn?}           <failure> now, then close
@@ -1228,10 +1228,10 @@ class HttpError extends Error {
     constructor(status, msg) { super(msg); this.status = status }
 }
 
-const filterOf = q => ({ since: Number(q.since ?? 0), type: q.type, conn: q.conn === undefined ? undefined : Number(q.conn), tag: q.tag })
+const filterOf = q => ({ since: Number(q.since ?? 0), type: q.type, conn: q.conn === undefined ? undefined : Number(q.conn), tag: q.tag, id: q.id })
 
 const matches = (e, f) => e.seq > f.since && (f.type === undefined || e.type === f.type) &&
-    (f.conn === undefined || e.conn === f.conn) && (f.tag === undefined || e.tag === f.tag)
+    (f.conn === undefined || e.conn === f.conn) && (f.tag === undefined || e.tag === f.tag) && (f.id === undefined || e.id === f.id)
 
 function readJson(req) {
     return new Promise((resolve, reject) => {
