@@ -84,7 +84,7 @@
 //                                              A message stays pending for a companion until it
 //                                              sends a receipt (not retry) or message ack for it;
 //                                              pending ones go again (offline="1") after each login
-//                                              (event message-redelivered).
+//                                              (event message-redelivered), then <ib><offline count>.
 //   POST peer-message {chat:<contact pn|lid or group>, message, id?}
 //                                              our phone sent it: DMs come from our own user with
 //                                              recipient=<chat> (and peer_recipient_pn|_lid), wrapped
@@ -127,13 +127,16 @@
 //                  an SKDM goes into the device's sender keys, the skmsg is decrypted by every
 //                  member device.  One event delivered {to, id, chat, enc, message, addressing,
 //                  retry} per device and message, redelivered for the same id and device again.
-//                  Refused (ack error, event refused {id, reason, error}): an enc for a device not
-//                  in the chat, two for one device, pkmsg without <device-identity> (or one without
+//                  Refused (ack error, event refused {id, reason, error}): an enc for a user not
+//                  in the chat (or for the sending companion), two for one device, pkmsg without <device-identity> (or one without
 //                  pkmsg, or one that does not verify under our account key and the companion's
 //                  identity), our phone without a DeviceSentMessage wrapper (or a contact with one),
-//                  a DM to a requires_token contact without its tctoken or a valid cstoken (463),
+//                  a DM to a requires_token contact without its tctoken or a valid cstoken (463;
+//                  a tctoken counts while its week bucket is at most 3 behind the current one),
+//                  a message type other than text|media|reaction|poll|event|protocol|pin,
 //                  a peer message to our own account without category="peer", ack-policy errors.
-//                  A stale device set (a device left out, or a group phash that is not ours) is
+//                  A stale device set (a device left out, an enc for a device the user does not
+//                  have, or a group phash that is not ours) is
 //                  taken as the real server does: <ack phash=<ours>> without error, and event
 //                  refused {stale:true}.  phash = "2:" + base64(SHA-256(sorted "user.0:device@server"
 //                  of every device, ours included, hosted left out of groups)))[0:6].

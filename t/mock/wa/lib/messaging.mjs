@@ -39,6 +39,9 @@ function mediaType(m) {
     return null
 }
 
+// The stanza types senders give a <message> (whatsmeow getTypeFromMessage).
+const MESSAGE_TYPES = new Set(['text', 'media', 'reaction', 'poll', 'event', 'protocol', 'pin'])
+
 const randomId = () => '3EB0' + crypto.randomBytes(8).toString('hex').toUpperCase()
 
 export class Messaging {
@@ -223,10 +226,13 @@ export class Messaging {
     flushPending(conn) {
         const p = this.pending.get(conn.deviceKey())
         if (!p) return
+        if (!p.size) return
         for (const [id, stanza] of p) {
             conn.send({ ...stanza, attrs: { ...stanza.attrs, offline: '1' } })
             this.emit({ type: 'message-redelivered', conn: conn.id, id })
         }
+        // The end of the offline backlog, as the real server marks it.
+        conn.send({ tag: 'ib', attrs: { from: SERVER_JID }, content: [leaf('offline', undefined, { count: String(p.size) })] })
     }
 
     settle(key, ids) {
@@ -259,7 +265,7 @@ export class Messaging {
     }
 
     // POST retry: a contact device could not decrypt our message `id`.
-    retryFromWorld(body, conn) {
+    retryFromWorld(body) {
         const c = this.world.requireContact(String(body.from ?? ''))
         const device = Number(body.device ?? 0)
         const d = c.devices.get(device)
@@ -353,8 +359,12 @@ export class Messaging {
         return this.world.byLid.get(j.user) ?? j.user
     }
 
+    // A granted token counts while its week bucket is at most 3 behind the
+    // current one (waweb-2026.md 3: about 28 days).
     tokenValid(c, bytes) {
-        return !!c.token && bytes && c.token.bytes.equals(bytes)
+        if (!c.token || !bytes || !c.token.bytes.equals(bytes)) return false
+        const week = 604800
+        return c.token.t >= (Math.floor(this.mock.nowSeconds() / week) - 3) * week
     }
 
     // The <device-identity> of a message: the companion's ADV identity,
@@ -388,6 +398,7 @@ export class Messaging {
             return ack({ error: String(error), ...extra })
         }
         if (!a.id) return refuse('message without id')
+        if (!MESSAGE_TYPES.has(a.type)) return refuse(`message type=${a.type ?? '(none)'}`)
         const to = parseJid(a.to)
         if (!to || to.ad) return refuse(`to=${a.to} is not a user or group JID`)
         const group = to.server === 'g.us' ? this.world.group(a.to) : null
@@ -433,7 +444,7 @@ export class Messaging {
             const tc = bytesOf(child(node, 'tctoken')), cs = bytesOf(child(node, 'cstoken'))
             const tokenOk = this.tokenValid(contact, tc) || (cs && contact.nctSalt && cs.equals(crypto.createHmac('sha256', contact.nctSalt).update(`${contact.lid}@lid`).digest()))
             if (contact.requiresToken && !tokenOk) return refuse(`${contact.phone} requires a trusted-contact token`, '463')
-            if (tc && !this.tokenValid(contact, tc)) return refuse('<tctoken> is not the token the contact granted')
+            if (tc && !this.tokenValid(contact, tc)) return refuse('<tctoken> is not a valid token the contact granted', '463')
         }
 
         // The device set: who must get this (waweb.md 1.15); a peer message
@@ -443,11 +454,16 @@ export class Messaging {
         const fan = all.filter(d => !(d.owner === 'companion' && d.device === ourDev))
         const keyOf = d => `${d.owner === 'contact' ? d.contact.phone : ourPhone}:${d.device}`
         const serverPhash = participantHash(all)
-        for (const k of encs.keys()) if (!fan.some(d => keyOf(d) === k)) return refuse(`<to> for ${k}, a device that is not in the chat`)
+        // A device of a user in the chat that is gone (or never was) means a
+        // stale cached list: taken as stale below.  A user not in the chat is refused.
+        const users = new Set(all.map(d => keyOf(d).split(':')[0]))
+        const extra = [...encs.keys()].filter(k => !fan.some(d => keyOf(d) === k))
+        for (const k of extra) if (!users.has(k.split(':')[0]) || k === conn.deviceKey()) return refuse(`<to> for ${k}, not in the chat`)
         const holders = group?.companionSkHolders?.get(conn.deviceKey()) ?? new Set()
         const missing = fan.filter(d => !encs.has(keyOf(d)) && !(group && holders.has(keyOf(d))))
         let stale = null
         if (missing.length) stale = `no <enc> for ${missing.map(keyOf).join(', ')}`
+        if (extra.length) stale = [stale, `<enc> for ${extra.join(', ')}, no such device`].filter(Boolean).join('; ')
         if (group && a.phash !== serverPhash) stale = stale ?? `phash ${a.phash ?? '(none)'}, want ${serverPhash}`
         if (stale) {
             // The real server takes the message for the devices that got it and

@@ -120,6 +120,7 @@ test('a message not receipted comes again after the next login; a receipted one 
     await me.login()
     const again = await me.nextMessage(b.id)
     assert.equal(again.attrs.offline, '1')
+    assert.ok(await me.next(n => n.tag === 'ib' && n.content[0].tag === 'offline'))
     await mock.wait({ type: 'message-redelivered', conn: String(me.conn) }, since)
     const redone = (await mock.control(`events?since=${since}&type=message-redelivered`)).body.events.map(e => e.id)
     assert.ok(redone.includes(b.id) && !redone.includes(a.id), JSON.stringify(redone))
@@ -245,6 +246,10 @@ test('requires_token: 463 without a token, accepted with the granted tctoken', a
     assert.deepEqual([t.attrs.type, Buffer.from(t.content).toString('hex')], ['trusted_contact', tok.token_hex])
     const good = await me.sendDM(c.pn, { conversation: 'warm' }, { tctoken: Buffer.from(tok.token_hex, 'hex') })
     assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === good.id)).attrs.error, undefined)
+    const old = ok(await mock.control('privacy-token', { phone: c.phone, t: Math.floor(Date.now() / 1000) - 40 * 86400 }))
+    await me.next(n => n.tag === 'notification' && n.attrs.type === 'privacy_token')
+    const stale = await me.sendDM(c.pn, { conversation: 'stale' }, { tctoken: Buffer.from(old.token_hex, 'hex') })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === stale.id)).attrs.error, '463')
     const wrong = await me.sendDM(c.pn, { conversation: 'forged' }, { tctoken: Buffer.alloc(32, 1) })
     assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === wrong.id)).attrs.error, '463')
     assert.ok((await mock.control(`events?since=${since}&type=delivered`)).body.events.some(e => e.id === good.id))
@@ -396,4 +401,57 @@ test('a contact\'s companion device sends with its <device-identity> signed by t
     assert.equal(P.ADVDeviceIdentity.decode(di.details).keyIndex > 0, true)
     const [m] = await me.open(s)
     assert.equal(m.message.locationMessage.degreesLatitude, 52.5)
+})
+
+test('a removed device still in our list: taken as stale, the others get it', async () => {
+    const c = await contact({ devices: [0, 8] })
+    await me.devices([c.pn]) // cached by the test's own list below
+    ok(await mock.control('contact-devices', { phone: c.phone, devices: [0], notify: false }))
+    const since = await mock.last()
+    const { signalAddress, pad } = await import('../lib/signal-party.mjs')
+    const targets = [c.pn, `${c.phone}:8@s.whatsapp.net`, `${me.user}@s.whatsapp.net`]
+    await me.startSessions(targets.filter(j => !j.includes(':8@')))
+    const participants = []
+    for (const j of targets) {
+        if (!me.party.hasSession(signalAddress(j))) continue // no bundle for the removed device
+        const m = j.startsWith(me.user) ? { deviceSentMessage: { destinationJid: c.pn, message: { conversation: 'x' } } } : { conversation: 'x' }
+        const e = await me.party.encrypt(signalAddress(j), pad(P.Message.encode(m).finish()))
+        participants.push({ tag: 'to', attrs: { jid: j }, content: [{ tag: 'enc', attrs: { v: '2', type: e.type }, content: e.body }] })
+    }
+    // The removed device's enc: any bytes (a real client would still hold a session).
+    participants.push({ tag: 'to', attrs: { jid: `${c.phone}:8@s.whatsapp.net` }, content: [{ tag: 'enc', attrs: { v: '2', type: 'msg' }, content: Buffer.alloc(40, 1) }] })
+    me.send({ tag: 'message', attrs: { id: 'STALE1', to: c.pn, type: 'text' }, content: [{ tag: 'participants', attrs: {}, content: participants },
+        { tag: 'device-identity', attrs: {}, content: me.deviceIdentity }] })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === 'STALE1')
+    assert.equal(ack.attrs.error, undefined)
+    assert.ok(ack.attrs.phash)
+    assert.match((await mock.wait({ type: 'refused', id: 'STALE1' }, since)).reason, /no such device/)
+    assert.equal((await mock.wait({ type: 'delivered', id: 'STALE1' }, since)).to, c.pn)
+})
+
+test('garbage once, retry with <keys> from count 2: the sender starts a new session from them', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'rekeyed' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 2, { keys: true })
+    const again = await me.nextMessage(r.id)
+    assert.equal(again.content[0].attrs.type, 'pkmsg')
+    assert.equal(again.content[0].attrs.count, '2')
+    const [m] = await me.open(again)
+    assert.equal(m.message.conversation, 'rekeyed')
+})
+
+test('a retry receipt for a group message: the content again in a 1:1 enc to that companion', async () => {
+    const a = await contact()
+    const g = ok(await mock.control('group', { subject: 'Retry', addressing_mode: 'pn', participants: [a.phone] }))
+    const r = ok(await mock.control('message', { from: a.phone, chat: g.jid, message: { conversation: 'group text' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 1)
+    const again = await me.nextMessage(r.id)
+    assert.equal(again.attrs.participant, a.pn)
+    const got = await me.open(again)
+    assert.deepEqual(got.map(x => x.type).length, 1)
+    assert.equal(got[0].message.conversation, 'group text')
 })
