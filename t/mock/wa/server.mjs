@@ -77,7 +77,7 @@
 //                                              for a companion lacking the sender key, then skmsg.
 //                                              Attributes: from, id, t, type (text|media|reaction),
 //                                              notify, participant + addressing_mode in groups,
-//                                              sender_lid|sender_pn, participant_pn|participant_lid;
+//                                              sender_lid|sender_pn in DMs, participant_pn|participant_lid;
 //                                              <device-identity> for a companion sender's pkmsg.
 //                                              garbage corrupts the enc (first send / every send).
 //                                              -> {id, to:[companion jids]}; event message-sent.
@@ -127,6 +127,9 @@
 //                  an SKDM goes into the device's sender keys, the skmsg is decrypted by every
 //                  member device.  One event delivered {to, id, chat, enc, message, addressing,
 //                  retry} per device and message, redelivered for the same id and device again.
+//                  Another companion of ours gets its enc passed on (from=<sending device>,
+//                  recipient=<chat>; in groups participant= and the skmsg): delivered
+//                  {forwarded:true, message:null}.
 //                  Refused (ack error, event refused {id, reason, error}): an enc for a user not
 //                  in the chat (or for the sending companion), two for one device, pkmsg without <device-identity> (or one without
 //                  pkmsg, or one that does not verify under our account key and the companion's

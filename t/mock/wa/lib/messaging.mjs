@@ -146,8 +146,8 @@ export class Messaging {
             a.recipient = s.destination
             if (s.recipientAlt.endsWith('@lid')) a.peer_recipient_lid = s.recipientAlt; else a.peer_recipient_pn = s.recipientAlt
         } else {
+            // DMs carry the other address of the sender, not addressing_mode.
             a.from = rec.addressing === 'lid' ? lid : pn
-            a.addressing_mode = rec.addressing
             if (rec.addressing === 'lid') a.sender_pn = pn; else a.sender_lid = lid
         }
         return a
@@ -482,7 +482,14 @@ export class Messaging {
             const k = keyOf(d)
             const e = encs.get(k)
             const jid = deviceJid(d.user, d.device, d.server)
-            if (d.owner === 'companion') { if (e) results.push({ jid, enc: e.type, message: null, forwarded: true }); continue }
+            if (d.owner === 'companion') {
+                // Another companion of ours: the server passes its enc on (it cannot read it).
+                if (e) {
+                    this.forward(conn, node, d.device, e, skEnc, group)
+                    results.push({ jid, enc: e.type, message: null, forwarded: true })
+                }
+                continue
+            }
             const party = d.owner === 'phone' ? this.world.ownPhone(ourPhone) : d.dev.party
             let message = null
             let encType = e?.type ?? null
@@ -532,6 +539,20 @@ export class Messaging {
         const prev = this.outgoing.get(a.id)
         this.outgoing.set(a.id, { ...outRec, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
         return stale ? ack({ phash: serverPhash }) : ack(group ? { phash: serverPhash } : {})
+    }
+
+    // What our other companion `dev` gets of a message our companion sent:
+    // its own enc (and the skmsg in groups), from the sending device.
+    forward(conn, node, dev, e, skEnc, group) {
+        const a = node.attrs
+        const attrs = { id: a.id, t: String(this.mock.nowSeconds()), type: a.type }
+        if (group) { attrs.from = group.jid; attrs.participant = `${conn.deviceKey()}@${PN}`; attrs.addressing_mode = group.addressingMode }
+        else { attrs.from = `${conn.deviceKey()}@${PN}`; attrs.recipient = a.to }
+        const content = [leaf('enc', e.body, { v: '2', type: e.type })]
+        if (skEnc) content.push(leaf('enc', bytesOf(skEnc), { ...skEnc.attrs }))
+        const di = child(node, 'device-identity')
+        if (e.type === 'pkmsg' && di) content.push(di)
+        this.deliverStanza(`${conn.client.username}:${dev}`, a.id, { tag: 'message', attrs, content })
     }
 
     // <iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/>

@@ -455,3 +455,27 @@ test('a retry receipt for a group message: the content again in a 1:1 enc to tha
     assert.deepEqual(got.map(x => x.type).length, 1)
     assert.equal(got[0].message.conversation, 'group text')
 })
+
+test('a second companion of ours: included in the fan-out and gets its enc passed on', async () => {
+    const other = await Companion.pair(mock, { phone: me.user })
+    try {
+        const c = await contact()
+        const since = await mock.last()
+        const devs = await me.devices([`${me.user}@s.whatsapp.net`])
+        assert.ok(devs.includes(other.jid), JSON.stringify(devs))
+        const sent = await me.sendDM(c.pn, { conversation: 'to both' })
+        assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)).attrs.error, undefined)
+        const s = await other.nextMessage(sent.id)
+        assert.deepEqual([s.attrs.from, s.attrs.recipient], [me.jid, c.pn])
+        const [m] = await other.open(s)
+        assert.equal(m.message.deviceSentMessage.message.conversation, 'to both')
+        const evs = (await mock.control(`events?since=${since}&type=delivered&id=${sent.id}`)).body.events
+        assert.equal(evs.find(e => e.to === other.jid).forwarded, true)
+        // And a contact's message now goes to both companions.
+        const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'both of you' } }))
+        assert.equal(r.to.length, 2)
+        for (const x of [me, other]) assert.equal((await x.open(await x.nextMessage(r.id)))[0].message.conversation, 'both of you')
+    } finally {
+        other.close()
+    }
+})
