@@ -391,6 +391,9 @@ class Connection {
                 return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '403', text: 'forbidden' } }] })
             }
             this.mock.emit({ type: 'remove-companion-device', conn: this.id, jid, reason: remove.attrs.reason ?? null })
+            // Gone from our account's device list: no one encrypts to it any more.
+            this.mock.world.bundles.delete(this.deviceKey())
+            this.mock.devices.delete(this.deviceKey())
             this.mock.log(`conn ${this.id}: device ${jid} removed itself`)
             this.send(this.result(a.id))
             return this.sendStreamError('401')

@@ -48,12 +48,11 @@ export class Messaging {
     constructor(mock) {
         this.mock = mock
         this.world = mock.world
-        this.sent = new Map() // message id -> what a sender sent (for retries)
+        this.sent = new Map() // message id -> what a world sender sent (for retries)
+        this.outgoing = new Map() // message id -> what our companion sent, who got it (for POST retry)
         this.pending = new Map() // "phone:device" -> Map(id -> stanza) not yet receipted by that companion
-        this.tokens = new Map() // contact phone -> token bytes it granted us
-        this.ackPolicy = [] // { match(jid), error, once }
+        this.ackPolicy = [] // { who: contact phone | group jid | null (all), error, once }
         this.seen = new Map() // "device jid|id" -> deliveries (exactly-once record)
-        this.issued = [] // privacy tokens our companions issued
     }
 
     get emit() { return ev => this.mock.emit(ev) }
@@ -87,9 +86,9 @@ export class Messaging {
         const t = Number(body.t ?? this.mock.nowSeconds())
         const garbage = body.garbage ?? false
         if (![false, 'once', 'always'].includes(garbage)) throw new WorldError('garbage: false, "once" or "always"')
-        let sender, group = null, chat
+        let sender, group = null
         if (peer) {
-            chat = String(body.chat ?? '')
+            const chat = String(body.chat ?? '')
             group = this.world.group(chat)
             const to = group ? null : this.world.requireContact(chat)
             sender = { kind: 'phone', party: this.world.ownPhone(ourPhone), phone: ourPhone, device: 0, lid: this.mock.lidFor(ourPhone) }
@@ -271,7 +270,7 @@ export class Messaging {
         const d = c.devices.get(device)
         if (!d) throw new WorldError(`${c.phone} has no device ${device}`)
         const id = String(body.id ?? '')
-        const out = this.outgoing?.get(id)
+        const out = this.outgoing.get(id)
         if (!out) throw new WorldError(`no message ${id} from our account`)
         const jid = deviceJid(c.phone, device, PN)
         if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
@@ -530,12 +529,11 @@ export class Messaging {
             const k = `${r.jid}|${a.id}`
             const n = (this.seen.get(k) ?? 0) + 1
             this.seen.set(k, n)
-            const retry = this.outgoing?.get(a.id)?.retryPending?.has(r.jid) ?? false
+            const retry = this.outgoing.get(a.id)?.retryPending?.has(r.jid) ?? false
             this.emit({ type: n === 1 || retry ? 'delivered' : 'redelivered', conn: conn.id, to: r.jid, id: a.id, chat: a.to, enc: r.enc,
                 message: r.message, addressing: to.server === LID || group?.addressingMode === 'lid' ? 'lid' : 'pn', retry, ...(r.forwarded ? { forwarded: true } : {}) })
             if (retry) this.outgoing.get(a.id).retryPending.delete(r.jid)
         }
-        this.outgoing ??= new Map()
         const prev = this.outgoing.get(a.id)
         this.outgoing.set(a.id, { ...outRec, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
         return stale ? ack({ phash: serverPhash }) : ack(group ? { phash: serverPhash } : {})
