@@ -142,7 +142,8 @@
 //                  have, or a group phash that is not ours) is
 //                  taken as the real server does: <ack phash=<ours>> without error, and event
 //                  refused {stale:true}.  phash = "2:" + base64(SHA-256(sorted "user.0:device@server"
-//                  of every device, ours included, hosted left out of groups)))[0:6].
+//                  of every device the message fans out to: the chat's and our own, not the
+//                  sending companion, hosted left out of groups))[0:6] (whatsmeow's ADString).
 //                  The ack: <ack class="message" id from=<to> t [phash] [error]>.
 //
 // POST raw is for hostile-server tests: the bytes (hex, or `size` bytes of

@@ -222,7 +222,7 @@ export class Companion {
         if (participants.length) content.push(leaf('participants', participants))
         content.push(leaf('enc', sk, { v: '2', type: 'skmsg' }))
         if (anyPk) content.push(leaf('device-identity', this.deviceIdentity))
-        const hash = spoil === 'phash' ? '2:AAAAAA' : phash(all)
+        const hash = spoil === 'phash' ? '2:AAAAAA' : phash(others)
         this.c.send({ tag: 'message', attrs: { id, to: group, type: 'text', phash: hash, addressing_mode: mode }, content })
         return { id, devices: others, phash: hash }
     }

@@ -452,7 +452,9 @@ export class Messaging {
         const all = peerToSelf ? this.world.fanout(null, ourPhone, { ownOnly: true, lidMode: to.server === LID }) : this.world.fanout(chatJid, ourPhone)
         const fan = all.filter(d => !(d.owner === 'companion' && d.device === ourDev))
         const keyOf = d => `${d.owner === 'contact' ? d.contact.phone : ourPhone}:${d.device}`
-        const serverPhash = participantHash(all)
+        // whatsmeow and Baileys both hash the devices they fan out to, which
+        // leaves out the sending device itself.
+        const serverPhash = participantHash(fan)
         // A device of a user in the chat that is gone (or never was) means a
         // stale cached list: taken as stale below.  A user not in the chat is refused.
         const users = new Set(all.map(d => keyOf(d).split(':')[0]))
