@@ -77,7 +77,9 @@
 //                                              for a companion lacking the sender key, then skmsg.
 //                                              Attributes: from, id, t, type (text|media|reaction),
 //                                              notify, participant + addressing_mode in groups,
-//                                              sender_lid|sender_pn in DMs, participant_pn|participant_lid;
+//                                              sender_lid|sender_pn in DMs, participant_pn|participant_lid,
+//                                              edit (1: MESSAGE_EDIT, 7: REVOKE, 8: a group revoke of
+//                                              another member's message);
 //                                              <device-identity> for a companion sender's pkmsg.
 //                                              garbage corrupts the enc (first send / every send).
 //                                              -> {id, to:[companion jids]}; event message-sent.

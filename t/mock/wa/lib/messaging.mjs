@@ -133,6 +133,10 @@ export class Messaging {
     attrs(rec) {
         const s = rec.sender
         const a = { id: rec.id, t: String(rec.t), type: stanzaType(rec.message) }
+        // Edits and revokes carry the sender's edit attribute through.
+        const pm = rec.message.protocolMessage
+        if (pm?.type === P.Message.ProtocolMessage.Type.MESSAGE_EDIT) a.edit = '1'
+        else if (pm && pm.type === P.Message.ProtocolMessage.Type.REVOKE && pm.key) a.edit = rec.group && rec.sender.kind === 'contact' && pm.key.participant && !pm.key.participant.startsWith(rec.sender.phone) ? '8' : '7'
         if (rec.pushName && !rec.peer) a.notify = rec.pushName
         const pn = deviceJid(s.phone, s.device, PN), lid = deviceJid(s.lid, s.device, LID)
         if (rec.group) {

@@ -479,3 +479,15 @@ test('a second companion of ours: included in the fan-out and gets its enc passe
         other.close()
     }
 })
+
+test('edits and revokes carry the edit attribute (1 and 7)', async () => {
+    const c = await contact()
+    const e = ok(await mock.control('message', { from: c.phone, message: { protocolMessage: { type: 'MESSAGE_EDIT', key: { id: 'ORIG1', remoteJid: c.pn, fromMe: true }, editedMessage: { conversation: 'fixed' } } } }))
+    const s = await me.nextMessage(e.id)
+    assert.equal(s.attrs.edit, '1')
+    assert.equal((await me.open(s))[0].message.protocolMessage.editedMessage.conversation, 'fixed')
+    const r = ok(await mock.control('message', { from: c.phone, message: { protocolMessage: { type: 'REVOKE', key: { id: 'ORIG1', remoteJid: c.pn, fromMe: true } } } }))
+    const s2 = await me.nextMessage(r.id)
+    assert.equal(s2.attrs.edit, '7')
+    assert.equal((await me.open(s2))[0].message.protocolMessage.key.id, 'ORIG1')
+})
