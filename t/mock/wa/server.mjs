@@ -118,7 +118,9 @@
 //   <ack>          event ack-in {class, id, to, ack_type, participant, error}
 //   <chatstate>    event chatstate {to, state}; <presence> event presence {presence, name}
 //   usync (<devices version="2"/>, <lid/>, <contact/>): device lists with key-index and
-//                  is_hosted, the signed key-index-list; unknown numbers: <contact type="out"/>
+//                  is_hosted, the signed key-index-list; unknown numbers: <contact type="out"/>;
+//                  a <user> without jid names a phone number in <contact>+N</contact> (answered with
+//                  jid=N@s.whatsapp.net and the number echoed)
 //   <iq xmlns="encrypt" type="get"><key><user jid>: bundles (a one-time pre-key consumed);
 //                  an unknown device gets <user><error code="404"/>
 //   <iq xmlns="w:g2" type="get" to=<group>><query/>: <group addressing_mode> with participants
@@ -453,7 +455,15 @@ class Connection {
             const query = child(u, 'query'), list = child(u, 'list')
             if (!u || !query || !list) return iqError(400, 'bad-request')
             const want = new Set((query.content ?? []).map(q => q.tag))
-            const users = (list.content ?? []).filter(x => x.tag === 'user').map(x => W.usyncUser(x.attrs.jid, want, me))
+            // A user is named by jid, or (is-on-WhatsApp lookups) by a phone number in <contact>.
+            const users = (list.content ?? []).filter(x => x.tag === 'user').map(x => {
+                if (x.attrs.jid) return W.usyncUser(x.attrs.jid, want, me)
+                const asked = child(x, 'contact')?.content
+                const digits = asked === undefined ? '' : Buffer.from(asked).toString().replace(/^\+/, '')
+                const u = W.usyncUser(`${digits}@s.whatsapp.net`, want, me)
+                for (const k of u.content) if (k.tag === 'contact') k.content = Buffer.from(asked ?? '')
+                return u
+            })
             this.mock.emit({ type: 'usync', conn: this.id, protocols: [...want], users: users.map(x => x.attrs.jid) })
             return this.send(this.result(a.id, [{ tag: 'usync', attrs: { sid: u.attrs.sid ?? '', mode: u.attrs.mode ?? 'query', context: u.attrs.context ?? 'message', index: '0', last: 'true' },
                 content: [{ tag: 'result', attrs: {}, content: [...want].map(w => ({ tag: w, attrs: {} })) }, { tag: 'list', attrs: {}, content: users }] }]))

@@ -491,3 +491,13 @@ test('edits and revokes carry the edit attribute (1 and 7)', async () => {
     assert.equal(s2.attrs.edit, '7')
     assert.equal((await me.open(s2))[0].message.protocolMessage.key.id, 'ORIG1')
 })
+
+test('usync by phone number: on WhatsApp or not', async () => {
+    const c = await contact()
+    const r = await me.iq({ xmlns: 'usync', type: 'get' }, [{ tag: 'usync', attrs: { sid: 'p', mode: 'query', last: 'true', index: '0', context: 'interactive' }, content: [
+        { tag: 'query', attrs: {}, content: [{ tag: 'contact', attrs: {} }] },
+        { tag: 'list', attrs: {}, content: [{ tag: 'user', attrs: {}, content: [{ tag: 'contact', attrs: {}, content: `+${c.phone}` }] },
+            { tag: 'user', attrs: {}, content: [{ tag: 'contact', attrs: {}, content: '+19990000001' }] }] }] }])
+    const users = r.content[0].content.find(n => n.tag === 'list').content
+    assert.deepEqual(users.map(u => [u.attrs.jid, u.content[0].attrs.type]), [[c.pn, 'in'], ['19990000001@s.whatsapp.net', 'out']])
+})
