@@ -419,7 +419,15 @@ class Connection {
         const iqError = (code, text) => this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: String(code), text } }] })
         switch (node.tag) {
         case 'message': {
-            const ack = await M.onClientMessage(this, node)
+            let ack
+            try {
+                ack = await M.onClientMessage(this, node)
+            } catch (e) {
+                // A bug of ours, not the client's: said so, and the client still gets its ack.
+                this.mock.log(`conn ${this.id}: message ${a.id}: internal error: ${e.stack || e}`)
+                this.mock.emit({ type: 'refused', conn: this.id, id: a.id ?? null, reason: `internal error: ${e.message}`, error: '500' })
+                ack = { tag: 'ack', attrs: { class: 'message', id: a.id ?? '', from: a.to ?? SERVER_JID, error: '500' } }
+            }
             return this.send(ack)
         }
         case 'receipt': {

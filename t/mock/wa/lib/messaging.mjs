@@ -44,6 +44,27 @@ const MESSAGE_TYPES = new Set(['text', 'media', 'reaction', 'poll', 'event', 'pr
 
 const randomId = () => '3EB0' + crypto.randomBytes(8).toString('hex').toUpperCase()
 
+// The bundle in a retry receipt's <keys> (with its <registration>), checked
+// for sizes; -> the bundle, or a string saying what is wrong.
+function readKeys(receipt, keys) {
+    const get = (n, tag, len) => {
+        const b = bytesOf(child(n, tag))
+        return b && (len === undefined || b.length === len) ? b : null
+    }
+    const reg = get(receipt, 'registration', 4), identity = get(keys, 'identity', 32), type = get(keys, 'type', 1)
+    const k = child(keys, 'key'), s = child(keys, 'skey')
+    if (!reg || !identity || !type || type[0] !== 5 || !s) return '<keys> without registration, type 5, identity or skey'
+    const sid = get(s, 'id', 3), sval = get(s, 'value', 32), sig = get(s, 'signature', 64)
+    if (!sid || !sval || !sig) return '<skey> is not id(3) value(32) signature(64)'
+    let preKey = null
+    if (k) {
+        const kid = get(k, 'id', 3), kval = get(k, 'value', 32)
+        if (!kid || !kval) return '<key> is not id(3) value(32)'
+        preKey = { id: kid.readUIntBE(0, 3), value: kval }
+    }
+    return { registrationId: reg.readUInt32BE(0), identity, signedPreKey: { id: sid.readUIntBE(0, 3), value: sval, signature: sig }, preKey }
+}
+
 export class Messaging {
     constructor(mock) {
         this.mock = mock
@@ -316,18 +337,18 @@ export class Messaging {
         const dev = Number(conn.client.device)
         let bundle = null
         if (keys) {
-            const reg = bytesOf(child(node, 'registration'))
-            const get = (n, tag) => bytesOf(child(n, tag))
-            const k = child(keys, 'key'), s = child(keys, 'skey')
-            if (!reg || reg.length !== 4 || !s || !get(keys, 'identity')) {
-                this.emit({ type: 'refused', conn: conn.id, reason: `retry receipt for ${a.id}: <keys> without registration, identity or skey` })
+            bundle = readKeys(node, keys)
+            if (typeof bundle === 'string') {
+                this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `retry receipt for ${a.id}: ${bundle}` })
                 return
             }
-            bundle = { registrationId: reg.readUInt32BE(0), identity: get(keys, 'identity'),
-                signedPreKey: { id: get(s, 'id').readUIntBE(0, 3), value: get(s, 'value'), signature: get(s, 'signature') },
-                preKey: k ? { id: get(k, 'id').readUIntBE(0, 3), value: get(k, 'value') } : null }
         }
-        await this.sendTo(rec, dev, { retry: { count, bundle } })
+        try {
+            await this.sendTo(rec, dev, { retry: { count, bundle } })
+        } catch (e) {
+            // libsignal refuses a bundle whose signature does not verify.
+            this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `retry receipt for ${a.id}: ${e.message}` })
+        }
     }
 
     // ---------------------------------------------------------------------

@@ -501,3 +501,19 @@ test('usync by phone number: on WhatsApp or not', async () => {
     const users = r.content[0].content.find(n => n.tag === 'list').content
     assert.deepEqual(users.map(u => [u.attrs.jid, u.content[0].attrs.type]), [[c.pn, 'in'], ['19990000001@s.whatsapp.net', 'out']])
 })
+
+test('hostile companion stanzas are refused, not fatal: bad <keys>, an enc without bytes', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'k' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    const since = await mock.last()
+    me.send({ tag: 'receipt', attrs: { id: r.id, to: s.attrs.from, type: 'retry' }, content: [
+        { tag: 'retry', attrs: { count: '2', id: r.id, t: s.attrs.t, v: '1' } }, { tag: 'registration', attrs: {}, content: Buffer.alloc(4, 1) },
+        { tag: 'keys', attrs: {}, content: [{ tag: 'type', attrs: {}, content: Buffer.from([5]) }, { tag: 'identity', attrs: {}, content: Buffer.alloc(7) }] }] })
+    assert.match((await mock.wait({ type: 'refused', id: r.id }, since)).reason, /without registration/)
+    me.send({ tag: 'message', attrs: { id: 'EMPTY1', to: c.pn, type: 'text' }, content: [{ tag: 'participants', attrs: {}, content: [
+        { tag: 'to', attrs: { jid: c.pn }, content: [{ tag: 'enc', attrs: { v: '2', type: 'msg' } }] }] }] })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === 'EMPTY1')).attrs.error, '400')
+    // Still connected: a ping is answered.
+    await me.iq({ xmlns: 'w:p', type: 'get' }, [{ tag: 'ping', attrs: {} }])
+})
