@@ -69,7 +69,8 @@
 //                                              <device jid lid/>) to our companions -> {devices, notified}
 //   POST group {jid?, subject, addressing_mode:"lid"|"pn", participants:[phone,…]}
 //                                              -> {jid}; our account is always a member (admin)
-//   POST message {from, device?:0, chat?:<group>, addressing?:"pn"|"lid", id?, t?, push_name?,
+//   POST message {from, device?:0, chat?:<group>, addressing?:"pn"|"lid" (default pn; in groups
+//                 the group's mode), id?, t?, push_name?,
 //                 message:{WAProto Message as JSON}, garbage?:false|"once"|"always", conn?}
 //                                              the contact's device encrypts for each companion
 //                                              of ours: pkmsg from its bundle until answered,
@@ -112,7 +113,8 @@
 //                                              (or to all) carry this error
 // What companions send, each recorded:
 //   <receipt>      event receipt-in {receipt_type ("delivery" when absent), id, ids, to,
-//                  participant, recipient}; acked with <ack class="receipt">; type="retry":
+//                  participant, recipient}; acked with <ack class="receipt">; one for a message
+//                  of the world whose to/participant is not where it came from: event refused; type="retry":
 //                  event retry-receipt {id, count, keys, from}, then the sender device resends
 //                  the same id to that companion (enc count=N; a new session from <keys>)
 //   <ack>          event ack-in {class, id, to, ack_type, participant, error}
@@ -434,6 +436,7 @@ class Connection {
             const ids = [a.id, ...(child(node, 'list')?.content ?? []).filter(i => i.tag === 'item').map(i => i.attrs.id)]
             this.mock.emit({ type: 'receipt-in', conn: this.id, receipt_type: a.type ?? 'delivery', id: a.id, ids, to: a.to ?? null,
                 participant: a.participant ?? null, recipient: a.recipient ?? null, category: a.category ?? null })
+            M.checkReceipt(this, node)
             if (a.type === 'retry') await M.onRetryReceipt(this, node)
             else M.settle(this.deviceKey(), ids)
             const ack = { tag: 'ack', attrs: { class: 'receipt', id: a.id, from: a.to ?? SERVER_JID } }

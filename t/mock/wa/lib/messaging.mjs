@@ -322,6 +322,20 @@ export class Messaging {
         return { node: { tag: 'receipt', attrs: a, content }, count }
     }
 
+    // A receipt for a message the world sent must go back to where it came
+    // from (to = its from, participant in groups), or the sender never
+    // learns of it: a mismatch is recorded as refused.
+    checkReceipt(conn, node) {
+        const a = node.attrs
+        const rec = this.sent.get(a.id)
+        if (!rec) return
+        const want = this.attrs(rec)
+        const wrong = []
+        if (a.to !== want.from) wrong.push(`to=${a.to}, want ${want.from}`)
+        if ((a.participant ?? null) !== (want.participant ?? null)) wrong.push(`participant=${a.participant ?? '(none)'}, want ${want.participant ?? '(none)'}`)
+        if (wrong.length) this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `receipt for ${a.id}: ${wrong.join(', ')}` })
+    }
+
     // A <receipt type="retry"> from our companion: the sender device resends.
     async onRetryReceipt(conn, node) {
         const a = node.attrs

@@ -517,3 +517,14 @@ test('hostile companion stanzas are refused, not fatal: bad <keys>, an enc witho
     // Still connected: a ping is answered.
     await me.iq({ xmlns: 'w:p', type: 'get' }, [{ tag: 'ping', attrs: {} }])
 })
+
+test('a receipt sent to the wrong place is recorded as refused', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, addressing: 'lid', message: { conversation: 'where' } }))
+    const s = await me.nextMessage(r.id)
+    await me.open(s)
+    const since = await mock.last()
+    me.send({ tag: 'receipt', attrs: { id: r.id, to: c.pn } })
+    const ev = await mock.wait({ type: 'refused', id: r.id }, since)
+    assert.match(ev.reason, new RegExp(`to=${c.pn}, want ${c.lid}`))
+})
