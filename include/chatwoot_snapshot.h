@@ -100,6 +100,8 @@ typedef struct {
                                                    passkey ceremony's code too */
     uint64_t  passkey_expires_at;                  /* unix seconds: the step's deadline */
     char      passkey_options[CW_SNAPSHOT_PASSKEY_SIZE];  /* devices view only */
+    char      restriction[CW_SNAPSHOT_ERROR_SIZE];  /* what WhatsApp restricts
+                                                       now (time lock, capping) */
 } cw_snapshot_device_t;
 
 typedef struct {

@@ -55,6 +55,9 @@ struct DeviceStatus {
     // step waiting now (assertion or confirmation) runs out, unix seconds.
     std::string passkey_options;
     int64_t passkey_expires_at = 0;
+    // What WhatsApp restricts on this account now (a reach-out time lock,
+    // new chats capped), with its end; "" when nothing.
+    std::string restriction;
 
     static DeviceStatus of(DeviceState state, std::string reason = {})
     {

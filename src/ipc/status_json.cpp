@@ -117,7 +117,8 @@ bool render_devices(Writer& w, const cw_snapshot_t& snap)
                           (unsigned long long) d.reconnects)
               && w.string(d.error, sizeof d.error) && w.format(",\"pn_jid\":")
               && w.string(d.pn_jid, sizeof d.pn_jid) && w.format(",\"lid\":")
-              && w.string(d.lid, sizeof d.lid)
+              && w.string(d.lid, sizeof d.lid) && w.format(",\"restriction\":")
+              && w.string(d.restriction, sizeof d.restriction)
               && w.format(",\"qr_pending\":%s}", cw_devices_qr_pending(&d) ? "true" : "false")))
         {
             return false;
