@@ -231,6 +231,23 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
         return out;
     }
 
+    // The sender's other form from the store when the stanza does not name
+    // it: decryption tries the session under it too.
+    {
+        const Jid bare = env->sender.without_device();
+        const bool named = std::any_of(env->lid_pairs.begin(), env->lid_pairs.end(),
+                                       [&](const msg::LidPair& p) { return p.pn == bare || p.lid == bare; });
+        if (!named && bare.kind() == JidKind::lid) {
+            if (auto pn = signal_.pn_for_lid(bare.user()))
+                if (auto j = Jid::from_parts(*pn, wa::binary::kServerPhone))
+                    env->lid_pairs.push_back({*j, bare});
+        } else if (!named && bare.kind() == JidKind::phone_number) {
+            if (auto lid = signal_.lid_for_pn(bare.user()))
+                if (auto j = Jid::from_parts(*lid, wa::binary::kServerLid))
+                    env->lid_pairs.push_back({bare, *j});
+        }
+    }
+
     store::UnitOfWork unit(db_);
     auto context = wa::signal::ProtocolContext::create(random_, signal_);
     if (!context) throw std::runtime_error("signal context: " + context.error().detail);

@@ -97,6 +97,24 @@ Result<signal::Address> sender_address(const MessageEnvelope& envelope)
     return signal::address_of(envelope.sender);
 }
 
+std::optional<signal::Address> alternate_sender_address(const MessageEnvelope& envelope)
+{
+    const binary::Jid bare = envelope.sender.without_device();
+    for (const LidPair& pair : envelope.lid_pairs) {
+        const binary::Jid* other = nullptr;
+        if (pair.pn == bare) other = &pair.lid;
+        else if (pair.lid == bare) other = &pair.pn;
+        if (other == nullptr) continue;
+        auto jid = binary::Jid::from_parts(other->user(), other->server(), envelope.sender.agent(),
+                                           envelope.sender.device());
+        if (!jid) return std::nullopt;
+        auto address = signal::address_of(*jid);
+        if (!address) return std::nullopt;
+        return *address;
+    }
+    return std::nullopt;
+}
+
 Decrypted decrypt(signal::ProtocolContext& context, const MessageEnvelope& envelope)
 {
     Decrypted out;
@@ -107,6 +125,7 @@ Decrypted decrypt(signal::ProtocolContext& context, const MessageEnvelope& envel
         return out;
     }
     const std::string group = envelope.chat.to_string();
+    const std::optional<signal::Address> alternate = alternate_sender_address(envelope);
 
     for (const EncPart& part : envelope.encs) {
         Result<Bytes> plain = make_error(Errc::malformed, "");
@@ -125,6 +144,15 @@ Decrypted decrypt(signal::ProtocolContext& context, const MessageEnvelope& envel
             plain = signal::group_decrypt(context, signal::SenderKeyName{group, *sender},
                                           part.ciphertext);
             break;
+        }
+        // The same person's session under their other form: a contact who
+        // wrote as PN and now as LID (or the reverse) keeps one ratchet.
+        if (!plain && plain.error().code == Errc::not_found && alternate &&
+            part.type != EncType::skmsg) {
+            Result<Bytes> again = part.type == EncType::pkmsg
+                                      ? signal::decrypt_pkmsg(context, *alternate, part.ciphertext)
+                                      : signal::decrypt_msg(context, *alternate, part.ciphertext);
+            if (again || again.error().code != Errc::not_found) plain = std::move(again);
         }
         if (!plain) {
             out.failures.push_back(failure_of(part.type, plain.error()));

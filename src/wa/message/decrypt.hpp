@@ -60,6 +60,12 @@ struct Decrypted {
 // The Signal address of the sender device: its own JID's address.
 Result<signal::Address> sender_address(const MessageEnvelope& envelope);
 
+// The same device under the sender's other form (PN for a LID sender and
+// the reverse), when the stanza names it: a pkmsg or msg that finds no
+// session under the address it came from is tried there, so a contact who
+// moved from PN to LID keeps the one session they have with us.
+std::optional<signal::Address> alternate_sender_address(const MessageEnvelope& envelope);
+
 // Decrypts every part; stops at the first store failure.
 Decrypted decrypt(signal::ProtocolContext& context, const MessageEnvelope& envelope);
 

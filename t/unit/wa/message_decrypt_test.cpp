@@ -123,6 +123,32 @@ TEST(MessageDecrypt, LibsignalNodeDirectMessagesBecomeTheirMessages)
     }
 }
 
+// Alice's first message came from her phone number; her next comes from
+// her LID naming the number (sender_pn): the one session serves both.
+TEST(MessageDecrypt, AContactMovingToTheirLidKeepsTheirSession)
+{
+    auto bob = vector_bob();
+    const auto& msgs = vector_section("signal_1to1")["messages"];
+    MessageEnvelope first = envelope("15550000001@s.whatsapp.net",
+                                     {part(type_of(test::vector_string(msgs[0], "type")),
+                                           vector_hex(msgs[0], "ciphertext"))});
+    ASSERT_EQ(decrypt(bob->ctx(), first).messages.size(), 1u);
+
+    binary::Node node("message", {{"id", {"ID2"}},
+                                  {"from", binary::jid_value(*Jid::parse("88888888@lid"))},
+                                  {"sender_pn", binary::jid_value(*Jid::parse("15550000001@s.whatsapp.net"))}});
+    binary::Node enc("enc", {{"type", {std::string(test::vector_string(msgs[1], "type"))}}, {"v", {"2"}}});
+    enc.content = vector_hex(msgs[1], "ciphertext");
+    node.content = binary::Children{enc};
+    MessageEnvelope second = parse_envelope(node, kOwn).value();
+    ASSERT_TRUE(alternate_sender_address(second));
+    EXPECT_EQ(alternate_sender_address(second)->name, "15550000001");
+    Decrypted d = decrypt(bob->ctx(), second);
+    ASSERT_TRUE(d.failures.empty()) << d.failures[0].detail;
+    ASSERT_EQ(d.messages.size(), 1u);
+    EXPECT_EQ(d.messages[0].conversation(), test::vector_string(msgs[1], "text"));
+}
+
 TEST(MessageDecrypt, ARedeliveryIsADuplicateThatAsksNothing)
 {
     auto bob = vector_bob();
