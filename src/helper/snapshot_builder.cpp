@@ -41,6 +41,7 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         ipc::copy_text(d.name, v.name);
         ipc::copy_text(d.inbox, v.inbox);
         ipc::copy_text(d.error, v.status.reason);
+        ipc::copy_text(d.restriction, v.status.restriction);
         ipc::copy_text(d.pn_jid, v.status.pn_jid);
         ipc::copy_text(d.lid, v.status.lid);
         ipc::copy_text(d.push_name, v.status.push_name);
@@ -48,7 +49,6 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         ipc::copy_text(d.pair_code, v.status.pair_code);
         ipc::copy_text(d.passkey_options, v.status.passkey_options);
         d.passkey_expires_at = static_cast<uint64_t>(v.status.passkey_expires_at);
-        ipc::copy_text(d.restriction, v.status.restriction);
         connected += v.status.state == DeviceState::connected ? 1 : 0;
     }
     out.devices_n = nd;

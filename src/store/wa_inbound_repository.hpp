@@ -44,6 +44,10 @@ public:
 
     ChatRow chat(std::string_view inbox, std::string_view chat);
 
+    // The chat exists for the bridge: a chats row, or messages waiting to
+    // be posted under it (bridge/chat_identity.hpp keeps one per person).
+    bool has_chat(std::string_view inbox, std::string_view chat);
+
     uint64_t count(std::string_view state);
 
     // The newest row's id (0 when empty).
@@ -58,6 +62,7 @@ private:
     Statement save_chat_;
     Statement chat_;
     Statement count_;
+    Statement has_chat_;
 };
 
 }  // namespace chatwoot::store
