@@ -11,7 +11,7 @@ use utf8;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::Payloads qw(message_created);
+use ChatwootTest::Payloads qw(message_created message_updated);
 use JSON::PP;
 use Test::More;
 
@@ -128,7 +128,23 @@ is($read->{status}, 'read', "the contact's read receipt marks the agent's messag
 is(scalar @{$conv->{messages}}, 9, 'and posts nothing');
 my @patches = grep { $_->{method} eq 'PATCH' } @{state()->{requests}};
 is(scalar @patches, 1, 'one status update: an id Chatwoot never had is passed over');
-is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', 13]],
+
+# --- the owner deletes the agent's reply on the phone ------------------------------
+event(kind => 'revoke', id => 'V5', chat => $chat, from_me => JSON::PP::true, target => $agent_wa);
+$t->wait_device_done($device);
+$conv = messages_of(state(), $chat);
+($read) = grep { $_->{id} == $agent->{id} } @{$conv->{messages}};
+is($read->{content}, 'This message was deleted', "a revoke from the phone deletes the agent's message too");
+# Chatwoot tells us of that deletion: it is the echo of ours, not an agent's.
+($code) = $t->webhook($port, message_updated(id => $agent->{id}, conversation => $display,
+    content => 'This message was deleted', content_attributes => { deleted => JSON::PP::true }));
+is($code, 202, "Chatwoot's deletion webhook is accepted");
+$t->wait_for(sub { $t->sql(q{SELECT count(*) FROM outbox WHERE action = 'delete'})->[0][0] }, 5, 'filed');
+$t->wait_outbox_settled;
+opendir my $dh, "$device/sent" or die $!;
+is(scalar(grep { /-revoke\.json$/ } readdir $dh), 0, 'and nothing is revoked on WhatsApp again');
+
+is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', 14]],
           'every event is settled as posted in the store');
 my @warn = grep { @{$_->{warnings} // []} } @{state()->{requests}};
 is(scalar @warn, 0, 'nothing we sent needed a cast by Chatwoot') or diag explain \@warn;

@@ -128,6 +128,13 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected)
             job.state = "failed";
             return true;
         }
+        if (outbox_.revoked_on_whatsapp(inbox_, sent->second, sent->first)) {
+            // Deleted on the owner's phone: Chatwoot's deletion is the echo
+            // of ours, and WhatsApp has it already.
+            outbox_.settle(job.id, "sent");
+            job.state = "sent";
+            return true;
+        }
         m.kind = OutgoingMessage::Kind::revoke;
         m.revoked_id = sent->first;
         m.chat = sent->second;

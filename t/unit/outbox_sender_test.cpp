@@ -637,3 +637,27 @@ TEST_F(OutboxSenderTest, AGroupsReceiptsGoOnePerMemberWhoWrote)
     auto mark = t.rows("SELECT read_up_to FROM wa_read_marks WHERE chat = '" + group + "'");
     ASSERT_EQ(mark.size(), 1u) << "marked once both receipts went";
 }
+
+TEST_F(OutboxSenderTest, ADeletionEchoingARevokeFromThePhoneIsNotRevokedAgain)
+{
+    const std::string chat = "5511987654321@s.whatsapp.net";
+    file(t, "send", 15, 101, now);
+    Helper h(t, now);
+    h.device.answer = SendResult{SendResult::Kind::sent, {}};
+    h.sender.tick();
+    const std::string id = h.device.sent.at(0).message.id;
+    // The owner deletes the reply on the phone; WhatsApp tells us, the
+    // forwarder deletes it in Chatwoot, and Chatwoot's webhook says so.
+    bridge::WaMessage revoke;
+    revoke.kind = bridge::WaMessage::Kind::revoke;
+    revoke.id = "V1";
+    revoke.chat = chat;
+    revoke.from_me = true;
+    revoke.target = id;
+    store::WaInboundRepository(*t.db).add("support", "V1", chat, bridge::to_json(revoke), now);
+    file(t, "delete", 15, 101, now);
+    h.sender.tick();
+    EXPECT_EQ(h.device.sent.size(), 1u) << "WhatsApp has the revoke already";
+    EXPECT_EQ(t.rows("SELECT state FROM outbox WHERE action = 'delete'"),
+              (std::vector<std::vector<std::string>>{{"sent"}}));
+}
