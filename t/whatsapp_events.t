@@ -150,4 +150,52 @@ my @warn = grep { @{$_->{warnings} // []} } @{state()->{requests}};
 is(scalar @warn, 0, 'nothing we sent needed a cast by Chatwoot') or diag explain \@warn;
 
 $t->finish;
+
+# --- the same under faults: lost answers, 5xx, resets ----------------------------------
+{
+    my $t = ChatwootTest->new;
+    my ($fake, $device) = $t->start_bridge(extra => "concurrency 4;\n");
+    my $seq = 0;
+    my $ev = sub { ChatwootTest->device_message($device, ++$seq, @_) };
+    ChatwootTest::FakeChatwoot->set_faults($fake,
+        { kind => 'lost_answer', probability => 0.25 },
+        { kind => '500', probability => 0.15 },
+        { kind => 'reset', probability => 0.05 });
+    my @chats = map { sprintf('55119%08d@s.whatsapp.net', $_) } 1 .. 4;
+    for my $i (1 .. 5) {
+        $ev->(id => "C${_}M$i", chat => $chats[$_ - 1], text => "message $i") for 1 .. 4;
+    }
+    for my $c (1 .. 4) {
+        my $chat = $chats[$c - 1];
+        $ev->(kind => 'reaction', id => "C${c}R1", chat => $chat, target => "C${c}M1", text => '👍');
+        $ev->(kind => 'reaction', id => "C${c}R2", chat => $chat, target => "C${c}M1", text => '');
+        $ev->(kind => 'edit', id => "C${c}E1", chat => $chat, target => "C${c}M2", text => 'edited');
+        $ev->(kind => 'revoke', id => "C${c}V1", chat => $chat, target => "C${c}M3");
+        $ev->(kind => 'revoke', id => "C${c}V2", chat => $chat, target => "C${c}NEVER");
+    }
+    $t->wait_device_done($device, 60);
+    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+    my (%count, $deleted, $replies_right);
+    for my $conv (@{$s->{conversations}}) {
+        my %id_of = map { ($_->{source_id} // '') => $_->{id} } @{$conv->{messages}};
+        for my $m (@{$conv->{messages}}) {
+            $count{$m->{source_id}}++;
+            $deleted++ if $m->{content_attributes}{deleted};
+            my ($c, $what) = ($m->{source_id} // '') =~ /^WAID:C(\d)([RE])/ or next;
+            my $target = $what eq 'R' ? "WAID:C${c}M1" : "WAID:C${c}M2";
+            $replies_right++ if ($m->{content_attributes}{in_reply_to} // 0) == $id_of{$target};
+        }
+    }
+    is(scalar(keys %count), 4 * 5 + 4 * 4, 'every message and every posted event arrived');
+    is(scalar(grep { $count{$_} > 1 } keys %count), 0, 'none twice, despite lost answers');
+    is($deleted, 4, 'each revoked message deleted');
+    is($replies_right, 4 * 3, 'every reaction and edit replies to its target');
+    is(scalar @{$s->{contacts}}, 4, 'one contact per chat');
+    is_deeply($t->sql(q{SELECT state, count(*) FROM wa_inbound GROUP BY state}), [['posted', 40]],
+              'all settled as posted');
+    my $faults = grep { $_->{fault} } @{$s->{requests}};
+    ok($faults > 5, "the fake injected $faults faults");
+    $t->finish;
+}
+
 done_testing;
