@@ -42,10 +42,13 @@ OutboxRepository::OutboxRepository(Database& db)
       sent_as_(db.prepare("SELECT wa_id, chat FROM wa_sent"
                           " WHERE inbox = ?1 AND chatwoot_message_id = ?2 LIMIT 1")),
       ours_(db.prepare("SELECT 1 FROM wa_sent WHERE inbox = ?1 AND wa_id = ?2")),
-      // The records are the devices' JSON (bridge/wa_message_json.hpp).
+      // The records are the devices' JSON (bridge/wa_message_json.hpp), or
+      // '' once retention emptied them (json_extract would fail on those).
       revoked_(db.prepare("SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND chat = ?2"
-                          " AND json_extract(record, '$.kind') = 'revoke'"
-                          " AND json_extract(record, '$.target') = ?3 LIMIT 1"))
+                          " AND CASE WHEN record = '' THEN 0"
+                          "  ELSE json_extract(record, '$.kind') = 'revoke'"
+                          "   AND json_extract(record, '$.target') = ?3 END"
+                          " LIMIT 1"))
 {
 }
 

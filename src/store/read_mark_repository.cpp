@@ -23,14 +23,21 @@ ReadMarkRepository::ReadMarkRepository(Database& db)
                          " WHERE inbox = ?1 AND chat = ?2 AND id > ?3"
                          " AND state <> 'pending'")),
       // The record is the device's JSON (bridge/wa_message_json.hpp): a
-      // plain message has no "kind"; from_me is false or absent.
-      messages_(db.prepare("SELECT wa_id, coalesce(json_extract(record, '$.sender'), chat)"
+      // plain message has no "kind"; from_me is false or absent.  Retention
+      // empties the records of old rows (json_extract would fail on them):
+      // those are long read, and passed over.
+      messages_(db.prepare("SELECT wa_id, sender FROM ("
+                           " SELECT id, wa_id,"
+                           "  CASE WHEN record = '' THEN NULL"
+                           "   ELSE coalesce(json_extract(record, '$.sender'), chat) END AS sender,"
+                           "  CASE WHEN record = '' THEN 'gone'"
+                           "   ELSE coalesce(json_extract(record, '$.kind'), 'message') END AS kind,"
+                           "  CASE WHEN record = '' THEN 1"
+                           "   ELSE coalesce(json_extract(record, '$.from_me'), 0) END AS mine"
                            " FROM wa_inbound"
                            " WHERE inbox = ?1 AND chat = ?2 AND id > ?3 AND id <= ?4"
-                           " AND state <> 'pending'"
-                           " AND coalesce(json_extract(record, '$.kind'), 'message')"
-                           "     = 'message'"
-                           " AND coalesce(json_extract(record, '$.from_me'), 0) = 0"
+                           " AND state <> 'pending')"
+                           " WHERE kind = 'message' AND mine = 0"
                            " ORDER BY id DESC LIMIT ?5")),
       mark_(db.prepare("INSERT INTO wa_read_marks (inbox, chat, read_up_to)"
                        " VALUES (?1, ?2, ?3)"

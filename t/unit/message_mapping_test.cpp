@@ -75,3 +75,23 @@ TEST(MessageMapping, TheReadMarkOnlyMovesForward)
     store::ReadMarkRepository again(*t.db);   // its table made again: kept
     EXPECT_EQ(again.unread("support", kChat, 10).up_to, 0);
 }
+
+TEST(MessageMapping, RecordsRetentionEmptiedAreReadAndNoRevokes)
+{
+    test::TempStore t("read-mark-retention-test");
+    store::WaInboundRepository repo(*t.db);
+    store::ReadMarkRepository marks(*t.db);
+    add(repo, t, "A1", R"({"id":"A1"})", 1);
+    add(repo, t, "V1", R"({"kind":"revoke","id":"V1","target":"3EB0AA"})", 0);
+    add(repo, t, "A2", R"({"id":"A2"})", 2);
+    t.db->exec("UPDATE wa_inbound SET record = '' WHERE wa_id IN ('A1', 'V1')");
+    auto u = marks.unread("support", kChat, 10);
+    ASSERT_EQ(u.messages.size(), 1u) << "an emptied row is passed over, not an error";
+    EXPECT_EQ(u.messages[0].wa_id, "A2");
+    EXPECT_GT(u.up_to, 0);
+    store::OutboxRepository outbox(*t.db);
+    EXPECT_FALSE(outbox.revoked_on_whatsapp("support", kChat, "3EB0AA"));
+    add(repo, t, "V2", R"({"kind":"revoke","id":"V2","target":"3EB0AA"})", 0);
+    EXPECT_TRUE(outbox.revoked_on_whatsapp("support", kChat, "3EB0AA"));
+    EXPECT_FALSE(outbox.revoked_on_whatsapp("support", kChat, "3EB0BB"));
+}
