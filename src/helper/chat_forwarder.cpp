@@ -88,9 +88,24 @@ bool ChatForwarder::start_next(const std::string& chat)
     Active& a = active_[chat];
     a.row_id = pending->id;
     a.media = std::move(media);
+    // What the event refers to, as far as Chatwoot has it (the store owns
+    // the mapping; the job only acts on it).
+    std::vector<int64_t> targets;
+    auto look_up = [&](const std::string& wa_id) {
+        if (auto id = inbound_.chatwoot_message_of(inbox_, wa_id)) {
+            targets.push_back(*id);
+        }
+    };
+    if (message->kind == bridge::WaMessage::Kind::read) {
+        for (const auto& t : message->targets) {
+            look_up(t);
+        }
+    } else if (message->kind != bridge::WaMessage::Kind::message) {
+        look_up(message->target);
+    }
     a.job = std::make_unique<bridge::ForwardJob>(
         std::move(*message), bridge::ChatMapping{row.contact_id, row.conversation_id},
-        options_, api_, inherited || unsure, posted_since);
+        options_, api_, inherited || unsure, posted_since, std::move(targets));
     send(chat);
     return true;
 }

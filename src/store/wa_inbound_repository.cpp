@@ -41,7 +41,17 @@ WaInboundRepository::WaInboundRepository(Database& db)
       // message has left its chats row behind.
       has_chat_(db.prepare("SELECT EXISTS (SELECT 1 FROM chats WHERE inbox = ?1 AND chat = ?2)"
                            " OR EXISTS (SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND chat = ?2"
-                           " AND state = 'pending')"))
+                           " AND state = 'pending')")),
+      // A posted row of an event that made no message (a revoke, a read)
+      // has no Chatwoot id of its own: 0 is not one.
+      message_of_(db.prepare("SELECT chatwoot_message_id FROM wa_inbound"
+                             " WHERE inbox = ?1 AND wa_id = ?2 AND state = 'posted'"
+                             " AND chatwoot_message_id > 0"
+                             " UNION ALL SELECT chatwoot_message_id FROM wa_sent"
+                             " WHERE inbox = ?1 AND wa_id = ?2 LIMIT 1")),
+      chat_of_conversation_(db.prepare("SELECT chat FROM chats"
+                                       " WHERE inbox = ?1 AND conversation_id = ?2"
+                                       " LIMIT 1"))
 {
 }
 
@@ -107,6 +117,24 @@ ChatRow WaInboundRepository::chat(std::string_view inbox, std::string_view chat)
         row.conversation_id = st.column_optional_int(1);
     });
     return row;
+}
+
+std::optional<int64_t> WaInboundRepository::chatwoot_message_of(std::string_view inbox,
+                                                                std::string_view wa_id)
+{
+    message_of_.bind(1, inbox).bind(2, wa_id);
+    std::optional<int64_t> out;
+    message_of_.each_row([&](const Statement& st) { out = st.column_int(0); });
+    return out;
+}
+
+std::optional<std::string> WaInboundRepository::chat_of_conversation(std::string_view inbox,
+                                                                     int64_t conversation_id)
+{
+    chat_of_conversation_.bind(1, inbox).bind(2, conversation_id);
+    std::optional<std::string> out;
+    chat_of_conversation_.each_row([&](const Statement& st) { out = st.column_text(0); });
+    return out;
 }
 
 int64_t WaInboundRepository::last_id()

@@ -48,6 +48,16 @@ public:
     // be posted under it (bridge/chat_identity.hpp keeps one per person).
     bool has_chat(std::string_view inbox, std::string_view chat);
 
+    // The Chatwoot message a WhatsApp message is: one we posted (a
+    // contact's, or one from the owner's phone) or an agent's reply we sent
+    // (wa_sent).  nullopt when Chatwoot never had it.
+    std::optional<int64_t> chatwoot_message_of(std::string_view inbox,
+                                               std::string_view wa_id);
+
+    // The chat whose conversation this is, if any chat maps to it.
+    std::optional<std::string> chat_of_conversation(std::string_view inbox,
+                                                    int64_t conversation_id);
+
     uint64_t count(std::string_view state);
 
     // The newest row's id (0 when empty).
@@ -63,6 +73,8 @@ private:
     Statement chat_;
     Statement count_;
     Statement has_chat_;
+    Statement message_of_;
+    Statement chat_of_conversation_;
 };
 
 }  // namespace chatwoot::store
