@@ -7,6 +7,8 @@
 #   ./build.sh bench    build, then the benchmarks in t/bench/
 #   ./build.sh fuzz     build the protocol fuzzers (clang), run each FUZZ_SECONDS (600)
 #   ./build.sh asan-hostile   build, then only t/wa_hostile.t with the module under ASan+UBSan
+#   ./build.sh chaos    build, then t/wa_chaos.t: CHAOS_MESSAGES (2000) messages both ways
+#                       through helper kills, a reload, socket drops and Chatwoot faults
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -319,8 +321,17 @@ fuzz)
     install_deps
     run_fuzzers "${FUZZ_SECONDS:-600}"
     ;;
+chaos)
+    # Minutes long, so not part of test (CI's pass stays under 30 minutes);
+    # the file skips itself there.
+    build
+    reference_packages   # the loopback WhatsApp server's
+    log "chaos round: ${CHAOS_MESSAGES:-2000} messages both ways under faults"
+    CHATWOOT_CHAOS=1 CHAOS_MESSAGES="${CHAOS_MESSAGES:-2000}" \
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/wa_chaos.t"
+    ;;
 *)
-    echo "usage: $0 [build|run|test|bench|fuzz|asan-hostile]" >&2
+    echo "usage: $0 [build|run|test|bench|fuzz|asan-hostile|chaos]" >&2
     exit 2
     ;;
 esac
