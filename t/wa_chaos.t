@@ -104,21 +104,37 @@ my %done;
 
 # Waits for a live login of our device, then cuts its socket.
 sub drop_socket {
-    my $conn = $t->wait_for(sub { my $l = $wa->live_logins; @$l ? $l->[-1]{id} : undef }, 60, 'a live WhatsApp login to drop');
+    my $live = $t->wait_for(sub { $wa->live_logins->[-1] }, 60, 'a live WhatsApp login to drop');
+    my $conn = $live->{conn};
     $wa->drop($conn);
     note "dropped WhatsApp connection $conn";
 }
 
-# Kills the helper while messages wait in its store (either way).
+# Work under way in the helper's store, either way.
+sub work_left {
+    return $t->sql(q{SELECT (SELECT count(*) FROM wa_inbound WHERE state = 'pending')
+                          + (SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'failed'))})->[0][0];
+}
+
+# Kills the helper (-9) while messages wait in its store.  The helper is
+# frozen first (SIGSTOP) and its store read: that is exactly what the kill
+# finds.  With nothing under way it is thawed instead, and false returned:
+# the kill is tried again after the next message.
 sub kill_helper {
-    my $busy = $t->kill_helper_busy(
-        ready => sub { 1 },
-        busy  => sub {
-            $t->sql(q{SELECT (SELECT count(*) FROM wa_inbound WHERE state = 'pending')
-                           + (SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'failed'))})->[0][0];
-        },
-        timeout => 60, what => 'a helper at work in the round');
-    ok($busy, "the helper was killed with $busy message(s) under way");
+    my $s = eval { $t->status } or return 0;
+    my $pid = $s->{helper}{pid};
+    return 0 unless ($s->{helper}{state} // '') eq 'running' && $pid
+        && $pid != ($t->{killed_helper} // 0) && grep { $_ == $pid } @{$t->helper_pids};
+    kill 'STOP', $pid or die "kill STOP $pid: $!";
+    my $left = eval { work_left() };
+    unless ($left) {
+        kill 'CONT', $pid;
+        return 0;
+    }
+    kill 'KILL', $pid or die "kill KILL $pid: $!";
+    $t->{killed_helper} = $pid;
+    ok($left, "the helper ($pid) was killed with $left message(s) under way");
+    return 1;
 }
 
 for my $i (1 .. $N) {
@@ -141,12 +157,14 @@ for my $i (1 .. $N) {
     for my $f (@faults) {
         my ($at, $what) = @$f;
         next if $done{"$at"} || $i < $at * $N;
-        $done{"$at"} = 1;
         if ($what eq 'drop') { drop_socket() }
-        elsif ($what eq 'kill') { kill_helper() }
+        elsif ($what eq 'kill') { kill_helper() or next }
         else { $t->reload; note 'nginx reloaded' }
+        $done{"$at"} = 1;
     }
 }
+is(scalar(keys %done), scalar @faults, 'every fault landed during the round')
+    or diag 'not landed: ' . join(', ', map { "$_->[1] at $_->[0]" } grep { !$done{"$_->[0]"} } @faults);
 note sprintf 'the round is written: %d in, %d out, %.0f s', scalar @in, scalar @out, time - $started;
 
 # --- afterwards: wait for the end of the work, then count --------------------------
