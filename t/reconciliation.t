@@ -21,9 +21,10 @@ $t->allow_log(qr/agent repl(y|ies) found in Chatwoot that never reached us/);
 my ($fake, $device, $port) = $t->start_bridge;
 my $ua = Mojo::UserAgent->new;
 
+# The messages sent (read receipts that go before a reply apart).
 sub sent_files {
     opendir my $dh, "$device/sent" or return [];
-    return [sort grep { /\.json$/ } readdir $dh];
+    return [sort grep { /\.json$/ && !/-read\.json$/ && !/^typing-/ } readdir $dh];
 }
 sub read_json {
     open my $fh, '<', $_[0] or die "$_[0]: $!";

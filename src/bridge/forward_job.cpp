@@ -29,20 +29,39 @@ bool is_group(const std::string& chat)
 }  // namespace
 
 ForwardJob::ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
-                       rest::Api api, bool may_be_posted, int64_t posted_since)
+                       rest::Api api, bool may_be_posted, int64_t posted_since,
+                       EventTargets targets)
     : message_(std::move(message)),
       mapping_(known),
       options_(options),
       api_(api),
       look_first_(may_be_posted),
-      posted_since_(posted_since)
+      posted_since_(posted_since),
+      targets_(std::move(targets.ids)),
+      removed_reaction_(std::move(targets.removed_reaction))
 {
+    using Kind = WaMessage::Kind;
+    if (message_.kind == Kind::revoke && !targets_.empty()) {
+        look_first_ = false;   // a DELETE is idempotent: nothing to look for
+    }
+    if (message_.kind == Kind::read) {
+        look_first_ = false;   // so is a status
+        if (targets_.empty()) {
+            state_ = State::done;   // none of them is in Chatwoot
+            return;
+        }
+    }
+    if (message_.kind != Kind::message && message_.kind != Kind::read && targets_.size() > 1) {
+        targets_.resize(1);
+    }
     next();
 }
 
-std::string ForwardJob::chatwoot_content(const WaMessage& m)
+namespace {
+
+// Chatwoot shows one contact per group: a group message names who spoke.
+std::string with_sender(const WaMessage& m, std::string text)
 {
-    std::string text = whatsapp_to_chatwoot(m.text);
     if (is_group(m.chat) && !m.from_me) {
         // Chatwoot shows one contact per group: name who spoke.
         std::string who = m.push_name;
@@ -54,6 +73,41 @@ std::string ForwardJob::chatwoot_content(const WaMessage& m)
         text = "**" + who + ":** " + text;
     }
     return text;
+}
+
+}  // namespace
+
+std::string ForwardJob::chatwoot_content(const WaMessage& m)
+{
+    return with_sender(m, whatsapp_to_chatwoot(m.text));
+}
+
+std::string ForwardJob::event_content(const WaMessage& m, bool known, std::string_view removed)
+{
+    switch (m.kind) {
+    case WaMessage::Kind::reaction:
+        if (m.text.empty()) {
+            const std::string what = removed.empty() ? std::string("a reaction")
+                                                     : "the reaction " + std::string(removed);
+            return with_sender(m, known ? "*removed " + what + "*"
+                                        : "*removed " + what + " from a message that is "
+                                          "not in Chatwoot*");
+        }
+        return with_sender(m, known ? m.text
+                                    : m.text + " *(a reaction to a message that is not "
+                                               "in Chatwoot)*");
+    case WaMessage::Kind::edit:
+        return with_sender(m, (known ? "*Edited:* " : "*Edited a message that is not in "
+                                                      "Chatwoot:* ")
+                                  + whatsapp_to_chatwoot(m.text));
+    case WaMessage::Kind::revoke:
+        return with_sender(m, "*Deleted for everyone on WhatsApp: a message that is not in "
+                              "Chatwoot (" + m.target + ")*");
+    case WaMessage::Kind::message:
+    case WaMessage::Kind::read:
+        break;
+    }
+    return chatwoot_content(m);
 }
 
 std::string ForwardJob::failure_note(const WaMessage& m, std::string_view why)
@@ -105,15 +159,55 @@ void ForwardJob::next()
         look_for_post();
         return;
     }
+    act();
+}
+
+void ForwardJob::act()
+{
+    using Kind = WaMessage::Kind;
+    const int64_t conversation = *mapping_.conversation_id;
+    const bool known = !targets_.empty();
+    if (message_.kind == Kind::read) {
+        mark_next_read();
+        return;
+    }
+    if (message_.kind == Kind::revoke && known) {
+        ask(Step::delete_target, api_.delete_message(conversation, targets_.front()));
+        return;
+    }
     rest::NewMessage m;
-    m.content = chatwoot_content(message_);
     m.message_type = message_.from_me ? "outgoing" : "incoming";
     m.source_id = source_id_of(message_.id);
-    if (message_.reply_to) {
-        m.in_reply_to_external_id = source_id_of(*message_.reply_to);
+    if (message_.kind == Kind::message) {
+        m.content = chatwoot_content(message_);
+        if (message_.reply_to) {
+            m.in_reply_to_external_id = source_id_of(*message_.reply_to);
+        }
+        m.attachments = message_.attachments;
+    } else {
+        m.content = event_content(message_, known, removed_reaction_);
+        if (known) {
+            m.in_reply_to = targets_.front();
+        }
+        if (message_.kind == Kind::revoke) {
+            // What the contact deleted is nobody's message here: a note for
+            // the agents, under the revoke's own id so a lost answer is
+            // looked up rather than noted twice.
+            m.message_type = "outgoing";
+            m.is_private = true;
+        }
     }
-    m.attachments = message_.attachments;
-    ask(Step::post_message, api_.create_message(*mapping_.conversation_id, m));
+    ask(Step::post_message, api_.create_message(conversation, m));
+}
+
+void ForwardJob::mark_next_read()
+{
+    if (read_next_ >= targets_.size()) {
+        state_ = State::done;
+        return;
+    }
+    ask(Step::mark_read, api_.update_message_status(*mapping_.conversation_id,
+                                                    targets_[read_next_], "read"));
 }
 
 void ForwardJob::ask(Step step, rest::Request request)
@@ -149,6 +243,20 @@ void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
     // Chatwoot did it but its answer could not be read (over the client's
     // cap): like a lost answer, the create is looked up, not made again.
     const bool done_unread = c.outcome == rest::Outcome::permanent && c.may_have_applied;
+    if (c.outcome == rest::Outcome::success || c.not_found() || done_unread) {
+        // Deleted (or gone already, by an agent or an earlier try), marked
+        // read (or no longer there to mark), or done with an answer too long to
+        // read: either way that one is done.
+        if (step_ == Step::delete_target) {
+            state_ = State::done;
+            return;
+        }
+        if (step_ == Step::mark_read) {
+            read_next_++;
+            mark_next_read();
+            return;
+        }
+    }
     if (c.outcome == rest::Outcome::retry || done_unread) {
         // Only creates come back unretried: they may have happened, so look
         // before creating again.
@@ -228,6 +336,8 @@ void ForwardJob::on_answer(const rest::Classification& c, std::string_view body)
         on_posted_search(body);
         break;
     case Step::post_failure_note:
+    case Step::delete_target:
+    case Step::mark_read:
         break;  // handled above
     }
 }

@@ -9,12 +9,32 @@
 // contact's conversations, the conversation's messages by source_id).
 // Mappings the caller knew are trusted until Chatwoot answers 404, then
 // resolved again.
+//
+// The other kinds refer to messages already in Chatwoot; the caller looks
+// their Chatwoot ids up (the store owns that mapping) and hands them in:
+// - reaction: a message with the emoji, in reply to the reacted message
+//   (as the peers' Chatwoot integrations show it: Chatwoot has no
+//   reactions); a reaction taken back is said the same way, "removed the
+//   reaction 👍" (the emoji when the store still has it), since agents
+//   saw it.
+// - edit: Chatwoot's API cannot change a message's content (PATCH takes
+//   only a status), so the new text comes as a message "Edited: ..." in
+//   reply to the original.
+// - revoke: the message deleted in Chatwoot (DELETE); already gone (404):
+//   done.
+// - read: each of our messages the contact read marked "read" (PATCH
+//   status); one Chatwoot no longer has is skipped.
+// A reaction, edit or revoke whose target Chatwoot never had is still told
+// (a reaction or edit as a message that says so, a revoke as a private
+// note), never dropped; read receipts of messages Chatwoot never had are
+// nothing to show.
 #pragma once
 
 #include "../chatwoot/api_requests.hpp"
 #include "../chatwoot/retry_policy.hpp"
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +69,20 @@ struct WaMessage {
     int64_t timestamp = 0;               // WhatsApp's, unix seconds; 0 unknown
 };
 
+// What an event refers to, as the store knows it.
+struct EventTargets {
+    EventTargets() = default;
+    EventTargets(std::initializer_list<int64_t> known) : ids(known) {}
+    explicit EventTargets(std::vector<int64_t> known) : ids(std::move(known)) {}
+
+    // The Chatwoot ids of the messages a reaction, edit or revoke (one at
+    // most) or a read (any number) refers to, those that are known.
+    std::vector<int64_t> ids;
+    // A reaction taken back: the emoji the same sender had put on the same
+    // message, when the store still has it ("" when not).
+    std::string removed_reaction;
+};
+
 struct ChatMapping {
     std::optional<int64_t> contact_id;
     std::optional<int64_t> conversation_id;
@@ -69,7 +103,8 @@ public:
     // unknown.  A look pages back through the conversation until it is
     // past that time (give or take kClockSkew), or at its first message.
     ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
-               rest::Api api, bool may_be_posted = false, int64_t posted_since = 0);
+               rest::Api api, bool may_be_posted = false, int64_t posted_since = 0,
+               EventTargets targets = {});
 
     // Chatwoot's clock against ours: a look goes this much further back.
     static constexpr int64_t kClockSkew = 10 * 60;
@@ -96,6 +131,10 @@ public:
     // What the message becomes in Chatwoot (public for tests).
     static std::string chatwoot_content(const WaMessage& m);
     static std::string failure_note(const WaMessage& m, std::string_view why);
+    // What a reaction, edit or revoke becomes (known: its target is in
+    // Chatwoot; removed: the emoji a reaction taken back had, if known).
+    static std::string event_content(const WaMessage& m, bool known,
+                                     std::string_view removed = {});
 
 private:
     enum class Step {
@@ -106,7 +145,9 @@ private:
         create_conversation,
         post_message,
         find_posted_message,
-        post_failure_note
+        post_failure_note,
+        delete_target,
+        mark_read
     };
 
     void next();
@@ -120,6 +161,10 @@ private:
     void on_conversation(std::string_view body);
     void on_posted(std::string_view body);
     void on_posted_search(std::string_view body);
+    // After the conversation is known: what the event's kind does there.
+    void act();
+    // The next target to mark read, or done.
+    void mark_next_read();
 
     WaMessage message_;
     ChatMapping mapping_;
@@ -136,6 +181,9 @@ private:
     bool look_first_ = false;
     int64_t posted_since_ = 0;
     int pages_ = 0;       // of the current look
+    std::vector<int64_t> targets_;
+    std::string removed_reaction_;
+    size_t read_next_ = 0;  // targets_ marked read so far
 };
 
 }  // namespace chatwoot::bridge

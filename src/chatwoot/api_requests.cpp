@@ -352,12 +352,18 @@ Request Api::create_message(int64_t conversation_id, const NewMessage& m) const
     std::string path =
         base() + "/conversations/" + std::to_string(conversation_id) + "/messages";
     std::string attributes;
-    if (m.in_reply_to_external_id) {
+    if (m.in_reply_to_external_id || m.in_reply_to) {
         rapidjson::StringBuffer buf;
         Writer w(buf);
         w.StartObject();
-        w.Key("in_reply_to_external_id");
-        put(w, *m.in_reply_to_external_id);
+        if (m.in_reply_to) {
+            w.Key("in_reply_to");
+            w.Int64(*m.in_reply_to);
+        }
+        if (m.in_reply_to_external_id) {
+            w.Key("in_reply_to_external_id");
+            put(w, *m.in_reply_to_external_id);
+        }
         w.EndObject();
         attributes = finish(buf);
     }
@@ -403,6 +409,12 @@ Request Api::list_messages(int64_t conversation_id, std::optional<int64_t> befor
         path += "?before=" + std::to_string(*before);
     }
     return {"GET", std::move(path), {}};
+}
+
+Request Api::delete_message(int64_t conversation_id, int64_t message_id) const
+{
+    return {"DELETE", base() + "/conversations/" + std::to_string(conversation_id)
+                          + "/messages/" + std::to_string(message_id)};
 }
 
 Request Api::update_message_status(int64_t conversation_id, int64_t message_id,

@@ -66,6 +66,9 @@ struct NewMessage {
     bool is_private = false;
     std::string source_id;                   // "WAID:<whatsapp id>"
     std::optional<std::string> in_reply_to_external_id;
+    // The quoted message by Chatwoot id: for messages that have no source id
+    // (an agent's reply); Chatwoot then looks by id, not by source id.
+    std::optional<int64_t> in_reply_to;
     std::vector<Attachment> attachments;     // sent as multipart attachments[]
 };
 
@@ -96,6 +99,9 @@ public:
     // older than the message `before`.
     Request list_messages(int64_t conversation_id,
                           std::optional<int64_t> before = std::nullopt) const;
+    // DELETE: Chatwoot keeps the message as "This message was deleted"
+    // (content_attributes {"deleted":true}) and fires message_updated.
+    Request delete_message(int64_t conversation_id, int64_t message_id) const;
     // Not in Chatwoot's swagger, but in its code since 4.2 (API inboxes only).
     Request update_message_status(int64_t conversation_id, int64_t message_id,
                                   std::string_view status,

@@ -5,7 +5,7 @@
 // replaces accepted: the first "inbox" (a string), "delivery" (a string or
 // null) and "event" (an object) of the top-level object, and in that event
 // object the first "type" (a string), "conversation_id" and "message_id"
-// (64-bit integers).  It is stricter in two ways a worker's record never
+// (64-bit integers), and "on" (a boolean: typing).  It is stricter in two ways a worker's record never
 // needs: bytes after a NUL (which a worker escapes) and nesting deeper than
 // kMaxDepth make it refuse.
 
@@ -41,7 +41,17 @@ public:
     }
 
     bool Null() { return value(Type::null); }
-    bool Bool(bool) { return value(Type::other); }
+    bool Bool(bool b)
+    {
+        const Slot slot = slot_;
+        if (!value(Type::boolean)) {
+            return false;
+        }
+        if (slot == Slot::on) {
+            out_.typing_on = b;
+        }
+        return true;
+    }
     bool Int(int i) { return integer(i); }
     bool Uint(unsigned u) { return integer(u); }
     bool Int64(int64_t i) { return integer(i); }
@@ -90,6 +100,8 @@ public:
                 slot_ = first(seen_conversation_, Slot::conversation);
             } else if (key == "message_id") {
                 slot_ = first(seen_message_, Slot::message);
+            } else if (key == "on") {
+                slot_ = first(seen_on_, Slot::on);
             }
         }
         return true;
@@ -132,8 +144,8 @@ public:
     }
 
 private:
-    enum class Slot { other, inbox, delivery, event, type, conversation, message };
-    enum class Type { null, string, integer, object, other };
+    enum class Slot { other, inbox, delivery, event, type, conversation, message, on };
+    enum class Type { null, string, integer, boolean, object, other };
 
     // Only a key's first occurrence counts, as with FindMember.
     static Slot first(bool& seen, Slot slot)
@@ -162,6 +174,7 @@ private:
         case Slot::event: return type == Type::object;
         case Slot::conversation:
         case Slot::message: return type == Type::integer;
+        case Slot::on: return type == Type::boolean;
         }
         return false;
     }
@@ -190,6 +203,7 @@ private:
     bool seen_type_ = false;
     bool seen_conversation_ = false;
     bool seen_message_ = false;
+    bool seen_on_ = false;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@ struct QueuedWebhook {
     std::string action;              // send, delete, status, typing
     int64_t conversation_id = 0;
     std::optional<int64_t> message_id;   // send and delete
+    bool typing_on = false;              // typing: "on"
 };
 
 // nullopt for bytes that are not such a record (a broken invariant: the

@@ -88,9 +88,28 @@ bool ChatForwarder::start_next(const std::string& chat)
     Active& a = active_[chat];
     a.row_id = pending->id;
     a.media = std::move(media);
+    // What the event refers to, as far as Chatwoot has it (the store owns
+    // the mapping; the job only acts on it).
+    bridge::EventTargets targets;
+    auto look_up = [&](const std::string& wa_id) {
+        if (auto id = inbound_.chatwoot_message_of(inbox_, wa_id)) {
+            targets.ids.push_back(*id);
+        }
+    };
+    if (message->kind == bridge::WaMessage::Kind::reaction && message->text.empty()) {
+        targets.removed_reaction = inbound_.previous_reaction(inbox_, chat, message->sender,
+                                                              message->target, pending->id);
+    }
+    if (message->kind == bridge::WaMessage::Kind::read) {
+        for (const auto& t : message->targets) {
+            look_up(t);
+        }
+    } else if (message->kind != bridge::WaMessage::Kind::message) {
+        look_up(message->target);
+    }
     a.job = std::make_unique<bridge::ForwardJob>(
         std::move(*message), bridge::ChatMapping{row.contact_id, row.conversation_id},
-        options_, api_, inherited || unsure, posted_since);
+        options_, api_, inherited || unsure, posted_since, std::move(targets));
     send(chat);
     return true;
 }

@@ -349,6 +349,14 @@ void Helper::open_store()
         });
         guarded("taking up pending commands", [&] { desk_->take_pending(); });
     }
+    // An agent typing goes to its inbox's device at once, or nowhere.
+    queue_->set_typing_handler([this](const std::string& inbox, int64_t conversation, bool on) {
+        for (auto& rt : runtimes_) {
+            if (rt->name() == inbox) {
+                rt->typing(conversation, on);
+            }
+        }
+    });
     guarded("publishing the snapshot", [&] { publish_snapshot(); });
     ngx_add_timer(&snapshot_timer_, kSnapshotMsec);
     guarded("setting up retention", [&] { retention_.emplace(*db_); });

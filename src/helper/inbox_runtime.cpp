@@ -171,6 +171,8 @@ void InboxRuntime::build()
         static_cast<int64_t>(ic.device_timeout_sec),
         [] { return static_cast<int64_t>(ngx_time()); });
     sender_->count_into(shared_.stats);
+    read_marks_ = std::make_unique<store::ReadMarkRepository>(shared_.db);
+    sender_->mark_read_with(read_marks_.get());
     // Agent replies whose webhooks never came are looked for once the inbox
     // id is known; the sender waits for that first look.
     sender_->hold(true);
@@ -211,6 +213,7 @@ void InboxRuntime::teardown() noexcept
     resolver_.reset();
     reconciler_.reset();
     sender_.reset();
+    read_marks_.reset();
     reporter_.reset();
     device_.reset();
     forwarder_.reset();
@@ -326,6 +329,27 @@ void InboxRuntime::wake()
         ngx_del_timer(&tick_timer_);
         ngx_add_timer(&tick_timer_, kTickMsec);
     }
+}
+
+void InboxRuntime::typing(int64_t conversation_id, bool on) noexcept
+{
+    guarded("passing on an agent's typing", [&] {
+        if (device_ == nullptr || device_->status().state != DeviceState::connected) {
+            return;   // nobody to show it to now; later it would be stale
+        }
+        auto chat = shared_.wa_inbound.chat_of_conversation(name_, conversation_id);
+        if (!chat) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "chatwoot helper: inbox \"%s\": an agent typed in conversation "
+                          "%L, which no WhatsApp chat has", name_.c_str(), conversation_id);
+            return;
+        }
+        OutgoingMessage m;
+        m.kind = OutgoingMessage::Kind::typing;
+        m.chat = *chat;
+        m.typing_on = on;
+        device_->send(m, [](const SendResult&) {});   // presence: no retry, no bookkeeping
+    });
 }
 
 void InboxRuntime::on_start_timer(ngx_event_t* ev) noexcept

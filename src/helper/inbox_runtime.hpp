@@ -21,6 +21,7 @@
 
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
+#include "../store/read_mark_repository.hpp"
 #include "../store/sqlite_handle.hpp"
 #include "../store/wa_inbound_repository.hpp"
 
@@ -70,6 +71,10 @@ public:
     // Agent actions may have been filed: the next tick looks at the outbox
     // even when the sender was idle.
     void wake();
+    // An agent started or stopped typing in a conversation: the chat state
+    // goes to the contact now if the device is connected, else nowhere
+    // (presence is never queued or retried).  Never throws.
+    void typing(int64_t conversation_id, bool on) noexcept;
 
 private:
     void build();
@@ -108,6 +113,7 @@ private:
     std::unique_ptr<OutboxSender> sender_;
     std::unique_ptr<OutboxReconciler> reconciler_;
     std::unique_ptr<InboxResolver> resolver_;
+    std::unique_ptr<store::ReadMarkRepository> read_marks_;
 
     ngx_event_t tick_timer_{};
     ngx_event_t start_timer_{};

@@ -2,8 +2,11 @@
 
 #include "log.hpp"
 
+#include "../bridge/jid.hpp"
+
 #include <algorithm>
 #include <exception>
+#include <memory>
 
 namespace chatwoot::helper {
 
@@ -125,6 +128,13 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected)
             job.state = "failed";
             return true;
         }
+        if (outbox_.revoked_on_whatsapp(inbox_, sent->second, sent->first)) {
+            // Deleted on the owner's phone: Chatwoot's deletion is the echo
+            // of ours, and WhatsApp has it already.
+            outbox_.settle(job.id, "sent");
+            job.state = "sent";
+            return true;
+        }
         m.kind = OutgoingMessage::Kind::revoke;
         m.revoked_id = sent->first;
         m.chat = sent->second;
@@ -138,6 +148,7 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected)
         m.chat = std::move(reply->chat);
         m.text = std::move(reply->text);
         m.quoted = std::move(reply->quoted);
+        send_reads(m.chat, job.id);
     }
     transmit(job, std::move(m));
     return false;
@@ -175,6 +186,89 @@ void OutboxSender::transmit(Job& job, OutgoingMessage message)
             log(LogLevel::error, "chatwoot helper: settling a WhatsApp send failed");
         }
     });
+}
+
+void OutboxSender::send_reads(const std::string& chat, int64_t outbox_id) noexcept
+{
+    if (marks_ == nullptr || reading_.contains(chat)) {
+        return;
+    }
+    try {
+        const auto unread = marks_->unread(inbox_, chat, kMaxReadIds);
+        if (unread.up_to == 0) {
+            return;
+        }
+        if (unread.messages.empty()) {
+            marks_->mark(inbox_, chat, unread.up_to);   // nothing of theirs to mark
+            return;
+        }
+        // WhatsApp takes a group's receipts per member who wrote (the
+        // receipt's participant): one each, in the order they first wrote.
+        const auto jid = bridge::Jid::parse(chat);
+        const bool group = jid && jid->kind() == bridge::JidKind::group;
+        std::vector<OutgoingMessage> receipts;
+        for (const auto& m : unread.messages) {
+            auto it = std::find_if(receipts.begin(), receipts.end(), [&](const auto& r) {
+                return !group || r.read_sender == m.sender;
+            });
+            if (it == receipts.end()) {
+                OutgoingMessage& r = receipts.emplace_back();
+                r.kind = OutgoingMessage::Kind::read;
+                r.chat = chat;
+                r.outbox_id = outbox_id;
+                r.read_sender = group ? m.sender : std::string();
+                it = receipts.end() - 1;
+            }
+            it->read_ids.push_back(m.wa_id);
+        }
+        struct Round {
+            size_t left;
+            bool all_sent = true;
+        };
+        auto round = std::make_shared<Round>(Round{receipts.size()});
+        reading_.insert(chat);
+        std::weak_ptr<OutboxSender*> self = self_;
+        for (const auto& r : receipts) {
+            device_.send(r, [self, round, chat, up_to = unread.up_to](const SendResult& res) {
+                round->all_sent = round->all_sent && res.kind == SendResult::Kind::sent;
+                if (--round->left > 0) {
+                    return;
+                }
+                auto alive = self.lock();
+                if (!alive) {
+                    return;
+                }
+                OutboxSender& s = **alive;
+                s.reading_.erase(chat);
+                if (!round->all_sent) {
+                    log(LogLevel::info,
+                        "chatwoot helper: inbox \"%s\": read receipts for %s did not go (%s); "
+                        "they go with the next reply", s.inbox_.c_str(), chat.c_str(),
+                        res.reason.c_str());
+                    return;
+                }
+                try {
+                    s.marks_->mark(s.inbox_, chat, up_to);
+                } catch (const std::exception& e) {
+                    // Marked read again with the next reply: harmless.
+                    log(LogLevel::error,
+                        "chatwoot helper: keeping what was marked read failed: %s", e.what());
+                } catch (...) {
+                    log(LogLevel::error, "chatwoot helper: keeping what was marked read failed");
+                }
+            });
+        }
+    } catch (const std::exception& e) {
+        reading_.erase(chat);
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": finding what to mark read in %s failed: %s",
+            inbox_.c_str(), chat.c_str(), e.what());
+    } catch (...) {
+        reading_.erase(chat);
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": finding what to mark read in %s failed",
+            inbox_.c_str(), chat.c_str());
+    }
 }
 
 void OutboxSender::on_done(Completion c)

@@ -22,6 +22,7 @@
 
 #include "../bridge/agent_reply.hpp"
 #include "../store/outbox_repository.hpp"
+#include "../store/read_mark_repository.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -70,6 +71,16 @@ public:
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 
+    // Before an agent's reply goes, the contact's messages not yet marked
+    // read are marked read on WhatsApp (one read receipt, oldest first; in
+    // a group one per member who wrote), and the chat's mark moves once
+    // the device took them all.  Not an outbox entry: a receipt that cannot
+    // go now is tried again with the next reply and never holds one back.
+    // Unset, nothing is marked read.
+    void mark_read_with(store::ReadMarkRepository* marks) { marks_ = marks; }
+    // Receipts at most in one go (the newest; older ones count as read).
+    static constexpr size_t kMaxReadIds = 256;
+
     // Transmissions waiting for the device's answer (for tests and status).
     size_t awaiting() const { return awaiting_.size(); }
 
@@ -89,6 +100,7 @@ private:
     // the conversation may go on to its next entry.
     bool step(Job& job, int64_t now, bool connected);
     void transmit(Job& job, OutgoingMessage message);
+    void send_reads(const std::string& chat, int64_t outbox_id) noexcept;
     void on_done(Completion c);
     void settle_completion(const Completion& c);
     void fail(Job& job, const std::string& reason);
@@ -113,6 +125,8 @@ private:
     std::unordered_set<int64_t> reporting_;   // failure report under way
     std::unordered_map<int64_t, int64_t> report_again_at_;
     std::vector<Completion> completed_;       // answers that came during a pass
+    store::ReadMarkRepository* marks_ = nullptr;
+    std::unordered_set<std::string> reading_;  // chats whose receipts are out
     // Callbacks hold a weak copy: an answer after this sender is gone is
     // dropped (the entry stays in flight in the store and goes again).
     std::shared_ptr<OutboxSender*> self_;

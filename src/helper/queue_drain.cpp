@@ -48,8 +48,12 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
                       int64_t row_id)
 {
     const auto& reading = readings_[index];
-    if (!reading || reading->action == "typing") {
-        return;  // typing is presence, not a job; unreadable: logged below
+    if (reading && reading->action == "typing") {
+        typings_.push_back(index);   // presence, not a job: handed over after the commit
+        return;
+    }
+    if (!reading) {
+        return;  // unreadable: logged below
     }
     store::OutboxEntry& entry = filed_.emplace_back();
     entry.inbox = reading->inbox;
@@ -105,6 +109,27 @@ void QueueDrain::hand_over_commands()
     }
 }
 
+// After the commit and the pop: each new typing record to the handler.
+void QueueDrain::hand_over_typings()
+{
+    if (!on_typing_) {
+        return;
+    }
+    for (size_t index : typings_) {
+        const auto& reading = readings_[index];
+        try {
+            on_typing_(reading->inbox, reading->conversation_id, reading->typing_on);
+        } catch (const std::exception& e) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: passing on an agent's typing failed: %s",
+                          e.what());
+        } catch (...) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: passing on an agent's typing failed");
+        }
+    }
+}
+
 // Inside the batch's unit of work: the drained commands, under their ids.
 void QueueDrain::add_commands()
 {
@@ -123,6 +148,7 @@ size_t QueueDrain::set_aside_bad_records(std::span<const store::InboundEvent> ba
     // The failed attempt's entries: a record stored already (no new row,
     // so nothing filed) must not write them.
     filed_.clear();
+    typings_.clear();
     const auto sorted = repository_.insert_each(
         batch, now,
         [&](const store::InboundEvent& e, int64_t row_id) {
@@ -164,6 +190,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     last_records_ = 0;
     readings_.clear();
     filed_.clear();
+    typings_.clear();
     commands_batch_.clear();
     uint64_t last_seq = 0;
     bool corrupt = false;
@@ -270,6 +297,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
         }
     }
     hand_over_commands();
+    hand_over_typings();
 
     if (corrupt) {
         ZoneLock lock(shpool_);

@@ -49,6 +49,13 @@ public:
         std::function<void(const std::string& id, const ipc::Command& command)>;
     void set_command_handler(CommandHandler handler) { on_command_ = std::move(handler); }
 
+    // Called once per new typing record (an agent typing in a conversation)
+    // after its batch is committed and popped.  Typing is presence, not a
+    // job: it goes now or never, so nothing takes it up after a crash.
+    using TypingHandler =
+        std::function<void(const std::string& inbox, int64_t conversation_id, bool on)>;
+    void set_typing_handler(TypingHandler handler) { on_typing_ = std::move(handler); }
+
 private:
     cw_shared_t* shared_;
     ngx_slab_pool_t* shpool_;
@@ -86,6 +93,10 @@ private:
     std::vector<DrainedCommand> commands_batch_;
     CommandHandler on_command_;
     size_t last_records_ = 0;
+    // The new typing records of this batch (indexes into readings_).
+    std::vector<size_t> typings_;
+    TypingHandler on_typing_;
+    void hand_over_typings();
 };
 
 }  // namespace chatwoot::helper

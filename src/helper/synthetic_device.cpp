@@ -4,7 +4,11 @@
 
 #include "../bridge/wa_message_json.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <set>
 #include <stdexcept>
@@ -275,12 +279,59 @@ void SyntheticDevice::write_sent(const std::string& name, const std::string& jso
     fs::rename(tmp, dir / name);  // whole or not at all, for whoever reads
 }
 
+// Typing and read receipts have no id of their own: a typing file is named
+// by the time it went (each one a new file, in order), a read by the
+// outbox entry of the reply it went before (so the same again after a
+// crash writes the same file, and it sorts just before that reply's file).
+void SyntheticDevice::write_presence(const OutgoingMessage& message)
+{
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&](const std::string& v) {
+        w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    char name[64];
+    w.StartObject();
+    if (message.kind == OutgoingMessage::Kind::typing) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+        // Two in the same nanosecond still get two names.
+        typing_seq_ = std::max<int64_t>(typing_seq_ + 1, static_cast<int64_t>(ns));
+        std::snprintf(name, sizeof name, "typing-%020lld.json",
+                      static_cast<long long>(typing_seq_));
+        w.Key("typing");
+        w.Bool(message.typing_on);
+    } else {
+        std::snprintf(name, sizeof name, "%010lld-read.json",
+                      static_cast<long long>(message.outbox_id));
+        w.Key("read");
+        w.StartArray();
+        for (const auto& id : message.read_ids) {
+            str(id);
+        }
+        w.EndArray();
+        if (!message.read_sender.empty()) {
+            w.Key("sender");
+            str(message.read_sender);
+        }
+    }
+    w.Key("chat");
+    str(message.chat);
+    w.EndObject();
+    write_sent(name, std::string(buf.GetString(), buf.GetSize()));
+}
+
 void SyntheticDevice::send(const OutgoingMessage& message, Done done) noexcept
 {
     SendResult result;
     try {
         char name[40];
-        if (message.kind == OutgoingMessage::Kind::revoke) {
+        if (message.kind == OutgoingMessage::Kind::typing
+            || message.kind == OutgoingMessage::Kind::read)
+        {
+            write_presence(message);
+        } else if (message.kind == OutgoingMessage::Kind::revoke) {
             std::snprintf(name, sizeof name, "%010lld-revoke.json",
                           static_cast<long long>(message.outbox_id));
             // The ids are WhatsApp's form ([0-9A-F]) and the chat a parsed

@@ -50,7 +50,10 @@ public:
 
     // Writes <dir>/sent/<outbox id>.json (a revoke: <outbox id>-revoke.json),
     // so doing it again after a crash writes the same file; done when the
-    // file is renamed into place.
+    // file is renamed into place.  Typing: typing-<time in ns>.json,
+    // {"typing":true|false,"chat":...}; read receipts: <outbox id of the
+    // reply they go before>-read.json, {"read":[ids],"sender":...,"chat":...}
+    // (sender only in groups).
     void send(const OutgoingMessage& message, Done done) noexcept override;
 
     // Takes what is in the directory now and pushes the chats that got
@@ -76,6 +79,7 @@ private:
     bridge::IntakeFilter filter_;
     DeviceEvents* events_ = nullptr;
     std::mt19937_64 ids_;
+    int64_t typing_seq_ = 0;
 
     // What the files above say, as last read.
     std::optional<std::string> pairing_qr_;
@@ -84,6 +88,7 @@ private:
     std::string push_name_;
 
     void write_sent(const std::string& name, const std::string& json);
+    void write_presence(const OutgoingMessage& message);
     void write_file(const std::string& name, const std::string& text);
     void look_at_pairing_files();
 };

@@ -41,7 +41,14 @@ OutboxRepository::OutboxRepository(Database& db)
           " VALUES (?1, ?2, ?3, ?4, ?5)")),
       sent_as_(db.prepare("SELECT wa_id, chat FROM wa_sent"
                           " WHERE inbox = ?1 AND chatwoot_message_id = ?2 LIMIT 1")),
-      ours_(db.prepare("SELECT 1 FROM wa_sent WHERE inbox = ?1 AND wa_id = ?2"))
+      ours_(db.prepare("SELECT 1 FROM wa_sent WHERE inbox = ?1 AND wa_id = ?2")),
+      // The records are the devices' JSON (bridge/wa_message_json.hpp), or
+      // '' once retention emptied them (json_extract would fail on those).
+      revoked_(db.prepare("SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND chat = ?2"
+                          " AND CASE WHEN record = '' THEN 0"
+                          "  ELSE json_extract(record, '$.kind') = 'revoke'"
+                          "   AND json_extract(record, '$.target') = ?3 END"
+                          " LIMIT 1"))
 {
 }
 
@@ -100,6 +107,13 @@ OutboxRepository::sent_as(std::string_view inbox, int64_t chatwoot_message_id)
         out.emplace(st.column_text(0), st.column_text(1));
     });
     return out;
+}
+
+bool OutboxRepository::revoked_on_whatsapp(std::string_view inbox, std::string_view chat,
+                                           std::string_view wa_id)
+{
+    revoked_.bind(1, inbox).bind(2, chat).bind(3, wa_id);
+    return revoked_.scalar() != 0;
 }
 
 bool OutboxRepository::is_our_send(std::string_view inbox, std::string_view wa_id)

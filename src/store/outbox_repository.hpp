@@ -97,6 +97,12 @@ public:
 
     bool is_our_send(std::string_view inbox, std::string_view wa_id);
 
+    // Whether WhatsApp told us of a revoke of this message of the chat (the
+    // owner deleted our reply on the phone): Chatwoot's deletion that our
+    // DELETE caused is then no agent's, and nothing is revoked again.
+    bool revoked_on_whatsapp(std::string_view inbox, std::string_view chat,
+                             std::string_view wa_id);
+
 private:
     static constexpr size_t kRowsPerInsert = 32;
     // The statement filing n entries (1..kRowsPerInsert), prepared on first use.
@@ -115,6 +121,7 @@ private:
     Statement sent_insert_;
     Statement sent_as_;
     Statement ours_;
+    Statement revoked_;
 };
 
 }  // namespace chatwoot::store

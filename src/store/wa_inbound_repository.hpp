@@ -44,6 +44,22 @@ public:
 
     ChatRow chat(std::string_view inbox, std::string_view chat);
 
+    // The Chatwoot message a WhatsApp message is: one we posted (a
+    // contact's, or one from the owner's phone) or an agent's reply we sent
+    // (wa_sent).  nullopt when Chatwoot never had it.
+    std::optional<int64_t> chatwoot_message_of(std::string_view inbox,
+                                               std::string_view wa_id);
+
+    // The emoji `sender` last put on `target` in the chat before row
+    // `before_id` ("" when none, or when that was a removal too).
+    std::string previous_reaction(std::string_view inbox, std::string_view chat,
+                                  std::string_view sender, std::string_view target,
+                                  int64_t before_id);
+
+    // The chat whose conversation this is, if any chat maps to it.
+    std::optional<std::string> chat_of_conversation(std::string_view inbox,
+                                                    int64_t conversation_id);
+
     uint64_t count(std::string_view state);
 
     // The newest row's id (0 when empty).
@@ -58,6 +74,9 @@ private:
     Statement save_chat_;
     Statement chat_;
     Statement count_;
+    Statement message_of_;
+    Statement chat_of_conversation_;
+    Statement previous_reaction_;
 };
 
 }  // namespace chatwoot::store

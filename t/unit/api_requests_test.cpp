@@ -102,6 +102,28 @@ TEST(ApiRequests, MessageRequests)
     EXPECT_EQ(s.method, "PATCH");
     EXPECT_EQ(s.path, "/api/v1/accounts/3/conversations/15/messages/3022");
     EXPECT_EQ(s.body, R"({"status":"failed","external_error":"DEVICE_NOT_AVAILABLE"})");
+    EXPECT_EQ(api.update_message_status(15, 3022, "read").body, R"({"status":"read"})");
+
+    Request d = api.delete_message(15, 3022);
+    EXPECT_EQ(d.method, "DELETE");
+    EXPECT_EQ(d.path, "/api/v1/accounts/3/conversations/15/messages/3022");
+    EXPECT_TRUE(d.body.empty());
+}
+
+TEST(ApiRequests, AReplyByChatwootIdForMessagesWithoutSourceId)
+{
+    NewMessage m;
+    m.content = "👍";
+    m.source_id = "WAID:R1";
+    m.in_reply_to = 3100;
+    EXPECT_EQ(api.create_message(15, m).body,
+              R"({"content":"👍","message_type":"incoming","private":false,"source_id":"WAID:R1",)"
+              R"("content_attributes":{"in_reply_to":3100}})");
+    m.in_reply_to_external_id = "WAID:A1";
+    EXPECT_EQ(api.create_message(15, m).body,
+              R"({"content":"👍","message_type":"incoming","private":false,"source_id":"WAID:R1",)"
+              R"("content_attributes":{"in_reply_to":3100,"in_reply_to_external_id":"WAID:A1"}})")
+        << "both may go; Chatwoot looks by id first";
 }
 
 TEST(ApiAnswers, CreatedContact)

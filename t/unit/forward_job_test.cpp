@@ -387,3 +387,153 @@ TEST(ForwardJob, APostWhoseAnswerIsTooLongToReadIsLookedUpNotPostedAgain)
     ASSERT_EQ(search.state(), ForwardJob::State::failed);
     EXPECT_EQ(search.failure(), "answer 200 over the 262144-byte cap");
 }
+
+// --- events that refer to earlier messages ----------------------------------------
+
+namespace {
+
+WaMessage event(WaMessage::Kind kind, std::string id, std::string target, std::string text = {})
+{
+    WaMessage m = maria(std::move(id), std::move(text));
+    m.kind = kind;
+    m.target = std::move(target);
+    return m;
+}
+
+}  // namespace
+
+TEST(ForwardJob, AReactionIsItsEmojiReplyingToTheReactedMessage)
+{
+    ForwardJob job(event(WaMessage::Kind::reaction, "R1", "3EB0A1", "👍"), ChatMapping{42, 15},
+                   kInbox, kApi, false, 0, {3100});
+    ASSERT_EQ(job.state(), ForwardJob::State::request);
+    EXPECT_EQ(job.request().method, "POST");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages");
+    EXPECT_EQ(job.request().body,
+              R"({"content":"👍","message_type":"incoming","private":false,)"
+              R"("source_id":"WAID:R1","content_attributes":{"in_reply_to":3100}})");
+    job.on_answer(answer(200), message_answer(3200, "WAID:R1"));
+    ASSERT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3200);
+
+    ForwardJob removed(event(WaMessage::Kind::reaction, "R2", "3EB0A1"), ChatMapping{42, 15},
+                       kInbox, kApi, false, 0, {3100});
+    EXPECT_EQ(removed.request().body,
+              R"({"content":"*removed a reaction*","message_type":"incoming","private":false,)"
+              R"("source_id":"WAID:R2","content_attributes":{"in_reply_to":3100}})")
+        << "a reaction taken back is said, on the same message";
+    ForwardJob removed_known(event(WaMessage::Kind::reaction, "R2", "3EB0A1"), ChatMapping{42, 15},
+                             kInbox, kApi, false, 0, [] {
+                                 bridge::EventTargets t{3100};
+                                 t.removed_reaction = "👍";
+                                 return t;
+                             }());
+    EXPECT_NE(removed_known.request().body.find(R"("content":"*removed the reaction 👍*")"),
+              std::string::npos)
+        << "naming the emoji when the store still has it: " << removed_known.request().body;
+
+    ForwardJob unknown(event(WaMessage::Kind::reaction, "R3", "NOPE", "😂"), ChatMapping{42, 15},
+                       kInbox, kApi);
+    EXPECT_EQ(unknown.request().body,
+              R"({"content":"😂 *(a reaction to a message that is not in Chatwoot)*",)"
+              R"("message_type":"incoming","private":false,"source_id":"WAID:R3"})")
+        << "a target Chatwoot never had is told, with no reply link";
+
+    WaMessage mine = event(WaMessage::Kind::reaction, "R4", "3EB0A1", "❤️");
+    mine.from_me = true;
+    ForwardJob own(mine, ChatMapping{42, 15}, kInbox, kApi, false, 0, {3100});
+    EXPECT_NE(own.request().body.find(R"("message_type":"outgoing")"), std::string::npos)
+        << "a reaction from the owner's phone is ours";
+
+    WaMessage group = event(WaMessage::Kind::reaction, "R5", "G1", "🙏");
+    group.chat = "120363000000000000@g.us";
+    group.sender = "5511987654321@s.whatsapp.net";
+    EXPECT_EQ(ForwardJob::event_content(group, true), "**Maria:** 🙏");
+    group.text.clear();
+    EXPECT_EQ(ForwardJob::event_content(group, false),
+              "**Maria:** *removed a reaction from a message that is not in Chatwoot*");
+}
+
+TEST(ForwardJob, AnEditRepliesToTheOriginalWithTheNewText)
+{
+    ForwardJob job(event(WaMessage::Kind::edit, "E1", "3EB0A1", "now *bold*"), ChatMapping{42, 15},
+                   kInbox, kApi, false, 0, {3100});
+    EXPECT_EQ(job.request().body,
+              R"({"content":"*Edited:* now **bold**","message_type":"incoming","private":false,)"
+              R"("source_id":"WAID:E1","content_attributes":{"in_reply_to":3100}})");
+    EXPECT_EQ(ForwardJob::event_content(event(WaMessage::Kind::edit, "E2", "X", "t"), false),
+              "*Edited a message that is not in Chatwoot:* t");
+}
+
+TEST(ForwardJob, ARevokeDeletesTheMappedMessageOnceGoneIsDone)
+{
+    ForwardJob job(event(WaMessage::Kind::revoke, "V1", "3EB0A1"), ChatMapping{42, 15}, kInbox,
+                   kApi, true /* may be posted: a DELETE needs no look */, 0, {3100});
+    ASSERT_EQ(job.state(), ForwardJob::State::request);
+    EXPECT_EQ(job.request().method, "DELETE");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages/3100");
+    EXPECT_EQ(job.request().body, "");
+    job.on_answer(answer(200), message_answer(3100, "WAID:3EB0A1"));
+    EXPECT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 0) << "a revoke makes no message of its own";
+
+    ForwardJob gone(event(WaMessage::Kind::revoke, "V2", "3EB0A1"), ChatMapping{42, 15}, kInbox,
+                    kApi, false, 0, {3100});
+    gone.on_answer(answer(404, R"({"error":"Resource could not be found"})"), "");
+    EXPECT_EQ(gone.state(), ForwardJob::State::done)
+        << "deleted already (by an agent, or a try whose answer was lost): done";
+    EXPECT_EQ(gone.mapping().conversation_id, 15) << "and the chat's mapping is kept";
+
+    ForwardJob refused(event(WaMessage::Kind::revoke, "V3", "3EB0A1"), ChatMapping{42, 15},
+                       kInbox, kApi, false, 0, {3100});
+    refused.on_answer(answer(403, R"({"error":"You are not authorized to do this action"})"), "");
+    EXPECT_EQ(refused.state(), ForwardJob::State::failed);
+    EXPECT_FALSE(refused.failure().empty());
+}
+
+TEST(ForwardJob, ARevokeOfAMessageChatwootNeverHadIsAPrivateNote)
+{
+    ForwardJob job(event(WaMessage::Kind::revoke, "V4", "GONE"), ChatMapping{42, 15}, kInbox,
+                   kApi);
+    EXPECT_EQ(job.request().method, "POST");
+    EXPECT_EQ(job.request().body,
+              R"({"content":"*Deleted for everyone on WhatsApp: a message that is not in Chatwoot (GONE)*",)"
+              R"("message_type":"outgoing","private":true,"source_id":"WAID:V4"})");
+    // Its answer lost: looked up by its source id, not noted twice.
+    job.on_answer(lost(), "");
+    EXPECT_EQ(job.request().method, "GET");
+    job.on_answer(answer(200), R"({"meta":{},"payload":[)" + message_answer(3300, "WAID:V4") + "]}");
+    EXPECT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3300);
+}
+
+TEST(ForwardJob, AReadReceiptMarksEachOfOurMessagesReadSkippingGoneOnes)
+{
+    WaMessage read = maria("D1", "");
+    read.kind = WaMessage::Kind::read;
+    read.targets = {"X1", "X2", "X3"};
+    ForwardJob job(read, ChatMapping{42, 15}, kInbox, kApi, true, 0, {3101, 3102});
+    ASSERT_EQ(job.state(), ForwardJob::State::request);
+    EXPECT_EQ(job.request().method, "PATCH");
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages/3101");
+    EXPECT_EQ(job.request().body, R"({"status":"read"})");
+    job.on_answer(answer(404, R"({"error":"Resource could not be found"})"), "");
+    ASSERT_EQ(job.state(), ForwardJob::State::request) << "one Chatwoot lost is passed over";
+    EXPECT_EQ(job.request().path, "/api/v1/accounts/1/conversations/15/messages/3102");
+    job.on_answer(answer(200), message_answer(3102, ""));
+    EXPECT_EQ(job.state(), ForwardJob::State::done);
+
+    ForwardJob none(read, ChatMapping{}, kInbox, kApi, true, 0, {});
+    EXPECT_EQ(none.state(), ForwardJob::State::done)
+        << "receipts of messages Chatwoot never had: nothing to ask, not even the contact";
+}
+
+TEST(ForwardJob, AReactionAnEarlierHelperMayHavePostedIsLookedForFirst)
+{
+    ForwardJob job(event(WaMessage::Kind::reaction, "R9", "3EB0A1", "👍"), ChatMapping{42, 15},
+                   kInbox, kApi, true, 0, {3100});
+    EXPECT_EQ(job.request().method, "GET") << "like a message: a post may have happened";
+    job.on_answer(answer(200), R"({"meta":{},"payload":[)" + message_answer(3201, "WAID:R9") + "]}");
+    EXPECT_EQ(job.state(), ForwardJob::State::done);
+    EXPECT_EQ(job.chatwoot_message_id(), 3201);
+}

@@ -7,8 +7,11 @@
 #include "helper/device.hpp"
 #include "helper/log.hpp"
 #include "helper/outbox_sender.hpp"
+#include "bridge/wa_message_json.hpp"
 #include "store/outbox_repository.hpp"
+#include "store/read_mark_repository.hpp"
 #include "store/schema.hpp"
+#include "store/wa_inbound_repository.hpp"
 #include "store/sqlite_handle.hpp"
 
 #include "temp_store.hpp"
@@ -506,4 +509,155 @@ TEST_F(OutboxSenderTest, ACrashAtAnyStepLosesNothingAndDoublesNothing)
         EXPECT_TRUE(reported.contains(103));
         EXPECT_EQ(db.rows("SELECT count(*) FROM wa_sent")[0][0], "3");
     }
+}
+
+// --- read receipts before a reply -------------------------------------------------
+
+namespace {
+
+// A WhatsApp message of the chat as the forwarder leaves it: stored, and
+// posted (settled) unless `pending`.
+void inbound(TempDb& t, const std::string& id, const std::string& chat, const std::string& sender,
+             bridge::WaMessage::Kind kind = bridge::WaMessage::Kind::message, bool from_me = false,
+             bool pending = false)
+{
+    bridge::WaMessage m;
+    m.kind = kind;
+    m.id = id;
+    m.chat = chat;
+    m.sender = sender;
+    m.from_me = from_me;
+    m.text = "x";
+    m.target = kind == bridge::WaMessage::Kind::message ? "" : "A1";
+    store::WaInboundRepository repo(*t.db);
+    ASSERT_TRUE(repo.add("support", id, chat, bridge::to_json(m), 1000));
+    if (!pending) {
+        auto row = t.rows("SELECT id FROM wa_inbound WHERE wa_id = '" + id + "'");
+        repo.settle(std::stoll(row.at(0).at(0)), true, 1, "", "support", chat, {42, 15});
+    }
+}
+
+void settle_pending(TempDb& t)
+{
+    t.db->exec("UPDATE wa_inbound SET state = 'posted' WHERE state = 'pending'");
+}
+
+}  // namespace
+
+TEST_F(OutboxSenderTest, AReplyFirstMarksTheContactsEarlierMessagesReadOnce)
+{
+    const std::string chat = "5511987654321@s.whatsapp.net";
+    inbound(t, "A1", chat, chat);
+    inbound(t, "M1", chat, chat, bridge::WaMessage::Kind::message, true);  // from the owner's phone
+    inbound(t, "A2", chat, chat);
+    inbound(t, "R1", chat, chat, bridge::WaMessage::Kind::reaction);
+    inbound(t, "A3", chat, chat, bridge::WaMessage::Kind::message, false, true);  // not in Chatwoot yet
+    inbound(t, "B1", "5521912345678@s.whatsapp.net", "5521912345678@s.whatsapp.net");
+    store::ReadMarkRepository marks(*t.db);
+    file(t, "send", 15, 101, now);
+    Helper h(t, now);
+    h.sender.mark_read_with(&marks);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 2u);
+    const OutgoingMessage& receipt = h.device.sent[0].message;
+    EXPECT_EQ(receipt.kind, OutgoingMessage::Kind::read) << "the receipt goes before the reply";
+    EXPECT_EQ(receipt.chat, chat);
+    EXPECT_EQ(receipt.read_ids, (std::vector<std::string>{"A1", "A2"}))
+        << "the contact's messages in Chatwoot, oldest first: not the owner's, not a "
+           "reaction, not one agents cannot have seen, not another chat's";
+    EXPECT_EQ(receipt.read_sender, "") << "a 1:1 chat names no participant";
+    EXPECT_EQ(h.device.sent[1].message.text, "reply 101");
+    h.device.ack();   // the receipt
+    h.device.ack();   // the reply
+
+    file(t, "send", 15, 102, now);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 3u);
+    EXPECT_EQ(h.device.sent[2].message.text, "reply 102") << "nothing new: no receipt";
+    h.device.ack();
+
+    settle_pending(t);
+    file(t, "send", 15, 103, now);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 5u);
+    EXPECT_EQ(h.device.sent[3].message.read_ids, (std::vector<std::string>{"A3"}))
+        << "only what came since, never A1 or A2 again";
+    h.device.ack();
+    h.device.ack();
+    EXPECT_EQ(t.state(103), "sent");
+}
+
+TEST_F(OutboxSenderTest, AReceiptThatDidNotGoGoesWithTheNextReplyAndNeverHoldsOneBack)
+{
+    const std::string chat = "5511987654321@s.whatsapp.net";
+    inbound(t, "A1", chat, chat);
+    store::ReadMarkRepository marks(*t.db);
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    Helper h(t, now);
+    h.sender.mark_read_with(&marks);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 2u);
+    h.device.ack(SendResult::Kind::retry, "offline");   // the receipt
+    EXPECT_TRUE(logged("they go with the next reply"));
+    h.device.ack();   // reply 101 went anyway
+    EXPECT_EQ(t.state(101), "sent");
+    ASSERT_EQ(h.device.sent.size(), 4u);
+    EXPECT_EQ(h.device.sent[2].message.kind, OutgoingMessage::Kind::read);
+    EXPECT_EQ(h.device.sent[2].message.read_ids, (std::vector<std::string>{"A1"}))
+        << "not marked, so asked again";
+    h.device.ack();
+    h.device.ack();
+
+    file(t, "send", 15, 103, now);
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 5u);
+    EXPECT_EQ(h.device.sent[4].message.kind, OutgoingMessage::Kind::text) << "marked now";
+}
+
+TEST_F(OutboxSenderTest, AGroupsReceiptsGoOnePerMemberWhoWrote)
+{
+    const std::string group = "120363000000000000@g.us";
+    const std::string x = "5511987654321@s.whatsapp.net", y = "5521912345678@s.whatsapp.net";
+    inbound(t, "G1", group, x);
+    inbound(t, "G2", group, y);
+    inbound(t, "G3", group, x);
+    store::ReadMarkRepository marks(*t.db);
+    file(t, "send", 16, 201, now, group);
+    Helper h(t, now);
+    h.sender.mark_read_with(&marks);
+    h.device.answer = SendResult{SendResult::Kind::sent, {}};
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 3u);
+    EXPECT_EQ(h.device.sent[0].message.read_sender, x);
+    EXPECT_EQ(h.device.sent[0].message.read_ids, (std::vector<std::string>{"G1", "G3"}));
+    EXPECT_EQ(h.device.sent[1].message.read_sender, y);
+    EXPECT_EQ(h.device.sent[1].message.read_ids, (std::vector<std::string>{"G2"}));
+    EXPECT_EQ(h.device.sent[2].message.chat, group);
+    auto mark = t.rows("SELECT read_up_to FROM wa_read_marks WHERE chat = '" + group + "'");
+    ASSERT_EQ(mark.size(), 1u) << "marked once both receipts went";
+}
+
+TEST_F(OutboxSenderTest, ADeletionEchoingARevokeFromThePhoneIsNotRevokedAgain)
+{
+    const std::string chat = "5511987654321@s.whatsapp.net";
+    file(t, "send", 15, 101, now);
+    Helper h(t, now);
+    h.device.answer = SendResult{SendResult::Kind::sent, {}};
+    h.sender.tick();
+    const std::string id = h.device.sent.at(0).message.id;
+    // The owner deletes the reply on the phone; WhatsApp tells us, the
+    // forwarder deletes it in Chatwoot, and Chatwoot's webhook says so.
+    bridge::WaMessage revoke;
+    revoke.kind = bridge::WaMessage::Kind::revoke;
+    revoke.id = "V1";
+    revoke.chat = chat;
+    revoke.from_me = true;
+    revoke.target = id;
+    store::WaInboundRepository(*t.db).add("support", "V1", chat, bridge::to_json(revoke), now);
+    file(t, "delete", 15, 101, now);
+    h.sender.tick();
+    EXPECT_EQ(h.device.sent.size(), 1u) << "WhatsApp has the revoke already";
+    EXPECT_EQ(t.rows("SELECT state FROM outbox WHERE action = 'delete'"),
+              (std::vector<std::vector<std::string>>{{"sent"}}));
 }

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -157,6 +159,53 @@ TEST(SyntheticDevice, SendsUnderTheGivenIdIntoSent)
     EXPECT_EQ(result->kind, SendResult::Kind::sent);
     EXPECT_EQ(read(f.root / "device" / "sent" / "0000000008-revoke.json"),
               "{\"revoke\":\"" + id + "\",\"chat\":\"5511987654321@s.whatsapp.net\"}");
+}
+
+TEST(SyntheticDevice, TypingAndReadReceiptsBecomeFilesInSent)
+{
+    Fixture f;
+    std::vector<SendResult> results;
+    auto done = [&](const SendResult& r) { results.push_back(r); };
+
+    OutgoingMessage on;
+    on.kind = OutgoingMessage::Kind::typing;
+    on.chat = "5511987654321@s.whatsapp.net";
+    on.typing_on = true;
+    OutgoingMessage off = on;
+    off.typing_on = false;
+    f.device->send(on, done);
+    f.device->send(off, done);   // within the same clock tick, maybe: still its own file
+
+    OutgoingMessage receipt;
+    receipt.kind = OutgoingMessage::Kind::read;
+    receipt.chat = "120363000000000000@g.us";
+    receipt.read_ids = {"A1", "A\"2"};
+    receipt.read_sender = "5511987654321@s.whatsapp.net";
+    receipt.outbox_id = 9;
+    f.device->send(receipt, done);
+
+    ASSERT_EQ(results.size(), 3u);
+    for (const auto& r : results) {
+        EXPECT_EQ(r.kind, SendResult::Kind::sent);
+    }
+    std::vector<std::string> typing;
+    for (const auto& e : fs::directory_iterator(f.root / "device" / "sent")) {
+        const std::string name = e.path().filename().string();
+        if (name.starts_with("typing-")) {
+            typing.push_back(name);
+        }
+    }
+    std::sort(typing.begin(), typing.end());
+    ASSERT_EQ(typing.size(), 2u) << "each typing is a file of its own";
+    EXPECT_EQ(read(f.root / "device" / "sent" / typing[0]),
+              R"({"typing":true,"chat":"5511987654321@s.whatsapp.net"})")
+        << "named in the order they went";
+    EXPECT_EQ(read(f.root / "device" / "sent" / typing[1]),
+              R"({"typing":false,"chat":"5511987654321@s.whatsapp.net"})");
+    EXPECT_EQ(read(f.root / "device" / "sent" / "0000000009-read.json"),
+              R"({"read":["A1","A\"2"],"sender":"5511987654321@s.whatsapp.net",)"
+              R"("chat":"120363000000000000@g.us"})")
+        << "named for the reply it goes before, ids escaped";
 }
 
 // A "pairing-qr" file stands in for a session waiting for a scan: the

@@ -51,4 +51,81 @@ TEST(WaMessageJson, BadAttachmentsAreRefusedWithAReason)
     EXPECT_EQ(error, "missing field text");
 }
 
+TEST(WaMessageJson, KindsRoundTripWithTheirTargetsAndTime)
+{
+    const std::string chat = R"("chat":"5511987654321@s.whatsapp.net")";
+    auto r = parse(R"({"kind":"reaction","id":"R1",)" + chat + R"(,"target":"A1","text":"👍","t":1781950562})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kind, WaMessage::Kind::reaction);
+    EXPECT_EQ(r->target, "A1");
+    EXPECT_EQ(r->text, "👍");
+    EXPECT_EQ(r->timestamp, 1781950562);
+    auto again = parse(to_json(*r));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->kind, WaMessage::Kind::reaction);
+    EXPECT_EQ(again->target, "A1");
+    EXPECT_EQ(again->timestamp, 1781950562);
+
+    auto removed = parse(R"({"kind":"reaction","id":"R2",)" + chat + R"(,"target":"A1"})");
+    ASSERT_TRUE(removed) << "a reaction taken back has no text";
+    EXPECT_EQ(removed->text, "");
+
+    auto revoke = parse(R"({"kind":"revoke","id":"V1",)" + chat + R"(,"target":"A2"})");
+    ASSERT_TRUE(revoke);
+    EXPECT_EQ(revoke->kind, WaMessage::Kind::revoke);
+    EXPECT_EQ(parse(to_json(*revoke))->target, "A2");
+
+    auto edit = parse(R"({"kind":"edit","id":"E1",)" + chat + R"(,"target":"A2","text":"new"})");
+    ASSERT_TRUE(edit);
+    EXPECT_EQ(edit->kind, WaMessage::Kind::edit);
+    EXPECT_EQ(edit->text, "new");
+
+    auto read = parse(R"({"kind":"read","id":"D1",)" + chat + R"(,"targets":["X1","X2"]})");
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->kind, WaMessage::Kind::read);
+    EXPECT_EQ(read->targets, (std::vector<std::string>{"X1", "X2"}));
+    auto read_again = parse(to_json(*read));
+    ASSERT_TRUE(read_again);
+    EXPECT_EQ(read_again->targets, read->targets);
+
+    auto plain = parse(R"({"kind":"message","id":"M1",)" + chat + R"(,"text":"oi"})");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->kind, WaMessage::Kind::message);
+    EXPECT_EQ(to_json(*plain).find("kind"), std::string::npos)
+        << "a plain message is written as before, without a kind";
+    EXPECT_EQ(to_json(*plain).find("\"t\""), std::string::npos) << "nor an unknown time";
+}
+
+TEST(WaMessageJson, BadKindsAndTargetsAreRefusedWithAReason)
+{
+    const std::string head = R"({"id":"K1","chat":"5511987654321@s.whatsapp.net",)";
+    const std::pair<std::string, std::string> cases[] = {
+        {R"("kind":"poll","text":"x"})", "field kind is not a known kind"},
+        {R"("kind":7,"text":"x"})", "field kind is not a string"},
+        {R"("kind":"reaction","text":"x"})", "missing field target"},
+        {R"("kind":"revoke"})", "missing field target"},
+        {R"("kind":"edit","target":5,"text":"x"})", "field target is not a string"},
+        {R"("kind":"read"})", "field targets is not an array of 1 to 256 ids"},
+        {R"("kind":"read","targets":[]})", "field targets is not an array of 1 to 256 ids"},
+        {R"("kind":"read","targets":"X1"})", "field targets is not an array of 1 to 256 ids"},
+        {R"("kind":"read","targets":["X1",2]})", "field targets holds something other than an id"},
+        {R"("kind":"read","targets":[""]})", "field targets holds something other than an id"},
+        {R"("text":"x","t":-1})", "field t is not a timestamp"},
+        {R"("text":"x","t":"1781950562"})", "field t is not a timestamp"},
+        {R"("text":"x","t":1.5})", "field t is not a timestamp"},
+    };
+    for (const auto& [tail, reason] : cases) {
+        std::string error;
+        EXPECT_FALSE(parse(head + tail, &error)) << tail;
+        EXPECT_EQ(error, reason) << tail;
+    }
+    std::string many = R"("kind":"read","targets":[)";
+    for (int i = 0; i < 257; i++) many += std::string(i ? "," : "") + "\"X\"";
+    std::string error;
+    EXPECT_FALSE(parse(head + many + "]}", &error)) << "at most 256 targets";
+    std::string long_target = R"("kind":"revoke","target":")" + std::string(129, 'A') + "\"}";
+    EXPECT_FALSE(parse(head + long_target, &error));
+    EXPECT_EQ(error, "field target is too long");
+}
+
 }  // namespace

@@ -50,6 +50,27 @@ TEST(WebhookRecord, StatusHasNoMessageAndDeliveryMayBeNull)
     EXPECT_FALSE(q->message_id);
 }
 
+TEST(WebhookRecord, TypingSaysOnOrOff)
+{
+    const std::string head = R"({"inbox":"a","delivery":"d","received_at":1,)"
+                             R"("event":{"type":"typing","conversation_id":15,"inbox_id":7,)"
+                             R"("account_id":1,"on":)";
+    auto on = read_queued_webhook(head + "true}}");
+    ASSERT_TRUE(on);
+    EXPECT_EQ(on->action, "typing");
+    EXPECT_EQ(on->conversation_id, 15);
+    EXPECT_TRUE(on->typing_on);
+    auto off = read_queued_webhook(head + "false}}");
+    ASSERT_TRUE(off);
+    EXPECT_FALSE(off->typing_on);
+    EXPECT_FALSE(read_queued_webhook(head + "1}}")) << "on must be a boolean";
+    auto nested = read_queued_webhook(
+        R"({"inbox":"a","delivery":"d","received_at":1,"on":true,)"
+        R"("event":{"type":"typing","conversation_id":15,"x":{"on":true}}})");
+    ASSERT_TRUE(nested);
+    EXPECT_FALSE(nested->typing_on) << "only the event's own key counts";
+}
+
 TEST(WebhookRecord, RefusesWhatIsNoRecord)
 {
     for (const char* bad : {

@@ -1,0 +1,55 @@
+// What of a chat we told WhatsApp the agents have read: per chat, the last
+// wa_inbound row up to which its contact's messages are marked read.  An
+// agent's reply marks what came before it; the mark moves only forward,
+// so nothing is marked read twice.
+//
+// Its table (and an index on wa_inbound the look needs) is made here with
+// IF NOT EXISTS until the lead folds it into schema step 11:
+//   CREATE TABLE wa_read_marks (inbox TEXT NOT NULL, chat TEXT NOT NULL,
+//       read_up_to INTEGER NOT NULL, PRIMARY KEY (inbox, chat)) WITHOUT ROWID;
+//   CREATE INDEX wa_inbound_by_chat ON wa_inbound (inbox, chat, id);
+#pragma once
+
+#include "sqlite_handle.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chatwoot::store {
+
+class ReadMarkRepository {
+public:
+    explicit ReadMarkRepository(Database& db);
+
+    struct Message {
+        std::string wa_id;
+        std::string sender;   // who wrote it (a group's member)
+    };
+    struct Unread {
+        // The contact's messages past the mark that are in Chatwoot (or
+        // settled failed): plain messages, not the owner's own, oldest
+        // first, at most the newest `limit`.
+        std::vector<Message> messages;
+        // Where the mark goes once they are marked read: the newest
+        // settled row of the chat past the mark (0 when there is none), so
+        // reactions, edits and our own messages are passed over too.
+        int64_t up_to = 0;
+    };
+    Unread unread(std::string_view inbox, std::string_view chat, size_t limit);
+
+    // Moves the chat's mark to up_to (never back).
+    void mark(std::string_view inbox, std::string_view chat, int64_t up_to);
+
+private:
+    static Database& made(Database& db);
+
+    Database& db_;
+    Statement mark_of_;
+    Statement newest_;
+    Statement messages_;
+    Statement mark_;
+};
+
+}  // namespace chatwoot::store
