@@ -417,12 +417,19 @@ int main(int argc, char** argv)
         auto grp = [&](Receiver& r) { group(r, s, look); };
         const std::size_t n1 = s.one_to_one.size(), ng = s.group.size();
 
-        const double sql_1 = rate(seconds, n1, sqlite, one);
-        const double sql_g = rate(seconds, ng, sqlite, grp);
-        const double mem_1 = rate(seconds, n1, memory, one);
-        const double mem_g = rate(seconds, ng, memory, grp);
-        const double rel_1 = rate(seconds, n1, sqlite_relaxed, one);
-        const double rel_g = rate(seconds, ng, sqlite_relaxed, grp);
+        // WA_SIGNAL_BENCH_CASE=<row> runs one row alone (for a profiler).
+        const char* only = std::getenv("WA_SIGNAL_BENCH_CASE");
+        auto run = [&](const char* name, std::size_t n, Fresh& fresh,
+                       const std::function<void(Receiver&)>& stream) {
+            if (only && std::string_view(only) != name) return 0.0;
+            return rate(seconds, n, fresh, stream);
+        };
+        const double sql_1 = run("sqlite-1to1", n1, sqlite, one);
+        const double sql_g = run("sqlite-group", ng, sqlite, grp);
+        const double mem_1 = run("memory-1to1", n1, memory, one);
+        const double mem_g = run("memory-group", ng, memory, grp);
+        const double rel_1 = run("relaxed-1to1", n1, sqlite_relaxed, one);
+        const double rel_g = run("relaxed-group", ng, sqlite_relaxed, grp);
         if (seen == 0) die("nothing decrypted");
 
         const auto& r = ref["reference"];
