@@ -311,6 +311,11 @@ bench)
     cmake_build "$BUILD/core" wa_codec_bench
     node "$ROOT/t/mock/wa/bench-reference.mjs" "$BUILD/wa-reference.json" 2
     "$BUILD/core/wa_codec_bench" "$BUILD/wa-reference.json" 2
+    # Signal decrypt + parse next to libsignal-node; its SQLite files go
+    # under $TMPDIR (/tmp), like the bridge bench's store.
+    cmake_build "$BUILD/core" wa_signal_bench
+    node "$ROOT/t/mock/wa/bench-signal.mjs" "$BUILD/wa-signal-reference.json" 2
+    "$BUILD/core/wa_signal_bench" "$BUILD/wa-signal-reference.json" 2
     ;;
 asan-hostile)
     build

@@ -76,7 +76,7 @@ my %by = map { ($_->{source_id} // '') => $_ } @{$conv->{messages}};
 is($by{'WAID:R1'}{content}, '👍', 'a reaction is its emoji');
 is($by{'WAID:R1'}{message_type}, 0, 'from the contact');
 is($by{'WAID:R1'}{content_attributes}{in_reply_to}, $a1->{id}, 'replying to the reacted message');
-is($by{'WAID:R2'}{content}, '*removed a reaction*', 'a removed reaction says so');
+is($by{'WAID:R2'}{content}, '*removed the reaction 👍*', 'a removed reaction says so, naming it');
 is($by{'WAID:R2'}{content_attributes}{in_reply_to}, $a1->{id}, 'on the same message');
 is($by{'WAID:R3'}{content_attributes}{in_reply_to}, $agent->{id},
    "a reaction to the agent's reply points at it (by Chatwoot id: it has no source id)");

@@ -30,14 +30,15 @@ bool is_group(const std::string& chat)
 
 ForwardJob::ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
                        rest::Api api, bool may_be_posted, int64_t posted_since,
-                       std::vector<int64_t> targets)
+                       EventTargets targets)
     : message_(std::move(message)),
       mapping_(known),
       options_(options),
       api_(api),
       look_first_(may_be_posted),
       posted_since_(posted_since),
-      targets_(std::move(targets))
+      targets_(std::move(targets.ids)),
+      removed_reaction_(std::move(targets.removed_reaction))
 {
     using Kind = WaMessage::Kind;
     if (message_.kind == Kind::revoke && !targets_.empty()) {
@@ -81,13 +82,15 @@ std::string ForwardJob::chatwoot_content(const WaMessage& m)
     return with_sender(m, whatsapp_to_chatwoot(m.text));
 }
 
-std::string ForwardJob::event_content(const WaMessage& m, bool known)
+std::string ForwardJob::event_content(const WaMessage& m, bool known, std::string_view removed)
 {
     switch (m.kind) {
     case WaMessage::Kind::reaction:
         if (m.text.empty()) {
-            return with_sender(m, known ? "*removed a reaction*"
-                                        : "*removed a reaction from a message that is "
+            const std::string what = removed.empty() ? std::string("a reaction")
+                                                     : "the reaction " + std::string(removed);
+            return with_sender(m, known ? "*removed " + what + "*"
+                                        : "*removed " + what + " from a message that is "
                                           "not in Chatwoot*");
         }
         return with_sender(m, known ? m.text
@@ -182,7 +185,7 @@ void ForwardJob::act()
         }
         m.attachments = message_.attachments;
     } else {
-        m.content = event_content(message_, known);
+        m.content = event_content(message_, known, removed_reaction_);
         if (known) {
             m.in_reply_to = targets_.front();
         }

@@ -14,8 +14,9 @@
 // their Chatwoot ids up (the store owns that mapping) and hands them in:
 // - reaction: a message with the emoji, in reply to the reacted message
 //   (as the peers' Chatwoot integrations show it: Chatwoot has no
-//   reactions); a reaction taken back is said the same way, "removed a
-//   reaction", since agents saw the emoji.
+//   reactions); a reaction taken back is said the same way, "removed the
+//   reaction 👍" (the emoji when the store still has it), since agents
+//   saw it.
 // - edit: Chatwoot's API cannot change a message's content (PATCH takes
 //   only a status), so the new text comes as a message "Edited: ..." in
 //   reply to the original.
@@ -33,6 +34,7 @@
 #include "../chatwoot/retry_policy.hpp"
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +69,20 @@ struct WaMessage {
     int64_t timestamp = 0;               // WhatsApp's, unix seconds; 0 unknown
 };
 
+// What an event refers to, as the store knows it.
+struct EventTargets {
+    EventTargets() = default;
+    EventTargets(std::initializer_list<int64_t> known) : ids(known) {}
+    explicit EventTargets(std::vector<int64_t> known) : ids(std::move(known)) {}
+
+    // The Chatwoot ids of the messages a reaction, edit or revoke (one at
+    // most) or a read (any number) refers to, those that are known.
+    std::vector<int64_t> ids;
+    // A reaction taken back: the emoji the same sender had put on the same
+    // message, when the store still has it ("" when not).
+    std::string removed_reaction;
+};
+
 struct ChatMapping {
     std::optional<int64_t> contact_id;
     std::optional<int64_t> conversation_id;
@@ -86,11 +102,9 @@ public:
     // (when the message was stored, or when this helper started), 0 when
     // unknown.  A look pages back through the conversation until it is
     // past that time (give or take kClockSkew), or at its first message.
-    // targets: the Chatwoot ids of the messages a reaction, edit or revoke
-    // (one at most) or a read (any number) refers to, those that are known.
     ForwardJob(WaMessage message, ChatMapping known, InboxOptions options,
                rest::Api api, bool may_be_posted = false, int64_t posted_since = 0,
-               std::vector<int64_t> targets = {});
+               EventTargets targets = {});
 
     // Chatwoot's clock against ours: a look goes this much further back.
     static constexpr int64_t kClockSkew = 10 * 60;
@@ -118,8 +132,9 @@ public:
     static std::string chatwoot_content(const WaMessage& m);
     static std::string failure_note(const WaMessage& m, std::string_view why);
     // What a reaction, edit or revoke becomes (known: its target is in
-    // Chatwoot).
-    static std::string event_content(const WaMessage& m, bool known);
+    // Chatwoot; removed: the emoji a reaction taken back had, if known).
+    static std::string event_content(const WaMessage& m, bool known,
+                                     std::string_view removed = {});
 
 private:
     enum class Step {
@@ -167,6 +182,7 @@ private:
     int64_t posted_since_ = 0;
     int pages_ = 0;       // of the current look
     std::vector<int64_t> targets_;
+    std::string removed_reaction_;
     size_t read_next_ = 0;  // targets_ marked read so far
 };
 

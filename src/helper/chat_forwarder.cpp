@@ -90,12 +90,16 @@ bool ChatForwarder::start_next(const std::string& chat)
     a.media = std::move(media);
     // What the event refers to, as far as Chatwoot has it (the store owns
     // the mapping; the job only acts on it).
-    std::vector<int64_t> targets;
+    bridge::EventTargets targets;
     auto look_up = [&](const std::string& wa_id) {
         if (auto id = inbound_.chatwoot_message_of(inbox_, wa_id)) {
-            targets.push_back(*id);
+            targets.ids.push_back(*id);
         }
     };
+    if (message->kind == bridge::WaMessage::Kind::reaction && message->text.empty()) {
+        targets.removed_reaction = inbound_.previous_reaction(inbox_, chat, message->sender,
+                                                              message->target, pending->id);
+    }
     if (message->kind == bridge::WaMessage::Kind::read) {
         for (const auto& t : message->targets) {
             look_up(t);

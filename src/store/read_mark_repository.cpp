@@ -4,19 +4,8 @@
 
 namespace chatwoot::store {
 
-// Before the statements are prepared: they name the table.
-Database& ReadMarkRepository::made(Database& db)
-{
-    db.exec("CREATE TABLE IF NOT EXISTS wa_read_marks ("
-            " inbox TEXT NOT NULL, chat TEXT NOT NULL, read_up_to INTEGER NOT NULL,"
-            " PRIMARY KEY (inbox, chat)) WITHOUT ROWID;"
-            // A chat's rows past its mark, without a scan of every chat's.
-            "CREATE INDEX IF NOT EXISTS wa_inbound_by_chat ON wa_inbound (inbox, chat, id);");
-    return db;
-}
-
 ReadMarkRepository::ReadMarkRepository(Database& db)
-    : db_(made(db)),
+    : db_(db),
       mark_of_(db.prepare("SELECT read_up_to FROM wa_read_marks"
                           " WHERE inbox = ?1 AND chat = ?2")),
       newest_(db.prepare("SELECT coalesce(max(id), 0) FROM wa_inbound"

@@ -2,12 +2,7 @@
 // wa_inbound row up to which its contact's messages are marked read.  An
 // agent's reply marks what came before it; the mark moves only forward,
 // so nothing is marked read twice.
-//
-// Its table (and an index on wa_inbound the look needs) is made here with
-// IF NOT EXISTS until the lead folds it into schema step 11:
-//   CREATE TABLE wa_read_marks (inbox TEXT NOT NULL, chat TEXT NOT NULL,
-//       read_up_to INTEGER NOT NULL, PRIMARY KEY (inbox, chat)) WITHOUT ROWID;
-//   CREATE INDEX wa_inbound_by_chat ON wa_inbound (inbox, chat, id);
+// Its table, wa_read_marks, is schema step 11's.
 #pragma once
 
 #include "sqlite_handle.hpp"
@@ -43,8 +38,6 @@ public:
     void mark(std::string_view inbox, std::string_view chat, int64_t up_to);
 
 private:
-    static Database& made(Database& db);
-
     Database& db_;
     Statement mark_of_;
     Statement newest_;

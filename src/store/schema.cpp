@@ -313,6 +313,10 @@ constexpr std::array<std::string_view, 11> kMigrations = {
     //  - wa_privacy_tokens: trusted-contact tokens, under the contact's LID
     //    user ("<lid>@lid"), with their timestamps; `issued` is when we last
     //    gave ours to them (waweb-2026.md 3).
+    //  - wa_read_marks: per chat, the wa_inbound row up to which the
+    //    contact's messages are marked read on WhatsApp (moves forward
+    //    only), with an index for a chat's rows past its mark, and one for
+    //    a conversation's chat (typing).
     //  - wa_recent_sends: the plaintext (Message protobuf) of what we sent,
     //    for a recipient's retry receipt, also after a restart; pruned
     //    after a bounded time (a rowid table: retention sweeps by rowid).
@@ -350,6 +354,14 @@ constexpr std::array<std::string_view, 11> kMigrations = {
         issued    INTEGER,
         PRIMARY KEY (device, lid)
     ) WITHOUT ROWID;
+    CREATE TABLE wa_read_marks (
+        inbox       TEXT     NOT NULL,
+        chat        TEXT     NOT NULL,
+        read_up_to  INTEGER  NOT NULL,
+        PRIMARY KEY (inbox, chat)
+    ) WITHOUT ROWID;
+    CREATE INDEX wa_inbound_by_chat ON wa_inbound (inbox, chat, id);
+    CREATE INDEX chats_by_conversation ON chats (inbox, conversation_id);
     CREATE TABLE wa_recent_sends (
         device   TEXT     NOT NULL,
         id       TEXT     NOT NULL,

@@ -59,6 +59,24 @@ ByteView view(const Key32& key)
     return ByteView(key.data(), key.size());
 }
 
+// A write of one statement.  Inside the caller's unit it joins that unit
+// as it is: one statement is atomic by itself (SQLite undoes a failed one
+// alone), so a savepoint of its own would only cost two more statements
+// for every ratchet step of every message.  Outside any unit it is its
+// own unit (BEGIN IMMEDIATE: the write lock at once, then a durable
+// commit).
+template <class F>
+void write_one(Database& db, F&& statement)
+{
+    if (db.unit_depth() > 0) {
+        statement();
+        return;
+    }
+    UnitOfWork unit(db);
+    statement();
+    unit.commit();
+}
+
 }  // namespace
 
 SignalStore::SignalStore(Database& db, std::string device)
@@ -163,15 +181,15 @@ wa::Result<wa::signal::LocalIdentity> SignalStore::local_identity()
 wa::Status SignalStore::save_identity(const Address& address, std::optional<Key32> key)
 {
     return guarded("save identity", [&]() -> wa::Status {
-        UnitOfWork unit(db_);
-        if (key) {
-            save_identity_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
-            save_identity_.bind_blob(4, view(*key)).run();
-        } else {
-            forget_identity_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
-            forget_identity_.run();
-        }
-        unit.commit();
+        write_one(db_, [&] {
+            if (key) {
+                save_identity_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
+                save_identity_.bind_blob(4, view(*key)).run();
+            } else {
+                forget_identity_.bind(1, device_).bind(2, address.name);
+                forget_identity_.bind(3, address.device_id).run();
+            }
+        });
         return wa::Done{};
     });
 }
@@ -202,10 +220,10 @@ wa::Result<std::optional<Bytes>> SignalStore::load_session(const Address& addres
 wa::Status SignalStore::store_session(const Address& address, ByteView record)
 {
     return guarded("store session", [&]() -> wa::Status {
-        UnitOfWork unit(db_);
-        store_session_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
-        store_session_.bind_blob_view(4, record).run();
-        unit.commit();
+        write_one(db_, [&] {
+            store_session_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
+            store_session_.bind_blob_view(4, record).run();
+        });
         return wa::Done{};
     });
 }
@@ -221,11 +239,12 @@ wa::Result<bool> SignalStore::contains_session(const Address& address)
 wa::Result<bool> SignalStore::delete_session(const Address& address)
 {
     return guarded("delete session", [&]() -> wa::Result<bool> {
-        UnitOfWork unit(db_);
-        delete_session_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
-        delete_session_.run();
-        bool deleted = db_.changes() > 0;
-        unit.commit();
+        bool deleted = false;
+        write_one(db_, [&] {
+            delete_session_.bind(1, device_).bind(2, address.name).bind(3, address.device_id);
+            delete_session_.run();
+            deleted = db_.changes() > 0;
+        });
         return deleted;
     });
 }
@@ -233,10 +252,11 @@ wa::Result<bool> SignalStore::delete_session(const Address& address)
 wa::Result<std::size_t> SignalStore::delete_all_sessions(std::string_view name)
 {
     return guarded("delete sessions", [&]() -> wa::Result<std::size_t> {
-        UnitOfWork unit(db_);
-        delete_all_sessions_.bind(1, device_).bind(2, name).run();
-        auto deleted = static_cast<std::size_t>(db_.changes());
-        unit.commit();
+        std::size_t deleted = 0;
+        write_one(db_, [&] {
+            delete_all_sessions_.bind(1, device_).bind(2, name).run();
+            deleted = static_cast<std::size_t>(db_.changes());
+        });
         return deleted;
     });
 }
@@ -283,9 +303,7 @@ wa::Result<bool> SignalStore::contains_pre_key(std::uint32_t id)
 wa::Status SignalStore::remove_pre_key(std::uint32_t id)
 {
     return guarded("remove pre-key", [&]() -> wa::Status {
-        UnitOfWork unit(db_);
-        remove_pre_key_.bind(1, device_).bind(2, id).run();
-        unit.commit();
+        write_one(db_, [&] { remove_pre_key_.bind(1, device_).bind(2, id).run(); });
         return wa::Done{};
     });
 }
@@ -301,9 +319,9 @@ wa::Result<std::optional<Bytes>> SignalStore::load_signed_pre_key(std::uint32_t 
 wa::Status SignalStore::store_signed_pre_key(std::uint32_t id, ByteView record)
 {
     return guarded("store signed pre-key", [&]() -> wa::Status {
-        UnitOfWork unit(db_);
-        store_signed_pre_key_.bind(1, device_).bind(2, id).bind_blob_view(3, record).run();
-        unit.commit();
+        write_one(db_, [&] {
+            store_signed_pre_key_.bind(1, device_).bind(2, id).bind_blob_view(3, record).run();
+        });
         return wa::Done{};
     });
 }
@@ -319,9 +337,7 @@ wa::Result<bool> SignalStore::contains_signed_pre_key(std::uint32_t id)
 wa::Status SignalStore::remove_signed_pre_key(std::uint32_t id)
 {
     return guarded("remove signed pre-key", [&]() -> wa::Status {
-        UnitOfWork unit(db_);
-        remove_signed_pre_key_.bind(1, device_).bind(2, id).run();
-        unit.commit();
+        write_one(db_, [&] { remove_signed_pre_key_.bind(1, device_).bind(2, id).run(); });
         return wa::Done{};
     });
 }
@@ -338,10 +354,10 @@ wa::Result<std::optional<Bytes>> SignalStore::load_sender_key(const SenderKeyNam
 wa::Status SignalStore::store_sender_key(const SenderKeyName& name, ByteView record)
 {
     return guarded("store sender key", [&]() -> wa::Status {
-        UnitOfWork unit(db_);
-        store_sender_key_.bind(1, device_).bind(2, name.group_id).bind(3, name.sender.name);
-        store_sender_key_.bind(4, name.sender.device_id).bind_blob_view(5, record).run();
-        unit.commit();
+        write_one(db_, [&] {
+            store_sender_key_.bind(1, device_).bind(2, name.group_id).bind(3, name.sender.name);
+            store_sender_key_.bind(4, name.sender.device_id).bind_blob_view(5, record).run();
+        });
         return wa::Done{};
     });
 }

@@ -7,14 +7,17 @@
 // version the server accepted, edge routing info).  Rows are keyed by the
 // device's name (its inbox), so one database holds every device.
 //
-// Every write opens a store::UnitOfWork, which joins the caller's when one
-// is open: the helper opens a unit around one message's decryption and
-// its inbound row, and the ratchet advance libsignal writes through this
-// store commits with the row or not at all (DESIGN.md section 3).  Nothing
-// is cached in memory: after a rolled-back unit the next load reads the
-// old record, so the same message decrypts again.  A write outside any
-// unit is its own durable commit (an fsync): bulk writes, such as the 812
-// pre-keys of a first upload, belong in one unit of the caller's.
+// Every write is a store::UnitOfWork of its own, or part of the caller's
+// when one is open (a write of several statements as a savepoint, a
+// single statement as it is: SQLite undoes a failed statement alone, so it
+// needs no savepoint).  The helper opens a unit around one message's
+// decryption and its inbound row, and the ratchet advance libsignal
+// writes through this store commits with the row or not at all (DESIGN.md
+// section 3).  Nothing is cached in memory: after a rolled-back unit the
+// next load reads the old record, so the same message decrypts again.  A
+// write outside any unit is its own durable commit (an fsync): bulk
+// writes, such as the 812 pre-keys of a first upload, belong in one unit
+// of the caller's.
 //
 // The ProtocolStore methods return the wa layer's Error: a failing
 // database is Errc::store_failure (never a reason to drop a message), a

@@ -51,7 +51,18 @@ WaInboundRepository::WaInboundRepository(Database& db)
                              " WHERE inbox = ?1 AND wa_id = ?2 LIMIT 1")),
       chat_of_conversation_(db.prepare("SELECT chat FROM chats"
                                        " WHERE inbox = ?1 AND conversation_id = ?2"
-                                       " LIMIT 1"))
+                                       " LIMIT 1")),
+      // Records are the devices' JSON, or '' once retention emptied them
+      // (json_extract fails on '').
+      previous_reaction_(db.prepare(
+          "SELECT CASE WHEN record = '' THEN '' ELSE"
+          " coalesce(json_extract(record, '$.text'), '') END FROM wa_inbound"
+          " WHERE inbox = ?1 AND chat = ?2 AND id < ?5"
+          " AND CASE WHEN record = '' THEN 0 ELSE"
+          "  json_extract(record, '$.kind') = 'reaction'"
+          "  AND json_extract(record, '$.target') = ?4"
+          "  AND json_extract(record, '$.sender') = ?3 END"
+          " ORDER BY id DESC LIMIT 1"))
 {
 }
 
@@ -125,6 +136,17 @@ std::optional<int64_t> WaInboundRepository::chatwoot_message_of(std::string_view
     message_of_.bind(1, inbox).bind(2, wa_id);
     std::optional<int64_t> out;
     message_of_.each_row([&](const Statement& st) { out = st.column_int(0); });
+    return out;
+}
+
+std::string WaInboundRepository::previous_reaction(std::string_view inbox, std::string_view chat,
+                                                   std::string_view sender,
+                                                   std::string_view target, int64_t before_id)
+{
+    previous_reaction_.bind(1, inbox).bind(2, chat).bind(3, sender).bind(4, target)
+        .bind(5, before_id);
+    std::string out;
+    previous_reaction_.each_row([&](const Statement& st) { out = st.column_text(0); });
     return out;
 }
 

@@ -54,6 +54,12 @@ public:
     std::optional<int64_t> chatwoot_message_of(std::string_view inbox,
                                                std::string_view wa_id);
 
+    // The emoji `sender` last put on `target` in the chat before row
+    // `before_id` ("" when none, or when that was a removal too).
+    std::string previous_reaction(std::string_view inbox, std::string_view chat,
+                                  std::string_view sender, std::string_view target,
+                                  int64_t before_id);
+
     // The chat whose conversation this is, if any chat maps to it.
     std::optional<std::string> chat_of_conversation(std::string_view inbox,
                                                     int64_t conversation_id);
@@ -75,6 +81,7 @@ private:
     Statement has_chat_;
     Statement message_of_;
     Statement chat_of_conversation_;
+    Statement previous_reaction_;
 };
 
 }  // namespace chatwoot::store

@@ -422,6 +422,15 @@ TEST(ForwardJob, AReactionIsItsEmojiReplyingToTheReactedMessage)
               R"({"content":"*removed a reaction*","message_type":"incoming","private":false,)"
               R"("source_id":"WAID:R2","content_attributes":{"in_reply_to":3100}})")
         << "a reaction taken back is said, on the same message";
+    ForwardJob removed_known(event(WaMessage::Kind::reaction, "R2", "3EB0A1"), ChatMapping{42, 15},
+                             kInbox, kApi, false, 0, [] {
+                                 bridge::EventTargets t{3100};
+                                 t.removed_reaction = "👍";
+                                 return t;
+                             }());
+    EXPECT_NE(removed_known.request().body.find(R"("content":"*removed the reaction 👍*")"),
+              std::string::npos)
+        << "naming the emoji when the store still has it: " << removed_known.request().body;
 
     ForwardJob unknown(event(WaMessage::Kind::reaction, "R3", "NOPE", "😂"), ChatMapping{42, 15},
                        kInbox, kApi);

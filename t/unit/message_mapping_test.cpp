@@ -95,3 +95,29 @@ TEST(MessageMapping, RecordsRetentionEmptiedAreReadAndNoRevokes)
     EXPECT_TRUE(outbox.revoked_on_whatsapp("support", kChat, "3EB0AA"));
     EXPECT_FALSE(outbox.revoked_on_whatsapp("support", kChat, "3EB0BB"));
 }
+
+TEST(MessageMapping, AReactionTakenBackFindsTheEmojiItHad)
+{
+    test::TempStore t("previous-reaction-test");
+    store::WaInboundRepository repo(*t.db);
+    const std::string x = kChat, y = "5521912345678@s.whatsapp.net";
+    auto reaction = [&](const std::string& id, const std::string& sender,
+                        const std::string& target, const std::string& text) {
+        return add(repo, t, id,
+                   R"({"kind":"reaction","id":")" + id + R"(","sender":")" + sender
+                       + R"(","target":")" + target + R"(","text":")" + text + R"("})",
+                   1);
+    };
+    reaction("R1", x, "A1", "👍");
+    reaction("R2", y, "A1", "❤️");   // another member's
+    reaction("R3", x, "A2", "😂");   // another message
+    const int64_t r4 = reaction("R4", x, "A1", "");
+    EXPECT_EQ(repo.previous_reaction("support", kChat, x, "A1", r4), "👍");
+    EXPECT_EQ(repo.previous_reaction("support", kChat, y, "A1", r4), "❤️");
+    EXPECT_EQ(repo.previous_reaction("support", kChat, x, "A3", r4), "") << "none";
+    EXPECT_EQ(repo.previous_reaction("support", kChat, x, "A1", r4 + 1), "")
+        << "the latest was a removal already";
+    t.db->exec("UPDATE wa_inbound SET record = '' WHERE wa_id = 'R1'");
+    EXPECT_EQ(repo.previous_reaction("support", kChat, x, "A1", r4), "")
+        << "emptied by retention: unknown, not an error";
+}

@@ -391,6 +391,33 @@ TEST(SqliteSignalStore, AFailingDatabaseIsAStoreFailureAndChangesNothing)
     EXPECT_EQ(decrypt_msg(s.bob->ctx(), kAlice, msg).value(), text("later"));
 }
 
+// A ratchet write that fails inside the caller's unit (the store then
+// joins it without a savepoint of its own) undoes only itself: the unit's
+// earlier row stays, the same message decrypts again in the same unit,
+// and the unit commits both.
+TEST(SqliteSignalStore, AFailedWriteInsideTheCallersUnitUndoesOnlyItself)
+{
+    TempStore t("cw-signal-store");
+    Established s(*t.db);
+    Bytes msg = encrypt(s.alice->ctx(), kBob, text("kept")).value().ciphertext;
+    const Bytes before = s.bob->session(kAlice);
+    WaInboundRepository inbound(*t.db);
+    {
+        UnitOfWork unit(*t.db);
+        EXPECT_TRUE(inbound.add("bob", "3EB0KEPT", "15550000001@s.whatsapp.net", "{}", 1));
+        t.db->exec("PRAGMA query_only = ON");
+        Result<Bytes> plain = decrypt_msg(s.bob->ctx(), kAlice, msg);
+        ASSERT_FALSE(plain.ok());
+        EXPECT_EQ(plain.error().code, Errc::store_failure) << plain.error().detail;
+        t.db->exec("PRAGMA query_only = OFF");
+        EXPECT_EQ(s.bob->session(kAlice), before);
+        EXPECT_EQ(decrypt_msg(s.bob->ctx(), kAlice, msg).value(), text("kept"));
+        unit.commit();
+    }
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_inbound WHERE wa_id = '3EB0KEPT'"), 1);
+    EXPECT_NE(s.bob->session(kAlice), before);
+}
+
 // -- the device beyond Signal ---------------------------------------------------
 
 TEST(SqliteSignalStore, DeviceFactsRoundTripPerDevice)

@@ -36,18 +36,42 @@ struct HmacSha256::Impl {
     detail::MacCtx ctx;
 };
 
+namespace {
+
+// A context with HMAC and SHA-256 chosen and no key, made once and copied
+// for each key.  Fetching the algorithm and parsing the digest name for
+// every MAC took most of the time of a short HMAC (provider look-ups under
+// locks), and libsignal makes many: every HKDF, and every sender message
+// key a group record holds is derived anew each time the record is loaded.
+// Never freed: a static with a destructor could run after OpenSSL's own
+// clean-up at exit.
+const EVP_MAC_CTX* hmac_sha256_prototype()
+{
+    static const EVP_MAC_CTX* const prototype = [] {
+        detail::Mac mac(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
+        if (!mac) detail::openssl_fatal("EVP_MAC_fetch(HMAC)");
+        detail::MacCtx ctx(EVP_MAC_CTX_new(mac.get()));
+        if (!ctx) detail::openssl_fatal("EVP_MAC_CTX_new");
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_MAC_CTX_set_params(ctx.get(), params) != 1)
+            detail::openssl_fatal("EVP_MAC_CTX_set_params(HMAC-SHA256)");
+        return ctx.release();
+    }();
+    return prototype;
+}
+
+}  // namespace
+
 HmacSha256::HmacSha256(ByteView key) : impl_(std::make_unique<Impl>())
 {
-    detail::Mac mac(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
-    if (!mac) detail::openssl_fatal("EVP_MAC_fetch(HMAC)");
-    impl_->ctx.reset(EVP_MAC_CTX_new(mac.get()));
-    if (!impl_->ctx) detail::openssl_fatal("EVP_MAC_CTX_new");
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    if (EVP_MAC_init(impl_->ctx.get(), key_ptr(key), key.size(), params) != 1)
+    // EVP_MAC_CTX_dup only reads its argument.
+    impl_->ctx.reset(EVP_MAC_CTX_dup(hmac_sha256_prototype()));
+    if (!impl_->ctx) detail::openssl_fatal("EVP_MAC_CTX_dup");
+    if (EVP_MAC_init(impl_->ctx.get(), key_ptr(key), key.size(), nullptr) != 1)
         detail::openssl_fatal("EVP_MAC_init(HMAC-SHA256)");
 }
 
