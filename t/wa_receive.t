@@ -181,6 +181,44 @@ is_deeply([map { $_->{count} } @retries], [1, 2, 3, 4], 'after four retry receip
 ok(!$retries[0]{keys} && $retries[1]{keys}, 'our keys from the second on');
 ok($wa->wait_receipt_in(id => $lost->{id}, receipt_type => 'delivery', since => $since), 'then a plain receipt');
 
+# --- receipts and notifications --------------------------------------------
+# A contact read our messages: a read row for the Chatwoot side.
+$wa->wa_receipt(from => '4915100000001', ids => ['OURMSG1', 'OURMSG2'], type => 'read');
+my $read = $t->wait_for(sub {
+    my $r = $t->sql(q{SELECT record FROM wa_inbound WHERE wa_id LIKE 'read:OURMSG1:%'});
+    @$r ? decode_json($r->[0][0]) : undef;
+}, 20, 'the read receipt stored');
+is($read->{kind}, 'read', 'a read receipt: a read row');
+is_deeply($read->{targets}, ['OURMSG1', 'OURMSG2'], 'naming every message read');
+is($read->{chat}, '4915100000001@s.whatsapp.net', 'in the contact\'s chat');
+
+# A privacy token: kept under the contact's LID.
+my $tok = $wa->wa_privacy_token('4915100000001', token_hex => 'a1' x 16, t => 1790000000);
+$t->wait_for(sub { @{$t->sql(qq{SELECT 1 FROM wa_privacy_tokens WHERE lid = '$ana->{lid}' AND t = 1790000000})} }, 20,
+             'the token stored');
+is($t->sql(qq{SELECT lower(hex(token)) FROM wa_privacy_tokens WHERE lid = '$ana->{lid}'})->[0][0], 'a1' x 16,
+   'a privacy token: kept under the LID');
+
+# A device-list change: the cached list is dropped.
+$t->sql(q{INSERT INTO wa_device_lists (device, user, devices, fetched_at)
+          VALUES ('main', '4915100000002@s.whatsapp.net', '0', 1)});
+$wa->wa_contact_devices('4915100000002', [0, 3]);
+$t->wait_for(sub { !@{$t->sql(q{SELECT 1 FROM wa_device_lists WHERE user = '4915100000002@s.whatsapp.net'})} }, 20,
+             'the device list dropped');
+ok(1, 'a devices notification: the cached device list dropped');
+
+# The account's reach-out time lock: a warning, and the status shows it.
+$wa->wa_restriction(kind => 'reachout_timelock', active => 1, ends => 1783343326, enforcement_type => 'RESTRICT_ALL_COMPANIONS');
+my $st = $t->wait_for(sub { my $s = eval { $t->status }; $s && ($s->{devices}[0]{restriction} // '') ne '' ? $s : undef },
+                      20, 'the restriction in the status');
+like($st->{devices}[0]{restriction}, qr/reach-out time lock.*RESTRICT_ALL_COMPANIONS.*2026-07-06/,
+     'a reach-out time lock: in GET status with its end');
+ok(eval { $t->wait_log(qr/\[warn\].*inbox "main".*reach-out time lock/) }, 'and logged at warn') or diag $@;
+$wa->wa_restriction(kind => 'reachout_timelock', active => 0);
+$t->wait_for(sub { my $s = eval { $t->status }; $s && ($s->{devices}[0]{restriction} // 'x') eq '' }, 20,
+             'the restriction lifted');
+ok(1, 'lifted: the status shows none');
+
 # --- kill -9 of the helper in the middle of a burst --------------------------
 # The helper is frozen while 60 messages reach its socket, let go, and
 # killed as soon as it has kept the first: some are then kept and
