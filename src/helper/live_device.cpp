@@ -780,9 +780,10 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
         }
     }
     if (!count.empty()) key += "|" + count;
+    bool fresh = true;
     try {
-        stanzas_.keep(options_.name, key, tag, stanza.node_bytes(),
-                      static_cast<int64_t>(ngx_time()));
+        fresh = stanzas_.keep(options_.name, key, tag, stanza.node_bytes(),
+                              static_cast<int64_t>(ngx_time()));
     } catch (const std::exception& e) {
         log(LogLevel::error,
             "chatwoot helper: inbox \"%s\": WhatsApp %s not stored (%s); not acked, WhatsApp "
@@ -790,6 +791,13 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
         return;
     }
     (void) conn_->send_ack(stanza.view);
+    if (!fresh) {
+        guarded("receive", [&] {
+            receiver_.redelivered(key, stanza.to_node(),
+                                  [this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); },
+                                  static_cast<int64_t>(ngx_time()));
+        });
+    }
     receive_messages();
 }
 

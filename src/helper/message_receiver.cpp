@@ -106,7 +106,10 @@ MessageReceiver::MessageReceiver(Options options, store::Database& db, store::Si
       put_token_(db.prepare(
           "INSERT INTO wa_privacy_tokens (device, lid, token, t) VALUES (?1, ?2, ?3, ?4)"
           " ON CONFLICT (device, lid) DO UPDATE SET token = excluded.token, t = excluded.t"
-          " WHERE excluded.t >= wa_privacy_tokens.t"))
+          " WHERE excluded.t >= wa_privacy_tokens.t")),
+      handled_(db.prepare("SELECT count(*) FROM wa_stanzas WHERE device = ?1 AND stanza_key = ?2"
+                          " AND done_at IS NOT NULL AND receipt IS NULL")),
+      stored_(db.prepare("SELECT count(*) FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2"))
 {
 }
 
@@ -322,37 +325,61 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
     return out;
 }
 
+Node MessageReceiver::build_receipt(const Node& node, std::string_view receipt, int64_t now)
+{
+    if (receipt != kRetry) return msg::delivery_receipt(node, receipt);
+    auto env = msg::parse_envelope(node, own());
+    const int count = (env ? env->retry_count() : 0) + 1;
+    std::optional<msg::RetryKeys> keys;
+    auto identity = signal_.local_identity();
+    if (!identity) throw std::runtime_error("local identity: " + identity.error().detail);
+    if (count >= 2) {
+        // A fresh one-time pre-key, so that the sender can start a new
+        // session with us; marked uploaded so no upload hands it out again.
+        auto batch = keeper_.prepare_upload(1);
+        auto adv = signal_.adv_identity();
+        if (batch && !batch->pre_keys.empty() && adv) {
+            msg::RetryKeys k;
+            k.identity = identity->key_pair.public_key;
+            k.pre_key = batch->pre_keys.front().public_part();
+            k.signed_pre_key = batch->signed_pre_key.public_part();
+            k.device_identity = *adv;
+            const std::uint32_t id = k.pre_key.id;
+            (void) keeper_.mark_uploaded(std::span<const std::uint32_t>(&id, 1));
+            keys = std::move(k);
+        }
+    }
+    return msg::retry_receipt(node, count, identity->registration_id, now, keys);
+}
+
 void MessageReceiver::send_receipt(int64_t row_id, const Node& node, std::string_view receipt,
                                    const Send& send, int64_t now)
 {
-    Node out;
-    if (receipt == kRetry) {
-        auto env = msg::parse_envelope(node, own());
-        const int count = (env ? env->retry_count() : 0) + 1;
-        std::optional<msg::RetryKeys> keys;
-        auto identity = signal_.local_identity();
-        if (!identity) throw std::runtime_error("local identity: " + identity.error().detail);
-        if (count >= 2) {
-            // A fresh one-time pre-key, so that the sender can start a new
-            // session with us; marked uploaded so no upload hands it out again.
-            auto batch = keeper_.prepare_upload(1);
-            auto adv = signal_.adv_identity();
-            if (batch && !batch->pre_keys.empty() && adv) {
-                msg::RetryKeys k;
-                k.identity = identity->key_pair.public_key;
-                k.pre_key = batch->pre_keys.front().public_part();
-                k.signed_pre_key = batch->signed_pre_key.public_part();
-                k.device_identity = *adv;
-                const std::uint32_t id = k.pre_key.id;
-                (void) keeper_.mark_uploaded(std::span<const std::uint32_t>(&id, 1));
-                keys = std::move(k);
-            }
-        }
-        out = msg::retry_receipt(node, count, identity->registration_id, now, keys);
-    } else {
-        out = msg::delivery_receipt(node, receipt);
-    }
+    const Node out = build_receipt(node, receipt, now);
     if (send && send(out)) stanzas_.receipt_sent(row_id);
+}
+
+void MessageReceiver::redelivered(std::string_view stanza_key, const Node& node, const Send& send,
+                                  int64_t now)
+{
+    if (node.tag != "message") return;
+    try {
+        handled_.bind(1, options_.inbox).bind(2, stanza_key);
+        if (handled_.scalar() == 0) return;  // not handled yet, or its receipt still owed
+        auto env = msg::parse_envelope(node, own());
+        if (!env) return;
+        stored_.bind(1, options_.inbox).bind(2, env->id);
+        const bool stored = stored_.scalar() != 0;
+        const bool retry = !stored && !env->from_me && !env->encs.empty() &&
+                           env->retry_count() + 1 < msg::kMaxRetries;
+        const std::string type =
+            retry ? std::string(kRetry)
+                  : msg::delivery_receipt_type(node, env->from_me, options_.passive);
+        if (send) (void) send(build_receipt(node, type, now));
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": no receipt for a redelivered WhatsApp "
+            "message (%s)", options_.inbox.c_str(), e.what());
+    }
 }
 
 void MessageReceiver::on_receipt(const Node& node, DeviceEvents* events, int64_t now)

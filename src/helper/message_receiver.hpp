@@ -78,6 +78,15 @@ public:
     // fails (logged; the rest waits for the next drain).
     std::size_t drain(const Send& send, DeviceEvents* events, int64_t now);
 
+    // The server delivered a stanza again that we kept already (keep()
+    // said no): when it was handled and its receipt marked sent, that
+    // receipt may have died with a helper before it reached the socket,
+    // and the server redelivers until it gets one: send it again (a
+    // delivery receipt when the message is stored, else the retry it
+    // asked for).  Stanzas not handled yet are left to drain().
+    void redelivered(std::string_view stanza_key, const wa::binary::Node& message, const Send& send,
+                     int64_t now);
+
     // A <receipt> that is not a retry (the connection acked it): reads
     // of our messages by contacts become read rows.
     void on_receipt(const wa::binary::Node& receipt, DeviceEvents* events, int64_t now);
@@ -103,6 +112,7 @@ private:
     Outcome file(int64_t row_id, const wa::binary::Node& node, int64_t now);
     void send_receipt(int64_t row_id, const wa::binary::Node& node, std::string_view receipt,
                       const Send& send, int64_t now);
+    wa::binary::Node build_receipt(const wa::binary::Node& node, std::string_view receipt, int64_t now);
     std::string chat_for(const wa::binary::Jid& chat);
     std::string display_jid(const wa::binary::Jid& user);
     bool add_row(const bridge::WaMessage& m, int64_t now, std::vector<std::string>& chats);
@@ -118,6 +128,8 @@ private:
     store::OutboxRepository outbox_;
     store::Statement drop_devices_;
     store::Statement put_token_;
+    store::Statement handled_;
+    store::Statement stored_;
     uint64_t undecryptable_ = 0;
 };
 

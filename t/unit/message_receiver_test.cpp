@@ -179,6 +179,29 @@ TEST(MessageReceiver, AReceiptThatDidNotGoIsSentByTheNextDrain)
     EXPECT_EQ(rig.inbound().size(), 1u);
 }
 
+// The receipt was marked sent but died with the helper before it left:
+// the server redelivers, keep() says "kept already", and the receipt goes
+// again (a delivery receipt: the message is stored); nothing is filed twice.
+TEST(MessageReceiver, ARedeliveryOfAHandledMessageGetsItsReceiptAgain)
+{
+    Rig rig;
+    const auto& first = vector_section("signal_1to1")["messages"][0];
+    Node m = message("R1", "15550000001@s.whatsapp.net",
+                     {{std::string(wa::test::vector_string(first, "type")), vector_hex(first, "ciphertext")}});
+    rig.keep(m);
+    rig.drain();
+    ASSERT_EQ(rig.sent.size(), 1u);
+    const auto send = [&](const Node& n) { rig.sent.push_back(n); return true; };
+    rig.receiver.redelivered("message|15550000001@s.whatsapp.net|R1", m, send, 1700000200);
+    ASSERT_EQ(rig.sent.size(), 2u);
+    EXPECT_EQ(rig.sent[1].attr("id"), "R1");
+    EXPECT_FALSE(rig.sent[1].attr("type"));
+    EXPECT_EQ(rig.inbound().size(), 1u);
+    // A stanza not handled yet is drain()'s: no receipt from here.
+    rig.receiver.redelivered("message|15550000001@s.whatsapp.net|UNKNOWN", m, send, 1700000200);
+    EXPECT_EQ(rig.sent.size(), 2u);
+}
+
 TEST(MessageReceiver, UndecryptableAsksForRetriesThenPostsAPlaceholder)
 {
     Rig rig;
