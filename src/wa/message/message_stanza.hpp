@@ -17,6 +17,7 @@
 #include <optional>
 #include <utility>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "wa/binary/jid.hpp"
@@ -54,5 +55,20 @@ struct MessageStanza {
 // (the recipient could not verify the new session), when it has nothing
 // to deliver (no participants and no skmsg), or carries both tokens.
 Result<binary::Node> build_message_stanza(const MessageStanza& m);
+
+// The answer to a recipient's retry receipt: the same id again, to the
+// receipt's sender only, its enc carrying the retry count:
+//
+//   <message id to="<receipt from>" type="text" [participant="<device>"]>
+//     <enc v="2" type="pkmsg|msg" count="N">...</enc>
+//     [<device-identity>...</device-identity>]             iff a pkmsg
+//   </message>
+//
+// `participant` is the failing device when the receipt came from a group.
+// Errc::wrong_state for a pkmsg without device_identity.
+Result<binary::Node> build_retry_stanza(std::string_view id, const binary::Jid& to,
+                                        const std::optional<binary::Jid>& participant,
+                                        const signal::EncryptedMessage& enc, unsigned count,
+                                        ByteView device_identity);
 
 }  // namespace chatwoot::wa::message

@@ -217,6 +217,26 @@ TEST(MessageStanza, RefusesWhatTheServerWouldRefuse)
     EXPECT_EQ(build_message_stanza(m).error().code, Errc::wrong_state);  // two tokens
 }
 
+TEST(MessageStanza, RetryAnswerGoesToTheOneDevice)
+{
+    signal::EncryptedMessage enc{signal::MessageType::pkmsg, Bytes{1, 2, 3}};
+    Bytes identity{9};
+    auto built = build_retry_stanza("3EB0", J("120363000000000001@g.us"), J("4455:7@lid"), enc, 2,
+                                    identity);
+    ASSERT_TRUE(built.ok()) << built.error().detail;
+    EXPECT_EQ(attr(*built, "id"), "3EB0");
+    EXPECT_EQ(attr(*built, "to"), "120363000000000001@g.us");
+    EXPECT_EQ(attr(*built, "participant"), "4455:7@lid");
+    const Node* e = built->child("enc");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(attr(*e, "type"), "pkmsg");
+    EXPECT_EQ(attr(*e, "count"), "2");
+    EXPECT_NE(built->child("device-identity"), nullptr);
+    EXPECT_EQ(built->child("participants"), nullptr);
+    expect_wire_round_trip(*built);
+    EXPECT_FALSE(build_retry_stanza("3EB0", J("4455:7@lid"), std::nullopt, enc, 1, {}).ok());
+}
+
 TEST(MessageQueries, DevicesQueryShape)
 {
     std::vector<Jid> users{J("4455:3@lid"), J("1000@lid")};
