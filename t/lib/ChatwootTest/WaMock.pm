@@ -11,6 +11,9 @@ package ChatwootTest::WaMock;
 #   my $since = $wa->last_seq;
 #   ... the helper connects ...
 #   my $hs = $wa->wait(type => 'handshake', since => $since);
+#   my $c = $wa->wa_contact('4915100000001');          the world (issue 10)
+#   $wa->wa_message(from => '4915100000001', message => { conversation => 'hi' });
+#   $wa->wait_delivered(id => $id, to => $c->{pn}, since => $since);
 #
 # Each POST wrapper croaks on an answer other than 200 (the mock says why);
 # control() gives the status and body to tests that check a refusal.
@@ -329,6 +332,143 @@ sub _has_tag {
     return 1 if ($node->{tag} // '') eq $tag;
     return 0 unless ref $node->{content} eq 'ARRAY';
     return scalar grep { _has_tag($_, $tag) } @{$node->{content}};
+}
+
+###########################################################################
+# The world: contacts, groups, messages (server.mjs's header has the shapes)
+
+sub _bool { $_[0] ? JSON::PP::true : JSON::PP::false }
+
+# A contact: wa_contact('4915100000001', devices => [0, 2], hosted => [99],
+# name => 'Ana', lid => '1234…', requires_token => 1) -> {pn, lid, devices}.
+sub wa_contact {
+    my ($self, $phone, %o) = @_;
+    my %body = (phone => "$phone");
+    $body{lid} = "$o{lid}" if defined $o{lid};
+    $body{name} = $o{name} if defined $o{name};
+    $body{$_} = [map { 0 + $_ } @{$o{$_}}] for grep { $o{$_} } qw(devices hosted);
+    $body{requires_token} = _bool($o{requires_token}) if exists $o{requires_token};
+    return $self->_ok('contact', \%body);
+}
+
+# A contact's new device list; notify => 0 keeps the notification back.
+sub wa_contact_devices {
+    my ($self, $phone, $devices, %o) = @_;
+    my %body = (phone => "$phone", devices => [map { 0 + $_ } @$devices]);
+    $body{notify} = _bool($o{notify}) if exists $o{notify};
+    $body{hosted} = [map { 0 + $_ } @{$o{hosted}}] if $o{hosted};
+    return $self->_ok('contact-devices', \%body);
+}
+
+# wa_group(subject => 'Team', addressing_mode => 'lid', participants => [phones], jid => …) -> {jid}
+sub wa_group {
+    my ($self, %o) = @_;
+    my %body = (subject => $o{subject} // 'Group', addressing_mode => $o{addressing_mode} // 'pn',
+                participants => [map { "$_" } @{$o{participants} // []}]);
+    $body{jid} = $o{jid} if defined $o{jid};
+    return $self->_ok('group', \%body);
+}
+
+# A contact writes to us: wa_message(from => $phone, message => {conversation => 'hi'},
+# device, chat (a group), addressing, id, t, push_name, garbage ('once'|'always'), conn) -> {id, to}.
+sub wa_message {
+    my ($self, %o) = @_;
+    my %body = (from => "$o{from}", message => $o{message});
+    $body{$_} = $o{$_} for grep { defined $o{$_} } qw(chat addressing id push_name garbage);
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(device t conn);
+    return $self->_ok('message', \%body);
+}
+
+# Our phone sent something to `chat` (a contact's pn/lid or a group): wa_peer_message(chat => …, message => {…}, id).
+sub wa_peer_message {
+    my ($self, %o) = @_;
+    my %body = (chat => $o{chat}, message => $o{message});
+    $body{id} = $o{id} if defined $o{id};
+    $body{conn} = 0 + $o{conn} if defined $o{conn};
+    return $self->_ok('peer-message', \%body);
+}
+
+# A contact's receipt for our messages: wa_receipt(from => $phone, ids => [...], type => 'read', device, chat).
+sub wa_receipt {
+    my ($self, %o) = @_;
+    my %body = (from => "$o{from}", ids => $o{ids}, type => $o{type} // 'delivery');
+    $body{chat} = $o{chat} if defined $o{chat};
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(device conn);
+    return $self->_ok('receipt', \%body);
+}
+
+# A contact's device could not decrypt our message: wa_retry(from => $phone, id => $id, device, fresh_session => 1).
+sub wa_retry {
+    my ($self, %o) = @_;
+    my %body = (from => "$o{from}", id => $o{id});
+    $body{device} = 0 + $o{device} if defined $o{device};
+    $body{fresh_session} = _bool($o{fresh_session}) if exists $o{fresh_session};
+    return $self->_ok('retry', \%body);
+}
+
+sub wa_privacy_token {
+    my ($self, $phone, %o) = @_;
+    return $self->_ok('privacy-token', { phone => "$phone", map { defined $o{$_} ? ($_ => $o{$_}) : () } qw(token_hex t) });
+}
+
+sub wa_nct_salt {
+    my ($self, $salt_hex) = @_;
+    return $self->_ok('nct-salt', { salt_hex => $salt_hex });
+}
+
+# wa_restriction(kind => 'reachout_timelock', active => 1, ends => $unix) or (kind => 'new_chat_capping', state => 'CAPPED').
+sub wa_restriction {
+    my ($self, %o) = @_;
+    my %body = (kind => $o{kind}, active => _bool($o{active} // 1));
+    $body{$_} = $o{$_} for grep { defined $o{$_} } qw(state enforcement_type);
+    $body{ends} = 0 + $o{ends} if defined $o{ends};
+    return $self->_ok('restriction', \%body);
+}
+
+sub wa_encrypt_count {
+    my ($self, $count) = @_;
+    return $self->_ok('encrypt-count', { count => 0 + $count });
+}
+
+# The next acks' error for a chat (phone => …) or all: wa_ack_policy(error => 463, once => 1); error => undef clears.
+sub wa_ack_policy {
+    my ($self, %o) = @_;
+    my %body = (error => defined $o{error} ? 0 + $o{error} : undef, once => _bool($o{once}));
+    $body{phone} = "$o{phone}" if defined $o{phone};
+    $body{jid} = $o{jid} if defined $o{jid};
+    return $self->_ok('ack-policy', \%body);
+}
+
+# Waits for an event of `type` whose fields equal the given ones (since,
+# timeout as for wait), e.g. wait_match('delivered', id => $id, to => $jid).
+sub wait_match {
+    my ($self, $type, %f) = @_;
+    my $timeout = delete $f{timeout} // 10;
+    my $since = delete $f{since} // 0;
+    my $id = $f{id};
+    my $deadline = time + $timeout;
+    while ((my $left = $deadline - time) > 0) {
+        my $ev = $self->try_wait(type => $type, since => $since, (defined $id ? (id => $id) : ()), timeout => $left) or last;
+        return $ev unless grep { !defined $ev->{$_} || (ref $ev->{$_} ? encode_json($ev->{$_}) ne encode_json($f{$_}) : $ev->{$_} ne $f{$_}) } keys %f;
+        $since = $ev->{seq};
+    }
+    croak "no WhatsApp mock event $type " . encode_json(\%f) . " came; the mock's log:\n" . $self->log_text;
+}
+
+# A message the client sent, decrypted by a device of the world: one event
+# per device (filters: id, to, since, timeout).
+sub wait_delivered { my ($self, %f) = @_; return $self->wait_match('delivered', %f) }
+
+# A receipt the client sent (filters: id, receipt_type, to, since, timeout).
+sub wait_receipt_in { my ($self, %f) = @_; return $self->wait_match('receipt-in', %f) }
+
+# Every `delivered` (and `redelivered`) event of message $id: how often each
+# device got it, for exactly-once checks -> { device jid => count }.
+sub deliveries {
+    my ($self, $id, %f) = @_;
+    my %n;
+    $n{$_->{to}}++ for grep { $_->{type} =~ /^(?:re)?delivered$/ } @{$self->events(%f, id => $id)};
+    return \%n;
 }
 
 ###########################################################################

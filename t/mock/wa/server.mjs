@@ -26,8 +26,8 @@
 //   after login: pings, the prekey count and uploads, passive/active.
 //
 // Control API (JSON in and out, under /control/):
-//   GET  events?since=&type=&conn=&tag=       what happened, in order
-//   GET  wait?since=&type=&conn=&tag=&timeout=ms   first match (long poll; 504)
+//   GET  events?since=&type=&conn=&tag=&id=    what happened, in order (id: a message id)
+//   GET  wait?since=&type=&conn=&tag=&id=&timeout=ms   first match (long poll; 504)
 //   GET  connections                           each connection's state
 //   POST stream-error {code:"515"|"401"|"conflict"|"503", conn?}
 //   POST failure {reason:405, conn?}           <failure> now, then close
@@ -55,6 +55,102 @@
 //                                              ES256 key (JWK) for the test's software
 //                                              authenticator
 //   POST expire-passkey {conn?}                the ceremony's challenge is now too old
+//
+// The world (issue 10; lib/world.mjs, lib/messaging.mjs).  "Our account" is
+// the phone number of the logged-in companion (the latest, or `conn`); its
+// device 0 is our phone, a Signal party the server plays.  Every contact
+// device is a Signal party too; what companions upload is kept as their
+// bundle (contacts start sessions from it, one one-time pre-key each).
+//   POST contact {phone, lid?, devices?:[0,…], hosted?:[ids], name?, requires_token?}
+//                                              -> {pn, lid, devices}
+//   POST contact-devices {phone, devices:[…], hosted?, notify?:true}
+//                                              new device list; <notification type="devices">
+//                                              (<add>/<remove device_hash device_lid_hash>
+//                                              <device jid lid/>) to our companions -> {devices, notified}
+//   POST group {jid?, subject, addressing_mode:"lid"|"pn", participants:[phone,…]}
+//                                              -> {jid}; our account is always a member (admin)
+//   POST message {from, device?:0, chat?:<group>, addressing?:"pn"|"lid" (default pn; in groups
+//                 the group's mode), id?, t?, push_name?,
+//                 message:{WAProto Message as JSON}, garbage?:false|"once"|"always", conn?}
+//                                              the contact's device encrypts for each companion
+//                                              of ours: pkmsg from its bundle until answered,
+//                                              then msg; padded; in groups an SKDM (pkmsg/msg)
+//                                              for a companion lacking the sender key, then skmsg.
+//                                              Attributes: from, id, t, type (text|media|reaction),
+//                                              notify, participant + addressing_mode in groups,
+//                                              sender_lid|sender_pn in DMs, participant_pn|participant_lid,
+//                                              edit (1: MESSAGE_EDIT, 7: REVOKE, 8: a group revoke of
+//                                              another member's message);
+//                                              <device-identity> for a companion sender's pkmsg.
+//                                              garbage corrupts the enc (first send / every send).
+//                                              -> {id, to:[companion jids]}; event message-sent.
+//                                              A message stays pending for a companion until it
+//                                              sends a receipt (not retry) or message ack for it;
+//                                              pending ones go again (offline="1") after each login
+//                                              (event message-redelivered), then <ib><offline count>.
+//   POST peer-message {chat:<contact pn|lid or group>, message, id?}
+//                                              our phone sent it: DMs come from our own user with
+//                                              recipient=<chat> (and peer_recipient_pn|_lid), wrapped
+//                                              in DeviceSentMessage{destinationJid}; groups as
+//                                              participant=<our phone>, skmsg
+//   POST receipt {from, device?, chat?, ids:[…], type?:"read"|"delivery"|"played", addressing?}
+//                                              a contact's receipt: id=ids[0], <list><item id> for the rest
+//   POST retry {from, device?, id, fresh_session?}  the contact's device could not decrypt our
+//                                              message id: <receipt type="retry"> with <retry count>,
+//                                              <registration>, and with fresh_session a new <keys> bundle
+//                                              (the device dropped its session) -> {id, count}
+//   POST privacy-token {phone, token_hex?, t?} the contact grants us a trusted-contact token:
+//                                              <notification type="privacy_token" from sender_lid>
+//                                              <tokens><token jid type="trusted_contact" t>
+//   POST nct-salt {salt_hex}                   the salt our cstokens are keyed with (HistorySync
+//                                              nctSalt): cstoken = HMAC-SHA256(salt, "<lid>@lid")
+//   POST restriction {kind:"reachout_timelock"|"new_chat_capping", active?, ends?, state?, enforcement_type?}
+//                                              <notification type="mex"><update op_name=
+//                                              NotificationUserReachoutTimelockUpdate|MessageCappingInfoNotification>
+//                                              {"data":{"xwa2_notify_…":{…}}}
+//   POST encrypt-count {count}                 <notification type="encrypt"><count value>
+//   POST ack-policy {phone?|jid?, error:463|475|null, once?}  the next message acks to that chat
+//                                              (or to all) carry this error
+// What companions send, each recorded:
+//   <receipt>      event receipt-in {receipt_type ("delivery" when absent), id, ids, to,
+//                  participant, recipient}; acked with <ack class="receipt">; one for a message
+//                  of the world whose to/participant is not where it came from: event refused; type="retry":
+//                  event retry-receipt {id, count, keys, from}, then the sender device resends
+//                  the same id to that companion (enc count=N; a new session from <keys>)
+//   <ack>          event ack-in {class, id, to, ack_type, participant, error}
+//   <chatstate>    event chatstate {to, state}; <presence> event presence {presence, name}
+//   usync (<devices version="2"/>, <lid/>, <contact/>): device lists with key-index and
+//                  is_hosted, the signed key-index-list; unknown numbers: <contact type="out"/>;
+//                  a <user> without jid names a phone number in <contact>+N</contact> (answered with
+//                  jid=N@s.whatsapp.net and the number echoed)
+//   <iq xmlns="encrypt" type="get"><key><user jid>: bundles (a one-time pre-key consumed);
+//                  an unknown device gets <user><error code="404"/>
+//   <iq xmlns="w:g2" type="get" to=<group>><query/>: <group addressing_mode> with participants
+//                  (jid + lid or phone_number)
+//   <iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/>: event token-issued
+//   any other iq of a logged-in companion: error 501 (event iq-unknown)
+//   <message>      each <participants><to jid><enc> decrypted by that device (pkmsg/msg, unpadded);
+//                  an SKDM goes into the device's sender keys, the skmsg is decrypted by every
+//                  member device.  One event delivered {to, id, chat, enc, message, addressing,
+//                  retry} per device and message, redelivered for the same id and device again.
+//                  Another companion of ours gets its enc passed on (from=<sending device>,
+//                  recipient=<chat>; in groups participant= and the skmsg): delivered
+//                  {forwarded:true, message:null}.
+//                  Refused (ack error, event refused {id, reason, error}): an enc for a user not
+//                  in the chat (or for the sending companion), two for one device, pkmsg without <device-identity> (or one without
+//                  pkmsg, or one that does not verify under our account key and the companion's
+//                  identity), our phone without a DeviceSentMessage wrapper (or a contact with one),
+//                  a DM to a requires_token contact without its tctoken or a valid cstoken (463;
+//                  a tctoken counts while its week bucket is at most 3 behind the current one),
+//                  a message type other than text|media|reaction|poll|event|protocol|pin,
+//                  a peer message to our own account without category="peer", ack-policy errors.
+//                  A stale device set (a device left out, an enc for a device the user does not
+//                  have, or a group phash that is not ours) is
+//                  taken as the real server does: <ack phash=<ours>> without error, and event
+//                  refused {stale:true}.  phash = "2:" + base64(SHA-256(sorted "user.0:device@server"
+//                  of every device the message fans out to: the chat's and our own, not the
+//                  sending companion, hosted left out of groups))[0:6] (whatsmeow's ADString).
+//                  The ack: <ack class="message" id from=<to> t [phash] [error]>.
 //
 // POST raw is for hostile-server tests: the bytes (hex, or `size` bytes of
 // the value `fill`) go in at one layer, unchecked:
@@ -85,6 +181,8 @@ import { readPrekeyUpload, UploadError } from './lib/prekeys.mjs'
 import { normalizeCode, unwrapEphemeral, wrapEphemeral, openKeyBundle, CodeError } from './lib/pair-code.mjs'
 import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
+import { World, WorldError, participantHash } from './lib/world.mjs'
+import { Messaging } from './lib/messaging.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -236,6 +334,8 @@ class Connection {
         const lid = this.mock.lidFor(this.client.username)
         this.send({ tag: 'success', attrs: { t: String(this.mock.nowSeconds()), props: '1', abprops: '1', location: 'lla',
             lid: `${lid}@lid`, creation: String(this.mock.nowSeconds() - 86400) } })
+        // What came while the device was away (or was never receipted).
+        this.mock.messaging.flushPending(this)
     }
 
     answerRegistration() {
@@ -298,6 +398,9 @@ class Connection {
                 return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '403', text: 'forbidden' } }] })
             }
             this.mock.emit({ type: 'remove-companion-device', conn: this.id, jid, reason: remove.attrs.reason ?? null })
+            // Gone from our account's device list: no one encrypts to it any more.
+            this.mock.world.bundles.delete(this.deviceKey())
+            this.mock.devices.delete(this.deviceKey())
             this.mock.log(`conn ${this.id}: device ${jid} removed itself`)
             this.send(this.result(a.id))
             return this.sendStreamError('401')
@@ -306,6 +409,99 @@ class Connection {
             this.mock.emit({ type: 'passive', conn: this.id, mode: child(node, 'active') ? 'active' : 'passive' })
             return this.send(this.result(a.id))
         }
+        if (this.client.kind === 'login') return this.dispatchMessaging(node)
+    }
+
+    // The messages layer (waweb.md 1.15-1.17): what a logged-in companion
+    // sends about messages, and the IQs it asks the world with.
+    async dispatchMessaging(node) {
+        const a = node.attrs || {}
+        const M = this.mock.messaging, W = this.mock.world
+        const me = this.client.username
+        const iqError = (code, text) => this.send({ tag: 'iq', attrs: { from: SERVER_JID, id: a.id, type: 'error' }, content: [{ tag: 'error', attrs: { code: String(code), text } }] })
+        switch (node.tag) {
+        case 'message': {
+            let ack
+            try {
+                ack = await M.onClientMessage(this, node)
+            } catch (e) {
+                // A bug of ours, not the client's: said so, and the client still gets its ack.
+                this.mock.log(`conn ${this.id}: message ${a.id}: internal error: ${e.stack || e}`)
+                this.mock.emit({ type: 'refused', conn: this.id, id: a.id ?? null, reason: `internal error: ${e.message}`, error: '500' })
+                ack = { tag: 'ack', attrs: { class: 'message', id: a.id ?? '', from: a.to ?? SERVER_JID, error: '500' } }
+            }
+            return this.send(ack)
+        }
+        case 'receipt': {
+            const ids = [a.id, ...(child(node, 'list')?.content ?? []).filter(i => i.tag === 'item').map(i => i.attrs.id)]
+            this.mock.emit({ type: 'receipt-in', conn: this.id, receipt_type: a.type ?? 'delivery', id: a.id, ids, to: a.to ?? null,
+                participant: a.participant ?? null, recipient: a.recipient ?? null, category: a.category ?? null })
+            M.checkReceipt(this, node)
+            if (a.type === 'retry') await M.onRetryReceipt(this, node)
+            else M.settle(this.deviceKey(), ids)
+            const ack = { tag: 'ack', attrs: { class: 'receipt', id: a.id, from: a.to ?? SERVER_JID } }
+            if (a.type) ack.attrs.type = a.type
+            if (a.participant) ack.attrs.participant = a.participant
+            return this.send(ack)
+        }
+        case 'ack':
+            this.mock.emit({ type: 'ack-in', conn: this.id, class: a.class ?? null, id: a.id ?? null, to: a.to ?? null, ack_type: a.type ?? null,
+                participant: a.participant ?? null, error: a.error ?? null })
+            if (a.class === 'message' && a.id) M.settle(this.deviceKey(), [a.id])
+            return
+        case 'chatstate': {
+            const st = Array.isArray(node.content) ? node.content[0]?.tag : null
+            this.mock.emit({ type: 'chatstate', conn: this.id, to: a.to ?? null, state: st ?? null })
+            return
+        }
+        case 'presence':
+            this.mock.emit({ type: 'presence', conn: this.id, presence: a.type ?? null, name: a.name ?? null, to: a.to ?? null })
+            return
+        case 'iq': break
+        default: return
+        }
+        if (!a.id || (a.type !== 'get' && a.type !== 'set')) return
+        if (a.xmlns === 'usync' && a.type === 'get') {
+            const u = child(node, 'usync')
+            const query = child(u, 'query'), list = child(u, 'list')
+            if (!u || !query || !list) return iqError(400, 'bad-request')
+            const want = new Set((query.content ?? []).map(q => q.tag))
+            // A user is named by jid, or (is-on-WhatsApp lookups) by a phone number in <contact>.
+            const users = (list.content ?? []).filter(x => x.tag === 'user').map(x => {
+                if (x.attrs.jid) return W.usyncUser(x.attrs.jid, want, me)
+                const asked = child(x, 'contact')?.content
+                const digits = asked === undefined ? '' : Buffer.from(asked).toString().replace(/^\+/, '')
+                const u = W.usyncUser(`${digits}@s.whatsapp.net`, want, me)
+                for (const k of u.content) if (k.tag === 'contact') k.content = Buffer.from(asked ?? '')
+                return u
+            })
+            this.mock.emit({ type: 'usync', conn: this.id, protocols: [...want], users: users.map(x => x.attrs.jid) })
+            return this.send(this.result(a.id, [{ tag: 'usync', attrs: { sid: u.attrs.sid ?? '', mode: u.attrs.mode ?? 'query', context: u.attrs.context ?? 'message', index: '0', last: 'true' },
+                content: [{ tag: 'result', attrs: {}, content: [...want].map(w => ({ tag: w, attrs: {} })) }, { tag: 'list', attrs: {}, content: users }] }]))
+        }
+        if (a.xmlns === 'encrypt' && a.type === 'get' && child(node, 'key')) {
+            const jids = (child(node, 'key').content ?? []).filter(x => x.tag === 'user').map(x => x.attrs.jid)
+            const users = jids.map(j => W.bundleUser(j, me) ?? { tag: 'user', attrs: { jid: j }, content: [{ tag: 'error', attrs: { code: '404', text: 'item-not-found' } }] })
+            this.mock.emit({ type: 'prekey-fetch', conn: this.id, jids })
+            return this.send(this.result(a.id, [{ tag: 'list', attrs: {}, content: users }]))
+        }
+        if (a.xmlns === 'w:g2' && a.type === 'get' && child(node, 'query')) {
+            const g = W.group(a.to)
+            if (!g) return iqError(404, 'item-not-found')
+            this.mock.emit({ type: 'group-info', conn: this.id, jid: g.jid })
+            return this.send({ tag: 'iq', attrs: { from: g.jid, id: a.id, type: 'result' }, content: [W.groupInfo(g, me)] })
+        }
+        if (a.xmlns === 'privacy' && a.type === 'set' && child(node, 'tokens')) {
+            const why = M.onIssueTokens(this, node)
+            if (why) {
+                this.mock.emit({ type: 'refused', conn: this.id, reason: `privacy tokens: ${why}` })
+                return iqError(400, 'bad-request')
+            }
+            return this.send(this.result(a.id))
+        }
+        if (a.xmlns === 'encrypt' || a.xmlns === 'w:p' || a.xmlns === 'md' || a.xmlns === 'passive') return
+        this.mock.emit({ type: 'iq-unknown', conn: this.id, xmlns: a.xmlns ?? null, iq_type: a.type })
+        return iqError(501, 'feature-not-implemented')
     }
 
     // Pairing by code, the companion's two stages.  A stanza that is wrong
@@ -498,8 +694,10 @@ class Connection {
             this.mock.emit({ type: 'prekeys-refused', conn: this.id, reason: e.message })
             return this.send({ tag: 'iq', attrs: { from: SERVER_JID, id, type: 'error' }, content: [{ tag: 'error', attrs: { code: '406', text: 'not-acceptable' } }] })
         }
-        const store = this.mock.prekeys.get(this.deviceKey()) ?? new Map()
-        for (const k of up.keys) store.set(k.id, k.value)
+        // The world keeps the whole bundle (contacts start sessions from it);
+        // the count is what is left of its one-time pre-keys.
+        this.mock.world.storeUpload(this.deviceKey(), up)
+        const store = this.mock.world.bundles.get(this.deviceKey()).keys
         this.mock.prekeys.set(this.deviceKey(), store)
         this.mock.emit({ type: 'prekeys-uploaded', conn: this.id, count: up.keys.length, total: store.size,
             registration_id: up.registrationId, identity: up.identity.toString('hex'), signed_prekey_id: up.signedPreKey.id })
@@ -693,6 +891,8 @@ export class MockServer {
         this.accounts = new Map() // phone number -> the phone's account key and LID
         this.devices = new Map() // "phone:device" -> what pairing registered
         this.prekeys = new Map() // "phone:device" -> id -> public key uploaded
+        this.world = new World(this) // contacts, groups, our phone, uploaded bundles
+        this.messaging = new Messaging(this)
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
@@ -707,6 +907,35 @@ export class MockServer {
             this.accounts.set(phone, { key: B.Curve.generateKeyPair(), lid: this.lidFor(phone), nextDevice: 1, nextKeyIndex: 1, passkey: null })
         return this.accounts.get(phone)
     }
+    // A stanza for our companions: to `conn` when named, else to every live
+    // logged-in companion of our account.  -> how many got it.
+    sendToOurs(body, node) {
+        if (body.conn !== undefined) { this.target(body).send(node); return 1 }
+        const me = this.messaging.ourPhoneOf(body)
+        const live = [...this.connections.values()].filter(c => c.state === 'open' && c.client?.kind === 'login' && c.client.username === me)
+        for (const c of live) c.send(node)
+        return live.length
+    }
+
+    // <notification type="devices"> for a contact's changed device list:
+    // one <add>/<remove> per device, each with the new list's hash.
+    devicesNotification(c, before, after) {
+        const jids = after.map(id => ({ user: c.phone, device: id, server: 's.whatsapp.net' }))
+        const lids = after.map(id => ({ user: c.lid, device: id, server: 'lid' }))
+        const hash = participantHash(jids), lidHash = participantHash(lids)
+        const dj = (u, d, srv) => d ? `${u}:${d}@${srv}` : `${u}@${srv}`
+        const changes = [...after.filter(d => !before.includes(d)).map(d => ['add', d]), ...before.filter(d => !after.includes(d)).map(d => ['remove', d])]
+        return { tag: 'notification', attrs: { from: `${c.phone}@s.whatsapp.net`, lid: `${c.lid}@lid`, id: this.iqId(), t: String(this.nowSeconds()), type: 'devices' },
+            content: changes.map(([tag, d]) => ({ tag, attrs: { device_hash: hash, device_lid_hash: lidHash }, content: [
+                { tag: 'device', attrs: { jid: dj(c.phone, d, 's.whatsapp.net'), lid: dj(c.lid, d, 'lid'), ...(tag === 'add' && d ? { 'key-index': String(c.devices.get(d).keyIndex) } : {}) } },
+                ...(tag === 'add' ? [this.world.keyIndexList(c)] : [])] })) }
+    }
+
+    // The open connection of a logged-in companion ("phone:device").
+    liveConnection(key) {
+        return [...this.connections.values()].filter(c => c.state === 'open' && c.client?.kind === 'login' && c.deviceKey() === key).at(-1) ?? null
+    }
+
     currentChain() { return makeCertChain({ root: this.root, serverStatic: this.serverStatic, now: this.nowSeconds(), variant: this.chainVariant }) }
 
     listen(port = 0, host = '127.0.0.1') {
@@ -911,11 +1140,82 @@ export class MockServer {
                 if (!CHAIN_VARIANTS.includes(body.variant)) throw new HttpError(400, `variant: one of ${CHAIN_VARIANTS.join(', ')}`)
                 this.chainVariant = body.variant
                 return reply(200, { variant: this.chainVariant })
+            case 'contact': {
+                const c = this.world.addContact(body)
+                return reply(200, { pn: `${c.phone}@s.whatsapp.net`, lid: `${c.lid}@lid`, devices: [...c.devices.keys()] })
+            }
+            case 'contact-devices': {
+                const c = this.world.requireContact(String(body.phone ?? ''))
+                if (!Array.isArray(body.devices)) throw new HttpError(400, 'devices: a list of device ids')
+                const before = [...c.devices.keys()]
+                const hosted = Array.isArray(body.hosted) ? body.hosted.map(Number) : [...c.devices.values()].filter(d => d.hosted).map(d => d.id)
+                this.world.addContact({ phone: c.phone, devices: body.devices, hosted, name: c.name, requires_token: c.requiresToken })
+                const after = [...c.devices.keys()]
+                const sent = body.notify === false ? 0 : this.sendToOurs(body, this.devicesNotification(c, before, after))
+                return reply(200, { devices: after, notified: sent })
+            }
+            case 'group': {
+                const g = this.world.addGroup(body)
+                return reply(200, { jid: g.jid })
+            }
+            case 'message':
+                return reply(200, await this.messaging.fromWorld(body))
+            case 'peer-message':
+                return reply(200, await this.messaging.fromWorld(body, { peer: true }))
+            case 'receipt': {
+                const node = this.messaging.receiptFromWorld(body)
+                this.sendToOurs(body, node)
+                return reply(200, { id: node.attrs.id })
+            }
+            case 'retry': {
+                const { node, count } = this.messaging.retryFromWorld(body)
+                this.sendToOurs(body, node)
+                return reply(200, { id: node.attrs.id, count })
+            }
+            case 'privacy-token': {
+                const c = this.world.requireContact(String(body.phone ?? ''))
+                if (body.token_hex !== undefined && !/^([0-9a-fA-F]{2}){8,}$/.test(String(body.token_hex))) throw new HttpError(400, 'token_hex: at least 8 bytes of hex')
+                const t = Number(body.t ?? this.nowSeconds())
+                c.token = { bytes: body.token_hex ? Buffer.from(body.token_hex, 'hex') : crypto.randomBytes(32), t }
+                const me = this.messaging.ourPhoneOf(body)
+                this.sendToOurs(body, { tag: 'notification', attrs: { from: `${c.phone}@s.whatsapp.net`, sender_lid: `${c.lid}@lid`, id: this.iqId(), t: String(t), type: 'privacy_token' },
+                    content: [{ tag: 'tokens', attrs: {}, content: [{ tag: 'token', attrs: { jid: `${me}@s.whatsapp.net`, t: String(t), type: 'trusted_contact' }, content: c.token.bytes }] }] })
+                return reply(200, { token_hex: c.token.bytes.toString('hex'), t })
+            }
+            case 'nct-salt': {
+                // The salt our account's cstoken is keyed with (HistorySync nctSalt).
+                if (!/^([0-9a-fA-F]{2}){16,}$/.test(String(body.salt_hex ?? ''))) throw new HttpError(400, 'salt_hex: at least 16 bytes of hex')
+                for (const c of this.world.contacts.values()) c.nctSalt = Buffer.from(body.salt_hex, 'hex')
+                return reply(200, {})
+            }
+            case 'restriction': {
+                const ops = { reachout_timelock: ['NotificationUserReachoutTimelockUpdate', 'xwa2_notify_account_reachout_timelock'],
+                    new_chat_capping: ['MessageCappingInfoNotification', 'xwa2_notify_new_chat_messages_capping_info_update'] }
+                const op = ops[body.kind]
+                if (!op) throw new HttpError(400, 'kind: reachout_timelock or new_chat_capping')
+                const payload = body.kind === 'reachout_timelock'
+                    ? { is_active: body.active !== false, enforcement_type: body.enforcement_type ?? 'DEFAULT', ...(body.ends ? { time_enforcement_ends: String(body.ends) } : {}) }
+                    : { state: body.state ?? 'FIRST_WARNING', ...(body.ends ? { time_enforcement_ends: String(body.ends) } : {}) }
+                const node = { tag: 'notification', attrs: { from: SERVER_JID, id: this.iqId(), t: String(this.nowSeconds()), type: 'mex' },
+                    content: [{ tag: 'update', attrs: { op_name: op[0] }, content: Buffer.from(JSON.stringify({ data: { [op[1]]: payload } })) }] }
+                this.sendToOurs(body, node)
+                return reply(200, { op_name: op[0] })
+            }
+            case 'encrypt-count': {
+                const n = Number(body.count)
+                if (!Number.isInteger(n) || n < 0) throw new HttpError(400, 'count: a whole number')
+                this.sendToOurs(body, { tag: 'notification', attrs: { from: SERVER_JID, id: this.iqId(), t: String(this.nowSeconds()), type: 'encrypt' },
+                    content: [{ tag: 'count', attrs: { value: String(n) } }] })
+                return reply(200, { count: n })
+            }
+            case 'ack-policy':
+                return reply(200, this.messaging.setAckPolicy(body))
             default:
                 throw new HttpError(404, `no POST ${name}`)
             }
         } catch (e) {
             if (e instanceof HttpError) return reply(e.status, { error: e.message })
+            if (e instanceof WorldError) return reply(400, { error: e.message })
             this.log(`control: ${e.stack || e}`)
             return reply(500, { error: String(e.message || e) })
         }
@@ -961,10 +1261,10 @@ class HttpError extends Error {
     constructor(status, msg) { super(msg); this.status = status }
 }
 
-const filterOf = q => ({ since: Number(q.since ?? 0), type: q.type, conn: q.conn === undefined ? undefined : Number(q.conn), tag: q.tag })
+const filterOf = q => ({ since: Number(q.since ?? 0), type: q.type, conn: q.conn === undefined ? undefined : Number(q.conn), tag: q.tag, id: q.id })
 
 const matches = (e, f) => e.seq > f.since && (f.type === undefined || e.type === f.type) &&
-    (f.conn === undefined || e.conn === f.conn) && (f.tag === undefined || e.tag === f.tag)
+    (f.conn === undefined || e.conn === f.conn) && (f.tag === undefined || e.tag === f.tag) && (f.id === undefined || e.id === f.id)
 
 function readJson(req) {
     return new Promise((resolve, reject) => {

@@ -18,7 +18,7 @@ function bytes(parent, tag, len, where) {
     return Buffer.from(c.content)
 }
 
-// -> { registrationId, identity, keys: [{ id, value }], signedPreKey: { id, value } }
+// -> { registrationId, identity, keys: [{ id, value }], signedPreKey: { id, value, signature } }
 export function readPrekeyUpload(iq, { identity: known = null, maxKeys = 2000 } = {}) {
     const registrationId = bytes(iq, 'registration', 4, '').readUInt32BE(0)
     const type = bytes(iq, 'type', 1, '')
@@ -42,5 +42,5 @@ export function readPrekeyUpload(iq, { identity: known = null, maxKeys = 2000 } 
     const signature = bytes(skey, 'signature', 64, '<skey>')
     if (!curveVerify(identity, Buffer.concat([Buffer.from([5]), signedPreKey.value]), signature))
         throw new UploadError('<skey><signature> does not verify under <identity>')
-    return { registrationId, identity, keys, signedPreKey }
+    return { registrationId, identity, keys, signedPreKey: { ...signedPreKey, signature } }
 }

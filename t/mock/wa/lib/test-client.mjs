@@ -110,8 +110,7 @@ export class TestClient {
 
     // Runs the initiator's side; returns what the server proved.  Uses the
     // noise handler's steps one by one so the chain can be checked in full.
-    async handshake({ payload, rootKey, now = Math.floor(Date.now() / 1000) }) {
-        const noiseKey = B.Curve.generateKeyPair()
+    async handshake({ payload, rootKey, now = Math.floor(Date.now() / 1000), noiseKey = B.Curve.generateKeyPair() }) {
         const n = this.noise
         this.ws.send(n.encodeFrame(P.HandshakeMessage.encode({ clientHello: { ephemeral: this.eph.public } }).finish()))
         const { serverHello } = P.HandshakeMessage.decode(await this.next())
@@ -157,7 +156,10 @@ export function companionAnswer(iq, { identity, adv, spoil = null }) {
     const details = P.ADVDeviceIdentity.decode(signed.details)
     const answer = Buffer.from(P.ADVSignedDeviceIdentity.encode({ details: signed.details, accountSignature: signed.accountSignature, deviceSignature,
         ...(spoil === 'keep-account-key' ? { accountSignatureKey: accountKey } : {}) }).finish())
-    return { verdict: 'ok', accountKey, device: get('device').attrs, keyIndex: details.keyIndex,
+    // What the companion later sends in <device-identity> (with the account key).
+    const deviceIdentity = Buffer.from(P.ADVSignedDeviceIdentity.encode({ details: signed.details, accountSignatureKey: accountKey,
+        accountSignature: signed.accountSignature, deviceSignature }).finish())
+    return { verdict: 'ok', accountKey, device: get('device').attrs, keyIndex: details.keyIndex, deviceIdentity,
         reply: { tag: 'iq', attrs: { to: 's.whatsapp.net', type: 'result', id: iq.attrs.id }, content: [{ tag: 'pair-device-sign', attrs: {},
             content: [{ tag: 'device-identity', attrs: { 'key-index': String(details.keyIndex) }, content: answer }] }] } }
 }

@@ -1,0 +1,608 @@
+// Messages both ways between the world and our companions, as WhatsApp's
+// server and the senders' devices do it (waweb.md 1.14-1.17, waweb-2026.md 3):
+// contacts and our phone encrypt to every companion of ours; what a companion
+// sends is decrypted by each device the server plays, checked, recorded and
+// acked.  Strict: what the real server refuses gets an error ack and a
+// `refused` event naming why.
+import crypto from 'node:crypto'
+import * as B from 'baileys'
+import { signalAddress, pad, unpad } from './signal-party.mjs'
+import { parseJid, deviceJid, participantHash, PN, LID, WorldError } from './world.mjs'
+import { curveVerify } from './curve.mjs'
+import { ACCOUNT_PREFIX, DEVICE_PREFIX } from './phone.mjs'
+
+const P = B.proto
+const SERVER_JID = 's.whatsapp.net'
+const leaf = (tag, content, attrs = {}) => ({ tag, attrs, content })
+const kids = n => Array.isArray(n?.content) ? n.content : []
+const child = (n, tag) => kids(n).find(c => c.tag === tag)
+const bytesOf = n => n && (n.content instanceof Uint8Array || typeof n.content === 'string') ? Buffer.from(n.content) : null
+
+export const messageJson = m => P.Message.toObject(m, { longs: Number, enums: String, bytes: String, defaults: false })
+
+// The stanza type WhatsApp gives a message: media kinds are "media",
+// reactions "reaction", edits/revokes keep "text" as senders do.
+function stanzaType(m) {
+    if (m.reactionMessage) return 'reaction'
+    if (m.imageMessage || m.videoMessage || m.audioMessage || m.documentMessage || m.stickerMessage) return 'media'
+    return 'text'
+}
+
+function mediaType(m) {
+    if (m.imageMessage) return 'image'
+    if (m.videoMessage) return 'video'
+    if (m.audioMessage) return m.audioMessage.ptt ? 'ptt' : 'audio'
+    if (m.documentMessage) return 'document'
+    if (m.stickerMessage) return 'sticker'
+    if (m.locationMessage) return 'location'
+    if (m.contactMessage) return 'vcard'
+    return null
+}
+
+// The stanza types senders give a <message> (whatsmeow getTypeFromMessage).
+const MESSAGE_TYPES = new Set(['text', 'media', 'reaction', 'poll', 'event', 'protocol', 'pin'])
+
+const randomId = () => '3EB0' + crypto.randomBytes(8).toString('hex').toUpperCase()
+
+// The bundle in a retry receipt's <keys> (with its <registration>), checked
+// for sizes; -> the bundle, or a string saying what is wrong.
+function readKeys(receipt, keys) {
+    const get = (n, tag, len) => {
+        const b = bytesOf(child(n, tag))
+        return b && (len === undefined || b.length === len) ? b : null
+    }
+    const reg = get(receipt, 'registration', 4), identity = get(keys, 'identity', 32), type = get(keys, 'type', 1)
+    const k = child(keys, 'key'), s = child(keys, 'skey')
+    if (!reg || !identity || !type || type[0] !== 5 || !s) return '<keys> without registration, type 5, identity or skey'
+    const sid = get(s, 'id', 3), sval = get(s, 'value', 32), sig = get(s, 'signature', 64)
+    if (!sid || !sval || !sig) return '<skey> is not id(3) value(32) signature(64)'
+    let preKey = null
+    if (k) {
+        const kid = get(k, 'id', 3), kval = get(k, 'value', 32)
+        if (!kid || !kval) return '<key> is not id(3) value(32)'
+        preKey = { id: kid.readUIntBE(0, 3), value: kval }
+    }
+    return { registrationId: reg.readUInt32BE(0), identity, signedPreKey: { id: sid.readUIntBE(0, 3), value: sval, signature: sig }, preKey }
+}
+
+export class Messaging {
+    constructor(mock) {
+        this.mock = mock
+        this.world = mock.world
+        this.sent = new Map() // message id -> what a world sender sent (for retries)
+        this.outgoing = new Map() // message id -> what our companion sent, who got it (for POST retry)
+        this.pending = new Map() // "phone:device" -> Map(id -> stanza) not yet receipted by that companion
+        this.ackPolicy = [] // { who: contact phone | group jid | null (all), error, once }
+        this.seen = new Map() // "device jid|id" -> deliveries (exactly-once record)
+    }
+
+    get emit() { return ev => this.mock.emit(ev) }
+
+    // ---------------------------------------------------------------------
+    // Server -> client
+    // ---------------------------------------------------------------------
+
+    // The companions a message of `ourPhone`'s account goes to: every one
+    // that uploaded pre-keys (the server cannot reach one that did not).
+    companions(ourPhone) {
+        return [...this.world.bundles.keys()].filter(k => k.startsWith(`${ourPhone}:`)).map(k => Number(k.split(':')[1]))
+    }
+
+    ourPhoneOf(body) {
+        if (body.conn !== undefined) return this.mock.target(body).client.username
+        const live = [...this.mock.connections.values()].filter(c => c.state === 'open' && c.client?.kind === 'login')
+        if (live.length) return live.at(-1).client.username
+        const any = [...this.world.bundles.keys()].at(-1)
+        if (!any) throw new WorldError('no companion of ours uploaded pre-keys yet')
+        return any.split(':')[0]
+    }
+
+    // POST message / peer-message: one logical message, one stanza per companion.
+    async fromWorld(body, { peer = false } = {}) {
+        const ourPhone = this.ourPhoneOf(body)
+        let message
+        try { message = P.Message.fromObject(body.message ?? {}) } catch (e) { throw new WorldError(`message: ${e.message}`) }
+        if (!Object.keys(messageJson(message)).length) throw new WorldError('message: an empty Message')
+        const id = String(body.id ?? randomId())
+        const t = Number(body.t ?? this.mock.nowSeconds())
+        const garbage = body.garbage ?? false
+        if (![false, 'once', 'always'].includes(garbage)) throw new WorldError('garbage: false, "once" or "always"')
+        let sender, group = null
+        if (peer) {
+            const chat = String(body.chat ?? '')
+            group = this.world.group(chat)
+            const to = group ? null : this.world.requireContact(chat)
+            sender = { kind: 'phone', party: this.world.ownPhone(ourPhone), phone: ourPhone, device: 0, lid: this.mock.lidFor(ourPhone) }
+            if (!group) {
+                const lidChat = parseJid(chat)?.server === LID
+                sender.destination = lidChat ? `${to.lid}@lid` : `${to.phone}@${PN}`
+                sender.recipientAlt = lidChat ? `${to.phone}@${PN}` : `${to.lid}@lid`
+            }
+        } else {
+            const c = this.world.requireContact(String(body.from ?? ''))
+            const device = Number(body.device ?? 0)
+            const d = c.devices.get(device)
+            if (!d) throw new WorldError(`${c.phone} has no device ${device}`)
+            sender = { kind: 'contact', contact: c, dev: d, party: d.party, phone: c.phone, device, lid: c.lid }
+            if (body.chat !== undefined) {
+                group = this.world.group(String(body.chat))
+                if (!group) throw new WorldError(`no group ${body.chat}`)
+                if (!group.participants.includes(c.phone)) throw new WorldError(`${c.phone} is not in ${group.jid}`)
+            }
+        }
+        const addressing = body.addressing ?? (group ? group.addressingMode : 'pn')
+        if (!['pn', 'lid'].includes(addressing)) throw new WorldError('addressing: pn or lid')
+        const rec = { id, t, message, sender, group, addressing, garbage, peer, ourPhone, pushName: body.push_name ?? sender.contact?.name ?? null,
+            attempts: new Map() }
+        this.sent.set(id, rec)
+        const targets = this.companions(ourPhone)
+        if (!targets.length) throw new WorldError(`no companion of ${ourPhone} uploaded pre-keys`)
+        for (const dev of targets) await this.sendTo(rec, dev, {})
+        return { id, to: targets.map(d => `${ourPhone}:${d}@${PN}`) }
+    }
+
+    senderAddress(rec, dev) {
+        return { name: rec.ourPhone, device: dev } // the sender's session with our companion
+    }
+
+    // The sender's own address as our companion sees it (for sender keys).
+    senderJid(rec) {
+        const s = rec.sender
+        return rec.addressing === 'lid' ? deviceJid(s.lid, s.device, LID) : deviceJid(s.phone, s.device, PN)
+    }
+
+    attrs(rec) {
+        const s = rec.sender
+        const a = { id: rec.id, t: String(rec.t), type: stanzaType(rec.message) }
+        // Edits and revokes carry the sender's edit attribute through.
+        const pm = rec.message.protocolMessage
+        if (pm?.type === P.Message.ProtocolMessage.Type.MESSAGE_EDIT) a.edit = '1'
+        else if (pm && pm.type === P.Message.ProtocolMessage.Type.REVOKE && pm.key) a.edit = rec.group && rec.sender.kind === 'contact' && pm.key.participant && !pm.key.participant.startsWith(rec.sender.phone) ? '8' : '7'
+        if (rec.pushName && !rec.peer) a.notify = rec.pushName
+        const pn = deviceJid(s.phone, s.device, PN), lid = deviceJid(s.lid, s.device, LID)
+        if (rec.group) {
+            a.from = rec.group.jid
+            a.participant = rec.addressing === 'lid' ? lid : pn
+            a.addressing_mode = rec.addressing
+            if (rec.addressing === 'lid') a.participant_pn = pn; else a.participant_lid = lid
+        } else if (rec.peer) {
+            a.from = rec.addressing === 'lid' ? `${s.lid}@lid` : `${s.phone}@${PN}`
+            a.recipient = s.destination
+            if (s.recipientAlt.endsWith('@lid')) a.peer_recipient_lid = s.recipientAlt; else a.peer_recipient_pn = s.recipientAlt
+        } else {
+            // DMs carry the other address of the sender, not addressing_mode.
+            a.from = rec.addressing === 'lid' ? lid : pn
+            if (rec.addressing === 'lid') a.sender_pn = pn; else a.sender_lid = lid
+        }
+        return a
+    }
+
+    corrupt(body) {
+        const b = Buffer.from(body)
+        b[b.length - 2] ^= 0x5a // inside the MAC: decryption fails, the framing does not
+        return b
+    }
+
+    // Encrypts rec for our companion `dev` and sends it (or keeps it for the
+    // companion's next login).  `retry`: { count, keys } from a retry receipt.
+    async sendTo(rec, dev, { retry = null }) {
+        const key = `${rec.ourPhone}:${dev}`
+        const party = rec.sender.party
+        const addr = this.senderAddress(rec, dev)
+        const attempt = (rec.attempts.get(dev) ?? 0) + 1
+        rec.attempts.set(dev, attempt)
+        if (retry?.bundle) await party.startSession(addr, retry.bundle)
+        if (!party.hasSession(addr)) {
+            const b = this.world.takeCompanionBundle(key)
+            if (!b) throw new WorldError(`no bundle for ${key}`)
+            await party.startSession(addr, b)
+        }
+        const garble = rec.garbage === 'always' || (rec.garbage === 'once' && attempt === 1)
+        const encs = []
+        const encAttrs = type => {
+            const e = { v: '2', type }
+            const mt = mediaType(rec.message)
+            if (mt) e.mediatype = mt
+            if (retry) e.count = String(retry.count)
+            return e
+        }
+        if (rec.group && !retry) {
+            const sk = this.senderJid(rec)
+            const skAddr = signalAddress(sk)
+            if (!rec.group.skHolders) rec.group.skHolders = new Map()
+            const holders = rec.group.skHolders.get(sk) ?? new Set()
+            rec.group.skHolders.set(sk, holders)
+            if (!holders.has(key)) {
+                const skdm = await party.senderKeyDistribution(rec.group.jid, skAddr)
+                const m = P.Message.encode({ senderKeyDistributionMessage: { groupId: rec.group.jid, axolotlSenderKeyDistributionMessage: skdm } }).finish()
+                const e = await party.encrypt(addr, pad(m))
+                encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, { v: '2', type: e.type }))
+                holders.add(key)
+            }
+            rec.skmsg ??= await party.groupEncrypt(rec.group.jid, skAddr, pad(P.Message.encode(rec.message).finish()))
+            encs.push(leaf('enc', garble ? this.corrupt(rec.skmsg) : rec.skmsg, encAttrs('skmsg')))
+        } else {
+            const inner = rec.peer && !rec.group
+                ? P.Message.encode({ deviceSentMessage: { destinationJid: rec.sender.destination, message: rec.message } }).finish()
+                : P.Message.encode(rec.message).finish()
+            const e = await party.encrypt(addr, pad(inner))
+            encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, encAttrs(e.type)))
+        }
+        const a = this.attrs(rec)
+        const content = [...encs]
+        if (encs.some(e => e.attrs.type === 'pkmsg') && rec.sender.dev?.identity) content.push(leaf('device-identity', rec.sender.dev.identity))
+        const stanza = { tag: 'message', attrs: a, content }
+        this.emit({ type: 'message-sent', id: rec.id, to: `${rec.ourPhone}:${dev}@${PN}`, enc: encs.map(e => e.attrs.type), garbage: garble,
+            retry: !!retry, count: retry?.count ?? 0 })
+        this.deliverStanza(key, rec.id, stanza)
+    }
+
+    // To the live connection of that companion, and kept until it receipts
+    // it: a companion that was away gets it after its next login.
+    deliverStanza(key, id, stanza) {
+        const p = this.pending.get(key) ?? new Map()
+        p.set(id, stanza)
+        this.pending.set(key, p)
+        const c = this.mock.liveConnection(key)
+        if (c) c.send(stanza)
+    }
+
+    flushPending(conn) {
+        const p = this.pending.get(conn.deviceKey())
+        if (!p) return
+        if (!p.size) return
+        for (const [id, stanza] of p) {
+            conn.send({ ...stanza, attrs: { ...stanza.attrs, offline: '1' } })
+            this.emit({ type: 'message-redelivered', conn: conn.id, id })
+        }
+        // The end of the offline backlog, as the real server marks it.
+        conn.send({ tag: 'ib', attrs: { from: SERVER_JID }, content: [leaf('offline', undefined, { count: String(p.size) })] })
+    }
+
+    settle(key, ids) {
+        const p = this.pending.get(key)
+        if (p) for (const id of ids) p.delete(id)
+    }
+
+    // POST receipt: a contact's receipt for messages our account sent.
+    receiptFromWorld(body) {
+        const c = this.world.requireContact(String(body.from ?? ''))
+        const ids = body.ids
+        if (!Array.isArray(ids) || !ids.length || ids.some(i => typeof i !== 'string' || !i)) throw new WorldError('ids: a non-empty list of message ids')
+        const type = body.type ?? 'delivery'
+        if (!['read', 'delivery', 'played'].includes(type)) throw new WorldError('type: read, delivery or played')
+        const device = Number(body.device ?? 0)
+        if (!c.devices.has(device)) throw new WorldError(`${c.phone} has no device ${device}`)
+        const addressing = body.addressing ?? 'pn'
+        const who = addressing === 'lid' ? deviceJid(c.lid, device, LID) : deviceJid(c.phone, device, PN)
+        const a = { id: ids[0], t: String(this.mock.nowSeconds()) }
+        if (body.chat !== undefined) {
+            const g = this.world.group(String(body.chat))
+            if (!g) throw new WorldError(`no group ${body.chat}`)
+            a.from = g.jid
+            a.participant = who
+        } else a.from = who
+        if (type !== 'delivery') a.type = type
+        const node = { tag: 'receipt', attrs: a }
+        if (ids.length > 1) node.content = [leaf('list', ids.slice(1).map(id => leaf('item', undefined, { id })))]
+        return node
+    }
+
+    // POST retry: a contact device could not decrypt our message `id`.
+    retryFromWorld(body) {
+        const c = this.world.requireContact(String(body.from ?? ''))
+        const device = Number(body.device ?? 0)
+        const d = c.devices.get(device)
+        if (!d) throw new WorldError(`${c.phone} has no device ${device}`)
+        const id = String(body.id ?? '')
+        const out = this.outgoing.get(id)
+        if (!out) throw new WorldError(`no message ${id} from our account`)
+        const jid = deviceJid(c.phone, device, PN)
+        if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
+        out.retries ??= new Map()
+        const count = (out.retries.get(jid) ?? 0) + 1
+        out.retries.set(jid, count)
+        out.retryPending ??= new Set()
+        out.retryPending.add(jid)
+        const be = (n, w) => { const b = Buffer.alloc(w); b.writeUIntBE(n, 0, w); return b }
+        const a = { id, t: String(this.mock.nowSeconds()), type: 'retry' }
+        if (out.group) { a.from = out.group; a.participant = jid } else a.from = jid
+        const content = [leaf('retry', undefined, { count: String(count), id, t: String(out.t), v: '1' }), leaf('registration', be(d.party.registrationId, 4))]
+        if (body.fresh_session) {
+            // The device starts over: a fresh identity-bound bundle, and it
+            // forgets the session it had with our companion.
+            d.party.sessions.clear()
+            const b = d.party.bundle()
+            const keys = [leaf('type', Buffer.from([5])), leaf('identity', b.identity)]
+            if (b.preKey) keys.push(leaf('key', [leaf('id', be(b.preKey.id, 3)), leaf('value', b.preKey.value)]))
+            keys.push(leaf('skey', [leaf('id', be(b.signedPreKey.id, 3)), leaf('value', b.signedPreKey.value), leaf('signature', b.signedPreKey.signature)]))
+            if (d.identity) keys.push(leaf('device-identity', d.identity))
+            content.push(leaf('keys', keys))
+        }
+        return { node: { tag: 'receipt', attrs: a, content }, count }
+    }
+
+    // A receipt for a message the world sent must go back to where it came
+    // from (to = its from, participant in groups), or the sender never
+    // learns of it: a mismatch is recorded as refused.
+    checkReceipt(conn, node) {
+        const a = node.attrs
+        const rec = this.sent.get(a.id)
+        if (!rec) return
+        const want = this.attrs(rec)
+        const wrong = []
+        if (a.to !== want.from) wrong.push(`to=${a.to}, want ${want.from}`)
+        if ((a.participant ?? null) !== (want.participant ?? null)) wrong.push(`participant=${a.participant ?? '(none)'}, want ${want.participant ?? '(none)'}`)
+        if (wrong.length) this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `receipt for ${a.id}: ${wrong.join(', ')}` })
+    }
+
+    // A <receipt type="retry"> from our companion: the sender device resends.
+    async onRetryReceipt(conn, node) {
+        const a = node.attrs
+        const r = child(node, 'retry')
+        const keys = child(node, 'keys')
+        const count = Number(r?.attrs.count ?? 0)
+        this.emit({ type: 'retry-receipt', conn: conn.id, id: a.id, count, keys: !!keys, from: `${conn.deviceKey()}`, to: a.to ?? null, participant: a.participant ?? null })
+        const rec = this.sent.get(a.id)
+        if (!r || !rec || r.attrs.id !== a.id || !Number.isInteger(count) || count < 1) {
+            this.emit({ type: 'refused', conn: conn.id, reason: `retry receipt for ${a.id}: ${!rec ? 'no such message' : 'malformed <retry>'}` })
+            return
+        }
+        const dev = Number(conn.client.device)
+        let bundle = null
+        if (keys) {
+            bundle = readKeys(node, keys)
+            if (typeof bundle === 'string') {
+                this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `retry receipt for ${a.id}: ${bundle}` })
+                return
+            }
+        }
+        try {
+            await this.sendTo(rec, dev, { retry: { count, bundle } })
+        } catch (e) {
+            // libsignal refuses a bundle whose signature does not verify.
+            this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `retry receipt for ${a.id}: ${e.message}` })
+        }
+    }
+
+    // ---------------------------------------------------------------------
+    // Client -> server
+    // ---------------------------------------------------------------------
+
+    setAckPolicy(body) {
+        const error = body.error == null ? null : Number(body.error)
+        if (error !== null && ![463, 475, 479, 400, 500].includes(error)) throw new WorldError('error: 463, 475 (or 400, 479, 500) or null')
+        let who = null
+        if (body.phone !== undefined || body.jid !== undefined) {
+            const c = this.world.contact(String(body.phone ?? body.jid))
+            who = c ? c.phone : String(body.jid ?? body.phone)
+        }
+        this.ackPolicy = this.ackPolicy.filter(p => p.who !== who)
+        if (error !== null) this.ackPolicy.push({ who, error, once: !!body.once })
+        return { who, error, once: !!body.once }
+    }
+
+    forcedError(chatKey) {
+        const i = this.ackPolicy.findIndex(p => p.who === null || p.who === chatKey)
+        if (i < 0) return null
+        const p = this.ackPolicy[i]
+        if (p.once) this.ackPolicy.splice(i, 1)
+        return p.error
+    }
+
+    // The phone number behind a device JID (LIDs of contacts and of our account).
+    phoneOf(j, ourPhone) {
+        if (j.server !== LID && j.server !== 'hosted.lid') return j.user
+        if (j.user === this.mock.lidFor(ourPhone)) return ourPhone
+        return this.world.byLid.get(j.user) ?? j.user
+    }
+
+    // A granted token counts while its week bucket is at most 3 behind the
+    // current one (waweb-2026.md 3: about 28 days).
+    tokenValid(c, bytes) {
+        if (!c.token || !bytes || !c.token.bytes.equals(bytes)) return false
+        const week = 604800
+        return c.token.t >= (Math.floor(this.mock.nowSeconds() / week) - 3) * week
+    }
+
+    // The <device-identity> of a message: the companion's ADV identity,
+    // signed by our account key, countersigned by the device.
+    checkDeviceIdentity(conn, node) {
+        const b = bytesOf(node)
+        if (!b) return 'device-identity holds no bytes'
+        let s
+        try { s = P.ADVSignedDeviceIdentity.decode(b) } catch (e) { return `device-identity is not an ADVSignedDeviceIdentity: ${e.message}` }
+        const account = this.mock.accounts.get(conn.client.username)
+        const dev = this.mock.devices.get(conn.deviceKey()) ?? null
+        const identity = dev?.identity ?? this.world.bundles.get(conn.deviceKey())?.identity
+        if (!account || !identity) return 'device-identity of a device the phone never paired'
+        if (!s.accountSignatureKey || !Buffer.from(s.accountSignatureKey).equals(account.key.public)) return 'device-identity accountSignatureKey is not our account key'
+        if (!s.details || !curveVerify(account.key.public, Buffer.concat([ACCOUNT_PREFIX, s.details, identity]), Buffer.from(s.accountSignature ?? [])))
+            return 'device-identity accountSignature does not verify'
+        if (!curveVerify(identity, Buffer.concat([DEVICE_PREFIX, s.details, identity, account.key.public]), Buffer.from(s.deviceSignature ?? [])))
+            return 'device-identity deviceSignature does not verify'
+        return null
+    }
+
+    // A <message> from our companion.  Returns the ack to send.
+    async onClientMessage(conn, node) {
+        const a = node.attrs
+        const ourPhone = conn.client.username
+        const ourDev = Number(conn.client.device)
+        const ack = extra => ({ tag: 'ack', attrs: { class: 'message', id: a.id, from: a.to, t: String(this.mock.nowSeconds()), ...extra } })
+        const refuse = (reason, error = '400', extra = {}) => {
+            this.mock.log(`conn ${conn.id}: message ${a.id} refused: ${reason}`)
+            this.emit({ type: 'refused', conn: conn.id, id: a.id, reason, error })
+            return ack({ error: String(error), ...extra })
+        }
+        if (!a.id) return refuse('message without id')
+        if (!MESSAGE_TYPES.has(a.type)) return refuse(`message type=${a.type ?? '(none)'}`)
+        const to = parseJid(a.to)
+        if (!to || to.ad) return refuse(`to=${a.to} is not a user or group JID`)
+        const group = to.server === 'g.us' ? this.world.group(a.to) : null
+        if (to.server === 'g.us' && !group) return refuse(`no group ${a.to}`, '404')
+        const peerToSelf = !group && (to.user === ourPhone || to.user === this.mock.lidFor(ourPhone))
+        const contact = group || peerToSelf ? null : this.world.contact(a.to)
+        if (!group && !peerToSelf && !contact) return refuse(`${a.to} is not on WhatsApp`, '404')
+        if (peerToSelf && a.category !== 'peer') return refuse('a message to our own account without category="peer"')
+        const chatKey = group ? group.jid : contact?.phone ?? ourPhone
+        const forced = this.forcedError(chatKey)
+        if (forced) return refuse(`ack-policy: error ${forced}`, String(forced))
+
+        // Every <to><enc>, each device once.
+        const parts = child(node, 'participants')
+        const encs = new Map()
+        for (const t of kids(parts)) {
+            if (t.tag !== 'to') return refuse(`<participants> holds <${t.tag}>`)
+            const j = parseJid(t.attrs.jid)
+            if (!j || j.server === 'g.us') return refuse(`<to jid=${t.attrs.jid}> is not a device JID`)
+            const e = kids(t).filter(x => x.tag === 'enc')
+            if (e.length !== 1) return refuse(`<to jid=${t.attrs.jid}> holds ${e.length} <enc>, want 1`)
+            const k = `${this.phoneOf(j, ourPhone)}:${j.device}`
+            if (encs.has(k)) return refuse(`device ${t.attrs.jid} got two <enc>`)
+            const type = e[0].attrs.type
+            if (!['pkmsg', 'msg'].includes(type)) return refuse(`<to jid=${t.attrs.jid}><enc type=${type}>`)
+            if (e[0].attrs.v !== '2') return refuse(`<enc v=${e[0].attrs.v}>, want 2`)
+            encs.set(k, { jid: t.attrs.jid, j, type, body: bytesOf(e[0]) })
+        }
+        const skEnc = kids(node).find(x => x.tag === 'enc')
+        if (group && !skEnc) return refuse('a group message without the skmsg <enc>')
+        if (!group && skEnc) return refuse('a direct message with an <enc> outside <participants>')
+        if (skEnc && skEnc.attrs.type !== 'skmsg') return refuse(`the group <enc> is ${skEnc.attrs.type}, want skmsg`)
+
+        // device-identity iff some pkmsg, and it must verify.
+        const anyPk = [...encs.values()].some(e => e.type === 'pkmsg')
+        const di = child(node, 'device-identity')
+        if (anyPk && !di) return refuse('pkmsg without <device-identity>')
+        if (!anyPk && di) return refuse('<device-identity> without any pkmsg')
+        if (di) { const why = this.checkDeviceIdentity(conn, di); if (why) return refuse(why) }
+
+        // Trusted-contact tokens (waweb-2026.md 3).
+        if (contact) {
+            const tc = bytesOf(child(node, 'tctoken')), cs = bytesOf(child(node, 'cstoken'))
+            const tokenOk = this.tokenValid(contact, tc) || (cs && contact.nctSalt && cs.equals(crypto.createHmac('sha256', contact.nctSalt).update(`${contact.lid}@lid`).digest()))
+            if (contact.requiresToken && !tokenOk) return refuse(`${contact.phone} requires a trusted-contact token`, '463')
+            if (tc && !this.tokenValid(contact, tc)) return refuse('<tctoken> is not a valid token the contact granted', '463')
+        }
+
+        // The device set: who must get this (waweb.md 1.15); a peer message
+        // goes to our own other devices only.
+        const chatJid = group ? group.jid : peerToSelf ? null : (to.server === LID ? `${contact.lid}@lid` : `${contact.phone}@${PN}`)
+        const all = peerToSelf ? this.world.fanout(null, ourPhone, { ownOnly: true, lidMode: to.server === LID }) : this.world.fanout(chatJid, ourPhone)
+        const fan = all.filter(d => !(d.owner === 'companion' && d.device === ourDev))
+        const keyOf = d => `${d.owner === 'contact' ? d.contact.phone : ourPhone}:${d.device}`
+        // whatsmeow and Baileys both hash the devices they fan out to, which
+        // leaves out the sending device itself.
+        const serverPhash = participantHash(fan)
+        // A device of a user in the chat that is gone (or never was) means a
+        // stale cached list: taken as stale below.  A user not in the chat is refused.
+        const users = new Set(all.map(d => keyOf(d).split(':')[0]))
+        const extra = [...encs.keys()].filter(k => !fan.some(d => keyOf(d) === k))
+        for (const k of extra) if (!users.has(k.split(':')[0]) || k === conn.deviceKey()) return refuse(`<to> for ${k}, not in the chat`)
+        const holders = group?.companionSkHolders?.get(conn.deviceKey()) ?? new Set()
+        const missing = fan.filter(d => !encs.has(keyOf(d)) && !(group && holders.has(keyOf(d))))
+        let stale = null
+        if (missing.length) stale = `no <enc> for ${missing.map(keyOf).join(', ')}`
+        if (extra.length) stale = [stale, `<enc> for ${extra.join(', ')}, no such device`].filter(Boolean).join('; ')
+        if (group && a.phash !== serverPhash) stale = stale ?? `phash ${a.phash ?? '(none)'}, want ${serverPhash}`
+        if (stale) {
+            // The real server takes the message for the devices that got it and
+            // answers with its own phash: the sender learns its list is stale.
+            this.mock.log(`conn ${conn.id}: message ${a.id}: stale device set: ${stale}`)
+            this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: stale, stale: true })
+        }
+
+        // Decrypt for each device the server plays.
+        const senderAddr = { name: ourPhone, device: ourDev }
+        const senderJid = group && group.addressingMode === 'lid' ? deviceJid(this.mock.lidFor(ourPhone), ourDev, LID) : deviceJid(ourPhone, ourDev, PN)
+        const outRec = { id: a.id, t: this.mock.nowSeconds(), group: group?.jid ?? null, devices: [], chat: a.to }
+        let skPlain = null
+        const results = []
+        for (const d of fan) {
+            const k = keyOf(d)
+            const e = encs.get(k)
+            const jid = deviceJid(d.user, d.device, d.server)
+            if (d.owner === 'companion') {
+                // Another companion of ours: the server passes its enc on (it cannot read it).
+                if (e) {
+                    this.forward(conn, node, d.device, e, skEnc, group)
+                    results.push({ jid, enc: e.type, message: null, forwarded: true })
+                }
+                continue
+            }
+            const party = d.owner === 'phone' ? this.world.ownPhone(ourPhone) : d.dev.party
+            let message = null
+            let encType = e?.type ?? null
+            try {
+                if (e) {
+                    const plain = unpad(await party.decrypt(senderAddr, e.type, e.body))
+                    message = P.Message.decode(plain)
+                    if (message.senderKeyDistributionMessage && group) {
+                        const skdm = message.senderKeyDistributionMessage
+                        if (skdm.groupId !== group.jid) throw new Error(`SKDM for ${skdm.groupId}, not ${group.jid}`)
+                        await party.processSenderKeyDistribution(group.jid, { name: signalAddress(senderJid).name, device: ourDev }, skdm.axolotlSenderKeyDistributionMessage)
+                        group.companionSkHolders ??= new Map()
+                        const h = group.companionSkHolders.get(conn.deviceKey()) ?? new Set()
+                        h.add(k)
+                        group.companionSkHolders.set(conn.deviceKey(), h)
+                    }
+                }
+                if (group) {
+                    const plain = unpad(await party.groupDecrypt(group.jid, { name: signalAddress(senderJid).name, device: ourDev }, bytesOf(skEnc)))
+                    message = P.Message.decode(plain)
+                    encType = 'skmsg'
+                }
+            } catch (err) {
+                return refuse(`${jid} cannot decrypt: ${err.message}`, '400')
+            }
+            if (!message) continue
+            const dsm = message.deviceSentMessage
+            if (!group && !peerToSelf && d.owner === 'phone') {
+                if (!dsm) return refuse(`our phone ${jid} got no DeviceSentMessage wrapper`)
+                const dest = parseJid(dsm.destinationJid)
+                if (!dest || dest.ad || this.world.contact(dsm.destinationJid) !== contact) return refuse(`DeviceSentMessage destinationJid ${dsm.destinationJid} is not ${a.to}`)
+                message = dsm.message ?? P.Message.create()
+            } else if (dsm) return refuse(`${jid} (not ours) got a DeviceSentMessage wrapper`)
+            results.push({ jid, enc: encType, message: messageJson(message) })
+            outRec.devices.push(jid)
+        }
+        for (const r of results) {
+            const k = `${r.jid}|${a.id}`
+            const n = (this.seen.get(k) ?? 0) + 1
+            this.seen.set(k, n)
+            const retry = this.outgoing.get(a.id)?.retryPending?.has(r.jid) ?? false
+            this.emit({ type: n === 1 || retry ? 'delivered' : 'redelivered', conn: conn.id, to: r.jid, id: a.id, chat: a.to, enc: r.enc,
+                message: r.message, addressing: to.server === LID || group?.addressingMode === 'lid' ? 'lid' : 'pn', retry, ...(r.forwarded ? { forwarded: true } : {}) })
+            if (retry) this.outgoing.get(a.id).retryPending.delete(r.jid)
+        }
+        const prev = this.outgoing.get(a.id)
+        this.outgoing.set(a.id, { ...outRec, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
+        return stale ? ack({ phash: serverPhash }) : ack(group ? { phash: serverPhash } : {})
+    }
+
+    // What our other companion `dev` gets of a message our companion sent:
+    // its own enc (and the skmsg in groups), from the sending device.
+    forward(conn, node, dev, e, skEnc, group) {
+        const a = node.attrs
+        const attrs = { id: a.id, t: String(this.mock.nowSeconds()), type: a.type }
+        if (group) { attrs.from = group.jid; attrs.participant = `${conn.deviceKey()}@${PN}`; attrs.addressing_mode = group.addressingMode }
+        else { attrs.from = `${conn.deviceKey()}@${PN}`; attrs.recipient = a.to }
+        const content = [leaf('enc', e.body, { v: '2', type: e.type })]
+        if (skEnc) content.push(leaf('enc', bytesOf(skEnc), { ...skEnc.attrs }))
+        const di = child(node, 'device-identity')
+        if (e.type === 'pkmsg' && di) content.push(di)
+        this.deliverStanza(`${conn.client.username}:${dev}`, a.id, { tag: 'message', attrs, content })
+    }
+
+    // <iq xmlns="privacy" type="set"><tokens><token jid t type="trusted_contact"/>
+    onIssueTokens(conn, node) {
+        const tokens = kids(child(node, 'tokens'))
+        if (!tokens.length) return 'no <token>'
+        for (const t of tokens) {
+            if (t.tag !== 'token' || t.attrs.type !== 'trusted_contact') return `<${t.tag} type=${t.attrs.type}>`
+            if (!parseJid(t.attrs.jid) || !/^\d+$/.test(t.attrs.t ?? '')) return `<token jid=${t.attrs.jid} t=${t.attrs.t}>`
+        }
+        for (const t of tokens) this.emit({ type: 'token-issued', conn: conn.id, jid: t.attrs.jid, t: Number(t.attrs.t) })
+        return null
+    }
+}

@@ -1,0 +1,530 @@
+// The server's world of contacts, groups and messages, seen from a companion
+// built from the npm packages (lib/companion.mjs): each control endpoint both
+// ways, the strict refusals, retry receipts, and exactly-once records.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import * as B from 'baileys'
+import { startMock } from '../lib/harness.mjs'
+import { Companion } from '../lib/companion.mjs'
+
+const P = B.proto
+let mock, me
+let nextPhone = 4915100000001
+const newPhone = () => String(nextPhone++)
+
+before(async () => {
+    mock = await startMock()
+    me = await Companion.pair(mock, { phone: '15550001000' })
+})
+after(async () => { me?.close(); await mock.stop() })
+
+const ok = r => { assert.equal(r.status, 200, JSON.stringify(r.body)); return r.body }
+async function contact(extra = {}) {
+    const phone = extra.phone ?? newPhone()
+    return { phone, ...ok(await mock.control('contact', { phone, ...extra })) }
+}
+
+test('contact: a PN and a LID, devices each a Signal party, usync answers them', async () => {
+    const phone = newPhone()
+    const c = ok(await mock.control('contact', { phone, devices: [0, 2], hosted: [99], name: 'Ana' }))
+    assert.equal(c.pn, `${phone}@s.whatsapp.net`)
+    assert.match(c.lid, /^\d{15}@lid$/)
+    const given = ok(await mock.control('contact', { phone: newPhone(), lid: '123456789012345' }))
+    assert.equal(given.lid, '123456789012345@lid')
+    assert.deepEqual((await me.devices([c.pn])).sort(), [`${phone}:2@s.whatsapp.net`, `${phone}:99@hosted`, `${phone}@s.whatsapp.net`].sort())
+    const r = await me.iq({ xmlns: 'usync', type: 'get' }, [{ tag: 'usync', attrs: { sid: 'x', mode: 'query', last: 'true', index: '0', context: 'background' }, content: [
+        { tag: 'query', attrs: {}, content: [{ tag: 'lid', attrs: {} }, { tag: 'contact', attrs: {} }] },
+        { tag: 'list', attrs: {}, content: [{ tag: 'user', attrs: { jid: c.pn } }, { tag: 'user', attrs: { jid: '19990000000@s.whatsapp.net' } }] }] }])
+    const users = r.content[0].content.find(n => n.tag === 'list').content
+    assert.equal(users[0].content.find(n => n.tag === 'lid').attrs.val, c.lid)
+    assert.equal(users[0].content.find(n => n.tag === 'contact').attrs.type, 'in')
+    assert.equal(users[1].content.find(n => n.tag === 'contact').attrs.type, 'out')
+    assert.equal((await mock.control('contact', { phone: '+49' })).status, 400)
+})
+
+test('message: pkmsg from our uploaded bundle with the stanza attributes, msg once answered', async () => {
+    const c = await contact({ name: 'Bea' })
+    const since = await mock.last()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'hello' }, push_name: 'Bea B' }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.from, c.pn)
+    assert.equal(s.attrs.sender_lid, c.lid)
+    assert.equal(s.attrs.notify, 'Bea B')
+    assert.equal(s.attrs.type, 'text')
+    const [m] = await me.open(s)
+    assert.equal(m.type, 'pkmsg')
+    assert.equal(m.message.conversation, 'hello')
+    me.receipt(s)
+    const rin = await mock.wait({ type: 'receipt-in' }, since)
+    assert.deepEqual([rin.id, rin.receipt_type, rin.to], [r.id, 'delivery', c.pn])
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === r.id)).attrs.class, 'receipt')
+    // Still pkmsg: the contact has not heard from us yet.
+    const r2 = ok(await mock.control('message', { from: c.phone, message: { extendedTextMessage: { text: 'quoted', contextInfo: { stanzaId: r.id, participant: c.pn, quotedMessage: { conversation: 'hello' } } } } }))
+    const s2 = await me.nextMessage(r2.id)
+    const [m2] = await me.open(s2)
+    assert.equal(m2.type, 'pkmsg')
+    assert.equal(m2.message.extendedTextMessage.contextInfo.stanzaId, r.id)
+    // We answer: the contact's device decrypts it, and its next one is msg.
+    await me.sendDM(c.pn, { conversation: 'hi back' })
+    await mock.wait({ type: 'delivered' }, since)
+    const r3 = ok(await mock.control('message', { from: c.phone, addressing: 'lid', message: { reactionMessage: { key: { id: r.id, remoteJid: c.pn }, text: '👍' } } }))
+    const s3 = await me.nextMessage(r3.id)
+    assert.equal(s3.attrs.from, c.lid)
+    assert.equal(s3.attrs.sender_pn, c.pn)
+    assert.equal(s3.attrs.type, 'reaction')
+    const [m3] = await me.open(s3)
+    assert.equal(m3.type, 'msg')
+    assert.equal(m3.message.reactionMessage.text, '👍')
+})
+
+test('garbage once: the retry receipt is recorded and the same id comes again, readable, with count', async () => {
+    const c = await contact()
+    const since = await mock.last()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'scrambled' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 1)
+    const ev = await mock.wait({ type: 'retry-receipt' }, since)
+    assert.deepEqual([ev.id, ev.count, ev.keys], [r.id, 1, false])
+    const again = await me.nextMessage(r.id)
+    assert.equal(again.content[0].attrs.count, '1')
+    const [m] = await me.open(again)
+    assert.equal(m.message.conversation, 'scrambled')
+})
+
+test('garbage always: every resend stays undecryptable, keys or not', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'never' }, garbage: 'always' }))
+    let s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 1)
+    s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 2, { keys: true })
+    s = await me.nextMessage(r.id)
+    assert.equal(s.content[0].attrs.count, '2')
+    await assert.rejects(me.open(s))
+})
+
+test('a message not receipted comes again after the next login; a receipted one does not', async () => {
+    const c = await contact()
+    const a = ok(await mock.control('message', { from: c.phone, message: { conversation: 'receipted' } }))
+    const b = ok(await mock.control('message', { from: c.phone, message: { conversation: 'not receipted' } }))
+    const since = await mock.last()
+    const sa = await me.nextMessage(a.id)
+    await me.open(sa)
+    me.receipt(sa)
+    await me.open(await me.nextMessage(b.id))
+    assert.equal((await mock.wait({ type: 'receipt-in' }, since)).id, a.id)
+    me.close()
+    await me.login()
+    const again = await me.nextMessage(b.id)
+    assert.equal(again.attrs.offline, '1')
+    assert.ok(await me.next(n => n.tag === 'ib' && n.content[0].tag === 'offline'))
+    await mock.wait({ type: 'message-redelivered', conn: String(me.conn) }, since)
+    const redone = (await mock.control(`events?since=${since}&type=message-redelivered`)).body.events.map(e => e.id)
+    assert.ok(redone.includes(b.id) && !redone.includes(a.id), JSON.stringify(redone))
+    me.receipt(again)
+    const stray = me.c.frames.find(n => n.tag === 'message' && n.attrs.id === a.id)
+    assert.equal(stray, undefined)
+})
+
+test('group: an SKDM in a 1:1 enc for a device without the sender key, then skmsg only', async () => {
+    const a = await contact(), b = await contact()
+    const g = ok(await mock.control('group', { subject: 'Team', addressing_mode: 'lid', participants: [a.phone, b.phone] }))
+    assert.match(g.jid, /@g\.us$/)
+    const r = ok(await mock.control('message', { from: a.phone, chat: g.jid, message: { conversation: 'to all' } }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.from, g.jid)
+    assert.equal(s.attrs.participant, a.lid)
+    assert.equal(s.attrs.participant_pn, a.pn)
+    assert.equal(s.attrs.addressing_mode, 'lid')
+    const got = await me.open(s)
+    assert.deepEqual(got.map(x => x.type), ['pkmsg', 'skmsg'])
+    assert.ok(got[0].message.senderKeyDistributionMessage)
+    assert.equal(got[1].message.conversation, 'to all')
+    const r2 = ok(await mock.control('message', { from: a.phone, chat: g.jid, message: { conversation: 'again' } }))
+    const s2 = await me.nextMessage(r2.id)
+    const got2 = await me.open(s2)
+    assert.deepEqual(got2.map(x => x.type), ['skmsg'])
+    assert.equal(got2[0].message.conversation, 'again')
+    assert.equal((await mock.control('message', { from: (await contact()).phone, chat: g.jid, message: { conversation: 'x' } })).status, 400)
+})
+
+test('peer-message: our phone\'s DM reaches us wrapped in a DeviceSentMessage with recipient', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('peer-message', { chat: c.pn, message: { conversation: 'from my phone' } }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.from, `${me.user}@s.whatsapp.net`)
+    assert.equal(s.attrs.recipient, c.pn)
+    const [m] = await me.open(s)
+    assert.equal(m.message.deviceSentMessage.destinationJid, c.pn)
+    assert.equal(m.message.deviceSentMessage.message.conversation, 'from my phone')
+})
+
+test('receipt: a contact\'s read receipt for several of our ids, as the real stanza', async () => {
+    const c = await contact()
+    ok(await mock.control('receipt', { from: c.phone, ids: ['A1', 'A2', 'A3'], type: 'read' }))
+    const n = await me.next(x => x.tag === 'receipt' && x.attrs.id === 'A1')
+    assert.deepEqual([n.attrs.from, n.attrs.type], [c.pn, 'read'])
+    assert.deepEqual(n.content[0].content.map(i => i.attrs.id), ['A2', 'A3'])
+    ok(await mock.control('receipt', { from: c.phone, ids: ['D1'] }))
+    assert.equal((await me.next(x => x.tag === 'receipt' && x.attrs.id === 'D1')).attrs.type, undefined)
+})
+
+test('we send a DM: every device of the contact and our phone (wrapped) get it, exactly once', async () => {
+    const c = await contact({ devices: [0, 3] })
+    const since = await mock.last()
+    const sent = await me.sendDM(c.pn, { conversation: 'hello world' })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.deepEqual([ack.attrs.class, ack.attrs.error], ['message', undefined])
+    const evs = (await mock.control(`events?since=${since}&type=delivered`)).body.events.filter(e => e.id === sent.id)
+    assert.deepEqual(evs.map(e => e.to).sort(), [c.pn, `${c.phone}:3@s.whatsapp.net`, `${me.user}@s.whatsapp.net`].sort())
+    for (const e of evs) {
+        assert.equal(e.message.conversation, 'hello world')
+        assert.equal(e.addressing, 'pn')
+        // New sessions with the contact's devices; our phone's may be older.
+        if (e.to !== `${me.user}@s.whatsapp.net`) assert.equal(e.enc, 'pkmsg')
+    }
+    // The same stanza again: recorded as redelivered, not delivered.
+    me.send(sent.stanza)
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const again = (await mock.control(`events?since=${since}`)).body.events.filter(e => e.id === sent.id && /delivered$/.test(e.type))
+    assert.equal(again.filter(e => e.type === 'delivered').length, 3)
+    // The contact's devices answered nothing yet, so this is pkmsg again... after it writes, msg.
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'reply' } }))
+    await me.open(await me.nextMessage(r.id))
+    const s2 = await me.sendDM(c.pn, { conversation: 'second' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === s2.id)
+    const second = (await mock.control(`events?since=${since}&type=delivered`)).body.events.filter(e => e.id === s2.id)
+    assert.equal(second.find(e => e.to === c.pn).enc, 'msg')
+})
+
+test('we send to a LID: accepted and recorded as lid addressing', async () => {
+    const c = await contact()
+    const since = await mock.last()
+    const sent = await me.sendDM(c.lid, { conversation: 'via lid' })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.equal(ack.attrs.error, undefined)
+    const evs = (await mock.control(`events?since=${since}&type=delivered`)).body.events.filter(e => e.id === sent.id)
+    assert.equal(evs.length, 2)
+    assert.ok(evs.every(e => e.addressing === 'lid'))
+})
+
+for (const [spoil, re] of [['no-device-identity', /without <device-identity>/], ['no-dsm', /no DeviceSentMessage/]]) {
+    test(`refused: ${spoil}`, async () => {
+        const c = await contact()
+        const since = await mock.last()
+        const sent = await me.sendDM(c.pn, { conversation: 'bad' }, { spoil })
+        const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+        assert.equal(ack.attrs.error, '400')
+        assert.match((await mock.wait({ type: 'refused' }, since)).reason, re)
+    })
+}
+
+test('a device left out: the ack carries the server\'s phash and the record says stale', async () => {
+    const c = await contact({ devices: [0, 4] })
+    const since = await mock.last()
+    const sent = await me.sendDM(c.pn, { conversation: 'partial' }, { spoil: 'leave-out' })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.match(ack.attrs.phash, /^2:[A-Za-z0-9+/]{6}$/)
+    const ev = await mock.wait({ type: 'refused' }, since)
+    assert.ok(ev.stale)
+    assert.match(ev.reason, /no <enc> for/)
+})
+
+test('requires_token: 463 without a token, accepted with the granted tctoken', async () => {
+    const c = await contact({ requires_token: true })
+    const since = await mock.last()
+    const bad = await me.sendDM(c.pn, { conversation: 'cold' })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === bad.id)).attrs.error, '463')
+    const tok = ok(await mock.control('privacy-token', { phone: c.phone }))
+    const note = await me.next(n => n.tag === 'notification' && n.attrs.type === 'privacy_token')
+    assert.equal(note.attrs.from, c.pn)
+    assert.equal(note.attrs.sender_lid, c.lid)
+    const t = note.content[0].content[0]
+    assert.deepEqual([t.attrs.type, Buffer.from(t.content).toString('hex')], ['trusted_contact', tok.token_hex])
+    const good = await me.sendDM(c.pn, { conversation: 'warm' }, { tctoken: Buffer.from(tok.token_hex, 'hex') })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === good.id)).attrs.error, undefined)
+    const old = ok(await mock.control('privacy-token', { phone: c.phone, t: Math.floor(Date.now() / 1000) - 40 * 86400 }))
+    await me.next(n => n.tag === 'notification' && n.attrs.type === 'privacy_token')
+    const stale = await me.sendDM(c.pn, { conversation: 'stale' }, { tctoken: Buffer.from(old.token_hex, 'hex') })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === stale.id)).attrs.error, '463')
+    const wrong = await me.sendDM(c.pn, { conversation: 'forged' }, { tctoken: Buffer.alloc(32, 1) })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === wrong.id)).attrs.error, '463')
+    assert.ok((await mock.control(`events?since=${since}&type=delivered`)).body.events.some(e => e.id === good.id))
+    await me.iq({ xmlns: 'privacy', type: 'set' }, [{ tag: 'tokens', attrs: {}, content: [{ tag: 'token', attrs: { jid: c.lid, t: '1700000000', type: 'trusted_contact' } }] }])
+    assert.equal((await mock.wait({ type: 'token-issued' }, since)).jid, c.lid)
+})
+
+test('ack-policy: the next ack carries the forced error once', async () => {
+    const c = await contact()
+    ok(await mock.control('ack-policy', { phone: c.phone, error: 475, once: true }))
+    const a = await me.sendDM(c.pn, { conversation: 'one' })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === a.id)).attrs.error, '475')
+    const b = await me.sendDM(c.pn, { conversation: 'two' })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === b.id)).attrs.error, undefined)
+})
+
+test('retry: a contact device asks again with fresh keys; we resend to it only, recorded with retry', async () => {
+    const c = await contact({ devices: [0, 5] })
+    const sent = await me.sendDM(c.pn, { conversation: 'lost' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const since = await mock.last()
+    ok(await mock.control('retry', { from: c.phone, device: 5, id: sent.id, fresh_session: true }))
+    const rr = await me.next(n => n.tag === 'receipt' && n.attrs.type === 'retry' && n.attrs.id === sent.id)
+    assert.equal(rr.attrs.from, `${c.phone}:5@s.whatsapp.net`)
+    const keys = rr.content.find(n => n.tag === 'keys')
+    assert.ok(keys)
+    // The companion answers as clients do: a new session from <keys>, the same id to that device.
+    const get = (n, tag) => Buffer.from(n.content.find(x => x.tag === tag).content)
+    const k = keys.content.find(x => x.tag === 'key'), s = keys.content.find(x => x.tag === 'skey')
+    const { signalAddress } = await import('../lib/signal-party.mjs')
+    await me.party.startSession(signalAddress(rr.attrs.from), { registrationId: get(rr, 'registration').readUInt32BE(0), identity: get(keys, 'identity'),
+        signedPreKey: { id: get(s, 'id').readUIntBE(0, 3), value: get(s, 'value'), signature: get(s, 'signature') }, preKey: { id: get(k, 'id').readUIntBE(0, 3), value: get(k, 'value') } })
+    const e = await me.party.encrypt(signalAddress(rr.attrs.from), (await import('../lib/signal-party.mjs')).pad(P.Message.encode({ conversation: 'lost' }).finish()))
+    me.send({ tag: 'message', attrs: { id: sent.id, to: c.pn, type: 'text' }, content: [
+        { tag: 'participants', attrs: {}, content: [{ tag: 'to', attrs: { jid: rr.attrs.from }, content: [{ tag: 'enc', attrs: { v: '2', type: e.type, count: '1' }, content: e.body }] }] },
+        { tag: 'device-identity', attrs: {}, content: me.deviceIdentity }] })
+    const ev = await mock.wait({ type: 'delivered' }, since)
+    assert.deepEqual([ev.to, ev.retry, ev.message.conversation], [rr.attrs.from, true, 'lost'])
+})
+
+test('we send to a group: group info, SKDM to every device, one skmsg each member decrypts, phash checked', async () => {
+    const a = await contact({ devices: [0, 2], hosted: [77] }), b = await contact()
+    const g = ok(await mock.control('group', { subject: 'Ops', addressing_mode: 'pn', participants: [a.phone, b.phone] }))
+    const since = await mock.last()
+    const sent = await me.sendGroup(g.jid, { conversation: 'hi group' })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.equal(ack.attrs.error, undefined)
+    assert.equal(ack.attrs.phash, sent.phash)
+    const evs = (await mock.control(`events?since=${since}&type=delivered`)).body.events.filter(e => e.id === sent.id)
+    assert.deepEqual(evs.map(e => e.to).sort(), [a.pn, `${a.phone}:2@s.whatsapp.net`, b.pn, `${me.user}@s.whatsapp.net`].sort())
+    assert.ok(evs.every(e => e.enc === 'skmsg' && e.message.conversation === 'hi group' && e.chat === g.jid))
+    assert.equal((await mock.wait({ type: 'group-info' }, since)).jid, g.jid)
+    // The next one needs no SKDM: only the skmsg.
+    const s2 = await me.sendGroup(g.jid, { conversation: 'second' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === s2.id)
+    assert.equal((await mock.control(`events?since=${since}&type=delivered`)).body.events.filter(e => e.id === s2.id).length, 4)
+    // A wrong phash: the ack gives the right one, the record says stale.
+    const since2 = await mock.last()
+    const s3 = await me.sendGroup(g.jid, { conversation: 'third' }, { spoil: 'phash' })
+    const ack3 = await me.next(n => n.tag === 'ack' && n.attrs.id === s3.id)
+    assert.equal(ack3.attrs.phash, sent.phash)
+    const ev = await mock.wait({ type: 'refused' }, since2)
+    assert.ok(ev.stale)
+    assert.match(ev.reason, /phash/)
+})
+
+test('contact-devices: the device list changes and the companion gets <notification type="devices">', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('contact-devices', { phone: c.phone, devices: [0, 6] }))
+    assert.equal(r.notified, 1)
+    const n = await me.next(x => x.tag === 'notification' && x.attrs.type === 'devices' && x.attrs.from === c.pn)
+    assert.equal(n.attrs.lid, c.lid)
+    const add = n.content[0]
+    assert.equal(add.tag, 'add')
+    assert.equal(add.content[0].attrs.jid, `${c.phone}:6@s.whatsapp.net`)
+    const { phash } = await import('../lib/companion.mjs')
+    assert.equal(add.attrs.device_hash, phash([c.pn, `${c.phone}:6@s.whatsapp.net`]))
+    assert.deepEqual((await me.devices([c.pn])).sort(), [c.pn, `${c.phone}:6@s.whatsapp.net`].sort())
+    ok(await mock.control('contact-devices', { phone: c.phone, devices: [0], notify: false }))
+    ok(await mock.control('contact-devices', { phone: c.phone, devices: [0, 7] }))
+    const n2 = await me.next(x => x.tag === 'notification' && x.attrs.type === 'devices' && x.attrs.from === c.pn)
+    assert.deepEqual(n2.content.map(x => x.tag), ['add'])
+})
+
+test('restriction and encrypt-count: the server-pushed notifications', async () => {
+    ok(await mock.control('restriction', { kind: 'reachout_timelock', active: true, ends: 1900000000 }))
+    const n = await me.next(x => x.tag === 'notification' && x.attrs.type === 'mex')
+    const u = n.content[0]
+    assert.equal(u.attrs.op_name, 'NotificationUserReachoutTimelockUpdate')
+    assert.deepEqual(JSON.parse(Buffer.from(u.content).toString()).data.xwa2_notify_account_reachout_timelock, { is_active: true, enforcement_type: 'DEFAULT', time_enforcement_ends: '1900000000' })
+    ok(await mock.control('restriction', { kind: 'new_chat_capping', state: 'CAPPED' }))
+    const n2 = await me.next(x => x.tag === 'notification' && x.attrs.type === 'mex')
+    assert.equal(n2.content[0].attrs.op_name, 'MessageCappingInfoNotification')
+    ok(await mock.control('encrypt-count', { count: 4 }))
+    const n3 = await me.next(x => x.tag === 'notification' && x.attrs.type === 'encrypt')
+    assert.equal(n3.content[0].attrs.value, '4')
+})
+
+test('receipts, acks, chatstate and presence from the companion are recorded', async () => {
+    const since = await mock.last()
+    me.send({ tag: 'chatstate', attrs: { to: '4915100000001@s.whatsapp.net' }, content: [{ tag: 'composing', attrs: {} }] })
+    me.send({ tag: 'presence', attrs: { type: 'available', name: 'Bot' } })
+    me.send({ tag: 'ack', attrs: { class: 'notification', id: 'n1', to: 's.whatsapp.net', type: 'devices' } })
+    me.send({ tag: 'receipt', attrs: { id: 'R1', to: '4915100000001@s.whatsapp.net', type: 'read' }, content: [{ tag: 'list', attrs: {}, content: [{ tag: 'item', attrs: { id: 'R2' } }] }] })
+    const cs = await mock.wait({ type: 'chatstate' }, since)
+    assert.deepEqual([cs.to, cs.state], ['4915100000001@s.whatsapp.net', 'composing'])
+    assert.equal((await mock.wait({ type: 'presence' }, since)).presence, 'available')
+    const ak = await mock.wait({ type: 'ack-in' }, since)
+    assert.deepEqual([ak.class, ak.id, ak.ack_type], ['notification', 'n1', 'devices'])
+    const rc = await mock.wait({ type: 'receipt-in' }, since)
+    assert.deepEqual([rc.receipt_type, rc.ids], ['read', ['R1', 'R2']])
+    await assert.rejects(me.iq({ xmlns: 'w:nothing', type: 'get' }, [{ tag: 'x', attrs: {} }]), e => e.node.content[0].attrs.code === '501')
+})
+
+test('a peer message to our own account goes to our phone only, unwrapped; without category it is refused', async () => {
+    const since = await mock.last()
+    const own = `${me.user}@s.whatsapp.net`
+    const mk = async (id, attrs) => {
+        await me.startSessions([own])
+        const e = await me.party.encrypt({ name: me.user, device: 0 }, (await import('../lib/signal-party.mjs')).pad(P.Message.encode(P.Message.fromObject({ protocolMessage: { type: 'APP_STATE_SYNC_KEY_REQUEST' } })).finish()))
+        const content = [{ tag: 'participants', attrs: {}, content: [{ tag: 'to', attrs: { jid: own }, content: [{ tag: 'enc', attrs: { v: '2', type: e.type }, content: e.body }] }] }]
+        if (e.type === 'pkmsg') content.push({ tag: 'device-identity', attrs: {}, content: me.deviceIdentity })
+        me.send({ tag: 'message', attrs: { id, to: own, type: 'text', ...attrs }, content })
+        return me.next(n => n.tag === 'ack' && n.attrs.id === id)
+    }
+    assert.equal((await mk('PEER1', { category: 'peer', push_priority: 'high_force' })).attrs.error, undefined)
+    const ev = await mock.wait({ type: 'delivered' }, since)
+    assert.deepEqual([ev.to, ev.message.protocolMessage.type], [own, 'APP_STATE_SYNC_KEY_REQUEST'])
+    assert.equal((await mk('PEER2', {})).attrs.error, '400')
+})
+
+test('cstoken: HMAC(nct salt, "<lid>@lid") stands in for a missing tctoken', async () => {
+    const crypto = await import('node:crypto')
+    const c = await contact({ requires_token: true })
+    const salt = crypto.randomBytes(32)
+    ok(await mock.control('nct-salt', { salt_hex: salt.toString('hex') }))
+    const good = await me.sendDM(c.pn, { conversation: 'cs' }, { cstoken: crypto.createHmac('sha256', salt).update(c.lid).digest() })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === good.id)).attrs.error, undefined)
+    const bad = await me.sendDM(c.pn, { conversation: 'cs' }, { cstoken: crypto.createHmac('sha256', salt).update(c.pn).digest() })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === bad.id)).attrs.error, '463')
+})
+
+test('a contact\'s companion device sends with its <device-identity> signed by the contact\'s account', async () => {
+    const c = await contact({ devices: [0, 9] })
+    const r = ok(await mock.control('message', { from: c.phone, device: 9, message: { locationMessage: { degreesLatitude: 52.5, degreesLongitude: 13.4 } } }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.from, `${c.phone}:9@s.whatsapp.net`)
+    const di = P.ADVSignedDeviceIdentity.decode(s.content.find(n => n.tag === 'device-identity').content)
+    assert.equal(P.ADVDeviceIdentity.decode(di.details).keyIndex > 0, true)
+    const [m] = await me.open(s)
+    assert.equal(m.message.locationMessage.degreesLatitude, 52.5)
+})
+
+test('a removed device still in our list: taken as stale, the others get it', async () => {
+    const c = await contact({ devices: [0, 8] })
+    await me.devices([c.pn]) // cached by the test's own list below
+    ok(await mock.control('contact-devices', { phone: c.phone, devices: [0], notify: false }))
+    const since = await mock.last()
+    const { signalAddress, pad } = await import('../lib/signal-party.mjs')
+    const targets = [c.pn, `${c.phone}:8@s.whatsapp.net`, `${me.user}@s.whatsapp.net`]
+    await me.startSessions(targets.filter(j => !j.includes(':8@')))
+    const participants = []
+    for (const j of targets) {
+        if (!me.party.hasSession(signalAddress(j))) continue // no bundle for the removed device
+        const m = j.startsWith(me.user) ? { deviceSentMessage: { destinationJid: c.pn, message: { conversation: 'x' } } } : { conversation: 'x' }
+        const e = await me.party.encrypt(signalAddress(j), pad(P.Message.encode(m).finish()))
+        participants.push({ tag: 'to', attrs: { jid: j }, content: [{ tag: 'enc', attrs: { v: '2', type: e.type }, content: e.body }] })
+    }
+    // The removed device's enc: any bytes (a real client would still hold a session).
+    participants.push({ tag: 'to', attrs: { jid: `${c.phone}:8@s.whatsapp.net` }, content: [{ tag: 'enc', attrs: { v: '2', type: 'msg' }, content: Buffer.alloc(40, 1) }] })
+    me.send({ tag: 'message', attrs: { id: 'STALE1', to: c.pn, type: 'text' }, content: [{ tag: 'participants', attrs: {}, content: participants },
+        { tag: 'device-identity', attrs: {}, content: me.deviceIdentity }] })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === 'STALE1')
+    assert.equal(ack.attrs.error, undefined)
+    assert.ok(ack.attrs.phash)
+    assert.match((await mock.wait({ type: 'refused', id: 'STALE1' }, since)).reason, /no such device/)
+    assert.equal((await mock.wait({ type: 'delivered', id: 'STALE1' }, since)).to, c.pn)
+})
+
+test('garbage once, retry with <keys> from count 2: the sender starts a new session from them', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'rekeyed' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 2, { keys: true })
+    const again = await me.nextMessage(r.id)
+    assert.equal(again.content[0].attrs.type, 'pkmsg')
+    assert.equal(again.content[0].attrs.count, '2')
+    const [m] = await me.open(again)
+    assert.equal(m.message.conversation, 'rekeyed')
+})
+
+test('a retry receipt for a group message: the content again in a 1:1 enc to that companion', async () => {
+    const a = await contact()
+    const g = ok(await mock.control('group', { subject: 'Retry', addressing_mode: 'pn', participants: [a.phone] }))
+    const r = ok(await mock.control('message', { from: a.phone, chat: g.jid, message: { conversation: 'group text' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    await assert.rejects(me.open(s))
+    me.retryReceipt(s, 1)
+    const again = await me.nextMessage(r.id)
+    assert.equal(again.attrs.participant, a.pn)
+    const got = await me.open(again)
+    assert.deepEqual(got.map(x => x.type).length, 1)
+    assert.equal(got[0].message.conversation, 'group text')
+})
+
+test('a second companion of ours: included in the fan-out and gets its enc passed on', async () => {
+    const other = await Companion.pair(mock, { phone: me.user })
+    try {
+        const c = await contact()
+        const since = await mock.last()
+        const devs = await me.devices([`${me.user}@s.whatsapp.net`])
+        assert.ok(devs.includes(other.jid), JSON.stringify(devs))
+        const sent = await me.sendDM(c.pn, { conversation: 'to both' })
+        assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)).attrs.error, undefined)
+        const s = await other.nextMessage(sent.id)
+        assert.deepEqual([s.attrs.from, s.attrs.recipient], [me.jid, c.pn])
+        const [m] = await other.open(s)
+        assert.equal(m.message.deviceSentMessage.message.conversation, 'to both')
+        const evs = (await mock.control(`events?since=${since}&type=delivered&id=${sent.id}`)).body.events
+        assert.equal(evs.find(e => e.to === other.jid).forwarded, true)
+        // And a contact's message now goes to both companions.
+        const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'both of you' } }))
+        assert.equal(r.to.length, 2)
+        for (const x of [me, other]) assert.equal((await x.open(await x.nextMessage(r.id)))[0].message.conversation, 'both of you')
+    } finally {
+        other.close()
+    }
+})
+
+test('edits and revokes carry the edit attribute (1 and 7)', async () => {
+    const c = await contact()
+    const e = ok(await mock.control('message', { from: c.phone, message: { protocolMessage: { type: 'MESSAGE_EDIT', key: { id: 'ORIG1', remoteJid: c.pn, fromMe: true }, editedMessage: { conversation: 'fixed' } } } }))
+    const s = await me.nextMessage(e.id)
+    assert.equal(s.attrs.edit, '1')
+    assert.equal((await me.open(s))[0].message.protocolMessage.editedMessage.conversation, 'fixed')
+    const r = ok(await mock.control('message', { from: c.phone, message: { protocolMessage: { type: 'REVOKE', key: { id: 'ORIG1', remoteJid: c.pn, fromMe: true } } } }))
+    const s2 = await me.nextMessage(r.id)
+    assert.equal(s2.attrs.edit, '7')
+    assert.equal((await me.open(s2))[0].message.protocolMessage.key.id, 'ORIG1')
+})
+
+test('usync by phone number: on WhatsApp or not', async () => {
+    const c = await contact()
+    const r = await me.iq({ xmlns: 'usync', type: 'get' }, [{ tag: 'usync', attrs: { sid: 'p', mode: 'query', last: 'true', index: '0', context: 'interactive' }, content: [
+        { tag: 'query', attrs: {}, content: [{ tag: 'contact', attrs: {} }] },
+        { tag: 'list', attrs: {}, content: [{ tag: 'user', attrs: {}, content: [{ tag: 'contact', attrs: {}, content: `+${c.phone}` }] },
+            { tag: 'user', attrs: {}, content: [{ tag: 'contact', attrs: {}, content: '+19990000001' }] }] }] }])
+    const users = r.content[0].content.find(n => n.tag === 'list').content
+    assert.deepEqual(users.map(u => [u.attrs.jid, u.content[0].attrs.type]), [[c.pn, 'in'], ['19990000001@s.whatsapp.net', 'out']])
+})
+
+test('hostile companion stanzas are refused, not fatal: bad <keys>, an enc without bytes', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, message: { conversation: 'k' }, garbage: 'once' }))
+    const s = await me.nextMessage(r.id)
+    const since = await mock.last()
+    me.send({ tag: 'receipt', attrs: { id: r.id, to: s.attrs.from, type: 'retry' }, content: [
+        { tag: 'retry', attrs: { count: '2', id: r.id, t: s.attrs.t, v: '1' } }, { tag: 'registration', attrs: {}, content: Buffer.alloc(4, 1) },
+        { tag: 'keys', attrs: {}, content: [{ tag: 'type', attrs: {}, content: Buffer.from([5]) }, { tag: 'identity', attrs: {}, content: Buffer.alloc(7) }] }] })
+    assert.match((await mock.wait({ type: 'refused', id: r.id }, since)).reason, /without registration/)
+    me.send({ tag: 'message', attrs: { id: 'EMPTY1', to: c.pn, type: 'text' }, content: [{ tag: 'participants', attrs: {}, content: [
+        { tag: 'to', attrs: { jid: c.pn }, content: [{ tag: 'enc', attrs: { v: '2', type: 'msg' } }] }] }] })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === 'EMPTY1')).attrs.error, '400')
+    // Still connected: a ping is answered.
+    await me.iq({ xmlns: 'w:p', type: 'get' }, [{ tag: 'ping', attrs: {} }])
+})
+
+test('a receipt sent to the wrong place is recorded as refused', async () => {
+    const c = await contact()
+    const r = ok(await mock.control('message', { from: c.phone, addressing: 'lid', message: { conversation: 'where' } }))
+    const s = await me.nextMessage(r.id)
+    await me.open(s)
+    const since = await mock.last()
+    me.send({ tag: 'receipt', attrs: { id: r.id, to: c.pn } })
+    const ev = await mock.wait({ type: 'refused', id: r.id }, since)
+    assert.match(ev.reason, new RegExp(`to=${c.pn}, want ${c.lid}`))
+})
