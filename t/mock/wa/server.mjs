@@ -149,7 +149,8 @@
 //                  taken as the real server does: <ack phash=<ours>> without error, and event
 //                  refused {stale:true}.  phash = "2:" + base64(SHA-256(sorted "user.0:device@server"
 //                  of every device the message fans out to: the chat's and our own, not the
-//                  sending companion, hosted left out of groups))[0:6] (whatsmeow's ADString).
+//                  sending companion, hosted left out of groups)[0:6]): the first six bytes,
+//                  eight characters (whatsmeow's participantListHashV2 and ADString).
 //                  The ack: <ack class="message" id from=<to> t [phash] [error]>.
 //
 // POST raw is for hostile-server tests: the bytes (hex, or `size` bytes of

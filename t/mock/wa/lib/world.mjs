@@ -31,7 +31,10 @@ const adString = (user, device, server) => `${user}.0:${device}@${server}`
 // waweb.md 1.15: "2:" + base64(SHA-256 of the sorted AD strings)[0:6].
 export function participantHash(devices) {
     const all = devices.map(d => adString(d.user, d.device, d.server)).sort()
-    return '2:' + crypto.createHash('sha256').update(all.join('')).digest('base64').slice(0, 6)
+    // The first six bytes of the digest in base64 (eight characters), as
+    // whatsmeow and Cobalt send it; Baileys' slice of six base64
+    // characters is not what the server compares.
+    return '2:' + crypto.createHash('sha256').update(all.join('')).digest().subarray(0, 6).toString('base64')
 }
 
 const phoneOk = p => /^[1-9]\d{6,14}$/.test(p)
