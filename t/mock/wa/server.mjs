@@ -114,7 +114,9 @@
 // What companions send, each recorded:
 //   <receipt>      event receipt-in {receipt_type ("delivery" when absent), id, ids, to,
 //                  participant, recipient}; acked with <ack class="receipt">; one for a message
-//                  of the world whose to/participant is not where it came from: event refused; type="retry":
+//                  of the world whose to/participant is not where it came from: event refused
+//                  (read and played receipts: the same user in the same form, PN or LID, any
+//                  device, as whatsmeow's MarkRead addresses the chat); type="retry":
 //                  event retry-receipt {id, count, keys, from}, then the sender device resends
 //                  the same id to that companion (enc count=N; a new session from <keys>)
 //   <ack>          event ack-in {class, id, to, ack_type, participant, error}

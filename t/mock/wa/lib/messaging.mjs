@@ -330,9 +330,15 @@ export class Messaging {
         const rec = this.sent.get(a.id)
         if (!rec) return
         const want = this.attrs(rec)
+        // A read (or played) receipt names the chat and the author, not the
+        // device that sent (whatsmeow's MarkRead: to=chat, participant=sender):
+        // the form (PN or LID) must match, the device need not.
+        const user = j => (j ?? null) && j.replace(/:\d+@/, '@')
+        const byUser = ['read', 'read-self', 'played'].includes(a.type)
+        const same = (x, y) => byUser ? user(x) === user(y) : (x ?? null) === (y ?? null)
         const wrong = []
-        if (a.to !== want.from) wrong.push(`to=${a.to}, want ${want.from}`)
-        if ((a.participant ?? null) !== (want.participant ?? null)) wrong.push(`participant=${a.participant ?? '(none)'}, want ${want.participant ?? '(none)'}`)
+        if (!same(a.to, want.from)) wrong.push(`to=${a.to}, want ${want.from}`)
+        if (!same(a.participant, want.participant)) wrong.push(`participant=${a.participant ?? '(none)'}, want ${want.participant ?? '(none)'}`)
         if (wrong.length) this.emit({ type: 'refused', conn: conn.id, id: a.id, reason: `receipt for ${a.id}: ${wrong.join(', ')}` })
     }
 

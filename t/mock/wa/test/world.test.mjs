@@ -528,3 +528,21 @@ test('a receipt sent to the wrong place is recorded as refused', async () => {
     const ev = await mock.wait({ type: 'refused', id: r.id }, since)
     assert.match(ev.reason, new RegExp(`to=${c.pn}, want ${c.lid}`))
 })
+
+test('a read receipt names the chat and the author in the form the message came in; the device need not match', async () => {
+    const c = await contact({ devices: [0, 2] })
+    const r = ok(await mock.control('message', { from: c.phone, device: 2, addressing: 'lid', message: { conversation: 'seen?' } }))
+    const s = await me.nextMessage(r.id)
+    await me.open(s)
+    const since = await mock.last()
+    // To the chat's LID without the device, as whatsmeow's MarkRead sends it: taken.
+    me.send({ tag: 'receipt', attrs: { id: r.id, to: c.lid, type: 'read' } })
+    await mock.wait({ type: 'receipt-in', id: r.id }, since)
+    // To its PN: the form is wrong, refused.
+    const mid = await mock.last()
+    me.send({ tag: 'receipt', attrs: { id: r.id, to: c.pn, type: 'read' } })
+    const ev = await mock.wait({ type: 'refused', id: r.id }, mid)
+    assert.match(ev.reason, new RegExp(`to=${c.pn}, want ${c.lid.replace('@', ':2@')}`))
+    const refused = (await mock.control(`events?since=${since}&type=refused`)).body.events
+    assert.equal(refused.length, 1, 'only the PN-addressed one is refused')
+})
