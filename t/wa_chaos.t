@@ -194,6 +194,12 @@ for my $chat (@chats) {
         or diag explain [map { $_->{content} } @content[0 .. ($#content < 4 ? $#content : 4)]];
 }
 is(scalar @{$view->{contacts}}, scalar @chats, 'one Chatwoot contact per chat');
+# Every contact message receipted (else WhatsApp redelivers it forever).
+my %receipted = map { $_->{id} => 1 } grep { ($_->{receipt_type} // '') eq 'delivery' }
+                @{$wa->events(type => 'receipt-in', since => $since)};
+my @unreceipted = map { "in $_->{n} ($_->{id})" } grep { !$receipted{$_->{id}} } @in;
+is(scalar @unreceipted, 0, 'every contact message got its delivery receipt')
+    or diag "no receipt: @unreceipted[0 .. ($#unreceipted < 20 ? $#unreceipted : 20)]";
 
 # WhatsApp's end: every agent message at every device of its chat, under
 # one WhatsApp id, in order per chat and device.

@@ -177,7 +177,8 @@ for my $c (sort keys %conv) {
 
 # Every contact message was receipted after it was kept.
 for my $e (grep { $_->{type} == 0 } @expect) {
-    ok($wa->wait_receipt_in(id => $e->{id}, timeout => 20), "$e->{key}: a receipt went to WhatsApp");
+    ok($wa->wait_receipt_in(id => $e->{id}, receipt_type => 'delivery', timeout => 20),
+       "$e->{key}: a delivery receipt went to WhatsApp");
 }
 
 # --- Chatwoot -> WhatsApp --------------------------------------------------------
