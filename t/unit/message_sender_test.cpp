@@ -441,8 +441,10 @@ TEST(MessageSender, RetryReceiptResendsToThatDevice)
     const Node& again = got[0];
     EXPECT_EQ(again.tag, "message");
     EXPECT_EQ(again.attr("id"), std::optional<std::string_view>("3EB0B2"));
-    const Node* enc = again.child("enc");
-    ASSERT_NE(enc, nullptr);
+    EXPECT_EQ(again.attr("to"), std::optional<std::string_view>("4455@lid"));
+    auto encs = encs_by_device(again);
+    ASSERT_EQ(encs.size(), 1u);  // that device only
+    const Node* enc = &encs.at("4455@lid");
     EXPECT_EQ(enc->attr("count"), std::optional<std::string_view>("2"));
     EXPECT_EQ(enc->attr("type"), std::optional<std::string_view>("pkmsg"));
     EXPECT_EQ(fresh.open(*enc, kOwnLid).conversation(), "lost?");
