@@ -845,7 +845,17 @@ void MessageSender::connection_lost()
 
 void MessageSender::devices_changed(const Jid& user)
 {
-    state_.drop_device_list(user.without_device().to_string());
+    // The list is cached under the LID for DMs and under either form for
+    // groups: both go.
+    const Jid u = user.without_device();
+    state_.drop_device_list(u.to_string());
+    std::optional<std::string> other;
+    if (u.kind() == JidKind::phone_number) {
+        if (auto lid = store_.lid_for_pn(u.user())) other = *lid + "@" + std::string(wa::binary::kServerLid);
+    } else if (u.kind() == JidKind::lid) {
+        if (auto pn = store_.pn_for_lid(u.user())) other = *pn + "@" + std::string(wa::binary::kServerPhone);
+    }
+    if (other) state_.drop_device_list(*other);
 }
 
 }  // namespace chatwoot::helper
