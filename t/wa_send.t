@@ -14,7 +14,7 @@ use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
 use ChatwootTest::Payloads qw(message_created message_updated);
-use JSON::PP;
+use JSON::PP qw(encode_json);
 use Mojo::UserAgent;
 use Test::More;
 
@@ -146,6 +146,34 @@ is(outbox_state($mid), 'failed', 'the outbox entry failed');
 my $tries = grep { ($_->{node}{attrs}{to} // '') =~ /^\Q$cy->{lid}\E|^4915100000003/ }
     @{$wa->events(type => 'received', tag => 'message', since => $since)};
 is($tries, 1, 'sent once, never retried');
+
+# 8. Contacts that take DMs only with a trusted-contact token: the token
+# they granted (kept under their LID) rides along; without one, a cstoken
+# from the NCT salt does.  (The receive path stores both; here the test
+# puts them where it keeps them.)
+my $now = time;
+my $ed = $wa->wa_contact('4915100000005', name => 'Ed', requires_token => 1);
+$wa->wa_privacy_token('4915100000005', token_hex => 'c0ffee0102030405', t => $now);
+$t->sql(q{INSERT INTO wa_privacy_tokens (device, lid, token, t) VALUES ('main', ?, X'c0ffee0102030405', ?)}, $ed->{lid}, $now);
+$since = $wa->last_seq;
+webhook_ok(message_created(id => 7201, conversation => 17, phone => '+4915100000005', content => 'token'),
+           'a reply to a contact that needs a token');
+like($wa->wait_delivered(to => $ed->{lid}, since => $since, timeout => 20)->{message}{conversation}, qr/token\z/,
+     'with the tctoken it granted: delivered');
+$t->wait_for(sub { outbox_state(7201) eq 'sent' }, 15, 'and sent');
+my $issued = $t->wait_for(sub { $wa->events(type => 'token-issued', since => $since)->[0] }, 15, 'our token issued back');
+like(encode_json($issued), qr/\Q$ed->{lid}\E/, 'our own token goes to them after the DM');
+
+my $fy = $wa->wa_contact('4915100000006', name => 'Fy', requires_token => 1);
+$wa->wa_nct_salt('000102030405060708090a0b0c0d0e0f');
+$t->sql(q{INSERT INTO wa_device_values (device, key, value) VALUES ('main', 'nct_salt', X'000102030405060708090a0b0c0d0e0f')});
+$since = $wa->last_seq;
+webhook_ok(message_created(id => 7202, conversation => 18, phone => '+4915100000006', content => 'salted'),
+           'a reply to a contact that needs a token, none granted');
+like($wa->wait_delivered(to => $fy->{lid}, since => $since, timeout => 20)->{message}{conversation}, qr/salted\z/,
+     'with a cstoken from the NCT salt: delivered');
+$t->wait_for(sub { outbox_state(7202) eq 'sent' }, 15, 'and sent');
+is_deeply([grep { !$_->{stale} } @{$wa->events(type => 'refused', since => $since)}], [], 'nothing refused');
 
 $wa->stop;
 done_testing;
