@@ -116,7 +116,30 @@ for my $n (1, 2) {
         like($d->{message}{conversation}, qr/group $n\z/, "group reply $n: $to reads it from the skmsg");
     }
     $t->wait_for(sub { outbox_state(7100 + $n) eq 'sent' }, 15, "group reply $n sent");
+    my ($first) = grep { $_->{to} eq $members[0] } @{$wa->events(type => 'delivered', since => $since)};
+    TODO: {
+        # The mock's phash is six base64 characters (Baileys' slice of the
+        # string); waweb.md 1.15 and whatsmeow take six bytes (eight
+        # characters), as we do: the mock calls our set stale, and we send
+        # once more.  Exactly once when the two agree.
+        local $TODO = 'the mock and whatsmeow disagree on the phash length';
+        is_deeply($wa->deliveries($first->{id}), { map { $_ => 1 } @members }, "group reply $n: each member device once");
+        is_deeply([grep { $_->{stale} } @{$wa->events(type => 'refused', since => $since)}], [],
+                  "group reply $n: the server took our device set");
+    }
 }
+
+# A PN-addressed group: the same, on phone numbers.
+my $gp = $wa->wa_group(subject => 'Old team', addressing_mode => 'pn', participants => ['4915100000001', '4915100000002']);
+$since = $wa->last_seq;
+webhook_ok(for_chat(message_created(id => 7103, conversation => 19, content => 'pn group'), $gp->{jid}),
+           'a reply to a PN-addressed group');
+for my $to ('4915100000001@s.whatsapp.net', '4915100000001:2@s.whatsapp.net', '4915100000002@s.whatsapp.net') {
+    my $d = $wa->wait_match('delivered', to => $to, enc => 'skmsg', since => $since, timeout => 20);
+    like($d->{message}{conversation}, qr/pn group\z/, "PN group: $to reads it");
+    is($d->{addressing}, 'pn', "PN group: $to addressed by phone number");
+}
+$t->wait_for(sub { outbox_state(7103) eq 'sent' }, 15, 'the PN group reply sent');
 
 # 7. A contact under the first-contact limit: 463, failed in Chatwoot with the reason, not retried.
 my $cy = $wa->wa_contact('4915100000003', name => 'Cy');
