@@ -465,7 +465,6 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     // Every ratchet advance below commits with the recent send, or none.
     store::UnitOfWork unit(db_);
     wm::MessageStanza st{id, group ? chat : *job.target};
-    if (message.has_protocolmessage()) st.type = "text";
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
         auto address = wa::signal::address_of(d);
