@@ -7,7 +7,7 @@
 import crypto from 'node:crypto'
 import * as B from 'baileys'
 import { signalAddress, pad, unpad } from './signal-party.mjs'
-import { parseJid, deviceJid, participantHash, PN, LID, WorldError } from './world.mjs'
+import { parseJid, deviceJid, participantHash, samePhash, PN, LID, WorldError } from './world.mjs'
 import { curveVerify } from './curve.mjs'
 import { ACCOUNT_PREFIX, DEVICE_PREFIX } from './phone.mjs'
 
@@ -504,7 +504,7 @@ export class Messaging {
         let stale = null
         if (missing.length) stale = `no <enc> for ${missing.map(keyOf).join(', ')}`
         if (extra.length) stale = [stale, `<enc> for ${extra.join(', ')}, no such device`].filter(Boolean).join('; ')
-        if (group && a.phash !== serverPhash) stale = stale ?? `phash ${a.phash ?? '(none)'}, want ${serverPhash}`
+        if (group && !samePhash(a.phash, serverPhash)) stale = stale ?? `phash ${a.phash ?? '(none)'}, want ${serverPhash}`
         if (stale) {
             // The real server takes the message for the devices that got it and
             // answers with its own phash: the sender learns its list is stale.
