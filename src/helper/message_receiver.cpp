@@ -159,8 +159,8 @@ bool MessageReceiver::add_row(const bridge::WaMessage& m, int64_t now,
             options_.inbox.c_str(), m.chat.c_str());
         return false;
     }
-    // Each kind has its own WhatsApp id, but a read row has none: its
-    // targets name it.
+    // One row per WhatsApp id: a message filed again (a resend after our
+    // retry receipt, a second content part) adds nothing.
     if (!inbound_.add(options_.inbox, m.id, m.chat, bridge::to_json(m), now)) return false;
     if (std::find(chats.begin(), chats.end(), m.chat) == chats.end()) chats.push_back(m.chat);
     return true;
