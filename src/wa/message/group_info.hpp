@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "wa/binary/jid.hpp"
+#include "wa/message/addressing.hpp"
 #include "wa/binary/node.hpp"
 #include "wa/error.hpp"
 
@@ -22,9 +23,6 @@ namespace chatwoot::wa::message {
 
 inline constexpr std::size_t kMaxGroupParticipants = 4096;
 
-enum class AddressingMode { pn, lid };
-
-std::string_view addressing_mode_name(AddressingMode mode);
 
 struct GroupParticipant {
     binary::Jid jid;                    // how the group addresses them
