@@ -102,12 +102,15 @@ like($again->{to}, $dev2, 'to the device that asked (under its LID: one session 
 like($again->{message}{extendedTextMessage}{text}, qr/See above\z/, 'which now reads it');
 is(scalar(grep { $_->{type} =~ /delivered$/ } @{$wa->events(id => $quote_id, since => $since)}), 1,
    'no other device got it again');
+ok($again->{retry}, 'recorded as a retry');
+is_deeply($wa->events(type => 'refused', since => $since), [], 'a resend to one device is no stale fan-out');
 
 # 6. A group reply: one skmsg, our sender key to each member device once.
 my $bo = $wa->wa_contact('4915100000002', name => 'Bo');
 my $g = $wa->wa_group(subject => 'Team', addressing_mode => 'lid', participants => ['4915100000001', '4915100000002']);
-# Every member device, our own phone included: it is in the group too.
+# Our phone is a member device too: it gets the skmsg like the others.
 my @members = (@ana_devices, $bo->{lid}, $our_phone);
+my $group_id;
 for my $n (1, 2) {
     $since = $wa->last_seq;
     webhook_ok(for_chat(message_created(id => 7100 + $n, conversation => 16, content => "group $n"), $g->{jid}),
@@ -118,10 +121,22 @@ for my $n (1, 2) {
     }
     $t->wait_for(sub { outbox_state(7100 + $n) eq 'sent' }, 15, "group reply $n sent");
     my ($first) = grep { $_->{to} eq $members[0] } @{$wa->events(type => 'delivered', since => $since)};
+    $group_id = $first->{id};
     is_deeply($wa->deliveries($first->{id}), { map { $_ => 1 } @members }, "group reply $n: each member device once");
     is_deeply([grep { $_->{stale} } @{$wa->events(type => 'refused', since => $since)}], [],
-              "group reply $n: the server took our device set (phash)");
+              "group reply $n: the server took our device set");
 }
+
+# Ana's second device lost the group reply: its retry receipt (participant=
+# its PN) gets the reply in a 1:1 enc to that device only, our sender key
+# along, as whatsmeow answers (participant=, a bare <enc count>).
+$since = $wa->last_seq;
+$wa->wa_retry(from => '4915100000001', device => 2, id => $group_id, fresh_session => 1);
+my $gagain = $wa->wait_match('delivered', id => $group_id, to => "$ana_lid:2\@lid", since => $since, timeout => 20);
+ok($gagain->{retry}, 'the group reply again to the device that asked, as a retry');
+like($gagain->{message}{conversation}, qr/group 2\z/, 'which reads it');
+is_deeply($wa->deliveries($group_id, since => $since), { "$ana_lid:2\@lid" => 1 }, 'no other member got it again');
+is_deeply($wa->events(type => 'refused', since => $since), [], 'the server took the resend');
 
 # A PN-addressed group: the same, on phone numbers.
 my $gp = $wa->wa_group(subject => 'Old team', addressing_mode => 'pn', participants => ['4915100000001', '4915100000002']);
