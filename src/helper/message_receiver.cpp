@@ -61,18 +61,14 @@ std::optional<bridge::WaMessage> to_wa_message(const msg::MessageEnvelope& env,
         m.text = c.text;
         break;
     case K::reaction:
-        m.kind = bridge::WaMessage::Kind::reaction;
-        m.target = c.target;
-        m.text = c.text;
-        break;
     case K::revoke:
-        m.kind = bridge::WaMessage::Kind::revoke;
-        m.target = c.target;
-        break;
     case K::edit:
-        m.kind = bridge::WaMessage::Kind::edit;
+        // About another message: the emoji, nothing, or the new text.
+        m.kind = c.kind == K::reaction ? bridge::WaMessage::Kind::reaction
+                 : c.kind == K::revoke ? bridge::WaMessage::Kind::revoke
+                                       : bridge::WaMessage::Kind::edit;
         m.target = c.target;
-        m.text = c.text;
+        m.text = c.kind == K::revoke ? std::string() : c.text;
         break;
     case K::location:
         m.text = bridge::location_text({c.location->latitude, c.location->longitude,
