@@ -465,7 +465,6 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     // Every ratchet advance below commits with the recent send, or none.
     store::UnitOfWork unit(db_);
     wm::MessageStanza st{id, group ? chat : *job.target};
-    if (message.has_protocolmessage()) st.type = "text";
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
         auto address = wa::signal::address_of(d);
@@ -743,13 +742,20 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
         if (!message || !chat) return true;
         auto ctx = wa::signal::ProtocolContext::create(random_, store_);
         if (!ctx) return false;
-        auto address = wa::signal::address_of(r.device);
+        // One session per device, under its LID when we know it: a receipt
+        // naming the device by its PN must not start a second session
+        // beside the LID one our next message would use (waweb-2026.md 4).
+        Jid device = r.device;
+        if (device.kind() == JidKind::phone_number)
+            if (auto lid = store_.lid_for_pn(device.user()))
+                if (auto j = Jid::from_parts(*lid, wa::binary::kServerLid, 0, device.device())) device = *j;
+        auto address = wa::signal::address_of(device);
         if (!address) return true;
 
         store::UnitOfWork unit(db_);
         if (r.bundle) {
             // Its keys: a fresh session, whatever we had.
-            if (auto s = wa::signal::process_prekey_bundle(*ctx, r.bundle->address, r.bundle->bundle); !s) {
+            if (auto s = wa::signal::process_prekey_bundle(*ctx, *address, r.bundle->bundle); !s) {
                 if (s.error().code == wa::Errc::store_failure) return false;
                 log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp retry keys of %s refused: %s",
                     name_.c_str(), r.device.to_string().c_str(), s.error().detail.c_str());
@@ -783,9 +789,20 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
             return true;
         }
         const wa::Bytes identity = store_.adv_identity().value_or(wa::Bytes{});
-        std::optional<Jid> participant;
-        if (r.from.kind() == JidKind::group) participant = r.device;
-        auto node = wm::build_retry_stanza(r.id, r.from, participant, *enc, r.count, identity);
+        wa::Result<Node> node = wa::make_error(wa::Errc::wrong_state, "not built");
+        if (r.from.kind() == JidKind::group) {
+            // The one device, its enc straight in the message (whatsmeow's
+            // form): the other members have the skmsg already.
+            node = wm::build_retry_stanza(r.id, r.from, device, *enc, r.count, identity);
+        } else {
+            // A DM goes as it went the first time, to the chat, with only
+            // this device in <participants>.
+            wm::MessageStanza st{r.id, ours ? chat->without_device() : device.without_device()};
+            st.participants.push_back(wm::DeviceEnc{device, std::move(*enc)});
+            st.device_identity = identity;
+            st.retry_count = r.count;
+            node = wm::build_message_stanza(st);
+        }
         if (!node) return true;
         unit.commit();
         (void) conn.send_node(*node);
@@ -827,7 +844,17 @@ void MessageSender::connection_lost()
 
 void MessageSender::devices_changed(const Jid& user)
 {
-    state_.drop_device_list(user.without_device().to_string());
+    // The list is cached under the LID for DMs and under either form for
+    // groups: both go.
+    const Jid u = user.without_device();
+    state_.drop_device_list(u.to_string());
+    std::optional<std::string> other;
+    if (u.kind() == JidKind::phone_number) {
+        if (auto lid = store_.lid_for_pn(u.user())) other = *lid + "@" + std::string(wa::binary::kServerLid);
+    } else if (u.kind() == JidKind::lid) {
+        if (auto pn = store_.pn_for_lid(u.user())) other = *pn + "@" + std::string(wa::binary::kServerPhone);
+    }
+    if (other) state_.drop_device_list(*other);
 }
 
 }  // namespace chatwoot::helper

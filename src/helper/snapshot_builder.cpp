@@ -49,6 +49,7 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         ipc::copy_text(d.pair_code, v.status.pair_code);
         ipc::copy_text(d.passkey_options, v.status.passkey_options);
         d.passkey_expires_at = static_cast<uint64_t>(v.status.passkey_expires_at);
+        ipc::copy_text(d.restriction, v.status.restriction);
         connected += v.status.state == DeviceState::connected ? 1 : 0;
     }
     out.devices_n = nd;

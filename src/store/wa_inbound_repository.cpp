@@ -37,11 +37,6 @@ WaInboundRepository::WaInboundRepository(Database& db)
       chat_(db.prepare("SELECT contact_id, conversation_id FROM chats"
                        " WHERE inbox = ?1 AND chat = ?2")),
       count_(db.prepare("SELECT count(*) FROM wa_inbound WHERE state = ?1")),
-      // Pending rows only: the partial index covers them, and a posted
-      // message has left its chats row behind.
-      has_chat_(db.prepare("SELECT EXISTS (SELECT 1 FROM chats WHERE inbox = ?1 AND chat = ?2)"
-                           " OR EXISTS (SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND chat = ?2"
-                           " AND state = 'pending')")),
       // A posted row of an event that made no message (a revoke, a read)
       // has no Chatwoot id of its own: 0 is not one.
       message_of_(db.prepare("SELECT chatwoot_message_id FROM wa_inbound"
@@ -62,7 +57,12 @@ WaInboundRepository::WaInboundRepository(Database& db)
           "  json_extract(record, '$.kind') = 'reaction'"
           "  AND json_extract(record, '$.target') = ?4"
           "  AND json_extract(record, '$.sender') = ?3 END"
-          " ORDER BY id DESC LIMIT 1"))
+          " ORDER BY id DESC LIMIT 1")),
+      // Pending rows only: the partial index covers them, and a posted
+      // message has left its chats row behind.
+      has_chat_(db.prepare("SELECT EXISTS (SELECT 1 FROM chats WHERE inbox = ?1 AND chat = ?2)"
+                           " OR EXISTS (SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND chat = ?2"
+                           " AND state = 'pending')"))
 {
 }
 

@@ -44,10 +44,6 @@ public:
 
     ChatRow chat(std::string_view inbox, std::string_view chat);
 
-    // The chat exists for the bridge: a chats row, or messages waiting to
-    // be posted under it (bridge/chat_identity.hpp keeps one per person).
-    bool has_chat(std::string_view inbox, std::string_view chat);
-
     // The Chatwoot message a WhatsApp message is: one we posted (a
     // contact's, or one from the owner's phone) or an agent's reply we sent
     // (wa_sent).  nullopt when Chatwoot never had it.
@@ -63,6 +59,9 @@ public:
     // The chat whose conversation this is, if any chat maps to it.
     std::optional<std::string> chat_of_conversation(std::string_view inbox,
                                                     int64_t conversation_id);
+    // The chat exists for the bridge: a chats row, or messages waiting to
+    // be posted under it (bridge/chat_identity.hpp keeps one per person).
+    bool has_chat(std::string_view inbox, std::string_view chat);
 
     uint64_t count(std::string_view state);
 
@@ -78,10 +77,10 @@ private:
     Statement save_chat_;
     Statement chat_;
     Statement count_;
-    Statement has_chat_;
     Statement message_of_;
     Statement chat_of_conversation_;
     Statement previous_reaction_;
+    Statement has_chat_;
 };
 
 }  // namespace chatwoot::store

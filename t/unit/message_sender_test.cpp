@@ -394,6 +394,17 @@ TEST(MessageSender, QuoteAndRevoke)
     EXPECT_TRUE(pm.key().fromme());
 }
 
+TEST(MessageSender, ADevicesNotificationDropsTheCachedListsOfBothForms)
+{
+    KnownContact h;
+    store::SendStateRepository st(*h.db.db, "inbox");
+    st.put_device_list("4915112345678@s.whatsapp.net", "0", 1);
+    h.sender->devices_changed(J("4915112345678@s.whatsapp.net"));
+    EXPECT_FALSE(st.device_list("4915112345678@s.whatsapp.net").has_value());
+    EXPECT_FALSE(st.device_list("4455@lid").has_value());
+    EXPECT_TRUE(st.device_list("2000@lid").has_value());  // ours stays
+}
+
 TEST(MessageSender, TypingAndReadGoAtOnce)
 {
     SenderHarness h;
@@ -441,8 +452,10 @@ TEST(MessageSender, RetryReceiptResendsToThatDevice)
     const Node& again = got[0];
     EXPECT_EQ(again.tag, "message");
     EXPECT_EQ(again.attr("id"), std::optional<std::string_view>("3EB0B2"));
-    const Node* enc = again.child("enc");
-    ASSERT_NE(enc, nullptr);
+    EXPECT_EQ(again.attr("to"), std::optional<std::string_view>("4455@lid"));
+    auto encs = encs_by_device(again);
+    ASSERT_EQ(encs.size(), 1u);  // that device only
+    const Node* enc = &encs.at("4455@lid");
     EXPECT_EQ(enc->attr("count"), std::optional<std::string_view>("2"));
     EXPECT_EQ(enc->attr("type"), std::optional<std::string_view>("pkmsg"));
     EXPECT_EQ(fresh.open(*enc, kOwnLid).conversation(), "lost?");
