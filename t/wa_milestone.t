@@ -243,7 +243,7 @@ for my $k (sort keys %reply) {
         next unless $r->{quote};
         is($m->{extendedTextMessage}{contextInfo}{stanzaId}, $id_of{$r->{quote}}, "$k: $d sees the quote of $r->{quote}");
         my ($quoted) = ($m->{extendedTextMessage}{contextInfo}{participant} // '') =~ /^(\d+)/;
-        is($lid_to_pn{$quoted // ''} // $quoted, $phone{ben}, "$k: quoting Ben, who wrote it");
+        is($lid_to_pn{$quoted // ''} // $quoted, $phone{ben}, "$k: $d: the quote names its author, Ben");
     }
 }
 
@@ -269,8 +269,11 @@ is_deeply([map { "$_->{id}: $_->{reason}" } @{$wa->events(type => 'refused')}], 
           'the mock refused nothing the device sent');
 if (!Test::More->builder->is_passing) {
     # What our phone got, in order: the sessions behind a refusal.
+    my $our_lid = $me_lid // $me;
+    my $ours = qr/^(?:\Q$me\E|\Q$our_lid\E)[:@]/;
     diag join "\n", map { "$_->{seq} $_->{type} $_->{id} to=" . ($_->{to} // '') . ' enc=' . ($_->{enc} // '') . ($_->{reason} ? " $_->{reason}" : '') }
-        grep { ($_->{to} // '') =~ /^(?:\Q$me\E|\Q$me_lid\E)[:@]/ || $_->{type} eq 'refused' }
+        sort { $a->{seq} <=> $b->{seq} }
+        grep { ($_->{to} // '') =~ $ours || $_->{type} eq 'refused' }
         map { @{$wa->events(type => $_)} } qw(delivered redelivered refused);
 }
 $t->finish;
