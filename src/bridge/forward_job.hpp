@@ -64,6 +64,11 @@ struct WaMessage {
     // Media, already on disk in the helper's media directory; text is then
     // the caption and may be empty.
     std::vector<rest::Attachment> attachments;
+    // How WhatsApp addressed the chat and the author (LID or phone number,
+    // no device), when they differ from chat and sender: receipts and
+    // quotes go back in the form the message came in.  Empty: the same.
+    std::string wa_chat;
+    std::string wa_sender;
     std::string target;                  // reaction, revoke, edit
     std::vector<std::string> targets;    // read
     int64_t timestamp = 0;               // WhatsApp's, unix seconds; 0 unknown

@@ -131,6 +131,8 @@ std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* er
                         &m.target, error)
         || !read_string(doc, "sender", false, kMaxJidLength, &m.sender, error)
         || !read_string(doc, "push_name", false, 256, &m.push_name, error)
+        || !read_string(doc, "wa_chat", false, kMaxJidLength, &m.wa_chat, error)
+        || !read_string(doc, "wa_sender", false, kMaxJidLength, &m.wa_sender, error)
         || !read_string(doc, "chat_name", false, 256, &m.chat_name, error)
         || !read_string(doc, "reply_to", false, kMaxId, &reply, error))
     {
@@ -211,6 +213,12 @@ std::string to_json(const WaMessage& m)
         w.String(m.reply_to->data(), static_cast<rapidjson::SizeType>(m.reply_to->size()));
     } else {
         w.Null();
+    }
+    if (!m.wa_chat.empty() && m.wa_chat != m.chat) {
+        str("wa_chat", m.wa_chat);
+    }
+    if (!m.wa_sender.empty() && m.wa_sender != m.sender) {
+        str("wa_sender", m.wa_sender);
     }
     if (!m.target.empty()) {
         str("target", m.target);

@@ -11,6 +11,9 @@
 // reference: "target" (reaction, revoke, edit; required) or "targets" (read;
 // a non-empty array of ids); text may then be absent (reaction: the emoji,
 // edit: the new text).  "t" is WhatsApp's timestamp (unix seconds).
+// "wa_chat" and "wa_sender" are the chat and the author as WhatsApp
+// addressed them (LID or phone number), when not the same as chat and
+// sender.
 #pragma once
 
 #include "forward_job.hpp"

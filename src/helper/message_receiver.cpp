@@ -50,6 +50,8 @@ std::optional<bridge::WaMessage> to_wa_message(const msg::MessageEnvelope& env,
     m.id = env.id;
     m.chat = std::move(chat);
     m.sender = std::move(sender);
+    m.wa_chat = env.chat.without_device().to_string();
+    m.wa_sender = env.sender.without_device().to_string();
     m.push_name = env.push_name;
     m.from_me = env.from_me;
     m.timestamp = env.timestamp;

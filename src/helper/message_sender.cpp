@@ -294,7 +294,64 @@ void MessageSender::keep_group(const wm::GroupInfo& info, std::int64_t unix_now)
         if (p.lid && p.phone_number) store_.map_lid(p.phone_number->user(), p.lid->user());
 }
 
-wa::proto::Message MessageSender::content(const Job& job) const
+// One Signal session per device, whichever form (PN or LID) a stanza names
+// it by: the LID's when there is one, else the PN's, and a new one goes
+// under the LID when we know it (waweb-2026.md 4: two ratchets for one
+// device break both).  The receive side picks the same way
+// (wa/message/decrypt).
+Jid MessageSender::session_jid(wa::signal::ProtocolContext& ctx, const Jid& device)
+{
+    std::optional<Jid> lid;
+    std::optional<Jid> pn;
+    if (device.kind() == JidKind::lid) {
+        lid = device;
+        if (auto user = store_.pn_for_lid(device.user()))
+            pn = Jid::from_parts(*user, wa::binary::kServerPhone, 0, device.device());
+    } else if (device.kind() == JidKind::phone_number) {
+        pn = device;
+        if (auto user = store_.lid_for_pn(device.user()))
+            lid = Jid::from_parts(*user, wa::binary::kServerLid, 0, device.device());
+    } else {
+        return device;
+    }
+    auto has = [&](const std::optional<Jid>& j) {
+        if (!j) return false;
+        auto address = wa::signal::address_of(*j);
+        if (!address) return false;
+        auto h = wa::signal::has_session(ctx, *address);
+        return h && *h;
+    };
+    if (has(lid)) return *lid;
+    if (has(pn)) return *pn;
+    return lid ? *lid : device;
+}
+
+std::string MessageSender::quoted_author(const Job& job)
+{
+    std::optional<store::SendStateRepository::QuotedAuthor> author;
+    try {
+        author = state_.quoted_author(*job.message.quoted);
+    } catch (const std::exception& e) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": quoted message's author: %s",
+            name_.c_str(), e.what());
+    }
+    const bool group = job.chat->kind() == JidKind::group;
+    if (author && !author->ours) return author->jid;
+    if (author && author->ours) {
+        const store::OwnJids own = store_.own_jids();
+        const bool lid_side = group ? job.group && job.group->addressing_mode == wm::AddressingMode::lid
+                                    : job.target && job.target->kind() == JidKind::lid;
+        auto own_user = [](const std::string& jid) {
+            auto j = Jid::parse(jid);
+            return j ? j->without_device().to_string() : std::string();
+        };
+        return own_user(lid_side && !own.lid.empty() ? own.lid : own.pn);
+    }
+    // Never seen here: a DM's is most likely the contact's.
+    return group ? std::string() : job.chat->without_device().to_string();
+}
+
+wa::proto::Message MessageSender::content(const Job& job)
 {
     const OutgoingMessage& m = job.message;
     if (m.kind == OutgoingMessage::Kind::revoke) return wm::revoke_message(*job.chat, m.revoked_id);
@@ -302,11 +359,11 @@ wa::proto::Message MessageSender::content(const Job& job) const
     if (m.quoted && !m.quoted->empty()) {
         wm::Quote q;
         q.id = *m.quoted;
-        // A DM's quoted message is the contact's (or ours); the clients
-        // need its author to draw the quote.
-        q.sender = !m.quoted_sender.empty() ? m.quoted_sender
-                   : job.chat->kind() == JidKind::group ? std::string()
-                                                        : job.chat->without_device().to_string();
+        // The clients need the quoted message's author to draw the quote
+        // (in a group, whose it was): as the store knows it, in the form
+        // the chat uses when it is ours.
+        q.sender = m.quoted_sender;
+        if (q.sender.empty()) q.sender = quoted_author(job);
         quote = std::move(q);
     }
     return wm::text_message(m.text, quote);
@@ -410,7 +467,7 @@ void MessageSender::advance(ws::Connection& conn, const std::string& id, ws::Mil
     std::vector<Jid> no_session;
     for (const Jid& d : recipients) {
         if (group && state_.holds_sender_key(chat.to_string(), d.to_string())) continue;
-        auto address = wa::signal::address_of(d);
+        auto address = wa::signal::address_of(session_jid(*ctx, d));
         if (!address) continue;
         auto has = wa::signal::has_session(*ctx, *address);
         if (!has) {
@@ -467,7 +524,7 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     wm::MessageStanza st{id, group ? chat : *job.target};
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
-        auto address = wa::signal::address_of(d);
+        auto address = wa::signal::address_of(session_jid(*ctx, d));
         if (!address) return std::nullopt;
         auto padded = wa::signal::pad_message(payload, random_);
         if (!padded) return padded.error();
@@ -583,7 +640,9 @@ void MessageSender::take_bundles(Job& job, const Node& answer)
                 name_.c_str(), bundle.error().detail.c_str());
             continue;
         }
-        if (auto s = wa::signal::process_prekey_bundle(*ctx, bundle->address, bundle->bundle); !s) {
+        auto address = wa::signal::address_of(session_jid(*ctx, bundle->jid));
+        if (!address) continue;
+        if (auto s = wa::signal::process_prekey_bundle(*ctx, *address, bundle->bundle); !s) {
             if (s.error().code == wa::Errc::store_failure) throw std::runtime_error(s.error().detail);
             job.unreachable.insert(bundle->jid.to_string());
             log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp bundle of %s refused: %s",
@@ -742,13 +801,10 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
         if (!message || !chat) return true;
         auto ctx = wa::signal::ProtocolContext::create(random_, store_);
         if (!ctx) return false;
-        // One session per device, under its LID when we know it: a receipt
-        // naming the device by its PN must not start a second session
-        // beside the LID one our next message would use (waweb-2026.md 4).
-        Jid device = r.device;
-        if (device.kind() == JidKind::phone_number)
-            if (auto lid = store_.lid_for_pn(device.user()))
-                if (auto j = Jid::from_parts(*lid, wa::binary::kServerLid, 0, device.device())) device = *j;
+        // One session per device (session_jid): a receipt naming the
+        // device by its PN must not start a second session beside the LID
+        // one our next message would use (waweb-2026.md 4).
+        const Jid device = session_jid(*ctx, r.device);
         auto address = wa::signal::address_of(device);
         if (!address) return true;
 

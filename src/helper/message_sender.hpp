@@ -43,6 +43,7 @@
 #include "wa/crypto/random.hpp"
 #include "wa/message/group_info.hpp"
 #include "wa/message/usync.hpp"
+#include "wa/signal/protocol_context.hpp"
 #include "wa/proto/message.pb.h"
 #include "wa/session/clock.hpp"
 #include "wa/session/connection.hpp"
@@ -151,7 +152,9 @@ private:
                         const std::vector<wa::binary::Jid>& devices, std::int64_t unix_now);
     void issue_token(wa::session::Connection& conn, const Job& job, wa::session::Millis now,
                      std::int64_t unix_now);
-    wa::proto::Message content(const Job& job) const;
+    wa::proto::Message content(const Job& job);
+    std::string quoted_author(const Job& job);
+    wa::binary::Jid session_jid(wa::signal::ProtocolContext& ctx, const wa::binary::Jid& device);
 
     store::Database& db_;
     store::SignalStore& store_;

@@ -203,20 +203,24 @@ void OutboxSender::send_reads(const std::string& chat, int64_t outbox_id) noexce
             return;
         }
         // WhatsApp takes a group's receipts per member who wrote (the
-        // receipt's participant): one each, in the order they first wrote.
+        // receipt's participant): one each, in the order they first wrote;
+        // each goes back addressed as the messages came (a contact's LID
+        // or phone number, as it wrote).
         const auto jid = bridge::Jid::parse(chat);
         const bool group = jid && jid->kind() == bridge::JidKind::group;
         std::vector<OutgoingMessage> receipts;
         for (const auto& m : unread.messages) {
+            const std::string& to = m.wa_chat.empty() ? chat : m.wa_chat;
+            const std::string participant = group ? m.wa_sender : std::string();
             auto it = std::find_if(receipts.begin(), receipts.end(), [&](const auto& r) {
-                return !group || r.read_sender == m.sender;
+                return r.chat == to && r.read_sender == participant;
             });
             if (it == receipts.end()) {
                 OutgoingMessage& r = receipts.emplace_back();
                 r.kind = OutgoingMessage::Kind::read;
-                r.chat = chat;
+                r.chat = to;
                 r.outbox_id = outbox_id;
-                r.read_sender = group ? m.sender : std::string();
+                r.read_sender = participant;
                 it = receipts.end() - 1;
             }
             it->read_ids.push_back(m.wa_id);

@@ -15,10 +15,17 @@ ReadMarkRepository::ReadMarkRepository(Database& db)
       // plain message has no "kind"; from_me is false or absent.  Retention
       // empties the records of old rows (json_extract would fail on them):
       // those are long read, and passed over.
-      messages_(db.prepare("SELECT wa_id, sender FROM ("
+      // Receipts go back in the form the message came in (wa_chat,
+      // wa_sender), which the record keeps when it differs.
+      messages_(db.prepare("SELECT wa_id, sender, wa_chat, wa_sender FROM ("
                            " SELECT id, wa_id,"
                            "  CASE WHEN record = '' THEN NULL"
                            "   ELSE coalesce(json_extract(record, '$.sender'), chat) END AS sender,"
+                           "  CASE WHEN record = '' THEN chat"
+                           "   ELSE coalesce(json_extract(record, '$.wa_chat'), chat) END AS wa_chat,"
+                           "  CASE WHEN record = '' THEN NULL"
+                           "   ELSE coalesce(json_extract(record, '$.wa_sender'),"
+                           "    json_extract(record, '$.sender'), chat) END AS wa_sender,"
                            "  CASE WHEN record = '' THEN 'gone'"
                            "   ELSE coalesce(json_extract(record, '$.kind'), 'message') END AS kind,"
                            "  CASE WHEN record = '' THEN 1"
@@ -48,7 +55,8 @@ ReadMarkRepository::Unread ReadMarkRepository::unread(std::string_view inbox,
     messages_.bind(1, inbox).bind(2, chat).bind(3, mark).bind(4, out.up_to)
         .bind(5, static_cast<int64_t>(limit));
     messages_.each_row([&](const Statement& st) {
-        out.messages.push_back(Message{st.column_text(0), st.column_text(1)});
+        out.messages.push_back(
+            Message{st.column_text(0), st.column_text(1), st.column_text(2), st.column_text(3)});
     });
     std::reverse(out.messages.begin(), out.messages.end());
     return out;

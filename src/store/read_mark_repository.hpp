@@ -21,6 +21,8 @@ public:
     struct Message {
         std::string wa_id;
         std::string sender;   // who wrote it (a group's member)
+        std::string wa_chat;     // the chat as WhatsApp addressed the message
+        std::string wa_sender;   // its author, likewise
     };
     struct Unread {
         // The contact's messages past the mark that are in Chatwoot (or

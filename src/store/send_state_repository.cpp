@@ -34,7 +34,17 @@ SendStateRepository::SendStateRepository(Database& db, std::string device)
                   "?2, ?3, ?4, ?5) ON CONFLICT (device, id) DO UPDATE SET chat = excluded.chat, "
                   "message = excluded.message"),
       recent_(db.raw(), "SELECT chat, message FROM wa_recent_sends WHERE device = ?1 AND id = ?2"),
-      prune_recent_(db.raw(), "DELETE FROM wa_recent_sends WHERE device = ?1 AND sent_at < ?2")
+      prune_recent_(db.raw(), "DELETE FROM wa_recent_sends WHERE device = ?1 AND sent_at < ?2"),
+      // wa_inbound's record is the device's JSON (bridge/wa_message_json),
+      // '' once retention emptied it; an inbox's device is named as it is.
+      quoted_author_(db.raw(),
+                     "SELECT CASE WHEN record = '' THEN chat ELSE coalesce("
+                     "json_extract(record, '$.wa_sender'), json_extract(record, '$.sender'), chat)"
+                     " END, CASE WHEN record = '' THEN 0 ELSE"
+                     " coalesce(json_extract(record, '$.from_me'), 0) END"
+                     " FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2"
+                     " UNION ALL SELECT '', 1 FROM wa_sent WHERE inbox = ?1 AND wa_id = ?2"
+                     " LIMIT 1")
 {
 }
 
@@ -148,6 +158,20 @@ int64_t SendStateRepository::prune_recent_sends(int64_t before)
     prune_recent_.bind(1, device_).bind(2, before);
     prune_recent_.run();
     return db_.changes();
+}
+
+std::optional<SendStateRepository::QuotedAuthor> SendStateRepository::quoted_author(
+    std::string_view wa_id)
+{
+    std::optional<QuotedAuthor> out;
+    quoted_author_.bind(1, device_).bind(2, wa_id);
+    quoted_author_.each_row([&](const Statement& row) {
+        QuotedAuthor a;
+        a.ours = row.column_int(1) != 0;
+        if (!a.ours) a.jid = row.column_text(0);
+        out = std::move(a);
+    });
+    return out;
 }
 
 }  // namespace chatwoot::store

@@ -59,6 +59,15 @@ public:
     // Drops what was sent before `before`; returns how many.
     int64_t prune_recent_sends(int64_t before);
 
+    // Who wrote a message a reply quotes: its author as WhatsApp addressed
+    // them, or ours (the owner's phone, or an agent's reply we sent);
+    // nullopt for a message this inbox never had.
+    struct QuotedAuthor {
+        std::string jid;    // "" when ours
+        bool ours = false;
+    };
+    std::optional<QuotedAuthor> quoted_author(std::string_view wa_id);
+
 private:
     Database& db_;
     std::string device_;
@@ -76,6 +85,7 @@ private:
     Statement put_recent_;
     Statement recent_;
     Statement prune_recent_;
+    Statement quoted_author_;
 };
 
 }  // namespace chatwoot::store

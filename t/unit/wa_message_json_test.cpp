@@ -30,6 +30,27 @@ TEST(WaMessageJson, AttachmentsRoundTripAndMakeTheTextOptional)
     EXPECT_EQ(again->attachments[1].mime, "application/pdf");
 }
 
+TEST(WaMessageJson, TheFormsWhatsAppAddressedAreKeptWhenTheyDiffer)
+{
+    WaMessage m;
+    m.id = "A1";
+    m.chat = "5511987654321@s.whatsapp.net";
+    m.sender = m.chat;
+    m.wa_chat = "123456789012345@lid";
+    m.wa_sender = "123456789012345@lid";
+    m.text = "oi";
+    const std::string json = to_json(m);
+    auto again = parse(json);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->wa_chat, "123456789012345@lid") << json;
+    EXPECT_EQ(again->wa_sender, "123456789012345@lid");
+
+    m.wa_chat = m.chat;   // the same form: not written twice
+    m.wa_sender.clear();
+    EXPECT_EQ(to_json(m).find("wa_chat"), std::string::npos);
+    EXPECT_EQ(to_json(m).find("wa_sender"), std::string::npos);
+}
+
 TEST(WaMessageJson, BadAttachmentsAreRefusedWithAReason)
 {
     std::string error;

@@ -125,16 +125,22 @@ Decrypted decrypt(signal::ProtocolContext& context, const MessageEnvelope& envel
         return out;
     }
     const std::string group = envelope.chat.to_string();
-    const std::optional<signal::Address> alternate = alternate_sender_address(envelope);
+    // One session per device under either form (the send side picks the
+    // same way): the LID's first when the stanza (or the store) names the
+    // sender's other form, then the form it came in.  A failed try changes
+    // nothing, so the second try sees the store as it was.
+    std::optional<signal::Address> alternate = alternate_sender_address(envelope);
+    signal::Address session = *sender;
+    if (alternate && envelope.sender.kind() != binary::JidKind::lid) std::swap(session, *alternate);
 
     for (const EncPart& part : envelope.encs) {
         Result<Bytes> plain = make_error(Errc::malformed, "");
         switch (part.type) {
         case EncType::pkmsg:
-            plain = signal::decrypt_pkmsg(context, *sender, part.ciphertext);
+            plain = signal::decrypt_pkmsg(context, session, part.ciphertext);
             break;
         case EncType::msg:
-            plain = signal::decrypt_msg(context, *sender, part.ciphertext);
+            plain = signal::decrypt_msg(context, session, part.ciphertext);
             break;
         case EncType::skmsg:
             if (!envelope.group) {
@@ -146,13 +152,13 @@ Decrypted decrypt(signal::ProtocolContext& context, const MessageEnvelope& envel
             break;
         }
         // The same person's session under their other form: a contact who
-        // wrote as PN and now as LID (or the reverse) keeps one ratchet.
-        if (!plain && plain.error().code == Errc::not_found && alternate &&
+        // wrote as PN before we knew their LID keeps that ratchet.
+        if (!plain && plain.error().code != Errc::store_failure && alternate &&
             part.type != EncType::skmsg) {
             Result<Bytes> again = part.type == EncType::pkmsg
                                       ? signal::decrypt_pkmsg(context, *alternate, part.ciphertext)
                                       : signal::decrypt_msg(context, *alternate, part.ciphertext);
-            if (again || again.error().code != Errc::not_found) plain = std::move(again);
+            if (again || again.error().code == Errc::store_failure) plain = std::move(again);
         }
         if (!plain) {
             out.failures.push_back(failure_of(part.type, plain.error()));
