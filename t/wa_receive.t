@@ -218,6 +218,13 @@ $wa->wa_restriction(kind => 'reachout_timelock', active => 0);
 $t->wait_for(sub { my $s = eval { $t->status }; $s && ($s->{devices}[0]{restriction} // 'x') eq '' }, 20,
              'the restriction lifted');
 ok(1, 'lifted: the status shows none');
+$wa->wa_restriction(kind => 'new_chat_capping', state => 'CAPPED', used => 5, total => 5, ends => 1783343326);
+$st = $t->wait_for(sub { my $s = eval { $t->status }; $s && ($s->{devices}[0]{restriction} // '') =~ /caps/ ? $s : undef },
+                   20, 'new-chat capping in the status');
+like($st->{devices}[0]{restriction}, qr/CAPPED, 5 of 5 used\).*2026-07-06/, 'with its quota and the end of its cycle');
+$wa->wa_restriction(kind => 'new_chat_capping', state => 'NONE');
+$t->wait_for(sub { my $s = eval { $t->status }; $s && ($s->{devices}[0]{restriction} // 'x') eq '' }, 20,
+             'capping lifted');
 
 # --- kill -9 of the helper in the middle of a burst --------------------------
 # The helper is frozen while 60 messages reach its socket, let go, and

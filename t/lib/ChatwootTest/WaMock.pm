@@ -421,6 +421,7 @@ sub wa_restriction {
     my ($self, %o) = @_;
     my %body = (kind => $o{kind}, active => _bool($o{active} // 1));
     $body{$_} = $o{$_} for grep { defined $o{$_} } qw(state enforcement_type);
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(used total);
     $body{ends} = 0 + $o{ends} if defined $o{ends};
     return $self->_ok('restriction', \%body);
 }

@@ -104,7 +104,9 @@
 //                                              <tokens><token jid type="trusted_contact" t>
 //   POST nct-salt {salt_hex}                   the salt our cstokens are keyed with (HistorySync
 //                                              nctSalt): cstoken = HMAC-SHA256(salt, "<lid>@lid")
-//   POST restriction {kind:"reachout_timelock"|"new_chat_capping", active?, ends?, state?, enforcement_type?}
+//   POST restriction {kind:"reachout_timelock"|"new_chat_capping", active?, ends?, state?, used?, total?,
+//                     enforcement_type?}   (capping: capping_status, used_quota, total_quota,
+//                     cycle_end_timestamp in the MEX payload, as WhatsApp Web's clients read it)
 //                                              <notification type="mex"><update op_name=
 //                                              NotificationUserReachoutTimelockUpdate|MessageCappingInfoNotification>
 //                                              {"data":{"xwa2_notify_…":{…}}}
@@ -1210,7 +1212,8 @@ export class MockServer {
                 if (!op) throw new HttpError(400, 'kind: reachout_timelock or new_chat_capping')
                 const payload = body.kind === 'reachout_timelock'
                     ? { is_active: body.active !== false, enforcement_type: body.enforcement_type ?? 'DEFAULT', ...(body.ends ? { time_enforcement_ends: String(body.ends) } : {}) }
-                    : { state: body.state ?? 'FIRST_WARNING', ...(body.ends ? { time_enforcement_ends: String(body.ends) } : {}) }
+                    : { capping_status: body.state ?? 'FIRST_WARNING', used_quota: Number(body.used ?? 0), total_quota: Number(body.total ?? 0),
+                        ...(body.ends ? { cycle_end_timestamp: String(body.ends) } : {}) }
                 const node = { tag: 'notification', attrs: { from: SERVER_JID, id: this.iqId(), t: String(this.nowSeconds()), type: 'mex' },
                     content: [{ tag: 'update', attrs: { op_name: op[0] }, content: Buffer.from(JSON.stringify({ data: { [op[1]]: payload } })) }] }
                 this.sendToOurs(body, node)
