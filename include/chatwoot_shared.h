@@ -162,7 +162,8 @@ size_t cw_status_render(const cw_status_t *status, char *buf, size_t size)
 /*
  * The same with a "devices" list from the helper's snapshot (each device's
  * name, inbox, state, error, own JIDs and whether a QR waits; never its QR
- * text, pair code or names).  CW_STATUS_SNAPSHOT_MAX is always enough.
+ * text, pair code or names; its restriction).  CW_STATUS_SNAPSHOT_MAX is
+ * always enough.
  */
 #define CW_STATUS_DEVICE_MAX  6144
 #define CW_STATUS_SNAPSHOT_MAX                                                \

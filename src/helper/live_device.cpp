@@ -72,6 +72,12 @@ LiveDeviceOptions live_device_options(const cw_inbox_conf_t& conf)
         o.version_pinned = true;
     }
     if (conf.whatsapp_device_name) o.session.companion.os = conf.whatsapp_device_name;
+    o.intake.ignore_groups = conf.ignore_groups != 0;
+    for (size_t j = 0; j < conf.ignore_jids_n; j++) {
+        auto jid = bridge::Jid::parse(conf.ignore_jids[j]);
+        o.intake.ignored_chats.insert(jid ? jid->without_device().to_string()
+                                          : std::string(conf.ignore_jids[j]));
+    }
     return o;
 }
 
@@ -83,7 +89,9 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       random_(std::move(random)),
       store_(db, options_.name),
       keys_(db, store_, random_),
-      stanzas_(db)
+      stanzas_(db),
+      receiver_(MessageReceiver::Options{options_.name, options_.intake, false}, db, store_, keys_,
+                random_)
 {
     for (ngx_event_t* ev : {&timer_, &retry_}) {
         ev->data = this;
@@ -326,6 +334,9 @@ void LiveDevice::handle(ws::Event& event)
             options_.name.c_str(), status_.pn_jid.c_str());
         set_state(DeviceState::connected);
         after_->on_logged_in(*conn_, t);
+        // What a crash or a lost connection left: receipts owed, stanzas
+        // kept but not handled.
+        receive_messages();
     } else if (auto* req = std::get_if<ws::event::ServerRequest>(&event)) {
         if (passkey_ != nullptr) passkey_->on_server_request(req->iq);
         if (pairing_ != nullptr && pairing_->on_server_request(*conn_, req->iq, t)) return;
@@ -345,6 +356,12 @@ void LiveDevice::handle(ws::Event& event)
             if (code_ != nullptr && code_->on_stanza(*conn_, node, t)) return;
             if (passkey_ != nullptr && passkey_->on_stanza(*conn_, node, t)) return;
             if (after_ != nullptr && after_->on_stanza(*conn_, node, t)) return;
+            if (auto restriction = receiver_.on_notification(node, static_cast<int64_t>(ngx_time())))
+                set_restriction(std::move(*restriction));
+        } else if (st->view.tag() == "receipt" && st->ack != ws::AckState::deferred) {
+            // Delivery and read receipts (acked by the connection); retry
+            // receipts are deferred and kept like messages.
+            receiver_.on_receipt(st->to_node(), events_, static_cast<int64_t>(ngx_time()));
         }
         if (st->ack == ws::AckState::deferred) keep_and_ack(*st);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
@@ -751,9 +768,22 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
         key += '|';
         if (auto v = stanza.view.attr(a)) v->append_to(key);
     }
+    // A sender answers our retry receipt with the same id and a higher
+    // <enc count>: that resend is a stanza of its own, kept anew.
+    std::string count;
+    for (const auto& child : stanza.view.children()) {
+        if (child.tag() != "enc") continue;
+        if (auto c = child.attr("count")) {
+            std::string v;
+            c->append_to(v);
+            if (v.size() > count.size() || (v.size() == count.size() && v > count)) count = v;
+        }
+    }
+    if (!count.empty()) key += "|" + count;
+    bool fresh = true;
     try {
-        stanzas_.keep(options_.name, key, tag, stanza.node_bytes(),
-                      static_cast<int64_t>(ngx_time()));
+        fresh = stanzas_.keep(options_.name, key, tag, stanza.node_bytes(),
+                              static_cast<int64_t>(ngx_time()));
     } catch (const std::exception& e) {
         log(LogLevel::error,
             "chatwoot helper: inbox \"%s\": WhatsApp %s not stored (%s); not acked, WhatsApp "
@@ -761,6 +791,31 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
         return;
     }
     (void) conn_->send_ack(stanza.view);
+    if (!fresh) {
+        guarded("receive", [&] {
+            receiver_.redelivered(key, stanza.to_node(),
+                                  [this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); },
+                                  static_cast<int64_t>(ngx_time()));
+        });
+    }
+    receive_messages();
+}
+
+// Kept stanzas become wa_inbound rows, each in one unit of work with its
+// ratchet; receipts go after the commits.
+void LiveDevice::receive_messages()
+{
+    guarded("receive", [&] {
+        receiver_.drain([this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); },
+                        events_, static_cast<int64_t>(ngx_time()));
+    });
+}
+
+void LiveDevice::set_restriction(std::string restriction)
+{
+    if (restriction == status_.restriction) return;
+    status_.restriction = std::move(restriction);
+    if (events_ != nullptr) events_->state_changed(status_);
 }
 
 void LiveDevice::forget_keys()

@@ -35,6 +35,7 @@
 #include "device.hpp"
 #include "curl_multi_driver.hpp"
 #include "device_keys.hpp"
+#include "message_receiver.hpp"
 #include "ngx.hpp"
 #include "websocket_connection.hpp"
 
@@ -65,6 +66,7 @@ struct LiveDeviceOptions {
     wa::session::ConnectionConfig session;   // root key, client, companion props
     bool version_pinned = false;             // whatsapp_version a.b.c (else auto)
     wa::session::BackoffPolicy backoff;
+    bridge::IntakeFilter intake;             // ignore_groups, ignore_jids
 };
 
 // The options an inbox block's whatsapp_* directives give.
@@ -113,6 +115,8 @@ private:
     void timer_fired();
     void forget_keys();
     void keep_and_ack(const wa::session::event::Stanza& stanza);
+    void receive_messages();
+    void set_restriction(std::string restriction);
     void refresh_version();
     void version_page(const TransferResult& result);
     wa::session::Millis now() const;
@@ -129,6 +133,7 @@ private:
     store::SignalStore store_;
     DeviceKeys keys_;
     store::WaStanzaRepository stanzas_;
+    MessageReceiver receiver_;  // kept messages -> wa_inbound rows, receipts
     DeviceEvents* events_ = nullptr;
     DeviceStatus status_;
 

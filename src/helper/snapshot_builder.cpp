@@ -41,6 +41,7 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
         ipc::copy_text(d.name, v.name);
         ipc::copy_text(d.inbox, v.inbox);
         ipc::copy_text(d.error, v.status.reason);
+        ipc::copy_text(d.restriction, v.status.restriction);
         ipc::copy_text(d.pn_jid, v.status.pn_jid);
         ipc::copy_text(d.lid, v.status.lid);
         ipc::copy_text(d.push_name, v.status.push_name);

@@ -57,7 +57,12 @@ WaInboundRepository::WaInboundRepository(Database& db)
           "  json_extract(record, '$.kind') = 'reaction'"
           "  AND json_extract(record, '$.target') = ?4"
           "  AND json_extract(record, '$.sender') = ?3 END"
-          " ORDER BY id DESC LIMIT 1"))
+          " ORDER BY id DESC LIMIT 1")),
+      // Pending rows only: the partial index covers them, and a posted
+      // message has left its chats row behind.
+      has_chat_(db.prepare("SELECT EXISTS (SELECT 1 FROM chats WHERE inbox = ?1 AND chat = ?2)"
+                           " OR EXISTS (SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND chat = ?2"
+                           " AND state = 'pending')"))
 {
 }
 
@@ -163,6 +168,16 @@ uint64_t WaInboundRepository::count(std::string_view state)
 {
     count_.bind(1, state);
     return static_cast<uint64_t>(count_.scalar());
+}
+
+}  // namespace chatwoot::store
+
+namespace chatwoot::store {
+
+bool WaInboundRepository::has_chat(std::string_view inbox, std::string_view chat)
+{
+    has_chat_.bind(1, inbox).bind(2, chat);
+    return has_chat_.scalar() != 0;
 }
 
 }  // namespace chatwoot::store

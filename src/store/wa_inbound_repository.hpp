@@ -59,6 +59,9 @@ public:
     // The chat whose conversation this is, if any chat maps to it.
     std::optional<std::string> chat_of_conversation(std::string_view inbox,
                                                     int64_t conversation_id);
+    // The chat exists for the bridge: a chats row, or messages waiting to
+    // be posted under it (bridge/chat_identity.hpp keeps one per person).
+    bool has_chat(std::string_view inbox, std::string_view chat);
 
     uint64_t count(std::string_view state);
 
@@ -77,6 +80,7 @@ private:
     Statement message_of_;
     Statement chat_of_conversation_;
     Statement previous_reaction_;
+    Statement has_chat_;
 };
 
 }  // namespace chatwoot::store

@@ -131,6 +131,19 @@ TEST(StatusDevices, SecretsAndNamesNeverAppearOwnJidsDo)
     EXPECT_TRUE(devices[0]["qr_pending"].GetBool());
 }
 
+// What WhatsApp restricts on the account (a reach-out time lock) is shown
+// with the device, "" when nothing.
+TEST(StatusDevices, RestrictionIsShown)
+{
+    auto snap = two_devices();
+    chatwoot::ipc::copy_text(snap->devices[1].restriction,
+                             "WhatsApp restricts messages to new contacts until 2026-07-06 13:08 UTC");
+    const auto d = parse(render(status(), snap.get()));
+    EXPECT_STREQ(d["devices"][0]["restriction"].GetString(), "");
+    EXPECT_STREQ(d["devices"][1]["restriction"].GetString(),
+                 "WhatsApp restricts messages to new contacts until 2026-07-06 13:08 UTC");
+}
+
 TEST(StatusDevices, StringsAreEscapedAndBrokenUtf8BecomesReplacementCharacters)
 {
     auto snap = blank();
@@ -161,6 +174,7 @@ TEST(StatusDevices, TheWorstSnapshotFitsItsBoundAndASmallerBufferIsRefused)
         std::memset(dev.name, 0x01, sizeof dev.name);
         std::memset(dev.inbox, 0x1F, sizeof dev.inbox);
         std::memset(dev.error, 0x7F, sizeof dev.error);
+        std::memset(dev.restriction, 0x7F, sizeof dev.restriction);
     }
     cw_status_t s;
     std::memset(&s, 0xFF, sizeof s);

@@ -1,0 +1,489 @@
+#include "message_receiver.hpp"
+
+#include "log.hpp"
+
+#include "../bridge/chat_identity.hpp"
+#include "../bridge/wa_content.hpp"
+#include "../bridge/wa_message_json.hpp"
+
+#include "wa/binary/decoder.hpp"
+#include "wa/message/decrypt.hpp"
+#include "wa/message/receipts.hpp"
+#include "wa/signal/protocol_context.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <stdexcept>
+
+namespace chatwoot::helper {
+
+namespace {
+
+namespace msg = wa::message;
+using wa::binary::Jid;
+using wa::binary::JidKind;
+using wa::binary::Node;
+
+constexpr std::size_t kBatch = 64;
+
+// The receipt column: "" plain, "inactive", "sender", "peer_msg", or
+// "retry" (its count is the stanza's plus one, read again when it goes).
+constexpr std::string_view kRetry = "retry";
+
+std::string utc(int64_t t)
+{
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+    return buf;
+}
+
+}  // namespace
+
+std::optional<bridge::WaMessage> to_wa_message(const msg::MessageEnvelope& env,
+                                               const msg::Content& c, std::string chat,
+                                               std::string sender)
+{
+    bridge::WaMessage m;
+    m.id = env.id;
+    m.chat = std::move(chat);
+    m.sender = std::move(sender);
+    m.push_name = env.push_name;
+    m.from_me = env.from_me;
+    m.timestamp = env.timestamp;
+    m.reply_to = c.reply_to;
+    using K = msg::Content::Kind;
+    switch (c.kind) {
+    case K::text:
+        if (c.text.empty()) return std::nullopt;
+        m.text = c.text;
+        break;
+    case K::reaction:
+        m.kind = bridge::WaMessage::Kind::reaction;
+        m.target = c.target;
+        m.text = c.text;
+        break;
+    case K::revoke:
+        m.kind = bridge::WaMessage::Kind::revoke;
+        m.target = c.target;
+        break;
+    case K::edit:
+        m.kind = bridge::WaMessage::Kind::edit;
+        m.target = c.target;
+        m.text = c.text;
+        break;
+    case K::location:
+        m.text = bridge::location_text({c.location->latitude, c.location->longitude,
+                                        c.location->name, c.location->address, c.location->live});
+        break;
+    case K::contacts: {
+        std::vector<bridge::ContactCardText> cards;
+        for (const auto& card : c.contacts) cards.push_back({card.display_name, card.vcard});
+        m.text = bridge::contact_cards_text(cards);
+        break;
+    }
+    case K::placeholder:
+        m.text = bridge::placeholder_text(c.placeholder, c.caption);
+        break;
+    }
+    return m;
+}
+
+MessageReceiver::MessageReceiver(Options options, store::Database& db, store::SignalStore& signal,
+                                 wa::session::PreKeyKeeper& keeper,
+                                 wa::crypto::RandomSource random)
+    : options_(std::move(options)),
+      db_(db),
+      signal_(signal),
+      keeper_(keeper),
+      random_(std::move(random)),
+      stanzas_(db),
+      inbound_(db),
+      outbox_(db),
+      drop_devices_(db.prepare("DELETE FROM wa_device_lists WHERE device = ?1 AND user = ?2")),
+      put_token_(db.prepare(
+          "INSERT INTO wa_privacy_tokens (device, lid, token, t) VALUES (?1, ?2, ?3, ?4)"
+          " ON CONFLICT (device, lid) DO UPDATE SET token = excluded.token, t = excluded.t"
+          " WHERE excluded.t >= wa_privacy_tokens.t")),
+      handled_(db.prepare("SELECT count(*) FROM wa_stanzas WHERE device = ?1 AND stanza_key = ?2"
+                          " AND done_at IS NOT NULL AND receipt IS NULL")),
+      stored_(db.prepare("SELECT count(*) FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2"))
+{
+}
+
+msg::OwnAccount MessageReceiver::own()
+{
+    store::OwnJids jids = signal_.own_jids();
+    msg::OwnAccount own;
+    if (auto pn = Jid::parse(jids.pn)) own.pn_user = pn->user();
+    if (auto lid = Jid::parse(jids.lid)) own.lid_user = lid->user();
+    return own;
+}
+
+// One chat per person (bridge/chat_identity.hpp): groups are their own.
+std::string MessageReceiver::chat_for(const Jid& chat)
+{
+    const Jid bare = chat.without_device();
+    if (bare.kind() != JidKind::phone_number && bare.kind() != JidKind::lid) return bare.to_string();
+    bridge::ChatForms forms;
+    forms.arrived = bare.to_string();
+    if (bare.kind() == JidKind::phone_number) {
+        forms.pn = forms.arrived;
+        if (auto lid = signal_.lid_for_pn(bare.user())) forms.lid = *lid + "@lid";
+    } else {
+        forms.lid = forms.arrived;
+        if (auto pn = signal_.pn_for_lid(bare.user())) forms.pn = *pn + "@s.whatsapp.net";
+    }
+    if (forms.pn) forms.pn_has_chat = inbound_.has_chat(options_.inbox, *forms.pn);
+    if (forms.lid) forms.lid_has_chat = inbound_.has_chat(options_.inbox, *forms.lid);
+    return bridge::chat_identity(forms);
+}
+
+// A group member as agents know them: the phone number when mapped.
+std::string MessageReceiver::display_jid(const Jid& user)
+{
+    const Jid bare = user.without_device();
+    if (bare.kind() == JidKind::lid)
+        if (auto pn = signal_.pn_for_lid(bare.user())) return *pn + "@s.whatsapp.net";
+    return bare.to_string();
+}
+
+bool MessageReceiver::add_row(const bridge::WaMessage& m, int64_t now,
+                              std::vector<std::string>& chats)
+{
+    if (m.from_me && outbox_.is_our_send(options_.inbox, m.id)) return false;  // our echo
+    if (!options_.intake.accepts(m)) {
+        log(LogLevel::debug, "chatwoot helper: inbox \"%s\" ignores chat %s",
+            options_.inbox.c_str(), m.chat.c_str());
+        return false;
+    }
+    // Each kind has its own WhatsApp id, but a read row has none: its
+    // targets name it.
+    if (!inbound_.add(options_.inbox, m.id, m.chat, bridge::to_json(m), now)) return false;
+    if (std::find(chats.begin(), chats.end(), m.chat) == chats.end()) chats.push_back(m.chat);
+    return true;
+}
+
+std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64_t now)
+{
+    std::size_t handled = 0;
+    try {
+        for (const auto& owed : stanzas_.owed_receipts(options_.inbox, kBatch)) {
+            auto node = wa::binary::decode_node(owed.node);
+            if (!node) {
+                stanzas_.receipt_sent(owed.id);  // nothing to address it to
+                continue;
+            }
+            send_receipt(owed.id, *node, owed.tag, send, now);
+        }
+        for (;;) {
+            auto rows = stanzas_.oldest(options_.inbox, kBatch);
+            std::size_t progress = 0;
+            for (const auto& row : rows) {
+                if (!handle(row, send, events, now)) continue;
+                ++progress;
+            }
+            handled += progress;
+            if (rows.size() < kBatch || progress == 0) break;
+        }
+    } catch (const std::exception& e) {
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp messages wait in the store (%s); tried "
+            "again with the next one",
+            options_.inbox.c_str(), e.what());
+    }
+    return handled;
+}
+
+bool MessageReceiver::handle(const store::WaStanzaRepository::Kept& row, const Send& send,
+                             DeviceEvents* events, int64_t now)
+{
+    auto decoded = wa::binary::decode_node(row.node);
+    if (!decoded) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": a kept WhatsApp stanza does not "
+            "decode (%s); set aside", options_.inbox.c_str(), decoded.error().detail.c_str());
+        stanzas_.done(row.id, now, std::nullopt);
+        return true;
+    }
+    const Node& node = *decoded;
+    if (row.tag == "receipt") {
+        // Someone's retry receipt for our message: the send path's.
+        return retry_receipt_hook && retry_receipt_hook(row.id, node);
+    }
+    if (row.tag != "message") {
+        stanzas_.done(row.id, now, std::nullopt);
+        return true;
+    }
+    Outcome outcome = file(row.id, node, now);  // throws on a store failure: nothing kept
+    if (outcome.receipt) send_receipt(row.id, node, *outcome.receipt, send, now);
+    if (events != nullptr)
+        for (const std::string& chat : outcome.chats) events->inbound(chat);
+    return true;
+}
+
+MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node, int64_t now)
+{
+    Outcome out;
+    auto env = msg::parse_envelope(node, own());
+    if (!env) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp message not understood "
+            "(%s); set aside", options_.inbox.c_str(), env.error().detail.c_str());
+        stanzas_.done(row_id, now, std::nullopt);
+        return out;
+    }
+
+    // The sender's other form from the store when the stanza does not name
+    // it: decryption tries the session under it too.
+    {
+        const Jid bare = env->sender.without_device();
+        const bool named = std::any_of(env->lid_pairs.begin(), env->lid_pairs.end(),
+                                       [&](const msg::LidPair& p) { return p.pn == bare || p.lid == bare; });
+        if (!named && bare.kind() == JidKind::lid) {
+            if (auto pn = signal_.pn_for_lid(bare.user()))
+                if (auto j = Jid::from_parts(*pn, wa::binary::kServerPhone))
+                    env->lid_pairs.push_back({*j, bare});
+        } else if (!named && bare.kind() == JidKind::phone_number) {
+            if (auto lid = signal_.lid_for_pn(bare.user()))
+                if (auto j = Jid::from_parts(*lid, wa::binary::kServerLid))
+                    env->lid_pairs.push_back({bare, *j});
+        }
+    }
+
+    store::UnitOfWork unit(db_);
+    auto context = wa::signal::ProtocolContext::create(random_, signal_);
+    if (!context) throw std::runtime_error("signal context: " + context.error().detail);
+    msg::Decrypted decrypted = msg::decrypt(*context, *env);
+    if (decrypted.store_failed()) {
+        for (const auto& f : decrypted.failures)
+            if (f.failure == msg::DecryptFailure::store) throw std::runtime_error(f.detail);
+    }
+
+    for (const msg::LidPair& pair : env->lid_pairs) signal_.map_lid(pair.pn.user(), pair.lid.user());
+
+    std::string chat = chat_for(env->chat);
+    const std::string sender = display_jid(env->sender);
+    std::vector<bridge::WaMessage> rows;
+    bool unsupported = false;
+    for (const auto& m : decrypted.messages) {
+        auto content = msg::extract_content(m);
+        if (!content) continue;
+        std::string row_chat = chat;
+        // Our phone's DM mirrored to us names its chat inside.
+        if (env->from_me && !content->destination.empty())
+            if (auto dest = Jid::parse(content->destination)) row_chat = chat_for(*dest);
+        if (auto wm = to_wa_message(*env, *content, std::move(row_chat), sender))
+            rows.push_back(std::move(*wm));
+    }
+    for (const auto& f : decrypted.failures) {
+        if (f.failure == msg::DecryptFailure::unsupported) unsupported = true;
+        log(f.failure == msg::DecryptFailure::duplicate ? LogLevel::info : LogLevel::warn,
+            "chatwoot helper: inbox \"%s\": WhatsApp message %s from %s: %s %s (%s)",
+            options_.inbox.c_str(), env->id.c_str(), env->sender.to_string().c_str(),
+            std::string(msg::enc_type_name(f.type)).c_str(),
+            std::string(msg::decrypt_failure_name(f.failure)).c_str(), f.detail.c_str());
+    }
+
+    const int next_retry = env->retry_count() + 1;
+    const bool wants_retry = rows.empty() && decrypted.wants_retry();
+    if (wants_retry && next_retry < msg::kMaxRetries) {
+        out.receipt = std::string(kRetry);
+    } else {
+        if (wants_retry) {
+            // Given up: the agents see that something came.
+            ++undecryptable_;
+            bridge::WaMessage m;
+            m.id = env->id;
+            m.chat = chat;
+            m.sender = sender;
+            m.push_name = env->push_name;
+            m.from_me = env->from_me;
+            m.timestamp = env->timestamp;
+            m.text = bridge::undecryptable_text();
+            rows.push_back(std::move(m));
+        } else if (rows.empty() && unsupported) {
+            bridge::WaMessage m;
+            m.id = env->id;
+            m.chat = chat;
+            m.sender = sender;
+            m.push_name = env->push_name;
+            m.from_me = env->from_me;
+            m.timestamp = env->timestamp;
+            m.text = bridge::placeholder_text("message", "");
+            rows.push_back(std::move(m));
+        }
+        out.receipt = msg::delivery_receipt_type(node, env->from_me, options_.passive);
+    }
+    // Our own phone's peer messages (app state keys, history sync) are the
+    // session's; a row for them would be a note to self nobody asked for.
+    if (!env->peer)
+        for (const auto& m : rows) add_row(m, now, out.chats);
+    stanzas_.done(row_id, now, out.receipt ? std::optional<std::string_view>(*out.receipt)
+                                            : std::nullopt);
+    unit.commit();
+    return out;
+}
+
+Node MessageReceiver::build_receipt(const Node& node, std::string_view receipt, int64_t now)
+{
+    if (receipt != kRetry) return msg::delivery_receipt(node, receipt);
+    auto env = msg::parse_envelope(node, own());
+    const int count = (env ? env->retry_count() : 0) + 1;
+    std::optional<msg::RetryKeys> keys;
+    auto identity = signal_.local_identity();
+    if (!identity) throw std::runtime_error("local identity: " + identity.error().detail);
+    if (count >= 2) {
+        // A fresh one-time pre-key, so that the sender can start a new
+        // session with us; marked uploaded so no upload hands it out again.
+        auto batch = keeper_.prepare_upload(1);
+        auto adv = signal_.adv_identity();
+        if (batch && !batch->pre_keys.empty() && adv) {
+            msg::RetryKeys k;
+            k.identity = identity->key_pair.public_key;
+            k.pre_key = batch->pre_keys.front().public_part();
+            k.signed_pre_key = batch->signed_pre_key.public_part();
+            k.device_identity = *adv;
+            const std::uint32_t id = k.pre_key.id;
+            (void) keeper_.mark_uploaded(std::span<const std::uint32_t>(&id, 1));
+            keys = std::move(k);
+        }
+    }
+    return msg::retry_receipt(node, count, identity->registration_id, now, keys);
+}
+
+void MessageReceiver::send_receipt(int64_t row_id, const Node& node, std::string_view receipt,
+                                   const Send& send, int64_t now)
+{
+    const Node out = build_receipt(node, receipt, now);
+    if (send && send(out)) stanzas_.receipt_sent(row_id);
+}
+
+void MessageReceiver::redelivered(std::string_view stanza_key, const Node& node, const Send& send,
+                                  int64_t now)
+{
+    if (node.tag != "message") return;
+    try {
+        handled_.bind(1, options_.inbox).bind(2, stanza_key);
+        if (handled_.scalar() == 0) return;  // not handled yet, or its receipt still owed
+        auto env = msg::parse_envelope(node, own());
+        if (!env) return;
+        stored_.bind(1, options_.inbox).bind(2, env->id);
+        const bool stored = stored_.scalar() != 0;
+        const bool retry = !stored && !env->from_me && !env->encs.empty() &&
+                           env->retry_count() + 1 < msg::kMaxRetries;
+        const std::string type =
+            retry ? std::string(kRetry)
+                  : msg::delivery_receipt_type(node, env->from_me, options_.passive);
+        if (send) (void) send(build_receipt(node, type, now));
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": no receipt for a redelivered WhatsApp "
+            "message (%s)", options_.inbox.c_str(), e.what());
+    }
+}
+
+void MessageReceiver::on_receipt(const Node& node, DeviceEvents* events, int64_t now)
+{
+    auto r = msg::parse_receipt(node);
+    if (!r) return;
+    if (r->kind != msg::ReceiptEvent::Kind::read && r->kind != msg::ReceiptEvent::Kind::played)
+        return;
+    try {
+        store::UnitOfWork unit(db_);
+        bridge::WaMessage m;
+        m.kind = bridge::WaMessage::Kind::read;
+        const bool group = r->from.kind() == JidKind::group;
+        m.chat = chat_for(r->from);
+        const Jid& reader = group && r->participant ? *r->participant : r->from;
+        m.sender = display_jid(reader);
+        m.targets = r->ids;
+        m.timestamp = r->timestamp;
+        // A read has no WhatsApp id of its own: its first target, reader
+        // and time name it (the same receipt again adds nothing).
+        m.id = "read:" + r->ids.front() + ":" + reader.without_device().to_string() + ":" +
+               std::to_string(r->timestamp);
+        std::vector<std::string> chats;
+        if (options_.intake.accepts(m)) {
+            if (inbound_.add(options_.inbox, m.id, m.chat, bridge::to_json(m), now))
+                chats.push_back(m.chat);
+        }
+        unit.commit();
+        if (events != nullptr)
+            for (const auto& chat : chats) events->inbound(chat);
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": a WhatsApp read receipt is lost (%s)",
+            options_.inbox.c_str(), e.what());
+    }
+}
+
+std::optional<std::string> MessageReceiver::on_notification(const Node& node, int64_t now)
+{
+    (void) now;
+    auto parsed = msg::parse_notification(node);
+    if (!parsed) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp notification not understood: %s",
+            options_.inbox.c_str(), parsed.error().detail.c_str());
+        return std::nullopt;
+    }
+    try {
+        if (auto* d = std::get_if<msg::DevicesChanged>(&*parsed)) {
+            // The cached list is stale: the next send asks again.
+            store::UnitOfWork unit(db_);
+            drop_devices_.bind(1, options_.inbox).bind(2, d->user.to_string()).run();
+            if (d->lid) {
+                drop_devices_.bind(1, options_.inbox).bind(2, d->lid->to_string()).run();
+                if (d->user.kind() == JidKind::phone_number) signal_.map_lid(d->user.user(), d->lid->user());
+            }
+            unit.commit();
+        } else if (auto* p = std::get_if<msg::PrivacyTokens>(&*parsed)) {
+            std::optional<std::string> lid;
+            if (auto l = p->lid()) lid = l->to_string();
+            else if (p->from.kind() == JidKind::phone_number)
+                if (auto mapped = signal_.lid_for_pn(p->from.user())) lid = *mapped + "@lid";
+            if (!lid) {
+                log(LogLevel::info, "chatwoot helper: inbox \"%s\": a privacy token from %s with "
+                    "no LID known; not kept", options_.inbox.c_str(), p->from.to_string().c_str());
+                return std::nullopt;
+            }
+            store::UnitOfWork unit(db_);
+            if (p->sender_lid && p->from.kind() == JidKind::phone_number)
+                signal_.map_lid(p->from.user(), p->sender_lid->user());
+            for (const auto& t : p->tokens) {
+                if (t.type != "trusted_contact") continue;
+                put_token_.bind(1, options_.inbox).bind(2, *lid)
+                    .bind_blob(3, std::span<const unsigned char>(t.token.data(), t.token.size()))
+                    .bind(4, t.timestamp).run();
+            }
+            unit.commit();
+        } else if (auto* lock = std::get_if<msg::ReachoutTimelock>(&*parsed)) {
+            if (!lock->active) {
+                log(LogLevel::notice, "chatwoot helper: inbox \"%s\": WhatsApp lifted the "
+                    "reach-out time lock", options_.inbox.c_str());
+                return std::string();
+            }
+            std::string text = "WhatsApp restricts messages to new contacts (reach-out time lock";
+            if (!lock->enforcement_type.empty()) text += ", " + lock->enforcement_type;
+            text += ")";
+            if (lock->ends_at > 0) text += " until " + utc(lock->ends_at);
+            log(LogLevel::warn, "chatwoot helper: inbox \"%s\": %s", options_.inbox.c_str(),
+                text.c_str());
+            return text;
+        } else if (auto* cap = std::get_if<msg::NewChatCapping>(&*parsed)) {
+            if (cap->status.empty() || cap->status == "NONE") return std::string();
+            std::string text = "WhatsApp caps new chats (" + cap->status;
+            if (cap->total > 0) text += ", " + std::to_string(cap->used) + " of " +
+                                        std::to_string(cap->total) + " used";
+            text += ")";
+            if (cap->cycle_ends_at > 0) text += " until " + utc(cap->cycle_ends_at);
+            log(LogLevel::warn, "chatwoot helper: inbox \"%s\": %s", options_.inbox.c_str(),
+                text.c_str());
+            return text;
+        }
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": a WhatsApp notification was not "
+            "stored (%s)", options_.inbox.c_str(), e.what());
+    }
+    return std::nullopt;
+}
+
+}  // namespace chatwoot::helper
