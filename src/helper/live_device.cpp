@@ -91,7 +91,8 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       keys_(db, store_, random_),
       stanzas_(db),
       receiver_(MessageReceiver::Options{options_.name, options_.intake, false}, db, store_, keys_,
-                random_)
+                random_),
+      sender_(db, store_, options_.name, random_)
 {
     for (ngx_event_t* ev : {&timer_, &retry_}) {
         ev->data = this;
@@ -351,8 +352,26 @@ void LiveDevice::handle(ws::Event& event)
     } else if (auto* st = std::get_if<ws::event::Stanza>(&event)) {
         // The layers above take owned nodes, and only notifications (rare):
         // the rest stays a view into its frame.
+        if (st->view.tag() == "ack") {
+            (void) sender_.on_ack(*conn_, st->to_node(), t, static_cast<std::int64_t>(ngx_time()));
+            return;
+        }
+        if (st->view.tag() == "receipt" && st->ack == ws::AckState::deferred) {
+            // A recipient could not decrypt one of ours: answered before the
+            // ack, so a crash in between gets the receipt again.
+            const Node node = st->to_node();
+            if (node.attr("type") == std::optional<std::string_view>("retry") &&
+                !sender_.on_retry_receipt(*conn_, node, static_cast<std::int64_t>(ngx_time()))) {
+                return;
+            }
+        }
         if (st->view.tag() == "notification") {
             const Node node = st->to_node();
+            if (node.attr("type") == std::optional<std::string_view>("devices")) {
+                if (auto from = node.attr_jid("from")) {
+                    guarded("store", [&] { sender_.devices_changed(*from); });
+                }
+            }
             if (code_ != nullptr && code_->on_stanza(*conn_, node, t)) return;
             if (passkey_ != nullptr && passkey_->on_stanza(*conn_, node, t)) return;
             if (after_ != nullptr && after_->on_stanza(*conn_, node, t)) return;
@@ -375,6 +394,9 @@ void LiveDevice::handle(ws::Event& event)
         }
         if (code_ != nullptr && code_->on_iq_answered(*conn_, iq->outcome, t)) return;
         if (passkey_ != nullptr && passkey_->on_iq_answered(*conn_, iq->outcome, t)) return;
+        if (sender_.on_iq_answered(*conn_, iq->outcome, t, static_cast<std::int64_t>(ngx_time()))) {
+            return;
+        }
         if (after_ != nullptr) after_->on_iq_answered(*conn_, iq->outcome, t);
     } else if (auto* off = std::get_if<ws::event::OfflineDone>(&event)) {
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp backlog delivered (%d)",
@@ -616,6 +638,8 @@ void LiveDevice::finish_connection()
     const bool was_paired = credentials_ && credentials_->paired();
 
     // The session objects of this socket go; the next one starts fresh.
+    // Sends waiting on it go again later, with the same ids.
+    sender_.connection_lost();
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
     code_.reset();
@@ -738,6 +762,9 @@ void LiveDevice::arm_timer()
     if (passkey_ != nullptr) {
         if (auto p = passkey_->next_timer(); p && (!at || *p < *at)) at = p;
     }
+    if (conn_ != nullptr) {
+        if (auto p = sender_.next_deadline(); p && (!at || *p < *at)) at = p;
+    }
     if (timer_.timer_set) ngx_del_timer(&timer_);
     if (at) {
         ngx_add_timer(&timer_, static_cast<ngx_msec_t>(std::max<ws::Millis>(*at - now(), 0)));
@@ -751,6 +778,7 @@ void LiveDevice::timer_fired()
     conn_->on_timer(t);
     if (pairing_ != nullptr) pairing_->on_timer(*conn_, t);
     if (passkey_ != nullptr) passkey_->on_timer(*conn_, t);
+    sender_.on_timer(t);
     pump();
 }
 
@@ -903,17 +931,18 @@ std::string LiveDevice::new_message_id()
     return "3EB0" + hex(wa::ByteView(bytes, sizeof bytes));
 }
 
-void LiveDevice::send(const OutgoingMessage&, Done done) noexcept
+void LiveDevice::send(const OutgoingMessage& message, Done done) noexcept
 {
     try {
-        if (status_.state != DeviceState::connected) {
+        if (status_.state != DeviceState::connected || conn_ == nullptr) {
             done(SendResult{SendResult::Kind::retry, "WhatsApp is not connected"});
             return;
         }
-        // Encryption and fan-out come with the messages issue; until then
-        // the agent sees at once that the reply did not go.
-        done(SendResult{SendResult::Kind::failed,
-                        "sending to WhatsApp is not available in this version yet"});
+        sender_.send(*conn_, message, std::move(done), now(), static_cast<std::int64_t>(ngx_time()));
+        pump();
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp send failed: %s",
+            options_.name.c_str(), e.what());
     } catch (...) {
     }
 }

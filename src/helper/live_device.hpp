@@ -36,6 +36,7 @@
 #include "curl_multi_driver.hpp"
 #include "device_keys.hpp"
 #include "message_receiver.hpp"
+#include "message_sender.hpp"
 #include "ngx.hpp"
 #include "websocket_connection.hpp"
 
@@ -149,6 +150,7 @@ private:
     std::string pairing_failure_;
     std::optional<std::string> code_phone_;  // asked for before the refs came
     std::unique_ptr<wa::session::AfterLogin> after_;
+    MessageSender sender_;  // agent replies, typing, read receipts (outlives connections)
     std::unique_ptr<WebSocketConnection> ws_;
     std::optional<wa::session::StreamEnd> end_;   // why the current connection ended
     bool logging_out_ = false;                     // our remove-companion-device is out
