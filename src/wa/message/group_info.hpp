@@ -17,12 +17,11 @@
 #include "wa/binary/jid.hpp"
 #include "wa/binary/node.hpp"
 #include "wa/error.hpp"
+#include "wa/message/envelope.hpp"  // AddressingMode (none, pn, lid)
 
 namespace chatwoot::wa::message {
 
 inline constexpr std::size_t kMaxGroupParticipants = 4096;
-
-enum class AddressingMode { pn, lid };
 
 std::string_view addressing_mode_name(AddressingMode mode);
 
