@@ -39,7 +39,9 @@
 # BENCH_CHATS (100), BENCH_PER_CHAT (40), BENCH_RATE (100 msg/s),
 # BENCH_LATENCY_SECONDS (10), BENCH_CONCURRENCY (the inbox's, 128),
 # BENCH_PERF=<file> (perf record -g of the helper in each throughput phase:
-# <file>.wa-cw, <file>.cw-wa), WEBHOOK_LOAD (build/core/webhook_load).
+# <file>.wa-cw, <file>.cw-wa), BENCH_STRACE=<file> (strace -c -f -w of the
+# helper, the same phases: where its wall time goes, fdatasync included),
+# WEBHOOK_LOAD (build/core/webhook_load).
 use strict;
 use warnings;
 use FindBin;
@@ -59,6 +61,7 @@ my $RATE = $ENV{BENCH_RATE} // 100;
 my $LAT_SECONDS = $ENV{BENCH_LATENCY_SECONDS} // 10;
 my $CONCURRENCY = $ENV{BENCH_CONCURRENCY} // 128;
 my $PERF = $ENV{BENCH_PERF};
+my $STRACE = $ENV{BENCH_STRACE};
 my $ROOT = "$FindBin::Bin/../..";
 my $LOAD = $ENV{WEBHOOK_LOAD} // "$ROOT/build/core/webhook_load";
 -x $LOAD or die "$LOAD is missing: cmake --build build/core --target webhook_load\n";
@@ -113,23 +116,30 @@ sub check_log {
     die "$phase: nginx logged errors:\n" . join("\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]) . "\n" if @bad;
 }
 
+# perf record (BENCH_PERF) and strace -c (BENCH_STRACE) of the helper
+# over a phase: started before it, stopped (SIGINT: they write their files)
+# after it.
 sub perf_start {
     my ($pid, $what) = @_;
-    return undef unless $PERF;
-    my $p = fork // die "fork: $!";
-    if ($p == 0) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', "$PERF.$what.log";
-        { exec 'perf', 'record', '-g', '-F', '999', '-p', $pid, '-o', "$PERF.$what" }
-        POSIX::_exit(127);
+    my @p;
+    for ($PERF ? [$PERF, 'perf', 'record', '-g', '-F', '999', '-p', $pid, '-o', "$PERF.$what"] : (),
+         $STRACE ? [$STRACE, 'strace', '-c', '-f', '-w', '-p', $pid, '-o', "$STRACE.$what"] : ()) {
+        my ($on, @cmd) = @$_;
+        my $p = fork // die "fork: $!";
+        if ($p == 0) {
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>', "$on.$what.log";
+            { exec @cmd }
+            POSIX::_exit(127);
+        }
+        push @p, $p;
     }
-    return $p;
+    sleep 0.5 if @p;   # attached before the phase starts
+    return \@p;
 }
 sub perf_stop {
     my ($p) = @_;
-    return unless $p;
-    kill 'INT', $p;
-    waitpid $p, 0;
+    for (@$p) { kill 'INT', $_; waitpid $_, 0 }
 }
 
 ###########################################################################
@@ -349,6 +359,7 @@ my $interval = 1000 / $RATE;
 my %lat;
 {
     # wa->cw: paced messages from the mock.
+    my $since = $wa->last_seq;
     my $posted0 = posted();
     my $b = mock_post($wa, 'burst', { from => \@phones, count => $count, text => 'paced', id_prefix => "${run}L",
                                       interval_ms => $interval });
@@ -356,10 +367,21 @@ my %lat;
     my $state = fake_state($fake);
     my %at = map { ($_->{params}{source_id} // '') => $_->{time} }
         grep { $_->{method} eq 'POST' && $_->{path} =~ m{/messages$} } @{$state->{requests}};
-    my @raw;
+    # The delivery receipt (sent after the commit) splits the path in two:
+    # the mock's write -> receipt (read, keep, decrypt, commit) and receipt
+    # -> POST (the bridge and curl).
+    my %receipt;
+    for my $e (@{mock_events($wa, since => $since, type => 'receipt-in')}) {
+        $receipt{$_} //= $e->{at} for @{$e->{ids} // [$e->{id}]};
+    }
+    my (@raw, @recv, @fwd);
     for my $i (0 .. $#{$b->{ids}}) {
-        my $x = $at{"WAID:$b->{ids}[$i]"} // die "latency wa->cw: no POST of $b->{ids}[$i]\n";
+        my $id = $b->{ids}[$i];
+        my $x = $at{"WAID:$id"} // die "latency wa->cw: no POST of $id\n";
+        my $r = $receipt{$id} // die "latency wa->cw: no receipt for $id\n";
         push @raw, 1000 * $x - $b->{sent_at}[$i];
+        push @recv, $r - $b->{sent_at}[$i];
+        push @fwd, 1000 * $x - $r;
     }
 
     # The baseline: the same POSTs, paced, from this process to the fake.
@@ -384,11 +406,13 @@ my %lat;
         grep { $_->{method} eq 'POST' && ($_->{params}{source_id} // '') =~ /^WAID:\Q$run\EB/ } @{$state->{requests}};
     my @b = map { 1000 * ($bat{"WAID:${run}B$_"} // die "baseline: no POST $_\n") - 1000 * $base[$_ - 1] } 1 .. $count;
     $lat{wa_cw} = { p50 => percentile(0.5, @raw), p99 => percentile(0.99, @raw),
-                    base50 => percentile(0.5, @b), base99 => percentile(0.99, @b) };
+                    base50 => percentile(0.5, @b), base99 => percentile(0.99, @b),
+                    recv50 => percentile(0.5, @recv), recv99 => percentile(0.99, @recv),
+                    fwd50 => percentile(0.5, @fwd), fwd99 => percentile(0.99, @fwd) };
     check_log($t, 'latency wa->cw');
 
     # cw->wa: paced webhooks on one keep-alive connection.
-    my $since = $wa->last_seq;
+    $since = $wa->last_seq;
     my $sent0 = sent_count();
     my $conn = ChatwootTest::Conn->new($port);
     my %sent;
@@ -449,6 +473,8 @@ printf "%-9s %8.2f %8.2f %10.2f %10.2f %10.2f %10.2f\n", 'wa->cw', @{$lat{wa_cw}
     $lat{wa_cw}{p50} - $lat{wa_cw}{base50}, $lat{wa_cw}{p99} - $lat{wa_cw}{base99};
 printf "%-9s %8.2f %8.2f %10s %10s %10.2f %10.2f\n", 'cw->wa', @{$lat{cw_wa}}{qw(p50 p99)}, '-', '-',
     @{$lat{cw_wa}}{qw(p50 p99)};
+printf "  wa->cw split at the delivery receipt: write -> receipt (read, keep, decrypt, commit) median %.2f p99 %.2f;\n"
+    . "  receipt -> POST at the fake (bridge, curl) median %.2f p99 %.2f\n", @{$lat{wa_cw}}{qw(recv50 recv99 fwd50 fwd99)};
 print "\n";
 printf "wa->cw: from the mock's first write to the fake's receipt of the last POST; ceiling: the mock's send phase alone\n"
     . "  (%d messages in %.0f ms, after %.0f ms encrypting them); the helper decrypts, commits, receipts and POSTs each\n",
