@@ -18,6 +18,7 @@ namespace {
 
 constexpr ngx_msec_t kTickMsec = 200;            // device housekeeping, chats kicked
 constexpr ngx_msec_t kIdleTickMsec = 1000;       // nothing to do and nothing ticking
+constexpr ngx_msec_t kWakeMsec = 1;              // records came: tick after this drain
 constexpr ngx_msec_t kSweepMsec = 30000;         // even idle parts look this often
 constexpr ngx_msec_t kStartRetryFirstMsec = 1000;
 constexpr ngx_msec_t kStartRetryCapMsec = 60000;
@@ -324,10 +325,17 @@ bool InboxRuntime::quiet() const
 void InboxRuntime::wake()
 {
     woken_ = true;
-    // A slow tick comes sooner.
-    if (tick_timer_.timer_set) {
+    // The next tick comes right after this drain (a timer, so one tick
+    // serves every record of a burst), and never later than it was due: a
+    // wake-up that re-armed the 200 ms tick put it off again with each
+    // webhook, and a steady stream of them (one every 10 ms) held every
+    // agent reply until the stream stopped (t/reply_wakeup.t).
+    if (tick_timer_.timer_set
+        && static_cast<ngx_msec_int_t>(tick_timer_.timer.key - ngx_current_msec)
+               > static_cast<ngx_msec_int_t>(kWakeMsec))
+    {
         ngx_del_timer(&tick_timer_);
-        ngx_add_timer(&tick_timer_, kTickMsec);
+        ngx_add_timer(&tick_timer_, kWakeMsec);
     }
 }
 
