@@ -436,7 +436,14 @@ my %lat;
     my $events = mock_events($wa, since => $since);
     my @refused = grep { $_->{type} eq 'refused' || $_->{type} eq 'redelivered' } @$events;
     die "latency cw->wa: the mock $refused[0]{type} " . $JSON->encode($refused[0]) . "\n" if @refused;
-    my (%at_of, %n);
+    # The mock's read of the <message> stanza splits the path: the webhook's
+    # write -> the stanza at the mock (nginx, the ring, the outbox, encrypt)
+    # and the stanza -> decrypted (the mock's own work).
+    my %arrived;
+    for my $e (grep { $_->{type} eq 'received' && $_->{tag} eq 'message' } @$events) {
+        $arrived{$e->{node}{attrs}{id} // ''} //= $e->{at};
+    }
+    my (%at_of, %in_of, %n);
     for my $e (grep { $_->{type} eq 'delivered' && $_->{to} ne $our_phone } @$events) {
         my $text = $e->{message}{conversation} // $e->{message}{extendedTextMessage}{text} // '';
         my ($i, $k) = $text =~ /paced (\d+) to chat (\d+)\z/ or next;
@@ -444,9 +451,23 @@ my %lat;
         die "latency cw->wa: chat $k got reply $i after a later one\n" if ($n{$k} // 0) > $i;
         $n{$k} = $i;
         $at_of{"$i/$k"} = $e->{at};
+        $in_of{"$i/$k"} = $arrived{$e->{id}} // die "latency cw->wa: no stanza seen for $e->{id}\n";
     }
-    my @cw = map { $at_of{$_} // die "latency cw->wa: reply $_ never delivered\n"; $at_of{$_} - 1000 * $sent{$_} } keys %sent;
-    $lat{cw_wa} = { p50 => percentile(0.5, @cw), p99 => percentile(0.99, @cw) };
+    my (@cw, @out, @dec);
+    if ($ENV{BENCH_DEBUG}) {
+        my @i = sort { $a <=> $b } map { (split m{/})[0] } keys %sent;
+        my %k = map { (split m{/})[0] => $_ } keys %sent;
+        printf STDERR "reply %d: %.1f ms to the mock\n", $_, $in_of{$k{$_}} - 1000 * $sent{$k{$_}} for @i[0 .. 9], @i[-10 .. -1];
+    }
+    for (keys %sent) {
+        my $at = $at_of{$_} // die "latency cw->wa: reply $_ never delivered\n";
+        push @cw, $at - 1000 * $sent{$_};
+        push @out, $in_of{$_} - 1000 * $sent{$_};
+        push @dec, $at - $in_of{$_};
+    }
+    $lat{cw_wa} = { p50 => percentile(0.5, @cw), p99 => percentile(0.99, @cw),
+                    out50 => percentile(0.5, @out), out99 => percentile(0.99, @out),
+                    dec50 => percentile(0.5, @dec), dec99 => percentile(0.99, @dec) };
     check_log($t, 'latency cw->wa');
 }
 
@@ -475,6 +496,9 @@ printf "%-9s %8.2f %8.2f %10s %10s %10.2f %10.2f\n", 'cw->wa', @{$lat{cw_wa}}{qw
     @{$lat{cw_wa}}{qw(p50 p99)};
 printf "  wa->cw split at the delivery receipt: write -> receipt (read, keep, decrypt, commit) median %.2f p99 %.2f;\n"
     . "  receipt -> POST at the fake (bridge, curl) median %.2f p99 %.2f\n", @{$lat{wa_cw}}{qw(recv50 recv99 fwd50 fwd99)};
+printf "  cw->wa split at the mock's read of the stanza: webhook -> stanza (nginx, ring, outbox, encrypt, send)\n"
+    . "  median %.2f p99 %.2f; stanza -> decrypted by the mock median %.2f p99 %.2f\n",
+    @{$lat{cw_wa}}{qw(out50 out99 dec50 dec99)};
 print "\n";
 printf "wa->cw: from the mock's first write to the fake's receipt of the last POST; ceiling: the mock's send phase alone\n"
     . "  (%d messages in %.0f ms, after %.0f ms encrypting them); the helper decrypts, commits, receipts and POSTs each\n",
