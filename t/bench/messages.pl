@@ -36,10 +36,11 @@
 # device and to our phone exactly once, in order per chat, every outbox entry
 # sent, nothing refused or redelivered by the mock; no error in nginx's log.
 #
-# BENCH_CHATS (100), BENCH_PER_CHAT (40), BENCH_RATE (100 msg/s),
+# BENCH_CHATS (100), BENCH_PER_CHAT (20), BENCH_RATE (100 msg/s),
 # BENCH_LATENCY_SECONDS (10), BENCH_CONCURRENCY (the inbox's, 128),
-# BENCH_PERF=<file> (perf record -g of the helper in each throughput phase:
-# <file>.wa-cw, <file>.cw-wa), BENCH_STRACE=<file> (strace -c -f -w of the
+# BENCH_PERF=<file> (perf record of the helper in each throughput phase:
+# <file>.wa-cw, <file>.cw-wa; BENCH_PERF_CALLGRAPH (fp; dwarf for whole
+# stacks through SQLite), BENCH_PERF_FREQ (999 Hz)), BENCH_STRACE=<file> (strace -c -f -w of the
 # helper, the same phases: where its wall time goes, fdatasync included),
 # WEBHOOK_LOAD (build/core/webhook_load).
 use strict;
@@ -56,7 +57,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 
 my $CHATS = $ENV{BENCH_CHATS} // 100;
-my $PER_CHAT = $ENV{BENCH_PER_CHAT} // 40;
+my $PER_CHAT = $ENV{BENCH_PER_CHAT} // 20;
 my $RATE = $ENV{BENCH_RATE} // 100;
 my $LAT_SECONDS = $ENV{BENCH_LATENCY_SECONDS} // 10;
 my $CONCURRENCY = $ENV{BENCH_CONCURRENCY} // 128;
@@ -122,7 +123,8 @@ sub check_log {
 sub perf_start {
     my ($pid, $what) = @_;
     my @p;
-    for ($PERF ? [$PERF, 'perf', 'record', '-g', '-F', '999', '-p', $pid, '-o', "$PERF.$what"] : (),
+    for ($PERF ? [$PERF, 'perf', 'record', '--call-graph', $ENV{BENCH_PERF_CALLGRAPH} // 'fp', '-F',
+                  $ENV{BENCH_PERF_FREQ} // 999, '-p', $pid, '-o', "$PERF.$what"] : (),
          $STRACE ? [$STRACE, 'strace', '-c', '-f', '-w', '-p', $pid, '-o', "$STRACE.$what"] : ()) {
         my ($on, @cmd) = @$_;
         my $p = fork // die "fork: $!";
@@ -455,7 +457,7 @@ my %lat;
     }
     my (@cw, @out, @dec);
     if ($ENV{BENCH_DEBUG}) {
-        my @i = sort { $a <=> $b } map { (split m{/})[0] } keys %sent;
+        my @i = sort { $a <=> $b } map { (split m{/}, $_)[0] } keys %sent;
         my %k = map { (split m{/})[0] => $_ } keys %sent;
         printf STDERR "reply %d: %.1f ms to the mock\n", $_, $in_of{$k{$_}} - 1000 * $sent{$k{$_}} for @i[0 .. 9], @i[-10 .. -1];
     }
