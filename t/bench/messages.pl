@@ -37,12 +37,17 @@
 # sent, nothing refused or redelivered by the mock; no error in nginx's log.
 #
 # BENCH_CHATS (100), BENCH_PER_CHAT (20), BENCH_RATE (100 msg/s),
-# BENCH_LATENCY_SECONDS (10), BENCH_CONCURRENCY (the inbox's, 128),
-# BENCH_PERF=<file> (perf record of the helper in each throughput phase:
-# <file>.wa-cw, <file>.cw-wa; BENCH_PERF_CALLGRAPH (fp; dwarf for whole
-# stacks through SQLite), BENCH_PERF_FREQ (999 Hz)), BENCH_STRACE=<file> (strace -c -f -w of the
-# helper, the same phases: where its wall time goes, fdatasync included),
-# WEBHOOK_LOAD (build/core/webhook_load).
+# BENCH_LATENCY_SECONDS (10, after one second at the rate not counted),
+# BENCH_CONCURRENCY (the inbox's, 128), WEBHOOK_LOAD (build/core/webhook_load).
+# TMPDIR=/dev/shm puts the store on tmpfs (the disk's fsyncs out).  To find
+# out where time goes:
+#   BENCH_PERF=<file>     perf record of the helper in each throughput phase
+#                         (<file>.wa-cw, <file>.cw-wa); BENCH_PERF_CALLGRAPH
+#                         (fp; dwarf for whole stacks through SQLite),
+#                         BENCH_PERF_FREQ (999 Hz)
+#   BENCH_STRACE=<file>   strace -c -f -w of the helper, the same phases
+#                         (where its wall time goes, fdatasync included)
+#   BENCH_DEBUG=1         every tenth paced message's times on stderr
 use strict;
 use warnings;
 use FindBin;
@@ -188,7 +193,7 @@ my %wa_cw;
     my $posted0 = posted();
     my ($h0, $f0, $m0) = map { cpu_seconds($_) } $helper, $fake_pid, $mock_pid;
     my $perf = perf_start($helper, 'wa-cw');
-    my $b = mock_post($wa, 'burst', { from => \@phones, count => $total, text => 'message', id_prefix => "${run}T" });
+    my $burst = mock_post($wa, 'burst', { from => \@phones, count => $total, text => 'message', id_prefix => "${run}T" });
     wait_posted($posted0 + $total, 'wa->cw');
     perf_stop($perf);
     my ($h1, $f1, $m1) = map { cpu_seconds($_) } $helper, $fake_pid, $mock_pid;
@@ -222,15 +227,15 @@ my %wa_cw;
     my %at = map { ($_->{params}{source_id} // '') => $_->{time} }
         grep { $_->{method} eq 'POST' && $_->{path} =~ m{/messages$} } @{$state->{requests}};
     my $last = 0;
-    for my $id (@{$b->{ids}}) {
+    for my $id (@{$burst->{ids}}) {
         my $x = $at{"WAID:$id"} // die "wa->cw: no POST of $id\n";
         $last = $x if $x > $last;
     }
-    my $seconds = $last - $b->{sent_at}[0] / 1000;
+    my $seconds = $last - $burst->{sent_at}[0] / 1000;
     check_log($t, 'wa->cw');
     %wa_cw = (messages => $total, seconds => $seconds, rate => $total / $seconds,
-              encrypt_ms => $b->{encrypt_ms}, send_ms => $b->{send_ms},
-              ceiling => $total / ($b->{send_ms} / 1000),
+              encrypt_ms => $burst->{encrypt_ms}, send_ms => $burst->{send_ms},
+              ceiling => $total / ($burst->{send_ms} / 1000),
               helper_us => 1e6 * ($h1 - $h0) / $total, fake_us => 1e6 * ($f1 - $f0) / $total,
               mock_us => 1e6 * ($m1 - $m0) / $total);
 }
@@ -357,15 +362,19 @@ my %cw_wa;
 # Latency at RATE msg/s, each way.
 
 my $count = $RATE * $LAT_SECONDS;
+# The first second at the rate is not counted: the helper may still be
+# finishing the phase before (read receipts, settlements), and the mock its
+# bookkeeping.
+my $warm = $RATE;
 my $interval = 1000 / $RATE;
 my %lat;
 {
     # wa->cw: paced messages from the mock.
     my $since = $wa->last_seq;
     my $posted0 = posted();
-    my $b = mock_post($wa, 'burst', { from => \@phones, count => $count, text => 'paced', id_prefix => "${run}L",
+    my $burst = mock_post($wa, 'burst', { from => \@phones, count => $warm + $count, text => 'paced', id_prefix => "${run}L",
                                       interval_ms => $interval });
-    wait_posted($posted0 + $count, 'latency wa->cw');
+    wait_posted($posted0 + $warm + $count, 'latency wa->cw');
     my $state = fake_state($fake);
     my %at = map { ($_->{params}{source_id} // '') => $_->{time} }
         grep { $_->{method} eq 'POST' && $_->{path} =~ m{/messages$} } @{$state->{requests}};
@@ -377,12 +386,15 @@ my %lat;
         $receipt{$_} //= $e->{at} for @{$e->{ids} // [$e->{id}]};
     }
     my (@raw, @recv, @fwd);
-    for my $i (0 .. $#{$b->{ids}}) {
-        my $id = $b->{ids}[$i];
+    for my $i (0 .. $#{$burst->{ids}}) {
+        my $id = $burst->{ids}[$i];
         my $x = $at{"WAID:$id"} // die "latency wa->cw: no POST of $id\n";
         my $r = $receipt{$id} // die "latency wa->cw: no receipt for $id\n";
-        push @raw, 1000 * $x - $b->{sent_at}[$i];
-        push @recv, $r - $b->{sent_at}[$i];
+        printf STDERR "wa->cw %d: sent +%d ms, receipt %+d, POST %+d\n", $i, $burst->{sent_at}[$i] - $burst->{sent_at}[0],
+            $r - $burst->{sent_at}[$i], 1000 * $x - $r if $ENV{BENCH_DEBUG} && $i % 10 == 0;
+        next if $i < $warm;
+        push @raw, 1000 * $x - $burst->{sent_at}[$i];
+        push @recv, $r - $burst->{sent_at}[$i];
         push @fwd, 1000 * $x - $r;
     }
 
@@ -419,7 +431,7 @@ my %lat;
     my $conn = ChatwootTest::Conn->new($port);
     my %sent;
     $start = time;
-    for my $i (1 .. $count) {
+    for my $i (1 .. $warm + $count) {
         my $c = $convs[$i % @convs];
         my $body = message_created(id => ++$next_message, conversation => $c->{display_id},
                                    phone => "+$c->{phone}", content => "paced $i to chat $c->{k}");
@@ -433,7 +445,7 @@ my %lat;
         my ($code) = $conn->request('POST', '/chatwoot/webhook', body => $body, headers => \%h);
         die "latency cw->wa: webhook answered $code\n" unless $code == 202;
     }
-    wait_sent($sent0 + $count, 'latency cw->wa');
+    wait_sent($sent0 + $warm + $count, 'latency cw->wa');
     # Each chat got replies i = k, k + CHATS, ...: checked in order below.
     my $events = mock_events($wa, since => $since);
     my @refused = grep { $_->{type} eq 'refused' || $_->{type} eq 'redelivered' } @$events;
@@ -456,13 +468,11 @@ my %lat;
         $in_of{"$i/$k"} = $arrived{$e->{id}} // die "latency cw->wa: no stanza seen for $e->{id}\n";
     }
     my (@cw, @out, @dec);
-    if ($ENV{BENCH_DEBUG}) {
-        my @i = sort { $a <=> $b } map { (split m{/}, $_)[0] } keys %sent;
-        my %k = map { (split m{/})[0] => $_ } keys %sent;
-        printf STDERR "reply %d: %.1f ms to the mock\n", $_, $in_of{$k{$_}} - 1000 * $sent{$k{$_}} for @i[0 .. 9], @i[-10 .. -1];
-    }
-    for (keys %sent) {
+    for (sort { (split m{/}, $a)[0] <=> (split m{/}, $b)[0] } keys %sent) {
         my $at = $at_of{$_} // die "latency cw->wa: reply $_ never delivered\n";
+        printf STDERR "cw->wa %s: to the mock %.1f ms, decrypted %.1f ms later\n", $_, $in_of{$_} - 1000 * $sent{$_},
+            $at - $in_of{$_} if $ENV{BENCH_DEBUG} && (split m{/})[0] % 10 == 0;
+        next if (split m{/})[0] <= $warm;
         push @cw, $at - 1000 * $sent{$_};
         push @out, $in_of{$_} - 1000 * $sent{$_};
         push @dec, $at - $in_of{$_};
@@ -490,7 +500,7 @@ printf "%-9s %8d %7.2f %8.0f %9s %9.0f %9.1f %9.1f %9.1f\n", 'wa->cw', @wa_cw{qw
 printf "%-9s %8d %7.2f %8.0f %9.0f %9.0f %9.1f %9.1f %9s\n", 'cw->wa', @cw_wa{qw(messages seconds rate intake ceiling)},
     @cw_wa{qw(helper_us mock_us)}, '-';
 print "\n";
-printf "latency at %d msg/s, %d messages each way (ms):\n", $RATE, $count;
+printf "latency at %d msg/s, %d messages each way after %d not counted (ms):\n", $RATE, $count, $warm;
 printf "%-9s %8s %8s %10s %10s %10s %10s\n", 'direction', 'median', 'p99', 'base med', 'base p99', 'added med', 'added p99';
 printf "%-9s %8.2f %8.2f %10.2f %10.2f %10.2f %10.2f\n", 'wa->cw', @{$lat{wa_cw}}{qw(p50 p99 base50 base99)},
     $lat{wa_cw}{p50} - $lat{wa_cw}{base50}, $lat{wa_cw}{p99} - $lat{wa_cw}{base99};
