@@ -14,7 +14,7 @@ use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
 use ChatwootTest::Payloads qw(message_created message_updated);
-use JSON::PP;
+use JSON::PP qw(encode_json);
 use Mojo::UserAgent;
 use Test::More;
 
@@ -102,11 +102,15 @@ like($again->{to}, $dev2, 'to the device that asked (under its LID: one session 
 like($again->{message}{extendedTextMessage}{text}, qr/See above\z/, 'which now reads it');
 is(scalar(grep { $_->{type} =~ /delivered$/ } @{$wa->events(id => $quote_id, since => $since)}), 1,
    'no other device got it again');
+ok($again->{retry}, 'recorded as a retry');
+is_deeply($wa->events(type => 'refused', since => $since), [], 'a resend to one device is no stale fan-out');
 
 # 6. A group reply: one skmsg, our sender key to each member device once.
 my $bo = $wa->wa_contact('4915100000002', name => 'Bo');
 my $g = $wa->wa_group(subject => 'Team', addressing_mode => 'lid', participants => ['4915100000001', '4915100000002']);
-my @members = (@ana_devices, $bo->{lid});
+# Our phone is a member device too: it gets the skmsg like the others.
+my @members = (@ana_devices, $bo->{lid}, $our_phone);
+my $group_id;
 for my $n (1, 2) {
     $since = $wa->last_seq;
     webhook_ok(for_chat(message_created(id => 7100 + $n, conversation => 16, content => "group $n"), $g->{jid}),
@@ -116,7 +120,35 @@ for my $n (1, 2) {
         like($d->{message}{conversation}, qr/group $n\z/, "group reply $n: $to reads it from the skmsg");
     }
     $t->wait_for(sub { outbox_state(7100 + $n) eq 'sent' }, 15, "group reply $n sent");
+    my ($first) = grep { $_->{to} eq $members[0] } @{$wa->events(type => 'delivered', since => $since)};
+    $group_id = $first->{id};
+    is_deeply($wa->deliveries($first->{id}), { map { $_ => 1 } @members }, "group reply $n: each member device once");
+    is_deeply([grep { $_->{stale} } @{$wa->events(type => 'refused', since => $since)}], [],
+              "group reply $n: the server took our device set");
 }
+
+# Ana's second device lost the group reply: its retry receipt (participant=
+# its PN) gets the reply in a 1:1 enc to that device only, our sender key
+# along, as whatsmeow answers (participant=, a bare <enc count>).
+$since = $wa->last_seq;
+$wa->wa_retry(from => '4915100000001', device => 2, id => $group_id, fresh_session => 1);
+my $gagain = $wa->wait_match('delivered', id => $group_id, to => "$ana_lid:2\@lid", since => $since, timeout => 20);
+ok($gagain->{retry}, 'the group reply again to the device that asked, as a retry');
+like($gagain->{message}{conversation}, qr/group 2\z/, 'which reads it');
+is_deeply($wa->deliveries($group_id, since => $since), { "$ana_lid:2\@lid" => 1 }, 'no other member got it again');
+is_deeply($wa->events(type => 'refused', since => $since), [], 'the server took the resend');
+
+# A PN-addressed group: the same, on phone numbers.
+my $gp = $wa->wa_group(subject => 'Old team', addressing_mode => 'pn', participants => ['4915100000001', '4915100000002']);
+$since = $wa->last_seq;
+webhook_ok(for_chat(message_created(id => 7103, conversation => 19, content => 'pn group'), $gp->{jid}),
+           'a reply to a PN-addressed group');
+for my $to ('4915100000001@s.whatsapp.net', '4915100000001:2@s.whatsapp.net', '4915100000002@s.whatsapp.net') {
+    my $d = $wa->wait_match('delivered', to => $to, enc => 'skmsg', since => $since, timeout => 20);
+    like($d->{message}{conversation}, qr/pn group\z/, "PN group: $to reads it");
+    is($d->{addressing}, 'pn', "PN group: $to addressed by phone number");
+}
+$t->wait_for(sub { outbox_state(7103) eq 'sent' }, 15, 'the PN group reply sent');
 
 # 7. A contact under the first-contact limit: 463, failed in Chatwoot with the reason, not retried.
 my $cy = $wa->wa_contact('4915100000003', name => 'Cy');
@@ -146,6 +178,37 @@ is(outbox_state($mid), 'failed', 'the outbox entry failed');
 my $tries = grep { ($_->{node}{attrs}{to} // '') =~ /^\Q$cy->{lid}\E|^4915100000003/ }
     @{$wa->events(type => 'received', tag => 'message', since => $since)};
 is($tries, 1, 'sent once, never retried');
+
+# 8. Contacts that take DMs only with a trusted-contact token: the token
+# they granted (kept under their LID) rides along; without one, a cstoken
+# from the NCT salt does.  (The receive path stores the token from the
+# contact's notification; the salt, which comes with history sync, the test
+# puts where it is kept.)
+my $now = time;
+my $ed = $wa->wa_contact('4915100000005', name => 'Ed', requires_token => 1);
+$wa->wa_privacy_token('4915100000005', token_hex => 'c0ffee0102030405', t => $now);
+$t->wait_for(sub { $t->sql(q{SELECT count(*) FROM wa_privacy_tokens WHERE device = 'main' AND lid = ?
+                              AND token = X'c0ffee0102030405'}, $ed->{lid})->[0][0] },
+             15, 'the token it granted is kept under its LID');
+$since = $wa->last_seq;
+webhook_ok(message_created(id => 7201, conversation => 17, phone => '+4915100000005', content => 'token'),
+           'a reply to a contact that needs a token');
+like($wa->wait_delivered(to => $ed->{lid}, since => $since, timeout => 20)->{message}{conversation}, qr/token\z/,
+     'with the tctoken it granted: delivered');
+$t->wait_for(sub { outbox_state(7201) eq 'sent' }, 15, 'and sent');
+my $issued = $t->wait_for(sub { $wa->events(type => 'token-issued', since => $since)->[0] }, 15, 'our token issued back');
+like(encode_json($issued), qr/\Q$ed->{lid}\E/, 'our own token goes to them after the DM');
+
+my $fy = $wa->wa_contact('4915100000006', name => 'Fy', requires_token => 1);
+$wa->wa_nct_salt('000102030405060708090a0b0c0d0e0f');
+$t->sql(q{INSERT INTO wa_device_values (device, key, value) VALUES ('main', 'nct_salt', X'000102030405060708090a0b0c0d0e0f')});
+$since = $wa->last_seq;
+webhook_ok(message_created(id => 7202, conversation => 18, phone => '+4915100000006', content => 'salted'),
+           'a reply to a contact that needs a token, none granted');
+like($wa->wait_delivered(to => $fy->{lid}, since => $since, timeout => 20)->{message}{conversation}, qr/salted\z/,
+     'with a cstoken from the NCT salt: delivered');
+$t->wait_for(sub { outbox_state(7202) eq 'sent' }, 15, 'and sent');
+is_deeply([grep { !$_->{stale} } @{$wa->events(type => 'refused', since => $since)}], [], 'nothing refused');
 
 $wa->stop;
 done_testing;

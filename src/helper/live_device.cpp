@@ -360,8 +360,12 @@ void LiveDevice::handle(ws::Event& event)
             // A recipient could not decrypt one of ours: answered before the
             // ack, so a crash in between gets the receipt again.
             const Node node = st->to_node();
-            if (node.attr("type") == std::optional<std::string_view>("retry") &&
-                !sender_.on_retry_receipt(*conn_, node, static_cast<std::int64_t>(ngx_time()))) {
+            if (node.attr("type") == std::optional<std::string_view>("retry")) {
+                // Handled here and now (the resend is made from the stored
+                // plaintext), so it is not kept: acked once handled, or
+                // left unacked for the server to deliver again.
+                if (sender_.on_retry_receipt(*conn_, node, static_cast<std::int64_t>(ngx_time())))
+                    (void) conn_->send_ack(st->view);
                 return;
             }
         }

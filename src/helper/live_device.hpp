@@ -35,8 +35,8 @@
 #include "device.hpp"
 #include "curl_multi_driver.hpp"
 #include "device_keys.hpp"
-#include "message_receiver.hpp"
 #include "message_sender.hpp"
+#include "message_receiver.hpp"
 #include "ngx.hpp"
 #include "websocket_connection.hpp"
 

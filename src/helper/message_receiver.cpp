@@ -61,18 +61,14 @@ std::optional<bridge::WaMessage> to_wa_message(const msg::MessageEnvelope& env,
         m.text = c.text;
         break;
     case K::reaction:
-        m.kind = bridge::WaMessage::Kind::reaction;
-        m.target = c.target;
-        m.text = c.text;
-        break;
     case K::revoke:
-        m.kind = bridge::WaMessage::Kind::revoke;
-        m.target = c.target;
-        break;
     case K::edit:
-        m.kind = bridge::WaMessage::Kind::edit;
+        // About another message: the emoji, nothing, or the new text.
+        m.kind = c.kind == K::reaction ? bridge::WaMessage::Kind::reaction
+                 : c.kind == K::revoke ? bridge::WaMessage::Kind::revoke
+                                       : bridge::WaMessage::Kind::edit;
         m.target = c.target;
-        m.text = c.text;
+        m.text = c.kind == K::revoke ? std::string() : c.text;
         break;
     case K::location:
         m.text = bridge::location_text({c.location->latitude, c.location->longitude,
@@ -159,8 +155,8 @@ bool MessageReceiver::add_row(const bridge::WaMessage& m, int64_t now,
             options_.inbox.c_str(), m.chat.c_str());
         return false;
     }
-    // Each kind has its own WhatsApp id, but a read row has none: its
-    // targets name it.
+    // One row per WhatsApp id: a message filed again (a resend after our
+    // retry receipt, a second content part) adds nothing.
     if (!inbound_.add(options_.inbox, m.id, m.chat, bridge::to_json(m), now)) return false;
     if (std::find(chats.begin(), chats.end(), m.chat) == chats.end()) chats.push_back(m.chat);
     return true;
@@ -179,14 +175,41 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
             send_receipt(owed.id, *node, owed.tag, send, now);
         }
         for (;;) {
+            // One commit for the batch (each stanza in a savepoint of its
+            // own): a commit is an fsync, and one per message would bound
+            // the receive rate by the disk.  Receipts and the runtime's
+            // news go after the batch's commit, never before.
             auto rows = stanzas_.oldest(options_.inbox, kBatch);
             std::size_t progress = 0;
-            for (const auto& row : rows) {
-                if (!handle(row, send, events, now)) continue;
-                ++progress;
+            std::vector<After> after;
+            bool stopped = false;
+            {
+                store::UnitOfWork batch(db_);
+                for (const auto& row : rows) {
+                    try {
+                        if (!handle(row, after, now)) continue;
+                    } catch (const std::exception& e) {
+                        // This stanza's savepoint is undone; what came
+                        // before it commits, the rest waits for the next
+                        // drain.
+                        log(LogLevel::error,
+                            "chatwoot helper: inbox \"%s\": a WhatsApp message waits in the "
+                            "store (%s); tried again with the next one",
+                            options_.inbox.c_str(), e.what());
+                        stopped = true;
+                        break;
+                    }
+                    ++progress;
+                }
+                batch.commit();
+            }
+            for (const After& a : after) {
+                if (a.receipt) send_receipt(a.row_id, a.node, *a.receipt, send, now);
+                if (events != nullptr)
+                    for (const std::string& chat : a.chats) events->inbound(chat);
             }
             handled += progress;
-            if (rows.size() < kBatch || progress == 0) break;
+            if (stopped || rows.size() < kBatch || progress == 0) break;
         }
     } catch (const std::exception& e) {
         log(LogLevel::error,
@@ -197,8 +220,8 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
     return handled;
 }
 
-bool MessageReceiver::handle(const store::WaStanzaRepository::Kept& row, const Send& send,
-                             DeviceEvents* events, int64_t now)
+bool MessageReceiver::handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,
+                             int64_t now)
 {
     auto decoded = wa::binary::decode_node(row.node);
     if (!decoded) {
@@ -210,16 +233,17 @@ bool MessageReceiver::handle(const store::WaStanzaRepository::Kept& row, const S
     const Node& node = *decoded;
     if (row.tag == "receipt") {
         // Someone's retry receipt for our message: the send path's.
-        return retry_receipt_hook && retry_receipt_hook(row.id, node);
+        if (retry_receipt_hook) return retry_receipt_hook(row.id, node);
+        stanzas_.done(row.id, now, std::nullopt);  // handled where it came in
+        return true;
     }
     if (row.tag != "message") {
         stanzas_.done(row.id, now, std::nullopt);
         return true;
     }
     Outcome outcome = file(row.id, node, now);  // throws on a store failure: nothing kept
-    if (outcome.receipt) send_receipt(row.id, node, *outcome.receipt, send, now);
-    if (events != nullptr)
-        for (const std::string& chat : outcome.chats) events->inbound(chat);
+    if (outcome.receipt || !outcome.chats.empty())
+        after.push_back(After{row.id, node, std::move(outcome.receipt), std::move(outcome.chats)});
     return true;
 }
 

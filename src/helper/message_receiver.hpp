@@ -24,8 +24,9 @@
 // Also: read receipts of contacts (a "read" row so Chatwoot marks our
 // messages read), device-list, privacy-token and account-restriction
 // notifications.  Retry receipts someone sends us (rows of tag "receipt")
-// belong to the send path: `retry_receipt_hook` handles them when set,
-// else they stay for it.
+// belong to the send path, which answers them as they come in (LiveDevice
+// does not keep them); a kept one is handed to `retry_receipt_hook` when
+// set, else marked done.
 #pragma once
 
 #include "device.hpp"
@@ -107,8 +108,15 @@ private:
         std::vector<std::string> chats;      // with new rows
     };
 
-    bool handle(const store::WaStanzaRepository::Kept& row, const Send& send,
-                DeviceEvents* events, int64_t now);
+    // What a handled stanza owes once its batch is committed.
+    struct After {
+        int64_t row_id = 0;
+        wa::binary::Node node;
+        std::optional<std::string> receipt;
+        std::vector<std::string> chats;
+    };
+    bool handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,
+                int64_t now);
     Outcome file(int64_t row_id, const wa::binary::Node& node, int64_t now);
     void send_receipt(int64_t row_id, const wa::binary::Node& node, std::string_view receipt,
                       const Send& send, int64_t now);

@@ -465,7 +465,6 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     // Every ratchet advance below commits with the recent send, or none.
     store::UnitOfWork unit(db_);
     wm::MessageStanza st{id, group ? chat : *job.target};
-    if (message.has_protocolmessage()) st.type = "text";
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
         auto address = wa::signal::address_of(d);
@@ -845,7 +844,17 @@ void MessageSender::connection_lost()
 
 void MessageSender::devices_changed(const Jid& user)
 {
-    state_.drop_device_list(user.without_device().to_string());
+    // The list is cached under the LID for DMs and under either form for
+    // groups: both go.
+    const Jid u = user.without_device();
+    state_.drop_device_list(u.to_string());
+    std::optional<std::string> other;
+    if (u.kind() == JidKind::phone_number) {
+        if (auto lid = store_.lid_for_pn(u.user())) other = *lid + "@" + std::string(wa::binary::kServerLid);
+    } else if (u.kind() == JidKind::lid) {
+        if (auto pn = store_.pn_for_lid(u.user())) other = *pn + "@" + std::string(wa::binary::kServerPhone);
+    }
+    if (other) state_.drop_device_list(*other);
 }
 
 }  // namespace chatwoot::helper

@@ -26,19 +26,30 @@ bool WaStanzaRepository::keep(std::string_view device, std::string_view stanza_k
     return db_.changes() > 0;
 }
 
-std::vector<WaStanzaRepository::Kept> WaStanzaRepository::oldest(std::string_view device,
-                                                                 size_t limit)
+namespace {
+
+// Rows of (id, text, node), as both look-ups select them.
+std::vector<WaStanzaRepository::Kept> kept_rows(Statement& st, std::string_view device,
+                                                size_t limit)
 {
-    std::vector<Kept> out;
-    oldest_.bind(1, device).bind(2, static_cast<int64_t>(limit));
-    oldest_.each_row([&](const Statement& st) {
-        Kept k;
-        k.id = st.column_int(0);
-        k.tag = st.column_text(1);
-        k.node = st.column_blob(2);
+    std::vector<WaStanzaRepository::Kept> out;
+    st.bind(1, device).bind(2, static_cast<int64_t>(limit));
+    st.each_row([&](const Statement& row) {
+        WaStanzaRepository::Kept k;
+        k.id = row.column_int(0);
+        k.tag = row.column_text(1);
+        k.node = row.column_blob(2);
         out.push_back(std::move(k));
     });
     return out;
+}
+
+}  // namespace
+
+std::vector<WaStanzaRepository::Kept> WaStanzaRepository::oldest(std::string_view device,
+                                                                 size_t limit)
+{
+    return kept_rows(oldest_, device, limit);
 }
 
 void WaStanzaRepository::remove(int64_t id)
@@ -61,16 +72,7 @@ void WaStanzaRepository::done(int64_t id, int64_t now, std::optional<std::string
 std::vector<WaStanzaRepository::Kept> WaStanzaRepository::owed_receipts(std::string_view device,
                                                                         size_t limit)
 {
-    std::vector<Kept> out;
-    owed_.bind(1, device).bind(2, static_cast<int64_t>(limit));
-    owed_.each_row([&](const Statement& st) {
-        Kept k;
-        k.id = st.column_int(0);
-        k.tag = st.column_text(1);
-        k.node = st.column_blob(2);
-        out.push_back(std::move(k));
-    });
-    return out;
+    return kept_rows(owed_, device, limit);
 }
 
 void WaStanzaRepository::receipt_sent(int64_t id)

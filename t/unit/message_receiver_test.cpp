@@ -275,6 +275,59 @@ TEST(MessageReceiver, OnePersonIsOneChatWhateverFormTheyWriteIn)
     EXPECT_EQ(rig.signal.pn_for_lid("333444"), std::optional<std::string>("15550000003"));
 }
 
+// Our phone (device 0 of our own number) mirrors what it sent to a
+// contact, wrapped in DeviceSentMessage: a from_me row in the contact's
+// chat; the echo of an agent reply we sent ourselves (wa_sent) is not
+// filed again; a chat the inbox ignores is not filed at all.  Each still
+// gets its receipt ("sender": our own account's message).
+TEST(MessageReceiver, OurPhonesMessagesMirrorOurEchoesAndIgnoredChatsDoNot)
+{
+    Rig rig;
+    auto keygen = wa::crypto::SignalContext::create(wa::crypto::seeded_random(wa::as_bytes("phone")));
+    wa::signal::MemoryProtocolStore phone_store(wa::signal::generate_local_identity(*keygen).value());
+    auto phone = wa::signal::ProtocolContext::create(wa::crypto::seeded_random(wa::as_bytes("ph")),
+                                                     phone_store).value();
+    const wa::signal::Address us{"15550000002", 1};
+    ASSERT_TRUE(wa::signal::process_prekey_bundle(phone, us, rig.bundle).ok());
+    auto sent_by_phone = [&](const std::string& id, const std::string& to, const std::string& text) {
+        wa::proto::Message m;
+        m.mutable_devicesentmessage()->set_destinationjid(to);
+        m.mutable_devicesentmessage()->mutable_message()->set_conversation(text);
+        std::string bytes = m.SerializeAsString();
+        Bytes padded = wa::signal::pad_message(wa::as_bytes(bytes),
+                                               wa::crypto::seeded_random(wa::as_bytes("p"))).value();
+        auto e = wa::signal::encrypt(phone, us, padded).value();
+        return message(id, "15550000002@s.whatsapp.net",
+                       {{std::string(wa::signal::enc_type(e.type)), e.ciphertext}},
+                       {{"recipient", wa::binary::jid_value(*Jid::parse(to))}});
+    };
+
+    rig.keep(sent_by_phone("MINE1", "15550000001@s.whatsapp.net", "typed on the phone"));
+    rig.temp.db->prepare("INSERT INTO wa_sent (inbox, wa_id, chat, chatwoot_message_id, sent_at)"
+                         " VALUES ('support', 'AGENT1', '15550000001@s.whatsapp.net', 5, 1)").run();
+    rig.keep(sent_by_phone("AGENT1", "15550000001@s.whatsapp.net", "an agent's reply, echoed"));
+    rig.drain();
+    auto rows = rig.inbound();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].id, "MINE1");
+    EXPECT_TRUE(rows[0].from_me);
+    EXPECT_EQ(rows[0].chat, "15550000001@s.whatsapp.net");
+    EXPECT_EQ(rows[0].text, "typed on the phone");
+    ASSERT_EQ(rig.sent.size(), 2u);
+    EXPECT_EQ(rig.sent[0].attr("type"), "sender");
+    EXPECT_EQ(rig.sent[1].attr("type"), "sender");
+
+    // The inbox ignores that chat: receipted, not filed.
+    bridge::IntakeFilter intake;
+    intake.ignored_chats.insert("15550000009@s.whatsapp.net");
+    MessageReceiver ignoring{MessageReceiver::Options{kInbox, intake, false}, *rig.temp.db, rig.signal,
+                             rig.keys, wa::crypto::seeded_random(wa::as_bytes("rx3"))};
+    rig.keep(sent_by_phone("MINE2", "15550000009@s.whatsapp.net", "to an ignored chat"));
+    ignoring.drain([&](const Node& n) { rig.sent.push_back(n); return true; }, &rig.events, 1700000100);
+    EXPECT_EQ(rig.inbound().size(), 1u);
+    EXPECT_EQ(rig.sent.size(), 3u);
+}
+
 TEST(MessageReceiver, AKnownMappingFilesANewPersonUnderThePhoneNumber)
 {
     Rig rig;

@@ -394,6 +394,17 @@ TEST(MessageSender, QuoteAndRevoke)
     EXPECT_TRUE(pm.key().fromme());
 }
 
+TEST(MessageSender, ADevicesNotificationDropsTheCachedListsOfBothForms)
+{
+    KnownContact h;
+    store::SendStateRepository st(*h.db.db, "inbox");
+    st.put_device_list("4915112345678@s.whatsapp.net", "0", 1);
+    h.sender->devices_changed(J("4915112345678@s.whatsapp.net"));
+    EXPECT_FALSE(st.device_list("4915112345678@s.whatsapp.net").has_value());
+    EXPECT_FALSE(st.device_list("4455@lid").has_value());
+    EXPECT_TRUE(st.device_list("2000@lid").has_value());  // ours stays
+}
+
 TEST(MessageSender, TypingAndReadGoAtOnce)
 {
     SenderHarness h;

@@ -1,6 +1,6 @@
 #include "wa/message/ack.hpp"
 
-#include <charconv>
+#include "wa/message/decimal.hpp"
 
 namespace chatwoot::wa::message {
 
@@ -12,11 +12,7 @@ using binary::Node;
 template <class T>
 std::optional<T> number(std::string_view text)
 {
-    T v{};
-    if (text.empty() || text.size() > 20) return std::nullopt;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return v;
+    return parse_decimal<T>(text);
 }
 
 Result<std::string> message_id(const Node& n, std::string_view what)

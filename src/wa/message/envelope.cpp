@@ -1,7 +1,8 @@
 #include "wa/message/envelope.hpp"
 
+#include "wa/message/decimal.hpp"
+
 #include <algorithm>
-#include <charconv>
 
 namespace chatwoot::wa::message {
 
@@ -21,9 +22,8 @@ Error bad(std::string what)
 template <typename T>
 std::optional<T> number(std::string_view text, T max, bool& ok)
 {
-    T v{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    ok = ec == std::errc() && end == text.data() + text.size() && v >= 0 && v <= max;
+    auto v = parse_decimal<T>(text);
+    ok = v && *v >= 0 && *v <= max;
     if (!ok) return std::nullopt;
     return v;
 }

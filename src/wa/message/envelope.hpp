@@ -32,6 +32,7 @@
 #include "wa/binary/node.hpp"
 #include "wa/bytes.hpp"
 #include "wa/error.hpp"
+#include "wa/message/addressing.hpp"
 
 namespace chatwoot::wa::message {
 
@@ -62,7 +63,6 @@ struct OwnAccount {
     std::string lid_user;  // the LID user, "" when unknown
 };
 
-enum class AddressingMode : std::uint8_t { none, pn, lid };
 
 struct MessageEnvelope {
     std::string id;

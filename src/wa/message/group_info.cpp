@@ -26,7 +26,12 @@ Result<std::optional<Jid>> optional_user(const Node& n, std::string_view key)
 
 std::string_view addressing_mode_name(AddressingMode mode)
 {
-    return mode == AddressingMode::lid ? "lid" : "pn";
+    switch (mode) {
+    case AddressingMode::lid: return "lid";
+    case AddressingMode::pn: return "pn";
+    case AddressingMode::none: break;
+    }
+    return "";
 }
 
 Node group_info_query(const Jid& group)

@@ -15,15 +15,14 @@
 #include <vector>
 
 #include "wa/binary/jid.hpp"
+#include "wa/message/addressing.hpp"
 #include "wa/binary/node.hpp"
 #include "wa/error.hpp"
-#include "wa/message/envelope.hpp"  // AddressingMode (none, pn, lid)
 
 namespace chatwoot::wa::message {
 
 inline constexpr std::size_t kMaxGroupParticipants = 4096;
 
-std::string_view addressing_mode_name(AddressingMode mode);
 
 struct GroupParticipant {
     binary::Jid jid;                    // how the group addresses them

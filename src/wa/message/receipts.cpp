@@ -1,6 +1,7 @@
 #include "wa/message/receipts.hpp"
 
-#include <charconv>
+#include "wa/message/decimal.hpp"
+
 
 #include <rapidjson/document.h>
 
@@ -41,10 +42,7 @@ Node bytes_node(std::string tag, ByteView bytes)
 
 std::optional<std::int64_t> to_int(std::string_view text)
 {
-    std::int64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return v;
+    return parse_decimal<std::int64_t>(text);
 }
 
 std::int64_t int_attr(const Node& n, std::string_view key)

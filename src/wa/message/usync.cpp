@@ -1,6 +1,6 @@
 #include "wa/message/usync.hpp"
 
-#include <charconv>
+#include "wa/message/decimal.hpp"
 
 namespace chatwoot::wa::message {
 
@@ -33,11 +33,7 @@ Node usync_iq(std::string_view sid, std::string_view context, Children query, Ch
 template <class T>
 std::optional<T> number(std::string_view text)
 {
-    T v{};
-    if (text.empty() || text.size() > 20) return std::nullopt;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return v;
+    return parse_decimal<T>(text);
 }
 
 Error bad(const std::string& what)

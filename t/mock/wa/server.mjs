@@ -156,6 +156,17 @@
 //                  of every device the message fans out to: the chat's and our own, not the
 //                  sending companion, hosted left out of groups))[0:6] (whatsmeow's ADString).
 //                  The ack: <ack class="message" id from=<to> t [phash] [error]>.
+//                  A retry resend (waweb.md 1.17) is a send to the devices that asked, not a
+//                  fan-out: every enc carries count.  whatsmeow's form: one pkmsg|msg <enc count>
+//                  straight in the message, no <participants>, the device named by to=<device
+//                  JID> in a DM and by participant=<device JID> in a group (no skmsg; an SKDM in
+//                  its plaintext goes into the device's sender keys and out of the record);
+//                  <participants> with <enc count> for each is taken as well.  No device-set,
+//                  phash or token check applies, and the ack has no phash.  Event delivered
+//                  {retry:true}, redelivered (retry:true) when that device had it and did not ask.
+//                  A device is one device under its PN and its LID: deliveries, retries
+//                  asked for (POST retry names it by PN) and its session are the same either way;
+//                  delivered.to names it as the chat addresses it.
 //
 // POST raw is for hostile-server tests: the bytes (hex, or `size` bytes of
 // the value `fill`) go in at one layer, unchecked:

@@ -22,7 +22,7 @@ export function phash(jids) {
         const m = /^(\d+)(?::(\d+))?@(.+)$/.exec(j)
         return `${m[1]}.0:${m[2] ?? 0}@${m[3]}`
     }).sort()
-    return '2:' + crypto.createHash('sha256').update(ad.join('')).digest('base64').slice(0, 6)
+    return '2:' + crypto.createHash('sha256').update(ad.join('')).digest().subarray(0, 6).toString('base64')
 }
 
 export class Companion {

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto'
 import * as B from 'baileys'
 import { signalAddress, pad, unpad } from './signal-party.mjs'
-import { parseJid, deviceJid, participantHash, PN, LID, WorldError } from './world.mjs'
+import { parseJid, deviceJid, participantHash, samePhash, PN, LID, WorldError } from './world.mjs'
 import { curveVerify } from './curve.mjs'
 import { ACCOUNT_PREFIX, DEVICE_PREFIX } from './phone.mjs'
 
@@ -368,11 +368,13 @@ export class Messaging {
         if (!out) throw new WorldError(`no message ${id} from our account`)
         const jid = deviceJid(c.phone, device, PN)
         if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
+        // Kept by "phone:device": the resend may name the device by its LID.
+        const key = `${c.phone}:${device}`
         out.retries ??= new Map()
-        const count = (out.retries.get(jid) ?? 0) + 1
-        out.retries.set(jid, count)
+        const count = (out.retries.get(key) ?? 0) + 1
+        out.retries.set(key, count)
         out.retryPending ??= new Set()
-        out.retryPending.add(jid)
+        out.retryPending.add(key)
         const be = (n, w) => { const b = Buffer.alloc(w); b.writeUIntBE(n, 0, w); return b }
         const a = { id, t: String(this.mock.nowSeconds()), type: 'retry' }
         if (out.group) { a.from = out.group; a.participant = jid } else a.from = jid
@@ -513,11 +515,19 @@ export class Messaging {
         }
         if (!a.id) return refuse('message without id')
         if (!MESSAGE_TYPES.has(a.type)) return refuse(`message type=${a.type ?? '(none)'}`)
+        // A retry resend in whatsmeow's form (waweb.md 1.17): one pkmsg/msg
+        // <enc count> straight in the message, no <participants>, for the one
+        // device that asked: named by `to` in a DM (a device JID), by
+        // `participant` in a group.
+        const parts = child(node, 'participants')
+        const bare = kids(node).filter(x => x.tag === 'enc')
+        const bareRetry = !parts && bare.length === 1 && bare[0].attrs.type !== 'skmsg' && bare[0].attrs.count !== undefined
         const to = parseJid(a.to)
-        if (!to || to.ad) return refuse(`to=${a.to} is not a user or group JID`)
+        if (!to || (to.ad && !bareRetry)) return refuse(`to=${a.to} is not a user or group JID`)
         const group = to.server === 'g.us' ? this.world.group(a.to) : null
         if (to.server === 'g.us' && !group) return refuse(`no group ${a.to}`, '404')
         const peerToSelf = !group && (to.user === ourPhone || to.user === this.mock.lidFor(ourPhone))
+        if (bareRetry && peerToSelf) return refuse('a retry resend to our own devices (the mock never asks for one)')
         const contact = group || peerToSelf ? null : this.world.contact(a.to)
         if (!group && !peerToSelf && !contact) return refuse(`${a.to} is not on WhatsApp`, '404')
         if (peerToSelf && a.category !== 'peer') return refuse('a message to our own account without category="peer"')
@@ -526,7 +536,6 @@ export class Messaging {
         if (forced) return refuse(`ack-policy: error ${forced}`, String(forced))
 
         // Every <to><enc>, each device once.
-        const parts = child(node, 'participants')
         const encs = new Map()
         for (const t of kids(parts)) {
             if (t.tag !== 'to') return refuse(`<participants> holds <${t.tag}>`)
@@ -539,12 +548,26 @@ export class Messaging {
             const type = e[0].attrs.type
             if (!['pkmsg', 'msg'].includes(type)) return refuse(`<to jid=${t.attrs.jid}><enc type=${type}>`)
             if (e[0].attrs.v !== '2') return refuse(`<enc v=${e[0].attrs.v}>, want 2`)
-            encs.set(k, { jid: t.attrs.jid, j, type, body: bytesOf(e[0]) })
+            encs.set(k, { jid: t.attrs.jid, j, type, body: bytesOf(e[0]), count: e[0].attrs.count })
         }
-        const skEnc = kids(node).find(x => x.tag === 'enc')
-        if (group && !skEnc) return refuse('a group message without the skmsg <enc>')
+        if (bareRetry) {
+            const target = group ? a.participant : a.to
+            const j = parseJid(target)
+            if (!j || j.server === 'g.us') return refuse(`retry resend: ${group ? 'participant' : 'to'}=${target ?? '(none)'} is not a device JID`)
+            const e = bare[0]
+            if (!['pkmsg', 'msg'].includes(e.attrs.type)) return refuse(`retry resend: <enc type=${e.attrs.type}>`)
+            if (e.attrs.v !== '2') return refuse(`<enc v=${e.attrs.v}>, want 2`)
+            encs.set(`${this.phoneOf(j, ourPhone)}:${j.device}`, { jid: target, j, type: e.attrs.type, body: bytesOf(e), count: e.attrs.count })
+        }
+        // A retry resend (every enc with count, no skmsg) goes to the devices
+        // that asked for it: not a fan-out, so no device-set or phash check.
+        const retryResend = encs.size > 0 && [...encs.values()].every(e => e.count !== undefined)
+        if (retryResend && [...encs.values()].some(e => !/^[1-9]\d*$/.test(e.count))) return refuse('retry resend: <enc count> is not a positive number')
+        const skEnc = bareRetry ? null : bare[0]
+        if (group && !skEnc && !retryResend) return refuse('a group message without the skmsg <enc>')
         if (!group && skEnc) return refuse('a direct message with an <enc> outside <participants>')
         if (skEnc && skEnc.attrs.type !== 'skmsg') return refuse(`the group <enc> is ${skEnc.attrs.type}, want skmsg`)
+        if (retryResend && skEnc) return refuse('a retry resend with a skmsg <enc>')
 
         // device-identity iff some pkmsg, and it must verify.
         const anyPk = [...encs.values()].some(e => e.type === 'pkmsg')
@@ -553,8 +576,9 @@ export class Messaging {
         if (!anyPk && di) return refuse('<device-identity> without any pkmsg')
         if (di) { const why = this.checkDeviceIdentity(conn, di); if (why) return refuse(why) }
 
-        // Trusted-contact tokens (waweb-2026.md 3).
-        if (contact) {
+        // Trusted-contact tokens (waweb-2026.md 3); a retry resend carries
+        // none (whatsmeow's has only the enc): the message passed already.
+        if (contact && !retryResend) {
             const tc = bytesOf(child(node, 'tctoken')), cs = bytesOf(child(node, 'cstoken'))
             const tokenOk = this.tokenValid(contact, tc) || (cs && contact.nctSalt && cs.equals(crypto.createHmac('sha256', contact.nctSalt).update(`${contact.lid}@lid`).digest()))
             if (contact.requiresToken && !tokenOk) return refuse(`${contact.phone} requires a trusted-contact token`, '463')
@@ -578,9 +602,9 @@ export class Messaging {
         const holders = group?.companionSkHolders?.get(conn.deviceKey()) ?? new Set()
         const missing = fan.filter(d => !encs.has(keyOf(d)) && !(group && holders.has(keyOf(d))))
         let stale = null
-        if (missing.length) stale = `no <enc> for ${missing.map(keyOf).join(', ')}`
+        if (missing.length && !retryResend) stale = `no <enc> for ${missing.map(keyOf).join(', ')}`
         if (extra.length) stale = [stale, `<enc> for ${extra.join(', ')}, no such device`].filter(Boolean).join('; ')
-        if (group && a.phash !== serverPhash) stale = stale ?? `phash ${a.phash ?? '(none)'}, want ${serverPhash}`
+        if (group && !retryResend && !samePhash(a.phash, serverPhash)) stale = stale ?? `phash ${a.phash ?? '(none)'}, want ${serverPhash}`
         if (stale) {
             // The real server takes the message for the devices that got it and
             // answers with its own phash: the sender learns its list is stale.
@@ -591,7 +615,7 @@ export class Messaging {
         // Decrypt for each device the server plays.
         const senderAddr = { name: ourPhone, device: ourDev }
         const senderJid = group && group.addressingMode === 'lid' ? deviceJid(this.mock.lidFor(ourPhone), ourDev, LID) : deviceJid(ourPhone, ourDev, PN)
-        const outRec = { id: a.id, t: this.mock.nowSeconds(), group: group?.jid ?? null, devices: [], chat: a.to }
+        const outRec = { id: a.id, t: this.mock.nowSeconds(), group: group?.jid ?? null, devices: [], chat: chatJid ?? a.to }
         let skPlain = null
         const results = []
         for (const d of fan) {
@@ -602,7 +626,7 @@ export class Messaging {
                 // Another companion of ours: the server passes its enc on (it cannot read it).
                 if (e) {
                     this.forward(conn, node, d.device, e, skEnc, group)
-                    results.push({ jid, enc: e.type, message: null, forwarded: true })
+                    results.push({ jid, key: k, enc: e.type, message: null, forwarded: true })
                 }
                 continue
             }
@@ -623,7 +647,7 @@ export class Messaging {
                         group.companionSkHolders.set(conn.deviceKey(), h)
                     }
                 }
-                if (group) {
+                if (group && skEnc) {
                     const plain = unpad(await party.groupDecrypt(group.jid, { name: signalAddress(senderJid).name, device: ourDev }, bytesOf(skEnc)))
                     message = P.Message.decode(plain)
                     encType = 'skmsg'
@@ -632,6 +656,12 @@ export class Messaging {
                 return refuse(`${jid} cannot decrypt: ${err.message}`, '400')
             }
             if (!message) continue
+            if (retryResend && group && message.senderKeyDistributionMessage) {
+                // whatsmeow sends our sender key along in a group retry: taken
+                // above, not part of what the member reads.
+                message.senderKeyDistributionMessage = null
+                if (!Object.keys(messageJson(message)).length) return refuse(`retry resend to ${jid}: only a sender key, no message`)
+            }
             const dsm = message.deviceSentMessage
             if (!group && !peerToSelf && d.owner === 'phone') {
                 if (!dsm) return refuse(`our phone ${jid} got no DeviceSentMessage wrapper`)
@@ -639,21 +669,25 @@ export class Messaging {
                 if (!dest || dest.ad || this.world.contact(dsm.destinationJid) !== contact) return refuse(`DeviceSentMessage destinationJid ${dsm.destinationJid} is not ${a.to}`)
                 message = dsm.message ?? P.Message.create()
             } else if (dsm) return refuse(`${jid} (not ours) got a DeviceSentMessage wrapper`)
-            results.push({ jid, enc: encType, message: messageJson(message) })
+            results.push({ jid, key: k, enc: encType, message: messageJson(message) })
             outRec.devices.push(jid)
         }
+        // Keyed by "phone:device": a device is one device under its PN and its
+        // LID alike (the client answers a PN-named retry under the LID).
+        // `to` is the device as the chat addresses it.
         for (const r of results) {
-            const k = `${r.jid}|${a.id}`
+            const k = `${r.key}|${a.id}`
             const n = (this.seen.get(k) ?? 0) + 1
             this.seen.set(k, n)
-            const retry = this.outgoing.get(a.id)?.retryPending?.has(r.jid) ?? false
-            this.emit({ type: n === 1 || retry ? 'delivered' : 'redelivered', conn: conn.id, to: r.jid, id: a.id, chat: a.to, enc: r.enc,
+            const asked = this.outgoing.get(a.id)?.retryPending?.has(r.key) ?? false
+            const retry = asked || retryResend
+            this.emit({ type: n === 1 || asked ? 'delivered' : 'redelivered', conn: conn.id, to: r.jid, id: a.id, chat: group ? group.jid : chatJid ?? a.to, enc: r.enc,
                 message: r.message, addressing: to.server === LID || group?.addressingMode === 'lid' ? 'lid' : 'pn', retry, ...(r.forwarded ? { forwarded: true } : {}) })
-            if (retry) this.outgoing.get(a.id).retryPending.delete(r.jid)
+            if (asked) this.outgoing.get(a.id).retryPending.delete(r.key)
         }
         const prev = this.outgoing.get(a.id)
-        this.outgoing.set(a.id, { ...outRec, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
-        return stale ? ack({ phash: serverPhash }) : ack(group ? { phash: serverPhash } : {})
+        this.outgoing.set(a.id, { ...outRec, t: prev?.t ?? outRec.t, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
+        return stale || (group && !retryResend) ? ack({ phash: serverPhash }) : ack({})
     }
 
     // What our other companion `dev` gets of a message our companion sent:

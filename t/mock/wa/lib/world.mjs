@@ -28,10 +28,20 @@ export const deviceJid = (user, device, server) => device ? `${user}:${device}@$
 // whatsmeow's ADString: "user.agent:device@server", the unit of phash.
 const adString = (user, device, server) => `${user}.0:${device}@${server}`
 
-// waweb.md 1.15: "2:" + base64(SHA-256 of the sorted AD strings)[0:6].
+// waweb.md 1.15: "2:" + unpadded base64 of the first 6 bytes of the SHA-256
+// of the sorted AD strings (8 characters, whatsmeow's form).
 export function participantHash(devices) {
     const all = devices.map(d => adString(d.user, d.device, d.server)).sort()
-    return '2:' + crypto.createHash('sha256').update(all.join('')).digest('base64').slice(0, 6)
+    return '2:' + crypto.createHash('sha256').update(all.join('')).digest().subarray(0, 6).toString('base64')
+}
+
+// Whether a client's phash names the same device set: the full form, or
+// Baileys' shorter one (the first 6 characters of the base64 of the whole
+// digest, which are the full form's first 6), as clients of both kinds
+// work against the real server.
+export function samePhash(theirs, ours) {
+    if (typeof theirs !== 'string' || !theirs.startsWith('2:')) return false
+    return theirs === ours || (theirs.length === 8 && ours.startsWith(theirs))
 }
 
 const phoneOk = p => /^[1-9]\d{6,14}$/.test(p)

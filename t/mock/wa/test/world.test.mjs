@@ -230,7 +230,7 @@ test('a device left out: the ack carries the server\'s phash and the record says
     const since = await mock.last()
     const sent = await me.sendDM(c.pn, { conversation: 'partial' }, { spoil: 'leave-out' })
     const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
-    assert.match(ack.attrs.phash, /^2:[A-Za-z0-9+/]{6}$/)
+    assert.match(ack.attrs.phash, /^2:[A-Za-z0-9+/]{8}$/)
     const ev = await mock.wait({ type: 'refused' }, since)
     assert.ok(ev.stale)
     assert.match(ev.reason, /no <enc> for/)
@@ -530,6 +530,162 @@ test('a receipt sent to the wrong place is recorded as refused', async () => {
     me.send({ tag: 'receipt', attrs: { id: r.id, to: c.pn } })
     const ev = await mock.wait({ type: 'refused', id: r.id }, since)
     assert.match(ev.reason, new RegExp(`to=${c.pn}, want ${c.lid}`))
+})
+
+// --- retry resends (waweb.md 1.17): whatsmeow's form, one device, PN or LID ---
+
+// The <keys> of a contact's retry receipt as a bundle, started as a session
+// under `jid` (the address our companion keeps that device under).
+async function sessionFromRetry(rr, jid) {
+    const { signalAddress } = await import('../lib/signal-party.mjs')
+    const get = (n, tag) => Buffer.from(n.content.find(x => x.tag === tag).content)
+    const keys = rr.content.find(n => n.tag === 'keys')
+    const k = keys.content.find(x => x.tag === 'key'), s = keys.content.find(x => x.tag === 'skey')
+    await me.party.startSession(signalAddress(jid), { registrationId: get(rr, 'registration').readUInt32BE(0), identity: get(keys, 'identity'),
+        signedPreKey: { id: get(s, 'id').readUIntBE(0, 3), value: get(s, 'value'), signature: get(s, 'signature') }, preKey: { id: get(k, 'id').readUIntBE(0, 3), value: get(k, 'value') } })
+}
+
+// One <enc count> for `jid`, of `message`, as a retry resend carries it.
+async function retryEnc(jid, message, count) {
+    const { signalAddress, pad } = await import('../lib/signal-party.mjs')
+    const e = await me.party.encrypt(signalAddress(jid), pad(P.Message.encode(P.Message.fromObject(message)).finish()))
+    return { enc: { tag: 'enc', attrs: { v: '2', type: e.type, count: String(count) }, content: e.body }, type: e.type }
+}
+
+const idn = () => ({ tag: 'device-identity', attrs: {}, content: me.deviceIdentity })
+const eventsOf = async (since, id) => (await mock.control(`events?since=${since}`)).body.events.filter(e => e.id === id)
+
+test('group retry resend in whatsmeow\'s form: participant=<device>, a bare <enc count>, SKDM along; delivered with retry, then redelivered', async () => {
+    const a = await contact({ devices: [0, 3] }), b = await contact()
+    const g = ok(await mock.control('group', { subject: 'Again', addressing_mode: 'pn', participants: [a.phone, b.phone] }))
+    const sent = await me.sendGroup(g.jid, { conversation: 'group lost' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const since = await mock.last()
+    ok(await mock.control('retry', { from: a.phone, device: 3, id: sent.id, fresh_session: true }))
+    const rr = await me.next(n => n.tag === 'receipt' && n.attrs.type === 'retry' && n.attrs.id === sent.id)
+    assert.deepEqual([rr.attrs.from, rr.attrs.participant], [g.jid, `${a.phone}:3@s.whatsapp.net`])
+    await sessionFromRetry(rr, rr.attrs.participant)
+    const { signalAddress } = await import('../lib/signal-party.mjs')
+    const skdm = await me.party.senderKeyDistribution(g.jid, signalAddress(me.jid))
+    const { enc, type } = await retryEnc(rr.attrs.participant, { conversation: 'group lost',
+        senderKeyDistributionMessage: { groupId: g.jid, axolotlSenderKeyDistributionMessage: skdm } }, 1)
+    assert.equal(type, 'pkmsg')
+    const resend = { tag: 'message', attrs: { id: sent.id, to: g.jid, participant: rr.attrs.participant, type: 'text', t: rr.attrs.t }, content: [enc, idn()] }
+    me.send(resend)
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.equal(ack.attrs.error, undefined)
+    const evs = await eventsOf(since, sent.id)
+    const got = evs.filter(e => /delivered$/.test(e.type))
+    assert.equal(got.length, 1, JSON.stringify(evs))
+    assert.deepEqual([got[0].type, got[0].to, got[0].retry, got[0].enc, got[0].chat], ['delivered', rr.attrs.participant, true, 'pkmsg', g.jid])
+    assert.deepEqual(got[0].message, { conversation: 'group lost' })
+    assert.deepEqual(evs.filter(e => e.type === 'refused'), [])
+    // The same resend again, unasked: that device had it, so redelivered.
+    const since2 = await mock.last()
+    const { enc: enc2 } = await retryEnc(rr.attrs.participant, { conversation: 'group lost' }, 2)
+    me.send({ ...resend, content: [enc2, idn()] })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const again = (await eventsOf(since2, sent.id)).filter(e => /delivered$/.test(e.type))
+    assert.deepEqual(again.map(e => [e.type, e.to, e.retry]), [['redelivered', rr.attrs.participant, true]])
+})
+
+test('group retry resend naming the device by its LID in a PN group: the same device, recorded under the group\'s PN', async () => {
+    const a = await contact({ devices: [0, 4] })
+    const g = ok(await mock.control('group', { subject: 'Lid again', addressing_mode: 'pn', participants: [a.phone] }))
+    const sent = await me.sendGroup(g.jid, { conversation: 'lid retry' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const since = await mock.last()
+    ok(await mock.control('retry', { from: a.phone, device: 4, id: sent.id, fresh_session: true }))
+    const rr = await me.next(n => n.tag === 'receipt' && n.attrs.type === 'retry' && n.attrs.id === sent.id)
+    assert.equal(rr.attrs.participant, `${a.phone}:4@s.whatsapp.net`)
+    // The client keeps that device's session under its LID, and answers so.
+    const lidDev = `${a.lid.split('@')[0]}:4@lid`
+    await sessionFromRetry(rr, lidDev)
+    const { enc } = await retryEnc(lidDev, { conversation: 'lid retry' }, 1)
+    me.send({ tag: 'message', attrs: { id: sent.id, to: g.jid, participant: lidDev, type: 'text' }, content: [enc, idn()] })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.equal(ack.attrs.error, undefined)
+    const evs = await eventsOf(since, sent.id)
+    assert.deepEqual(evs.filter(e => /delivered$/.test(e.type)).map(e => [e.type, e.to, e.retry, e.message?.conversation]),
+        [['delivered', rr.attrs.participant, true, 'lid retry']])
+    assert.deepEqual(evs.filter(e => e.type === 'refused'), [])
+})
+
+test('DM retry resend to one device (to=<device JID>, bare <enc count>) under the device\'s LID: delivered with retry, not stale', async () => {
+    const c = await contact({ devices: [0, 6, 7] })
+    const sent = await me.sendDM(c.pn, { conversation: 'dm lost' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const since = await mock.last()
+    ok(await mock.control('retry', { from: c.phone, device: 6, id: sent.id, fresh_session: true }))
+    const rr = await me.next(n => n.tag === 'receipt' && n.attrs.type === 'retry' && n.attrs.id === sent.id)
+    assert.equal(rr.attrs.from, `${c.phone}:6@s.whatsapp.net`)
+    const lidDev = `${c.lid.split('@')[0]}:6@lid`
+    await sessionFromRetry(rr, lidDev)
+    const { enc } = await retryEnc(lidDev, { conversation: 'dm lost' }, 1)
+    me.send({ tag: 'message', attrs: { id: sent.id, to: lidDev, type: 'text', device_fanout: 'false' }, content: [enc, idn()] })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.deepEqual([ack.attrs.error, ack.attrs.phash], [undefined, undefined])
+    const evs = await eventsOf(since, sent.id)
+    assert.deepEqual(evs.filter(e => /delivered$/.test(e.type)).map(e => [e.type, e.to, e.retry, e.message?.conversation, e.addressing]),
+        [['delivered', lidDev, true, 'dm lost', 'lid']])
+    assert.deepEqual(evs.filter(e => e.type === 'refused'), [])
+})
+
+test('DM retry resend with <participants> holding the one device (enc count): not a fan-out, no stale record', async () => {
+    const c = await contact({ devices: [0, 9] })
+    const sent = await me.sendDM(c.pn, { conversation: 'dm again' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const since = await mock.last()
+    ok(await mock.control('retry', { from: c.phone, device: 9, id: sent.id }))
+    const rr = await me.next(n => n.tag === 'receipt' && n.attrs.type === 'retry' && n.attrs.id === sent.id)
+    const { enc, type } = await retryEnc(rr.attrs.from, { conversation: 'dm again' }, 1)
+    const content = [{ tag: 'participants', attrs: {}, content: [{ tag: 'to', attrs: { jid: rr.attrs.from }, content: [enc] }] }]
+    if (type === 'pkmsg') content.push(idn())
+    me.send({ tag: 'message', attrs: { id: sent.id, to: c.pn, type: 'text' }, content })
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.deepEqual([ack.attrs.error, ack.attrs.phash], [undefined, undefined])
+    const evs = await eventsOf(since, sent.id)
+    assert.deepEqual(evs.filter(e => /delivered$/.test(e.type)).map(e => [e.type, e.to, e.retry]), [['delivered', rr.attrs.from, true]])
+    assert.deepEqual(evs.filter(e => e.type === 'refused'), [])
+    // Without count it is a fan-out again, and one device is a stale set.
+    const since2 = await mock.last()
+    const { enc: plainEnc, type: t2 } = await retryEnc(rr.attrs.from, { conversation: 'dm again' }, 1)
+    delete plainEnc.attrs.count
+    me.send({ tag: 'message', attrs: { id: sent.id, to: c.pn, type: 'text' }, content: [{ tag: 'participants', attrs: {}, content: [{ tag: 'to', attrs: { jid: rr.attrs.from }, content: [plainEnc] }] },
+        ...(t2 === 'pkmsg' ? [idn()] : [])] })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    const stale = await mock.wait({ type: 'refused', id: sent.id }, since2)
+    assert.ok(stale.stale, JSON.stringify(stale))
+})
+
+test('a bare <enc> without count in a DM, or a retry resend to a device JID outside the chat, is refused', async () => {
+    const c = await contact()
+    const since = await mock.last()
+    const enc = { tag: 'enc', attrs: { v: '2', type: 'msg' }, content: Buffer.alloc(40, 1) }
+    me.send({ tag: 'message', attrs: { id: 'BARE1', to: `${c.phone}@s.whatsapp.net`, type: 'text' }, content: [enc] })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === 'BARE1')).attrs.error, '400')
+    assert.match((await mock.wait({ type: 'refused', id: 'BARE1' }, since)).reason, /outside <participants>/)
+    const g = ok(await mock.control('group', { subject: 'Outside', participants: [c.phone] }))
+    const other = await contact()
+    const e2 = { tag: 'enc', attrs: { v: '2', type: 'pkmsg', count: '1' }, content: Buffer.alloc(40, 1) }
+    me.send({ tag: 'message', attrs: { id: 'BARE2', to: g.jid, participant: other.pn, type: 'text' }, content: [e2, idn()] })
+    assert.equal((await me.next(n => n.tag === 'ack' && n.attrs.id === 'BARE2')).attrs.error, '400')
+    assert.match((await mock.wait({ type: 'refused', id: 'BARE2' }, since)).reason, /not in the chat/)
+})
+
+test('a contact whose messages come by PN and then by LID keeps one session with us', async () => {
+    const c = await contact()
+    const r1 = ok(await mock.control('message', { from: c.phone, message: { conversation: 'by pn' }, addressing: 'pn' }))
+    const s1 = await me.nextMessage(r1.id)
+    assert.equal((await me.open(s1))[0].message.conversation, 'by pn')
+    // Our answer settles the session on the contact's side: what comes next is a msg.
+    const reply = await me.sendDM(c.pn, { conversation: 'ok' })
+    await me.next(n => n.tag === 'ack' && n.attrs.id === reply.id)
+    const r2 = ok(await mock.control('message', { from: c.phone, message: { conversation: 'by lid' }, addressing: 'lid' }))
+    const s2 = await me.nextMessage(r2.id)
+    assert.equal(s2.attrs.from, c.lid)
+    assert.equal(s2.content.find(n => n.tag === 'enc').attrs.type, 'msg')
+    assert.equal((await me.open(s2))[0].message.conversation, 'by lid')
 })
 
 test('burst: messages encrypted first, then sent in order from each contact, paced when asked', async () => {
