@@ -310,6 +310,9 @@ bench)
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/bridge.pl"
     reference_packages   # the loopback WhatsApp server's, and Baileys for wa_codec
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/sessions.pl"
+    # WhatsApp messages end to end, both ways (the mock <-> the fake Chatwoot).
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" WEBHOOK_LOAD="$BUILD/core/webhook_load" \
+        perl -I "$ROOT/t/lib" "$ROOT/t/bench/messages.pl"
     cmake_build "$BUILD/core" wa_codec_bench
     node "$ROOT/t/mock/wa/bench-reference.mjs" "$BUILD/wa-reference.json" 2
     "$BUILD/core/wa_codec_bench" "$BUILD/wa-reference.json" 2

@@ -45,10 +45,14 @@ is_deeply($t->sql('SELECT count(*) FROM inbound_events'), [[5]],
 my $outbox = $t->sql(q{SELECT o.action, o.chatwoot_message_id, o.conversation_id, o.state,
                               json_extract(i.payload, '$.event.content')
                        FROM outbox o JOIN inbound_events i ON i.id = o.inbound_id ORDER BY o.id});
+# (A status change has nothing to do on WhatsApp: the sender settles it at
+# its next tick, which comes right after the records' wake-up; the send and
+# the deletion wait, with no device to take them.)
+$_->[3] = 'pending or sent' for grep { $_->[0] eq 'status' && $_->[3] =~ /^(?:pending|sent)$/ } @$outbox;
 is_deeply($outbox, [
     ['send', 501, 15, 'pending', 'once only'],
     ['delete', 501, 15, 'pending', undef],
-    ['status', undef, 15, 'pending', undef],
+    ['status', undef, 15, 'pending or sent', undef],
 ], 'the outbox holds the send once, the deletion and the status change; typing is no job');
 
 $t->finish;

@@ -18,6 +18,7 @@ namespace {
 
 constexpr ngx_msec_t kTickMsec = 200;            // device housekeeping, chats kicked
 constexpr ngx_msec_t kIdleTickMsec = 1000;       // nothing to do and nothing ticking
+constexpr ngx_msec_t kWakeMsec = 1;              // records came: tick after this drain
 constexpr ngx_msec_t kSweepMsec = 30000;         // even idle parts look this often
 constexpr ngx_msec_t kStartRetryFirstMsec = 1000;
 constexpr ngx_msec_t kStartRetryCapMsec = 60000;
@@ -171,6 +172,7 @@ void InboxRuntime::build()
         static_cast<int64_t>(ic.device_timeout_sec),
         [] { return static_cast<int64_t>(ngx_time()); });
     sender_->count_into(shared_.stats);
+    sender_->tick_soon_with([this] { wake(); });
     read_marks_ = std::make_unique<store::ReadMarkRepository>(shared_.db);
     sender_->mark_read_with(read_marks_.get());
     // Agent replies whose webhooks never came are looked for once the inbox
@@ -250,11 +252,15 @@ void InboxRuntime::tick() noexcept
 void InboxRuntime::inbound(std::string_view)
 {
     // The forwarder takes each chat's next message in store order; kicking
-    // it starts whichever chats are idle.
-    if (forwarder_ != nullptr && !in_device_tick_) {
-        forwarder_->kick();
+    // it starts whichever chats are idle.  One kick serves a burst: the
+    // next tick's (within a millisecond, or the device tick under way).
+    // A live device pushes each message as its socket read commits it, and
+    // a kick each (a query of the store's pending chats) was most of the
+    // helper's time under a backlog.
+    inbound_pending_ = true;
+    if (!in_device_tick_) {
+        soon();
     }
-    inbound_pending_ = in_device_tick_;
 }
 
 void InboxRuntime::state_changed(const DeviceStatus& status)
@@ -324,10 +330,22 @@ bool InboxRuntime::quiet() const
 void InboxRuntime::wake()
 {
     woken_ = true;
-    // A slow tick comes sooner.
-    if (tick_timer_.timer_set) {
+    soon();
+}
+
+void InboxRuntime::soon()
+{
+    // The next tick comes right after this drain (a timer, so one tick
+    // serves every record of a burst), and never later than it was due: a
+    // wake-up that re-armed the 200 ms tick put it off again with each
+    // webhook, and a steady stream of them (one every 10 ms) held every
+    // agent reply until the stream stopped (t/reply_wakeup.t).
+    if (tick_timer_.timer_set
+        && static_cast<ngx_msec_int_t>(tick_timer_.timer.key - ngx_current_msec)
+               > static_cast<ngx_msec_int_t>(kWakeMsec))
+    {
         ngx_del_timer(&tick_timer_);
-        ngx_add_timer(&tick_timer_, kTickMsec);
+        ngx_add_timer(&tick_timer_, kWakeMsec);
     }
 }
 

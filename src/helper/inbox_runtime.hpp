@@ -81,6 +81,8 @@ private:
     void teardown() noexcept;
     void tick() noexcept;
     bool quiet() const;
+    // The next tick within a millisecond (never later than it was due).
+    void soon();
     void inbound(std::string_view chat) override;
     void state_changed(const DeviceStatus& status) override;
     static void on_tick_timer(ngx_event_t* ev) noexcept;

@@ -48,6 +48,13 @@ void OutboxSender::tick()
     }
     in_tick_ = true;
     try {
+        // Answers that came since the last tick (tick_soon_with): settled
+        // first, so that their conversations go on in this tick's passes.
+        std::vector<Completion> early;
+        early.swap(completed_);
+        for (auto& c : early) {
+            settle_quietly(c);
+        }
         for (int i = 0; i < kPassesPerTick; i++) {
             const bool moved = pass(clock_());
             std::vector<Completion> done;
@@ -281,8 +288,28 @@ void OutboxSender::on_done(Completion c)
         completed_.push_back(std::move(c));
         return;
     }
+    if (soon_ && !held_) {
+        completed_.push_back(std::move(c));
+        soon_();   // the next tick settles it and moves the conversation on
+        return;
+    }
     settle_completion(c);
     tick();   // the conversation's next entry may go now
+}
+
+// A settlement that fails (the store) leaves the entry in flight, to go
+// again: logged, and the other answers are still settled.
+void OutboxSender::settle_quietly(const Completion& c) noexcept
+{
+    try {
+        settle_completion(c);
+    } catch (const std::exception& e) {
+        awaiting_.erase(c.job.id);
+        log(LogLevel::error, "chatwoot helper: settling a WhatsApp send failed: %s", e.what());
+    } catch (...) {
+        awaiting_.erase(c.job.id);
+        log(LogLevel::error, "chatwoot helper: settling a WhatsApp send failed");
+    }
 }
 
 void OutboxSender::settle_completion(const Completion& c)

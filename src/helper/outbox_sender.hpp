@@ -71,6 +71,14 @@ public:
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 
+    // How the device's answers that come between ticks move the next
+    // entries.  Unset: each answer settles its entry and runs a pass at
+    // once.  Set (the runtime's wake-up, a tick within a millisecond): the
+    // answer waits for that tick, so the answers of one socket read share
+    // one pass (a pass reads up to 500 unsettled entries: one per answer
+    // was most of the helper's time under a backlog of replies).
+    void tick_soon_with(std::function<void()> soon) { soon_ = std::move(soon); }
+
     // Before an agent's reply goes, the contact's messages not yet marked
     // read are marked read on WhatsApp (one read receipt, oldest first; in
     // a group one per member who wrote), and the chat's mark moves once
@@ -103,6 +111,7 @@ private:
     void send_reads(const std::string& chat, int64_t outbox_id) noexcept;
     void on_done(Completion c);
     void settle_completion(const Completion& c);
+    void settle_quietly(const Completion& c) noexcept;
     void fail(Job& job, const std::string& reason);
     void report(const Job& job, int64_t now);
     void on_reported(const Job& job, FailureReporter::Outcome outcome,
@@ -117,6 +126,7 @@ private:
     int64_t timeout_;
     Clock clock_;
     cw_bridge_stats_t* stats_ = nullptr;
+    std::function<void()> soon_;
     bool held_ = false;
     bool in_tick_ = false;
     bool found_none_ = false;   // the last pass found no unsettled entry

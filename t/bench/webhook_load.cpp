@@ -6,6 +6,7 @@
 //   webhook_load --port P --path /chatwoot/webhook --connections 32
 //                --seconds 5 --body-file t/bench/message_created.json
 //                [--secret S] [--plain] [--max-requests N] [--first-id N]
+//   webhook_load --port P --connections C --bodies-file FILE --secret S ...
 //
 // Each request: the body file (trailing white space removed) with its first
 // `"id":4711` replaced by an increasing id, X-Chatwoot-Timestamp = now,
@@ -13,6 +14,14 @@
 // fresh X-Chatwoot-Delivery uuid.  --plain (the `return 204` baseline) sends
 // exactly the same requests, signed the same way, so that both runs pay the
 // same client-side cost; without --secret it signs with a dummy key.
+//
+// --bodies-file instead sends each line of FILE (one JSON body per line) as
+// it is, signed the same way, once: connection k sends lines k, k + C,
+// k + 2C, ... in that order, each after the answer to the one before.  So
+// bodies whose order matters (messages of one conversation) keep it when
+// the file puts them C lines apart (t/bench/messages.pl gives each of C
+// conversations its own connection).  The run ends when every line is
+// answered (or at --seconds).
 //
 // Prints one line of JSON: requests, seconds, rps, status counts, latency
 // percentiles (send to complete response, microseconds) and errors
@@ -75,6 +84,7 @@ struct Options {
     int connections = 32;
     double seconds = 5;
     std::string body_file;
+    std::string bodies_file;   // one body per line, sent as they are
     std::string secret;
     bool have_secret = false;
     bool plain = false;
@@ -98,7 +108,8 @@ void usage()
     std::fprintf(stderr,
         "usage: webhook_load --port P [--path /chatwoot/webhook] [--connections 32]\n"
         "                    [--seconds 5] --body-file FILE [--secret S] [--plain]\n"
-        "                    [--max-requests 5000000] [--first-id N]\n");
+        "                    [--max-requests 5000000] [--first-id N]\n"
+        "       webhook_load ... --bodies-file FILE (one body per line, each sent once)\n");
     std::exit(2);
 }
 
@@ -134,6 +145,8 @@ Options parse_options(int argc, char** argv)
             }
         } else if (a == "--body-file") {
             o.body_file = v;
+        } else if (a == "--bodies-file") {
+            o.bodies_file = v;
         } else if (a == "--secret") {
             o.secret = v;
             o.have_secret = true;
@@ -158,8 +171,8 @@ Options parse_options(int argc, char** argv)
     if (o.max_requests < 1 || o.max_requests > 100000000) {
         die("--max-requests must be 1..100000000");
     }
-    if (o.body_file.empty()) {
-        die("--body-file is required");
+    if (o.body_file.empty() == o.bodies_file.empty()) {
+        die("one of --body-file and --bodies-file is required");
     }
     if (o.path.empty() || o.path.front() != '/'
         || o.path.find_first_of(" \r\n") != std::string::npos)
@@ -245,6 +258,31 @@ public:
     RequestFactory(const Options& o, std::string body)
         : signer_(o.secret), path_(o.path)
     {
+        host_ = "127.0.0.1:" + std::to_string(o.port);
+        std::random_device rd;
+        delivery_seed_ = (static_cast<uint64_t>(rd()) << 32 | rd()) ^ static_cast<uint64_t>(getpid());
+        if (!o.bodies_file.empty()) {
+            // One body per line, each used as it is.
+            size_t at = 0;
+            while (at < body.size()) {
+                size_t end = body.find('\n', at);
+                if (end == std::string::npos) {
+                    end = body.size();
+                }
+                std::string line = body.substr(at, end - at);
+                while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+                    line.pop_back();
+                }
+                if (!line.empty()) {
+                    bodies_.push_back(std::move(line));
+                }
+                at = end + 1;
+            }
+            if (bodies_.empty()) {
+                die(o.bodies_file + " has no bodies");
+            }
+            return;
+        }
         constexpr std::string_view marker = "\"id\":4711";
         size_t at = body.find(marker);
         if (at == std::string::npos) {
@@ -252,17 +290,18 @@ public:
         }
         prefix_ = body.substr(0, at) + "\"id\":";
         suffix_ = body.substr(at + marker.size());
-        host_ = "127.0.0.1:" + std::to_string(o.port);
         // Ids unique across runs against the same server: a run starting a
         // second later starts 10^7 ids further, more than max-requests.
         next_id_ = o.first_id >= 0 ? o.first_id
                                    : static_cast<int64_t>(std::time(nullptr)) * 10000000;
-        std::random_device rd;
-        delivery_seed_ = (static_cast<uint64_t>(rd()) << 32 | rd()) ^ static_cast<uint64_t>(getpid());
     }
 
+    // Bodies from --bodies-file (empty without it).
+    size_t bodies() const { return bodies_.size(); }
+
     // Fills *req with the next request; body and header scratch in *body.
-    void next(std::string* req, std::string* body)
+    // `line`: the --bodies-file line to send (ignored without one).
+    void next(std::string* req, std::string* body, size_t line = 0)
     {
         time_t now = std::time(nullptr);
         if (now != ts_time_) {
@@ -270,11 +309,15 @@ public:
             ts_ = std::to_string(static_cast<long long>(now));
         }
         body->clear();
-        body->append(prefix_);
-        char num[24];
-        auto r = std::to_chars(num, num + sizeof num, next_id_++);
-        body->append(num, r.ptr);
-        body->append(suffix_);
+        if (!bodies_.empty()) {
+            body->append(bodies_.at(line));
+        } else {
+            body->append(prefix_);
+            char num[24];
+            auto r = std::to_chars(num, num + sizeof num, next_id_++);
+            body->append(num, r.ptr);
+            body->append(suffix_);
+        }
 
         uint64_t seq = ++delivery_seq_;
         char delivery[40];
@@ -301,6 +344,7 @@ public:
 private:
     Signer signer_;
     std::string path_, host_, prefix_, suffix_, ts_;
+    std::vector<std::string> bodies_;
     time_t ts_time_ = 0;
     int64_t next_id_ = 0;
     uint64_t delivery_seed_ = 0;
@@ -316,6 +360,7 @@ struct Conn {
     size_t sent = 0;
     uint64_t started = 0;
     int failures = 0;   // consecutive connects that failed
+    size_t next_line = 0;   // --bodies-file: the next line this connection sends
 };
 
 // One parsed response, or why the bytes so far are not one yet.
@@ -438,6 +483,9 @@ public:
             die_errno("epoll_create1");
         }
         conns_.resize(static_cast<size_t>(o.connections));
+        for (size_t k = 0; k < conns_.size(); k++) {
+            conns_[k].next_line = k;
+        }
         latencies_.reserve(1 << 20);
     }
 
@@ -559,14 +607,17 @@ private:
 
     void send_next(Conn& c)
     {
-        if (issued_ >= o_.max_requests || now_ns() >= deadline_) {
+        const bool lines = factory_.bodies() > 0;
+        if (issued_ >= o_.max_requests || now_ns() >= deadline_
+            || (lines && c.next_line >= factory_.bodies()))
+        {
             c.state = ConnState::dead;
             close(c.fd);
             c.fd = -1;
             return;
         }
         issued_++;
-        factory_.next(&c.req, &c.scratch);
+        factory_.next(&c.req, &c.scratch, c.next_line);
         c.in.clear();
         c.sent = 0;
         c.state = ConnState::sending;
@@ -685,6 +736,7 @@ private:
         latencies_.push_back(now - c.started);
         status_[r.status]++;
         completed_++;
+        c.next_line += conns_.size();
         if (r.close) {
             shut(c);
             if (issued_ < o_.max_requests && now < deadline_) {
@@ -762,7 +814,7 @@ std::string read_body(const std::string& path)
 int main(int argc, char** argv)
 {
     Options o = parse_options(argc, argv);
-    std::string body = read_body(o.body_file);
+    std::string body = read_body(o.bodies_file.empty() ? o.body_file : o.bodies_file);
     Load load(o, std::move(body));
     return load.run();
 }

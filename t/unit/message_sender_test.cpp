@@ -148,9 +148,11 @@ struct SenderHarness : wa::test::FlowHarness {
         (void)take_received();
     }
 
+    std::int64_t unix_now = 1800000000;  // the wall clock sends are given
+
     void send_message(OutgoingMessage m)
     {
-        sender->send(*conn, m, [this](const SendResult& r) { results.push_back(r); }, now, 1800000000);
+        sender->send(*conn, m, [this](const SendResult& r) { results.push_back(r); }, now, unix_now);
         settle();
     }
 
@@ -324,6 +326,41 @@ TEST(MessageSender, Error463FailsWithTheReasonAndIsNotRetried)
     EXPECT_EQ(h.results[0].kind, SendResult::Kind::failed);
     EXPECT_EQ(h.results[0].reason, kFirstMessageRefused);
     EXPECT_TRUE(h.take_received().empty());
+}
+
+// A send sweeps the plaintexts kept past recent_sends_kept, at most once
+// per recent_sends_prune_every (the sweep reads every row of the device).
+TEST(MessageSender, RecentSendsAreSweptAtMostOncePerInterval)
+{
+    KnownContact h;
+    const std::int64_t t0 = h.unix_now, day = 24 * 3600;
+    auto put_old = [&](const std::string& id) {
+        store::SendStateRepository st(*h.db.db, "inbox");
+        st.put_recent_send(id, "4455@lid", Bytes{0x0A, 0x01, 0x78}, t0 - 2 * day);
+    };
+    auto kept = [&](const std::string& id) {
+        return h.db.scalar("SELECT count(*) FROM wa_recent_sends WHERE id = '" + id + "'");
+    };
+    put_old("OLD1");
+    Node m1 = h.send_and_fetch(text("3EB0C1", "4455@lid", "one"));
+    ASSERT_EQ(m1.tag, "message");
+    EXPECT_EQ(kept("OLD1"), 0) << "the first send sweeps";
+    h.ack(m1);
+    h.answer(h.sent_one(), {});  // our token, once per week
+
+    put_old("OLD2");
+    h.unix_now = t0 + 30;
+    Node m2 = h.send_and_fetch(text("3EB0C2", "4455@lid", "two"));
+    ASSERT_EQ(m2.tag, "message");
+    EXPECT_EQ(kept("OLD2"), 1) << "not swept again within the interval";
+    h.ack(m2);
+
+    h.unix_now = t0 + 61;
+    Node m3 = h.send_and_fetch(text("3EB0C3", "4455@lid", "three"));
+    ASSERT_EQ(m3.tag, "message");
+    EXPECT_EQ(kept("OLD2"), 0) << "swept once the interval is over";
+    EXPECT_EQ(kept("3EB0C1"), 1) << "what is recent stays, for retry receipts";
+    EXPECT_EQ(kept("3EB0C3"), 1);
 }
 
 TEST(MessageSender, APhashMismatchRefreshesDevicesAndSendsOnce)

@@ -240,6 +240,44 @@ TEST_F(OutboxSenderTest, IdIsCommittedBeforeTheFirstTransmissionAndRepliesGoInOr
     EXPECT_EQ(ids[0][1], "101");
 }
 
+// With the runtime's wake-up (tick_soon_with), answers that come between
+// ticks wait for the tick it brings: the answers of one socket read share
+// one pass.  Nothing is settled or sent before that tick, everything is in
+// it.
+TEST_F(OutboxSenderTest, AnswersBetweenTicksShareTheNextTick)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 15, 102, now);
+    file(t, "send", 16, 201, now);
+    file(t, "send", 16, 202, now);
+    Helper h(t, now);
+    int asked = 0;
+    h.sender.tick_soon_with([&asked] { asked++; });
+    h.sender.tick();
+    ASSERT_EQ(h.device.sent.size(), 2u);
+
+    h.device.ack();
+    h.device.ack();
+    EXPECT_EQ(asked, 2) << "each answer asks for a tick";
+    EXPECT_EQ(t.state(101), "in_flight") << "until the tick settles it";
+    EXPECT_EQ(h.device.sent.size(), 2u) << "nothing goes before that tick";
+    EXPECT_FALSE(h.sender.idle()) << "the runtime ticks a sender with answers to settle";
+
+    h.sender.tick();
+    EXPECT_EQ(t.state(101), "sent");
+    EXPECT_EQ(t.state(201), "sent");
+    ASSERT_EQ(h.device.sent.size(), 4u) << "both conversations go on in the same tick";
+    EXPECT_EQ(h.device.sent[2].message.text, "reply 102");
+    EXPECT_EQ(h.device.sent[3].message.text, "reply 202");
+    h.device.ack();
+    h.device.ack();
+    h.sender.tick();
+    EXPECT_EQ(t.state(102), "sent");
+    EXPECT_EQ(t.state(202), "sent");
+    EXPECT_EQ(h.stats.replies_sent, 4u);
+    EXPECT_EQ(h.device.sent.size(), 4u) << "each reply sent once";
+}
+
 TEST_F(OutboxSenderTest, ConversationsGoSideBySide)
 {
     file(t, "send", 15, 101, now);

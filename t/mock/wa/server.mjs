@@ -88,6 +88,11 @@
 //                                              sends a receipt (not retry) or message ack for it;
 //                                              pending ones go again (offline="1") after each login
 //                                              (event message-redelivered), then <ib><offline count>.
+//   POST burst {from:[phone,…], count, text?, id_prefix?, interval_ms?, addressing?, conn?}
+//                                              count text messages "<text> <i>", ids <id_prefix><i>, message i
+//                                              from from[i % n] (device 0), as POST message does: all
+//                                              encrypted first, then sent at once or one every interval_ms
+//                                              (for t/bench/messages.pl) -> {ids, encrypt_ms, send_ms, sent_at:[ms]}
 //   POST peer-message {chat:<contact pn|lid or group>, message, id?}
 //                                              our phone sent it: DMs come from our own user with
 //                                              recipient=<chat> (and peer_recipient_pn|_lid), wrapped
@@ -1179,6 +1184,8 @@ export class MockServer {
                 return reply(200, await this.messaging.fromWorld(body))
             case 'peer-message':
                 return reply(200, await this.messaging.fromWorld(body, { peer: true }))
+            case 'burst':
+                return reply(200, await this.messaging.burst(body))
             case 'receipt': {
                 const node = this.messaging.receiptFromWorld(body)
                 this.sendToOurs(body, node)

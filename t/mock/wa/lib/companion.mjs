@@ -185,7 +185,13 @@ export class Companion {
             participants.push(leaf('to', [leaf('enc', e.body, { v: '2', type: e.type })], { jid: j }))
         }
         const content = [leaf('participants', participants)]
-        if (anyPk && spoil !== 'no-device-identity') content.push(leaf('device-identity', this.deviceIdentity))
+        if (anyPk && spoil === 'bad-device-signature') {
+            // The identity this device always sends, its device signature spoilt.
+            const di = P.ADVSignedDeviceIdentity.decode(this.deviceIdentity)
+            di.deviceSignature = Buffer.from(di.deviceSignature)
+            di.deviceSignature[5] ^= 1
+            content.push(leaf('device-identity', Buffer.from(P.ADVSignedDeviceIdentity.encode(di).finish())))
+        } else if (anyPk && spoil !== 'no-device-identity') content.push(leaf('device-identity', this.deviceIdentity))
         if (tctoken) content.push(leaf('tctoken', tctoken))
         if (cstoken) content.push(leaf('cstoken', cstoken))
         const stanza = { tag: 'message', attrs: { id, to, type: 'text' }, content }

@@ -211,7 +211,10 @@ test('we send to a LID: accepted and recorded as lid addressing', async () => {
     assert.ok(evs.every(e => e.addressing === 'lid'))
 })
 
-for (const [spoil, re] of [['no-device-identity', /without <device-identity>/], ['no-dsm', /no DeviceSentMessage/]]) {
+// (bad-device-signature comes after good identities were seen: one that
+// verified once does not let a spoilt signature through.)
+for (const [spoil, re] of [['no-device-identity', /without <device-identity>/], ['no-dsm', /no DeviceSentMessage/],
+    ['bad-device-signature', /deviceSignature does not verify/]]) {
     test(`refused: ${spoil}`, async () => {
         const c = await contact()
         const since = await mock.last()
@@ -701,4 +704,32 @@ test('a contact whose messages come by PN and then by LID keeps one session with
     assert.equal(s2.attrs.from, c.lid)
     assert.equal(s2.content.find(n => n.tag === 'enc').attrs.type, 'msg')
     assert.equal((await me.open(s2))[0].message.conversation, 'by lid')
+})
+
+test('burst: messages encrypted first, then sent in order from each contact, paced when asked', async () => {
+    const a = await contact({ name: 'Ada' }), b = await contact({ name: 'Ben' })
+    const since = await mock.last()
+    const r = ok(await mock.control('burst', { from: [a.phone, b.phone], count: 6, text: 'load', id_prefix: 'BURSTA' }))
+    assert.deepEqual(r.ids, ['BURSTA0', 'BURSTA1', 'BURSTA2', 'BURSTA3', 'BURSTA4', 'BURSTA5'])
+    assert.equal(r.sent_at.length, 6)
+    assert.ok(r.encrypt_ms > 0 && r.send_ms >= 0)
+    for (const [i, id] of r.ids.entries()) {
+        const s = await me.nextMessage(id)
+        const who = i % 2 ? b : a
+        assert.equal(s.attrs.from, who.pn, `${id} comes from its contact`)
+        assert.equal(s.attrs.notify, i % 2 ? 'Ben' : 'Ada')
+        const [m] = await me.open(s)
+        assert.equal(m.message.conversation, `load ${i}`, `${id} decrypts to its text, in order`)
+        me.receipt(s)
+    }
+    const sent = (await mock.control(`events?since=${since}&type=message-sent`)).body.events.filter(e => e.id.startsWith('BURSTA'))
+    const byTo = new Map()
+    for (const e of sent) byTo.set(e.to, [...(byTo.get(e.to) ?? []), e.id])
+    assert.ok(byTo.size >= 1)
+    for (const [to, ids] of byTo) assert.deepEqual(ids, r.ids, `one message-sent event per message to ${to}, in order`)
+    const paced = ok(await mock.control('burst', { from: [a.phone], count: 3, interval_ms: 50, id_prefix: 'BURSTB' }))
+    assert.ok(paced.sent_at[2] - paced.sent_at[0] >= 95, `paced: ${paced.sent_at}`)
+    for (const id of paced.ids) { const s = await me.nextMessage(id); await me.open(s); me.receipt(s) }
+    assert.equal((await mock.control('burst', { from: ['19990000009'], count: 1 })).status, 400, 'a stranger is refused')
+    assert.equal((await mock.control('burst', { from: [a.phone], count: 0 })).status, 400, 'so is no message')
 })
