@@ -812,10 +812,17 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
         }
     }
     if (!count.empty()) key += "|" + count;
+    // The stanza's keep and what comes of it (its decryption, its row)
+    // share one commit: a commit is an fsync.  The ack, the receipt and
+    // the runtime's news go after it.
+    const auto unix_now = static_cast<int64_t>(ngx_time());
     bool fresh = true;
+    MessageReceiver::Filed filed;
     try {
-        fresh = stanzas_.keep(options_.name, key, tag, stanza.node_bytes(),
-                              static_cast<int64_t>(ngx_time()));
+        store::UnitOfWork unit(db_);
+        fresh = stanzas_.keep(options_.name, key, tag, stanza.node_bytes(), unix_now);
+        if (fresh) filed = receiver_.file_kept(unix_now);
+        unit.commit();
     } catch (const std::exception& e) {
         log(LogLevel::error,
             "chatwoot helper: inbox \"%s\": WhatsApp %s not stored (%s); not acked, WhatsApp "
@@ -823,14 +830,14 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
         return;
     }
     (void) conn_->send_ack(stanza.view);
+    auto send = [this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); };
     if (!fresh) {
-        guarded("receive", [&] {
-            receiver_.redelivered(key, stanza.to_node(),
-                                  [this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); },
-                                  static_cast<int64_t>(ngx_time()));
-        });
+        guarded("receive", [&] { receiver_.redelivered(key, stanza.to_node(), send, unix_now); });
+        receive_messages();   // one kept before and left by a failed store, if any
+        return;
     }
-    receive_messages();
+    guarded("receive", [&] { receiver_.deliver(filed, send, events_, unix_now); });
+    if (!filed.complete) receive_messages();
 }
 
 // Kept stanzas become wa_inbound rows, each in one unit of work with its

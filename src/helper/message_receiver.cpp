@@ -181,37 +181,15 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
             // own): a commit is an fsync, and one per message would bound
             // the receive rate by the disk.  Receipts and the runtime's
             // news go after the batch's commit, never before.
-            auto rows = stanzas_.oldest(options_.inbox, kBatch);
-            std::size_t progress = 0;
-            std::vector<After> after;
-            bool stopped = false;
+            Filed filed;
             {
                 store::UnitOfWork batch(db_);
-                for (const auto& row : rows) {
-                    try {
-                        if (!handle(row, after, now)) continue;
-                    } catch (const std::exception& e) {
-                        // This stanza's savepoint is undone; what came
-                        // before it commits, the rest waits for the next
-                        // drain.
-                        log(LogLevel::error,
-                            "chatwoot helper: inbox \"%s\": a WhatsApp message waits in the "
-                            "store (%s); tried again with the next one",
-                            options_.inbox.c_str(), e.what());
-                        stopped = true;
-                        break;
-                    }
-                    ++progress;
-                }
+                filed = file_kept(now);
                 batch.commit();
             }
-            for (const After& a : after) {
-                if (a.receipt) send_receipt(a.row_id, a.node, *a.receipt, send, now);
-                if (events != nullptr)
-                    for (const std::string& chat : a.chats) events->inbound(chat);
-            }
-            handled += progress;
-            if (stopped || rows.size() < kBatch || progress == 0) break;
+            deliver(filed, send, events, now);
+            handled += filed.handled;
+            if (filed.complete || filed.handled == 0) break;
         }
     } catch (const std::exception& e) {
         log(LogLevel::error,
@@ -220,6 +198,45 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
             options_.inbox.c_str(), e.what());
     }
     return handled;
+}
+
+MessageReceiver::Filed MessageReceiver::file_kept(int64_t now)
+{
+    Filed filed;
+    const auto rows = stanzas_.oldest(options_.inbox, kBatch);
+    for (const auto& row : rows) {
+        try {
+            if (!handle(row, filed.after, now)) continue;
+        } catch (const std::exception& e) {
+            // This stanza's savepoint is undone; what came before it
+            // commits, the rest waits for the next drain.
+            log(LogLevel::error,
+                "chatwoot helper: inbox \"%s\": a WhatsApp message waits in the store (%s); "
+                "tried again with the next one",
+                options_.inbox.c_str(), e.what());
+            filed.complete = false;
+            return filed;
+        }
+        ++filed.handled;
+    }
+    filed.complete = rows.size() < kBatch;
+    return filed;
+}
+
+void MessageReceiver::deliver(const Filed& filed, const Send& send, DeviceEvents* events,
+                              int64_t now)
+{
+    for (const After& a : filed.after) {
+        try {
+            if (a.receipt) send_receipt(a.row_id, a.node, *a.receipt, send, now);
+        } catch (const std::exception& e) {
+            // Still owed in the store: it goes with the next drain.
+            log(LogLevel::error, "chatwoot helper: inbox \"%s\": a WhatsApp receipt waits (%s)",
+                options_.inbox.c_str(), e.what());
+        }
+        if (events != nullptr)
+            for (const std::string& chat : a.chats) events->inbound(chat);
+    }
 }
 
 bool MessageReceiver::handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,

@@ -79,6 +79,27 @@ public:
     // fails (logged; the rest waits for the next drain).
     std::size_t drain(const Send& send, DeviceEvents* events, int64_t now);
 
+    // What a handled stanza owes once the unit it was filed in commits.
+    struct After {
+        int64_t row_id = 0;
+        wa::binary::Node node;
+        std::optional<std::string> receipt;
+        std::vector<std::string> chats;
+    };
+    struct Filed {
+        std::vector<After> after;
+        std::size_t handled = 0;
+        bool complete = true;   // nothing left behind (no failure, no full batch)
+    };
+    // Files kept stanzas not handled yet (a batch) inside the caller's
+    // unit of work, each in a savepoint of its own; a store failure stops
+    // the batch there (logged) and leaves the rest kept.  Nothing is sent:
+    // after the caller's commit, deliver() sends the receipts and tells
+    // `events`.  So the stanza's keep, its decryption and its row can share
+    // one commit.
+    Filed file_kept(int64_t now);
+    void deliver(const Filed& filed, const Send& send, DeviceEvents* events, int64_t now);
+
     // The server delivered a stanza again that we kept already (keep()
     // said no): when it was handled and its receipt marked sent, that
     // receipt may have died with a helper before it reached the socket,
@@ -108,13 +129,6 @@ private:
         std::vector<std::string> chats;      // with new rows
     };
 
-    // What a handled stanza owes once its batch is committed.
-    struct After {
-        int64_t row_id = 0;
-        wa::binary::Node node;
-        std::optional<std::string> receipt;
-        std::vector<std::string> chats;
-    };
     bool handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,
                 int64_t now);
     Outcome file(int64_t row_id, const wa::binary::Node& node, int64_t now);

@@ -370,6 +370,7 @@ constexpr std::array<std::string_view, 11> kMigrations = {
         sent_at  INTEGER  NOT NULL,
         PRIMARY KEY (device, id)
     );
+    CREATE INDEX wa_recent_sends_age ON wa_recent_sends (device, sent_at);
     )sql",
 };
 
