@@ -31,6 +31,9 @@ constexpr std::size_t kBatch = 64;
 // bridge::WaMessage's chat_name bound (wa_message_json.cpp).
 constexpr std::size_t kMaxChatName = 256;
 
+// Group names kept in memory: more groups than that only costs a read.
+constexpr std::size_t kMaxNamesKept = 4096;
+
 // At most `max` bytes, cut before a UTF-8 character, not inside one.
 std::string clip_utf8(std::string_view s, std::size_t max)
 {
@@ -40,14 +43,16 @@ std::string clip_utf8(std::string_view s, std::size_t max)
     return std::string(s.substr(0, n));
 }
 
-// The subject in the send path's cached group info (message_sender.cpp).
-std::string cached_subject(const std::string& json)
+// The subject in the send path's cached group info (message_sender.cpp);
+// nullopt when the entry has no subject field (kept before subjects were,
+// or unreadable): then it is asked again.
+std::optional<std::string> cached_subject(const std::string& json)
 {
     rapidjson::Document doc;
     doc.Parse(json.c_str(), json.size());
-    if (doc.HasParseError() || !doc.IsObject()) return {};
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
     auto m = doc.FindMember("subject");
-    if (m == doc.MemberEnd() || !m->value.IsString()) return {};
+    if (m == doc.MemberEnd() || !m->value.IsString()) return std::nullopt;
     return clip_utf8(std::string_view(m->value.GetString(), m->value.GetStringLength()), kMaxChatName);
 }
 
@@ -288,7 +293,17 @@ MessageReceiver::Step MessageReceiver::handle(const store::WaStanzaRepository::K
 std::optional<std::string> MessageReceiver::group_name(const Jid& group)
 {
     const std::string key = group.without_device().to_string();
-    if (auto info = groups_.group_info(key)) return cached_subject(*info);
+    // Known this run: the cache entry (a whole member list) is not read
+    // again for every message; the name only matters when the contact is
+    // made, so one that changed later does no harm.
+    if (auto known = names_.find(key); known != names_.end()) return known->second;
+    if (auto info = groups_.group_info(key)) {
+        if (auto subject = cached_subject(*info)) {
+            if (names_.size() >= kMaxNamesKept) names_.clear();
+            names_.emplace(key, *subject);
+            return subject;
+        }
+    }
     // Why filing without the name is safe: the name is only the one the
     // group's Chatwoot contact gets when it is created; an agent can
     // rename it, and the message itself is whole.  Waiting instead on a

@@ -56,6 +56,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -160,6 +161,7 @@ private:
     store::Statement handled_;
     store::Statement stored_;
     store::SendStateRepository groups_;  // wa_group_info, as the send path keeps it
+    std::map<std::string, std::string> names_;  // group -> subject, known this run
     std::set<std::string> asking_;    // groups whose info is being fetched
     std::set<std::string> unnamed_;   // groups WhatsApp did not describe, this run
     uint64_t undecryptable_ = 0;

@@ -274,10 +274,10 @@ void MessageSender::keep_group(const wm::GroupInfo& info, std::int64_t unix_now)
     w.StartObject();
     w.Key("addressing_mode");
     w.String(std::string(wm::addressing_mode_name(info.addressing_mode)).c_str());
-    if (!info.subject.empty()) {
-        w.Key("subject");
-        w.String(info.subject.data(), static_cast<rapidjson::SizeType>(info.subject.size()));
-    }
+    // Always there, even empty: the receive path asks again for an entry
+    // without it (kept before subjects were).
+    w.Key("subject");
+    w.String(info.subject.data(), static_cast<rapidjson::SizeType>(info.subject.size()));
     w.Key("participants");
     w.StartArray();
     for (const auto& p : info.participants) {

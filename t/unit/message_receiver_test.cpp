@@ -422,6 +422,16 @@ TEST(MessageReceiver, AGroupMessageWaitsForItsSubject)
     EXPECT_EQ(rig.drain(), 0u);
     ASSERT_EQ(asks.size(), 4u);
     EXPECT_EQ(asks[3].group, third);
+
+    // An entry kept before subjects were (none in it) is asked again.
+    const std::string old = "120363000000000004@g.us";
+    groups.put_group_info(old, R"({"addressing_mode":"pn","participants":[]})", 1);
+    asks[3].done(wa::message::GroupInfoFetch::failed);
+    EXPECT_EQ(rig.drain(), 1u);  // G4, unnamed
+    rig.keep(message("G5", old, {{"msg", garbage}}, {alice}, "4"));
+    EXPECT_EQ(rig.drain(), 0u);
+    ASSERT_EQ(asks.size(), 5u);
+    EXPECT_EQ(asks[4].group, old);
 }
 
 TEST(MessageReceiver, ReadReceiptsBecomeReadRows)
