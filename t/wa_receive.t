@@ -135,6 +135,8 @@ is_deeply($wa->wait(type => 'message-sent', id => $gm->{id}, since => $since)->{
           'a group message: the sender key, then the skmsg');
 my $cg = in_chatwoot($gm->{id}, 'the group message');
 is($cg->{contact}, $g->{jid}, 'in the group\'s conversation');
+my ($gcontact) = grep { ($_->{identifier} // '') eq $g->{jid} } @{ChatwootTest::FakeChatwoot->get_state($fake)->{contacts}};
+is($gcontact->{name}, 'Team', 'the group\'s contact is named after its subject');
 like($cg->{content}, qr/hi team/, 'its text');
 my $rg = $wa->wait_receipt_in(id => $gm->{id}, since => $since);
 is($rg->{to}, $g->{jid}, 'the receipt goes to the group');

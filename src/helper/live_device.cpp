@@ -101,6 +101,21 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
     }
     timer_.handler = &LiveDevice::on_timer;
     retry_.handler = &LiveDevice::on_retry;
+    // A group's subject names its Chatwoot contact: the receiver asks the
+    // send path, which owns the group info cache and its queries; the
+    // answer (or error, or timeout) files what waited on it.
+    receiver_.group_info_hook = [this](const wa::binary::Jid& group,
+                                       MessageReceiver::GroupInfoDone done) {
+        if (conn_ == nullptr) return false;
+        return sender_.fetch_group(
+            *conn_, group,
+            [this, done = std::move(done)](wa::message::GroupInfoFetch how) {
+                done(how);
+                // Lost with the connection: the next login's drain asks again.
+                if (how != wa::message::GroupInfoFetch::lost) receive_messages();
+            },
+            now());
+    };
     status_ = DeviceStatus::of(DeviceState::connecting);
     version_ = options_.session.client.version;
     if (!options_.version_pinned) {

@@ -11,6 +11,8 @@
 #include "wa/message/receipts.hpp"
 #include "wa/signal/protocol_context.hpp"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
 #include <ctime>
 #include <stdexcept>
@@ -25,6 +27,34 @@ using wa::binary::JidKind;
 using wa::binary::Node;
 
 constexpr std::size_t kBatch = 64;
+
+// bridge::WaMessage's chat_name bound (wa_message_json.cpp).
+constexpr std::size_t kMaxChatName = 256;
+
+// Group names kept in memory: more groups than that only costs a read.
+constexpr std::size_t kMaxNamesKept = 4096;
+
+// At most `max` bytes, cut before a UTF-8 character, not inside one.
+std::string clip_utf8(std::string_view s, std::size_t max)
+{
+    if (s.size() <= max) return std::string(s);
+    std::size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+    return std::string(s.substr(0, n));
+}
+
+// The subject in the send path's cached group info (message_sender.cpp);
+// nullopt when the entry has no subject field (kept before subjects were,
+// or unreadable): then it is asked again.
+std::optional<std::string> cached_subject(const std::string& json)
+{
+    rapidjson::Document doc;
+    doc.Parse(json.c_str(), json.size());
+    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+    auto m = doc.FindMember("subject");
+    if (m == doc.MemberEnd() || !m->value.IsString()) return std::nullopt;
+    return clip_utf8(std::string_view(m->value.GetString(), m->value.GetStringLength()), kMaxChatName);
+}
 
 // The receipt column: "" plain, "inactive", "sender", "peer_msg", or
 // "retry" (its count is the stanza's plus one, read again when it goes).
@@ -107,7 +137,8 @@ MessageReceiver::MessageReceiver(Options options, store::Database& db, store::Si
           " WHERE excluded.t >= wa_privacy_tokens.t")),
       handled_(db.prepare("SELECT count(*) FROM wa_stanzas WHERE device = ?1 AND stanza_key = ?2"
                           " AND done_at IS NOT NULL AND receipt IS NULL")),
-      stored_(db.prepare("SELECT count(*) FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2"))
+      stored_(db.prepare("SELECT count(*) FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2")),
+      groups_(db, options_.inbox)
 {
 }
 
@@ -206,7 +237,14 @@ MessageReceiver::Filed MessageReceiver::file_kept(int64_t now)
     const auto rows = stanzas_.oldest(options_.inbox, kBatch);
     for (const auto& row : rows) {
         try {
-            if (!handle(row, filed.after, now)) continue;
+            const Step step = handle(row, filed.after, now);
+            if (step == Step::waits) {
+                // Its group's info is on the way: this stanza and the ones
+                // after it wait for the drain its answer starts (nothing
+                // to try again before that).
+                return filed;
+            }
+            if (step == Step::left) continue;
         } catch (const std::exception& e) {
             // This stanza's savepoint is undone; what came before it
             // commits, the rest waits for the next drain.
@@ -239,31 +277,73 @@ void MessageReceiver::deliver(const Filed& filed, const Send& send, DeviceEvents
     }
 }
 
-bool MessageReceiver::handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,
-                             int64_t now)
+MessageReceiver::Step MessageReceiver::handle(const store::WaStanzaRepository::Kept& row,
+                                              std::vector<After>& after, int64_t now)
 {
     auto decoded = wa::binary::decode_node(row.node);
     if (!decoded) {
         log(LogLevel::warn, "chatwoot helper: inbox \"%s\": a kept WhatsApp stanza does not "
             "decode (%s); set aside", options_.inbox.c_str(), decoded.error().detail.c_str());
         stanzas_.done(row.id, now, std::nullopt);
-        return true;
+        return Step::handled;
     }
     const Node& node = *decoded;
     if (row.tag == "receipt") {
         // Someone's retry receipt for our message: the send path's.
-        if (retry_receipt_hook) return retry_receipt_hook(row.id, node);
+        if (retry_receipt_hook) return retry_receipt_hook(row.id, node) ? Step::handled : Step::left;
         stanzas_.done(row.id, now, std::nullopt);  // handled where it came in
-        return true;
+        return Step::handled;
     }
     if (row.tag != "message") {
         stanzas_.done(row.id, now, std::nullopt);
-        return true;
+        return Step::handled;
     }
     Outcome outcome = file(row.id, node, now);  // throws on a store failure: nothing kept
+    if (outcome.waits) return Step::waits;
     if (outcome.receipt || !outcome.chats.empty())
         after.push_back(After{row.id, node, std::move(outcome.receipt), std::move(outcome.chats)});
-    return true;
+    return Step::handled;
+}
+
+std::optional<std::string> MessageReceiver::group_name(const Jid& group)
+{
+    const std::string key = group.without_device().to_string();
+    // Known this run: the cache entry (a whole member list) is not read
+    // again for every message; the name only matters when the contact is
+    // made, so one that changed later does no harm.
+    if (auto known = names_.find(key); known != names_.end()) return known->second;
+    if (auto info = groups_.group_info(key)) {
+        if (auto subject = cached_subject(*info)) {
+            if (names_.size() >= kMaxNamesKept) names_.clear();
+            names_.emplace(key, *subject);
+            return subject;
+        }
+    }
+    // Why filing without the name is safe: the name is only the one the
+    // group's Chatwoot contact gets when it is created; an agent can
+    // rename it, and the message itself is whole.  Waiting instead on a
+    // group WhatsApp will not describe (we left it: 403/404; no answer)
+    // would hold every message behind it for good.
+    if (unnamed_.contains(key)) return std::string();
+    if (!group_info_hook) return std::string();
+    if (asking_.contains(key)) return std::nullopt;
+    asking_.insert(key);
+    bool asked = false;
+    try {
+        asked = group_info_hook(group.without_device(), [this, key](msg::GroupInfoFetch how) {
+            asking_.erase(key);
+            if (how == msg::GroupInfoFetch::failed) {
+                log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp did not describe group "
+                    "%s; its messages go without its subject", options_.inbox.c_str(), key.c_str());
+                unnamed_.insert(key);
+            }
+        });
+    } catch (...) {
+        asking_.erase(key);
+        throw;
+    }
+    if (!asked) asking_.erase(key);  // no connection: the next drain asks
+    return std::nullopt;
 }
 
 MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node, int64_t now)
@@ -275,6 +355,24 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
             "(%s); set aside", options_.inbox.c_str(), env.error().detail.c_str());
         stanzas_.done(row_id, now, std::nullopt);
         return out;
+    }
+
+    // A group is one contact named after its subject: its info first,
+    // before anything is decrypted (a stanza that waits has changed
+    // nothing).  Not for groups the inbox ignores, nor our own phone's
+    // peer messages, which file nothing.
+    std::string chat_name;
+    if (env->chat.kind() == JidKind::group && !env->peer) {
+        bridge::WaMessage probe;
+        probe.chat = env->chat.without_device().to_string();
+        if (options_.intake.accepts(probe)) {
+            auto name = group_name(env->chat);
+            if (!name) {
+                out.waits = true;
+                return out;
+            }
+            chat_name = std::move(*name);
+        }
     }
 
     // The sender's other form from the store when the stanza does not name
@@ -316,8 +414,10 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
         // Our phone's DM mirrored to us names its chat inside.
         if (env->from_me && !content->destination.empty())
             if (auto dest = Jid::parse(content->destination)) row_chat = chat_for(*dest);
-        if (auto wm = to_wa_message(*env, *content, std::move(row_chat), sender))
+        if (auto wm = to_wa_message(*env, *content, std::move(row_chat), sender)) {
+            wm->chat_name = chat_name;
             rows.push_back(std::move(*wm));
+        }
     }
     for (const auto& f : decrypted.failures) {
         if (f.failure == msg::DecryptFailure::unsupported) unsupported = true;
@@ -344,6 +444,7 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
             m.from_me = env->from_me;
             m.timestamp = env->timestamp;
             m.text = bridge::undecryptable_text();
+            m.chat_name = chat_name;
             rows.push_back(std::move(m));
         } else if (rows.empty() && unsupported) {
             bridge::WaMessage m;
@@ -354,6 +455,7 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
             m.from_me = env->from_me;
             m.timestamp = env->timestamp;
             m.text = bridge::placeholder_text("message", "");
+            m.chat_name = chat_name;
             rows.push_back(std::move(m));
         }
         out.receipt = msg::delivery_receipt_type(node, env->from_me, options_.passive);

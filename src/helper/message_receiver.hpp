@@ -21,6 +21,13 @@
 // LiveDevice keeps as a new stanza.  At kMaxRetries the agents get a
 // placeholder ("could not be decrypted") instead: never silence.
 //
+// A group is one contact named after its subject: a group message whose
+// group info is not cached yet waits (with the rest of its batch, so that
+// order stays simple) until `group_info_hook` has fetched it, and is filed
+// with chat_name = the subject.  One fetch per group at a time; a group
+// WhatsApp does not describe (an error, a timeout) is filed without a name
+// for the rest of this run.
+//
 // Also: read receipts of contacts (a "read" row so Chatwoot marks our
 // messages read), device-list, privacy-token and account-restriction
 // notifications.  Retry receipts someone sends us (rows of tag "receipt")
@@ -34,6 +41,7 @@
 #include "../bridge/forward_job.hpp"
 #include "../bridge/intake_filter.hpp"
 #include "../store/outbox_repository.hpp"
+#include "../store/send_state_repository.hpp"
 #include "../store/signal_store.hpp"
 #include "../store/sqlite_handle.hpp"
 #include "../store/wa_inbound_repository.hpp"
@@ -43,10 +51,12 @@
 #include "wa/crypto/random.hpp"
 #include "wa/message/content.hpp"
 #include "wa/message/envelope.hpp"
+#include "wa/message/group_info.hpp"
 #include "wa/session/after_login.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -67,6 +77,11 @@ public:
     // A kept retry receipt (row id, node): true when handled (the hook
     // marks the row done itself).
     using RetryReceiptHook = std::function<bool(int64_t, const wa::binary::Node&)>;
+    // Asks WhatsApp for a group's info (kept in wa_group_info); `done`
+    // runs once, later.  False when it could not be asked now (no
+    // connection): the next drain asks again.
+    using GroupInfoDone = std::function<void(wa::message::GroupInfoFetch)>;
+    using GroupInfoHook = std::function<bool(const wa::binary::Jid& group, GroupInfoDone done)>;
 
     // `keeper` makes the fresh pre-key a retry receipt hands out.  All
     // borrowed; they outlive the receiver.
@@ -89,7 +104,9 @@ public:
     struct Filed {
         std::vector<After> after;
         std::size_t handled = 0;
-        bool complete = true;   // nothing left behind (no failure, no full batch)
+        // Nothing to try again now: no failure, no full batch (a stanza
+        // waiting for its group's info waits for the answer's drain).
+        bool complete = true;
     };
     // Files kept stanzas not handled yet (a batch) inside the caller's
     // unit of work, each in a savepoint of its own; a store failure stops
@@ -119,6 +136,8 @@ public:
     std::optional<std::string> on_notification(const wa::binary::Node& notification, int64_t now);
 
     RetryReceiptHook retry_receipt_hook;
+    // Unset: groups are filed without their subject, at once.
+    GroupInfoHook group_info_hook;
 
     // For tests and status: the retry limit reached, placeholders posted.
     uint64_t undecryptable() const { return undecryptable_; }
@@ -127,10 +146,15 @@ private:
     struct Outcome {
         std::optional<std::string> receipt;  // what is owed after the commit
         std::vector<std::string> chats;      // with new rows
+        bool waits = false;                  // for its group's info: not handled
     };
+    enum class Step { handled, left, waits };
 
-    bool handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,
+    Step handle(const store::WaStanzaRepository::Kept& row, std::vector<After>& after,
                 int64_t now);
+    // The group's subject as chat_name ("" when it has none or WhatsApp
+    // would not say); nullopt while its info is being fetched.
+    std::optional<std::string> group_name(const wa::binary::Jid& group);
     Outcome file(int64_t row_id, const wa::binary::Node& node, int64_t now);
     void send_receipt(int64_t row_id, const wa::binary::Node& node, std::string_view receipt,
                       const Send& send, int64_t now);
@@ -152,6 +176,10 @@ private:
     store::Statement put_token_;
     store::Statement handled_;
     store::Statement stored_;
+    store::SendStateRepository groups_;  // wa_group_info, as the send path keeps it
+    std::map<std::string, std::string> names_;  // group -> subject, known this run
+    std::set<std::string> asking_;    // groups whose info is being fetched
+    std::set<std::string> unnamed_;   // groups WhatsApp did not describe, this run
     uint64_t undecryptable_ = 0;
 };
 

@@ -183,7 +183,8 @@ void MessageSender::finish(const std::string& id, SendResult result)
     Device::Done done = std::move(it->second.done);
     jobs_.erase(it);
     for (auto i = iqs_.begin(); i != iqs_.end();) {
-        if (i->second.what != Asked::token && i->second.id == id)
+        if (i->second.what != Asked::token && i->second.what != Asked::group_fetch &&
+            i->second.id == id)
             i = iqs_.erase(i);
         else
             ++i;
@@ -249,7 +250,11 @@ std::optional<wm::GroupInfo> MessageSender::cached_group(const Jid& group)
         state_.drop_group_info(group.to_string());
         return std::nullopt;
     }
-    wm::GroupInfo info{group, wm::AddressingMode::pn, {}};
+    wm::GroupInfo info{group, wm::AddressingMode::pn, {}, {}};
+    if (auto subject = doc.FindMember("subject");
+        subject != doc.MemberEnd() && subject->value.IsString() &&
+        subject->value.GetStringLength() <= wm::kMaxGroupSubject)
+        info.subject.assign(subject->value.GetString(), subject->value.GetStringLength());
     if (doc.HasMember("addressing_mode") && doc["addressing_mode"].IsString() &&
         std::string_view(doc["addressing_mode"].GetString()) == "lid")
         info.addressing_mode = wm::AddressingMode::lid;
@@ -269,6 +274,10 @@ void MessageSender::keep_group(const wm::GroupInfo& info, std::int64_t unix_now)
     w.StartObject();
     w.Key("addressing_mode");
     w.String(std::string(wm::addressing_mode_name(info.addressing_mode)).c_str());
+    // Always there, even empty: the receive path asks again for an entry
+    // without it (kept before subjects were).
+    w.Key("subject");
+    w.String(info.subject.data(), static_cast<rapidjson::SizeType>(info.subject.size()));
     w.Key("participants");
     w.StartArray();
     for (const auto& p : info.participants) {
@@ -663,6 +672,32 @@ bool MessageSender::on_iq_answered(ws::Connection& conn, const ws::IqOutcome& ou
     if (pending == iqs_.end()) return true;  // its send ended meanwhile
     const PendingIq asked = pending->second;
     iqs_.erase(pending);
+    if (asked.what == Asked::group_fetch) {
+        wm::GroupInfoFetch how = wm::GroupInfoFetch::failed;
+        try {
+            if (outcome.kind == ws::IqOutcome::Kind::result) {
+                auto info = wm::parse_group_info(outcome.response);
+                if (info) {
+                    store::UnitOfWork unit(db_);
+                    keep_group(*info, unix_now);
+                    unit.commit();
+                    how = wm::GroupInfoFetch::cached;
+                } else {
+                    log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp group info of %s "
+                        "unreadable: %s", name_.c_str(), asked.id.c_str(), info.error().detail.c_str());
+                }
+            } else {
+                log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp group info of %s not "
+                    "given (%s)", name_.c_str(), asked.id.c_str(),
+                    std::string(ws::iq_outcome_name(outcome.kind)).c_str());
+            }
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp group info of %s not "
+                "kept: %s", name_.c_str(), asked.id.c_str(), e.what());
+        }
+        fetched(asked.id, how);
+        return true;
+    }
     try {
         if (asked.what == Asked::token) {
             if (outcome.kind == ws::IqOutcome::Kind::result) state_.token_issued(asked.id, unix_now);
@@ -708,6 +743,7 @@ bool MessageSender::on_iq_answered(ws::Connection& conn, const ws::IqOutcome& ou
             take_bundles(job, outcome.response);
             break;
         case Asked::token:
+        case Asked::group_fetch:
             break;
         }
         advance(conn, asked.id, now, unix_now);
@@ -899,6 +935,49 @@ void MessageSender::connection_lost()
     for (const auto& [id, job] : jobs_) ids.push_back(id);
     for (const auto& id : ids)
         finish(id, SendResult{SendResult::Kind::retry, "the WhatsApp connection was lost"});
+    std::vector<std::string> groups;
+    for (const auto& [group, waiters] : group_fetches_) groups.push_back(group);
+    for (const auto& group : groups) fetched(group, wm::GroupInfoFetch::lost);
+}
+
+std::optional<wm::GroupInfo> MessageSender::group_info(const Jid& group)
+{
+    return cached_group(group.without_device());
+}
+
+bool MessageSender::fetch_group(ws::Connection& conn, const Jid& group, GroupFetched done,
+                                ws::Millis now)
+{
+    const Jid g = group.without_device();
+    if (g.kind() != JidKind::group) return false;
+    const std::string key = g.to_string();
+    if (auto out = group_fetches_.find(key); out != group_fetches_.end()) {
+        out->second.push_back(std::move(done));
+        return true;
+    }
+    const std::uint64_t cookie = kMessageSenderCookieTag | (next_cookie_++ & 0xffffffffffffULL);
+    if (!conn.send_iq(wm::group_info_query(g), now, cookie, options_.iq_timeout)) return false;
+    iqs_[cookie] = PendingIq{key, Asked::group_fetch};
+    group_fetches_[key].push_back(std::move(done));
+    return true;
+}
+
+void MessageSender::fetched(const std::string& group, wm::GroupInfoFetch how)
+{
+    auto it = group_fetches_.find(group);
+    if (it == group_fetches_.end()) return;
+    // Taken out first: a waiter may ask again at once.
+    std::vector<GroupFetched> waiters = std::move(it->second);
+    group_fetches_.erase(it);
+    for (auto& done : waiters) {
+        try {
+            if (done) done(how);
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "chatwoot helper: inbox \"%s\": a group info's outcome failed: %s",
+                name_.c_str(), e.what());
+        } catch (...) {
+        }
+    }
 }
 
 void MessageSender::devices_changed(const Jid& user)

@@ -50,6 +50,7 @@
 #include "wa/session/iq_engine.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -113,10 +114,22 @@ public:
 
     std::size_t in_flight() const { return jobs_.size(); }
 
+    // A group's info outside any send (the receive path names a group's
+    // contact after its subject).  The cached one, if any:
+    std::optional<wa::message::GroupInfo> group_info(const wa::binary::Jid& group);
+    // Asks WhatsApp (w:g2) and keeps the answer in the cache; `done` runs
+    // once, later, with how it ended (an error or a timeout: failed; the
+    // connection gone: lost).  One query per group: a second ask while one
+    // is out waits for the same answer.  False when the query could not
+    // be sent (no connection): `done` does not run.
+    using GroupFetched = std::function<void(wa::message::GroupInfoFetch)>;
+    bool fetch_group(wa::session::Connection& conn, const wa::binary::Jid& group,
+                     GroupFetched done, wa::session::Millis now);
+
 private:
-    enum class Asked { lookup, group, devices, bundles, token };
+    enum class Asked { lookup, group, devices, bundles, token, group_fetch };
     struct PendingIq {
-        std::string id;  // the message's; the contact's LID for a token issue
+        std::string id;  // the message's; the contact's LID for a token issue; the group's
         Asked what;
     };
 
@@ -142,6 +155,7 @@ private:
     void advance(wa::session::Connection& conn, const std::string& id,
                  wa::session::Millis now, std::int64_t unix_now);
     void finish(const std::string& id, SendResult result);
+    void fetched(const std::string& group, wa::message::GroupInfoFetch how);
     bool ask(wa::session::Connection& conn, const std::string& id, Asked what,
              wa::binary::Node iq, wa::session::Millis now);
     // nullopt: go on; else the job's outcome.
@@ -169,6 +183,7 @@ private:
     MessageSenderOptions options_;
     std::map<std::string, Job> jobs_;               // by message id
     std::map<std::uint64_t, PendingIq> iqs_;        // by our IQ cookie
+    std::map<std::string, std::vector<GroupFetched>> group_fetches_;  // by group JID
     std::uint64_t next_cookie_ = 1;
     std::int64_t next_prune_ = 0;                   // unix seconds: the next sweep of recent sends
 };

@@ -5,6 +5,7 @@
 // one chat.  The 1:1 messages are libsignal-node's (the wa vectors).
 #include "helper/device_keys.hpp"
 #include "helper/message_receiver.hpp"
+#include "store/send_state_repository.hpp"
 #include "store/signal_store.hpp"
 #include "store/wa_stanza_repository.hpp"
 #include "temp_store.hpp"
@@ -341,6 +342,96 @@ TEST(MessageReceiver, AKnownMappingFilesANewPersonUnderThePhoneNumber)
     auto rows = rig.inbound();
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].chat, "15550000001@s.whatsapp.net");
+}
+
+// A group is one contact named after its subject: a group message whose
+// info is not cached waits (and what came after it too) while the hook
+// fetches it, once per group; then it is filed with the subject.  A fetch
+// that failed files without a name and is not asked again this run; one
+// lost with the connection is asked again.
+TEST(MessageReceiver, AGroupMessageWaitsForItsSubject)
+{
+    Rig rig;
+    struct Ask {
+        std::string group;
+        MessageReceiver::GroupInfoDone done;
+    };
+    std::vector<Ask> asks;
+    rig.receiver.group_info_hook = [&](const Jid& group, MessageReceiver::GroupInfoDone done) {
+        asks.push_back({group.to_string(), std::move(done)});
+        return true;
+    };
+    const std::string team = "120363000000000001@g.us";
+    const auto& msgs = vector_section("signal_1to1")["messages"];
+    auto enc = [&](int i) {
+        return std::pair<std::string, Bytes>{std::string(wa::test::vector_string(msgs[i], "type")),
+                                             vector_hex(msgs[i], "ciphertext")};
+    };
+    const wa::binary::Attr alice{"participant", wa::binary::jid_value(*Jid::parse("15550000001@s.whatsapp.net"))};
+    rig.keep(message("G1", team, {enc(0)}, {alice}));
+    rig.keep(message("D1", "15550000001@s.whatsapp.net", {enc(1)}));
+
+    EXPECT_EQ(rig.drain(), 0u);
+    ASSERT_EQ(asks.size(), 1u);
+    EXPECT_EQ(asks[0].group, team);
+    EXPECT_TRUE(rig.inbound().empty());
+    EXPECT_TRUE(rig.sent.empty());           // no receipt for what is not stored
+    EXPECT_EQ(rig.stanzas.count(kInbox), 2u);
+    EXPECT_EQ(rig.drain(), 0u);              // still asking: not asked twice
+    EXPECT_EQ(asks.size(), 1u);
+
+    store::SendStateRepository groups(*rig.temp.db, kInbox);
+    groups.put_group_info(team, R"({"addressing_mode":"lid","subject":"Team \u00e9","participants":[]})", 1);
+    asks[0].done(wa::message::GroupInfoFetch::cached);
+    EXPECT_EQ(rig.drain(), 2u);
+    auto rows = rig.inbound();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].id, "G1");
+    EXPECT_EQ(rows[0].chat, team);
+    EXPECT_EQ(rows[0].chat_name, "Team \xc3\xa9");
+    EXPECT_EQ(rows[1].id, "D1");
+    EXPECT_EQ(rows[1].chat_name, "");
+    EXPECT_EQ(rig.sent.size(), 2u);
+
+    // WhatsApp will not describe this one: filed without a name, and the
+    // next message of that group does not wait.
+    const std::string other = "120363000000000002@g.us";
+    Bytes garbage(60, 0x41);
+    garbage[0] = 0x33;
+    rig.keep(message("G2", other, {{"msg", garbage}}, {alice}, "4"));
+    EXPECT_EQ(rig.drain(), 0u);
+    ASSERT_EQ(asks.size(), 2u);
+    asks[1].done(wa::message::GroupInfoFetch::failed);
+    EXPECT_EQ(rig.drain(), 1u);
+    rig.keep(message("G3", other, {{"msg", garbage}}, {alice}, "4"));
+    EXPECT_EQ(rig.drain(), 1u);
+    EXPECT_EQ(asks.size(), 2u);
+    rows = rig.inbound();
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_EQ(rows[2].id, "G2");
+    EXPECT_EQ(rows[2].chat, other);
+    EXPECT_EQ(rows[2].chat_name, "");
+    EXPECT_EQ(rows[3].id, "G3");
+
+    // Lost with the connection: asked again by the next drain.
+    const std::string third = "120363000000000003@g.us";
+    rig.keep(message("G4", third, {{"msg", garbage}}, {alice}, "4"));
+    EXPECT_EQ(rig.drain(), 0u);
+    ASSERT_EQ(asks.size(), 3u);
+    asks[2].done(wa::message::GroupInfoFetch::lost);
+    EXPECT_EQ(rig.drain(), 0u);
+    ASSERT_EQ(asks.size(), 4u);
+    EXPECT_EQ(asks[3].group, third);
+
+    // An entry kept before subjects were (none in it) is asked again.
+    const std::string old = "120363000000000004@g.us";
+    groups.put_group_info(old, R"({"addressing_mode":"pn","participants":[]})", 1);
+    asks[3].done(wa::message::GroupInfoFetch::failed);
+    EXPECT_EQ(rig.drain(), 1u);  // G4, unnamed
+    rig.keep(message("G5", old, {{"msg", garbage}}, {alice}, "4"));
+    EXPECT_EQ(rig.drain(), 0u);
+    ASSERT_EQ(asks.size(), 5u);
+    EXPECT_EQ(asks[4].group, old);
 }
 
 TEST(MessageReceiver, ReadReceiptsBecomeReadRows)

@@ -545,5 +545,57 @@ TEST(MessageSender, GroupSendsSenderKeyOnceThenSkmsg)
     ASSERT_TRUE(plain2.ok()) << plain2.error().detail;
 }
 
+// The receive path asks for a group's info outside any send: one query
+// per group however many ask, its answer (with the subject) kept in the
+// cache that sends then use; an error fails, a dropped connection loses.
+TEST(MessageSender, AGroupsInfoIsFetchedOnceOutsideASend)
+{
+    SenderHarness h;
+    using wa::message::GroupInfoFetch;
+    const Jid group = J("120363000000000001@g.us");
+    EXPECT_FALSE(h.sender->group_info(group).has_value());
+    std::vector<GroupInfoFetch> outcomes;
+    auto record = [&](GroupInfoFetch how) { outcomes.push_back(how); };
+    ASSERT_TRUE(h.sender->fetch_group(*h.conn, group, record, h.now));
+    ASSERT_TRUE(h.sender->fetch_group(*h.conn, group, record, h.now));
+    h.settle();
+    Node info = h.sent_one();
+    ASSERT_EQ(info.attr("xmlns"), std::optional<std::string_view>("w:g2"));
+    EXPECT_TRUE(outcomes.empty());
+    h.answer(info, Children{server_node("group", {{"id", "120363000000000001"}, {"addressing_mode", "lid"},
+                                                  {"subject", "Team \xc3\xa9"}},
+                                        Children{server_node("participant", {{"jid", "4455@lid"}, {"phone_number", "4915112345678@s.whatsapp.net"}}),
+                                                 server_node("participant", {{"jid", "2000@lid"}})})});
+    EXPECT_EQ(outcomes, (std::vector<GroupInfoFetch>{GroupInfoFetch::cached, GroupInfoFetch::cached}));
+    auto cached = h.sender->group_info(group);
+    ASSERT_TRUE(cached.has_value());
+    EXPECT_EQ(cached->subject, "Team \xc3\xa9");
+    EXPECT_EQ(cached->addressing_mode, wa::message::AddressingMode::lid);
+    EXPECT_EQ(cached->participants.size(), 2u);
+    // A send to it uses the cache: its first query is for devices.
+    h.send_message(text("3EB0D0", group.to_string(), "hi"));
+    Node devices = h.sent_one();
+    EXPECT_NE(devices.attr("xmlns"), std::optional<std::string_view>("w:g2"));
+
+    // A group we are not in: an error answer completes, as failed.
+    outcomes.clear();
+    const Jid gone = J("120363000000000002@g.us");
+    ASSERT_TRUE(h.sender->fetch_group(*h.conn, gone, record, h.now));
+    h.settle();
+    Node asked = h.sent_one();
+    h.send(server_node("iq", {{"from", "120363000000000002@g.us"}, {"type", "error"},
+                              {"id", std::string(asked.attr("id").value_or(""))}},
+                       Children{server_node("error", {{"code", "403"}, {"text", "forbidden"}})}));
+    EXPECT_EQ(outcomes, (std::vector<GroupInfoFetch>{GroupInfoFetch::failed}));
+    EXPECT_FALSE(h.sender->group_info(gone).has_value());
+
+    // The connection gone first: lost.
+    outcomes.clear();
+    ASSERT_TRUE(h.sender->fetch_group(*h.conn, J("120363000000000003@g.us"), record, h.now));
+    h.settle();
+    h.sender->connection_lost();
+    EXPECT_EQ(outcomes, (std::vector<GroupInfoFetch>{GroupInfoFetch::lost}));
+}
+
 }  // namespace
 }  // namespace chatwoot::helper

@@ -22,6 +22,39 @@ Result<std::optional<Jid>> optional_user(const Node& n, std::string_view key)
     return std::optional<Jid>(j->without_device());
 }
 
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF,
+// no sequence cut short.  The subject ends up in JSON for Chatwoot.
+bool valid_utf8(std::string_view s)
+{
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t need = 0;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) need = 1;
+        else if (c == 0xe0) { need = 2; lo = 0xa0; }
+        else if (c == 0xed) { need = 2; hi = 0x9f; }
+        else if (c >= 0xe1 && c <= 0xef) need = 2;
+        else if (c == 0xf0) { need = 3; lo = 0x90; }
+        else if (c == 0xf4) { need = 3; hi = 0x8f; }
+        else if (c >= 0xf1 && c <= 0xf3) need = 3;
+        else return false;
+        if (s.size() - i <= need) return false;
+        const auto first = static_cast<unsigned char>(s[i + 1]);
+        if (first < lo || first > hi) return false;
+        for (std::size_t k = 2; k <= need; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if (b < 0x80 || b > 0xbf) return false;
+        }
+        i += need + 1;
+    }
+    return true;
+}
+
 }  // namespace
 
 std::string_view addressing_mode_name(AddressingMode mode)
@@ -61,7 +94,13 @@ Result<GroupInfo> parse_group_info(const Node& iq)
     if (!jid) jid = iq.attr_jid("from");
     if (!jid || jid->kind() != binary::JidKind::group) return bad("no valid group id");
 
-    GroupInfo info{*jid, AddressingMode::pn, {}};
+    GroupInfo info{*jid, AddressingMode::pn, {}, {}};
+    if (auto subject = group->attr("subject")) {
+        if (subject->size() > kMaxGroupSubject)
+            return make_error(Errc::too_large, "group info: subject too long");
+        if (!valid_utf8(*subject)) return bad("subject is not UTF-8");
+        info.subject = std::string(*subject);
+    }
     if (auto mode = group->attr("addressing_mode")) {
         if (*mode == "lid")
             info.addressing_mode = AddressingMode::lid;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,9 @@
 namespace chatwoot::wa::message {
 
 inline constexpr std::size_t kMaxGroupParticipants = 4096;
+// WhatsApp allows a subject of 100 characters (at most 400 bytes of
+// UTF-8); anything far past that is not a subject.
+inline constexpr std::size_t kMaxGroupSubject = 1024;
 
 
 struct GroupParticipant {
@@ -36,15 +40,22 @@ struct GroupInfo {
     binary::Jid jid;
     AddressingMode addressing_mode = AddressingMode::pn;
     std::vector<GroupParticipant> participants;
+    std::string subject;  // the group's name; may be empty
 
     bool operator==(const GroupInfo&) const = default;
 };
 
+// How a query for a group's info outside a send ended: its answer kept
+// in the cache; refused, unreadable or unanswered in time; or not known,
+// because the connection ended first (worth asking again on the next).
+enum class GroupInfoFetch { cached, failed, lost };
+
 binary::Node group_info_query(const binary::Jid& group);
 
 // Errc::malformed without <group>, for a group jid that is not a group,
-// a participant without a valid user jid, or an unknown addressing mode;
-// Errc::too_large past kMaxGroupParticipants.
+// a participant without a valid user jid, an unknown addressing mode, or
+// a subject that is not UTF-8; Errc::too_large past kMaxGroupParticipants
+// or a subject longer than kMaxGroupSubject bytes.
 Result<GroupInfo> parse_group_info(const binary::Node& iq);
 
 }  // namespace chatwoot::wa::message

@@ -144,6 +144,33 @@ TEST(MessageGroupInfo, PnAddressedGroupAndHostileOnes)
     EXPECT_FALSE(parse_group_info(N("iq", {}, Children{N("group", {{"id", "1203"}}, Children{N("participant", {{"jid", "1@lid"}, {"lid", "zz"}})})})).ok());
 }
 
+TEST(MessageGroupInfo, SubjectIsKeptBoundedAndUtf8)
+{
+    auto with_subject = [](std::string subject) {
+        return N("iq", {}, Children{N("group", {{"id", "1203"}, {"subject", std::move(subject)}})});
+    };
+    auto info = parse_group_info(with_subject("Team \xc3\xa9quipe \xf0\x9f\x9a\x80"));
+    ASSERT_TRUE(info.ok()) << info.error().detail;
+    EXPECT_EQ(info->subject, "Team \xc3\xa9quipe \xf0\x9f\x9a\x80");
+    // None: empty, the rest of the answer stands.
+    auto none = parse_group_info(N("iq", {}, Children{N("group", {{"id", "1203"}})}));
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->subject.empty());
+    // At the bound, and one byte past it.
+    EXPECT_TRUE(parse_group_info(with_subject(std::string(kMaxGroupSubject, 'a'))).ok());
+    auto long_one = parse_group_info(with_subject(std::string(kMaxGroupSubject + 1, 'a')));
+    ASSERT_FALSE(long_one.ok());
+    EXPECT_EQ(long_one.error().code, Errc::too_large);
+    // Not UTF-8: a stray continuation byte, an overlong form, a surrogate,
+    // a sequence cut short at the end.
+    for (std::string bad : {std::string("a\x80" "b"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+                            std::string("ok\xe2\x82")}) {
+        auto r = parse_group_info(with_subject(bad));
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().code, Errc::malformed);
+    }
+}
+
 TEST(MessageAck, AcceptedRefusedAndStale)
 {
     auto ok = parse_message_ack(N("ack", {{"class", "message"}, {"id", "3EB0"}, {"from", "4455@lid"}, {"t", "1700000000"}}));
