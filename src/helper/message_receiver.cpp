@@ -433,30 +433,25 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
     if (wants_retry && next_retry < msg::kMaxRetries) {
         out.receipt = std::string(kRetry);
     } else {
+        // A message of its own that says what came, when nothing else will.
+        auto say = [&](std::string text) {
+            bridge::WaMessage m;
+            m.id = env->id;
+            m.chat = chat;
+            m.sender = sender;
+            m.push_name = env->push_name;
+            m.from_me = env->from_me;
+            m.timestamp = env->timestamp;
+            m.text = std::move(text);
+            m.chat_name = chat_name;
+            rows.push_back(std::move(m));
+        };
         if (wants_retry) {
             // Given up: the agents see that something came.
             ++undecryptable_;
-            bridge::WaMessage m;
-            m.id = env->id;
-            m.chat = chat;
-            m.sender = sender;
-            m.push_name = env->push_name;
-            m.from_me = env->from_me;
-            m.timestamp = env->timestamp;
-            m.text = bridge::undecryptable_text();
-            m.chat_name = chat_name;
-            rows.push_back(std::move(m));
+            say(bridge::undecryptable_text());
         } else if (rows.empty() && unsupported) {
-            bridge::WaMessage m;
-            m.id = env->id;
-            m.chat = chat;
-            m.sender = sender;
-            m.push_name = env->push_name;
-            m.from_me = env->from_me;
-            m.timestamp = env->timestamp;
-            m.text = bridge::placeholder_text("message", "");
-            m.chat_name = chat_name;
-            rows.push_back(std::move(m));
+            say(bridge::placeholder_text("message", ""));
         }
         out.receipt = msg::delivery_receipt_type(node, env->from_me, options_.passive);
     }
