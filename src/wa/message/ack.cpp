@@ -9,12 +9,6 @@ namespace {
 using binary::Jid;
 using binary::Node;
 
-template <class T>
-std::optional<T> number(std::string_view text)
-{
-    return parse_decimal<T>(text);
-}
-
 Result<std::string> message_id(const Node& n, std::string_view what)
 {
     auto id = n.attr("id");
@@ -36,12 +30,12 @@ Result<MessageAck> parse_message_ack(const Node& ack)
     out.id = std::move(*id);
     out.from = ack.attr_jid("from");
     if (auto e = ack.attr("error")) {
-        out.error = number<int>(*e);
+        out.error = parse_decimal<int>(*e);
         if (!out.error) return make_error(Errc::malformed, "message ack: error is not a number");
     }
     if (auto p = ack.attr("phash"); p && !p->empty()) out.phash = std::string(*p);
     if (auto t = ack.attr("t")) {
-        out.t = number<std::int64_t>(*t);
+        out.t = parse_decimal<std::int64_t>(*t);
         if (!out.t) return make_error(Errc::malformed, "message ack: t is not a number");
     }
     return out;
@@ -66,7 +60,7 @@ Result<RetryReceipt> parse_retry_receipt(const Node& receipt)
     RetryReceipt out{std::move(*id), *from, *device, 1, {}, {}};
     if (const Node* retry = receipt.child("retry")) {
         if (auto c = retry->attr("count")) {
-            auto n = number<unsigned>(*c);
+            auto n = parse_decimal<unsigned>(*c);
             if (!n || *n > 1000) return make_error(Errc::malformed, "retry receipt: bad count");
             out.count = *n;
         }

@@ -30,11 +30,6 @@ Node usync_iq(std::string_view sid, std::string_view context, Children query, Ch
     return iq;
 }
 
-template <class T>
-std::optional<T> number(std::string_view text)
-{
-    return parse_decimal<T>(text);
-}
 
 Error bad(const std::string& what)
 {
@@ -52,12 +47,12 @@ Result<std::vector<UsyncDevice>> parse_devices(const Node& devices, const std::s
         if (d.tag != "device") continue;
         if (out.size() == kMaxDevicesPerUser)
             return make_error(Errc::too_large, "usync answer: " + who + ": too many devices");
-        auto id = d.attr("id") ? number<std::uint16_t>(*d.attr("id")) : std::nullopt;
+        auto id = d.attr("id") ? parse_decimal<std::uint16_t>(*d.attr("id")) : std::nullopt;
         if (!id) return bad(who + ": <device> without a valid id");
         UsyncDevice dev;
         dev.id = *id;
         if (auto ki = d.attr("key-index")) {
-            auto v = number<std::uint32_t>(*ki);
+            auto v = parse_decimal<std::uint32_t>(*ki);
             if (!v) return bad(who + ": <device> with a bad key-index");
             dev.key_index = *v;
         }
@@ -114,7 +109,7 @@ Result<std::vector<UsyncUser>> parse_usync(const Node& iq)
             if (!parsed) return parsed.error();
             user.devices = std::move(*parsed);
             if (const Node* kil = devices->child("key-index-list"))
-                if (auto ts = kil->attr("ts")) user.key_index_ts = number<std::int64_t>(*ts);
+                if (auto ts = kil->attr("ts")) user.key_index_ts = parse_decimal<std::int64_t>(*ts);
         }
         if (const Node* lid = u.child("lid"); lid && !lid->child("error")) {
             if (auto val = lid->attr("val"); val && !val->empty()) {
