@@ -73,6 +73,17 @@ bool OutboxRepository::begin_send(int64_t id, std::string_view wa_id)
     return db_.changes() > 0;
 }
 
+std::vector<bool> OutboxRepository::begin_sends(std::span<const Begin> entries)
+{
+    std::vector<bool> began;
+    if (entries.empty()) return began;
+    began.reserve(entries.size());
+    Transaction tx(db_);
+    for (const Begin& e : entries) began.push_back(begin_send(e.id, e.wa_id));
+    tx.commit();
+    return began;
+}
+
 void OutboxRepository::defer(int64_t id, int64_t attempts, int64_t next_attempt_at)
 {
     defer_.bind(1, id).bind(2, attempts).bind(3, next_attempt_at);

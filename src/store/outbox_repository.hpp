@@ -78,6 +78,14 @@ public:
     // pending -> in_flight with the WhatsApp id it goes as; committed before
     // the first transmission.  False if the entry was not pending.
     bool begin_send(int64_t id, std::string_view wa_id);
+    // The same for several entries (different conversations) in one
+    // commit: one fsync for a pass's ids instead of one each.  The result
+    // says, per entry in order, whether it was pending.
+    struct Begin {
+        int64_t id = 0;
+        std::string wa_id;
+    };
+    std::vector<bool> begin_sends(std::span<const Begin> entries);
 
     // A transient failure: try again at `next_attempt_at` (unix seconds).
     void defer(int64_t id, int64_t attempts, int64_t next_attempt_at);
