@@ -78,7 +78,7 @@ bool OutboxSender::pass(int64_t now)
     const bool connected = device_.status().state == DeviceState::connected;
     std::unordered_set<int64_t> stopped;   // conversations held by an entry
     bool moved = false;
-    auto jobs = outbox_.unsettled_jobs(inbox_, kBatch);
+    auto jobs = outbox_.unsettled_heads(inbox_, kBatch);
     found_none_ = jobs.empty();
     std::vector<Ready> ready;   // at most one per conversation: each stops at it
     for (auto& job : jobs) {
@@ -148,6 +148,7 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready
         m.chat = sent->second;
     } else {
         std::string error;
+        job.record = outbox_.record_of(job.id).value_or(std::string());
         auto reply = bridge::agent_reply(job.record, signature_, &error);
         if (!reply || !job.chatwoot_message_id) {
             fail(job, reply ? "no Chatwoot message id" : error);

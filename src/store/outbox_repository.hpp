@@ -74,6 +74,12 @@ public:
     // The inbox's entries not yet through (pending, in flight, failing) with
     // their records, oldest first.
     std::vector<Job> unsettled_jobs(std::string_view inbox, size_t limit);
+    // The same without the records (record left empty): a sender's pass
+    // reads up to hundreds of entries, most of them waiting behind their
+    // conversation's head, and needs the record only of those it sends.
+    std::vector<Job> unsettled_heads(std::string_view inbox, size_t limit);
+    // An entry's record (its webhook), as unsettled_jobs gives it.
+    std::optional<std::string> record_of(int64_t id);
 
     // pending -> in_flight with the WhatsApp id it goes as; committed before
     // the first transmission.  False if the entry was not pending.
@@ -123,6 +129,8 @@ private:
     Statement pending_before_;
     Statement settle_;
     Statement jobs_;
+    Statement heads_;
+    Statement record_of_;
     Statement begin_send_;
     Statement defer_;
     Statement begin_failing_;
