@@ -24,8 +24,32 @@ ChatForwarder::ChatForwarder(std::string inbox, store::WaInboundRepository& inbo
 {
 }
 
+ChatForwarder::~ChatForwarder()
+{
+    // Jobs that ended since the last tick: their rows settle now, or stay
+    // pending and are looked up in Chatwoot by the next helper before it
+    // posts them (as after a crash).
+    try {
+        std::vector<store::WaInboundRepository::Settlement> rows;
+        for (const auto& chat : finished_) {
+            const Active& a = active_.at(chat);
+            const auto& m = a.job->mapping();
+            rows.push_back({a.row_id, a.job->state() == bridge::ForwardJob::State::done,
+                            a.job->chatwoot_message_id(), a.job->failure(), chat,
+                            store::ChatRow{m.contact_id, m.conversation_id}});
+        }
+        inbound_.settle_all(inbox_, rows);
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": recording forwarded messages at "
+                      "shutdown failed, they will be looked up: %s", inbox_.c_str(), e.what());
+    } catch (...) {
+    }
+}
+
 void ChatForwarder::kick()
 {
+    settle_finished();
     if (options_.inbox_id == 0 || active_.size() >= max_active_) {
         return;
     }
@@ -137,25 +161,61 @@ void ChatForwarder::on_reply(const std::string& chat, const ChatwootClient::Repl
 
 void ChatForwarder::finish(const std::string& chat)
 {
+    finished_.push_back(chat);
+    if (soon_) {
+        soon_();   // the next tick settles it with the others that end by then
+    } else {
+        settle_finished();
+    }
+}
+
+void ChatForwarder::settle_finished()
+{
+    if (finished_.empty()) {
+        return;
+    }
+    const std::vector<std::string> chats = std::move(finished_);
+    finished_.clear();
+    std::vector<store::WaInboundRepository::Settlement> rows;
+    rows.reserve(chats.size());
+    for (const auto& chat : chats) {
+        const Active& a = active_.at(chat);
+        const bridge::ForwardJob& job = *a.job;
+        const auto& m = job.mapping();
+        rows.push_back({a.row_id, job.state() == bridge::ForwardJob::State::done,
+                        job.chatwoot_message_id(), job.failure(), chat,
+                        store::ChatRow{m.contact_id, m.conversation_id}});
+    }
+    try {
+        inbound_.settle_all(inbox_, rows);
+    } catch (const std::exception& e) {
+        // The rows stay pending and are tried again on a later kick; they
+        // may be in Chatwoot already, so those tries look first.
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": recording %uz forwarded message(s) "
+                      "failed, they will be looked up and retried: %s",
+                      inbox_.c_str(), chats.size(), e.what());
+        for (const auto& chat : chats) {
+            unsure_.insert(chat);
+            active_.erase(chat);
+        }
+        found_none_ = false;   // the rows are still pending: the next kick takes them
+        return;
+    }
+    bool look = false;
+    for (const auto& chat : chats) {
+        look = !settled(chat) || look;
+    }
+    if (look) {
+        kick();
+    }
+}
+
+bool ChatForwarder::settled(const std::string& chat)
+{
     Active& a = active_.at(chat);
     const bridge::ForwardJob& job = *a.job;
     const bool posted = job.state() == bridge::ForwardJob::State::done;
-    const auto& m = job.mapping();
-    try {
-        inbound_.settle(a.row_id, posted, job.chatwoot_message_id(), job.failure(),
-                        inbox_, chat, store::ChatRow{m.contact_id, m.conversation_id});
-    } catch (const std::exception& e) {
-        // The row stays pending and is tried again on a later kick; it may
-        // be in Chatwoot already, so that try looks first.
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "chatwoot helper: inbox \"%s\": recording a message of %s "
-                      "failed, it will be looked up and retried: %s",
-                      inbox_.c_str(), chat.c_str(), e.what());
-        unsure_.insert(chat);
-        active_.erase(chat);
-        found_none_ = false;   // the row is still pending: the next kick takes it
-        return;
-    }
     // A message Chatwoot refused keeps its media for the operator (the
     // log line names the message).
     for (const auto& path : posted ? a.media : std::vector<std::string>{}) {
@@ -171,9 +231,7 @@ void ChatForwarder::finish(const std::string& chat)
                       inbox_.c_str(), chat.c_str(), job.failure().c_str());
     }
     active_.erase(chat);
-    if (!start_next(chat)) {
-        kick();
-    }
+    return start_next(chat);
 }
 
 }  // namespace chatwoot::helper

@@ -10,6 +10,7 @@
 #include "../bridge/forward_job.hpp"
 #include "../store/wa_inbound_repository.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -29,9 +30,21 @@ public:
                   ChatwootClient& client, rest::Api api, bridge::InboxOptions options,
                   size_t max_active_chats, int64_t inherited_up_to, MediaStore& media);
 
-    // Starts idle chats that have pending messages (none until the
-    // inbox id is known).
+    ~ChatForwarder();
+    ChatForwarder(const ChatForwarder&) = delete;
+    ChatForwarder& operator=(const ChatForwarder&) = delete;
+
+    // Settles the messages whose jobs ended since the last call (one
+    // commit), then starts idle chats that have pending messages (none
+    // until the inbox id is known).
     void kick();
+
+    // With a way to be called back soon (the runtime's next tick), a job
+    // that ends does not settle its row at once: the rows of every job
+    // ending before that call settle in one commit (group commit), and
+    // each chat's next message starts after it.  Without one, each row
+    // settles as its job ends.
+    void settle_soon_with(std::function<void()> soon) { soon_ = std::move(soon); }
 
     // For an inbox named by name: its id, once Chatwoot told it.
     void set_inbox_id(int64_t id) { options_.inbox_id = id; }
@@ -39,6 +52,9 @@ public:
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
 
     size_t active() const { return active_.size(); }
+
+    // Jobs have ended whose rows the next kick settles.
+    bool settling() const { return !finished_.empty(); }
 
     // Nothing to do until a device pushes a message: the last kick found no
     // pending chat and no job runs.  The runtime then skips its look.
@@ -55,6 +71,11 @@ private:
     void send(const std::string& chat);
     void on_reply(const std::string& chat, const ChatwootClient::Reply& reply);
     void finish(const std::string& chat);
+    // Settles the chats in finished_ in one commit, then moves each on.
+    void settle_finished();
+    // After its row is settled: media, counters, the chat's next message.
+    // False when the chat has no next message.
+    bool settled(const std::string& chat);
 
     std::string inbox_;
     store::WaInboundRepository& inbound_;
@@ -71,6 +92,8 @@ private:
     std::unordered_set<std::string> unsure_;
     cw_bridge_stats_t* stats_ = nullptr;
     bool found_none_ = false;   // the last kick's look found no pending chat
+    std::function<void()> soon_;
+    std::vector<std::string> finished_;   // chats whose job ended, row not yet settled
 };
 
 }  // namespace chatwoot::helper

@@ -139,6 +139,8 @@ void InboxRuntime::build()
         bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0, ic.open_as_pending != 0},
         static_cast<size_t>(ic.concurrency) * 2, shared_.inherited_up_to, shared_.media);
     forwarder_->count_into(shared_.stats);
+    // Replies that end jobs within one tick settle their rows together.
+    forwarder_->settle_soon_with([this] { soon(); });
 
     if (make_device_) {
         device_ = make_device_(ic);
@@ -315,7 +317,10 @@ void InboxRuntime::on_tick_timer(ngx_event_t* ev) noexcept
 {
     auto& rt = *static_cast<InboxRuntime*>(ev->data);
     rt.tick();
-    ngx_add_timer(&rt.tick_timer_, rt.quiet() ? kIdleTickMsec : kTickMsec);
+    // Jobs that ended during this tick (soon() finds no timer set then)
+    // settle at the next, in a millisecond.
+    const bool settling = rt.forwarder_ != nullptr && rt.forwarder_->settling();
+    ngx_add_timer(&rt.tick_timer_, rt.quiet() ? kIdleTickMsec : settling ? kWakeMsec : kTickMsec);
 }
 
 // Nothing for a quick tick to do: the parts are idle, nobody woke them and

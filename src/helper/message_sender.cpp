@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 namespace chatwoot::helper {
@@ -308,7 +309,7 @@ void MessageSender::keep_group(const wm::GroupInfo& info, std::int64_t unix_now)
 // under the LID when we know it (waweb-2026.md 4: two ratchets for one
 // device break both).  The receive side picks the same way
 // (wa/message/decrypt).
-Jid MessageSender::session_jid(wa::signal::ProtocolContext& ctx, const Jid& device)
+std::pair<std::optional<Jid>, std::optional<Jid>> MessageSender::session_candidates(const Jid& device)
 {
     std::optional<Jid> lid;
     std::optional<Jid> pn;
@@ -320,9 +321,14 @@ Jid MessageSender::session_jid(wa::signal::ProtocolContext& ctx, const Jid& devi
         pn = device;
         if (auto user = store_.lid_for_pn(device.user()))
             lid = Jid::from_parts(*user, wa::binary::kServerLid, 0, device.device());
-    } else {
-        return device;
     }
+    return {lid, pn};
+}
+
+Jid MessageSender::session_jid(wa::signal::ProtocolContext& ctx, const Jid& device)
+{
+    if (device.kind() != JidKind::lid && device.kind() != JidKind::phone_number) return device;
+    const auto [lid, pn] = session_candidates(device);
     auto has = [&](const std::optional<Jid>& j) {
         if (!j) return false;
         auto address = wa::signal::address_of(*j);
@@ -333,6 +339,29 @@ Jid MessageSender::session_jid(wa::signal::ProtocolContext& ctx, const Jid& devi
     if (has(lid)) return *lid;
     if (has(pn)) return *pn;
     return lid ? *lid : device;
+}
+
+// session_jid and the check of the address it chose, in one pass: each
+// has_session reads and parses a whole session record, and a send used to
+// make four to six of them per device (here, then again in transmit) for
+// the one libsignal makes itself.
+wa::Result<std::optional<Jid>> MessageSender::established_session(wa::signal::ProtocolContext& ctx,
+                                                                  const Jid& device)
+{
+    std::optional<Jid> lid, pn;
+    if (device.kind() == JidKind::lid || device.kind() == JidKind::phone_number)
+        std::tie(lid, pn) = session_candidates(device);
+    else
+        lid = device;  // neither form: its own address only
+    for (const std::optional<Jid>& j : {lid, pn}) {
+        if (!j) continue;
+        auto address = wa::signal::address_of(*j);
+        if (!address) continue;
+        auto h = wa::signal::has_session(ctx, *address);
+        if (!h) return h.error();
+        if (*h) return std::optional<Jid>(*j);
+    }
+    return std::optional<Jid>();
 }
 
 std::string MessageSender::quoted_author(const Job& job)
@@ -474,16 +503,19 @@ void MessageSender::advance(ws::Connection& conn, const std::string& id, ws::Mil
         return;
     }
     std::vector<Jid> no_session;
+    std::map<std::string, Jid> sessions;  // device -> the address its session is kept under
     for (const Jid& d : recipients) {
         if (group && state_.holds_sender_key(chat.to_string(), d.to_string())) continue;
-        auto address = wa::signal::address_of(session_jid(*ctx, d));
-        if (!address) continue;
-        auto has = wa::signal::has_session(*ctx, *address);
-        if (!has) {
-            finish(id, SendResult{SendResult::Kind::retry, has.error().detail});
+        auto found = established_session(*ctx, d);
+        if (!found) {
+            finish(id, SendResult{SendResult::Kind::retry, found.error().detail});
             return;
         }
-        if (!*has) no_session.push_back(d);
+        if (*found) {
+            sessions.emplace(d.to_string(), **found);
+        } else if (wa::signal::address_of(session_jid(*ctx, d))) {
+            no_session.push_back(d);
+        }
     }
     if (!no_session.empty()) {
         if (!job.bundles_asked) {
@@ -504,7 +536,7 @@ void MessageSender::advance(ws::Connection& conn, const std::string& id, ws::Mil
     }
 
     // 4. Encrypt, commit, transmit.
-    if (auto failed = transmit(conn, job, id, recipients, unix_now)) {
+    if (auto failed = transmit(conn, job, id, recipients, sessions, unix_now)) {
         finish(id, *failed);
         return;
     }
@@ -514,6 +546,7 @@ void MessageSender::advance(ws::Connection& conn, const std::string& id, ws::Mil
 std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job,
                                                   const std::string& id,
                                                   const std::vector<Jid>& devices,
+                                                  const std::map<std::string, Jid>& sessions,
                                                   std::int64_t unix_now)
 {
     const Jid chat = *job.chat;
@@ -533,7 +566,10 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     wm::MessageStanza st{id, group ? chat : *job.target};
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
-        auto address = wa::signal::address_of(session_jid(*ctx, d));
+        // Found in step 3 of this same call: nothing ran in between.
+        const auto known = sessions.find(d.to_string());
+        auto address = wa::signal::address_of(known != sessions.end() ? known->second
+                                                                      : session_jid(*ctx, d));
         if (!address) return std::nullopt;
         auto padded = wa::signal::pad_message(payload, random_);
         if (!padded) return padded.error();

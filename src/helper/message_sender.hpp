@@ -168,12 +168,20 @@ private:
     void keep_group(const wa::message::GroupInfo& info, std::int64_t unix_now);
     wa::binary::Jid own_device(bool lid) const;
     std::optional<SendResult> transmit(wa::session::Connection& conn, Job& job, const std::string& id,
-                        const std::vector<wa::binary::Jid>& devices, std::int64_t unix_now);
+                        const std::vector<wa::binary::Jid>& devices,
+                        const std::map<std::string, wa::binary::Jid>& sessions, std::int64_t unix_now);
     void issue_token(wa::session::Connection& conn, const Job& job, wa::session::Millis now,
                      std::int64_t unix_now);
     wa::proto::Message content(const Job& job);
     std::string quoted_author(const Job& job);
     wa::binary::Jid session_jid(wa::signal::ProtocolContext& ctx, const wa::binary::Jid& device);
+    // A device's LID form and phone-number form, as far as the map knows them.
+    std::pair<std::optional<wa::binary::Jid>, std::optional<wa::binary::Jid>> session_candidates(
+        const wa::binary::Jid& device);
+    // The form (LID first) under which a session with `device` exists;
+    // nullopt when there is none; an error when the store failed.
+    wa::Result<std::optional<wa::binary::Jid>> established_session(wa::signal::ProtocolContext& ctx,
+                                                                  const wa::binary::Jid& device);
 
     store::Database& db_;
     store::SignalStore& store_;

@@ -78,8 +78,9 @@ bool OutboxSender::pass(int64_t now)
     const bool connected = device_.status().state == DeviceState::connected;
     std::unordered_set<int64_t> stopped;   // conversations held by an entry
     bool moved = false;
-    auto jobs = outbox_.unsettled_jobs(inbox_, kBatch);
+    auto jobs = outbox_.unsettled_heads(inbox_, kBatch);
     found_none_ = jobs.empty();
+    std::vector<Ready> ready;   // at most one per conversation: each stops at it
     for (auto& job : jobs) {
         if (job.state == "failing") {
             report(job, now);
@@ -97,17 +98,17 @@ bool OutboxSender::pass(int64_t now)
         }
         const std::string before = job.state;
         const int64_t attempts = job.attempts;
-        if (!step(job, now, connected)) {
+        if (!step(job, now, connected, ready)) {
             stopped.insert(job.conversation_id);
         }
         if (job.state != before || job.attempts != attempts) {
             moved = true;
         }
     }
-    return moved;
+    return transmit_all(ready) || moved;
 }
 
-bool OutboxSender::step(Job& job, int64_t now, bool connected)
+bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready>& ready)
 {
     if (awaiting_.contains(job.id)) {
         return false;
@@ -147,6 +148,7 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected)
         m.chat = sent->second;
     } else {
         std::string error;
+        job.record = outbox_.record_of(job.id).value_or(std::string());
         auto reply = bridge::agent_reply(job.record, signature_, &error);
         if (!reply || !job.chatwoot_message_id) {
             fail(job, reply ? "no Chatwoot message id" : error);
@@ -157,22 +159,52 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected)
         m.quoted = std::move(reply->quoted);
         send_reads(m.chat, job.id);
     }
-    transmit(job, std::move(m));
+    ready.push_back(Ready{&job, std::move(m)});
     return false;
+}
+
+bool OutboxSender::transmit_all(std::vector<Ready>& ready)
+{
+    // The ids are durable before a byte leaves (a crash after the commit
+    // sends again under the same ids), and one commit serves every new
+    // entry of the pass (other conversations' entries wait for that one
+    // fsync, not for one each).
+    std::vector<store::OutboxRepository::Begin> begins;
+    std::vector<Ready*> fresh;
+    std::vector<Ready*> go;
+    for (auto& r : ready) {
+        if (r.job->state != "pending") {
+            go.push_back(&r);   // in flight already: again under its id
+            continue;
+        }
+        std::string id = device_.new_message_id();
+        if (id.empty()) {
+            continue;
+        }
+        begins.push_back({r.job->id, std::move(id)});
+        fresh.push_back(&r);
+    }
+    const std::vector<bool> began = outbox_.begin_sends(begins);
+    bool moved = false;
+    for (size_t i = 0; i < fresh.size(); i++) {
+        if (!began[i]) {
+            continue;
+        }
+        fresh[i]->job->state = "in_flight";
+        fresh[i]->job->wa_id = std::move(begins[i].wa_id);
+        go.push_back(fresh[i]);
+        moved = true;
+    }
+    // In the pass's order (the store's), as one by one they went before.
+    std::sort(go.begin(), go.end());
+    for (Ready* r : go) {
+        transmit(*r->job, std::move(r->message));
+    }
+    return moved;
 }
 
 void OutboxSender::transmit(Job& job, OutgoingMessage message)
 {
-    if (job.state == "pending") {
-        // The id is durable before a byte leaves: a crash after this line
-        // sends again under the same id.
-        std::string id = device_.new_message_id();
-        if (id.empty() || !outbox_.begin_send(job.id, id)) {
-            return;
-        }
-        job.state = "in_flight";
-        job.wa_id = std::move(id);
-    }
     message.id = job.wa_id;
     awaiting_.insert(job.id);
     std::weak_ptr<OutboxSender*> self = self_;

@@ -106,7 +106,15 @@ private:
     bool pass(int64_t now);
     // What to do with the entry at the head of its conversation; true when
     // the conversation may go on to its next entry.
-    bool step(Job& job, int64_t now, bool connected);
+    // An entry a pass found ready to go to the device.
+    struct Ready {
+        Job* job;
+        OutgoingMessage message;
+    };
+    bool step(Job& job, int64_t now, bool connected, std::vector<Ready>& ready);
+    // The pass's ready entries: the new ones' WhatsApp ids committed in one
+    // unit, then each handed to the device.  True when an entry moved.
+    bool transmit_all(std::vector<Ready>& ready);
     void transmit(Job& job, OutgoingMessage message);
     void send_reads(const std::string& chat, int64_t outbox_id) noexcept;
     void on_done(Completion c);

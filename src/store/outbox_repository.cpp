@@ -27,6 +27,16 @@ OutboxRepository::OutboxRepository(Database& db)
           " FROM outbox o JOIN inbound_events i ON i.id = o.inbound_id"
           " WHERE o.state IN ('pending', 'in_flight', 'failing') AND o.inbox = ?1"
           " ORDER BY o.id LIMIT ?2")),
+      heads_(db.prepare(
+          "SELECT o.id, o.action, o.conversation_id, o.chatwoot_message_id, '',"
+          " o.created_at, o.state, coalesce(o.wa_id, ''), o.attempts, o.next_attempt_at,"
+          " coalesce(o.failure, '')"
+          " FROM outbox o"
+          " WHERE o.state IN ('pending', 'in_flight', 'failing') AND o.inbox = ?1"
+          " ORDER BY o.id LIMIT ?2")),
+      record_of_(db.prepare(
+          "SELECT i.payload FROM outbox o JOIN inbound_events i ON i.id = o.inbound_id"
+          " WHERE o.id = ?1")),
       begin_send_(db.prepare(
           "UPDATE outbox SET state = 'in_flight', wa_id = ?2"
           " WHERE id = ?1 AND state = 'pending'")),
@@ -52,17 +62,40 @@ OutboxRepository::OutboxRepository(Database& db)
 {
 }
 
-std::vector<OutboxRepository::Job> OutboxRepository::unsettled_jobs(std::string_view inbox,
-                                                                    size_t limit)
+namespace {
+
+std::vector<OutboxRepository::Job> jobs_of(Statement& jobs, std::string_view inbox, size_t limit)
 {
-    std::vector<Job> out;
-    jobs_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
-    jobs_.each_row([&](const Statement& st) {
-        out.push_back(Job{st.column_int(0), st.column_text(1), st.column_int(2),
+    std::vector<OutboxRepository::Job> out;
+    jobs.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
+    jobs.each_row([&](const Statement& st) {
+        out.push_back(OutboxRepository::Job{st.column_int(0), st.column_text(1), st.column_int(2),
                           st.column_optional_int(3), st.column_text(4), st.column_int(5),
                           st.column_text(6), st.column_text(7), st.column_int(8),
                           st.column_int(9), st.column_text(10)});
     });
+    return out;
+}
+
+}  // namespace
+
+std::vector<OutboxRepository::Job> OutboxRepository::unsettled_jobs(std::string_view inbox,
+                                                                    size_t limit)
+{
+    return jobs_of(jobs_, inbox, limit);
+}
+
+std::vector<OutboxRepository::Job> OutboxRepository::unsettled_heads(std::string_view inbox,
+                                                                     size_t limit)
+{
+    return jobs_of(heads_, inbox, limit);
+}
+
+std::optional<std::string> OutboxRepository::record_of(int64_t id)
+{
+    record_of_.bind(1, id);
+    std::optional<std::string> out;
+    record_of_.each_row([&](const Statement& st) { out = st.column_text(0); });
     return out;
 }
 
@@ -71,6 +104,17 @@ bool OutboxRepository::begin_send(int64_t id, std::string_view wa_id)
     begin_send_.bind(1, id).bind(2, wa_id);
     begin_send_.run();
     return db_.changes() > 0;
+}
+
+std::vector<bool> OutboxRepository::begin_sends(std::span<const Begin> entries)
+{
+    std::vector<bool> began;
+    if (entries.empty()) return began;
+    began.reserve(entries.size());
+    Transaction tx(db_);
+    for (const Begin& e : entries) began.push_back(begin_send(e.id, e.wa_id));
+    tx.commit();
+    return began;
 }
 
 void OutboxRepository::defer(int64_t id, int64_t attempts, int64_t next_attempt_at)

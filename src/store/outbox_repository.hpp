@@ -74,10 +74,24 @@ public:
     // The inbox's entries not yet through (pending, in flight, failing) with
     // their records, oldest first.
     std::vector<Job> unsettled_jobs(std::string_view inbox, size_t limit);
+    // The same without the records (record left empty): a sender's pass
+    // reads up to hundreds of entries, most of them waiting behind their
+    // conversation's head, and needs the record only of those it sends.
+    std::vector<Job> unsettled_heads(std::string_view inbox, size_t limit);
+    // An entry's record (its webhook), as unsettled_jobs gives it.
+    std::optional<std::string> record_of(int64_t id);
 
     // pending -> in_flight with the WhatsApp id it goes as; committed before
     // the first transmission.  False if the entry was not pending.
     bool begin_send(int64_t id, std::string_view wa_id);
+    // The same for several entries (different conversations) in one
+    // commit: one fsync for a pass's ids instead of one each.  The result
+    // says, per entry in order, whether it was pending.
+    struct Begin {
+        int64_t id = 0;
+        std::string wa_id;
+    };
+    std::vector<bool> begin_sends(std::span<const Begin> entries);
 
     // A transient failure: try again at `next_attempt_at` (unix seconds).
     void defer(int64_t id, int64_t attempts, int64_t next_attempt_at);
@@ -115,6 +129,8 @@ private:
     Statement pending_before_;
     Statement settle_;
     Statement jobs_;
+    Statement heads_;
+    Statement record_of_;
     Statement begin_send_;
     Statement defer_;
     Statement begin_failing_;

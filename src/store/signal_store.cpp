@@ -149,7 +149,11 @@ SignalStore::SignalStore(Database& db, std::string device)
       put_value_(db.prepare("INSERT INTO wa_device_values (device, key, value)"
                             " VALUES (?1, ?2, ?3)"
                             " ON CONFLICT (device, key) DO UPDATE SET value = excluded.value")),
-      delete_value_(db.prepare("DELETE FROM wa_device_values WHERE device = ?1 AND key = ?2"))
+      delete_value_(db.prepare("DELETE FROM wa_device_values WHERE device = ?1 AND key = ?2")),
+      own_jids_(db.prepare("SELECT coalesce(pn_jid, ''), coalesce(lid_jid, '')"
+                           " FROM wa_devices WHERE device = ?1")),
+      adv_identity_(db.prepare("SELECT adv_identity FROM wa_devices"
+                               " WHERE device = ?1 AND adv_identity IS NOT NULL"))
 {
 }
 
@@ -411,10 +415,8 @@ void SignalStore::set_noise_key(const wa::crypto::KeyPair& key)
 
 std::optional<Bytes> SignalStore::adv_identity()
 {
-    Statement st = db_.prepare("SELECT adv_identity FROM wa_devices"
-                               " WHERE device = ?1 AND adv_identity IS NOT NULL");
-    st.bind(1, device_);
-    return optional_blob(st);
+    adv_identity_.bind(1, device_);
+    return optional_blob(adv_identity_);
 }
 
 void SignalStore::set_adv_identity(ByteView serialized)
@@ -428,11 +430,9 @@ void SignalStore::set_adv_identity(ByteView serialized)
 
 OwnJids SignalStore::own_jids()
 {
-    Statement st = db_.prepare("SELECT coalesce(pn_jid, ''), coalesce(lid_jid, '')"
-                               " FROM wa_devices WHERE device = ?1");
-    st.bind(1, device_);
+    own_jids_.bind(1, device_);
     OwnJids jids;
-    st.each_row([&](const Statement& row) {
+    own_jids_.each_row([&](const Statement& row) {
         jids.pn = row.column_text(0);
         jids.lid = row.column_text(1);
     });

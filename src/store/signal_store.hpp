@@ -177,6 +177,11 @@ private:
     Statement value_;
     Statement put_value_;
     Statement delete_value_;
+
+    // Read for every send (our own JIDs twice, the device identity once):
+    // prepared once, not per call.
+    Statement own_jids_;
+    Statement adv_identity_;
 };
 
 }  // namespace chatwoot::store

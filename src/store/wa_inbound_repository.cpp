@@ -103,19 +103,30 @@ void WaInboundRepository::settle(int64_t id, bool posted, int64_t chatwoot_messa
     // looks such inherited rows up in Chatwoot before posting them: a
     // look-up more, never a duplicate.  So the fsync per message (the
     // bridge's bottleneck) is left to the next ordinary commit.
+    const Settlement one{id, posted, chatwoot_message_id, std::string(failure),
+                         std::string(chat), mapping};
+    settle_all(inbox, std::span<const Settlement>(&one, 1));
+}
+
+void WaInboundRepository::settle_all(std::string_view inbox,
+                                     std::span<const Settlement> settlements)
+{
+    if (settlements.empty()) return;
     RelaxedSync relaxed(db_);
     Transaction tx(db_);
-    settle_.bind(1, id).bind(2, std::string_view(posted ? "posted" : "failed"));
-    if (posted) {
-        settle_.bind(3, chatwoot_message_id).bind_null(4);
-    } else {
-        settle_.bind_null(3).bind(4, failure);
+    for (const Settlement& s : settlements) {
+        settle_.bind(1, s.id).bind(2, std::string_view(s.posted ? "posted" : "failed"));
+        if (s.posted) {
+            settle_.bind(3, s.chatwoot_message_id).bind_null(4);
+        } else {
+            settle_.bind_null(3).bind(4, s.failure);
+        }
+        settle_.run();
+        save_chat_.bind(1, inbox).bind(2, s.chat);
+        bind_optional(save_chat_, 3, s.mapping.contact_id);
+        bind_optional(save_chat_, 4, s.mapping.conversation_id);
+        save_chat_.run();
     }
-    settle_.run();
-    save_chat_.bind(1, inbox).bind(2, chat);
-    bind_optional(save_chat_, 3, mapping.contact_id);
-    bind_optional(save_chat_, 4, mapping.conversation_id);
-    save_chat_.run();
     tx.commit();
 }
 

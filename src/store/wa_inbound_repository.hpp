@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,19 @@ public:
     void settle(int64_t id, bool posted, int64_t chatwoot_message_id,
                 std::string_view failure, std::string_view inbox,
                 std::string_view chat, const ChatRow& mapping);
+
+    // Several rows settled as settle() settles one, in one transaction:
+    // the forwarder's replies of one tick (a commit, its WAL frames and
+    // its locks per message were most of the forwarding's store time).
+    struct Settlement {
+        int64_t id = 0;
+        bool posted = false;
+        int64_t chatwoot_message_id = 0;
+        std::string failure;
+        std::string chat;
+        ChatRow mapping;
+    };
+    void settle_all(std::string_view inbox, std::span<const Settlement> settlements);
 
     ChatRow chat(std::string_view inbox, std::string_view chat);
 

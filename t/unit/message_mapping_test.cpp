@@ -121,3 +121,40 @@ TEST(MessageMapping, AReactionTakenBackFindsTheEmojiItHad)
     EXPECT_EQ(repo.previous_reaction("support", kChat, x, "A1", r4), "")
         << "emptied by retention: unknown, not an error";
 }
+
+// The forwarder's replies of one tick settle in one commit: each row posted
+// (with its Chatwoot id) or failed (with its reason), each chat's mapping
+// saved, as settle() does for one.
+TEST(MessageMapping, SettleAllSettlesSeveralChatsInOneCommit)
+{
+    test::TempStore t("settle-all-test");
+    store::WaInboundRepository repo(*t.db);
+    const std::string other = "5511900000000@s.whatsapp.net";
+    ASSERT_TRUE(repo.add("support", "B1", kChat, R"({"id":"B1"})", 1000));
+    ASSERT_TRUE(repo.add("support", "B2", other, R"({"id":"B2"})", 1000));
+    ASSERT_TRUE(repo.add("support", "B3", kChat, R"({"id":"B3"})", 1000));
+    auto row = [&](const std::string& id) {
+        return t.scalar("SELECT id FROM wa_inbound WHERE wa_id = '" + id + "'");
+    };
+    int commits = 0;
+    sqlite3_commit_hook(
+        t.db->raw(), [](void* n) noexcept { ++*static_cast<int*>(n); return 0; }, &commits);
+    const std::vector<store::WaInboundRepository::Settlement> rows{
+        {row("B1"), true, 3201, "", kChat, {42, 15}},
+        {row("B2"), false, 0, "Chatwoot said no", other, {43, std::nullopt}},
+    };
+    repo.settle_all("support", rows);
+    sqlite3_commit_hook(t.db->raw(), nullptr, nullptr);
+
+    EXPECT_EQ(commits, 1);
+    EXPECT_EQ(repo.chatwoot_message_of("support", "B1"), 3201);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_inbound WHERE wa_id = 'B2' AND state = 'failed'"
+                       " AND failure = 'Chatwoot said no'"), 1);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_inbound WHERE wa_id = 'B3' AND state = 'pending'"), 1)
+        << "a row not named stays pending";
+    EXPECT_EQ(repo.chat("support", kChat).conversation_id, 15);
+    EXPECT_EQ(repo.chat("support", other).contact_id, 43);
+    EXPECT_EQ(repo.chat("support", other).conversation_id, std::nullopt);
+
+    repo.settle_all("support", {});   // nothing to do: no transaction either
+}

@@ -363,6 +363,53 @@ TEST(MessageSender, RecentSendsAreSweptAtMostOncePerInterval)
     EXPECT_EQ(kept("3EB0C3"), 1);
 }
 
+// Counts the statements SQLite starts on a connection whose text begins
+// with a prefix, while it lives.
+class StatementCounter {
+public:
+    StatementCounter(sqlite3* db, std::string prefix) : db_(db), prefix_(std::move(prefix))
+    {
+        sqlite3_trace_v2(db_, SQLITE_TRACE_STMT, &StatementCounter::on_trace, this);
+    }
+    ~StatementCounter() { sqlite3_trace_v2(db_, 0, nullptr, nullptr); }
+    StatementCounter(const StatementCounter&) = delete;
+    StatementCounter& operator=(const StatementCounter&) = delete;
+    int count() const { return count_; }
+
+private:
+    static int on_trace(unsigned, void* self, void* stmt, void*) noexcept
+    {
+        auto* me = static_cast<StatementCounter*>(self);
+        const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+        if (sql && std::string_view(sql).starts_with(me->prefix_)) ++me->count_;
+        return 0;
+    }
+    sqlite3* db_;
+    std::string prefix_;
+    int count_ = 0;
+};
+
+// A send with its session in place reads the session record once to find
+// it (LID first), once in encrypt's own check and once in libsignal: not
+// again for every step that needs the address (it used to be five reads).
+TEST(MessageSender, ASendReadsEachDevicesSessionThreeTimesAtMost)
+{
+    KnownContact h;
+    Node first = h.send_and_fetch(text("3EB0D1", "4455@lid", "one"));
+    ASSERT_EQ(first.tag, "message");
+    h.ack(first);
+    h.answer(h.sent_one(), {});  // our token
+    ASSERT_EQ(h.results.size(), 1u);
+
+    StatementCounter loads(h.db.db->raw(), "SELECT record FROM wa_sessions");
+    h.send_message(text("3EB0D2", "4455@lid", "two"));
+    Node second = h.sent_one();
+    ASSERT_EQ(second.tag, "message");
+    EXPECT_EQ(h.contact.open(encs_by_device(second).at("4455@lid"), kOwnLid).conversation(), "two");
+    EXPECT_LE(loads.count(), 3);
+    EXPECT_GE(loads.count(), 1);
+}
+
 TEST(MessageSender, APhashMismatchRefreshesDevicesAndSendsOnce)
 {
     KnownContact h;

@@ -159,6 +159,16 @@ TEST(OutboxRepository, EntriesOfTheOlderSchemaKeepTheirStates)
     EXPECT_EQ(jobs[0].id, 2);
     EXPECT_EQ(jobs[0].state, "pending");
     EXPECT_EQ(jobs[0].wa_id, "");
+    EXPECT_EQ(jobs[0].record, "x");
+    // A sender's pass reads the entries without their records, and the
+    // record of the one it sends by its id.
+    auto heads = outbox.unsettled_heads("a", 10);
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].id, 2);
+    EXPECT_EQ(heads[0].state, "pending");
+    EXPECT_EQ(heads[0].record, "");
+    EXPECT_EQ(outbox.record_of(2), std::optional<std::string>("x"));
+    EXPECT_EQ(outbox.record_of(99), std::nullopt);
 
     EXPECT_TRUE(outbox.begin_send(2, "3EB0AA"));
     EXPECT_FALSE(outbox.begin_send(2, "3EB0BB")) << "the id is chosen once";

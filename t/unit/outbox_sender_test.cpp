@@ -290,6 +290,31 @@ TEST_F(OutboxSenderTest, ConversationsGoSideBySide)
     EXPECT_EQ(h.device.sent[1].message.text, "reply 201");
 }
 
+// Replies of several conversations ready in one pass take their WhatsApp
+// ids in one commit (one fsync, not one each), and every one of them is
+// committed before the first of them goes.
+TEST_F(OutboxSenderTest, APasssNewIdsShareOneCommitBeforeAnyTransmission)
+{
+    file(t, "send", 15, 101, now);
+    file(t, "send", 16, 201, now);
+    file(t, "send", 17, 301, now);
+    Helper h(t, now);
+    int commits = 0;
+    sqlite3_commit_hook(
+        t.db->raw(), [](void* n) noexcept { ++*static_cast<int*>(n); return 0; }, &commits);
+    h.sender.tick();
+    sqlite3_commit_hook(t.db->raw(), nullptr, nullptr);
+    ASSERT_EQ(h.device.sent.size(), 3u);
+    EXPECT_EQ(commits, 1);
+    for (const auto& s : h.device.sent) {
+        EXPECT_EQ(s.state_when_sent, "in_flight") << s.message.text;
+        EXPECT_EQ(s.id_when_sent, s.message.id) << s.message.text;
+    }
+    EXPECT_EQ(h.device.sent[0].message.text, "reply 101") << "in the store's order";
+    EXPECT_EQ(h.device.sent[2].message.text, "reply 301");
+    EXPECT_EQ(t.rows("SELECT count(DISTINCT wa_id) FROM outbox WHERE state = 'in_flight'")[0][0], "3");
+}
+
 TEST_F(OutboxSenderTest, AnswersInsideSendAreSettledAfterThePass)
 {
     file(t, "send", 15, 101, now);
