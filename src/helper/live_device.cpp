@@ -844,14 +844,19 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
             "delivers it again", options_.name.c_str(), tag.c_str(), e.what());
         return;
     }
-    (void) conn_->send_ack(stanza.view);
+    // The receipt goes before the ack, on the same connection: if the
+    // connection dies in between, the server, lacking the ack, delivers the
+    // stanza again and the redelivery gets the receipt.  The other way
+    // round, a drop after the ack loses the receipt for good.
     auto send = [this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); };
     if (!fresh) {
         guarded("receive", [&] { receiver_.redelivered(key, stanza.to_node(), send, unix_now); });
+        if (conn_ != nullptr) (void) conn_->send_ack(stanza.view);
         receive_messages();   // one kept before and left by a failed store, if any
         return;
     }
     guarded("receive", [&] { receiver_.deliver(filed, send, events_, unix_now); });
+    if (conn_ != nullptr) (void) conn_->send_ack(stanza.view);
     if (!filed.complete) receive_messages();
 }
 
