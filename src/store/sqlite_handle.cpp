@@ -256,7 +256,34 @@ std::string savepoint_name(int level)
 
 }  // namespace
 
-UnitOfWork::UnitOfWork(Database& db) : db_(db), level_(db.unit_depth_ + 1)
+void Database::after_commit(std::function<void()> work)
+{
+    if (unit_depth_ == 0) {
+        try {
+            work();
+        } catch (...) {
+        }
+        return;
+    }
+    after_commit_.push_back(std::move(work));
+}
+
+void Database::run_after_commit() noexcept
+{
+    // Taken out first: the work may open units and hand in work of its own
+    // (which then runs at once, no unit being open).
+    std::vector<std::function<void()>> work;
+    work.swap(after_commit_);
+    for (auto& w : work) {
+        try {
+            w();
+        } catch (...) {
+        }
+    }
+}
+
+UnitOfWork::UnitOfWork(Database& db)
+    : db_(db), level_(db.unit_depth_ + 1), after_(db.after_commit_.size())
 {
     if (level_ == 1) {
         db_.exec("BEGIN IMMEDIATE");
@@ -273,6 +300,10 @@ UnitOfWork::UnitOfWork(Database& db) : db_(db), level_(db.unit_depth_ + 1)
 UnitOfWork::~UnitOfWork()
 {
     if (!done_) {
+        // What was owed for writes that are now undone is not owed.
+        if (db_.after_commit_.size() > after_) {
+            db_.after_commit_.resize(after_);
+        }
         try {
             if (level_ == 1) {
                 db_.exec("ROLLBACK");
@@ -315,6 +346,10 @@ void UnitOfWork::commit()
         db_.exec("RELEASE " + savepoint_name(level_));
     }
     done_ = true;
+    if (level_ == 1) {
+        db_.unit_depth_ = 0;
+        db_.run_after_commit();
+    }
 }
 
 }  // namespace chatwoot::store

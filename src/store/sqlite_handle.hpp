@@ -4,7 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -104,14 +106,27 @@ public:
     // How many units of work are open on this connection (0: none).
     int unit_depth() const { return unit_depth_; }
 
+    // Work that may only happen once the writes before it are durable: a
+    // transmission whose ratchet step was just written, the ack and the
+    // receipt of a stanza just kept.  With no unit of work open it runs at
+    // once; inside one it waits for the outermost unit's COMMIT and runs
+    // right after it, in the order handed in, so callers that batch several
+    // messages into one commit (one fsync) release what each owes only
+    // then.  A unit that rolls back drops the work handed in within it.
+    // The work must not throw; what it throws anyway is swallowed (the
+    // writes are durable by then, and the rest of the work must still run).
+    void after_commit(std::function<void()> work);
+
 private:
     friend class UnitOfWork;
+    void run_after_commit() noexcept;
     struct Close {
         void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
     };
     explicit Database(sqlite3* db) : db_(db) {}
     std::unique_ptr<sqlite3, Close> db_;
     int unit_depth_ = 0;
+    std::vector<std::function<void()>> after_commit_;
 };
 
 // BEGIN IMMEDIATE on construction, ROLLBACK unless commit() was called.
@@ -171,6 +186,7 @@ private:
 
     Database& db_;
     int level_;          // 1: the outermost unit
+    std::size_t after_;  // the after-commit work handed in before this unit
     bool done_ = false;
 };
 

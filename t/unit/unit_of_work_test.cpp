@@ -359,4 +359,82 @@ TEST_F(UnitOfWorkTest, AFailureAfterTheRatchetWriteLeavesTheOldSessionState)
     EXPECT_EQ(inbound.count("pending"), 1u);
 }
 
+// After-commit work (Database::after_commit): what a batch of messages owes
+// the network (transmissions, acks, receipts) leaves only once the one
+// commit that makes all of them durable is done.
+
+TEST_F(UnitOfWorkTest, AfterCommitWorkRunsAtOnceWithNoUnitOpen)
+{
+    int ran = 0;
+    db().after_commit([&] { ++ran; });
+    EXPECT_EQ(ran, 1);
+}
+
+TEST_F(UnitOfWorkTest, AfterCommitWorkWaitsForTheOutermostCommitAndSeesItDurable)
+{
+    std::string seen;
+    std::string order;
+    {
+        UnitOfWork outer(db());
+        note("a");
+        db().after_commit([&] { seen = committed_notes(); order += "1"; });
+        {
+            UnitOfWork inner(db());
+            note("b");
+            db().after_commit([&] { order += "2"; });
+            inner.commit();
+        }
+        EXPECT_EQ(order, "") << "an inner commit releases nothing";
+        outer.commit();
+        EXPECT_EQ(order, "12") << "run by the outer commit, in the order handed in";
+    }
+    EXPECT_EQ(seen, "a,b") << "the work saw both writes durable";
+}
+
+TEST_F(UnitOfWorkTest, AfterCommitWorkOfARolledBackUnitIsDropped)
+{
+    std::string order;
+    {
+        UnitOfWork outer(db());
+        db().after_commit([&] { order += "kept"; });
+        {
+            UnitOfWork inner(db());
+            note("undone");
+            db().after_commit([&] { order += ",undone"; });
+        }
+        db().after_commit([&] { order += ",after"; });
+        outer.commit();
+    }
+    EXPECT_EQ(order, "kept,after");
+    {
+        UnitOfWork outer(db());
+        db().after_commit([&] { order += ",never"; });
+    }
+    EXPECT_EQ(order, "kept,after");
+    db().after_commit([&] { order += ",later"; });
+    EXPECT_EQ(order, "kept,after,later") << "nothing of the rolled-back unit is left queued";
+}
+
+TEST_F(UnitOfWorkTest, AfterCommitWorkMayOpenUnitsAndHandInWorkOfItsOwn)
+{
+    std::string order;
+    {
+        UnitOfWork outer(db());
+        db().after_commit([&] {
+            EXPECT_EQ(db().unit_depth(), 0);
+            UnitOfWork next(db());
+            note("from the work");
+            db().after_commit([&] { order += "inner work,"; });
+            next.commit();
+            order += "work,";
+        });
+        db().after_commit([&] { throw std::runtime_error("swallowed"); });
+        db().after_commit([&] { order += "last"; });
+        outer.commit();
+    }
+    EXPECT_EQ(order, "inner work,work,last");
+    EXPECT_EQ(committed_notes(), "from the work");
+    EXPECT_EQ(db().unit_depth(), 0);
+}
+
 }  // namespace
