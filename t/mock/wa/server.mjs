@@ -152,7 +152,7 @@
 //                  session, a used counter) is the device's affair, not the stanza's: the message is
 //                  acked as usual, the other devices' deliveries stand, and after the ack that device
 //                  sends the companion <receipt type="retry"> (from=<device>, or from=<group>
-//                  participant=<device>), event undecryptable {conn, to, id, chat, reason, count}:
+//                  participant=<device>), event undecryptable {conn, to, id, chat, reason, count, keys}:
 //                  count 1 bare, from 2 on with a fresh bundle in <keys> (it keeps its sessions).
 //                  A resend it still cannot decrypt asks again with count+1; after count 5 it gives
 //                  up: event undecryptable-gave-up {…, count: 5}, no receipt.  It has the message

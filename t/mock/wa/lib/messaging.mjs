@@ -777,7 +777,7 @@ export class Messaging {
             const receipt = this.retryReceiptNode(out, { party: u.party, identity: u.identity, jid: u.jid, count, keys: count >= 2 })
             after.push(() => {
                 this.mock.log(`conn ${conn.id}: message ${a.id}: ${u.jid} cannot decrypt (${u.reason}): retry receipt ${count}`)
-                this.emit({ type: 'undecryptable', ...ev, count })
+                this.emit({ type: 'undecryptable', ...ev, count, keys: count >= 2 })
                 conn.send(receipt)
             })
         }
