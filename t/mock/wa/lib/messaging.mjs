@@ -43,7 +43,8 @@ function mediaType(m) {
 const MESSAGE_TYPES = new Set(['text', 'media', 'reaction', 'poll', 'event', 'protocol', 'pin'])
 
 // How many retry receipts a device sends for one message before it gives
-// up on it (WhatsApp Web and whatsmeow stop at 5).
+// up on it: 5 (whatsmeow's receiving side stops one earlier, sending counts
+// 1 to 4; a sender must cope with either).
 const MAX_RETRY_RECEIPTS = 5
 
 // A Signal decryption failure (no session, bad MAC, a used counter, no
