@@ -406,6 +406,16 @@ sub wa_retry {
     return $self->_ok('retry', \%body);
 }
 
+# A contact's device loses its sessions with our account (keeps its keys):
+# what we send it next it cannot decrypt, and it asks again with retry
+# receipts.  wa_forget_session(from => $phone, device => 2) -> {forgotten}.
+sub wa_forget_session {
+    my ($self, %o) = @_;
+    my %body = (from => "$o{from}");
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(device conn);
+    return $self->_ok('forget-session', \%body);
+}
+
 sub wa_privacy_token {
     my ($self, $phone, %o) = @_;
     return $self->_ok('privacy-token', { phone => "$phone", map { defined $o{$_} ? ($_ => $o{$_}) : () } qw(token_hex t) });

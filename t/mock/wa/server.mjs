@@ -104,6 +104,9 @@
 //                                              message id: <receipt type="retry"> with <retry count>,
 //                                              <registration>, and with fresh_session a new <keys> bundle
 //                                              (the device dropped its session) -> {id, count}
+//   POST forget-session {from, device?, conn?}  the contact's device loses its sessions with our
+//                                              account's devices (keeps its keys): what our companion
+//                                              sends it next cannot be decrypted -> {forgotten: N}
 //   POST privacy-token {phone, token_hex?, t?} the contact grants us a trusted-contact token:
 //                                              <notification type="privacy_token" from sender_lid>
 //                                              <tokens><token jid type="trusted_contact" t>
@@ -145,6 +148,17 @@
 //                  Another companion of ours gets its enc passed on (from=<sending device>,
 //                  recipient=<chat>; in groups participant= and the skmsg): delivered
 //                  {forwarded:true, message:null}.
+//                  A device that cannot decrypt its enc (or the skmsg: no sender key, bad MAC, no
+//                  session, a used counter) is the device's affair, not the stanza's: the message is
+//                  acked as usual, the other devices' deliveries stand, and after the ack that device
+//                  sends the companion <receipt type="retry"> (from=<device>, or from=<group>
+//                  participant=<device>), event undecryptable {conn, to, id, chat, reason, count, keys}:
+//                  count 1 bare, from 2 on with a fresh bundle in <keys> (it keeps its sessions).
+//                  A resend it still cannot decrypt asks again with count+1; after count 5 it gives
+//                  up: event undecryptable-gave-up {…, count: 5}, no receipt.  It has the message
+//                  (delivered {retry:true}) only once a resend decrypts.  What decrypts but is wrong
+//                  inside (padding, protobuf, SKDM group, DeviceSentMessage) or an <enc> without
+//                  bytes is the sender's bug and refused.
 //                  Refused (ack error, event refused {id, reason, error}): an enc for a user not
 //                  in the chat (or for the sending companion), two for one device, pkmsg without <device-identity> (or one without
 //                  pkmsg, or one that does not verify under our account key and the companion's
@@ -444,15 +458,19 @@ class Connection {
         switch (node.tag) {
         case 'message': {
             let ack
+            const after = [] // the devices' answers (retry receipts), after the ack
             try {
-                ack = await M.onClientMessage(this, node)
+                ack = await M.onClientMessage(this, node, after)
             } catch (e) {
                 // A bug of ours, not the client's: said so, and the client still gets its ack.
                 this.mock.log(`conn ${this.id}: message ${a.id}: internal error: ${e.stack || e}`)
                 this.mock.emit({ type: 'refused', conn: this.id, id: a.id ?? null, reason: `internal error: ${e.message}`, error: '500' })
                 ack = { tag: 'ack', attrs: { class: 'message', id: a.id ?? '', from: a.to ?? SERVER_JID, error: '500' } }
+                after.length = 0
             }
-            return this.send(ack)
+            this.send(ack)
+            for (const f of after) f()
+            return
         }
         case 'receipt': {
             const ids = [a.id, ...(child(node, 'list')?.content ?? []).filter(i => i.tag === 'item').map(i => i.attrs.id)]
@@ -1196,6 +1214,8 @@ export class MockServer {
                 this.sendToOurs(body, node)
                 return reply(200, { id: node.attrs.id, count })
             }
+            case 'forget-session':
+                return reply(200, this.messaging.forgetSession(body))
             case 'privacy-token': {
                 const c = this.world.requireContact(String(body.phone ?? ''))
                 if (body.token_hex !== undefined && !/^([0-9a-fA-F]{2}){8,}$/.test(String(body.token_hex))) throw new HttpError(400, 'token_hex: at least 8 bytes of hex')

@@ -42,6 +42,15 @@ function mediaType(m) {
 // The stanza types senders give a <message> (whatsmeow getTypeFromMessage).
 const MESSAGE_TYPES = new Set(['text', 'media', 'reaction', 'poll', 'event', 'protocol', 'pin'])
 
+// How many retry receipts a device sends for one message before it gives
+// up on it: 5 (whatsmeow's receiving side stops one earlier, sending counts
+// 1 to 4; a sender must cope with either).
+const MAX_RETRY_RECEIPTS = 5
+
+// A Signal decryption failure (no session, bad MAC, a used counter, no
+// sender key): the receiving device asks for the message again.
+class Undecryptable extends Error {}
+
 const randomId = () => '3EB0' + crypto.randomBytes(8).toString('hex').toUpperCase()
 
 // The bundle in a retry receipt's <keys> (with its <registration>), checked
@@ -368,29 +377,63 @@ export class Messaging {
         if (!out) throw new WorldError(`no message ${id} from our account`)
         const jid = deviceJid(c.phone, device, PN)
         if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
-        // Kept by "phone:device": the resend may name the device by its LID.
-        const key = `${c.phone}:${device}`
+        // The device starts over: it forgets the session it had with our
+        // companion, and its receipt carries a fresh bundle.
+        if (body.fresh_session) d.party.sessions.clear()
+        const count = this.nextRetryCount(out, `${c.phone}:${device}`)
+        return { node: this.retryReceiptNode(out, { party: d.party, identity: d.identity ?? null, jid, count, keys: !!body.fresh_session }), count }
+    }
+
+    // The count of the next retry receipt the device `key` ("phone:device":
+    // the resend may name the device by its LID) sends for `out`, recorded
+    // with the device as waiting for a resend.
+    nextRetryCount(out, key) {
         out.retries ??= new Map()
         const count = (out.retries.get(key) ?? 0) + 1
         out.retries.set(key, count)
         out.retryPending ??= new Set()
         out.retryPending.add(key)
+        return count
+    }
+
+    // <receipt type="retry"> of the device `jid` for our message `out`
+    // (waweb.md 1.17): <retry count id t v=1> and <registration>; with
+    // `keys` a fresh one-time pre-key made for it (as clients do) and the
+    // device's bundle in <keys>, so that the sender can start a new session.
+    retryReceiptNode(out, { party, identity, jid, count, keys }) {
         const be = (n, w) => { const b = Buffer.alloc(w); b.writeUIntBE(n, 0, w); return b }
-        const a = { id, t: String(this.mock.nowSeconds()), type: 'retry' }
+        const a = { id: out.id, t: String(this.mock.nowSeconds()), type: 'retry' }
         if (out.group) { a.from = out.group; a.participant = jid } else a.from = jid
-        const content = [leaf('retry', undefined, { count: String(count), id, t: String(out.t), v: '1' }), leaf('registration', be(d.party.registrationId, 4))]
-        if (body.fresh_session) {
-            // The device starts over: a fresh identity-bound bundle, and it
-            // forgets the session it had with our companion.
-            d.party.sessions.clear()
-            const b = d.party.bundle()
-            const keys = [leaf('type', Buffer.from([5])), leaf('identity', b.identity)]
-            if (b.preKey) keys.push(leaf('key', [leaf('id', be(b.preKey.id, 3)), leaf('value', b.preKey.value)]))
-            keys.push(leaf('skey', [leaf('id', be(b.signedPreKey.id, 3)), leaf('value', b.signedPreKey.value), leaf('signature', b.signedPreKey.signature)]))
-            if (d.identity) keys.push(leaf('device-identity', d.identity))
-            content.push(leaf('keys', keys))
+        const content = [leaf('retry', undefined, { count: String(count), id: out.id, t: String(out.t), v: '1' }), leaf('registration', be(party.registrationId, 4))]
+        if (keys) {
+            party.addPreKeys(1)
+            const b = party.bundle({ newest: true })
+            const k = [leaf('type', Buffer.from([5])), leaf('identity', b.identity)]
+            if (b.preKey) k.push(leaf('key', [leaf('id', be(b.preKey.id, 3)), leaf('value', b.preKey.value)]))
+            k.push(leaf('skey', [leaf('id', be(b.signedPreKey.id, 3)), leaf('value', b.signedPreKey.value), leaf('signature', b.signedPreKey.signature)]))
+            if (identity) k.push(leaf('device-identity', identity))
+            content.push(leaf('keys', k))
         }
-        return { node: { tag: 'receipt', attrs: a, content }, count }
+        return { tag: 'receipt', attrs: a, content }
+    }
+
+    // POST forget-session {from, device?}: the contact's device loses the
+    // sessions it had with our account's devices (a reinstall, a restored
+    // backup): the next message our companion sends it cannot be decrypted.
+    forgetSession(body) {
+        const c = this.world.requireContact(String(body.from ?? ''))
+        const device = Number(body.device ?? 0)
+        const d = c.devices.get(device)
+        if (!d) throw new WorldError(`${c.phone} has no device ${device}`)
+        const ourPhone = this.ourPhoneOf(body)
+        const names = new Set([ourPhone, signalAddress(`${this.mock.lidFor(ourPhone)}@lid`).name])
+        let forgotten = 0
+        for (const addr of [...d.party.sessions.keys()]) {
+            if (!names.has(addr.slice(0, addr.lastIndexOf('.')))) continue
+            d.party.sessions.delete(addr)
+            forgotten++
+        }
+        return { forgotten }
     }
 
     // A receipt for a message the world sent must go back to where it came
@@ -508,8 +551,10 @@ export class Messaging {
         return null
     }
 
-    // A <message> from our companion.  Returns the ack to send.
-    async onClientMessage(conn, node) {
+    // A <message> from our companion.  Returns the ack to send; what the
+    // devices answer after it (retry receipts) goes into `after`, functions
+    // the caller runs once the ack went out.
+    async onClientMessage(conn, node, after = []) {
         const a = node.attrs
         const ourPhone = conn.client.username
         const ourDev = Number(conn.client.device)
@@ -622,8 +667,8 @@ export class Messaging {
         const senderAddr = { name: ourPhone, device: ourDev }
         const senderJid = group && group.addressingMode === 'lid' ? deviceJid(this.mock.lidFor(ourPhone), ourDev, LID) : deviceJid(ourPhone, ourDev, PN)
         const outRec = { id: a.id, t: this.mock.nowSeconds(), group: group?.jid ?? null, devices: [], chat: chatJid ?? a.to }
-        let skPlain = null
         const results = []
+        const undecryptable = [] // { jid, key, party, identity, reason }: devices that ask again
         for (const d of fan) {
             const k = keyOf(d)
             const e = encs.get(k)
@@ -639,9 +684,21 @@ export class Messaging {
             const party = d.owner === 'phone' ? this.world.ownPhone(ourPhone) : d.dev.party
             let message = null
             let encType = e?.type ?? null
+            // What libsignal cannot open is the device's problem, not the
+            // stanza's: the server never reads <enc>, the device asks for
+            // the message again (below).  What opens but is wrong inside
+            // (padding, protobuf, a wrong SKDM group or wrapper) is the
+            // sender's bug: a resend would carry the same bytes, so the mock
+            // refuses it at once where a real device would ask five times
+            // and drop it.
+            const open = async (what, f) => {
+                try { return await f() } catch (err) { throw new Undecryptable(`${what}: ${err.message}`) }
+            }
             try {
                 if (e) {
-                    const plain = unpad(await party.decrypt(senderAddr, e.type, e.body))
+                    // No bytes at all is a malformed stanza, not a cipher failure.
+                    if (!e.body?.length) return refuse(`<enc> for ${jid} holds no bytes`)
+                    const plain = unpad(await open(e.type, () => party.decrypt(senderAddr, e.type, e.body)))
                     message = P.Message.decode(plain)
                     if (message.senderKeyDistributionMessage && group) {
                         const skdm = message.senderKeyDistributionMessage
@@ -654,11 +711,18 @@ export class Messaging {
                     }
                 }
                 if (group && skEnc) {
-                    const plain = unpad(await party.groupDecrypt(group.jid, { name: signalAddress(senderJid).name, device: ourDev }, bytesOf(skEnc)))
+                    if (!bytesOf(skEnc)?.length) return refuse('the skmsg <enc> holds no bytes')
+                    // Without our sender key (its SKDM lost, or never sent) the
+                    // device asks as for any other failure, in the group's form.
+                    const plain = unpad(await open('skmsg', () => party.groupDecrypt(group.jid, { name: signalAddress(senderJid).name, device: ourDev }, bytesOf(skEnc))))
                     message = P.Message.decode(plain)
                     encType = 'skmsg'
                 }
             } catch (err) {
+                if (err instanceof Undecryptable) {
+                    undecryptable.push({ jid, key: k, party, identity: d.owner === 'contact' ? d.dev.identity ?? null : null, reason: err.message })
+                    continue
+                }
                 return refuse(`${jid} cannot decrypt: ${err.message}`, '400')
             }
             if (!message) continue
@@ -693,6 +757,31 @@ export class Messaging {
         }
         const prev = this.outgoing.get(a.id)
         this.outgoing.set(a.id, { ...outRec, t: prev?.t ?? outRec.t, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
+        // Each device that could not decrypt answers after the ack, as a
+        // real one does: a retry receipt to the sending companion, count 1
+        // bare, from 2 on with a fresh bundle in <keys>; it keeps its old
+        // sessions (the pkmsg of the resend starts a new one beside them).
+        // The sixth failure for one message, it gives up.
+        const out = this.outgoing.get(a.id)
+        for (const u of undecryptable) {
+            const tried = out.retries?.get(u.key) ?? 0
+            const ev = { conn: conn.id, to: u.jid, id: a.id, chat: out.chat, reason: u.reason }
+            if (tried >= MAX_RETRY_RECEIPTS) {
+                out.retryPending?.delete(u.key)
+                after.push(() => {
+                    this.mock.log(`conn ${conn.id}: message ${a.id}: ${u.jid} gives up after ${tried} retry receipts: ${u.reason}`)
+                    this.emit({ type: 'undecryptable-gave-up', ...ev, count: tried })
+                })
+                continue
+            }
+            const count = this.nextRetryCount(out, u.key)
+            const receipt = this.retryReceiptNode(out, { party: u.party, identity: u.identity, jid: u.jid, count, keys: count >= 2 })
+            after.push(() => {
+                this.mock.log(`conn ${conn.id}: message ${a.id}: ${u.jid} cannot decrypt (${u.reason}): retry receipt ${count}`)
+                this.emit({ type: 'undecryptable', ...ev, count, keys: count >= 2 })
+                conn.send(receipt)
+            })
+        }
         return stale || (group && !retryResend) ? ack({ phash: serverPhash }) : ack({})
     }
 
