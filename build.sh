@@ -277,9 +277,10 @@ test)
     log "black-box tests through nginx (prove, two at a time)"
     # Each test has its own ports, directories and daemons, and waits for
     # events rather than for time: two run side by side, as CI has 2 cores.
-    # t/wa_chaos.t runs in ./build.sh chaos only: it found a rare Signal
-    # session mismatch under kills that is not fixed yet (see its header).
-    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -j "$JOBS" -I "$ROOT/t/lib" -r "$ROOT/t/"
+    # t/wa_chaos.t runs a small round here (200 messages, seconds);
+    # ./build.sh chaos runs the 2,000 of issue 10.
+    CHAOS_MESSAGES=200 CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" \
+        prove -j "$JOBS" -I "$ROOT/t/lib" -r "$ROOT/t/"
     ;;
 run)
     build

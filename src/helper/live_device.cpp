@@ -226,6 +226,7 @@ void LiveDevice::connect()
     WebSocketEvents events;
     events.on_open = [this] { guarded("connection", [&] { on_open(); }); };
     events.on_message = [this](wa::ByteView m) { guarded("connection", [&] { on_message(m); }); };
+    events.on_read_end = [this] { guarded("connection", [&] { pump(); }); };
     events.on_close = [this](const WebSocketClosed& c) {
         guarded("connection", [&] { on_socket_closed(c); });
     };
@@ -250,11 +251,13 @@ void LiveDevice::on_open()
     pump();
 }
 
+// Only taken in: the events of every message of one read are handled
+// together when the read ends (on_read_end), so a burst of stanzas shares
+// one commit (pump).
 void LiveDevice::on_message(wa::ByteView message)
 {
     if (conn_ == nullptr || conn_->state() == ws::ConnectionState::closed) return;
     (void) conn_->receive(message, now());
-    pump();
 }
 
 void LiveDevice::on_socket_closed(const WebSocketClosed& closed)
@@ -295,12 +298,25 @@ void LiveDevice::pump()
             moved = true;
             if (ws_ != nullptr && ws_->is_open()) (void) ws_->send(m);
         }
+        // A run of stanzas whose handling is a store write (messages and
+        // receipts kept, acks of our sends settled) shares one unit of work:
+        // one commit, one fsync, for a burst.  What each owes the network
+        // (its receipt and ack, the next reply of a conversation) waits for
+        // that commit (Database::after_commit).  Any other event ends the
+        // run first, so it finds everything before it durable and sent.
+        std::optional<store::UnitOfWork> batch;
         while (conn_ != nullptr) {
             auto e = conn_->poll_event();
             if (!e) break;
             moved = true;
+            if (!batches(*e)) {
+                end_batch(batch);
+            } else if (!batch) {
+                begin_batch(batch);
+            }
             handle(*e);
         }
+        end_batch(batch);
         while (pairing_ != nullptr) {
             auto e = pairing_->poll_event();
             if (!e) break;
@@ -327,6 +343,42 @@ void LiveDevice::pump()
         }
     }
     arm_timer();
+}
+
+bool LiveDevice::batches(const ws::Event& event)
+{
+    const auto* st = std::get_if<ws::event::Stanza>(&event);
+    if (st == nullptr) return false;
+    const std::string_view tag = st->view.tag();
+    if (tag == "ack") return true;
+    if (st->ack != ws::AckState::deferred) return false;
+    // Retry receipts are answered as they come (a resend, not a keep).
+    if (tag == "receipt") return st->view.attr("type") != std::optional<std::string_view>("retry");
+    return tag == "message";
+}
+
+void LiveDevice::begin_batch(std::optional<store::UnitOfWork>& batch)
+{
+    try {
+        batch.emplace(db_);
+    } catch (const std::exception& e) {
+        // Each stanza then commits on its own.
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp stanzas not batched (%s)",
+            options_.name.c_str(), e.what());
+    }
+}
+
+void LiveDevice::end_batch(std::optional<store::UnitOfWork>& batch)
+{
+    if (!batch) return;
+    try {
+        batch->commit();   // runs what the batch owes, in order
+    } catch (const std::exception& e) {
+        log(LogLevel::error,
+            "chatwoot helper: inbox \"%s\": WhatsApp stanzas not stored (%s); not acked, WhatsApp "
+            "delivers them again", options_.name.c_str(), e.what());
+    }
+    batch.reset();
 }
 
 void LiveDevice::handle(ws::Event& event)
@@ -379,8 +431,11 @@ void LiveDevice::handle(ws::Event& event)
                 // Handled here and now (the resend is made from the stored
                 // plaintext), so it is not kept: acked once handled, or
                 // left unacked for the server to deliver again.
+                // The ack follows the resend, after its commit.
                 if (sender_.on_retry_receipt(*conn_, node, static_cast<std::int64_t>(ngx_time())))
-                    (void) conn_->send_ack(st->view);
+                    db_.after_commit([this, node] {
+                        if (conn_ != nullptr) (void) conn_->send_ack(node);
+                    });
                 return;
             }
         }
@@ -828,15 +883,21 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
     }
     if (!count.empty()) key += "|" + count;
     // The stanza's keep and what comes of it (its decryption, its row)
-    // share one commit: a commit is an fsync.  The ack, the receipt and
-    // the runtime's news go after it.
+    // share one commit (the batch's, when pump() opened one).  The ack,
+    // the receipt and the runtime's news go after it.
     const auto unix_now = static_cast<int64_t>(ngx_time());
-    bool fresh = true;
-    MessageReceiver::Filed filed;
+    struct Owed {
+        std::string key;
+        Node node;
+        bool fresh = true;
+        MessageReceiver::Filed filed;
+    };
+    auto owed = std::make_shared<Owed>();
+    owed->key = std::move(key);
     try {
         store::UnitOfWork unit(db_);
-        fresh = stanzas_.keep(options_.name, key, tag, stanza.node_bytes(), unix_now);
-        if (fresh) filed = receiver_.file_kept(unix_now);
+        owed->fresh = stanzas_.keep(options_.name, owed->key, tag, stanza.node_bytes(), unix_now);
+        if (owed->fresh) owed->filed = receiver_.file_kept(unix_now);
         unit.commit();
     } catch (const std::exception& e) {
         log(LogLevel::error,
@@ -844,23 +905,32 @@ void LiveDevice::keep_and_ack(const ws::event::Stanza& stanza)
             "delivers it again", options_.name.c_str(), tag.c_str(), e.what());
         return;
     }
-    // The receipt goes before the ack, on the same connection: if the
-    // connection dies in between, the server, lacking the ack, delivers the
-    // stanza again and the redelivery gets the receipt.  The other way
-    // round, a drop after the ack loses the receipt for good.
-    auto send = [this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); };
+    // Owned: the work may run after this event (and its frame) is gone.
+    owed->node = stanza.to_node();
+    db_.after_commit([this, owed, unix_now] {
+        acknowledge_kept(owed->key, owed->node, owed->fresh, owed->filed, unix_now);
+    });
+}
+
+// What a kept stanza owes once its commit is done.  The receipt goes before
+// the ack, on the same connection: if the connection dies in between, the
+// server, lacking the ack, delivers the stanza again and the redelivery
+// gets the receipt.  The other way round, a drop after the ack loses the
+// receipt for good.
+void LiveDevice::acknowledge_kept(const std::string& key, const Node& node, bool fresh,
+                                  const MessageReceiver::Filed& filed, int64_t unix_now)
+{
+    auto send = [this](const Node& n) { return conn_ != nullptr && conn_->send_node(n).ok(); };
     if (!fresh) {
-        guarded("receive", [&] { receiver_.redelivered(key, stanza.to_node(), send, unix_now); });
-        if (conn_ != nullptr) (void) conn_->send_ack(stanza.view);
+        guarded("receive", [&] { receiver_.redelivered(key, node, send, unix_now); });
+        if (conn_ != nullptr) (void) conn_->send_ack(node);
         receive_messages();   // one kept before and left by a failed store, if any
         return;
     }
     guarded("receive", [&] { receiver_.deliver(filed, send, events_, unix_now); });
-    if (conn_ != nullptr) (void) conn_->send_ack(stanza.view);
+    if (conn_ != nullptr) (void) conn_->send_ack(node);
     if (!filed.complete) receive_messages();
-}
-
-// Kept stanzas become wa_inbound rows, each in one unit of work with its
+}// Kept stanzas become wa_inbound rows, each in one unit of work with its
 // ratchet; receipts go after the commits.
 void LiveDevice::receive_messages()
 {
@@ -970,7 +1040,14 @@ void LiveDevice::send(const OutgoingMessage& message, Done done) noexcept
             return;
         }
         sender_.send(*conn_, message, std::move(done), now(), static_cast<std::int64_t>(ngx_time()));
-        pump();
+        // Never while a unit of work is open (a caller's batch of sends):
+        // the pump could handle a close and take the connection away under
+        // the transmissions the batch's commit still owes.
+        if (db_.unit_depth() == 0) {
+            pump();
+        } else {
+            db_.after_commit([this] { pump(); });
+        }
     } catch (const std::exception& e) {
         log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp send failed: %s",
             options_.name.c_str(), e.what());

@@ -99,7 +99,12 @@ private:
     void on_message(wa::ByteView message);
     void on_socket_closed(const WebSocketClosed& closed);
     void pump();
+    static bool batches(const wa::session::Event& event);
+    void begin_batch(std::optional<store::UnitOfWork>& batch);
+    void end_batch(std::optional<store::UnitOfWork>& batch);
     void handle(wa::session::Event& event);
+    void acknowledge_kept(const std::string& key, const wa::binary::Node& node, bool fresh,
+                          const MessageReceiver::Filed& filed, int64_t unix_now);
     void handle_pairing(wa::session::PairingEvent& event);
     void handle_login(wa::session::LoginEvent& event);
     void handle_code(wa::session::CodeEvent& event);

@@ -14,6 +14,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <memory>
 #include <ctime>
 #include <stdexcept>
 
@@ -199,28 +200,28 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
 {
     std::size_t handled = 0;
     try {
+        std::vector<int64_t> sent;
         for (const auto& owed : stanzas_.owed_receipts(options_.inbox, kBatch)) {
             auto node = wa::binary::decode_node(owed.node);
-            if (!node) {
-                stanzas_.receipt_sent(owed.id);  // nothing to address it to
-                continue;
-            }
-            send_receipt(owed.id, *node, owed.tag, send, now);
+            // One that does not decode has nothing to address it to.
+            if (!node || send_receipt(*node, owed.tag, send, now)) sent.push_back(owed.id);
         }
+        receipts_sent(sent);
         for (;;) {
             // One commit for the batch (each stanza in a savepoint of its
             // own): a commit is an fsync, and one per message would bound
             // the receive rate by the disk.  Receipts and the runtime's
             // news go after the batch's commit, never before.
-            Filed filed;
+            auto filed = std::make_shared<Filed>();
             {
                 store::UnitOfWork batch(db_);
-                filed = file_kept(now);
+                *filed = file_kept(now);
                 batch.commit();
             }
-            deliver(filed, send, events, now);
-            handled += filed.handled;
-            if (filed.complete || filed.handled == 0) break;
+            // Right after that commit (or a caller's, if one is open).
+            db_.after_commit([this, filed, send, events, now] { deliver(*filed, send, events, now); });
+            handled += filed->handled;
+            if (filed->complete || filed->handled == 0) break;
         }
     } catch (const std::exception& e) {
         log(LogLevel::error,
@@ -264,17 +265,25 @@ MessageReceiver::Filed MessageReceiver::file_kept(int64_t now)
 void MessageReceiver::deliver(const Filed& filed, const Send& send, DeviceEvents* events,
                               int64_t now)
 {
+    std::vector<int64_t> sent;
     for (const After& a : filed.after) {
         try {
-            if (a.receipt) send_receipt(a.row_id, a.node, *a.receipt, send, now);
+            if (a.receipt && send_receipt(a.node, *a.receipt, send, now)) sent.push_back(a.row_id);
         } catch (const std::exception& e) {
             // Still owed in the store: it goes with the next drain.
             log(LogLevel::error, "chatwoot helper: inbox \"%s\": a WhatsApp receipt waits (%s)",
                 options_.inbox.c_str(), e.what());
         }
-        if (events != nullptr)
-            for (const std::string& chat : a.chats) events->inbound(chat);
     }
+    try {
+        receipts_sent(sent);
+    } catch (const std::exception& e) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp receipts sent but still marked "
+            "owed (%s); they go again", options_.inbox.c_str(), e.what());
+    }
+    if (events != nullptr)
+        for (const After& a : filed.after)
+            for (const std::string& chat : a.chats) events->inbound(chat);
 }
 
 MessageReceiver::Step MessageReceiver::handle(const store::WaStanzaRepository::Kept& row,
@@ -492,11 +501,24 @@ Node MessageReceiver::build_receipt(const Node& node, std::string_view receipt, 
     return msg::retry_receipt(node, count, identity->registration_id, now, keys);
 }
 
-void MessageReceiver::send_receipt(int64_t row_id, const Node& node, std::string_view receipt,
-                                   const Send& send, int64_t now)
+bool MessageReceiver::send_receipt(const Node& node, std::string_view receipt, const Send& send,
+                                   int64_t now)
 {
     const Node out = build_receipt(node, receipt, now);
-    if (send && send(out)) stanzas_.receipt_sent(row_id);
+    return send && send(out);
+}
+
+// Receipts gone, no longer owed: one commit for a batch, and one that does
+// not wait for the disk.  A power cut that loses these marks costs receipts
+// sent twice (WhatsApp takes the same receipt again); an fsync each would
+// cost the receive rate.
+void MessageReceiver::receipts_sent(const std::vector<int64_t>& row_ids)
+{
+    if (row_ids.empty()) return;
+    store::RelaxedSync relaxed(db_);
+    store::UnitOfWork unit(db_);
+    for (int64_t id : row_ids) stanzas_.receipt_sent(id);
+    unit.commit();
 }
 
 void MessageReceiver::redelivered(std::string_view stanza_key, const Node& node, const Send& send,

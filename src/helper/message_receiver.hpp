@@ -156,8 +156,9 @@ private:
     // would not say); nullopt while its info is being fetched.
     std::optional<std::string> group_name(const wa::binary::Jid& group);
     Outcome file(int64_t row_id, const wa::binary::Node& node, int64_t now);
-    void send_receipt(int64_t row_id, const wa::binary::Node& node, std::string_view receipt,
-                      const Send& send, int64_t now);
+    bool send_receipt(const wa::binary::Node& node, std::string_view receipt, const Send& send,
+                      int64_t now);
+    void receipts_sent(const std::vector<int64_t>& row_ids);
     wa::binary::Node build_receipt(const wa::binary::Node& node, std::string_view receipt, int64_t now);
     std::string chat_for(const wa::binary::Jid& chat);
     std::string display_jid(const wa::binary::Jid& user);

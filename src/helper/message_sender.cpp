@@ -627,8 +627,13 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
         next_prune_ = unix_now + options_.recent_sends_prune_every;
     }
     unit.commit();
-
-    if (auto sent = conn.send_node(*node); !sent) return retry(sent.error());
+    // The ciphertext leaves once its ratchet step is durable: now, or when
+    // the caller's batch of sends commits (one fsync for all of them).  A
+    // connection that cannot take it is a lost connection, which fails the
+    // send for a retry (connection_lost) like any in flight.  The
+    // connection outlives the batch: LiveDevice pumps, and so closes,
+    // only with no unit of work open.
+    db_.after_commit([&conn, node = std::move(*node)] { (void) conn.send_node(node); });
     return std::nullopt;
 }
 
@@ -936,7 +941,7 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
         }
         if (!node) return true;
         unit.commit();
-        (void) conn.send_node(*node);
+        db_.after_commit([&conn, node = std::move(*node)] { (void) conn.send_node(node); });
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp message %s sent again to %s "
             "(retry %u)", name_.c_str(), r.id.c_str(), r.device.to_string().c_str(), r.count);
         return true;

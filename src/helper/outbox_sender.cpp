@@ -169,6 +169,15 @@ bool OutboxSender::transmit_all(std::vector<Ready>& ready)
     // sends again under the same ids), and one commit serves every new
     // entry of the pass (other conversations' entries wait for that one
     // fsync, not for one each).
+    // The whole pass is one unit of work: the ids, and the ratchet steps
+    // and recent sends the device writes for each message, commit together
+    // (one fsync for the pass, not one per reply); the device releases the
+    // transmissions after that commit (store::Database::after_commit).  A
+    // pass that fails to commit sends nothing: the entries stay pending.
+    if (ready.empty()) {
+        return false;
+    }
+    store::UnitOfWork unit(outbox_.database());
     std::vector<store::OutboxRepository::Begin> begins;
     std::vector<Ready*> fresh;
     std::vector<Ready*> go;
@@ -200,6 +209,7 @@ bool OutboxSender::transmit_all(std::vector<Ready>& ready)
     for (Ready* r : go) {
         transmit(*r->job, std::move(r->message));
     }
+    unit.commit();
     return moved;
 }
 

@@ -311,6 +311,12 @@ bool WebSocketConnection::feed_frames(ByteView bytes)
             return false;
         }
     }
+    if (!messages.empty() && events_.on_read_end) {
+        events_.on_read_end();
+        if (alive.expired() || state_ == State::done) {
+            return false;
+        }
+    }
     if (!st) {
         // wslay queued a close frame with the reason's code: send it if the
         // socket takes it now, then go.

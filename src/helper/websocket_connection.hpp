@@ -73,6 +73,10 @@ struct WebSocketEvents {
     // A whole message (WhatsApp sends binary ones; a text message comes
     // here too, as its bytes).  The view is valid during the call.
     std::function<void(wa::ByteView)> on_message;
+    // After the last message of one read from the socket (not called for a
+    // read that completed none): where an owner that only took the
+    // messages in acts on all of them at once (one commit for a burst).
+    std::function<void()> on_read_end;
     // Exactly once, last; the connection may be destroyed from inside it.
     std::function<void(const WebSocketClosed&)> on_close;
 };

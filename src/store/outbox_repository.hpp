@@ -30,6 +30,10 @@ class OutboxRepository {
 public:
     explicit OutboxRepository(Database& db);
 
+    // The store it writes to: a caller's unit of work spanning several of
+    // its calls (and the device's writes) opens there.
+    Database& database() { return db_; }
+
     // Files the entry unless the same (inbox, action, message) is there.
     // Runs inside the caller's transaction.  True when new.
     bool add(const OutboxEntry& entry);

@@ -97,16 +97,28 @@ public:
         return DeviceStatus::of(connected ? DeviceState::connected : DeviceState::connecting);
     }
     std::string new_message_id() override { return "3EB0" + std::to_string(++ids_); }
+    // As LiveDevice does, the transmission leaves once the caller's unit of
+    // work has committed (store::Database::after_commit); what it finds in
+    // the store then is read by a connection of its own: what is durable.
     void send(const OutgoingMessage& m, Done done) noexcept override
     {
-        auto r = t_.rows("SELECT state, coalesce(wa_id, '') FROM outbox WHERE id = "
-                         + std::to_string(m.outbox_id));
-        sent.push_back(Transmission{m, r.at(0).at(0), r.at(0).at(1), std::move(done)});
-        if (answer) {
-            auto d = std::move(sent.back().done);
-            sent.back().done = nullptr;
-            d(*answer);
-        }
+        sent.push_back(Transmission{m, {}, {}, std::move(done)});
+        const size_t i = sent.size() - 1;
+        t_.db->after_commit([this, i] {
+            store::Database other = store::Database::open(t_.dir + "/chatwoot.db");
+            auto st = other.prepare("SELECT state, coalesce(wa_id, '') FROM outbox WHERE id = ?1");
+            st.bind(1, sent[i].message.outbox_id);
+            if (st.step()) {
+                sent[i].state_when_sent = st.column_text(0);
+                sent[i].id_when_sent = st.column_text(1);
+            }
+            st.reset();
+            if (answer) {
+                auto d = std::move(sent[i].done);
+                sent[i].done = nullptr;
+                d(*answer);
+            }
+        });
     }
     void tick(int64_t) override {}
 
