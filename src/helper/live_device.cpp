@@ -420,7 +420,21 @@ void LiveDevice::handle(ws::Event& event)
         // The layers above take owned nodes, and only notifications (rare):
         // the rest stays a view into its frame.
         if (st->view.tag() == "ack") {
-            (void) sender_.on_ack(*conn_, st->to_node(), t, static_cast<std::int64_t>(ngx_time()));
+            const Node ack = st->to_node();
+            if (ack.attr("class") == std::optional<std::string_view>("message")) {
+                // The server has one of our resends: the retry receipt that
+                // asked for it is done with (one receipt per ack: two
+                // devices may ask for the same message).
+                if (auto id = ack.attr("id")) {
+                    if (auto held = held_retry_acks_.find(std::string(*id)); held != held_retry_acks_.end()) {
+                        db_.after_commit([this, receipt = std::move(held->second)] {
+                            if (conn_ != nullptr) (void) conn_->send_ack(receipt);
+                        });
+                        held_retry_acks_.erase(held);
+                    }
+                }
+            }
+            (void) sender_.on_ack(*conn_, ack, t, static_cast<std::int64_t>(ngx_time()));
             return;
         }
         if (st->view.tag() == "receipt" && st->ack == ws::AckState::deferred) {
@@ -431,11 +445,21 @@ void LiveDevice::handle(ws::Event& event)
                 // Handled here and now (the resend is made from the stored
                 // plaintext), so it is not kept: acked once handled, or
                 // left unacked for the server to deliver again.
-                // The ack follows the resend, after its commit.
-                if (sender_.on_retry_receipt(*conn_, node, static_cast<std::int64_t>(ngx_time())))
+                switch (sender_.on_retry_receipt(*conn_, node, static_cast<std::int64_t>(ngx_time()))) {
+                case MessageSender::RetryAnswer::done:
                     db_.after_commit([this, node] {
                         if (conn_ != nullptr) (void) conn_->send_ack(node);
                     });
+                    break;
+                case MessageSender::RetryAnswer::resent:
+                    // Acked when the server acks the resend (the "ack"
+                    // branch above): lost with the connection before that,
+                    // the receipt comes again and so does the resend.
+                    if (auto id = node.attr("id")) held_retry_acks_.emplace(std::string(*id), node);
+                    break;
+                case MessageSender::RetryAnswer::later:
+                    break;
+                }
                 return;
             }
         }
@@ -714,6 +738,7 @@ void LiveDevice::finish_connection()
     // The session objects of this socket go; the next one starts fresh.
     // Sends waiting on it go again later, with the same ids.
     sender_.connection_lost();
+    held_retry_acks_.clear();   // unacked: the server delivers them again
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
     code_.reset();

@@ -55,6 +55,7 @@
 #include "wa/session/reconnect_policy.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -166,6 +167,9 @@ private:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for late answers
 
     std::uint32_t attempt_ = 0;
+    // Retry receipts answered with a resend, by message id: each is acked
+    // when the server acks a resend of that id.
+    std::multimap<std::string, wa::binary::Node> held_retry_acks_;
     bool pumping_ = false;
     ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)
     ngx_event_t retry_{};  // the next connection attempt

@@ -858,14 +858,14 @@ bool MessageSender::on_ack(ws::Connection& conn, const Node& ack, ws::Millis now
     return true;
 }
 
-bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
-                                     std::int64_t unix_now)
+MessageSender::RetryAnswer MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
+                                                           std::int64_t unix_now)
 {
     auto parsed = wm::parse_retry_receipt(receipt);
     if (!parsed) {
         log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp retry receipt unreadable: %s",
             name_.c_str(), parsed.error().detail.c_str());
-        return true;
+        return RetryAnswer::done;
     }
     const wm::RetryReceipt& r = *parsed;
     try {
@@ -874,28 +874,28 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
             log(LogLevel::info,
                 "chatwoot helper: inbox \"%s\": WhatsApp retry for %s: not one of our recent sends",
                 name_.c_str(), r.id.c_str());
-            return true;
+            return RetryAnswer::done;
         }
         auto message = wa::proto::parse<wa::proto::Message>(recent->message);
         auto chat = Jid::parse(recent->chat);
-        if (!message || !chat) return true;
+        if (!message || !chat) return RetryAnswer::done;
         auto ctx = wa::signal::ProtocolContext::create(random_, store_);
-        if (!ctx) return false;
+        if (!ctx) return RetryAnswer::later;
         // One session per device (session_jid): a receipt naming the
         // device by its PN must not start a second session beside the LID
         // one our next message would use (waweb-2026.md 4).
         const Jid device = session_jid(*ctx, r.device);
         auto address = wa::signal::address_of(device);
-        if (!address) return true;
+        if (!address) return RetryAnswer::done;
 
         store::UnitOfWork unit(db_);
         if (r.bundle) {
             // Its keys: a fresh session, whatever we had.
             if (auto s = wa::signal::process_prekey_bundle(*ctx, *address, r.bundle->bundle); !s) {
-                if (s.error().code == wa::Errc::store_failure) return false;
+                if (s.error().code == wa::Errc::store_failure) return RetryAnswer::later;
                 log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp retry keys of %s refused: %s",
                     name_.c_str(), r.device.to_string().c_str(), s.error().detail.c_str());
-                return true;
+                return RetryAnswer::done;
             }
         }
         wa::proto::Message payload = *message;
@@ -915,14 +915,14 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
         }
         const wa::Bytes plain = wa::proto::serialize(payload);
         auto padded = wa::signal::pad_message(plain, random_);
-        if (!padded) return false;
+        if (!padded) return RetryAnswer::later;
         auto enc = wa::signal::encrypt(*ctx, *address, *padded);
         if (!enc) {
-            if (enc.error().code == wa::Errc::store_failure) return false;
+            if (enc.error().code == wa::Errc::store_failure) return RetryAnswer::later;
             log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp retry for %s to %s not "
                 "answered: %s", name_.c_str(), r.id.c_str(), r.device.to_string().c_str(),
                 enc.error().detail.c_str());
-            return true;
+            return RetryAnswer::done;
         }
         const wa::Bytes identity = store_.adv_identity().value_or(wa::Bytes{});
         wa::Result<Node> node = wa::make_error(wa::Errc::wrong_state, "not built");
@@ -939,16 +939,16 @@ bool MessageSender::on_retry_receipt(ws::Connection& conn, const Node& receipt,
             st.retry_count = r.count;
             node = wm::build_message_stanza(st);
         }
-        if (!node) return true;
+        if (!node) return RetryAnswer::done;
         unit.commit();
         db_.after_commit([&conn, node = std::move(*node)] { (void) conn.send_node(node); });
         log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp message %s sent again to %s "
             "(retry %u)", name_.c_str(), r.id.c_str(), r.device.to_string().c_str(), r.count);
-        return true;
+        return RetryAnswer::resent;
     } catch (const std::exception& e) {
         log(LogLevel::error, "chatwoot helper: inbox \"%s\": WhatsApp retry for %s failed: %s",
             name_.c_str(), r.id.c_str(), e.what());
-        return false;
+        return RetryAnswer::later;
     }
 }
 

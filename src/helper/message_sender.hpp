@@ -96,11 +96,20 @@ public:
     bool on_ack(wa::session::Connection& conn, const wa::binary::Node& ack,
                 wa::session::Millis now, std::int64_t unix_now);
 
-    // A <receipt type="retry">: handled (resent, or nothing to resend) ->
-    // true, the caller acks it; false when it could not be handled now
-    // (the store failed): left unacked, WhatsApp delivers it again.
-    bool on_retry_receipt(wa::session::Connection& conn, const wa::binary::Node& receipt,
-                          std::int64_t unix_now);
+    // A <receipt type="retry">, and what the caller does with its ack.
+    enum class RetryAnswer {
+        // Nothing to resend (not ours, unreadable, keys refused): ack it.
+        done,
+        // Resent (after the commit of its ratchet step): ack it once the
+        // server has acked the resend, so that a connection lost before
+        // that gets the receipt again, and the resend goes again.
+        resent,
+        // Not handled now (the store failed): left unacked, WhatsApp
+        // delivers it again.
+        later,
+    };
+    RetryAnswer on_retry_receipt(wa::session::Connection& conn, const wa::binary::Node& receipt,
+                                 std::int64_t unix_now);
 
     // Sends whose ack is overdue: retry later.
     void on_timer(wa::session::Millis now);

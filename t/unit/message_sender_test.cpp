@@ -139,7 +139,7 @@ struct SenderHarness : wa::test::FlowHarness {
                 if (n.tag == "ack") {
                     if (!sender->on_ack(*conn, n, now, 1800000000)) acks_left.push_back(n);
                 } else if (n.tag == "receipt" && n.attr("type") == std::optional<std::string_view>("retry")) {
-                    if (sender->on_retry_receipt(*conn, n, 1800000000)) (void)conn->send_ack(n);
+                    if (sender->on_retry_receipt(*conn, n, 1800000000) != MessageSender::RetryAnswer::later) (void)conn->send_ack(n);
                 }
             }
         };

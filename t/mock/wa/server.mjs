@@ -218,7 +218,7 @@ import { normalizeCode, unwrapEphemeral, wrapEphemeral, openKeyBundle, CodeError
 import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 import { World, WorldError, participantHash } from './lib/world.mjs'
-import { Messaging } from './lib/messaging.mjs'
+import { Messaging, retryReceiptKey } from './lib/messaging.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -488,6 +488,7 @@ class Connection {
             this.mock.emit({ type: 'ack-in', conn: this.id, class: a.class ?? null, id: a.id ?? null, to: a.to ?? null, ack_type: a.type ?? null,
                 participant: a.participant ?? null, error: a.error ?? null })
             if (a.class === 'message' && a.id) M.settle(this.deviceKey(), [a.id])
+            if (a.class === 'receipt' && a.type === 'retry' && a.id) M.settle(this.deviceKey(), [retryReceiptKey(a.id, a.participant ?? a.to)])
             return
         case 'chatstate': {
             const st = Array.isArray(node.content) ? node.content[0]?.tag : null

@@ -74,6 +74,12 @@ function readKeys(receipt, keys) {
     return { registrationId: reg.readUInt32BE(0), identity, signedPreKey: { id: sid.readUIntBE(0, 3), value: sval, signature: sig }, preKey }
 }
 
+
+// The key a retry receipt waits under in a companion's queue (with the
+// messages, by id): settled by the companion's ack of it, which names the
+// message and the asking device (to, or participant in groups).
+export const retryReceiptKey = (id, deviceJid) => `retry|${id}|${deviceJid}`
+
 export class Messaging {
     constructor(mock) {
         this.mock = mock
@@ -779,7 +785,9 @@ export class Messaging {
             after.push(() => {
                 this.mock.log(`conn ${conn.id}: message ${a.id}: ${u.jid} cannot decrypt (${u.reason}): retry receipt ${count}`)
                 this.emit({ type: 'undecryptable', ...ev, count, keys: count >= 2 })
-                conn.send(receipt)
+                // Queued like any stanza for the companion: until it acks the
+                // receipt, a new login of it gets the receipt again.
+                this.deliverStanza(conn.deviceKey(), retryReceiptKey(a.id, u.jid), receipt)
             })
         }
         return stale || (group && !retryResend) ? ack({ phash: serverPhash }) : ack({})

@@ -13,6 +13,38 @@ const DJB = Buffer.from([5])
 export const withType = k => Buffer.concat([DJB, Buffer.from(k)])
 export const withoutType = k => { const b = Buffer.from(k); return b.length === 33 ? b.subarray(1) : b }
 
+// libsignal (node) tries the sessions of a record one after another on the
+// sessions themselves: one that fails has still had its ratchet stepped with
+// the message's key, and the whole record is stored once another session
+// succeeds.  So a message on an older session (the one a peer keeps using
+// after both sides started a session at once, which the protocol allows)
+// breaks the open one for good: every later message on it fails with "Bad
+// MAC".  libsignal-c, the Rust libsignal and the phones try each session on a
+// copy and keep only the one that decrypted; this cipher does the same, so
+// the mock's devices fail only where a phone would.
+class SessionCipher extends libsignal.SessionCipher {
+    async decryptWithSessions(data, sessions) {
+        if (!sessions.length) throw new libsignal.SessionError('No sessions available')
+        const errors = []
+        for (const session of sessions) {
+            const copy = session.constructor.deserialize(session.serialize())
+            let plaintext
+            try {
+                plaintext = await this.doDecryptWhisperMessage(data, copy)
+            } catch (e) {
+                errors.push(e.message)
+                continue
+            }
+            // The record holds `session`: it takes the copy's new state.
+            for (const k of Object.keys(session)) delete session[k]
+            Object.assign(session, copy)
+            session.indexInfo.used = Date.now()
+            return { session, plaintext }
+        }
+        throw new libsignal.SessionError(`No matching sessions found for message (${errors.join('; ')})`)
+    }
+}
+
 export class SignalParty {
     // identity: optional { public: 32 bytes, private: 32 bytes } (the key a
     // companion registered with); prekeys: how many one-time pre-keys to make.
@@ -92,12 +124,12 @@ export class SignalParty {
 
     // -> { type: 'pkmsg'|'msg', body }
     async encrypt(addr, plain) {
-        const r = await new libsignal.SessionCipher(this.store, toAddress(addr)).encrypt(Buffer.from(plain))
+        const r = await new SessionCipher(this.store, toAddress(addr)).encrypt(Buffer.from(plain))
         return { type: r.type === 3 ? 'pkmsg' : 'msg', body: Buffer.from(r.body, 'binary') }
     }
 
     async decrypt(addr, type, body) {
-        const c = new libsignal.SessionCipher(this.store, toAddress(addr))
+        const c = new SessionCipher(this.store, toAddress(addr))
         if (type === 'pkmsg') return Buffer.from(await c.decryptPreKeyWhisperMessage(Buffer.from(body)))
         if (type === 'msg') return Buffer.from(await c.decryptWhisperMessage(Buffer.from(body)))
         throw new Error(`enc type ${type} is not pkmsg or msg`)
