@@ -53,16 +53,16 @@ void ChatForwarder::kick()
     if (options_.inbox_id == 0 || active_.size() >= max_active_) {
         return;
     }
-    // A few more than there are free slots, since some are active already.
-    const auto pending = inbound_.pending_chats(inbox_, max_active_ * 2);
+    // As many idle chats as there are free slots, oldest message first.
+    const auto pending = inbound_.pending_chats(
+        inbox_, max_active_ - active_.size(),
+        [this](const std::string& chat) { return active_.contains(chat); });
     found_none_ = pending.empty();
     for (const auto& chat : pending) {
         if (active_.size() >= max_active_) {
             break;
         }
-        if (!active_.contains(chat)) {
-            start_next(chat);
-        }
+        start_next(chat);
     }
 }
 

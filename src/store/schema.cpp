@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 11> kMigrations = {
+constexpr std::array<std::string_view, 12> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -371,6 +371,14 @@ constexpr std::array<std::string_view, 11> kMigrations = {
         PRIMARY KEY (device, id)
     );
     CREATE INDEX wa_recent_sends_age ON wa_recent_sends (device, sent_at);
+    )sql",
+
+    // 12: the forwarder finds the chats with pending WhatsApp messages in
+    // the order of their oldest one by reading pending rows in id order and
+    // stopping once it has enough chats; grouping every pending row by chat
+    // for that was a quarter of the helper's time under a burst.
+    R"sql(
+    CREATE INDEX wa_inbound_pending_order ON wa_inbound (inbox, id) WHERE state = 'pending';
     )sql",
 };
 

@@ -1,5 +1,7 @@
 #include "wa_inbound_repository.hpp"
 
+#include <unordered_set>
+
 namespace chatwoot::store {
 
 namespace {
@@ -20,9 +22,8 @@ WaInboundRepository::WaInboundRepository(Database& db)
       insert_(db.prepare("INSERT OR IGNORE INTO wa_inbound"
                          " (inbox, wa_id, chat, record, created_at)"
                          " VALUES (?1, ?2, ?3, ?4, ?5)")),
-      pending_chats_(db.prepare("SELECT chat FROM wa_inbound"
-                                " WHERE inbox = ?1 AND state = 'pending'"
-                                " GROUP BY chat ORDER BY min(id) LIMIT ?2")),
+      pending_chats_(db.prepare("SELECT chat FROM wa_inbound INDEXED BY wa_inbound_pending_order"
+                                " WHERE inbox = ?1 AND state = 'pending' ORDER BY id")),
       oldest_(db.prepare("SELECT id, record FROM wa_inbound"
                          " WHERE inbox = ?1 AND chat = ?2 AND state = 'pending'"
                          " ORDER BY id LIMIT 1")),
@@ -75,12 +76,28 @@ bool WaInboundRepository::add(std::string_view inbox, std::string_view wa_id,
     return db_.changes() > 0;
 }
 
-std::vector<std::string> WaInboundRepository::pending_chats(std::string_view inbox,
-                                                            size_t limit)
+std::vector<std::string> WaInboundRepository::pending_chats(
+    std::string_view inbox, size_t limit, const std::function<bool(const std::string&)>& skip)
 {
+    // Pending rows oldest first, each chat taken at its first (oldest) row,
+    // until `limit` chats: the rows read are about as many as the chats
+    // wanted, not every pending row (a burst leaves thousands).
     std::vector<std::string> out;
-    pending_chats_.bind(1, inbox).bind(2, static_cast<int64_t>(limit));
-    pending_chats_.each_row([&](const Statement& st) { out.push_back(st.column_text(0)); });
+    if (limit == 0) return out;
+    std::unordered_set<std::string> seen;
+    pending_chats_.bind(1, inbox);
+    try {
+        while (out.size() < limit && pending_chats_.step()) {
+            std::string chat = pending_chats_.column_text(0);
+            if (!seen.insert(chat).second) continue;
+            if (skip && skip(chat)) continue;
+            out.push_back(std::move(chat));
+        }
+    } catch (...) {
+        pending_chats_.reset();
+        throw;
+    }
+    pending_chats_.reset();
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include "sqlite_handle.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,8 +28,12 @@ public:
     bool add(std::string_view inbox, std::string_view wa_id, std::string_view chat,
              std::string_view record, int64_t now);
 
-    // Chats of the inbox with pending messages, oldest first, at most limit.
-    std::vector<std::string> pending_chats(std::string_view inbox, size_t limit);
+    // Chats of the inbox with pending messages, in the order of their
+    // oldest one, at most limit, leaving out those `skip` names (chats
+    // being forwarded already).
+    std::vector<std::string> pending_chats(
+        std::string_view inbox, size_t limit,
+        const std::function<bool(const std::string&)>& skip = {});
 
     struct Pending {
         int64_t id = 0;

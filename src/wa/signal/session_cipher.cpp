@@ -1,6 +1,8 @@
 #include "wa/signal/session_cipher.hpp"
 
 #include <protocol.h>
+#include <cstdint>
+#include <optional>
 #include <session_cipher.h>
 #include <session_record.h>
 #include <session_state.h>
@@ -39,7 +41,89 @@ Result<Bytes> decrypted(ProtocolContext& context, int rc, signal_buffer* raw, co
     return buffer_bytes(plaintext.get());
 }
 
+// A look into a stored session record without libsignal's parse of it (a
+// malloc for every chain, key and old state: most of a send's CPU, and a
+// send asks has_session of every device's one or two addresses).  Field
+// numbers are those of libsignal's LocalStorageProtocol.proto:
+// RecordStructure.currentSession = 1, SessionStructure.senderChain = 6.
+enum class Field { absent, present, malformed };
+
+bool read_varint(ByteView& in, std::uint64_t& value)
+{
+    value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (in.empty()) return false;
+        const std::uint8_t b = in.front();
+        in = in.subspan(1);
+        value |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) return true;
+    }
+    return false;
+}
+
+// The last length-delimited field `number` of one message's bytes (for a
+// message field protobuf merges repeats; libsignal writes one).
+Field find_field(ByteView message, std::uint64_t number, ByteView& field)
+{
+    Field found = Field::absent;
+    while (!message.empty()) {
+        std::uint64_t key = 0;
+        if (!read_varint(message, key)) return Field::malformed;
+        switch (key & 7) {
+        case 0: {
+            std::uint64_t ignored = 0;
+            if (!read_varint(message, ignored)) return Field::malformed;
+            break;
+        }
+        case 1:
+            if (message.size() < 8) return Field::malformed;
+            message = message.subspan(8);
+            break;
+        case 5:
+            if (message.size() < 4) return Field::malformed;
+            message = message.subspan(4);
+            break;
+        case 2: {
+            std::uint64_t length = 0;
+            if (!read_varint(message, length) || length > message.size()) return Field::malformed;
+            if ((key >> 3) == number) {
+                field = message.first(static_cast<std::size_t>(length));
+                found = Field::present;
+            }
+            message = message.subspan(static_cast<std::size_t>(length));
+            break;
+        }
+        default:
+            return Field::malformed;   // groups: never in a session record
+        }
+    }
+    return found;
+}
+
 }  // namespace
+
+std::optional<bool> stored_record_can_send(ByteView record)
+{
+    ByteView current;
+    switch (find_field(record, 1, current)) {
+    case Field::absent:
+        return false;   // no current state: libsignal makes an empty one
+    case Field::malformed:
+        return std::nullopt;
+    case Field::present:
+        break;
+    }
+    ByteView chain;
+    switch (find_field(current, 6, chain)) {
+    case Field::absent:
+        return false;
+    case Field::present:
+        return true;
+    case Field::malformed:
+        break;
+    }
+    return std::nullopt;
+}
 
 std::string_view enc_type(MessageType type)
 {
@@ -54,6 +138,8 @@ Result<bool> has_session(ProtocolContext& context, const Address& address)
     if (!stored) return stored.error();
     if (!*stored) return false;
     const Bytes& bytes = **stored;
+    if (!bytes.empty())
+        if (auto quick = stored_record_can_send(bytes)) return *quick;
     session_record* raw = nullptr;
     int rc = bytes.empty()
                  ? SG_ERR_INVALID_PROTO_BUF

@@ -17,6 +17,7 @@
 //   the store's own error when the ProtocolStore failed.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include "wa/bytes.hpp"
@@ -41,6 +42,11 @@ struct EncryptedMessage {
 
 // True when we can encrypt to `address`: a session with a sending chain.
 Result<bool> has_session(ProtocolContext& context, const Address& address);
+
+// has_session's answer for a stored record's bytes, read from them without
+// libsignal's parse of the whole record; nullopt when they are not a
+// well-formed record (has_session then parses them to say why).
+std::optional<bool> stored_record_can_send(ByteView record);
 
 // Errc::not_found without a session (fetch the bundle and
 // process_prekey_bundle first).

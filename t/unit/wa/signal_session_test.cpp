@@ -14,6 +14,10 @@
 #include "wa/signal/prekey_records.hpp"
 #include "wa/signal/session_cipher.hpp"
 
+#include <session_record.h>
+#include <session_state.h>
+#include <signal_protocol.h>
+
 namespace chatwoot::wa::signal {
 namespace {
 
@@ -443,6 +447,88 @@ TEST(SignalSession, MoreThan2000AheadIsTooLarge)
     Result<Bytes> plain = decrypt_msg(s.bob->ctx(), kAlice, last);
     ASSERT_FALSE(plain.ok());
     EXPECT_EQ(plain.error().code, Errc::too_large) << plain.error().detail;
+}
+
+// has_session reads stored records without libsignal's parse (a send asks it
+// of every device): its answer must be libsignal's own for every shape a
+// record takes, and bytes that are no record must not be read past.
+bool libsignal_can_send(ProtocolContext& context, const Bytes& bytes)
+{
+    session_record* raw = nullptr;
+    const int rc = session_record_deserialize(&raw, bytes.data(), bytes.size(), context.signal());
+    EXPECT_GE(rc, 0);
+    const bool can = raw != nullptr && session_record_get_state(raw) != nullptr &&
+                     session_state_has_sender_chain(session_record_get_state(raw)) == 1;
+    if (raw != nullptr) SIGNAL_UNREF(raw);
+    return can;
+}
+
+void expect_quick_answer_is_libsignals(Party& party, const Address& peer, const char* when)
+{
+    auto stored = party.store.load_session(peer);
+    ASSERT_TRUE(stored.ok() && stored->has_value()) << when;
+    const Bytes& bytes = **stored;
+    const std::optional<bool> quick = stored_record_can_send(bytes);
+    ASSERT_TRUE(quick.has_value()) << when;
+    EXPECT_EQ(*quick, libsignal_can_send(party.ctx(), bytes)) << when;
+    EXPECT_EQ(*quick, has_session(party.ctx(), peer).value()) << when;
+}
+
+TEST(SignalSession, QuickSessionCheckAgreesWithLibsignalOnEveryRecordShape)
+{
+    PreKeyBundle bob_bundle;
+    auto bob = generated("bob", bob_bundle);
+    PreKeyBundle alice_bundle;
+    auto alice = generated("alice", alice_bundle);
+
+    ASSERT_TRUE(process_prekey_bundle(alice->ctx(), kBob, bob_bundle).ok());
+    expect_quick_answer_is_libsignals(*alice, kBob, "initiator, pending pre-key");
+    auto first = encrypt(alice->ctx(), kBob, text("one"));
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(decrypt_pkmsg(bob->ctx(), kAlice, first->ciphertext).ok());
+    expect_quick_answer_is_libsignals(*bob, kAlice, "responder after a pkmsg");
+    auto reply = encrypt(bob->ctx(), kAlice, text("two"));
+    ASSERT_TRUE(reply.ok());
+    ASSERT_TRUE(decrypt_msg(alice->ctx(), kBob, reply->ciphertext).ok());
+    expect_quick_answer_is_libsignals(*alice, kBob, "initiator after the answer");
+    // Bob starts over from Alice's bundle: the old state becomes a previous one.
+    ASSERT_TRUE(process_prekey_bundle(bob->ctx(), kAlice, alice_bundle).ok());
+    expect_quick_answer_is_libsignals(*bob, kAlice, "a new state over an old one");
+
+    // A record with no current state (what libsignal stores for an empty
+    // record) cannot send.
+    session_record* empty = nullptr;
+    ASSERT_GE(session_record_create(&empty, nullptr, alice->ctx().signal()), 0);
+    signal_buffer* raw = nullptr;
+    ASSERT_GE(session_record_serialize(&raw, empty), 0);
+    const Bytes empty_bytes(signal_buffer_data(raw), signal_buffer_data(raw) + signal_buffer_len(raw));
+    signal_buffer_free(raw);
+    SIGNAL_UNREF(empty);
+    const std::optional<bool> none = stored_record_can_send(empty_bytes);
+    ASSERT_TRUE(none.has_value());
+    EXPECT_EQ(*none, libsignal_can_send(alice->ctx(), empty_bytes));
+}
+
+TEST(SignalSession, QuickSessionCheckRefusesWhatIsNoRecord)
+{
+    PreKeyBundle bob_bundle;
+    auto bob = generated("bob", bob_bundle);
+    PreKeyBundle unused;
+    auto alice = generated("alice", unused);
+    ASSERT_TRUE(process_prekey_bundle(alice->ctx(), kBob, bob_bundle).ok());
+    const Bytes bytes = alice->store.load_session(kBob).value().value();
+    // Every truncation: a field cut short is malformed, never read past.
+    size_t malformed = 0;
+    for (size_t n = 1; n < bytes.size(); ++n) {
+        const Bytes cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+        if (!stored_record_can_send(cut)) ++malformed;
+    }
+    EXPECT_GT(malformed, bytes.size() / 2);
+    EXPECT_FALSE(stored_record_can_send(Bytes{0x0a, 0x80}).has_value()) << "a length that never ends";
+    EXPECT_FALSE(stored_record_can_send(Bytes{0x0a, 0x05, 0x01}).has_value()) << "a length past the end";
+    EXPECT_FALSE(stored_record_can_send(Bytes{0x0b}).has_value()) << "a group (wire type 3)";
+    EXPECT_EQ(stored_record_can_send(Bytes{0x08, 0x01}), std::optional<bool>(false))
+        << "other fields only: no current state";
 }
 
 }  // namespace
