@@ -379,15 +379,25 @@ export class Messaging {
         const d = c.devices.get(device)
         if (!d) throw new WorldError(`${c.phone} has no device ${device}`)
         const id = String(body.id ?? '')
-        const out = this.outgoing.get(id)
-        if (!out) throw new WorldError(`no message ${id} from our account`)
+        if (!id) throw new WorldError('id: a message id')
         const jid = deviceJid(c.phone, device, PN)
-        if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
+        let out = this.outgoing.get(id), count
+        if (body.unknown) {
+            // A receipt for an id our account never sent (a confused or
+            // hostile device): nothing to look up, nothing to track.
+            if (out) throw new WorldError(`${id} is a message of our account, not unknown`)
+            out = { id, t: this.mock.nowSeconds(), group: null }
+            count = 1
+        } else {
+            if (!out) throw new WorldError(`no message ${id} from our account (unknown: true asks for one anyway)`)
+            if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
+            count = this.nextRetryCount(out, `${c.phone}:${device}`)
+        }
         // The device starts over: it forgets the session it had with our
         // companion, and its receipt carries a fresh bundle.
         if (body.fresh_session) d.party.sessions.clear()
-        const count = this.nextRetryCount(out, `${c.phone}:${device}`)
-        return { node: this.retryReceiptNode(out, { party: d.party, identity: d.identity ?? null, jid, count, keys: !!body.fresh_session }), count }
+        const node = this.retryReceiptNode(out, { party: d.party, identity: d.identity ?? null, jid, count, keys: !!body.fresh_session })
+        return { node, count, key: retryReceiptKey(id, out.group ? node.attrs.participant : node.attrs.from) }
     }
 
     // The count of the next retry receipt the device `key` ("phone:device":
