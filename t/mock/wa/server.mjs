@@ -168,7 +168,9 @@
 //                  count 1 bare, from 2 on with a fresh bundle in <keys> (it keeps its sessions).
 //                  The receipt waits in the companion's queue until the companion acks it
 //                  (<ack class="receipt" type="retry" id to|participant=<device>>): a new login
-//                  gets it again (message-redelivered, id "retry|<id>|<device>").
+//                  gets it again (message-redelivered, id "retry|<id>|<device>").  A device's receipts
+//                  for one message wait as one (the latest); it is settled once every one of them
+//                  sent on the login is acked (an ack names no count).
 //                  A resend it still cannot decrypt asks again with count+1; after count 5 it gives
 //                  up: event undecryptable-gave-up {…, count: 5}, no receipt.  It has the message
 //                  (delivered {retry:true}) only once a resend decrypts.  What decrypts but is wrong
@@ -504,7 +506,7 @@ class Connection {
             this.mock.emit({ type: 'ack-in', conn: this.id, class: a.class ?? null, id: a.id ?? null, to: a.to ?? null, ack_type: a.type ?? null,
                 participant: a.participant ?? null, error: a.error ?? null })
             if (a.class === 'message' && a.id) M.settle(this.deviceKey(), [a.id])
-            if (a.class === 'receipt' && a.type === 'retry' && a.id) M.settle(this.deviceKey(), [retryReceiptKey(a.id, a.participant ?? a.to)])
+            if (a.class === 'receipt' && a.type === 'retry' && a.id) M.settleRetry(this.deviceKey(), retryReceiptKey(a.id, a.participant ?? a.to))
             return
         case 'chatstate': {
             const st = Array.isArray(node.content) ? node.content[0]?.tag : null

@@ -318,3 +318,26 @@ test('POST retry {unknown}: a receipt for an id our account never sent, queued u
     await ping()
     assert.equal(me.c.frames.filter(isRetry(id)).length, 0, 'acked: not again')
 })
+
+test('two retry receipts of one device for one message: the ack of the first does not settle the second', async () => {
+    const { c, dev } = await brokenDevice()
+    const sent = await me.sendDM(c.pn, { conversation: 'twice asked' })
+    const rr1 = await ackThenRetry(sent.id)
+    await resendDM(c.pn, dev, sent.id, { conversation: 'twice asked' }, 1)
+    const rr2 = await ackThenRetry(sent.id)
+    assert.deepEqual([rr1, rr2].map(r => child(r, 'retry').attrs.count), ['1', '2'])
+    // The first acked (its resend was), the second not yet: the connection dies.
+    me.send({ tag: 'ack', attrs: { class: 'receipt', type: 'retry', id: sent.id, to: dev } })
+    await ping()
+    me.close()
+    await me.login()
+    await ping() // what is pending comes at the login, before the answer to anything
+    const again = me.c.frames.filter(isRetry(sent.id))
+    assert.deepEqual(again.map(r => [r.attrs.offline, child(r, 'retry').attrs.count]), [['1', '2']], 'the unacked second one comes again')
+    me.send({ tag: 'ack', attrs: { class: 'receipt', type: 'retry', id: sent.id, to: dev } })
+    await ping()
+    me.close()
+    await me.login()
+    await ping()
+    assert.equal(me.c.frames.filter(isRetry(sent.id)).length, 0, 'acked: not again')
+})
