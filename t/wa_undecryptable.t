@@ -5,7 +5,11 @@
 # answer, then count 2 with its keys, from which the bridge starts a fresh
 # session and resends a pkmsg that the device reads.  The other devices
 # have the reply once, that device once (on the resend), and the outbox
-# entry is sent: the server acked it the first time.
+# entry is sent: the server acked it the first time.  A resend lost with the
+# connection (the mock's POST lose) leaves its retry receipt unacked, so the
+# server delivers the receipt again after the next login and the bridge
+# resends; a retry receipt for an id that is none of our sends is acked at
+# once and never comes back.
 use strict;
 use warnings;
 use lib 't/lib';
