@@ -249,6 +249,19 @@ sub drop {
     return $self->_ok('drop', { _conn($conn) });
 }
 
+# The server loses the client's next <message> stanza(s): read and dropped,
+# neither processed nor acked, as if the connection died with them in flight
+# (event lost {conn, id, retry, node}).  Options: count (1; 0 disarms), id
+# (only that message), retry (only retry resends), conn.
+sub lose {
+    my ($self, %o) = @_;
+    my %body = (count => 0 + ($o{count} // 1));
+    $body{id} = "$o{id}" if defined $o{id};
+    $body{retry} = _bool($o{retry}) if exists $o{retry};
+    $body{conn} = 0 + $o{conn} if defined $o{conn};
+    return $self->_ok('lose', \%body);
+}
+
 # Whether the mock answers the client's pings.
 sub pings {
     my ($self, $answer) = @_;
@@ -397,12 +410,13 @@ sub wa_receipt {
     return $self->_ok('receipt', \%body);
 }
 
-# A contact's device could not decrypt our message: wa_retry(from => $phone, id => $id, device, fresh_session => 1).
+# A contact's device could not decrypt our message: wa_retry(from => $phone, id => $id, device, fresh_session => 1);
+# unknown => 1 for an id our account never sent.  Queued until our companion acks it.
 sub wa_retry {
     my ($self, %o) = @_;
     my %body = (from => "$o{from}", id => $o{id});
-    $body{device} = 0 + $o{device} if defined $o{device};
-    $body{fresh_session} = _bool($o{fresh_session}) if exists $o{fresh_session};
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(device conn);
+    $body{$_} = _bool($o{$_}) for grep { exists $o{$_} } qw(fresh_session unknown);
     return $self->_ok('retry', \%body);
 }
 

@@ -36,6 +36,14 @@
 //                                              while enforced, older clients get 405
 //   POST drop {conn?}                          cut the TCP connection, no close frame
 //   POST pings {answer:bool}                   stop or resume answering pings
+//   POST lose {count?:1, id?, retry?:bool, conn?}  the next `count` <message> stanzas a
+//                                              companion sends (only those with that id, only
+//                                              retry resends: every <enc> with count, only from
+//                                              that connection, as asked) are read and dropped,
+//                                              neither processed nor acked, as if the connection
+//                                              had died with them in flight: event lost {conn,
+//                                              id, retry, node}, no received event.  count 0
+//                                              disarms; a new call replaces the last one
 //   POST send {node|nodes, compress?, split?, tcp?, conn?}  any stanza(s), framed as asked;
 //                                              tcp: N also cuts the WebSocket byte stream
 //                                              into socket writes of N bytes, one at a time
@@ -100,10 +108,14 @@
 //                                              participant=<our phone>, skmsg
 //   POST receipt {from, device?, chat?, ids:[…], type?:"read"|"delivery"|"played", addressing?}
 //                                              a contact's receipt: id=ids[0], <list><item id> for the rest
-//   POST retry {from, device?, id, fresh_session?}  the contact's device could not decrypt our
-//                                              message id: <receipt type="retry"> with <retry count>,
-//                                              <registration>, and with fresh_session a new <keys> bundle
-//                                              (the device dropped its session) -> {id, count}
+//   POST retry {from, device?, id, fresh_session?, unknown?, conn?}  the contact's device could
+//                                              not decrypt our message id: <receipt type="retry"> with
+//                                              <retry count>, <registration>, and with fresh_session a new
+//                                              <keys> bundle (the device dropped its session) -> {id, count};
+//                                              unknown: true for an id our account never sent (count 1).
+//                                              Queued for each companion of ours until it acks the
+//                                              receipt, as the devices' own retry receipts are (below);
+//                                              with conn sent to that connection once, not queued
 //   POST forget-session {from, device?, conn?}  the contact's device loses its sessions with our
 //                                              account's devices (keeps its keys): what our companion
 //                                              sends it next cannot be decrypted -> {forgotten: N}
@@ -154,6 +166,11 @@
 //                  sends the companion <receipt type="retry"> (from=<device>, or from=<group>
 //                  participant=<device>), event undecryptable {conn, to, id, chat, reason, count, keys}:
 //                  count 1 bare, from 2 on with a fresh bundle in <keys> (it keeps its sessions).
+//                  The receipt waits in the companion's queue until the companion acks it
+//                  (<ack class="receipt" type="retry" id to|participant=<device>>): a new login
+//                  gets it again (message-redelivered, id "retry|<id>|<device>").  A device's receipts
+//                  for one message wait as one (the latest); it is settled once every one of them
+//                  sent on the login is acked (an ack names no count).
 //                  A resend it still cannot decrypt asks again with count+1; after count 5 it gives
 //                  up: event undecryptable-gave-up {…, count: 5}, no receipt.  It has the message
 //                  (delivered {retry:true}) only once a resend decrypts.  What decrypts but is wrong
@@ -389,6 +406,7 @@ class Connection {
         if (plain[0] !== 0 && plain[0] !== 2) throw new Refusal(`stanza flags 0x${plain[0].toString(16)} (only 0 and 2 mean anything)`)
         let node
         try { node = await decodeStanza(plain) } catch (e) { throw new Refusal(`stanza does not decode: ${e.message}`) }
+        if (this.mock.loses(this, node)) return
         this.mock.emit({ type: 'received', conn: this.id, tag: node.tag, node: nodeToJson(node) })
         await this.dispatch(node)
     }
@@ -488,7 +506,7 @@ class Connection {
             this.mock.emit({ type: 'ack-in', conn: this.id, class: a.class ?? null, id: a.id ?? null, to: a.to ?? null, ack_type: a.type ?? null,
                 participant: a.participant ?? null, error: a.error ?? null })
             if (a.class === 'message' && a.id) M.settle(this.deviceKey(), [a.id])
-            if (a.class === 'receipt' && a.type === 'retry' && a.id) M.settle(this.deviceKey(), [retryReceiptKey(a.id, a.participant ?? a.to)])
+            if (a.class === 'receipt' && a.type === 'retry' && a.id) M.settleRetry(this.deviceKey(), retryReceiptKey(a.id, a.participant ?? a.to))
             return
         case 'chatstate': {
             const st = Array.isArray(node.content) ? node.content[0]?.tag : null
@@ -925,6 +943,7 @@ export class MockServer {
         this.nextConn = 1
         this.iqCounter = 0
         this.answerPings = true
+        this.losing = null // POST lose: {count, id, retry, conn} while armed
         this.loginFailure = null
         // Clients older than this get <failure reason="405"> while enforced.
         this.currentVersion = DEFAULT_CURRENT_VERSION
@@ -1101,6 +1120,15 @@ export class MockServer {
                 c.drop()
                 return reply(200, { conn: c.id })
             }
+            case 'lose': {
+                const count = Number(body.count ?? 1)
+                if (!Number.isInteger(count) || count < 0) throw new HttpError(400, 'count: a whole number')
+                if (body.id !== undefined && (typeof body.id !== 'string' || !body.id)) throw new HttpError(400, 'id: a message id')
+                if (body.retry !== undefined && typeof body.retry !== 'boolean') throw new HttpError(400, 'retry must be true or false')
+                if (body.conn !== undefined && !this.connections.has(Number(body.conn))) throw new HttpError(404, `no connection ${body.conn}`)
+                this.losing = count ? { count, id: body.id, retry: !!body.retry, conn: body.conn === undefined ? undefined : Number(body.conn) } : null
+                return reply(200, { count, id: body.id ?? null, retry: !!body.retry, conn: body.conn === undefined ? null : Number(body.conn) })
+            }
             case 'pings':
                 if (typeof body.answer !== 'boolean') throw new HttpError(400, 'answer must be true or false')
                 this.answerPings = body.answer
@@ -1211,8 +1239,14 @@ export class MockServer {
                 return reply(200, { id: node.attrs.id })
             }
             case 'retry': {
-                const { node, count } = this.messaging.retryFromWorld(body)
-                this.sendToOurs(body, node)
+                const { node, count, key } = this.messaging.retryFromWorld(body)
+                if (body.conn !== undefined) this.target(body).send(node)
+                else {
+                    // Queued for each companion of ours like the devices' own
+                    // retry receipts: delivered again after a login until acked.
+                    const me = this.messaging.ourPhoneOf(body)
+                    for (const dev of this.messaging.companions(me)) this.messaging.deliverStanza(`${me}:${dev}`, key, node)
+                }
                 return reply(200, { id: node.attrs.id, count })
             }
             case 'forget-session':
@@ -1277,6 +1311,20 @@ export class MockServer {
             `self.__SERVER_DATA={"client_revision":${revision},"server_revision":${revision}};</script></body></html>\n`)
     }
 
+    // POST lose: whether the stanza `node` that `conn` just sent is one of
+    // those to lose; if so it is counted and recorded, and goes no further.
+    loses(conn, node) {
+        const l = this.losing
+        if (!l || node.tag !== 'message') return false
+        const id = node.attrs?.id ?? null
+        const retry = isRetryResend(node)
+        if ((l.conn !== undefined && l.conn !== conn.id) || (l.id !== undefined && l.id !== id) || (l.retry && !retry)) return false
+        if (--l.count === 0) this.losing = null
+        this.log(`conn ${conn.id}: message ${id}${retry ? ' (a retry resend)' : ''} lost, as asked`)
+        this.emit({ type: 'lost', conn: conn.id, id, retry, node: nodeToJson(node) })
+        return true
+    }
+
     wait(filter, timeout) {
         const hit = this.events.find(e => matches(e, filter))
         if (hit) return Promise.resolve(hit)
@@ -1286,6 +1334,17 @@ export class MockServer {
             this.waiters.add(w)
         })
     }
+}
+
+// A retry resend (waweb.md 1.17): <enc> nodes, at any depth, each with count.
+function isRetryResend(node) {
+    const encs = []
+    const walk = n => {
+        if (n.tag === 'enc') encs.push(n)
+        else if (Array.isArray(n.content)) n.content.forEach(walk)
+    }
+    walk(node)
+    return encs.length > 0 && encs.every(e => e.attrs?.count !== undefined)
 }
 
 // One unmasked, final binary WebSocket frame (RFC 6455 5.2), server to client.

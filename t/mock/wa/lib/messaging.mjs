@@ -87,6 +87,7 @@ export class Messaging {
         this.sent = new Map() // message id -> what a world sender sent (for retries)
         this.outgoing = new Map() // message id -> what our companion sent, who got it (for POST retry)
         this.pending = new Map() // "phone:device" -> Map(id -> stanza) not yet receipted by that companion
+        this.unackedRetries = new Map() // "phone:device|retry|…" -> retry receipts sent on this login, not yet acked
         this.ackPolicy = [] // { who: contact phone | group jid | null (all), error, once }
         this.seen = new Map() // "device jid|id" -> deliveries (exactly-once record)
         this.verifiedIdentities = new Set() // <device-identity> bytes that verified (see checkDeviceIdentity)
@@ -328,7 +329,9 @@ export class Messaging {
         p.set(id, stanza)
         this.pending.set(key, p)
         const c = this.mock.liveConnection(key)
-        if (c) c.send(stanza)
+        if (!c) return
+        if (id.startsWith('retry|')) this.unackedRetries.set(`${key}|${id}`, (this.unackedRetries.get(`${key}|${id}`) ?? 0) + 1)
+        c.send(stanza)
     }
 
     flushPending(conn) {
@@ -336,6 +339,7 @@ export class Messaging {
         if (!p) return
         if (!p.size) return
         for (const [id, stanza] of p) {
+            if (id.startsWith('retry|')) this.unackedRetries.set(`${conn.deviceKey()}|${id}`, 1) // only the latest goes again
             conn.send({ ...stanza, attrs: { ...stanza.attrs, offline: '1' } })
             this.emit({ type: 'message-redelivered', conn: conn.id, id })
         }
@@ -346,6 +350,19 @@ export class Messaging {
     settle(key, ids) {
         const p = this.pending.get(key)
         if (p) for (const id of ids) p.delete(id)
+    }
+
+    // The companion `key` acked a retry receipt (retryReceiptKey): the
+    // receipts of one message and device share that key (the latest waits),
+    // but each is acked on its own, and an ack names no count.  The key
+    // settles only when every receipt sent on this login is acked: the ack
+    // of receipt 1 arriving after receipt 2 went out must not settle 2.
+    settleRetry(key, retryKey) {
+        const k = `${key}|${retryKey}`
+        const n = this.unackedRetries.get(k) ?? 0
+        if (n > 1) return void this.unackedRetries.set(k, n - 1)
+        this.unackedRetries.delete(k)
+        this.settle(key, [retryKey])
     }
 
     // POST receipt: a contact's receipt for messages our account sent.
@@ -379,15 +396,25 @@ export class Messaging {
         const d = c.devices.get(device)
         if (!d) throw new WorldError(`${c.phone} has no device ${device}`)
         const id = String(body.id ?? '')
-        const out = this.outgoing.get(id)
-        if (!out) throw new WorldError(`no message ${id} from our account`)
+        if (!id) throw new WorldError('id: a message id')
         const jid = deviceJid(c.phone, device, PN)
-        if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
+        let out = this.outgoing.get(id), count
+        if (body.unknown) {
+            // A receipt for an id our account never sent (a confused or
+            // hostile device): nothing to look up, nothing to track.
+            if (out) throw new WorldError(`${id} is a message of our account, not unknown`)
+            out = { id, t: this.mock.nowSeconds(), group: null }
+            count = 1
+        } else {
+            if (!out) throw new WorldError(`no message ${id} from our account (unknown: true asks for one anyway)`)
+            if (!out.devices.includes(jid) && !out.devices.includes(deviceJid(c.lid, device, LID))) throw new WorldError(`${id} did not go to ${jid}`)
+            count = this.nextRetryCount(out, `${c.phone}:${device}`)
+        }
         // The device starts over: it forgets the session it had with our
         // companion, and its receipt carries a fresh bundle.
         if (body.fresh_session) d.party.sessions.clear()
-        const count = this.nextRetryCount(out, `${c.phone}:${device}`)
-        return { node: this.retryReceiptNode(out, { party: d.party, identity: d.identity ?? null, jid, count, keys: !!body.fresh_session }), count }
+        const node = this.retryReceiptNode(out, { party: d.party, identity: d.identity ?? null, jid, count, keys: !!body.fresh_session })
+        return { node, count, key: retryReceiptKey(id, out.group ? node.attrs.participant : node.attrs.from) }
     }
 
     // The count of the next retry receipt the device `key` ("phone:device":

@@ -211,3 +211,133 @@ test('what decrypts but is wrong inside stays a refusal: a plaintext without pad
     assert.match(refused[0].reason, /padding/)
     assert.deepEqual((await eventsOf(since, 'NOPAD1')).filter(x => x.type === 'undecryptable'), [])
 })
+
+// POST lose: the server reads the next message stanza(s) of a companion and
+// drops them, as if the connection had died with them in flight.
+const ping = () => me.iq({ xmlns: 'w:p', type: 'get' }, [{ tag: 'ping', attrs: {} }])
+const ackOf = id => n => n.tag === 'ack' && n.attrs.class === 'message' && n.attrs.id === id
+
+test('lose {retry}: our resend is dropped unprocessed and unacked; the retry receipt, unacked, comes again after a new login, and not once acked', async () => {
+    const { c, dev } = await brokenDevice()
+    const sent = await me.sendDM(c.pn, { conversation: 'in flight' })
+    assert.equal(child(await ackThenRetry(sent.id), 'retry').attrs.count, '1')
+    assert.deepEqual(ok(await mock.control('lose', { retry: true })), { count: 1, id: null, retry: true, conn: null })
+
+    // A plain message is no retry resend: it goes through.
+    const plain = await me.sendDM(c.pn, { conversation: 'plain' })
+    assert.equal((await me.next(ackOf(plain.id))).attrs.error, undefined, 'a message that is no resend is not lost')
+
+    const since = await mock.last()
+    await resendDM(c.pn, dev, sent.id, { conversation: 'in flight' }, 1)
+    const lost = await mock.wait({ type: 'lost', id: sent.id }, since)
+    assert.deepEqual([lost.conn, lost.retry, lost.node.tag], [me.conn, true, 'message'])
+    // A ping round trip later (frames are handled in order): no ack came,
+    // no device saw the resend, and the server recorded no received stanza.
+    await ping()
+    assert.equal(me.c.frames.filter(ackOf(sent.id)).length, 0, 'the lost resend is not acked')
+    let evs = await eventsOf(since, sent.id)
+    assert.deepEqual(evs.map(e => e.type), ['lost'])
+    assert.deepEqual((await mock.control(`events?since=${since}&type=received&tag=message`)).body.events, [])
+
+    // Disarmed by that one: the same resend again is taken (the device still
+    // has no session: undecryptable, count 2).
+    const since2 = await mock.last()
+    await resendDM(c.pn, dev, sent.id, { conversation: 'in flight' }, 1)
+    const rr2 = await ackThenRetry(sent.id)
+    assert.equal(child(rr2, 'retry').attrs.count, '2')
+    assert.deepEqual((await eventsOf(since2, sent.id)).filter(e => e.type === 'lost'), [])
+
+    // Neither receipt acked: a new login gets the latest one again (one per
+    // message and device), offline; acked, the next login does not.
+    const key = `retry|${sent.id}|${dev}`
+    me.close()
+    const since3 = await mock.last()
+    await me.login()
+    const again = await me.next(isRetry(sent.id))
+    assert.deepEqual([again.attrs.offline, again.attrs.from, child(again, 'retry').attrs.count], ['1', dev, '2'])
+    assert.ok(child(again, 'keys'), 'the receipt with its keys')
+    const redelivered = (await mock.control(`events?since=${since3}&type=message-redelivered`)).body.events.filter(e => e.id === key)
+    assert.deepEqual(redelivered.map(e => e.conn), [me.conn])
+    me.send({ tag: 'ack', attrs: { class: 'receipt', type: 'retry', id: sent.id, to: dev } })
+    await ping()
+    me.close()
+    const since4 = await mock.last()
+    await me.login()
+    await ping()
+    assert.deepEqual((await mock.control(`events?since=${since4}&type=message-redelivered`)).body.events.filter(e => e.id === key), [])
+    assert.equal(me.c.frames.filter(isRetry(sent.id)).length, 0, 'the acked receipt does not come again')
+    evs = await eventsOf(since, sent.id)
+    assert.deepEqual(evs.filter(e => e.type === 'refused'), [])
+})
+
+test('lose {id, count}: only that id, count times, then disarmed; count 0 disarms; bad arguments refused', async () => {
+    const c = await contact()
+    const a = await me.sendDM(c.pn, { conversation: 'a' }, { send: false })
+    const b = await me.sendDM(c.pn, { conversation: 'b' }, { send: false })
+    assert.equal(ok(await mock.control('lose', { id: a.id, count: 2, conn: me.conn })).count, 2)
+    const since = await mock.last()
+    me.send(b.stanza)
+    assert.equal((await me.next(ackOf(b.id))).attrs.error, undefined, 'another id goes through')
+    me.send(a.stanza)
+    me.send(a.stanza)
+    await mock.wait({ type: 'lost', id: a.id }, since)
+    me.send(a.stanza)   // the third time it is taken
+    assert.equal((await me.next(ackOf(a.id))).attrs.error, undefined)
+    const evs = (await mock.control(`events?since=${since}`)).body.events.filter(e => e.type === 'lost')
+    assert.deepEqual(evs.map(e => [e.id, e.retry, e.conn]), [[a.id, false, me.conn], [a.id, false, me.conn]])
+
+    assert.equal(ok(await mock.control('lose', { id: b.id })).count, 1)
+    assert.equal(ok(await mock.control('lose', { count: 0 })).count, 0)
+    const since2 = await mock.last()
+    const d = await me.sendDM(c.pn, { conversation: 'd' }, { send: false })
+    me.send({ ...d.stanza, attrs: { ...d.stanza.attrs, id: b.id } })
+    assert.equal((await me.next(ackOf(b.id))).attrs.error, undefined, 'disarmed: nothing lost')
+    assert.deepEqual((await mock.control(`events?since=${since2}&type=lost`)).body.events, [])
+
+    for (const bad of [{ count: -1 }, { count: 1.5 }, { id: '' }, { retry: 'yes' }]) {
+        assert.equal((await mock.control('lose', bad)).status, 400, JSON.stringify(bad))
+    }
+    assert.equal((await mock.control('lose', { conn: 999999 })).status, 404)
+})
+
+test('POST retry {unknown}: a receipt for an id our account never sent, queued until acked', async () => {
+    const c = await contact()
+    const id = '3EB0UNKNOWN0000000001'
+    assert.equal((await mock.control('retry', { from: c.phone, id })).status, 400, 'without unknown: refused')
+    assert.deepEqual(ok(await mock.control('retry', { from: c.phone, id, unknown: true })), { id, count: 1 })
+    const rr = await me.next(isRetry(id))
+    assert.deepEqual([rr.attrs.from, child(rr, 'retry').attrs.count, child(rr, 'retry').attrs.id], [`${c.phone}@s.whatsapp.net`, '1', id])
+    me.close()
+    await me.login()
+    const again = await me.next(isRetry(id))
+    assert.equal(again.attrs.offline, '1', 'unacked: again after a new login')
+    me.send({ tag: 'ack', attrs: { class: 'receipt', type: 'retry', id, to: rr.attrs.from } })
+    await ping()
+    me.close()
+    await me.login()
+    await ping()
+    assert.equal(me.c.frames.filter(isRetry(id)).length, 0, 'acked: not again')
+})
+
+test('two retry receipts of one device for one message: the ack of the first does not settle the second', async () => {
+    const { c, dev } = await brokenDevice()
+    const sent = await me.sendDM(c.pn, { conversation: 'twice asked' })
+    const rr1 = await ackThenRetry(sent.id)
+    await resendDM(c.pn, dev, sent.id, { conversation: 'twice asked' }, 1)
+    const rr2 = await ackThenRetry(sent.id)
+    assert.deepEqual([rr1, rr2].map(r => child(r, 'retry').attrs.count), ['1', '2'])
+    // The first acked (its resend was), the second not yet: the connection dies.
+    me.send({ tag: 'ack', attrs: { class: 'receipt', type: 'retry', id: sent.id, to: dev } })
+    await ping()
+    me.close()
+    await me.login()
+    await ping() // what is pending comes at the login, before the answer to anything
+    const again = me.c.frames.filter(isRetry(sent.id))
+    assert.deepEqual(again.map(r => [r.attrs.offline, child(r, 'retry').attrs.count]), [['1', '2']], 'the unacked second one comes again')
+    me.send({ tag: 'ack', attrs: { class: 'receipt', type: 'retry', id: sent.id, to: dev } })
+    await ping()
+    me.close()
+    await me.login()
+    await ping()
+    assert.equal(me.c.frames.filter(isRetry(sent.id)).length, 0, 'acked: not again')
+})
