@@ -200,6 +200,7 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
 {
     std::size_t handled = 0;
     try {
+        flush_receipts_gone();
         std::vector<int64_t> sent;
         for (const auto& owed : stanzas_.owed_receipts(options_.inbox, kBatch)) {
             auto node = wa::binary::decode_node(owed.node);
@@ -223,6 +224,8 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
             handled += filed->handled;
             if (filed->complete || filed->handled == 0) break;
         }
+        // A drain is rare (a login, a backlog): its receipts are marked now.
+        if (db_.unit_depth() == 0) flush_receipts_gone();
     } catch (const std::exception& e) {
         log(LogLevel::error,
             "chatwoot helper: inbox \"%s\": WhatsApp messages wait in the store (%s); tried "
@@ -234,6 +237,7 @@ std::size_t MessageReceiver::drain(const Send& send, DeviceEvents* events, int64
 
 MessageReceiver::Filed MessageReceiver::file_kept(int64_t now)
 {
+    mark_receipts_gone();
     Filed filed;
     const auto rows = stanzas_.oldest(options_.inbox, kBatch);
     for (const auto& row : rows) {
@@ -508,16 +512,31 @@ bool MessageReceiver::send_receipt(const Node& node, std::string_view receipt, c
     return send && send(out);
 }
 
-// Receipts gone, no longer owed: one commit for a batch, and one that does
-// not wait for the disk.  A power cut that loses these marks costs receipts
-// sent twice (WhatsApp takes the same receipt again); an fsync each would
-// cost the receive rate.
+// Receipts gone are no longer owed, but the store hears of it with the
+// next unit of work that files stanzas, not in a commit of its own (one a
+// batch was a tenth of the receive path): a crash before that sends them
+// again, which WhatsApp takes.
 void MessageReceiver::receipts_sent(const std::vector<int64_t>& row_ids)
 {
-    if (row_ids.empty()) return;
+    receipts_gone_.insert(receipts_gone_.end(), row_ids.begin(), row_ids.end());
+}
+
+// Inside the caller's unit of work; if it rolls back, the receipts are
+// owed again in the store, and go again.
+void MessageReceiver::mark_receipts_gone()
+{
+    for (int64_t id : receipts_gone_) stanzas_.receipt_sent(id);
+    receipts_gone_.clear();
+}
+
+// Outside a filing: the marks in a commit of their own (not waiting for the
+// disk), before the store is asked what is owed.
+void MessageReceiver::flush_receipts_gone()
+{
+    if (receipts_gone_.empty()) return;
     store::RelaxedSync relaxed(db_);
     store::UnitOfWork unit(db_);
-    for (int64_t id : row_ids) stanzas_.receipt_sent(id);
+    mark_receipts_gone();
     unit.commit();
 }
 
@@ -526,6 +545,7 @@ void MessageReceiver::redelivered(std::string_view stanza_key, const Node& node,
 {
     if (node.tag != "message") return;
     try {
+        flush_receipts_gone();   // the look-up below reads the marks
         handled_.bind(1, options_.inbox).bind(2, stanza_key);
         if (handled_.scalar() == 0) return;  // not handled yet, or its receipt still owed
         auto env = msg::parse_envelope(node, own());

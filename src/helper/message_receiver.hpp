@@ -159,6 +159,8 @@ private:
     bool send_receipt(const wa::binary::Node& node, std::string_view receipt, const Send& send,
                       int64_t now);
     void receipts_sent(const std::vector<int64_t>& row_ids);
+    void mark_receipts_gone();
+    void flush_receipts_gone();
     wa::binary::Node build_receipt(const wa::binary::Node& node, std::string_view receipt, int64_t now);
     std::string chat_for(const wa::binary::Jid& chat);
     std::string display_jid(const wa::binary::Jid& user);
@@ -170,6 +172,8 @@ private:
     store::SignalStore& signal_;
     wa::session::PreKeyKeeper& keeper_;
     wa::crypto::RandomSource random_;
+    // Rows whose receipts went, not yet marked so in the store.
+    std::vector<int64_t> receipts_gone_;
     store::WaStanzaRepository stanzas_;
     store::WaInboundRepository inbound_;
     store::OutboxRepository outbox_;

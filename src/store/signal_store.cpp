@@ -451,6 +451,11 @@ void SignalStore::set_own_jids(const OwnJids& jids)
 
 void SignalStore::map_lid(std::string_view pn, std::string_view lid)
 {
+    // Learned again from nearly every stanza: a look-up, not two writes,
+    // when nothing changed.
+    if (lid_for_pn(pn) == std::optional<std::string>(std::string(lid))) {
+        return;
+    }
     UnitOfWork unit(db_);
     drop_stale_lid_.bind(1, device_).bind(2, pn).bind(3, lid).run();
     insert_lid_.bind(1, device_).bind(2, pn).bind(3, lid).run();

@@ -231,7 +231,7 @@ void Database::exec(std::string_view sql)
 RelaxedSync::RelaxedSync(Database& db) : db_(db), active_(db.unit_depth() == 0)
 {
     if (active_) {
-        db_.exec("PRAGMA synchronous = NORMAL");
+        db_.exec_kept("PRAGMA synchronous = NORMAL");
     }
 }
 
@@ -241,7 +241,7 @@ RelaxedSync::~RelaxedSync()
         return;
     }
     try {
-        db_.exec("PRAGMA synchronous = FULL");
+        db_.exec_kept("PRAGMA synchronous = FULL");
     } catch (...) {
         // Only fails on a broken connection, which every later use reports.
     }
@@ -255,6 +255,22 @@ std::string savepoint_name(int level)
 }
 
 }  // namespace
+
+void Database::exec_kept(const std::string& sql)
+{
+    auto it = kept_.find(sql);
+    if (it == kept_.end()) {
+        it = kept_.emplace(sql, prepare(sql)).first;
+    }
+    sqlite3_stmt* st = it->second.raw();
+    const int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        std::string msg = std::string("exec: ") + sqlite3_errmsg(db_.get());
+        sqlite3_reset(st);
+        throw StoreError(msg, rc);
+    }
+    sqlite3_reset(st);
+}
 
 void Database::after_commit(std::function<void()> work)
 {
@@ -286,13 +302,13 @@ UnitOfWork::UnitOfWork(Database& db)
     : db_(db), level_(db.unit_depth_ + 1), after_(db.after_commit_.size())
 {
     if (level_ == 1) {
-        db_.exec("BEGIN IMMEDIATE");
+        db_.exec_kept("BEGIN IMMEDIATE");
     } else {
         // SAVEPOINT outside a transaction would open a new one: joining a
         // transaction SQLite already rolled back would commit this unit's
         // writes on their own.
         check_transaction_alive("join");
-        db_.exec("SAVEPOINT " + savepoint_name(level_));
+        db_.exec_kept("SAVEPOINT " + savepoint_name(level_));
     }
     db_.unit_depth_ = level_;
 }
@@ -306,12 +322,12 @@ UnitOfWork::~UnitOfWork()
         }
         try {
             if (level_ == 1) {
-                db_.exec("ROLLBACK");
+                db_.exec_kept("ROLLBACK");
             } else if (sqlite3_get_autocommit(db_.raw()) == 0) {
                 // ROLLBACK TO keeps the savepoint open; RELEASE closes it.
                 const std::string name = savepoint_name(level_);
-                db_.exec("ROLLBACK TO " + name);
-                db_.exec("RELEASE " + name);
+                db_.exec_kept("ROLLBACK TO " + name);
+                db_.exec_kept("RELEASE " + name);
             }
         } catch (...) {
             // Nothing to do: SQLite rolls back on its own when it cannot,
@@ -341,9 +357,9 @@ void UnitOfWork::commit()
     }
     check_transaction_alive("commit");
     if (level_ == 1) {
-        db_.exec("COMMIT");
+        db_.exec_kept("COMMIT");
     } else {
-        db_.exec("RELEASE " + savepoint_name(level_));
+        db_.exec_kept("RELEASE " + savepoint_name(level_));
     }
     done_ = true;
     if (level_ == 1) {
