@@ -622,10 +622,6 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     auto node = wm::build_message_stanza(st);
     if (!node) return SendResult{SendResult::Kind::failed, node.error().detail};
     state_.put_recent_send(id, chat.to_string(), plain, unix_now);
-    if (unix_now >= next_prune_) {
-        (void) state_.prune_recent_sends(unix_now - options_.recent_sends_kept);
-        next_prune_ = unix_now + options_.recent_sends_prune_every;
-    }
     unit.commit();
     // The ciphertext leaves once its ratchet step is durable: now, or when
     // the caller's batch of sends commits (one fsync for all of them).  A

@@ -62,12 +62,8 @@ namespace chatwoot::helper {
 struct MessageSenderOptions {
     wa::session::Millis ack_timeout = wa::session::seconds(30);
     wa::session::Millis iq_timeout = wa::session::seconds(30);
-    std::int64_t recent_sends_kept = 24 * 3600;  // seconds a plaintext stays for retries
-    // How often a send also sweeps plaintexts past recent_sends_kept: the
-    // sweep reads every row of the device (wa_recent_sends has no index on
-    // sent_at), which with every send was a fifth of the helper's time per
-    // reply under load (t/bench/messages.pl).
-    std::int64_t recent_sends_prune_every = 60;  // seconds
+    // The plaintexts kept for retry receipts (wa_recent_sends) are the
+    // store's retention's to prune (store/retention.cpp: a week).
 };
 
 // The reasons an agent reads in Chatwoot.
@@ -202,7 +198,6 @@ private:
     std::map<std::uint64_t, PendingIq> iqs_;        // by our IQ cookie
     std::map<std::string, std::vector<GroupFetched>> group_fetches_;  // by group JID
     std::uint64_t next_cookie_ = 1;
-    std::int64_t next_prune_ = 0;                   // unix seconds: the next sweep of recent sends
 };
 
 }  // namespace chatwoot::helper

@@ -34,7 +34,6 @@ SendStateRepository::SendStateRepository(Database& db, std::string device)
                   "?2, ?3, ?4, ?5) ON CONFLICT (device, id) DO UPDATE SET chat = excluded.chat, "
                   "message = excluded.message"),
       recent_(db.raw(), "SELECT chat, message FROM wa_recent_sends WHERE device = ?1 AND id = ?2"),
-      prune_recent_(db.raw(), "DELETE FROM wa_recent_sends WHERE device = ?1 AND sent_at < ?2"),
       // wa_inbound's record is the device's JSON (bridge/wa_message_json),
       // '' once retention emptied it; an inbox's device is named as it is.
       quoted_author_(db.raw(),
@@ -151,13 +150,6 @@ std::optional<SendStateRepository::RecentSend> SendStateRepository::recent_send(
         out = RecentSend{row.column_text(0), row.column_blob(1)};
     });
     return out;
-}
-
-int64_t SendStateRepository::prune_recent_sends(int64_t before)
-{
-    prune_recent_.bind(1, device_).bind(2, before);
-    prune_recent_.run();
-    return db_.changes();
 }
 
 std::optional<SendStateRepository::QuotedAuthor> SendStateRepository::quoted_author(

@@ -57,7 +57,6 @@ public:
                          std::span<const unsigned char> message, int64_t now);
     std::optional<RecentSend> recent_send(std::string_view id);
     // Drops what was sent before `before`; returns how many.
-    int64_t prune_recent_sends(int64_t before);
 
     // Who wrote a message a reply quotes: its author as WhatsApp addressed
     // them, or ours (the owner's phone, or an agent's reply we sent);
@@ -84,7 +83,6 @@ private:
     Statement token_issued_;
     Statement put_recent_;
     Statement recent_;
-    Statement prune_recent_;
     Statement quoted_author_;
 };
 

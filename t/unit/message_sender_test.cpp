@@ -328,41 +328,6 @@ TEST(MessageSender, Error463FailsWithTheReasonAndIsNotRetried)
     EXPECT_TRUE(h.take_received().empty());
 }
 
-// A send sweeps the plaintexts kept past recent_sends_kept, at most once
-// per recent_sends_prune_every (the sweep reads every row of the device).
-TEST(MessageSender, RecentSendsAreSweptAtMostOncePerInterval)
-{
-    KnownContact h;
-    const std::int64_t t0 = h.unix_now, day = 24 * 3600;
-    auto put_old = [&](const std::string& id) {
-        store::SendStateRepository st(*h.db.db, "inbox");
-        st.put_recent_send(id, "4455@lid", Bytes{0x0A, 0x01, 0x78}, t0 - 2 * day);
-    };
-    auto kept = [&](const std::string& id) {
-        return h.db.scalar("SELECT count(*) FROM wa_recent_sends WHERE id = '" + id + "'");
-    };
-    put_old("OLD1");
-    Node m1 = h.send_and_fetch(text("3EB0C1", "4455@lid", "one"));
-    ASSERT_EQ(m1.tag, "message");
-    EXPECT_EQ(kept("OLD1"), 0) << "the first send sweeps";
-    h.ack(m1);
-    h.answer(h.sent_one(), {});  // our token, once per week
-
-    put_old("OLD2");
-    h.unix_now = t0 + 30;
-    Node m2 = h.send_and_fetch(text("3EB0C2", "4455@lid", "two"));
-    ASSERT_EQ(m2.tag, "message");
-    EXPECT_EQ(kept("OLD2"), 1) << "not swept again within the interval";
-    h.ack(m2);
-
-    h.unix_now = t0 + 61;
-    Node m3 = h.send_and_fetch(text("3EB0C3", "4455@lid", "three"));
-    ASSERT_EQ(m3.tag, "message");
-    EXPECT_EQ(kept("OLD2"), 0) << "swept once the interval is over";
-    EXPECT_EQ(kept("3EB0C1"), 1) << "what is recent stays, for retry receipts";
-    EXPECT_EQ(kept("3EB0C3"), 1);
-}
-
 // Counts the statements SQLite starts on a connection whose text begins
 // with a prefix, while it lives.
 class StatementCounter {
