@@ -236,6 +236,7 @@ import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 import { World, WorldError, participantHash } from './lib/world.mjs'
 import { Messaging, retryReceiptKey } from './lib/messaging.mjs'
+import { MediaServer } from './lib/media.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -494,6 +495,14 @@ class Connection {
             const ids = [a.id, ...(child(node, 'list')?.content ?? []).filter(i => i.tag === 'item').map(i => i.attrs.id)]
             this.mock.emit({ type: 'receipt-in', conn: this.id, receipt_type: a.type ?? 'delivery', id: a.id, ids, to: a.to ?? null,
                 participant: a.participant ?? null, recipient: a.recipient ?? null, category: a.category ?? null })
+            if (a.type === 'server-error') {
+                // A media retry request (waweb.md 2): to the phone, not the sender.
+                const ack = { tag: 'ack', attrs: { class: 'receipt', id: a.id, from: a.to ?? SERVER_JID, type: a.type } }
+                const note = this.mock.media.onRetryReceipt(this, node, M.sent.get(a.id))
+                this.send(ack)
+                if (note) this.send(note)
+                return
+            }
             M.checkReceipt(this, node)
             if (a.type === 'retry') await M.onRetryReceipt(this, node)
             else M.settle(this.deviceKey(), ids)
@@ -549,6 +558,10 @@ class Connection {
             if (!g) return iqError(404, 'item-not-found')
             this.mock.emit({ type: 'group-info', conn: this.id, jid: g.jid })
             return this.send({ tag: 'iq', attrs: { from: g.jid, id: a.id, type: 'result' }, content: [W.groupInfo(g, me)] })
+        }
+        if (a.xmlns === 'w:m' && child(node, 'media_conn')) {
+            if (a.type !== 'set') return iqError(400, 'bad-request')
+            return this.send(this.result(a.id, [this.mock.media.mediaConn(this)]))
         }
         if (a.xmlns === 'privacy' && a.type === 'set' && child(node, 'tokens')) {
             const why = M.onIssueTokens(this, node)
@@ -953,6 +966,7 @@ export class MockServer {
         this.prekeys = new Map() // "phone:device" -> id -> public key uploaded
         this.world = new World(this) // contacts, groups, our phone, uploaded bundles
         this.messaging = new Messaging(this)
+        this.media = new MediaServer(this) // media_conn, uploads, downloads, media retries
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
@@ -1018,6 +1032,7 @@ export class MockServer {
             this.https.once('error', reject)
             this.https.listen(port, host, () => {
                 const { port: p } = this.https.address()
+                this.tlsPort = p
                 resolve({ wss_url: `wss://${host === '127.0.0.1' ? 'localhost' : host}:${p}/ws/chat`, tls_port: p })
             })
         })
@@ -1086,6 +1101,7 @@ export class MockServer {
             const url = new URL(req.url, 'http://x')
             const name = url.pathname.replace(/^\/control\//, '')
             if (url.pathname === '/' && req.method === 'GET') return this.servePage(res)
+            if (url.pathname.startsWith('/mms/') || url.pathname.startsWith('/v/')) return await this.media.handle(req, res)
             if (!url.pathname.startsWith('/control/')) throw new HttpError(404, `no ${url.pathname}`)
             const q = Object.fromEntries(url.searchParams)
             if (req.method === 'GET') {
@@ -1290,6 +1306,8 @@ export class MockServer {
             }
             case 'ack-policy':
                 return reply(200, this.messaging.setAckPolicy(body))
+            case 'media-conn': case 'media-expire': case 'media-fail': case 'media-serve': case 'media-retry-answer':
+                return reply(200, this.media.control(name, body))
             default:
                 throw new HttpError(404, `no POST ${name}`)
             }
