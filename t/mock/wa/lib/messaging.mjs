@@ -241,7 +241,8 @@ export class Messaging {
                 const skdm = await party.senderKeyDistribution(rec.group.jid, skAddr)
                 const m = P.Message.encode({ senderKeyDistributionMessage: { groupId: rec.group.jid, axolotlSenderKeyDistributionMessage: skdm } }).finish()
                 const e = await party.encrypt(addr, pad(m))
-                encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, { v: '2', type: e.type }))
+                // whatsmeow gives the SKDM's enc the message's attributes too (mediatype).
+                encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, encAttrs(e.type)))
                 holders.add(key)
             }
             rec.skmsg ??= await party.groupEncrypt(rec.group.jid, skAddr, pad(P.Message.encode(rec.message).finish()))

@@ -154,3 +154,131 @@ test('injected failures: 5xx and resets for the next N, truncated, short and cor
     assert.equal((await mock.control('media-serve', { mode: 'sideways' })).status, 400)
     assert.equal((await mock.control('media-fail', { op: 'both' })).status, 400)
 })
+
+// The inner message of what a companion opened (the SKDM-only part skipped).
+const opened = async stanza => {
+    const parts = await me.open(stanza)
+    const m = parts.map(p => p.message).find(m => !m.senderKeyDistributionMessage || Object.keys(m.toJSON()).length > 1)
+    return m.deviceSentMessage ? m.deviceSentMessage.message : m
+}
+const KINDS = [
+    // kind, message field, HKDF media name, mms-type, <enc mediatype>, extra spec, what the proto must say
+    ['image', 'imageMessage', 'image', 'image', 'image', { caption: 'a photo', width: 4, height: 3, thumbnail: Buffer.from('jpegthumb').toString('base64') },
+        m => { assert.equal(m.caption, 'a photo'); assert.equal(m.width, 4); assert.deepEqual(Buffer.from(m.jpegThumbnail), Buffer.from('jpegthumb')); assert.equal(m.mimetype, 'image/jpeg') }],
+    ['video', 'videoMessage', 'video', 'video', 'video', { caption: 'a clip', seconds: 3 }, m => { assert.equal(m.caption, 'a clip'); assert.equal(m.seconds, 3); assert.ok(!m.gifPlayback) }],
+    ['gif', 'videoMessage', 'gif', 'video', 'gif', { caption: 'lol' }, m => { assert.equal(m.gifPlayback, true); assert.equal(m.caption, 'lol') }],
+    ['audio', 'audioMessage', 'audio', 'audio', 'audio', { seconds: 7 }, m => { assert.ok(!m.ptt); assert.equal(m.mimetype, 'audio/mpeg') }],
+    ['ptt', 'audioMessage', 'ptt', 'audio', 'ptt', { mimetype: 'audio/ogg; codecs=opus' }, m => { assert.equal(m.ptt, true); assert.equal(m.mimetype, 'audio/ogg; codecs=opus') }],
+    ['document', 'documentMessage', 'document', 'document', 'document', { file_name: 'report.pdf', mimetype: 'application/pdf' },
+        m => { assert.equal(m.fileName, 'report.pdf'); assert.equal(m.mimetype, 'application/pdf') }],
+    ['sticker', 'stickerMessage', 'sticker', 'image', 'sticker', {}, m => assert.equal(m.mimetype, 'image/webp')],
+]
+
+for (const [kind, field, keyType, mms, mediatype, extra, check] of KINDS) {
+    test(`a contact sends ${kind}: uploaded, in the proto with its keys and hashes, <enc mediatype="${mediatype}">, decrypts to the bytes`, async () => {
+        const c = ok(await mock.control('contact', { phone: newPhone() }))
+        const bytes = crypto.randomBytes(1000 + kind.length)
+        const since = await mock.last()
+        const r = ok(await mock.control('message', { from: c.pn.split('@')[0], media: { kind, data: bytes.toString('base64'), ...extra } }))
+        assert.equal(r.media.mms_type, mms)
+        const up = await mock.wait({ type: 'media-upload' }, since)
+        assert.deepEqual([up.from, up.mms_type, up.direct_path], ['world', mms, r.media.direct_path])
+        const s = await me.nextMessage(r.id)
+        assert.equal(s.attrs.type, 'media')
+        assert.ok(kids(s).filter(e => e.tag === 'enc').every(e => e.attrs.mediatype === mediatype))
+        const m = (await opened(s))[field]
+        assert.ok(m, `${field} in ${JSON.stringify((await mock.control(`events?since=${since}&type=message-sent`)).body)}`)
+        check(m)
+        assert.equal(m.directPath, r.media.direct_path)
+        assert.equal(m.url, `https://${new URL(mock.url).host}${m.directPath}&mms3=true`)
+        assert.equal(Number(m.fileLength), bytes.length)
+        assert.deepEqual(Buffer.from(m.fileSha256), sha(bytes))
+        assert.ok(Math.abs(Number(m.mediaKeyTimestamp) - Date.now() / 1000) < 60)
+        host = new URL(mock.url).host
+        const d = await download(m.directPath, m.fileEncSha256, mms)
+        assert.equal(d.status, 200)
+        assert.deepEqual(sha(d.body), Buffer.from(m.fileEncSha256))
+        assert.deepEqual(await decrypt(d.body, m.mediaKey, keyType), bytes)
+        me.receipt(s)
+    })
+}
+
+test('captions where WhatsApp has them: a document\'s in documentWithCaptionMessage; none for audio, ptt, sticker', async () => {
+    const c = ok(await mock.control('contact', { phone: newPhone() }))
+    const from = c.pn.split('@')[0], data = crypto.randomBytes(100).toString('base64')
+    const r = ok(await mock.control('message', { from, media: { kind: 'document', data, file_name: 'a.txt', caption: 'see attached' } }))
+    const s = await me.nextMessage(r.id)
+    const m = await opened(s)
+    assert.equal(m.documentWithCaptionMessage.message.documentMessage.caption, 'see attached')
+    assert.equal(s.attrs.type, 'media')
+    assert.equal(child(s, 'enc').attrs.mediatype, 'document')
+    me.receipt(s)
+    for (const kind of ['audio', 'ptt', 'sticker'])
+        assert.equal((await mock.control('message', { from, media: { kind, data, caption: 'x' } })).status, 400, kind)
+    assert.equal((await mock.control('message', { from, media: { kind: 'pdf', data } })).status, 400)
+    assert.equal((await mock.control('message', { from, media: { kind: 'image' } })).status, 400)
+    assert.equal((await mock.control('message', { from, media: { kind: 'image', data, file_name: 'x' } })).status, 400)
+})
+
+test('view-once: viewOnceMessageV2 around an image with viewOnce set, stanza type media', async () => {
+    const c = ok(await mock.control('contact', { phone: newPhone() }))
+    const bytes = crypto.randomBytes(300)
+    const r = ok(await mock.control('message', { from: c.pn.split('@')[0], media: { kind: 'image', data: bytes.toString('base64'), view_once: true, caption: 'once' } }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.type, 'media')
+    assert.equal(child(s, 'enc').attrs.mediatype, 'image')
+    const m = (await opened(s)).viewOnceMessageV2.message.imageMessage
+    assert.equal(m.viewOnce, true)
+    assert.equal(m.caption, 'once')
+    const d = await download(m.directPath, m.fileEncSha256, 'image')
+    assert.deepEqual(await decrypt(d.body, m.mediaKey, 'image'), bytes)
+    me.receipt(s)
+    assert.equal((await mock.control('message', { from: c.pn.split('@')[0], media: { kind: 'sticker', data: bytes.toString('base64'), view_once: true } })).status, 400)
+})
+
+test('our phone and a group member send media too (DeviceSentMessage; skmsg)', async () => {
+    const a = ok(await mock.control('contact', { phone: newPhone() })), b = ok(await mock.control('contact', { phone: newPhone() }))
+    const bytes = crypto.randomBytes(500)
+    const p = ok(await mock.control('peer-message', { chat: a.pn, media: { kind: 'video', data: bytes.toString('base64') } }))
+    const ps = await me.nextMessage(p.id)
+    const pm = (await opened(ps)).videoMessage
+    assert.deepEqual(await decrypt((await download(pm.directPath, pm.fileEncSha256, 'video')).body, pm.mediaKey, 'video'), bytes)
+    me.receipt(ps)
+    const g = ok(await mock.control('group', { subject: 'Pics', addressing_mode: 'lid', participants: [a.pn.split('@')[0], b.pn.split('@')[0]] }))
+    const r = ok(await mock.control('message', { from: b.pn.split('@')[0], chat: g.jid, media: { kind: 'image', data: bytes.toString('base64'), caption: 'group pic' } }))
+    const s = await me.nextMessage(r.id)
+    assert.equal(s.attrs.type, 'media')
+    assert.ok(kids(s).filter(e => e.tag === 'enc').every(e => e.attrs.mediatype === 'image'))
+    const m = (await opened(s)).imageMessage
+    assert.equal(m.caption, 'group pic')
+    assert.deepEqual(await decrypt((await download(m.directPath, m.fileEncSha256, 'image')).body, m.mediaKey, 'image'), bytes)
+    me.receipt(s)
+})
+
+test('forgeries for the receiver\'s refusals: a MAC that fails, a wrong fileSha256, a wrong fileEncSha256; a file instead of base64', async () => {
+    const c = ok(await mock.control('contact', { phone: newPhone() }))
+    const from = c.pn.split('@')[0], bytes = crypto.randomBytes(200)
+    const send = async media => {
+        const r = ok(await mock.control('message', { from, media: { kind: 'image', ...media } }))
+        const s = await me.nextMessage(r.id)
+        me.receipt(s)
+        return { r, m: (await opened(s)).imageMessage }
+    }
+    const mac = (await send({ data: bytes.toString('base64'), forge: 'mac' })).m
+    const body = (await download(mac.directPath, mac.fileEncSha256, 'image')).body
+    assert.deepEqual(sha(body), Buffer.from(mac.fileEncSha256), 'the hash names the forged body')
+    await assert.rejects(decrypt(body, mac.mediaKey, 'image'), /MAC/)
+    const fsha = (await send({ data: bytes.toString('base64'), forge: 'file_sha256' })).m
+    const plain = await decrypt((await download(fsha.directPath, fsha.fileEncSha256, 'image')).body, fsha.mediaKey, 'image')
+    assert.deepEqual(plain, bytes)
+    assert.notDeepEqual(Buffer.from(fsha.fileSha256), sha(bytes))
+    const enc = (await send({ data: bytes.toString('base64'), forge: 'enc_sha256' }))
+    const got = await download(enc.m.directPath, enc.m.fileEncSha256, 'image', { hash: Buffer.from(enc.r.media.file_enc_sha256, 'base64').toString('base64url') })
+    assert.equal(got.status, 400, 'the server knows the real hash; a receiver that asks with the message\'s gets 400')
+    const file = `/tmp/mock-wa-media-${process.pid}.bin`
+    await import('node:fs').then(fs => fs.writeFileSync(file, bytes))
+    const f = (await send({ file })).m
+    assert.deepEqual(await decrypt((await download(f.directPath, f.fileEncSha256, 'image')).body, f.mediaKey, 'image'), bytes)
+    const exp = (await send({ data: bytes.toString('base64'), expired: true })).m
+    assert.equal((await download(exp.directPath, exp.fileEncSha256, 'image')).status, 410)
+})
