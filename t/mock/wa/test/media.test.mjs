@@ -282,3 +282,85 @@ test('forgeries for the receiver\'s refusals: a MAC that fails, a wrong fileSha2
     const exp = (await send({ data: bytes.toString('base64'), expired: true })).m
     assert.equal((await download(exp.directPath, exp.fileEncSha256, 'image')).status, 410)
 })
+
+// Our companion asks the phone for expired media with Baileys' own request
+// (encryptMediaRetryRequest), and reads the answer with Baileys' own
+// decodeMediaRetryNode / decryptMediaRetryData: the mock's GCM layout, key
+// derivation and node shapes are checked against an independent implementation.
+async function expiredImage(extra = {}) {
+    const c = ok(await mock.control('contact', { phone: newPhone() }))
+    const bytes = crypto.randomBytes(400)
+    const r = ok(await mock.control('message', { from: c.pn.split('@')[0], media: { kind: 'image', data: bytes.toString('base64'), expired: true }, ...extra }))
+    const s = await me.nextMessage(r.id)
+    me.receipt(s)
+    const m = (await opened(s)).imageMessage
+    assert.equal((await download(m.directPath, m.fileEncSha256, 'image')).status, 410)
+    return { c, bytes, r, s, m }
+}
+const retryRequest = (s, m) => B.encryptMediaRetryRequest({ id: s.attrs.id, remoteJid: s.attrs.from, fromMe: false, participant: s.attrs.participant },
+    Buffer.from(m.mediaKey), me.jid)
+
+test('media retry: the phone uploads again and answers with the encrypted mediaretry notification', async () => {
+    const { bytes, s, m } = await expiredImage()
+    const since = await mock.last()
+    const req = retryRequest(s, m)
+    assert.equal(req.attrs.type, 'server-error')
+    me.send(req)
+    const ack = await me.next(n => n.tag === 'ack' && n.attrs.id === s.attrs.id && n.attrs.type === 'server-error')
+    assert.equal(ack.attrs.class, 'receipt')
+    const note = await me.next(n => n.tag === 'notification' && n.attrs.type === 'mediaretry')
+    assert.equal(note.attrs.id, s.attrs.id)
+    assert.equal(note.attrs.from, `${me.user}@s.whatsapp.net`)
+    const ev = B.decodeMediaRetryNode(note)
+    assert.equal(ev.error, undefined)
+    assert.deepEqual([ev.key.id, ev.key.remoteJid, ev.key.fromMe], [s.attrs.id, s.attrs.from, false])
+    const got = B.decryptMediaRetryData(ev.media, Buffer.from(m.mediaKey), s.attrs.id)
+    assert.equal(got.result, P.MediaRetryNotification.ResultType.SUCCESS)
+    assert.equal(got.stanzaId, s.attrs.id)
+    assert.notEqual(got.directPath, m.directPath)
+    const d = await download(got.directPath, m.fileEncSha256, 'image')
+    assert.equal(d.status, 200)
+    assert.deepEqual(await decrypt(d.body, m.mediaKey, 'image'), bytes)
+    const rev = await mock.wait({ type: 'media-retry' }, since)
+    assert.deepEqual([rev.id, rev.result, rev.direct_path], [s.attrs.id, 'success', got.directPath])
+    assert.equal((await mock.wait({ type: 'media-upload' }, since)).from, 'phone')
+})
+
+test('media retry: a phone that no longer has the media answers <error code>; a group message names its participant', async () => {
+    const { s, m } = await expiredImage()
+    ok(await mock.control('media-retry-answer', { id: s.attrs.id, result: 'not_found' }))
+    me.send(retryRequest(s, m))
+    const note = await me.next(n => n.tag === 'notification' && n.attrs.type === 'mediaretry' && n.attrs.id === s.attrs.id)
+    assert.equal(child(note, 'error').attrs.code, '2')
+    assert.equal(B.decodeMediaRetryNode(note).error.output.statusCode, 404)
+    assert.equal((await mock.control('media-retry-answer', { id: 'x', result: 'maybe' })).status, 400)
+
+    const a = ok(await mock.control('contact', { phone: newPhone() }))
+    const g = ok(await mock.control('group', { subject: 'Retry', addressing_mode: 'pn', participants: [a.pn.split('@')[0]] }))
+    const r = ok(await mock.control('message', { from: a.pn.split('@')[0], chat: g.jid, media: { kind: 'sticker', data: crypto.randomBytes(64).toString('base64') } }))
+    const gs = await me.nextMessage(r.id)
+    me.receipt(gs)
+    const gm = (await opened(gs)).stickerMessage
+    me.send(B.encryptMediaRetryRequest({ id: gs.attrs.id, remoteJid: g.jid, fromMe: false, participant: gs.attrs.participant }, Buffer.from(gm.mediaKey), me.jid))
+    const gnote = await me.next(n => n.tag === 'notification' && n.attrs.type === 'mediaretry' && n.attrs.id === gs.attrs.id)
+    const ev = B.decodeMediaRetryNode(gnote)
+    assert.deepEqual([ev.key.remoteJid, ev.key.participant], [g.jid, gs.attrs.participant])
+    assert.equal(B.decryptMediaRetryData(ev.media, Buffer.from(gm.mediaKey), gs.attrs.id).result, P.MediaRetryNotification.ResultType.SUCCESS)
+})
+
+test('media retry refusals: another key, the wrong chat, not to our own JID, an unknown id: refused, no notification', async () => {
+    const { s, m } = await expiredImage()
+    const since = await mock.last()
+    const send = async (node, why) => {
+        const before = await mock.last()
+        me.send(node)
+        const ev = await mock.wait({ type: 'refused', id: node.attrs.id }, before)
+        assert.match(ev.reason, why)
+    }
+    await send(B.encryptMediaRetryRequest({ id: s.attrs.id, remoteJid: s.attrs.from, fromMe: false }, crypto.randomBytes(32), me.jid), /does not authenticate/)
+    await send(B.encryptMediaRetryRequest({ id: s.attrs.id, remoteJid: '19990000001@s.whatsapp.net', fromMe: false }, Buffer.from(m.mediaKey), me.jid), /rmr jid/)
+    await send(B.encryptMediaRetryRequest({ id: s.attrs.id, remoteJid: s.attrs.from, fromMe: true }, Buffer.from(m.mediaKey), me.jid), /from_me/)
+    await send(B.encryptMediaRetryRequest({ id: s.attrs.id, remoteJid: s.attrs.from, fromMe: false }, Buffer.from(m.mediaKey), '19990000002@s.whatsapp.net'), /to=/)
+    await send(B.encryptMediaRetryRequest({ id: '3EB0NOSUCH', remoteJid: s.attrs.from, fromMe: false }, Buffer.from(m.mediaKey), me.jid), /no message/)
+    assert.equal((await mock.control(`events?since=${since}&type=media-retry`)).body.events.length, 0)
+})
