@@ -5,11 +5,12 @@
 //
 //   node t/mock/wa/server.mjs [--port N] [--root-key-out FILE]
 //                             [--root-private HEX] [--max-frame BYTES]
-//                             [--tls-cert PEM --tls-key PEM]
+//                             [--tls-cert PEM --tls-key PEM] [--media-host NAME]
 //
 // Prints one line `ready {"url":…,"control":…,"root_key":…}` on stdout
 // when it listens (with "wss_url" too, for a wss:// listener on another
-// port, when --tls-cert names its certificate); logs go to stderr, one line per event worth knowing,
+// port, when --tls-cert names its certificate, and "media_hosts", what media_conn names);
+// logs go to stderr, one line per event worth knowing,
 // never a key.  The root key is a fresh test key unless --root-private
 // fixes it; its public half goes to --root-key-out (64 hex digits) for the
 // client's `whatsapp_server … root_key=`.
@@ -133,6 +134,93 @@
 //   POST encrypt-count {count}                 <notification type="encrypt"><count value>
 //   POST ack-policy {phone?|jid?, error:463|475|null, once?}  the next message acks to that chat
 //                                              (or to all) carry this error
+//
+// Media (issue 11; lib/media.mjs, waweb.md 2).  The media hosts are the mock's own
+// listeners: media_conn names the TLS one when there is one (--media-host NAME: the
+// name it gives, for a certificate that names localhost; default 127.0.0.1), else the
+// plain one.  Both serve the same blobs, kept in memory.
+//   <iq xmlns="w:m" type="set"><media_conn/></iq> -> <media_conn auth ttl="300"
+//                  auth_ttl="21600" max_buckets="12"><host hostname="<host>:<port>"/>…
+//                  event media-conn {conn, ttl, auth_ttl, hosts} (never the auth)
+//   POST /mms/<mms-type>/<token>?auth=<auth>&token=<token>   an upload; mms-types:
+//                  image video audio document md-msg-hist md-app-state thumbnail-link
+//                  sticker-pack.  Origin must be https://web.whatsapp.com (Referer, when
+//                  sent, under it): else 403.  No or unknown auth, or one past auth_ttl:
+//                  401.  token (path and query the same) not base64url(SHA-256(body)),
+//                  padded or not: 400.  Unknown mms-type or an empty body: 400; over
+//                  100 MiB: 413.  The MAC is not checked (the server has no key).
+//                  -> 200 {url: "https://<host><direct_path>&mms3=true", direct_path:
+//                  "/v/t62.<n>-24/<a>_<b>_n.enc?ccb=11-4&oh=01_…&oe=<hex expiry>&_nc_sid=5e03e0",
+//                  handle, object_id}; event media-upload {mms_type, enc_sha256 (base64),
+//                  length, direct_path, from: "companion"|"world"|"phone"}
+//   GET <direct_path>&hash=<base64url(enc SHA-256)>&mms-type=<type>&__wa-mms=
+//                  the blob.  Unknown path 404; oh not the path's 403; expired 410 (or
+//                  404, as media-expire says); mms-type not the upload's, hash not the
+//                  blob's (padded or not) or no __wa-mms: 400; no Origin 403.
+//                  Event media-download {path, mms_type, status, length, served:
+//                  full|truncate|short|corrupt, failed?: status|reset} for every GET
+//                  that names a /v/ path (before the checks that refuse it).
+//   Refusals (both ways) answer JSON {error} and record media-refused {op, status,
+//                  reason, path}.
+//   POST message / peer-message {…, media: {kind, data (base64) | file (a path the mock
+//                  reads), caption?, file_name?, mimetype?, view_once?, thumbnail?
+//                  (base64 JPEG), width?, height?, seconds?, animated?, forge?, expired?,
+//                  media_key? (base64, 32 bytes)}}
+//                  the sender's device encrypts the bytes under a fresh media key
+//                  (HKDF-SHA256 "WhatsApp <Image|Video|Audio|Document> Keys" -> AES-256-CBC,
+//                  HMAC-SHA256[0:10]) and the mock stores the upload; the message gets
+//                  url, directPath, mediaKey, fileSha256, fileEncSha256, fileLength,
+//                  mimetype, mediaKeyTimestamp (+ jpegThumbnail, caption, width, height,
+//                  seconds) in kind's message: image -> imageMessage, video -> videoMessage,
+//                  gif -> videoMessage{gifPlayback}, audio -> audioMessage, ptt ->
+//                  audioMessage{ptt}, document -> documentMessage{fileName, title} (with a
+//                  caption: inside documentWithCaptionMessage), sticker -> stickerMessage
+//                  (image/webp, isAnimated); view_once (image, video): viewOnce set, inside
+//                  viewOnceMessageV2.  A caption for audio, ptt or sticker is refused (400),
+//                  as is file_name for another kind.  The stanza is type="media" and every
+//                  <enc> (the SKDM's too) has mediatype=image|video|gif|audio|ptt|document|
+//                  sticker (whatsmeow's getMediaTypeFromMessage).  Merged with `message`
+//                  (e.g. its contextInfo fields).  forge: "mac" (the body's last byte
+//                  flipped, fileEncSha256 of the forged body), "file_sha256" (wrong
+//                  plaintext hash), "enc_sha256" (a message hash the server's blob does not
+//                  have); expired: true (410) or 404 from the start.
+//                  -> {id, to, media: {kind, mms_type, direct_path, url, media_key,
+//                  file_sha256, file_enc_sha256 (base64), file_length, enc_length}}
+//   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true}
+//                  how media_conn answers from now on; expire_auth: every auth given so
+//                  far now gets 401 -> {ttl, auth_ttl, hosts, expired_auths}
+//   POST media-expire {direct_path | enc_sha256 (base64), status?:410|404}
+//                  the blob(s) are gone (410 by default) -> {expired:[direct paths], status};
+//                  400 for a blob the mock does not have
+//   POST media-fail {count?:1, op?:"upload"|"download"|"any", mode?:"status"|"reset",
+//                  status?:503}   the next count requests of op (after the path and
+//                  mms-type are read) answer status, or have their TCP connection reset;
+//                  event media-upload-failed {mms_type, status, failed} or media-download
+//                  {…, failed}.  count 0 disarms; a new call replaces the last
+//   POST media-serve {mode:"truncate"|"short"|"corrupt"|"full", count?:1, direct_path?}
+//                  the next count downloads that pass the checks (of that blob, or any):
+//                  truncate: Content-Length of the whole, half the bytes, then a reset;
+//                  short: 16 bytes fewer with a matching Content-Length; corrupt: one bit
+//                  of the middle byte flipped.  -> {count, mode, path}
+//   POST media-retry-answer {id, result:"success"|"not_found"|"decryption_error"|
+//                  "general_error"}   how the phone answers a media retry for message id
+//   <receipt type="server-error" id to=<our own user>@s.whatsapp.net><encrypt><enc_p><enc_iv>
+//                  <rmr jid from_me participant?>   our companion asks the phone for media it
+//                  could not download (waweb.md 2; whatsmeow mediaretry.go): enc_p is
+//                  AES-256-GCM (12-byte enc_iv, the 16-byte tag last, the message id as
+//                  additional data) under HKDF-SHA256(mediaKey, "WhatsApp Media Retry
+//                  Notification", 32) of ServerErrorReceipt{stanzaId = id}.  Checked: to,
+//                  rmr jid (the chat, PN or LID), from_me, participant (groups), the GCM tag,
+//                  stanzaId; a message the world never sent, or without media, is refused
+//                  (event refused {id, reason: "media retry: …"}, no notification).  Acked
+//                  <ack class="receipt" type="server-error">, then the phone re-uploads
+//                  the same bytes (a new direct path; media-upload {from:"phone"}) and
+//                  sends <notification type="mediaretry" id from=<our user> t><rmr …as sent/>
+//                  <encrypt><enc_p><enc_iv></encrypt> with MediaRetryNotification{stanzaId,
+//                  directPath, result: SUCCESS} sealed the same way, or <rmr/><error code=
+//                  "2"|"3"|"0"> (NOT_FOUND, DECRYPTION_ERROR, GENERAL_ERROR) as
+//                  media-retry-answer says.  Event media-retry {conn, id, result, direct_path}.
+//
 // What companions send, each recorded:
 //   <receipt>      event receipt-in {receipt_type ("delivery" when absent), id, ids, to,
 //                  participant, recipient}; acked with <ack class="receipt">; one for a message
@@ -1419,12 +1507,14 @@ function parseArgs(argv) {
         else if (a === '--max-frame') opts.maxFrame = Number(v())
         else if (a === '--tls-cert') opts.tlsCert = v()
         else if (a === '--tls-key') opts.tlsKey = v()
+        else if (a === '--media-host') opts.mediaHost = v()
         else throw new Error(`unknown argument ${a}`)
     }
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port: 0..65535')
     if (!Number.isInteger(opts.maxFrame) || opts.maxFrame < 1 || opts.maxFrame >= 1 << 24) throw new Error('--max-frame: 1..16777215')
     if (opts.rootPrivate !== null && !/^[0-9a-fA-F]{64}$/.test(opts.rootPrivate)) throw new Error('--root-private: 64 hex digits')
     if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together')
+    if (opts.mediaHost !== undefined && !/^[A-Za-z0-9.-]+$/.test(opts.mediaHost)) throw new Error('--media-host: a host name or address, no port')
     return opts
 }
 
@@ -1442,6 +1532,7 @@ async function main() {
         process.exit(2)
     }
     const mock = new MockServer({ rootKey: opts.rootPrivate ? rootFromPrivate(opts.rootPrivate) : undefined, maxFrame: opts.maxFrame })
+    if (opts.mediaHost) mock.media.hostName = opts.mediaHost
     const where = await mock.listen(opts.port)
     if (opts.tlsCert) {
         try {
@@ -1451,6 +1542,7 @@ async function main() {
             process.exit(2)
         }
     }
+    where.media_hosts = mock.media.hosts()
     if (opts.rootKeyOut) fs.writeFileSync(opts.rootKeyOut, where.root_key + '\n')
     const stop = () => mock.close().then(() => process.exit(0))
     process.on('SIGTERM', stop)

@@ -125,6 +125,9 @@ export class MediaServer {
         this.serving = null // media-serve: { count, mode, path }
         this.retryAnswers = new Map() // message id -> result name, for the phone's answer to a media retry
         this.counter = 0
+        // The name media_conn gives the listener (--media-host): the one the
+        // TLS certificate names, for a client that verifies it.
+        this.hostName = '127.0.0.1'
     }
 
     emit(ev) { this.mock.emit(ev) }
@@ -133,7 +136,7 @@ export class MediaServer {
     // bridge fetches over https), else the plain one.
     hosts() {
         if (this.conn.hosts) return this.conn.hosts
-        return [`127.0.0.1:${this.mock.tlsPort ?? this.mock.port}`]
+        return [`${this.hostName}:${this.mock.tlsPort ?? this.mock.port}`]
     }
 
     // <iq xmlns="w:m" type="set"><media_conn/></iq> -> the <media_conn> answer.

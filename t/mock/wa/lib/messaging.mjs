@@ -123,6 +123,8 @@ export class Messaging {
         let message, media = null
         // media: the sender's bytes, encrypted and uploaded here (lib/media.mjs), their
         // message part added to what `message` says (a reply's contextInfo, say).
+        // Nothing is uploaded for a message that has no companion to go to.
+        if (body.media !== undefined && !this.companions(ourPhone).length) throw new WorldError(`no companion of ${ourPhone} uploaded pre-keys`)
         if (body.media !== undefined) media = this.mock.media.senderMedia(body.media)
         try { message = P.Message.fromObject({ ...(body.message ?? {}), ...(media?.part ?? {}) }) } catch (e) { throw new WorldError(`message: ${e.message}`) }
         if (!Object.keys(messageJson(message)).length) throw new WorldError('message: an empty Message')
