@@ -186,6 +186,16 @@
 //                  have); expired: true (410) or 404 from the start.
 //                  -> {id, to, media: {kind, mms_type, direct_path, url, media_key,
 //                  file_sha256, file_enc_sha256 (base64), file_length, enc_length}}
+//   Media in a <message> our companion sends: once a device of the world decrypted it, the
+//                  receiving side fetches the blob its directPath names (from the mock's store)
+//                  and checks it as a receiver does: fileEncSha256, the MAC, the padding,
+//                  fileSha256, fileLength.  One event media-received per message id {conn, id,
+//                  kind (image|video|gif|audio|ptt|document|sticker), ok, reason (null when
+//                  ok), sha256 (hex of the plaintext), length, mimetype, file_name, caption,
+//                  direct_path, stanza_type, enc_mediatype (of its first <enc>)}.
+//   GET  media-plain?id=<message id>           what that message's media decrypted to:
+//                  {id, kind, ok, reason, mimetype, file_name, sha256, length, data (base64)};
+//                  404 when the mock saw no media message with that id
 //   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true}
 //                  how media_conn answers from now on; expire_auth: every auth given so
 //                  far now gets 401 -> {ttl, auth_ttl, hosts, expired_auths}
@@ -324,7 +334,7 @@ import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 import { World, WorldError, participantHash } from './lib/world.mjs'
 import { Messaging, retryReceiptKey } from './lib/messaging.mjs'
-import { MediaServer } from './lib/media.mjs'
+import { MediaServer, MediaError } from './lib/media.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -1195,6 +1205,7 @@ export class MockServer {
             if (req.method === 'GET') {
                 if (name === 'events') return reply(200, { events: this.events.filter(e => matches(e, filterOf(q))) })
                 if (name === 'connections') return reply(200, { connections: [...this.connections.values()].map(c => c.summary()) })
+                if (name === 'media-plain') return reply(200, this.media.plain(String(q.id ?? '')))
                 if (name === 'wait') {
                     const ev = await this.wait(filterOf(q), Number(q.timeout ?? 10000))
                     return ev ? reply(200, ev) : reply(504, { error: 'no such event before the timeout', filter: q })
@@ -1402,6 +1413,7 @@ export class MockServer {
         } catch (e) {
             if (e instanceof HttpError) return reply(e.status, { error: e.message })
             if (e instanceof WorldError) return reply(400, { error: e.message })
+            if (e instanceof MediaError) return reply(e.status, { error: e.message })
             this.log(`control: ${e.stack || e}`)
             return reply(500, { error: String(e.message || e) })
         }

@@ -125,6 +125,7 @@ export class MediaServer {
         this.serving = null // media-serve: { count, mode, path }
         this.retryAnswers = new Map() // message id -> result name, for the phone's answer to a media retry
         this.counter = 0
+        this.receivedMedia = new Map() // message id -> what its media decrypted to (media-received)
         // The name media_conn gives the listener (--media-host): the one the
         // TLS certificate names, for a client that verifies it.
         this.hostName = '127.0.0.1'
@@ -307,6 +308,50 @@ export class MediaServer {
         const info = { kind: spec.kind, mms_type: kind.mms, direct_path: up.direct_path, url: up.url, media_key: mediaKey.toString('base64'),
             file_sha256: fileSha256.toString('base64'), file_enc_sha256: fileEncSha256.toString('base64'), file_length: plain.length, enc_length: body.length }
         return { part, info }
+    }
+
+    // A media message our companion sent (`message` as JSON: bytes in
+    // base64), decrypted by a device of the world: its blob fetched and
+    // checked as a receiver does; recorded once per message id.
+    received(conn, node, message) {
+        const id = node.attrs?.id
+        if (!id || this.receivedMedia.has(id)) return
+        const inner = innerMedia(message)
+        const hit = Object.entries(MEDIA_KINDS).find(([, k]) => inner?.[k.field])
+        if (!hit) return
+        const m = inner[hit[1].field]
+        const kind = hit[1].field === 'videoMessage' ? (m.gifPlayback ? 'gif' : 'video') : hit[1].field === 'audioMessage' ? (m.ptt ? 'ptt' : 'audio') : hit[0]
+        const b64 = v => v ? Buffer.from(v, 'base64') : null
+        let plain = null, reason = null
+        try {
+            if (!m.directPath) throw new MediaError(400, 'no directPath')
+            const mediaKey = b64(m.mediaKey)
+            if (!mediaKey || mediaKey.length !== 32) throw new MediaError(400, 'no 32-byte mediaKey')
+            const blob = this.blobs.get(String(m.directPath).split('?')[0])
+            if (!blob) throw new MediaError(404, `directPath ${m.directPath} was never uploaded here`)
+            if (!m.fileEncSha256 || !m.fileSha256) throw new MediaError(400, 'no fileEncSha256 or fileSha256')
+            plain = decryptMedia(blob.body, { mediaKey, keysName: hit[1].keys, fileEncSha256: b64(m.fileEncSha256), fileSha256: b64(m.fileSha256) })
+            if (Number(m.fileLength) !== plain.length) throw new MediaError(400, `fileLength ${m.fileLength}, the plaintext has ${plain.length} bytes`)
+        } catch (e) {
+            if (!(e instanceof MediaError)) throw e
+            reason = e.message
+            plain = null
+        }
+        let enc = null
+        const walk = n => { if (enc) return; if (n?.tag === 'enc') enc = n; else if (Array.isArray(n?.content)) n.content.forEach(walk) }
+        walk(node)
+        const rec = { id, kind, ok: !reason, reason, mimetype: m.mimetype ?? null, file_name: m.fileName ?? null, caption: m.caption ?? null,
+            sha256: plain ? sha256(plain).toString('hex') : null, length: plain ? plain.length : null, direct_path: m.directPath ?? null }
+        this.receivedMedia.set(id, { ...rec, plain })
+        if (reason) this.mock.log(`conn ${conn.id}: message ${id}: its media does not check: ${reason}`)
+        this.emit({ type: 'media-received', conn: conn.id, ...rec, stanza_type: node.attrs.type ?? null, enc_mediatype: enc?.attrs?.mediatype ?? null })
+    }
+
+    plain(id) {
+        const r = this.receivedMedia.get(id)
+        if (!r) throw new MediaError(404, `no media message ${id} from our companions`)
+        const { plain, direct_path, caption, ...rest } = r
+        return { ...rest, data: plain ? plain.toString('base64') : null }
     }
 
     // Control calls (server.mjs routes POST /control/media-*).

@@ -797,6 +797,9 @@ export class Messaging {
                 message: r.message, addressing: to.server === LID || group?.addressingMode === 'lid' ? 'lid' : 'pn', retry, ...(r.forwarded ? { forwarded: true } : {}) })
             if (asked) this.outgoing.get(a.id).retryPending.delete(r.key)
         }
+        // Media our companion sent: the receiving side downloads and checks it (once per id).
+        const media = results.find(r => !r.forwarded && r.message)
+        if (media) this.mock.media.received(conn, node, media.message)
         const prev = this.outgoing.get(a.id)
         this.outgoing.set(a.id, { ...outRec, t: prev?.t ?? outRec.t, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
         // Each device that could not decrypt answers after the ack, as a

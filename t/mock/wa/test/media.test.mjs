@@ -364,3 +364,55 @@ test('media retry refusals: another key, the wrong chat, not to our own JID, an 
     await send(B.encryptMediaRetryRequest({ id: '3EB0NOSUCH', remoteJid: s.attrs.from, fromMe: false }, Buffer.from(m.mediaKey), me.jid), /no message/)
     assert.equal((await mock.control(`events?since=${since}&type=media-retry`)).body.events.length, 0)
 })
+
+// Our companion sends media the way the bridge will: encrypted with Baileys'
+// own encryptedStream, uploaded to the media_conn host, named in the message.
+async function companionMedia(to, kind, bytes, { forge = null, field = 'imageMessage', mediatype = 'image', extra = {} } = {}) {
+    const enc = await B.encryptedStream(bytes, mediatype)
+    const fs = await import('node:fs')
+    let body = fs.readFileSync(enc.encFilePath)
+    fs.unlinkSync(enc.encFilePath)
+    if (forge === 'mac') body[body.length - 1] ^= 1
+    const up = await upload(kind, body)
+    assert.equal(up.status, 200, JSON.stringify(up.body))
+    const media = { url: up.body.url, directPath: up.body.direct_path, mediaKey: enc.mediaKey, fileSha256: enc.fileSha256,
+        fileEncSha256: sha(body), fileLength: enc.fileLength, mimetype: 'image/jpeg', mediaKeyTimestamp: Math.floor(Date.now() / 1000), ...extra }
+    const { id, stanza } = await me.sendDM(to, { [field]: media }, { send: false })
+    stanza.attrs.type = 'media'
+    for (const t of stanza.content[0].content) t.content[0].attrs.mediatype = mediatype
+    me.send(stanza)
+    return id
+}
+
+test('media our companion sends: downloaded and checked by the receiving side, the plaintext kept for the test', async () => {
+    const c = ok(await mock.control('contact', { phone: newPhone() }))
+    const bytes = crypto.randomBytes(777)
+    const since = await mock.last()
+    const id = await companionMedia(c.pn, 'image', bytes, { extra: { caption: 'from the bridge' } })
+    const ev = await mock.wait({ type: 'media-received', id }, since)
+    assert.deepEqual([ev.ok, ev.reason, ev.kind, ev.sha256, ev.length, ev.caption, ev.stanza_type, ev.enc_mediatype],
+        [true, null, 'image', sha(bytes).toString('hex'), bytes.length, 'from the bridge', 'media', 'image'])
+    const p = ok(await mock.control(`media-plain?id=${id}`))
+    assert.deepEqual(Buffer.from(p.data, 'base64'), bytes)
+    assert.equal((await mock.control('media-plain?id=3EB0NONE')).status, 404)
+    // A document (its name kept) and a ptt.
+    const d = await companionMedia(c.pn, 'document', bytes, { field: 'documentMessage', mediatype: 'document', extra: { fileName: 'notes.txt', mimetype: 'text/plain' } })
+    const dev = await mock.wait({ type: 'media-received', id: d }, since)
+    assert.deepEqual([dev.ok, dev.kind, dev.file_name, dev.mimetype], [true, 'document', 'notes.txt', 'text/plain'])
+    const v = await companionMedia(c.pn, 'audio', bytes, { field: 'audioMessage', mediatype: 'audio', extra: { ptt: true, mimetype: 'audio/ogg; codecs=opus' } })
+    assert.deepEqual([(await mock.wait({ type: 'media-received', id: v }, since)).kind], ['ptt'])
+})
+
+test('media our companion sends that does not check: a forged MAC, a path never uploaded, a wrong length', async () => {
+    const c = ok(await mock.control('contact', { phone: newPhone() }))
+    const bytes = crypto.randomBytes(300)
+    const since = await mock.last()
+    const mac = await companionMedia(c.pn, 'image', bytes, { forge: 'mac' })
+    assert.deepEqual([(await mock.wait({ type: 'media-received', id: mac }, since)).ok, (await mock.wait({ type: 'media-received', id: mac }, since)).reason],
+        [false, 'the MAC does not verify'])
+    const len = await companionMedia(c.pn, 'image', bytes, { extra: { fileLength: 5 } })
+    assert.match((await mock.wait({ type: 'media-received', id: len }, since)).reason, /fileLength 5/)
+    const nowhere = await companionMedia(c.pn, 'image', bytes, { extra: { directPath: '/v/t62.7118-24/1_1_n.enc?oh=x' } })
+    assert.match((await mock.wait({ type: 'media-received', id: nowhere }, since)).reason, /never uploaded/)
+    assert.equal(ok(await mock.control(`media-plain?id=${mac}`)).data, null)
+})
