@@ -199,7 +199,8 @@ export class MediaServer {
         }
         if (!op) return refuse(405, `${req.method} ${url.pathname}: uploads are POST /mms/…, downloads GET /v/…`)
         if (req.headers.origin !== ORIGIN) return refuse(403, `Origin ${JSON.stringify(req.headers.origin ?? null)} is not ${ORIGIN}`)
-        if (req.headers.referer !== undefined && !req.headers.referer.startsWith(ORIGIN)) return refuse(403, `Referer ${req.headers.referer} is not ${ORIGIN}/`)
+        if (req.headers.referer !== undefined && req.headers.referer !== ORIGIN && !req.headers.referer.startsWith(`${ORIGIN}/`))
+            return refuse(403, `Referer ${req.headers.referer} is not under ${ORIGIN}/`)
         return op === 'upload' ? this.upload(req, res, url, refuse) : this.download(req, res, url, refuse)
     }
 

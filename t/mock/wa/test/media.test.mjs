@@ -99,9 +99,10 @@ test('upload refusals: auth, token, mms-type, Origin, empty body', async () => {
     assert.equal((await upload('gif', body)).status, 400)
     assert.equal((await upload('image', body, { headers: {} })).status, 403)
     assert.equal((await upload('image', body, { headers: { origin: 'https://evil.example' } })).status, 403)
+    assert.equal((await upload('image', body, { headers: { origin: ORIGIN, referer: 'https://web.whatsapp.com.evil.example/' } })).status, 403)
     assert.equal((await upload('image', Buffer.alloc(0))).status, 400)
     const refused = (await mock.control(`events?since=${since}&type=media-refused`)).body.events
-    assert.deepEqual(refused.map(e => e.status), [401, 401, 400, 401, 400, 403, 403, 400])
+    assert.deepEqual(refused.map(e => e.status), [401, 401, 400, 401, 400, 403, 403, 403, 400])
     assert.equal((await mock.control(`events?since=${since}&type=media-upload`)).body.events.length, 0, 'nothing refused was stored')
     // An auth that expired (media-conn expire_auth): 401, a fresh one works.
     const auth = (await mediaConn()).attrs.auth
@@ -415,4 +416,41 @@ test('media our companion sends that does not check: a forged MAC, a path never 
     const nowhere = await companionMedia(c.pn, 'image', bytes, { extra: { directPath: '/v/t62.7118-24/1_1_n.enc?oh=x' } })
     assert.match((await mock.wait({ type: 'media-received', id: nowhere }, since)).reason, /never uploaded/)
     assert.equal(ok(await mock.control(`media-plain?id=${mac}`)).data, null)
+})
+
+test('with --tls-cert the media hosts are the TLS listener, named by --media-host, and serve over verified https', async () => {
+    const { execFileSync } = await import('node:child_process')
+    const fs = await import('node:fs'), os = await import('node:os'), path = await import('node:path'), https = await import('node:https')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mock-wa-tls-'))
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost', '-days', '1', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`], { stdio: 'ignore' })
+    const tls = await startMock(['--tls-cert', `${dir}/cert.pem`, '--tls-key', `${dir}/key.pem`, '--media-host', 'localhost'])
+    let c2
+    try {
+        assert.deepEqual(tls.media_hosts, [`localhost:${tls.tls_port}`])
+        c2 = await Companion.pair(tls, { phone: '15550003000' })
+        const mc = child(await c2.iq({ xmlns: 'w:m', type: 'set' }, [{ tag: 'media_conn', attrs: {} }]), 'media_conn')
+        assert.equal(child(mc, 'host').attrs.hostname, `localhost:${tls.tls_port}`)
+        const body = crypto.randomBytes(90), token = sha(body).toString('base64url')
+        const ca = fs.readFileSync(`${dir}/cert.pem`)
+        const request = (method, p, data) => new Promise((resolve, reject) => {
+            const req = https.request({ host: 'localhost', port: tls.tls_port, method, path: p, ca, headers: { origin: ORIGIN } }, res => {
+                const parts = []
+                res.on('data', d => parts.push(d))
+                res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(parts) }))
+            })
+            req.on('error', reject)
+            req.end(data)
+        })
+        const up = await request('POST', `/mms/document/${token}?auth=${encodeURIComponent(mc.attrs.auth)}&token=${token}`, body)
+        assert.equal(up.status, 200, up.body.toString())
+        const { direct_path: dp, url } = JSON.parse(up.body)
+        assert.equal(url, `https://localhost:${tls.tls_port}${dp}&mms3=true`)
+        const got = await request('GET', `${dp}&hash=${token}&mms-type=document&__wa-mms=`)
+        assert.deepEqual([got.status, got.body], [200, body])
+    } finally {
+        c2?.close()
+        await tls.stop()
+        fs.rmSync(dir, { recursive: true, force: true })
+    }
 })
