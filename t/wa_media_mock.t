@@ -64,5 +64,7 @@ is_deeply([@$ev{qw(op status)}], ['upload', 401], 'event media-refused');
 is($code, 404, 'a download of an unknown blob: 404');
 is($wa->wait(type => 'media-download', since => $since)->{status}, 404, 'event media-download');
 
+is($wa->media_plain('3EB0NONE'), undef, 'media_plain: no media message with that id');
+
 $wa->stop;
 done_testing;

@@ -475,7 +475,7 @@ sub wa_ack_policy {
 # bytes) or file (a path the mock reads), caption, file_name, mimetype,
 # view_once, thumbnail (raw JPEG bytes), width, height, seconds, animated,
 # forge ('mac'|'file_sha256'|'enc_sha256'), expired (1: 410, or 404),
-# media_key (raw 32 bytes).
+# media_key (raw 32 bytes), file_length (the length claimed instead of the real one).
 sub _media_spec {
     my (%o) = @_;
     require MIME::Base64;
@@ -484,14 +484,14 @@ sub _media_spec {
     $m{thumbnail} = MIME::Base64::encode_base64($o{thumbnail}, '') if defined $o{thumbnail};
     $m{media_key} = MIME::Base64::encode_base64($o{media_key}, '') if defined $o{media_key};
     $m{$_} = "$o{$_}" for grep { defined $o{$_} } qw(file caption file_name mimetype forge);
-    $m{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(width height seconds);
+    $m{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(width height seconds file_length);
     $m{$_} = _bool($o{$_}) for grep { defined $o{$_} } qw(view_once animated);
     $m{expired} = $o{expired} == 404 ? 404 : JSON::PP::true if $o{expired};
     croak 'media: data or file' unless defined $m{data} || defined $m{file};
     return \%m;
 }
 
-my @MEDIA_OPTS = qw(kind data file caption file_name mimetype view_once thumbnail width height seconds animated forge expired media_key);
+my @MEDIA_OPTS = qw(kind data file caption file_name mimetype view_once thumbnail width height seconds animated forge expired media_key file_length);
 
 # A contact (or a group member, with chat) sends media, encrypted and
 # uploaded by the mock: wa_media_message(from => $phone, kind => 'image',
@@ -557,6 +557,28 @@ sub media_serve {
 sub media_retry_answer {
     my ($self, $id, $result) = @_;
     return $self->_ok('media-retry-answer', { id => $id, result => $result });
+}
+
+# What the media of message $id (sent by our companion) decrypted to, as the
+# receiving side checked it: {id, kind, ok, reason, mimetype, file_name,
+# sha256 (hex), length, bytes (raw, undef when it did not check)}; undef
+# when the mock saw no media message with that id.
+sub media_plain {
+    my ($self, $id) = @_;
+    my ($code, $json) = $self->control('media-plain?id=' . _escape($id));
+    return undef if $code == 404;
+    croak "the WhatsApp mock answered $code to media-plain: " . ($json->{error} // '') unless $code == 200;
+    require MIME::Base64;
+    $json->{bytes} = defined $json->{data} ? MIME::Base64::decode_base64(delete $json->{data}) : undef;
+    delete $json->{data};
+    return $json;
+}
+
+# Waits for the receiving side's check of message $id's media (event
+# media-received; fields to match as wait_match: ok, kind, since, timeout).
+sub wait_media_received {
+    my ($self, $id, %f) = @_;
+    return $self->wait_match('media-received', id => $id, %f);
 }
 
 # Waits for a download of $direct_path's blob (filters as wait_match:

@@ -165,7 +165,8 @@
 //   POST message / peer-message {…, media: {kind, data (base64) | file (a path the mock
 //                  reads), caption?, file_name?, mimetype?, view_once?, thumbnail?
 //                  (base64 JPEG), width?, height?, seconds?, animated?, forge?, expired?,
-//                  media_key? (base64, 32 bytes)}}
+//                  media_key? (base64, 32 bytes), file_length? (the fileLength claimed,
+//                  instead of the real one)}}
 //                  the sender's device encrypts the bytes under a fresh media key
 //                  (HKDF-SHA256 "WhatsApp <Image|Video|Audio|Document> Keys" -> AES-256-CBC,
 //                  HMAC-SHA256[0:10]) and the mock stores the upload; the message gets

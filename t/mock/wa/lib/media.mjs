@@ -292,6 +292,8 @@ export class MediaServer {
             url: up.url, directPath: up.direct_path, mediaKey, fileSha256, fileEncSha256, fileLength: plain.length,
             mimetype: spec.mimetype ?? kind.mimetype, mediaKeyTimestamp: this.mock.nowSeconds(),
         }
+        // A claimed length (the receiver's size cap acts on it before it downloads).
+        if (spec.file_length !== undefined) m.fileLength = Number(spec.file_length)
         if (spec.thumbnail) m.jpegThumbnail = Buffer.from(spec.thumbnail, 'base64')
         if (spec.caption !== undefined) m.caption = String(spec.caption)
         if (spec.width !== undefined) m.width = Number(spec.width)

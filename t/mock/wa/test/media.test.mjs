@@ -280,6 +280,8 @@ test('forgeries for the receiver\'s refusals: a MAC that fails, a wrong fileSha2
     await import('node:fs').then(fs => fs.writeFileSync(file, bytes))
     const f = (await send({ file })).m
     assert.deepEqual(await decrypt((await download(f.directPath, f.fileEncSha256, 'image')).body, f.mediaKey, 'image'), bytes)
+    const big = (await send({ data: bytes.toString('base64'), file_length: 70 << 20 })).m
+    assert.equal(Number(big.fileLength), 70 << 20, 'a claimed length, for the receiver\'s size cap')
     const exp = (await send({ data: bytes.toString('base64'), expired: true })).m
     assert.equal((await download(exp.directPath, exp.fileEncSha256, 'image')).status, 410)
 })
