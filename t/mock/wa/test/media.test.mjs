@@ -54,6 +54,25 @@ async function decrypt(body, mediaKey, keyType) {
     return Buffer.concat([d.update(ct), d.final()])
 }
 
+test('the media cipher: lib/media.mjs against the Baileys-made vectors the C++ core is tested with (t/unit/wa/vectors.json)', async () => {
+    const fs = await import('node:fs')
+    const { encryptMedia, decryptMedia, mediaKeys } = await import('../lib/media.mjs')
+    const v = JSON.parse(fs.readFileSync(new URL('../../../unit/wa/vectors.json', import.meta.url)))
+    const plain = Buffer.from(v.media_plaintext)
+    const keysName = info => /^WhatsApp (.+) Keys$/.exec(info)[1]
+    assert.equal(v.media.length, 9)
+    for (const m of v.media) {
+        const key = Buffer.from(m.media_key, 'hex'), name = keysName(m.hkdf_info)
+        const k = mediaKeys(key, name)
+        assert.deepEqual([k.iv.toString('hex'), k.cipherKey.toString('hex'), k.macKey.toString('hex')], [m.iv, m.cipher_key, m.mac_key], m.type)
+        const e = encryptMedia(plain, key, name)
+        assert.equal(e.body.toString('hex'), m.enc_blob, m.type)
+        assert.equal(e.fileEncSha256.toString('hex'), m.file_enc_sha256, m.type)
+        assert.equal(e.fileSha256.toString('hex'), m.plaintext_sha256, m.type)
+        assert.deepEqual(decryptMedia(Buffer.from(m.enc_blob, 'hex'), { mediaKey: key, keysName: name, fileEncSha256: e.fileEncSha256, fileSha256: e.fileSha256 }), plain)
+    }
+})
+
 test('media_conn: auth, ttl, auth_ttl, max_buckets and the mock\'s own host', async () => {
     const since = await mock.last()
     const mc = await mediaConn()
