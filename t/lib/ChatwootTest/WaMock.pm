@@ -14,6 +14,9 @@ package ChatwootTest::WaMock;
 #   my $c = $wa->wa_contact('4915100000001');          the world (issue 10)
 #   $wa->wa_message(from => '4915100000001', message => { conversation => 'hi' });
 #   $wa->wait_delivered(id => $id, to => $c->{pn}, since => $since);
+#   my $m = $wa->wa_media_message(from => '4915100000001', kind => 'image',
+#                                 data => $jpeg, caption => 'hi');   media (issue 11)
+#   $wa->media_expire(direct_path => $m->{media}{direct_path});
 #
 # Each POST wrapper croaks on an answer other than 200 (the mock says why);
 # control() gives the status and body to tests that check a refusal.
@@ -386,8 +389,8 @@ sub wa_group {
 # device, chat (a group), addressing, id, t, push_name, garbage ('once'|'always'), conn) -> {id, to}.
 sub wa_message {
     my ($self, %o) = @_;
-    my %body = (from => "$o{from}", message => $o{message});
-    $body{$_} = $o{$_} for grep { defined $o{$_} } qw(chat addressing id push_name garbage);
+    my %body = (from => "$o{from}");
+    $body{$_} = $o{$_} for grep { defined $o{$_} } qw(message media chat addressing id push_name garbage);
     $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(device t conn);
     return $self->_ok('message', \%body);
 }
@@ -395,8 +398,8 @@ sub wa_message {
 # Our phone sent something to `chat` (a contact's pn/lid or a group): wa_peer_message(chat => …, message => {…}, id).
 sub wa_peer_message {
     my ($self, %o) = @_;
-    my %body = (chat => $o{chat}, message => $o{message});
-    $body{id} = $o{id} if defined $o{id};
+    my %body = (chat => $o{chat});
+    $body{$_} = $o{$_} for grep { defined $o{$_} } qw(message media id);
     $body{conn} = 0 + $o{conn} if defined $o{conn};
     return $self->_ok('peer-message', \%body);
 }
@@ -462,6 +465,128 @@ sub wa_ack_policy {
     $body{phone} = "$o{phone}" if defined $o{phone};
     $body{jid} = $o{jid} if defined $o{jid};
     return $self->_ok('ack-policy', \%body);
+}
+
+###########################################################################
+# Media (lib/media.mjs; server.mjs's header has the shapes)
+
+# The `media` spec of a POST message from Perl options: kind ('image',
+# 'video', 'gif', 'audio', 'ptt', 'document', 'sticker'), data (the raw
+# bytes) or file (a path the mock reads), caption, file_name, mimetype,
+# view_once, thumbnail (raw JPEG bytes), width, height, seconds, animated,
+# forge ('mac'|'file_sha256'|'enc_sha256'), expired (1: 410, or 404),
+# media_key (raw 32 bytes), file_length (the length claimed instead of the real one).
+sub _media_spec {
+    my (%o) = @_;
+    require MIME::Base64;
+    my %m = (kind => $o{kind} // croak 'media: a kind');
+    $m{data} = MIME::Base64::encode_base64($o{data}, '') if defined $o{data};
+    $m{thumbnail} = MIME::Base64::encode_base64($o{thumbnail}, '') if defined $o{thumbnail};
+    $m{media_key} = MIME::Base64::encode_base64($o{media_key}, '') if defined $o{media_key};
+    $m{$_} = "$o{$_}" for grep { defined $o{$_} } qw(file caption file_name mimetype forge);
+    $m{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(width height seconds file_length);
+    $m{$_} = _bool($o{$_}) for grep { defined $o{$_} } qw(view_once animated);
+    $m{expired} = $o{expired} == 404 ? 404 : JSON::PP::true if $o{expired};
+    croak 'media: data or file' unless defined $m{data} || defined $m{file};
+    return \%m;
+}
+
+my @MEDIA_OPTS = qw(kind data file caption file_name mimetype view_once thumbnail width height seconds animated forge expired media_key file_length);
+
+# A contact (or a group member, with chat) sends media, encrypted and
+# uploaded by the mock: wa_media_message(from => $phone, kind => 'image',
+# data => $bytes, caption => 'hi', chat, device, id, …; message => {…} for
+# more fields, e.g. contextInfo) -> {id, to, media => {kind, mms_type,
+# direct_path, url, media_key, file_sha256, file_enc_sha256 (base64),
+# file_length, enc_length}}.
+sub wa_media_message {
+    my ($self, %o) = @_;
+    my %m = map { exists $o{$_} ? ($_ => delete $o{$_}) : () } @MEDIA_OPTS;
+    return $self->wa_message(%o, media => _media_spec(%m));
+}
+
+# Our phone sends media to `chat`: wa_peer_media_message(chat => $pn, kind => 'video', data => $bytes).
+sub wa_peer_media_message {
+    my ($self, %o) = @_;
+    my %m = map { exists $o{$_} ? ($_ => delete $o{$_}) : () } @MEDIA_OPTS;
+    return $self->wa_peer_message(%o, media => _media_spec(%m));
+}
+
+# How media_conn answers: media_conn(ttl => 300, auth_ttl => 21600, hosts =>
+# ['localhost:PORT'] (undef: the mock's own), expire_auth => 1 (every auth
+# given so far is refused: 401)) -> {ttl, auth_ttl, hosts, expired_auths}.
+sub media_conn {
+    my ($self, %o) = @_;
+    my %body;
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(ttl auth_ttl);
+    $body{hosts} = $o{hosts} if exists $o{hosts};
+    $body{expire_auth} = JSON::PP::true if $o{expire_auth};
+    return $self->_ok('media-conn', \%body);
+}
+
+# A blob is gone: media_expire(direct_path => $dp) or (enc_sha256 => $b64);
+# status => 404 (default 410) -> {expired => [direct paths], status}.
+sub media_expire {
+    my ($self, %o) = @_;
+    my %body = map { defined $o{$_} ? ($_ => $o{$_}) : () } qw(direct_path enc_sha256);
+    $body{status} = 0 + $o{status} if defined $o{status};
+    return $self->_ok('media-expire', \%body);
+}
+
+# The next `count` media requests fail: media_fail(count => 2, op =>
+# 'download'|'upload'|'any', mode => 'status'|'reset', status => 503).
+sub media_fail {
+    my ($self, %o) = @_;
+    my %body = (count => 0 + ($o{count} // 1), op => $o{op} // 'any', mode => $o{mode} // 'status');
+    $body{status} = 0 + $o{status} if defined $o{status};
+    return $self->_ok('media-fail', \%body);
+}
+
+# The next `count` downloads (of direct_path, or any) come wrong: media_serve(mode =>
+# 'truncate' (cut short of its Content-Length, then reset) | 'short' (16 bytes
+# fewer, a matching Content-Length) | 'corrupt' (one bit flipped) | 'full', count => 1).
+sub media_serve {
+    my ($self, %o) = @_;
+    my %body = (mode => $o{mode} // croak('media_serve: a mode'), count => 0 + ($o{count} // 1));
+    $body{direct_path} = $o{direct_path} if defined $o{direct_path};
+    return $self->_ok('media-serve', \%body);
+}
+
+# How the phone answers a media retry for message $id: 'success' (re-upload),
+# 'not_found', 'decryption_error' or 'general_error' (an <error code>).
+sub media_retry_answer {
+    my ($self, $id, $result) = @_;
+    return $self->_ok('media-retry-answer', { id => $id, result => $result });
+}
+
+# What the media of message $id (sent by our companion) decrypted to, as the
+# receiving side checked it: {id, kind, ok, reason, mimetype, file_name,
+# sha256 (hex), length, bytes (raw, undef when it did not check)}; undef
+# when the mock saw no media message with that id.
+sub media_plain {
+    my ($self, $id) = @_;
+    my ($code, $json) = $self->control('media-plain?id=' . _escape($id));
+    return undef if $code == 404;
+    croak "the WhatsApp mock answered $code to media-plain: " . ($json->{error} // '') unless $code == 200;
+    require MIME::Base64;
+    $json->{bytes} = defined $json->{data} ? MIME::Base64::decode_base64(delete $json->{data}) : undef;
+    delete $json->{data};
+    return $json;
+}
+
+# Waits for the receiving side's check of message $id's media (event
+# media-received; fields to match as wait_match: ok, kind, since, timeout).
+sub wait_media_received {
+    my ($self, $id, %f) = @_;
+    return $self->wait_match('media-received', id => $id, %f);
+}
+
+# Waits for a download of $direct_path's blob (filters as wait_match:
+# status, served, since, timeout) -> the media-download event.
+sub wait_media_download {
+    my ($self, $direct_path, %f) = @_;
+    (my $path = $direct_path) =~ s/\?.*//s;
+    return $self->wait_match('media-download', path => $path, %f);
 }
 
 # Waits for an event of `type` whose fields equal the given ones (since,

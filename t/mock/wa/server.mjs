@@ -5,11 +5,12 @@
 //
 //   node t/mock/wa/server.mjs [--port N] [--root-key-out FILE]
 //                             [--root-private HEX] [--max-frame BYTES]
-//                             [--tls-cert PEM --tls-key PEM]
+//                             [--tls-cert PEM --tls-key PEM] [--media-host NAME]
 //
 // Prints one line `ready {"url":…,"control":…,"root_key":…}` on stdout
 // when it listens (with "wss_url" too, for a wss:// listener on another
-// port, when --tls-cert names its certificate); logs go to stderr, one line per event worth knowing,
+// port, when --tls-cert names its certificate, and "media_hosts", what media_conn names);
+// logs go to stderr, one line per event worth knowing,
 // never a key.  The root key is a fresh test key unless --root-private
 // fixes it; its public half goes to --root-key-out (64 hex digits) for the
 // client's `whatsapp_server … root_key=`.
@@ -133,6 +134,104 @@
 //   POST encrypt-count {count}                 <notification type="encrypt"><count value>
 //   POST ack-policy {phone?|jid?, error:463|475|null, once?}  the next message acks to that chat
 //                                              (or to all) carry this error
+//
+// Media (issue 11; lib/media.mjs, waweb.md 2).  The media hosts are the mock's own
+// listeners: media_conn names the TLS one when there is one (--media-host NAME: the
+// name it gives, for a certificate that names localhost; default 127.0.0.1), else the
+// plain one.  Both serve the same blobs, kept in memory.
+//   <iq xmlns="w:m" type="set"><media_conn/></iq> -> <media_conn auth ttl="300"
+//                  auth_ttl="21600" max_buckets="12"><host hostname="<host>:<port>"/>…
+//                  event media-conn {conn, ttl, auth_ttl, hosts} (never the auth)
+//   POST /mms/<mms-type>/<token>?auth=<auth>&token=<token>   an upload; mms-types:
+//                  image video audio document md-msg-hist md-app-state thumbnail-link
+//                  sticker-pack.  Origin must be https://web.whatsapp.com (Referer, when
+//                  sent, under it): else 403.  No or unknown auth, or one past auth_ttl:
+//                  401.  token (path and query the same) not base64url(SHA-256(body)),
+//                  padded or not: 400.  Unknown mms-type or an empty body: 400; over
+//                  100 MiB: 413.  The MAC is not checked (the server has no key).
+//                  -> 200 {url: "https://<host><direct_path>&mms3=true", direct_path:
+//                  "/v/t62.<n>-24/<a>_<b>_n.enc?ccb=11-4&oh=01_…&oe=<hex expiry>&_nc_sid=5e03e0",
+//                  handle, object_id}; event media-upload {mms_type, enc_sha256 (base64),
+//                  length, direct_path, from: "companion"|"world"|"phone"}
+//   GET <direct_path>&hash=<base64url(enc SHA-256)>&mms-type=<type>&__wa-mms=
+//                  the blob.  Unknown path 404; oh not the path's 403; expired 410 (or
+//                  404, as media-expire says); mms-type not the upload's, hash not the
+//                  blob's (padded or not) or no __wa-mms: 400; no Origin 403.
+//                  Event media-download {path, mms_type, status, length, served:
+//                  full|truncate|short|corrupt, failed?: status|reset} for every GET
+//                  that names a /v/ path (before the checks that refuse it).
+//   Refusals (both ways) answer JSON {error} and record media-refused {op, status,
+//                  reason, path}.
+//   POST message / peer-message {…, media: {kind, data (base64) | file (a path the mock
+//                  reads), caption?, file_name?, mimetype?, view_once?, thumbnail?
+//                  (base64 JPEG), width?, height?, seconds?, animated?, forge?, expired?,
+//                  media_key? (base64, 32 bytes), file_length? (the fileLength claimed,
+//                  instead of the real one)}}
+//                  the sender's device encrypts the bytes under a fresh media key
+//                  (HKDF-SHA256 "WhatsApp <Image|Video|Audio|Document> Keys" -> AES-256-CBC,
+//                  HMAC-SHA256[0:10]) and the mock stores the upload; the message gets
+//                  url, directPath, mediaKey, fileSha256, fileEncSha256, fileLength,
+//                  mimetype, mediaKeyTimestamp (+ jpegThumbnail, caption, width, height,
+//                  seconds) in kind's message: image -> imageMessage, video -> videoMessage,
+//                  gif -> videoMessage{gifPlayback}, audio -> audioMessage, ptt ->
+//                  audioMessage{ptt}, document -> documentMessage{fileName, title} (with a
+//                  caption: inside documentWithCaptionMessage), sticker -> stickerMessage
+//                  (image/webp, isAnimated); view_once (image, video): viewOnce set, inside
+//                  viewOnceMessageV2.  A caption for audio, ptt or sticker is refused (400),
+//                  as is file_name for another kind.  The stanza is type="media" and every
+//                  <enc> (the SKDM's too) has mediatype=image|video|gif|audio|ptt|document|
+//                  sticker (whatsmeow's getMediaTypeFromMessage).  Merged with `message`
+//                  (e.g. its contextInfo fields).  forge: "mac" (the body's last byte
+//                  flipped, fileEncSha256 of the forged body), "file_sha256" (wrong
+//                  plaintext hash), "enc_sha256" (a message hash the server's blob does not
+//                  have); expired: true (410) or 404 from the start.
+//                  -> {id, to, media: {kind, mms_type, direct_path, url, media_key,
+//                  file_sha256, file_enc_sha256 (base64), file_length, enc_length}}
+//   Media in a <message> our companion sends: once a device of the world decrypted it, the
+//                  receiving side fetches the blob its directPath names (from the mock's store)
+//                  and checks it as a receiver does: fileEncSha256, the MAC, the padding,
+//                  fileSha256, fileLength.  One event media-received per message id {conn, id,
+//                  kind (image|video|gif|audio|ptt|document|sticker), ok, reason (null when
+//                  ok), sha256 (hex of the plaintext), length, mimetype, file_name, caption,
+//                  direct_path, stanza_type, enc_mediatype (of its first <enc>)}.
+//   GET  media-plain?id=<message id>           what that message's media decrypted to:
+//                  {id, kind, ok, reason, mimetype, file_name, sha256, length, data (base64)};
+//                  404 when the mock saw no media message with that id
+//   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true}
+//                  how media_conn answers from now on; expire_auth: every auth given so
+//                  far now gets 401 -> {ttl, auth_ttl, hosts, expired_auths}
+//   POST media-expire {direct_path | enc_sha256 (base64), status?:410|404}
+//                  the blob(s) are gone (410 by default) -> {expired:[direct paths], status};
+//                  400 for a blob the mock does not have
+//   POST media-fail {count?:1, op?:"upload"|"download"|"any", mode?:"status"|"reset",
+//                  status?:503}   the next count requests of op (after the path and
+//                  mms-type are read) answer status, or have their TCP connection reset;
+//                  event media-upload-failed {mms_type, status, failed} or media-download
+//                  {…, failed}.  count 0 disarms; a new call replaces the last
+//   POST media-serve {mode:"truncate"|"short"|"corrupt"|"full", count?:1, direct_path?}
+//                  the next count downloads that pass the checks (of that blob, or any):
+//                  truncate: Content-Length of the whole, half the bytes, then a reset;
+//                  short: 16 bytes fewer with a matching Content-Length; corrupt: one bit
+//                  of the middle byte flipped.  -> {count, mode, path}
+//   POST media-retry-answer {id, result:"success"|"not_found"|"decryption_error"|
+//                  "general_error"}   how the phone answers a media retry for message id
+//   <receipt type="server-error" id to=<our own user>@s.whatsapp.net><encrypt><enc_p><enc_iv>
+//                  <rmr jid from_me participant?>   our companion asks the phone for media it
+//                  could not download (waweb.md 2; whatsmeow mediaretry.go): enc_p is
+//                  AES-256-GCM (12-byte enc_iv, the 16-byte tag last, the message id as
+//                  additional data) under HKDF-SHA256(mediaKey, "WhatsApp Media Retry
+//                  Notification", 32) of ServerErrorReceipt{stanzaId = id}.  Checked: to,
+//                  rmr jid (the chat, PN or LID), from_me, participant (groups), the GCM tag,
+//                  stanzaId; a message the world never sent, or without media, is refused
+//                  (event refused {id, reason: "media retry: …"}, no notification).  Acked
+//                  <ack class="receipt" type="server-error">, then the phone re-uploads
+//                  the same bytes (a new direct path; media-upload {from:"phone"}) and
+//                  sends <notification type="mediaretry" id from=<our user> t><rmr …as sent/>
+//                  <encrypt><enc_p><enc_iv></encrypt> with MediaRetryNotification{stanzaId,
+//                  directPath, result: SUCCESS} sealed the same way, or <rmr/><error code=
+//                  "2"|"3"|"0"> (NOT_FOUND, DECRYPTION_ERROR, GENERAL_ERROR) as
+//                  media-retry-answer says.  Event media-retry {conn, id, result, direct_path}.
+//
 // What companions send, each recorded:
 //   <receipt>      event receipt-in {receipt_type ("delivery" when absent), id, ids, to,
 //                  participant, recipient}; acked with <ack class="receipt">; one for a message
@@ -236,6 +335,7 @@ import * as PK from './lib/passkey.mjs'
 import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './lib/phone.mjs'
 import { World, WorldError, participantHash } from './lib/world.mjs'
 import { Messaging, retryReceiptKey } from './lib/messaging.mjs'
+import { MediaServer, MediaError } from './lib/media.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -494,6 +594,14 @@ class Connection {
             const ids = [a.id, ...(child(node, 'list')?.content ?? []).filter(i => i.tag === 'item').map(i => i.attrs.id)]
             this.mock.emit({ type: 'receipt-in', conn: this.id, receipt_type: a.type ?? 'delivery', id: a.id, ids, to: a.to ?? null,
                 participant: a.participant ?? null, recipient: a.recipient ?? null, category: a.category ?? null })
+            if (a.type === 'server-error') {
+                // A media retry request (waweb.md 2): to the phone, not the sender.
+                const ack = { tag: 'ack', attrs: { class: 'receipt', id: a.id, from: a.to ?? SERVER_JID, type: a.type } }
+                const note = this.mock.media.onRetryReceipt(this, node, M.sent.get(a.id))
+                this.send(ack)
+                if (note) this.send(note)
+                return
+            }
             M.checkReceipt(this, node)
             if (a.type === 'retry') await M.onRetryReceipt(this, node)
             else M.settle(this.deviceKey(), ids)
@@ -549,6 +657,10 @@ class Connection {
             if (!g) return iqError(404, 'item-not-found')
             this.mock.emit({ type: 'group-info', conn: this.id, jid: g.jid })
             return this.send({ tag: 'iq', attrs: { from: g.jid, id: a.id, type: 'result' }, content: [W.groupInfo(g, me)] })
+        }
+        if (a.xmlns === 'w:m' && child(node, 'media_conn')) {
+            if (a.type !== 'set') return iqError(400, 'bad-request')
+            return this.send(this.result(a.id, [this.mock.media.mediaConn(this)]))
         }
         if (a.xmlns === 'privacy' && a.type === 'set' && child(node, 'tokens')) {
             const why = M.onIssueTokens(this, node)
@@ -953,6 +1065,7 @@ export class MockServer {
         this.prekeys = new Map() // "phone:device" -> id -> public key uploaded
         this.world = new World(this) // contacts, groups, our phone, uploaded bundles
         this.messaging = new Messaging(this)
+        this.media = new MediaServer(this) // media_conn, uploads, downloads, media retries
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
@@ -1018,6 +1131,7 @@ export class MockServer {
             this.https.once('error', reject)
             this.https.listen(port, host, () => {
                 const { port: p } = this.https.address()
+                this.tlsPort = p
                 resolve({ wss_url: `wss://${host === '127.0.0.1' ? 'localhost' : host}:${p}/ws/chat`, tls_port: p })
             })
         })
@@ -1086,11 +1200,13 @@ export class MockServer {
             const url = new URL(req.url, 'http://x')
             const name = url.pathname.replace(/^\/control\//, '')
             if (url.pathname === '/' && req.method === 'GET') return this.servePage(res)
+            if (url.pathname.startsWith('/mms/') || url.pathname.startsWith('/v/')) return await this.media.handle(req, res)
             if (!url.pathname.startsWith('/control/')) throw new HttpError(404, `no ${url.pathname}`)
             const q = Object.fromEntries(url.searchParams)
             if (req.method === 'GET') {
                 if (name === 'events') return reply(200, { events: this.events.filter(e => matches(e, filterOf(q))) })
                 if (name === 'connections') return reply(200, { connections: [...this.connections.values()].map(c => c.summary()) })
+                if (name === 'media-plain') return reply(200, this.media.plain(String(q.id ?? '')))
                 if (name === 'wait') {
                     const ev = await this.wait(filterOf(q), Number(q.timeout ?? 10000))
                     return ev ? reply(200, ev) : reply(504, { error: 'no such event before the timeout', filter: q })
@@ -1290,12 +1406,15 @@ export class MockServer {
             }
             case 'ack-policy':
                 return reply(200, this.messaging.setAckPolicy(body))
+            case 'media-conn': case 'media-expire': case 'media-fail': case 'media-serve': case 'media-retry-answer':
+                return reply(200, this.media.control(name, body))
             default:
                 throw new HttpError(404, `no POST ${name}`)
             }
         } catch (e) {
             if (e instanceof HttpError) return reply(e.status, { error: e.message })
             if (e instanceof WorldError) return reply(400, { error: e.message })
+            if (e instanceof MediaError) return reply(e.status, { error: e.message })
             this.log(`control: ${e.stack || e}`)
             return reply(500, { error: String(e.message || e) })
         }
@@ -1401,12 +1520,14 @@ function parseArgs(argv) {
         else if (a === '--max-frame') opts.maxFrame = Number(v())
         else if (a === '--tls-cert') opts.tlsCert = v()
         else if (a === '--tls-key') opts.tlsKey = v()
+        else if (a === '--media-host') opts.mediaHost = v()
         else throw new Error(`unknown argument ${a}`)
     }
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port: 0..65535')
     if (!Number.isInteger(opts.maxFrame) || opts.maxFrame < 1 || opts.maxFrame >= 1 << 24) throw new Error('--max-frame: 1..16777215')
     if (opts.rootPrivate !== null && !/^[0-9a-fA-F]{64}$/.test(opts.rootPrivate)) throw new Error('--root-private: 64 hex digits')
     if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together')
+    if (opts.mediaHost !== undefined && !/^[A-Za-z0-9.-]+$/.test(opts.mediaHost)) throw new Error('--media-host: a host name or address, no port')
     return opts
 }
 
@@ -1424,6 +1545,7 @@ async function main() {
         process.exit(2)
     }
     const mock = new MockServer({ rootKey: opts.rootPrivate ? rootFromPrivate(opts.rootPrivate) : undefined, maxFrame: opts.maxFrame })
+    if (opts.mediaHost) mock.media.hostName = opts.mediaHost
     const where = await mock.listen(opts.port)
     if (opts.tlsCert) {
         try {
@@ -1433,6 +1555,7 @@ async function main() {
             process.exit(2)
         }
     }
+    where.media_hosts = mock.media.hosts()
     if (opts.rootKeyOut) fs.writeFileSync(opts.rootKeyOut, where.root_key + '\n')
     const stop = () => mock.close().then(() => process.exit(0))
     process.on('SIGTERM', stop)

@@ -9,6 +9,7 @@ import * as B from 'baileys'
 import { signalAddress, pad, unpad } from './signal-party.mjs'
 import { parseJid, deviceJid, participantHash, samePhash, PN, LID, WorldError } from './world.mjs'
 import { curveVerify } from './curve.mjs'
+import { innerMedia } from './media.mjs'
 import { ACCOUNT_PREFIX, DEVICE_PREFIX } from './phone.mjs'
 
 const P = B.proto
@@ -24,13 +25,15 @@ export const messageJson = m => P.Message.toObject(m, { longs: Number, enums: St
 // reactions "reaction", edits/revokes keep "text" as senders do.
 function stanzaType(m) {
     if (m.reactionMessage) return 'reaction'
+    m = innerMedia(m) // view-once and captioned documents are media inside a wrapper
     if (m.imageMessage || m.videoMessage || m.audioMessage || m.documentMessage || m.stickerMessage) return 'media'
     return 'text'
 }
 
 function mediaType(m) {
+    m = innerMedia(m)
     if (m.imageMessage) return 'image'
-    if (m.videoMessage) return 'video'
+    if (m.videoMessage) return m.videoMessage.gifPlayback ? 'gif' : 'video'
     if (m.audioMessage) return m.audioMessage.ptt ? 'ptt' : 'audio'
     if (m.documentMessage) return 'document'
     if (m.stickerMessage) return 'sticker'
@@ -117,8 +120,13 @@ export class Messaging {
     // POST message / peer-message: one logical message, one stanza per companion.
     async fromWorld(body, { peer = false } = {}) {
         const ourPhone = this.ourPhoneOf(body)
-        let message
-        try { message = P.Message.fromObject(body.message ?? {}) } catch (e) { throw new WorldError(`message: ${e.message}`) }
+        let message, media = null
+        // media: the sender's bytes, encrypted and uploaded here (lib/media.mjs), their
+        // message part added to what `message` says (a reply's contextInfo, say).
+        // Nothing is uploaded for a message that has no companion to go to.
+        if (body.media !== undefined && !this.companions(ourPhone).length) throw new WorldError(`no companion of ${ourPhone} uploaded pre-keys`)
+        if (body.media !== undefined) media = this.mock.media.senderMedia(body.media)
+        try { message = P.Message.fromObject({ ...(body.message ?? {}), ...(media?.part ?? {}) }) } catch (e) { throw new WorldError(`message: ${e.message}`) }
         if (!Object.keys(messageJson(message)).length) throw new WorldError('message: an empty Message')
         const id = String(body.id ?? randomId())
         const t = Number(body.t ?? this.mock.nowSeconds())
@@ -155,7 +163,7 @@ export class Messaging {
         const targets = this.companions(ourPhone)
         if (!targets.length) throw new WorldError(`no companion of ${ourPhone} uploaded pre-keys`)
         for (const dev of targets) await this.sendTo(rec, dev, {})
-        return { id, to: targets.map(d => `${ourPhone}:${d}@${PN}`) }
+        return { id, to: targets.map(d => `${ourPhone}:${d}@${PN}`), ...(media ? { media: media.info } : {}) }
     }
 
     senderAddress(rec, dev) {
@@ -235,7 +243,8 @@ export class Messaging {
                 const skdm = await party.senderKeyDistribution(rec.group.jid, skAddr)
                 const m = P.Message.encode({ senderKeyDistributionMessage: { groupId: rec.group.jid, axolotlSenderKeyDistributionMessage: skdm } }).finish()
                 const e = await party.encrypt(addr, pad(m))
-                encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, { v: '2', type: e.type }))
+                // whatsmeow gives the SKDM's enc the message's attributes too (mediatype).
+                encs.push(leaf('enc', garble ? this.corrupt(e.body) : e.body, encAttrs(e.type)))
                 holders.add(key)
             }
             rec.skmsg ??= await party.groupEncrypt(rec.group.jid, skAddr, pad(P.Message.encode(rec.message).finish()))
@@ -788,6 +797,9 @@ export class Messaging {
                 message: r.message, addressing: to.server === LID || group?.addressingMode === 'lid' ? 'lid' : 'pn', retry, ...(r.forwarded ? { forwarded: true } : {}) })
             if (asked) this.outgoing.get(a.id).retryPending.delete(r.key)
         }
+        // Media our companion sent: the receiving side downloads and checks it (once per id).
+        const media = results.find(r => !r.forwarded && r.message)
+        if (media) this.mock.media.received(conn, node, media.message)
         const prev = this.outgoing.get(a.id)
         this.outgoing.set(a.id, { ...outRec, t: prev?.t ?? outRec.t, devices: [...new Set([...(prev?.devices ?? []), ...outRec.devices])], retries: prev?.retries, retryPending: prev?.retryPending })
         // Each device that could not decrypt answers after the ack, as a
