@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "wa/message/receipts.hpp"
+#include "wa/message/group_info.hpp"
 
 namespace chatwoot::wa::message {
 namespace {
