@@ -28,6 +28,7 @@ use JSON::PP;
 use Test::More;
 
 my $JSON = JSON::PP->new->canonical->utf8;
+binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
 my $t = ChatwootTest->new;
 my ($port, $wa) = $t->start_wa;
 my $fake = $t->{wa_setup}{fake};
@@ -145,7 +146,10 @@ $wa->wa_new_identity('4915100000003', addressing => 'pn');
 $t->wait_log(qr/the WhatsApp identity of 4915100000003\@s\.whatsapp\.net changed: [1-9]\d* session\(s\) dropped/m, 1);
 (undef, $got) = reply(id => 9104, conv => 33, chat => $cy->{pn}, text => 'Cy again', to => [@cy, $our_phone],
                       what => 'the DM to Cy after his change');
-is($got->{$_}{enc}, 'pkmsg', "$_: a pkmsg on a new session") for @cy;
+for my $d (@cy) {
+    is($got->{$d}{enc}, 'pkmsg', "$d: a pkmsg on a new session");
+    ok(!$got->{$d}{retry}, "$d: at once, not as a retry");
+}
 
 is_deeply($wa->events(type => 'undecryptable', since => $start), [], 'nothing was undecryptable');
 is_deeply($wa->events(type => 'refused', since => $start), [], 'nothing was refused');

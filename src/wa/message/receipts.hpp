@@ -126,7 +126,7 @@ struct NewChatCapping {
 };
 
 // <notification type="w:gp2" from=<group> participant=<who did it>>
-// with one child per change (waweb.md section 1.19's list; the tags as
+// with one child per change (waweb.md section 1.17 lists w:gp2; the tags as
 // WhatsApp Web's clients read them):
 //   <add|remove|promote|demote|leave|modify><participant jid [lid|phone_number]/>...
 //   <subject subject s_t s_o/>  <description id><body>text</body></description>
