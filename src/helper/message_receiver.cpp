@@ -675,15 +675,24 @@ void MessageReceiver::identity_changed(const Jid& user)
         if (auto pn = signal_.pn_for_lid(bare.user()))
             if (auto j = Jid::parse(*pn + "@s.whatsapp.net")) forms.push_back(*j);
     }
+    // Its hosted devices (servers hosted and hosted.lid, the same user)
+    // were reinstalled along with it: their sessions go too.
+    std::vector<std::string> names;
+    for (const Jid& form : forms) {
+        const bool lid = form.kind() == JidKind::lid;
+        for (const std::string& text : {form.to_string(), form.user() + (lid ? "@hosted.lid" : "@hosted")})
+            if (auto j = Jid::parse(text))
+                if (auto address = wa::signal::address_of(*j)) names.push_back(address->name);
+    }
     std::size_t dropped = 0;
     {
         store::UnitOfWork unit(db_);
+        for (const std::string& name : names) {
+            auto n = signal_.delete_all_sessions(name);
+            if (!n) throw std::runtime_error(n.error().detail);
+            dropped += *n;
+        }
         for (const Jid& form : forms) {
-            if (auto address = wa::signal::address_of(form)) {
-                auto n = signal_.delete_all_sessions(address->name);
-                if (!n) throw std::runtime_error(n.error().detail);
-                dropped += *n;
-            }
             drop_devices_.bind(1, options_.inbox).bind(2, form.to_string()).run();
             groups_.drop_sender_key_holder_user(form.to_string());
         }

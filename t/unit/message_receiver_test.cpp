@@ -495,7 +495,7 @@ void seed_send_state(Rig& rig)
                " ('support', '120363000000000002@g.us', '111222:3@lid'),"
                " ('support', '120363000000000002@g.us', '1112229@lid'),"
                " ('support', '120363000000000002@g.us', '15550000001:3@s.whatsapp.net')").run();
-    for (const char* name : {"111222_1", "15550000001", "333444_1"})
+    for (const char* name : {"111222_1", "15550000001", "333444_1", "15550000001_128", "111222_129"})
         for (std::uint32_t dev : {0u, 3u})
             ASSERT_TRUE(rig.signal.store_session({name, dev}, Bytes{1}).ok());
     // Our sender key in both groups, under our LID device (a LID group).
@@ -554,7 +554,8 @@ TEST(MessageReceiver, IdentityChangedDropsSessionsDevicesAndHoldersUnderBothForm
 {
     Rig rig;
     seed_send_state(rig);
-    // Named by its PN: the LID form goes too, through the map.
+    // Named by its PN: the LID form goes too, through the map, and so do
+    // its hosted devices' sessions.
     rig.receiver.on_notification(
         Node("notification", {{"type", {"encrypt"}}, {"from", {"15550000001@s.whatsapp.net"}}},
              wa::binary::Children{Node("identity")}), 1);
