@@ -598,6 +598,111 @@ void MessageReceiver::on_receipt(const Node& node, DeviceEvents* events, int64_t
     }
 }
 
+namespace {
+
+const char* group_change_name(msg::GroupChanged::Kind k)
+{
+    using K = msg::GroupChanged::Kind;
+    switch (k) {
+    case K::add: return "add";
+    case K::remove: return "remove";
+    case K::promote: return "promote";
+    case K::demote: return "demote";
+    case K::leave: return "leave";
+    case K::modify: return "modify";
+    case K::subject: return "subject";
+    case K::description: return "description";
+    case K::settings: return "settings";
+    case K::ephemeral: return "ephemeral";
+    case K::other: break;
+    }
+    return "other";
+}
+
+}  // namespace
+
+// Whatever changed, the cached info (members, addressing mode, subject) is
+// stale: the next send and the next received message fetch it again.  When
+// members went, the holders of our sender key are forgotten and so is the
+// key itself: the next group message distributes a new one to the members
+// that remain, and a removed member, who still has the old key, cannot read
+// it (forgetting the holders alone would send the same key again).
+void MessageReceiver::group_changed(const msg::GroupChanged& g)
+{
+    const std::string key = g.group.to_string();
+    bool renewed = false;
+    {
+        store::UnitOfWork unit(db_);
+        groups_.drop_group_info(key);
+        if (g.members_went()) {
+            groups_.drop_sender_key_holders(key);
+            const store::OwnJids own = signal_.own_jids();
+            for (const std::string* form : {&own.pn, &own.lid}) {
+                auto jid = Jid::parse(*form);
+                if (!jid) continue;
+                auto address = wa::signal::address_of(*jid);
+                if (!address) continue;
+                auto gone = signal_.delete_sender_key(wa::signal::SenderKeyName{key, *address});
+                if (!gone) throw std::runtime_error(gone.error().detail);
+                renewed = renewed || *gone;
+            }
+        }
+        unit.commit();
+    }
+    names_.erase(key);
+    unnamed_.erase(key);
+    std::string kinds;
+    for (auto k : g.kinds) kinds += std::string(kinds.empty() ? "" : ", ") + group_change_name(k);
+    log(LogLevel::info, "chatwoot helper: inbox \"%s\": WhatsApp group %s changed (%s): its cached "
+        "info dropped%s", options_.inbox.c_str(), key.c_str(), kinds.c_str(),
+        g.members_went() ? (renewed ? "; our sender key renewed for the next message"
+                                    : "; our sender key goes to every member again")
+                         : "");
+}
+
+// A contact's identity changed (a reinstall): our sessions with its devices
+// are useless, under either form of its JID, and so is its cached device
+// list; it holds none of our sender keys any more.  The next send fetches
+// its devices and bundles and starts new sessions (pkmsg).
+void MessageReceiver::identity_changed(const Jid& user)
+{
+    const Jid bare = user.without_device();
+    std::vector<Jid> forms{bare};
+    if (bare.kind() == JidKind::phone_number) {
+        if (auto lid = signal_.lid_for_pn(bare.user()))
+            if (auto j = Jid::parse(*lid + "@lid")) forms.push_back(*j);
+    } else if (bare.kind() == JidKind::lid) {
+        if (auto pn = signal_.pn_for_lid(bare.user()))
+            if (auto j = Jid::parse(*pn + "@s.whatsapp.net")) forms.push_back(*j);
+    }
+    // Its hosted devices (servers hosted and hosted.lid, the same user)
+    // were reinstalled along with it: their sessions go too.
+    std::vector<std::string> names;
+    for (const Jid& form : forms) {
+        const bool lid = form.kind() == JidKind::lid;
+        for (const std::string& text : {form.to_string(), form.user() + (lid ? "@hosted.lid" : "@hosted")})
+            if (auto j = Jid::parse(text))
+                if (auto address = wa::signal::address_of(*j)) names.push_back(address->name);
+    }
+    std::size_t dropped = 0;
+    {
+        store::UnitOfWork unit(db_);
+        for (const std::string& name : names) {
+            auto n = signal_.delete_all_sessions(name);
+            if (!n) throw std::runtime_error(n.error().detail);
+            dropped += *n;
+        }
+        for (const Jid& form : forms) {
+            drop_devices_.bind(1, options_.inbox).bind(2, form.to_string()).run();
+            groups_.drop_sender_key_holder_user(form.to_string());
+        }
+        unit.commit();
+    }
+    log(LogLevel::info, "chatwoot helper: inbox \"%s\": the WhatsApp identity of %s changed: %zu "
+        "session(s) dropped; the next message starts new ones", options_.inbox.c_str(),
+        bare.to_string().c_str(), dropped);
+}
+
 std::optional<std::string> MessageReceiver::on_notification(const Node& node, int64_t now)
 {
     (void) now;
@@ -617,6 +722,10 @@ std::optional<std::string> MessageReceiver::on_notification(const Node& node, in
                 if (d->user.kind() == JidKind::phone_number) signal_.map_lid(d->user.user(), d->lid->user());
             }
             unit.commit();
+        } else if (auto* g = std::get_if<msg::GroupChanged>(&*parsed)) {
+            group_changed(*g);
+        } else if (auto* i = std::get_if<msg::IdentityChanged>(&*parsed)) {
+            identity_changed(i->user);
         } else if (auto* p = std::get_if<msg::PrivacyTokens>(&*parsed)) {
             std::optional<std::string> lid;
             if (auto l = p->lid()) lid = l->to_string();

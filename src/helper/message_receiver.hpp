@@ -52,6 +52,7 @@
 #include "wa/message/content.hpp"
 #include "wa/message/envelope.hpp"
 #include "wa/message/group_info.hpp"
+#include "wa/message/receipts.hpp"
 #include "wa/session/after_login.hpp"
 
 #include <cstdint>
@@ -166,6 +167,8 @@ private:
     std::string display_jid(const wa::binary::Jid& user);
     bool add_row(const bridge::WaMessage& m, int64_t now, std::vector<std::string>& chats);
     wa::message::OwnAccount own();
+    void group_changed(const wa::message::GroupChanged& change);
+    void identity_changed(const wa::binary::Jid& user);
 
     Options options_;
     store::Database& db_;

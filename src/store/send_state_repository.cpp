@@ -25,6 +25,11 @@ SendStateRepository::SendStateRepository(Database& db, std::string device)
                             "member) VALUES (?1, ?2, ?3)"),
       drop_holders_(db.raw(),
                     "DELETE FROM wa_sender_key_holders WHERE device = ?1 AND group_jid = ?2"),
+      // "user@server" (device 0) and "user:N@server": matched by prefix and
+      // suffix rather than LIKE, whose wildcards the text would need escaped.
+      drop_holder_user_(db.raw(),
+                        "DELETE FROM wa_sender_key_holders WHERE device = ?1 AND (member = ?2 OR "
+                        "(substr(member, 1, length(?3)) = ?3 AND substr(member, -length(?4)) = ?4))"),
       token_(db.raw(), "SELECT token, t, issued FROM wa_privacy_tokens WHERE device = ?1 AND lid = ?2"),
       token_issued_(db.raw(),
                     "INSERT INTO wa_privacy_tokens (device, lid, token, t, issued) VALUES (?1, ?2, "
@@ -112,6 +117,16 @@ void SendStateRepository::drop_sender_key_holders(std::string_view group)
 {
     drop_holders_.bind(1, device_).bind(2, group);
     drop_holders_.run();
+}
+
+void SendStateRepository::drop_sender_key_holder_user(std::string_view user)
+{
+    const auto at = user.find('@');
+    if (at == std::string_view::npos || at == 0) return;
+    const std::string prefix = std::string(user.substr(0, at)) + ":";
+    const std::string suffix(user.substr(at));
+    drop_holder_user_.bind(1, device_).bind(2, user).bind(3, prefix).bind(4, suffix);
+    drop_holder_user_.run();
 }
 
 std::optional<SendStateRepository::PrivacyToken> SendStateRepository::privacy_token(

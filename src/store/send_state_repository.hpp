@@ -39,6 +39,9 @@ public:
     void add_sender_key_holder(std::string_view group, std::string_view member_device);
     // Our sender key changed or a member left: everyone gets it again.
     void drop_sender_key_holders(std::string_view group);
+    // A user's devices (`user`: its JID without device, one form) hold our
+    // sender key of no group any more (a new identity: they lost it).
+    void drop_sender_key_holder_user(std::string_view user);
 
     struct PrivacyToken {
         std::vector<unsigned char> token;  // empty: none received yet
@@ -79,6 +82,7 @@ private:
     Statement holds_;
     Statement add_holder_;
     Statement drop_holders_;
+    Statement drop_holder_user_;
     Statement token_;
     Statement token_issued_;
     Statement put_recent_;

@@ -140,6 +140,9 @@ SignalStore::SignalStore(Database& db, std::string device)
                                    " VALUES (?1, ?2, ?3, ?4, ?5)"
                                    " ON CONFLICT (device, group_id, sender_name, sender_device_id)"
                                    " DO UPDATE SET record = excluded.record")),
+      delete_sender_key_(db.prepare("DELETE FROM wa_sender_keys"
+                                    " WHERE device = ?1 AND group_id = ?2"
+                                    " AND sender_name = ?3 AND sender_device_id = ?4")),
       drop_stale_lid_(db.prepare("DELETE FROM wa_lid_map"
                                  " WHERE device = ?1 AND (pn = ?2 OR lid = ?3)")),
       insert_lid_(db.prepare("INSERT INTO wa_lid_map (device, pn, lid) VALUES (?1, ?2, ?3)")),
@@ -363,6 +366,19 @@ wa::Status SignalStore::store_sender_key(const SenderKeyName& name, ByteView rec
             store_sender_key_.bind(4, name.sender.device_id).bind_blob_view(5, record).run();
         });
         return wa::Done{};
+    });
+}
+
+wa::Result<bool> SignalStore::delete_sender_key(const SenderKeyName& name)
+{
+    return guarded("delete sender key", [&]() -> wa::Result<bool> {
+        bool deleted = false;
+        write_one(db_, [&] {
+            delete_sender_key_.bind(1, device_).bind(2, name.group_id).bind(3, name.sender.name);
+            delete_sender_key_.bind(4, name.sender.device_id).run();
+            deleted = db_.changes() > 0;
+        });
+        return deleted;
     });
 }
 

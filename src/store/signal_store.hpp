@@ -85,6 +85,9 @@ public:
         const wa::signal::SenderKeyName& name) override;
     wa::Status store_sender_key(const wa::signal::SenderKeyName& name,
                                 wa::ByteView record) override;
+    // Forgets one sender key (ours, to renew it after a member left: the
+    // next group message distributes a new one); true when there was one.
+    wa::Result<bool> delete_sender_key(const wa::signal::SenderKeyName& name);
 
     // -- the device beyond Signal (these throw StoreError) -----------------
 
@@ -167,6 +170,7 @@ private:
 
     Statement load_sender_key_;
     Statement store_sender_key_;
+    Statement delete_sender_key_;
 
     // Per message in a LID-first world, so prepared once.
     Statement drop_stale_lid_;

@@ -480,5 +480,96 @@ TEST(MessageReceiver, NotificationsDropDeviceListsKeepTokensAndReportRestriction
     EXPECT_NE(text->find("2026-07-06"), std::string::npos);
 }
 
+// Rows of the send path's cache for one group and one contact, as the
+// sender leaves them after a group message and a DM.
+void seed_send_state(Rig& rig)
+{
+    auto& db = *rig.temp.db;
+    db.prepare("INSERT INTO wa_group_info (device, group_jid, info, fetched_at) VALUES"
+               " ('support', '120363000000000001@g.us', '{\"subject\":\"Old\",\"participants\":[]}', 1),"
+               " ('support', '120363000000000002@g.us', '{\"subject\":\"Other\",\"participants\":[]}', 1)").run();
+    db.prepare("INSERT INTO wa_sender_key_holders (device, group_jid, member) VALUES"
+               " ('support', '120363000000000001@g.us', '111222@lid'),"
+               " ('support', '120363000000000001@g.us', '111222:3@lid'),"
+               " ('support', '120363000000000001@g.us', '333444@lid'),"
+               " ('support', '120363000000000002@g.us', '111222:3@lid'),"
+               " ('support', '120363000000000002@g.us', '1112229@lid'),"
+               " ('support', '120363000000000002@g.us', '15550000001:3@s.whatsapp.net')").run();
+    for (const char* name : {"111222_1", "15550000001", "333444_1", "15550000001_128", "111222_129"})
+        for (std::uint32_t dev : {0u, 3u})
+            ASSERT_TRUE(rig.signal.store_session({name, dev}, Bytes{1}).ok());
+    // Our sender key in both groups, under our LID device (a LID group).
+    for (const char* g : {"120363000000000001@g.us", "120363000000000002@g.us"})
+        ASSERT_TRUE(rig.signal.store_sender_key({g, {"77777777777777_1", 1}}, Bytes{2}).ok());
+    // A member's sender key (to read their messages) stays whatever happens.
+    ASSERT_TRUE(rig.signal.store_sender_key({"120363000000000001@g.us", {"333444_1", 0}}, Bytes{3}).ok());
+    db.prepare("INSERT INTO wa_device_lists (device, user, devices, fetched_at) VALUES"
+               " ('support', '111222@lid', '0,3', 1), ('support', '15550000001@s.whatsapp.net', '0,3', 1),"
+               " ('support', '333444@lid', '0', 1)").run();
+    rig.signal.map_lid("15550000001", "111222");
+}
+
+Node gp2(const char* group, wa::binary::Children changes)
+{
+    return Node("notification", {{"type", {"w:gp2"}}, {"from", {group}}, {"participant", {"333444@lid"}}},
+                std::move(changes));
+}
+
+TEST(MessageReceiver, GroupRenamedDropsItsCachedInfoOnly)
+{
+    Rig rig;
+    seed_send_state(rig);
+    EXPECT_FALSE(rig.receiver.on_notification(
+        gp2("120363000000000001@g.us", wa::binary::Children{Node("subject", {{"subject", {"New"}}})}), 1));
+    EXPECT_EQ(rig.temp.rows("SELECT group_jid FROM wa_group_info"),
+              (std::vector<std::vector<std::string>>{{"120363000000000002@g.us"}}));
+    // Nobody went: our sender key and who holds it stand.
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_sender_key_holders"), 6);
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_sender_keys"), 3);
+}
+
+TEST(MessageReceiver, MemberRemovedRenewsOurSenderKeyForThatGroup)
+{
+    Rig rig;
+    seed_send_state(rig);
+    rig.receiver.on_notification(
+        gp2("120363000000000001@g.us",
+            wa::binary::Children{Node("remove", {}, wa::binary::Children{Node("participant", {{"jid", {"333444@lid"}}})})}),
+        1);
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_group_info WHERE group_jid = '120363000000000001@g.us'"), 0);
+    // Every holder of the group goes (the next message gives the new key
+    // to all that remain); the other group's are untouched.
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_sender_key_holders WHERE group_jid = '120363000000000001@g.us'"), 0);
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_sender_key_holders WHERE group_jid = '120363000000000002@g.us'"), 3);
+    // Our key of that group is gone; the member's key and our other group's stay.
+    EXPECT_EQ(rig.temp.rows("SELECT group_id, sender_name FROM wa_sender_keys ORDER BY group_id, sender_name"),
+              (std::vector<std::vector<std::string>>{{"120363000000000001@g.us", "333444_1"},
+                                                     {"120363000000000002@g.us", "77777777777777_1"}}));
+    // A malformed change touches nothing.
+    EXPECT_FALSE(rig.receiver.on_notification(gp2("120363000000000002@g.us", wa::binary::Children{}), 1));
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_group_info"), 1);
+}
+
+TEST(MessageReceiver, IdentityChangedDropsSessionsDevicesAndHoldersUnderBothForms)
+{
+    Rig rig;
+    seed_send_state(rig);
+    // Named by its PN: the LID form goes too, through the map, and so do
+    // its hosted devices' sessions.
+    rig.receiver.on_notification(
+        Node("notification", {{"type", {"encrypt"}}, {"from", {"15550000001@s.whatsapp.net"}}},
+             wa::binary::Children{Node("identity")}), 1);
+    EXPECT_EQ(rig.temp.rows("SELECT name, device_id FROM wa_sessions ORDER BY name, device_id"),
+              (std::vector<std::vector<std::string>>{{"333444_1", "0"}, {"333444_1", "3"}}));
+    EXPECT_EQ(rig.temp.rows("SELECT user FROM wa_device_lists"),
+              (std::vector<std::vector<std::string>>{{"333444@lid"}}));
+    // Its devices in every group, not a user whose id merely starts alike.
+    EXPECT_EQ(rig.temp.rows("SELECT group_jid, member FROM wa_sender_key_holders ORDER BY group_jid, member"),
+              (std::vector<std::vector<std::string>>{{"120363000000000001@g.us", "333444@lid"},
+                                                     {"120363000000000002@g.us", "1112229@lid"}}));
+    // Our sender keys are ours: they stay.
+    EXPECT_EQ(rig.temp.scalar("SELECT count(*) FROM wa_sender_keys"), 3);
+}
+
 }  // namespace
 }  // namespace chatwoot::helper

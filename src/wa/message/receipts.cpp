@@ -1,6 +1,9 @@
 #include "wa/message/receipts.hpp"
 
 #include "wa/message/decimal.hpp"
+#include "wa/message/group_info.hpp"
+
+#include <algorithm>
 
 
 #include <rapidjson/document.h>
@@ -208,6 +211,89 @@ std::optional<Jid> PrivacyTokens::lid() const
     return std::nullopt;
 }
 
+bool GroupChanged::has(Kind k) const
+{
+    return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+}
+
+bool GroupChanged::members_went() const
+{
+    return has(Kind::remove) || has(Kind::leave) || has(Kind::modify);
+}
+
+namespace {
+
+std::optional<GroupChanged::Kind> group_change_kind(std::string_view tag)
+{
+    using K = GroupChanged::Kind;
+    if (tag == "add") return K::add;
+    if (tag == "remove") return K::remove;
+    if (tag == "promote") return K::promote;
+    if (tag == "demote") return K::demote;
+    if (tag == "leave") return K::leave;
+    if (tag == "modify") return K::modify;
+    if (tag == "subject") return K::subject;
+    if (tag == "description") return K::description;
+    if (tag == "announcement" || tag == "not_announcement" || tag == "locked" ||
+        tag == "unlocked" || tag == "membership_approval_mode" || tag == "member_add_mode")
+        return K::settings;
+    if (tag == "ephemeral" || tag == "not_ephemeral") return K::ephemeral;
+    return std::nullopt;
+}
+
+// The <participant jid> children of an add/remove/leave change, bounded.
+Status take_participants(const Node& change, std::vector<Jid>& into)
+{
+    if (change.children() == nullptr) return Done{};
+    for (const Node& p : *change.children()) {
+        if (p.tag != "participant") continue;
+        auto jid = p.attr_jid("jid");
+        if (!jid || !jid->is_user())
+            return make_error(Errc::malformed, "<" + change.tag + "> participant without a user jid");
+        if (into.size() >= kMaxGroupChangeParticipants)
+            return make_error(Errc::too_large, "<" + change.tag + "> with over " +
+                                                   std::to_string(kMaxGroupChangeParticipants) +
+                                                   " participants");
+        into.push_back(jid->without_device());
+    }
+    return Done{};
+}
+
+Result<Notification> parse_group_change(const Node& n)
+{
+    auto from = n.attr_jid("from");
+    if (!from || from->kind() != binary::JidKind::group)
+        return bad("w:gp2 notification without a group in from");
+    GroupChanged g{from->without_device(), std::nullopt, {}, std::nullopt, {}, {}};
+    if (auto author = n.attr_jid("participant"); author && author->is_user())
+        g.author = author->without_device();
+    if (n.children() == nullptr || n.children()->empty())
+        return bad("w:gp2 notification without a change");
+    if (n.children()->size() > kMaxGroupChanges)
+        return make_error(Errc::too_large, "w:gp2 notification with over " +
+                                               std::to_string(kMaxGroupChanges) + " changes");
+    using K = GroupChanged::Kind;
+    for (const Node& change : *n.children()) {
+        const K kind = group_change_kind(change.tag).value_or(K::other);
+        if (!g.has(kind)) g.kinds.push_back(kind);
+        if (kind == K::add) {
+            if (auto st = take_participants(change, g.added); !st) return st.error();
+        } else if (kind == K::remove || kind == K::leave) {
+            if (auto st = take_participants(change, g.gone); !st) return st.error();
+        } else if (kind == K::subject) {
+            auto subject = change.attr("subject");
+            if (!subject) return bad("<subject> without a subject");
+            if (subject->size() > kMaxGroupSubject)
+                return make_error(Errc::too_large, "subject over " +
+                                                       std::to_string(kMaxGroupSubject) + " bytes");
+            g.subject = std::string(*subject);
+        }
+    }
+    return Notification{std::move(g)};
+}
+
+}  // namespace
+
 Result<Notification> parse_notification(const Node& n)
 {
     if (n.tag != "notification") return bad("not a <notification>");
@@ -253,6 +339,7 @@ Result<Notification> parse_notification(const Node& n)
         return Notification{std::move(p)};
     }
     if (type == "mex") return parse_mex(n);
+    if (type == "w:gp2") return parse_group_change(n);
     return Notification{OtherNotification{type}};
 }
 

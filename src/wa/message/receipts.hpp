@@ -13,7 +13,7 @@
 //
 // Incoming:
 //   <receipt from id [type] [participant] [recipient] t>[<list><item id/>...]
-//   <notification type="devices|encrypt|privacy_token|mex" ...>
+//   <notification type="devices|encrypt|privacy_token|mex|w:gp2" ...>
 #pragma once
 
 #include <cstdint>
@@ -125,15 +125,49 @@ struct NewChatCapping {
     std::int64_t cycle_ends_at = 0;
 };
 
+// <notification type="w:gp2" from=<group> participant=<who did it>>
+// with one child per change (waweb.md section 1.17 lists w:gp2; the tags as
+// WhatsApp Web's clients read them):
+//   <add|remove|promote|demote|leave|modify><participant jid [lid|phone_number]/>...
+//   <subject subject s_t s_o/>  <description id><body>text</body></description>
+//   <announcement/> <not_announcement/> <locked/> <unlocked/>
+//   <ephemeral expiration/> <not_ephemeral/> <membership_approval_mode> ...
+// Whatever it says, the group's cached info (participants, addressing
+// mode, subject) is stale; members that went must stop getting our sender
+// key.  Unknown children are counted as `other`, not refused.
+struct GroupChanged {
+    enum class Kind { add, remove, promote, demote, leave, modify, subject, description, settings,
+                      ephemeral, other };
+    binary::Jid group;                        // without device
+    std::optional<binary::Jid> author;        // the participant attribute
+    std::vector<Kind> kinds;                  // each kind once, in the order first seen
+    std::optional<std::string> subject;       // the new one, when <subject> came
+    std::vector<binary::Jid> added;           // <add> participants
+    std::vector<binary::Jid> gone;            // <remove> and <leave> participants
+
+    bool has(Kind k) const;
+    // A member or one of its devices may have left the group (remove,
+    // leave, or modify: a member now under another number): our sender
+    // key must be renewed.
+    bool members_went() const;
+};
+
+// Bounds of a w:gp2 notification: changes, and participants per change
+// (WhatsApp's groups have at most 1024 members; a community announcement
+// group more, still far below this).
+inline constexpr std::size_t kMaxGroupChanges = 64;
+inline constexpr std::size_t kMaxGroupChangeParticipants = 4096;
+
 struct OtherNotification {
     std::string type;
 };
 
 using Notification = std::variant<DevicesChanged, PreKeyCount, IdentityChanged, PrivacyTokens,
-                                  ReachoutTimelock, NewChatCapping, OtherNotification>;
+                                  ReachoutTimelock, NewChatCapping, GroupChanged, OtherNotification>;
 
 // Errc::malformed for a notification of a known type whose content is
-// wrong (the caller acks it anyway); OtherNotification for the rest.
+// wrong (the caller acks it anyway), Errc::too_large past a bound;
+// OtherNotification for the rest.
 Result<Notification> parse_notification(const binary::Node& notification);
 
 }  // namespace chatwoot::wa::message

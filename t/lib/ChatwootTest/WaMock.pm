@@ -385,6 +385,37 @@ sub wa_group {
     return $self->_ok('group', \%body);
 }
 
+# The group is renamed, w:gp2 <subject> to our companions:
+# wa_group_subject($jid, 'New name', author => $phone) -> {jid, subject, notified}.
+sub wa_group_subject {
+    my ($self, $jid, $subject, %o) = @_;
+    my %body = (jid => $jid, subject => $subject);
+    $body{author} = "$o{author}" if defined $o{author};
+    return $self->_ok('group-subject', \%body);
+}
+
+# Members in and out, w:gp2 <remove>/<add> to our companions:
+# wa_group_participants($jid, add => [phones], remove => [phones], author => $phone)
+# -> {jid, added, removed, participants, notified}.
+sub wa_group_participants {
+    my ($self, $jid, %o) = @_;
+    my %body = (jid => $jid);
+    $body{$_} = [map { "$_" } @{$o{$_}}] for grep { $o{$_} } qw(add remove);
+    $body{author} = "$o{author}" if defined $o{author};
+    return $self->_ok('group-participants', \%body);
+}
+
+# The contact reinstalls (new identity key, registration and pre-keys on
+# each device): <notification type="encrypt"><identity/> from its LID (or
+# addressing => 'pn'); notify => 0 keeps it back -> {pn, lid, devices, notified}.
+sub wa_new_identity {
+    my ($self, $phone, %o) = @_;
+    my %body = (phone => "$phone");
+    $body{addressing} = $o{addressing} if defined $o{addressing};
+    $body{notify} = _bool($o{notify}) if exists $o{notify};
+    return $self->_ok('new-identity', \%body);
+}
+
 # A contact writes to us: wa_message(from => $phone, message => {conversation => 'hi'},
 # device, chat (a group), addressing, id, t, push_name, garbage ('once'|'always'), conn) -> {id, to}.
 sub wa_message {

@@ -78,6 +78,25 @@
 //                                              <device jid lid/>) to our companions -> {devices, notified}
 //   POST group {jid?, subject, addressing_mode:"lid"|"pn", participants:[phone,…]}
 //                                              -> {jid}; our account is always a member (admin)
+//   POST group-subject {jid, subject, author?:<member phone>}
+//                                              the group is renamed; <notification type="w:gp2"
+//                                              from=<group> participant=<author, default our phone>>
+//                                              <subject subject s_t s_o/> to our companions
+//                                              -> {jid, subject, notified}
+//   POST group-participants {jid, add?:[phone,…], remove?:[phone,…], author?}
+//                                              members in and out (the world changes: fan-out, group
+//                                              info and phash follow); w:gp2 <remove>/<add> with a
+//                                              <participant jid lid|phone_number/> each, in the group's
+//                                              addressing mode -> {jid, added, removed, participants, notified}.
+//                                              A removed member keeps our old sender key: each later skmsg
+//                                              of ours to the group is tried with it, and one it can read
+//                                              is the event leaked {conn, id, to, chat}
+//   POST new-identity {phone, addressing?:"lid"|"pn" (default lid), notify?:true}
+//                                              the contact reinstalls: each device a new identity key,
+//                                              registration and pre-keys, no sessions or sender keys
+//                                              (our companion's old session cannot reach it: a msg on it is
+//                                              undecryptable); <notification type="encrypt" from=<contact>>
+//                                              <identity/> to our companions -> {pn, lid, devices, notified}
 //   POST message {from, device?:0, chat?:<group>, addressing?:"pn"|"lid" (default pn; in groups
 //                 the group's mode), id?, t?, push_name?,
 //                 message:{WAProto Message as JSON}, garbage?:false|"once"|"always", conn?}
@@ -1090,6 +1109,24 @@ export class MockServer {
         return live.length
     }
 
+    // Who made a group change: `author` (a member's phone) or our own phone
+    // (we are the group's admin), in the group's addressing mode.
+    groupAuthor(g, body) {
+        const lid = g.addressingMode === 'lid'
+        if (body.author !== undefined) {
+            const c = this.world.requireContact(String(body.author))
+            return lid ? `${c.lid}@lid` : `${c.phone}@s.whatsapp.net`
+        }
+        const me = this.messaging.ourPhoneOf(body)
+        return lid ? `${this.lidFor(me)}@lid` : `${me}@s.whatsapp.net`
+    }
+
+    // <notification type="w:gp2" from=<group> participant=<author>> with the changes.
+    groupNotification(g, body, changes) {
+        return { tag: 'notification', attrs: { from: g.jid, id: this.iqId(), t: String(this.nowSeconds()), type: 'w:gp2', participant: this.groupAuthor(g, body),
+            ...(g.addressingMode === 'lid' ? { addressing_mode: 'lid' } : {}) }, content: changes }
+    }
+
     // <notification type="devices"> for a contact's changed device list:
     // one <add>/<remove> per device, each with the new list's hash.
     devicesNotification(c, before, after) {
@@ -1342,6 +1379,28 @@ export class MockServer {
             case 'group': {
                 const g = this.world.addGroup(body)
                 return reply(200, { jid: g.jid })
+            }
+            case 'group-subject': {
+                const g = this.world.renameGroup(body.jid, body.subject)
+                const sent = this.sendToOurs(body, this.groupNotification(g, body, [{ tag: 'subject', attrs: { subject: g.subject, s_t: String(g.subjectTs), s_o: this.groupAuthor(g, body) } }]))
+                return reply(200, { jid: g.jid, subject: g.subject, notified: sent })
+            }
+            case 'group-participants': {
+                const g = this.world.requireGroup(body.jid)
+                const { added, removed } = this.world.changeParticipants(g.jid, { add: body.add ?? [], remove: body.remove ?? [] })
+                const changes = []
+                if (removed.length) changes.push({ tag: 'remove', attrs: {}, content: removed.map(p => this.world.changeParticipant(g, p)) })
+                if (added.length) changes.push({ tag: 'add', attrs: {}, content: added.map(p => this.world.changeParticipant(g, p)) })
+                const sent = this.sendToOurs(body, this.groupNotification(g, body, changes))
+                return reply(200, { jid: g.jid, added, removed, participants: g.participants, notified: sent })
+            }
+            case 'new-identity': {
+                const c = this.world.newIdentity(body.phone)
+                if (body.addressing !== undefined && !['lid', 'pn'].includes(body.addressing)) throw new HttpError(400, 'addressing: lid or pn')
+                const from = body.addressing === 'pn' ? `${c.phone}@s.whatsapp.net` : `${c.lid}@lid`
+                const sent = body.notify === false ? 0 : this.sendToOurs(body, { tag: 'notification', attrs: { from, id: this.iqId(), t: String(this.nowSeconds()), type: 'encrypt' },
+                    content: [{ tag: 'identity', attrs: {} }] })
+                return reply(200, { pn: `${c.phone}@s.whatsapp.net`, lid: `${c.lid}@lid`, devices: [...c.devices.keys()], notified: sent })
             }
             case 'message':
                 return reply(200, await this.messaging.fromWorld(body))

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "wa/message/receipts.hpp"
+#include "wa/message/group_info.hpp"
 
 namespace chatwoot::wa::message {
 namespace {
@@ -155,6 +156,121 @@ TEST(MessageReceipts, Notifications)
                      .ok());
     EXPECT_TRUE(std::holds_alternative<OtherNotification>(
         *parse_notification(Node("notification", {{"type", {"picture"}}}))));
+}
+
+Node gp2(std::string from, Children changes)
+{
+    return Node("notification", {{"type", {"w:gp2"}}, {"from", {std::move(from)}},
+                                 {"participant", {"15550001111:3@s.whatsapp.net"}}, {"id", {"N1"}}},
+                std::move(changes));
+}
+
+Node participant(std::string jid)
+{
+    return Node("participant", {{"jid", {std::move(jid)}}});
+}
+
+TEST(MessageReceipts, GroupChangeNamesWhatChanged)
+{
+    auto r = parse_notification(gp2("120363000000000001@g.us",
+        Children{Node("remove", {}, Children{participant("15550002222@s.whatsapp.net"),
+                                             participant("444555@lid")}),
+                 Node("add", {}, Children{participant("15550003333:0@s.whatsapp.net")}),
+                 Node("subject", {{"subject", {"Ops — night"}}, {"s_t", {"1700000000"}}}),
+                 Node("remove", {}, Children{participant("15550006666@s.whatsapp.net")}),
+                 Node("not_announcement"), Node("ephemeral", {{"expiration", {"86400"}}})}));
+    ASSERT_TRUE(r.ok()) << r.error().detail;
+    auto* g = std::get_if<GroupChanged>(&*r);
+    ASSERT_NE(g, nullptr);
+    using K = GroupChanged::Kind;
+    EXPECT_EQ(g->group.to_string(), "120363000000000001@g.us");
+    EXPECT_EQ(g->author->to_string(), "15550001111@s.whatsapp.net");
+    EXPECT_EQ(g->kinds, (std::vector<K>{K::remove, K::add, K::subject, K::settings, K::ephemeral}));
+    ASSERT_EQ(g->gone.size(), 3u);
+    EXPECT_EQ(g->gone[1].to_string(), "444555@lid");
+    ASSERT_EQ(g->added.size(), 1u);
+    EXPECT_EQ(g->added[0].to_string(), "15550003333@s.whatsapp.net");
+    EXPECT_EQ(g->subject, std::optional<std::string>("Ops — night"));
+    EXPECT_TRUE(g->members_went());
+
+    // A new subject alone: nobody went, so our sender key may stay.
+    auto s = parse_notification(gp2("120363000000000001@g.us",
+                                    Children{Node("subject", {{"subject", {"Renamed"}}})}));
+    ASSERT_TRUE(s.ok());
+    EXPECT_FALSE(std::get<GroupChanged>(*s).members_went());
+    EXPECT_EQ(std::get<GroupChanged>(*s).subject, std::optional<std::string>("Renamed"));
+
+    // leave and modify take members away too; promote does not.
+    for (const char* tag : {"leave", "modify"}) {
+        auto l = parse_notification(gp2("120363000000000001@g.us",
+            Children{Node(tag, {}, Children{participant("15550002222@s.whatsapp.net")})}));
+        ASSERT_TRUE(l.ok()) << tag;
+        EXPECT_TRUE(std::get<GroupChanged>(*l).members_went()) << tag;
+    }
+    auto p = parse_notification(gp2("120363000000000001@g.us",
+        Children{Node("promote", {}, Children{participant("15550002222@s.whatsapp.net")})}));
+    ASSERT_TRUE(p.ok());
+    EXPECT_FALSE(std::get<GroupChanged>(*p).members_went());
+    EXPECT_EQ(std::get<GroupChanged>(*p).kinds, (std::vector<K>{K::promote}));
+}
+
+TEST(MessageReceipts, GroupChangeToleratesUnknownChildren)
+{
+    auto r = parse_notification(gp2("120363000000000001@g.us",
+        Children{Node("created_membership_requests", {}, Children{Node("requested_user")}),
+                 Node("some_future_change", {{"x", {"y"}}}, Bytes{1, 2, 3})}));
+    ASSERT_TRUE(r.ok()) << r.error().detail;
+    EXPECT_EQ(std::get<GroupChanged>(*r).kinds, (std::vector<GroupChanged::Kind>{GroupChanged::Kind::other}));
+    EXPECT_FALSE(std::get<GroupChanged>(*r).members_went());
+}
+
+TEST(MessageReceipts, GroupChangeRefusesMalformedAndOversize)
+{
+    auto refused = [](const Node& n, Errc code) {
+        auto r = parse_notification(n);
+        if (r.ok()) return ::testing::AssertionFailure() << "accepted";
+        if (r.error().code != code) return ::testing::AssertionFailure() << r.error().detail;
+        return ::testing::AssertionSuccess();
+    };
+    // from not a group, or absent
+    EXPECT_TRUE(refused(gp2("15550001111@s.whatsapp.net", Children{Node("subject", {{"subject", {"x"}}})}),
+                        Errc::malformed));
+    EXPECT_TRUE(refused(Node("notification", {{"type", {"w:gp2"}}}, Children{Node("subject")}),
+                        Errc::malformed));
+    // no change at all
+    EXPECT_TRUE(refused(gp2("120363000000000001@g.us", Children{}), Errc::malformed));
+    EXPECT_TRUE(refused(Node("notification", {{"type", {"w:gp2"}}, {"from", {"1203@g.us"}}}),
+                        Errc::malformed));
+    // <subject> without its attribute; a participant that is not a user
+    EXPECT_TRUE(refused(gp2("1203@g.us", Children{Node("subject")}), Errc::malformed));
+    EXPECT_TRUE(refused(gp2("1203@g.us", Children{Node("remove", {}, Children{participant("1203@g.us")})}),
+                        Errc::malformed));
+    EXPECT_TRUE(refused(gp2("1203@g.us", Children{Node("add", {}, Children{Node("participant")})}),
+                        Errc::malformed));
+    // a subject over the bound
+    EXPECT_TRUE(refused(gp2("1203@g.us", Children{Node("subject", {{"subject", {std::string(kMaxGroupSubject + 1, 'a')}}})}),
+                        Errc::too_large));
+    // too many changes, too many participants in one
+    Children many;
+    for (std::size_t i = 0; i <= kMaxGroupChanges; ++i) many.push_back(Node("promote"));
+    EXPECT_TRUE(refused(gp2("1203@g.us", std::move(many)), Errc::too_large));
+    Children crowd;
+    for (std::size_t i = 0; i <= kMaxGroupChangeParticipants; ++i)
+        crowd.push_back(participant(std::to_string(15550000000 + i) + "@s.whatsapp.net"));
+    EXPECT_TRUE(refused(gp2("1203@g.us", Children{Node("add", {}, std::move(crowd))}), Errc::too_large));
+    // the bound itself is fine
+    EXPECT_TRUE(parse_notification(gp2("1203@g.us", Children{Node("subject", {{"subject", {std::string(kMaxGroupSubject, 'a')}}})})).ok());
+}
+
+TEST(MessageReceipts, IdentityChangeNamesTheUser)
+{
+    auto r = parse_notification(Node("notification", {{"type", {"encrypt"}}, {"from", {"222333:4@lid"}}},
+                                     Children{Node("identity")}));
+    ASSERT_TRUE(r.ok()) << r.error().detail;
+    EXPECT_EQ(std::get<IdentityChanged>(*r).user.to_string(), "222333@lid");
+    EXPECT_FALSE(parse_notification(Node("notification", {{"type", {"encrypt"}}, {"from", {"1203@g.us"}}},
+                                         Children{Node("identity")}))
+                     .ok());
 }
 
 }  // namespace

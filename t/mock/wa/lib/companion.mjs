@@ -200,7 +200,8 @@ export class Companion {
     }
 
     // A group message: SKDM to every device lacking our sender key, then one skmsg.
-    async sendGroup(group, message, { id = `3EB0${crypto.randomBytes(8).toString('hex').toUpperCase()}`, spoil = null } = {}) {
+    // renew: a new sender key first (as after a member left), sent to every member.
+    async sendGroup(group, message, { id = `3EB0${crypto.randomBytes(8).toString('hex').toUpperCase()}`, spoil = null, renew = false } = {}) {
         const info = await this.iq({ xmlns: 'w:g2', type: 'get', to: group }, [leaf('query', undefined, { request: 'interactive' })])
         const g = child(info, 'group')
         const mode = g.attrs.addressing_mode
@@ -210,6 +211,10 @@ export class Companion {
         const others = all.filter(j => j !== self)
         const senderAddr = signalAddress(self)
         this.skHolders ??= new Map()
+        if (renew) {
+            this.party.forgetSenderKey(group, senderAddr)
+            this.skHolders.delete(group)
+        }
         const had = this.skHolders.get(group) ?? new Set()
         const need = others.filter(j => !had.has(j))
         await this.startSessions(need)

@@ -784,6 +784,22 @@ export class Messaging {
             results.push({ jid, key: k, enc: encType, message: messageJson(message) })
             outRec.devices.push(jid)
         }
+        // A member that left still has the sender key we gave it: what we
+        // send after that must not open with it (our key renewed).
+        if (group && skEnc && group.former?.size) {
+            for (const phone of group.former) {
+                const c = this.world.contacts.get(phone)
+                for (const d of c?.devices.values() ?? []) {
+                    const sender = { name: signalAddress(senderJid).name, device: ourDev }
+                    if (!d.party.hasSenderKey(group.jid, sender)) continue
+                    const jid = deviceJid(group.addressingMode === 'lid' ? c.lid : c.phone, d.id, group.addressingMode === 'lid' ? LID : PN)
+                    try {
+                        await d.party.groupDecrypt(group.jid, sender, bytesOf(skEnc))
+                        this.emit({ type: 'leaked', conn: conn.id, id: a.id, to: jid, chat: group.jid })
+                    } catch { /* the renewed key: it cannot read this */ }
+                }
+            }
+        }
         // Keyed by "phone:device": a device is one device under its PN and its
         // LID alike (the client answers a PN-named retry under the LID).
         // `to` is the device as the chat addresses it.

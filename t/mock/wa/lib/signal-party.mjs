@@ -155,6 +155,11 @@ export class SignalParty {
         return !!r && !r.isEmpty()
     }
 
+    // A new sender key next time (a member left): the old one is dropped.
+    forgetSenderKey(group, sender) {
+        return this.senderKeys.delete(new G.SenderKeyName(group, toAddress(sender)).toString())
+    }
+
     async groupDecrypt(group, sender, bytes) {
         return Buffer.from(await new G.GroupCipher(this.store, new G.SenderKeyName(group, toAddress(sender))).decrypt(Buffer.from(bytes)))
     }

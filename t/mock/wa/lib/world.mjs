@@ -166,6 +166,61 @@ export class World {
 
     group(jid) { return this.groups.get(jid) ?? null }
 
+    requireGroup(jid) {
+        const g = this.group(String(jid ?? ''))
+        if (!g) throw new WorldError(`no group ${jid}`)
+        return g
+    }
+
+    renameGroup(jid, subject) {
+        const g = this.requireGroup(jid)
+        if (typeof subject !== 'string' || !subject || Buffer.byteLength(subject) > 1024) throw new WorldError('subject: 1..1024 bytes')
+        g.subject = subject
+        g.subjectTs = this.mock.nowSeconds()
+        return g
+    }
+
+    // Members in and out; -> { added, removed } (phones actually changed).
+    // A removed member keeps what its devices had (our old sender key
+    // among it): `former` remembers them, so that the message path can
+    // check that they cannot read what we send after they left.
+    changeParticipants(jid, { add = [], remove = [] }) {
+        const g = this.requireGroup(jid)
+        if (!Array.isArray(add) || !Array.isArray(remove)) throw new WorldError('add, remove: lists of phone numbers')
+        for (const p of [...add, ...remove]) this.requireContact(String(p))
+        const added = add.map(String).filter(p => !g.participants.includes(p))
+        const removed = remove.map(String).filter(p => g.participants.includes(p))
+        if (!added.length && !removed.length) throw new WorldError('nothing changes: add non-members, remove members')
+        g.participants = [...g.participants.filter(p => !removed.includes(p)), ...added]
+        g.former ??= new Set()
+        for (const p of removed) g.former.add(p)
+        for (const p of added) g.former.delete(p)
+        return { added, removed }
+    }
+
+    // A reinstall: every device of the contact gets a new identity key, a
+    // new registration and fresh pre-keys; its sessions and sender keys are
+    // gone.  The device list stays as it was.
+    newIdentity(phone) {
+        const c = this.requireContact(String(phone ?? ''))
+        for (const d of c.devices.values()) {
+            d.party = new SignalParty()
+            if (d.id !== 0) d.identity = this.signDevice(c.account, d.party, d.keyIndex)
+        }
+        for (const g of this.groups.values())
+            for (const holders of g.companionSkHolders?.values() ?? [])
+                for (const k of [...holders]) if (k.startsWith(`${c.phone}:`)) holders.delete(k)
+        return c
+    }
+
+    // The <participant> of a w:gp2 change, in the group's addressing mode.
+    changeParticipant(g, phone) {
+        const c = this.contacts.get(phone)
+        return g.addressingMode === 'lid'
+            ? leaf('participant', undefined, { jid: `${c.lid}@lid`, phone_number: `${c.phone}@${PN}` })
+            : leaf('participant', undefined, { jid: `${c.phone}@${PN}`, lid: `${c.lid}@lid` })
+    }
+
     // Every device a message to `chat` fans out to, as { user, device, server, owner }:
     // owner 'contact' (with `contact`), 'phone' (our phone) or 'companion'.
     // Hosted devices are left out of groups (waweb.md 1.15).
