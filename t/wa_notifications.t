@@ -23,7 +23,7 @@ use lib 't/lib';
 use ChatwootTest;
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::Payloads qw(message_created);
+use ChatwootTest::Payloads qw(message_created for_chat);
 use JSON::PP;
 use Test::More;
 
@@ -44,13 +44,6 @@ my $lid_user = sub { (my $u = $_[0]) =~ s/\@lid$//; $u };
 my @ana = ($ana->{lid}, $lid_user->($ana->{lid}) . ":2\@lid");
 my @cy = ($cy->{lid}, $lid_user->($cy->{lid}) . ":4\@lid");
 
-sub for_chat {
-    my ($body, $chat) = @_;
-    my $m = $JSON->decode($body);
-    $m->{conversation}{contact_inbox}{source_id} = $chat;
-    $m->{conversation}{meta}{sender}{identifier} = $chat;
-    return $JSON->encode($m);
-}
 sub outbox_state {
     my ($message_id) = @_;
     return $t->sql(qq{SELECT state FROM outbox WHERE chatwoot_message_id = $message_id})->[0][0] // '';

@@ -13,7 +13,7 @@ use warnings;
 use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::Payloads qw(message_created message_updated);
+use ChatwootTest::Payloads qw(message_created message_updated for_chat);
 use JSON::PP qw(encode_json);
 use Mojo::UserAgent;
 use Test::More;
@@ -29,14 +29,6 @@ my $ana = $wa->wa_contact('4915100000001', devices => [0, 2], name => 'Ana');
 (my $ana_lid = $ana->{lid}) =~ s/\@lid$//;
 my @ana_devices = ($ana->{lid}, "$ana_lid:2\@lid");
 
-# A webhook body for a conversation whose contact is `chat` (a JID).
-sub for_chat {
-    my ($body, $chat) = @_;
-    my $m = $JSON->decode($body);
-    $m->{conversation}{contact_inbox}{source_id} = $chat;
-    $m->{conversation}{meta}{sender}{identifier} = $chat;
-    return $JSON->encode($m);
-}
 sub webhook_ok {
     my ($body, $what) = @_;
     my ($code, undef, $why) = $t->webhook($port, $body);

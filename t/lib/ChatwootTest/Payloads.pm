@@ -10,7 +10,7 @@ use warnings;
 use Exporter qw(import);
 use JSON::PP;
 
-our @EXPORT_OK = qw(message_created message_updated status_changed typing);
+our @EXPORT_OK = qw(message_created message_updated status_changed typing for_chat);
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
@@ -81,6 +81,17 @@ sub _message {
     );
     $m{attachments} = $o{attachments} if $o{attachments};
     return _wire($JSON->encode(\%m));
+}
+
+# A body made for the conversation whose contact is `chat` (a WhatsApp
+# JID): Chatwoot names a reply's chat by the contact's source_id.
+sub for_chat {
+    my ($body, $chat) = @_;
+    my $json = JSON::PP->new->canonical->utf8;
+    my $m = $json->decode($body);
+    $m->{conversation}{contact_inbox}{source_id} = $chat;
+    $m->{conversation}{meta}{sender}{identifier} = $chat;
+    return $json->encode($m);
 }
 
 sub message_created { _message('message_created', @_) }
