@@ -75,6 +75,12 @@ HmacSha256::HmacSha256(ByteView key) : impl_(std::make_unique<Impl>())
         detail::openssl_fatal("EVP_MAC_init(HMAC-SHA256)");
 }
 
+void HmacSha256::rekey(ByteView key)
+{
+    if (EVP_MAC_init(impl_->ctx.get(), key_ptr(key), key.size(), nullptr) != 1)
+        detail::openssl_fatal("EVP_MAC_init(HMAC-SHA256)");
+}
+
 HmacSha256::~HmacSha256() = default;
 HmacSha256::HmacSha256(HmacSha256&&) noexcept = default;
 HmacSha256& HmacSha256::operator=(HmacSha256&&) noexcept = default;

@@ -24,6 +24,10 @@ public:
     void update(ByteView data);
     // Returns the MAC and starts over with the same key.
     Digest32 finish();
+    // Starts over with another key: what a new object would do, without
+    // making the OpenSSL context anew (libsignal asks for thousands of
+    // short MACs, each under its own key).
+    void rekey(ByteView key);
 
 private:
     struct Impl;

@@ -4,6 +4,7 @@
 
 #include <new>
 #include <optional>
+#include <vector>
 
 #include "wa/crypto/aes_detail.hpp"
 #include "wa/crypto/hash.hpp"
@@ -29,10 +30,25 @@ int buffer_out(signal_buffer** output, ByteView data)
     return 0;
 }
 
+// HMAC contexts libsignal is done with, kept for its next ones: it makes
+// one per HKDF step and per message key (a group record derives every
+// skipped key again on each load), and making and freeing OpenSSL's
+// context each time was a sixth of a decryption.  Per thread, and few.
+constexpr std::size_t kSpareHmacs = 8;
+thread_local std::vector<std::unique_ptr<HmacSha256>> spare_hmacs;
+
 int hmac_init(void** hmac_context, const uint8_t* key, size_t key_len, void*)
 {
     try {
-        *hmac_context = std::make_unique<HmacSha256>(ByteView(key, key_len)).release();
+        const ByteView k(key, key_len);
+        if (!spare_hmacs.empty()) {
+            std::unique_ptr<HmacSha256> h = std::move(spare_hmacs.back());
+            spare_hmacs.pop_back();
+            h->rekey(k);
+            *hmac_context = h.release();
+            return 0;
+        }
+        *hmac_context = std::make_unique<HmacSha256>(k).release();
         return 0;
     } catch (const std::bad_alloc&) {
         return SG_ERR_NOMEM;
@@ -54,6 +70,13 @@ int hmac_final(void* hmac_context, signal_buffer** output, void*)
 void hmac_cleanup(void* hmac_context, void*)
 {
     std::unique_ptr<HmacSha256> owned(static_cast<HmacSha256*>(hmac_context));
+    if (owned && spare_hmacs.size() < kSpareHmacs) {
+        try {
+            spare_hmacs.push_back(std::move(owned));
+        } catch (...) {
+            // No room: it is simply freed.
+        }
+    }
 }
 
 int sha512_init(void** digest_context, void*)
