@@ -179,8 +179,8 @@ TEST(MediaDecryptor, WrongPlainHash)
     Bytes wrong = v.sha;
     wrong[0] ^= 0x01;
     const std::uint64_t len = vector_plaintext().size();
-    Outcome o = run(v, v.blob, {.file_enc_sha256 = v.enc_sha, .file_sha256 = wrong, .file_length = len},
-                    {50});
+    Outcome o = run(
+        v, v.blob, {.file_enc_sha256 = v.enc_sha, .file_sha256 = wrong, .file_length = len}, {50});
     ASSERT_FALSE(o.digests.ok());
     EXPECT_EQ(o.digests.error().code, Errc::bad_mac);
     EXPECT_EQ(o.fault, MediaFault::plain_hash);
