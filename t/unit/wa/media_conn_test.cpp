@@ -1,8 +1,10 @@
 // The media_conn IQ: the query's shape, the answer parsed into auth, ttls
-// and hosts, and each way a hostile answer could put something other than
+// and hosts (Baileys' encodings from media_vectors.json among them), and each way a hostile answer could put something other than
 // a bare host name into the URLs the helper fetches.
 #include <gtest/gtest.h>
 
+#include "media_vectors.hpp"
+#include "wa/binary/decoder.hpp"
 #include "wa/binary/encoder.hpp"
 #include "wa/media/media_conn.hpp"
 
@@ -69,6 +71,26 @@ TEST(MediaConnParse, TypicalAnswer)
     EXPECT_EQ(mc->max_buckets, 12u);
     EXPECT_EQ(mc->hosts,
               (std::vector<std::string>{"mmg.whatsapp.net", "media-fra5-1.cdn.whatsapp.net"}));
+}
+
+TEST(MediaConnParse, BaileysEncodedAnswers)
+{
+    const auto& doc = test::media_vectors();
+    ASSERT_TRUE(doc.HasMember("media_conn")) << "cannot read " MEDIA_VECTORS_FILE;
+    ASSERT_EQ(doc["media_conn"].Size(), 2u);
+    for (const auto& v : doc["media_conn"].GetArray()) {
+        auto node = binary::decode(test::media_hex(v, "encoded"));
+        ASSERT_TRUE(node.ok()) << node.error().detail;
+        auto mc = parse_media_conn(*node);
+        ASSERT_TRUE(mc.ok()) << mc.error().detail;
+        EXPECT_EQ(mc->auth, test::media_str(v, "auth"));
+        EXPECT_EQ(mc->ttl, v["ttl"].GetUint());
+        EXPECT_EQ(mc->auth_ttl, v["auth_ttl"].GetUint());
+        EXPECT_EQ(mc->max_buckets, v["max_buckets"].GetUint());
+        std::vector<std::string> hosts;
+        for (const auto& h : v["hosts"].GetArray()) hosts.emplace_back(h.GetString());
+        EXPECT_EQ(mc->hosts, hosts);
+    }
 }
 
 TEST(MediaConnParse, OptionalsPortsCaseRepeatsAndOtherChildren)

@@ -1,17 +1,15 @@
-// Media retry against t/unit/wa/media_retry_vectors.json, written by
-// t/mock/wa/gen-media-retry-vectors.mjs with npm baileys: our retry key is
+// Media retry against t/unit/wa/media_vectors.json, written by
+// t/mock/wa/gen-media-vectors.mjs with npm baileys: our retry key is
 // Baileys' (its HKDF is whatsapp-rust-bridge's), our <receipt> encodes to
 // the bytes of the one its encryptMediaRetryRequest built, given the IV it
 // drew (the ciphertext byte for byte); the <notification>s it encoded
 // decode, parse and decrypt to the results it put in; then the refusals:
 // wrong key, wrong id, altered bytes, bad shapes, a hostile direct path.
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "media_vectors.hpp"
 #include "wa/binary/decoder.hpp"
 #include "wa/binary/encoder.hpp"
 #include "wa/crypto/aes.hpp"
@@ -25,30 +23,19 @@ namespace {
 using binary::Jid;
 using binary::Node;
 
-const rapidjson::Document& doc()
+const rapidjson::Value& doc()
 {
-    static const rapidjson::Document d = [] {
-        std::ifstream in(MEDIA_RETRY_VECTORS_FILE, std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        rapidjson::Document parsed;
-        parsed.Parse(text.str().c_str());
-        return parsed;
-    }();
-    return d;
+    return test::media_vectors();
 }
 
 std::string str(const rapidjson::Value& v, const char* key)
 {
-    EXPECT_TRUE(v.HasMember(key) && v[key].IsString()) << key;
-    return v.HasMember(key) && v[key].IsString() ? std::string(v[key].GetString()) : "";
+    return test::media_str(v, key);
 }
 
 Bytes hex(const rapidjson::Value& v, const char* key)
 {
-    auto b = from_hex(str(v, key));
-    EXPECT_TRUE(b.has_value()) << key;
-    return b.value_or(Bytes{});
+    return test::media_hex(v, key);
 }
 
 Bytes media_key()
@@ -65,7 +52,8 @@ Jid jid(std::string_view text)
 
 TEST(MediaRetryVectors, FileIsThere)
 {
-    ASSERT_TRUE(doc().IsObject()) << "cannot read " MEDIA_RETRY_VECTORS_FILE;
+    ASSERT_TRUE(doc().IsObject()) << "cannot read " MEDIA_VECTORS_FILE;
+    ASSERT_TRUE(doc().HasMember("receipts"));
     EXPECT_EQ(doc()["receipts"].Size(), 3u);
     EXPECT_EQ(doc()["notifications"].Size(), 7u);
     EXPECT_EQ(str(doc(), "info"), media_retry_info);

@@ -1,12 +1,16 @@
-// Media retry vectors from npm baileys (an independent implementation):
-// the retry key, the encrypted ServerErrorReceipt and the whole <receipt>
+// Media vectors from npm baileys (an independent implementation) for what
+// src/wa/media reads and writes besides the file cipher (whose vectors are
+// in vectors.json): media_conn answers as its binary encoder writes them,
+// and for media retry the retry key, the encrypted ServerErrorReceipt and the whole <receipt>
 // its encryptMediaRetryRequest builds (encoded with its binary encoder),
 // and MediaRetryNotification answers encrypted with its AES-GCM and
 // protobuf code, as <notification> nodes it encodes, each checked with its
 // own decodeMediaRetryNode / decryptMediaRetryData before it is written.
-// t/unit/wa/media_retry_test.cpp reads the file and must match byte for byte.
+// t/unit/wa/media_retry_test.cpp and media_conn_test.cpp read the file and
+// must match byte for byte; t/fuzz/make-corpus.mjs seeds the media_conn and
+// media_retry fuzzers from it.
 //
-// Run:  node t/mock/wa/gen-media-retry-vectors.mjs > t/unit/wa/media_retry_vectors.json
+// Run:  node t/mock/wa/gen-media-vectors.mjs > t/unit/wa/media_vectors.json
 // The receipts' IVs come from Baileys' own randomBytes, so they change on
 // every run; everything else is fixed.
 import assert from 'node:assert/strict'
@@ -86,6 +90,27 @@ for (const code of [2, 3]) {
   assert.ok(ev.error)
   out.notifications.push({ name: 'error_node_' + code, id: keys[0].id, error_code: code, encoded: hex(encoded),
     status_code: ev.error.output.statusCode })
+}
+
+// media_conn answers, as Baileys' refreshMediaConn reads them: a typical
+// one, and one with the extra attributes and children real answers carry.
+out.media_conn = []
+const conns = [
+  { attrs: { auth: 'AbC-123_x/y+z==', ttl: '300', auth_ttl: '21600', max_buckets: '12' },
+    hosts: [{ hostname: 'mmg.whatsapp.net' }, { hostname: 'media-fra5-1.cdn.whatsapp.net' }] },
+  { attrs: { auth: 'token', ttl: '60' },
+    hosts: [{ hostname: '127.0.0.1:8443', type: 'primary' }, { hostname: 'mmg.whatsapp.net', type: 'fallback', class: 'pop' }] },
+]
+for (const c of conns) {
+  const node = { tag: 'iq', attrs: { from: 's.whatsapp.net', id: '1234.5678-9', type: 'result' },
+    content: [{ tag: 'media_conn', attrs: c.attrs, content: c.hosts.map(h => ({ tag: 'host', attrs: h })) }] }
+  const encoded = B.encodeBinaryNode(node)
+  const back = await B.decodeBinaryNode(encoded)
+  const mc = B.getBinaryNodeChild(back, 'media_conn')
+  assert.equal(mc.attrs.auth, c.attrs.auth)
+  out.media_conn.push({ encoded: hex(encoded), auth: c.attrs.auth, ttl: +c.attrs.ttl,
+    auth_ttl: +(c.attrs.auth_ttl ?? 0), max_buckets: +(c.attrs.max_buckets ?? 0),
+    hosts: B.getBinaryNodeChildren(mc, 'host').map(h => h.attrs.hostname) })
 }
 
 process.stdout.write(JSON.stringify(out, null, 1) + '\n')
