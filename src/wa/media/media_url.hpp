@@ -34,9 +34,10 @@ std::string media_token(ByteView file_enc_sha256);
 Result<std::string> upload_url(std::string_view host, MediaType type, ByteView file_enc_sha256,
                                std::string_view auth);
 
-// Whether `path` may follow a host in a URL: it starts with one '/' (not
-// "//", so it cannot name another host), is printable ASCII without space,
-// '@', '\\' or '#', and is at most kMaxDirectPath bytes.  Errc::malformed
+// Whether `path` may follow a host in a URL: it starts with '/', has no
+// "//" anywhere (at the start it would name another host; WhatsApp's paths
+// never hold one), is printable ASCII without space, '@', '\\' or '#', and
+// is at most kMaxDirectPath bytes.  Errc::malformed
 // (too_large for the length) with the reason.
 Status check_direct_path(std::string_view path);
 

@@ -1,6 +1,7 @@
 // The media_conn IQ: the query's shape, the answer parsed into auth, ttls
-// and hosts (Baileys' encodings from media_vectors.json among them), and each way a hostile answer could put something other than
-// a bare host name into the URLs the helper fetches.
+// and hosts (Baileys' encodings from media_vectors.json among them), and
+// each way a hostile answer could put something other than a bare host
+// name into the URLs the helper fetches.
 #include <gtest/gtest.h>
 
 #include "media_vectors.hpp"

@@ -66,7 +66,8 @@ TEST(MediaUrl, Download)
 TEST(MediaUrl, DirectPathMustStayOnTheHost)
 {
     for (std::string_view bad :
-         {"", "v/t62/x.enc", "//evil.com/x", "https://evil.com/x", "/x@evil.com", "/x y",
+         {"", "v/t62/x.enc", "//evil.com/x", "/x//y", "/x?u=https://evil.com",
+          "https://evil.com/x", "/x@evil.com", "/x y",
           "/x\r\nHost: evil.com", "/x\n", "/x\t", "/x#frag", "/x\\..\\y", "/\x7f",
           "/caf\xc3\xa9"}) {
         SCOPED_TRACE(bad);
