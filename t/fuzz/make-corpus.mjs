@@ -5,6 +5,10 @@
 //   corpus/passkey_json/ the pasted assertions of passkey_vectors.json
 //                        (byte 0), its options (byte 1) and base64url texts
 //                        (byte 2): the target's selector, then the text
+//   corpus/media_conn/   media_vectors.json's media_conn answers (byte 0),
+//                        hosts (1), direct paths (2) and urls (3)
+//   corpus/media_retry/  media_vectors.json's notifications (byte 0) and
+//                        their IV || ciphertext (byte 1)
 // Run: node t/fuzz/make-corpus.mjs   (after regenerating either file)
 import fs from 'node:fs'
 import path from 'node:path'
@@ -37,3 +41,25 @@ passkey.assertions.cases.forEach((c, i) => seed(`assertion-${String(i).padStart(
 seed('options.json', 1, passkey.assertions.options_json)
 ;['', 'Zg', 'Zm8=', 'Zm9vYmFy', '-_-_', passkey.ceremony.ref].forEach((t, i) => seed(`base64url-${i}.txt`, 2, t))
 console.error(`make-corpus: ${passkey.assertions.cases.length + 7} seeds in ${pkDir}`)
+
+// The media fuzzers, from media_vectors.json (gen-media-vectors.mjs).
+const media = JSON.parse(fs.readFileSync(path.join(here, '../unit/wa/media_vectors.json'), 'utf8'))
+const seeds = (name, list) => {
+  const d = path.join(here, 'corpus', name)
+  fs.rmSync(d, { recursive: true, force: true })
+  fs.mkdirSync(d, { recursive: true })
+  list.forEach(([file, selector, bytes]) => fs.writeFileSync(path.join(d, file), Buffer.concat([Buffer.from([selector]), Buffer.from(bytes)])))
+  console.error(`make-corpus: ${list.length} seeds in ${d}`)
+}
+const retryDirectPath = media.notifications.find(n => n.direct_path).direct_path
+seeds('media_conn', [
+  ...media.media_conn.map((m, i) => [`answer-${i}.bin`, 0, Buffer.from(m.encoded, 'hex')]),
+  ...media.media_conn.flatMap(m => m.hosts).map((h, i) => [`host-${i}.txt`, 1, h]),
+  ['path-0.txt', 2, retryDirectPath],
+  ['url-0.txt', 3, 'https://mmg.whatsapp.net' + retryDirectPath],
+  ['url-1.txt', 3, 'https://127.0.0.1:8443/m/1.enc?x=1'],
+])
+seeds('media_retry', [
+  ...media.notifications.map(n => [`notification-${n.name}.bin`, 0, Buffer.from(n.encoded, 'hex')]),
+  ...media.notifications.filter(n => n.ciphertext).map(n => [`sealed-${n.name}.bin`, 1, Buffer.from(n.iv + n.ciphertext, 'hex')]),
+])
