@@ -55,6 +55,7 @@ struct WaMedia {
     std::string url;
     std::string mimetype;
     std::string file_name;
+    std::string caption;          // the text once the file is there
 
     bool operator==(const WaMedia&) const = default;
 };

@@ -104,7 +104,8 @@ bool read_media(const rapidjson::Value& doc, std::optional<WaMedia>* out, std::s
         || !read_string(v, "direct_path", false, kMaxPath, &m.direct_path, error)
         || !read_string(v, "url", false, kMaxPath, &m.url, error)
         || !read_string(v, "mime", false, 256, &m.mimetype, error)
-        || !read_string(v, "name", false, 1024, &m.file_name, error))
+        || !read_string(v, "name", false, 1024, &m.file_name, error)
+        || !read_string(v, "caption", false, kMaxText, &m.caption, error))
     {
         return false;
     }
@@ -339,6 +340,7 @@ std::string to_json(const WaMessage& m)
         if (!d.url.empty()) str("url", d.url);
         if (!d.mimetype.empty()) str("mime", d.mimetype);
         if (!d.file_name.empty()) str("name", d.file_name);
+        if (!d.caption.empty()) str("caption", d.caption);
         w.EndObject();
     }
     w.EndObject();

@@ -157,7 +157,7 @@ TEST(WaMessageJson, MediaToFetchSurvivesTheRow)
     m.sender = m.chat;
     m.text = "the caption";
     m.media = WaMedia{"document", std::string(32, '\x01'), std::string(32, '\xfe'), "", 70000,
-                      "/v/t62.7119-24/x.enc?ccb=11-4", "", "application/pdf", "report.pdf"};
+                      "/v/t62.7119-24/x.enc?ccb=11-4", "", "application/pdf", "report.pdf", "the caption"};
     const std::string json = to_json(m);
     EXPECT_NE(json.find(R"("key":"0101)"), std::string::npos) << json;
     EXPECT_EQ(json.find("enc_sha256"), std::string::npos) << "an absent hash is left out";
