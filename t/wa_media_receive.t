@@ -167,6 +167,10 @@ $wa->media_serve(mode => 'truncate');
        'a body cut off is fetched again whole, nothing partial kept');
 }
 
+# --- media_conn: asked once, kept for its ttl ------------------------------
+is(scalar @{$wa->events(type => 'media-conn')}, 1,
+   'media_conn asked once for all the downloads so far (kept for its ttl)');
+
 # --- a helper killed while the download cannot succeed ---------------------
 # Every download fails for a while: the row is filed (and receipted), the
 # file is not there; the helper is killed, and the next one fetches it from
