@@ -180,6 +180,9 @@ bool ChatForwarder::start_next(const std::string& chat)
         } else {
             message->text = "[" + media_failure_note(outcome, media_max_) + "]"
                             + (d.caption.empty() ? "" : "\n" + d.caption);
+            // A file an earlier helper fetched before it died, if any: the
+            // message now goes without it.
+            media_.release(media_.path_for(inbox_, message->id, 0));
         }
         message->media.reset();
     }
