@@ -59,6 +59,7 @@ typedef struct {
     unsigned       whatsapp_version[3];     /* 0.0.0: auto */
     const char    *whatsapp_device_name;    /* UTF-8 */
     const char    *whatsapp_proxy;          /* http://host:port, or NULL */
+    uint64_t       whatsapp_media_max;      /* bytes of one media file */
 } cw_inbox_conf_t;
 
 typedef struct {

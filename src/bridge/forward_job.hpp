@@ -41,6 +41,25 @@
 
 namespace chatwoot::bridge {
 
+// A WhatsApp media file still to be downloaded (wa/message MediaRef, as the
+// row keeps it): the message is durable with this before its receipt, and
+// the helper fetches the file from it, again after a crash.  Byte fields
+// are raw bytes (hex in the row's JSON).
+struct WaMedia {
+    std::string type;             // "image", "video", "gif", "audio", "ptt", ...
+    std::string media_key;        // 32 bytes
+    std::string file_sha256;      // 32 bytes or empty
+    std::string file_enc_sha256;  // 32 bytes or empty
+    std::optional<uint64_t> file_length;
+    std::string direct_path;
+    std::string url;
+    std::string mimetype;
+    std::string file_name;
+    std::string caption;          // the text once the file is there
+
+    bool operator==(const WaMedia&) const = default;
+};
+
 struct WaMessage {
     // What the event is.  Every kind is one row in the chat's ordered
     // stream into Chatwoot, so a reaction, edit or revoke never overtakes
@@ -64,6 +83,8 @@ struct WaMessage {
     // Media, already on disk in the helper's media directory; text is then
     // the caption and may be empty.
     std::vector<rest::Attachment> attachments;
+    // Media not downloaded yet (attachments is then empty).
+    std::optional<WaMedia> media;
     // How WhatsApp addressed the chat and the author (LID or phone number,
     // no device), when they differ from chat and sender: receipts and
     // quotes go back in the form the message came in.  Empty: the same.

@@ -2,6 +2,8 @@
 
 #include "jid.hpp"
 
+#include <string_view>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -48,6 +50,80 @@ bool read_string(const rapidjson::Value& doc, const char* key, bool required,
         return false;
     }
     out->assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
+std::string to_hex(std::string_view bytes)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+bool from_hex(std::string_view hex, std::string* out)
+{
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    if (hex.size() % 2 != 0) return false;
+    out->clear();
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out->push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return true;
+}
+
+// "media": the download's facts; byte fields in lower-case hex, a key of 32
+// bytes, hashes of 32 bytes or none.
+bool read_media(const rapidjson::Value& doc, std::optional<WaMedia>* out, std::string* error)
+{
+    auto it = doc.FindMember("media");
+    if (it == doc.MemberEnd() || it->value.IsNull()) {
+        return true;
+    }
+    if (!it->value.IsObject()) {
+        *error = "field media is not an object";
+        return false;
+    }
+    const auto& v = it->value;
+    WaMedia m;
+    std::string key, sha, enc;
+    if (!read_string(v, "type", true, 32, &m.type, error)
+        || !read_string(v, "key", true, 64, &key, error)
+        || !read_string(v, "sha256", false, 64, &sha, error)
+        || !read_string(v, "enc_sha256", false, 64, &enc, error)
+        || !read_string(v, "direct_path", false, kMaxPath, &m.direct_path, error)
+        || !read_string(v, "url", false, kMaxPath, &m.url, error)
+        || !read_string(v, "mime", false, 256, &m.mimetype, error)
+        || !read_string(v, "name", false, 1024, &m.file_name, error)
+        || !read_string(v, "caption", false, kMaxText, &m.caption, error))
+    {
+        return false;
+    }
+    if (!from_hex(key, &m.media_key) || m.media_key.size() != 32
+        || !from_hex(sha, &m.file_sha256) || (!sha.empty() && m.file_sha256.size() != 32)
+        || !from_hex(enc, &m.file_enc_sha256) || (!enc.empty() && m.file_enc_sha256.size() != 32))
+    {
+        *error = "field media holds a key or hash that is not 32 bytes of hex";
+        return false;
+    }
+    if (auto len = v.FindMember("length"); len != v.MemberEnd() && !len->value.IsNull()) {
+        if (!len->value.IsUint64()) {
+            *error = "field media.length is not a size";
+            return false;
+        }
+        m.file_length = len->value.GetUint64();
+    }
+    *out = std::move(m);
     return true;
 }
 
@@ -126,6 +202,7 @@ std::optional<WaMessage> parse_wa_message(std::string_view json, std::string* er
     if (!read_string(doc, "id", true, kMaxId, &m.id, error)
         || !read_string(doc, "chat", true, kMaxJidLength, &m.chat, error)
         || !read_attachments(doc, &m.attachments, error)
+        || !read_media(doc, &m.media, error)
         || !read_string(doc, "text", plain && m.attachments.empty(), kMaxText, &m.text, error)
         || !read_string(doc, "target", !plain && m.kind != WaMessage::Kind::read, kMaxId,
                         &m.target, error)
@@ -246,6 +323,25 @@ std::string to_json(const WaMessage& m)
             w.EndObject();
         }
         w.EndArray();
+    }
+    if (m.media) {
+        const WaMedia& d = *m.media;
+        w.Key("media");
+        w.StartObject();
+        str("type", d.type);
+        str("key", to_hex(d.media_key));
+        if (!d.file_sha256.empty()) str("sha256", to_hex(d.file_sha256));
+        if (!d.file_enc_sha256.empty()) str("enc_sha256", to_hex(d.file_enc_sha256));
+        if (d.file_length) {
+            w.Key("length");
+            w.Uint64(*d.file_length);
+        }
+        if (!d.direct_path.empty()) str("direct_path", d.direct_path);
+        if (!d.url.empty()) str("url", d.url);
+        if (!d.mimetype.empty()) str("mime", d.mimetype);
+        if (!d.file_name.empty()) str("name", d.file_name);
+        if (!d.caption.empty()) str("caption", d.caption);
+        w.EndObject();
     }
     w.EndObject();
     return std::string(buf.GetString(), buf.GetSize());

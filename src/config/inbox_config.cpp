@@ -375,6 +375,7 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"whatsapp_version", 1, 1, &InboxConfigParser::set_whatsapp_version},
     {"whatsapp_device_name", 1, 1, &InboxConfigParser::set_whatsapp_device_name},
     {"whatsapp_proxy", 1, 1, &InboxConfigParser::set_whatsapp_proxy},
+    {"whatsapp_media_max", 1, 1, &InboxConfigParser::set_whatsapp_media_max},
 };
 
 InboxConfigParser::InboxConfigParser(std::string_view name)
@@ -792,6 +793,36 @@ std::optional<std::string> InboxConfigParser::set_whatsapp_device_name(std::stri
 
 // "http://host:port": an HTTP CONNECT proxy.  Credentials are refused,
 // not silently ignored.
+// A size as nginx writes one ("64m", "512k", "1g", or bytes).  The cap is
+// what one WhatsApp media file may have; WhatsApp's own limit for documents
+// is 2 GB, so 4g is a generous ceiling, and under 1k nothing useful fits.
+std::optional<std::string> InboxConfigParser::set_whatsapp_media_max(std::string_view,
+                                                                     Args args,
+                                                                     const std::string_view*)
+{
+    if (s_.whatsapp_media_max) {
+        return "\"whatsapp_media_max\" of chatwoot_inbox " + quoted(s_.name) + " is duplicate";
+    }
+    std::string_view v = args[0];
+    uint64_t scale = 1;
+    if (!v.empty()) {
+        switch (v.back()) {
+        case 'k': case 'K': scale = 1024; break;
+        case 'm': case 'M': scale = 1024 * 1024; break;
+        case 'g': case 'G': scale = 1024 * 1024 * 1024; break;
+        default: break;
+        }
+    }
+    const auto n = parse_number(scale == 1 ? v : v.substr(0, v.size() - 1));
+    constexpr uint64_t kMin = 1024, kMax = 4ull * 1024 * 1024 * 1024;
+    if (!n || *n > kMax / scale || *n * scale < kMin) {
+        return "invalid whatsapp_media_max " + quoted(args[0])
+               + ": a size from 1k to 4g, e.g. \"64m\"";
+    }
+    s_.whatsapp_media_max = *n * scale;
+    return std::nullopt;
+}
+
 std::optional<std::string> InboxConfigParser::set_whatsapp_proxy(std::string_view, Args args,
                                                                  const std::string_view*)
 {
@@ -894,6 +925,7 @@ void InboxConfigParser::build_conf()
     std::copy(version.begin(), version.end(), conf_.whatsapp_version);
     conf_.whatsapp_device_name = c_str(s_.whatsapp_device_name);
     conf_.whatsapp_proxy = c_str(s_.whatsapp_proxy);
+    conf_.whatsapp_media_max = s_.whatsapp_media_max.value_or(kMediaMax);
 }
 
 }  // namespace chatwoot::config

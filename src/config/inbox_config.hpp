@@ -20,6 +20,7 @@ namespace chatwoot::config {
 inline constexpr uint64_t kCheckIntervalMsec = 60'000;
 inline constexpr uint64_t kDeviceTimeoutSeconds = 5 * 60;
 inline constexpr unsigned kConcurrency = 8;
+inline constexpr uint64_t kMediaMax = 64ull * 1024 * 1024;  // whatsapp_media_max
 inline constexpr unsigned kConcurrencyMax = 256;
 inline constexpr unsigned kRateMax = 1'000'000;
 inline constexpr size_t kSecretMax = 4096;
@@ -80,6 +81,7 @@ struct InboxSettings {
     bool whatsapp_version_set = false;
     std::optional<std::string> whatsapp_device_name;
     std::optional<std::string> whatsapp_proxy;
+    std::optional<uint64_t> whatsapp_media_max;      // bytes; kMediaMax when unset
 };
 
 class InboxConfigParser {
@@ -139,6 +141,8 @@ private:
                                                     const std::string_view*);
     std::optional<std::string> set_whatsapp_device_name(std::string_view, Args,
                                                         const std::string_view*);
+    std::optional<std::string> set_whatsapp_media_max(std::string_view, Args,
+                                                      const std::string_view*);
     std::optional<std::string> set_whatsapp_proxy(std::string_view, Args,
                                                   const std::string_view*);
 

@@ -50,19 +50,91 @@ ChatForwarder::~ChatForwarder()
 void ChatForwarder::kick()
 {
     settle_finished();
-    if (options_.inbox_id == 0 || active_.size() >= max_active_) {
+    if (options_.inbox_id == 0 || active_.size() + fetching_.size() >= max_active_) {
         return;
     }
     // As many idle chats as there are free slots, oldest message first.
     const auto pending = inbound_.pending_chats(
-        inbox_, max_active_ - active_.size(),
-        [this](const std::string& chat) { return active_.contains(chat); });
+        inbox_, max_active_ - active_.size() - fetching_.size(),
+        [this](const std::string& chat) { return active_.contains(chat) || fetching_.contains(chat); });
     found_none_ = pending.empty();
     for (const auto& chat : pending) {
-        if (active_.size() >= max_active_) {
+        if (active_.size() + fetching_.size() >= max_active_) {
             break;
         }
         start_next(chat);
+    }
+}
+
+namespace {
+
+// What Chatwoot shows as the file's name: a document's own, else the
+// kind and the message id with the extension its type is known by.
+std::string media_file_name(const bridge::WaMedia& d, const std::string& wa_id)
+{
+    if (!d.file_name.empty()) {
+        std::string name;
+        for (char c : d.file_name.substr(0, 200)) {
+            name.push_back(c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 ? '_' : c);
+        }
+        return name;
+    }
+    std::string_view mime = d.mimetype;
+    if (auto semi = mime.find(';'); semi != std::string_view::npos) mime = mime.substr(0, semi);
+    static constexpr std::pair<std::string_view, std::string_view> kExt[] = {
+        {"image/jpeg", "jpg"}, {"image/png", "png"},  {"image/webp", "webp"},
+        {"image/gif", "gif"},  {"video/mp4", "mp4"},  {"video/3gpp", "3gp"},
+        {"audio/ogg", "ogg"},  {"audio/mpeg", "mp3"}, {"audio/mp4", "m4a"},
+        {"audio/aac", "aac"},  {"audio/amr", "amr"},  {"application/pdf", "pdf"},
+    };
+    std::string_view ext = d.type == "sticker" ? "webp" : "bin";
+    for (const auto& [m, e] : kExt) {
+        if (mime == m) ext = e;
+    }
+    std::string id;
+    for (char c : wa_id.substr(0, 64)) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        id.push_back(ok ? c : '_');
+    }
+    return d.type + "-" + id + "." + std::string(ext);
+}
+
+}  // namespace
+
+bool ChatForwarder::fetch_media(const std::string& chat, int64_t row_id,
+                                const bridge::WaMessage& message)
+{
+    const bridge::WaMedia& d = *message.media;
+    MediaJob job;
+    job.type = wa::media::media_type_from_name(d.type).value_or(wa::media::MediaType::document);
+    job.media_key.assign(d.media_key.begin(), d.media_key.end());
+    if (!d.file_sha256.empty()) job.file_sha256 = wa::Bytes(d.file_sha256.begin(), d.file_sha256.end());
+    if (!d.file_enc_sha256.empty())
+        job.file_enc_sha256 = wa::Bytes(d.file_enc_sha256.begin(), d.file_enc_sha256.end());
+    job.file_length = d.file_length;
+    job.direct_path = d.direct_path;
+    job.url = d.url;
+    job.destination = media_.path_for(inbox_, message.id, 0);
+    fetching_.insert(chat);
+    fetcher_->fetch(std::move(job), [this, chat, row_id](const MediaOutcome& outcome) {
+        media_fetched(chat, row_id, outcome);
+    });
+    return true;
+}
+
+void ChatForwarder::media_fetched(const std::string& chat, int64_t row_id,
+                                  const MediaOutcome& outcome)
+{
+    fetching_.erase(chat);
+    fetched_[row_id] = outcome;
+    found_none_ = false;
+    try {
+        if (active_.size() < max_active_ && !active_.contains(chat)) start_next(chat);
+    } catch (const std::exception& e) {
+        // The next kick takes the chat up again (the outcome is kept).
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": forwarding a WhatsApp media message "
+                      "failed: %s", inbox_.c_str(), e.what());
     }
 }
 
@@ -83,6 +155,36 @@ bool ChatForwarder::start_next(const std::string& chat)
         inbound_.settle(pending->id, false, 0, error, inbox_, chat,
                         inbound_.chat(inbox_, chat));
         return start_next(chat);
+    }
+    // Media is posted only once its file is downloaded and verified (or
+    // given up, with a note): the row holds what the download needs, so
+    // the chat waits here, and a helper that restarts fetches it again.
+    // The row stays pending meanwhile, and the chat's later messages wait
+    // behind it, which keeps the chat's order.
+    if (message->media && message->attachments.empty() && fetcher_ != nullptr) {
+        auto done = fetched_.find(pending->id);
+        if (done == fetched_.end()) {
+            return fetch_media(chat, pending->id, *message);
+        }
+        const MediaOutcome outcome = std::move(done->second);
+        fetched_.erase(done);
+        const bridge::WaMedia& d = *message->media;
+        if (outcome.kind == MediaOutcome::Kind::fetched) {
+            std::string mime = d.mimetype;
+            // A sticker shows as an image (WebP), whatever it says.
+            if (d.type == "sticker" && mime.empty()) mime = "image/webp";
+            if (mime.empty() || mime.size() > 128) mime = "application/octet-stream";
+            message->attachments.push_back(rest::Attachment{
+                media_.path_for(inbox_, message->id, 0), mime, media_file_name(d, message->id)});
+            message->text = d.caption;
+        } else {
+            message->text = "[" + media_failure_note(outcome, media_max_) + "]"
+                            + (d.caption.empty() ? "" : "\n" + d.caption);
+            // A file an earlier helper fetched before it died, if any: the
+            // message now goes without it.
+            media_.release(media_.path_for(inbox_, message->id, 0));
+        }
+        message->media.reset();
     }
     // A media file lost from the state directory (by hand) cannot be
     // waited for: the message goes without it and says so.

@@ -16,7 +16,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "media_fetcher.hpp"
 #include "media_store.hpp"
+
+#include <map>
 
 #include <vector>
 
@@ -58,7 +61,15 @@ public:
 
     // Nothing to do until a device pushes a message: the last kick found no
     // pending chat and no job runs.  The runtime then skips its look.
-    bool idle() const { return found_none_ && active_.empty(); }
+    bool idle() const { return found_none_ && active_.empty() && fetching_.empty(); }
+
+    // WhatsApp media are downloaded with this before their message is
+    // posted (null: a device without downloads; the placeholder goes).
+    void use_media(MediaFetcher* fetcher, std::uint64_t max_file_size)
+    {
+        fetcher_ = fetcher;
+        media_max_ = max_file_size;
+    }
 
 private:
     struct Active {
@@ -68,6 +79,8 @@ private:
     };
 
     bool start_next(const std::string& chat);
+    bool fetch_media(const std::string& chat, int64_t row_id, const bridge::WaMessage& message);
+    void media_fetched(const std::string& chat, int64_t row_id, const MediaOutcome& outcome);
     void send(const std::string& chat);
     void on_reply(const std::string& chat, const ChatwootClient::Reply& reply);
     void finish(const std::string& chat);
@@ -94,6 +107,13 @@ private:
     bool found_none_ = false;   // the last kick's look found no pending chat
     std::function<void()> soon_;
     std::vector<std::string> finished_;   // chats whose job ended, row not yet settled
+    MediaFetcher* fetcher_ = nullptr;
+    std::uint64_t media_max_ = 0;
+    // Chats whose oldest message waits for its file, and the outcomes of
+    // downloads by row (taken by the next start_next of the chat).  Kept
+    // in memory only: after a restart the row's media is fetched again.
+    std::unordered_set<std::string> fetching_;
+    std::map<int64_t, MediaOutcome> fetched_;
 };
 
 }  // namespace chatwoot::helper

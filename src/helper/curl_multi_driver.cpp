@@ -130,6 +130,7 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     Transfer t;
     t.done = std::move(done);
     t.max_body = req.max_body;
+    t.on_body = std::move(req.on_body);
     t.request_body = std::move(req.body);
     for (const auto& h : req.headers) {
         curl_slist* l = curl_slist_append(t.headers.get(), h.c_str());
@@ -335,7 +336,12 @@ void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer tr
     transfer.easy = std::move(easy);
     auto [it, inserted] = transfers_.emplace(e, std::move(transfer));
     Transfer& t = it->second;
-    if (t.max_body > 0) {
+    if (t.on_body) {
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiDriver::on_streamed_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlMultiDriver::on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    } else if (t.max_body > 0) {
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlMultiDriver::on_kept_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlMultiDriver::on_header);
@@ -385,6 +391,25 @@ size_t CurlMultiDriver::on_kept_body(char* data, size_t size, size_t n,
         return 0;  // curl ends the transfer with a write error
     }
     return len;
+}
+
+// Only a 2xx body is the file: an error page must never reach the
+// caller's decryptor (it would be reported as a damaged file).
+size_t CurlMultiDriver::on_streamed_body(char* data, size_t size, size_t n,
+                                         void* transfer) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    const size_t len = size * n;
+    try {
+        long status = 0;
+        curl_easy_getinfo(t->easy.get(), CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299) {
+            return len;
+        }
+        return t->on_body(std::string_view(data, len)) ? len : 0;
+    } catch (...) {
+        return 0;  // curl ends the transfer with a write error
+    }
 }
 
 size_t CurlMultiDriver::on_header(char* data, size_t size, size_t n,

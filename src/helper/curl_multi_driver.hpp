@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +54,12 @@ struct HttpRequest {
     // Multipart/form-data instead of body when files is not empty.
     std::vector<rest::FormField> form;
     std::vector<rest::FilePart> files;
+    // When set, the body of a 2xx answer goes here chunk by chunk instead
+    // of into TransferResult::body (a media download is never held whole);
+    // returning false ends the transfer with CURLE_WRITE_ERROR.  The body
+    // of any other status is dropped.  Runs from the event loop, possibly
+    // many times, always before done.
+    std::function<bool(std::string_view chunk)> on_body;
 };
 
 // What the REST client needs of HTTP: requests that end in a result,
@@ -174,6 +181,7 @@ private:
         std::unique_ptr<curl_mime, MimeDeleter> mime;
         TransferResult result;
         size_t max_body = 0;
+        std::function<bool(std::string_view)> on_body;
         bool send_body = false;
         bool at_most_once = false;
         int sends = 0;   // requests curl was about to send for this transfer
@@ -194,6 +202,8 @@ private:
                               int local_port) noexcept;
     static size_t on_kept_body(char* data, size_t size, size_t n,
                                void* transfer) noexcept;
+    static size_t on_streamed_body(char* data, size_t size, size_t n,
+                                   void* transfer) noexcept;
 
     static int on_socket(CURL* easy, curl_socket_t s, int what, void* self,
                          void* socketp) noexcept;

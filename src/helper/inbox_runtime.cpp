@@ -156,7 +156,9 @@ void InboxRuntime::build()
                                                     shared_.wa_inbound, shared_.outbox,
                                                     std::move(filter), shared_.media);
     } else if (ic.whatsapp) {
-        device_ = std::make_unique<LiveDevice>(live_device_options(ic), shared_.db, shared_.http);
+        auto live = std::make_unique<LiveDevice>(live_device_options(ic), shared_.db, shared_.http);
+        forwarder_->use_media(&live->media(), live_device_options(ic).media_max);
+        device_ = std::move(live);
     } else {
         device_ = std::make_unique<AbsentDevice>();
     }

@@ -27,6 +27,9 @@ constexpr std::string_view kAcceptedVersion = "accepted_version";
 // Our remove-companion-device IQ's cookie, so its answer is told apart.
 constexpr std::uint64_t kLogoutCookie = 0x6c6f676f7574;  // "logout"
 constexpr ws::Millis kLogoutTimeout = ws::seconds(10);
+// The media_conn IQ's cookie: its answer feeds the media fetcher.
+constexpr std::uint64_t kMediaConnCookie = 0x6d65646961;  // "media"
+constexpr ws::Millis kMediaConnTimeout = ws::seconds(20);
 
 std::string hex(wa::ByteView bytes)
 {
@@ -78,6 +81,7 @@ LiveDeviceOptions live_device_options(const cw_inbox_conf_t& conf)
         o.intake.ignored_chats.insert(jid ? jid->without_device().to_string()
                                           : std::string(conf.ignore_jids[j]));
     }
+    if (conf.whatsapp_media_max != 0) o.media_max = conf.whatsapp_media_max;
     return o;
 }
 
@@ -92,7 +96,9 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       stanzas_(db),
       receiver_(MessageReceiver::Options{options_.name, options_.intake, false}, db, store_, keys_,
                 random_),
-      sender_(db, store_, options_.name, random_)
+      sender_(db, store_, options_.name, random_),
+      media_(http, [this](MediaFetcher::MediaConnAnswer answer) { ask_media_conn(std::move(answer)); },
+             MediaFetchOptions{options_.media_max, options_.socket.ca_file, options_.socket.proxy})
 {
     for (ngx_event_t* ev : {&timer_, &retry_}) {
         ev->data = this;
@@ -482,6 +488,22 @@ void LiveDevice::handle(ws::Event& event)
         }
         if (st->ack == ws::AckState::deferred) keep_and_ack(*st);
     } else if (auto* iq = std::get_if<ws::event::IqAnswered>(&event)) {
+        if (iq->outcome.cookie == kMediaConnCookie) {
+            wa::Result<wa::media::MediaConn> answer =
+                iq->outcome.kind == ws::IqOutcome::Kind::result
+                    ? wa::media::parse_media_conn(iq->outcome.response)
+                    : wa::Result<wa::media::MediaConn>(wa::make_error(
+                          wa::Errc::unsupported,
+                          "media_conn " + std::string(ws::iq_outcome_name(iq->outcome.kind))));
+            if (!answer) {
+                log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp media_conn: %s",
+                    options_.name.c_str(), answer.error().detail.c_str());
+            }
+            auto waiters = std::move(media_conn_waiters_);
+            media_conn_waiters_.clear();
+            for (auto& w : waiters) w(answer);
+            return;
+        }
         if (iq->outcome.cookie == kLogoutCookie) {
             log(LogLevel::notice,
                 "chatwoot helper: inbox \"%s\": WhatsApp logout answered: %s",
@@ -738,6 +760,8 @@ void LiveDevice::finish_connection()
     // The session objects of this socket go; the next one starts fresh.
     // Sends waiting on it go again later, with the same ids.
     sender_.connection_lost();
+    // The next session may be given other hosts and another token.
+    media_.drop_media_conn();
     held_retry_acks_.clear();   // unacked: the server delivers them again
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
@@ -1156,6 +1180,29 @@ std::optional<std::string> LiveDevice::log_out()
         finish_connection();
     }
     return std::nullopt;
+}
+
+// One media_conn IQ at a time: jobs that need hosts while it is out wait
+// for the same answer.  Without a connection, the answer is an error at
+// once and the fetcher backs off.
+void LiveDevice::ask_media_conn(MediaFetcher::MediaConnAnswer answer)
+{
+    if (!media_conn_waiters_.empty()) {
+        media_conn_waiters_.push_back(std::move(answer));
+        return;
+    }
+    if (conn_ == nullptr || conn_->state() != ws::ConnectionState::connected) {
+        answer(wa::make_error(wa::Errc::wrong_state, "not connected to WhatsApp"));
+        return;
+    }
+    auto sent = conn_->send_iq(wa::media::media_conn_query(), now(), kMediaConnCookie,
+                               kMediaConnTimeout);
+    if (!sent) {
+        answer(wa::make_error(wa::Errc::wrong_state, "media_conn not sent: " + sent.error().detail));
+        return;
+    }
+    media_conn_waiters_.push_back(std::move(answer));
+    pump();
 }
 
 }  // namespace chatwoot::helper

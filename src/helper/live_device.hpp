@@ -54,11 +54,14 @@
 #include "wa/session/qr_pairing.hpp"
 #include "wa/session/reconnect_policy.hpp"
 
+#include "media_fetcher.hpp"
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chatwoot::helper {
 
@@ -69,6 +72,7 @@ struct LiveDeviceOptions {
     bool version_pinned = false;             // whatsapp_version a.b.c (else auto)
     wa::session::BackoffPolicy backoff;
     bridge::IntakeFilter intake;             // ignore_groups, ignore_jids
+    std::uint64_t media_max = 64ull * 1024 * 1024;  // whatsapp_media_max
 };
 
 // The options an inbox block's whatsapp_* directives give.
@@ -94,7 +98,12 @@ public:
     std::optional<std::string> passkey_assertion(const std::string& json) override;
     std::optional<std::string> passkey_confirm() override;
 
+    // WhatsApp media downloads (media_conn from this session, TLS trusted
+    // as the socket's: whatsapp_server's ca_file=, whatsapp_proxy).
+    MediaFetcher& media() { return media_; }
+
 private:
+    void ask_media_conn(MediaFetcher::MediaConnAnswer answer);
     void connect();
     void on_open();
     void on_message(wa::ByteView message);
@@ -170,6 +179,9 @@ private:
     // Retry receipts answered with a resend, by message id: each is acked
     // when the server acks a resend of that id.
     std::multimap<std::string, wa::binary::Node> held_retry_acks_;
+    // Answers owed for the media_conn IQ under way (one IQ for all).
+    std::vector<MediaFetcher::MediaConnAnswer> media_conn_waiters_;
+    MediaFetcher media_;
     bool pumping_ = false;
     ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)
     ngx_event_t retry_{};  // the next connection attempt

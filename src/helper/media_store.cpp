@@ -76,9 +76,7 @@ std::string MediaStore::keep(std::string_view inbox, std::string_view wa_id, siz
 {
     // Again: an operator may have removed it since.
     store::make_private_directory(dir_, true);
-    const std::string name =
-        file_safe(inbox) + "-" + file_safe(wa_id) + "-" + std::to_string(index);
-    const std::string path = dir_ + "/" + name;
+    const std::string path = path_for(inbox, wa_id, index);
     const std::string tmp = path + ".tmp";
 
     Fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
@@ -103,6 +101,12 @@ std::string MediaStore::keep(std::string_view inbox, std::string_view wa_id, siz
         fail("cannot sync", dir_);
     }
     return path;
+}
+
+std::string MediaStore::path_for(std::string_view inbox, std::string_view wa_id,
+                                 size_t index) const
+{
+    return dir_ + "/" + file_safe(inbox) + "-" + file_safe(wa_id) + "-" + std::to_string(index);
 }
 
 void MediaStore::release(const std::string& path) noexcept

@@ -26,6 +26,10 @@ public:
     std::string keep(std::string_view inbox, std::string_view wa_id, size_t index,
                      const std::string& source);
 
+    // Where keep() puts the index-th attachment of message `wa_id`: a
+    // download writes there (through a temporary file beside it).
+    std::string path_for(std::string_view inbox, std::string_view wa_id, size_t index) const;
+
     // Removes a file this store made; other paths are left alone.
     void release(const std::string& path) noexcept;
 

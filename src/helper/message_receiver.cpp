@@ -115,6 +115,21 @@ std::optional<bridge::WaMessage> to_wa_message(const msg::MessageEnvelope& env,
     }
     case K::placeholder:
         m.text = bridge::placeholder_text(c.placeholder, c.caption);
+        if (c.view_once) {
+            // WhatsApp shows view-once media on the recipient's phone only.
+            m.text = "[view-once " + c.placeholder
+                     + " received: not shown here, as WhatsApp allows it on the phone only]";
+        }
+        // The download's facts go into the row with the message, so its
+        // file can be fetched (again, after a crash) from the row alone.
+        // Only media with a key: without one nothing could be decrypted.
+        if (c.media && c.media->media_key.size() == 32) {
+            const auto& r = *c.media;
+            m.media = bridge::WaMedia{r.type, r.media_key, r.file_sha256.size() == 32 ? r.file_sha256 : "",
+                                      r.file_enc_sha256.size() == 32 ? r.file_enc_sha256 : "",
+                                      r.file_length, r.direct_path, r.url, r.mimetype, r.file_name,
+                                      c.caption};
+        }
         break;
     }
     return m;

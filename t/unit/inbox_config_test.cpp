@@ -555,6 +555,26 @@ TEST(InboxConfigWhatsApp, Version)
               "\"whatsapp_version\" of chatwoot_inbox \"w\" is duplicate");
 }
 
+TEST(InboxConfigWhatsApp, MediaMax)
+{
+    EXPECT_EQ(finish_with({}).conf.whatsapp_media_max, 64u * 1024 * 1024) << "default 64m";
+    EXPECT_EQ(finish_with({{"whatsapp_media_max", "16m"}}).conf.whatsapp_media_max,
+              16u * 1024 * 1024);
+    EXPECT_EQ(finish_with({{"whatsapp_media_max", "512K"}}).conf.whatsapp_media_max, 512u * 1024);
+    EXPECT_EQ(finish_with({{"whatsapp_media_max", "2g"}}).conf.whatsapp_media_max,
+              2ull * 1024 * 1024 * 1024);
+    EXPECT_EQ(finish_with({{"whatsapp_media_max", "4096"}}).conf.whatsapp_media_max, 4096u);
+    for (std::string_view bad : {"", "m", "-1m", "5g", "1023", "0", "1.5m", "64mb", " 64m",
+                                 "99999999999999999999"}) {
+        EXPECT_EQ(error_of({"whatsapp_media_max", bad}),
+                  "invalid whatsapp_media_max \"" + std::string(bad)
+                      + "\": a size from 1k to 4g, e.g. \"64m\"")
+            << bad;
+    }
+    EXPECT_EQ(finish_with({{"whatsapp_media_max", "1m"}, {"whatsapp_media_max", "2m"}}).error,
+              "\"whatsapp_media_max\" of chatwoot_inbox \"w\" is duplicate");
+}
+
 TEST(InboxConfigWhatsApp, DeviceName)
 {
     auto f = finish_with({{"whatsapp_device_name", "Atendimento — São Paulo"}});

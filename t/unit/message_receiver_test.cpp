@@ -278,6 +278,48 @@ TEST(MessageReceiver, OnePersonIsOneChatWhateverFormTheyWriteIn)
     EXPECT_EQ(rig.signal.pn_for_lid("333444"), std::optional<std::string>("15550000003"));
 }
 
+// A media message files its row with what the download needs (and the
+// placeholder text until the file is there); its receipt still follows
+// the row, as for text: the row alone lets the file be fetched again.
+TEST(MessageReceiver, AMediaMessageFilesItsDownloadInTheRow)
+{
+    Rig rig;
+    auto keygen = wa::crypto::SignalContext::create(wa::crypto::seeded_random(wa::as_bytes("dora")));
+    wa::signal::MemoryProtocolStore dora_store(wa::signal::generate_local_identity(*keygen).value());
+    auto dora = wa::signal::ProtocolContext::create(wa::crypto::seeded_random(wa::as_bytes("d")),
+                                                    dora_store).value();
+    const wa::signal::Address bob{"15550000002", 1};
+    ASSERT_TRUE(wa::signal::process_prekey_bundle(dora, bob, rig.bundle).ok());
+    wa::proto::Message m;
+    auto* img = m.mutable_imagemessage();
+    img->set_mediakey(std::string(32, 'k'));
+    img->set_fileencsha256(std::string(32, 'e'));
+    img->set_filesha256(std::string(32, 's'));
+    img->set_filelength(4242);
+    img->set_directpath("/v/t62.7118-24/1.enc?ccb=11-4");
+    img->set_mimetype("image/jpeg");
+    img->set_caption("look");
+    std::string bytes = m.SerializeAsString();
+    Bytes padded = wa::signal::pad_message(wa::as_bytes(bytes),
+                                           wa::crypto::seeded_random(wa::as_bytes("p"))).value();
+    auto e = wa::signal::encrypt(dora, bob, padded).value();
+    rig.keep(message("IMG1", "15550000004@s.whatsapp.net",
+                     {{std::string(wa::signal::enc_type(e.type)), e.ciphertext}}));
+    EXPECT_EQ(rig.drain(), 1u);
+    auto rows = rig.inbound();
+    ASSERT_EQ(rows.size(), 1u);
+    ASSERT_TRUE(rows[0].media);
+    EXPECT_EQ(rows[0].media->type, "image");
+    EXPECT_EQ(rows[0].media->media_key, std::string(32, 'k'));
+    EXPECT_EQ(rows[0].media->file_enc_sha256, std::string(32, 'e'));
+    EXPECT_EQ(rows[0].media->file_length, 4242u);
+    EXPECT_EQ(rows[0].media->direct_path, "/v/t62.7118-24/1.enc?ccb=11-4");
+    EXPECT_EQ(rows[0].media->mimetype, "image/jpeg");
+    EXPECT_NE(rows[0].text.find("look"), std::string::npos);
+    ASSERT_EQ(rig.sent.size(), 1u);
+    EXPECT_EQ(rig.sent[0].tag, "receipt");
+}
+
 // Our phone (device 0 of our own number) mirrors what it sent to a
 // contact, wrapped in DeviceSentMessage: a from_me row in the contact's
 // chat; the echo of an agent reply we sent ourselves (wa_sent) is not

@@ -149,4 +149,40 @@ TEST(WaMessageJson, BadKindsAndTargetsAreRefusedWithAReason)
     EXPECT_EQ(error, "field target is too long");
 }
 
+TEST(WaMessageJson, MediaToFetchSurvivesTheRow)
+{
+    WaMessage m;
+    m.id = "M1";
+    m.chat = "5511987654321@s.whatsapp.net";
+    m.sender = m.chat;
+    m.text = "the caption";
+    m.media = WaMedia{"document", std::string(32, '\x01'), std::string(32, '\xfe'), "", 70000,
+                      "/v/t62.7119-24/x.enc?ccb=11-4", "", "application/pdf", "report.pdf", "the caption"};
+    const std::string json = to_json(m);
+    EXPECT_NE(json.find(R"("key":"0101)"), std::string::npos) << json;
+    EXPECT_EQ(json.find("enc_sha256"), std::string::npos) << "an absent hash is left out";
+    auto back = parse(json);
+    ASSERT_TRUE(back);
+    ASSERT_TRUE(back->media);
+    EXPECT_EQ(*back->media, *m.media);
+    EXPECT_EQ(back->text, "the caption");
+
+    const std::string head = R"({"id":"M1","chat":"5511987654321@s.whatsapp.net","text":"x",)";
+    const std::pair<std::string, std::string> cases[] = {
+        {R"("media":5})", "field media is not an object"},
+        {R"("media":{"key":"00"}})", "missing field type"},
+        {R"("media":{"type":"image","key":"0011"}})",
+         "field media holds a key or hash that is not 32 bytes of hex"},
+        {R"("media":{"type":"image","key":")" + std::string(64, 'g') + R"("}})",
+         "field media holds a key or hash that is not 32 bytes of hex"},
+        {R"("media":{"type":"image","key":")" + std::string(64, 'a') + R"(","length":-1}})",
+         "field media.length is not a size"},
+    };
+    for (const auto& [tail, reason] : cases) {
+        std::string error;
+        EXPECT_FALSE(parse(head + tail, &error)) << tail;
+        EXPECT_EQ(error, reason) << tail;
+    }
+}
+
 }  // namespace

@@ -34,6 +34,27 @@ Content placeholder(std::string kind, std::string caption = {},
     return c;
 }
 
+template <typename M>
+MediaRef media_of(const M& m, std::string type)
+{
+    MediaRef r;
+    r.type = std::move(type);
+    r.media_key = m.mediakey();
+    r.file_sha256 = m.filesha256();
+    r.file_enc_sha256 = m.fileencsha256();
+    if (m.has_filelength()) r.file_length = m.filelength();
+    r.direct_path = m.directpath();
+    r.url = m.url();
+    r.mimetype = m.mimetype();
+    return r;
+}
+
+bool is_view_once_wrapper(const Message& m)
+{
+    return m.has_viewoncemessage() || m.has_viewoncemessagev2()
+           || m.has_viewoncemessagev2extension();
+}
+
 // A text message's text, when the Message is one (used for edits too).
 std::optional<std::string> plain_text(const Message& m)
 {
@@ -102,6 +123,7 @@ std::optional<Content> extract_content(const Message& message)
 {
     const Message* m = &message;
     std::string destination;
+    bool view_once = false;
     for (int i = 0; i < kMaxWrappers; ++i) {
         if (m->has_devicesentmessage()) {
             if (destination.empty()) destination = m->devicesentmessage().destinationjid();
@@ -110,6 +132,7 @@ std::optional<Content> extract_content(const Message& message)
         }
         const Message* inner = unwrap(*m);
         if (inner == nullptr) break;
+        if (is_view_once_wrapper(*m)) view_once = true;
         m = inner;
     }
 
@@ -161,21 +184,34 @@ std::optional<Content> extract_content(const Message& message)
         for (const auto& c : a.contacts()) out->contacts.push_back({c.displayname(), c.vcard()});
         out->reply_to = reply_of(a);
     } else if (m->has_imagemessage()) {
-        out = placeholder("image", m->imagemessage().caption(), reply_of(m->imagemessage()));
+        const auto& i = m->imagemessage();
+        out = placeholder("image", i.caption(), reply_of(i));
+        out->media = media_of(i, "image");
+        view_once = view_once || i.viewonce();
     } else if (m->has_videomessage()) {
-        out = placeholder("video", m->videomessage().caption(), reply_of(m->videomessage()));
+        const auto& v = m->videomessage();
+        out = placeholder("video", v.caption(), reply_of(v));
+        out->media = media_of(v, v.gifplayback() ? "gif" : "video");
+        view_once = view_once || v.viewonce();
     } else if (m->has_ptvmessage()) {
-        out = placeholder("video note", {}, reply_of(m->ptvmessage()));
+        const auto& v = m->ptvmessage();
+        out = placeholder("video note", {}, reply_of(v));
+        out->media = media_of(v, "ptv");
     } else if (m->has_audiomessage()) {
-        out = placeholder(m->audiomessage().ptt() ? "voice message" : "audio", {},
-                          reply_of(m->audiomessage()));
+        const auto& a = m->audiomessage();
+        out = placeholder(a.ptt() ? "voice message" : "audio", {}, reply_of(a));
+        out->media = media_of(a, a.ptt() ? "ptt" : "audio");
+        view_once = view_once || a.viewonce();
     } else if (m->has_documentmessage()) {
         const auto& d = m->documentmessage();
         std::string caption = d.caption();
         if (caption.empty()) caption = d.filename();
         out = placeholder("document", std::move(caption), reply_of(d));
+        out->media = media_of(d, "document");
+        out->media->file_name = d.filename();
     } else if (m->has_stickermessage()) {
         out = placeholder("sticker", {}, reply_of(m->stickermessage()));
+        out->media = media_of(m->stickermessage(), "sticker");
     } else if (m->has_senderkeydistributionmessage() ||
                m->has_fastratchetkeysenderkeydistributionmessage() ||
                m->has_encreactionmessage()) {
@@ -189,7 +225,13 @@ std::optional<Content> extract_content(const Message& message)
         // silent.  Unknown fields show what it was not; the name is generic.
         out = placeholder("message");
     }
-    if (out) out->destination = std::move(destination);
+    if (out) {
+        out->destination = std::move(destination);
+        if (view_once && out->media) {
+            out->view_once = true;
+            out->media.reset();
+        }
+    }
     return out;
 }
 

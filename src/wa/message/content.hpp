@@ -15,6 +15,7 @@
 // No text is formatted here: src/bridge/wa_content.hpp does that.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,22 @@ struct ContactCard {
     std::string vcard;
 };
 
+// Where a media message's file is and how to check it (waweb.md section
+// 2): everything the download needs, kept in the message's row so that a
+// download cut short by a crash starts again from the row.
+struct MediaRef {
+    std::string type;              // media_type_name(): "image", "video", "gif",
+                                   // "audio", "ptt", "document", "sticker", "ptv"
+    std::string media_key;         // 32 bytes
+    std::string file_sha256;       // 32 bytes, or empty when not given
+    std::string file_enc_sha256;   // 32 bytes, or empty when not given
+    std::optional<std::uint64_t> file_length;
+    std::string direct_path;
+    std::string url;
+    std::string mimetype;
+    std::string file_name;         // documents
+};
+
 struct Content {
     enum class Kind { text, reaction, revoke, edit, location, contacts, placeholder };
     Kind kind = Kind::text;
@@ -47,6 +64,10 @@ struct Content {
     std::string contacts_title;           // contactsArrayMessage's displayName
     std::string placeholder;              // "image", "video", "poll"...: its name
     std::string caption;                  // a placeholder's caption, may be empty
+    // A placeholder's file, when it is media that can be downloaded; not
+    // for view-once media (WhatsApp's rules: shown once on a phone only).
+    std::optional<MediaRef> media;
+    bool view_once = false;
     // Our own phone's message to someone (deviceSentMessage): whom.
     std::string destination;
 };

@@ -157,5 +157,75 @@ TEST(MessageContent, SenderKeysAndProtocolMessagesPostNothing)
     EXPECT_FALSE(extract_content(meta));
 }
 
+TEST(MessageContent, MediaCarriesWhatTheDownloadNeeds)
+{
+    Message m;
+    auto* d = m.mutable_documentmessage();
+    d->set_mediakey(std::string(32, 'k'));
+    d->set_filesha256(std::string(32, 'p'));
+    d->set_fileencsha256(std::string(32, 'e'));
+    d->set_filelength(1234);
+    d->set_directpath("/v/t62.7119-24/x.enc?ccb=11-4");
+    d->set_url("https://mmg.whatsapp.net/v/t62.7119-24/x.enc");
+    d->set_mimetype("application/pdf");
+    d->set_filename("report.pdf");
+    d->set_caption("the report");
+    auto c = extract_content(m);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->media);
+    EXPECT_EQ(c->media->type, "document");
+    EXPECT_EQ(c->media->media_key, std::string(32, 'k'));
+    EXPECT_EQ(c->media->file_sha256, std::string(32, 'p'));
+    EXPECT_EQ(c->media->file_enc_sha256, std::string(32, 'e'));
+    EXPECT_EQ(c->media->file_length, 1234u);
+    EXPECT_EQ(c->media->direct_path, "/v/t62.7119-24/x.enc?ccb=11-4");
+    EXPECT_EQ(c->media->url, "https://mmg.whatsapp.net/v/t62.7119-24/x.enc");
+    EXPECT_EQ(c->media->mimetype, "application/pdf");
+    EXPECT_EQ(c->media->file_name, "report.pdf");
+    EXPECT_EQ(c->caption, "the report");
+    EXPECT_FALSE(c->view_once);
+}
+
+TEST(MessageContent, EachMediaKindHasItsKeyFamily)
+{
+    Message gif;
+    gif.mutable_videomessage()->set_gifplayback(true);
+    EXPECT_EQ(extract_content(gif)->media->type, "gif");
+    Message video;
+    video.mutable_videomessage()->set_caption("c");
+    EXPECT_EQ(extract_content(video)->media->type, "video");
+    Message ptt;
+    ptt.mutable_audiomessage()->set_ptt(true);
+    EXPECT_EQ(extract_content(ptt)->media->type, "ptt");
+    Message audio;
+    audio.mutable_audiomessage()->set_mimetype("audio/mpeg");
+    EXPECT_EQ(extract_content(audio)->media->type, "audio");
+    Message sticker;
+    sticker.mutable_stickermessage()->set_mimetype("image/webp");
+    EXPECT_EQ(extract_content(sticker)->media->type, "sticker");
+    EXPECT_EQ(extract_content(sticker)->media->mimetype, "image/webp");
+    Message image;
+    image.mutable_imagemessage()->set_caption("x");
+    EXPECT_EQ(extract_content(image)->media->type, "image");
+}
+
+TEST(MessageContent, ViewOnceMediaIsNotDownloaded)
+{
+    Message wrapped;
+    wrapped.mutable_viewoncemessagev2()->mutable_message()->mutable_imagemessage()->set_mediakey(
+        std::string(32, 'k'));
+    auto c = extract_content(wrapped);
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->view_once);
+    EXPECT_FALSE(c->media);
+
+    Message flagged;
+    flagged.mutable_videomessage()->set_viewonce(true);
+    c = extract_content(flagged);
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->view_once);
+    EXPECT_FALSE(c->media);
+}
+
 }  // namespace
 }  // namespace chatwoot::wa::message

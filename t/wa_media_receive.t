@@ -1,0 +1,201 @@
+# WhatsApp -> Chatwoot media through nginx: the loopback WhatsApp server's
+# contacts send media (encrypted and uploaded by the mock's own media
+# code); the helper asks media_conn, downloads each blob over TLS from the
+# host it names (trusting whatsapp_server's ca_file=), verifies and
+# decrypts it as it streams, and posts it as attachments[]: each kind once,
+# bytes identical by SHA-256, the right content type and file name, the
+# caption as content.  A forged MAC, a corrupt body, a truncated body and
+# an oversize file each give a note and no attachment; a 503 is retried;
+# view-once media is a note; a helper killed while a download is held up
+# still ends with the message once.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use ChatwootTest;
+use ChatwootTest::WaMock;
+use ChatwootTest::FakeChatwoot;
+use Digest::SHA qw(sha256_hex);
+use JSON::PP;
+use Test::More;
+
+my $t = ChatwootTest->new;
+$t->allow_log(qr/cache manager process \d+ exited on signal 9/);
+$t->allow_log(qr/WhatsApp media not fetched/);
+my $dir = $t->dir;
+
+# A test CA and a certificate for localhost: media hosts are fetched over
+# TLS only, verified.
+sub openssl {
+    my $out = qx{openssl @_ 2>&1};
+    die "openssl @_: $out" if $?;
+}
+openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout $dir/ca.key"
+        . " -out $dir/ca.pem -subj '/CN=WhatsApp mock media CA'"
+        . " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
+openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $dir/server.key"
+        . " -out $dir/server.csr -subj /CN=localhost");
+$t->write_file('server.ext', "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
+               . "extendedKeyUsage=serverAuth\n");
+openssl("x509 -req -in $dir/server.csr -CA $dir/ca.pem -CAkey $dir/ca.key -CAcreateserial -days 2"
+        . " -out $dir/server.pem -extfile $dir/server.ext");
+chmod 0644, "$dir/ca.pem";   # the helper runs as the worker user
+
+my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
+                                                   "$dir/server.key", '--media-host', 'localhost']);
+my $max = 200 * 1024;
+my ($port) = $t->start_wa(wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem")
+                                                   . "\n        whatsapp_media_max 200k;");
+my $fake = $t->{wa_setup}{fake};
+my $p = $t->pair_qr($wa, 'main');
+$wa->wait(type => 'passive', conn => $p->{login}{conn});
+
+# Every message in the fake Chatwoot by its WhatsApp id.
+sub chatwoot_messages {
+    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+    my %by;
+    for my $c (@{$s->{conversations}}) {
+        for my $m (@{$c->{messages}}) {
+            my $src = $m->{source_id} // next;
+            push @{$by{$1}}, $m if $src =~ /^WAID:(.+)$/;
+        }
+    }
+    return \%by;
+}
+
+sub in_chatwoot {
+    my ($id, $what) = @_;
+    my $m = $t->wait_for(sub { chatwoot_messages()->{$id} }, 30, "$what in Chatwoot");
+    is(scalar @$m, 1, "$what: once in Chatwoot");
+    return $m->[0];
+}
+
+# Bytes that are not all alike, of a given length.
+sub bytes_of {
+    my ($n, $seed) = @_;
+    my $s = '';
+    my $x = $seed;
+    while (length $s < $n) {
+        $x = ($x * 1103515245 + 12345) % 2147483648;
+        $s .= pack('N', $x);
+    }
+    return substr($s, 0, $n);
+}
+
+$wa->wa_contact('4915100000001', name => 'Ana');
+
+# --- each kind, bytes identical -------------------------------------------
+my @kinds = (
+    [image => { data => bytes_of(70_000, 1), mimetype => 'image/jpeg', caption => 'a photo' },
+     'image/jpeg', qr/\.jpg$/, 'a photo'],
+    [document => { data => bytes_of(30_001, 2), mimetype => 'application/pdf',
+                   file_name => 'Relatório 2026.pdf', caption => 'the report' },
+     'application/pdf', qr/^Relatório 2026\.pdf$/, 'the report'],
+    [sticker => { data => bytes_of(9_000, 3), mimetype => 'image/webp' },
+     'image/webp', qr/\.webp$/, ''],
+    [ptt => { data => bytes_of(12_345, 4), mimetype => 'audio/ogg; codecs=opus' },
+     'audio/ogg', qr/\.ogg$/, ''],
+    [video => { data => bytes_of(150_000, 5), mimetype => 'video/mp4', caption => 'clip' },
+     'video/mp4', qr/\.mp4$/, 'clip'],
+    [gif => { data => bytes_of(20_000, 6), mimetype => 'video/mp4' },
+     'video/mp4', qr/\.mp4$/, ''],
+    [audio => { data => bytes_of(5_000, 7), mimetype => 'audio/mpeg' },
+     'audio/mpeg', qr/\.mp3$/, ''],
+);
+for my $k (@kinds) {
+    my ($kind, $spec, $type, $name, $caption) = @$k;
+    my $since = $wa->last_seq;
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => $kind, %$spec);
+    my $rc = $wa->wait_receipt_in(id => $sent->{id}, since => $since);
+    is($rc->{receipt_type}, 'delivery', "$kind: a delivery receipt");
+    my $m = in_chatwoot($sent->{id}, $kind);
+    is(scalar @{$m->{attachments} // []}, 1, "$kind: one attachment");
+    my $a = $m->{attachments}[0] // {};
+    is($a->{sha256}, sha256_hex($spec->{data}), "$kind: the bytes, identical by SHA-256");
+    like($a->{content_type} // '', qr/^\Q$type\E/, "$kind: content type $type");
+    like($a->{file_name} // '', $name, "$kind: its file name");
+    is($m->{content} // '', $caption, "$kind: the caption as content");
+}
+
+# --- refused bodies: a note, no attachment -------------------------------
+sub refused {
+    my ($what, $note, %o) = @_;
+    my $setup = delete $o{setup};
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image',
+                                     data => bytes_of(40_000, 9), mimetype => 'image/jpeg', %o);
+    $setup->($sent) if $setup;
+    my $m = in_chatwoot($sent->{id}, $what);
+    is(scalar @{$m->{attachments} // []}, 0, "$what: no attachment");
+    like($m->{content} // '', $note, "$what: a note says why");
+    return $m;
+}
+refused('a forged MAC', qr/media damaged or forged/, forge => 'mac');
+$wa->media_serve(mode => 'corrupt');
+refused('a corrupt body', qr/media damaged or forged/);
+$wa->media_serve(mode => 'short');
+refused('a short body', qr/media damaged or forged/);
+refused('an oversize file', qr/media too large: over the 200k limit/, data => bytes_of($max + 1, 10));
+refused('an oversize file that claims to be small', qr/media too large|damaged or forged/,
+        data => bytes_of($max + 5000, 11), file_length => 1000);
+refused('view-once', qr/view-once image received: not shown here/, view_once => 1);
+refused('an expired blob', qr/media no longer available on WhatsApp/, expired => 410);
+
+# --- a 503, then success --------------------------------------------------
+$wa->media_fail(count => 1, op => 'download', mode => 'status', status => 503);
+{
+    my $data = bytes_of(25_000, 12);
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image', data => $data,
+                                     mimetype => 'image/png', caption => 'after a 503');
+    my $m = in_chatwoot($sent->{id}, 'after a 503');
+    is($m->{attachments}[0]{sha256}, sha256_hex($data), 'after a 503: retried, the bytes arrive');
+}
+$wa->media_fail(count => 1, op => 'download', mode => 'reset');
+{
+    my $data = bytes_of(25_000, 13);
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image', data => $data,
+                                     mimetype => 'image/png', caption => 'after a reset');
+    my $m = in_chatwoot($sent->{id}, 'after a reset');
+    is($m->{attachments}[0]{sha256}, sha256_hex($data), 'after a reset: retried, the bytes arrive');
+}
+$wa->media_serve(mode => 'truncate');
+{
+    my $data = bytes_of(60_000, 14);
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image', data => $data,
+                                     mimetype => 'image/png');
+    my $m = in_chatwoot($sent->{id}, 'a truncated body (a reset) then the whole');
+    is($m->{attachments}[0]{sha256}, sha256_hex($data),
+       'a body cut off is fetched again whole, nothing partial kept');
+}
+
+# --- media_conn: asked once, kept for its ttl ------------------------------
+is(scalar @{$wa->events(type => 'media-conn')}, 1,
+   'media_conn asked once for all the downloads so far (kept for its ttl)');
+
+# --- a helper killed while the download cannot succeed ---------------------
+# Every download fails for a while: the row is filed (and receipted), the
+# file is not there; the helper is killed, and the next one fetches it from
+# the row.
+{
+    $wa->media_fail(count => 1000, op => 'download', mode => 'status', status => 503);
+    my $data = bytes_of(33_333, 15);
+    my $since = $wa->last_seq;
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'document', data => $data,
+                                     mimetype => 'application/pdf', file_name => 'kill.pdf');
+    $wa->wait_receipt_in(id => $sent->{id}, since => $since);
+    $t->wait_for(sub { @{$t->sql("SELECT 1 FROM wa_inbound WHERE wa_id = '$sent->{id}'")} }, 20,
+                 'the row is filed');
+    $wa->wait_match('media-download', since => $since);
+    ok(!chatwoot_messages()->{$sent->{id}}, 'not posted while its file is missing');
+    my $helper = $t->status->{helper}{pid};
+    kill 'KILL', $helper;
+    $wa->media_fail(count => 0, op => 'download');
+    $t->wait_for(sub { my $s = eval { $t->status }; $s && $s->{helper}{pid} && $s->{helper}{pid} != $helper },
+                 30, 'a new helper');
+    my $m = in_chatwoot($sent->{id}, 'after a helper kill');
+    is($m->{attachments}[0]{sha256}, sha256_hex($data), 'after a helper kill: the file, once');
+    my @left = glob("$t->{state}/media/*.part");
+    is(scalar @left, 0, 'no temporary file left behind') or diag "@left";
+}
+
+$t->finish;
+done_testing;
