@@ -1,6 +1,7 @@
 #include "wa/media/cbc_stream.hpp"
 
-#include <openssl/err.h>
+#include "wa/crypto/openssl_util.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -14,20 +15,6 @@ namespace {
 // caller may hand a whole file.
 constexpr std::size_t max_piece = std::size_t{1} << 20;
 
-Error openssl_failure(const char* call)
-{
-    unsigned long e = ERR_get_error();
-    std::string detail(call);
-    if (e != 0) {
-        char reason[256];
-        ERR_error_string_n(e, reason, sizeof reason);
-        detail += ": ";
-        detail += reason;
-    }
-    ERR_clear_error();
-    return make_error(Errc::crypto_failure, std::move(detail));
-}
-
 }  // namespace
 
 void CbcStream::CtxFree::operator()(evp_cipher_ctx_st* ctx) const noexcept
@@ -39,10 +26,10 @@ Result<CbcStream> CbcStream::create(Direction direction, const crypto::Key32& ke
                                     std::span<const std::uint8_t, 16> iv)
 {
     Ctx ctx(EVP_CIPHER_CTX_new());
-    if (!ctx) return openssl_failure("EVP_CIPHER_CTX_new");
+    if (!ctx) return crypto::detail::openssl_error("EVP_CIPHER_CTX_new");
     const int enc = direction == Direction::encrypt ? 1 : 0;
     if (EVP_CipherInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, key.data(), iv.data(), enc) != 1)
-        return openssl_failure("EVP_CipherInit_ex(AES-256-CBC)");
+        return crypto::detail::openssl_error("EVP_CipherInit_ex(AES-256-CBC)");
     EVP_CIPHER_CTX_set_padding(ctx.get(), 1);
     return CbcStream(std::move(ctx));
 }
@@ -57,7 +44,7 @@ Status CbcStream::update(ByteView in, Bytes& out)
         if (EVP_CipherUpdate(ctx_.get(), out.data() + at, &written, in.data(),
                              static_cast<int>(n)) != 1) {
             out.resize(at);
-            return openssl_failure("EVP_CipherUpdate(AES-256-CBC)");
+            return crypto::detail::openssl_error("EVP_CipherUpdate(AES-256-CBC)");
         }
         out.resize(at + static_cast<std::size_t>(written));
         in = in.subspan(n);
@@ -71,7 +58,7 @@ Result<std::size_t> CbcStream::finish(std::array<std::uint8_t, 16>& last)
     int written = 0;
     if (EVP_CipherFinal_ex(ctx_.get(), last.data(), &written) != 1) {
         const bool decrypting = EVP_CIPHER_CTX_is_encrypting(ctx_.get()) == 0;
-        Error e = openssl_failure("EVP_CipherFinal_ex(AES-256-CBC)");
+        Error e = crypto::detail::openssl_error("EVP_CipherFinal_ex(AES-256-CBC)");
         if (decrypting)
             return make_error(Errc::malformed, "ciphertext not whole blocks or bad padding");
         return e;
