@@ -26,20 +26,7 @@ my $dir = $t->dir;
 
 # A test CA and a certificate for localhost: media hosts are fetched over
 # TLS only, verified.
-sub openssl {
-    my $out = qx{openssl @_ 2>&1};
-    die "openssl @_: $out" if $?;
-}
-openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout $dir/ca.key"
-        . " -out $dir/ca.pem -subj '/CN=WhatsApp mock media CA'"
-        . " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
-openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $dir/server.key"
-        . " -out $dir/server.csr -subj /CN=localhost");
-$t->write_file('server.ext', "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
-               . "extendedKeyUsage=serverAuth\n");
-openssl("x509 -req -in $dir/server.csr -CA $dir/ca.pem -CAkey $dir/ca.key -CAcreateserial -days 2"
-        . " -out $dir/server.pem -extfile $dir/server.ext");
-chmod 0644, "$dir/ca.pem";   # the helper runs as the worker user
+$t->tls_test_certs('ca');
 
 my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
                                                    "$dir/server.key", '--media-host', 'localhost']);

@@ -18,22 +18,7 @@ my $dir = $t->dir;
 
 # A test CA and a server certificate for localhost signed by it, and an
 # unrelated CA.
-sub openssl {
-    my $out = qx{openssl @_ 2>&1};
-    die "openssl @_: $out" if $?;
-}
-for my $ca (qw(ca other)) {
-    openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout $dir/$ca.key"
-            . " -out $dir/$ca.pem -subj '/CN=WhatsApp mock test $ca'"
-            . " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
-}
-openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $dir/server.key"
-        . " -out $dir/server.csr -subj /CN=localhost");
-$t->write_file('server.ext', "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
-               . "extendedKeyUsage=serverAuth\n");
-openssl("x509 -req -in $dir/server.csr -CA $dir/ca.pem -CAkey $dir/ca.key -CAcreateserial -days 2"
-        . " -out $dir/server.pem -extfile $dir/server.ext");
-chmod 0644, map { "$dir/$_" } qw(ca.pem other.pem);   # the helper runs as the worker user
+$t->tls_test_certs(qw(ca other));
 
 my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key', "$dir/server.key"]);
 like($wa->ready->{wss_url}, qr{^wss://localhost:\d+/ws/chat$}, 'the mock listens for wss:// too');

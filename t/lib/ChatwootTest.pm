@@ -185,6 +185,34 @@ sub device_message {
     rename "$name.tmp", $name or die $!;
 }
 
+# Test certificates in the test's directory, made with the openssl
+# program: a CA for each name (<name>.pem, <name>.key), and server.pem and
+# server.key for localhost signed by the first.  The CA files are readable
+# by the worker user the helper runs as.
+sub tls_test_certs {
+    my ($self, @cas) = @_;
+    @cas = ('ca') unless @cas;
+    my $dir = $self->{dir};
+    my $openssl = sub {
+        my $out = qx{openssl @_ 2>&1};
+        croak "openssl @_: $out" if $?;
+    };
+    for my $ca (@cas) {
+        $openssl->("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout $dir/$ca.key"
+                   . " -out $dir/$ca.pem -subj '/CN=WhatsApp mock test $ca'"
+                   . " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
+    }
+    $openssl->("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $dir/server.key"
+               . " -out $dir/server.csr -subj /CN=localhost");
+    $self->write_file('server.ext', "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                      . "extendedKeyUsage=serverAuth\n");
+    $openssl->("x509 -req -in $dir/server.csr -CA $dir/$cas[0].pem -CAkey $dir/$cas[0].key -CAcreateserial"
+               . " -days 2 -out $dir/server.pem -extfile $dir/server.ext");
+    chmod 0644, map { "$dir/$_.pem" } @cas;
+    return { server_cert => "$dir/server.pem", server_key => "$dir/server.key",
+             map { ($_ => "$dir/$_.pem") } @cas };
+}
+
 sub write_file {
     my ($self, $name, $content) = @_;
     my $path = "$self->{dir}/$name";

@@ -1,6 +1,9 @@
 #include "wa/media/cbc_stream.hpp"
 
 #include "wa/crypto/openssl_util.hpp"
+#include "wa/media/media_keys.hpp"
+
+#include <openssl/crypto.h>
 
 #include <openssl/evp.h>
 
@@ -64,6 +67,22 @@ Result<std::size_t> CbcStream::finish(std::array<std::uint8_t, 16>& last)
         return e;
     }
     return static_cast<std::size_t>(written);
+}
+
+Result<MediaStreamStart> start_media_stream(ByteView media_key, MediaType type,
+                                            CbcStream::Direction direction)
+{
+    Result<MediaKeys> keys = expand_media_key(media_key, type);
+    if (!keys) return keys.error();
+    auto cbc = CbcStream::create(direction, keys->cipher_key, keys->iv);
+    if (!cbc) {
+        OPENSSL_cleanse(&*keys, sizeof(MediaKeys));
+        return cbc.error();
+    }
+    MediaStreamStart start{std::move(*cbc), crypto::HmacSha256(keys->mac_key)};
+    start.mac.update(keys->iv);
+    OPENSSL_cleanse(&*keys, sizeof(MediaKeys));
+    return start;
 }
 
 }  // namespace chatwoot::wa::media::detail

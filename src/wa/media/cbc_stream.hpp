@@ -16,8 +16,10 @@
 #include <span>
 
 #include "wa/bytes.hpp"
+#include "wa/crypto/hmac.hpp"
 #include "wa/crypto/keys.hpp"
 #include "wa/error.hpp"
+#include "wa/media/media_type.hpp"
 
 struct evp_cipher_ctx_st;
 
@@ -50,5 +52,16 @@ private:
 
     Ctx ctx_;
 };
+
+// What the streaming encryptor and decryptor both start from: the media
+// key expanded for its type, the CBC stream under its cipher key and IV,
+// and the MAC under its MAC key, already fed the IV.  The expanded keys are
+// wiped once the contexts hold their own copies.
+struct MediaStreamStart {
+    CbcStream cbc;
+    crypto::HmacSha256 mac;
+};
+Result<MediaStreamStart> start_media_stream(ByteView media_key, MediaType type,
+                                            CbcStream::Direction direction);
 
 }  // namespace chatwoot::wa::media::detail

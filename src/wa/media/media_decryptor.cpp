@@ -56,7 +56,7 @@ Result<std::optional<crypto::Digest32>> copy_hash(const std::optional<ByteView>&
 }  // namespace
 
 struct MediaDecryptor::Impl {
-    Impl(detail::CbcStream cbc_, ByteView mac_key) : cbc(std::move(cbc_)), mac(mac_key) {}
+    explicit Impl(detail::MediaStreamStart start) : cbc(std::move(start.cbc)), mac(std::move(start.mac)) {}
 
     enum class State { open, finished, failed };
 
@@ -126,18 +126,9 @@ Result<MediaDecryptor> MediaDecryptor::create(ByteView media_key, MediaType type
                                                " is over the cap of " +
                                                std::to_string(max_file_size));
 
-    Result<MediaKeys> keys = expand_media_key(media_key, type);
-    if (!keys) return keys.error();
-    auto cbc = detail::CbcStream::create(detail::CbcStream::Direction::decrypt, keys->cipher_key,
-                                         keys->iv);
-    if (!cbc) {
-        OPENSSL_cleanse(&*keys, sizeof(MediaKeys));
-        return cbc.error();
-    }
-    auto impl = std::make_unique<Impl>(std::move(*cbc), keys->mac_key);
-    impl->mac.update(keys->iv);
-    // The contexts hold their own copies of the keys now.
-    OPENSSL_cleanse(&*keys, sizeof(MediaKeys));
+    auto start = detail::start_media_stream(media_key, type, detail::CbcStream::Direction::decrypt);
+    if (!start) return start.error();
+    auto impl = std::make_unique<Impl>(std::move(*start));
 
     impl->max_enc = enc_blob_size(max_file_size);
     if (expected.file_length) impl->expected_enc = enc_blob_size(*expected.file_length);

@@ -1,7 +1,5 @@
 #include "wa/media/media_encryptor.hpp"
 
-#include <openssl/crypto.h>
-
 #include <array>
 
 #include "wa/crypto/hash.hpp"
@@ -13,7 +11,7 @@
 namespace chatwoot::wa::media {
 
 struct MediaEncryptor::Impl {
-    Impl(detail::CbcStream cbc_, ByteView mac_key) : cbc(std::move(cbc_)), mac(mac_key) {}
+    explicit Impl(detail::MediaStreamStart start) : cbc(std::move(start.cbc)), mac(std::move(start.mac)) {}
 
     detail::CbcStream cbc;
     crypto::HmacSha256 mac;     // over iv || ciphertext
@@ -40,18 +38,9 @@ MediaEncryptor::~MediaEncryptor() = default;
 
 Result<MediaEncryptor> MediaEncryptor::create(ByteView media_key, MediaType type)
 {
-    Result<MediaKeys> keys = expand_media_key(media_key, type);
-    if (!keys) return keys.error();
-    auto cbc = detail::CbcStream::create(detail::CbcStream::Direction::encrypt, keys->cipher_key,
-                                         keys->iv);
-    if (!cbc) {
-        OPENSSL_cleanse(&*keys, sizeof(MediaKeys));
-        return cbc.error();
-    }
-    auto impl = std::make_unique<Impl>(std::move(*cbc), keys->mac_key);
-    impl->mac.update(keys->iv);
-    OPENSSL_cleanse(&*keys, sizeof(MediaKeys));
-    return MediaEncryptor(std::move(impl));
+    auto start = detail::start_media_stream(media_key, type, detail::CbcStream::Direction::encrypt);
+    if (!start) return start.error();
+    return MediaEncryptor(std::make_unique<Impl>(std::move(*start)));
 }
 
 Status MediaEncryptor::update(ByteView plain, Bytes& enc)
