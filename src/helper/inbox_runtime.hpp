@@ -101,6 +101,7 @@ private:
     bool woken_ = true;            // the sender looks at its next tick
     bool inbound_pending_ = false;  // the device pushed during its tick
     ngx_msec_t last_sweep_ = 0;
+    ngx_msec_t last_tick_msec_ = 0;  // when the last tick began
     DeviceState shown_state_ = DeviceState::unpaired;
     int64_t state_since_ = 0;
     // The QR last shown, as a hash (no copy of the secret kept here), and
