@@ -125,7 +125,11 @@ refused('an oversize file', qr/media too large: over the 200k limit/, data => by
 refused('an oversize file that claims to be small', qr/media too large|damaged or forged/,
         data => bytes_of($max + 5000, 11), file_length => 1000);
 refused('view-once', qr/view-once image received: not shown here/, view_once => 1);
-refused('an expired blob', qr/media no longer available on WhatsApp/, expired => 410);
+# Expired, and the phone no longer has it either (t/wa_media_retry.t has
+# the rest of media retry).
+$wa->media_retry_answer('3EB0EXPIRED0000000001', 'not_found');
+refused('an expired blob', qr/media no longer available on WhatsApp/, expired => 410,
+        id => '3EB0EXPIRED0000000001');
 
 # --- a 503, then success --------------------------------------------------
 $wa->media_fail(count => 1, op => 'download', mode => 'status', status => 503);
