@@ -160,9 +160,11 @@ sub mediaretry_note {
     my ($sent, $data) = expired_image('never', caption => 'after a kill');
     $wa->wait_match('media-retry', id => $sent->{id}, since => $since, timeout => 30);
     ok(!chatwoot_messages()->{$sent->{id}}, 'kill: not posted while the phone is asked');
+    # The phone is back for the next ask (this one's answer, none, is
+    # decided already: the mock read the receipt).
+    $wa->media_retry_answer($sent->{id}, 'success');
     my $helper = $t->status->{helper}{pid};
     kill 'KILL', $helper;
-    $wa->media_retry_answer($sent->{id}, 'success');   # the phone is back
     $t->wait_for(sub { my $s = eval { $t->status }; $s && $s->{helper}{pid} && $s->{helper}{pid} != $helper },
                  30, 'a new helper');
     my $m = in_chatwoot($sent->{id}, 'after a kill');
