@@ -4,7 +4,8 @@
 # the GCM seal under the message's media key) before it answers:
 #   - success: the phone uploads the file again, the helper downloads the
 #     new direct path, and Chatwoot gets the image once, bytes identical;
-#     a text the contact sent after it comes after it (order per chat);
+#     a text the contact sent after it comes after it (order per chat); in
+#     groups (PN and LID addressed) the receipt names the sender too;
 #   - not_found, decryption_error, general_error: the note "media no longer
 #     available on WhatsApp", once;
 #   - an answer sealed under another key (the phone silent otherwise): the
@@ -107,6 +108,21 @@ sub expired_image {
     my @asked = grep { ($_->{receipt_type} // '') eq 'server-error' && $_->{id} eq $sent->{id} }
         @{$wa->events(type => 'receipt-in', since => $since)};
     is(scalar @asked, 1, 'success: the phone was asked once');
+}
+
+# --- in groups: the receipt names the sender too (PN and LID groups) -------
+for my $mode (qw(pn lid)) {
+    my $g = $wa->wa_group(subject => "Retry $mode", addressing_mode => $mode, participants => [$ana]);
+    my $since = $wa->last_seq;
+    my $id = sprintf('3EB0GROUP%s%09d', uc $mode, ++$n);
+    $wa->media_retry_answer($id, 'success');
+    my $data = bytes_of(20_000, $n);
+    my $sent = $wa->wa_media_message(from => $ana, chat => $g->{jid}, kind => 'image', data => $data,
+                                     mimetype => 'image/png', expired => 404, id => $id);
+    my $ev = $wa->wait_match('media-retry', id => $id, since => $since, timeout => 30);
+    is($ev->{result}, 'success', "group ($mode): the phone took the receipt (chat and participant checked)");
+    my $m = in_chatwoot($id, "group ($mode)");
+    is($m->{attachments}[0]{sha256}, sha256_hex($data), "group ($mode): the bytes, identical by SHA-256");
 }
 
 # --- the phone cannot: the note, once --------------------------------------
