@@ -103,6 +103,8 @@ sub expired_image {
     is(scalar @{$m->{attachments} // []}, 1, 'success: one attachment');
     is($m->{attachments}[0]{sha256}, sha256_hex($data), 'success: the bytes, identical by SHA-256');
     is($m->{content} // '', 'an old photo', 'success: the caption');
+    my $ack = $wa->wait_match('ack-in', id => $sent->{id}, class => 'notification', since => $since);
+    ok($ack, 'success: the mediaretry notification was acked');
     my $after = in_chatwoot($text->{id}, 'the text after it');
     ok($after->{id} > $m->{id}, 'the later text comes after the media message in Chatwoot');
     my @asked = grep { ($_->{receipt_type} // '') eq 'server-error' && $_->{id} eq $sent->{id} }
