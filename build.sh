@@ -314,6 +314,9 @@ bench)
     # WhatsApp messages end to end, both ways (the mock <-> the fake Chatwoot).
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" WEBHOOK_LOAD="$BUILD/core/webhook_load" \
         perl -I "$ROOT/t/lib" "$ROOT/t/bench/messages.pl"
+    # WhatsApp media (issue 11): download + verify + decrypt next to Node's
+    # crypto on the same blobs, and the helper's RSS while a 64 MB video moves.
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/media.pl"
     cmake_build "$BUILD/core" wa_codec_bench
     node "$ROOT/t/mock/wa/bench-reference.mjs" "$BUILD/wa-reference.json" 2
     "$BUILD/core/wa_codec_bench" "$BUILD/wa-reference.json" 2

@@ -34,7 +34,7 @@ is_deeply($wa->media_retry_answer('3EB0AA', 'not_found'), { id => '3EB0AA', resu
 
 my ($code, $body) = $wa->control('media-fail', { op => 'sideways' });
 is($code, 400, 'media-fail: an unknown op is refused');
-($code, $body) = $wa->control('media-serve', { mode => 'slow' });
+($code, $body) = $wa->control('media-serve', { mode => 'sideways' });
 is($code, 400, 'media-serve: an unknown mode is refused');
 ($code, $body) = $wa->control('media-expire', { direct_path => '/v/t62.7118-24/1_2_n.enc?oh=x' });
 is($code, 400, 'media-expire: a blob the mock does not have');

@@ -6,8 +6,9 @@
 # bytes identical by SHA-256, the right content type and file name, the
 # caption as content.  A forged MAC, a corrupt body, a truncated body and
 # an oversize file each give a note and no attachment; a 503 is retried;
-# view-once media is a note; a helper killed while a download is held up
-# still ends with the message once.
+# view-once media is a note; a helper killed while a download is held up,
+# or in the middle of a body, still ends with the message once and no
+# partial file.
 use strict;
 use warnings;
 use utf8;
@@ -125,7 +126,11 @@ refused('an oversize file', qr/media too large: over the 200k limit/, data => by
 refused('an oversize file that claims to be small', qr/media too large|damaged or forged/,
         data => bytes_of($max + 5000, 11), file_length => 1000);
 refused('view-once', qr/view-once image received: not shown here/, view_once => 1);
-refused('an expired blob', qr/media no longer available on WhatsApp/, expired => 410);
+# Expired, and the phone no longer has it either (t/wa_media_retry.t has
+# the rest of media retry).
+$wa->media_retry_answer('3EB0EXPIRED0000000001', 'not_found');
+refused('an expired blob', qr/media no longer available on WhatsApp/, expired => 410,
+        id => '3EB0EXPIRED0000000001');
 
 # --- a 503, then success --------------------------------------------------
 $wa->media_fail(count => 1, op => 'download', mode => 'status', status => 503);
@@ -182,6 +187,33 @@ is(scalar @{$wa->events(type => 'media-conn')}, 1,
     is($m->{attachments}[0]{sha256}, sha256_hex($data), 'after a helper kill: the file, once');
     my @left = glob("$t->{state}/media/*.part");
     is(scalar @left, 0, 'no temporary file left behind') or diag "@left";
+}
+
+# --- a helper killed while a body streams ---------------------------------
+# The mock sends half the blob and holds the rest: the helper has written
+# part of the file when it is killed; the next one downloads it whole from
+# the row, and nothing partial is left.
+{
+    my $data = bytes_of(150_000, 16);
+    $wa->media_serve(mode => 'slow');
+    my $since = $wa->last_seq;
+    my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'video', data => $data,
+                                     mimetype => 'video/mp4', caption => 'mid-body');
+    my $half = $wa->wait_match('media-download-half', since => $since, timeout => 30);
+    ok($half->{sent} > 0 && $half->{sent} < $half->{length}, 'mid-body: half the blob sent');
+    my ($part) = $t->wait_for(sub { my @p = grep { -s $_ } glob("$t->{state}/media/*.part"); @p ? \@p : undef },
+                              20, 'the helper writing the file')->[0];
+    ok($part, 'mid-body: the helper has written part of the file');
+    my $helper = $t->status->{helper}{pid};
+    kill 'KILL', $helper;
+    $wa->wait_match('media-download-gone', since => $since, timeout => 30);
+    $t->wait_for(sub { my $s = eval { $t->status }; $s && $s->{helper}{pid} && $s->{helper}{pid} != $helper },
+                 30, 'a new helper');
+    my $m = in_chatwoot($sent->{id}, 'after a kill mid-body');
+    is($m->{attachments}[0]{sha256}, sha256_hex($data), 'mid-body: the whole file, once, the right bytes');
+    is($m->{content} // '', 'mid-body', 'mid-body: its caption');
+    my @left = glob("$t->{state}/media/*.part");
+    is(scalar @left, 0, 'mid-body: no temporary file left behind') or diag "@left";
 }
 
 $t->finish;

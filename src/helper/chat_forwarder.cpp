@@ -115,6 +115,13 @@ bool ChatForwarder::fetch_media(const std::string& chat, int64_t row_id,
     job.direct_path = d.direct_path;
     job.url = d.url;
     job.destination = media_.path_for(inbox_, message.id, 0);
+    // Expired on WhatsApp: the phone is asked for it by the message as
+    // WhatsApp addressed it (the sender too, in a group).
+    const bool group = message.chat.ends_with("@g.us");
+    job.retry = MediaRetryAsk{
+        message.id, message.wa_chat.empty() ? message.chat : message.wa_chat,
+        group ? (message.wa_sender.empty() ? message.sender : message.wa_sender) : std::string(),
+        message.from_me};
     fetching_.insert(chat);
     fetcher_->fetch(std::move(job), [this, chat, row_id](const MediaOutcome& outcome) {
         media_fetched(chat, row_id, outcome);

@@ -111,7 +111,12 @@ private:
     std::uint64_t media_max_ = 0;
     // Chats whose oldest message waits for its file, and the outcomes of
     // downloads by row (taken by the next start_next of the chat).  Kept
-    // in memory only: after a restart the row's media is fetched again.
+    // in memory only: after a restart the row's media is fetched again
+    // (and, expired, asked of the phone again).  The wait is bounded by the
+    // fetcher (media_fetcher.hpp: its rounds, and for expired media the
+    // phone's answer within MediaRetryDesk::kAnswerWait, 2 min, then the
+    // rounds once more): the chat's later messages wait at most that long,
+    // then come after this one, in order.
     std::unordered_set<std::string> fetching_;
     std::map<int64_t, MediaOutcome> fetched_;
 };

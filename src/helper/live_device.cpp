@@ -97,6 +97,7 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       receiver_(MessageReceiver::Options{options_.name, options_.intake, false}, db, store_, keys_,
                 random_),
       sender_(db, store_, options_.name, random_),
+      media_retries_(options_.name, random_),
       media_(http, [this](MediaFetcher::MediaConnAnswer answer) { ask_media_conn(std::move(answer)); },
              MediaFetchOptions{options_.media_max, options_.socket.ca_file, options_.socket.proxy})
 {
@@ -107,6 +108,10 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
     }
     timer_.handler = &LiveDevice::on_timer;
     retry_.handler = &LiveDevice::on_retry;
+    media_.use_media_retry([this](const MediaRetryAsk& ask, wa::ByteView media_key,
+                                  MediaFetcher::RetryAnswer answer) {
+        ask_media_retry(ask, media_key, std::move(answer));
+    });
     // A group's subject names its Chatwoot contact: the receiver asks the
     // send path, which owns the group info cache and its queries; the
     // answer (or error, or timeout) files what waited on it.
@@ -411,6 +416,8 @@ void LiveDevice::handle(ws::Event& event)
         // What a crash or a lost connection left: receipts owed, stanzas
         // kept but not handled.
         receive_messages();
+        // Media retries asked while offline.
+        send_media_retries();
     } else if (auto* req = std::get_if<ws::event::ServerRequest>(&event)) {
         if (passkey_ != nullptr) passkey_->on_server_request(req->iq);
         if (pairing_ != nullptr && pairing_->on_server_request(*conn_, req->iq, t)) return;
@@ -471,6 +478,12 @@ void LiveDevice::handle(ws::Event& event)
         }
         if (st->view.tag() == "notification") {
             const Node node = st->to_node();
+            if (node.attr("type") == std::optional<std::string_view>("mediaretry")) {
+                // Our phone's answer to a media retry (acked by the
+                // connection, as every notification is).
+                guarded("media retry", [&] { media_retries_.on_notification(node); });
+                return;
+            }
             if (node.attr("type") == std::optional<std::string_view>("devices")) {
                 if (auto from = node.attr_jid("from")) {
                     guarded("store", [&] { sender_.devices_changed(*from); });
@@ -1203,6 +1216,46 @@ void LiveDevice::ask_media_conn(MediaFetcher::MediaConnAnswer answer)
     }
     media_conn_waiters_.push_back(std::move(answer));
     pump();
+}
+
+// A media retry (MediaFetcher: every host said the blob is gone), addressed
+// as the message was: to our own user, for its chat (and sender, in a
+// group).  A request that cannot be made is answered inside this call.
+void LiveDevice::ask_media_retry(const MediaRetryAsk& ask, wa::ByteView media_key,
+                                 MediaFetcher::RetryAnswer answer)
+{
+    auto refuse = [&](const std::string& why) {
+        log(LogLevel::info,
+            "chatwoot helper: inbox \"%s\": WhatsApp media of message %s not asked of the "
+            "phone: %s", options_.name.c_str(), ask.message_id.c_str(), why.c_str());
+        answer(wa::make_error(wa::Errc::wrong_state, "the phone was not asked: " + why));
+    };
+    if (!credentials_ || !credentials_->jid) return refuse("the device is not linked");
+    auto chat = wa::binary::Jid::parse(ask.chat);
+    if (!chat) return refuse("the chat's JID does not parse");
+    wa::media::MediaRetryTarget target{.own = *credentials_->jid,
+                                       .message_id = ask.message_id,
+                                       .chat = chat->without_device(),
+                                       .from_me = ask.from_me};
+    if (!ask.participant.empty()) {
+        auto participant = wa::binary::Jid::parse(ask.participant);
+        if (!participant) return refuse("the sender's JID does not parse");
+        target.participant = participant->without_device();
+    }
+    media_retries_.ask(target, media_key, std::move(answer), [this](const Node& receipt) {
+        return conn_ != nullptr && conn_->state() == ws::ConnectionState::connected &&
+               conn_->send_node(receipt).ok();
+    });
+    pump();
+}
+
+// Receipts of media retries asked while offline, after a login.
+void LiveDevice::send_media_retries()
+{
+    media_retries_.send_unsent([this](const Node& receipt) {
+        return conn_ != nullptr && conn_->state() == ws::ConnectionState::connected &&
+               conn_->send_node(receipt).ok();
+    });
 }
 
 }  // namespace chatwoot::helper

@@ -55,6 +55,7 @@
 #include "wa/session/reconnect_policy.hpp"
 
 #include "media_fetcher.hpp"
+#include "media_retry_requests.hpp"
 
 #include <cstdint>
 #include <map>
@@ -104,6 +105,9 @@ public:
 
 private:
     void ask_media_conn(MediaFetcher::MediaConnAnswer answer);
+    void ask_media_retry(const MediaRetryAsk& ask, wa::ByteView media_key,
+                         MediaFetcher::RetryAnswer answer);
+    void send_media_retries();
     void connect();
     void on_open();
     void on_message(wa::ByteView message);
@@ -181,6 +185,9 @@ private:
     std::multimap<std::string, wa::binary::Node> held_retry_acks_;
     // Answers owed for the media_conn IQ under way (one IQ for all).
     std::vector<MediaFetcher::MediaConnAnswer> media_conn_waiters_;
+    // Media retries asked of our phone (receipts out, answers in, their
+    // bound); they outlive connections: an answer may come on the next one.
+    MediaRetryRequests media_retries_;
     MediaFetcher media_;
     bool pumping_ = false;
     ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)

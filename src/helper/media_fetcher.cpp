@@ -94,6 +94,7 @@ struct MediaFetcher::Job {
     int round = 0;
     bool transient = false;  // a host failed this round in a way worth retrying
     bool waiting_conn = false;
+    bool retried = false;    // the phone was asked (once per job)
     std::string reason;      // the last failure, for the outcome
     std::optional<wm::MediaDecryptor> decryptor;
     std::optional<MediaOutcome> body_verdict;  // the decryptor (or the disk) refused
@@ -376,6 +377,10 @@ void MediaFetcher::round_failed(Job& job)
 {
     job.file.reset();
     if (!job.transient) {
+        if (job.job.retry && ask_retry_ && !job.retried) {
+            ask_phone(job);
+            return;
+        }
         finish(job.id, MediaOutcome{MediaOutcome::Kind::gone, {}, {}, job.reason});
         return;
     }
@@ -386,12 +391,66 @@ void MediaFetcher::round_failed(Job& job)
     ngx_add_timer(&job.timer, kFirstBackoffMs << (job.round - 1));
 }
 
+// Every host said the blob is gone: the phone, which keeps the file, is
+// asked to upload it again.  The job (and with it the chat) waits for the
+// answer, which the session bounds.
+void MediaFetcher::ask_phone(Job& job)
+{
+    job.retried = true;
+    const MediaRetryAsk& ask = *job.job.retry;
+    log(LogLevel::info,
+        "chatwoot helper: WhatsApp media of message %s gone from every host (%s); asking the "
+        "phone to upload it again", ask.message_id.c_str(), job.reason.c_str());
+    std::weak_ptr<bool> alive = alive_;
+    const auto id = job.id;
+    ask_retry_(ask, job.job.media_key,
+               [this, alive, id](const wa::Result<wm::MediaRetryOutcome>& answer) {
+                   if (alive.expired()) return;
+                   try {
+                       phone_answered(id, answer);
+                   } catch (const std::exception& e) {
+                       finish(id, MediaOutcome{MediaOutcome::Kind::failed, {}, {}, e.what()});
+                   } catch (...) {
+                       finish(id, MediaOutcome{MediaOutcome::Kind::failed, {}, {}, "unknown error"});
+                   }
+               });
+}
+
+void MediaFetcher::phone_answered(std::uint64_t id,
+                                  const wa::Result<wm::MediaRetryOutcome>& answer)
+{
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Job& job = *it->second;
+    if (answer && answer->result == wm::MediaRetryResult::success) {
+        // Uploaded again: the new path goes through the media_conn hosts
+        // like the first (decrypt_media_retry checked it is a path), with
+        // fresh rounds; the message's own url names the old blob.
+        log(LogLevel::info,
+            "chatwoot helper: the phone uploaded the media of WhatsApp message %s again; "
+            "downloading it", job.job.retry->message_id.c_str());
+        job.job.direct_path = answer->direct_path;
+        job.job.url.clear();
+        job.round = 0;
+        start_round(job);
+        return;
+    }
+    job.reason += answer ? "; the phone answered " +
+                               std::string(wm::media_retry_result_name(answer->result))
+                         : "; " + answer.error().detail;
+    finish(id, MediaOutcome{MediaOutcome::Kind::gone, {}, {}, job.reason});
+}
+
 void MediaFetcher::finish(std::uint64_t id, MediaOutcome outcome)
 {
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
     Done done = std::move(it->second->done);
-    if (outcome.kind != MediaOutcome::Kind::fetched) {
+    if (outcome.kind == MediaOutcome::Kind::gone) {
+        // The note says only that it is gone; the log says how we know.
+        log(LogLevel::warn, "chatwoot helper: WhatsApp media not fetched: %s (%s)",
+            media_failure_note(outcome, options_.max_file_size).c_str(), outcome.reason.c_str());
+    } else if (outcome.kind != MediaOutcome::Kind::fetched) {
         log(LogLevel::warn, "chatwoot helper: WhatsApp media not fetched: %s",
             media_failure_note(outcome, options_.max_file_size).c_str());
     }

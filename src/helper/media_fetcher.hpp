@@ -13,10 +13,21 @@
 // failed that way, the job waits (1 s, 2 s, 4 s, ...) and starts another
 // round, kMaxRounds in all.  401 and 403 drop the cached media_conn (its
 // auth or hosts are stale: the next round asks again); 404 and 410 mean the
-// blob is gone from that host.  When no host has it the job fails with
-// `gone` (media retry to the phone is a later step).  A body that fails a
-// check is final: a forged or damaged blob does not get better by asking
-// again.
+// blob is gone from that host.  When no host has it, a job that names its
+// message (MediaJob::retry) asks the phone to upload the file again (a
+// media retry: the session's AskRetry, at most once per job); a success
+// gives a new direct path, fetched as before (from the media_conn hosts
+// only: check_direct_path() vetted it), anything else (an error result, an
+// answer that does not open, none within the session's bound) ends the job
+// `gone`, as does a job without a message or a fetcher without a session.
+// A body that fails a check is final: a forged or damaged blob does not
+// get better by asking again.
+//
+// How long a job holds its chat (the forwarder keeps the chat's order, so
+// the chat's later messages wait behind it): at most kMaxRounds rounds of
+// one attempt per host (each under timeout_ms) with 1+2+4 s between them,
+// and for a blob gone from every host, the phone's answer (at most
+// MediaRetryDesk::kAnswerWait, 2 min) and the same rounds once more.
 #pragma once
 
 #include "curl_multi_driver.hpp"
@@ -26,6 +37,7 @@
 #include "../wa/error.hpp"
 #include "../wa/media/media_conn.hpp"
 #include "../wa/media/media_decryptor.hpp"
+#include "../wa/media/media_retry.hpp"
 #include "../wa/media/media_type.hpp"
 
 #include <cstdint>
@@ -52,6 +64,14 @@ private:
     std::int64_t expires_ = 0;
 };
 
+// Which message a job's file belongs to: what a media retry names.
+struct MediaRetryAsk {
+    std::string message_id;
+    std::string chat;         // as WhatsApp addressed it (user or group), no device
+    std::string participant;  // the sender, in a group; "" otherwise
+    bool from_me = false;
+};
+
 // What a media message says about its file.
 struct MediaJob {
     wa::media::MediaType type = wa::media::MediaType::image;
@@ -62,6 +82,8 @@ struct MediaJob {
     std::string direct_path;  // preferred: fetched from the media_conn hosts
     std::string url;          // used only through check_message_url()
     std::string destination;  // the finished file's path (in the media store)
+    // The message, when the phone may be asked for an expired file.
+    std::optional<MediaRetryAsk> retry;
 };
 
 struct MediaOutcome {
@@ -98,6 +120,13 @@ public:
     using MediaConnAnswer = std::function<void(wa::Result<wa::media::MediaConn>)>;
     using AskMediaConn = std::function<void(MediaConnAnswer answer)>;
     using Done = std::function<void(const MediaOutcome&)>;
+    // Asks the phone to upload a message's file again; `answer` runs once
+    // (inside the call when the request is refused), with the phone's
+    // result or why there is none (refused, no answer in time, one that
+    // does not open).
+    using RetryAnswer = std::function<void(wa::Result<wa::media::MediaRetryOutcome>)>;
+    using AskRetry = std::function<void(const MediaRetryAsk& ask, wa::ByteView media_key,
+                                        RetryAnswer answer)>;
 
     static constexpr int kMaxRounds = 4;
     static constexpr ngx_msec_t kFirstBackoffMs = 1000;
@@ -111,6 +140,9 @@ public:
     // unless the fetcher is destroyed first (then the temporary file is
     // removed and done never runs).  Returns the job's id.
     std::uint64_t fetch(MediaJob job, Done done);
+
+    // Media retries go through this (a device without a phone: none).
+    void use_media_retry(AskRetry ask) { ask_retry_ = std::move(ask); }
 
     // The session reconnected: its media_conn may be stale.
     void drop_media_conn() { cache_.drop(); }
@@ -126,11 +158,14 @@ private:
     void try_next(Job& job);
     void attempt_done(std::uint64_t id, const TransferResult& r);
     void round_failed(Job& job);
+    void ask_phone(Job& job);
+    void phone_answered(std::uint64_t id, const wa::Result<wa::media::MediaRetryOutcome>& answer);
     void finish(std::uint64_t id, MediaOutcome outcome);
     static void on_backoff(ngx_event_t* ev) noexcept;
 
     HttpTransport& http_;
     AskMediaConn ask_;
+    AskRetry ask_retry_;
     MediaFetchOptions options_;
     MediaConnCache cache_;
     std::map<std::uint64_t, std::unique_ptr<Job>> jobs_;

@@ -3,11 +3,15 @@
 #include "../store/private_paths.hpp"
 #include "../store/unique_fd.hpp"
 
+#include "log.hpp"
+
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace chatwoot::helper {
@@ -69,6 +73,27 @@ MediaStore::MediaStore(std::string dir) : dir_(std::move(dir))
     // directory left open by an earlier build is tightened (or refused,
     // naming it, when another user owns it).
     store::make_private_directory(dir_, true);
+    sweep_unfinished();
+}
+
+// Only the helper that holds the state lock opens the store, before any
+// download starts: every temporary file here is one a killed helper left
+// half written (a download's ".part", a copy's ".tmp").  A finished file
+// never has those names (it was renamed), so nothing a row names goes.
+void MediaStore::sweep_unfinished() noexcept
+{
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir_.c_str()), &::closedir);
+    if (!d) return;
+    size_t removed = 0;
+    while (const dirent* e = ::readdir(d.get())) {
+        const std::string_view name(e->d_name);
+        if (!name.ends_with(".part") && !name.ends_with(".tmp")) continue;
+        if (::unlinkat(::dirfd(d.get()), e->d_name, 0) == 0) removed++;
+    }
+    if (removed != 0) {
+        log(LogLevel::info, "chatwoot helper: removed %zu unfinished media file(s) from %s",
+            removed, dir_.c_str());
+    }
 }
 
 std::string MediaStore::keep(std::string_view inbox, std::string_view wa_id, size_t index,

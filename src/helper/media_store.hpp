@@ -16,7 +16,9 @@ namespace chatwoot::helper {
 class MediaStore {
 public:
     // Creates the directory (0700) or makes an existing one private;
-    // throws when it cannot.
+    // throws when it cannot.  Removes the temporary files a killed helper
+    // left (a download cut off mid-body): the store is opened only by the
+    // helper holding the state lock, before any download starts.
     explicit MediaStore(std::string dir);
 
     // Copies `source` in as the index-th attachment of message `wa_id` of
@@ -36,6 +38,8 @@ public:
     const std::string& dir() const { return dir_; }
 
 private:
+    void sweep_unfinished() noexcept;
+
     std::string dir_;
 };
 

@@ -583,8 +583,13 @@ sub media_serve {
     return $self->_ok('media-serve', \%body);
 }
 
+# The bodies media_serve(mode => 'slow') holds (half sent, event
+# media-download-half) go on to their end -> {released => N}.
+sub media_serve_release { return $_[0]->_ok('media-serve-release', {}) }
+
 # How the phone answers a media retry for message $id: 'success' (re-upload),
-# 'not_found', 'decryption_error' or 'general_error' (an <error code>).
+# 'not_found', 'decryption_error' or 'general_error' (an <error code>), or
+# 'never' (the receipt is read, event media-retry, and no answer comes).
 sub media_retry_answer {
     my ($self, $id, $result) = @_;
     return $self->_ok('media-retry-answer', { id => $id, result => $result });

@@ -227,13 +227,21 @@
 //                  mms-type are read) answer status, or have their TCP connection reset;
 //                  event media-upload-failed {mms_type, status, failed} or media-download
 //                  {…, failed}.  count 0 disarms; a new call replaces the last
-//   POST media-serve {mode:"truncate"|"short"|"corrupt"|"full", count?:1, direct_path?}
+//   POST media-serve {mode:"truncate"|"short"|"corrupt"|"slow"|"full", count?:1, direct_path?}
 //                  the next count downloads that pass the checks (of that blob, or any):
 //                  truncate: Content-Length of the whole, half the bytes, then a reset;
 //                  short: 16 bytes fewer with a matching Content-Length; corrupt: one bit
-//                  of the middle byte flipped.  -> {count, mode, path}
+//                  of the middle byte flipped; slow: Content-Length of the whole, half the
+//                  bytes (event media-download-half {path, length, sent} once they are
+//                  written), then the rest only on media-serve-release (held until then, or
+//                  until the client goes: event media-download-gone {path, sent}).
+//                  -> {count, mode, path}
+//   POST media-serve-release {}                the bodies held by slow go on to their end
+//                  -> {released: N}
 //   POST media-retry-answer {id, result:"success"|"not_found"|"decryption_error"|
-//                  "general_error"}   how the phone answers a media retry for message id
+//                  "general_error"|"never"}   how the phone answers a media retry for message
+//                  id; never: it reads the receipt (event media-retry, result "never") and
+//                  sends nothing, as a phone that is off
 //   <receipt type="server-error" id to=<our own user>@s.whatsapp.net><encrypt><enc_p><enc_iv>
 //                  <rmr jid from_me participant?>   our companion asks the phone for media it
 //                  could not download (waweb.md 2; whatsmeow mediaretry.go): enc_p is
@@ -1465,7 +1473,7 @@ export class MockServer {
             }
             case 'ack-policy':
                 return reply(200, this.messaging.setAckPolicy(body))
-            case 'media-conn': case 'media-expire': case 'media-fail': case 'media-serve': case 'media-retry-answer':
+            case 'media-conn': case 'media-expire': case 'media-fail': case 'media-serve': case 'media-serve-release': case 'media-retry-answer':
                 return reply(200, this.media.control(name, body))
             default:
                 throw new HttpError(404, `no POST ${name}`)

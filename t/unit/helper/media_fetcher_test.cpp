@@ -3,11 +3,18 @@
 // chunks: a verified file lands at its destination with the plaintext's
 // bytes, every refused body leaves nothing behind, hosts are tried in turn,
 // network errors and 5xx are retried with backoff, 404/410 stop, and the
-// media_conn answer is cached for its ttl and dropped on 401/403.
+// media_conn answer is cached for its ttl and dropped on 401/403; a blob
+// gone from every host is asked of the phone once (MediaRetryRequests on
+// the same loop: the receipt, the answer, the bound), and its new path is
+// fetched or the job ends gone.
 #include "fake_nginx.hpp"
 
 #include "helper/media_fetcher.hpp"
+#include "helper/media_retry_requests.hpp"
+#include "wa/crypto/aes.hpp"
 #include "wa/media/media_encryptor.hpp"
+#include "wa/proto/codec.hpp"
+#include "wa/proto/message.pb.h"
 
 #include <gtest/gtest.h>
 
@@ -420,6 +427,314 @@ TEST_F(MediaFetcherTest, AFetcherGoneMidTransferTouchesNothingAndLeavesNoTempora
     EXPECT_TRUE(outcomes_.empty());
     EXPECT_TRUE(dir_is_empty());
     EXPECT_EQ(fake_nginx_timers(), 0u);
+}
+
+// --- media retry -----------------------------------------------------------
+
+MediaRetryAsk retry_ask(std::string id = "3EB0AAA")
+{
+    return MediaRetryAsk{std::move(id), "15552223333@s.whatsapp.net", "", false};
+}
+
+// The phone's side as a test plays it: each ask kept with its answer.
+struct Phone {
+    struct Asked {
+        MediaRetryAsk ask;
+        wa::Bytes key;
+        MediaFetcher::RetryAnswer answer;
+    };
+    std::vector<Asked> asked;
+    MediaFetcher::AskRetry asker()
+    {
+        return [this](const MediaRetryAsk& a, wa::ByteView key, MediaFetcher::RetryAnswer answer) {
+            asked.push_back({a, wa::Bytes(key.begin(), key.end()), std::move(answer)});
+        };
+    }
+    void answer(wa::Result<wm::MediaRetryOutcome> r)
+    {
+        auto a = std::move(asked.back().answer);
+        a(std::move(r));
+    }
+};
+
+TEST_F(MediaFetcherTest, GoneEverywhereAsksThePhoneOnceAndFetchesTheNewPath)
+{
+    hosts_.script = {Answer{CURLE_OK, 404, {}}, Answer{CURLE_OK, 410, {}}};
+    Phone phone;
+    MediaFetcher f(hosts_, asker(), {});
+    f.use_media_retry(phone.asker());
+    auto j = job();
+    j.retry = retry_ask("3EB0AAA");
+    j.url = "https://mmg.whatsapp.net/v/t62.7118-24/abc.enc?old=1";
+    f.fetch(j, keep());
+    run();
+    ASSERT_EQ(phone.asked.size(), 1u) << "every host said gone: the phone is asked";
+    EXPECT_TRUE(outcomes_.empty()) << "the job waits for the phone's answer";
+    EXPECT_EQ(phone.asked[0].ask.message_id, "3EB0AAA");
+    EXPECT_EQ(phone.asked[0].key, key_);
+    EXPECT_TRUE(fake_nginx_logged("asking the phone to upload it again"));
+    hosts_.urls.clear();
+    phone.answer(wm::MediaRetryOutcome{wm::MediaRetryResult::success, "/v/t62.7118-24/new.enc?oh=n"});
+    run();
+    ASSERT_EQ(outcomes_.size(), 1u);
+    EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::fetched) << outcomes_[0].reason;
+    EXPECT_TRUE(read_file(j.destination) == plain_) << "the plaintext, byte for byte";
+    ASSERT_EQ(hosts_.urls.size(), 1u);
+    EXPECT_EQ(hosts_.urls[0].rfind("https://mmg.whatsapp.net/v/t62.7118-24/new.enc?oh=n&hash=", 0), 0u)
+        << "the new path, on a media_conn host: " << hosts_.urls[0];
+    EXPECT_EQ(phone.asked.size(), 1u);
+}
+
+TEST_F(MediaFetcherTest, ThePhonesFailureOrSilenceEndsGoneWithTheNote)
+{
+    const std::vector<wa::Result<wm::MediaRetryOutcome>> answers = {
+        wm::MediaRetryOutcome{wm::MediaRetryResult::not_found, ""},
+        wm::MediaRetryOutcome{wm::MediaRetryResult::decryption_error, ""},
+        wm::MediaRetryOutcome{wm::MediaRetryResult::general_error, ""},
+        wa::make_error(wa::Errc::bad_mac, "the phone's answer does not open"),
+        wa::make_error(wa::Errc::wrong_state, "no answer from the phone within 120 s"),
+    };
+    for (const auto& a : answers) {
+        outcomes_.clear();
+        hosts_.script = {Answer{CURLE_OK, 410, {}}};
+        Phone phone;
+        MediaFetcher f(hosts_, asker(), {});
+        f.use_media_retry(phone.asker());
+        auto j = job();
+        j.retry = retry_ask();
+        f.fetch(j, keep());
+        run({"mmg.whatsapp.net"});
+        ASSERT_EQ(phone.asked.size(), 1u);
+        phone.answer(a);
+        ASSERT_EQ(outcomes_.size(), 1u);
+        EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::gone);
+        EXPECT_EQ(media_failure_note(outcomes_[0], 0), "media no longer available on WhatsApp");
+        EXPECT_NE(outcomes_[0].reason.find(a ? std::string(wm::media_retry_result_name(a->result))
+                                              : a.error().detail),
+                  std::string::npos)
+            << outcomes_[0].reason;
+        EXPECT_TRUE(dir_is_empty());
+        EXPECT_EQ(f.jobs(), 0u);
+    }
+}
+
+TEST_F(MediaFetcherTest, TheNewPathGoneTooIsNotAskedAgain)
+{
+    hosts_.fallback = Answer{CURLE_OK, 404, {}};
+    Phone phone;
+    MediaFetcher f(hosts_, asker(), {});
+    f.use_media_retry(phone.asker());
+    auto j = job();
+    j.retry = retry_ask();
+    f.fetch(j, keep());
+    run({"mmg.whatsapp.net"});
+    ASSERT_EQ(phone.asked.size(), 1u);
+    phone.answer(wm::MediaRetryOutcome{wm::MediaRetryResult::success, "/v/t62.7118-24/new.enc?oh=n"});
+    run({"mmg.whatsapp.net"});
+    ASSERT_EQ(outcomes_.size(), 1u);
+    EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::gone);
+    EXPECT_EQ(phone.asked.size(), 1u) << "once per job, never in a loop";
+    EXPECT_EQ(hosts_.urls.size(), 2u);
+}
+
+TEST_F(MediaFetcherTest, NoRetryWithoutItsMessageAndNoneForOtherFailures)
+{
+    // A job that does not name its message.
+    {
+        hosts_.script = {Answer{CURLE_OK, 410, {}}};
+        Phone phone;
+        MediaFetcher f(hosts_, asker(), {});
+        f.use_media_retry(phone.asker());
+        f.fetch(job(), keep());
+        run({"mmg.whatsapp.net"});
+        EXPECT_TRUE(phone.asked.empty());
+        ASSERT_EQ(outcomes_.size(), 1u);
+        EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::gone);
+    }
+    // 5xx every round: not gone, so not the phone's business.
+    {
+        outcomes_.clear();
+        hosts_.fallback = Answer{CURLE_OK, 503, {}};
+        Phone phone;
+        MediaFetcher f(hosts_, asker(), {});
+        f.use_media_retry(phone.asker());
+        auto j = job();
+        j.retry = retry_ask();
+        f.fetch(j, keep());
+        run({"mmg.whatsapp.net"});
+        EXPECT_TRUE(phone.asked.empty());
+        ASSERT_EQ(outcomes_.size(), 1u);
+        EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::failed);
+    }
+}
+
+TEST_F(MediaFetcherTest, AFetcherGoneWhileThePhoneIsAskedIgnoresTheAnswer)
+{
+    hosts_.script = {Answer{CURLE_OK, 410, {}}};
+    Phone phone;
+    {
+        MediaFetcher f(hosts_, asker(), {});
+        f.use_media_retry(phone.asker());
+        auto j = job();
+        j.retry = retry_ask();
+        f.fetch(j, keep());
+        run({"mmg.whatsapp.net"});
+        ASSERT_EQ(phone.asked.size(), 1u);
+    }
+    phone.answer(wm::MediaRetryOutcome{wm::MediaRetryResult::success, "/v/x.enc?oh=1"});
+    EXPECT_TRUE(outcomes_.empty());
+    EXPECT_TRUE(hosts_.urls.size() == 1u);
+}
+
+// MediaRetryRequests: the device's side, on the same fake loop.
+
+wm::MediaRetryTarget target_of(std::string id)
+{
+    return wm::MediaRetryTarget{.own = *wa::binary::Jid::parse("15550001111:3@s.whatsapp.net"),
+                                .message_id = std::move(id),
+                                .chat = *wa::binary::Jid::parse("15552223333@s.whatsapp.net")};
+}
+
+// The phone's sealed answer to a receipt.
+wa::binary::Node phone_answer(const wa::binary::Node& receipt, wa::ByteView media_key,
+                              std::string direct_path)
+{
+    const std::string id(receipt.attr("id").value_or(""));
+    wa::proto::MediaRetryNotification m;
+    m.set_stanzaid(id);
+    m.set_result(wa::proto::MediaRetryNotification::SUCCESS);
+    m.set_directpath(direct_path);
+    const wa::Bytes iv(12, 3);
+    auto key = wm::media_retry_key(media_key);
+    auto ct = wa::crypto::aes256_gcm_encrypt(*key, iv, wa::proto::serialize(m), wa::as_bytes(id));
+    wa::binary::Node n("notification");
+    n.set_attr("type", "mediaretry");
+    n.set_attr("id", id);
+    wa::binary::Node rmr = *receipt.child("rmr");
+    wa::binary::Node enc("encrypt");
+    enc.content = wa::binary::Children{wa::binary::Node("enc_p", {}, *ct), wa::binary::Node("enc_iv", {}, iv)};
+    n.content = wa::binary::Children{std::move(rmr), std::move(enc)};
+    return n;
+}
+
+class MediaRetryRequestsTest : public MediaFetcherTest {
+protected:
+    // The wire: what send() took (or refused, while offline).
+    MediaRetryRequests::Send wire()
+    {
+        return [this](const wa::binary::Node& n) {
+            if (!online_) return false;
+            sent_.push_back(n);
+            return true;
+        };
+    }
+    bool online_ = true;
+    std::vector<wa::binary::Node> sent_;
+};
+
+TEST_F(MediaRetryRequestsTest, TheFetcherAndTheDeviceEndToEnd)
+{
+    hosts_.script = {Answer{CURLE_OK, 410, {}}};
+    MediaRetryRequests requests("main", wa::crypto::seeded_random(wa::as_bytes("rr")));
+    MediaFetcher f(hosts_, asker(), {});
+    f.use_media_retry([&](const MediaRetryAsk& a, wa::ByteView key, MediaFetcher::RetryAnswer answer) {
+        requests.ask(target_of(a.message_id), key, std::move(answer), wire());
+    });
+    auto j = job();
+    j.retry = retry_ask("3EB0E2E");
+    f.fetch(j, keep());
+    // Not run(): its minutes would pass the bound.
+    fake_nginx_advance(0);
+    answer_media_conn({"mmg.whatsapp.net"});
+    hosts_.deliver();
+    ASSERT_EQ(sent_.size(), 1u);
+    EXPECT_EQ(sent_[0].attr("type"), std::optional<std::string_view>("server-error"));
+    EXPECT_TRUE(outcomes_.empty());
+    requests.on_notification(phone_answer(sent_[0], key_, "/v/t62.7118-24/again.enc?oh=2"));
+    run({"mmg.whatsapp.net"});
+    ASSERT_EQ(outcomes_.size(), 1u);
+    EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::fetched) << outcomes_[0].reason;
+    EXPECT_TRUE(read_file(j.destination) == plain_) << "the plaintext, byte for byte";
+    EXPECT_EQ(requests.waiting(), 0u);
+    EXPECT_EQ(fake_nginx_timers(), 0u) << "no bound left armed";
+}
+
+TEST_F(MediaRetryRequestsTest, APhoneThatNeverAnswersIsGivenUpOnAfterTheBound)
+{
+    hosts_.script = {Answer{CURLE_OK, 410, {}}};
+    MediaRetryRequests requests("main", wa::crypto::seeded_random(wa::as_bytes("rr")));
+    MediaFetcher f(hosts_, asker(), {});
+    f.use_media_retry([&](const MediaRetryAsk& a, wa::ByteView key, MediaFetcher::RetryAnswer answer) {
+        requests.ask(target_of(a.message_id), key, std::move(answer), wire());
+    });
+    auto j = job();
+    j.retry = retry_ask("3EB0SILENT");
+    f.fetch(j, keep());
+    fake_nginx_advance(0);
+    answer_media_conn({"mmg.whatsapp.net"});
+    hosts_.deliver();
+    ASSERT_EQ(sent_.size(), 1u);
+    fake_nginx_advance(wm::MediaRetryDesk::kAnswerWait - 1);
+    EXPECT_TRUE(outcomes_.empty()) << "still waiting just before the bound";
+    fake_nginx_advance(1);
+    ASSERT_EQ(outcomes_.size(), 1u) << "given up at the bound: the chat moves on";
+    EXPECT_EQ(outcomes_[0].kind, MediaOutcome::Kind::gone);
+    EXPECT_NE(outcomes_[0].reason.find("no answer from the phone within 120 s"), std::string::npos)
+        << outcomes_[0].reason;
+    EXPECT_TRUE(fake_nginx_logged("no answer from the phone to the media retry for WhatsApp message 3EB0SILENT"));
+    // The answer coming after all is one nothing waits for.
+    requests.on_notification(phone_answer(sent_[0], key_, "/v/late.enc?oh=1"));
+    EXPECT_TRUE(fake_nginx_logged("media retry answer for message 3EB0SILENT ignored"));
+    EXPECT_EQ(outcomes_.size(), 1u);
+}
+
+TEST_F(MediaRetryRequestsTest, OfflineReceiptsGoWithTheNextLoginWithinTheSameBound)
+{
+    MediaRetryRequests requests("main", wa::crypto::seeded_random(wa::as_bytes("rr")));
+    std::vector<wa::Result<wm::MediaRetryOutcome>> got;
+    auto keep_answer = [&](wa::Result<wm::MediaRetryOutcome> r) { got.push_back(std::move(r)); };
+    online_ = false;
+    requests.ask(target_of("M1"), key_, keep_answer, wire());
+    EXPECT_TRUE(sent_.empty());
+    fake_nginx_advance(1000);
+    online_ = true;
+    requests.send_unsent(wire());
+    ASSERT_EQ(sent_.size(), 1u);
+    requests.send_unsent(wire());
+    EXPECT_EQ(sent_.size(), 1u) << "a receipt goes once";
+    fake_nginx_advance(wm::MediaRetryDesk::kAnswerWait - 1000);
+    ASSERT_EQ(got.size(), 1u) << "the bound counts from the ask, not from the login";
+    EXPECT_FALSE(got[0].ok());
+}
+
+TEST_F(MediaRetryRequestsTest, RefusalsAnswerAtOnceAndStrangeAnswersAreIgnored)
+{
+    MediaRetryRequests requests("main", wa::crypto::seeded_random(wa::as_bytes("rr")));
+    std::vector<wa::Result<wm::MediaRetryOutcome>> got;
+    auto keep_answer = [&](wa::Result<wm::MediaRetryOutcome> r) { got.push_back(std::move(r)); };
+    requests.ask(target_of("M1"), key_, keep_answer, wire());
+    requests.ask(target_of("M1"), key_, keep_answer, wire());
+    ASSERT_EQ(got.size(), 1u) << "the second ask for one message is refused, inside the call";
+    EXPECT_EQ(got[0].error().code, wa::Errc::wrong_state);
+    EXPECT_EQ(sent_.size(), 1u);
+    // An answer for a message never asked about, and one that is no answer.
+    auto stray = phone_answer(sent_[0], key_, "/v/x.enc?oh=1");
+    stray.set_attr("id", "NEVER-ASKED");
+    requests.on_notification(stray);
+    EXPECT_TRUE(fake_nginx_logged("media retry answer for message NEVER-ASKED ignored"));
+    wa::binary::Node junk("notification");
+    junk.set_attr("type", "mediaretry");
+    junk.set_attr("id", "M1");
+    requests.on_notification(junk);
+    EXPECT_EQ(got.size(), 1u);
+    EXPECT_EQ(requests.waiting(), 1u);
+    // Sealed under another key: settles M1, as a failure that says so.
+    wa::Bytes other(32, 0x77);
+    requests.on_notification(phone_answer(sent_[0], other, "/v/x.enc?oh=1"));
+    ASSERT_EQ(got.size(), 2u);
+    ASSERT_FALSE(got[1].ok());
+    EXPECT_NE(got[1].error().detail.find("does not open"), std::string::npos);
+    EXPECT_EQ(requests.waiting(), 0u);
 }
 
 }  // namespace

@@ -123,6 +123,7 @@ export class MediaServer {
         this.conn = { ttl: 300, authTtl: 21600, maxBuckets: 12, hosts: null }
         this.failing = null // media-fail: { count, op, mode, status }
         this.serving = null // media-serve: { count, mode, path }
+        this.held = new Set() // slow downloads waiting for media-serve-release: { res, rest, path }
         this.retryAnswers = new Map() // message id -> result name, for the phone's answer to a media retry
         this.counter = 0
         this.receivedMedia = new Map() // message id -> what its media decrypted to (media-received)
@@ -251,6 +252,21 @@ export class MediaServer {
             // Content-Length promises the whole blob; half of it comes, then the connection ends.
             res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(b.body.length) })
             res.write(b.body.subarray(0, b.body.length >> 1), () => req.socket.destroy())
+            return
+        }
+        if (mode === 'slow') {
+            // Half now, the rest when the test releases it: a transfer a
+            // test can act in the middle of, by events, not by time.
+            const half = b.body.length >> 1
+            const h = { res, rest: b.body.subarray(half), path: url.pathname }
+            res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(b.body.length) })
+            res.write(b.body.subarray(0, half), () => {
+                if (!res.destroyed) this.emit({ type: 'media-download-half', path: url.pathname, length: b.body.length, sent: half })
+            })
+            this.held.add(h)
+            res.on('close', () => {
+                if (this.held.delete(h)) this.emit({ type: 'media-download-gone', path: url.pathname, sent: half })
+            })
             return
         }
         let body = b.body
@@ -392,15 +408,22 @@ export class MediaServer {
         case 'media-serve': {
             const count = Number(body.count ?? 1)
             if (!Number.isInteger(count) || count < 0) throw new WorldError('count: a whole number')
-            if (!['full', 'truncate', 'short', 'corrupt'].includes(body.mode)) throw new WorldError('mode: full, truncate, short or corrupt')
+            if (!['full', 'truncate', 'short', 'corrupt', 'slow'].includes(body.mode)) throw new WorldError('mode: full, truncate, short, corrupt or slow')
             const path = body.direct_path ? String(body.direct_path).split('?')[0] : null
             this.serving = count && body.mode !== 'full' ? { count, mode: body.mode, path } : null
             return { count, mode: body.mode, path }
         }
+        case 'media-serve-release': {
+            const held = [...this.held]
+            this.held.clear()
+            for (const h of held) h.res.end(h.rest)
+            return { released: held.length }
+        }
         case 'media-retry-answer': {
             if (typeof body.id !== 'string' || !body.id) throw new WorldError('id: a message id')
             const result = body.result ?? 'success'
-            if (!(result in RETRY_RESULTS)) throw new WorldError(`result: one of ${Object.keys(RETRY_RESULTS).join(', ')}`)
+            if (!(result in RETRY_RESULTS) && result !== 'never')
+                throw new WorldError(`result: one of ${Object.keys(RETRY_RESULTS).join(', ')}, never`)
             this.retryAnswers.set(body.id, result)
             return { id: body.id, result }
         }
@@ -443,6 +466,11 @@ export class MediaServer {
         if (rec.group && !rec.peer && user(rmr.attrs.participant) !== `${rec.sender.phone}@s.whatsapp.net` && user(rmr.attrs.participant) !== `${rec.sender.lid}@lid`)
             return refuse(`rmr participant=${rmr.attrs.participant ?? '(none)'}, want the sender`)
         const result = this.retryAnswers.get(a.id) ?? 'success'
+        if (result === 'never') {
+            // A phone that is off: the receipt was read, no answer comes.
+            this.emit({ type: 'media-retry', conn: conn.id, id: a.id, result, direct_path: null })
+            return null
+        }
         const attrs = { from: `${me}@s.whatsapp.net`, type: 'mediaretry', id: a.id, t: String(this.mock.nowSeconds()) }
         const rmrOut = { tag: 'rmr', attrs: { ...rmr.attrs } }
         let content, directPath = null

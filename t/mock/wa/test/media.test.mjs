@@ -175,6 +175,32 @@ test('injected failures: 5xx and resets for the next N, truncated, short and cor
     assert.equal((await mock.control('media-fail', { op: 'both' })).status, 400)
 })
 
+test('media-serve slow: half the body, an event, then the rest on media-serve-release (or the client gone)', async () => {
+    const body = crypto.randomBytes(16 * 4000 + 10)
+    const { direct_path: dp } = (await upload('video', body)).body
+    let since = await mock.last()
+    ok(await mock.control('media-serve', { mode: 'slow', count: 2 }))
+    const url = `http://${host}${dp}&hash=${sha(body).toString('base64url')}&mms-type=video&__wa-mms=`
+    const res = await fetch(url, { headers: { origin: ORIGIN } })
+    assert.equal(res.status, 200)
+    assert.equal(Number(res.headers.get('content-length')), body.length)
+    const half = await mock.wait({ type: 'media-download-half' }, since)
+    assert.deepEqual([half.length, half.sent], [body.length, body.length >> 1])
+    const reading = res.arrayBuffer()
+    assert.deepEqual(ok(await mock.control('media-serve-release', {})), { released: 1 })
+    assert.deepEqual(Buffer.from(await reading), body, 'the whole body once released')
+    // The second one: the client goes away mid-body.
+    since = await mock.last()
+    const ac = new AbortController()
+    const res2 = await fetch(url, { headers: { origin: ORIGIN }, signal: ac.signal })
+    await mock.wait({ type: 'media-download-half' }, since)
+    ac.abort()
+    await res2.arrayBuffer().catch(() => {})
+    assert.equal((await mock.wait({ type: 'media-download-gone' }, since)).sent, body.length >> 1)
+    assert.deepEqual(ok(await mock.control('media-serve-release', {})), { released: 0 })
+    assert.deepEqual((await download(dp, sha(body), 'video')).body, body, 'served whole again after count')
+})
+
 // The inner message of what a companion opened (the SKDM-only part skipped).
 const opened = async stanza => {
     const parts = await me.open(stanza)
@@ -368,6 +394,20 @@ test('media retry: a phone that no longer has the media answers <error code>; a 
     const ev = B.decodeMediaRetryNode(gnote)
     assert.deepEqual([ev.key.remoteJid, ev.key.participant], [g.jid, gs.attrs.participant])
     assert.equal(B.decryptMediaRetryData(ev.media, Buffer.from(gm.mediaKey), gs.attrs.id).result, P.MediaRetryNotification.ResultType.SUCCESS)
+})
+
+test('media retry: a phone told to answer never reads the receipt and sends nothing', async () => {
+    const { s, m } = await expiredImage()
+    ok(await mock.control('media-retry-answer', { id: s.attrs.id, result: 'never' }))
+    const since = await mock.last()
+    me.send(retryRequest(s, m))
+    const ev = await mock.wait({ type: 'media-retry', id: s.attrs.id }, since)
+    assert.deepEqual([ev.result, ev.direct_path], ['never', null])
+    await me.next(n => n.tag === 'ack' && n.attrs.id === s.attrs.id && n.attrs.type === 'server-error')
+    // A ping round trip later, still no notification for it.
+    await me.iq({ xmlns: 'w:p', type: 'get' }, [{ tag: 'ping', attrs: {} }])
+    assert.equal(me.c.frames.some(n => n.tag === 'notification' && n.attrs?.id === s.attrs.id), false)
+    assert.equal((await mock.control(`events?since=${since}&type=media-upload`)).body.events.length, 0, 'nothing uploaded again')
 })
 
 test('media retry refusals: another key, the wrong chat, not to our own JID, an unknown id: refused, no notification', async () => {
