@@ -512,6 +512,26 @@ void MediaPreparer::prepare(PrepareInput input, std::function<void(PreparedMedia
     jobs_.emplace(id, std::move(job));
 }
 
+void MediaPreparer::remove_leftovers(const std::string& work_dir) noexcept
+{
+    try {
+        std::error_code ec;
+        std::vector<fs::path> old;
+        for (fs::directory_iterator it(work_dir, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.rfind("prep-", 0) == 0 && it->is_directory(ec) && !it->is_symlink(ec)) {
+                old.push_back(it->path());
+            }
+        }
+        for (const auto& p : old) {
+            fs::remove_all(p, ec);  // the input's link, never what it points to
+        }
+    } catch (const std::exception& e) {
+        log(LogLevel::warn, "chatwoot helper: media scratch files: %s", e.what());
+    } catch (...) {
+    }
+}
+
 void MediaPreparer::finished(uint64_t id, PreparedMedia media)
 {
     auto it = jobs_.find(id);

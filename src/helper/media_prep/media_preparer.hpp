@@ -130,6 +130,11 @@ public:
 
     size_t running() const { return jobs_.size(); }
 
+    // Removes the scratch directories (prep-*) a killed helper left in
+    // work_dir; outputs handed over (media-*) are their owners' and stay.
+    // For the helper's start, before any preparer of that directory runs.
+    static void remove_leftovers(const std::string& work_dir) noexcept;
+
 private:
     class Job;
     void finished(uint64_t id, PreparedMedia media);

@@ -120,6 +120,14 @@ protected:
         write_file(the_dir / "huge.png", png);
     }
 
+    static std::string fake_program(const std::string& name, const std::string& body)
+    {
+        const fs::path p = the_dir / name;
+        write_file(p, "#!/bin/sh\n" + body + "\n");
+        fs::permissions(p, fs::perms::owner_all);
+        return p.string();
+    }
+
     static void TearDownTestSuite() { fs::remove_all(the_dir); }
 
     void SetUp() override
@@ -509,4 +517,61 @@ TEST_F(MediaPreparerTest, DestroyingThePreparerAbandonsItsJobs)
     EXPECT_EQ(loop_.watches(), 0u);
     EXPECT_EQ(loop_.timers(), 0u);
     EXPECT_TRUE(fs::is_empty(work_));
+}
+
+// --- a misbehaving ffmpeg ---------------------------------------------------
+// ffprobe is the real one; ffmpeg is a script that does what a decoder
+// looping on a crafted file, a crash or a silent failure would.
+
+TEST_F(MediaPreparerTest, AnFfmpegThatNeverEndsIsKilledAndTheFileGoesAsADocument)
+{
+    MediaPrepOptions o;
+    o.ffmpeg = fake_program("looping-ffmpeg", "exec sleep 60");
+    o.timeout_msec = 1500;
+    const PrepareInput in = input("pic.webp", "image/webp", "image");
+    expect_document(prepare(in, o), in, "ffmpeg timed out");
+}
+
+TEST_F(MediaPreparerTest, AnFfmpegThatCrashesLeavesADocument)
+{
+    MediaPrepOptions o;
+    o.ffmpeg = fake_program("crashing-ffmpeg", "kill -SEGV $$");
+    const PrepareInput in = input("voice.wav", "audio/wav", "audio");
+    expect_document(prepare(in, o), in, "killed by signal 11");
+}
+
+TEST_F(MediaPreparerTest, AnFfmpegThatWritesNothingLeavesADocument)
+{
+    MediaPrepOptions o;
+    o.ffmpeg = fake_program("silent-ffmpeg", "exit 0");
+    const PrepareInput voice = input("voice.wav", "audio/wav", "audio");
+    expect_document(prepare(voice, o), voice, "no sound");
+    const PrepareInput webp = input("pic.webp", "image/webp", "image");
+    expect_document(prepare(webp, o), webp, "no picture");
+    // A JPEG goes as it is; it only lacks its thumbnail.
+    PreparedMedia jpeg = prepare(input("pic.jpg", "image/jpeg", "image"), o);
+    EXPECT_EQ(jpeg.kind, Kind::image);
+    EXPECT_TRUE(jpeg.jpeg_thumbnail.empty());
+}
+
+TEST_F(MediaPreparerTest, AnOversizedThumbnailIsDropped)
+{
+    // ffmpeg answering with 20 KB where a thumbnail goes: no thumbnail.
+    MediaPrepOptions o;
+    o.ffmpeg = fake_program("fat-thumbnail-ffmpeg", "printf '\\377\\330'; head -c 20000 /dev/zero");
+    PreparedMedia m = prepare(input("clip.mp4", "video/mp4", "video"), o);
+    EXPECT_EQ(m.kind, Kind::video);
+    EXPECT_TRUE(m.jpeg_thumbnail.empty());
+}
+
+TEST_F(MediaPreparerTest, LeftoversOfAKilledHelperAreRemovedButNotOutputs)
+{
+    fs::create_directories(work_ / "prep-AbC123");
+    fs::create_symlink(the_dir / "song.mp3", work_ / "prep-AbC123" / "input");
+    write_file(work_ / "media-XyZ789.ogg", "an output someone owns");
+    MediaPreparer::remove_leftovers(work_.string());
+    EXPECT_FALSE(fs::exists(work_ / "prep-AbC123"));
+    EXPECT_TRUE(fs::exists(work_ / "media-XyZ789.ogg"));
+    EXPECT_TRUE(fs::exists(the_dir / "song.mp3"));  // what the link pointed to
+    MediaPreparer::remove_leftovers((the_dir / "no-such-dir").string());  // harmless
 }
