@@ -268,7 +268,9 @@ private:
         if (seek != nullptr) {
             a.insert(a.end(), {"-ss", seek});
         }
-        a.insert(a.end(), {"-protocol_whitelist", "file", "-format_whitelist", kDemuxers,
+        // Two decoding threads: enough for a frame or a voice note, and
+        // within the child's address-space limit on a many-core host.
+        a.insert(a.end(), {"-threads", "2", "-protocol_whitelist", "file", "-format_whitelist", kDemuxers,
                            "-max_pixels", std::to_string(kMaxPixels), "-i", link_});
         return a;
     }
@@ -540,8 +542,15 @@ void MediaPreparer::finished(uint64_t id, PreparedMedia media)
     }
     auto done = it->second->take_done();
     jobs_.erase(it);  // kills nothing: its child has ended
-    if (done) {
-        done(std::move(media));
+    // The job is gone: nothing the caller throws may come back into it.
+    try {
+        if (done) {
+            done(std::move(media));
+        }
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: after preparing an attachment: %s", e.what());
+    } catch (...) {
+        log(LogLevel::error, "chatwoot helper: after preparing an attachment: unknown exception");
     }
 }
 

@@ -120,7 +120,7 @@ std::variant<Probe, std::string> parse_probe(std::string_view json)
 
 std::vector<std::string> probe_arguments(const std::string& input)
 {
-    return {"-v", "error", "-hide_banner",
+    return {"-v", "error", "-hide_banner", "-threads", "1",
             "-protocol_whitelist", "file",
             "-format_whitelist", kDemuxers,
             "-max_pixels", std::to_string(kMaxPixels),

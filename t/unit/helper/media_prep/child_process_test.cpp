@@ -268,3 +268,15 @@ TEST(ChildProcess, NginxStyleReapingStealsTheStatusUntilWeTakeSigchldBack)
 
     ::sigaction(SIGCHLD, &old, nullptr);
 }
+
+TEST(ChildProcess, CleanEnvironment)
+{
+    // Nothing of the helper's environment (tokens, paths) reaches the child.
+    ::setenv("CHATWOOT_TEST_SECRET", "do-not-pass", 1);
+    ChildSpec s;
+    s.argv = {"/usr/bin/env"};
+    ChildResult r = run(std::move(s));
+    ::unsetenv("CHATWOOT_TEST_SECRET");
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.out, "LC_ALL=C\nMALLOC_ARENA_MAX=2\n");
+}

@@ -575,3 +575,16 @@ TEST_F(MediaPreparerTest, LeftoversOfAKilledHelperAreRemovedButNotOutputs)
     EXPECT_TRUE(fs::exists(the_dir / "song.mp3"));  // what the link pointed to
     MediaPreparer::remove_leftovers((the_dir / "no-such-dir").string());  // harmless
 }
+
+TEST_F(MediaPreparerTest, ACallerThatThrowsDoesNotBreakThePreparer)
+{
+    MediaPreparer prep(loop_, work_.string(), {});
+    int calls = 0;
+    prep.prepare(input("notes.pdf", "application/pdf", "file"), [&](PreparedMedia) {
+        calls++;
+        throw std::runtime_error("caller's trouble");
+    });
+    prep.prepare(input("pic.png", "image/png", "image"), [&](PreparedMedia) { calls++; });
+    ASSERT_TRUE(loop_.run_until([&] { return calls == 2; }));
+    EXPECT_EQ(prep.running(), 0u);
+}
