@@ -364,8 +364,7 @@ private:
         }
         const bool mp4 = probe_.format_is("mp4");
         if (!mp4 || v->codec_name != "h264" || (a != nullptr && a->codec_name != "aac")) {
-            return document("a video of " + describe_probe(probe_) +
-                            " is not MP4 H.264/AAC, which WhatsApp plays");
+            return transcode_video();
         }
         media_.kind = Kind::video;
         media_.mimetype = "video/mp4";
@@ -387,6 +386,56 @@ private:
                     failure("ffmpeg", r).c_str());
             }
             succeed();
+        });
+    }
+
+    // Any other video: MP4 H.264/AAC with a bounded preset (veryfast, CRF
+    // 28, longest side at most 1280, stereo AAC 96 kb/s, moov first), the
+    // thumbnail (first frame) in the same run; then the output is probed
+    // for its size and length.  Too slow (the timeout) or undecodable: a
+    // document, as it came.
+    void transcode_video()
+    {
+        output_ = private_temp_file(owner_.work_dir_, "media-", ".mp4");
+        std::vector<std::string> argv = ffmpeg_input();
+        argv.insert(argv.end(),
+                    {"-map", "0:v:0", "-map", "0:a:0?", "-map_metadata", "-1",
+                     "-vf",
+                     "scale=w='if(gte(iw,ih),trunc(min(1280,iw)/2)*2,-2)'"
+                     ":h='if(gte(iw,ih),-2,trunc(min(1280,ih)/2)*2)',format=yuv420p",
+                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "28",
+                     "-c:a", "aac", "-b:a", "96k", "-ac", "2",
+                     "-movflags", "+faststart", "-f", "mp4", output_});
+        thumbnail_output(argv);
+        ChildSpec spec;
+        spec.argv = std::move(argv);
+        spec.stdout_limit = 4 * kThumbnailMax;
+        run(std::move(spec), [this](ChildResult r) {
+            if (!r.ok()) {
+                return document("transcoding the video to MP4: " + failure("ffmpeg", r));
+            }
+            keep_thumbnail(std::move(r.out));
+            std::vector<std::string> probe{opt().ffprobe};
+            for (auto& arg : probe_arguments(output_)) {
+                probe.push_back(std::move(arg));
+            }
+            ChildSpec check;
+            check.argv = std::move(probe);
+            check.stdout_limit = kProbeOutputMax;
+            run(std::move(check), [this](ChildResult c) {
+                auto parsed = c.ok() ? parse_probe(c.out) : failure("ffprobe", c);
+                const Probe* p = std::get_if<Probe>(&parsed);
+                const ProbedStream* v = p != nullptr ? p->video() : nullptr;
+                if (v == nullptr || v->codec_name != "h264") {
+                    return document("the transcoded video did not probe as H.264");
+                }
+                media_.kind = Kind::video;
+                media_.mimetype = "video/mp4";
+                media_.width = v->width;
+                media_.height = v->height;
+                media_.seconds = whole_seconds(p->duration);
+                succeed();
+            });
         });
     }
 

@@ -39,8 +39,11 @@
 //   video     MP4 (ISO family: mp4, mov, m4v) with H.264 video and AAC or
 //             no audio, as it is (video/mp4), with a thumbnail from an
 //             early frame (none if no frame can be taken), size and
-//             seconds.  Any other video: a document (fallback_reason says
-//             which codec/container).  A file with only audio: as audio.
+//             seconds.  Any other video (WebM, HEVC, AVI, ...) is
+//             transcoded to MP4 H.264/AAC with a bounded preset (veryfast,
+//             CRF 28, longest side at most 1280) and goes as a video; if
+//             that fails or takes longer than the timeout, a document.  A
+//             file with only audio: as audio.
 //   audio     A voice note (kind ptt), transcoded to OGG/Opus mono 48 kHz
 //             32 kb/s ("audio/ogg; codecs=opus") with seconds and a 64-bar
 //             waveform (waveform.hpp), when it was recorded in Chatwoot, or

@@ -99,6 +99,9 @@ protected:
              "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest",
              "clip.mp4");
         make("-f lavfi -i testsrc=size=320x240:rate=25:duration=2 -c:v libvpx -b:v 200k", "clip.webm");
+        make("-f lavfi -i testsrc=size=1600x900:rate=5:duration=1 -f lavfi -i sine=duration=1 "
+             "-c:v mpeg4 -c:a libopus -shortest",
+             "wide.mkv");
         write_file(the_dir / "corrupt.jpg", std::string("\xFF\xD8\xFF\xE0") + std::string(5000, '\x5A'));
         write_file(the_dir / "empty.png", "");
         write_file(the_dir / "notes.pdf", "%PDF-1.4\n% a small document\n");
@@ -374,10 +377,37 @@ TEST_F(MediaPreparerTest, Mp4GoesAsItIsWithAThumbnail)
     expect_thumbnail(m, "100", "75");
 }
 
-TEST_F(MediaPreparerTest, WebmVideoGoesAsADocument)
+TEST_F(MediaPreparerTest, WebmVideoIsTranscodedToMp4)
 {
+    PreparedMedia m = prepare(input("clip.webm", "video/webm", "video"));
+    EXPECT_EQ(m.kind, Kind::video) << m.fallback_reason;
+    EXPECT_EQ(m.mimetype, "video/mp4");
+    expect_private_output(m);
+    EXPECT_EQ(probe_value(m.path, "stream=codec_name"), "h264");
+    EXPECT_EQ(m.width, 320u);
+    EXPECT_EQ(m.height, 240u);
+    EXPECT_EQ(m.seconds, 2u);
+    expect_thumbnail(m, "100", "75");
+}
+
+TEST_F(MediaPreparerTest, TranscodedVideoIsBoundedTo1280)
+{
+    PreparedMedia m = prepare(input("wide.mkv", "video/x-matroska", "video"));
+    EXPECT_EQ(m.kind, Kind::video) << m.fallback_reason;
+    EXPECT_EQ(m.width, 1280u);
+    EXPECT_EQ(m.height, 720u);
+    EXPECT_EQ(probe_value(m.path, "stream=width"), "1280");
+    // Its sound came along, as AAC.
+    EXPECT_EQ(probe_value(m.path, "stream=codec_name"), "h264\naac");
+}
+
+TEST_F(MediaPreparerTest, VideoTooSlowToTranscodeGoesAsADocument)
+{
+    MediaPrepOptions o;
+    o.ffmpeg = fake_program("slow-ffmpeg", "exec sleep 60");
+    o.timeout_msec = 1500;
     const PrepareInput in = input("clip.webm", "video/webm", "video");
-    expect_document(prepare(in), in, "not MP4 H.264/AAC");
+    expect_document(prepare(in, o), in, "transcoding the video to MP4: ffmpeg timed out");
 }
 
 // --- documents and every way to fail ---------------------------------------
