@@ -6,6 +6,7 @@
 #include "../log.hpp"
 #include "../../store/private_paths.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -245,9 +246,9 @@ private:
         run(std::move(spec), [this](ChildResult r) { on_probe(std::move(r)); });
     }
 
-    void run(ChildSpec spec, std::function<void(ChildResult)> next)
+    void run(ChildSpec spec, std::function<void(ChildResult)> next, uint64_t timeout_msec = 0)
     {
-        spec.timeout_msec = opt().timeout_msec;
+        spec.timeout_msec = timeout_msec != 0 ? timeout_msec : opt().timeout_msec;
         spec.limits = opt().limits;
         // The step's callback replaces the child that calls it: keep the
         // old one alive until the new one is in place (ChildProcess allows
@@ -436,7 +437,7 @@ private:
                 media_.seconds = whole_seconds(p->duration);
                 succeed();
             });
-        });
+        }, opt().video_timeout_msec);
     }
 
     // --- audio ------------------------------------------------------------
@@ -551,16 +552,25 @@ MediaPreparer::~MediaPreparer() = default;
 void MediaPreparer::prepare(PrepareInput input, std::function<void(PreparedMedia)> done)
 {
     const uint64_t id = next_id_++;
-    auto job = std::make_unique<Job>(*this, id, std::move(input), std::move(done));
-    // Started from the loop, so that `done` never runs inside this call,
+    jobs_.emplace(id, std::make_unique<Job>(*this, id, std::move(input), std::move(done)));
+    if (active_ < std::max<size_t>(options_.max_jobs, 1)) {
+        start_later(id);
+    } else {
+        waiting_.push_back(id);
+    }
+}
+
+void MediaPreparer::start_later(uint64_t id)
+{
+    active_++;
+    // Started from the loop, so that `done` never runs inside prepare(),
     // even for a file that is a document at first sight.  The job holds
     // the timer: a job abandoned before it starts takes its timer along.
-    job->start_ = reactor_.after(0, [this, id] {
+    jobs_.at(id)->start_ = reactor_.after(0, [this, id] {
         if (auto it = jobs_.find(id); it != jobs_.end()) {
             it->second->start();  // may finish, and destroy the job, at once
         }
     });
-    jobs_.emplace(id, std::move(job));
 }
 
 void MediaPreparer::remove_leftovers(const std::string& work_dir) noexcept
@@ -591,6 +601,12 @@ void MediaPreparer::finished(uint64_t id, PreparedMedia media)
     }
     auto done = it->second->take_done();
     jobs_.erase(it);  // kills nothing: its child has ended
+    active_--;
+    if (!waiting_.empty()) {
+        const uint64_t next = waiting_.front();
+        waiting_.pop_front();
+        start_later(next);
+    }
     // The job is gone: nothing the caller throws may come back into it.
     try {
         if (done) {

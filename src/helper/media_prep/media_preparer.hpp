@@ -62,12 +62,15 @@
 //             file name of that shape.
 //   anything else, and every failure: a document (the input as it is,
 //             its file name and content type).
+// At most max_jobs attachments are prepared at once (the rest wait, in
+// order); each child has its own timeout (video transcoding a longer one).
 #pragma once
 
 #include "child_process.hpp"
 #include "reactor.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -107,7 +110,11 @@ const char* kind_name(PreparedMedia::Kind kind);
 struct MediaPrepOptions {
     std::string ffmpeg = "/usr/bin/ffmpeg";
     std::string ffprobe = "/usr/bin/ffprobe";
-    uint64_t timeout_msec = 120'000;  // per child process
+    uint64_t timeout_msec = 120'000;         // per child process
+    uint64_t video_timeout_msec = 600'000;   // transcoding a video
+    // Attachments prepared at once; the others wait their turn (in order),
+    // so that a burst of videos does not put every core to ffmpeg.
+    size_t max_jobs = 2;
     ChildLimits limits;
 };
 
@@ -131,6 +138,7 @@ public:
     // the first call: a preparer that never prepares costs nothing.
     void prepare(PrepareInput input, std::function<void(PreparedMedia)> done);
 
+    // Jobs not finished yet, waiting ones included.
     size_t running() const { return jobs_.size(); }
 
     // Removes the scratch directories (prep-*) a killed helper left in
@@ -140,6 +148,7 @@ public:
 
 private:
     class Job;
+    void start_later(uint64_t id);
     void finished(uint64_t id, PreparedMedia media);
 
     Reactor& reactor_;
@@ -147,6 +156,8 @@ private:
     Options options_;
     uint64_t next_id_ = 1;
     std::map<uint64_t, std::unique_ptr<Job>> jobs_;
+    std::deque<uint64_t> waiting_;  // jobs not started for want of a slot
+    size_t active_ = 0;             // jobs started and not finished
 };
 
 // Whether a file name is the shape Chatwoot's recorder gives its

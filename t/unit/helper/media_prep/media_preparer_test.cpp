@@ -405,7 +405,7 @@ TEST_F(MediaPreparerTest, VideoTooSlowToTranscodeGoesAsADocument)
 {
     MediaPrepOptions o;
     o.ffmpeg = fake_program("slow-ffmpeg", "exec sleep 60");
-    o.timeout_msec = 1500;
+    o.video_timeout_msec = 1500;
     const PrepareInput in = input("clip.webm", "video/webm", "video");
     expect_document(prepare(in, o), in, "transcoding the video to MP4: ffmpeg timed out");
 }
@@ -617,4 +617,40 @@ TEST_F(MediaPreparerTest, ACallerThatThrowsDoesNotBreakThePreparer)
     prep.prepare(input("pic.png", "image/png", "image"), [&](PreparedMedia) { calls++; });
     ASSERT_TRUE(loop_.run_until([&] { return calls == 2; }));
     EXPECT_EQ(prep.running(), 0u);
+}
+
+TEST_F(MediaPreparerTest, AtMostMaxJobsAtOnceTheOthersWaitInOrder)
+{
+    // An ffprobe that notes when it starts and ends (and fails: each job
+    // is then one child and a document).
+    const fs::path log = work_.string() + "-children.log";
+    MediaPrepOptions o;
+    o.ffprobe = fake_program("noting-ffprobe",
+                             "echo start $$ >> '" + log.string() + "'; sleep 0.2; echo end $$ >> '" +
+                                 log.string() + "'; exit 1");
+    o.max_jobs = 1;
+    MediaPreparer prep(loop_, work_.string(), o);
+    std::vector<std::string> order;
+    for (const char* name : {"a.png", "b.png", "c.png"}) {
+        PrepareInput in = input("pic.png", "image/png", "image", name);
+        prep.prepare(in, [&, name](PreparedMedia m) {
+            EXPECT_EQ(m.kind, Kind::document);
+            order.push_back(name);
+        });
+    }
+    EXPECT_EQ(prep.running(), 3u);
+    ASSERT_TRUE(loop_.run_until([&] { return order.size() == 3; }));
+    EXPECT_EQ(order, (std::vector<std::string>{"a.png", "b.png", "c.png"}));
+    // Never two children at once: each start is followed by its own end.
+    std::ifstream f(log);
+    std::string what, pid, what2, pid2;
+    int pairs = 0;
+    while (f >> what >> pid >> what2 >> pid2) {
+        EXPECT_EQ(what, "start");
+        EXPECT_EQ(what2, "end");
+        EXPECT_EQ(pid, pid2);
+        pairs++;
+    }
+    EXPECT_EQ(pairs, 3);
+    fs::remove(log);
 }
