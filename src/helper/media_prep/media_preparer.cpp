@@ -327,7 +327,7 @@ private:
             media_.mimetype = "image/png";
         } else {
             // WebP, GIF (its first frame), BMP, TIFF, ...: a JPEG.
-            output_ = private_temp_file(owner_.work_dir_, "media-", ".jpg");
+            output_ = private_temp_file(dir_, "output", ".jpg");
             media_.mimetype = "image/jpeg";
             argv.insert(argv.end(), {"-map", "0:v:0", "-frames:v", "1", "-map_metadata", "-1",
                                      "-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3",
@@ -397,7 +397,7 @@ private:
     // document, as it came.
     void transcode_video()
     {
-        output_ = private_temp_file(owner_.work_dir_, "media-", ".mp4");
+        output_ = private_temp_file(dir_, "output", ".mp4");
         std::vector<std::string> argv = ffmpeg_input();
         argv.insert(argv.end(),
                     {"-map", "0:v:0", "-map", "0:a:0?", "-map_metadata", "-1",
@@ -458,7 +458,7 @@ private:
         }
         // A voice note: OGG/Opus to a file and, in the same run, the PCM
         // the waveform is measured on, through stdout.
-        output_ = private_temp_file(owner_.work_dir_, "media-", ".ogg");
+        output_ = private_temp_file(dir_, "output", ".ogg");
         wave_ = std::make_unique<WaveformBuilder>();
         std::vector<std::string> argv = ffmpeg_input();
         argv.insert(argv.end(),
@@ -508,7 +508,23 @@ private:
         if (output_.empty()) {
             media_.path = in_.path;
         } else {
-            media_.path = std::exchange(output_, std::string());  // the caller's now
+            // Out of the scratch directory only now: whatever a killed
+            // helper leaves in prep-* is garbage, every media-* file was
+            // handed over (remove_leftovers relies on it).
+            std::string kept;
+            try {
+                const std::string ext = fs::path(output_).extension().string();
+                kept = private_temp_file(owner_.work_dir_, "media-", ext.c_str());
+                fs::rename(output_, kept);
+                output_.clear();
+                media_.path = kept;  // the caller's now
+            } catch (const std::exception& e) {
+                std::error_code ec;
+                if (!kept.empty()) {
+                    fs::remove(kept, ec);
+                }
+                return document(std::string("cannot keep the output: ") + e.what());
+            }
         }
         owner_.finished(id_, std::move(media_));  // destroys this job
     }

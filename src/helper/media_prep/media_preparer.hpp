@@ -141,8 +141,9 @@ public:
     // Jobs not finished yet, waiting ones included.
     size_t running() const { return jobs_.size(); }
 
-    // Removes the scratch directories (prep-*) a killed helper left in
-    // work_dir; outputs handed over (media-*) are their owners' and stay.
+    // Removes the scratch directories (prep-*, with any output not yet
+    // handed over) a killed helper left in work_dir; outputs handed over
+    // (media-*) are their owners' and stay.
     // For the helper's start, before any preparer of that directory runs.
     static void remove_leftovers(const std::string& work_dir) noexcept;
 

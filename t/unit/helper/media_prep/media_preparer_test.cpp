@@ -537,8 +537,9 @@ TEST_F(MediaPreparerTest, DestroyingThePreparerAbandonsItsJobs)
         // Until the transcoding child runs (its output file exists).
         ASSERT_TRUE(loop_.run_until([&] {
             if (!fs::exists(work_)) return false;
-            for (const auto& e : fs::directory_iterator(work_)) {
-                if (e.path().extension() == ".ogg") return true;
+            std::error_code ec;  // the job's scratch directory may go meanwhile
+            for (fs::recursive_directory_iterator it(work_, ec), end; !ec && it != end; it.increment(ec)) {
+                if (it->path().extension() == ".ogg") return true;
             }
             return false;
         }));
