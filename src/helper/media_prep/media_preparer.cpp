@@ -203,6 +203,8 @@ public:
             begin();
         } catch (const std::exception& e) {
             document(std::string("cannot prepare: ") + e.what());
+        } catch (...) {
+            document("cannot prepare");
         }
     }
 
@@ -250,14 +252,18 @@ private:
     {
         spec.timeout_msec = timeout_msec != 0 ? timeout_msec : opt().timeout_msec;
         spec.limits = opt().limits;
-        // The step's callback replaces the child that calls it: keep the
-        // old one alive until the new one is in place (ChildProcess allows
-        // its `done` to destroy it; see child_process.hpp).
+        // A step's callback may start the next child (replacing child_,
+        // which destroys the ChildProcess calling it) or finish the job
+        // (destroying it): both allowed, since ChildProcess moves `done`
+        // out before calling it and nothing here runs after.  Whatever a
+        // step throws ends the job as a document, never leaves it hanging.
         auto guarded = [this, next = std::move(next)](ChildResult r) {
             try {
                 next(std::move(r));
             } catch (const std::exception& e) {
                 document(std::string("cannot prepare: ") + e.what());
+            } catch (...) {
+                document("cannot prepare");
             }
         };
         child_ = std::make_unique<ChildProcess>(owner_.reactor_, std::move(spec), std::move(guarded));
@@ -362,6 +368,10 @@ private:
                 return plan_audio();  // an M4A called video/mp4
             }
             return document("not a video: " + describe_probe(probe_));
+        }
+        if (uint64_t{v->width} * v->height > kMaxPixels) {
+            return document("video frames too large: " + std::to_string(v->width) + "x" +
+                            std::to_string(v->height));
         }
         const bool mp4 = probe_.format_is("mp4");
         if (!mp4 || v->codec_name != "h264" || (a != nullptr && a->codec_name != "aac")) {
