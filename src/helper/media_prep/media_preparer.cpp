@@ -282,14 +282,18 @@ private:
         return a;
     }
 
-    static void thumbnail_output(std::vector<std::string>& a)
+    // Longest side kThumbnailSide, 4:2:0 (what every JPEG decoder takes).
+    static std::string thumbnail_filter()
     {
         const std::string side = kThumbnailSide;
-        a.insert(a.end(),
-                 {"-map", "0:v:0", "-frames:v", "1", "-map_metadata", "-1",
-                  "-vf", "scale=w=" + side + ":h=" + side +
-                             ":force_original_aspect_ratio=decrease,format=yuvj420p",
-                  "-c:v", "mjpeg", "-q:v", "8", "-f", "mjpeg", "pipe:1"});
+        return "scale=w=" + side + ":h=" + side + ":force_original_aspect_ratio=decrease,format=yuvj420p";
+    }
+
+    // A video's thumbnail: its first frame (after any -ss) to stdout.
+    static void thumbnail_output(std::vector<std::string>& a)
+    {
+        a.insert(a.end(), {"-map", "0:v:0", "-frames:v", "1", "-map_metadata", "-1",
+                           "-vf", thumbnail_filter(), "-c:v", "mjpeg", "-q:v", "8", "-f", "mjpeg", "pipe:1"});
     }
 
     void on_probe(ChildResult r)
@@ -319,6 +323,9 @@ private:
         if (v == nullptr) {
             return document("not a picture: " + describe_probe(probe_));
         }
+        if (v->width == 0 || v->height == 0) {
+            return document("a picture without a size: " + describe_probe(probe_));
+        }
         if (uint64_t{v->width} * v->height > kMaxPixels) {
             return document("picture too large: " + std::to_string(v->width) + "x" +
                             std::to_string(v->height));
@@ -326,21 +333,34 @@ private:
         media_.kind = Kind::image;
         media_.width = v->width;
         media_.height = v->height;
-        std::vector<std::string> argv = ffmpeg_input();
+        bool convert = false;
         if (v->codec_name == "mjpeg" && probe_.format_is("jpeg_pipe")) {
             media_.mimetype = "image/jpeg";
         } else if (v->codec_name == "png" && probe_.format_is("png_pipe")) {
             media_.mimetype = "image/png";
         } else {
             // WebP, GIF (its first frame), BMP, TIFF, ...: a JPEG.
+            convert = true;
             output_ = private_temp_file(dir_, "output", ".jpg");
             media_.mimetype = "image/jpeg";
-            argv.insert(argv.end(), {"-map", "0:v:0", "-frames:v", "1", "-map_metadata", "-1",
-                                     "-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3",
-                                     "-f", "mjpeg", output_});
         }
-        // The thumbnail comes in the same run, through stdout.
-        thumbnail_output(argv);
+        // One run: the picture laid on white (JPEG has no transparency, and
+        // a transparent PNG or WebP sticker would otherwise turn black or
+        // show the colour under its clear pixels), then split into the
+        // converted file (when converting) and the thumbnail on stdout.
+        const std::string size = std::to_string(v->width) + "x" + std::to_string(v->height);
+        std::string graph = "color=c=white:s=" + size + ":r=1[bg];[bg][0:v:0]overlay=shortest=1";
+        graph += convert ? ",split=2[full][t];[t]" + thumbnail_filter() +
+                               "[thumb];[full]format=yuvj420p[out]"
+                         : "," + thumbnail_filter() + "[thumb]";
+        std::vector<std::string> argv = ffmpeg_input();
+        argv.insert(argv.end(), {"-filter_complex", graph});
+        if (convert) {
+            argv.insert(argv.end(), {"-map", "[out]", "-frames:v", "1", "-map_metadata", "-1",
+                                     "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", output_});
+        }
+        argv.insert(argv.end(), {"-map", "[thumb]", "-frames:v", "1", "-map_metadata", "-1",
+                                 "-c:v", "mjpeg", "-q:v", "8", "-f", "mjpeg", "pipe:1"});
         ChildSpec spec;
         spec.argv = std::move(argv);
         spec.stdout_limit = 4 * kThumbnailMax;

@@ -75,6 +75,33 @@ std::string probe_value(const fs::path& p, const std::string& entry)
     return out;
 }
 
+// The first pixel of a picture, as ffmpeg decodes it: "r g b".
+std::string first_pixel(const fs::path& p)
+{
+    const std::string cmd = "ffmpeg -nostdin -v error -i '" + p.string() +
+                            "' -frames:v 1 -f rawvideo -pix_fmt rgb24 - | head -c 3 | od -An -tu1";
+    std::string out;
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+        char buf[128];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+            out.append(buf, n);
+        }
+        ::pclose(f);
+    }
+    // od's spacing, squeezed: "255 255 255".
+    std::string squeezed;
+    for (char c : out) {
+        if (c == ' ' || c == '\n') {
+            if (!squeezed.empty() && squeezed.back() != ' ') squeezed += ' ';
+        } else {
+            squeezed += c;
+        }
+    }
+    while (!squeezed.empty() && squeezed.back() == ' ') squeezed.pop_back();
+    return squeezed;
+}
+
 class MediaPreparerTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite()
@@ -102,6 +129,8 @@ protected:
         make("-f lavfi -i testsrc=size=1600x900:rate=5:duration=1 -f lavfi -i sine=duration=1 "
              "-c:v mpeg4 -c:a libopus -shortest",
              "wide.mkv");
+        make("-f lavfi -i color=c=red@0.0:s=200x100,format=rgba -frames:v 1", "clear.png");
+        make("-f lavfi -i color=c=red@0.0:s=200x100,format=rgba -frames:v 1 -c:v libwebp", "clear.webp");
         write_file(the_dir / "corrupt.jpg", std::string("\xFF\xD8\xFF\xE0") + std::string(5000, '\x5A'));
         write_file(the_dir / "empty.png", "");
         write_file(the_dir / "notes.pdf", "%PDF-1.4\n% a small document\n");
@@ -360,6 +389,23 @@ TEST_F(MediaPreparerTest, GifAndBmpBecomeJpegs)
     EXPECT_EQ(bmp.kind, Kind::image) << bmp.fallback_reason;
     EXPECT_EQ(bmp.height, 400u);
     expect_thumbnail(bmp, "75", "100");
+}
+
+TEST_F(MediaPreparerTest, TransparencyTurnsWhiteNotBlackOrItsHiddenColour)
+{
+    // Fully transparent red: the naive conversion shows red (or black).
+    PreparedMedia png = prepare(input("clear.png", "image/png", "image"));
+    EXPECT_EQ(png.kind, Kind::image);
+    EXPECT_EQ(png.mimetype, "image/png");
+    expect_thumbnail(png, "100", "50");
+    const fs::path t = the_dir / "clear-thumb.jpg";
+    write_file(t, png.jpeg_thumbnail);
+    EXPECT_EQ(first_pixel(t), "255 255 255");
+
+    PreparedMedia webp = prepare(input("clear.webp", "image/webp", "image"));
+    EXPECT_EQ(webp.kind, Kind::image) << webp.fallback_reason;
+    EXPECT_EQ(webp.mimetype, "image/jpeg");
+    EXPECT_EQ(first_pixel(webp.path), "255 255 255");
 }
 
 // --- video ----------------------------------------------------------------
