@@ -331,10 +331,18 @@ private:
                             std::to_string(v->height));
         }
         media_.kind = Kind::image;
-        media_.width = v->width;
-        media_.height = v->height;
+        // Upright size: ffmpeg turns an EXIF-rotated photo as it decodes.
+        const bool turned = probe_.orientation >= 5;
+        media_.width = turned ? v->height : v->width;
+        media_.height = turned ? v->width : v->height;
         bool convert = false;
-        if (v->codec_name == "mjpeg" && probe_.format_is("jpeg_pipe")) {
+        if (probe_.orientation != 1) {
+            // A photo upright only by its EXIF tag: made upright for real,
+            // since not every client reads the tag.
+            convert = true;
+            output_ = private_temp_file(dir_, "output", ".jpg");
+            media_.mimetype = "image/jpeg";
+        } else if (v->codec_name == "mjpeg" && probe_.format_is("jpeg_pipe")) {
             media_.mimetype = "image/jpeg";
         } else if (v->codec_name == "png" && probe_.format_is("png_pipe")) {
             media_.mimetype = "image/png";
@@ -348,7 +356,7 @@ private:
         // a transparent PNG or WebP sticker would otherwise turn black or
         // show the colour under its clear pixels), then split into the
         // converted file (when converting) and the thumbnail on stdout.
-        const std::string size = std::to_string(v->width) + "x" + std::to_string(v->height);
+        const std::string size = std::to_string(media_.width) + "x" + std::to_string(media_.height);
         std::string graph = "color=c=white:s=" + size + ":r=1[bg];[bg][0:v:0]overlay=shortest=1";
         graph += convert ? ",split=2[full][t];[t]" + thumbnail_filter() +
                                "[thumb];[full]format=yuvj420p[out]"

@@ -33,7 +33,10 @@
 //   image     JPEG and PNG as they are (image/jpeg, image/png; the type
 //             comes from the bytes, not from the claimed content type);
 //             anything else ffmpeg decodes as a picture (WebP, GIF's first
-//             frame, BMP, TIFF, ...) becomes a JPEG.  A thumbnail (JPEG,
+//             frame, BMP, TIFF, ...) becomes a JPEG, and so does a photo
+//             upright only by its EXIF orientation (turned for real; the
+//             size is the upright one).  Transparent pixels become
+//             white.  A thumbnail (JPEG,
 //             longest side 100 px, under 10 KB) and the size.  Larger than
 //             kMaxPixels, or not a picture at all: a document.
 //   video     MP4 (ISO family: mp4, mov, m4v) with H.264 video and AAC or

@@ -109,6 +109,24 @@ std::variant<Probe, std::string> parse_probe(std::string_view json)
             p.streams.push_back(std::move(ps));
         }
     }
+    if (auto f = doc.FindMember("frames"); f != doc.MemberEnd() && f->value.IsArray()) {
+        for (const auto& fr : f->value.GetArray()) {
+            if (!fr.IsObject()) {
+                continue;
+            }
+            auto tags = fr.FindMember("tags");
+            if (tags == fr.MemberEnd() || !tags->value.IsObject()) {
+                continue;
+            }
+            // Printed padded ("    6").
+            const std::string o = string_of(tags->value, "Orientation");
+            const size_t digit = o.find_first_not_of(' ');
+            if (digit != std::string::npos && o.size() == digit + 1 && o[digit] >= '1' && o[digit] <= '8') {
+                p.orientation = o[digit] - '0';
+                break;
+            }
+        }
+    }
     if (p.format_name.empty()) {
         return std::string("ffprobe found no format");
     }
@@ -125,9 +143,10 @@ std::vector<std::string> probe_arguments(const std::string& input)
             "-format_whitelist", kDemuxers,
             "-max_pixels", std::to_string(kMaxPixels),
             "-of", "json=compact=1",
+            "-read_intervals", "%+#1",  // the first packet's frame, for its tags
             "-show_entries",
             "format=format_name,duration:stream=index,codec_type,codec_name,width,height:"
-            "stream_disposition=attached_pic",
+            "stream_disposition=attached_pic:frame_tags=Orientation",
             "-i", input};
 }
 

@@ -26,6 +26,10 @@ struct Probe {
     std::string format_name;  // "mov,mp4,m4a,3gp,3g2,mj2", "png_pipe", ...
     double duration = 0;      // seconds; 0 when unknown
     std::vector<ProbedStream> streams;
+    // A photo's EXIF orientation (1..8; 1 upright), from its first frame.
+    // ffmpeg turns such frames upright as it decodes them; 5..8 mean the
+    // upright picture is `height` wide.
+    int orientation = 1;
 
     // The first real video (or image) stream, the first audio stream.
     const ProbedStream* video() const;

@@ -131,6 +131,17 @@ protected:
              "wide.mkv");
         make("-f lavfi -i color=c=red@0.0:s=200x100,format=rgba -frames:v 1", "clear.png");
         make("-f lavfi -i color=c=red@0.0:s=200x100,format=rgba -frames:v 1 -c:v libwebp", "clear.webp");
+        // A phone photo stored sideways with EXIF orientation 6 (turn 90
+        // degrees clockwise to view): an APP1 segment put after the SOI.
+        {
+            const std::string jpeg = read_file(the_dir / "pic.jpg");
+            const std::string tiff("II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0", 26);
+            const std::string app1 = std::string("Exif\0\0", 6) + tiff;
+            std::string seg = "\xFF\xE1";
+            seg += static_cast<char>((app1.size() + 2) >> 8);
+            seg += static_cast<char>((app1.size() + 2) & 0xFF);
+            write_file(the_dir / "sideways.jpg", jpeg.substr(0, 2) + seg + app1 + jpeg.substr(2));
+        }
         write_file(the_dir / "corrupt.jpg", std::string("\xFF\xD8\xFF\xE0") + std::string(5000, '\x5A'));
         write_file(the_dir / "empty.png", "");
         write_file(the_dir / "notes.pdf", "%PDF-1.4\n% a small document\n");
@@ -389,6 +400,20 @@ TEST_F(MediaPreparerTest, GifAndBmpBecomeJpegs)
     EXPECT_EQ(bmp.kind, Kind::image) << bmp.fallback_reason;
     EXPECT_EQ(bmp.height, 400u);
     expect_thumbnail(bmp, "75", "100");
+}
+
+TEST_F(MediaPreparerTest, SidewaysPhotoIsTurnedUpright)
+{
+    // 640x480 stored, orientation 6: 480 wide and 640 high when upright.
+    PreparedMedia m = prepare(input("sideways.jpg", "image/jpeg", "image"));
+    EXPECT_EQ(m.kind, Kind::image) << m.fallback_reason;
+    EXPECT_EQ(m.mimetype, "image/jpeg");
+    expect_private_output(m);
+    EXPECT_EQ(m.width, 480u);
+    EXPECT_EQ(m.height, 640u);
+    EXPECT_EQ(probe_value(m.path, "stream=width"), "480");
+    EXPECT_EQ(probe_value(m.path, "stream=height"), "640");
+    expect_thumbnail(m, "75", "100");
 }
 
 TEST_F(MediaPreparerTest, TransparencyTurnsWhiteNotBlackOrItsHiddenColour)
