@@ -139,6 +139,20 @@ std::string private_temp_file(const std::string& dir, const char* prefix, const 
     return path;
 }
 
+void sync_path(const std::string& path, int flags)
+{
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) {
+        throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+    }
+    const int r = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (r != 0) {
+        throw std::runtime_error("fsync " + path + ": " + std::strerror(err));
+    }
+}
+
 }  // namespace
 
 const char* kind_name(Kind kind)
@@ -553,8 +567,12 @@ private:
             try {
                 const std::string ext = fs::path(output_).extension().string();
                 kept = private_temp_file(owner_.work_dir_, "media-", ext.c_str());
+                // Durable before the caller records it (a row naming a file
+                // must find it whole after a crash): file, rename, directory.
+                sync_path(output_, O_RDONLY);
                 fs::rename(output_, kept);
                 output_.clear();
+                sync_path(owner_.work_dir_, O_RDONLY | O_DIRECTORY);
                 media_.path = kept;  // the caller's now
             } catch (const std::exception& e) {
                 std::error_code ec;
@@ -569,10 +587,8 @@ private:
 
     void document(std::string reason)
     {
-        if (!reason.empty()) {
-            log(LogLevel::info, "chatwoot helper: an attachment goes as a document: %s",
-                reason.c_str());
-        }
+        // Not logged here: the caller logs fallback_reason once, with the
+        // inbox and the message it belongs to.
         PreparedMedia m;
         m.kind = Kind::document;
         m.path = in_.path;

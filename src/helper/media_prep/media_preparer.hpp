@@ -94,8 +94,9 @@ struct PreparedMedia {
     enum class Kind { image, video, audio, ptt, document, sticker };
     Kind kind = Kind::document;
     // The file to upload: the input's own path when it goes as it is,
-    // else a new file in work_dir (0600) that the caller owns from now on
-    // and removes when done with it (compare with PrepareInput::path).
+    // else a new file in work_dir (0600, fsynced with its directory) that
+    // the caller owns from now on and removes when done with it (compare
+    // with PrepareInput::path).
     std::string path;
     std::string mimetype;
     std::string file_name;       // for documents (and kept for the others)
@@ -104,11 +105,16 @@ struct PreparedMedia {
     std::string waveform;  // ptt: 64 bytes, each 0..100
     bool gif_playback = false;
     // Why it became a document instead of what it looked like; empty for
-    // a file that is simply a document.  For the log, never for the chat.
+    // a file that is simply a document.  For the caller's log line (the
+    // preparer does not log it), never for the chat.
     std::string fallback_reason;
 };
 
 const char* kind_name(PreparedMedia::Kind kind);
+
+// The names the send path (media_sender) was written against.
+using MediaKind = PreparedMedia::Kind;
+inline const char* media_kind_name(MediaKind kind) { return kind_name(kind); }
 
 struct MediaPrepOptions {
     std::string ffmpeg = "/usr/bin/ffmpeg";
