@@ -35,10 +35,10 @@
 //             anything else ffmpeg decodes as a picture (WebP, GIF's first
 //             frame, BMP, TIFF, ...) becomes a JPEG, and so does a photo
 //             upright only by its EXIF orientation (turned for real; the
-//             size is the upright one).  Transparent pixels become
-//             white.  A thumbnail (JPEG,
-//             longest side 100 px, under 10 KB) and the size.  Larger than
-//             kMaxPixels, or not a picture at all: a document.
+//             size is the upright one).  Transparent pixels become white.
+//             A thumbnail (JPEG, longest side 100 px, under 10 KB) and the
+//             size.  Larger than kMaxPixels, or not a picture at all: a
+//             document.
 //   video     MP4 (ISO family: mp4, mov, m4v) with H.264 video and AAC or
 //             no audio, as it is (video/mp4), with a thumbnail from an
 //             early frame (none if no frame can be taken), size and
@@ -57,9 +57,10 @@
 //             (app/javascript/dashboard/components/widgets/WootWriter/
 //             AudioRecorder.vue, 4.x) names its file `<uuid v4>.<ext>`
 //             with ext ogg (WebM/Opus remuxed by the browser), webm, wav
-//             or mp3 (Safari), content type audio/<ext>, and marks the
-//             attachment with meta.is_recorded_audio (sent by the
-//             dashboard as the `is_recorded_audio` list of file names).
+//             or mp3 (Safari), content type audio/<ext>; the attachment
+//             is marked meta.is_recorded_audio (API clients send it as the
+//             `is_recorded_audio` list of file names; webhooks carry it in
+//             the attachment's meta).
 //             The webhook record does not carry meta yet, so the rule is:
 //             PrepareInput::recorded_audio (when the caller knows it) or a
 //             file name of that shape.
