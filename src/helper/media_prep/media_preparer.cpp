@@ -421,8 +421,9 @@ private:
         }
         media_.kind = Kind::video;
         media_.mimetype = "video/mp4";
-        media_.width = v->width;
-        media_.height = v->height;
+        // The upright size, as players show it (and the thumbnail is).
+        media_.width = v->turned() ? v->height : v->width;
+        media_.height = v->turned() ? v->width : v->height;
         media_.seconds = whole_seconds(probe_.duration);
         // An early frame, past a fade-in when there is a second to skip.
         std::vector<std::string> argv = ffmpeg_input(probe_.duration >= 2 ? "1" : "0");
@@ -484,8 +485,8 @@ private:
                 }
                 media_.kind = Kind::video;
                 media_.mimetype = "video/mp4";
-                media_.width = v->width;
-                media_.height = v->height;
+                media_.width = v->turned() ? v->height : v->width;  // ffmpeg wrote it upright
+                media_.height = v->turned() ? v->width : v->height;
                 media_.seconds = whole_seconds(p->duration);
                 succeed();
             });

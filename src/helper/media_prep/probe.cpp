@@ -106,6 +106,19 @@ std::variant<Probe, std::string> parse_probe(std::string_view json)
                 auto a = d->value.FindMember("attached_pic");
                 ps.attached_pic = a != d->value.MemberEnd() && a->value.IsInt() && a->value.GetInt() != 0;
             }
+            if (auto sd = st.FindMember("side_data_list"); sd != st.MemberEnd() && sd->value.IsArray()) {
+                for (const auto& d : sd->value.GetArray()) {
+                    if (!d.IsObject()) {
+                        continue;
+                    }
+                    auto r = d.FindMember("rotation");
+                    if (r != d.MemberEnd() && r->value.IsInt() && r->value.GetInt() % 90 == 0 &&
+                        r->value.GetInt() >= -360 && r->value.GetInt() <= 360) {
+                        ps.rotation = r->value.GetInt();
+                        break;
+                    }
+                }
+            }
             p.streams.push_back(std::move(ps));
         }
     }
@@ -146,7 +159,7 @@ std::vector<std::string> probe_arguments(const std::string& input)
             "-read_intervals", "%+#1",  // the first packet's frame, for its tags
             "-show_entries",
             "format=format_name,duration:stream=index,codec_type,codec_name,width,height:"
-            "stream_disposition=attached_pic:frame_tags=Orientation",
+            "stream_disposition=attached_pic:stream_side_data=rotation:frame_tags=Orientation",
             "-i", input};
 }
 

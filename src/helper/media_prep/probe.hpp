@@ -20,6 +20,11 @@ struct ProbedStream {
     uint32_t width = 0;
     uint32_t height = 0;
     bool attached_pic = false;  // cover art in an audio file: not a video
+    // A video's display rotation in degrees (a phone's portrait video is
+    // stored landscape with -90 or 90); ffmpeg turns frames as it decodes.
+    int rotation = 0;
+    // Whether the upright picture is `height` wide.
+    bool turned() const { return rotation % 180 != 0; }
 };
 
 struct Probe {

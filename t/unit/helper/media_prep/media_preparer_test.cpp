@@ -142,6 +142,20 @@ protected:
             seg += static_cast<char>((app1.size() + 2) & 0xFF);
             write_file(the_dir / "sideways.jpg", jpeg.substr(0, 2) + seg + app1 + jpeg.substr(2));
         }
+        // A portrait phone video: stored 320x240 with a track matrix that
+        // turns it 90 degrees (tkhd patched), as phones record.
+        {
+            std::string mp4 = read_file(the_dir / "clip.mp4");
+            const size_t tkhd = mp4.find("tkhd");
+            ASSERT_NE(tkhd, std::string::npos);
+            ASSERT_EQ(mp4[tkhd + 4], 0);  // version 0: 32-bit times
+            const size_t matrix = tkhd + 4 + 4 + 5 * 4 + 8 + 4 * 2;
+            const unsigned char turn[36] = {0, 0, 0, 0,    0, 1, 0, 0, 0, 0, 0, 0,
+                                            0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                            0, 0, 0, 0,    0, 0, 0, 0, 0x40, 0, 0, 0};
+            mp4.replace(matrix, 36, reinterpret_cast<const char*>(turn), 36);
+            write_file(the_dir / "portrait.mp4", mp4);
+        }
         write_file(the_dir / "corrupt.jpg", std::string("\xFF\xD8\xFF\xE0") + std::string(5000, '\x5A'));
         write_file(the_dir / "empty.png", "");
         write_file(the_dir / "notes.pdf", "%PDF-1.4\n% a small document\n");
@@ -446,6 +460,17 @@ TEST_F(MediaPreparerTest, Mp4GoesAsItIsWithAThumbnail)
     EXPECT_EQ(m.height, 240u);
     EXPECT_EQ(m.seconds, 3u);
     expect_thumbnail(m, "100", "75");
+}
+
+TEST_F(MediaPreparerTest, PortraitVideoReportsItsUprightSize)
+{
+    const PrepareInput in = input("portrait.mp4", "video/mp4", "video");
+    PreparedMedia m = prepare(in);
+    EXPECT_EQ(m.kind, Kind::video) << m.fallback_reason;
+    EXPECT_EQ(m.path, in.path);
+    EXPECT_EQ(m.width, 240u);
+    EXPECT_EQ(m.height, 320u);
+    expect_thumbnail(m, "75", "100");
 }
 
 TEST_F(MediaPreparerTest, WebmVideoIsTranscodedToMp4)

@@ -88,3 +88,15 @@ TEST(Probe, UnusableAnswersSayWhy)
     EXPECT_EQ(why(R"({"streams":"x","format":{"format_name":"mp3"}})"), "ffprobe found no stream in mp3");
     EXPECT_EQ(why(R"({"streams":[1,"a",null],"format":{"format_name":7}})"), "ffprobe found no format");
 }
+
+TEST(Probe, RotationOfAPortraitVideo)
+{
+    const Probe p = ok(R"({"streams":[{"codec_type":"video","codec_name":"h264","width":640,"height":480,
+        "side_data_list":[{},{"rotation":-90}]}],"format":{"format_name":"mov,mp4"}})");
+    EXPECT_EQ(p.video()->rotation, -90);
+    EXPECT_TRUE(p.video()->turned());
+    const Probe q = ok(R"({"streams":[{"codec_type":"video","side_data_list":[{"rotation":180}]},
+        {"codec_type":"video","side_data_list":[{"rotation":45}]}],"format":{"format_name":"mp4"}})");
+    EXPECT_FALSE(q.streams[0].turned());
+    EXPECT_EQ(q.streams[1].rotation, 0);  // not a quarter turn: ignored
+}
