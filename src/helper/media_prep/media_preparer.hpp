@@ -41,8 +41,8 @@
 //             document.
 //   video     MP4 (ISO family: mp4, mov, m4v) with H.264 video and AAC or
 //             no audio, as it is (video/mp4), with a thumbnail from an
-//             early frame (none if no frame can be taken), size and
-//             seconds.  Any other video (WebM, HEVC, AVI, ...) is
+//             early frame (none if no frame can be taken), size (upright:
+//             a portrait phone video is stored turned) and seconds.  Any other video (WebM, HEVC, AVI, ...) is
 //             transcoded to MP4 H.264/AAC with a bounded preset (veryfast,
 //             CRF 28, longest side at most 1280) and goes as a video; if
 //             that fails or takes longer than the timeout, a document.  A
