@@ -17,6 +17,7 @@
 #include "curl_multi_driver.hpp"
 #include "inbox_runtime.hpp"
 #include "log.hpp"
+#include "media_prep/child_process.hpp"
 #include "media_store.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
@@ -580,6 +581,9 @@ extern "C" uint64_t cw_helper_manager(const cw_helper_conf_t* conf) noexcept
     try {
         if (the_helper == nullptr) {
             set_log_sink(&log_to_nginx);
+            // Our children's exit statuses are ours: nginx's SIGCHLD
+            // handler would reap them (media_prep/child_process.hpp).
+            media_prep::own_child_processes();
             static NoDestructor<Helper> helper(*conf);
             the_helper = &*helper;
             std::atexit(at_exit);
