@@ -25,6 +25,7 @@ APT_PACKAGES=(
     perl libmojolicious-perl libio-socket-ssl-perl libdbd-sqlite3-perl
     wrk curl
     libqrencode-dev libpng-dev zbar-tools qrencode chromium
+    prometheus
 )
 
 log() { printf '== %s\n' "$*" >&2; }

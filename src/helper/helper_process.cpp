@@ -24,6 +24,7 @@
 #include "state_lock.hpp"
 #include "zone_lock.hpp"
 
+#include "../ipc/inbox_stats.hpp"
 #include "../store/command_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
@@ -116,6 +117,8 @@ private:
     static void on_wakeup(ngx_event_t* ev) noexcept;
     void start_inboxes();
     void publish_snapshot();
+    // Each inbox's outbox pending and in flight, into its metrics slot.
+    void publish_outbox_gauges();
     static void on_snapshot_timer(ngx_event_t* ev) noexcept;
     static void on_prune_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
@@ -377,7 +380,7 @@ void Helper::start_inboxes()
     curl_.emplace(std::max(64L, connections));
     wa_inbound_.emplace(*db_);
     HelperShared shared{*db_, *inbound_, *outbox_, *wa_inbound_, *media_, *curl_,
-                        &shared_->bridge, wa_inbound_->last_id()};
+                        &shared_->bridge, wa_inbound_->last_id(), &shared_->inboxes};
     for (const auto& ic : inbox_confs_) {
         runtimes_.push_back(std::make_unique<InboxRuntime>(ic, shared));
         runtimes_.back()->start();
@@ -407,6 +410,7 @@ void Helper::publish_snapshot()
                                            + commands_->count(store::CommandState::failed);
     }
     facts.counters.outbox_pending = outbox_->count_pending();
+    publish_outbox_gauges();
     if (wa_inbound_) {
         facts.counters.inbound_pending = wa_inbound_->count("pending");
     }
@@ -415,6 +419,25 @@ void Helper::publish_snapshot()
     static NoDestructor<cw_snapshot_t> snap;
     build_snapshot(facts, *snap);
     cw_snapshot_publish(&shared_->snapshot, &*snap);
+}
+
+void Helper::publish_outbox_gauges()
+{
+    const auto counts = outbox_->count_unsettled_by_inbox();
+    for (auto& rt : runtimes_) {
+        cw_inbox_stats_t* slot = ipc::claim_inbox_slot(shared_->inboxes, rt->name());
+        if (slot == nullptr) {
+            continue;
+        }
+        store::OutboxRepository::InboxCounts c;
+        for (const auto& n : counts) {
+            if (n.inbox == rt->name()) {
+                c = n;
+            }
+        }
+        cw_store(&slot->outbox_pending, c.pending);
+        cw_store(&slot->outbox_in_flight, c.in_flight);
+    }
 }
 
 void Helper::on_snapshot_timer(ngx_event_t* ev) noexcept
