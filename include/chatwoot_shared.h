@@ -129,8 +129,8 @@ typedef struct {
     cw_bridge_stats_t  bridge;            /* this inbox's share of the totals */
     uint64_t           outbox_pending;    /* gauges, set about once a second */
     uint64_t           outbox_in_flight;
-    cw_latency_t       to_chatwoot;       /* stanza received -> POST answered */
-    cw_latency_t       to_whatsapp;       /* webhook accepted -> server ack */
+    cw_latency_t       to_chatwoot;       /* device filed it -> POST answered */
+    cw_latency_t       to_whatsapp;       /* webhook arrived -> server ack */
 } cw_inbox_stats_t;
 
 #define CW_INBOX_SLOTS  CW_SNAPSHOT_DEVICES

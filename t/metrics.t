@@ -125,7 +125,12 @@ my ($code, undef, $why) = $t->webhook($port, message_created(
 is($code, 202, "the agent's reply is accepted") or diag $why;
 wait_value($to_wa, 1, 'the reply counted as bridged to WhatsApp');
 is(value($h_wa), 1, 'and its time in the Chatwoot -> WhatsApp histogram');
+my ($payload) = @{$t->sql(q{SELECT CAST(payload AS TEXT) FROM inbound_events ORDER BY id DESC LIMIT 1})->[0]};
+like($payload, qr/"accepted_msec":\d{13},/,
+     "timed from the webhook's arrival at nginx, which the queued record carries to the ms");
 $s = samples(scrape());
+my $sum = $s->{qq{chatwoot_bridge_chatwoot_to_whatsapp_seconds_sum{$inbox}}};
+ok($sum > 0 && $sum < 15, "a time that took place during this test ($sum s)");
 is($s->{'chatwoot_bridge_webhooks_total{outcome="queued"}'}, 1, 'the webhook counted as queued');
 cmp_ok($s->{'chatwoot_bridge_store_commits_total'}, '>=', 1, 'and its commit');
 is($s->{$to_cw}, 1, 'the other way did not move');

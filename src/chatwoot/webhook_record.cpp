@@ -92,6 +92,8 @@ public:
                 slot_ = first(seen_delivery_, Slot::delivery);
             } else if (key == "event") {
                 slot_ = first(seen_event_, Slot::event);
+            } else if (key == "accepted_msec") {
+                slot_ = first(seen_accepted_, Slot::accepted);
             }
         } else if (depth_ == 2 && in_event_) {
             if (key == "type") {
@@ -144,7 +146,7 @@ public:
     }
 
 private:
-    enum class Slot { other, inbox, delivery, event, type, conversation, message, on };
+    enum class Slot { other, inbox, delivery, event, type, conversation, message, on, accepted };
     enum class Type { null, string, integer, boolean, object, other };
 
     // Only a key's first occurrence counts, as with FindMember.
@@ -173,7 +175,8 @@ private:
         case Slot::delivery: return type == Type::string || type == Type::null;
         case Slot::event: return type == Type::object;
         case Slot::conversation:
-        case Slot::message: return type == Type::integer;
+        case Slot::message:
+        case Slot::accepted: return type == Type::integer;
         case Slot::on: return type == Type::boolean;
         }
         return false;
@@ -189,6 +192,8 @@ private:
             out_.conversation_id = v;
         } else if (slot == Slot::message) {
             out_.message_id = v;
+        } else if (slot == Slot::accepted) {
+            out_.accepted_msec = v;
         }
         return true;
     }
@@ -204,6 +209,7 @@ private:
     bool seen_conversation_ = false;
     bool seen_message_ = false;
     bool seen_on_ = false;
+    bool seen_accepted_ = false;
 };
 
 }  // namespace

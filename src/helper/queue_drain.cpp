@@ -65,7 +65,11 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
     entry.inbound_id = row_id;
     entry.created_at = event.received_at;
     if (reading->action == "send" && reading->message_id) {
-        store::agent_message_filed().mark(*reading->message_id, store::unix_usec_now());
+        // From the worker's arrival time when the record has it (records
+        // queued by an older module: from now).
+        store::agent_message_filed().mark(*reading->message_id,
+                                          reading->accepted_msec ? *reading->accepted_msec * 1000
+                                                                 : store::unix_usec_now());
     }
 }
 

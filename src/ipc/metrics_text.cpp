@@ -315,7 +315,7 @@ void render_inboxes(Text& t, const std::vector<Inbox>& inboxes)
                     i.slot ? i.slot->to_chatwoot : kNoLatency);
     }
     t.family("chatwoot_bridge_chatwoot_to_whatsapp_seconds", "histogram",
-             "From an agent's webhook taken by the helper to the WhatsApp server's ack.");
+             "From an agent's webhook arriving at nginx to the WhatsApp server's ack.");
     for (const Inbox& i : inboxes) {
         t.histogram("chatwoot_bridge_chatwoot_to_whatsapp_seconds", i.name,
                     i.slot ? i.slot->to_whatsapp : kNoLatency);

@@ -1,7 +1,8 @@
 // When this process filed a message, to the microsecond, for the latency
 // histograms of the metrics location: a WhatsApp message's row (from the
-// device's commit to Chatwoot's answer) and an agent's message (from the
-// helper taking its webhook off the queue to WhatsApp's ack).  The store keeps
+// device's commit to Chatwoot's answer) and an agent's message (from its
+// webhook's arrival at nginx, which the queued record carries, to
+// WhatsApp's ack).  The store keeps
 // times in whole seconds, too coarse for buckets of 5 ms; these marks live
 // in memory only, so a row an earlier helper filed has none (the caller
 // then uses the row's own seconds, or leaves it out).
