@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <vector>
 
 namespace chatwoot::webhook {
@@ -212,6 +213,22 @@ private:
     bool seen_accepted_ = false;
 };
 
+// The reader's buffers, made once per thread and never destroyed: the
+// helper's last drain reads records from an atexit hook, and exit() has
+// already run the destructors of thread_local objects by then (a vector
+// written after its destructor corrupted the heap).
+struct Scratch {
+    std::vector<char> text;
+    rapidjson::Reader reader;  // keeps its stack between records
+};
+
+Scratch& scratch()
+{
+    alignas(Scratch) thread_local unsigned char storage[sizeof(Scratch)];
+    thread_local Scratch* s = new (storage) Scratch();
+    return *s;
+}
+
 }  // namespace
 
 std::optional<QueuedWebhook> read_queued_webhook(std::string_view record)
@@ -221,11 +238,11 @@ std::optional<QueuedWebhook> read_queued_webhook(std::string_view record)
     // Parsed in situ from a copy this thread keeps: strings are not copied
     // again on their way to the handler.  The copy's NUL is the end of
     // input; the position the reader stopped at tells a NUL inside apart.
-    thread_local std::vector<char> text;
+    std::vector<char>& text = scratch().text;
     text.assign(record.begin(), record.end());
     text.push_back('\0');
     rapidjson::InsituStringStream in(text.data());
-    thread_local rapidjson::Reader reader;  // keeps its stack between records
+    rapidjson::Reader& reader = scratch().reader;
     const bool ok = !reader.Parse<rapidjson::kParseInsituFlag>(in, handler).IsError()
                     && in.Tell() == record.size() && handler.complete();
     if (text.capacity() > kKeepTextBytes) {
