@@ -41,6 +41,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 namespace chatwoot::helper {
@@ -117,8 +118,9 @@ private:
     static void on_wakeup(ngx_event_t* ev) noexcept;
     void start_inboxes();
     void publish_snapshot();
-    // Each inbox's outbox pending and in flight, into its metrics slot.
-    void publish_outbox_gauges();
+    // Each inbox's outbox pending and in flight, into its metrics slot;
+    // after the snapshot, which a failure here never holds back.
+    void publish_outbox_gauges() noexcept;
     static void on_snapshot_timer(ngx_event_t* ev) noexcept;
     static void on_prune_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
@@ -410,7 +412,6 @@ void Helper::publish_snapshot()
                                            + commands_->count(store::CommandState::failed);
     }
     facts.counters.outbox_pending = outbox_->count_pending();
-    publish_outbox_gauges();
     if (wa_inbound_) {
         facts.counters.inbound_pending = wa_inbound_->count("pending");
     }
@@ -419,24 +420,36 @@ void Helper::publish_snapshot()
     static NoDestructor<cw_snapshot_t> snap;
     build_snapshot(facts, *snap);
     cw_snapshot_publish(&shared_->snapshot, &*snap);
+    publish_outbox_gauges();
 }
 
-void Helper::publish_outbox_gauges()
+void Helper::publish_outbox_gauges() noexcept
 {
-    const auto counts = outbox_->count_unsettled_by_inbox();
+    std::vector<store::OutboxRepository::InboxCounts> counts;
+    try {
+        counts = outbox_->count_unsettled_by_inbox();
+    } catch (const std::exception& e) {
+        // The gauges keep their last values; a store failing shows in the
+        // snapshot's own query and the drain's log lines.
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                       "chatwoot helper: counting the outbox failed: %s", e.what());
+        return;
+    } catch (...) {
+        return;
+    }
     for (auto& rt : runtimes_) {
         cw_inbox_stats_t* slot = ipc::claim_inbox_slot(shared_->inboxes, rt->name());
         if (slot == nullptr) {
             continue;
         }
-        store::OutboxRepository::InboxCounts c;
+        const store::OutboxRepository::InboxCounts* c = nullptr;
         for (const auto& n : counts) {
             if (n.inbox == rt->name()) {
-                c = n;
+                c = &n;
             }
         }
-        cw_store(&slot->outbox_pending, c.pending);
-        cw_store(&slot->outbox_in_flight, c.in_flight);
+        cw_store(&slot->outbox_pending, c ? c->pending : 0);
+        cw_store(&slot->outbox_in_flight, c ? c->in_flight : 0);
     }
 }
 
