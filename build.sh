@@ -26,6 +26,7 @@ APT_PACKAGES=(
     wrk curl
     libqrencode-dev libpng-dev zbar-tools qrencode chromium
     ffmpeg
+    prometheus
 )
 
 log() { printf '== %s\n' "$*" >&2; }

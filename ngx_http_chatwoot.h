@@ -7,6 +7,7 @@
  *   ngx_http_chatwoot_inbox.c     the chatwoot_inbox block
  *   ngx_http_chatwoot_webhook.c   the chatwoot_webhook location
  *   ngx_http_chatwoot_status.c    the chatwoot_status location
+ *   ngx_http_chatwoot_metrics.c   the chatwoot_metrics location
  *   ngx_http_chatwoot_devices.c   the chatwoot_devices location
  *   ngx_http_chatwoot_helper.c    the path-manager hook: the helper process
  *   ngx_http_chatwoot_response.c  JSON answers and headers
@@ -39,6 +40,11 @@
 #define NGX_HTTP_CHATWOOT_WEBHOOK        1
 #define NGX_HTTP_CHATWOOT_STATUS         2
 #define NGX_HTTP_CHATWOOT_DEVICES        3
+#define NGX_HTTP_CHATWOOT_METRICS        4
+
+/* The zone's parts of a fixed size, which come on top of its size=. */
+#define NGX_HTTP_CHATWOOT_FIXED_AREAS                                         \
+    (sizeof(cw_snapshot_area_t) + sizeof(cw_inbox_stats_area_t))
 
 
 /* In the zone, where its slab pool's "data" points: its parts. */
@@ -112,6 +118,11 @@ void ngx_http_chatwoot_wake_helper(cw_shared_t *sh);
 
 /* ngx_http_chatwoot_status.c */
 char *ngx_http_chatwoot_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_chatwoot_read_status(ngx_http_request_t *r, cw_status_t *st);
+
+/* ngx_http_chatwoot_metrics.c */
+char *ngx_http_chatwoot_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_chatwoot_devices.c */

@@ -77,6 +77,13 @@ static ngx_command_t  ngx_http_chatwoot_commands[] = {
       0,
       NULL },
 
+    { ngx_string("chatwoot_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_chatwoot_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("chatwoot_devices"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_chatwoot_devices,
@@ -311,7 +318,9 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
                           lcfp[0]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
                           ? "chatwoot_webhook"
                           : lcfp[0]->handler == NGX_HTTP_CHATWOOT_DEVICES
-                          ? "chatwoot_devices" : "chatwoot_status",
+                          ? "chatwoot_devices"
+                          : lcfp[0]->handler == NGX_HTTP_CHATWOOT_METRICS
+                          ? "chatwoot_metrics" : "chatwoot_status",
                           lcfp[0]->file, lcfp[0]->line);
             return NGX_CONF_ERROR;
         }
@@ -327,14 +336,15 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
     /*
      * The ring takes what the slab allocator leaves of the zone: its pool
      * header, page descriptors and alignment cost well under 1/16.  The
-     * snapshot area is fixed and comes on top of size=, with its own
+     * snapshot area and the per-inbox counters are fixed and come on top
+     * of size=, with its own
      * sixteenth for the slab's page descriptors, so that size= buys the
      * same ring whatever the area holds.
      */
 
     ctx->replay_slots = mcf->zone_size / 16 / sizeof(cw_replay_slot_t);
     ctx->ring_size = mcf->zone_size - mcf->zone_size / 16 - 2 * ngx_pagesize
-                     - (sizeof(cw_shared_t) - sizeof(cw_snapshot_area_t))
+                     - (sizeof(cw_shared_t) - NGX_HTTP_CHATWOOT_FIXED_AREAS)
                      - cw_replay_footprint(ctx->replay_slots);
     ctx->capacity = mcf->queue;
 
@@ -342,8 +352,8 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
 
     mcf->shm_zone = ngx_shared_memory_add(cf, &name,
                         mcf->zone_size
-                        + ngx_align(sizeof(cw_snapshot_area_t), ngx_pagesize)
-                        + ngx_align(sizeof(cw_snapshot_area_t) / 16,
+                        + ngx_align(NGX_HTTP_CHATWOOT_FIXED_AREAS, ngx_pagesize)
+                        + ngx_align(NGX_HTTP_CHATWOOT_FIXED_AREAS / 16,
                                     ngx_pagesize),
                         &ngx_http_chatwoot_module);
     if (mcf->shm_zone == NULL) {

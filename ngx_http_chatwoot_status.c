@@ -21,7 +21,6 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     u_char                         *buf;
     size_t                          len;
     ngx_int_t                       rc;
-    ngx_uint_t                      i;
     cw_shared_t                    *sh;
     cw_status_t                     st;
     cw_snapshot_t                  *snap;
@@ -41,49 +40,8 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     ctx = mcf->shm_zone->data;
     sh = ctx->sh;
 
-    ngx_memzero(&st, sizeof(cw_status_t));
+    ngx_http_chatwoot_read_status(r, &st);
 
-    st.helper.pid = cw_load(&sh->helper.pid);
-    st.helper.state = cw_load(&sh->helper.state);
-    st.helper.started_at = cw_load(&sh->helper.started_at);
-    st.helper.starts = cw_load(&sh->helper.starts);
-    st.helper.fast_crashes = cw_load(&sh->helper.fast_crashes);
-    st.queue.enqueued = cw_load(&sh->queue.enqueued);
-    st.queue.rejected_full = cw_load(&sh->queue.rejected_full);
-    st.queue.rejected_large = cw_load(&sh->queue.rejected_large);
-    st.queue.rejected_closed = cw_load(&sh->queue.rejected_closed);
-    st.queue.resets = cw_load(&sh->queue.resets);
-    st.store.persisted = cw_load(&sh->store.persisted);
-    st.store.batches = cw_load(&sh->store.batches);
-    st.store.errors = cw_load(&sh->store.errors);
-    st.store.dead_letters = cw_load(&sh->store.dead_letters);
-    st.chatwoot.checks = cw_load(&sh->chatwoot.checks);
-    st.chatwoot.failures = cw_load(&sh->chatwoot.failures);
-    st.chatwoot.last_http_status = cw_load(&sh->chatwoot.last_http_status);
-    st.chatwoot.last_checked_at = cw_load(&sh->chatwoot.last_checked_at);
-    st.chatwoot.check = cw_load(&sh->chatwoot.check);
-    st.chatwoot_configured = mcf->inboxes.nelts > 0;
-
-    for (i = 0; i < CW_WH_OUTCOMES; i++) {
-        st.webhook[i] = cw_load(&sh->webhook.outcomes[i]);
-    }
-
-    st.bridge.whatsapp_posted = cw_load(&sh->bridge.whatsapp_posted);
-    st.bridge.whatsapp_failed = cw_load(&sh->bridge.whatsapp_failed);
-    st.bridge.replies_sent = cw_load(&sh->bridge.replies_sent);
-    st.bridge.replies_failed = cw_load(&sh->bridge.replies_failed);
-    st.bridge.api_requests = cw_load(&sh->bridge.api_requests);
-    st.bridge.api_retries = cw_load(&sh->bridge.api_retries);
-    st.now = ngx_time();
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    st.ring_capacity = sh->ring.capacity;
-    st.ring_depth = cw_ring_current(&sh->ring)->count;
-    st.ring_bytes_used = cw_ring_current(&sh->ring)->used;
-    st.ring_bytes_size = sh->ring.data_size;
-    st.ring_max_record = cw_ring_max_record(&sh->ring);
-    st.replay_evicted = ctx->replay->evicted;
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     /* some 45 KiB: from the request's pool, not the stack */
     snap = ngx_palloc(r->pool, sizeof(cw_snapshot_t));
@@ -108,6 +66,85 @@ ngx_http_chatwoot_status_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_chatwoot_send_json(r, NGX_HTTP_OK, buf, len);
+}
+
+
+/*
+ * The zone's counters as the status and metrics locations show them: a
+ * copy made with atomic loads, the ring's figures under the zone lock.
+ */
+
+void
+ngx_http_chatwoot_read_status(ngx_http_request_t *r, cw_status_t *st)
+{
+    uint64_t                       *total, used;
+    ngx_uint_t                      i, k, words;
+    cw_shared_t                    *sh;
+    ngx_http_chatwoot_zone_ctx_t   *ctx;
+    ngx_http_chatwoot_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
+    ctx = mcf->shm_zone->data;
+    sh = ctx->sh;
+
+    ngx_memzero(st, sizeof(cw_status_t));
+
+    st->helper.pid = cw_load(&sh->helper.pid);
+    st->helper.state = cw_load(&sh->helper.state);
+    st->helper.started_at = cw_load(&sh->helper.started_at);
+    st->helper.starts = cw_load(&sh->helper.starts);
+    st->helper.fast_crashes = cw_load(&sh->helper.fast_crashes);
+    st->queue.enqueued = cw_load(&sh->queue.enqueued);
+    st->queue.rejected_full = cw_load(&sh->queue.rejected_full);
+    st->queue.rejected_large = cw_load(&sh->queue.rejected_large);
+    st->queue.rejected_closed = cw_load(&sh->queue.rejected_closed);
+    st->queue.resets = cw_load(&sh->queue.resets);
+    st->store.persisted = cw_load(&sh->store.persisted);
+    st->store.batches = cw_load(&sh->store.batches);
+    st->store.errors = cw_load(&sh->store.errors);
+    st->store.dead_letters = cw_load(&sh->store.dead_letters);
+    st->chatwoot.checks = cw_load(&sh->chatwoot.checks);
+    st->chatwoot.failures = cw_load(&sh->chatwoot.failures);
+    st->chatwoot.last_http_status = cw_load(&sh->chatwoot.last_http_status);
+    st->chatwoot.last_checked_at = cw_load(&sh->chatwoot.last_checked_at);
+    st->chatwoot.check = cw_load(&sh->chatwoot.check);
+    st->chatwoot_configured = mcf->inboxes.nelts > 0;
+
+    for (i = 0; i < CW_WH_OUTCOMES; i++) {
+        st->webhook[i] = cw_load(&sh->webhook.outcomes[i]);
+    }
+
+    /*
+     * The helper counts each inbox's messages in its slot, and what no
+     * slot took in the zone's own totals: the sum of all is the total.
+     */
+
+    total = (uint64_t *) &st->bridge;
+    words = sizeof(cw_bridge_stats_t) / sizeof(uint64_t);
+
+    for (k = 0; k < words; k++) {
+        total[k] = cw_load((uint64_t *) &sh->bridge + k);
+    }
+
+    used = cw_load(&sh->inboxes.used);
+    used = ngx_min(used, CW_INBOX_SLOTS);
+
+    for (i = 0; i < used; i++) {
+        for (k = 0; k < words; k++) {
+            total[k] += cw_load((uint64_t *) &sh->inboxes.slot[i].bridge + k);
+        }
+    }
+
+    st->now = ngx_time();
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    st->ring_capacity = sh->ring.capacity;
+    st->ring_depth = cw_ring_current(&sh->ring)->count;
+    st->ring_bytes_used = cw_ring_current(&sh->ring)->used;
+    st->ring_bytes_size = sh->ring.data_size;
+    st->ring_max_record = cw_ring_max_record(&sh->ring);
+    st->replay_evicted = ctx->replay->evicted;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
 

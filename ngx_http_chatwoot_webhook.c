@@ -370,6 +370,7 @@ ngx_http_chatwoot_webhook_request(ngx_http_request_t *r,
     req->body.data = (const char *) body;
     req->body.len = len;
     req->now = ngx_time();
+    req->accepted_msec = (int64_t) r->start_sec * 1000 + r->start_msec;
 
     if (r->headers_in.content_type) {
         ngx_http_chatwoot_set_str(req->content_type,

@@ -81,6 +81,17 @@ typedef struct {
     uint64_t  check;             /* cw_check_t: the worst inbox's last */
 } cw_upstream_stats_t;
 
+/* Chatwoot's answers by status class ("none": no HTTP answer at all). */
+typedef enum {
+    CW_API_NONE = 0,
+    CW_API_1XX,
+    CW_API_2XX,
+    CW_API_3XX,
+    CW_API_4XX,
+    CW_API_5XX,
+    CW_API_CLASSES
+} cw_api_class_t;
+
 /* What the helper did with messages, counted since the zone was made. */
 typedef struct {
     uint64_t  whatsapp_posted;     /* WhatsApp messages now in Chatwoot */
@@ -89,7 +100,45 @@ typedef struct {
     uint64_t  replies_failed;      /* marked failed in Chatwoot */
     uint64_t  api_requests;        /* Chatwoot REST requests answered */
     uint64_t  api_retries;         /* of which retried */
+    uint64_t  api_status[CW_API_CLASSES];  /* answers by cw_api_class_t */
 } cw_bridge_stats_t;
+
+/*
+ * How long messages take, as Prometheus histograms: a count per bucket
+ * (not cumulative: the metrics location adds them up), the sum in
+ * microseconds and, implied, the count (the buckets' total).  Fixed upper
+ * bounds, in milliseconds; the last bucket is +Inf.
+ */
+#define CW_LATENCY_BOUNDS_MS                                                  \
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000
+#define CW_LATENCY_BUCKETS  14   /* the bounds above, and +Inf */
+
+typedef struct {
+    uint64_t  bucket[CW_LATENCY_BUCKETS];
+    uint64_t  sum_usec;
+} cw_latency_t;
+
+/*
+ * One chatwoot_inbox block's counters, in a slot the helper claims by the
+ * block's name (names are written once, before the slot count grows, and
+ * never change: a renamed block takes a new slot).  The helper is the only
+ * writer; workers read the slots of the blocks their configuration has.
+ */
+typedef struct {
+    char               name[CW_SNAPSHOT_NAME_SIZE];
+    cw_bridge_stats_t  bridge;            /* this inbox's share of the totals */
+    uint64_t           outbox_pending;    /* gauges, set about once a second */
+    uint64_t           outbox_in_flight;
+    cw_latency_t       to_chatwoot;       /* device filed it -> POST answered */
+    cw_latency_t       to_whatsapp;       /* webhook arrived -> server ack */
+} cw_inbox_stats_t;
+
+#define CW_INBOX_SLOTS  CW_SNAPSHOT_DEVICES
+
+typedef struct {
+    uint64_t          used;               /* slots claimed, in order */
+    cw_inbox_stats_t  slot[CW_INBOX_SLOTS];
+} cw_inbox_stats_area_t;
 
 typedef struct {
     uint64_t  outcomes[CW_WH_OUTCOMES];   /* answers, by cw_webhook_outcome_t */
@@ -103,12 +152,13 @@ typedef struct {
     cw_store_stats_t     store;
     cw_upstream_stats_t  chatwoot;
     cw_webhook_stats_t   webhook;
-    cw_bridge_stats_t    bridge;
+    cw_bridge_stats_t    bridge;     /* the helper's totals; per inbox below */
+    cw_inbox_stats_area_t  inboxes;  /* fixed size, on top of size= too */
     cw_snapshot_area_t   snapshot;   /* what the helper publishes */
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
-#define CW_SHARED_MAGIC  0x6368747700000004ULL
+#define CW_SHARED_MAGIC  0x6368747700000005ULL
 
 
 static inline uint64_t

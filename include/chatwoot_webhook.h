@@ -51,6 +51,8 @@ typedef struct {
     cw_str_t     delivery;
     cw_str_t     given_token;      /* the request's ?token= argument */
     int64_t      now;
+    int64_t      accepted_msec;    /* the request's arrival, unix ms (the
+                                      metrics' latency); 0: not known */
 } cw_webhook_request_t;
 
 typedef struct {
@@ -65,7 +67,7 @@ typedef struct {
 /*
  * Decides.  When outcome is CW_WH_QUEUED, record[0..record_len) is the
  * normalised event to queue: {"inbox":..,"delivery":..,"received_at":..,
- * "event":{..}}.  record_cap should be body.len + CW_WEBHOOK_RECORD_SLACK;
+ * "accepted_msec":.. (when known),"event":{..}}.  record_cap should be body.len + CW_WEBHOOK_RECORD_SLACK;
  * a record that does not fit answers 500 (never a partial record).
  */
 #define CW_WEBHOOK_RECORD_SLACK  4096

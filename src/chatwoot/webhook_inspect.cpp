@@ -106,7 +106,7 @@ uint64_t delivery_key(std::string_view delivery)
     return h;
 }
 
-// {"inbox":..,"delivery":..,"received_at":..,"event":  -- the event
+// {"inbox":..,"delivery":..,"received_at":..,["accepted_msec":..,]"event":  -- the event
 // record (parse() writes it) and the closing brace follow.
 void write_envelope(const cw_webhook_request_t& req, RecordOut& out)
 {
@@ -123,6 +123,11 @@ void write_envelope(const cw_webhook_request_t& req, RecordOut& out)
     }
     w.Key("received_at");
     w.Int64(req.now);
+    if (req.accepted_msec > 0) {
+        // To the millisecond, for the helper's latency histogram.
+        w.Key("accepted_msec");
+        w.Int64(req.accepted_msec);
+    }
     w.Key("event");
     // The writer would put this before the event's value; the event comes
     // from parse(), which writes it on its own.

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <vector>
 
 namespace chatwoot::webhook {
@@ -92,6 +93,8 @@ public:
                 slot_ = first(seen_delivery_, Slot::delivery);
             } else if (key == "event") {
                 slot_ = first(seen_event_, Slot::event);
+            } else if (key == "accepted_msec") {
+                slot_ = first(seen_accepted_, Slot::accepted);
             }
         } else if (depth_ == 2 && in_event_) {
             if (key == "type") {
@@ -144,7 +147,7 @@ public:
     }
 
 private:
-    enum class Slot { other, inbox, delivery, event, type, conversation, message, on };
+    enum class Slot { other, inbox, delivery, event, type, conversation, message, on, accepted };
     enum class Type { null, string, integer, boolean, object, other };
 
     // Only a key's first occurrence counts, as with FindMember.
@@ -173,7 +176,8 @@ private:
         case Slot::delivery: return type == Type::string || type == Type::null;
         case Slot::event: return type == Type::object;
         case Slot::conversation:
-        case Slot::message: return type == Type::integer;
+        case Slot::message:
+        case Slot::accepted: return type == Type::integer;
         case Slot::on: return type == Type::boolean;
         }
         return false;
@@ -189,6 +193,8 @@ private:
             out_.conversation_id = v;
         } else if (slot == Slot::message) {
             out_.message_id = v;
+        } else if (slot == Slot::accepted) {
+            out_.accepted_msec = v;
         }
         return true;
     }
@@ -204,7 +210,24 @@ private:
     bool seen_conversation_ = false;
     bool seen_message_ = false;
     bool seen_on_ = false;
+    bool seen_accepted_ = false;
 };
+
+// The reader's buffers, made once per thread and never destroyed: the
+// helper's last drain reads records from an atexit hook, and exit() has
+// already run the destructors of thread_local objects by then (a vector
+// written after its destructor corrupted the heap).
+struct Scratch {
+    std::vector<char> text;
+    rapidjson::Reader reader;  // keeps its stack between records
+};
+
+Scratch& scratch()
+{
+    alignas(Scratch) thread_local unsigned char storage[sizeof(Scratch)];
+    thread_local Scratch* s = new (storage) Scratch();
+    return *s;
+}
 
 }  // namespace
 
@@ -215,11 +238,11 @@ std::optional<QueuedWebhook> read_queued_webhook(std::string_view record)
     // Parsed in situ from a copy this thread keeps: strings are not copied
     // again on their way to the handler.  The copy's NUL is the end of
     // input; the position the reader stopped at tells a NUL inside apart.
-    thread_local std::vector<char> text;
+    std::vector<char>& text = scratch().text;
     text.assign(record.begin(), record.end());
     text.push_back('\0');
     rapidjson::InsituStringStream in(text.data());
-    thread_local rapidjson::Reader reader;  // keeps its stack between records
+    rapidjson::Reader& reader = scratch().reader;
     const bool ok = !reader.Parse<rapidjson::kParseInsituFlag>(in, handler).IsError()
                     && in.Tell() == record.size() && handler.complete();
     if (text.capacity() > kKeepTextBytes) {

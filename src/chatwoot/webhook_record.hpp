@@ -1,6 +1,7 @@
 // The helper's reading of a queued webhook record (what the worker wrote in
 // cw_webhook_inspect: {"inbox":..,"delivery":..,"received_at":..,
-// "event":{"type":..,...}}): the few keys it files the record under.
+// "accepted_msec":.. (newer records),"event":{"type":..,...}}): the few keys
+// it files the record under.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@ struct QueuedWebhook {
     int64_t conversation_id = 0;
     std::optional<int64_t> message_id;   // send and delete
     bool typing_on = false;              // typing: "on"
+    std::optional<int64_t> accepted_msec;   // the worker's arrival time, unix ms
 };
 
 // nullopt for bytes that are not such a record (a broken invariant: the

@@ -1,6 +1,8 @@
 #include "chat_forwarder.hpp"
 
 #include "../bridge/wa_message_json.hpp"
+#include "../ipc/inbox_stats.hpp"
+#include "../store/filed_clock.hpp"
 
 #include <unistd.h>
 
@@ -332,6 +334,9 @@ bool ChatForwarder::settled(const std::string& chat)
     }
     if (stats_ != nullptr) {
         cw_add(posted ? &stats_->whatsapp_posted : &stats_->whatsapp_failed, 1);
+    }
+    if (posted) {
+        ipc::observe_latency(latency_, ipc::elapsed_since(store::wa_inbound_filed().take(a.row_id)));
     }
     if (!posted) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,

@@ -53,6 +53,8 @@ public:
     void set_inbox_id(int64_t id) { options_.inbox_id = id; }
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
+    // Each posted message's time since its device filed it (metrics).
+    void observe_into(cw_latency_t* latency) { latency_ = latency; }
 
     size_t active() const { return active_.size(); }
 
@@ -104,6 +106,7 @@ private:
     // not record it: their next job looks before it posts.
     std::unordered_set<std::string> unsure_;
     cw_bridge_stats_t* stats_ = nullptr;
+    cw_latency_t* latency_ = nullptr;
     bool found_none_ = false;   // the last kick's look found no pending chat
     std::function<void()> soon_;
     std::vector<std::string> finished_;   // chats whose job ended, row not yet settled

@@ -1,5 +1,7 @@
 #include "chatwoot_client.hpp"
 
+#include "../ipc/inbox_stats.hpp"
+
 #include <algorithm>
 #include <exception>
 
@@ -175,6 +177,7 @@ void ChatwootClient::finished(const std::string& key, const TransferResult& resu
     lanes_.finished(key);
     if (stats_ != nullptr) {
         cw_add(&stats_->api_requests, 1);
+        cw_add(&stats_->api_status[ipc::api_class(result.http_status)], 1);
     }
     rest::Response response;
     response.transport_error = transport_error(result.code);

@@ -25,6 +25,7 @@
 #include "state_lock.hpp"
 #include "zone_lock.hpp"
 
+#include "../ipc/inbox_stats.hpp"
 #include "../store/command_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
@@ -41,6 +42,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 namespace chatwoot::helper {
@@ -117,6 +119,9 @@ private:
     static void on_wakeup(ngx_event_t* ev) noexcept;
     void start_inboxes();
     void publish_snapshot();
+    // Each inbox's outbox pending and in flight, into its metrics slot;
+    // after the snapshot, which a failure here never holds back.
+    void publish_outbox_gauges() noexcept;
     static void on_snapshot_timer(ngx_event_t* ev) noexcept;
     static void on_prune_timer(ngx_event_t* ev) noexcept;
     static void on_wakeup_timer(ngx_event_t* ev) noexcept;
@@ -378,7 +383,7 @@ void Helper::start_inboxes()
     curl_.emplace(std::max(64L, connections));
     wa_inbound_.emplace(*db_);
     HelperShared shared{*db_, *inbound_, *outbox_, *wa_inbound_, *media_, *curl_,
-                        &shared_->bridge, wa_inbound_->last_id()};
+                        &shared_->bridge, wa_inbound_->last_id(), &shared_->inboxes};
     for (const auto& ic : inbox_confs_) {
         runtimes_.push_back(std::make_unique<InboxRuntime>(ic, shared));
         runtimes_.back()->start();
@@ -416,6 +421,37 @@ void Helper::publish_snapshot()
     static NoDestructor<cw_snapshot_t> snap;
     build_snapshot(facts, *snap);
     cw_snapshot_publish(&shared_->snapshot, &*snap);
+    publish_outbox_gauges();
+}
+
+void Helper::publish_outbox_gauges() noexcept
+{
+    std::vector<store::OutboxRepository::InboxCounts> counts;
+    try {
+        counts = outbox_->count_unsettled_by_inbox();
+    } catch (const std::exception& e) {
+        // The gauges keep their last values; a store failing shows in the
+        // snapshot's own query and the drain's log lines.
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                       "chatwoot helper: counting the outbox failed: %s", e.what());
+        return;
+    } catch (...) {
+        return;
+    }
+    for (auto& rt : runtimes_) {
+        cw_inbox_stats_t* slot = ipc::claim_inbox_slot(shared_->inboxes, rt->name());
+        if (slot == nullptr) {
+            continue;
+        }
+        const store::OutboxRepository::InboxCounts* c = nullptr;
+        for (const auto& n : counts) {
+            if (n.inbox == rt->name()) {
+                c = &n;
+            }
+        }
+        cw_store(&slot->outbox_pending, c ? c->pending : 0);
+        cw_store(&slot->outbox_in_flight, c ? c->in_flight : 0);
+    }
 }
 
 void Helper::on_snapshot_timer(ngx_event_t* ev) noexcept

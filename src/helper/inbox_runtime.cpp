@@ -6,6 +6,7 @@
 
 #include "../bridge/intake_filter.hpp"
 #include "../bridge/jid.hpp"
+#include "../ipc/inbox_stats.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -72,6 +73,13 @@ InboxRuntime::InboxRuntime(const cw_inbox_conf_t& conf, HelperShared shared,
     }
     tick_timer_.handler = &InboxRuntime::on_tick_timer;
     start_timer_.handler = &InboxRuntime::on_start_timer;
+    // The inbox's own counters when it has a slot; the zone's totals else.
+    if (shared_.inboxes != nullptr) {
+        slot_ = ipc::claim_inbox_slot(*shared_.inboxes, name_);
+        if (slot_ != nullptr) {
+            shared_.stats = &slot_->bridge;
+        }
+    }
 }
 
 InboxRuntime::~InboxRuntime()
@@ -139,6 +147,7 @@ void InboxRuntime::build()
         bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0, ic.open_as_pending != 0},
         static_cast<size_t>(ic.concurrency) * 2, shared_.inherited_up_to, shared_.media);
     forwarder_->count_into(shared_.stats);
+    forwarder_->observe_into(slot_ ? &slot_->to_chatwoot : nullptr);
     // Replies that end jobs within one tick settle their rows together.
     forwarder_->settle_soon_with([this] { soon(); });
 
@@ -176,6 +185,7 @@ void InboxRuntime::build()
         static_cast<int64_t>(ic.device_timeout_sec),
         [] { return static_cast<int64_t>(ngx_time()); });
     sender_->count_into(shared_.stats);
+    sender_->observe_into(slot_ ? &slot_->to_whatsapp : nullptr);
     sender_->tick_soon_with([this] { wake(); });
     read_marks_ = std::make_unique<store::ReadMarkRepository>(shared_.db);
     sender_->mark_read_with(read_marks_.get());

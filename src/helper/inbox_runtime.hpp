@@ -42,6 +42,7 @@ struct HelperShared {
     HttpTransport& http;
     cw_bridge_stats_t* stats = nullptr;
     int64_t inherited_up_to = 0;   // wa_inbound rows an earlier helper had
+    cw_inbox_stats_area_t* inboxes = nullptr;   // each runtime counts in its slot
 };
 
 class InboxRuntime final : private DeviceEvents {
@@ -93,6 +94,7 @@ private:
 
     cw_inbox_conf_t conf_;
     HelperShared shared_;
+    cw_inbox_stats_t* slot_ = nullptr;   // this inbox's counters, if it got a slot
     DeviceFactory make_device_;
     std::string name_;
     std::string last_error_;

@@ -3,6 +3,8 @@
 #include "log.hpp"
 
 #include "../bridge/jid.hpp"
+#include "../ipc/inbox_stats.hpp"
+#include "../store/filed_clock.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -377,6 +379,10 @@ void OutboxSender::settle_completion(const Completion& c)
             if (stats_ != nullptr) {
                 cw_add(&stats_->replies_sent, 1);
             }
+            // A reply an earlier helper took has its row's whole second.
+            ipc::observe_latency(latency_, ipc::elapsed_since(
+                store::agent_message_filed().take(*job.chatwoot_message_id)
+                    .value_or(job.created_at * 1000000)));
         } else {
             outbox_.settle(job.id, "sent");
         }

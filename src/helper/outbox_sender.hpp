@@ -70,6 +70,8 @@ public:
     bool idle() const { return found_none_ && completed_.empty() && !held_; }
 
     void count_into(cw_bridge_stats_t* stats) { stats_ = stats; }
+    // Each sent reply's time since its webhook was taken (metrics).
+    void observe_into(cw_latency_t* latency) { latency_ = latency; }
 
     // How the device's answers that come between ticks move the next
     // entries.  Unset: each answer settles its entry and runs a pass at
@@ -134,6 +136,7 @@ private:
     int64_t timeout_;
     Clock clock_;
     cw_bridge_stats_t* stats_ = nullptr;
+    cw_latency_t* latency_ = nullptr;
     std::function<void()> soon_;
     bool held_ = false;
     bool in_tick_ = false;

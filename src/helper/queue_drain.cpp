@@ -2,6 +2,8 @@
 
 #include "zone_lock.hpp"
 
+#include "../store/filed_clock.hpp"
+
 #include <exception>
 
 namespace chatwoot::helper {
@@ -62,6 +64,13 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
     entry.chatwoot_message_id = reading->message_id;
     entry.inbound_id = row_id;
     entry.created_at = event.received_at;
+    if (reading->action == "send" && reading->message_id) {
+        // From the worker's arrival time when the record has it (records
+        // queued by an older module: from now).
+        store::agent_message_filed().mark(*reading->message_id,
+                                          reading->accepted_msec ? *reading->accepted_msec * 1000
+                                                                 : store::unix_usec_now());
+    }
 }
 
 // Files a command record: decoded when it can be, kept as failed with the

@@ -249,4 +249,29 @@ uint64_t OutboxRepository::count_pending()
     return static_cast<uint64_t>(pending_.scalar());
 }
 
+std::vector<OutboxRepository::InboxCounts> OutboxRepository::count_unsettled_by_inbox()
+{
+    if (!by_inbox_) {
+        // The predicate of the outbox_unsettled index: only unsettled rows are read.
+        by_inbox_.emplace(db_.prepare(
+            "SELECT inbox, state, count(*) FROM outbox"
+            " WHERE state IN ('pending', 'in_flight', 'failing') GROUP BY inbox, state"));
+    }
+    std::vector<InboxCounts> out;
+    by_inbox_->each_row([&](Statement& st) {
+        const std::string inbox = st.column_text(0);
+        if (out.empty() || out.back().inbox != inbox) {
+            out.push_back({inbox});
+        }
+        const std::string state = st.column_text(1);
+        const auto n = static_cast<uint64_t>(st.column_int(2));
+        if (state == "pending") {
+            out.back().pending += n;
+        } else if (state == "in_flight") {
+            out.back().in_flight += n;
+        }
+    });
+    return out;
+}
+
 }  // namespace chatwoot::store

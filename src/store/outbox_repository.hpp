@@ -44,6 +44,14 @@ public:
 
     // Entries not through yet (pending, in flight or failing).
     uint64_t count_pending();
+    // Per inbox: entries waiting for their turn (pending) and handed to
+    // WhatsApp without its ack yet (in_flight), for the metrics.
+    struct InboxCounts {
+        std::string inbox;
+        uint64_t pending = 0;
+        uint64_t in_flight = 0;
+    };
+    std::vector<InboxCounts> count_unsettled_by_inbox();
 
     struct Pending {
         int64_t id = 0;
@@ -130,6 +138,7 @@ private:
     Statement insert_;
     std::array<std::optional<Statement>, kRowsPerInsert + 1> insert_rows_;
     Statement pending_;
+    std::optional<Statement> by_inbox_;   // made on first use
     Statement pending_before_;
     Statement settle_;
     Statement jobs_;

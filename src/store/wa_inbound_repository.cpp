@@ -1,5 +1,7 @@
 #include "wa_inbound_repository.hpp"
 
+#include "filed_clock.hpp"
+
 #include <unordered_set>
 
 namespace chatwoot::store {
@@ -73,7 +75,13 @@ bool WaInboundRepository::add(std::string_view inbox, std::string_view wa_id,
 {
     insert_.bind(1, inbox).bind(2, wa_id).bind(3, chat).bind(4, record).bind(5, now);
     insert_.run();
-    return db_.changes() > 0;
+    if (db_.changes() == 0) {
+        return false;
+    }
+    // To the microsecond, for the metrics (a rolled-back row's id is
+    // marked again by the row that takes it next).
+    wa_inbound_filed().mark(sqlite3_last_insert_rowid(db_.raw()), unix_usec_now());
+    return true;
 }
 
 std::vector<std::string> WaInboundRepository::pending_chats(

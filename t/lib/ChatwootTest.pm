@@ -142,6 +142,7 @@ $http
         listen 127.0.0.1:$port;
         location = /chatwoot/webhook { chatwoot_webhook $webhook; }
         location = /chatwoot/status { chatwoot_status; }
+        location = /chatwoot/metrics { chatwoot_metrics; }
         location = /plain { return 204; }
 $server
     }

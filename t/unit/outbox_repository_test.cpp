@@ -187,3 +187,27 @@ TEST(OutboxRepository, EntriesOfTheOlderSchemaKeepTheirStates)
     EXPECT_THROW(db.exec("UPDATE outbox SET state = 'lost' WHERE id = 1"), StoreError);
     std::filesystem::remove_all(dir);
 }
+
+TEST(OutboxRepository, CountsWhatIsPendingAndInFlightPerInbox)
+{
+    TempDb t;
+    add_inbound_row(*t.db);
+    OutboxRepository outbox(*t.db);
+    EXPECT_TRUE(outbox.count_unsettled_by_inbox().empty());
+    for (int64_t m = 1; m <= 3; m++) {
+        EXPECT_TRUE(outbox.add(send(m)));
+    }
+    EXPECT_TRUE(outbox.add(send(4, "sales")));
+    EXPECT_TRUE(outbox.add(send(5, "done")));
+    t.db->exec("UPDATE outbox SET state = 'in_flight', wa_id = 'W1' WHERE chatwoot_message_id = 1");
+    t.db->exec("UPDATE outbox SET state = 'failing', failure = 'x' WHERE chatwoot_message_id = 2");
+    t.db->exec("UPDATE outbox SET state = 'sent' WHERE chatwoot_message_id = 5");
+    const auto counts = outbox.count_unsettled_by_inbox();
+    ASSERT_EQ(counts.size(), 2u) << "an inbox with nothing unsettled is left out";
+    EXPECT_EQ(counts[0].inbox, "sales");
+    EXPECT_EQ(counts[0].pending, 1u);
+    EXPECT_EQ(counts[0].in_flight, 0u);
+    EXPECT_EQ(counts[1].inbox, "support");
+    EXPECT_EQ(counts[1].pending, 1u) << "a failing entry is neither";
+    EXPECT_EQ(counts[1].in_flight, 1u);
+}

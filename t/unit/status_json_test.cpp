@@ -205,7 +205,7 @@ cw_status_t filled()
         s.webhook[o] = 500 + static_cast<uint64_t>(o);
     }
     s.replay_evicted = 7;
-    s.bridge = cw_bridge_stats_t{801, 802, 803, 804, 805, 806};
+    s.bridge = cw_bridge_stats_t{801, 802, 803, 804, 805, 806, {}};
     s.ring_capacity = 4096;
     s.ring_depth = 11;
     s.ring_bytes_used = 5432;

@@ -24,6 +24,27 @@ TEST(WebhookRecord, ReadsASend)
     EXPECT_EQ(*q->message_id, 3022);
 }
 
+TEST(WebhookRecord, ReadsTheWorkersArrivalTimeWhenThere)
+{
+    auto q = read_queued_webhook(
+        R"({"inbox":"support","delivery":"d-1","received_at":1796675864,)"
+        R"("accepted_msec":1796675864123,)"
+        R"("event":{"type":"send","message_id":3022,"conversation_id":15,"inbox_id":7,)"
+        R"("accepted_msec":5}})");
+    ASSERT_TRUE(q);
+    ASSERT_TRUE(q->accepted_msec);
+    EXPECT_EQ(*q->accepted_msec, 1796675864123) << "the envelope's, not a key of the event";
+    auto old = read_queued_webhook(
+        R"({"inbox":"a","delivery":null,"received_at":1,)"
+        R"("event":{"type":"status","conversation_id":15,"status":"resolved"}})");
+    ASSERT_TRUE(old);
+    EXPECT_FALSE(old->accepted_msec) << "a record queued by an older module has none";
+    EXPECT_FALSE(read_queued_webhook(
+        R"({"inbox":"a","delivery":null,"received_at":1,"accepted_msec":"soon",)"
+        R"("event":{"type":"status","conversation_id":15,"status":"resolved"}})"))
+        << "of the wrong type: not a record the worker wrote";
+}
+
 TEST(WebhookRecord, TheHelpersOwnRecordsHaveTheWorkersEnvelope)
 {
     const std::string event =

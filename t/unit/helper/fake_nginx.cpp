@@ -15,6 +15,7 @@ volatile ngx_time_t* ngx_cached_time;
 volatile ngx_cycle_t* ngx_cycle;
 ngx_event_actions_t ngx_event_actions;
 ngx_rbtree_t ngx_event_timer_rbtree;
+ngx_queue_t ngx_posted_events;
 ngx_pid_t ngx_pid = 4242;
 
 }
@@ -138,6 +139,7 @@ namespace chatwoot::test {
 void fake_nginx_reset(int64_t unix_seconds)
 {
     the_timers.clear();
+    ngx_queue_init(&ngx_posted_events);
     the_lines.clear();
     the_time = ngx_time_t{};
     ngx_cached_time = &the_time;
@@ -151,9 +153,22 @@ void fake_nginx_reset(int64_t unix_seconds)
     chatwoot::helper::set_log_sink(&chatwoot::helper::log_to_nginx);
 }
 
+// Events posted for the end of this turn of the loop, as
+// ngx_event_process_posted() runs them.
+static void run_posted()
+{
+    while (!ngx_queue_empty(&ngx_posted_events)) {
+        ngx_queue_t* q = ngx_queue_head(&ngx_posted_events);
+        auto* ev = ngx_queue_data(q, ngx_event_t, queue);
+        ngx_delete_posted_event(ev);
+        ev->handler(ev);
+    }
+}
+
 void fake_nginx_advance(uint64_t msec)
 {
     const ngx_msec_t end = ngx_current_msec + msec;
+    run_posted();
     while (!the_timers.empty() && the_timers.begin()->first <= end) {
         auto it = the_timers.begin();
         const ngx_msec_t due = it->first;
@@ -167,6 +182,7 @@ void fake_nginx_advance(uint64_t msec)
         ev->timer_set = 0;
         ev->timedout = 1;
         ev->handler(ev);
+        run_posted();
     }
     set_clock(end);
 }
