@@ -37,6 +37,7 @@ Result<Node> build_message_stanza(const MessageStanza& m)
             enc.set_attr("v", "2");
             enc.set_attr("type", signal::enc_type(d.enc.type));
             if (m.retry_count) enc.set_attr("count", std::to_string(*m.retry_count));
+            if (m.mediatype) enc.set_attr("mediatype", *m.mediatype);
             Node to("to", {}, Children{std::move(enc)});
             to.set_attr("jid", d.device);
             tos.push_back(std::move(to));
@@ -47,6 +48,7 @@ Result<Node> build_message_stanza(const MessageStanza& m)
         Node enc("enc", {}, *m.skmsg);
         enc.set_attr("v", "2");
         enc.set_attr("type", "skmsg");
+        if (m.mediatype) enc.set_attr("mediatype", *m.mediatype);
         content.push_back(std::move(enc));
     }
     if (any_pkmsg) content.push_back(Node("device-identity", {}, m.device_identity));

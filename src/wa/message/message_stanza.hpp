@@ -49,6 +49,9 @@ struct MessageStanza {
     std::optional<Bytes> tctoken;        // DMs: the contact's trusted-contact token
     std::optional<Bytes> cstoken;        // DMs without a valid tctoken
     std::optional<unsigned> retry_count; // a resend for a retry receipt
+    // type="media": every <enc> (the skmsg's too) carries mediatype=
+    // (image|video|gif|audio|ptt|document|sticker), as the clients send it.
+    std::optional<std::string> mediatype;
 };
 
 // Errc::wrong_state when a pkmsg is in it but device_identity is empty
