@@ -55,6 +55,7 @@
 #include "wa/session/reconnect_policy.hpp"
 
 #include "media_fetcher.hpp"
+#include "media_uploader.hpp"
 
 #include <cstdint>
 #include <map>
@@ -92,6 +93,8 @@ public:
     DeviceStatus status() const override { return status_; }
     std::string new_message_id() override;
     void send(const OutgoingMessage& message, Done done) noexcept override;
+    bool sends_media() const override { return true; }
+    void upload_media(const MediaUpload& upload, UploadDone done) noexcept override;
     void tick(int64_t) override {}
     std::optional<std::string> pair(const std::optional<std::string>& phone) override;
     std::optional<std::string> log_out() override;
@@ -182,6 +185,7 @@ private:
     // Answers owed for the media_conn IQ under way (one IQ for all).
     std::vector<MediaFetcher::MediaConnAnswer> media_conn_waiters_;
     MediaFetcher media_;
+    MediaUploader uploader_;   // attachments of agent replies
     bool pumping_ = false;
     ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)
     ngx_event_t retry_{};  // the next connection attempt
