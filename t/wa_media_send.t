@@ -138,4 +138,152 @@ for my $k (@kinds) {
     $t->wait_for(sub { outbox_state($mid) eq 'sent' }, 20, "$kind: the reply is sent");
 }
 
+
+# A reply that fails in Chatwoot: marked failed there with the reason.
+sub failed_in_chatwoot {
+    my ($m, $what) = @_;
+    return $t->wait_for(sub {
+        my $s = ChatwootTest::FakeChatwoot->get_state($fake);
+        my ($c) = grep { $_->{display_id} == $conv } @{$s->{conversations}};
+        my ($x) = grep { $_->{id} == $m && ($_->{status} // '') eq 'failed' } @{$c->{messages} // []};
+        $x;
+    }, 30, "$what: marked failed in Chatwoot");
+}
+
+sub deliveries_since {
+    my ($since) = @_;
+    return [grep { $_->{to} eq $ana->{lid} } @{$wa->events(type => 'delivered', since => $since)}];
+}
+
+# --- three attachments: three messages in order, one Chatwoot message -----
+# The first upload answers 503: the ids of all three are committed before
+# anything went, and the upload is tried again.
+{
+    my @files = map { [ "part$_.jpg", bytes_of(10_000 + $_, 10 + $_) ] } 1 .. 3;
+    my @atts = map { blob(filename => $_->[0], content_type => 'image/jpeg', bytes => $_->[1],
+                          file_type => 'image') } @files;
+    my $m = chatwoot_message('three photos');
+    $wa->media_fail(count => 1, op => 'upload', mode => 'status', status => 503);
+    my $since = $wa->last_seq;
+    webhook_ok(message_created(id => $m, conversation => $conv, phone => '+4915100000001',
+                               content => 'three photos', attachments => \@atts), 'three attachments');
+    $wa->wait_match('media-upload-failed', since => $since, timeout => 30);
+    my $rows = $t->sql(qq{SELECT p.part, p.wa_id FROM outbox_parts p JOIN outbox o ON o.id = p.outbox_id
+                          WHERE o.chatwoot_message_id = $m ORDER BY p.part});
+    is(scalar @$rows, 3, 'three parts filed');
+    my @ids = map { $_->[1] } @$rows;
+    is(scalar(grep { length } @ids), 3, 'each with its WhatsApp id, before the first upload went through');
+    is_deeply(deliveries_since($since), [], 'nothing sent yet');
+    my @got;
+    for (1 .. 3) {
+        my $d = $wa->wait_match('delivered', to => $ana->{lid}, since => $since, timeout => 30);
+        $since = $d->{seq};
+        push @got, $d;
+    }
+    is_deeply([map { $_->{id} } @got], \@ids, 'three WhatsApp messages, in Chatwoot\'s order, under the committed ids');
+    for my $i (0 .. 2) {
+        my $r = $wa->wait_media_received($ids[$i], timeout => 30);
+        ok($r->{ok}, "part $i checked and decrypted");
+        is($r->{sha256}, sha256_hex($files[$i][1]), "part $i: its bytes");
+        if ($i == 0) {
+            like($r->{caption} // '', qr/three photos\z/, 'the caption on the first');
+        } else {
+            ok(!length($r->{caption} // ''), "no caption on part $i");
+        }
+    }
+    $t->wait_for(sub { outbox_state($m) eq 'sent' }, 20, 'the reply is sent once every part was acked');
+    my $sent = $t->sql(qq{SELECT wa_id FROM wa_sent WHERE chatwoot_message_id = $m ORDER BY wa_id});
+    is_deeply([map { $_->[0] } @$sent], [sort @ids], 'every part is mapped to the one Chatwoot message');
+    is(scalar(@{$wa->events(type => 'media-upload', since => 0)}) > 0, 1, 'uploads seen');
+}
+
+# --- refusals: nothing sent, the reason in Chatwoot -----------------------
+sub refused {
+    my ($what, $attachment, $reason) = @_;
+    my $m = chatwoot_message($what);
+    my $since = $wa->last_seq;
+    webhook_ok(message_created(id => $m, conversation => $conv, phone => '+4915100000001',
+                               content => $what, attachments => [$attachment]), $what);
+    my $x = failed_in_chatwoot($m, $what);
+    like($x->{content_attributes}{external_error} // '', $reason, "$what: the agent reads why");
+    $t->wait_for(sub { outbox_state($m) eq 'failed' }, 20, "$what: the entry failed");
+    is_deeply(deliveries_since($since), [], "$what: nothing sent to WhatsApp");
+    is_deeply($wa->events(type => 'media-upload', since => $since), [], "$what: nothing uploaded");
+}
+{
+    my $a = blob(filename => 'elsewhere.jpg', content_type => 'image/jpeg', bytes => bytes_of(1000, 20),
+                 file_type => 'image');
+    (my $other = $a->{data_url}) =~ s{^http://127\.0\.0\.1:\d+}{http://127.0.0.2:$fake};
+    refused('an attachment on another host', {%$a, data_url => $other}, qr/not on this Chatwoot's host/);
+
+    my $b = blob(filename => 'redirected.jpg', content_type => 'image/jpeg', bytes => bytes_of(1000, 21),
+                 file_type => 'image', storage_base => "http://127.0.0.3:$fake");
+    refused('a redirect to a host not named', $b, qr/redirected it to a host that is not allowed/);
+
+    my $c = blob(filename => 'big.pdf', content_type => 'application/pdf', bytes => bytes_of(250_000, 22),
+                 file_type => 'file');
+    refused('an oversize attachment', $c, qr/over the 200k limit/);
+}
+
+# --- a redirect to the storage host media_host names -------------------------
+{
+    my $bytes = bytes_of(40_000, 30);
+    my $a = blob(filename => 's3.jpg', content_type => 'image/jpeg', bytes => $bytes, file_type => 'image',
+                 storage_base => "http://localhost:$fake");
+    my $m = chatwoot_message('from storage');
+    my $before = scalar @{ChatwootTest::FakeChatwoot->get_state($fake)->{requests}};
+    my ($d) = send_reply(id => $m, content => 'from storage', attachments => [$a], what => 'a stored file');
+    my $r = $wa->wait_media_received($d->{id}, timeout => 30);
+    ok($r->{ok}, 'a file on the storage host arrives');
+    is($r->{sha256}, sha256_hex($bytes), 'its bytes');
+    my @reqs = @{ChatwootTest::FakeChatwoot->get_state($fake)->{requests}};
+    @reqs = @reqs[$before .. $#reqs];
+    my ($redirect) = grep { $_->{path} =~ m{/blobs/redirect/} } @reqs;
+    my ($disk) = grep { $_->{path} =~ m{/active_storage/disk/} } @reqs;
+    ok($redirect && $redirect->{host} =~ /^127\.0\.0\.1:/, 'the redirect was asked of Chatwoot');
+    ok($disk && $disk->{host} =~ /^localhost:/, 'the file was fetched from the storage host');
+    ok($redirect && $redirect->{api_token_sent}, 'Chatwoot got the API token');
+    ok($disk && !$disk->{api_token_sent}, 'the storage host never did');
+}
+
+# --- a helper killed between two parts ----------------------------------------
+# The first part is uploaded and acked; the second's uploads fail until the
+# helper is killed.  The next helper sends neither the first again nor
+# uploads it again, and the second arrives once.
+{
+    my @files = map { [ "kill$_.jpg", bytes_of(12_000 + $_, 40 + $_) ] } 1 .. 2;
+    my @atts = map { blob(filename => $_->[0], content_type => 'image/jpeg', bytes => $_->[1],
+                          file_type => 'image') } @files;
+    my $m = chatwoot_message('before and after');
+    my $since = $wa->last_seq;
+    webhook_ok(message_created(id => $m, conversation => $conv, phone => '+4915100000001',
+                               content => 'before and after', attachments => \@atts), 'two attachments');
+    my $first = $wa->wait_match('delivered', to => $ana->{lid}, since => $since, timeout => 30);
+    $wa->media_fail(count => 1000, op => 'upload', mode => 'status', status => 503);
+    $wa->wait_match('media-upload-failed', since => $first->{seq}, timeout => 30);
+    my $helper = $t->status->{helper}{pid};
+    kill 'KILL', $helper;
+    $wa->media_fail(count => 0, op => 'upload');
+    $t->wait_for(sub { my $s = eval { $t->status }; $s && $s->{helper}{pid} && $s->{helper}{pid} != $helper },
+                 30, 'a new helper');
+    $t->wait_for(sub { outbox_state($m) eq 'sent' }, 60, 'the reply is sent after the kill');
+    my @ds = @{deliveries_since($since)};
+    my %count;
+    $count{$_->{id}}++ for @ds;
+    is(scalar(keys %count), 2, 'two WhatsApp messages');
+    is_deeply([values %count], [1, 1], 'each delivered exactly once');
+    my $rows = $t->sql(qq{SELECT p.wa_id FROM outbox_parts p JOIN outbox o ON o.id = p.outbox_id
+                          WHERE o.chatwoot_message_id = $m ORDER BY p.part});
+    my $r = $wa->wait_media_received($rows->[1][0], timeout => 30);
+    is($r->{sha256}, sha256_hex($files[1][1]), 'the second part arrived whole');
+    my $ups = grep { $_->{mms_type} eq 'image' } @{$wa->events(type => 'media-upload', since => $since)};
+    is($ups, 2, 'each part uploaded once');
+    my $x = ChatwootTest::FakeChatwoot->get_state($fake);
+    my ($c) = grep { $_->{display_id} == $conv } @{$x->{conversations}};
+    my ($msg) = grep { $_->{id} == $m } @{$c->{messages}};
+    isnt($msg->{status} // '', 'failed', 'the Chatwoot message is not failed');
+    my @left = glob("$t->{state}/media/*");
+    is(scalar @left, 0, 'no file left in the media store') or diag "@left";
+}
+
 done_testing;
