@@ -194,7 +194,23 @@ sub deliveries_since {
     $t->wait_for(sub { outbox_state($m) eq 'sent' }, 20, 'the reply is sent once every part was acked');
     my $sent = $t->sql(qq{SELECT wa_id FROM wa_sent WHERE chatwoot_message_id = $m ORDER BY wa_id});
     is_deeply([map { $_->[0] } @$sent], [sort @ids], 'every part is mapped to the one Chatwoot message');
-    is(scalar(@{$wa->events(type => 'media-upload', since => 0)}) > 0, 1, 'uploads seen');
+
+    # The agent deletes it: every part is revoked.
+    $since = $wa->last_seq;
+    webhook_ok(ChatwootTest::Payloads::message_updated(
+                   id => $m, conversation => $conv, phone => '+4915100000001',
+                   content => 'This message was deleted', content_attributes => { deleted => JSON::PP::true }),
+               'the deletion of the three');
+    my %revoked;
+    for (1 .. 3) {
+        my $d = $wa->wait_match('delivered', to => $ana->{lid}, since => $since, timeout => 30);
+        $since = $d->{seq};
+        my $pm = $d->{message}{protocolMessage} // {};
+        $revoked{$pm->{key}{id} // ''}++;
+    }
+    is_deeply(\%revoked, { map { $_ => 1 } @ids }, 'each part revoked once');
+    $t->wait_for(sub { $t->sql(qq{SELECT state FROM outbox WHERE chatwoot_message_id = $m AND action = 'delete'})->[0][0] eq 'sent' },
+                 20, 'the deletion is through');
 }
 
 # --- refusals: nothing sent, the reason in Chatwoot -----------------------

@@ -285,6 +285,13 @@ void MediaSender::finish(int64_t id, SendResult result)
     auto it = runs_.find(id);
     if (it == runs_.end()) return;
     Device::Done done = std::move(it->second.done);
+    if (result.kind == SendResult::Kind::failed) {
+        // The entry will never go: the files it fetched have no use left.
+        for (const auto& p : it->second.parts) {
+            if (!p.path.empty()) store_.release(p.path);
+            store_.release(store_.path_for(inbox_, p.wa_id, 0));
+        }
+    }
     runs_.erase(it);
     if (done) done(result);
 }

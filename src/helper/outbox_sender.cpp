@@ -156,6 +156,14 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready
         m.kind = OutgoingMessage::Kind::revoke;
         m.revoked_id = sent->first;
         m.chat = sent->second;
+        std::vector<std::string> more;
+        for (auto& id : outbox_.sent_ids(inbox_, *job.chatwoot_message_id)) {
+            if (id != m.revoked_id) more.push_back(std::move(id));
+        }
+        if (!more.empty()) {
+            ready.push_back(Ready{&job, std::move(m), std::nullopt, std::nullopt, std::move(more)});
+            return false;
+        }
     } else {
         std::string error;
         job.record = outbox_.record_of(job.id).value_or(std::string());
@@ -168,7 +176,7 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready
             send_reads(reply->chat, job.id);
             Ready r{&job, std::move(m), MediaEntry{job.id, reply->chat, reply->caption,
                                                    reply->quoted, *job.chatwoot_message_id},
-                    std::move(*reply)};
+                    std::move(*reply), {}};
             ready.push_back(std::move(r));
             return false;
         }
@@ -177,7 +185,7 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready
         m.quoted = std::move(reply->quoted);
         send_reads(m.chat, job.id);
     }
-    ready.push_back(Ready{&job, std::move(m), std::nullopt, std::nullopt});
+    ready.push_back(Ready{&job, std::move(m), std::nullopt, std::nullopt, {}});
     return false;
 }
 
@@ -243,13 +251,15 @@ bool OutboxSender::transmit_all(std::vector<Ready>& ready)
     // In the pass's order (the store's), as one by one they went before.
     std::sort(go.begin(), go.end());
     for (Ready* r : go) {
-        transmit(*r->job, std::move(r->message), std::move(r->media));
+        transmit(*r->job, std::move(r->message), std::move(r->media),
+                 std::move(r->more_revokes));
     }
     unit.commit();
     return moved;
 }
 
-void OutboxSender::transmit(Job& job, OutgoingMessage message, std::optional<MediaEntry> media)
+void OutboxSender::transmit(Job& job, OutgoingMessage message, std::optional<MediaEntry> media,
+                            std::vector<std::string> more_revokes)
 {
     message.id = job.wa_id;
     awaiting_.insert(job.id);
@@ -271,6 +281,32 @@ void OutboxSender::transmit(Job& job, OutgoingMessage message, std::optional<Med
             log(LogLevel::error, "chatwoot helper: settling a WhatsApp send failed");
         }
     };
+    if (!more_revokes.empty()) {
+        // One revoke per message the reply went as; the entry settles on
+        // the worst answer (a retry sends them all again: revoking twice
+        // is harmless, which is also why the others' own ids need not be
+        // committed first as the entry's is).
+        struct Round {
+            size_t left;
+            SendResult worst{SendResult::Kind::sent, {}};
+        };
+        auto round = std::make_shared<Round>(Round{1 + more_revokes.size()});
+        auto each = [round, settle](const SendResult& r) mutable {
+            if (r.kind == SendResult::Kind::failed
+                || (r.kind == SendResult::Kind::retry && round->worst.kind == SendResult::Kind::sent)) {
+                round->worst = r;
+            }
+            if (--round->left == 0) settle(round->worst);
+        };
+        device_.send(message, each);
+        for (auto& id : more_revokes) {
+            OutgoingMessage more = message;
+            more.id = device_.new_message_id();
+            more.revoked_id = std::move(id);
+            device_.send(more, each);
+        }
+        return;
+    }
     if (!media) {
         device_.send(message, std::move(settle));
         return;

@@ -122,12 +122,16 @@ private:
         // gets, and the reply its parts are planned from.
         std::optional<MediaEntry> media;
         std::optional<bridge::AgentReply> reply;
+        // A deletion of a reply that went as several messages (one per
+        // attachment): the others it revokes too.
+        std::vector<std::string> more_revokes;
     };
     bool step(Job& job, int64_t now, bool connected, std::vector<Ready>& ready);
     // The pass's ready entries: the new ones' WhatsApp ids committed in one
     // unit, then each handed to the device.  True when an entry moved.
     bool transmit_all(std::vector<Ready>& ready);
-    void transmit(Job& job, OutgoingMessage message, std::optional<MediaEntry> media);
+    void transmit(Job& job, OutgoingMessage message, std::optional<MediaEntry> media,
+                  std::vector<std::string> more_revokes);
     void send_reads(const std::string& chat, int64_t outbox_id) noexcept;
     void on_done(Completion c);
     void settle_completion(const Completion& c);

@@ -51,10 +51,7 @@ OutboxPartRepository::OutboxPartRepository(Database& db)
           "UPDATE outbox_parts SET caption_sent = 1 WHERE outbox_id = ?1 AND part = 0")),
       failed_(db.prepare(
           "UPDATE outbox_parts SET state = 'failed', failure = ?3"
-          " WHERE outbox_id = ?1 AND part = ?2 AND state <> 'sent'")),
-      wa_ids_(db.prepare(
-          "SELECT wa_id FROM wa_sent WHERE inbox = ?1 AND chatwoot_message_id = ?2"
-          " ORDER BY sent_at, rowid"))
+          " WHERE outbox_id = ?1 AND part = ?2 AND state <> 'sent'"))
 {
 }
 
@@ -154,15 +151,6 @@ void OutboxPartRepository::failed(int64_t outbox_id, int64_t part, std::string_v
 {
     failed_.bind(1, outbox_id).bind(2, part).bind(3, reason);
     failed_.run();
-}
-
-std::vector<std::string> OutboxPartRepository::wa_ids_of(std::string_view inbox,
-                                                         int64_t chatwoot_message_id)
-{
-    std::vector<std::string> out;
-    wa_ids_.bind(1, inbox).bind(2, chatwoot_message_id);
-    wa_ids_.each_row([&](const Statement& st) { out.push_back(st.column_text(0)); });
-    return out;
 }
 
 }  // namespace chatwoot::store

@@ -75,10 +75,6 @@ public:
     // -> failed with the reason (what the agent reads).
     void failed(int64_t outbox_id, int64_t part, std::string_view reason);
 
-    // Every WhatsApp id a Chatwoot message went as (a reply with several
-    // attachments went as several messages), in order.
-    std::vector<std::string> wa_ids_of(std::string_view inbox, int64_t chatwoot_message_id);
-
 private:
     Database& db_;
     Statement insert_;
@@ -89,7 +85,6 @@ private:
     Statement sent_row_;
     Statement caption_sent_;
     Statement failed_;
-    Statement wa_ids_;
 };
 
 }  // namespace chatwoot::store

@@ -107,8 +107,8 @@ TEST(OutboxPartRepository, MovesAPartThroughItsStates)
     EXPECT_EQ(got.state, "sent");
     EXPECT_EQ(parts.parts_of(1)[1].state, "failed");
     EXPECT_EQ(parts.parts_of(1)[1].failure, "attachment not sent: too large");
-    EXPECT_EQ(parts.wa_ids_of("support", 501), std::vector<std::string>{"3EB0AAAA"});
     OutboxRepository outbox(*t.db);
+    EXPECT_EQ(outbox.sent_ids("support", 501), std::vector<std::string>{"3EB0AAAA"});
     EXPECT_TRUE(outbox.is_our_send("support", "3EB0AAAA")) << "its echo is recognised";
 }
 
