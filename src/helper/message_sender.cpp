@@ -964,7 +964,8 @@ MessageSender::RetryAnswer MessageSender::on_retry_receipt(ws::Connection& conn,
         if (r.from.kind() == JidKind::group) {
             // The one device, its enc straight in the message (whatsmeow's
             // form): the other members have the skmsg already.
-            node = wm::build_retry_stanza(r.id, r.from, device, *enc, r.count, identity);
+            node = wm::build_retry_stanza(r.id, r.from, device, *enc, r.count, identity,
+                                          wm::sent_media_type(*message));
         } else {
             // A DM goes as it went the first time, to the chat, with only
             // this device in <participants>.
@@ -972,6 +973,10 @@ MessageSender::RetryAnswer MessageSender::on_retry_receipt(ws::Connection& conn,
             st.participants.push_back(wm::DeviceEnc{device, std::move(*enc)});
             st.device_identity = identity;
             st.retry_count = r.count;
+            if (auto media = wm::sent_media_type(*message)) {
+                st.type = "media";
+                st.mediatype = std::move(*media);
+            }
             node = wm::build_message_stanza(st);
         }
         if (!node) return RetryAnswer::done;

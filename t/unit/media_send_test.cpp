@@ -197,4 +197,11 @@ TEST(MediaMessage, EachKind)
     EXPECT_TRUE(sticker->has_stickermessage());
 
     EXPECT_FALSE(wm::media_message(content("hologram"), ""));
+
+    // Read back from what was sent, for a resend.
+    EXPECT_EQ(wm::sent_media_type(*doc), "document") << "inside the caption wrapper";
+    EXPECT_EQ(wm::sent_media_type(*voice), "ptt");
+    EXPECT_EQ(wm::sent_media_type(*v), "gif");
+    EXPECT_EQ(wm::sent_media_type(*sticker), "sticker");
+    EXPECT_EQ(wm::sent_media_type(wm::text_message("hi")), std::nullopt);
 }

@@ -69,9 +69,12 @@ Result<binary::Node> build_message_stanza(const MessageStanza& m);
 //
 // `participant` is the failing device when the receipt came from a group.
 // Errc::wrong_state for a pkmsg without device_identity.
+// `mediatype`: the message was media; it goes as type="media" again, its
+// enc with mediatype=.
 Result<binary::Node> build_retry_stanza(std::string_view id, const binary::Jid& to,
                                         const std::optional<binary::Jid>& participant,
                                         const signal::EncryptedMessage& enc, unsigned count,
-                                        ByteView device_identity);
+                                        ByteView device_identity,
+                                        const std::optional<std::string>& mediatype = {});
 
 }  // namespace chatwoot::wa::message

@@ -135,6 +135,18 @@ std::string_view media_enc_type(const MediaContent& f)
     return "document";
 }
 
+std::optional<std::string> sent_media_type(const proto::Message& m)
+{
+    if (m.has_imagemessage()) return "image";
+    if (m.has_videomessage()) return m.videomessage().gifplayback() ? "gif" : "video";
+    if (m.has_audiomessage()) return m.audiomessage().ptt() ? "ptt" : "audio";
+    if (m.has_documentmessage()) return "document";
+    if (m.has_stickermessage()) return "sticker";
+    if (m.has_documentwithcaptionmessage() && m.documentwithcaptionmessage().has_message())
+        return sent_media_type(m.documentwithcaptionmessage().message());
+    return std::nullopt;
+}
+
 proto::Message revoke_message(const binary::Jid& chat, std::string_view id)
 {
     proto::Message m;

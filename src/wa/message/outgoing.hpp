@@ -67,6 +67,11 @@ Result<proto::Message> media_message(const MediaContent& media, std::string_view
 // audio, ptt, document or sticker (the clients' names).
 std::string_view media_enc_type(const MediaContent& media);
 
+// The mediatype of a message we sent, read back from its protobuf (a
+// resend for a retry receipt goes as type="media" like the first time);
+// nullopt for one that carries no media.
+std::optional<std::string> sent_media_type(const proto::Message& message);
+
 // Delete-for-everyone of our own message `id` in `chat`.
 proto::Message revoke_message(const binary::Jid& chat, std::string_view id);
 
