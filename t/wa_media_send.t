@@ -302,4 +302,38 @@ sub refused {
     is(scalar @left, 0, 'no file left in the media store') or diag "@left";
 }
 
+# --- a helper killed as soon as an upload reached WhatsApp ---------------------
+# Wherever the kill lands (before the upload's commit, before the send,
+# before the ack), each part ends on WhatsApp exactly once, and an upload
+# made again is the same blob (the same committed key).
+{
+    my @files = map { [ "race$_.pdf", bytes_of(15_000 + $_, 50 + $_) ] } 1 .. 2;
+    my @atts = map { blob(filename => $_->[0], content_type => 'application/pdf', bytes => $_->[1],
+                          file_type => 'file') } @files;
+    my $m = chatwoot_message('raced');
+    my $since = $wa->last_seq;
+    webhook_ok(message_created(id => $m, conversation => $conv, phone => '+4915100000001',
+                               content => 'raced', attachments => \@atts), 'two documents');
+    $wa->wait_match('media-upload', since => $since, timeout => 30);
+    my $helper = $t->status->{helper}{pid};
+    kill 'KILL', $helper;
+    $t->wait_for(sub { my $s = eval { $t->status }; $s && $s->{helper}{pid} && $s->{helper}{pid} != $helper },
+                 30, 'a new helper');
+    $t->wait_for(sub { outbox_state($m) eq 'sent' }, 60, 'the reply is sent after the kill');
+    my $rows = $t->sql(qq{SELECT p.wa_id FROM outbox_parts p JOIN outbox o ON o.id = p.outbox_id
+                          WHERE o.chatwoot_message_id = $m ORDER BY p.part});
+    for my $i (0 .. 1) {
+        my $id = $rows->[$i][0];
+        my $r = $wa->wait_media_received($id, timeout => 30);
+        is($r->{sha256}, sha256_hex($files[$i][1]), "part $i arrived whole");
+        my $n = grep { $_->{type} eq 'delivered' && $_->{to} eq $ana->{lid} } @{$wa->events(id => $id)};
+        is($n, 1, "part $i reached Ana exactly once");
+    }
+    my %by_hash;
+    $by_hash{$_->{enc_sha256}}++ for grep { $_->{mms_type} eq 'document' }
+        @{$wa->events(type => 'media-upload', since => $since)};
+    is(scalar keys %by_hash, 2, 'two blobs: an upload made again was the same bytes');
+    ok(!grep({ $_ > 2 } values %by_hash), 'none uploaded more than twice');
+}
+
 done_testing;
