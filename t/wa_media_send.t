@@ -18,7 +18,7 @@ use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::Payloads qw(message_created);
+use ChatwootTest::Payloads qw(message_created for_chat);
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
@@ -300,6 +300,26 @@ sub refused {
     isnt($msg->{status} // '', 'failed', 'the Chatwoot message is not failed');
     my @left = glob("$t->{state}/media/*");
     is(scalar @left, 0, 'no file left in the media store') or diag "@left";
+}
+
+# --- a group: one skmsg carries the media to every member ----------------------
+{
+    my $bo = $wa->wa_contact('4915100000002', name => 'Bo');
+    my $g = $wa->wa_group(subject => 'Team', addressing_mode => 'lid',
+                          participants => ['4915100000001', '4915100000002']);
+    my $bytes = bytes_of(25_000, 60);
+    my $a = blob(filename => 'team.png', content_type => 'image/png', bytes => $bytes, file_type => 'image');
+    my $since = $wa->last_seq;
+    webhook_ok(ChatwootTest::Payloads::for_chat(
+                   message_created(id => 8900, conversation => 16, content => 'for the team',
+                                   attachments => [$a]), $g->{jid}), 'a group reply with an image');
+    my $d = $wa->wait_match('delivered', to => $bo->{lid}, enc => 'skmsg', since => $since, timeout => 30);
+    my $r = $wa->wait_media_received($d->{id}, timeout => 30);
+    ok($r->{ok}, 'a group member fetched, checked and decrypted it');
+    is($r->{sha256}, sha256_hex($bytes), 'the group image: its bytes');
+    is($r->{enc_mediatype}, 'image', 'the group stanza says mediatype=image');
+    like($r->{caption} // '', qr/for the team\z/, 'with its caption');
+    $t->wait_for(sub { outbox_state(8900) eq 'sent' }, 20, 'the group reply is sent');
 }
 
 # --- a helper killed as soon as an upload reached WhatsApp ---------------------
