@@ -10,7 +10,8 @@
 # are refused with the reason in Chatwoot and nothing sent; a redirect to a
 # named storage host works and the API token never reaches it; an upload
 # 503 is retried; a helper killed after an upload was committed and before
-# the ack ends with each part on WhatsApp exactly once.
+# the ack ends with each part on WhatsApp exactly once; a retry receipt
+# gets the image again as a media stanza.
 use strict;
 use warnings;
 use utf8;
@@ -111,6 +112,7 @@ my @kinds = (
     [video    => 'clip.mp4',   'video/mp4',       bytes_of(60_000, 4), 'video'],
 );
 my $mid = 8000;
+my $first_image;
 for my $k (@kinds) {
     my ($kind, $name, $type, $bytes, $file_type) = @$k;
     my $a = blob(filename => $name, content_type => $type, bytes => $bytes, file_type => $file_type);
@@ -136,6 +138,21 @@ for my $k (@kinds) {
     is($r->{file_name}, $name, 'document: its name kept') if $kind eq 'document';
     like($r->{caption} // '', qr/\Q$caption\E\z/, "$kind: the caption on it") unless $kind eq 'audio';
     $t->wait_for(sub { outbox_state($mid) eq 'sent' }, 20, "$kind: the reply is sent");
+    $first_image //= $media_id if $kind eq 'image';
+}
+
+# A retry receipt for the image: it goes again as a media stanza.
+{
+    my $since = $wa->last_seq;
+    $wa->wa_retry(from => '4915100000001', device => 0, id => $first_image, fresh_session => 1);
+    my $again = $t->wait_for(sub {
+        my ($e) = grep { $_->{type} =~ /delivered$/ } @{$wa->events(id => $first_image, since => $since)};
+        $e;
+    }, 20, 'the image delivered again after a retry receipt');
+    ok($again->{message}{imageMessage}, 'the resend is the image message');
+    my ($stanza) = grep { ($_->{node}{attrs}{id} // '') eq $first_image }
+        @{$wa->events(type => 'received', tag => 'message', since => $since)};
+    is($stanza->{node}{attrs}{type}, 'media', 'as a media stanza, like the first time');
 }
 
 
