@@ -9,9 +9,10 @@
 # host, a redirect to a host media_host does not name and an oversize file
 # are refused with the reason in Chatwoot and nothing sent; a redirect to a
 # named storage host works and the API token never reaches it; an upload
-# 503 is retried; a helper killed after an upload was committed and before
-# the ack ends with each part on WhatsApp exactly once; a retry receipt
-# gets the image again as a media stanza.
+# 503 is retried; a helper killed between two parts, or as soon as an
+# upload reached WhatsApp, ends with each part on WhatsApp exactly once; a
+# group gets one skmsg; a deletion revokes every part; a retry receipt gets
+# the image again as a media stanza.
 use strict;
 use warnings;
 use utf8;
