@@ -60,6 +60,10 @@ typedef struct {
     const char    *whatsapp_device_name;    /* UTF-8 */
     const char    *whatsapp_proxy;          /* http://host:port, or NULL */
     uint64_t       whatsapp_media_max;      /* bytes of one media file */
+    /* media_host: storage hosts attachments may come from besides the
+     * url's origin, as "scheme://host:port" */
+    const char   **media_hosts;
+    size_t         media_hosts_n;
 } cw_inbox_conf_t;
 
 typedef struct {

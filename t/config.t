@@ -194,6 +194,10 @@ my @bad = (
       qr/\[emerg\].*invalid whatsapp_proxy "http:\/\/proxy\.example", e\.g\. "http:\/\/proxy\.example:3128"/ ],
     [ 'whatsapp_proxy with credentials', inbox_conf('whatsapp_proxy http://u:p@proxy.example:3128;'),
       qr/\[emerg\].*invalid whatsapp_proxy "http:\/\/u:p\@proxy\.example:3128"/ ],
+    [ 'media_host with a path', inbox_conf('media_host s3.example.com/bucket;'),
+      qr/\[emerg\].*invalid media_host "s3\.example\.com\/bucket" of chatwoot_inbox "x": a host \(and port\) is expected/ ],
+    [ 'media_host of another scheme', inbox_conf('media_host ftp://files.example.com;'),
+      qr/\[emerg\].*invalid media_host "ftp:\/\/files\.example\.com" of chatwoot_inbox "x": only http:\/\/ and https:\/\//ms ],
     [ 'duplicate inbox name', inbox_conf('') . ' chatwoot_inbox x { }',
       qr/\[emerg\].*duplicate chatwoot_inbox "x", first defined in/ ],
     [ 'more inbox blocks than devices the snapshot holds',
@@ -226,7 +230,8 @@ $t->write_config(http_conf(inbox => { extra => join("\n",
     'whatsapp_server wss://wa.test:8443/ws/chat root_key=' . ('ab' x 32) . ' ca_file=ca.pem;',
     'whatsapp_version 2.3000.1029030078;',
     'whatsapp_device_name "Atendimento (nginx)";',
-    'whatsapp_proxy http://127.0.0.1:3128;') . "\n" }));
+    'whatsapp_proxy http://127.0.0.1:3128;',
+    'media_host s3.example.com http://minio.lan:9000;') . "\n" }));
 {
     my ($c, $o) = $t->test_config;
     is($c, 0, 'whatsapp_* directives: nginx -t passes') or diag $o;

@@ -915,7 +915,7 @@ is_deeply(\@seq, [sort { $a <=> $b } @seq], 'state: messages in order');
 my ($req) = grep { $_->{path} eq "$A/contacts" && $_->{method} eq 'POST' && ($_->{status} // 0) == 200 }
     @{$st->{requests}};
 keys_within($req, [qw(seq time method path query content_type status fault warnings params user_agent
-                      route performed_status body_error client_gone fake_error)], 'state: request entries');
+                      route performed_status body_error client_gone fake_error host api_token_sent)], 'state: request entries');
 is_deeply([@$req{qw(method status route)}], ['POST', 200, 'POST /api/v1/accounts/{account_id}/contacts'],
           'state: a logged request, with the route it took');
 is($req->{params}{name}, 'Maria Silva', 'state: with its parameters');

@@ -3,9 +3,11 @@
 // signature, and the message it quotes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chatwoot::bridge {
 
@@ -18,10 +20,26 @@ struct SignatureOptions {
     std::string delimiter{kDefaultSignatureDelimiter};
 };
 
+// An attachment with a stored file, as Chatwoot's webhook gives it.
+struct AgentAttachment {
+    std::string data_url;
+    std::string file_type;                  // image, audio, video, file
+    std::string content_type;               // may be empty
+    std::string file_name;                  // from the extension and data_url's last segment
+    int64_t file_size = 0;
+};
+
 struct AgentReply {
     std::string chat;                       // chat JID
-    std::string text;                       // WhatsApp formatting
+    // WhatsApp formatting, signed; the attachments' links appended: what a
+    // device that sends no media (the synthetic one) sends.
+    std::string text;
     std::optional<std::string> quoted;      // WhatsApp id of the quoted message
+    // For a device that sends media: the attachments with a file, in
+    // Chatwoot's order, and the caption that goes with the first (the
+    // signed text, with the links of attachments that have no file).
+    std::vector<AgentAttachment> attachments;
+    std::string caption;
 };
 
 // From a queued record ({"inbox":..,"event":{"type":"send",...}}).  nullopt

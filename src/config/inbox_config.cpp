@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bridge/agent_reply.hpp"
+#include "bridge/attachment_url.hpp"
 #include "chatwoot/webhook_utf8.hpp"
 #include "chatwoot_inbox_conf.h"
 #include "wa/noise/cert_chain.hpp"
@@ -376,6 +377,7 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"whatsapp_device_name", 1, 1, &InboxConfigParser::set_whatsapp_device_name},
     {"whatsapp_proxy", 1, 1, &InboxConfigParser::set_whatsapp_proxy},
     {"whatsapp_media_max", 1, 1, &InboxConfigParser::set_whatsapp_media_max},
+    {"media_host", 1, kMediaHostsPerLine, &InboxConfigParser::set_media_host},
 };
 
 InboxConfigParser::InboxConfigParser(std::string_view name)
@@ -599,6 +601,28 @@ std::optional<std::string> InboxConfigParser::set_ignore_jids(std::string_view, 
     }
     // all or nothing: a refused line leaves no half of itself behind
     s_.ignore_jids.insert(s_.ignore_jids.end(), args.begin(), args.end());
+    return std::nullopt;
+}
+
+// Storage hosts an agent's attachment may be fetched from (redirected to)
+// besides the url's own origin: S3, GCS, a CDN.  https unless written
+// "http://host": plain http to a host outside the operator's Chatwoot is
+// asked for by name, never assumed.
+std::optional<std::string> InboxConfigParser::set_media_host(std::string_view, Args args,
+                                                             const std::string_view*)
+{
+    std::vector<std::string> hosts;
+    for (std::string_view h : args) {
+        std::string why;
+        auto origin = bridge::parse_media_host(h, &why);
+        if (!origin) {
+            return "invalid media_host " + quoted(h) + " of chatwoot_inbox " + quoted(s_.name)
+                   + ": " + why + ", e.g. media_host s3.example.com; or media_host "
+                   "https://storage.example.com:8443;";
+        }
+        hosts.push_back(origin->to_string());
+    }
+    s_.media_hosts.insert(s_.media_hosts.end(), hosts.begin(), hosts.end());
     return std::nullopt;
 }
 
@@ -892,6 +916,11 @@ void InboxConfigParser::build_conf()
         ignore_jids_c_.push_back(jid.c_str());
     }
 
+    media_hosts_c_.clear();
+    for (const auto& h : s_.media_hosts) {
+        media_hosts_c_.push_back(h.c_str());
+    }
+
     conf_ = cw_inbox_conf_t{};
     conf_.name = s_.name.c_str();
     conf_.url = c_str(s_.url);
@@ -926,6 +955,8 @@ void InboxConfigParser::build_conf()
     conf_.whatsapp_device_name = c_str(s_.whatsapp_device_name);
     conf_.whatsapp_proxy = c_str(s_.whatsapp_proxy);
     conf_.whatsapp_media_max = s_.whatsapp_media_max.value_or(kMediaMax);
+    conf_.media_hosts = media_hosts_c_.empty() ? nullptr : media_hosts_c_.data();
+    conf_.media_hosts_n = media_hosts_c_.size();
 }
 
 }  // namespace chatwoot::config

@@ -27,6 +27,7 @@ inline constexpr size_t kSecretMax = 4096;
 inline constexpr size_t kInboxNameMax = 255;
 inline constexpr size_t kWebhookUrlMax = 2048;
 inline constexpr size_t kIgnoreJidsPerLine = 64;
+inline constexpr size_t kMediaHostsPerLine = 16;
 
 // The WhatsApp session's defaults and bounds (whatsapp_* directives).
 inline constexpr std::string_view kWhatsAppServer = "wss://web.whatsapp.com/ws/chat";
@@ -82,6 +83,8 @@ struct InboxSettings {
     std::optional<std::string> whatsapp_device_name;
     std::optional<std::string> whatsapp_proxy;
     std::optional<uint64_t> whatsapp_media_max;      // bytes; kMediaMax when unset
+    // media_host: "scheme://host:port", https unless named with http://.
+    std::vector<std::string> media_hosts;
 };
 
 class InboxConfigParser {
@@ -145,6 +148,7 @@ private:
                                                       const std::string_view*);
     std::optional<std::string> set_whatsapp_proxy(std::string_view, Args,
                                                   const std::string_view*);
+    std::optional<std::string> set_media_host(std::string_view, Args, const std::string_view*);
 
     void build_conf();
 
@@ -152,6 +156,7 @@ private:
     std::optional<std::string> name_error_;
     std::optional<std::string> warning_;
     std::vector<const char*> ignore_jids_c_;
+    std::vector<const char*> media_hosts_c_;
     cw_inbox_conf_t conf_{};
 };
 

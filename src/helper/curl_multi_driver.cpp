@@ -1,6 +1,7 @@
 #include "curl_multi_driver.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 #include <string_view>
 #include <stdexcept>
@@ -131,6 +132,7 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     t.done = std::move(done);
     t.max_body = req.max_body;
     t.on_body = std::move(req.on_body);
+    t.max_stream = req.max_stream;
     t.request_body = std::move(req.body);
     for (const auto& h : req.headers) {
         curl_slist* l = curl_slist_append(t.headers.get(), h.c_str());
@@ -145,7 +147,18 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     common_options(e, req.timeout_ms);
     curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    if (!req.files.empty()) {
+    if (!req.body_file.empty()) {
+        t.body_fd = std::make_unique<store::UniqueFd>(
+            ::open(req.body_file.c_str(), O_RDONLY | O_CLOEXEC));
+        if (t.body_fd->get() < 0) {
+            throw std::runtime_error("cannot open " + req.body_file);
+        }
+        const off_t size = ::lseek(t.body_fd->get(), 0, SEEK_END);
+        if (size < 0 || ::lseek(t.body_fd->get(), 0, SEEK_SET) != 0) {
+            throw std::runtime_error("cannot read " + req.body_file);
+        }
+        t.body_size = size;
+    } else if (!req.files.empty()) {
         t.mime = make_mime(e, req);
         curl_easy_setopt(e, CURLOPT_MIMEPOST, t.mime.get());
     } else {
@@ -354,7 +367,16 @@ void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer tr
         curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &CurlMultiDriver::on_before_send);
         curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
     }
-    if (t.send_body) {
+    if (t.body_fd) {
+        // Streamed from the file; seekable, so that curl can send it again
+        // on a new connection when a reused one died.
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, &CurlMultiDriver::on_read_body);
+        curl_easy_setopt(e, CURLOPT_READDATA, &t);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &CurlMultiDriver::on_seek_body);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, t.body_size);
+    } else if (t.send_body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(t.request_body.size()));
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.request_body.c_str());
@@ -406,10 +428,37 @@ size_t CurlMultiDriver::on_streamed_body(char* data, size_t size, size_t n,
         if (status < 200 || status > 299) {
             return len;
         }
+        if (t->max_stream > 0) {
+            curl_off_t declared = -1;
+            curl_easy_getinfo(t->easy.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
+            t->streamed += len;
+            if ((declared > 0 && static_cast<uint64_t>(declared) > t->max_stream)
+                || t->streamed > t->max_stream) {
+                t->result.too_large = true;
+                return 0;
+            }
+        }
         return t->on_body(std::string_view(data, len)) ? len : 0;
     } catch (...) {
         return 0;  // curl ends the transfer with a write error
     }
+}
+
+size_t CurlMultiDriver::on_read_body(char* buffer, size_t size, size_t n,
+                                     void* transfer) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    for (;;) {
+        const ssize_t r = ::read(t->body_fd->get(), buffer, size * n);
+        if (r >= 0) return static_cast<size_t>(r);
+        if (errno != EINTR) return CURL_READFUNC_ABORT;
+    }
+}
+
+int CurlMultiDriver::on_seek_body(void* transfer, curl_off_t offset, int origin) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    return ::lseek(t->body_fd->get(), offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
 }
 
 size_t CurlMultiDriver::on_header(char* data, size_t size, size_t n,
@@ -492,6 +541,12 @@ void CurlMultiDriver::collect_finished()
         result.code = code;
         if (code == CURLE_OK) {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result.http_status);
+            const char* location = nullptr;
+            if (result.http_status >= 300 && result.http_status <= 399
+                && curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK
+                && location != nullptr) {
+                result.redirect_url = location;
+            }
         } else {
             result.error = curl_easy_strerror(code);
         }

@@ -10,6 +10,7 @@
 #include "ngx.hpp"
 
 #include "../chatwoot/api_requests.hpp"
+#include "../store/unique_fd.hpp"
 
 #include <curl/curl.h>
 
@@ -29,6 +30,12 @@ struct TransferResult {
     std::string body;         // at most the request's max_body bytes
     bool body_truncated = false;  // the answer had more: the caller must not parse it
     std::string retry_after;  // the Retry-After header, empty when absent
+    // A 3xx's Location, made absolute by curl (redirects are never followed
+    // by the driver: a caller that follows one checks where it goes).
+    std::string redirect_url;
+    // A streamed body (max_stream) that its Content-Length or its bytes put
+    // over the cap: the transfer was ended (CURLE_WRITE_ERROR).
+    bool too_large = false;
 };
 
 struct HttpRequest {
@@ -60,6 +67,13 @@ struct HttpRequest {
     // of any other status is dropped.  Runs from the event loop, possibly
     // many times, always before done.
     std::function<bool(std::string_view chunk)> on_body;
+    // With on_body: the most bytes the body may have (0: no cap).  A
+    // Content-Length over it ends the transfer before any byte is handed
+    // over, and so do the bytes themselves; TransferResult::too_large.
+    uint64_t max_stream = 0;
+    // The request body read from this file as it is sent (an upload of any
+    // size never held in memory), instead of `body`.
+    std::string body_file;
 };
 
 // What the REST client needs of HTTP: requests that end in a result,
@@ -182,6 +196,10 @@ private:
         TransferResult result;
         size_t max_body = 0;
         std::function<bool(std::string_view)> on_body;
+        uint64_t max_stream = 0;
+        uint64_t streamed = 0;
+        std::unique_ptr<store::UniqueFd> body_fd;  // body_file, closed with the transfer
+        curl_off_t body_size = 0;
         bool send_body = false;
         bool at_most_once = false;
         int sends = 0;   // requests curl was about to send for this transfer
@@ -204,6 +222,8 @@ private:
                                void* transfer) noexcept;
     static size_t on_streamed_body(char* data, size_t size, size_t n,
                                    void* transfer) noexcept;
+    static size_t on_read_body(char* buffer, size_t size, size_t n, void* transfer) noexcept;
+    static int on_seek_body(void* transfer, curl_off_t offset, int origin) noexcept;
 
     static int on_socket(CURL* easy, curl_socket_t s, int what, void* self,
                          void* socketp) noexcept;

@@ -69,6 +69,34 @@ struct DeviceStatus {
     }
 };
 
+// An uploaded attachment as a message carries it (issue 11): what the
+// recipient needs to fetch, check and decrypt it, and to show it.
+struct OutgoingMedia {
+    std::string kind;                 // image, video, audio, ptt, document, sticker
+    std::string url;
+    std::string direct_path;
+    std::string media_key;            // 32 bytes
+    std::string file_sha256;
+    std::string file_enc_sha256;
+    uint64_t file_length = 0;
+    int64_t media_key_timestamp = 0;  // unix seconds
+    std::string mimetype;
+    std::string file_name;            // documents
+    std::string thumbnail;            // JPEG, may be empty
+    uint32_t width = 0;
+    uint32_t height = 0;
+    uint32_t seconds = 0;
+    std::string waveform;             // voice notes
+    bool gif_playback = false;
+};
+
+// A file to encrypt with `media_key` and upload to WhatsApp's media hosts.
+struct MediaUpload {
+    std::string path;
+    std::string kind;                 // as OutgoingMedia::kind: selects the key family
+    std::string media_key;            // 32 bytes, chosen and committed before
+};
+
 struct OutgoingMessage {
     enum class Kind {
         text,      // an agent's reply
@@ -87,6 +115,8 @@ struct OutgoingMessage {
     std::vector<std::string> read_ids;  // read: the contact's messages, oldest first
     std::string read_sender;          // read, groups: whose messages they are
     int64_t outbox_id = 0;            // for the device's own bookkeeping
+    // text with media: the attachment, `text` its caption (may be empty).
+    std::optional<OutgoingMedia> media;
 };
 
 struct SendResult {
@@ -97,6 +127,18 @@ struct SendResult {
     };
     Kind kind = Kind::retry;
     std::string reason;
+};
+
+// How an upload ended: sent (with where the blob is), failed (the reason an
+// agent reads) or retry (a host or the network failed; try later).
+struct UploadResult {
+    SendResult::Kind kind = SendResult::Kind::retry;
+    std::string reason;
+    std::string url;
+    std::string direct_path;
+    std::string file_sha256;
+    std::string file_enc_sha256;
+    uint64_t file_length = 0;
 };
 
 // What a device tells its runtime.
@@ -127,6 +169,18 @@ public:
     // Transmits `message`; `done` runs exactly once, maybe from within this
     // call.  Never throws: a failure is a SendResult.
     virtual void send(const OutgoingMessage& message, Done done) noexcept = 0;
+
+    // Whether the device sends attachments as WhatsApp media (the live
+    // session); one that does not gets their links in the text.
+    virtual bool sends_media() const { return false; }
+    using UploadDone = std::function<void(const UploadResult&)>;
+    // Encrypts the file with the media key and uploads it; `done` runs
+    // exactly once, maybe from within this call.  Never throws.
+    virtual void upload_media(const MediaUpload& upload, UploadDone done) noexcept
+    {
+        (void) upload;
+        done(UploadResult{SendResult::Kind::failed, "this device sends no media", {}, {}, {}, {}, 0});
+    }
 
     // Called now and then by the runtime (unix seconds): housekeeping such
     // as the synthetic device's look at its directory.

@@ -18,6 +18,7 @@
 #include "inbox_runtime.hpp"
 #include "log.hpp"
 #include "media_prep/child_process.hpp"
+#include "media_prep/media_preparer.hpp"
 #include "media_store.hpp"
 #include "ngx.hpp"
 #include "no_destructor.hpp"
@@ -297,6 +298,8 @@ void Helper::open_store()
     try {
         db_.emplace(store::Database::open(state_path_ + "/chatwoot.db"));
         media_.emplace(state_path_ + "/media");
+        // ffmpeg's scratch directories a killed helper left behind.
+        media_prep::MediaPreparer::remove_leftovers(media_->dir());
         store::migrate(*db_);
         inbound_.emplace(*db_);
         outbox_.emplace(*db_);

@@ -1,5 +1,7 @@
 #include "inbox_runtime.hpp"
 
+#include <openssl/rand.h>
+
 #include "live_device.hpp"
 #include "log.hpp"
 #include "synthetic_device.hpp"
@@ -187,6 +189,36 @@ void InboxRuntime::build()
     sender_->count_into(shared_.stats);
     sender_->observe_into(slot_ ? &slot_->to_whatsapp : nullptr);
     sender_->tick_soon_with([this] { wake(); });
+    if (device_->sends_media()) {
+        AttachmentFetchOptions fo;
+        if (auto origin = ic.url ? bridge::url_origin(ic.url) : std::nullopt) {
+            fo.chatwoot = *origin;
+        }
+        for (size_t j = 0; j < ic.media_hosts_n; j++) {
+            if (auto h = bridge::url_origin(ic.media_hosts[j])) fo.media_hosts.push_back(*h);
+        }
+        fo.api_token = ic.api_token ? ic.api_token : "";
+        if (ic.whatsapp_media_max != 0) fo.max_file_size = ic.whatsapp_media_max;
+        parts_ = std::make_unique<store::OutboxPartRepository>(shared_.db);
+        attachments_ = std::make_unique<AttachmentFetcher>(shared_.http, std::move(fo));
+        // Its outputs go beside the fetched files, so the store's release()
+        // removes them once sent; a killed helper's scratch directories go
+        // when the store opens (helper_process.cpp).
+        preparer_ = std::make_unique<media_prep::MediaPreparer>(shared_.media.dir(),
+                                                                 media_prep::MediaPrepOptions{});
+        media_sender_ = std::make_unique<MediaSender>(
+            name_, *parts_, *device_, *attachments_, *preparer_, shared_.media,
+            [](size_t n) {
+                std::string key(n, '\0');
+                if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()),
+                               static_cast<int>(n)) != 1) {
+                    return std::string();
+                }
+                return key;
+            },
+            [] { return static_cast<int64_t>(ngx_time()); });
+        sender_->send_media_with(media_sender_.get());
+    }
     read_marks_ = std::make_unique<store::ReadMarkRepository>(shared_.db);
     sender_->mark_read_with(read_marks_.get());
     // Agent replies whose webhooks never came are looked for once the inbox
@@ -234,6 +266,10 @@ void InboxRuntime::teardown() noexcept
     sender_.reset();
     read_marks_.reset();
     reporter_.reset();
+    media_sender_.reset();
+    preparer_.reset();
+    attachments_.reset();
+    parts_.reset();
     device_.reset();
     forwarder_.reset();
     client_.reset();

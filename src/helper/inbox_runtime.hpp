@@ -14,6 +14,7 @@
 #include "curl_multi_driver.hpp"
 #include "device.hpp"
 #include "inbox_resolver.hpp"
+#include "media_sender.hpp"
 #include "media_store.hpp"
 #include "outbox_reconciler.hpp"
 #include "outbox_sender.hpp"
@@ -114,6 +115,11 @@ private:
     std::unique_ptr<ChatwootClient> client_;
     std::unique_ptr<ChatForwarder> forwarder_;
     std::unique_ptr<Device> device_;
+    // A device that sends media: agents' attachments as WhatsApp media.
+    std::unique_ptr<store::OutboxPartRepository> parts_;
+    std::unique_ptr<AttachmentFetcher> attachments_;
+    std::unique_ptr<media_prep::MediaPreparer> preparer_;
+    std::unique_ptr<MediaSender> media_sender_;
     std::unique_ptr<FailureReporter> reporter_;
     std::unique_ptr<OutboxSender> sender_;
     std::unique_ptr<OutboxReconciler> reconciler_;

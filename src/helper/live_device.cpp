@@ -99,7 +99,9 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
       sender_(db, store_, options_.name, random_),
       media_retries_(options_.name, random_),
       media_(http, [this](MediaFetcher::MediaConnAnswer answer) { ask_media_conn(std::move(answer)); },
-             MediaFetchOptions{options_.media_max, options_.socket.ca_file, options_.socket.proxy})
+             MediaFetchOptions{options_.media_max, options_.socket.ca_file, options_.socket.proxy}),
+      uploader_(http, [this](MediaFetcher::MediaConnAnswer answer) { ask_media_conn(std::move(answer)); },
+                MediaUploadOptions{options_.socket.ca_file, options_.socket.proxy})
 {
     for (ngx_event_t* ev : {&timer_, &retry_}) {
         ev->data = this;
@@ -775,6 +777,7 @@ void LiveDevice::finish_connection()
     sender_.connection_lost();
     // The next session may be given other hosts and another token.
     media_.drop_media_conn();
+    uploader_.drop_media_conn();
     held_retry_acks_.clear();   // unacked: the server delivers them again
     if (timer_.timer_set) ngx_del_timer(&timer_);
     after_.reset();
@@ -1092,6 +1095,31 @@ std::string LiveDevice::new_message_id()
     std::uint8_t bytes[9];
     if (!random_(std::span<std::uint8_t>(bytes, sizeof bytes))) return {};
     return "3EB0" + hex(wa::ByteView(bytes, sizeof bytes));
+}
+
+void LiveDevice::upload_media(const MediaUpload& upload, UploadDone done) noexcept
+{
+    auto once = std::make_shared<UploadDone>(std::move(done));
+    try {
+        // Only linked devices have media_conn; uploads wait for the session.
+        if (status_.state != DeviceState::connected || conn_ == nullptr) {
+            (*once)(UploadResult{SendResult::Kind::retry, "WhatsApp is not connected", {}, {}, {}, {}, 0});
+            return;
+        }
+        uploader_.upload(upload, [once](const UploadResult& r) {
+            if (*once) {
+                auto d = std::move(*once);
+                *once = nullptr;
+                d(r);
+            }
+        });
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": uploading media failed: %s",
+            options_.name.c_str(), e.what());
+        if (*once) (*once)(UploadResult{SendResult::Kind::retry, e.what(), {}, {}, {}, {}, 0});
+    } catch (...) {
+        if (*once) (*once)(UploadResult{SendResult::Kind::retry, "unknown error", {}, {}, {}, {}, 0});
+    }
 }
 
 void LiveDevice::send(const OutgoingMessage& message, Done done) noexcept

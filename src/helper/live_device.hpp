@@ -56,6 +56,7 @@
 
 #include "media_fetcher.hpp"
 #include "media_retry_requests.hpp"
+#include "media_uploader.hpp"
 
 #include <cstdint>
 #include <map>
@@ -93,6 +94,8 @@ public:
     DeviceStatus status() const override { return status_; }
     std::string new_message_id() override;
     void send(const OutgoingMessage& message, Done done) noexcept override;
+    bool sends_media() const override { return true; }
+    void upload_media(const MediaUpload& upload, UploadDone done) noexcept override;
     void tick(int64_t) override {}
     std::optional<std::string> pair(const std::optional<std::string>& phone) override;
     std::optional<std::string> log_out() override;
@@ -189,6 +192,7 @@ private:
     // bound); they outlive connections: an answer may come on the next one.
     MediaRetryRequests media_retries_;
     MediaFetcher media_;
+    MediaUploader uploader_;   // attachments of agent replies
     bool pumping_ = false;
     ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)
     ngx_event_t retry_{};  // the next connection attempt

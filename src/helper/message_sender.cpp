@@ -389,6 +389,32 @@ std::string MessageSender::quoted_author(const Job& job)
     return group ? std::string() : job.chat->without_device().to_string();
 }
 
+namespace {
+
+wm::MediaContent media_content(const OutgoingMedia& o)
+{
+    wm::MediaContent c;
+    c.kind = o.kind;
+    c.url = o.url;
+    c.direct_path = o.direct_path;
+    c.media_key = o.media_key;
+    c.file_sha256 = o.file_sha256;
+    c.file_enc_sha256 = o.file_enc_sha256;
+    c.file_length = o.file_length;
+    c.media_key_timestamp = o.media_key_timestamp;
+    c.mimetype = o.mimetype;
+    c.file_name = o.file_name;
+    c.thumbnail = o.thumbnail;
+    c.width = o.width;
+    c.height = o.height;
+    c.seconds = o.seconds;
+    c.waveform = o.waveform;
+    c.gif_playback = o.gif_playback;
+    return c;
+}
+
+}  // namespace
+
 wa::proto::Message MessageSender::content(const Job& job)
 {
     const OutgoingMessage& m = job.message;
@@ -403,6 +429,11 @@ wa::proto::Message MessageSender::content(const Job& job)
         q.sender = m.quoted_sender;
         if (q.sender.empty()) q.sender = quoted_author(job);
         quote = std::move(q);
+    }
+    if (m.media) {
+        // Checked by transmit() before: a kind media_message() knows.
+        auto media = wm::media_message(media_content(*m.media), m.text, quote);
+        return media ? std::move(*media) : wa::proto::Message();
     }
     return wm::text_message(m.text, quote);
 }
@@ -554,6 +585,10 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     const bool lid_side = group ? job.group->addressing_mode == wm::AddressingMode::lid
                                 : job.target->kind() == JidKind::lid;
     const Jid own = own_device(lid_side);
+    if (job.message.media) {
+        auto check = wm::media_message(media_content(*job.message.media), {}, {});
+        if (!check) return SendResult{SendResult::Kind::failed, check.error().detail};
+    }
     const wa::proto::Message message = content(job);
     const wa::Bytes plain = wa::proto::serialize(message);
 
@@ -564,6 +599,10 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     // Every ratchet advance below commits with the recent send, or none.
     store::UnitOfWork unit(db_);
     wm::MessageStanza st{id, group ? chat : *job.target};
+    if (job.message.media) {
+        st.type = "media";
+        st.mediatype = std::string(wm::media_enc_type(media_content(*job.message.media)));
+    }
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
         // Found in step 3 of this same call: nothing ran in between.
@@ -925,7 +964,8 @@ MessageSender::RetryAnswer MessageSender::on_retry_receipt(ws::Connection& conn,
         if (r.from.kind() == JidKind::group) {
             // The one device, its enc straight in the message (whatsmeow's
             // form): the other members have the skmsg already.
-            node = wm::build_retry_stanza(r.id, r.from, device, *enc, r.count, identity);
+            node = wm::build_retry_stanza(r.id, r.from, device, *enc, r.count, identity,
+                                          wm::sent_media_type(*message));
         } else {
             // A DM goes as it went the first time, to the chat, with only
             // this device in <participants>.
@@ -933,6 +973,10 @@ MessageSender::RetryAnswer MessageSender::on_retry_receipt(ws::Connection& conn,
             st.participants.push_back(wm::DeviceEnc{device, std::move(*enc)});
             st.device_identity = identity;
             st.retry_count = r.count;
+            if (auto media = wm::sent_media_type(*message)) {
+                st.type = "media";
+                st.mediatype = std::move(*media);
+            }
             node = wm::build_message_stanza(st);
         }
         if (!node) return RetryAnswer::done;

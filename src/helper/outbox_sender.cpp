@@ -158,6 +158,14 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready
         m.kind = OutgoingMessage::Kind::revoke;
         m.revoked_id = sent->first;
         m.chat = sent->second;
+        std::vector<std::string> more;
+        for (auto& id : outbox_.sent_ids(inbox_, *job.chatwoot_message_id)) {
+            if (id != m.revoked_id) more.push_back(std::move(id));
+        }
+        if (!more.empty()) {
+            ready.push_back(Ready{&job, std::move(m), std::nullopt, std::nullopt, std::move(more)});
+            return false;
+        }
     } else {
         std::string error;
         job.record = outbox_.record_of(job.id).value_or(std::string());
@@ -166,12 +174,20 @@ bool OutboxSender::step(Job& job, int64_t now, bool connected, std::vector<Ready
             fail(job, reply ? "no Chatwoot message id" : error);
             return true;
         }
+        if (media_ != nullptr && device_.sends_media() && !reply->attachments.empty()) {
+            send_reads(reply->chat, job.id);
+            Ready r{&job, std::move(m), MediaEntry{job.id, reply->chat, reply->caption,
+                                                   reply->quoted, *job.chatwoot_message_id},
+                    std::move(*reply), {}};
+            ready.push_back(std::move(r));
+            return false;
+        }
         m.chat = std::move(reply->chat);
         m.text = std::move(reply->text);
         m.quoted = std::move(reply->quoted);
         send_reads(m.chat, job.id);
     }
-    ready.push_back(Ready{&job, std::move(m)});
+    ready.push_back(Ready{&job, std::move(m), std::nullopt, std::nullopt, {}});
     return false;
 }
 
@@ -192,14 +208,29 @@ bool OutboxSender::transmit_all(std::vector<Ready>& ready)
     store::UnitOfWork unit(outbox_.database());
     std::vector<store::OutboxRepository::Begin> begins;
     std::vector<Ready*> fresh;
+    std::vector<std::vector<store::OutboxPart>> planned;   // per fresh entry
     std::vector<Ready*> go;
     for (auto& r : ready) {
         if (r.job->state != "pending") {
             go.push_back(&r);   // in flight already: again under its id
             continue;
         }
-        std::string id = device_.new_message_id();
+        std::string id;
+        if (r.media) {
+            // One id per attachment (and one for a caption of its own),
+            // each with its media key: the entry goes as its first part's.
+            auto parts = media_->plan(r.job->id, *r.reply);
+            if (parts.empty()) {
+                continue;
+            }
+            id = parts.front().wa_id;
+            planned.push_back(std::move(parts));
+        } else {
+            id = device_.new_message_id();
+            planned.emplace_back();
+        }
         if (id.empty()) {
+            planned.pop_back();
             continue;
         }
         begins.push_back({r.job->id, std::move(id)});
@@ -211,6 +242,9 @@ bool OutboxSender::transmit_all(std::vector<Ready>& ready)
         if (!began[i]) {
             continue;
         }
+        if (!planned[i].empty()) {
+            media_->file(planned[i]);
+        }
         fresh[i]->job->state = "in_flight";
         fresh[i]->job->wa_id = std::move(begins[i].wa_id);
         go.push_back(fresh[i]);
@@ -219,19 +253,21 @@ bool OutboxSender::transmit_all(std::vector<Ready>& ready)
     // In the pass's order (the store's), as one by one they went before.
     std::sort(go.begin(), go.end());
     for (Ready* r : go) {
-        transmit(*r->job, std::move(r->message));
+        transmit(*r->job, std::move(r->message), std::move(r->media),
+                 std::move(r->more_revokes));
     }
     unit.commit();
     return moved;
 }
 
-void OutboxSender::transmit(Job& job, OutgoingMessage message)
+void OutboxSender::transmit(Job& job, OutgoingMessage message, std::optional<MediaEntry> media,
+                            std::vector<std::string> more_revokes)
 {
     message.id = job.wa_id;
     awaiting_.insert(job.id);
     std::weak_ptr<OutboxSender*> self = self_;
-    Completion c{job, message.chat, {}};
-    device_.send(message, [self, c = std::move(c)](const SendResult& r) mutable {
+    Completion c{job, media ? media->chat : message.chat, {}};
+    auto settle = [self, c = std::move(c)](const SendResult& r) mutable {
         auto alive = self.lock();
         if (!alive) {
             return;
@@ -246,7 +282,47 @@ void OutboxSender::transmit(Job& job, OutgoingMessage message)
         } catch (...) {
             log(LogLevel::error, "chatwoot helper: settling a WhatsApp send failed");
         }
-    });
+    };
+    if (!more_revokes.empty()) {
+        // One revoke per message the reply went as; the entry settles on
+        // the worst answer (a retry sends them all again: revoking twice
+        // is harmless, which is also why the others' own ids need not be
+        // committed first as the entry's is).
+        struct Round {
+            size_t left;
+            SendResult worst{SendResult::Kind::sent, {}};
+        };
+        auto round = std::make_shared<Round>(Round{1 + more_revokes.size()});
+        auto each = [round, settle](const SendResult& r) mutable {
+            if (r.kind == SendResult::Kind::failed
+                || (r.kind == SendResult::Kind::retry && round->worst.kind == SendResult::Kind::sent)) {
+                round->worst = r;
+            }
+            if (--round->left == 0) settle(round->worst);
+        };
+        device_.send(message, each);
+        for (auto& id : more_revokes) {
+            OutgoingMessage more = message;
+            more.id = device_.new_message_id();
+            more.revoked_id = std::move(id);
+            device_.send(more, each);
+        }
+        return;
+    }
+    if (!media) {
+        device_.send(message, std::move(settle));
+        return;
+    }
+    // The parts were filed in the pass's unit of work: nothing is fetched
+    // or sent before they are durable.
+    MediaSending* sender = media_;
+    outbox_.database().after_commit(
+        [self, sender, entry = std::move(*media), settle = std::move(settle)]() mutable {
+            if (self.expired()) {
+                return;
+            }
+            sender->send(std::move(entry), std::move(settle));
+        });
 }
 
 void OutboxSender::send_reads(const std::string& chat, int64_t outbox_id) noexcept

@@ -19,6 +19,7 @@
 
 #include "chatwoot_shared.h"
 #include "device.hpp"
+#include "media_sending.hpp"
 
 #include "../bridge/agent_reply.hpp"
 #include "../store/outbox_repository.hpp"
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -91,6 +93,12 @@ public:
     // Receipts at most in one go (the newest; older ones count as read).
     static constexpr size_t kMaxReadIds = 256;
 
+    // A reply with attachments, on a device that sends media, goes through
+    // `media` (one WhatsApp message per attachment, media_sender.hpp); its
+    // parts and their ids are committed with the entry's move in flight.
+    // Unset, or on a device that sends none, attachments go as links.
+    void send_media_with(MediaSending* media) { media_ = media; }
+
     // Transmissions waiting for the device's answer (for tests and status).
     size_t awaiting() const { return awaiting_.size(); }
 
@@ -112,12 +120,20 @@ private:
     struct Ready {
         Job* job;
         OutgoingMessage message;
+        // A reply with attachments going as media: what the media sender
+        // gets, and the reply its parts are planned from.
+        std::optional<MediaEntry> media;
+        std::optional<bridge::AgentReply> reply;
+        // A deletion of a reply that went as several messages (one per
+        // attachment): the others it revokes too.
+        std::vector<std::string> more_revokes;
     };
     bool step(Job& job, int64_t now, bool connected, std::vector<Ready>& ready);
     // The pass's ready entries: the new ones' WhatsApp ids committed in one
     // unit, then each handed to the device.  True when an entry moved.
     bool transmit_all(std::vector<Ready>& ready);
-    void transmit(Job& job, OutgoingMessage message);
+    void transmit(Job& job, OutgoingMessage message, std::optional<MediaEntry> media,
+                  std::vector<std::string> more_revokes);
     void send_reads(const std::string& chat, int64_t outbox_id) noexcept;
     void on_done(Completion c);
     void settle_completion(const Completion& c);
@@ -147,6 +163,7 @@ private:
     std::unordered_map<int64_t, int64_t> report_again_at_;
     std::vector<Completion> completed_;       // answers that came during a pass
     store::ReadMarkRepository* marks_ = nullptr;
+    MediaSending* media_ = nullptr;
     std::unordered_set<std::string> reading_;  // chats whose receipts are out
     // Callbacks hold a weak copy: an answer after this sender is gone is
     // dropped (the entry stays in flight in the store and goes again).

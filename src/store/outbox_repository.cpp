@@ -51,6 +51,8 @@ OutboxRepository::OutboxRepository(Database& db)
           " VALUES (?1, ?2, ?3, ?4, ?5)")),
       sent_as_(db.prepare("SELECT wa_id, chat FROM wa_sent"
                           " WHERE inbox = ?1 AND chatwoot_message_id = ?2 LIMIT 1")),
+      sent_ids_(db.prepare("SELECT wa_id FROM wa_sent"
+                           " WHERE inbox = ?1 AND chatwoot_message_id = ?2 ORDER BY rowid")),
       ours_(db.prepare("SELECT 1 FROM wa_sent WHERE inbox = ?1 AND wa_id = ?2")),
       // The records are the devices' JSON (bridge/wa_message_json.hpp), or
       // '' once retention emptied them (json_extract would fail on those).
@@ -140,6 +142,15 @@ void OutboxRepository::settle_sent(int64_t id, std::string_view inbox,
     sent_insert_.run();
     settle(id, "sent");
     tx.commit();
+}
+
+std::vector<std::string> OutboxRepository::sent_ids(std::string_view inbox,
+                                                   int64_t chatwoot_message_id)
+{
+    std::vector<std::string> out;
+    sent_ids_.bind(1, inbox).bind(2, chatwoot_message_id);
+    sent_ids_.each_row([&](const Statement& st) { out.push_back(st.column_text(0)); });
+    return out;
 }
 
 std::optional<std::pair<std::string, std::string>>

@@ -121,6 +121,10 @@ public:
     std::optional<std::pair<std::string, std::string>>  // (wa id, chat)
     sent_as(std::string_view inbox, int64_t chatwoot_message_id);
 
+    // Every WhatsApp id a Chatwoot message went as, in the order they were
+    // sent: a reply with several attachments went as one message each.
+    std::vector<std::string> sent_ids(std::string_view inbox, int64_t chatwoot_message_id);
+
     bool is_our_send(std::string_view inbox, std::string_view wa_id);
 
     // Whether WhatsApp told us of a revoke of this message of the chat (the
@@ -149,6 +153,7 @@ private:
     Statement begin_failing_;
     Statement sent_insert_;
     Statement sent_as_;
+    Statement sent_ids_;
     Statement ours_;
     Statement revoked_;
 };

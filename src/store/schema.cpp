@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 12> kMigrations = {
+constexpr std::array<std::string_view, 13> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -379,6 +379,58 @@ constexpr std::array<std::string_view, 12> kMigrations = {
     // for that was a quarter of the helper's time under a burst.
     R"sql(
     CREATE INDEX wa_inbound_pending_order ON wa_inbound (inbox, id) WHERE state = 'pending';
+    )sql",
+
+    // 13: an agent's reply with attachments goes to WhatsApp as one message
+    // per attachment ("part", in Chatwoot's order), each under its own
+    // WhatsApp id.  Every part, its id and its media key are committed in
+    // the unit of work that moves the entry in flight, before anything is
+    // fetched or sent: a retry after a crash uploads with the same key (the
+    // same bytes) and sends under the same ids, which recipients drop.
+    // A part goes fetching -> prepared (the file to upload is in the media
+    // store, with what the message says of it) -> uploaded (url, direct
+    // path and hashes kept: never uploaded again) -> sent (acked; its
+    // wa_sent row in the same commit), or failed with the reason.
+    // caption_wa_id (part 0): the caption's own text message, used when the
+    // first part's kind carries no caption (audio, voice note, sticker).
+    R"sql(
+    CREATE TABLE outbox_parts (
+        outbox_id            INTEGER NOT NULL REFERENCES outbox (id),
+        part                 INTEGER NOT NULL,
+        wa_id                TEXT    NOT NULL,
+        caption_wa_id        TEXT,
+        caption_sent         INTEGER NOT NULL DEFAULT 0,
+        data_url             TEXT    NOT NULL,
+        file_type            TEXT    NOT NULL,
+        content_type         TEXT    NOT NULL,
+        file_name            TEXT    NOT NULL,
+        file_size            INTEGER NOT NULL,
+        state                TEXT    NOT NULL DEFAULT 'fetching'
+                             CONSTRAINT outbox_parts_state
+                             CHECK (state = 'fetching' OR state = 'prepared'
+                                    OR state = 'uploaded' OR state = 'sent'
+                                    OR state = 'failed'),
+        failure              TEXT,
+        media_key            BLOB    NOT NULL,
+        path                 TEXT,
+        kind                 TEXT,
+        mimetype             TEXT,
+        sent_file_name       TEXT,
+        thumbnail            BLOB,
+        width                INTEGER NOT NULL DEFAULT 0,
+        height               INTEGER NOT NULL DEFAULT 0,
+        seconds              INTEGER NOT NULL DEFAULT 0,
+        waveform             BLOB,
+        gif_playback         INTEGER NOT NULL DEFAULT 0,
+        url                  TEXT,
+        direct_path          TEXT,
+        file_sha256          BLOB,
+        file_enc_sha256      BLOB,
+        file_length          INTEGER,
+        media_key_timestamp  INTEGER,
+        PRIMARY KEY (outbox_id, part)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX outbox_parts_wa_id ON outbox_parts (wa_id);
     )sql",
 };
 

@@ -8,6 +8,7 @@
 #include "helper/log.hpp"
 #include "helper/outbox_sender.hpp"
 #include "bridge/wa_message_json.hpp"
+#include "store/outbox_part_repository.hpp"
 #include "store/outbox_repository.hpp"
 #include "store/read_mark_repository.hpp"
 #include "store/schema.hpp"
@@ -145,6 +146,8 @@ public:
     }
 
     bool connected = true;
+    bool media = false;                 // sends attachments as media
+    bool sends_media() const override { return media; }
     std::optional<SendResult> answer;   // answer at once, inside send()
     std::vector<Transmission> sent;
 
@@ -735,4 +738,121 @@ TEST_F(OutboxSenderTest, ADeletionEchoingARevokeFromThePhoneIsNotRevokedAgain)
     EXPECT_EQ(h.device.sent.size(), 1u) << "WhatsApp has the revoke already";
     EXPECT_EQ(t.rows("SELECT state FROM outbox WHERE action = 'delete'"),
               (std::vector<std::vector<std::string>>{{"sent"}}));
+}
+
+namespace {
+
+// The media send path as the outbox sees it: what it planned, whether the
+// parts were durable when send() came (read by a connection of its own).
+class FakeMedia final : public MediaSending {
+public:
+    FakeMedia(TempDb& t, Device& device) : t_(t), device_(device) {}
+    std::vector<store::OutboxPart> plan(int64_t outbox_id, const bridge::AgentReply& reply) override
+    {
+        std::vector<store::OutboxPart> parts;
+        for (size_t i = 0; i < reply.attachments.size(); i++) {
+            store::OutboxPart p;
+            p.outbox_id = outbox_id;
+            p.part = static_cast<int64_t>(i);
+            p.wa_id = device_.new_message_id();
+            p.data_url = reply.attachments[i].data_url;
+            p.file_type = reply.attachments[i].file_type;
+            p.media_key = std::string(32, 'k');
+            parts.push_back(std::move(p));
+        }
+        return parts;
+    }
+    void file(const std::vector<store::OutboxPart>& parts) override
+    {
+        store::OutboxPartRepository(*t_.db).add_all(parts);
+    }
+    void send(MediaEntry entry, Device::Done done) override
+    {
+        store::Database other = store::Database::open(t_.dir + "/chatwoot.db");
+        auto st = other.prepare("SELECT count(*) FROM outbox_parts WHERE outbox_id = ?1");
+        st.bind(1, entry.outbox_id);
+        st.step();
+        durable_parts.push_back(st.column_int(0));
+        st.reset();
+        entries.push_back(std::move(entry));
+        dones.push_back(std::move(done));
+    }
+    std::vector<MediaEntry> entries;
+    std::vector<int64_t> durable_parts;
+    std::vector<Device::Done> dones;
+
+private:
+    TempDb& t_;
+    Device& device_;
+};
+
+void file_with_attachments(TempDb& t, int64_t conversation, int64_t message, int64_t created_at)
+{
+    const std::string record =
+        R"({"inbox":"support","delivery":"d","received_at":1,"event":{"type":"send","message_id":)"
+        + std::to_string(message) + R"(,"conversation_id":)" + std::to_string(conversation)
+        + R"(,"content":"two files","source_id_of_contact":"5511987654321@s.whatsapp.net",)"
+          R"("attachments":[{"file_type":"image","data_url":"http://chat.test/r/x/a.jpg"},)"
+          R"({"file_type":"file","data_url":"http://chat.test/r/y/b.pdf"}]}})";
+    auto ins = t.db->prepare("INSERT INTO inbound_events (ring_epoch, ring_seq, kind,"
+                             " received_at, payload) VALUES (2, ?1, 1, ?2, ?3)");
+    ins.bind(1, message).bind(2, created_at).bind(3, std::string_view(record));
+    ins.run();
+    OutboxRepository outbox(*t.db);
+    ASSERT_TRUE(outbox.add(store::OutboxEntry{"support", "send", conversation, message,
+                                              t.db->last_insert_id(), created_at}));
+}
+
+}  // namespace
+
+TEST_F(OutboxSenderTest, AttachmentsGoAsMediaWithEveryPartCommittedBeforeTheFirstSend)
+{
+    file_with_attachments(t, 15, 201, now);
+    file(t, "send", 15, 202, now);
+    Helper h(t, now);
+    h.device.media = true;
+    FakeMedia media(t, h.device);
+    h.sender.send_media_with(&media);
+    h.sender.tick();
+    ASSERT_EQ(media.entries.size(), 1u);
+    EXPECT_EQ(media.durable_parts[0], 2) << "both parts durable before anything of them went";
+    EXPECT_TRUE(h.device.sent.empty()) << "no text of links to the device";
+    EXPECT_EQ(media.entries[0].caption, "two files");
+    auto parts = t.rows("SELECT p.wa_id, o.wa_id, o.state FROM outbox_parts p"
+                        " JOIN outbox o ON o.id = p.outbox_id ORDER BY p.part");
+    ASSERT_EQ(parts.size(), 2u);
+    EXPECT_EQ(parts[0][0], parts[0][1]) << "the entry goes as its first part's id";
+    EXPECT_EQ(parts[0][2], "in_flight");
+    EXPECT_NE(parts[0][0], parts[1][0]);
+
+    h.sender.tick();
+    EXPECT_EQ(media.entries.size(), 1u) << "not sent again while it is on its way";
+    EXPECT_TRUE(h.device.sent.empty()) << "the next reply waits for all of its parts";
+
+    // A retry goes on with the same parts: nothing planned anew.
+    auto d = std::move(media.dones[0]);
+    d(SendResult{SendResult::Kind::retry, "upload failed"});
+    now += 5;
+    h.sender.tick();
+    ASSERT_EQ(media.entries.size(), 2u);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM outbox_parts"), 2);
+    d = std::move(media.dones[1]);
+    d(SendResult{SendResult::Kind::sent, {}});
+    EXPECT_EQ(t.state(201), "sent");
+    ASSERT_EQ(h.device.sent.size(), 1u) << "then the next reply goes";
+    EXPECT_EQ(h.device.sent[0].message.text, "reply 202");
+}
+
+TEST_F(OutboxSenderTest, ADeviceWithoutMediaGetsTheLinks)
+{
+    file_with_attachments(t, 15, 301, now);
+    Helper h(t, now);
+    FakeMedia media(t, h.device);
+    h.sender.send_media_with(&media);
+    h.sender.tick();
+    EXPECT_TRUE(media.entries.empty());
+    ASSERT_EQ(h.device.sent.size(), 1u);
+    EXPECT_EQ(h.device.sent[0].message.text,
+              "two files\nhttp://chat.test/r/x/a.jpg\nhttp://chat.test/r/y/b.pdf");
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM outbox_parts"), 0);
 }

@@ -37,6 +37,7 @@ Result<Node> build_message_stanza(const MessageStanza& m)
             enc.set_attr("v", "2");
             enc.set_attr("type", signal::enc_type(d.enc.type));
             if (m.retry_count) enc.set_attr("count", std::to_string(*m.retry_count));
+            if (m.mediatype) enc.set_attr("mediatype", *m.mediatype);
             Node to("to", {}, Children{std::move(enc)});
             to.set_attr("jid", d.device);
             tos.push_back(std::move(to));
@@ -47,6 +48,7 @@ Result<Node> build_message_stanza(const MessageStanza& m)
         Node enc("enc", {}, *m.skmsg);
         enc.set_attr("v", "2");
         enc.set_attr("type", "skmsg");
+        if (m.mediatype) enc.set_attr("mediatype", *m.mediatype);
         content.push_back(std::move(enc));
     }
     if (any_pkmsg) content.push_back(Node("device-identity", {}, m.device_identity));
@@ -59,7 +61,7 @@ Result<Node> build_message_stanza(const MessageStanza& m)
 Result<Node> build_retry_stanza(std::string_view id, const binary::Jid& to,
                                 const std::optional<binary::Jid>& participant,
                                 const signal::EncryptedMessage& enc, unsigned count,
-                                ByteView device_identity)
+                                ByteView device_identity, const std::optional<std::string>& mediatype)
 {
     const bool pkmsg = enc.type == signal::MessageType::pkmsg;
     if (pkmsg && device_identity.empty())
@@ -67,12 +69,13 @@ Result<Node> build_retry_stanza(std::string_view id, const binary::Jid& to,
     Node msg("message");
     msg.set_attr("id", id);
     msg.set_attr("to", to);
-    msg.set_attr("type", "text");
+    msg.set_attr("type", mediatype ? "media" : "text");
     if (participant) msg.set_attr("participant", *participant);
     Node e("enc", {}, enc.ciphertext);
     e.set_attr("v", "2");
     e.set_attr("type", signal::enc_type(enc.type));
     e.set_attr("count", std::to_string(count));
+    if (mediatype) e.set_attr("mediatype", *mediatype);
     Children content{std::move(e)};
     if (pkmsg) content.push_back(Node("device-identity", {}, Bytes(device_identity.begin(), device_identity.end())));
     msg.content = std::move(content);

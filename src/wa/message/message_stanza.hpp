@@ -49,6 +49,9 @@ struct MessageStanza {
     std::optional<Bytes> tctoken;        // DMs: the contact's trusted-contact token
     std::optional<Bytes> cstoken;        // DMs without a valid tctoken
     std::optional<unsigned> retry_count; // a resend for a retry receipt
+    // type="media": every <enc> (the skmsg's too) carries mediatype=
+    // (image|video|gif|audio|ptt|document|sticker), as the clients send it.
+    std::optional<std::string> mediatype;
 };
 
 // Errc::wrong_state when a pkmsg is in it but device_identity is empty
@@ -66,9 +69,12 @@ Result<binary::Node> build_message_stanza(const MessageStanza& m);
 //
 // `participant` is the failing device when the receipt came from a group.
 // Errc::wrong_state for a pkmsg without device_identity.
+// `mediatype`: the message was media; it goes as type="media" again, its
+// enc with mediatype=.
 Result<binary::Node> build_retry_stanza(std::string_view id, const binary::Jid& to,
                                         const std::optional<binary::Jid>& participant,
                                         const signal::EncryptedMessage& enc, unsigned count,
-                                        ByteView device_identity);
+                                        ByteView device_identity,
+                                        const std::optional<std::string>& mediatype = {});
 
 }  // namespace chatwoot::wa::message

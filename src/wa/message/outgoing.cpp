@@ -23,6 +23,130 @@ proto::Message text_message(std::string_view text, const std::optional<Quote>& q
     return m;
 }
 
+namespace {
+
+void set_quote(proto::ContextInfo* ctx, const Quote& quote)
+{
+    ctx->set_stanzaid(quote.id);
+    if (!quote.sender.empty()) ctx->set_participant(quote.sender);
+    if (quote.quoted)
+        *ctx->mutable_quotedmessage() = *quote.quoted;
+    else
+        ctx->mutable_quotedmessage()->set_conversation("");
+}
+
+}  // namespace
+
+Result<proto::Message> media_message(const MediaContent& f, std::string_view caption,
+                                     const std::optional<Quote>& quote)
+{
+    proto::Message m;
+    const std::string cap(caption);
+    if (f.kind == "image") {
+        auto* x = m.mutable_imagemessage();
+        x->set_url(f.url);
+        x->set_mimetype(f.mimetype);
+        if (!cap.empty()) x->set_caption(cap);
+        x->set_filesha256(f.file_sha256);
+        x->set_filelength(f.file_length);
+        if (f.height) x->set_height(f.height);
+        if (f.width) x->set_width(f.width);
+        x->set_mediakey(f.media_key);
+        x->set_fileencsha256(f.file_enc_sha256);
+        x->set_directpath(f.direct_path);
+        x->set_mediakeytimestamp(f.media_key_timestamp);
+        if (!f.thumbnail.empty()) x->set_jpegthumbnail(f.thumbnail);
+        if (quote) set_quote(x->mutable_contextinfo(), *quote);
+    } else if (f.kind == "video") {
+        auto* x = m.mutable_videomessage();
+        x->set_url(f.url);
+        x->set_mimetype(f.mimetype);
+        x->set_filesha256(f.file_sha256);
+        x->set_filelength(f.file_length);
+        if (f.seconds) x->set_seconds(f.seconds);
+        x->set_mediakey(f.media_key);
+        if (!cap.empty()) x->set_caption(cap);
+        if (f.gif_playback) x->set_gifplayback(true);
+        if (f.height) x->set_height(f.height);
+        if (f.width) x->set_width(f.width);
+        x->set_fileencsha256(f.file_enc_sha256);
+        x->set_directpath(f.direct_path);
+        x->set_mediakeytimestamp(f.media_key_timestamp);
+        if (!f.thumbnail.empty()) x->set_jpegthumbnail(f.thumbnail);
+        if (quote) set_quote(x->mutable_contextinfo(), *quote);
+    } else if (f.kind == "audio" || f.kind == "ptt") {
+        auto* x = m.mutable_audiomessage();
+        x->set_url(f.url);
+        x->set_mimetype(f.mimetype);
+        x->set_filesha256(f.file_sha256);
+        x->set_filelength(f.file_length);
+        if (f.seconds) x->set_seconds(f.seconds);
+        if (f.kind == "ptt") x->set_ptt(true);
+        x->set_mediakey(f.media_key);
+        x->set_fileencsha256(f.file_enc_sha256);
+        x->set_directpath(f.direct_path);
+        x->set_mediakeytimestamp(f.media_key_timestamp);
+        if (!f.waveform.empty()) x->set_waveform(f.waveform);
+        if (quote) set_quote(x->mutable_contextinfo(), *quote);
+    } else if (f.kind == "document") {
+        proto::Message inner;
+        auto* x = (cap.empty() ? m : inner).mutable_documentmessage();
+        x->set_url(f.url);
+        x->set_mimetype(f.mimetype);
+        x->set_title(f.file_name);
+        x->set_filesha256(f.file_sha256);
+        x->set_filelength(f.file_length);
+        x->set_mediakey(f.media_key);
+        x->set_filename(f.file_name);
+        x->set_fileencsha256(f.file_enc_sha256);
+        x->set_directpath(f.direct_path);
+        x->set_mediakeytimestamp(f.media_key_timestamp);
+        if (!f.thumbnail.empty()) x->set_jpegthumbnail(f.thumbnail);
+        if (quote) set_quote(x->mutable_contextinfo(), *quote);
+        if (!cap.empty()) {
+            x->set_caption(cap);
+            *m.mutable_documentwithcaptionmessage()->mutable_message() = std::move(inner);
+        }
+    } else if (f.kind == "sticker") {
+        auto* x = m.mutable_stickermessage();
+        x->set_url(f.url);
+        x->set_filesha256(f.file_sha256);
+        x->set_fileencsha256(f.file_enc_sha256);
+        x->set_mediakey(f.media_key);
+        x->set_mimetype(f.mimetype);
+        if (f.height) x->set_height(f.height);
+        if (f.width) x->set_width(f.width);
+        x->set_directpath(f.direct_path);
+        x->set_filelength(f.file_length);
+        x->set_mediakeytimestamp(f.media_key_timestamp);
+        if (quote) set_quote(x->mutable_contextinfo(), *quote);
+    } else {
+        return make_error(Errc::malformed, "media message: unknown kind \"" + f.kind.substr(0, 32) + "\"");
+    }
+    return m;
+}
+
+std::string_view media_enc_type(const MediaContent& f)
+{
+    if (f.kind == "video" && f.gif_playback) return "gif";
+    if (f.kind == "image" || f.kind == "video" || f.kind == "audio" || f.kind == "ptt"
+        || f.kind == "document" || f.kind == "sticker")
+        return f.kind;
+    return "document";
+}
+
+std::optional<std::string> sent_media_type(const proto::Message& m)
+{
+    if (m.has_imagemessage()) return "image";
+    if (m.has_videomessage()) return m.videomessage().gifplayback() ? "gif" : "video";
+    if (m.has_audiomessage()) return m.audiomessage().ptt() ? "ptt" : "audio";
+    if (m.has_documentmessage()) return "document";
+    if (m.has_stickermessage()) return "sticker";
+    if (m.has_documentwithcaptionmessage() && m.documentwithcaptionmessage().has_message())
+        return sent_media_type(m.documentwithcaptionmessage().message());
+    return std::nullopt;
+}
+
 proto::Message revoke_message(const binary::Jid& chat, std::string_view id)
 {
     proto::Message m;

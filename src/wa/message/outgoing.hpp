@@ -7,6 +7,9 @@
 // rebuilds the same bytes from the same outbox entry.
 #pragma once
 
+#include <cstdint>
+#include "wa/error.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +32,45 @@ struct Quote {
 // A text.  Plain `conversation` without a quote (what the clients send for
 // plain text); extendedTextMessage with contextInfo when quoting.
 proto::Message text_message(std::string_view text, const std::optional<Quote>& quote = {});
+
+// An uploaded file as a message carries it (waweb.md 2): the fields a
+// recipient fetches, checks and decrypts it with, and shows.
+struct MediaContent {
+    std::string kind;               // image, video, audio, ptt, document, sticker
+    std::string url;
+    std::string direct_path;
+    std::string media_key;          // 32 bytes
+    std::string file_sha256;
+    std::string file_enc_sha256;
+    std::uint64_t file_length = 0;
+    std::int64_t media_key_timestamp = 0;
+    std::string mimetype;
+    std::string file_name;          // documents: fileName and title
+    std::string thumbnail;          // JPEG
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+    std::uint32_t seconds = 0;
+    std::string waveform;
+    bool gif_playback = false;
+};
+
+// imageMessage, videoMessage (gifPlayback), audioMessage (ptt, waveform),
+// documentMessage (fileName, title; with a caption inside
+// documentWithCaptionMessage, as the clients send it), stickerMessage.  A
+// caption on a kind that shows none (audio, ptt, sticker) is not set; the
+// quote's contextInfo goes on the media message.  Errc::malformed for an
+// unknown kind.
+Result<proto::Message> media_message(const MediaContent& media, std::string_view caption,
+                                     const std::optional<Quote>& quote = {});
+
+// The <enc mediatype=...> of a media message's stanza: image, video, gif,
+// audio, ptt, document or sticker (the clients' names).
+std::string_view media_enc_type(const MediaContent& media);
+
+// The mediatype of a message we sent, read back from its protobuf (a
+// resend for a retry receipt goes as type="media" like the first time);
+// nullopt for one that carries no media.
+std::optional<std::string> sent_media_type(const proto::Message& message);
 
 // Delete-for-everyone of our own message `id` in `chat`.
 proto::Message revoke_message(const binary::Jid& chat, std::string_view id);

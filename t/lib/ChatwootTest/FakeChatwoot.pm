@@ -43,8 +43,8 @@ package ChatwootTest::FakeChatwoot;
 #   GET  /__fake/state    contacts, contact_inboxes, conversations (with
 #                         display_id and every message in order), requests
 #                         (method, path, query, status answered, fault, the
-#                         parsed params, warnings, user_agent), faults,
-#                         webhooks, sink
+#                         parsed params, warnings, user_agent, host (the
+#                         Host header), api_token_sent), faults, webhooks, sink
 #   POST /__fake/reset    back to the state right after new()
 #   GET  /__fake/faults   the rules with their counters
 #   POST /__fake/faults   {"rules":[rule,...],"seed":N,"append":false} or a
@@ -61,6 +61,12 @@ package ChatwootTest::FakeChatwoot;
 #                         POSTs as Chatwoot does (CONTRACT section 2) and
 #                         answers {status, error, delivery, timestamp,
 #                         signature, body, response_body}
+#   POST /__fake/blob     {filename, data (base64), content_type, file_type,
+#                         storage_base}: stores a file as ActiveStorage does
+#                         and answers its attachment JSON (data_url ...) for a
+#                         webhook; with storage_base ("http://localhost:N")
+#                         its redirect points there instead (S3-style storage
+#                         on another host: this fake under another name)
 #   ANY  /__fake/sink     records what it receives (state "sink") and answers
 #                         ?status=N (200): a webhook target for tests
 #   GET  /__fake/routes   the API routes served, as swagger paths
@@ -136,7 +142,7 @@ use Mojo::IOLoop;
 use Mojo::JSON ();
 use Mojo::Server::Daemon;
 use Mojo::UserAgent;
-use Mojo::Util qw(b64_encode url_escape url_unescape);
+use Mojo::Util qw(b64_decode b64_encode url_escape url_unescape);
 use POSIX qw(strftime);
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes ();
@@ -303,6 +309,7 @@ sub reset_fake { $_[0]->control($_[1], POST => 'reset') }
 sub set_faults { my ($c, $port, @rules) = @_; $c->control($port, POST => 'faults', {rules => \@rules}) }
 sub configure  { my ($c, $port, %cfg) = @_; $c->control($port, POST => 'config', \%cfg) }
 sub send_webhook { my ($c, $port, %w) = @_; $c->control($port, POST => 'webhook', \%w) }
+sub add_blob     { my ($c, $port, %b) = @_; $c->control($port, POST => 'blob', \%b) }
 
 ###########################################################################
 # State
@@ -648,6 +655,11 @@ sub _api_request {
         method => $method, path => $path, query => $req->url->query->to_string,
         content_type => $req->headers->content_type, status => undef, fault => undef,
         warnings => [], user_agent => $req->headers->user_agent,
+        # Where it was sent (a storage host is this fake under another
+        # name) and whether the API token came with it: a test asserts
+        # that the token never reaches storage.
+        host => $req->headers->host,
+        api_token_sent => defined $req->headers->header('api_access_token') ? T : JSON::PP::false,
     };
     push @{$self->{requests}}, $entry;
     my $perform = sub { $self->_perform($c, $method, $path, $entry) };
@@ -1051,6 +1063,25 @@ sub _control_route {
         return _json(200, [map { {method => $_->[0], path => $_->[1], undocumented => $_->[2]} }
                            served_routes()]);
     }
+    if ($path eq '/__fake/blob' && $method eq 'POST') {
+        # A stored file and the attachment JSON a webhook carries for it.
+        # storage_base: its redirect goes there (an S3-style storage host,
+        # e.g. this fake under another name) instead of to this fake's own
+        # base; file_type as Chatwoot gives it (image, audio, video, file).
+        die "blob needs data (base64) and filename\n"
+            unless defined $data->{data} && defined $data->{filename};
+        my $blob = $self->_store_blob({filename => $data->{filename},
+                                       content_type => $data->{content_type},
+                                       data => b64_decode($data->{data})});
+        $blob->{storage_base} = $data->{storage_base} if defined $data->{storage_base};
+        my ($ext) = $blob->{filename} =~ /\.([^.]+)$/;
+        my $a = {id => ++$self->{seq}{attachment}, message_id => $data->{message_id} // 0,
+                 file_type => $data->{file_type} // _file_type($blob->{declared_type}),
+                 filename => $blob->{filename}, extension => $ext, signed_id => $blob->{signed_id},
+                 variation => $blob->{variation}, content_type => $blob->{content_type},
+                 file_size => length $blob->{data}};
+        return _json(200, $self->_attachment_json($a));
+    }
     if ($path eq '/__fake/webhook' && $method eq 'POST') {
         $self->_send_webhook($c, $data);
         return;
@@ -1319,7 +1350,7 @@ sub _sender_push {
 sub _attachment_json {
     my ($self, $a) = @_;
     my $base = $self->{base};
-    my $name = url_escape($a->{filename}, '^A-Za-z0-9\-._~');
+    my $name = url_escape(Mojo::Util::encode("UTF-8", $a->{filename}), '^A-Za-z0-9\-._~');
     my $data_url = "$base/rails/active_storage/blobs/redirect/$a->{signed_id}/$name";
     my %j = (
         id => $a->{id} + 0, message_id => $a->{message_id} + 0, file_type => $a->{file_type},
@@ -2299,9 +2330,10 @@ sub _h_messages_destroy {
 sub _h_storage_redirect {
     my ($self, $ctx) = @_;
     my $blob = $self->{blobs}{$ctx->{params}{signed_id}} or return _not_found_page($ctx->{c});
-    my $name = url_escape($blob->{filename}, '^A-Za-z0-9\-._~');
+    my $name = url_escape(Mojo::Util::encode("UTF-8", $blob->{filename}), '^A-Za-z0-9\-._~');
+    my $base = $blob->{storage_base} // $self->{base};
     return {status => 302, type => 'text/html; charset=utf-8', body => '',
-            headers => {Location => "$self->{base}/rails/active_storage/disk/$blob->{key}/$name"}};
+            headers => {Location => "$base/rails/active_storage/disk/$blob->{key}/$name"}};
 }
 
 sub _h_storage_disk {

@@ -237,6 +237,30 @@ TEST(MessageStanza, RetryAnswerGoesToTheOneDevice)
     EXPECT_FALSE(build_retry_stanza("3EB0", J("4455:7@lid"), std::nullopt, enc, 1, {}).ok());
 }
 
+TEST(MessageStanza, MediaSaysItsTypeOnEveryEnc)
+{
+    MessageStanza m{"3EB0", J("120363000000000001@g.us")};
+    m.type = "media";
+    m.mediatype = "document";
+    m.participants.push_back({J("4455:7@lid"), {signal::MessageType::msg, Bytes{1}}});
+    m.skmsg = Bytes{2};
+    auto built = build_message_stanza(m);
+    ASSERT_TRUE(built.ok()) << built.error().detail;
+    EXPECT_EQ(attr(*built, "type"), "media");
+    const Node* to = built->child("participants")->child("to");
+    ASSERT_NE(to, nullptr);
+    EXPECT_EQ(attr(*to->child("enc"), "mediatype"), "document") << "the SKDM's enc too";
+    EXPECT_EQ(attr(*built->child("enc"), "mediatype"), "document");
+    expect_wire_round_trip(*built);
+
+    signal::EncryptedMessage enc{signal::MessageType::msg, Bytes{1}};
+    auto retry = build_retry_stanza("3EB0", J("120363000000000001@g.us"), J("4455:7@lid"), enc, 1,
+                                    {}, std::string("ptt"));
+    ASSERT_TRUE(retry.ok());
+    EXPECT_EQ(attr(*retry, "type"), "media") << "a resend goes as the message went";
+    EXPECT_EQ(attr(*retry->child("enc"), "mediatype"), "ptt");
+}
+
 TEST(MessageQueries, DevicesQueryShape)
 {
     std::vector<Jid> users{J("4455:3@lid"), J("1000@lid")};
