@@ -3,6 +3,8 @@
 #
 #   ./build.sh          install what is missing, build build/ngx_http_chatwoot_module.so
 #   ./build.sh run      build, then run nginx in the foreground with examples/nginx.conf
+#   ./build.sh deb      build, then build/libnginx-mod-http-chatwoot_<version>_<arch>.deb
+#                       (packaging/deb/; README: Debian package)
 #   ./build.sh test     build, unit tests (plain and ASan+UBSan), checks, then prove -j -r t/
 #   ./build.sh bench    build, then the benchmarks in t/bench/
 #   ./build.sh fuzz     build the protocol fuzzers (clang), run each FUZZ_SECONDS (600)
@@ -27,6 +29,7 @@ APT_PACKAGES=(
     libqrencode-dev libpng-dev zbar-tools qrencode chromium
     ffmpeg
     prometheus
+    dpkg-dev lintian
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -268,6 +271,110 @@ run_fuzzers() {
     done <"$dir/fuzzers.list"
 }
 
+# The package's version: VERSION, and in a git checkout whose HEAD is not
+# the tag v<VERSION>, +git<commits>.<hash> after it (the commit count grows
+# with history, so a later build sorts later for dpkg), +dirty for
+# uncommitted changes.  A tarball without .git gets VERSION as it is.
+# DEB_VERSION overrides it all.
+project_version() {
+    local base n h
+    if [[ -n ${DEB_VERSION:-} ]]; then echo "$DEB_VERSION"; return; fi
+    base=$(tr -d '[:space:]' <"$ROOT/VERSION")
+    if ! git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1 \
+        || git -C "$ROOT" describe --exact-match --tags --match "v$base" HEAD >/dev/null 2>&1; then
+        echo "$base"
+        return
+    fi
+    n=$(git -C "$ROOT" rev-list --count HEAD)
+    h=$(git -C "$ROOT" rev-parse --short=7 HEAD)
+    if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no) ]]; then
+        echo "$base+git$n.$h+dirty"
+    else
+        echo "$base+git$n.$h"
+    fi
+}
+
+# SOURCE_DATE_EPOCH for the package's mtimes and changelog date: the
+# caller's, or the last commit's, or VERSION's mtime in a tarball.
+source_date_epoch() {
+    if [[ -n ${SOURCE_DATE_EPOCH:-} ]]; then echo "$SOURCE_DATE_EPOCH"; return; fi
+    git -C "$ROOT" log -1 --format=%ct 2>/dev/null || stat -c %Y "$ROOT/VERSION"
+}
+
+# Who the changelog and Maintainer name: DEBFULLNAME/DEBEMAIL as dch reads
+# them, else git's user, else the builder's login at this host.
+deb_maintainer() {
+    local name=${DEBFULLNAME:-} mail=${DEBEMAIL:-}
+    [[ -n $name ]] || name=$(git -C "$ROOT" config user.name 2>/dev/null) || true
+    [[ -n $mail ]] || mail=$(git -C "$ROOT" config user.email 2>/dev/null) || true
+    [[ -n $name ]] || name=$(id -un)
+    [[ -n $mail ]] || mail="$(id -un)@$(hostname -f 2>/dev/null || hostname)"
+    echo "$name <$mail>"
+}
+
+# build/libnginx-mod-http-chatwoot_<version>_<arch>.deb, laid out as
+# Debian's own libnginx-mod-* packages are (packaging/deb/ says what goes
+# where and why), without a debhelper run: the tree is staged here and
+# dpkg-shlibdeps/dpkg-gencontrol/dpkg-deb are run on it from a scratch
+# debian/ directory.
+DEB_PACKAGE=libnginx-mod-http-chatwoot
+build_deb() {
+    local pkg=$DEB_PACKAGE pack="$ROOT/packaging/deb" work="$BUILD/deb" version sde arch abi
+    local stage src doc so out
+    version=$(project_version)
+    sde=$(source_date_epoch)
+    arch=$(dpkg --print-architecture)
+    # The ABI of the nginx sources the module was just built against (the
+    # value dh_nginx substitutes), which the installed nginx must provide.
+    abi=$(sed -n 's/^nginx:abi=//p' "$NGINX_SRC/debian/libnginx-mod.abisubstvars")
+    [[ -n $abi ]] || { log "no nginx:abi in $NGINX_SRC/debian/libnginx-mod.abisubstvars"; exit 1; }
+    if ! dpkg-query -W -f='${Provides}\n' nginx | tr ',' '\n' | grep -qx " *$abi"; then
+        log "the installed nginx does not provide $abi (built against nginx-dev's sources): update both"
+        exit 1
+    fi
+    log "packaging $pkg $version ($abi)"
+    rm -rf "$work"
+    stage="$work/root" src="$work/src" doc="$work/root/usr/share/doc/$pkg"
+    mkdir -p "$src/debian" "$stage/DEBIAN"
+    (
+        umask 022
+        so="$stage/usr/lib/nginx/modules/ngx_http_chatwoot_module.so"
+        install -D -m 0644 "$BUILD/nginx/ngx_http_chatwoot_module.so" "$so"
+        # As dh_strip does (the unstripped .so stays in build/nginx/).
+        strip --strip-unneeded --remove-section=.comment --remove-section=.note "$so"
+        install -D -m 0644 "$pack/mod-http-chatwoot.conf" \
+            "$stage/usr/share/nginx/modules-available/mod-http-chatwoot.conf"
+        install -D -m 0644 "$pack/copyright" "$doc/copyright"
+        install -D -m 0644 "$pack/chatwoot-site.conf" "$doc/examples/chatwoot-site.conf"
+        install -m 0644 "$ROOT/examples/nginx.conf" "$ROOT/examples/prometheus-rules.yml" "$doc/examples/"
+        gzip -9n <"$ROOT/README.md" >"$doc/README.md.gz"
+        # A native package's changelog: one entry, this build.
+        sed "s/@MAINTAINER@/$(deb_maintainer)/" "$pack/control" >"$src/debian/control"
+        {
+            printf '%s (%s) unstable; urgency=medium\n\n' "$pkg" "$version"
+            printf '  * Built from ngx_http_chatwoot_module %s.\n\n' \
+                "$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo "$version")"
+            printf ' -- %s  %s\n' "$(deb_maintainer)" "$(LC_ALL=C date -u -R -d "@$sde")"
+        } >"$src/debian/changelog"
+        gzip -9n <"$src/debian/changelog" >"$doc/changelog.gz"
+        install -m 0755 "$pack/preinst" "$pack/postinst" "$pack/prerm" "$pack/postrm" "$stage/DEBIAN/"
+        cd "$src"
+        # The shared libraries the .so needs, as versioned Depends; its
+        # nginx symbols come from the binary that loads it (${nginx:abi}).
+        dpkg-shlibdeps -Tdebian/substvars "$so"
+        echo "nginx:abi=$abi" >>debian/substvars
+        dpkg-gencontrol -p"$pkg" -v"$version" -Tdebian/substvars -P"$stage"
+        cd "$stage"
+        find usr -type f | LC_ALL=C sort | xargs md5sum >DEBIAN/md5sums
+        chmod 0644 DEBIAN/control DEBIAN/md5sums
+        find "$stage" -exec touch -h -d "@$sde" {} +
+    )
+    out="$BUILD/${pkg}_${version}_${arch}.deb"
+    rm -f "$BUILD/${pkg}"_*.deb
+    SOURCE_DATE_EPOCH=$sde dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
+    log "built $out"
+}
+
 cmd=${1:-build}
 case $cmd in
 build)
@@ -328,6 +435,10 @@ bench)
     node "$ROOT/t/mock/wa/bench-signal.mjs" "$BUILD/wa-signal-reference.json" 2
     "$BUILD/core/wa_signal_bench" "$BUILD/wa-signal-reference.json" 2
     ;;
+deb)
+    build
+    build_deb
+    ;;
 asan-hostile)
     build
     reference_packages
@@ -346,7 +457,7 @@ chaos)
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/wa_chaos.t"
     ;;
 *)
-    echo "usage: $0 [build|run|test|bench|fuzz|asan-hostile|chaos]" >&2
+    echo "usage: $0 [build|run|deb|test|bench|fuzz|asan-hostile|chaos]" >&2
     exit 2
     ;;
 esac
