@@ -117,8 +117,11 @@ like($field{Recommends} // '', qr/\bffmpeg\b/, 'Recommends ffmpeg (media become 
 
 # --- what each step leaves on the machine ------------------------------------
 
-# Every path under the trees a package can touch, with its type, mode,
-# owner and link target; dpkg's and apt's own databases excepted.
+# Every path under the trees this package can touch (nginx's and the
+# documentation's: every file it ships or makes lives there), with its
+# type, mode, owner and link target.  Not the whole of /etc, /usr and
+# /var/lib: other tests run side by side (prove -j) and the machine's own
+# services may write there meanwhile.
 sub snapshot {
     my %seen;
     File::Find::find({
@@ -143,7 +146,8 @@ sub snapshot {
             $what .= ' -> ' . readlink $p if -l _;
             $seen{$p} = $what;
         },
-    }, grep { -d } qw(/etc /usr /var/lib /var/log/nginx));
+    }, grep { -d } qw(/etc/nginx /usr/lib/nginx /usr/share/nginx /usr/share/doc /var/lib/nginx
+                      /var/log/nginx));
     return \%seen;
 }
 
