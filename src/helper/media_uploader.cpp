@@ -133,12 +133,21 @@ void MediaUploader::on_slice(ngx_event_t* ev) noexcept
     auto* job = static_cast<Job*>(ev->data);
     MediaUploader* self = job->owner;
     const uint64_t id = job->id;
+    // finish() runs the job's done, which may throw too: nothing leaves
+    // this nginx event handler.
+    auto give_up = [self, id](const char* why) noexcept {
+        try {
+            self->finish(id, UploadResult{SendResult::Kind::retry, why, {}, {}, {}, {}, 0});
+        } catch (...) {
+            log(LogLevel::error, "chatwoot helper: ending a media upload failed: %s", why);
+        }
+    };
     try {
         self->hash_slice(id);
     } catch (const std::exception& e) {
-        self->finish(id, UploadResult{SendResult::Kind::retry, e.what(), {}, {}, {}, {}, 0});
+        give_up(e.what());
     } catch (...) {
-        self->finish(id, UploadResult{SendResult::Kind::retry, "unknown error", {}, {}, {}, {}, 0});
+        give_up("unknown error");
     }
 }
 
