@@ -12,7 +12,9 @@
 # 503 is retried; a helper killed between two parts, or as soon as an
 # upload reached WhatsApp, ends with each part on WhatsApp exactly once; a
 # group gets one skmsg; a deletion revokes every part; a retry receipt gets
-# the image again as a media stanza.
+# the image again as a media stanza.  While a big document is encrypted for
+# its upload, the helper goes on serving: a contact's text that arrives
+# then reaches Chatwoot before the upload does WhatsApp.
 use strict;
 use warnings;
 use utf8;
@@ -25,6 +27,7 @@ use ChatwootTest::Payloads qw(message_created for_chat);
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
+use Time::HiRes ();
 use Mojo::UserAgent;
 use Test::More;
 
@@ -41,7 +44,7 @@ my $fake = free_port();
 my ($port) = $t->start_wa(
     wa => $wa, fake => { port => $fake },
     directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem")
-        . "\n        whatsapp_media_max 200k;\n        media_host http://localhost:$fake;");
+        . "\n        whatsapp_media_max 30m;\n        media_host http://localhost:$fake;");
 my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
 
@@ -56,6 +59,13 @@ sub bytes_of {
         $s .= pack('N', $x);
     }
     return substr($s, 0, $n);
+}
+
+# Many megabytes quickly: a megabyte of bytes_of, repeated.
+sub big_bytes {
+    my ($n, $seed) = @_;
+    my $mb = bytes_of(1 << 20, $seed);
+    return substr($mb x (int($n / length $mb) + 1), 0, $n);
 }
 
 sub blob {
@@ -322,9 +332,9 @@ sub refused {
                  file_type => 'image', storage_base => "http://127.0.0.3:$fake");
     refused('a redirect to a host not named', $b, qr/redirected it to a host that is not allowed/);
 
-    my $c = blob(filename => 'big.pdf', content_type => 'application/pdf', bytes => bytes_of(250_000, 22),
+    my $c = blob(filename => 'big.pdf', content_type => 'application/pdf', bytes => big_bytes(31 << 20, 22),
                  file_type => 'file');
-    refused('an oversize attachment', $c, qr/over the 200k limit/);
+    refused('an oversize attachment', $c, qr/over the 30m limit/);
 }
 
 # --- a redirect to the storage host media_host names -------------------------
@@ -440,6 +450,59 @@ sub refused {
         @{$wa->events(type => 'media-upload', since => $since)};
     is(scalar keys %by_hash, 2, 'two blobs: an upload made again was the same bytes');
     ok(!grep({ $_ > 2 } values %by_hash), 'none uploaded more than twice');
+}
+
+# --- the event loop is served while a big upload is encrypted -----------------
+# The document's blob is hashed before its upload can start (its URL names
+# the enc SHA-256): that pass goes a slice per turn of the helper's loop.
+# Ana's text, sent as soon as the document is in the media store (the
+# download is over; the encryption comes next), reaches Chatwoot before the
+# upload reaches the media host: its first request, refused 503 on arrival,
+# marks when the encryption was over.  Encrypting the whole file at once on
+# the loop held the text back until the upload had gone (checked by going
+# back to that code once: this case failed).  The upload made again after
+# the 503 delivers the document whole.
+{
+    my $size = 20 << 20;
+    my $bytes = big_bytes($size, 70);
+    my $a = blob(filename => 'big-report.pdf', content_type => 'application/pdf', bytes => $bytes,
+                 file_type => 'file');
+    my $m = chatwoot_message('the big report');
+    $wa->media_fail(count => 1, op => 'upload', mode => 'status', status => 503);
+    my $since = $wa->last_seq;
+    my $before = scalar @{ChatwootTest::FakeChatwoot->get_state($fake)->{requests}};
+    webhook_ok(message_created(id => $m, conversation => $conv, phone => '+4915100000001',
+                               content => 'the big report', attachments => [$a]), 'a 20 MB document');
+    my $media = "$t->{state}/media";
+    my $deadline = Time::HiRes::time() + 60;
+    my $fetched;
+    until ($fetched) {
+        ($fetched) = grep { !/\.(?:part|tmp)\z/ && -f $_ && -s _ == $size } glob("$media/*");
+        last if $fetched || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.002);
+    }
+    ok($fetched, 'the document is fetched into the media store');
+    my $text = $wa->wa_message(from => '4915100000001', message => { conversation => 'are you still there?' });
+    my $failed = $wa->wait_match('media-upload-failed', since => $since, timeout => 30);
+    my $in = $t->wait_for(sub {
+        my @r = @{ChatwootTest::FakeChatwoot->get_state($fake)->{requests}};
+        my ($post) = grep { $_->{method} eq 'POST' && $_->{path} =~ m{/conversations/\d+/messages\z} }
+            @r[$before .. $#r];
+        $post;
+    }, 30, 'the text posted to Chatwoot');
+    my $lead = $failed->{at} - 1000 * $in->{time};
+    ok($lead > 0, 'the text reached Chatwoot before the upload reached WhatsApp')
+        or diag sprintf('the upload came %.1f ms before the text', -$lead);
+    note sprintf('the text was in Chatwoot %.1f ms before the upload began', $lead) if $lead > 0;
+    my $d = $wa->wait_match('delivered', to => $ana->{lid}, since => $since,
+                            id => $t->sql(qq{SELECT p.wa_id FROM outbox_parts p JOIN outbox o ON o.id = p.outbox_id
+                                             WHERE o.chatwoot_message_id = $m})->[0][0], timeout => 60);
+    my $r = $wa->wait_media_received($d->{id}, timeout => 60);
+    ok($r->{ok}, 'the big document: fetched, checked and decrypted by the contact');
+    is($r->{sha256}, sha256_hex($bytes), 'the big document: its bytes');
+    $t->wait_for(sub { outbox_state($m) eq 'sent' }, 30, 'the big document is sent');
+    my @left = glob("$media/*");
+    is(scalar @left, 0, 'nothing left in the media store') or diag "@left";
 }
 
 done_testing;

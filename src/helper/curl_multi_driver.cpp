@@ -158,6 +158,9 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
             throw std::runtime_error("cannot read " + req.body_file);
         }
         t.body_size = size;
+    } else if (req.body_source) {
+        t.body_source = std::move(req.body_source);
+        t.body_size = static_cast<curl_off_t>(t.body_source->size());
     } else if (!req.files.empty()) {
         t.mime = make_mime(e, req);
         curl_easy_setopt(e, CURLOPT_MIMEPOST, t.mime.get());
@@ -376,6 +379,14 @@ void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer tr
         curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &CurlMultiDriver::on_seek_body);
         curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, t.body_size);
+    } else if (t.body_source) {
+        // Produced as curl sends it; Content-Length from the source.
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, &CurlMultiDriver::on_produce_body);
+        curl_easy_setopt(e, CURLOPT_READDATA, &t);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &CurlMultiDriver::on_rewind_produced);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, t.body_size);
     } else if (t.send_body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(t.request_body.size()));
@@ -459,6 +470,35 @@ int CurlMultiDriver::on_seek_body(void* transfer, curl_off_t offset, int origin)
 {
     auto* t = static_cast<Transfer*>(transfer);
     return ::lseek(t->body_fd->get(), offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
+}
+
+size_t CurlMultiDriver::on_produce_body(char* buffer, size_t size, size_t n,
+                                        void* transfer) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    try {
+        const size_t want = size * n;
+        if (want == 0) return 0;
+        std::optional<size_t> got = t->body_source->read(std::span<char>(buffer, want));
+        return got ? std::min(*got, want) : CURL_READFUNC_ABORT;
+    } catch (const std::exception& e) {
+        log_exception("producing a request body", &e);
+    } catch (...) {
+        log_exception("producing a request body", nullptr);
+    }
+    return CURL_READFUNC_ABORT;
+}
+
+// curl rewinds a body only to its start (a resend on a new connection).
+int CurlMultiDriver::on_rewind_produced(void* transfer, curl_off_t offset, int origin) noexcept
+{
+    auto* t = static_cast<Transfer*>(transfer);
+    try {
+        if (offset == 0 && origin == SEEK_SET && t->body_source->rewind()) return CURL_SEEKFUNC_OK;
+    } catch (...) {
+        return CURL_SEEKFUNC_FAIL;
+    }
+    return CURL_SEEKFUNC_CANTSEEK;
 }
 
 size_t CurlMultiDriver::on_header(char* data, size_t size, size_t n,

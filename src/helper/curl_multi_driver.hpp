@@ -16,6 +16,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,6 +38,24 @@ struct TransferResult {
     // A streamed body (max_stream) that its Content-Length or its bytes put
     // over the cap: the transfer was ended (CURLE_WRITE_ERROR).
     bool too_large = false;
+};
+
+// A request body made as it is sent (an upload encrypted as it goes, never
+// whole in memory nor on disk): curl asks for it a buffer at a time, from
+// the event loop.
+class BodySource {
+public:
+    virtual ~BodySource() = default;
+    // The Content-Length, known before the first byte.
+    virtual uint64_t size() const = 0;
+    // Fills `out` (never empty) with the next bytes and says how many: 0
+    // only once size() bytes were given.  std::nullopt ends the transfer
+    // (CURLE_ABORTED_BY_CALLBACK); the source keeps the reason for its
+    // owner.  May throw (the driver ends the transfer the same way).
+    virtual std::optional<size_t> read(std::span<char> out) = 0;
+    // Back to the first byte, for curl sending again on a new connection
+    // when a reused one died; false: cannot.
+    virtual bool rewind() = 0;
 };
 
 struct HttpRequest {
@@ -74,6 +94,8 @@ struct HttpRequest {
     // The request body read from this file as it is sent (an upload of any
     // size never held in memory), instead of `body`.
     std::string body_file;
+    // The request body produced as it is sent, instead of `body`.
+    std::shared_ptr<BodySource> body_source;
 };
 
 // What the REST client needs of HTTP: requests that end in a result,
@@ -200,6 +222,7 @@ private:
         uint64_t streamed = 0;
         std::unique_ptr<store::UniqueFd> body_fd;  // body_file, closed with the transfer
         curl_off_t body_size = 0;
+        std::shared_ptr<BodySource> body_source;
         bool send_body = false;
         bool at_most_once = false;
         int sends = 0;   // requests curl was about to send for this transfer
@@ -224,6 +247,8 @@ private:
                                    void* transfer) noexcept;
     static size_t on_read_body(char* buffer, size_t size, size_t n, void* transfer) noexcept;
     static int on_seek_body(void* transfer, curl_off_t offset, int origin) noexcept;
+    static size_t on_produce_body(char* buffer, size_t size, size_t n, void* transfer) noexcept;
+    static int on_rewind_produced(void* transfer, curl_off_t offset, int origin) noexcept;
 
     static int on_socket(CURL* easy, curl_socket_t s, int what, void* self,
                          void* socketp) noexcept;

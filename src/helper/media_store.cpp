@@ -78,9 +78,9 @@ MediaStore::MediaStore(std::string dir) : dir_(std::move(dir))
 
 // Only the helper that holds the state lock opens the store, before any
 // download starts: every temporary file here is one a killed helper left
-// half written (a download's ".part", a copy's ".tmp", an upload's
-// encrypted ".enc", made again from the plain file with the same key).  A finished file
-// never has those names (it was renamed), so nothing a row names goes.
+// half written (a download's ".part", a copy's ".tmp"; an upload writes
+// nothing, it encrypts the file as it sends it).  A finished file never
+// has those names (it was renamed), so nothing a row names goes.
 void MediaStore::sweep_unfinished() noexcept
 {
     std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir_.c_str()), &::closedir);
@@ -88,7 +88,7 @@ void MediaStore::sweep_unfinished() noexcept
     size_t removed = 0;
     while (const dirent* e = ::readdir(d.get())) {
         const std::string_view name(e->d_name);
-        if (!name.ends_with(".part") && !name.ends_with(".tmp") && !name.ends_with(".enc")) continue;
+        if (!name.ends_with(".part") && !name.ends_with(".tmp")) continue;
         if (::unlinkat(::dirfd(d.get()), e->d_name, 0) == 0) removed++;
     }
     if (removed != 0) {

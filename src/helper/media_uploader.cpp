@@ -2,18 +2,13 @@
 
 #include "log.hpp"
 
-#include "../store/unique_fd.hpp"
-#include "../wa/media/media_encryptor.hpp"
+#include "media_upload_stream.hpp"
+
 #include "../wa/media/media_type.hpp"
 #include "../wa/media/media_url.hpp"
 
 #include <rapidjson/document.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <vector>
 
@@ -23,60 +18,6 @@ namespace wm = chatwoot::wa::media;
 
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
-
-bool write_all(int fd, const std::uint8_t* p, size_t n)
-{
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-    }
-    return true;
-}
-
-// The enc blob of `path` written to `enc_path`, with the file's sums.
-// Runs on the event loop: about a millisecond per megabyte (AES-NI), so a
-// file at whatsapp_media_max's default holds the loop for some tens of
-// milliseconds at most.
-wa::Result<wm::MediaDigests> encrypt_file(const std::string& path, const std::string& enc_path,
-                                          wm::MediaType type, const std::string& key)
-{
-    const wa::ByteView key_view(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-    auto enc = wm::MediaEncryptor::create(key_view, type);
-    if (!enc) return enc.error();
-    store::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (in.get() < 0)
-        return wa::make_error(wa::Errc::wrong_state, "cannot open the file: " + std::string(std::strerror(errno)));
-    store::UniqueFd out(::open(enc_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (out.get() < 0)
-        return wa::make_error(wa::Errc::wrong_state, "cannot create " + enc_path + ": " + std::strerror(errno));
-    std::vector<std::uint8_t> buf(kChunk);
-    wa::Bytes cipher;
-    for (;;) {
-        const ssize_t n = ::read(in.get(), buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return wa::make_error(wa::Errc::wrong_state, "cannot read the file: " + std::string(std::strerror(errno)));
-        }
-        if (n == 0) break;
-        cipher.clear();
-        if (auto s = enc->update(wa::ByteView(buf.data(), static_cast<size_t>(n)), cipher); !s) return s.error();
-        if (!write_all(out.get(), cipher.data(), cipher.size()))
-            return wa::make_error(wa::Errc::wrong_state, "cannot write " + enc_path);
-    }
-    cipher.clear();
-    auto digests = enc->finish(cipher);
-    if (!digests) return digests.error();
-    if (!write_all(out.get(), cipher.data(), cipher.size()))
-        return wa::make_error(wa::Errc::wrong_state, "cannot write " + enc_path);
-    return digests;
-}
-
 std::string as_string(const wa::crypto::Digest32& d)
 {
     return std::string(reinterpret_cast<const char*>(d.data()), d.size());
@@ -84,12 +25,40 @@ std::string as_string(const wa::crypto::Digest32& d)
 
 }  // namespace
 
+// Pass 2's body as curl's driver asks for it; it outlives the job when the
+// transfer does (the driver holds it until the transfer ends).
+class MediaUploader::Body final : public BodySource {
+public:
+    Body(const MediaUpload& upload, wm::MediaType type, const wm::MediaDigests& digests)
+        : stream_(upload.path, upload.media_key, type, digests)
+    {
+    }
+    uint64_t size() const override { return stream_.size(); }
+    std::optional<size_t> read(std::span<char> out) override
+    {
+        auto n = stream_.read(out);
+        if (!n) return std::nullopt;
+        return *n;
+    }
+    bool rewind() override { return static_cast<bool>(stream_.rewind()); }
+    const std::string& failure() const { return stream_.failure(); }
+
+private:
+    EncryptedUploadBody stream_;
+};
+
 struct MediaUploader::Job {
+    MediaUploader* owner = nullptr;
+    uint64_t id = 0;
     MediaUpload upload;
     Device::UploadDone done;
     wm::MediaType type = wm::MediaType::image;
-    std::string enc_path;
+    // Pass 1, a slice per turn of the event loop.
+    std::unique_ptr<MediaFileCipher> hashing;
+    wa::Bytes scratch;
+    ngx_event_t slice{};
     wm::MediaDigests digests;
+    std::shared_ptr<Body> body;   // the request under way's
     std::vector<std::string> hosts;
     std::string auth;
     size_t next = 0;
@@ -97,9 +66,14 @@ struct MediaUploader::Job {
     bool refused = false;       // a host said 401/403 this round
     std::string reason;
 
+    Job() = default;
+    Job(const Job&) = delete;
+    Job& operator=(const Job&) = delete;
     ~Job()
     {
-        if (!enc_path.empty()) ::unlink(enc_path.c_str());
+        if (slice.posted) {
+            ngx_delete_posted_event(&slice);
+        }
     }
 };
 
@@ -132,17 +106,71 @@ void MediaUploader::upload(const MediaUpload& upload, Device::UploadDone done)
         return;
     }
     j.type = *type;
-    j.enc_path = upload.path + ".enc";
-    auto digests = encrypt_file(upload.path, j.enc_path, j.type, upload.media_key);
-    if (!digests) {
+    auto cipher = MediaFileCipher::open(upload.path, upload.media_key, j.type);
+    if (!cipher) {
         // The file is ours (the media store): a failure to read it is
         // local trouble, worth another try later.
         finish(id, UploadResult{SendResult::Kind::retry,
-                                "encrypting the attachment: " + digests.error().detail,
+                                "encrypting the attachment: " + cipher.error().detail,
                                 {}, {}, {}, {}, 0});
         return;
     }
-    j.digests = *digests;
+    j.hashing = std::move(*cipher);
+    j.owner = this;
+    j.id = id;
+    j.slice.handler = &MediaUploader::on_slice;
+    j.slice.data = &j;
+    j.slice.log = ngx_cycle->log;
+    ngx_post_event(&j.slice, &ngx_posted_next_events);
+}
+
+// One slice of pass 1.  The next one is posted for the next turn of the
+// loop (ngx_posted_next_events: nginx polls its sockets, without waiting,
+// before it runs them), never run at once: what arrived meanwhile (a
+// WhatsApp frame, a Chatwoot answer) is served between two slices.
+void MediaUploader::on_slice(ngx_event_t* ev) noexcept
+{
+    auto* job = static_cast<Job*>(ev->data);
+    MediaUploader* self = job->owner;
+    const uint64_t id = job->id;
+    // finish() runs the job's done, which may throw too: nothing leaves
+    // this nginx event handler.
+    auto give_up = [self, id](const char* why) noexcept {
+        try {
+            self->finish(id, UploadResult{SendResult::Kind::retry, why, {}, {}, {}, {}, 0});
+        } catch (...) {
+            log(LogLevel::error, "chatwoot helper: ending a media upload failed: %s", why);
+        }
+    };
+    try {
+        self->hash_slice(id);
+    } catch (const std::exception& e) {
+        give_up(e.what());
+    } catch (...) {
+        give_up("unknown error");
+    }
+}
+
+void MediaUploader::hash_slice(uint64_t id)
+{
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Job& job = *it->second;
+    job.scratch.clear();   // the ciphertext is not kept: only its sums count
+    auto end = job.hashing->step(options_.slice_bytes, job.scratch);
+    if (!end) {
+        finish(id, UploadResult{SendResult::Kind::retry,
+                                "encrypting the attachment: " + end.error().detail,
+                                {}, {}, {}, {}, 0});
+        return;
+    }
+    if (!*end) {
+        ngx_post_event(&job.slice, &ngx_posted_next_events);
+        return;
+    }
+    job.digests = job.hashing->digests();
+    job.hashing.reset();
+    job.scratch = wa::Bytes();
     with_conn(id);
 }
 
@@ -206,7 +234,9 @@ void MediaUploader::try_next(uint64_t id)
     // What the web client sends: its origin, and no 100-continue round trip.
     req.headers = {"Origin: https://web.whatsapp.com", "Referer: https://web.whatsapp.com/",
                    "Content-Type: application/octet-stream", "Expect:"};
-    req.body_file = job.enc_path;
+    // Pass 2: encrypted again as curl sends it, checked against pass 1.
+    job.body = std::make_shared<Body>(job.upload, job.type, job.digests);
+    req.body_source = job.body;
     req.timeout_ms = options_.timeout_ms;
     req.max_body = 16 * 1024;
     req.ca_file = options_.ca_file;
@@ -230,6 +260,13 @@ void MediaUploader::answered(uint64_t id, const TransferResult& r)
     if (it == jobs_.end()) return;
     Job& job = *it->second;
     const long status = r.http_status;
+    if (r.code != CURLE_OK && job.body && !job.body->failure().empty()) {
+        // Not the host's fault: the file is not what pass 1 hashed (or
+        // cannot be read).  The next attempt starts again from pass 1.
+        finish(id, UploadResult{SendResult::Kind::retry,
+                                "uploading the attachment: " + job.body->failure(), {}, {}, {}, {}, 0});
+        return;
+    }
     if (r.code != CURLE_OK) {
         job.reason = r.error.empty() ? curl_easy_strerror(r.code) : r.error;
         try_next(id);

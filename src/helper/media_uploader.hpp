@@ -1,8 +1,26 @@
 // A file uploaded to WhatsApp's media hosts for a message (issue 11,
-// Chatwoot -> WhatsApp; waweb.md 2): encrypted with the media key the
-// outbox committed (MediaEncryptor: AES-256-CBC + HMAC, streamed from the
-// file into "<file>.enc" beside it, never whole in memory), then POSTed to
-// https://<host>/mms/<type>/<token>?auth=&token= from that file.
+// Chatwoot -> WhatsApp; waweb.md 2), encrypted with the media key the
+// outbox committed (MediaEncryptor: AES-256-CBC + HMAC) in two passes over
+// the file, never whole in memory and never written anywhere
+// (media_upload_stream.hpp):
+//
+//  1. hashing: the URL https://<host>/mms/<type>/<token>?auth=&token=
+//     names base64url(fileEncSha256), so the blob's sums come first.  The
+//     file is encrypted a slice (slice_bytes, 512 KiB: about half a
+//     millisecond) per turn of the helper's event loop, the ciphertext
+//     thrown away.  Chosen over a worker thread: no thread to stop when
+//     the helper exits or the job is dropped (dropping it deletes its
+//     posted event; nothing else runs on), no hand-back through an eventfd,
+//     no second thread in a process whose signals must reach the loop, and
+//     one slice in memory per upload.  The loop pays the CPU time, in
+//     bounded pieces, where a thread would use another core; pass 2 runs
+//     on the loop anyway (in curl's read callback), so a thread would
+//     save at most half of it.
+//  2. the body: curl asks for it as it sends (BodySource), and the file is
+//     encrypted again, a buffer at a time, with the same key and IV: the
+//     same bytes.  Its sums are compared with pass 1's before the last
+//     block and the MAC go; a file changed underneath ends the transfer
+//     and the upload is a retry, which starts again from pass 1.
 //
 // Hosts come from media_conn (cached for its ttl, shared with nothing but
 // asked through the device's one IQ): each is tried in turn; a 5xx or a
@@ -28,6 +46,8 @@ struct MediaUploadOptions {
     std::string ca_file;   // as whatsapp_server's ca_file=
     std::string proxy;
     long timeout_ms = 300000;
+    // Plaintext encrypted per turn of the event loop in the hashing pass.
+    size_t slice_bytes = 512 * 1024;
 };
 
 class MediaUploader {
@@ -48,6 +68,9 @@ public:
 
 private:
     struct Job;
+    class Body;
+    static void on_slice(ngx_event_t* ev) noexcept;
+    void hash_slice(uint64_t id);
     void with_conn(uint64_t id);
     void try_next(uint64_t id);
     void answered(uint64_t id, const TransferResult& r);

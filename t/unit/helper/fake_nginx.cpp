@@ -16,6 +16,7 @@ volatile ngx_cycle_t* ngx_cycle;
 ngx_event_actions_t ngx_event_actions;
 ngx_rbtree_t ngx_event_timer_rbtree;
 ngx_queue_t ngx_posted_events;
+ngx_queue_t ngx_posted_next_events;
 ngx_pid_t ngx_pid = 4242;
 
 }
@@ -140,6 +141,7 @@ void fake_nginx_reset(int64_t unix_seconds)
 {
     the_timers.clear();
     ngx_queue_init(&ngx_posted_events);
+    ngx_queue_init(&ngx_posted_next_events);
     the_lines.clear();
     the_time = ngx_time_t{};
     ngx_cached_time = &the_time;
@@ -165,9 +167,20 @@ static void run_posted()
     }
 }
 
+// A new turn of the loop: what was posted for it runs now, as
+// ngx_process_events_and_timers() moves ngx_posted_next_events over.
+static void start_turn()
+{
+    if (!ngx_queue_empty(&ngx_posted_next_events)) {
+        ngx_queue_add(&ngx_posted_events, &ngx_posted_next_events);
+        ngx_queue_init(&ngx_posted_next_events);
+    }
+}
+
 void fake_nginx_advance(uint64_t msec)
 {
     const ngx_msec_t end = ngx_current_msec + msec;
+    start_turn();
     run_posted();
     while (!the_timers.empty() && the_timers.begin()->first <= end) {
         auto it = the_timers.begin();
@@ -185,6 +198,11 @@ void fake_nginx_advance(uint64_t msec)
         run_posted();
     }
     set_clock(end);
+}
+
+bool fake_nginx_posted_next()
+{
+    return !ngx_queue_empty(&ngx_posted_next_events);
 }
 
 size_t fake_nginx_timers()

@@ -14,8 +14,13 @@ namespace chatwoot::test {
 // Starts the clock at `unix_seconds` with no timers and an empty log.
 void fake_nginx_reset(int64_t unix_seconds = 1'700'000'000);
 
-// Moves the clock forward and runs every timer that falls due, in order.
+// One turn of the loop: runs the events posted for it (ngx_posted_next_events)
+// and those posted now, then moves the clock forward and runs every timer
+// that falls due, in order.
 void fake_nginx_advance(uint64_t msec);
+
+// Whether an event waits for the next turn of the loop.
+bool fake_nginx_posted_next();
 
 // How many timers are set.
 size_t fake_nginx_timers();
