@@ -575,16 +575,19 @@ sub media_fail {
 
 # The next `count` downloads (of direct_path, or any) come wrong: media_serve(mode =>
 # 'truncate' (cut short of its Content-Length, then reset) | 'short' (16 bytes
-# fewer, a matching Content-Length) | 'corrupt' (one bit flipped) | 'full', count => 1).
+# fewer, a matching Content-Length) | 'corrupt' (one bit flipped) | 'slow' (half,
+# then held) | 'full', count => 1).  With op => 'upload', mode 'slow': the next
+# `count` uploads are held half read and unanswered (event media-upload-half).
 sub media_serve {
     my ($self, %o) = @_;
     my %body = (mode => $o{mode} // croak('media_serve: a mode'), count => 0 + ($o{count} // 1));
     $body{direct_path} = $o{direct_path} if defined $o{direct_path};
+    $body{op} = $o{op} if defined $o{op};
     return $self->_ok('media-serve', \%body);
 }
 
-# The bodies media_serve(mode => 'slow') holds (half sent, event
-# media-download-half) go on to their end -> {released => N}.
+# The transfers media_serve(mode => 'slow') holds (a download half sent, an
+# upload half read) go on to their end -> {released => N}.
 sub media_serve_release { return $_[0]->_ok('media-serve-release', {}) }
 
 # How the phone answers a media retry for message $id: 'success' (re-upload),

@@ -236,7 +236,13 @@
 //                  written), then the rest only on media-serve-release (held until then, or
 //                  until the client goes: event media-download-gone {path, sent}).
 //                  -> {count, mode, path}
-//   POST media-serve-release {}                the bodies held by slow go on to their end
+//   POST media-serve {op:"upload", mode:"slow"|"full", count?:1}
+//                  the next count uploads (past the auth and token checks) are read up to
+//                  half their Content-Length (or their first bytes), then left unread and
+//                  unanswered (event media-upload-half {mms_type, received, length}) until
+//                  media-serve-release, which reads and answers them as usual, or until the
+//                  client goes (event media-upload-gone {mms_type, received}; nothing stored)
+//   POST media-serve-release {}                the transfers held by slow go on to their end
 //                  -> {released: N}
 //   POST media-retry-answer {id, result:"success"|"not_found"|"decryption_error"|
 //                  "general_error"|"never"}   how the phone answers a media retry for message

@@ -123,7 +123,8 @@ export class MediaServer {
         this.conn = { ttl: 300, authTtl: 21600, maxBuckets: 12, hosts: null }
         this.failing = null // media-fail: { count, op, mode, status }
         this.serving = null // media-serve: { count, mode, path }
-        this.held = new Set() // slow downloads waiting for media-serve-release: { res, rest, path }
+        this.uploadHolds = 0 // media-serve op=upload: how many uploads are still to be held mid-body
+        this.held = new Set() // slow transfers waiting for media-serve-release: { release }
         this.retryAnswers = new Map() // message id -> result name, for the phone's answer to a media retry
         this.counter = 0
         this.receivedMedia = new Map() // message id -> what its media decrypted to (media-received)
@@ -218,10 +219,23 @@ export class MediaServer {
         if (unpadded(url.searchParams.get('token')) !== unpadded(token)) return refuse(400, 'the token query is not the path token')
         const parts = []
         let size = 0
+        // A held upload stops reading at half its Content-Length (or after
+        // its first bytes): the client's body is stuck in the socket, its
+        // answer not given, until the test releases it or the client goes.
+        const length = Number(req.headers['content-length'])
+        let holdAt = Infinity
+        if (this.uploadHolds > 0) {
+            this.uploadHolds--
+            holdAt = Number.isSafeInteger(length) && length > 1 ? length >> 1 : 1
+        }
         for await (const d of req) {
             size += d.length
             if (size > MAX_UPLOAD) { req.destroy(); return refuse(413, `body over ${MAX_UPLOAD} bytes`) }
             parts.push(d)
+            if (size >= holdAt) {
+                holdAt = Infinity
+                if (await this.holdUpload(req, mms, size, Number.isSafeInteger(length) ? length : null) === 'gone') return
+            }
         }
         const body = Buffer.concat(parts)
         if (!body.length) return refuse(400, 'an empty body')
@@ -229,6 +243,24 @@ export class MediaServer {
         const answer = this.store(body, mms, 'companion')
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(JSON.stringify(answer))
+    }
+
+    // Waits, reading nothing more, until media-serve-release ('released')
+    // or until the client's connection closes ('gone'); events
+    // media-upload-half, then media-upload-gone when the client went.
+    holdUpload(req, mms, received, length) {
+        return new Promise(resolve => {
+            const h = { release: () => resolve('released') }
+            this.held.add(h)
+            this.emit({ type: 'media-upload-half', mms_type: mms, received, length })
+            const gone = () => {
+                if (!this.held.delete(h)) return
+                this.emit({ type: 'media-upload-gone', mms_type: mms, received })
+                resolve('gone')
+            }
+            if (req.socket.destroyed) gone()
+            else req.socket.once('close', gone)
+        })
     }
 
     download(req, res, url, refuse) {
@@ -258,7 +290,7 @@ export class MediaServer {
             // Half now, the rest when the test releases it: a transfer a
             // test can act in the middle of, by events, not by time.
             const half = b.body.length >> 1
-            const h = { res, rest: b.body.subarray(half), path: url.pathname }
+            const h = { release: () => res.end(b.body.subarray(half)) }
             res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(b.body.length) })
             res.write(b.body.subarray(0, half), () => {
                 if (!res.destroyed) this.emit({ type: 'media-download-half', path: url.pathname, length: b.body.length, sent: half })
@@ -408,6 +440,12 @@ export class MediaServer {
         case 'media-serve': {
             const count = Number(body.count ?? 1)
             if (!Number.isInteger(count) || count < 0) throw new WorldError('count: a whole number')
+            if (body.op === 'upload') {
+                if (!['slow', 'full'].includes(body.mode)) throw new WorldError('mode: slow or full, for uploads')
+                this.uploadHolds = body.mode === 'slow' ? count : 0
+                return { count: this.uploadHolds, mode: body.mode, op: 'upload' }
+            }
+            if ((body.op ?? 'download') !== 'download') throw new WorldError('op: download or upload')
             if (!['full', 'truncate', 'short', 'corrupt', 'slow'].includes(body.mode)) throw new WorldError('mode: full, truncate, short, corrupt or slow')
             const path = body.direct_path ? String(body.direct_path).split('?')[0] : null
             this.serving = count && body.mode !== 'full' ? { count, mode: body.mode, path } : null
@@ -416,7 +454,7 @@ export class MediaServer {
         case 'media-serve-release': {
             const held = [...this.held]
             this.held.clear()
-            for (const h of held) h.res.end(h.rest)
+            for (const h of held) h.release()
             return { released: held.length }
         }
         case 'media-retry-answer': {
