@@ -240,8 +240,13 @@
 //                  the next count uploads (past the auth and token checks) are read up to
 //                  half their Content-Length (or their first bytes), then left unread and
 //                  unanswered (event media-upload-half {mms_type, received, length}) until
-//                  media-serve-release, which reads and answers them as usual, or until the
-//                  client goes (event media-upload-gone {mms_type, received}; nothing stored)
+//                  media-serve-release, which reads on and answers as usual.  A client that
+//                  went before its body was whole is event media-upload-gone {mms_type,
+//                  received} (nothing stored): at once when the socket shows it, else when
+//                  media-serve-release reads on and finds the body cut off.  One that had
+//                  written it all into the socket before it went (loopback buffers take
+//                  megabytes) reached the server: on the release it is stored (media-upload)
+//                  and the answer is lost
 //   POST media-serve-release {}                the transfers held by slow go on to their end
 //                  -> {released: N}
 //   POST media-retry-answer {id, result:"success"|"not_found"|"decryption_error"|

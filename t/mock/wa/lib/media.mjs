@@ -228,14 +228,23 @@ export class MediaServer {
             this.uploadHolds--
             holdAt = Number.isSafeInteger(length) && length > 1 ? length >> 1 : 1
         }
-        for await (const d of req) {
-            size += d.length
-            if (size > MAX_UPLOAD) { req.destroy(); return refuse(413, `body over ${MAX_UPLOAD} bytes`) }
-            parts.push(d)
-            if (size >= holdAt) {
-                holdAt = Infinity
-                if (await this.holdUpload(req, mms, size, Number.isSafeInteger(length) ? length : null) === 'gone') return
+        let hold = null
+        try {
+            for await (const d of req) {
+                size += d.length
+                if (size > MAX_UPLOAD) { req.destroy(); return refuse(413, `body over ${MAX_UPLOAD} bytes`) }
+                parts.push(d)
+                if (size >= holdAt) {
+                    holdAt = Infinity
+                    hold = this.holdUpload(req, mms, size, Number.isSafeInteger(length) ? length : null)
+                    if (await hold.done === 'gone') return
+                }
             }
+        } catch (e) {
+            // A held body whose client went is seen when the reading goes on.
+            if (!hold) throw e
+            hold.gone(size)
+            return
         }
         const body = Buffer.concat(parts)
         if (!body.length) return refuse(400, 'an empty body')
@@ -245,22 +254,30 @@ export class MediaServer {
         res.end(JSON.stringify(answer))
     }
 
-    // Waits, reading nothing more, until media-serve-release ('released')
-    // or until the client's connection closes ('gone'); events
-    // media-upload-half, then media-upload-gone when the client went.
+    // An upload held half read: {done} resolves, with nothing more read
+    // meanwhile, on media-serve-release ('released') or when the client's
+    // connection is seen closed ('gone').  A socket left unread may not show
+    // the client's going until it is read again: then the release finds the
+    // body cut off ({gone}), or whole (the client had sent it all into the
+    // socket before it went: it reached the server, which keeps it, and the
+    // answer is lost).  Events media-upload-half, and media-upload-gone
+    // (once) when the client went before its body was whole.
     holdUpload(req, mms, received, length) {
-        return new Promise(resolve => {
-            const h = { release: () => resolve('released') }
-            this.held.add(h)
-            this.emit({ type: 'media-upload-half', mms_type: mms, received, length })
-            const gone = () => {
-                if (!this.held.delete(h)) return
-                this.emit({ type: 'media-upload-gone', mms_type: mms, received })
-                resolve('gone')
-            }
-            if (req.socket.destroyed) gone()
-            else req.socket.once('close', gone)
-        })
+        let resolve, wentAway = false
+        const done = new Promise(r => { resolve = r })
+        const h = { release: () => resolve('released') }
+        const gone = n => {
+            this.held.delete(h)
+            if (!wentAway) this.emit({ type: 'media-upload-gone', mms_type: mms, received: n })
+            wentAway = true
+            resolve('gone')
+        }
+        this.held.add(h)
+        this.emit({ type: 'media-upload-half', mms_type: mms, received, length })
+        const closed = () => { if (this.held.has(h)) gone(received) }
+        if (req.socket.destroyed) closed()
+        else req.socket.once('close', closed)
+        return { done, gone }
     }
 
     download(req, res, url, refuse) {
