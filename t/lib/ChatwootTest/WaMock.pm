@@ -545,13 +545,15 @@ sub wa_peer_media_message {
 
 # How media_conn answers: media_conn(ttl => 300, auth_ttl => 21600, hosts =>
 # ['localhost:PORT'] (undef: the mock's own), expire_auth => 1 (every auth
-# given so far is refused: 401)) -> {ttl, auth_ttl, hosts, expired_auths}.
+# given so far is refused: 401), auth => 1 (a fresh upload auth too, for a
+# test's own uploads)) -> {ttl, auth_ttl, hosts, expired_auths, auth}.
 sub media_conn {
     my ($self, %o) = @_;
     my %body;
     $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(ttl auth_ttl);
     $body{hosts} = $o{hosts} if exists $o{hosts};
     $body{expire_auth} = JSON::PP::true if $o{expire_auth};
+    $body{auth} = JSON::PP::true if $o{auth};
     return $self->_ok('media-conn', \%body);
 }
 

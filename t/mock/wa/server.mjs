@@ -216,9 +216,11 @@
 //   GET  media-plain?id=<message id>           what that message's media decrypted to:
 //                  {id, kind, ok, reason, mimetype, file_name, sha256, length, data (base64)};
 //                  404 when the mock saw no media message with that id
-//   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true}
+//   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true, auth?:true}
 //                  how media_conn answers from now on; expire_auth: every auth given so
-//                  far now gets 401 -> {ttl, auth_ttl, hosts, expired_auths}
+//                  far now gets 401; auth: a fresh upload auth too, as media_conn gives
+//                  (for a test's or a benchmark's own uploads)
+//                  -> {ttl, auth_ttl, hosts, expired_auths, auth?}
 //   POST media-expire {direct_path | enc_sha256 (base64), status?:410|404}
 //                  the blob(s) are gone (410 by default) -> {expired:[direct paths], status};
 //                  400 for a blob the mock does not have

@@ -144,12 +144,18 @@ export class MediaServer {
 
     // <iq xmlns="w:m" type="set"><media_conn/></iq> -> the <media_conn> answer.
     mediaConn(conn) {
-        const auth = crypto.randomBytes(40).toString('base64')
-        this.auths.set(auth, this.mock.now() + this.conn.authTtl * 1000)
+        const auth = this.newAuth()
         const hosts = this.hosts()
         this.emit({ type: 'media-conn', conn: conn.id, ttl: this.conn.ttl, auth_ttl: this.conn.authTtl, hosts })
         return { tag: 'media_conn', attrs: { auth, ttl: String(this.conn.ttl), auth_ttl: String(this.conn.authTtl), max_buckets: String(this.conn.maxBuckets) },
             content: hosts.map(h => ({ tag: 'host', attrs: { hostname: h } })) }
+    }
+
+    // An upload auth, good for auth_ttl.
+    newAuth() {
+        const auth = crypto.randomBytes(40).toString('base64')
+        this.auths.set(auth, this.mock.now() + this.conn.authTtl * 1000)
+        return auth
     }
 
     // Keeps a blob and answers what the upload answers.  `from` says who.
@@ -435,7 +441,8 @@ export class MediaServer {
             }
             let expired = 0
             if (body.expire_auth) for (const k of this.auths.keys()) { this.auths.set(k, 0); expired++ }
-            return { ttl: this.conn.ttl, auth_ttl: this.conn.authTtl, hosts: this.hosts(), expired_auths: expired }
+            return { ttl: this.conn.ttl, auth_ttl: this.conn.authTtl, hosts: this.hosts(), expired_auths: expired,
+                ...(body.auth ? { auth: this.newAuth() } : {}) }
         }
         case 'media-expire': {
             const status = Number(body.status ?? 410)

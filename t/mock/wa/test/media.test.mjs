@@ -242,6 +242,10 @@ test('media-serve op=upload slow: half the body read, an event, the answer on me
     assert.equal((await events('media-upload', since)).length, 0, 'a body cut off is not stored')
     // The count is spent: the next goes through at once.
     assert.equal((await post()).status, 200)
+    // An auth from the control API is as good as media_conn's.
+    const controlAuth = ok(await mock.control('media-conn', { auth: true })).auth
+    assert.equal((await upload('document', crypto.randomBytes(100), { auth: controlAuth })).status, 200)
+    assert.equal(ok(await mock.control('media-conn', {})).auth, undefined, 'none unless asked')
 })
 
 // The inner message of what a companion opened (the SKDM-only part skipped).
