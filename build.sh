@@ -10,7 +10,9 @@
 #   ./build.sh fuzz     build the protocol fuzzers (clang), run each FUZZ_SECONDS (600)
 #   ./build.sh asan-hostile   build, then only t/wa_hostile.t with the module under ASan+UBSan
 #   ./build.sh chaos    build, then t/wa_chaos.t: CHAOS_MESSAGES (2000) messages both ways
-#                       through helper kills, a reload, socket drops and Chatwoot faults
+#                       through helper kills, a reload, socket drops and Chatwoot faults,
+#                       and t/wa_media_chaos.t: MEDIA_CHAOS_MESSAGES (60) media messages
+#                       each way through media failures and kills mid-transfer
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -387,8 +389,9 @@ test)
     # Each test has its own ports, directories and daemons, and waits for
     # events rather than for time: two run side by side, as CI has 2 cores.
     # t/wa_chaos.t runs a small round here (200 messages, seconds);
-    # ./build.sh chaos runs the 2,000 of issue 10.
-    CHAOS_MESSAGES=200 CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" \
+    # ./build.sh chaos runs the 2,000 of issue 10.  The same for media:
+    # t/wa_media_chaos.t with 12 each way here, 60 in ./build.sh chaos.
+    CHAOS_MESSAGES=200 MEDIA_CHAOS_MESSAGES=12 CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" \
         prove -j "$JOBS" -I "$ROOT/t/lib" -r "$ROOT/t/"
     ;;
 run)
@@ -455,6 +458,9 @@ chaos)
     log "chaos round: ${CHAOS_MESSAGES:-2000} messages both ways under faults"
     CHAOS_MESSAGES="${CHAOS_MESSAGES:-2000}" \
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/wa_chaos.t"
+    log "media chaos round: ${MEDIA_CHAOS_MESSAGES:-60} media messages each way under faults"
+    MEDIA_CHAOS_MESSAGES="${MEDIA_CHAOS_MESSAGES:-60}" \
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/wa_media_chaos.t"
     ;;
 *)
     echo "usage: $0 [build|run|deb|test|bench|fuzz|asan-hostile|chaos]" >&2

@@ -29,6 +29,7 @@
 #include "../ipc/inbox_stats.hpp"
 #include "../store/command_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
+#include "../store/outbox_part_repository.hpp"
 #include "../store/outbox_repository.hpp"
 #include "../store/retention.hpp"
 #include "../store/wa_inbound_repository.hpp"
@@ -298,9 +299,11 @@ void Helper::open_store()
     try {
         db_.emplace(store::Database::open(state_path_ + "/chatwoot.db"));
         media_.emplace(state_path_ + "/media");
-        // ffmpeg's scratch directories a killed helper left behind.
-        media_prep::MediaPreparer::remove_leftovers(media_->dir());
         store::migrate(*db_);
+        // ffmpeg's scratch directories and the outputs no part recorded
+        // that a killed helper left behind.
+        media_prep::MediaPreparer::remove_leftovers(
+            media_->dir(), store::OutboxPartRepository(*db_).files_in_use());
         inbound_.emplace(*db_);
         outbox_.emplace(*db_);
         queue_.emplace(shared_, shpool_, *inbound_, *outbox_);

@@ -72,6 +72,17 @@ void OutboxPartRepository::add_all(const std::vector<OutboxPart>& parts)
     unit.commit();
 }
 
+std::vector<std::string> OutboxPartRepository::files_in_use()
+{
+    std::vector<std::string> out;
+    // Once per helper start: not worth a statement kept open.
+    auto st = db_.prepare(
+        "SELECT path FROM outbox_parts"
+        " WHERE state IN ('prepared', 'uploaded') AND coalesce(path, '') <> ''");
+    st.each_row([&](const Statement& s) { out.push_back(s.column_text(0)); });
+    return out;
+}
+
 std::vector<OutboxPart> OutboxPartRepository::parts_of(int64_t outbox_id)
 {
     std::vector<OutboxPart> out;

@@ -75,6 +75,10 @@ public:
     // -> failed with the reason (what the agent reads).
     void failed(int64_t outbox_id, int64_t part, std::string_view reason);
 
+    // The files parts still need (prepared or uploaded, not yet sent): what
+    // a helper's start must keep of the prepared outputs in the media store.
+    std::vector<std::string> files_in_use();
+
 private:
     Database& db_;
     Statement insert_;

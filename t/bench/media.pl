@@ -29,21 +29,46 @@
 # Every message is checked before its figures count: once in Chatwoot, one
 # attachment, the plaintext's SHA-256.
 #
-# Upload (Chatwoot -> WhatsApp, encrypt + upload next to Node's crypto):
-# measured once the send path (helper-MS) lands: see upload_half() below.
+# Upload (Chatwoot -> WhatsApp), one reply at a time: an agent attaches
+# BENCH_MEDIA_COUNT documents of BENCH_MEDIA_MB MB, then one of
+# BENCH_MEDIA_BIG_MB MB (random bytes as application/pdf: a document needs
+# no ffmpeg work, so the figure is the bridge's own fetch + encrypt +
+# upload):
+#   upload    the webhook's POST to nginx -> the mock's media-upload event
+#             (the whole body received and hashed): the record through the
+#             ring, the outbox, the fetch from the fake Chatwoot (redirect,
+#             then the file streamed into <state>/media), the encryption
+#             and the upload over TLS to the loopback media host
+#   received  the webhook -> the mock's media-received event: the message
+#             sent, acked, and its blob checked and decrypted by the
+#             contact's device (the mock's own crypto, in memory)
+#   fetch     the fake's own share: the same attachment fetched from the
+#             fake by a Perl client (Mojo::UserAgent, the redirect
+#             followed), start -> the last byte
+#   helper    upload - fetch; MB/s = plaintext MB / that
+#   node      the baseline: t/bench/media-upload.mjs, Node's crypto doing the
+#             same encrypt (AES-256-CBC + HMAC + both SHA-256s, streamed into
+#             a temporary file) and the same POST to the same host with an
+#             auth from the mock (median of BENCH_NODE_REPEAT runs)
+#   CPU, RSS  as for the download, over the webhook -> media-upload (CPU)
+#             and the webhook -> media-received (RSS)
+# Every reply is checked before its figures count: one media-received,
+# checked, a document, the attachment's SHA-256.
 #
 # BENCH_MEDIA_COUNT (5), BENCH_MEDIA_MB (8), BENCH_MEDIA_BIG_MB (64),
-# BENCH_NODE_REPEAT (3); BENCH_DEBUG=1 prints each run's figures on stderr.
+# BENCH_NODE_REPEAT (3), BENCH_MEDIA_ONLY (download or upload: one half
+# only); BENCH_DEBUG=1 prints each run's figures on stderr.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use ChatwootTest;
+use ChatwootTest::Exchange;
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
 use Digest::SHA ();
 use JSON::PP ();
-use MIME::Base64 qw(decode_base64);
+use MIME::Base64 qw(decode_base64 encode_base64);
 use Mojo::UserAgent;
 use POSIX ();
 use Time::HiRes qw(sleep time);
@@ -53,6 +78,8 @@ my $MB = $ENV{BENCH_MEDIA_MB} // 8;
 my $BIG_MB = $ENV{BENCH_MEDIA_BIG_MB} // 64;
 my $NODE_REPEAT = $ENV{BENCH_NODE_REPEAT} // 3;
 /^[1-9]\d*$/ or die "BENCH_* values are positive whole numbers\n" for $COUNT, $MB, $BIG_MB, $NODE_REPEAT;
+my $ONLY = $ENV{BENCH_MEDIA_ONLY} // '';
+$ONLY =~ /^(?:|download|upload)$/ or die "BENCH_MEDIA_ONLY: download or upload\n";
 my $ROOT = "$FindBin::Bin/../..";
 my $TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK());
 my $JSON = JSON::PP->new->canonical->utf8;
@@ -121,7 +148,9 @@ $t->tls_test_certs('ca');
 my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
                                                    "$dir/server.key", '--media-host', 'localhost']);
 my $max_mb = $BIG_MB + 16;
-$t->start_wa(wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem")
+# whatsapp_media_max caps both ways (downloads, and agents' attachments):
+# the big file and then some.
+my ($port) = $t->start_wa(wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem")
                                      . "\n        whatsapp_media_max ${max_mb}m;");
 my $fake = $t->{wa_setup}{fake};
 my $fake_pid = $t->{daemons}[-1];   # start_wa forked the fake after the mock
@@ -244,18 +273,101 @@ sub one {
              hwm => $hwm_reset ? 1 : 0 };
 }
 
-# A first small one: media_conn asked, the contact's conversation made.
-one(1);
-my @small = map { one($MB) } 1 .. $COUNT;
-my $big = one($BIG_MB);
+my (@small, $big);
+unless ($ONLY eq 'upload') {
+    # A first small one: media_conn asked, the contact's conversation made.
+    one(1);
+    @small = map { one($MB) } 1 .. $COUNT;
+    $big = one($BIG_MB);
+}
 
-# The upload half (Chatwoot -> WhatsApp: fetch from Chatwoot, encrypt,
-# upload to the media host, send) comes with the send path (helper-MS): an
-# agent's attachment of the same sizes through the webhook, timed to the
-# mock's media-received event, next to Node encrypting and POSTing the same
-# bytes to the same host.  Until then it says so.
-sub upload_half { return undef }
-my $upload = upload_half();
+###########################################################################
+# The upload half: an agent's attachment through the webhook, timed to the
+# mock's events, next to Node encrypting and POSTing the same bytes.
+
+my $x = ChatwootTest::Exchange->new($t, fake => $fake, port => $port);
+
+# An agent attaches one document of $mb MB in conversation $conv.
+sub up {
+    my ($mb, $conv) = @_;
+    my $bytes = $mb * 1024 * 1024;
+    my $file = "$dir/up-" . (++$n) . '.pdf';
+    my $sha = random_file($file, $mb);
+    my $blob = do {
+        open my $fh, '<:raw', $file or die "$file: $!";
+        local $/;
+        ChatwootTest::FakeChatwoot->add_blob($fake, filename => "bench-$n.pdf", content_type => 'application/pdf',
+                                             file_type => 'file', data => encode_base64(scalar <$fh>, ''));
+    };
+
+    # The helper's run.
+    my $idle_kb = status_kb($helper, 'VmRSS');
+    my $hwm_reset = 0;
+    if (open my $cr, '>', "/proc/$helper/clear_refs") {
+        $hwm_reset = (print {$cr} "5\n") && close($cr) ? 1 : 0;
+    }
+    my $sampler = start_sampler($helper);
+    my $cpu0 = cpu_seconds($helper);
+    my $since = $wa->last_seq;
+    my $t0 = time;
+    $x->agent_reply(conversation => $conv, content => "bench $n", attachments => [$blob]);
+    my $upload = $wa->wait_match('media-upload', from => 'companion', since => $since, timeout => 600);
+    my $cpu = cpu_seconds($helper) - $cpu0;
+    my $received = $wa->wait_match('media-received', since => $since, timeout => 600);
+    my $sampled_kb = stop_sampler($sampler);
+    my $hwm_kb = $hwm_reset ? status_kb($helper, 'VmHWM') : 0;
+    die "upload $n: the contact's check failed: " . ($received->{reason} // '') . "\n" unless $received->{ok};
+    die "upload $n: sent as $received->{kind}\n" unless $received->{kind} eq 'document';
+    die "upload $n: the SHA-256 is not the attachment's\n" unless $received->{sha256} eq $sha;
+    my $uploads = @{$wa->events(type => 'media-upload', since => $since)};
+    die "upload $n: $uploads uploads\n" unless $uploads == 1;
+    my $upload_ms = $upload->{at} - 1000 * $t0;
+    my $received_ms = $received->{at} - 1000 * $t0;
+
+    # The fake's own share: the same fetch by a Perl client.
+    my $f0 = time;
+    my $res = $ua->max_redirects(5)->get($blob->{data_url})->result;
+    die "fetch baseline: " . $res->code . "\n" unless $res->is_success;
+    $res->content->asset->move_to("$dir/fetched.bin");
+    my $fetch_ms = 1000 * (time - $f0);
+    die "fetch baseline: other bytes\n" unless Digest::SHA->new(256)->addfile("$dir/fetched.bin")->hexdigest eq $sha;
+    unlink "$dir/fetched.bin";
+
+    # Node on the same file, to the same host.
+    my $auth = $wa->media_conn(auth => 1)->{auth} // die "the mock gave no upload auth\n";
+    my $spec = { file => $file, host => $media_host, ca => "$dir/ca.pem", auth => $auth, mms => 'document',
+                 keys => 'Document', out => "$dir/node-up.enc", repeat => $NODE_REPEAT };
+    my $out = qx{node "$ROOT/t/bench/media-upload.mjs" '${\ $JSON->encode($spec)}'};
+    die "the Node upload baseline failed\n" if $?;
+    my $node = $JSON->decode($out);
+    unlink $file;
+    printf STDERR "up %d MB: upload %.0f ms, received %.0f ms, fetch %.0f ms, node %s ms; RSS idle %d kB, sampled peak %d kB, VmHWM %d kB\n",
+        $mb, $upload_ms, $received_ms, $fetch_ms, join('/', map { sprintf '%.0f', $_->{ms} } @{$node->{runs}}),
+        $idle_kb, $sampled_kb, $hwm_kb if $ENV{BENCH_DEBUG};
+
+    return { mb => $mb, e2e_ms => $upload_ms, received_ms => $received_ms, intake_ms => $fetch_ms,
+             helper_ms => $upload_ms - $fetch_ms, helper_cpu_ms => 1000 * $cpu,
+             node_ms => median(map { $_->{ms} } @{$node->{runs}}),
+             node_cpu_ms => median(map { $_->{cpu_ms} } @{$node->{runs}}),
+             idle_kb => $idle_kb, peak_kb => ($hwm_kb > $sampled_kb ? $hwm_kb : $sampled_kb),
+             hwm => $hwm_reset ? 1 : 0 };
+}
+
+my (@up_small, $up_big);
+unless ($ONLY eq 'download') {
+    # The contact's conversation, for the agents to answer in.
+    my $hello = $wa->wa_message(from => $contact, message => { conversation => 'bench uploads' })->{id};
+    my $t0 = time;
+    my $conv;
+    until ((undef, $conv) = in_fake(fake_state(), $hello)) {
+        die "the contact's message not in Chatwoot after 60 s\n" if time - $t0 > 60;
+        sleep 0.05;
+    }
+    # A first small one: media_conn asked (the download half may not have).
+    up(1, $conv->{display_id});
+    @up_small = map { up($MB, $conv->{display_id}) } 1 .. $COUNT;
+    $up_big = up($BIG_MB, $conv->{display_id});
+}
 
 $wa->stop;
 $t->stop;
@@ -264,19 +376,20 @@ $t->stop_daemons;
 ###########################################################################
 
 sub row {
-    my ($name, $runs) = @_;
-    my %m = map { my $k = $_; ($k => median(map { $_->{$k} } @$runs)) }
-        qw(e2e_ms intake_ms helper_ms helper_cpu_ms node_ms node_cpu_ms idle_kb);
+    my ($name, $runs, $received) = @_;
+    my %m = map { my $k = $_; ($k => median(map { $_->{$k} // 0 } @$runs)) }
+        qw(e2e_ms intake_ms helper_ms helper_cpu_ms node_ms node_cpu_ms idle_kb received_ms);
     my $mb = $runs->[0]{mb};
     my $peak = (sort { $b <=> $a } map { $_->{peak_kb} - $_->{idle_kb} } @$runs)[0];
     my $helper_rate = $m{helper_ms} > 0 ? $mb / ($m{helper_ms} / 1000) : 0;
     my $node_rate = $mb / ($m{node_ms} / 1000);
-    printf "%-10s %4d %8.0f %8.0f %8.0f %8.1f %8.0f %8.1f %6.2f %8.1f %8.1f %8.1f %9.1f\n",
+    printf "%-10s %4d %8.0f %8.0f %8.0f %8.1f %8.0f %8.1f %6.2f %8.1f %8.1f %8.1f %9.1f%s\n",
         $name, scalar @$runs, @m{qw(e2e_ms intake_ms helper_ms)}, $helper_rate, $m{node_ms}, $node_rate,
         $node_rate > 0 ? $helper_rate / $node_rate : 0, $m{helper_cpu_ms} / $mb, $m{node_cpu_ms} / $mb,
-        $m{idle_kb} / 1024, $peak / 1024;
+        $m{idle_kb} / 1024, $peak / 1024, $received ? sprintf(' %9.0f', $m{received_ms}) : '';
 }
 
+unless ($ONLY eq 'upload') {
 printf "WhatsApp -> Chatwoot media, one message at a time (random bytes as video/mp4, TLS from the loopback media host);\n"
     . "2 cores shared by nginx's helper, the mock (Node), the fake Chatwoot (Perl) and the Node baseline\n\n";
 printf "%-10s %4s %8s %8s %8s %8s %8s %8s %6s %8s %8s %8s %9s\n", 'download', 'runs', 'e2e', 'intake', 'helper',
@@ -294,5 +407,26 @@ print "e2e: the mock's send -> the fake's receipt of the multipart POST; intake:
 printf "target: RSS flat, < 16 MB above idle whatever the size: %.1f MB (%d MB) vs %.1f MB (%d MB)\n\n",
     ($big->{peak_kb} - $big->{idle_kb}) / 1024, $BIG_MB,
     (sort { $b <=> $a } map { $_->{peak_kb} - $_->{idle_kb} } @small)[0] / 1024, $MB;
-print $upload // "upload (Chatwoot -> WhatsApp, encrypt + upload next to Node's crypto): not measured yet; it comes\n"
-    . "  with the send path (helper-MS), in upload_half() of this file\n";
+}
+unless ($ONLY eq 'download') {
+printf "Chatwoot -> WhatsApp media, one reply at a time (random bytes as an application/pdf document: no ffmpeg work;\n"
+    . "fetched from the fake Chatwoot, uploaded over TLS to the loopback media host)\n\n";
+printf "%-10s %4s %8s %8s %8s %8s %8s %8s %6s %8s %8s %8s %9s %9s\n", 'upload', 'runs', 'upload', 'fetch', 'helper',
+    'helper', 'node', 'node', 'ratio', 'helper', 'node', 'RSS', 'RSS peak', 'received';
+printf "%-10s %4s %8s %8s %8s %8s %8s %8s %6s %8s %8s %8s %9s %9s\n", '', '', 'ms', 'ms', 'ms', 'MB/s', 'ms', 'MB/s', '',
+    'CPU/MB', 'CPU/MB', 'idle MB', '+MB', 'ms';
+row("$MB MB", \@up_small, 1);
+row("$BIG_MB MB", [$up_big], 1);
+print "\n";
+print "upload: the webhook's POST to nginx -> the mock's media-upload event (the whole body received and hashed);\n"
+    . "  fetch: the same attachment fetched from the fake by a Perl client (the fake's own share); helper = upload -\n"
+    . "  fetch (the record, the outbox, the fetch into <state>/media, AES-CBC + HMAC + SHA-256, the TLS upload);\n"
+    . "  node: Node's crypto encrypting the same file into a temporary file and POSTing it to the same host, median\n"
+    . "  of $NODE_REPEAT; ratio: helper MB/s / node MB/s; CPU in ms per MB (the helper's from the webhook to the\n"
+    . "  upload); received: the webhook -> the contact's device checked and decrypted it (media-received); RSS peak:\n"
+    . "  above idle from the webhook to media-received, the largest of the runs ("
+    . ($up_big->{hwm} ? 'VmHWM reset by clear_refs, and' : 'no clear_refs:') . " VmRSS sampled every 2 ms)\n";
+printf "target: RSS flat, < 16 MB above idle whatever the size: %.1f MB (%d MB) vs %.1f MB (%d MB)\n",
+    ($up_big->{peak_kb} - $up_big->{idle_kb}) / 1024, $BIG_MB,
+    (sort { $b <=> $a } map { $_->{peak_kb} - $_->{idle_kb} } @up_small)[0] / 1024, $MB;
+}

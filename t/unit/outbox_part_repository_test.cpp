@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 using namespace chatwoot::store;
 
 namespace {
@@ -121,4 +123,24 @@ TEST(OutboxPartRepository, CaptionSentIsKept)
     parts.add_all({p0});
     parts.caption_sent(1);
     EXPECT_TRUE(parts.parts_of(1)[0].caption_sent);
+}
+
+TEST(OutboxPartRepository, FilesInUseAreThoseOfPartsNotYetSent)
+{
+    TempDb t;
+    OutboxPartRepository parts(*t.db);
+    parts.add_all({part(0, "3EB0AAAA"), part(1, "3EB0BBBB"), part(2, "3EB0CCCC"), part(3, "3EB0DDDD")});
+    auto all = parts.parts_of(1);
+    all[0].path = "/state/media/media-a.ogg";
+    all[1].path = "/state/media/media-b.jpg";
+    all[2].path = "/state/media/media-c.mp4";
+    for (int i = 0; i < 3; i++) parts.prepared(all[i]);
+    all[1].url = "https://mmg.whatsapp.net/x";
+    parts.uploaded(all[1]);
+    parts.uploaded(all[2]);
+    parts.sent(all[2], "support", "4915100000001@s.whatsapp.net", 501, 1000);
+    // Part 3 is still fetching: no file of its own yet.
+    auto in_use = parts.files_in_use();
+    std::sort(in_use.begin(), in_use.end());
+    EXPECT_EQ(in_use, (std::vector<std::string>{"/state/media/media-a.ogg", "/state/media/media-b.jpg"}));
 }

@@ -562,8 +562,9 @@ private:
             media_.path = in_.path;
         } else {
             // Out of the scratch directory only now: whatever a killed
-            // helper leaves in prep-* is garbage, every media-* file was
-            // handed over (remove_leftovers relies on it).
+            // helper leaves in prep-* is garbage, and a media-* file is
+            // garbage too unless its owner recorded it (a kill may land
+            // between this rename and that commit: remove_leftovers asks).
             std::string kept;
             try {
                 const std::string ext = fs::path(output_).extension().string();
@@ -644,7 +645,8 @@ void MediaPreparer::start_later(uint64_t id)
     });
 }
 
-void MediaPreparer::remove_leftovers(const std::string& work_dir) noexcept
+void MediaPreparer::remove_leftovers(const std::string& work_dir,
+                                     const std::vector<std::string>& in_use) noexcept
 {
     try {
         std::error_code ec;
@@ -652,6 +654,9 @@ void MediaPreparer::remove_leftovers(const std::string& work_dir) noexcept
         for (fs::directory_iterator it(work_dir, ec), end; !ec && it != end; it.increment(ec)) {
             const std::string name = it->path().filename().string();
             if (name.rfind("prep-", 0) == 0 && it->is_directory(ec) && !it->is_symlink(ec)) {
+                old.push_back(it->path());
+            } else if (name.rfind("media-", 0) == 0 && it->is_regular_file(ec) && !it->is_symlink(ec)
+                       && std::find(in_use.begin(), in_use.end(), it->path().string()) == in_use.end()) {
                 old.push_back(it->path());
             }
         }

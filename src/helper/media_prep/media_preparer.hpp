@@ -79,6 +79,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace chatwoot::helper::media_prep {
 
@@ -151,11 +152,13 @@ public:
     // Jobs not finished yet, waiting ones included.
     size_t running() const { return jobs_.size(); }
 
-    // Removes the scratch directories (prep-*, with any output not yet
-    // handed over) a killed helper left in work_dir; outputs handed over
-    // (media-*) are their owners' and stay.
+    // Removes what a killed helper left in work_dir: the scratch
+    // directories (prep-*, with any output not yet handed over), and the
+    // outputs handed over (media-*) that no owner recorded before the kill:
+    // those not in `in_use` (full paths).
     // For the helper's start, before any preparer of that directory runs.
-    static void remove_leftovers(const std::string& work_dir) noexcept;
+    static void remove_leftovers(const std::string& work_dir,
+                                 const std::vector<std::string>& in_use) noexcept;
 
 private:
     class Job;

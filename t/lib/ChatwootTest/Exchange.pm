@@ -73,7 +73,8 @@ sub conversation_of {
 # the fake Chatwoot first when $o{in_fake} (so it has a real id, as when an
 # agent types it), then Chatwoot's signed message_created webhook goes to
 # nginx.  Options: content, in_reply_to (a Chatwoot message) with
-# in_reply_to_waid (its WhatsApp id).  Returns the Chatwoot message id.
+# in_reply_to_waid (its WhatsApp id), attachments (Chatwoot's attachment
+# JSON, e.g. FakeChatwoot->add_blob's).  Returns the Chatwoot message id.
 sub agent_reply {
     my ($self, %o) = @_;
     my $t = $self->{t};
@@ -94,7 +95,8 @@ sub agent_reply {
         $attrs{in_reply_to_external_id} = "WAID:$o{in_reply_to_waid}" if defined $o{in_reply_to_waid};
     }
     my $body = $self->_payload(\&message_created, $conv, id => $id, content => $o{content},
-                               content_attributes => \%attrs);
+                               content_attributes => \%attrs,
+                               $o{attachments} ? (attachments => $o{attachments}) : ());
     my ($code, undef, $why) = $t->webhook($self->{port}, $body);
     croak "the webhook of agent message $id answered $code: $why" unless $code == 202;
     return $id;

@@ -545,13 +545,15 @@ sub wa_peer_media_message {
 
 # How media_conn answers: media_conn(ttl => 300, auth_ttl => 21600, hosts =>
 # ['localhost:PORT'] (undef: the mock's own), expire_auth => 1 (every auth
-# given so far is refused: 401)) -> {ttl, auth_ttl, hosts, expired_auths}.
+# given so far is refused: 401), auth => 1 (a fresh upload auth too, for a
+# test's own uploads)) -> {ttl, auth_ttl, hosts, expired_auths, auth}.
 sub media_conn {
     my ($self, %o) = @_;
     my %body;
     $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(ttl auth_ttl);
     $body{hosts} = $o{hosts} if exists $o{hosts};
     $body{expire_auth} = JSON::PP::true if $o{expire_auth};
+    $body{auth} = JSON::PP::true if $o{auth};
     return $self->_ok('media-conn', \%body);
 }
 
@@ -575,16 +577,19 @@ sub media_fail {
 
 # The next `count` downloads (of direct_path, or any) come wrong: media_serve(mode =>
 # 'truncate' (cut short of its Content-Length, then reset) | 'short' (16 bytes
-# fewer, a matching Content-Length) | 'corrupt' (one bit flipped) | 'full', count => 1).
+# fewer, a matching Content-Length) | 'corrupt' (one bit flipped) | 'slow' (half,
+# then held) | 'full', count => 1).  With op => 'upload', mode 'slow': the next
+# `count` uploads are held half read and unanswered (event media-upload-half).
 sub media_serve {
     my ($self, %o) = @_;
     my %body = (mode => $o{mode} // croak('media_serve: a mode'), count => 0 + ($o{count} // 1));
     $body{direct_path} = $o{direct_path} if defined $o{direct_path};
+    $body{op} = $o{op} if defined $o{op};
     return $self->_ok('media-serve', \%body);
 }
 
-# The bodies media_serve(mode => 'slow') holds (half sent, event
-# media-download-half) go on to their end -> {released => N}.
+# The transfers media_serve(mode => 'slow') holds (a download half sent, an
+# upload half read) go on to their end -> {released => N}.
 sub media_serve_release { return $_[0]->_ok('media-serve-release', {}) }
 
 # How the phone answers a media retry for message $id: 'success' (re-upload),

@@ -216,9 +216,11 @@
 //   GET  media-plain?id=<message id>           what that message's media decrypted to:
 //                  {id, kind, ok, reason, mimetype, file_name, sha256, length, data (base64)};
 //                  404 when the mock saw no media message with that id
-//   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true}
+//   POST media-conn {ttl?, auth_ttl?, hosts?:[host:port…]|null, expire_auth?:true, auth?:true}
 //                  how media_conn answers from now on; expire_auth: every auth given so
-//                  far now gets 401 -> {ttl, auth_ttl, hosts, expired_auths}
+//                  far now gets 401; auth: a fresh upload auth too, as media_conn gives
+//                  (for a test's or a benchmark's own uploads)
+//                  -> {ttl, auth_ttl, hosts, expired_auths, auth?}
 //   POST media-expire {direct_path | enc_sha256 (base64), status?:410|404}
 //                  the blob(s) are gone (410 by default) -> {expired:[direct paths], status};
 //                  400 for a blob the mock does not have
@@ -236,7 +238,18 @@
 //                  written), then the rest only on media-serve-release (held until then, or
 //                  until the client goes: event media-download-gone {path, sent}).
 //                  -> {count, mode, path}
-//   POST media-serve-release {}                the bodies held by slow go on to their end
+//   POST media-serve {op:"upload", mode:"slow"|"full", count?:1}
+//                  the next count uploads (past the auth and token checks) are read up to
+//                  half their Content-Length (or their first bytes), then left unread and
+//                  unanswered (event media-upload-half {mms_type, received, length}) until
+//                  media-serve-release, which reads on and answers as usual.  A client that
+//                  went before its body was whole is event media-upload-gone {mms_type,
+//                  received} (nothing stored): at once when the socket shows it, else when
+//                  media-serve-release reads on and finds the body cut off.  One that had
+//                  written it all into the socket before it went (loopback buffers take
+//                  megabytes) reached the server: on the release it is stored (media-upload)
+//                  and the answer is lost
+//   POST media-serve-release {}                the transfers held by slow go on to their end
 //                  -> {released: N}
 //   POST media-retry-answer {id, result:"success"|"not_found"|"decryption_error"|
 //                  "general_error"|"never"}   how the phone answers a media retry for message

@@ -123,7 +123,8 @@ export class MediaServer {
         this.conn = { ttl: 300, authTtl: 21600, maxBuckets: 12, hosts: null }
         this.failing = null // media-fail: { count, op, mode, status }
         this.serving = null // media-serve: { count, mode, path }
-        this.held = new Set() // slow downloads waiting for media-serve-release: { res, rest, path }
+        this.uploadHolds = 0 // media-serve op=upload: how many uploads are still to be held mid-body
+        this.held = new Set() // slow transfers waiting for media-serve-release: { release }
         this.retryAnswers = new Map() // message id -> result name, for the phone's answer to a media retry
         this.counter = 0
         this.receivedMedia = new Map() // message id -> what its media decrypted to (media-received)
@@ -143,12 +144,18 @@ export class MediaServer {
 
     // <iq xmlns="w:m" type="set"><media_conn/></iq> -> the <media_conn> answer.
     mediaConn(conn) {
-        const auth = crypto.randomBytes(40).toString('base64')
-        this.auths.set(auth, this.mock.now() + this.conn.authTtl * 1000)
+        const auth = this.newAuth()
         const hosts = this.hosts()
         this.emit({ type: 'media-conn', conn: conn.id, ttl: this.conn.ttl, auth_ttl: this.conn.authTtl, hosts })
         return { tag: 'media_conn', attrs: { auth, ttl: String(this.conn.ttl), auth_ttl: String(this.conn.authTtl), max_buckets: String(this.conn.maxBuckets) },
             content: hosts.map(h => ({ tag: 'host', attrs: { hostname: h } })) }
+    }
+
+    // An upload auth, good for auth_ttl.
+    newAuth() {
+        const auth = crypto.randomBytes(40).toString('base64')
+        this.auths.set(auth, this.mock.now() + this.conn.authTtl * 1000)
+        return auth
     }
 
     // Keeps a blob and answers what the upload answers.  `from` says who.
@@ -218,10 +225,32 @@ export class MediaServer {
         if (unpadded(url.searchParams.get('token')) !== unpadded(token)) return refuse(400, 'the token query is not the path token')
         const parts = []
         let size = 0
-        for await (const d of req) {
-            size += d.length
-            if (size > MAX_UPLOAD) { req.destroy(); return refuse(413, `body over ${MAX_UPLOAD} bytes`) }
-            parts.push(d)
+        // A held upload stops reading at half its Content-Length (or after
+        // its first bytes): the client's body is stuck in the socket, its
+        // answer not given, until the test releases it or the client goes.
+        const length = Number(req.headers['content-length'])
+        let holdAt = Infinity
+        if (this.uploadHolds > 0) {
+            this.uploadHolds--
+            holdAt = Number.isSafeInteger(length) && length > 1 ? length >> 1 : 1
+        }
+        let hold = null
+        try {
+            for await (const d of req) {
+                size += d.length
+                if (size > MAX_UPLOAD) { req.destroy(); return refuse(413, `body over ${MAX_UPLOAD} bytes`) }
+                parts.push(d)
+                if (size >= holdAt) {
+                    holdAt = Infinity
+                    hold = this.holdUpload(req, mms, size, Number.isSafeInteger(length) ? length : null)
+                    if (await hold.done === 'gone') return
+                }
+            }
+        } catch (e) {
+            // A held body whose client went is seen when the reading goes on.
+            if (!hold) throw e
+            hold.gone(size)
+            return
         }
         const body = Buffer.concat(parts)
         if (!body.length) return refuse(400, 'an empty body')
@@ -229,6 +258,32 @@ export class MediaServer {
         const answer = this.store(body, mms, 'companion')
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(JSON.stringify(answer))
+    }
+
+    // An upload held half read: {done} resolves, with nothing more read
+    // meanwhile, on media-serve-release ('released') or when the client's
+    // connection is seen closed ('gone').  A socket left unread may not show
+    // the client's going until it is read again: then the release finds the
+    // body cut off ({gone}), or whole (the client had sent it all into the
+    // socket before it went: it reached the server, which keeps it, and the
+    // answer is lost).  Events media-upload-half, and media-upload-gone
+    // (once) when the client went before its body was whole.
+    holdUpload(req, mms, received, length) {
+        let resolve, wentAway = false
+        const done = new Promise(r => { resolve = r })
+        const h = { release: () => resolve('released') }
+        const gone = n => {
+            this.held.delete(h)
+            if (!wentAway) this.emit({ type: 'media-upload-gone', mms_type: mms, received: n })
+            wentAway = true
+            resolve('gone')
+        }
+        this.held.add(h)
+        this.emit({ type: 'media-upload-half', mms_type: mms, received, length })
+        const closed = () => { if (this.held.has(h)) gone(received) }
+        if (req.socket.destroyed) closed()
+        else req.socket.once('close', closed)
+        return { done, gone }
     }
 
     download(req, res, url, refuse) {
@@ -258,7 +313,7 @@ export class MediaServer {
             // Half now, the rest when the test releases it: a transfer a
             // test can act in the middle of, by events, not by time.
             const half = b.body.length >> 1
-            const h = { res, rest: b.body.subarray(half), path: url.pathname }
+            const h = { release: () => res.end(b.body.subarray(half)) }
             res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(b.body.length) })
             res.write(b.body.subarray(0, half), () => {
                 if (!res.destroyed) this.emit({ type: 'media-download-half', path: url.pathname, length: b.body.length, sent: half })
@@ -386,7 +441,8 @@ export class MediaServer {
             }
             let expired = 0
             if (body.expire_auth) for (const k of this.auths.keys()) { this.auths.set(k, 0); expired++ }
-            return { ttl: this.conn.ttl, auth_ttl: this.conn.authTtl, hosts: this.hosts(), expired_auths: expired }
+            return { ttl: this.conn.ttl, auth_ttl: this.conn.authTtl, hosts: this.hosts(), expired_auths: expired,
+                ...(body.auth ? { auth: this.newAuth() } : {}) }
         }
         case 'media-expire': {
             const status = Number(body.status ?? 410)
@@ -408,6 +464,12 @@ export class MediaServer {
         case 'media-serve': {
             const count = Number(body.count ?? 1)
             if (!Number.isInteger(count) || count < 0) throw new WorldError('count: a whole number')
+            if (body.op === 'upload') {
+                if (!['slow', 'full'].includes(body.mode)) throw new WorldError('mode: slow or full, for uploads')
+                this.uploadHolds = body.mode === 'slow' ? count : 0
+                return { count: this.uploadHolds, mode: body.mode, op: 'upload' }
+            }
+            if ((body.op ?? 'download') !== 'download') throw new WorldError('op: download or upload')
             if (!['full', 'truncate', 'short', 'corrupt', 'slow'].includes(body.mode)) throw new WorldError('mode: full, truncate, short, corrupt or slow')
             const path = body.direct_path ? String(body.direct_path).split('?')[0] : null
             this.serving = count && body.mode !== 'full' ? { count, mode: body.mode, path } : null
@@ -416,7 +478,7 @@ export class MediaServer {
         case 'media-serve-release': {
             const held = [...this.held]
             this.held.clear()
-            for (const h of held) h.res.end(h.rest)
+            for (const h of held) h.release()
             return { released: held.length }
         }
         case 'media-retry-answer': {

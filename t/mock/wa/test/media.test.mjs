@@ -201,6 +201,53 @@ test('media-serve slow: half the body, an event, then the rest on media-serve-re
     assert.deepEqual((await download(dp, sha(body), 'video')).body, body, 'served whole again after count')
 })
 
+const events = async (type, since) => ok(await mock.control(`events?since=${since}&type=${type}`)).events
+
+test('media-serve op=upload slow: half the body read, an event, the answer on media-serve-release (or nothing when the client goes)', async () => {
+    const body = crypto.randomBytes(16 * 8000 + 10)
+    const token = sha(body).toString('base64url')
+    const auth = (await mediaConn()).attrs.auth
+    const post = signal => fetch(`http://${host}/mms/document/${token}?auth=${encodeURIComponent(auth)}&token=${token}`,
+        { method: 'POST', headers: { 'content-type': 'application/octet-stream', origin: ORIGIN }, body, signal })
+    assert.equal((await mock.control('media-serve', { op: 'upload', mode: 'corrupt' })).status, 400)
+    assert.equal((await mock.control('media-serve', { op: 'sideways', mode: 'slow' })).status, 400)
+    ok(await mock.control('media-serve', { op: 'upload', mode: 'slow', count: 2 }))
+    let since = await mock.last()
+    const answer = post()
+    const half = await mock.wait({ type: 'media-upload-half' }, since)
+    assert.equal(half.mms_type, 'document')
+    assert.equal(half.length, body.length)
+    assert.ok(half.received >= body.length >> 1 && half.received < body.length, `held at ${half.received}`)
+    assert.equal((await events('media-upload', since)).length, 0, 'not stored while held')
+    assert.deepEqual(ok(await mock.control('media-serve-release', {})), { released: 1 })
+    const res = await answer
+    assert.equal(res.status, 200)
+    assert.match((await res.json()).direct_path, /^\/v\/t62\.7119-24\//)
+    assert.equal((await mock.wait({ type: 'media-upload' }, since)).length, body.length)
+    // The second: the client writes half its body, and goes while it is
+    // held; seen at once or, the socket left unread, at the release; nothing
+    // is stored.
+    since = await mock.last()
+    const { default: http } = await import('node:http')
+    const [h, p] = host.split(':')
+    const req = http.request({ host: h, port: Number(p), method: 'POST', path: `/mms/document/${token}?auth=${encodeURIComponent(auth)}&token=${token}`,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, origin: ORIGIN } })
+    req.on('error', () => {})
+    req.write(body.subarray(0, (body.length >> 1) + 100))
+    const cutHalf = await mock.wait({ type: 'media-upload-half' }, since)
+    assert.ok(cutHalf.received < body.length, 'held mid-body')
+    req.destroy()
+    await mock.control('media-serve-release', {})
+    assert.ok((await mock.wait({ type: 'media-upload-gone' }, since)).received >= cutHalf.received)
+    assert.equal((await events('media-upload', since)).length, 0, 'a body cut off is not stored')
+    // The count is spent: the next goes through at once.
+    assert.equal((await post()).status, 200)
+    // An auth from the control API is as good as media_conn's.
+    const controlAuth = ok(await mock.control('media-conn', { auth: true })).auth
+    assert.equal((await upload('document', crypto.randomBytes(100), { auth: controlAuth })).status, 200)
+    assert.equal(ok(await mock.control('media-conn', {})).auth, undefined, 'none unless asked')
+})
+
 // The inner message of what a companion opened (the SKDM-only part skipped).
 const opened = async stanza => {
     const parts = await me.open(stanza)

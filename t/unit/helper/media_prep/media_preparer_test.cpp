@@ -697,16 +697,21 @@ TEST_F(MediaPreparerTest, AnOversizedThumbnailIsDropped)
     EXPECT_TRUE(m.jpeg_thumbnail.empty());
 }
 
-TEST_F(MediaPreparerTest, LeftoversOfAKilledHelperAreRemovedButNotOutputs)
+TEST_F(MediaPreparerTest, LeftoversOfAKilledHelperAreRemovedButNotOutputsInUse)
 {
     fs::create_directories(work_ / "prep-AbC123");
     fs::create_symlink(the_dir / "song.mp3", work_ / "prep-AbC123" / "input");
     write_file(work_ / "media-XyZ789.ogg", "an output someone owns");
-    MediaPreparer::remove_leftovers(work_.string());
+    // Handed over, but the helper was killed before its owner recorded it.
+    write_file(work_ / "media-Orphan.ogg", "an output nobody recorded");
+    write_file(work_ / "support-3EB0AAAA-0", "a fetched file: not the preparer's");
+    MediaPreparer::remove_leftovers(work_.string(), {(work_ / "media-XyZ789.ogg").string()});
     EXPECT_FALSE(fs::exists(work_ / "prep-AbC123"));
     EXPECT_TRUE(fs::exists(work_ / "media-XyZ789.ogg"));
+    EXPECT_FALSE(fs::exists(work_ / "media-Orphan.ogg"));
+    EXPECT_TRUE(fs::exists(work_ / "support-3EB0AAAA-0"));
     EXPECT_TRUE(fs::exists(the_dir / "song.mp3"));  // what the link pointed to
-    MediaPreparer::remove_leftovers((the_dir / "no-such-dir").string());  // harmless
+    MediaPreparer::remove_leftovers((the_dir / "no-such-dir").string(), {});  // harmless
 }
 
 TEST_F(MediaPreparerTest, ACallerThatThrowsDoesNotBreakThePreparer)
