@@ -1042,7 +1042,10 @@ void LiveDevice::fetch_history()
                 history_fetched(stanza, path, outcome);
             });
         }
-        if (settled) receive_messages();
+        if (settled) {
+            receive_messages();
+            if (db_.unit_depth() == 0) pump();
+        }
     });
 }
 
@@ -1086,8 +1089,10 @@ void LiveDevice::history_fetched(int64_t stanza, const std::string& path, const 
         }
     });
     history_files_->release(path);
-    // The hist_sync receipt the chunk now owes.
+    // The hist_sync receipt the chunk now owes, onto the socket now (not
+    // with the next event that pumps: a keepalive may be 20 s away).
     receive_messages();
+    if (db_.unit_depth() == 0) pump();
 }
 
 void LiveDevice::set_restriction(std::string restriction)
