@@ -82,7 +82,7 @@ export class History {
                     ?? part.viewOnceMessageV2?.message?.imageMessage ?? part.viewOnceMessageV2?.message?.videoMessage
                     ?? part.documentWithCaptionMessage?.message?.documentMessage
                 if (inner) {
-                    media[m.id] = { direct_path: inner.directPath, media_key: Buffer.from(inner.mediaKey).toString('base64'),
+                    media[m.id] = { direct_path: inner.directPath, url: inner.url, media_key: Buffer.from(inner.mediaKey).toString('base64'),
                         file_sha256: Buffer.from(inner.fileSha256).toString('base64'), file_enc_sha256: Buffer.from(inner.fileEncSha256).toString('base64'),
                         file_length: Number(inner.fileLength), mimetype: inner.mimetype }
                 }
