@@ -11,6 +11,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <utility>
 
 namespace chatwoot::helper {
@@ -129,6 +132,7 @@ LiveDevice::LiveDevice(LiveDeviceOptions options, store::Database& db, HttpTrans
             },
             now());
     };
+    receiver_.history_download_hook = [this] { fetch_history(); };
     status_ = DeviceStatus::of(DeviceState::connecting);
     version_ = options_.session.client.version;
     if (!options_.version_pinned) {
@@ -420,6 +424,8 @@ void LiveDevice::handle(ws::Event& event)
         receive_messages();
         // Media retries asked while offline.
         send_media_retries();
+        // History chunks a crash or a lost connection left undownloaded.
+        fetch_history();
     } else if (auto* req = std::get_if<ws::event::ServerRequest>(&event)) {
         if (passkey_ != nullptr) passkey_->on_server_request(req->iq);
         if (pairing_ != nullptr && pairing_->on_server_request(*conn_, req->iq, t)) return;
@@ -1003,6 +1009,90 @@ void LiveDevice::receive_messages()
         receiver_.drain([this](const Node& node) { return conn_ != nullptr && conn_->send_node(node).ok(); },
                         events_, static_cast<int64_t>(ngx_time()));
     });
+}
+
+// Each history_pending notification's blob, downloaded as media of type
+// md-msg-hist (MediaFetcher: media_conn hosts, hash and MAC checked before
+// the file is kept); the chunk is stored when it is whole.
+void LiveDevice::fetch_history()
+{
+    if (history_files_ == nullptr) return;
+    guarded("history download", [&] {
+        const auto unix_now = static_cast<int64_t>(ngx_time());
+        bool settled = false;
+        for (const auto& p : receiver_.history().pending()) {
+            if (history_fetching_.contains(p.stanza)) continue;
+            auto source = receiver_.history().source_of(p, unix_now);
+            if (!source) {
+                settled = true;
+                continue;
+            }
+            MediaJob job;
+            job.type = wa::media::MediaType::history;
+            job.media_key = source->media_key;
+            if (!source->file_enc_sha256.empty()) job.file_enc_sha256 = source->file_enc_sha256;
+            if (!source->file_sha256.empty()) job.file_sha256 = source->file_sha256;
+            if (source->file_length != 0) job.file_length = source->file_length;
+            job.direct_path = source->direct_path;
+            job.destination = history_files_->path_for(options_.name, "history-" + std::to_string(p.stanza), 0);
+            const int64_t stanza = p.stanza;
+            const std::string path = job.destination;
+            history_fetching_.insert(stanza);
+            media_.fetch(std::move(job), [this, stanza, path](const MediaOutcome& outcome) {
+                history_fetched(stanza, path, outcome);
+            });
+        }
+        if (settled) {
+            receive_messages();
+            if (db_.unit_depth() == 0) pump();
+        }
+    });
+}
+
+void LiveDevice::history_fetched(int64_t stanza, const std::string& path, const MediaOutcome& outcome)
+{
+    history_fetching_.erase(stanza);
+    guarded("history chunk", [&] {
+        const auto unix_now = static_cast<int64_t>(ngx_time());
+        switch (outcome.kind) {
+        case MediaOutcome::Kind::fetched: {
+            std::string bytes;
+            {
+                std::ifstream in(path, std::ios::binary);
+                if (!in) throw std::runtime_error("cannot read " + path);
+                bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            }
+            // Gone before the commit: a crash in between leaves the
+            // pending row, and the next helper downloads it again; after
+            // the commit it would be left behind for good.
+            history_files_->release(path);
+            receiver_.history().downloaded(stanza, wa::as_bytes(bytes), unix_now);
+            break;
+        }
+        case MediaOutcome::Kind::damaged:
+        case MediaOutcome::Kind::too_large:
+        case MediaOutcome::Kind::gone:
+            // No better by asking again: skipped, its receipt still goes.
+            receiver_.history().refused(
+                stanza,
+                std::string(outcome.kind == MediaOutcome::Kind::damaged     ? "blob damaged or forged ("
+                            : outcome.kind == MediaOutcome::Kind::too_large ? "blob too large ("
+                                                                            : "blob gone from WhatsApp (") +
+                    outcome.reason + ")",
+                unix_now);
+            break;
+        case MediaOutcome::Kind::failed:
+            log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp history chunk (stanza "
+                "%lld) not downloaded (%s); tried again after the next login",
+                options_.name.c_str(), static_cast<long long>(stanza), outcome.reason.c_str());
+            break;
+        }
+    });
+    history_files_->release(path);
+    // The hist_sync receipt the chunk now owes, onto the socket now (not
+    // with the next event that pumps: a keepalive may be 20 s away).
+    receive_messages();
+    if (db_.unit_depth() == 0) pump();
 }
 
 void LiveDevice::set_restriction(std::string restriction)

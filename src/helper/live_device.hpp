@@ -55,6 +55,7 @@
 #include "wa/session/reconnect_policy.hpp"
 
 #include "media_fetcher.hpp"
+#include "media_store.hpp"
 #include "media_retry_requests.hpp"
 #include "media_uploader.hpp"
 
@@ -62,6 +63,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,12 +107,18 @@ public:
     // WhatsApp media downloads (media_conn from this session, TLS trusted
     // as the socket's: whatsapp_server's ca_file=, whatsapp_proxy).
     MediaFetcher& media() { return media_; }
+    // Where history sync blobs are downloaded to (beside the media the
+    // forwarder fetches; each file removed once its chunk is stored).
+    // Unset: notifications that name a blob wait in history_pending.
+    void use_media_store(MediaStore& store) { history_files_ = &store; }
 
 private:
     void ask_media_conn(MediaFetcher::MediaConnAnswer answer);
     void ask_media_retry(const MediaRetryAsk& ask, wa::ByteView media_key,
                          MediaFetcher::RetryAnswer answer);
     void send_media_retries();
+    void fetch_history();
+    void history_fetched(int64_t stanza, const std::string& path, const MediaOutcome& outcome);
     void connect();
     void on_open();
     void on_message(wa::ByteView message);
@@ -193,6 +201,8 @@ private:
     MediaRetryRequests media_retries_;
     MediaFetcher media_;
     MediaUploader uploader_;   // attachments of agent replies
+    MediaStore* history_files_ = nullptr;
+    std::set<int64_t> history_fetching_;  // history_pending rows being downloaded
     bool pumping_ = false;
     ngx_event_t timer_{};  // the session's (keepalive, IQ timeouts, QR rotation)
     ngx_event_t retry_{};  // the next connection attempt

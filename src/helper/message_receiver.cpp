@@ -151,10 +151,14 @@ MessageReceiver::MessageReceiver(Options options, store::Database& db, store::Si
           "INSERT INTO wa_privacy_tokens (device, lid, token, t) VALUES (?1, ?2, ?3, ?4)"
           " ON CONFLICT (device, lid) DO UPDATE SET token = excluded.token, t = excluded.t"
           " WHERE excluded.t >= wa_privacy_tokens.t")),
+      // A history notification whose chunk is being downloaded owes its
+      // receipt until the chunk is stored: a redelivery gets none before.
       handled_(db.prepare("SELECT count(*) FROM wa_stanzas WHERE device = ?1 AND stanza_key = ?2"
-                          " AND done_at IS NOT NULL AND receipt IS NULL")),
+                          " AND done_at IS NOT NULL AND receipt IS NULL"
+                          " AND id NOT IN (SELECT stanza FROM history_pending)")),
       stored_(db.prepare("SELECT count(*) FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2")),
-      groups_(db, options_.inbox)
+      groups_(db, options_.inbox),
+      history_(options_.inbox, db, signal)
 {
 }
 
@@ -303,6 +307,16 @@ void MessageReceiver::deliver(const Filed& filed, const Send& send, DeviceEvents
     if (events != nullptr)
         for (const After& a : filed.after)
             for (const std::string& chat : a.chats) events->inbound(chat);
+    if (history_download_hook &&
+        std::any_of(filed.after.begin(), filed.after.end(), [](const After& a) { return a.history_download; })) {
+        try {
+            history_download_hook();
+        } catch (const std::exception& e) {
+            // The rows wait in history_pending: the next login fetches them.
+            log(LogLevel::error, "chatwoot helper: inbox \"%s\": a WhatsApp history download "
+                "waits (%s)", options_.inbox.c_str(), e.what());
+        }
+    }
 }
 
 MessageReceiver::Step MessageReceiver::handle(const store::WaStanzaRepository::Kept& row,
@@ -326,10 +340,12 @@ MessageReceiver::Step MessageReceiver::handle(const store::WaStanzaRepository::K
         stanzas_.done(row.id, now, std::nullopt);
         return Step::handled;
     }
-    Outcome outcome = file(row.id, node, now);  // throws on a store failure: nothing kept
+    // throws on a store failure: nothing kept
+    Outcome outcome = file(row.id, node, row.node, now);
     if (outcome.waits) return Step::waits;
-    if (outcome.receipt || !outcome.chats.empty())
-        after.push_back(After{row.id, node, std::move(outcome.receipt), std::move(outcome.chats)});
+    if (outcome.receipt || !outcome.chats.empty() || outcome.history_download)
+        after.push_back(After{row.id, node, std::move(outcome.receipt), std::move(outcome.chats),
+                              outcome.history_download});
     return Step::handled;
 }
 
@@ -374,7 +390,8 @@ std::optional<std::string> MessageReceiver::group_name(const Jid& group)
     return std::nullopt;
 }
 
-MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node, int64_t now)
+MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
+                                               std::span<const unsigned char> bytes, int64_t now)
 {
     Outcome out;
     auto env = msg::parse_envelope(node, own());
@@ -430,6 +447,23 @@ MessageReceiver::Outcome MessageReceiver::file(int64_t row_id, const Node& node,
     }
 
     for (const msg::LidPair& pair : env->lid_pairs) signal_.map_lid(pair.pn.user(), pair.lid.user());
+
+    // Our phone's history sync chunk: stored (or its download filed) in
+    // this unit; the stanza owes hist_sync, not a delivery receipt.
+    for (const auto& m : decrypted.messages) {
+        const auto* note = HistoryReceiver::notification_in(m);
+        if (note == nullptr) continue;
+        auto taken = history_.take(row_id, bytes, *env, *note, own(), now);
+        if (taken.receipt || taken.download) {
+            out.receipt = std::move(taken.receipt);
+            out.history_download = taken.download;
+            stanzas_.done(row_id, now, out.receipt ? std::optional<std::string_view>(*out.receipt)
+                                                    : std::nullopt);
+            unit.commit();
+            return out;
+        }
+        break;  // refused (not our phone): an ordinary stanza from here on
+    }
 
     std::string chat = chat_for(env->chat);
     const std::string sender = display_jid(env->sender);

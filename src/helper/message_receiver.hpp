@@ -37,6 +37,7 @@
 #pragma once
 
 #include "device.hpp"
+#include "history_receiver.hpp"
 
 #include "../bridge/forward_job.hpp"
 #include "../bridge/intake_filter.hpp"
@@ -101,6 +102,7 @@ public:
         wa::binary::Node node;
         std::optional<std::string> receipt;
         std::vector<std::string> chats;
+        bool history_download = false;  // a history chunk to fetch (history_pending)
     };
     struct Filed {
         std::vector<After> after;
@@ -137,6 +139,10 @@ public:
     std::optional<std::string> on_notification(const wa::binary::Node& notification, int64_t now);
 
     RetryReceiptHook retry_receipt_hook;
+    // A history notification's blob waits in history_pending: called
+    // after the commit that filed it (the device downloads it).
+    std::function<void()> history_download_hook;
+    HistoryReceiver& history() { return history_; }
     // Unset: groups are filed without their subject, at once.
     GroupInfoHook group_info_hook;
 
@@ -148,6 +154,7 @@ private:
         std::optional<std::string> receipt;  // what is owed after the commit
         std::vector<std::string> chats;      // with new rows
         bool waits = false;                  // for its group's info: not handled
+        bool history_download = false;      // a history chunk to fetch
     };
     enum class Step { handled, left, waits };
 
@@ -156,7 +163,8 @@ private:
     // The group's subject as chat_name ("" when it has none or WhatsApp
     // would not say); nullopt while its info is being fetched.
     std::optional<std::string> group_name(const wa::binary::Jid& group);
-    Outcome file(int64_t row_id, const wa::binary::Node& node, int64_t now);
+    Outcome file(int64_t row_id, const wa::binary::Node& node,
+                 std::span<const unsigned char> bytes, int64_t now);
     bool send_receipt(const wa::binary::Node& node, std::string_view receipt, const Send& send,
                       int64_t now);
     void receipts_sent(const std::vector<int64_t>& row_ids);
@@ -185,6 +193,7 @@ private:
     store::Statement handled_;
     store::Statement stored_;
     store::SendStateRepository groups_;  // wa_group_info, as the send path keeps it
+    HistoryReceiver history_;            // our phone's history sync chunks
     std::map<std::string, std::string> names_;  // group -> subject, known this run
     std::set<std::string> asking_;    // groups whose info is being fetched
     std::set<std::string> unnamed_;   // groups WhatsApp did not describe, this run

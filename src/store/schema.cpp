@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 13> kMigrations = {
+constexpr std::array<std::string_view, 14> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -431,6 +431,79 @@ constexpr std::array<std::string_view, 13> kMigrations = {
         PRIMARY KEY (outbox_id, part)
     ) WITHOUT ROWID;
     CREATE UNIQUE INDEX outbox_parts_wa_id ON outbox_parts (wa_id);
+    )sql",
+
+    // 14: what our phone's history sync chunks say (issue 12, the source),
+    // kept for the import jobs that post it to Chatwoot later.  A chunk is
+    // stored in one unit of work, before its hist_sync receipt goes.
+    //  - history_chats: each chat a chunk named (the phone's JID for it),
+    //    with its name and its other form (pn_jid for a LID chat, lid_jid
+    //    for a phone-number one) when sent.
+    //  - history_messages: one row per message, UNIQUE (inbox, chat, id):
+    //    a chunk delivered twice stores nothing twice.  text, or kind (what
+    //    it is when not text: "image", "location"...) with the caption;
+    //    media: a media message's keys and path as JSON, for a download
+    //    while WhatsApp still has the file.
+    //  - history_push_names: the names people gave themselves, latest wins.
+    //  - history_chunks: one row per chunk stored (what the phone has sent
+    //    so far: the import jobs wait for the bootstrap and recent ones).
+    //  - history_pending: notifications whose blob is being downloaded:
+    //    the stanza is handled (its ratchet step committed) but owes its
+    //    receipt only once the chunk is stored; after a crash the download
+    //    starts again from this row.  It keeps the stanza's bytes (no
+    //    foreign key: retention may compact or forget the stanza row), and
+    //    gives them back to the stanza row with the owed receipt when the
+    //    chunk is stored.
+    // PN <-> LID pairs go into wa_lid_map, tctokens into wa_privacy_tokens,
+    // the NCT salt into wa_device_values, where the send path reads them.
+    R"sql(
+    CREATE TABLE history_chats (
+        inbox       TEXT     NOT NULL,
+        jid         TEXT     NOT NULL,
+        name        TEXT     NOT NULL DEFAULT '',
+        pn_jid      TEXT     NOT NULL DEFAULT '',
+        lid_jid     TEXT     NOT NULL DEFAULT '',
+        updated_at  INTEGER  NOT NULL,
+        PRIMARY KEY (inbox, jid)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_messages (
+        inbox        TEXT     NOT NULL,
+        chat         TEXT     NOT NULL,
+        id           TEXT     NOT NULL,
+        from_me      INTEGER  NOT NULL,
+        participant  TEXT     NOT NULL DEFAULT '',
+        timestamp    INTEGER  NOT NULL,
+        push_name    TEXT     NOT NULL DEFAULT '',
+        text         TEXT,
+        kind         TEXT     NOT NULL DEFAULT '',
+        caption      TEXT     NOT NULL DEFAULT '',
+        media        TEXT,
+        stored_at    INTEGER  NOT NULL,
+        UNIQUE (inbox, chat, id)
+    );
+    CREATE INDEX history_messages_by_time ON history_messages (inbox, chat, timestamp);
+    CREATE TABLE history_push_names (
+        inbox  TEXT  NOT NULL,
+        jid    TEXT  NOT NULL,
+        name   TEXT  NOT NULL,
+        PRIMARY KEY (inbox, jid)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_chunks (
+        inbox          TEXT     NOT NULL,
+        sync_type      TEXT     NOT NULL,
+        chunk_order    INTEGER  NOT NULL,
+        progress       INTEGER  NOT NULL,
+        conversations  INTEGER  NOT NULL,
+        messages       INTEGER  NOT NULL,
+        stored_at      INTEGER  NOT NULL
+    );
+    CREATE TABLE history_pending (
+        stanza        INTEGER  PRIMARY KEY,
+        inbox         TEXT     NOT NULL,
+        notification  BLOB     NOT NULL,
+        node          BLOB     NOT NULL,
+        kept_at       INTEGER  NOT NULL
+    );
     )sql",
 };
 

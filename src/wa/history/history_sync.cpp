@@ -5,6 +5,7 @@
 #include "wa/proto/codec.hpp"
 #include "wa/proto/history_sync.pb.h"
 #include "wa/proto/message.pb.h"
+#include "wa/message/content.hpp"
 
 namespace chatwoot::wa::history {
 
@@ -50,6 +51,37 @@ std::optional<std::string> text_of(const proto::Message& message)
     return std::nullopt;
 }
 
+const char* content_kind_name(message::Content::Kind k)
+{
+    using K = message::Content::Kind;
+    switch (k) {
+    case K::text: return "text";
+    case K::reaction: return "reaction";
+    case K::revoke: return "revoke";
+    case K::edit: return "edit";
+    case K::location: return "location";
+    case K::contacts: return "contacts";
+    case K::placeholder: break;
+    }
+    return "";
+}
+
+// Not text: what the message is, its caption and its file (the live
+// path's reading of a Message, so both paths name kinds alike).
+void describe(const proto::Message& message, HistoryMessage& m)
+{
+    auto content = message::extract_content(message);
+    if (!content) return;
+    if (content->kind == message::Content::Kind::placeholder) {
+        m.kind = content->placeholder;
+        m.caption = content->caption;
+        if (content->media && content->media->media_key.size() == 32) m.media = content->media;
+        if (content->view_once) m.kind = "view-once " + m.kind;
+    } else {
+        m.kind = content_kind_name(content->kind);
+    }
+}
+
 HistorySyncType type_of(const proto::HistorySync& sync)
 {
     if (!sync.has_synctype()) {
@@ -83,6 +115,10 @@ Result<HistorySyncData> parse_history_sync(ByteView inflated)
         conv.name = c.has_name() ? c.name() : c.displayname();
         conv.pn_jid = c.pnjid();
         conv.lid_jid = c.lidjid();
+        if (c.has_tctoken()) {
+            conv.tc_token.assign(c.tctoken().begin(), c.tctoken().end());
+            conv.tc_token_timestamp = c.tctokentimestamp();
+        }
         conv.messages.reserve(static_cast<std::size_t>(c.messages_size()));
         for (const proto::HistorySyncMsg& entry : c.messages()) {
             const proto::WebMessageInfo& info = entry.message();
@@ -100,6 +136,7 @@ Result<HistorySyncData> parse_history_sync(ByteView inflated)
             m.push_name = info.pushname();
             if (info.has_message()) {
                 m.text = text_of(info.message());
+                if (!m.text) describe(info.message(), m);
             }
             conv.messages.push_back(std::move(m));
         }
@@ -112,6 +149,7 @@ Result<HistorySyncData> parse_history_sync(ByteView inflated)
     for (const proto::PhoneNumberToLIDMapping& m : sync->phonenumbertolidmappings()) {
         out.jid_mappings.push_back({m.pnjid(), m.lidjid()});
     }
+    out.nct_salt.assign(sync->nctsalt().begin(), sync->nctsalt().end());
     return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include "wa/bytes.hpp"
 #include "wa/error.hpp"
+#include "wa/message/content.hpp"
 
 namespace chatwoot::wa::history {
 
@@ -40,6 +41,14 @@ struct HistoryMessage {
     // Message.conversation, or extendedTextMessage.text, also inside an
     // ephemeral or view-once wrapper; nullopt for every other kind.
     std::optional<std::string> text;
+    // When there is no text: what it is ("image", "location", "reaction",
+    // "poll"...; message::extract_content's names), "" when nothing a
+    // person wrote (a system entry, a protocol message, no content).
+    std::string kind;
+    std::string caption;  // a media message's caption
+    // A media message's file, for a later download (not view-once media,
+    // which WhatsApp shows on the phone only).
+    std::optional<message::MediaRef> media;
 };
 
 struct HistoryConversation {
@@ -47,6 +56,10 @@ struct HistoryConversation {
     std::string name;     // a group's subject or a saved contact name, if sent
     std::string pn_jid;   // the chat's phone-number JID, when the id is a LID
     std::string lid_jid;  // the chat's LID, when the id is a phone number
+    // The contact's trusted-contact token for us and its time (seconds);
+    // empty when not sent.
+    Bytes tc_token;
+    std::uint64_t tc_token_timestamp = 0;
     std::vector<HistoryMessage> messages;  // in the order the phone sent them
 };
 
@@ -67,6 +80,7 @@ struct HistorySyncData {
     std::vector<HistoryConversation> conversations;
     std::vector<HistoryPushName> push_names;
     std::vector<HistoryJidMapping> jid_mappings;
+    Bytes nct_salt;  // the cstoken salt, when the chunk carries it
     // Entries dropped because they could not name a message: no key or no
     // message id.
     std::size_t skipped_messages = 0;

@@ -543,6 +543,36 @@ sub wa_peer_media_message {
     return $self->wa_peer_message(%o, media => _media_spec(%m));
 }
 
+# Our phone's history sync chunk (server.mjs: POST history): wa_history(type =>
+# 'recent', conversations => [{jid, name, pn_jid, lid_jid, messages => [{id,
+# timestamp, text | media => {kind, data (raw bytes), ...as _media_spec}, from_me,
+# participant, push_name}]}], push_names => [{jid, name}], jid_mappings =>
+# [{pn_jid, lid_jid}], nct_salt_hex, chunk_order, progress, inline => 1, bomb => N,
+# forge => 'mac', from => $contact_phone, id) -> {id, to, inline, inflated_length,
+# zlib_length, media => {<id> => {direct_path, media_key, ... (base64)}}, blob}.
+sub wa_history {
+    my ($self, %o) = @_;
+    my %body;
+    $body{$_} = $o{$_} for grep { defined $o{$_} } qw(type push_names jid_mappings nct_salt_hex forge id);
+    $body{$_} = 0 + $o{$_} for grep { defined $o{$_} } qw(chunk_order progress bomb conn);
+    $body{from} = "$o{from}" if defined $o{from};
+    $body{inline} = _bool($o{inline}) if defined $o{inline};
+    my @convs;
+    for my $c (@{ $o{conversations} // [] }) {
+        my %conv = %$c;
+        $conv{messages} = [map {
+            my %m = %$_;
+            $m{from_me} = _bool($m{from_me}) if exists $m{from_me};
+            $m{timestamp} = 0 + $m{timestamp};
+            $m{media} = _media_spec(%{ $m{media} }) if $m{media};
+            \%m
+        } @{ $c->{messages} // [] }];
+        push @convs, \%conv;
+    }
+    $body{conversations} = \@convs;
+    return $self->_ok('history', \%body);
+}
+
 # How media_conn answers: media_conn(ttl => 300, auth_ttl => 21600, hosts =>
 # ['localhost:PORT'] (undef: the mock's own), expire_auth => 1 (every auth
 # given so far is refused: 401), auth => 1 (a fresh upload auth too, for a

@@ -126,6 +126,30 @@
 //                                              recipient=<chat> (and peer_recipient_pn|_lid), wrapped
 //                                              in DeviceSentMessage{destinationJid}; groups as
 //                                              participant=<our phone>, skmsg
+//   POST history {type?: initial_bootstrap|recent|full|push_name|on_demand (default recent),
+//                 chunk_order?, progress?, conversations?: [{jid, name?, pn_jid?, lid_jid?,
+//                 tc_token_hex?, tc_token_t?, messages: [{id, from_me?, participant?, timestamp,
+//                 text? | media?: {as POST message's media}, push_name?}]}],
+//                 push_names?: [{jid, name}], jid_mappings?: [{pn_jid, lid_jid}], nct_salt_hex?,
+//                 inline?: false, bomb?: N, forge?: "mac", from?: <contact phone>, id?, conn?}
+//                                              our phone's history sync chunk (lib/history.mjs): a
+//                                              HistorySync (Baileys' WAProto; nctSalt as field 19)
+//                                              deflated, inline in the notification
+//                                              (initialHistBootstrapInlinePayload) or encrypted as
+//                                              md-msg-hist media ("WhatsApp History Keys") and kept on
+//                                              the media host; sent as a peer message of our phone to its
+//                                              own account (category="peer", type="protocol",
+//                                              protocolMessage{HISTORY_SYNC_NOTIFICATION,
+//                                              historySyncNotification}).  Media messages are uploaded
+//                                              as POST message's are.  bomb: N zero bytes deflated
+//                                              instead of the chunk; forge: "mac" a blob whose MAC fails;
+//                                              from: a contact sends the notification instead.
+//                                              -> {id, to, inline, inflated_length, zlib_length,
+//                                              media: {<message id>: {direct_path, media_key, file_sha256,
+//                                              file_enc_sha256 (base64), file_length, mimetype}}, blob?};
+//                                              event history-sent.  A companion's
+//                                              <receipt type="hist_sync"> for it: event history-receipt
+//                                              {conn, id, to, known, sync_type, chunk_order, inline}
 //   POST receipt {from, device?, chat?, ids:[…], type?:"read"|"delivery"|"played", addressing?}
 //                                              a contact's receipt: id=ids[0], <list><item id> for the rest
 //   POST retry {from, device?, id, fresh_session?, unknown?, conn?}  the contact's device could
@@ -376,6 +400,7 @@ import { parseQr, buildPairSuccess, checkPairDeviceSign, PairingError } from './
 import { World, WorldError, participantHash } from './lib/world.mjs'
 import { Messaging, retryReceiptKey } from './lib/messaging.mjs'
 import { MediaServer, MediaError } from './lib/media.mjs'
+import { History } from './lib/history.mjs'
 
 const P = B.proto
 const SERVER_JID = 's.whatsapp.net'
@@ -643,6 +668,7 @@ class Connection {
                 return
             }
             M.checkReceipt(this, node)
+            if (a.type === 'hist_sync') this.mock.history.onReceipt(this, node)
             if (a.type === 'retry') await M.onRetryReceipt(this, node)
             else M.settle(this.deviceKey(), ids)
             const ack = { tag: 'ack', attrs: { class: 'receipt', id: a.id, from: a.to ?? SERVER_JID } }
@@ -1106,6 +1132,7 @@ export class MockServer {
         this.world = new World(this) // contacts, groups, our phone, uploaded bundles
         this.messaging = new Messaging(this)
         this.media = new MediaServer(this) // media_conn, uploads, downloads, media retries
+        this.history = new History(this) // history sync chunks from our phone
         this.http = http.createServer((req, res) => this.onControl(req, res))
         this.wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 25, perMessageDeflate: false })
         this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
@@ -1429,6 +1456,8 @@ export class MockServer {
                 return reply(200, await this.messaging.fromWorld(body, { peer: true }))
             case 'burst':
                 return reply(200, await this.messaging.burst(body))
+            case 'history':
+                return reply(200, await this.history.send(body))
             case 'receipt': {
                 const node = this.messaging.receiptFromWorld(body)
                 this.sendToOurs(body, node)

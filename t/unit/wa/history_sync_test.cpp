@@ -201,5 +201,56 @@ TEST(HistorySync, DeepWrappersStopAtTheBound)
     EXPECT_FALSE(data->conversations[0].messages[0].text.has_value());
 }
 
+
+// What the store keeps for a later download and for the send path: a media
+// message's keys, path and kind, a contact's tctoken, the NCT salt.
+TEST(HistorySync, MediaKeysTokensAndSalt)
+{
+    proto::HistorySync sync;
+    sync.set_nctsalt(std::string("\x01\x02\x03\x04", 4));
+    proto::Conversation* c = sync.add_conversations();
+    c->set_id("123456789012345@lid");
+    c->set_tctoken(std::string("tok-bytes"));
+    c->set_tctokentimestamp(1700000000);
+    {
+        auto* img = add_message(c, "M1")->mutable_message()->mutable_imagemessage();
+        img->set_mediakey(std::string(32, 'k'));
+        img->set_filesha256(std::string(32, 's'));
+        img->set_fileencsha256(std::string(32, 'e'));
+        img->set_filelength(1234);
+        img->set_directpath("/v/t62.7118-24/1_2_n.enc?ccb=11-4");
+        img->set_mimetype("image/jpeg");
+        img->set_caption("look");
+    }
+    {
+        // A key that is not 32 bytes: nothing could decrypt it.
+        auto* doc = add_message(c, "M2")->mutable_message()->mutable_documentmessage();
+        doc->set_mediakey(std::string(5, 'k'));
+        doc->set_directpath("/v/x");
+    }
+    add_message(c, "M3")->mutable_message()->mutable_locationmessage()->set_degreeslatitude(1.5);
+
+    auto data = parse_history_sync(proto::serialize(sync));
+    ASSERT_TRUE(data.ok()) << data.error().detail;
+    EXPECT_EQ(data->nct_salt, (Bytes{1, 2, 3, 4}));
+    const auto& conv = data->conversations.at(0);
+    EXPECT_EQ(std::string(conv.tc_token.begin(), conv.tc_token.end()), "tok-bytes");
+    EXPECT_EQ(conv.tc_token_timestamp, 1700000000u);
+    ASSERT_EQ(conv.messages.size(), 3u);
+    const HistoryMessage& m1 = conv.messages[0];
+    EXPECT_FALSE(m1.text.has_value());
+    EXPECT_EQ(m1.kind, "image");
+    EXPECT_EQ(m1.caption, "look");
+    ASSERT_TRUE(m1.media.has_value());
+    EXPECT_EQ(m1.media->media_key, std::string(32, 'k'));
+    EXPECT_EQ(m1.media->file_enc_sha256, std::string(32, 'e'));
+    EXPECT_EQ(m1.media->direct_path, "/v/t62.7118-24/1_2_n.enc?ccb=11-4");
+    EXPECT_EQ(m1.media->file_length, 1234u);
+    EXPECT_EQ(conv.messages[1].kind, "document");
+    EXPECT_FALSE(conv.messages[1].media.has_value());
+    EXPECT_EQ(conv.messages[2].kind, "location");
+    EXPECT_FALSE(conv.messages[2].media.has_value());
+}
+
 }  // namespace
 }  // namespace chatwoot::wa::history

@@ -118,7 +118,10 @@ export class Messaging {
     }
 
     // POST message / peer-message: one logical message, one stanza per companion.
-    async fromWorld(body, { peer = false } = {}) {
+    // `self`: our phone's protocol message to its own account (history sync
+    // notifications, app state keys): category="peer", no recipient, not
+    // wrapped in a DeviceSentMessage.
+    async fromWorld(body, { peer = false, self = false } = {}) {
         const ourPhone = this.ourPhoneOf(body)
         let message, media = null
         // media: the sender's bytes, encrypted and uploaded here (lib/media.mjs), their
@@ -133,7 +136,9 @@ export class Messaging {
         const garbage = body.garbage ?? false
         if (![false, 'once', 'always'].includes(garbage)) throw new WorldError('garbage: false, "once" or "always"')
         let sender, group = null
-        if (peer) {
+        if (peer && self) {
+            sender = { kind: 'phone', party: this.world.ownPhone(ourPhone), phone: ourPhone, device: 0, lid: this.mock.lidFor(ourPhone), self: true }
+        } else if (peer) {
             const chat = String(body.chat ?? '')
             group = this.world.group(chat)
             const to = group ? null : this.world.requireContact(chat)
@@ -190,6 +195,10 @@ export class Messaging {
             a.participant = rec.addressing === 'lid' ? lid : pn
             a.addressing_mode = rec.addressing
             if (rec.addressing === 'lid') a.participant_pn = pn; else a.participant_lid = lid
+        } else if (rec.peer && s.self) {
+            a.from = `${s.phone}@${PN}`
+            a.category = 'peer'
+            if (rec.message.protocolMessage) a.type = 'protocol'
         } else if (rec.peer) {
             a.from = rec.addressing === 'lid' ? `${s.lid}@lid` : `${s.phone}@${PN}`
             a.recipient = s.destination
@@ -250,7 +259,7 @@ export class Messaging {
             rec.skmsg ??= await party.groupEncrypt(rec.group.jid, skAddr, pad(P.Message.encode(rec.message).finish()))
             encs.push(leaf('enc', garble ? this.corrupt(rec.skmsg) : rec.skmsg, encAttrs('skmsg')))
         } else {
-            const inner = rec.peer && !rec.group
+            const inner = rec.peer && !rec.group && !rec.sender.self
                 ? P.Message.encode({ deviceSentMessage: { destinationJid: rec.sender.destination, message: rec.message } }).finish()
                 : P.Message.encode(rec.message).finish()
             const e = await party.encrypt(addr, pad(inner))
