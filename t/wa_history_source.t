@@ -79,6 +79,9 @@ my $bo_pn = '4915100000002@s.whatsapp.net';
     ok($r->{inline}, 'bootstrap: sent inline');
     is_deeply([$rc->{sync_type}, $rc->{known}], ['initial_bootstrap', JSON::PP::true],
               'bootstrap: the hist_sync receipt for the notification');
+    my ($peer) = grep { ($_->{receipt_type} // '') eq 'peer_msg' && $_->{id} eq $r->{id} }
+        @{$wa->events(type => 'receipt-in')};
+    ok($peer && $peer->{seq} < $rc->{seq}, 'bootstrap: its peer_msg delivery receipt went first');
     is_deeply(messages_of($ana_pn), [
         ['B1', 0, '', 1700000001, 'Ana', 'hello from the past', '', '', undef],
         ['B2', 1, '', 1700000002, '', 'hi Ana', '', '', undef],

@@ -557,8 +557,18 @@ Node MessageReceiver::build_receipt(const Node& node, std::string_view receipt, 
 bool MessageReceiver::send_receipt(const Node& node, std::string_view receipt, const Send& send,
                                    int64_t now)
 {
+    if (!send) return false;
+    // Our phone's history chunk is a message from a device of ours like any
+    // other: it gets its delivery receipt (peer_msg) as WhatsApp Web's
+    // clients send it, then hist_sync, which tells the phone the chunk is
+    // stored.  A crash in between sends both again.
+    if (receipt == "hist_sync"
+        && !send(msg::delivery_receipt(node, msg::delivery_receipt_type(node, true, options_.passive))))
+    {
+        return false;
+    }
     const Node out = build_receipt(node, receipt, now);
-    return send && send(out);
+    return send(out);
 }
 
 // Receipts gone are no longer owed, but the store hears of it with the
