@@ -32,7 +32,7 @@ use Test::More;
 use ChatwootTest qw(free_port);
 use ChatwootTest::Exchange;
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::MediaFiles qw(media_bytes);
+use ChatwootTest::MediaFiles qw(media_bytes noise_bytes);
 use ChatwootTest::WaMock;
 use Digest::SHA qw(sha256_hex);
 use MIME::Base64 qw(encode_base64);
@@ -58,16 +58,6 @@ my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
 
 # Bytes that are not all alike, of a given length.
-sub bytes_of {
-    my ($n, $seed) = @_;
-    my $s = '';
-    my $v = $seed;
-    while (length $s < $n) {
-        $v = ($v * 1103515245 + 12345) % 2147483648;
-        $s .= pack('N', $v);
-    }
-    return substr($s, 0, $n);
-}
 
 # --- the world: three contacts, each with a conversation ----------------------
 my @people = (
@@ -121,7 +111,7 @@ sub attachment_bytes {
         read($fh, my $b, 6 << 20) == 6 << 20 or die "/dev/urandom: a short read\n";
         return $b;
     }
-    return bytes_of(40_000 + 997 * $seed, 1000 + $seed) if $what eq 'pdf';
+    return noise_bytes(40_000 + 997 * $seed, 1000 + $seed) if $what eq 'pdf';
     return media_bytes($what, $seed);
 }
 
@@ -181,7 +171,7 @@ sub contact_sends {
     my ($n, %o) = @_;
     my $who = $people[$n % @people];
     my ($kind, $spec, $type) = @{$in_kinds[($n >> 1) % @in_kinds]};
-    my $bytes = bytes_of($o{size} // 20_000 + 4_111 * ($n % 23), $n);
+    my $bytes = noise_bytes($o{size} // 20_000 + 4_111 * ($n % 23), $n);
     my $caption = $spec->{caption} ? "$spec->{caption} $n" : undef;
     my $r = $wa->wa_media_message(from => $who->{phone}, addressing => $who->{addressing}, kind => $kind,
                                   data => $bytes, %$spec, defined $caption ? (caption => $caption) : ());

@@ -16,6 +16,7 @@ use lib 't/lib';
 use ChatwootTest;
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
+use ChatwootTest::MediaFiles qw(noise_bytes);
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use Test::More;
@@ -39,55 +40,34 @@ my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
 
 # Every message in the fake Chatwoot by its WhatsApp id.
-sub chatwoot_messages {
-    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
-    my %by;
-    for my $c (@{$s->{conversations}}) {
-        for my $m (@{$c->{messages}}) {
-            my $src = $m->{source_id} // next;
-            push @{$by{$1}}, $m if $src =~ /^WAID:(.+)$/;
-        }
-    }
-    return \%by;
-}
 
 sub in_chatwoot {
     my ($id, $what) = @_;
-    my $m = $t->wait_for(sub { chatwoot_messages()->{$id} }, 30, "$what in Chatwoot");
+    my $m = $t->wait_for(sub { ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{$id} }, 30, "$what in Chatwoot");
     is(scalar @$m, 1, "$what: once in Chatwoot");
     return $m->[0];
 }
 
 # Bytes that are not all alike, of a given length.
-sub bytes_of {
-    my ($n, $seed) = @_;
-    my $s = '';
-    my $x = $seed;
-    while (length $s < $n) {
-        $x = ($x * 1103515245 + 12345) % 2147483648;
-        $s .= pack('N', $x);
-    }
-    return substr($s, 0, $n);
-}
 
 $wa->wa_contact('4915100000001', name => 'Ana');
 
 # --- each kind, bytes identical -------------------------------------------
 my @kinds = (
-    [image => { data => bytes_of(70_000, 1), mimetype => 'image/jpeg', caption => 'a photo' },
+    [image => { data => noise_bytes(70_000, 1), mimetype => 'image/jpeg', caption => 'a photo' },
      'image/jpeg', qr/\.jpg$/, 'a photo'],
-    [document => { data => bytes_of(30_001, 2), mimetype => 'application/pdf',
+    [document => { data => noise_bytes(30_001, 2), mimetype => 'application/pdf',
                    file_name => 'Relatório 2026.pdf', caption => 'the report' },
      'application/pdf', qr/^Relatório 2026\.pdf$/, 'the report'],
-    [sticker => { data => bytes_of(9_000, 3), mimetype => 'image/webp' },
+    [sticker => { data => noise_bytes(9_000, 3), mimetype => 'image/webp' },
      'image/webp', qr/\.webp$/, ''],
-    [ptt => { data => bytes_of(12_345, 4), mimetype => 'audio/ogg; codecs=opus' },
+    [ptt => { data => noise_bytes(12_345, 4), mimetype => 'audio/ogg; codecs=opus' },
      'audio/ogg', qr/\.ogg$/, ''],
-    [video => { data => bytes_of(150_000, 5), mimetype => 'video/mp4', caption => 'clip' },
+    [video => { data => noise_bytes(150_000, 5), mimetype => 'video/mp4', caption => 'clip' },
      'video/mp4', qr/\.mp4$/, 'clip'],
-    [gif => { data => bytes_of(20_000, 6), mimetype => 'video/mp4' },
+    [gif => { data => noise_bytes(20_000, 6), mimetype => 'video/mp4' },
      'video/mp4', qr/\.mp4$/, ''],
-    [audio => { data => bytes_of(5_000, 7), mimetype => 'audio/mpeg' },
+    [audio => { data => noise_bytes(5_000, 7), mimetype => 'audio/mpeg' },
      'audio/mpeg', qr/\.mp3$/, ''],
 );
 for my $k (@kinds) {
@@ -110,7 +90,7 @@ sub refused {
     my ($what, $note, %o) = @_;
     my $setup = delete $o{setup};
     my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image',
-                                     data => bytes_of(40_000, 9), mimetype => 'image/jpeg', %o);
+                                     data => noise_bytes(40_000, 9), mimetype => 'image/jpeg', %o);
     $setup->($sent) if $setup;
     my $m = in_chatwoot($sent->{id}, $what);
     is(scalar @{$m->{attachments} // []}, 0, "$what: no attachment");
@@ -122,9 +102,9 @@ $wa->media_serve(mode => 'corrupt');
 refused('a corrupt body', qr/media damaged or forged/);
 $wa->media_serve(mode => 'short');
 refused('a short body', qr/media damaged or forged/);
-refused('an oversize file', qr/media too large: over the 200k limit/, data => bytes_of($max + 1, 10));
+refused('an oversize file', qr/media too large: over the 200k limit/, data => noise_bytes($max + 1, 10));
 refused('an oversize file that claims to be small', qr/media too large|damaged or forged/,
-        data => bytes_of($max + 5000, 11), file_length => 1000);
+        data => noise_bytes($max + 5000, 11), file_length => 1000);
 refused('view-once', qr/view-once image received: not shown here/, view_once => 1);
 # Expired, and the phone no longer has it either (t/wa_media_retry.t has
 # the rest of media retry).
@@ -135,7 +115,7 @@ refused('an expired blob', qr/media no longer available on WhatsApp/, expired =>
 # --- a 503, then success --------------------------------------------------
 $wa->media_fail(count => 1, op => 'download', mode => 'status', status => 503);
 {
-    my $data = bytes_of(25_000, 12);
+    my $data = noise_bytes(25_000, 12);
     my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image', data => $data,
                                      mimetype => 'image/png', caption => 'after a 503');
     my $m = in_chatwoot($sent->{id}, 'after a 503');
@@ -143,7 +123,7 @@ $wa->media_fail(count => 1, op => 'download', mode => 'status', status => 503);
 }
 $wa->media_fail(count => 1, op => 'download', mode => 'reset');
 {
-    my $data = bytes_of(25_000, 13);
+    my $data = noise_bytes(25_000, 13);
     my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image', data => $data,
                                      mimetype => 'image/png', caption => 'after a reset');
     my $m = in_chatwoot($sent->{id}, 'after a reset');
@@ -151,7 +131,7 @@ $wa->media_fail(count => 1, op => 'download', mode => 'reset');
 }
 $wa->media_serve(mode => 'truncate');
 {
-    my $data = bytes_of(60_000, 14);
+    my $data = noise_bytes(60_000, 14);
     my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'image', data => $data,
                                      mimetype => 'image/png');
     my $m = in_chatwoot($sent->{id}, 'a truncated body (a reset) then the whole');
@@ -169,7 +149,7 @@ is(scalar @{$wa->events(type => 'media-conn')}, 1,
 # the row.
 {
     $wa->media_fail(count => 1000, op => 'download', mode => 'status', status => 503);
-    my $data = bytes_of(33_333, 15);
+    my $data = noise_bytes(33_333, 15);
     my $since = $wa->last_seq;
     my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'document', data => $data,
                                      mimetype => 'application/pdf', file_name => 'kill.pdf');
@@ -177,7 +157,7 @@ is(scalar @{$wa->events(type => 'media-conn')}, 1,
     $t->wait_for(sub { @{$t->sql("SELECT 1 FROM wa_inbound WHERE wa_id = '$sent->{id}'")} }, 20,
                  'the row is filed');
     $wa->wait_match('media-download', since => $since);
-    ok(!chatwoot_messages()->{$sent->{id}}, 'not posted while its file is missing');
+    ok(!ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{$sent->{id}}, 'not posted while its file is missing');
     my $helper = $t->status->{helper}{pid};
     kill 'KILL', $helper;
     $wa->media_fail(count => 0, op => 'download');
@@ -194,7 +174,7 @@ is(scalar @{$wa->events(type => 'media-conn')}, 1,
 # part of the file when it is killed; the next one downloads it whole from
 # the row, and nothing partial is left.
 {
-    my $data = bytes_of(150_000, 16);
+    my $data = noise_bytes(150_000, 16);
     $wa->media_serve(mode => 'slow');
     my $since = $wa->last_seq;
     my $sent = $wa->wa_media_message(from => '4915100000001', kind => 'video', data => $data,

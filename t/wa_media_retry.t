@@ -20,6 +20,7 @@ use lib 't/lib';
 use ChatwootTest;
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
+use ChatwootTest::MediaFiles qw(noise_bytes);
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use Test::More;
@@ -40,35 +41,14 @@ my $ana = '4915100000001';
 $wa->wa_contact($ana, name => 'Ana');
 
 # Every message in the fake Chatwoot by its WhatsApp id.
-sub chatwoot_messages {
-    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
-    my %by;
-    for my $c (@{$s->{conversations}}) {
-        for my $m (@{$c->{messages}}) {
-            my $src = $m->{source_id} // next;
-            push @{$by{$1}}, $m if $src =~ /^WAID:(.+)$/;
-        }
-    }
-    return \%by;
-}
 
 sub in_chatwoot {
     my ($id, $what) = @_;
-    my $m = $t->wait_for(sub { chatwoot_messages()->{$id} }, 30, "$what in Chatwoot");
+    my $m = $t->wait_for(sub { ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{$id} }, 30, "$what in Chatwoot");
     is(scalar @$m, 1, "$what: once in Chatwoot");
     return $m->[0];
 }
 
-sub bytes_of {
-    my ($n, $seed) = @_;
-    my $s = '';
-    my $x = $seed;
-    while (length $s < $n) {
-        $x = ($x * 1103515245 + 12345) % 2147483648;
-        $s .= pack('N', $x);
-    }
-    return substr($s, 0, $n);
-}
 
 sub log_has {
     my ($re, $what) = @_;
@@ -81,7 +61,7 @@ sub expired_image {
     my ($result, %o) = @_;
     my $id = sprintf('3EB0RETRY%012d', ++$n);
     $wa->media_retry_answer($id, $result) if $result;
-    my $data = bytes_of($o{size} // 30_000, $n);
+    my $data = noise_bytes($o{size} // 30_000, $n);
     my $sent = $wa->wa_media_message(from => $ana, kind => 'image', data => $data,
                                      mimetype => 'image/jpeg', caption => $o{caption},
                                      expired => 410, id => $id);
@@ -118,7 +98,7 @@ for my $mode (qw(pn lid)) {
     my $since = $wa->last_seq;
     my $id = sprintf('3EB0GROUP%s%09d', uc $mode, ++$n);
     $wa->media_retry_answer($id, 'success');
-    my $data = bytes_of(20_000, $n);
+    my $data = noise_bytes(20_000, $n);
     my $sent = $wa->wa_media_message(from => $ana, chat => $g->{jid}, kind => 'image', data => $data,
                                      mimetype => 'image/png', expired => 404, id => $id);
     my $ev = $wa->wait_match('media-retry', id => $id, since => $since, timeout => 30);
@@ -156,7 +136,7 @@ sub mediaretry_note {
                                      { jid => "$ana\@s.whatsapp.net", from_me => 'false' })]);
     log_has(qr/media retry answer for message 3EB0NEVERASKED000001 ignored/,
             'the stray answer is logged');
-    ok(!chatwoot_messages()->{'3EB0NEVERASKED000001'}, 'a stray answer puts nothing into Chatwoot');
+    ok(!ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{'3EB0NEVERASKED000001'}, 'a stray answer puts nothing into Chatwoot');
 
     # Asked, the phone silent; an answer comes that is not sealed with the
     # message's media key: the note.
@@ -177,7 +157,7 @@ sub mediaretry_note {
     my $since = $wa->last_seq;
     my ($sent, $data) = expired_image('never', caption => 'after a kill');
     $wa->wait_match('media-retry', id => $sent->{id}, since => $since, timeout => 30);
-    ok(!chatwoot_messages()->{$sent->{id}}, 'kill: not posted while the phone is asked');
+    ok(!ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{$sent->{id}}, 'kill: not posted while the phone is asked');
     # The phone is back for the next ask (this one's answer, none, is
     # decided already: the mock read the receipt).
     $wa->media_retry_answer($sent->{id}, 'success');

@@ -22,7 +22,7 @@ use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::MediaFiles qw(media_bytes ffprobe_streams);
+use ChatwootTest::MediaFiles qw(media_bytes ffprobe_streams noise_bytes);
 use ChatwootTest::Payloads qw(message_created for_chat);
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
@@ -50,21 +50,11 @@ $wa->wait(type => 'passive', conn => $p->{login}{conn});
 
 my $ana = $wa->wa_contact('4915100000001', name => 'Ana');
 
-sub bytes_of {
-    my ($n, $seed) = @_;
-    my $s = '';
-    my $x = $seed;
-    while (length $s < $n) {
-        $x = ($x * 1103515245 + 12345) % 2147483648;
-        $s .= pack('N', $x);
-    }
-    return substr($s, 0, $n);
-}
 
 # Many megabytes quickly: a megabyte of bytes_of, repeated.
 sub big_bytes {
     my ($n, $seed) = @_;
-    my $mb = bytes_of(1 << 20, $seed);
+    my $mb = noise_bytes(1 << 20, $seed);
     return substr($mb x (int($n / length $mb) + 1), 0, $n);
 }
 
@@ -119,7 +109,7 @@ sub send_reply {
 # --- each kind: bytes identical, caption on the first ----------------------
 my @kinds = (
     [image    => 'photo.jpg',  'image/jpeg',      media_bytes('jpg', 1), 'image'],
-    [document => 'Relatório final.pdf', 'application/pdf', bytes_of(30_001, 2), 'file'],
+    [document => 'Relatório final.pdf', 'application/pdf', noise_bytes(30_001, 2), 'file'],
     [audio    => 'song.mp3',   'audio/mpeg',      media_bytes('mp3', 3), 'audio'],
     [video    => 'clip.mp4',   'video/mp4',       media_bytes('mp4', 4), 'video'],
 );
@@ -224,7 +214,7 @@ sub one_reply {
     ($st) = ffprobe_streams($wa->media_plain($d->{id})->{bytes});
     is($st->[0]{codec_name}, 'mjpeg', 'webp: the bytes are a JPEG');
 
-    my $junk = bytes_of(5_000, 7);
+    my $junk = noise_bytes(5_000, 7);
     $d = one_reply('photo.jpg', 'image/jpeg', 'image', $junk, 'not a picture');
     $r = $wa->wait_media_received($d->{id}, timeout => 30);
     ok($r->{ok}, 'not a picture: the contact fetched, checked and decrypted it');
@@ -323,12 +313,12 @@ sub refused {
     is_deeply($wa->events(type => 'media-upload', since => $since), [], "$what: nothing uploaded");
 }
 {
-    my $a = blob(filename => 'elsewhere.jpg', content_type => 'image/jpeg', bytes => bytes_of(1000, 20),
+    my $a = blob(filename => 'elsewhere.jpg', content_type => 'image/jpeg', bytes => noise_bytes(1000, 20),
                  file_type => 'image');
     (my $other = $a->{data_url}) =~ s{^http://127\.0\.0\.1:\d+}{http://127.0.0.2:$fake};
     refused('an attachment on another host', {%$a, data_url => $other}, qr/not on this Chatwoot's host/);
 
-    my $b = blob(filename => 'redirected.jpg', content_type => 'image/jpeg', bytes => bytes_of(1000, 21),
+    my $b = blob(filename => 'redirected.jpg', content_type => 'image/jpeg', bytes => noise_bytes(1000, 21),
                  file_type => 'image', storage_base => "http://127.0.0.3:$fake");
     refused('a redirect to a host not named', $b, qr/redirected it to a host that is not allowed/);
 
@@ -423,7 +413,7 @@ sub refused {
 # before the ack), each part ends on WhatsApp exactly once, and an upload
 # made again is the same blob (the same committed key).
 {
-    my @files = map { [ "race$_.pdf", bytes_of(15_000 + $_, 50 + $_) ] } 1 .. 2;
+    my @files = map { [ "race$_.pdf", noise_bytes(15_000 + $_, 50 + $_) ] } 1 .. 2;
     my @atts = map { blob(filename => $_->[0], content_type => 'application/pdf', bytes => $_->[1],
                           file_type => 'file') } @files;
     my $m = chatwoot_message('raced');

@@ -29,25 +29,11 @@ my $me = $p->{device}{pn_jid} =~ s/:\d+\@.*//r;
 
 # Every message in the fake Chatwoot by its WhatsApp id (source_id WAID:<id>):
 # { id => [ { content, message_type, conversation, contact identifier } ... ] }.
-sub chatwoot_messages {
-    my $s = ChatwootTest::FakeChatwoot->get_state($fake);
-    my %contact = map { $_->{id} => $_ } @{$s->{contacts}};
-    my %by;
-    for my $c (@{$s->{conversations}}) {
-        for my $m (@{$c->{messages}}) {
-            my $src = $m->{source_id} // next;
-            next unless $src =~ /^WAID:(.+)$/;
-            push @{$by{$1}}, { %$m, conversation => $c->{display_id} // $c->{id},
-                               contact => $contact{$c->{contact_id}}{identifier} };
-        }
-    }
-    return \%by;
-}
 
 # Waits until Chatwoot has message $id; returns its one copy.
 sub in_chatwoot {
     my ($id, $what) = @_;
-    my $m = $t->wait_for(sub { chatwoot_messages()->{$id} }, 20, "$what in Chatwoot");
+    my $m = $t->wait_for(sub { ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{$id} }, 20, "$what in Chatwoot");
     is(scalar @$m, 1, "$what: once in Chatwoot");
     return $m->[0];
 }
@@ -249,7 +235,7 @@ kill 'KILL', $helper;
 note("kept before the kill: $kept of " . scalar @burst);
 $t->wait_for(sub { my $s = eval { $t->status }; $s && $s->{helper}{pid} && $s->{helper}{pid} != $helper }, 30,
              'a new helper');
-my $all = $t->wait_for(sub { my $m = chatwoot_messages(); (grep { $m->{$_} } @burst) == @burst ? $m : undef },
+my $all = $t->wait_for(sub { my $m = ChatwootTest::FakeChatwoot->messages_by_waid($fake); (grep { $m->{$_} } @burst) == @burst ? $m : undef },
                        60, 'every message of the burst in Chatwoot');
 is_deeply([map { scalar @{$all->{$_}} } @burst], [(1) x @burst], 'each once, none lost');
 is_deeply([map { $all->{$_}[0]{content} } @burst], [map { "burst $_" } 1 .. 60], 'each with its text, in order');

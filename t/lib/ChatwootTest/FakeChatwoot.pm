@@ -311,6 +311,26 @@ sub configure  { my ($c, $port, %cfg) = @_; $c->control($port, POST => 'config',
 sub send_webhook { my ($c, $port, %w) = @_; $c->control($port, POST => 'webhook', \%w) }
 sub add_blob     { my ($c, $port, %b) = @_; $c->control($port, POST => 'blob', \%b) }
 
+# The fake's messages posted from WhatsApp, by WhatsApp id (the WAID: of
+# their source_id): { id => [ {message fields, conversation => display id,
+# contact => the contact's identifier}, ... ] }; more than one copy is a
+# duplicate.
+sub messages_by_waid {
+    my ($c, $port) = @_;
+    my $s = $c->get_state($port);
+    my %contact = map { $_->{id} => $_ } @{$s->{contacts}};
+    my %by;
+    for my $conv (@{$s->{conversations}}) {
+        for my $m (@{$conv->{messages}}) {
+            my $src = $m->{source_id} // next;
+            next unless $src =~ /^WAID:(.+)$/;
+            push @{$by{$1}}, { %$m, conversation => $conv->{display_id} // $conv->{id},
+                               contact => $contact{$conv->{contact_id}}{identifier} };
+        }
+    }
+    return \%by;
+}
+
 ###########################################################################
 # State
 

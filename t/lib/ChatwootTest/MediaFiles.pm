@@ -11,6 +11,8 @@
 #                               recorder makes in Chrome
 #   media_bytes('wav', $seed)   a WAV of a sine
 #   ffprobe_streams($bytes)     ffprobe's streams of a file's bytes (array of hashes)
+#   noise_bytes($n, $seed)      $n bytes of a seeded LCG: the same for the same
+#                               seed, no media format (a document's content)
 #
 # Files are made once per (kind, seed) and process, in a private temp dir.
 package ChatwootTest::MediaFiles;
@@ -21,7 +23,7 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use JSON::PP qw(decode_json);
 
-our @EXPORT_OK = qw(media_bytes ffprobe_streams);
+our @EXPORT_OK = qw(media_bytes ffprobe_streams noise_bytes);
 
 my $dir;
 my %made;
@@ -69,6 +71,17 @@ sub media_bytes {
     local $/;
     my $bytes = <$fh>;
     return $made{"$kind/$seed"} = $bytes;
+}
+
+sub noise_bytes {
+    my ($n, $seed) = @_;
+    my $s = '';
+    my $x = $seed;
+    while (length $s < $n) {
+        $x = ($x * 1103515245 + 12345) % 2147483648;
+        $s .= pack('N', $x);
+    }
+    return substr($s, 0, $n);
 }
 
 sub ffprobe_streams {
