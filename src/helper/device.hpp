@@ -14,6 +14,8 @@
 
 #include "chatwoot_snapshot.h"
 
+#include "../wa/message/outgoing.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -70,25 +72,9 @@ struct DeviceStatus {
 };
 
 // An uploaded attachment as a message carries it (issue 11): what the
-// recipient needs to fetch, check and decrypt it, and to show it.
-struct OutgoingMedia {
-    std::string kind;                 // image, video, audio, ptt, document, sticker
-    std::string url;
-    std::string direct_path;
-    std::string media_key;            // 32 bytes
-    std::string file_sha256;
-    std::string file_enc_sha256;
-    uint64_t file_length = 0;
-    int64_t media_key_timestamp = 0;  // unix seconds
-    std::string mimetype;
-    std::string file_name;            // documents
-    std::string thumbnail;            // JPEG, may be empty
-    uint32_t width = 0;
-    uint32_t height = 0;
-    uint32_t seconds = 0;
-    std::string waveform;             // voice notes
-    bool gif_playback = false;
-};
+// recipient needs to fetch, check and decrypt it, and to show it.  The
+// message layer's own shape: the device hands it on as it is.
+using OutgoingMedia = wa::message::MediaContent;
 
 // A file to encrypt with `media_key` and upload to WhatsApp's media hosts.
 struct MediaUpload {

@@ -389,31 +389,6 @@ std::string MessageSender::quoted_author(const Job& job)
     return group ? std::string() : job.chat->without_device().to_string();
 }
 
-namespace {
-
-wm::MediaContent media_content(const OutgoingMedia& o)
-{
-    wm::MediaContent c;
-    c.kind = o.kind;
-    c.url = o.url;
-    c.direct_path = o.direct_path;
-    c.media_key = o.media_key;
-    c.file_sha256 = o.file_sha256;
-    c.file_enc_sha256 = o.file_enc_sha256;
-    c.file_length = o.file_length;
-    c.media_key_timestamp = o.media_key_timestamp;
-    c.mimetype = o.mimetype;
-    c.file_name = o.file_name;
-    c.thumbnail = o.thumbnail;
-    c.width = o.width;
-    c.height = o.height;
-    c.seconds = o.seconds;
-    c.waveform = o.waveform;
-    c.gif_playback = o.gif_playback;
-    return c;
-}
-
-}  // namespace
 
 wa::proto::Message MessageSender::content(const Job& job)
 {
@@ -432,7 +407,7 @@ wa::proto::Message MessageSender::content(const Job& job)
     }
     if (m.media) {
         // Checked by transmit() before: a kind media_message() knows.
-        auto media = wm::media_message(media_content(*m.media), m.text, quote);
+        auto media = wm::media_message(*m.media, m.text, quote);
         return media ? std::move(*media) : wa::proto::Message();
     }
     return wm::text_message(m.text, quote);
@@ -586,7 +561,7 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
                                 : job.target->kind() == JidKind::lid;
     const Jid own = own_device(lid_side);
     if (job.message.media) {
-        auto check = wm::media_message(media_content(*job.message.media), {}, {});
+        auto check = wm::media_message(*job.message.media, {}, {});
         if (!check) return SendResult{SendResult::Kind::failed, check.error().detail};
     }
     const wa::proto::Message message = content(job);
@@ -601,7 +576,7 @@ std::optional<SendResult> MessageSender::transmit(ws::Connection& conn, Job& job
     wm::MessageStanza st{id, group ? chat : *job.target};
     if (job.message.media) {
         st.type = "media";
-        st.mediatype = std::string(wm::media_enc_type(media_content(*job.message.media)));
+        st.mediatype = std::string(wm::media_enc_type(*job.message.media));
     }
 
     auto encrypt_to = [&](const Jid& d, wa::ByteView payload) -> std::optional<wa::Error> {
