@@ -22,7 +22,7 @@ use lib 't/lib';
 use ChatwootTest qw(free_port);
 use ChatwootTest::WaMock;
 use ChatwootTest::FakeChatwoot;
-use ChatwootTest::MediaFiles qw(media_bytes ffprobe_streams noise_bytes);
+use ChatwootTest::MediaFiles qw(media_bytes ffprobe_streams ffmpeg_decodes noise_bytes);
 use ChatwootTest::Payloads qw(message_created for_chat);
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
@@ -198,6 +198,7 @@ sub one_reply {
     is($st->[0]{codec_name}, 'opus', 'voice note: Opus');
     is($st->[0]{channels}, 1, 'voice note: mono');
     is($st->[0]{sample_rate}, 48000, 'voice note: 48 kHz');
+    ok(ffmpeg_decodes($plain->{bytes}), 'voice note: ffmpeg decodes all of it without an error');
     my $am = $d->{message}{audioMessage} // {};
     ok($am->{ptt}, 'voice note: ptt set');
     is($am->{seconds}, 2, 'voice note: two seconds');

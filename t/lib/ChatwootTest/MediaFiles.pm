@@ -11,6 +11,8 @@
 #                               recorder makes in Chrome
 #   media_bytes('wav', $seed)   a WAV of a sine
 #   ffprobe_streams($bytes)     ffprobe's streams of a file's bytes (array of hashes)
+#   ffmpeg_decodes($bytes)      true when ffmpeg decodes every frame of the file
+#                               without an error (-v error, to the null muxer)
 #   noise_bytes($n, $seed)      $n bytes of a seeded LCG: the same for the same
 #                               seed, no media format (a document's content)
 #
@@ -23,7 +25,7 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use JSON::PP qw(decode_json);
 
-our @EXPORT_OK = qw(media_bytes ffprobe_streams noise_bytes);
+our @EXPORT_OK = qw(media_bytes ffprobe_streams ffmpeg_decodes noise_bytes);
 
 my $dir;
 my %made;
@@ -71,6 +73,17 @@ sub media_bytes {
     local $/;
     my $bytes = <$fh>;
     return $made{"$kind/$seed"} = $bytes;
+}
+
+sub ffmpeg_decodes {
+    my ($bytes) = @_;
+    $dir //= tempdir(CLEANUP => 1);
+    my $file = "$dir/decode.bin";
+    open(my $fh, '>:raw', $file) or croak "$file: $!";
+    print {$fh} $bytes;
+    close $fh;
+    my $err = qx(ffmpeg -nostdin -hide_banner -v error -i '$file' -f null - 2>&1);
+    return $? == 0 && $err eq '';
 }
 
 sub noise_bytes {
