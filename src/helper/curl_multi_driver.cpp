@@ -147,18 +147,7 @@ void CurlMultiDriver::request(HttpRequest req, Done done)
     common_options(e, req.timeout_ms);
     curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    if (!req.body_file.empty()) {
-        t.body_fd = std::make_unique<store::UniqueFd>(
-            ::open(req.body_file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (t.body_fd->get() < 0) {
-            throw std::runtime_error("cannot open " + req.body_file);
-        }
-        const off_t size = ::lseek(t.body_fd->get(), 0, SEEK_END);
-        if (size < 0 || ::lseek(t.body_fd->get(), 0, SEEK_SET) != 0) {
-            throw std::runtime_error("cannot read " + req.body_file);
-        }
-        t.body_size = size;
-    } else if (req.body_source) {
+    if (req.body_source) {
         t.body_source = std::move(req.body_source);
         t.body_size = static_cast<curl_off_t>(t.body_source->size());
     } else if (!req.files.empty()) {
@@ -370,17 +359,10 @@ void CurlMultiDriver::start(std::unique_ptr<CURL, EasyDeleter> easy, Transfer tr
         curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &CurlMultiDriver::on_before_send);
         curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
     }
-    if (t.body_fd) {
-        // Streamed from the file; seekable, so that curl can send it again
-        // on a new connection when a reused one died.
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, &CurlMultiDriver::on_read_body);
-        curl_easy_setopt(e, CURLOPT_READDATA, &t);
-        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &CurlMultiDriver::on_seek_body);
-        curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, t.body_size);
-    } else if (t.body_source) {
-        // Produced as curl sends it; Content-Length from the source.
+    if (t.body_source) {
+        // Produced as curl sends it; Content-Length from the source, and
+        // rewound when curl sends it again on a new connection (a reused
+        // one died).
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, &CurlMultiDriver::on_produce_body);
         curl_easy_setopt(e, CURLOPT_READDATA, &t);
@@ -453,23 +435,6 @@ size_t CurlMultiDriver::on_streamed_body(char* data, size_t size, size_t n,
     } catch (...) {
         return 0;  // curl ends the transfer with a write error
     }
-}
-
-size_t CurlMultiDriver::on_read_body(char* buffer, size_t size, size_t n,
-                                     void* transfer) noexcept
-{
-    auto* t = static_cast<Transfer*>(transfer);
-    for (;;) {
-        const ssize_t r = ::read(t->body_fd->get(), buffer, size * n);
-        if (r >= 0) return static_cast<size_t>(r);
-        if (errno != EINTR) return CURL_READFUNC_ABORT;
-    }
-}
-
-int CurlMultiDriver::on_seek_body(void* transfer, curl_off_t offset, int origin) noexcept
-{
-    auto* t = static_cast<Transfer*>(transfer);
-    return ::lseek(t->body_fd->get(), offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
 }
 
 size_t CurlMultiDriver::on_produce_body(char* buffer, size_t size, size_t n,

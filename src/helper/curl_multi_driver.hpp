@@ -10,7 +10,6 @@
 #include "ngx.hpp"
 
 #include "../chatwoot/api_requests.hpp"
-#include "../store/unique_fd.hpp"
 
 #include <curl/curl.h>
 
@@ -91,9 +90,6 @@ struct HttpRequest {
     // Content-Length over it ends the transfer before any byte is handed
     // over, and so do the bytes themselves; TransferResult::too_large.
     uint64_t max_stream = 0;
-    // The request body read from this file as it is sent (an upload of any
-    // size never held in memory), instead of `body`.
-    std::string body_file;
     // The request body produced as it is sent, instead of `body`.
     std::shared_ptr<BodySource> body_source;
 };
@@ -220,7 +216,6 @@ private:
         std::function<bool(std::string_view)> on_body;
         uint64_t max_stream = 0;
         uint64_t streamed = 0;
-        std::unique_ptr<store::UniqueFd> body_fd;  // body_file, closed with the transfer
         curl_off_t body_size = 0;
         std::shared_ptr<BodySource> body_source;
         bool send_body = false;
@@ -245,8 +240,6 @@ private:
                                void* transfer) noexcept;
     static size_t on_streamed_body(char* data, size_t size, size_t n,
                                    void* transfer) noexcept;
-    static size_t on_read_body(char* buffer, size_t size, size_t n, void* transfer) noexcept;
-    static int on_seek_body(void* transfer, curl_off_t offset, int origin) noexcept;
     static size_t on_produce_body(char* buffer, size_t size, size_t n, void* transfer) noexcept;
     static int on_rewind_produced(void* transfer, curl_off_t offset, int origin) noexcept;
 

@@ -75,13 +75,20 @@ sub media_bytes {
     return $made{"$kind/$seed"} = $bytes;
 }
 
-sub ffmpeg_decodes {
-    my ($bytes) = @_;
+# $bytes into a file of the temp dir named $name; returns its path.
+sub _to_file {
+    my ($name, $bytes) = @_;
     $dir //= tempdir(CLEANUP => 1);
-    my $file = "$dir/decode.bin";
+    my $file = "$dir/$name";
     open(my $fh, '>:raw', $file) or croak "$file: $!";
     print {$fh} $bytes;
-    close $fh;
+    close $fh or croak "$file: $!";
+    return $file;
+}
+
+sub ffmpeg_decodes {
+    my ($bytes) = @_;
+    my $file = _to_file('decode.bin', $bytes);
     my $err = qx(ffmpeg -nostdin -hide_banner -v error -i '$file' -f null - 2>&1);
     return $? == 0 && $err eq '';
 }
@@ -99,11 +106,7 @@ sub noise_bytes {
 
 sub ffprobe_streams {
     my ($bytes) = @_;
-    $dir //= tempdir(CLEANUP => 1);
-    my $file = "$dir/probe.bin";
-    open(my $fh, '>:raw', $file) or croak "$file: $!";
-    print {$fh} $bytes;
-    close $fh;
+    my $file = _to_file('probe.bin', $bytes);
     my $json = qx(ffprobe -v error -print_format json -show_streams -show_format '$file');
     croak "ffprobe failed: $?" if $?;
     my $p = decode_json($json);

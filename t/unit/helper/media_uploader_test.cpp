@@ -45,8 +45,8 @@ public:
     };
     void request(HttpRequest req, Done done) override
     {
-        EXPECT_TRUE(req.body_file.empty());
         EXPECT_TRUE(req.body.empty());
+        EXPECT_TRUE(req.body_source != nullptr);
         queued_.emplace_back(std::move(req), std::move(done));
     }
     void deliver()
