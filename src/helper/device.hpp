@@ -88,7 +88,10 @@ struct OutgoingMessage {
         text,      // an agent's reply
         revoke,    // delete revoked_id for everyone
         typing,    // chat state: composing (typing_on) or paused; no id, no ack
-        read       // mark the contact's read_ids read; no id of its own
+        read,      // mark the contact's read_ids read; no id of its own
+        history_request  // ask our phone for older messages of `chat`
+                         // (a peer message with its own id; acked like a
+                         // text, answered later by an ON_DEMAND history chunk)
     };
     Kind kind = Kind::text;
     std::string id;                   // the WhatsApp message id it goes as
@@ -103,6 +106,15 @@ struct OutgoingMessage {
     int64_t outbox_id = 0;            // for the device's own bookkeeping
     // text with media: the attachment, `text` its caption (may be empty).
     std::optional<OutgoingMedia> media;
+    // history_request: the oldest message of `chat` we have, and how many
+    // older ones to ask for.
+    struct HistoryAsk {
+        std::string oldest_id;
+        bool oldest_from_me = false;
+        int64_t oldest_timestamp_ms = 0;
+        int32_t count = 50;
+    };
+    HistoryAsk history;
 };
 
 struct SendResult {

@@ -146,6 +146,7 @@ void MessageSender::send(ws::Connection& conn, const OutgoingMessage& message, D
         }
         case OutgoingMessage::Kind::text:
         case OutgoingMessage::Kind::revoke:
+        case OutgoingMessage::Kind::history_request:
             break;
         }
         if (message.id.empty()) {
@@ -419,6 +420,10 @@ void MessageSender::advance(ws::Connection& conn, const std::string& id, ws::Mil
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
     Job& job = it->second;
+    if (job.message.kind == OutgoingMessage::Kind::history_request) {
+        advance_peer(conn, id, now);
+        return;
+    }
     const Jid chat = *job.chat;
     const bool group = chat.kind() == JidKind::group;
 
@@ -546,6 +551,68 @@ void MessageSender::advance(ws::Connection& conn, const std::string& id, ws::Mil
         finish(id, *failed);
         return;
     }
+    job.ack_deadline = now + options_.ack_timeout;
+}
+
+void MessageSender::advance_peer(ws::Connection& conn, const std::string& id, ws::Millis now)
+{
+    Job& job = jobs_.at(id);
+    // Our phone is device 0 of our own account.  The stanza names our user
+    // in its phone-number form, as the clients address peer messages; the
+    // session is whichever form the store keeps the phone's under.
+    const Jid to = own_device(false).without_device();
+    const Jid phone = own_device(true).without_device();
+    job.target = to;
+    job.resent = true;  // no device set, so no phash to disagree with
+
+    auto ctx = wa::signal::ProtocolContext::create(random_, store_);
+    if (!ctx) {
+        finish(id, SendResult{SendResult::Kind::retry, ctx.error().detail});
+        return;
+    }
+    auto found = established_session(*ctx, phone);
+    if (!found) {
+        finish(id, SendResult{SendResult::Kind::retry, found.error().detail});
+        return;
+    }
+    if (!*found) {
+        if (!job.bundles_asked) {
+            job.bundles_asked = true;
+            ask(conn, id, Asked::bundles, wa::signal::prekey_fetch_iq("", std::vector<Jid>{phone}), now);
+            return;
+        }
+        finish(id, SendResult{SendResult::Kind::retry, "no session with our phone"});
+        return;
+    }
+    auto address = wa::signal::address_of(**found);
+    if (!address) {
+        finish(id, SendResult{SendResult::Kind::failed, address.error().detail});
+        return;
+    }
+    const OutgoingMessage::HistoryAsk& h = job.message.history;
+    const wa::Bytes plain = wa::proto::serialize(wm::history_request_message(wm::HistoryOnDemand{
+        *job.chat, h.oldest_id, h.oldest_from_me, h.oldest_timestamp_ms, h.count}));
+    auto padded = wa::signal::pad_message(plain, random_);
+    if (!padded) {
+        finish(id, SendResult{SendResult::Kind::retry, padded.error().detail});
+        return;
+    }
+    // The ratchet step commits before the stanza leaves, as for any send.
+    store::UnitOfWork unit(db_);
+    auto enc = wa::signal::encrypt(*ctx, *address, *padded);
+    if (!enc) {
+        finish(id, SendResult{SendResult::Kind::retry, enc.error().detail});
+        return;
+    }
+    wa::Bytes identity;
+    if (auto adv = store_.adv_identity()) identity = std::move(*adv);
+    auto node = wm::build_peer_stanza(id, to, *enc, identity);
+    if (!node) {
+        finish(id, SendResult{SendResult::Kind::failed, node.error().detail});
+        return;
+    }
+    unit.commit();
+    db_.after_commit([&conn, node = std::move(*node)] { (void) conn.send_node(node); });
     job.ack_deadline = now + options_.ack_timeout;
 }
 

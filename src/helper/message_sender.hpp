@@ -160,6 +160,8 @@ private:
     void advance(wa::session::Connection& conn, const std::string& id,
                  wa::session::Millis now, std::int64_t unix_now);
     void finish(const std::string& id, SendResult result);
+    // A history request: one peer message to our own phone.
+    void advance_peer(wa::session::Connection& conn, const std::string& id, wa::session::Millis now);
     void fetched(const std::string& group, wa::message::GroupInfoFetch how);
     bool ask(wa::session::Connection& conn, const std::string& id, Asked what,
              wa::binary::Node iq, wa::session::Millis now);

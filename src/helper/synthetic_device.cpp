@@ -327,7 +327,11 @@ void SyntheticDevice::send(const OutgoingMessage& message, Done done) noexcept
     SendResult result;
     try {
         char name[40];
-        if (message.kind == OutgoingMessage::Kind::typing
+        if (message.kind == OutgoingMessage::Kind::history_request) {
+            // A directory of files has no phone to ask.
+            result = SendResult{SendResult::Kind::failed,
+                                "a synthetic device has no phone to ask for history"};
+        } else if (message.kind == OutgoingMessage::Kind::typing
             || message.kind == OutgoingMessage::Kind::read)
         {
             write_presence(message);
@@ -349,7 +353,7 @@ void SyntheticDevice::send(const OutgoingMessage& message, Done done) noexcept
                           static_cast<long long>(message.outbox_id));
             write_sent(name, bridge::to_json(m));
         }
-        result.kind = SendResult::Kind::sent;
+        if (message.kind != OutgoingMessage::Kind::history_request) result.kind = SendResult::Kind::sent;
     } catch (const std::exception& e) {
         result.kind = SendResult::Kind::retry;
         result.reason = e.what();

@@ -479,6 +479,74 @@ TEST(MessageSender, TypingAndReadGoAtOnce)
     EXPECT_EQ(h.results[1].kind, SendResult::Kind::sent);
 }
 
+// Older messages of a chat asked of our phone (history on demand): one peer
+// message to our own user, its enc for the phone alone (a session from the
+// phone's bundle the first time), acked like any send; the next request
+// needs no bundle.
+TEST(MessageSender, AHistoryRequestIsAPeerMessageToOurPhone)
+{
+    SenderHarness h;
+    Party our_phone(J("2000@lid"), "our phone");
+    OutgoingMessage ask;
+    ask.kind = OutgoingMessage::Kind::history_request;
+    ask.id = "3EB0D1";
+    ask.chat = "4455@lid";
+    ask.history = {"3A0LDEST", true, 1790000000123, 40};
+    h.send_message(ask);
+
+    Node fetch = h.sent_one();
+    ASSERT_EQ(fetch.attr("xmlns"), std::optional<std::string_view>("encrypt"));
+    ASSERT_EQ(fetch.child("key")->children()->size(), 1u);
+    EXPECT_EQ(fetch.child("key")->children()->at(0).attr("jid"), std::optional<std::string_view>("2000@lid"));
+    h.answer(fetch, Children{server_node("list", {}, Children{our_phone.bundle()})});
+
+    Node msg = h.sent_one();
+    ASSERT_EQ(msg.tag, "message");
+    EXPECT_EQ(msg.attr("to"), std::optional<std::string_view>("1000@s.whatsapp.net"));
+    EXPECT_EQ(msg.attr("category"), std::optional<std::string_view>("peer"));
+    EXPECT_EQ(msg.attr("push_priority"), std::optional<std::string_view>("high_force"));
+    EXPECT_EQ(msg.child("participants"), nullptr);
+    EXPECT_EQ(msg.child("tctoken"), nullptr);
+    ASSERT_NE(msg.child("meta"), nullptr);
+    EXPECT_EQ(msg.child("meta")->attr("appdata"), std::optional<std::string_view>("default"));
+    ASSERT_NE(msg.child("device-identity"), nullptr);  // a pkmsg: the first of this session
+    const Node* enc = msg.child("enc");
+    ASSERT_NE(enc, nullptr);
+    EXPECT_EQ(enc->attr("type"), std::optional<std::string_view>("pkmsg"));
+    auto m = our_phone.open(*enc, kOwnLid);
+    ASSERT_TRUE(m.has_protocolmessage());
+    EXPECT_EQ(m.protocolmessage().type(), wa::proto::Message::ProtocolMessage::PEER_DATA_OPERATION_REQUEST_MESSAGE);
+    const auto& op = m.protocolmessage().peerdataoperationrequestmessage();
+    EXPECT_EQ(op.peerdataoperationrequesttype(), wa::proto::Message::HISTORY_SYNC_ON_DEMAND);
+    const auto& r = op.historysyncondemandrequest();
+    EXPECT_EQ(r.chatjid(), "4455@lid");
+    EXPECT_EQ(r.oldestmsgid(), "3A0LDEST");
+    EXPECT_TRUE(r.oldestmsgfromme());
+    EXPECT_EQ(r.oldestmsgtimestampms(), 1790000000123);
+    EXPECT_EQ(r.ondemandmsgcount(), 40);
+    EXPECT_TRUE(h.results.empty());  // waits for the ack
+
+    h.ack(msg);
+    ASSERT_EQ(h.results.size(), 1u);
+    EXPECT_EQ(h.results[0].kind, SendResult::Kind::sent);
+    EXPECT_TRUE(h.take_received().empty());  // no token to a peer
+    EXPECT_EQ(h.sender->in_flight(), 0u);
+
+    ask.id = "3EB0D2";
+    h.send_message(ask);
+    Node again = h.sent_one();
+    ASSERT_EQ(again.tag, "message");  // the session is there: no bundle
+    EXPECT_EQ(our_phone.open(*again.child("enc"), kOwnLid).protocolmessage().peerdataoperationrequestmessage()
+                  .historysyncondemandrequest().chatjid(), "4455@lid");
+
+    // Not a chat: refused before anything goes.
+    ask.id = "3EB0D3";
+    ask.chat = "nonsense";
+    h.send_message(ask);
+    EXPECT_TRUE(h.take_received().empty());
+    EXPECT_EQ(h.results.back().kind, SendResult::Kind::failed);
+}
+
 // A recipient that lost its session: the retry receipt brings fresh keys;
 // the stored plaintext goes again to that device only, same id.
 TEST(MessageSender, RetryReceiptResendsToThatDevice)

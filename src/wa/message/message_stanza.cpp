@@ -82,4 +82,30 @@ Result<Node> build_retry_stanza(std::string_view id, const binary::Jid& to,
     return msg;
 }
 
+Result<Node> build_peer_stanza(std::string_view id, const binary::Jid& to,
+                               const signal::EncryptedMessage& enc, ByteView device_identity)
+{
+    if (!to.is_user() || to.has_device())
+        return make_error(Errc::wrong_state, "peer stanza: to must be our user, not a device: " + to.to_string());
+    const bool pkmsg = enc.type == signal::MessageType::pkmsg;
+    if (pkmsg && device_identity.empty())
+        return make_error(Errc::wrong_state, "peer stanza: a pkmsg needs our device identity");
+    Node msg("message");
+    msg.set_attr("id", id);
+    msg.set_attr("to", to);
+    msg.set_attr("type", "text");
+    msg.set_attr("category", "peer");
+    msg.set_attr("push_priority", "high_force");
+    Node e("enc", {}, enc.ciphertext);
+    e.set_attr("v", "2");
+    e.set_attr("type", signal::enc_type(enc.type));
+    Children content{std::move(e)};
+    if (pkmsg) content.push_back(Node("device-identity", {}, Bytes(device_identity.begin(), device_identity.end())));
+    Node meta("meta");
+    meta.set_attr("appdata", "default");
+    content.push_back(std::move(meta));
+    msg.content = std::move(content);
+    return msg;
+}
+
 }  // namespace chatwoot::wa::message

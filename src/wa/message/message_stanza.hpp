@@ -77,4 +77,19 @@ Result<binary::Node> build_retry_stanza(std::string_view id, const binary::Jid& 
                                         ByteView device_identity,
                                         const std::optional<std::string>& mediatype = {});
 
+// A peer message: ours to our own phone (device 0 of our account), as the
+// clients send app-state key requests and history requests:
+//
+//   <message id to="<our user>" type="text" category="peer" push_priority="high_force">
+//     <enc v="2" type="pkmsg|msg">...</enc>           the phone's only, no <participants>
+//     [<device-identity>...</device-identity>]        iff a pkmsg
+//     <meta appdata="default"/>
+//   </message>
+//
+// No trusted-contact token: the server refuses one on a peer message.
+// Errc::wrong_state for a pkmsg without device_identity, or a `to` that is
+// a device or not a user.
+Result<binary::Node> build_peer_stanza(std::string_view id, const binary::Jid& to,
+                                       const signal::EncryptedMessage& enc, ByteView device_identity);
+
 }  // namespace chatwoot::wa::message

@@ -159,6 +159,22 @@ proto::Message revoke_message(const binary::Jid& chat, std::string_view id)
     return m;
 }
 
+proto::Message history_request_message(const HistoryOnDemand& request)
+{
+    proto::Message m;
+    auto* pm = m.mutable_protocolmessage();
+    pm->set_type(proto::Message::ProtocolMessage::PEER_DATA_OPERATION_REQUEST_MESSAGE);
+    auto* op = pm->mutable_peerdataoperationrequestmessage();
+    op->set_peerdataoperationrequesttype(proto::Message::HISTORY_SYNC_ON_DEMAND);
+    auto* ask = op->mutable_historysyncondemandrequest();
+    ask->set_chatjid(request.chat.without_device().to_string());
+    ask->set_oldestmsgid(request.oldest_id);
+    ask->set_oldestmsgfromme(request.oldest_from_me);
+    ask->set_ondemandmsgcount(request.count);
+    ask->set_oldestmsgtimestampms(request.oldest_timestamp_ms);
+    return m;
+}
+
 proto::Message device_sent_message(const binary::Jid& destination, const proto::Message& message)
 {
     proto::Message m;

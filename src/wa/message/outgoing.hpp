@@ -75,6 +75,20 @@ std::optional<std::string> sent_media_type(const proto::Message& message);
 // Delete-for-everyone of our own message `id` in `chat`.
 proto::Message revoke_message(const binary::Jid& chat, std::string_view id);
 
+// Asks our phone for up to `count` messages of `chat` older than the one
+// named (the oldest the companion has; its id, whether we sent it, and its
+// time in milliseconds): a peer data operation of type
+// HISTORY_SYNC_ON_DEMAND, which the phone answers with an ON_DEMAND history
+// sync chunk (waweb.md 1.18).
+struct HistoryOnDemand {
+    binary::Jid chat;
+    std::string oldest_id;
+    bool oldest_from_me = false;
+    std::int64_t oldest_timestamp_ms = 0;
+    std::int32_t count = 50;
+};
+proto::Message history_request_message(const HistoryOnDemand& request);
+
 // What our own other devices get instead of `message`: they must learn
 // which chat it went to (destinationJid, the chat JID without device).
 proto::Message device_sent_message(const binary::Jid& destination, const proto::Message& message);

@@ -149,7 +149,20 @@
 //                                              file_enc_sha256 (base64), file_length, mimetype}}, blob?};
 //                                              event history-sent.  A companion's
 //                                              <receipt type="hist_sync"> for it: event history-receipt
-//                                              {conn, id, to, known, sync_type, chunk_order, inline}
+//                                              {conn, id, to, known, sync_type, chunk_order, inline}.
+//                                              The phone keeps what each chunk sent (not bombs, forgeries
+//                                              or a contact's) as its own history of those chats.
+//   POST phone-history {conversations: [as POST history's]}
+//                                              more of the phone's own history, not sent -> {chats}.
+//                                              A companion's history request (a peer message to our phone:
+//                                              protocolMessage PEER_DATA_OPERATION_REQUEST_MESSAGE,
+//                                              HISTORY_SYNC_ON_DEMAND {chatJid, oldestMsgId,
+//                                              oldestMsgTimestampMs, onDemandMsgCount}) is answered from
+//                                              it after the ack: the newest `count` messages older than the
+//                                              one named, oldest first, as an on_demand chunk (none: a chunk
+//                                              without messages); events peer-received {conn, id, enc,
+//                                              message}, history-on-demand {conn, id (the request's), chat, count,
+//                                              oldest_id, oldest_ms, sent: [ids], notification}
 //   POST receipt {from, device?, chat?, ids:[…], type?:"read"|"delivery"|"played", addressing?}
 //                                              a contact's receipt: id=ids[0], <list><item id> for the rest
 //   POST retry {from, device?, id, fresh_session?, unknown?, conn?}  the contact's device could
@@ -1458,6 +1471,9 @@ export class MockServer {
                 return reply(200, await this.messaging.burst(body))
             case 'history':
                 return reply(200, await this.history.send(body))
+            case 'phone-history':
+                this.history.remember(body.conversations)
+                return reply(200, { chats: this.history.phoneChats.size })
             case 'receipt': {
                 const node = this.messaging.receiptFromWorld(body)
                 this.sendToOurs(body, node)

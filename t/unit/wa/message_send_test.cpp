@@ -237,6 +237,41 @@ TEST(MessageStanza, RetryAnswerGoesToTheOneDevice)
     EXPECT_FALSE(build_retry_stanza("3EB0", J("4455:7@lid"), std::nullopt, enc, 1, {}).ok());
 }
 
+// A peer message to our own phone: the bare enc (no participants), category
+// and push priority, the meta node, device-identity only with a pkmsg; never
+// to a device or a group.
+TEST(MessageStanza, PeerStanzaToOurPhone)
+{
+    signal::EncryptedMessage pk{signal::MessageType::pkmsg, Bytes{1, 2, 3}};
+    auto built = build_peer_stanza("3EB0", J("1000@s.whatsapp.net"), pk, Bytes{9});
+    ASSERT_TRUE(built.ok()) << built.error().detail;
+    EXPECT_EQ(attr(*built, "to"), "1000@s.whatsapp.net");
+    EXPECT_EQ(attr(*built, "type"), "text");
+    EXPECT_EQ(attr(*built, "category"), "peer");
+    EXPECT_EQ(attr(*built, "push_priority"), "high_force");
+    EXPECT_EQ(built->child("participants"), nullptr);
+    EXPECT_EQ(attr(*built->child("enc"), "type"), "pkmsg");
+    EXPECT_EQ(built->child("enc")->attr("count"), std::nullopt);
+    EXPECT_NE(built->child("device-identity"), nullptr);
+    EXPECT_EQ(attr(*built->child("meta"), "appdata"), "default");
+    expect_wire_round_trip(*built);
+
+    signal::EncryptedMessage msg{signal::MessageType::msg, Bytes{4}};
+    auto plain = build_peer_stanza("3EB1", J("1000@s.whatsapp.net"), msg, {});
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->child("device-identity"), nullptr);
+
+    EXPECT_FALSE(build_peer_stanza("3EB2", J("1000@s.whatsapp.net"), pk, {}).ok()) << "pkmsg, no identity";
+    EXPECT_FALSE(build_peer_stanza("3EB2", J("1000:3@s.whatsapp.net"), msg, {}).ok()) << "a device";
+    EXPECT_FALSE(build_peer_stanza("3EB2", J("120363000000000001@g.us"), msg, {}).ok()) << "a group";
+
+    auto ask = history_request_message({J("4455:3@lid"), "3A1", false, 1790000000000, 25});
+    const auto& r = ask.protocolmessage().peerdataoperationrequestmessage().historysyncondemandrequest();
+    EXPECT_EQ(r.chatjid(), "4455@lid") << "the chat, never a device";
+    EXPECT_EQ(r.ondemandmsgcount(), 25);
+    EXPECT_FALSE(r.has_accountlid());
+}
+
 TEST(MessageStanza, MediaSaysItsTypeOnEveryEnc)
 {
     MessageStanza m{"3EB0", J("120363000000000001@g.us")};

@@ -199,6 +199,22 @@ export class Companion {
         return { id, targets, stanza }
     }
 
+    // A peer message to our own phone, as the clients send one: to our user
+    // (phone-number form), category="peer", one bare <enc> for device 0.
+    // `spoil`: 'tctoken' adds a token, 'lid' addresses our LID instead.
+    async sendPeer(message, { id = `3EB0${crypto.randomBytes(8).toString('hex').toUpperCase()}`, spoil = null } = {}) {
+        const phone = `${this.user}@${S}`
+        await this.startSessions([phone])
+        const e = await this.party.encrypt(signalAddress(phone), pad(P.Message.encode(P.Message.fromObject(message)).finish()))
+        const content = [leaf('enc', e.body, { v: '2', type: e.type })]
+        if (e.type === 'pkmsg') content.push(leaf('device-identity', this.deviceIdentity))
+        content.push(leaf('meta', undefined, { appdata: 'default' }))
+        if (spoil === 'tctoken') content.push(leaf('tctoken', Buffer.from('token')))
+        const to = spoil === 'lid' ? `${this.lid}@lid` : phone
+        this.c.send({ tag: 'message', attrs: { id, to, type: 'text', category: 'peer', push_priority: 'high_force' }, content })
+        return { id, enc: e.type }
+    }
+
     // A group message: SKDM to every device lacking our sender key, then one skmsg.
     // renew: a new sender key first (as after a member left), sent to every member.
     async sendGroup(group, message, { id = `3EB0${crypto.randomBytes(8).toString('hex').toUpperCase()}`, spoil = null, renew = false } = {}) {

@@ -37,6 +37,49 @@ export class History {
     constructor(mock) {
         this.mock = mock
         this.sent = new Map() // notification id -> { sync_type, chunk_order, inline }
+        // What the phone holds of each chat (chat JID -> { jid, name?, pn_jid?,
+        // lid_jid?, messages: [JSON as POST history takes them] }): every
+        // chunk it sent, and what POST phone-history loads without sending.
+        // An on-demand request is answered from here.
+        this.phoneChats = new Map()
+    }
+
+    // Keeps a chunk's conversations as the phone's own history.
+    remember(conversations) {
+        for (const c of conversations ?? []) {
+            const jid = str(c.jid, 'conversations[].jid')
+            const kept = this.phoneChats.get(jid) ?? { jid, messages: [] }
+            for (const k of ['name', 'pn_jid', 'lid_jid']) if (c[k] !== undefined) kept[k] = c[k]
+            const ids = new Set(kept.messages.map(m => m.id))
+            for (const m of c.messages ?? []) {
+                str(m.id, 'messages[].id')
+                if (!Number.isInteger(Number(m.timestamp)) || Number(m.timestamp) <= 0) throw new WorldError(`messages[${m.id}].timestamp: seconds`)
+                if (!ids.has(m.id)) { kept.messages.push(m); ids.add(m.id) }
+            }
+            this.phoneChats.set(jid, kept)
+        }
+    }
+
+    // A companion's HISTORY_SYNC_ON_DEMAND request (a peer message to our
+    // phone, `id` its message id): up to onDemandMsgCount messages of the
+    // chat older than the oldest the companion named, newest of those
+    // first taken, sent oldest first as an ON_DEMAND chunk.  A chat the
+    // phone does not hold, or nothing older, answers a chunk without
+    // messages, so the companion learns there is no more.
+    async onDemand(conn, id, req) {
+        const chat = req.chatJid ?? ''
+        const kept = this.phoneChats.get(chat)
+        const before = Number(req.oldestMsgTimestampMs ?? 0) / 1000
+        const count = Math.max(0, Math.min(Number(req.onDemandMsgCount ?? 0), 500))
+        const older = (kept?.messages ?? [])
+            .filter(m => m.id !== req.oldestMsgId && (before <= 0 || Number(m.timestamp) < before))
+            .sort((x, y) => Number(x.timestamp) - Number(y.timestamp) || (x.id < y.id ? -1 : 1))
+        const picked = count > 0 ? older.slice(-count) : []
+        const conv = { jid: chat || 'unknown@s.whatsapp.net', messages: picked }
+        for (const k of ['name', 'pn_jid', 'lid_jid']) if (kept?.[k] !== undefined) conv[k] = kept[k]
+        const r = await this.send({ type: 'on_demand', conversations: [conv], conn: conn.id })
+        this.mock.emit({ type: 'history-on-demand', conn: conn.id, id, chat, count, oldest_id: req.oldestMsgId ?? null,
+            oldest_ms: Number(req.oldestMsgTimestampMs ?? 0), sent: picked.map(m => m.id), notification: r.id })
     }
 
     // One history message (WebMessageInfo) from its JSON description.
@@ -114,6 +157,7 @@ export class History {
     // of our phone.
     async send(body) {
         const { type, bytes, media } = this.build(body)
+        if (body.from === undefined && body.bomb === undefined && !body.forge) this.remember(body.conversations)
         let zipped
         if (body.bomb !== undefined) {
             const n = Number(body.bomb)

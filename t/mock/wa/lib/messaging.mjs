@@ -633,6 +633,9 @@ export class Messaging {
         const contact = group || peerToSelf ? null : this.world.contact(a.to)
         if (!group && !peerToSelf && !contact) return refuse(`${a.to} is not on WhatsApp`, '404')
         if (peerToSelf && a.category !== 'peer') return refuse('a message to our own account without category="peer"')
+        // A peer message in the clients' form: one bare <enc> for our phone
+        // alone, no <participants> (app-state key and history requests).
+        if (peerToSelf && !parts && !bareRetry) return this.onPeerToPhone(conn, node, bare, ack, refuse, after)
         const chatKey = group ? group.jid : contact?.phone ?? ourPhone
         const forced = this.forcedError(chatKey)
         if (forced) return refuse(`ack-policy: error ${forced}`, String(forced))
@@ -855,6 +858,48 @@ export class Messaging {
             })
         }
         return stale || (group && !retryResend) ? ack({ phash: serverPhash }) : ack({})
+    }
+
+    // A companion's peer message to our phone (waweb.md 1.18): to our own
+    // user without a device, category="peer", one bare pkmsg|msg <enc> the
+    // phone decrypts, device-identity iff a pkmsg, no token (the real server
+    // answers 479 to one).  Event peer-received {conn, id, message}; a
+    // history request is answered after the ack (lib/history.mjs onDemand).
+    async onPeerToPhone(conn, node, bare, ack, refuse, after) {
+        const a = node.attrs
+        const to = parseJid(a.to)
+        if (to.server !== PN) return refuse(`a peer message to ${a.to}: our phone number, please`)
+        if (bare.length !== 1) return refuse(`a peer message with ${bare.length} <enc>, want 1`)
+        const e = bare[0]
+        if (!['pkmsg', 'msg'].includes(e.attrs.type)) return refuse(`a peer message's <enc type=${e.attrs.type}>`)
+        if (e.attrs.v !== '2') return refuse(`<enc v=${e.attrs.v}>, want 2`)
+        if (!bytesOf(e)?.length) return refuse('a peer message\'s <enc> holds no bytes')
+        if (child(node, 'tctoken') || child(node, 'cstoken')) return refuse('a token on a peer message', '479')
+        const di = child(node, 'device-identity')
+        if (e.attrs.type === 'pkmsg' && !di) return refuse('pkmsg without <device-identity>')
+        if (e.attrs.type !== 'pkmsg' && di) return refuse('<device-identity> without any pkmsg')
+        if (di) { const why = this.checkDeviceIdentity(conn, di); if (why) return refuse(why) }
+        const ourPhone = conn.client.username
+        const party = this.world.ownPhone(ourPhone)
+        let message
+        try {
+            message = P.Message.decode(unpad(await party.decrypt({ name: ourPhone, device: Number(conn.client.device) }, e.attrs.type, bytesOf(e))))
+        } catch (err) {
+            return refuse(`our phone cannot read the peer message: ${err.message}`)
+        }
+        this.emit({ type: 'peer-received', conn: conn.id, id: a.id, enc: e.attrs.type, message: messageJson(message) })
+        const pm = message.protocolMessage
+        const op = pm?.peerDataOperationRequestMessage
+        if (pm?.type === P.Message.ProtocolMessage.Type.PEER_DATA_OPERATION_REQUEST_MESSAGE && op
+            && op.peerDataOperationRequestType === P.Message.PeerDataOperationRequestType.HISTORY_SYNC_ON_DEMAND) {
+            const req = op.historySyncOnDemandRequest
+            if (!req?.chatJid) return refuse('a history request without chatJid')
+            after.push(() => this.mock.history.onDemand(conn, a.id, {
+                chatJid: req.chatJid, oldestMsgId: req.oldestMsgId, onDemandMsgCount: req.onDemandMsgCount,
+                oldestMsgTimestampMs: Number(req.oldestMsgTimestampMs ?? 0),
+            }).catch(err => this.mock.log(`conn ${conn.id}: history on demand for ${a.id} failed: ${err.message}`)))
+        }
+        return ack({})
     }
 
     // What our other companion `dev` gets of a message our companion sent:

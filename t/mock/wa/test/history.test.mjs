@@ -139,3 +139,53 @@ test('history: the hostile variants (forged MAC, zip bomb, a contact\'s notifica
 
     assert.equal((await mock.control('history', { type: 'nope' })).status, 400)
 })
+
+// A companion's history request (a peer message to our phone): answered
+// after the ack from what the phone holds of that chat (the chunks it sent
+// and POST phone-history), the newest `count` older than the oldest the
+// companion named, oldest first, in an on_demand chunk; nothing older: a
+// chunk without messages.  A peer message with a token is refused (479), one
+// addressed to our LID too.
+test('history on demand: a peer request to our phone gets the older messages of that chat', async () => {
+    const c = newPhone()
+    const chat = `${c}@s.whatsapp.net`
+    const msgs = []
+    for (let i = 1; i <= 10; i++) msgs.push({ id: `OD${i}`, timestamp: 1700000000 + i * 60, text: `old ${i}`, from_me: i % 3 === 0 })
+    ok(await mock.control('phone-history', { conversations: [{ jid: chat, name: 'Cleo', messages: msgs }] }))
+    const since = await mock.last()
+    const ask = { protocolMessage: { type: P.Message.ProtocolMessage.Type.PEER_DATA_OPERATION_REQUEST_MESSAGE,
+        peerDataOperationRequestMessage: { peerDataOperationRequestType: P.Message.PeerDataOperationRequestType.HISTORY_SYNC_ON_DEMAND,
+            historySyncOnDemandRequest: { chatJid: chat, oldestMsgId: 'OD8', oldestMsgFromMe: false, onDemandMsgCount: 4,
+                oldestMsgTimestampMs: (1700000000 + 8 * 60) * 1000 } } } }
+    const sent = await me.sendPeer(ask)
+    const ack = await me.c.next(n => n.tag === 'ack' && n.attrs.id === sent.id)
+    assert.equal(ack.attrs.error, undefined)
+    const got = await mock.wait({ type: 'peer-received', id: sent.id }, since)
+    assert.equal(got.message.protocolMessage.peerDataOperationRequestMessage.historySyncOnDemandRequest.chatJid, chat)
+    const answered = await mock.wait({ type: 'history-on-demand', id: sent.id }, since)
+    assert.deepEqual(answered.sent, ['OD4', 'OD5', 'OD6', 'OD7'])
+    const { note } = await notification(answered.notification)
+    assert.equal(note.syncType, P.Message.HistorySyncType.ON_DEMAND)
+    const { zipped } = await openBlob(note)
+    const sync = P.HistorySync.decode(zlib.inflateSync(zipped))
+    assert.equal(sync.syncType, P.HistorySync.HistorySyncType.ON_DEMAND)
+    assert.deepEqual(sync.conversations.map(v => v.id), [chat])
+    assert.deepEqual(sync.conversations[0].messages.map(m => m.message.key.id), ['OD4', 'OD5', 'OD6', 'OD7'])
+    assert.equal(sync.conversations[0].messages[2].message.key.fromMe, true)
+
+    // Nothing older than the first: a chunk with the chat and no messages.
+    const first = { ...ask, protocolMessage: { ...ask.protocolMessage, peerDataOperationRequestMessage: {
+        ...ask.protocolMessage.peerDataOperationRequestMessage, historySyncOnDemandRequest: { chatJid: chat, oldestMsgId: 'OD1',
+            onDemandMsgCount: 50, oldestMsgTimestampMs: (1700000000 + 60) * 1000 } } } }
+    const again = await me.sendPeer(first)
+    const none = await mock.wait({ type: 'history-on-demand', id: again.id }, since)
+    assert.deepEqual(none.sent, [])
+    const empty = P.HistorySync.decode(zlib.inflateSync((await openBlob((await notification(none.notification)).note)).zipped))
+    assert.equal(empty.conversations[0].messages.length, 0)
+
+    for (const spoil of ['tctoken', 'lid']) {
+        const bad = await me.sendPeer(ask, { spoil })
+        const refused = await me.c.next(n => n.tag === 'ack' && n.attrs.id === bad.id)
+        assert.equal(refused.attrs.error, spoil === 'tctoken' ? '479' : '400', spoil)
+    }
+})
