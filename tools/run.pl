@@ -274,8 +274,8 @@ sub check_common {
         $c->{port} = $port;
     }
     my $listen = env_value('LISTEN') // '127.0.0.1';
-    if ($listen !~ /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|localhost)$/) {
-        push @errors, "LISTEN: must be an IPv4 address, [IPv6] or localhost (got \"$listen\")";
+    if ($listen !~ /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}|localhost)$/) {
+        push @errors, "LISTEN: must be an IPv4 address or localhost (got \"$listen\")";
     } else {
         $c->{listen} = $listen;
     }
@@ -288,8 +288,8 @@ sub check_common {
         $c->{name} = $name;
     }
     if (defined $c->{port} && defined $c->{listen}) {
-        my $host = $c->{listen} =~ /^\[(.*)\]$/ ? $1 : $c->{listen};
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => $host, LocalPort => $c->{port}, ReuseAddr => 1);
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => $c->{listen}, LocalPort => $c->{port},
+                                      ReuseAddr => 1);
         if ($s) {
             close $s;
         } else {
@@ -533,7 +533,7 @@ sub environment_mode {
     write_private("$dir/nginx.conf", render_conf(%o));
     nginx_test($dir, $globals);
 
-    my $local = $c->{listen} =~ /^(?:0\.0\.0\.0|\[::\])$/ ? '127.0.0.1' : $c->{listen};
+    my $local = $c->{listen} eq '0.0.0.0' ? '127.0.0.1' : $c->{listen};
     my $base = "http://$local:$c->{port}";
     my $public = $c->{public} // $base;
     my $hook = "$public/chatwoot/webhook" . (defined $token ? "?token=$token" : '');
@@ -753,29 +753,29 @@ sub demo_mode {
     # 5. Watch both ends until Ctrl-C.
     my %to = map { $_ => 1 } grep { defined } @$contact{qw(pn lid)};
     my $seq = last_event($mock->{control});
-    my $next_state = 0;
+    my $chatwoot_news = sub {
+        my $s = get_json($state_url) or return;
+        for my $cv (@{$s->{conversations}}) {
+            for my $m (@{$cv->{messages}}) {
+                next if $seen{$m->{id}}++;
+                say_line("[demo] Chatwoot: new in conversation $cv->{display_id}:");
+                say_line(chatwoot_line($m, $DEMO_NAME));
+            }
+        }
+    };
     while (running()) {
+        # The mock's long poll paces the loop (1 s without news).
         my $ev = mock_wait($mock->{control}, 'delivered', $seq, 1, 1);
-        if ($ev) {
-            $seq = $ev->{seq};
-            if ($to{$ev->{to}}) {
-                my $m = $ev->{message} // {};
-                my $text = $m->{conversation} // ($m->{extendedTextMessage} // {})->{text};
-                say_line("[demo] WhatsApp: $DEMO_NAME\'s phone received: "
-                         . (defined $text ? one_line($text) : '(' . join(',', sort keys %$m) . ')'));
-            }
-        }
-        if (time >= $next_state) {
-            $next_state = time + 1;
-            my $s = get_json($state_url) or next;
-            for my $cv (@{$s->{conversations}}) {
-                for my $m (@{$cv->{messages}}) {
-                    next if $seen{$m->{id}}++;
-                    say_line("[demo] Chatwoot: new in conversation $cv->{display_id}:");
-                    say_line(chatwoot_line($m, $DEMO_NAME));
-                }
-            }
-        }
+        # What Chatwoot got first: an agent's answer is there before it
+        # reaches the phone.
+        $chatwoot_news->();
+        next unless $ev;
+        $seq = $ev->{seq};
+        next unless $to{$ev->{to}};
+        my $m = $ev->{message} // {};
+        my $text = $m->{conversation} // ($m->{extendedTextMessage} // {})->{text};
+        say_line("[demo] WhatsApp: $DEMO_NAME\'s phone received: "
+                 . (defined $text ? one_line($text) : '(' . join(',', sort keys %$m) . ')'));
     }
     finish(1);
 }
