@@ -189,8 +189,13 @@ note 'the local demo';
     like($out, qr/"message_type":1/, 'and the fake Chatwoot made the outgoing message');
     wait_line($l, qr/^\[demo\] WhatsApp: Maria's phone received: .*Hi Maria, how can I help\?$/, 60,
               "the answer reaches the contact's phone");
-    my @hooks = grep { ($_->{event} // '') eq 'message_created' && $_->{body} =~ /"message_type":"outgoing"/ }
-        @{ChatwootTest::FakeChatwoot->get_state($fake)->{webhooks}};
+    # The fake records nginx's answer when it reads it.
+    my @hooks;
+    $t->wait_for(sub {
+        @hooks = grep { ($_->{event} // '') eq 'message_created' && $_->{body} =~ /"message_type":"outgoing"/ }
+            @{ChatwootTest::FakeChatwoot->get_state($fake)->{webhooks}};
+        @hooks && !grep { !defined $_->{status} } @hooks;
+    }, 10, "nginx's answer to the fake's webhook");
     is_deeply([map { $_->{status} } @hooks], [202], 'the fake posted the webhook, which nginx took (202)');
     my $conf = slurp("$run/demo/nginx.conf");
     like($conf, qr/^\s*api_token_file chatwoot-api-token;$/m, 'the demo conf names the token file');
@@ -212,12 +217,13 @@ note 'environment mode: bad values';
     my $run = $t->dir . '/bad';
     my %bad = (CHATWOOT_URL => 'ftp://chatwoot.example.com', CHATWOOT_API_TOKEN => 'tok secretvalue42',
                CHATWOOT_ACCOUNT_ID => 'one', CHATWOOT_INBOX_ID => '-7', CHATWOOT_DEVICE_ID => 'my inbox',
-               PORT => '70000', RUN_DIR => $run);
+               PORT => '70000', LISTEN => '10.0.0', PUBLIC_URL => 'bridge.example.com', RUN_DIR => $run);
     my $l = launch(env => \%bad);
     my $code = wait_exit($l, 30);
     is($code, 2, 'bad values: exit 2');
     my @err = split /\n/, slurp($l->{err});
-    for my $var (qw(CHATWOOT_URL CHATWOOT_API_TOKEN CHATWOOT_ACCOUNT_ID CHATWOOT_INBOX_ID CHATWOOT_DEVICE_ID PORT)) {
+    for my $var (qw(CHATWOOT_URL CHATWOOT_API_TOKEN CHATWOOT_ACCOUNT_ID CHATWOOT_INBOX_ID CHATWOOT_DEVICE_ID PORT
+                    LISTEN PUBLIC_URL)) {
         is(scalar(grep { /^\Q$var\E: / } @err), 1, "bad values: one line for $var");
     }
     like(join("\n", @err), qr/^CHATWOOT_API_TOKEN: has spaces.*not shown/m, 'the token line says what is wrong');
@@ -263,8 +269,19 @@ note 'environment mode: good values';
                CHATWOOT_ACCOUNT_ID => 3, CHATWOOT_INBOX_ID => 12, CHATWOOT_DEVICE_ID => 'support-1',
                WHATSAPP_SERVER => $wa->url . ' root_key=' . $wa->root_key, PORT => $port, RUN_DIR => $run);
 
+    # A configuration nginx refuses (here: a module that is not one) is
+    # nginx -t's own words and exit 2, before nginx starts.
+    my $not_a_module = $t->dir . '/not-a-module.so';
+    open my $nm, '>', $not_a_module or die $!;
+    print {$nm} "not ELF\n";
+    close $nm;
+    my $l = launch(env => \%env, command => ['perl', $LAUNCHER, '--module', $not_a_module]);
+    is(wait_exit($l, 30), 2, 'nginx -t failing: exit 2');
+    like(slurp($l->{err}), qr/^run: nginx -t refused .*nginx\.conf:\n  .*dlopen\(\)/m, "with nginx's error");
+    ok(!grep({ /^(?:status|login page|webhook URL):/ } @{$l->{lines}}), 'and nothing started');
+
     # The first run: no secret, so a URL token.
-    my $l = launch(env => \%env);
+    $l = launch(env => \%env);
     wait_line($l, qr/^nginx -t: \Q$run\E\/nginx\.conf is fine/, 30, 'nginx -t passes on the rendered conf');
     my ($login) = wait_line($l, qr{^login page: +(http://127\.0\.0\.1:$port/chatwoot/devices/support-1/login) }, 30,
                             'prints the login page');
@@ -299,10 +316,12 @@ note 'environment mode: good values';
     my @pids = descendants($l->{pid});
     interrupt_and_check($l, \@pids, [$port], 'environment mode');
 
-    # The second run keeps the URL token: the URL pasted into Chatwoot stays right.
-    $l = launch(env => \%env);
+    # The second run keeps the URL token: the URL pasted into Chatwoot
+    # stays right; PUBLIC_URL says where Chatwoot finds this nginx.
+    $l = launch(env => {%env, PUBLIC_URL => 'https://bridge.example.com/'});
     my ($again) = wait_line($l, qr{^webhook URL: (\S+)$}, 30, 'prints the webhook URL again');
-    is($again, $hook, 'the same webhook URL across runs');
+    is($again, "https://bridge.example.com/chatwoot/webhook?token=$url_token",
+       'the same token across runs, under PUBLIC_URL');
     @pids = descendants($l->{pid});
     interrupt_and_check($l, \@pids, [$port], 'second run');
 
