@@ -1019,6 +1019,17 @@ ok(!exists delivered_body($d_del)->{attachments}, 'a deletion: its attachments g
 is(scalar(grep { ($_->{message_id} // 0) == $reply->{id} } @{state()->{webhooks}}), 2,
    'a PATCH that changes nothing sends nothing');
 
+# A conversation made with its first message: that message's
+# message_created too.
+my $with_first = call(POST => "$A/conversations", json => {
+    contact_id => $hook_contact->{id}, inbox_id => 7, source_id => '4915100000077@s.whatsapp.net',
+    message => {content => 'first words'}})->{json};
+my ($first_id) = map { $_->{id} } @{$with_first->{messages} // []};
+my ($d_first) = sink_for($first_id // -1, 1, "a conversation's first message");
+is_deeply([@{delivered_body($d_first)}{qw(event content)}], ['message_created', 'first words'],
+          "a conversation create's message: message_created");
+is(delivered_body($d_first)->{conversation}{id}, $with_first->{id}, 'in the new conversation');
+
 # A failed delivery marks the message failed (Trigger#handle_error), once.
 control(POST => 'config', {inbox => {webhook_url => "$sink?status=500"}});
 my $doomed = call(POST => "$A/conversations/$hook_conv->{id}/messages",
