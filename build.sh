@@ -2,7 +2,9 @@
 # Set-up, build, run, test and benchmark of ngx_http_chatwoot_module.
 #
 #   ./build.sh          install what is missing, build build/ngx_http_chatwoot_module.so
-#   ./build.sh run      build, then run nginx in the foreground with examples/nginx.conf
+#   ./build.sh run      build, then tools/run.pl: nginx in the foreground with
+#                       examples/nginx.conf filled in from CHATWOOT_* variables,
+#                       or a local demo without them (README: The two commands)
 #   ./build.sh deb      build, then build/libnginx-mod-http-chatwoot_<version>_<arch>.deb
 #                       (packaging/deb/; README: Debian package)
 #   ./build.sh test     build, unit tests (plain and ASan+UBSan), checks, then prove -j -r t/
@@ -113,28 +115,6 @@ cmake_build() {
         grep -v -E '^(\[ *[0-9]+%\]|Consolidate|Scanning|Built target)' "$dir.build.log" >&2
         exit 1
     fi
-}
-
-# While nginx runs in the foreground (./build.sh run): each QR a device
-# shows for linking, printed on the terminal as it rotates, to scan with
-# the phone (WhatsApp > Linked devices > Link a device).  Stops with nginx
-# ($2, the pid nginx takes over by exec).
-show_qr_codes() {
-    local api=$1 nginx=$2 shown=''
-    while kill -0 "$nginx" 2>/dev/null; do
-        sleep 1
-        local list name qr
-        list=$(curl -sf "$api" 2>/dev/null) || continue
-        for name in $(printf '%s' "$list" | grep -o '"name":"[^"]*","inbox":"[^"]*","state":"pairing_qr"' \
-                      | sed 's/^"name":"\([^"]*\)".*/\1/'); do
-            qr=$(curl -sf "$api$name/qr?format=text" 2>/dev/null) || continue
-            [[ $qr == "$shown" ]] && continue
-            shown=$qr
-            printf '\nWhatsApp device "%s" waits to be linked: scan with the phone\n' "$name" >&2
-            printf '(WhatsApp > Settings > Linked devices > Link a device)\n' >&2
-            qrencode -t ANSIUTF8 -m 2 -- "$qr" >&2
-        done
-    done
 }
 
 build() {
@@ -396,24 +376,13 @@ test)
     ;;
 run)
     build
-    port=${PORT:-8080}
-    var="$ROOT/var"
-    mkdir -p "$var/modules" "$var/logs"
-    ln -sf "$BUILD/ngx_http_chatwoot_module.so" "$var/modules/ngx_http_chatwoot_module.so"
-    sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/" "$ROOT/examples/nginx.conf" >"$var/nginx.conf"
-    chmod 0755 "$var"
-    globals="daemon off; pid $var/nginx.pid;"
-    # Workers and the helper drop to an unprivileged user, which cannot get
-    # into a checkout under /root: for this local run, keep them as root.
-    if [[ $(id -u) -eq 0 ]] && ! runuser -u nobody -- test -x "$var" 2>/dev/null; then
-        echo "note: the worker user cannot reach $var; workers run as root for this run" >&2
-        globals+=" user root;"
+    # tools/run.pl: from the CHATWOOT_* variables (environment mode), or a
+    # local demo with the fake Chatwoot and the loopback WhatsApp server
+    # when none is set, which needs the mock's Node packages.
+    if [[ -z ${CHATWOOT_URL:-}${CHATWOOT_BASE_URL:-}${CHATWOOT_API_TOKEN:-}${CHATWOOT_API_ACCESS_TOKEN:-}${CHATWOOT_ACCOUNT_ID:-}${CHATWOOT_INBOX_ID:-} ]]; then
+        reference_packages
     fi
-    echo "status:  http://127.0.0.1:$port/chatwoot/status"
-    echo "webhook: http://127.0.0.1:$port/chatwoot/webhook (POST)"
-    echo "devices: http://127.0.0.1:$port/chatwoot/devices/ (login page: <name>/login)"
-    show_qr_codes "http://127.0.0.1:$port/chatwoot/devices/" $$ &
-    exec /usr/sbin/nginx -p "$var/" -c "$var/nginx.conf" -e /dev/stderr -g "$globals"
+    exec perl "$ROOT/tools/run.pl" --module "$BUILD/ngx_http_chatwoot_module.so"
     ;;
 bench)
     build

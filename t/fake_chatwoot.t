@@ -903,6 +903,150 @@ ok(!defined $w->{status} && $w->{error}, 'an unreachable target: no status, an e
 is(scalar @{state()->{webhooks}}, 5, 'the deliveries are in the state');
 
 ###########################################################################
+note 'webhooks sent by the fake itself (webhooks => 1)';
+
+# The sink records what arrives: the deliveries of one message, waited for
+# by polling the state (the fake posts them right after its answer).
+sub sink_for {
+    my ($message_id, $count, $what) = @_;
+    my $deadline = time + 10;
+    while (1) {
+        my @got = grep { my $got_body = eval { $JSON->decode(Mojo::Util::encode('UTF-8', $_->{body})) };
+                         $got_body && ($got_body->{id} // -1) == $message_id } @{state()->{sink}};
+        return @got if @got >= $count;
+        if (time > $deadline) {
+            fail("$what: $count deliveries of message $message_id (got " . scalar(@got) . ')');
+            return @got;
+        }
+        Time::HiRes::sleep(0.05);
+    }
+}
+sub delivered_body { $JSON->decode(Mojo::Util::encode('UTF-8', $_[0]{body})) }
+sub headers_of { my ($d) = @_; return {map { lc($_) => $d->{headers}{$_} } keys %{$d->{headers}}} }
+
+my $sink_before = scalar @{state()->{sink}};
+my $hook_contact = call(POST => "$A/contacts", json => {
+    name => 'Hook Person', identifier => '4915100000077@s.whatsapp.net', phone_number => '+4915100000077',
+    inbox_id => 7, source_id => '4915100000077@s.whatsapp.net'})->{json}{payload}{contact};
+my $hook_conv = call(POST => "$A/conversations", json => {
+    contact_id => $hook_contact->{id}, inbox_id => 7, source_id => '4915100000077@s.whatsapp.net'})->{json};
+my $quiet = call(POST => "$A/conversations/$hook_conv->{id}/messages",
+                 json => {content => 'before webhooks', message_type => 'outgoing'})->{json};
+control(POST => 'config', {webhooks => JSON::PP::true, inbox => {webhook_url => $sink}});
+my $incoming = call(POST => "$A/conversations/$hook_conv->{id}/messages",
+                    json => {content => 'Oi', message_type => 'incoming', source_id => 'WAID:HOOK1'})->{json};
+my $reply = call(POST => "$A/conversations/$hook_conv->{id}/messages",
+                 json => {content => "Line one\\\nline two\n\n", message_type => 'outgoing'})->{json};
+my ($d_in) = sink_for($incoming->{id}, 1, 'an incoming message');
+my ($d_out) = sink_for($reply->{id}, 1, 'an agent reply');
+is(scalar(grep { (eval { delivered_body($_)->{id} } // 0) == $quiet->{id} } @{state()->{sink}}), 0,
+   'webhooks off (the default): nothing was sent for a message made then');
+
+my $h = headers_of($d_out);
+is($h->{'x-chatwoot-signature'}, 'sha256=' . hmac_sha256_hex("$h->{'x-chatwoot-timestamp'}.$d_out->{body}", 'inbox-secret'),
+   "message_created: signed with the inbox's secret over \"ts.body\"");
+like($h->{'x-chatwoot-delivery'}, qr/^[0-9a-f-]{36}$/, 'message_created: a delivery id');
+is($h->{'content-type'}, 'application/json', 'message_created: Content-Type');
+like($d_out->{body}, qr/,"event":"message_created"\}\z/, 'message_created: event merged in last');
+my $wb = delivered_body($d_out);
+keys_are($wb, [qw(account additional_attributes content content_attributes content_type conversation
+                 created_at event id inbox message_type private sender source_id)],
+         "message_created: Message#webhook_data's keys (no attachments key without attachments)");
+is_deeply([@$wb{qw(id message_type event)}], [$reply->{id}, 'outgoing', 'message_created'],
+          'message_created: the message id, message_type as the word');
+is($wb->{content}, "Line one\nline two", 'message_created: content normalised (hard break, trailing newlines)');
+ok(is_bool($wb->{private}) && !$wb->{private}, 'message_created: private false');
+ok(exists $wb->{source_id} && !defined $wb->{source_id}, 'message_created: source_id null for an agent reply');
+is_deeply($wb->{sender}, {id => 3, name => 'Ana', email => 'ana@acme.test', type => 'user'},
+          "message_created: an agent's sender is User#webhook_data");
+is_deeply($wb->{inbox}, {id => 7, name => 'WhatsApp'}, 'message_created: inbox {id, name}');
+is_deeply($wb->{account}, {id => 1, name => 'Acme'}, 'message_created: account {id, name}');
+like($wb->{created_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'message_created: created_at as ISO time');
+my $bc = $wb->{conversation};
+keys_are($bc, [qw(account additional_attributes agent_last_seen_at can_reply channel contact_inbox
+                  contact_last_seen_at created_at custom_attributes first_reply_created_at id inbox_id
+                  labels last_activity_at messages meta priority snoozed_until status timestamp
+                  unread_count updated_at waiting_since)], "the conversation: Conversation#webhook_data's keys");
+is($bc->{id}, $hook_conv->{id}, 'the conversation: its display id');
+is($bc->{contact_inbox}{source_id}, '4915100000077@s.whatsapp.net', 'the conversation: contact_inbox.source_id');
+keys_are($bc->{contact_inbox}, [qw(contact_id created_at hmac_verified id inbox_id pubsub_token source_id updated_at)],
+         'the conversation: the whole contact_inbox record');
+keys_are($bc->{meta}, [qw(assignee assignee_type hmac_verified sender team)], 'the conversation: meta');
+is_deeply([@{$bc->{meta}{sender}}{qw(id identifier phone_number type)}],
+          [$hook_contact->{id}, '4915100000077@s.whatsapp.net', '+4915100000077', 'contact'],
+          'the conversation: meta.sender is the contact');
+is(scalar @{$bc->{messages}}, 1, 'the conversation: one message in messages');
+is($bc->{messages}[0]{id}, $reply->{id}, 'the conversation: the newest one');
+ok(is_int($bc->{messages}[0]{message_type}), 'the conversation: messages[] with message_type as a number');
+is_deeply($bc->{account}, {id => 1, name => 'Acme'}, 'the conversation: account');
+
+my $bi = delivered_body($d_in);
+is_deeply([@$bi{qw(message_type source_id content)}], ['incoming', 'WAID:HOOK1', 'Oi'],
+          "an incoming message (the bridge's own post comes back)");
+keys_are($bi->{sender}, [qw(account additional_attributes avatar blocked custom_attributes email id identifier
+                            name phone_number thumbnail)], "an incoming message's sender: Contact#webhook_data, no type");
+is($bi->{sender}{identifier}, '4915100000077@s.whatsapp.net', 'the sender is the contact');
+
+my $note = call(POST => "$A/conversations/$hook_conv->{id}/messages",
+                json => {content => 'internal', message_type => 'outgoing', private => JSON::PP::true})->{json};
+my ($d_note) = sink_for($note->{id}, 1, 'a private note');
+my $bn = delivered_body($d_note);
+ok(is_bool($bn->{private}) && $bn->{private}, 'a private note is sent too, private true');
+is($bn->{conversation}{messages}[0]{id}, $reply->{id}, "the conversation's messages skip private notes");
+
+my $with_file = call(POST => "$A/conversations/$hook_conv->{id}/messages", form => {
+    content => 'see file', message_type => 'outgoing',
+    'attachments[]' => [{content => 'PDF', filename => 'doc.pdf', 'Content-Type' => 'application/pdf'}]})->{json};
+my ($d_file) = sink_for($with_file->{id}, 1, 'a message with an attachment');
+my $bf = delivered_body($d_file);
+is(scalar @{$bf->{attachments} // []}, 1, 'attachments: present when the message has some');
+is_deeply([@{$bf->{attachments}[0]}{qw(file_type extension message_id)}], ['file', 'pdf', $with_file->{id}],
+          'attachments: Attachment#push_event_data');
+
+# message_updated: a status change, a deletion; nothing for a change to nothing.
+call(PATCH => "$A/conversations/$hook_conv->{id}/messages/$reply->{id}", json => {status => 'delivered'});
+my (undef, $d_upd) = sink_for($reply->{id}, 2, 'a status update');
+my $bu = delivered_body($d_upd);
+is($bu->{event}, 'message_updated', 'a status PATCH: message_updated');
+is($bu->{id}, $reply->{id}, 'for that message (whose body has no status field, as in Chatwoot)');
+ok(!exists $bu->{status}, 'no status key in the message body');
+call(PATCH => "$A/conversations/$hook_conv->{id}/messages/$reply->{id}", json => {status => 'delivered'});
+call(DELETE => "$A/conversations/$hook_conv->{id}/messages/$with_file->{id}");
+my (undef, $d_del) = sink_for($with_file->{id}, 2, 'a deletion');
+is_deeply([@{delivered_body($d_del)}{qw(event content)}], ['message_updated', 'This message was deleted'],
+          'a deletion: message_updated with the deleted text');
+ok(!exists delivered_body($d_del)->{attachments}, 'a deletion: its attachments gone');
+is(scalar(grep { ($_->{message_id} // 0) == $reply->{id} } @{state()->{webhooks}}), 2,
+   'a PATCH that changes nothing sends nothing');
+
+# A conversation made with its first message: that message's
+# message_created too.
+my $with_first = call(POST => "$A/conversations", json => {
+    contact_id => $hook_contact->{id}, inbox_id => 7, source_id => '4915100000077@s.whatsapp.net',
+    message => {content => 'first words'}})->{json};
+my ($first_id) = map { $_->{id} } @{$with_first->{messages} // []};
+my ($d_first) = sink_for($first_id // -1, 1, "a conversation's first message");
+is_deeply([@{delivered_body($d_first)}{qw(event content)}], ['message_created', 'first words'],
+          "a conversation create's message: message_created");
+is(delivered_body($d_first)->{conversation}{id}, $with_first->{id}, 'in the new conversation');
+
+# A failed delivery marks the message failed (Trigger#handle_error), once.
+control(POST => 'config', {inbox => {webhook_url => "$sink?status=500"}});
+my $doomed = call(POST => "$A/conversations/$hook_conv->{id}/messages",
+                  json => {content => 'to a broken target', message_type => 'outgoing'})->{json};
+my @doomed = sink_for($doomed->{id}, 2, 'a delivery that fails');
+is_deeply([map { delivered_body($_)->{event} } @doomed], [qw(message_created message_updated)],
+          'a failed delivery: message_created, then message_updated');
+is(delivered_body($doomed[1])->{content_attributes}{external_error}, '500 Internal Server Error',
+   "message_updated carries the error as content_attributes.external_error");
+my ($doomed_state) = grep { $_->{id} == $doomed->{id} } map { @{$_->{messages}} } @{state()->{conversations}};
+is($doomed_state->{status}, 'failed', 'the message is failed');
+my @records = grep { ($_->{message_id} // 0) == $doomed->{id} } @{state()->{webhooks}};
+is_deeply([map { [$_->{event}, $_->{status}] } @records], [['message_created', 500], ['message_updated', 500]],
+          'the deliveries are in the state with event and status; the second failure changes nothing more');
+control(POST => 'config', {webhooks => JSON::PP::false, inbox => {webhook_url => undef}});
+
+###########################################################################
 note 'state and reset';
 
 $st = state();

@@ -38,6 +38,20 @@ package ChatwootTest::FakeChatwoot;
 #   seed             seed of the fault RNG (1)
 #   frontend_url     FRONTEND_URL for attachment URLs (default: the Host the
 #                    request came to)
+#   webhooks         1: send webhooks by itself as Chatwoot does (0, off):
+#                    each message created (through the API, a conversation
+#                    create's message included) is POSTed as message_created,
+#                    each one updated (status PATCH, delete, a failed
+#                    delivery) as message_updated, to its inbox's webhook_url
+#                    when set, signed with the inbox's secret when set
+#                    (CONTRACT sections 2 and 4.3: Message#webhook_data, built
+#                    when delivered, as Chatwoot's listener builds it).  A
+#                    delivery that fails (not 2xx, or no answer within 5 s)
+#                    marks the message failed with the error text in
+#                    content_attributes.external_error, which is a
+#                    message_updated of its own (Trigger#handle_error).  Each
+#                    delivery is in the state's webhooks (with event and
+#                    message_id)
 #
 # Control API (JSON in and out; never logged, never faulted):
 #   GET  /__fake/state    contacts, contact_inboxes, conversations (with
@@ -54,8 +68,8 @@ package ChatwootTest::FakeChatwoot;
 #                         429_plain 429_retry_after 422_too_many 500 502 503
 #                         slow timeout reset lost_answer (see _fault).
 #   POST /__fake/config   {flood_limit, clock_offset (seconds added to the
-#                         clock), seed, frontend_url, latency_ms, inbox:
-#                         {fields to merge}}
+#                         clock), seed, frontend_url, latency_ms, webhooks,
+#                         inbox: {fields to merge}}
 #   POST /__fake/webhook  {url, secret, body (exact string) | payload (object)
 #                         + event, timestamp, delivery, timeout}: signs and
 #                         POSTs as Chatwoot does (CONTRACT section 2) and
@@ -128,8 +142,10 @@ package ChatwootTest::FakeChatwoot;
 #     waiting_since and the contact's last_activity_at; the first public
 #     outgoing message of the user sets first_reply_created_at.
 #
-# Things of Chatwoot's this fake does not do: send webhooks by itself on
-# events, create activity messages, agent bots and their tokens, teams,
+# Things of Chatwoot's this fake does not do: send webhooks other than
+# message_created and message_updated (and those only with webhooks => 1:
+# conversation, typing and contact events are not sent), create activity
+# messages, agent bots and their tokens, teams,
 # labels, avatars, conversation PATCH/typing/assignments, inbox create.
 
 use Mojo::Base 'Mojolicious';
@@ -161,11 +177,13 @@ has flood_limit      => 200;
 has seed             => 1;
 has frontend_url     => undef;
 has latency_ms       => 0;
+has webhooks         => 0;
 
 use constant T => JSON::PP::true;
 use constant F => JSON::PP::false;
 
 my %MESSAGE_TYPE = (incoming => 0, outgoing => 1, activity => 2, template => 3);
+my %MESSAGE_TYPE_NAME = reverse %MESSAGE_TYPE;
 my @CONTENT_TYPES = qw(text input_text input_textarea input_email input_select
     cards form article incoming_email input_csat integrations sticker voice_call);
 my @MESSAGE_STATUSES = qw(sent delivered read failed);
@@ -343,6 +361,7 @@ sub _reset {
         seed         => $self->seed,
         frontend_url => $self->frontend_url,
         latency_ms   => $self->latency_ms,
+        webhooks     => $self->webhooks ? T : F,
     };
     $self->_seed_rng($self->seed);
     my %user = (id => 3, name => 'Ana', email => 'ana@acme.test', %{$self->user});
@@ -1071,6 +1090,7 @@ sub _control_route {
         for my $k (qw(flood_limit clock_offset frontend_url latency_ms)) {
             $self->{config}{$k} = $data->{$k} if exists $data->{$k};
         }
+        $self->{config}{webhooks} = _truthy($data->{webhooks}) ? T : F if exists $data->{webhooks};
         $self->_seed_rng($self->{config}{seed} = $data->{seed}) if defined $data->{seed};
         if (ref $data->{inbox} eq 'HASH') {
             my $inbox = $self->{inboxes}[0];
@@ -1192,26 +1212,40 @@ sub _send_webhook {
             $body .= ($body eq '{' ? '' : ',') . '"event":' . rails_json($event) . '}';
         }
     }
-    my $ts = $w->{timestamp} // int(Time::HiRes::time());
-    my $delivery = $w->{delivery} // _uuid();
+    $c->render_later;
+    my $tx = $c->tx;
+    $self->_post_webhook($url, $w->{secret}, $body, timestamp => $w->{timestamp},
+                         delivery => $w->{delivery}, timeout => $w->{timeout}, done => sub {
+        my ($record) = @_;
+        $self->_send($c, undef, _json(200, $record)) if $tx;
+        undef $tx;
+    });
+}
+
+# POSTs $body (bytes) to $url as Chatwoot's Webhooks::Trigger does: the
+# headers, the signature over "ts.body" when $secret is not blank, a fresh
+# delivery id.  Records the delivery in the state's webhooks and returns
+# the record; `done` is called with it once the target answered or failed
+# (status: the HTTP status or undef; error: Chatwoot's error text).
+sub _post_webhook {
+    my ($self, $url, $secret, $body, %o) = @_;
+    my $ts = $o{timestamp} // int(Time::HiRes::time());
+    my $delivery = $o{delivery} // _uuid();
     my %h = ('Content-Type' => 'application/json', Accept => 'application/json',
              'X-Chatwoot-Delivery' => $delivery);
-    my $secret = $w->{secret};
     if (defined $secret && $secret =~ /\S/) {
         $h{'X-Chatwoot-Timestamp'} = "$ts";
         $h{'X-Chatwoot-Signature'} = sign($secret, $ts, $body);
     }
-    my $timeout = $w->{timeout} // 5;
+    my $timeout = $o{timeout} // 5;
     my $ua = $self->{webhook_ua}{$timeout} //= Mojo::UserAgent->new(
         connect_timeout => $timeout, inactivity_timeout => $timeout,
         request_timeout => $timeout, max_redirects => 10, max_connections => 0);
     my $record = {url => $url, delivery => $delivery, timestamp => "$ts",
                   signature => $h{'X-Chatwoot-Signature'}, body => $body,
-                  status => undef, error => undef};
+                  status => undef, error => undef, %{$o{record} // {}}};
     utf8::decode($record->{body});
     push @{$self->{webhooks}}, $record;
-    $c->render_later;
-    my $tx = $c->tx;
     $ua->post($url => \%h => $body => sub {
         my ($ua2, $wtx) = @_;
         my $res = $wtx->res;
@@ -1224,9 +1258,153 @@ sub _send_webhook {
         my $rb = $res->body;
         utf8::decode($rb);
         $record->{response_body} = $rb;
-        $self->_send($c, undef, _json(200, $record)) if $tx;
-        undef $tx;
+        $o{done}->($record) if $o{done};
     });
+    return $record;
+}
+
+###########################################################################
+# Webhooks the fake sends by itself (option webhooks): message_created and
+# message_updated to the API inbox's webhook_url, as WebhookListener and
+# Webhooks::Trigger do (CONTRACT sections 2, 3 and 4.3)
+
+# A message event: delivered on the next turn of the loop, after the
+# request that made it has been answered (Chatwoot's listener runs in a
+# job), with the payload built then from the state at that moment.
+sub _message_event {
+    my ($self, $event, $m) = @_;
+    return unless _truthy($self->{config}{webhooks});
+    # Message#webhook_sendable?: incoming, outgoing and template; private
+    # notes are sent too.
+    return if $m->{message_type} == 2;
+    my $epoch = $self->{started};
+    Mojo::IOLoop->next_tick(sub {
+        # A reset meanwhile forgot the message.
+        return unless $self->{started} == $epoch;
+        my ($cv) = grep { $_->{pk} == $m->{conversation_pk} } @{$self->{conversations}};
+        return unless $cv && grep { $_ == $m } @{$cv->{messages}};
+        my $inbox = $self->_inbox_of($cv);
+        return unless $inbox && $inbox->{channel_type} eq 'Channel::Api'
+            && defined $inbox->{webhook_url} && $inbox->{webhook_url} =~ /\S/;
+        my $body = rails_json(_ordered(@{$self->_message_webhook($m, $cv)}, event => $event));
+        $self->_post_webhook($inbox->{webhook_url}, $inbox->{secret}, $body,
+                             record => {event => $event, message_id => $m->{id} + 0},
+                             done => sub { $self->_webhook_failed($m, $cv, $event, $_[0]) });
+    });
+}
+
+# Trigger#handle_error for the API inbox callback: a failed delivery of a
+# message event marks the message failed with the error text
+# (Messages::StatusUpdateService), which is a message_updated of its own;
+# marking it again with the same text changes nothing and fires nothing.
+sub _webhook_failed {
+    my ($self, $m, $cv, $event, $record) = @_;
+    return if defined $record->{status} && $record->{status} >= 200 && $record->{status} < 300;
+    my $error = $record->{error} // "$record->{status}";
+    return if $m->{status} eq 'failed' && ($m->{content_attributes}{external_error} // '') eq $error;
+    return unless grep { $_ == $m } @{$cv->{messages}};
+    $m->{status} = 'failed';
+    $m->{content_attributes} = {%{$m->{content_attributes}}, external_error => $error};
+    $m->{updated_at} = $self->_now;
+    $self->_message_event(message_updated => $m);
+}
+
+# Messages::WebhookContentNormalizer: Markdown hard breaks (a backslash
+# before a newline) become plain newlines, trailing newlines go.
+sub _webhook_content {
+    my ($content) = @_;
+    return $content unless defined $content;
+    $content =~ s/\\\n/\n/g;
+    $content =~ s/\n+\z//;
+    return $content;
+}
+
+# Message#webhook_data, in its key order, as a list of pairs.
+sub _message_webhook {
+    my ($self, $m, $cv) = @_;
+    my @j = (
+        account => $self->_account_webhook,
+        additional_attributes => $m->{additional_attributes},
+        content_attributes => $m->{content_attributes},
+        content_type => $m->{content_type},
+        content => _webhook_content($m->{content}),
+        conversation => $self->_conversation_webhook($cv),
+        created_at => _iso($m->{created_at}),
+        id => $m->{id} + 0,
+        inbox => {id => $cv->{inbox_id} + 0, name => $self->_inbox_of($cv)->{name}},
+        message_type => $MESSAGE_TYPE_NAME{$m->{message_type}},
+        private => $m->{private},
+        sender => $self->_sender_webhook($m),
+        source_id => $m->{source_id},
+    );
+    push @j, attachments => [map { $self->_attachment_json($_) } @{$m->{attachments}}]
+        if @{$m->{attachments}};
+    return \@j;
+}
+
+sub _account_webhook { {id => $_[0]->account + 0, name => $_[0]->account_name} }
+
+# User#webhook_data for an agent; Contact#webhook_data (no type) for a
+# contact.
+sub _sender_webhook {
+    my ($self, $m) = @_;
+    if ($m->{sender_type} eq 'Contact') {
+        my $ct = $self->_find_contact($m->{sender_id}) or return undef;
+        return _ordered(
+            account => $self->_account_webhook,
+            additional_attributes => $ct->{additional_attributes}, avatar => '',
+            custom_attributes => $ct->{custom_attributes}, email => $ct->{email},
+            id => $ct->{id} + 0, identifier => $ct->{identifier}, name => $ct->{name},
+            phone_number => $ct->{phone_number}, thumbnail => '', blocked => $ct->{blocked});
+    }
+    my $u = $self->{me};
+    return _ordered(id => $u->{id} + 0, name => $u->{name}, email => $u->{email}, type => 'user');
+}
+
+# Conversation#webhook_data (CONTRACT 4.2): push_data and the account; its
+# messages holds the newest non-activity, non-private message, if any.
+sub _conversation_webhook {
+    my ($self, $cv) = @_;
+    my $inbox = $self->_inbox_of($cv);
+    my $ci = $self->_find_contact_inbox_by_id($cv->{contact_inbox_id});
+    my ($last) = grep { $_->{message_type} != 2 && !$_->{private} } reverse @{$cv->{messages}};
+    my @last;
+    if ($last) {
+        my $push = $self->_message_push($last, $cv);
+        $push->{content} = $push->{processed_message_content} = _webhook_content($last->{content});
+        @last = ($push);
+    }
+    my $assigned = defined $cv->{assignee_id};
+    return _ordered(
+        additional_attributes => $cv->{additional_attributes},
+        can_reply => $self->_can_reply($cv),
+        channel => $inbox->{channel_type},
+        contact_inbox => $self->_contact_inbox_record($ci),
+        id => $cv->{display_id} + 0,
+        inbox_id => $cv->{inbox_id} + 0,
+        messages => \@last,
+        labels => [],
+        meta => _ordered(
+            sender => $self->_contact_push($self->_contact_of($cv)),
+            assignee => $assigned ? $self->_user_push : undef,
+            assignee_type => $assigned ? 'User' : undef,
+            team => undef,
+            hmac_verified => $ci->{hmac_verified}),
+        status => $cv->{status},
+        custom_attributes => $cv->{custom_attributes},
+        snoozed_until => _iso($cv->{snoozed_until}),
+        unread_count => $self->_unread($cv),
+        first_reply_created_at => _epoch($cv->{first_reply_created_at}) || undef,
+        priority => $cv->{priority},
+        waiting_since => _epoch($cv->{waiting_since}),
+        agent_last_seen_at => _epoch($cv->{agent_last_seen_at}),
+        contact_last_seen_at => _epoch($cv->{contact_last_seen_at}),
+        last_activity_at => _epoch($cv->{last_activity_at}),
+        timestamp => _epoch($cv->{last_activity_at}),
+        created_at => _epoch($cv->{created_at}),
+        updated_at => _float($cv->{updated_at}),
+        account => $self->_account_webhook,
+    );
 }
 
 ###########################################################################
@@ -2253,6 +2431,7 @@ sub _after_message {
         $cv->{first_reply_created_at} //= $now;
         $cv->{waiting_since} = undef;
     }
+    $self->_message_event(message_created => $m);
 }
 
 sub _h_messages_create {
@@ -2323,10 +2502,14 @@ sub _h_messages_update {
     } elsif ($status eq 'delivered' && $m->{status} eq 'read') {
         push @{$ctx->{warn}}, 'read -> delivered: ignored, as Chatwoot does';
     } else {
+        my $before = rails_json([$m->{status}, $m->{content_attributes}]);
         $m->{status} = $status;
         $m->{content_attributes} = {%{$m->{content_attributes}},
             external_error => $status eq 'failed' ? _cast_string($p->{external_error}, $ctx->{warn}, 'external_error') : undef};
         $m->{updated_at} = $self->_now;
+        # A save that changed nothing fires no event.
+        $self->_message_event(message_updated => $m)
+            if rails_json([$m->{status}, $m->{content_attributes}]) ne $before;
     }
     return _json(200, $self->_message_json($m));
 }
@@ -2341,6 +2524,7 @@ sub _h_messages_destroy {
     $m->{content_attributes} = {deleted => T};
     $m->{attachments} = [];
     $m->{updated_at} = $self->_now;
+    $self->_message_event(message_updated => $m);
     return _json(200, $self->_message_json($m));
 }
 
