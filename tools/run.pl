@@ -81,6 +81,20 @@ sub spawn {
     return $pid;
 }
 
+# Whether a process of group $pgid still runs: a zombie does not (in a
+# container whose PID 1 reaps no orphans, a killed worker's zombie stays).
+sub group_running {
+    my ($pgid) = @_;
+    opendir my $d, '/proc' or return 0;
+    for my $pid (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = do { local $/; <$fh> } // next;
+        my ($state, $pgrp) = $stat =~ /\) (\S) \d+ (\d+)/ or next;
+        return 1 if $pgrp == $pgid && $state ne 'Z';
+    }
+    return 0;
+}
+
 # A child that ended, as (name, how); nothing when all are running.
 sub reap_one {
     for my $pid (keys %child) {
@@ -89,8 +103,13 @@ sub reap_one {
         my $c = delete $child{$pid};
         my $how = WIFSIGNALED($?) ? 'killed by signal ' . WTERMSIG($?)
                                   : 'exit status ' . WEXITSTATUS($?);
-        # What it left in its group (an nginx worker or helper) goes too.
+        # What it left in its group (an nginx worker or helper) goes too,
+        # and is gone before the launcher says it stopped.
         kill 'KILL', -$c->{pgid};
+        for (1 .. 200) {
+            last unless group_running($c->{pgid});
+            sleep 0.05;
+        }
         return ($c->{name}, $how);
     }
     return;
@@ -115,10 +134,16 @@ sub stop_all {
         # Anything of its group still there (nginx's workers end with the
         # master; this is for a process that did not).
         for (1 .. 100) {
-            last unless kill 0, -$c->{pgid};
+            last unless group_running($c->{pgid});
             sleep 0.05;
         }
-        kill 'KILL', -$c->{pgid} if kill 0, -$c->{pgid};
+        if (group_running($c->{pgid})) {
+            kill 'KILL', -$c->{pgid};
+            for (1 .. 100) {
+                last unless group_running($c->{pgid});
+                sleep 0.05;
+            }
+        }
         delete $child{$pid};
     }
 }
