@@ -163,6 +163,10 @@ my @bad = (
       qr/\[emerg\].*invalid "api_token" in chatwoot_inbox "x": it has control characters/ ],
     [ 'missing secret file', inbox_conf("webhook_secret_file $dir/nope;"),
       qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
+    [ 'missing URL token file', inbox_conf("webhook_token_file $dir/nope;"),
+      qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
+    [ 'URL token set twice', inbox_conf('webhook_token a; webhook_token b;'),
+      qr/\[emerg\].*the webhook token of chatwoot_inbox "x" is set twice/ ],
     [ 'secret set twice', inbox_conf('webhook_secret a; webhook_secret b;'),
       qr/\[emerg\].*the webhook secret of chatwoot_inbox "x" is set twice/ ],
     [ 'whatsapp neither on nor off', inbox_conf('whatsapp yes;'),
@@ -279,6 +283,7 @@ for my $good (
                                   . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s; device_timeout 30s; throttle_backoff 1s 30s;\n"
                                   . "ignore_jids 5511999999999\@s.whatsapp.net 120363000000000000\@g.us;\n" }),
     http_conf(inbox => { secret => undef, api_token => undef, extra => "webhook_secret_file $dir/secret;\napi_token_file $dir/secret;\n" }),
+    http_conf(inbox => { secret => undef, extra => "webhook_token_file $dir/secret;\n" }),
 ) {
     $t->write_config($good);
     my ($c, $o) = $t->test_config;

@@ -302,6 +302,9 @@ note 'environment mode: good values';
     is(slurp("$run/chatwoot-api-token"), "$secret_token\n", 'the token file holds the token');
     is((stat "$run/chatwoot-api-token")[2] & 07777, 0600, 'the token file is 0600');
     is((stat "$run/chatwoot-webhook-token")[2] & 07777, 0600, 'the URL token file is 0600');
+    like($conf, qr/^\s*webhook_token_file chatwoot-webhook-token;$/m, 'the conf names the URL token file');
+    my ($url_token) = slurp("$run/chatwoot-webhook-token") =~ /^(\S+)/;
+    is(index($conf, $url_token), -1, 'and holds no URL token');
     my $test = `/usr/sbin/nginx -t -q -p '$run/' -c '$run/nginx.conf' -e /dev/stderr -g 'pid $run/t.pid;' 2>&1`;
     is($?, 0, 'nginx -t passes on the rendered conf (run by the test)') or diag $test;
 

@@ -367,7 +367,7 @@ sub render_conf {
         ['inbox',           qr/^([ \t]*)inbox 7;/m,                  "inbox $o{inbox};"],
         ['api_token',       qr/^([ \t]*)api_token change-me-api-token;/m, "api_token_file $o{token_file};"],
         ['webhook_secret',  qr/^([ \t]*)webhook_secret change-me-webhook-secret;/m,
-            defined $o{secret_file} ? "webhook_secret_file $o{secret_file};" : "webhook_token $o{webhook_token};"],
+            defined $o{secret_file} ? "webhook_secret_file $o{secret_file};" : "webhook_token_file $o{token_url_file};"],
         ['whatsapp',        qr/^([ \t]*)whatsapp on;/m,
             'whatsapp on;' . (defined $o{whatsapp_server} ? "\n\x01whatsapp_server $o{whatsapp_server};" : '')],
     );
@@ -552,7 +552,7 @@ sub environment_mode {
             $token = random_hex(24);
             write_private("$dir/chatwoot-webhook-token", "$token\n");
         }
-        $o{webhook_token} = $token;
+        $o{token_url_file} = 'chatwoot-webhook-token';
         unlink "$dir/chatwoot-webhook-secret";
     }
     write_private("$dir/nginx.conf", render_conf(%o));

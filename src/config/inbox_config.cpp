@@ -361,6 +361,7 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"webhook_secret", 1, 1, &InboxConfigParser::set_secret},
     {"webhook_secret_file", 1, 1, &InboxConfigParser::set_secret},
     {"webhook_token", 1, 1, &InboxConfigParser::set_secret},
+    {"webhook_token_file", 1, 1, &InboxConfigParser::set_secret},
     {"agent_signature", 1, 2, &InboxConfigParser::set_agent_signature},
     {"reopen_resolved", 1, 1, &InboxConfigParser::set_flag},
     {"open_as_pending", 1, 1, &InboxConfigParser::set_flag},
