@@ -233,7 +233,24 @@ void InboxRuntime::build()
             wake();
         });
 
+    if (ic.control_conversation) {
+        control_ = std::make_unique<ControlConversation>(
+            name_, *client_, rest::Api(ic.account_id), ic.inbox_id, shared_.db, *device_,
+            shared_.media.dir(),
+            ic.control_throttle_sec > 0 ? static_cast<int64_t>(ic.control_throttle_sec) : 60,
+            [] { return static_cast<int64_t>(ngx_time()); });
+        forwarder_->on_rejected([this](const std::string& chat, int64_t timestamp,
+                                       const std::string& reason) {
+            if (control_) control_->message_rejected(chat, timestamp, reason);
+        });
+    }
+
     device_->start(*this);
+    if (control_) {
+        // What the device is now, and commands a helper before us left.
+        control_->observe(device_->status());
+        control_->take_commands();
+    }
     if (ic.inbox_id == 0) {
         resolver_ = std::make_unique<InboxResolver>(
             name_, ic.inbox_name,
@@ -241,6 +258,7 @@ void InboxRuntime::build()
                                     : std::nullopt,
             *client_, rest::Api(ic.account_id), [this](int64_t id) {
                 forwarder_->set_inbox_id(id);
+                if (control_) control_->set_inbox_id(id);
                 reconciler_->start(id);
                 tick();
             });
@@ -262,6 +280,7 @@ void InboxRuntime::teardown() noexcept
     if (start_timer_.timer_set) {
         ngx_del_timer(&start_timer_);
     }
+    control_.reset();
     resolver_.reset();
     reconciler_.reset();
     sender_.reset();
@@ -287,6 +306,14 @@ void InboxRuntime::tick() noexcept
     in_device_tick_ = true;
     guarded("the device", [&] { device_->tick(static_cast<int64_t>(ngx_time())); });
     in_device_tick_ = false;
+    if (control_) {
+        // A QR that rotated, a restriction, a summary due: none of them is
+        // a state change the device announces.
+        guarded("the control conversation", [&] {
+            control_->observe(device_->status());
+            control_->tick();
+        });
+    }
     // An idle part is not looked at (two store queries a tick, per inbox,
     // were most of an idle helper's CPU): what gives it work wakes it (a
     // device's push, the queue drain), and every 30 s a sweep looks
@@ -323,6 +350,9 @@ void InboxRuntime::state_changed(const DeviceStatus& status)
                   "chatwoot helper: inbox \"%s\": WhatsApp device %s%s%s", name_.c_str(),
                   std::string(to_string(status.state)).c_str(),
                   status.reason.empty() ? "" : ": ", status.reason.c_str());
+    if (control_) {
+        guarded("the control conversation", [&] { control_->observe(status); });
+    }
     if (status.state == DeviceState::connected && sender_ != nullptr) {
         guarded("sending agent replies", [&] { sender_->tick(); });
     }
@@ -445,6 +475,13 @@ void InboxRuntime::typing(int64_t conversation_id, bool on) noexcept
         m.typing_on = on;
         device_->send(m, [](const SendResult&) {});   // presence: no retry, no bookkeeping
     });
+}
+
+void InboxRuntime::control_commands() noexcept
+{
+    if (control_) {
+        guarded("the control conversation's commands", [&] { control_->take_commands(); });
+    }
 }
 
 void InboxRuntime::on_start_timer(ngx_event_t* ev) noexcept
