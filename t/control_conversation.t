@@ -179,6 +179,28 @@ is($t->sql('SELECT count(*) FROM outbox')->[0][0], 0, 'nothing was filed in the 
 is($t->sql(q{SELECT count(*) FROM control_commands WHERE inbox = 'main'})->[0][0], 6,
    'each command filed once (the redelivery is the same row)');
 
+# An account restriction WhatsApp pushes, with its end time.
+$mark = last_id();
+my $ends = time + 3600;
+$wa->wa_restriction(kind => 'reachout_timelock', active => 1, ends => $ends);
+my $lock = wait_message(qr/^WhatsApp restricted this account: /, $mark, 'restriction notice');
+my @end = gmtime $ends;
+my $end_text = sprintf '%04d-%02d-%02d %02d:%02d', $end[5] + 1900, $end[4] + 1, @end[3, 2, 1];
+like($lock->{content}, qr/time lock.*\Q$end_text\E/, "the time lock's end: $lock->{content}");
+
+# A WhatsApp message Chatwoot refuses for good (its contact's name is over
+# Chatwoot's 255 characters; WhatsApp allows it): the notice names the
+# chat and the time, not the text.
+$mark = last_id();
+$wa->wa_contact('4915100000011');
+$wa->wa_message(from => '4915100000011', push_name => 'N' x 256,
+                message => { conversation => 'zzz secret text' });
+my $dead = wait_message(qr/^Chatwoot rejected a WhatsApp message for good/, $mark,
+                        'the dead-letter notice', 60);
+like($dead->{content}, qr/chat \+4915100000011 /, 'it names the chat');
+like($dead->{content}, qr/sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, 'and the time');
+unlike($dead->{content}, qr/secret/, 'not the text');
+
 # 5. The mock drops the connection: disconnected, reconnecting, connected.
 $mark = last_id();
 $wa->drop($login->{conn});

@@ -243,6 +243,15 @@ void ControlConversation::message_rejected(const std::string& chat, int64_t time
            true, "a message of " + where + " rejected at " + hhmmss(now_()));
 }
 
+void ControlConversation::reply_refused(int64_t conversation_id)
+{
+    notice("restricted",
+           "WhatsApp refused a reply in conversation " + std::to_string(conversation_id)
+               + " with error 463: the account may not start chats with new contacts now "
+                 "(reach-out restriction); the contact must write first.",
+           true, "a reply refused with 463 at " + hhmmss(now_()));
+}
+
 std::string ControlConversation::status_text()
 {
     const DeviceStatus s = device_.status();

@@ -59,6 +59,10 @@ public:
     // The forwarder gave up on a WhatsApp message (Chatwoot refused it).
     void message_rejected(const std::string& chat, int64_t timestamp, const std::string& reason);
 
+    // WhatsApp refused an agent's reply with 463: the account may not start
+    // chats with new contacts now (reach-out restriction).
+    void reply_refused(int64_t conversation_id);
+
     // Commands filed by the drain (or left by a helper that died).
     void take_commands();
 

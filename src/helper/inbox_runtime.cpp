@@ -38,6 +38,9 @@ public:
     void report(int64_t conversation_id, int64_t message_id, const std::string& reason,
                 Done done) override
     {
+        if (refused_ && reason == kFirstMessageRefused) {
+            refused_(conversation_id);   // the control conversation says so
+        }
         client_.submit(inbox_ + "/" + std::to_string(conversation_id),
                        api_.update_message_status(conversation_id, message_id, "failed",
                                                   reason),
@@ -56,10 +59,14 @@ public:
                        });
     }
 
+    // Told of each reply WhatsApp refused with 463 (reach-out restriction).
+    void on_refused(std::function<void(int64_t conversation_id)> f) { refused_ = std::move(f); }
+
 private:
     std::string inbox_;
     ChatwootClient& client_;
     rest::Api api_;
+    std::function<void(int64_t)> refused_;
 };
 
 }  // namespace
@@ -175,8 +182,17 @@ void InboxRuntime::build()
         device_ = std::make_unique<AbsentDevice>();
     }
 
-    reporter_ = std::make_unique<ChatwootFailureReporter>(name_, *client_,
-                                                          rest::Api(ic.account_id));
+    auto reporter = std::make_unique<ChatwootFailureReporter>(name_, *client_,
+                                                              rest::Api(ic.account_id));
+    if (ic.control_conversation) {
+        reporter->on_refused([this](int64_t conversation_id) {
+            if (control_) {
+                guarded("the control conversation",
+                        [&] { control_->reply_refused(conversation_id); });
+            }
+        });
+    }
+    reporter_ = std::move(reporter);
     sender_ = std::make_unique<OutboxSender>(
         name_, shared_.outbox, *device_, *reporter_,
         // The configuration always names the delimiter (the core fills its
