@@ -78,8 +78,7 @@ ControlConversation::ControlConversation(std::string inbox, ChatwootClient& clie
       device_(device),
       media_dir_(std::move(media_dir)),
       throttle_(throttle_sec),
-      now_(std::move(now)),
-      started_at_(now_())
+      now_(std::move(now))
 {
 }
 
@@ -92,6 +91,7 @@ ControlConversation::~ControlConversation()
 void ControlConversation::set_inbox_id(int64_t id)
 {
     inbox_id_ = id;
+    work_ = true;
     pump();
 }
 
@@ -112,8 +112,15 @@ void ControlConversation::notice(std::string_view kind, std::string text, bool t
     {
         return;   // said in the summary
     }
-    repo_.add_notice(inbox_, kind, text, false, now);
+    file_notice(kind, text, false, now);
+    work_ = true;
     pump();
+}
+
+void ControlConversation::file_notice(std::string_view kind, std::string_view text, bool qr,
+                                      int64_t now)
+{
+    mine_.insert(repo_.add_notice(inbox_, kind, text, qr, now));
 }
 
 void ControlConversation::observe(const DeviceStatus& s)
@@ -125,6 +132,14 @@ void ControlConversation::observe(const DeviceStatus& s)
     const int64_t now = now_();
     if (first || s.state != prev.state) state_since_ = now;
 
+    if ((first || prev.state == DeviceState::pairing_qr) && s.state != DeviceState::pairing_qr) {
+        // Pairing by QR is over (linked, or a code instead): no image stays;
+        // pump() deletes the one on show before it says what came next.
+        shown_qr_ = 0;
+        repo_.drop_pending_qr(inbox_);
+        keep_qr_ = 0;
+        work_ = true;
+    }
     if (first || s.state != prev.state) {
         switch (s.state) {
         case DeviceState::connected: {
@@ -199,30 +214,26 @@ void ControlConversation::observe(const DeviceStatus& s)
             linking_ = true;
             store::UnitOfWork unit(db_);
             repo_.drop_pending_qr(inbox_);
-            repo_.add_notice(inbox_, "qr",
+            file_notice("qr",
                              "Scan this QR code with WhatsApp on the phone to link it "
                              "(Settings > Linked devices > Link a device). It is replaced "
                              "here as it changes.",
                              true, now);
             unit.commit();
+            work_ = true;
         }
-    } else if (prev.state == DeviceState::pairing_qr || first) {
-        // Pairing by QR is over (linked, or a code instead): no image stays
-        // (pump() deletes the one on show).
-        shown_qr_ = 0;
-        repo_.drop_pending_qr(inbox_);
-        keep_qr_ = 0;
     }
     if (!s.pair_code.empty() && s.state == DeviceState::pairing_code) {
         const size_t h = std::hash<std::string_view>{}(s.pair_code);
         if (h != shown_code_) {
             shown_code_ = h;
             linking_ = true;
-            repo_.add_notice(inbox_, "code",
+            file_notice("code",
                              "Pairing code: " + s.pair_code
                                  + "\nOn the phone: WhatsApp > Linked devices > Link a device > "
                                    "Link with phone number instead, then type this code.",
                              false, now);
+            work_ = true;
         }
     } else if (s.pair_code.empty()) {
         shown_code_ = 0;
@@ -309,12 +320,13 @@ void ControlConversation::take_commands()
         // harmless twice: a state, a QR, a code anew).
         std::string reply = answer(c.content);
         store::UnitOfWork unit(db_);
-        repo_.add_notice(inbox_, "answer", reply, false, now_());
+        file_notice("answer", reply, false, now_());
         repo_.command_handled(inbox_, c.chatwoot_message_id, now_());
         if (!repo_.place(inbox_).conversation_id) {
             repo_.save_place(inbox_, store::ControlPlace{std::nullopt, c.conversation_id});
         }
         unit.commit();
+        work_ = true;
     }
     // The QR a "qr" command asked for, if the device shows one already.
     observe(device_.status());
@@ -323,14 +335,17 @@ void ControlConversation::take_commands()
 void ControlConversation::tick()
 {
     if (auto summary = throttle_.summary(now_())) {
-        repo_.add_notice(inbox_, "summary", *summary, false, now_());
+        file_notice("summary", *summary, false, now_());
+        work_ = true;
     }
     pump();
 }
 
 void ControlConversation::pump()
 {
-    if (busy_ || inbox_id_ == 0) {
+    // observe() runs every tick: the store is looked at only when there
+    // may be work (a notice filed, a post or delete ended, the start).
+    if (busy_ || inbox_id_ == 0 || !work_) {
         return;
     }
     const store::ControlPlace place = repo_.place(inbox_);
@@ -353,6 +368,7 @@ void ControlConversation::pump()
         start_post(*n);
         return;
     }
+    work_ = false;   // until something is filed
 }
 
 void ControlConversation::start_post(const store::ControlNotice& n)
@@ -380,7 +396,7 @@ void ControlConversation::start_post(const store::ControlNotice& n)
     const store::ControlPlace place = repo_.place(inbox_);
     // Tried before by this helper, or left pending by an earlier one: it
     // may be in Chatwoot already.
-    const bool may_be_posted = tried_.count(n.id) > 0 || n.created_at <= started_at_;
+    const bool may_be_posted = tried_.count(n.id) > 0 || mine_.count(n.id) == 0;
     tried_.insert(n.id);
     posting_ = n;
     busy_ = true;
@@ -405,6 +421,7 @@ void ControlConversation::send_job()
                            send_job();
                        } catch (const std::exception& e) {
                            busy_ = false;
+                           work_ = true;
                            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                                          "chatwoot helper: inbox \"%s\": control "
                                          "conversation: %s", inbox_.c_str(), e.what());
@@ -427,6 +444,8 @@ void ControlConversation::job_ended()
                                  : std::nullopt);
         unit.commit();
     }
+    tried_.erase(posting_.id);
+    mine_.erase(posting_.id);
     if (!done) {
         // The notice's text is not logged: a pairing code may be in it.
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
@@ -443,6 +462,7 @@ void ControlConversation::job_ended()
     }
     job_.reset();
     busy_ = false;
+    work_ = true;
     pump();
 }
 
@@ -469,6 +489,7 @@ void ControlConversation::delete_qr(const store::ControlNotice& n)
                                              r.classification.reason.c_str());
                            }
                            repo_.mark_deleted(id);
+                           work_ = true;
                            pump();
                        } catch (const std::exception& e) {
                            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,

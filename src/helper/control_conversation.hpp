@@ -76,6 +76,7 @@ public:
 
 private:
     void notice(std::string_view kind, std::string text, bool throttled, std::string label = {});
+    void file_notice(std::string_view kind, std::string_view text, bool qr, int64_t now);
     std::string answer(const std::string& content);
     std::string status_text();
     void pump();
@@ -106,12 +107,13 @@ private:
 
     // The post or delete under way (one at a time).
     bool busy_ = false;
+    bool work_ = true;                // the store may hold something to post or delete
     std::unique_ptr<bridge::ForwardJob> job_;
     store::ControlNotice posting_;
     std::string qr_file_;
     int64_t keep_qr_ = 0;             // the QR image on show: not deleted
     std::set<int64_t> tried_;         // rows this helper tried: a retry looks first
-    int64_t started_at_;
+    std::set<int64_t> mine_;          // rows this helper filed (others: an earlier one's)
     // Set while alive: callbacks from the client after we are gone do nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -249,7 +249,9 @@ void InboxRuntime::build()
             wake();
         });
 
-    if (ic.control_conversation) {
+    // An inbox without a device (whatsapp off, no synthetic device) has
+    // nothing to tell and nothing to command.
+    if (ic.control_conversation && (make_device_ || ic.synthetic_device != nullptr || ic.whatsapp)) {
         control_ = std::make_unique<ControlConversation>(
             name_, *client_, rest::Api(ic.account_id), ic.inbox_id, shared_.db, *device_,
             shared_.media.dir(),
