@@ -244,11 +244,35 @@ my $fresh = wait_message(qr/Scan this QR code/, $mark, 'a QR once logged out', 3
 my ($qr3) = qr_of($fresh);
 ok(api_shows($qr3), 'after the logout: the new QR as an image');
 
-# 8. The phone logs the device out (401): a notice.
-my $p = $t->pair_qr($wa, 'main');
-$wa->wait(type => 'passive', conn => $p->{login}{conn});
+# 8. Pairing by code, asked for there: the code posted as text; typed on
+# the phone, the device is linked to that number.
+my $PHONE = '15553334444';
 $mark = last_id();
-$wa->stream_error('401', $p->{login}{conn});
+$since = $wa->last_seq;
+type_command('code +1 555 333 4444');
+wait_message(qr/^Asking WhatsApp for a pairing code for \+\Q$PHONE\E/, $mark, 'code answer');
+my $hello = $wa->wait(type => 'pair-code-hello', since => $since);
+is($hello->{phone}, $PHONE, 'code: the mock sees companion_hello for that number');
+my $cm = wait_message(qr/^Pairing code: /, $mark, 'the pairing code posted');
+my ($pc) = $cm->{content} =~ /^Pairing code: (\S+)/;
+like($pc // '', qr/^[A-Z0-9]{4}-?[A-Z0-9]{4}$/, 'the code: 8 characters');
+$t->wait_for(sub { find_message($fresh->{id})->{content_attributes}{deleted} }, 20,
+             'the QR image deleted once a code is asked for');
+ok(1, 'the QR image goes when pairing turns to a code');
+$wa->enter_code($pc, $hello->{conn});
+my $paired2 = $wa->wait(type => 'paired', since => $since);
+my $login2 = $wa->wait(type => 'handshake', since => $paired2->{seq});
+$t->wait_device('main', 'connected', 20);
+wait_message(qr/^Linked as \+\Q$PHONE\E/, $cm->{id}, 'linked by the code');
+ok(1, "linked by the posted code: \"Linked as +$PHONE\"");
+unlike($t->read_file('error.log'), qr/\Q$pc\E/, 'the code is never logged');
+is($t->sql(q{SELECT count(*) FROM control_notices WHERE kind = 'code' AND text != ''})->[0][0], 0,
+   'the store keeps no copy of the code once posted');
+$wa->wait(type => 'passive', conn => $login2->{conn});
+
+# The phone logs the device out (401): a notice.
+$mark = last_id();
+$wa->stream_error('401', $login2->{conn});
 wait_message(qr/^WhatsApp logged this device out/, $mark, 'logged out notice');
 ok(1, 'the phone\'s logout: "WhatsApp logged this device out"');
 
@@ -258,7 +282,7 @@ my $posted = scalar @{control_messages()};
 $t->stop;
 $t->wa_write_config(inbox => { extra => "        control_conversation off;\n" })->run;
 $t->wait_helper_running;
-$p = $t->pair_qr($wa, 'main');
+my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
 my $c = $wa->wa_contact('4915100000077');
 $wa->wa_message(from => '4915100000077', message => { conversation => 'after off' });

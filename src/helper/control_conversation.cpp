@@ -145,8 +145,10 @@ void ControlConversation::observe(const DeviceStatus& s)
         case DeviceState::connected: {
             const bool linking = linking_;
             linking_ = false;
+            // Linking is the end of what an operator did, not a flap: said
+            // at once, whatever the throttle holds.
             notice("connected",
-                   (linking ? "Linked as " : "WhatsApp connected as ") + who(s) + ".", true,
+                   (linking ? "Linked as " : "WhatsApp connected as ") + who(s) + ".", !linking,
                    "connected at " + hhmmss(now));
             break;
         }
