@@ -64,6 +64,10 @@ typedef struct {
      * url's origin, as "scheme://host:port" */
     const char   **media_hosts;
     size_t         media_hosts_n;
+    /* the "WhatsApp bridge" conversation in the inbox (notices, the QR,
+     * agents' commands); on by default */
+    int            control_conversation;
+    uint64_t       control_throttle_sec;    /* one notice per kind this often */
 } cw_inbox_conf_t;
 
 typedef struct {

@@ -143,6 +143,8 @@ my @bad = (
       qr/\[emerg\].*unknown directive "colour" in chatwoot_inbox "x"/ ],
     [ 'flag neither on nor off', inbox_conf('ignore_groups yes;'),
       qr/\[emerg\].*invalid value "yes", it must be "on" or "off"/ ],
+    [ 'control_conversation neither on nor off', inbox_conf('control_conversation maybe;'),
+      qr/\[emerg\].*invalid value "maybe", it must be "on" or "off"/ ],
     [ 'too many arguments in an inbox', inbox_conf('account 1 2;', 'no-account'),
       qr/\[emerg\].*invalid number of arguments in "account" of chatwoot_inbox "x"/ ],
     [ 'bad JID', inbox_conf('ignore_jids 5511999;'),
@@ -280,7 +282,7 @@ for my $good (
     http_conf(zone => 'size=64m queue=1048576',
               inbox => { url => 'https://chatwoot.example.com/ check=5m',
                          extra => "agent_signature on delimiter=--; reopen_resolved off;\n"
-                                  . "open_as_pending on; ignore_groups on; concurrency 32; rate 20r/s; device_timeout 30s; throttle_backoff 1s 30s;\n"
+                                  . "open_as_pending on; ignore_groups on; control_conversation off; concurrency 32; rate 20r/s; device_timeout 30s; throttle_backoff 1s 30s;\n"
                                   . "ignore_jids 5511999999999\@s.whatsapp.net 120363000000000000\@g.us;\n" }),
     http_conf(inbox => { secret => undef, api_token => undef, extra => "webhook_secret_file $dir/secret;\napi_token_file $dir/secret;\n" }),
     http_conf(inbox => { secret => undef, extra => "webhook_token_file $dir/secret;\n" }),

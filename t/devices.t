@@ -27,7 +27,7 @@ $t->write_config($t->chatwoot_http(
     port => $port, webhook => 'main max_body=16k', zone => 'size=256k queue=4',
     inbox => { url => "http://127.0.0.1:$fake/" },
     http => "    chatwoot_inbox synth { url http://127.0.0.1:$fake/; account 1; inbox 7; "
-        . "api_token test-api-token; webhook_secret s; synthetic_device $synth; }\n",
+        . "api_token test-api-token; webhook_secret s; synthetic_device $synth; control_conversation off; }\n",
     server => "        location /chatwoot/devices/ { chatwoot_devices; }\n"
         . "        location /exact { chatwoot_devices; }\n",
 ))->run;

@@ -80,7 +80,7 @@ $t->write_config($t->chatwoot_http(
     port => $port, webhook => 'main',
     inbox => { url => "http://127.0.0.1:$fake/", extra => "        $server\n" },
     http => "    chatwoot_inbox gate { url http://127.0.0.1:$fake/; account 1; inbox 8; "
-        . "api_token test-api-token; webhook_secret s; $server }\n",
+        . "api_token test-api-token; webhook_secret s; control_conversation off; $server }\n",
     server => "        location /chatwoot/devices/ { chatwoot_devices; }\n",
 ))->run;
 $t->wait_helper_running;

@@ -131,7 +131,7 @@ my $n = 7;
 for my $name (@paired, 'tls') {
     my $where = $name eq 'tls' ? "wss://127.0.0.1:$tls_port/ws/chat root_key=$mock->{root_key}" : $server;
     $inboxes .= "    chatwoot_inbox $name { url http://127.0.0.1:9/; account 1; inbox " . $n++ . "; "
-        . "api_token t; webhook_secret s; whatsapp_server $where; }\n";
+        . "api_token t; webhook_secret s; whatsapp_server $where; control_conversation off; }\n";
 }
 $t->write_config(<<"EOF")->run;
     chatwoot_state_path ${\ $t->dir}/state;

@@ -147,6 +147,9 @@ public:
     // The answer to request(): its classification, HTTP status and body.
     void on_answer(const rest::Classification& c, std::string_view body);
 
+    // The message (or event) this job carries.
+    const WaMessage& message() const { return message_; }
+
     // When done: what to remember.
     const ChatMapping& mapping() const { return mapping_; }
     int64_t chatwoot_message_id() const { return message_id_; }

@@ -168,6 +168,12 @@ void OutboxReconciliation::on_messages(std::string_view body)
     if (source_id.empty() && contact != nullptr) {
         source_id = string_at(*contact, "identifier");   // ours are the chat JID
     }
+    if (source_id.starts_with("bridge:")) {
+        // The control conversation: agents' commands, never replies to
+        // send (the helper takes them from their webhooks).
+        next_conversation();
+        return;
+    }
 
     // A page is oldest first; walk it newest first so pending_ stays in
     // newest-first order across pages.

@@ -77,6 +77,7 @@ public:
         case Slot::inbox: out_.inbox.assign(s, n); break;
         case Slot::delivery: out_.delivery.assign(s, n); break;
         case Slot::type: out_.action.assign(s, n); break;
+        case Slot::contact: out_.contact_source_id.assign(s, n); break;
         default: break;
         }
         return true;
@@ -105,6 +106,8 @@ public:
                 slot_ = first(seen_message_, Slot::message);
             } else if (key == "on") {
                 slot_ = first(seen_on_, Slot::on);
+            } else if (key == "source_id_of_contact") {
+                slot_ = first(seen_contact_, Slot::contact);
             }
         }
         return true;
@@ -147,7 +150,9 @@ public:
     }
 
 private:
-    enum class Slot { other, inbox, delivery, event, type, conversation, message, on, accepted };
+    enum class Slot {
+        other, inbox, delivery, event, type, conversation, message, on, accepted, contact
+    };
     enum class Type { null, string, integer, boolean, object, other };
 
     // Only a key's first occurrence counts, as with FindMember.
@@ -173,6 +178,7 @@ private:
         case Slot::other: return true;
         case Slot::inbox:
         case Slot::type: return type == Type::string;
+        case Slot::contact: return type == Type::string || type == Type::null;
         case Slot::delivery: return type == Type::string || type == Type::null;
         case Slot::event: return type == Type::object;
         case Slot::conversation:
@@ -211,6 +217,7 @@ private:
     bool seen_message_ = false;
     bool seen_on_ = false;
     bool seen_accepted_ = false;
+    bool seen_contact_ = false;
 };
 
 // The reader's buffers, made once per thread and never destroyed: the

@@ -19,6 +19,9 @@ struct QueuedWebhook {
     std::optional<int64_t> message_id;   // send and delete
     bool typing_on = false;              // typing: "on"
     std::optional<int64_t> accepted_msec;   // the worker's arrival time, unix ms
+    // send: the conversation's contact_inbox source id ("bridge:<inbox>"
+    // is the control conversation's), empty when the record has none.
+    std::string contact_source_id;
 };
 
 // nullopt for bytes that are not such a record (a broken invariant: the

@@ -366,6 +366,7 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"reopen_resolved", 1, 1, &InboxConfigParser::set_flag},
     {"open_as_pending", 1, 1, &InboxConfigParser::set_flag},
     {"ignore_groups", 1, 1, &InboxConfigParser::set_flag},
+    {"control_conversation", 1, 2, &InboxConfigParser::set_control_conversation},
     {"ignore_jids", 1, kIgnoreJidsPerLine, &InboxConfigParser::set_ignore_jids},
     {"synthetic_device", 1, 1, &InboxConfigParser::set_synthetic_device},
     {"throttle_backoff", 2, 2, &InboxConfigParser::set_throttle_backoff},
@@ -587,6 +588,31 @@ std::optional<std::string> InboxConfigParser::set_flag(std::string_view directiv
     } else {
         s_.ignore_groups = *on;
     }
+    return std::nullopt;
+}
+
+// control_conversation on|off [throttle=time]: the throttle is how long a
+// kind of notice stays quiet after it spoke (a minute; tests shorten it).
+std::optional<std::string> InboxConfigParser::set_control_conversation(std::string_view,
+                                                                       Args args,
+                                                                       const std::string_view*)
+{
+    auto on = parse_flag(args[0]);
+    if (!on) {
+        return flag_error(args[0]);
+    }
+    if (args.size() == 2) {
+        if (!args[1].starts_with("throttle=")) {
+            return "invalid parameter " + quoted(args[1]);
+        }
+        auto t = parse_time(args[1].substr(9), true);
+        if (!t || *t < 1 || *t > 86400) {
+            return "invalid control_conversation throttle " + quoted(args[1].substr(9))
+                   + ", e.g. \"60s\" (1s to 1d)";
+        }
+        s_.control_throttle_sec = *t;
+    }
+    s_.control_conversation = *on;
     return std::nullopt;
 }
 
@@ -937,6 +963,8 @@ void InboxConfigParser::build_conf()
     conf_.open_as_pending = s_.open_as_pending;
     conf_.synthetic_device = c_str(s_.synthetic_device);
     conf_.ignore_groups = s_.ignore_groups;
+    conf_.control_conversation = s_.control_conversation;
+    conf_.control_throttle_sec = s_.control_throttle_sec;
     conf_.agent_signature = s_.agent_signature;
     conf_.throttle_base_msec = s_.throttle_base_msec;
     conf_.throttle_cap_msec = s_.throttle_cap_msec;

@@ -64,6 +64,9 @@ struct InboxSettings {
     bool reopen_resolved = true;
     bool open_as_pending = false;
     bool ignore_groups = false;
+    // The "WhatsApp bridge" conversation: notices, the QR, commands.
+    bool control_conversation = true;
+    uint64_t control_throttle_sec = 60;
     uint64_t device_timeout_seconds = kDeviceTimeoutSeconds;
     uint64_t throttle_base_msec = 0;     // 0: the REST client's own policy
     uint64_t throttle_cap_msec = 0;
@@ -128,6 +131,8 @@ private:
     std::optional<std::string> set_agent_signature(std::string_view, Args,
                                                    const std::string_view*);
     std::optional<std::string> set_flag(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_control_conversation(std::string_view, Args,
+                                                        const std::string_view*);
     std::optional<std::string> set_ignore_jids(std::string_view, Args, const std::string_view*);
     std::optional<std::string> set_synthetic_device(std::string_view, Args,
                                                     const std::string_view*);

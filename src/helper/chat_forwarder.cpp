@@ -343,6 +343,15 @@ bool ChatForwarder::settled(const std::string& chat)
                       "chatwoot helper: inbox \"%s\": a WhatsApp message of %s could "
                       "not be put into Chatwoot: %s",
                       inbox_.c_str(), chat.c_str(), job.failure().c_str());
+        if (rejected_) {
+            try {
+                rejected_(chat, job.message().timestamp, job.failure());
+            } catch (const std::exception& e) {
+                ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                              "chatwoot helper: inbox \"%s\": telling the control "
+                              "conversation failed: %s", inbox_.c_str(), e.what());
+            }
+        }
     }
     active_.erase(chat);
     return start_next(chat);

@@ -56,6 +56,12 @@ public:
     // Each posted message's time since its device filed it (metrics).
     void observe_into(cw_latency_t* latency) { latency_ = latency; }
 
+    // Told of each message Chatwoot refused for good (its row failed):
+    // the chat, the message's WhatsApp time, the reason.
+    using Rejected = std::function<void(const std::string& chat, int64_t timestamp,
+                                        const std::string& reason)>;
+    void on_rejected(Rejected rejected) { rejected_ = std::move(rejected); }
+
     size_t active() const { return active_.size(); }
 
     // Jobs have ended whose rows the next kick settles.
@@ -109,6 +115,7 @@ private:
     cw_latency_t* latency_ = nullptr;
     bool found_none_ = false;   // the last kick's look found no pending chat
     std::function<void()> soon_;
+    Rejected rejected_;
     std::vector<std::string> finished_;   // chats whose job ended, row not yet settled
     MediaFetcher* fetcher_ = nullptr;
     std::uint64_t media_max_ = 0;

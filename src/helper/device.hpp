@@ -196,6 +196,9 @@ public:
         return "this device cannot be paired";
     }
     virtual std::optional<std::string> log_out() { return "this device cannot log out"; }
+    // Drops the connection to WhatsApp and connects again at once (the
+    // control conversation's "reconnect"); a linked device only.
+    virtual std::optional<std::string> reconnect() { return "this device cannot reconnect"; }
     // A passkey-gated account's ceremony: the operator's assertion (the
     // PublicKeyCredential JSON made on web.whatsapp.com), then their word
     // that the code on both screens is the same.

@@ -370,6 +370,14 @@ void Helper::open_store()
             }
         }
     });
+    // Commands agents typed in an inbox's control conversation.
+    queue_->set_control_handler([this](const std::string& inbox) {
+        for (auto& rt : runtimes_) {
+            if (rt->name() == inbox) {
+                rt->control_commands();
+            }
+        }
+    });
     guarded("publishing the snapshot", [&] { publish_snapshot(); });
     ngx_add_timer(&snapshot_timer_, kSnapshotMsec);
     guarded("setting up retention", [&] { retention_.emplace(*db_); });

@@ -38,6 +38,9 @@ public:
     void report(int64_t conversation_id, int64_t message_id, const std::string& reason,
                 Done done) override
     {
+        if (refused_ && reason == kFirstMessageRefused) {
+            refused_(conversation_id);   // the control conversation says so
+        }
         client_.submit(inbox_ + "/" + std::to_string(conversation_id),
                        api_.update_message_status(conversation_id, message_id, "failed",
                                                   reason),
@@ -56,10 +59,14 @@ public:
                        });
     }
 
+    // Told of each reply WhatsApp refused with 463 (reach-out restriction).
+    void on_refused(std::function<void(int64_t conversation_id)> f) { refused_ = std::move(f); }
+
 private:
     std::string inbox_;
     ChatwootClient& client_;
     rest::Api api_;
+    std::function<void(int64_t)> refused_;
 };
 
 }  // namespace
@@ -175,8 +182,17 @@ void InboxRuntime::build()
         device_ = std::make_unique<AbsentDevice>();
     }
 
-    reporter_ = std::make_unique<ChatwootFailureReporter>(name_, *client_,
-                                                          rest::Api(ic.account_id));
+    auto reporter = std::make_unique<ChatwootFailureReporter>(name_, *client_,
+                                                              rest::Api(ic.account_id));
+    if (ic.control_conversation) {
+        reporter->on_refused([this](int64_t conversation_id) {
+            if (control_) {
+                guarded("the control conversation",
+                        [&] { control_->reply_refused(conversation_id); });
+            }
+        });
+    }
+    reporter_ = std::move(reporter);
     sender_ = std::make_unique<OutboxSender>(
         name_, shared_.outbox, *device_, *reporter_,
         // The configuration always names the delimiter (the core fills its
@@ -233,7 +249,26 @@ void InboxRuntime::build()
             wake();
         });
 
+    // An inbox without a device (whatsapp off, no synthetic device) has
+    // nothing to tell and nothing to command.
+    if (ic.control_conversation && (make_device_ || ic.synthetic_device != nullptr || ic.whatsapp)) {
+        control_ = std::make_unique<ControlConversation>(
+            name_, *client_, rest::Api(ic.account_id), ic.inbox_id, shared_.db, *device_,
+            shared_.media.dir(),
+            ic.control_throttle_sec > 0 ? static_cast<int64_t>(ic.control_throttle_sec) : 60,
+            [] { return static_cast<int64_t>(ngx_time()); });
+        forwarder_->on_rejected([this](const std::string& chat, int64_t timestamp,
+                                       const std::string& reason) {
+            if (control_) control_->message_rejected(chat, timestamp, reason);
+        });
+    }
+
     device_->start(*this);
+    if (control_) {
+        // What the device is now, and commands a helper before us left.
+        control_->observe(device_->status());
+        control_->take_commands();
+    }
     if (ic.inbox_id == 0) {
         resolver_ = std::make_unique<InboxResolver>(
             name_, ic.inbox_name,
@@ -241,6 +276,7 @@ void InboxRuntime::build()
                                     : std::nullopt,
             *client_, rest::Api(ic.account_id), [this](int64_t id) {
                 forwarder_->set_inbox_id(id);
+                if (control_) control_->set_inbox_id(id);
                 reconciler_->start(id);
                 tick();
             });
@@ -262,6 +298,7 @@ void InboxRuntime::teardown() noexcept
     if (start_timer_.timer_set) {
         ngx_del_timer(&start_timer_);
     }
+    control_.reset();
     resolver_.reset();
     reconciler_.reset();
     sender_.reset();
@@ -287,6 +324,14 @@ void InboxRuntime::tick() noexcept
     in_device_tick_ = true;
     guarded("the device", [&] { device_->tick(static_cast<int64_t>(ngx_time())); });
     in_device_tick_ = false;
+    if (control_) {
+        // A QR that rotated, a restriction, a summary due: none of them is
+        // a state change the device announces.
+        guarded("the control conversation", [&] {
+            control_->observe(device_->status());
+            control_->tick();
+        });
+    }
     // An idle part is not looked at (two store queries a tick, per inbox,
     // were most of an idle helper's CPU): what gives it work wakes it (a
     // device's push, the queue drain), and every 30 s a sweep looks
@@ -323,6 +368,9 @@ void InboxRuntime::state_changed(const DeviceStatus& status)
                   "chatwoot helper: inbox \"%s\": WhatsApp device %s%s%s", name_.c_str(),
                   std::string(to_string(status.state)).c_str(),
                   status.reason.empty() ? "" : ": ", status.reason.c_str());
+    if (control_) {
+        guarded("the control conversation", [&] { control_->observe(status); });
+    }
     if (status.state == DeviceState::connected && sender_ != nullptr) {
         guarded("sending agent replies", [&] { sender_->tick(); });
     }
@@ -445,6 +493,13 @@ void InboxRuntime::typing(int64_t conversation_id, bool on) noexcept
         m.typing_on = on;
         device_->send(m, [](const SendResult&) {});   // presence: no retry, no bookkeeping
     });
+}
+
+void InboxRuntime::control_commands() noexcept
+{
+    if (control_) {
+        guarded("the control conversation's commands", [&] { control_->take_commands(); });
+    }
 }
 
 void InboxRuntime::on_start_timer(ngx_event_t* ev) noexcept

@@ -11,6 +11,7 @@
 
 #include "chat_forwarder.hpp"
 #include "chatwoot_client.hpp"
+#include "control_conversation.hpp"
 #include "curl_multi_driver.hpp"
 #include "device.hpp"
 #include "inbox_resolver.hpp"
@@ -77,6 +78,9 @@ public:
     // goes to the contact now if the device is connected, else nowhere
     // (presence is never queued or retried).  Never throws.
     void typing(int64_t conversation_id, bool on) noexcept;
+    // Agents typed commands in the inbox's control conversation (filed by
+    // the drain): act on them and answer there.  Never throws.
+    void control_commands() noexcept;
 
 private:
     void build();
@@ -125,6 +129,8 @@ private:
     std::unique_ptr<OutboxReconciler> reconciler_;
     std::unique_ptr<InboxResolver> resolver_;
     std::unique_ptr<store::ReadMarkRepository> read_marks_;
+    // The "WhatsApp bridge" conversation (control_conversation on).
+    std::unique_ptr<ControlConversation> control_;
 
     ngx_event_t tick_timer_{};
     ngx_event_t start_timer_{};

@@ -803,6 +803,13 @@ void LiveDevice::finish_connection()
         connect();
         return;
     }
+    if (reconnect_now_) {
+        // An operator asked for a new connection: at once, no backoff.
+        reconnect_now_ = false;
+        attempt_ = 0;
+        connect();
+        return;
+    }
     if (logging_out_ || (end.kind == ws::EndKind::local_close && !expired)) {
         // We closed it: a logout (keys gone, a fresh registration shows a
         // new QR) or the helper stopping.
@@ -1309,6 +1316,27 @@ std::optional<std::string> LiveDevice::log_out()
     } else {
         if (retry_.timer_set) ngx_del_timer(&retry_);
         finish_connection();
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> LiveDevice::reconnect()
+{
+    if (!credentials_ || !credentials_->paired()) {
+        return "the device is not linked; type qr (or code +5511...) to link a phone";
+    }
+    if (logging_out_) return "the device is logging out";
+    if (conn_ != nullptr) {
+        reconnect_now_ = true;
+        conn_->close(now());
+        pump();
+        return std::nullopt;
+    }
+    if (ws_ == nullptr) {
+        // Waiting to reconnect (or stopped): now.
+        attempt_ = 0;
+        if (retry_.timer_set) ngx_del_timer(&retry_);
+        connect();
     }
     return std::nullopt;
 }

@@ -101,6 +101,7 @@ public:
     void tick(int64_t) override {}
     std::optional<std::string> pair(const std::optional<std::string>& phone) override;
     std::optional<std::string> log_out() override;
+    std::optional<std::string> reconnect() override;
     std::optional<std::string> passkey_assertion(const std::string& json) override;
     std::optional<std::string> passkey_confirm() override;
 
@@ -174,6 +175,7 @@ private:
     std::unique_ptr<wa::session::CodePairing> code_;
     std::unique_ptr<wa::session::PasskeyPairing> passkey_;
     bool fresh_qr_ = false;  // we closed a registration to start it over
+    bool reconnect_now_ = false;  // we closed a login connection to connect again
     // Why the last code or passkey attempt failed: the device's reason
     // while it shows QR codes again, until the next attempt or a link, so
     // that the operator sees it with the fresh QR, not for a moment only.

@@ -4,6 +4,9 @@
 
 #include "../store/filed_clock.hpp"
 
+#include <rapidjson/document.h>
+
+#include <algorithm>
 #include <exception>
 
 namespace chatwoot::helper {
@@ -28,7 +31,8 @@ QueueDrain::QueueDrain(cw_shared_t* shared, ngx_slab_pool_t* shpool,
                        store::InboundEventRepository& repository,
                        store::OutboxRepository& outbox)
     : shared_(shared), shpool_(shpool), repository_(repository), outbox_(outbox),
-      commands_(repository.database())
+      commands_(repository.database()),
+      controls_repo_(repository.database())
 {
     batch_.reserve(kBatchRecords);
     readings_.reserve(kBatchRecords);
@@ -56,6 +60,9 @@ void QueueDrain::file(const store::InboundEvent& event, size_t index,
     }
     if (!reading) {
         return;  // unreadable: logged below
+    }
+    if (take_control(event, *reading)) {
+        return;
     }
     store::OutboxEntry& entry = filed_.emplace_back();
     entry.inbox = reading->inbox;
@@ -118,6 +125,68 @@ void QueueDrain::hand_over_commands()
     }
 }
 
+bool QueueDrain::take_control(const store::InboundEvent& event,
+                              const webhook::QueuedWebhook& reading)
+{
+    if (!reading.contact_source_id.starts_with("bridge:")) {
+        return false;
+    }
+    if (reading.action != "send" || !reading.message_id) {
+        return true;   // nothing of the control conversation goes to WhatsApp
+    }
+    // The text, read only for these few records (replies are not parsed
+    // here otherwise).
+    rapidjson::Document doc;
+    doc.Parse(reinterpret_cast<const char*>(event.payload.data()), event.payload.size());
+    std::string content;
+    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("event")
+        && doc["event"].IsObject() && doc["event"].HasMember("content")
+        && doc["event"]["content"].IsString())
+    {
+        const auto& c = doc["event"]["content"];
+        // A command is a few words: a long text is none, and needs no copy.
+        content.assign(c.GetString(), std::min<size_t>(c.GetStringLength(), 256));
+    }
+    controls_.emplace_back(reading.inbox,
+                           store::ControlCommandRow{*reading.message_id, reading.conversation_id,
+                                                    std::move(content), event.received_at});
+    return true;
+}
+
+// Inside the batch's unit of work: once per Chatwoot message id.
+void QueueDrain::add_controls()
+{
+    for (const auto& [inbox, row] : controls_) {
+        if (controls_repo_.add_command(inbox, row)
+            && std::find(controls_new_.begin(), controls_new_.end(), inbox)
+                   == controls_new_.end())
+        {
+            controls_new_.push_back(inbox);
+        }
+    }
+    controls_.clear();
+}
+
+void QueueDrain::hand_over_controls()
+{
+    if (!on_control_) {
+        return;
+    }
+    for (const std::string& inbox : controls_new_) {
+        try {
+            on_control_(inbox);
+        } catch (const std::exception& e) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: inbox \"%s\": control commands stay pending: %s",
+                          inbox.c_str(), e.what());
+        } catch (...) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: inbox \"%s\": control commands stay pending",
+                          inbox.c_str());
+        }
+    }
+}
+
 // After the commit and the pop: each new typing record to the handler.
 void QueueDrain::hand_over_typings()
 {
@@ -158,6 +227,8 @@ size_t QueueDrain::set_aside_bad_records(std::span<const store::InboundEvent> ba
     // so nothing filed) must not write them.
     filed_.clear();
     typings_.clear();
+    controls_.clear();
+    controls_new_.clear();
     const auto sorted = repository_.insert_each(
         batch, now,
         [&](const store::InboundEvent& e, int64_t row_id) {
@@ -169,8 +240,10 @@ size_t QueueDrain::set_aside_bad_records(std::span<const store::InboundEvent> ba
             // back with the next record (a repeat files nothing new).
             try {
                 outbox_.add_all(filed_);
+                add_controls();
             } catch (...) {
                 filed_.clear();
+                controls_.clear();
                 throw;
             }
             filed_.clear();
@@ -201,6 +274,8 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     filed_.clear();
     typings_.clear();
     commands_batch_.clear();
+    controls_.clear();
+    controls_new_.clear();
     uint64_t last_seq = 0;
     bool corrupt = false;
     bool more = false;
@@ -270,6 +345,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
                     },
                     [&] {
                         outbox_.add_all(filed_);
+                        add_controls();
                         add_commands();
                     });
             } catch (const store::StoreError& e) {
@@ -307,6 +383,7 @@ QueueDrain::Outcome QueueDrain::drain_batch()
     }
     hand_over_commands();
     hand_over_typings();
+    hand_over_controls();
 
     if (corrupt) {
         ZoneLock lock(shpool_);

@@ -13,6 +13,7 @@
 #include "../chatwoot/webhook_record.hpp"
 #include "../ipc/command_record.hpp"
 #include "../store/command_repository.hpp"
+#include "../store/control_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_repository.hpp"
 
@@ -56,6 +57,13 @@ public:
         std::function<void(const std::string& inbox, int64_t conversation_id, bool on)>;
     void set_typing_handler(TypingHandler handler) { on_typing_ = std::move(handler); }
 
+    // Called once per inbox with new commands typed in its control
+    // conversation, after the batch filing them (control_commands, never
+    // the outbox) is committed and popped.  A helper killed before takes
+    // them up from the table at its inbox's start.
+    using ControlHandler = std::function<void(const std::string& inbox)>;
+    void set_control_handler(ControlHandler handler) { on_control_ = std::move(handler); }
+
 private:
     cw_shared_t* shared_;
     ngx_slab_pool_t* shpool_;
@@ -97,6 +105,18 @@ private:
     std::vector<size_t> typings_;
     TypingHandler on_typing_;
     void hand_over_typings();
+
+    // An agent's message in a control conversation (contact "bridge:..."):
+    // a command for the helper, filed with the batch, never sent to
+    // WhatsApp.  True when the record was one.
+    bool take_control(const store::InboundEvent& event,
+                      const webhook::QueuedWebhook& reading);
+    void add_controls();
+    void hand_over_controls();
+    store::ControlRepository controls_repo_;
+    std::vector<std::pair<std::string, store::ControlCommandRow>> controls_;
+    std::vector<std::string> controls_new_;   // inboxes with new commands this batch
+    ControlHandler on_control_;
 };
 
 }  // namespace chatwoot::helper

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 14> kMigrations = {
+constexpr std::array<std::string_view, 16> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -504,6 +504,46 @@ constexpr std::array<std::string_view, 14> kMigrations = {
         node          BLOB     NOT NULL,
         kept_at       INTEGER  NOT NULL
     );
+    )sql",
+
+    // 15: reserved for the import jobs (helper-IM's step, merged in its
+    // place); nothing here.
+    R"sql(
+    SELECT 1;
+    )sql",
+
+    // 16: the control conversation ("WhatsApp bridge" in each inbox):
+    // where it is in Chatwoot, the notices decided (a row before the post,
+    // posted once: its id is the message's source id), and the agents'
+    // commands typed there, once per Chatwoot message id.
+    R"sql(
+    CREATE TABLE control_conversations (
+        inbox            TEXT     PRIMARY KEY,
+        contact_id       INTEGER,
+        conversation_id  INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE control_notices (
+        id                   INTEGER  PRIMARY KEY,
+        inbox                TEXT     NOT NULL,
+        kind                 TEXT     NOT NULL,
+        text                 TEXT     NOT NULL,
+        qr                   INTEGER  NOT NULL DEFAULT 0,
+        created_at           INTEGER  NOT NULL,
+        state                TEXT     NOT NULL DEFAULT 'pending'
+                             CHECK (state IN ('pending', 'posted', 'failed', 'dropped')),
+        chatwoot_message_id  INTEGER,
+        deleted              INTEGER  NOT NULL DEFAULT 0
+    );
+    CREATE INDEX control_notices_pending ON control_notices (inbox, state, id);
+    CREATE TABLE control_commands (
+        inbox                TEXT     NOT NULL,
+        chatwoot_message_id  INTEGER  NOT NULL,
+        conversation_id      INTEGER  NOT NULL,
+        content              TEXT     NOT NULL,
+        received_at          INTEGER  NOT NULL,
+        handled_at           INTEGER,
+        PRIMARY KEY (inbox, chatwoot_message_id)
+    ) WITHOUT ROWID;
     )sql",
 };
 

@@ -132,6 +132,11 @@ sub chatwoot_http {
         # its own gets none (tests of the live session name their server).
         . (($inbox{extra} // '') =~ /\b(?:synthetic_device|whatsapp(?:_server)?)\b/
            ? '' : "        whatsapp off;\n")
+        # The control conversation would add its own contact, conversation
+        # and messages to what tests count in the fake Chatwoot: on only in
+        # the tests that name it.
+        . (($inbox{extra} // '') =~ /\bcontrol_conversation\b/
+           ? '' : "        control_conversation off;\n")
         . "    }\n";
     return <<"EOF";
     chatwoot_state_path $state;
@@ -674,7 +679,9 @@ sub wa_inbox {
     return "    chatwoot_inbox $name {\n"
         . "        url http://127.0.0.1:$w->{fake}/;\n        account 1;\n        inbox 7;\n"
         . "        api_token test-api-token;\n        webhook_secret $name-secret;\n"
-        . '        ' . $w->{wa}->directive . "\n" . ($extra // '') . "    }\n";
+        . '        ' . $w->{wa}->directive . "\n" . ($extra // '')
+        . (($extra // '') =~ /\bcontrol_conversation\b/ ? '' : "        control_conversation off;\n")
+        . "    }\n";
 }
 
 # A request to the device API: (status, {headers}, body).

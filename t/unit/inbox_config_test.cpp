@@ -74,6 +74,8 @@ TEST(InboxConfig, Defaults)
     EXPECT_EQ(c.reopen_resolved, 1);
     EXPECT_EQ(c.open_as_pending, 0);
     EXPECT_EQ(c.ignore_groups, 0);
+    EXPECT_EQ(c.control_conversation, 1) << "on unless the block says off";
+    EXPECT_EQ(c.control_throttle_sec, 60u) << "a minute";
     EXPECT_EQ(c.agent_signature, 1);
     EXPECT_STREQ(c.signature_delimiter, "\n\n");
     EXPECT_EQ(c.throttle_base_msec, 0u) << "the REST client's own policy";
@@ -97,6 +99,7 @@ TEST(InboxConfig, EverySettingReachesTheConf)
     ASSERT_FALSE(add(p, {"reopen_resolved", "OFF"}));
     ASSERT_FALSE(add(p, {"open_as_pending", "on"}));
     ASSERT_FALSE(add(p, {"ignore_groups", "On"}));
+    ASSERT_FALSE(add(p, {"control_conversation", "off"}));
     ASSERT_FALSE(add(p, {"ignore_jids", "5511999999999@s.whatsapp.net"}));
     ASSERT_FALSE(add(p, {"ignore_jids", "120363000000000000@g.us"}));
     ASSERT_FALSE(add(p, {"synthetic_device", "/var/lib/dev"}));
@@ -119,6 +122,7 @@ TEST(InboxConfig, EverySettingReachesTheConf)
     EXPECT_EQ(c.reopen_resolved, 0);
     EXPECT_EQ(c.open_as_pending, 1);
     EXPECT_EQ(c.ignore_groups, 1);
+    EXPECT_EQ(c.control_conversation, 0);
     ASSERT_EQ(c.ignore_jids_n, 2u);
     EXPECT_STREQ(c.ignore_jids[0], "5511999999999@s.whatsapp.net");
     EXPECT_STREQ(c.ignore_jids[1], "120363000000000000@g.us");
@@ -286,7 +290,8 @@ TEST(InboxConfig, Secrets)
 
 TEST(InboxConfig, Flags)
 {
-    for (auto name : {"reopen_resolved", "open_as_pending", "ignore_groups", "agent_signature"}) {
+    for (auto name : {"reopen_resolved", "open_as_pending", "ignore_groups", "agent_signature",
+                      "control_conversation"}) {
         EXPECT_TRUE(accepted({name, "on"})) << name;
         EXPECT_TRUE(accepted({name, "off"})) << name;
         EXPECT_EQ(error_of({name, "yes"}), R"(invalid value "yes", it must be "on" or "off")")
@@ -606,4 +611,23 @@ TEST(InboxConfigWhatsApp, Proxy)
                       + "\", e.g. \"http://proxy.example:3128\"")
             << bad;
     }
+}
+
+TEST(InboxConfig, ControlConversationAndItsThrottle)
+{
+    EXPECT_TRUE(accepted({"control_conversation", "on", "throttle=5s"}));
+    EXPECT_TRUE(accepted({"control_conversation", "off"}));
+    EXPECT_EQ(error_of({"control_conversation", "on", "every=5s"}),
+              R"(invalid parameter "every=5s")");
+    EXPECT_EQ(error_of({"control_conversation", "on", "throttle=0s"}),
+              R"(invalid control_conversation throttle "0s", e.g. "60s" (1s to 1d))");
+    EXPECT_EQ(error_of({"control_conversation", "sometimes"}),
+              R"(invalid value "sometimes", it must be "on" or "off")");
+
+    InboxConfigParser p("x");
+    complete(p);
+    ASSERT_FALSE(add(p, {"control_conversation", "on", "throttle=2m"}));
+    ASSERT_FALSE(p.finish());
+    EXPECT_EQ(p.conf().control_conversation, 1);
+    EXPECT_EQ(p.conf().control_throttle_sec, 120u);
 }

@@ -194,3 +194,24 @@ TEST(WebhookRecord, EscapedStringsAreDecoded)
     EXPECT_EQ(q->delivery, "d\x01");
     EXPECT_EQ(q->action, "status");
 }
+
+TEST(WebhookRecord, ReadsTheContactsSourceIdOfASend)
+{
+    auto q = read_queued_webhook(
+        R"({"inbox":"support","delivery":"d-1","received_at":1,)"
+        R"("event":{"type":"send","message_id":3,"conversation_id":15,)"
+        R"("source_id_of_contact":"bridge:support","content":"status"}})");
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->contact_source_id, "bridge:support") << "the control conversation's contact";
+    q = read_queued_webhook(
+        R"({"inbox":"support","delivery":"d-1","received_at":1,)"
+        R"("event":{"type":"send","message_id":3,"conversation_id":15,)"
+        R"("source_id_of_contact":null}})");
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->contact_source_id, "");
+    EXPECT_FALSE(read_queued_webhook(
+        R"({"inbox":"support","delivery":"d-1","received_at":1,)"
+        R"("event":{"type":"send","message_id":3,"conversation_id":15,)"
+        R"("source_id_of_contact":7}})"))
+        << "a source id that is no string";
+}
