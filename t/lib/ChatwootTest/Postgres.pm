@@ -77,7 +77,8 @@ sub run_quiet {
 }
 
 # Options: schema (default 1: load t/data/chatwoot_schema.sql), database
-# (default "chatwoot"), password (of the import role).
+# (default "chatwoot"), password (of the import role), durable (default 0:
+# fsync off, as tests need no crash safety of the disk; a benchmark sets 1).
 sub start {
     my ($class, %o) = @_;
     my $self = bless {
@@ -87,6 +88,7 @@ sub start {
         role     => 'chatwoot_import',
         password => $o{password} // 'secret-' . int(rand(1e9)),
         port     => free_port(),
+        durable  => $o{durable} // 0,
     }, $class;
     $self->{dir} = tempdir('chatwoot-pg-XXXXXX', TMPDIR => 1, CLEANUP => 0);
     $self->{data} = "$self->{dir}/data";
@@ -131,8 +133,8 @@ sub grant_import {
 # connections.
 sub start_again {
     my ($self) = @_;
-    my $opts = "-p $self->{port} -k $self->{dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-             . " -c full_page_writes=off";
+    my $opts = "-p $self->{port} -k $self->{dir} -c listen_addresses=127.0.0.1";
+    $opts .= ' -c fsync=off -c full_page_writes=off' unless $self->{durable};
     my ($rc, $out) = $self->run_quiet("$self->{bin}/pg_ctl", '-D', $self->{data},
                                       '-l', "$self->{dir}/server.log", '-o', $opts,
                                       '-w', '-t', '60', 'start');
