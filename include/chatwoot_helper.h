@@ -64,6 +64,9 @@ typedef struct {
      * url's origin, as "scheme://host:port" */
     const char   **media_hosts;
     size_t         media_hosts_n;
+    /* import_database(_file): Chatwoot's PostgreSQL as a libpq conninfo
+     * (URL or key=value pairs), or NULL for the REST path; a secret */
+    const char    *import_database;
 } cw_inbox_conf_t;
 
 typedef struct {
