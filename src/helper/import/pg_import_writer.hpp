@@ -72,7 +72,8 @@ public:
 
     // Queues a chat; chats are written one after another, in the order
     // given.  `done` runs from the loop, never from inside this call, and
-    // may call write() again.
+    // may call write() again; it must not destroy the writer (it runs
+    // inside the connection's event handler): do that on a later turn.
     void write(bridge::ImportChat chat, Done done);
 
     // Chats queued or being written.

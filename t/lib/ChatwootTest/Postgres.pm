@@ -28,6 +28,7 @@ use File::Path qw(remove_tree);
 use File::Spec;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use Scalar::Util qw(weaken);
 
 my $SCHEMA = File::Spec->rel2abs(dirname(__FILE__) . '/../../data/chatwoot_schema.sql');
 my %LIVE;   # every started server, stopped at END even if a test dies
@@ -101,7 +102,10 @@ sub start {
                                       '--auth-local=trust', '--auth-host=scram-sha-256',
                                       '-E', 'UTF8', '--locale=C', '--no-sync');
     $rc == 0 or croak "initdb failed: $out";
+    # Weak: DESTROY still runs when the test drops the object; END stops
+    # whatever is left (a test that died half-way).
     $LIVE{"$self"} = $self;
+    weaken($LIVE{"$self"});
     $self->start_again;
     $self->psql_do("CREATE ROLE $self->{role} LOGIN PASSWORD '$self->{password}'", 'postgres');
     $self->psql_do("CREATE DATABASE $self->{database} OWNER postgres", 'postgres');
@@ -244,7 +248,7 @@ sub shutdown {
 sub DESTROY { $_[0]->shutdown }
 
 END {
-    $_->shutdown for values %LIVE;
+    $_->shutdown for grep { defined } values %LIVE;
 }
 
 1;
