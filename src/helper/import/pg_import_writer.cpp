@@ -21,6 +21,10 @@ struct PgImportWriter::Job {
     std::optional<int64_t> newest_inserted;
     std::optional<int64_t> newest_incoming;
     std::string error;        // set while rolling back
+    // Its first statement went to a connection an earlier chat used: a
+    // server restart since may have cut it without our noticing yet.
+    bool on_reused_connection = false;
+    bool reconnected = false;
 };
 
 PgImportWriter::PgImportWriter(PgLoop& loop, PgWriterOptions options)
@@ -69,9 +73,15 @@ void PgImportWriter::start_job()
 
     old_conns_.clear();   // retired on an earlier turn: safe to destroy now
     if (conn_ && conn_->ready() && checked_) {
+        job_->on_reused_connection = true;
         begin();
         return;
     }
+    connect();
+}
+
+void PgImportWriter::connect()
+{
     if (conn_) {
         old_conns_.push_back(std::move(conn_));
     }
@@ -101,6 +111,16 @@ void PgImportWriter::step(std::string_view name, std::vector<Statement> batch,
     conn_->run(std::move(batch),
                [this, then](std::optional<std::string> lost, std::vector<Answer> answers) {
                    if (lost) {
+                       // The chat's first statement on a connection left
+                       // idle since the last chat: nothing of the chat was
+                       // done, so once more on a new connection.
+                       if (then == &PgImportWriter::on_begun && job_->on_reused_connection
+                           && !job_->reconnected) {
+                           job_->reconnected = true;
+                           job_->on_reused_connection = false;
+                           connect();
+                           return;
+                       }
                        fail(*lost + " (the chat's transaction was rolled back)", false);
                        return;
                    }

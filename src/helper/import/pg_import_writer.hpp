@@ -84,6 +84,7 @@ private:
 
     void kick();
     void start_job();
+    void connect();
     void step(std::string_view name, std::vector<Statement> batch,
               void (PgImportWriter::*then)(std::vector<Answer>));
     void on_connected(std::optional<std::string> error);

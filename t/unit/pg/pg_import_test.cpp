@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,15 @@ using chatwoot::bridge::ImportChat;
 using chatwoot::bridge::ImportMessage;
 using chatwoot::test::PgAdmin;
 using chatwoot::test::PollPgLoop;
+
+namespace chatwoot::helper::pg {
+// What a failed expectation shows of a result.
+void PrintTo(const PgWriteResult& r, std::ostream* os)
+{
+    *os << "{inserted " << r.inserted << ", skipped " << r.skipped << ", failed " << r.failed
+        << ", failure \"" << r.failure << "\", error " << (r.error ? *r.error : "none") << "}";
+}
+}  // namespace chatwoot::helper::pg
 
 namespace {
 
@@ -339,6 +349,57 @@ TEST_F(PgImport, ChatsQueuedOnOneWriterAreWrittenInOrder)
     ASSERT_TRUE(loop_.run_until([&] { return order.size() == 5; }));
     EXPECT_EQ(order, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
     EXPECT_EQ(w.pending(), 0u);
+}
+
+// A statement the server refuses outside a message (here Chatwoot's
+// conversations refuse a new row): the whole chat rolls back, the contact
+// it had created in the same transaction included, and writing it again
+// once the cause is gone completes it.
+TEST_F(PgImport, AServerErrorMidChatRollsTheWholeChatBack)
+{
+    admin_->exec("ALTER TABLE conversations ADD CONSTRAINT import_test_refuses"
+                 " CHECK (inbox_id <> 1) NOT VALID");
+    ImportChat c = person("4915100000040", "Lou", 3, 1'700'900'000);
+    PgImportWriter w(loop_, options());
+    PgWriteResult r = write(w, c);
+    admin_->exec("ALTER TABLE conversations DROP CONSTRAINT import_test_refuses");
+    ASSERT_TRUE(r.error.has_value());
+    EXPECT_NE(r.error->find("cannot find or create the conversation"), std::string::npos)
+        << *r.error;
+    EXPECT_NE(r.error->find("import_test_refuses"), std::string::npos) << *r.error;
+    EXPECT_EQ(r.inserted, 0u);
+    EXPECT_EQ(count("SELECT count(*) FROM contacts WHERE identifier = " + q(c.identifier)), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM contact_inboxes WHERE source_id = " + q(c.chat_jid)), 0);
+    // The same connection goes on: the failed transaction was rolled back.
+    EXPECT_EQ(write(w, c), (PgWriteResult{3, 0, 0, "", std::nullopt}));
+    EXPECT_EQ(count("SELECT count(*) FROM contacts WHERE identifier = " + q(c.identifier)), 1);
+}
+
+// The server restarted between two chats: the writer notices its idle
+// connection is gone and the next chat uses a new one.
+TEST_F(PgImport, AServerRestartedBetweenChatsIsNoticedAndTheNextChatReconnects)
+{
+    if (env("CHATWOOT_PG_STOP").empty() || env("CHATWOOT_PG_START").empty()) {
+        GTEST_SKIP() << "CHATWOOT_PG_STOP and CHATWOOT_PG_START are set by t/pg_import.t";
+    }
+    int connects = 0;
+    PgWriterOptions o = options();
+    o.on_step = [&](std::string_view s) { connects += s == "connect"; };
+    PgImportWriter w(loop_, o);
+    EXPECT_EQ(write(w, person("4915100000041", "Max", 2, 1'701'000'000)),
+              (PgWriteResult{2, 0, 0, "", std::nullopt}));
+    EXPECT_EQ(write(w, person("4915100000043", "Ole", 1, 1'701'000'000)),
+              (PgWriteResult{1, 0, 0, "", std::nullopt}));
+    EXPECT_EQ(connects, 1);   // one connection for both chats
+    admin_.reset();
+    ASSERT_EQ(std::system(env("CHATWOOT_PG_STOP").c_str()), 0);
+    ASSERT_EQ(std::system(env("CHATWOOT_PG_START").c_str()), 0);
+    admin_ = std::make_unique<PgAdmin>(env("CHATWOOT_PG_ADMIN"));
+    EXPECT_EQ(write(w, person("4915100000042", "Ned", 2, 1'701'000'000)),
+              (PgWriteResult{2, 0, 0, "", std::nullopt}));
+    EXPECT_EQ(connects, 2);
+    EXPECT_EQ(count("SELECT count(*) FROM messages WHERE source_id LIKE 'WAID:3EB04915100000042-%'"),
+              2);
 }
 
 // A server crash in the middle of a chat: the transaction rolls back (no
