@@ -34,6 +34,7 @@ APT_PACKAGES=(
     ffmpeg
     prometheus
     dpkg-dev lintian
+    libpq-dev postgresql
 )
 
 log() { printf '== %s\n' "$*" >&2; }

@@ -168,7 +168,8 @@ ngx_http_chatwoot_inbox_directive(ngx_conf_t *cf, ngx_command_t *dummy,
     if (nargs == 2
         && (ngx_http_chatwoot_is(&value[0], "api_token_file")
             || ngx_http_chatwoot_is(&value[0], "webhook_secret_file")
-            || ngx_http_chatwoot_is(&value[0], "webhook_token_file")))
+            || ngx_http_chatwoot_is(&value[0], "webhook_token_file")
+            || ngx_http_chatwoot_is(&value[0], "import_database_file")))
     {
         if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK
             || ngx_http_chatwoot_read_file(cf, &value[0], &value[1], &content)

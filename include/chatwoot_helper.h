@@ -68,6 +68,9 @@ typedef struct {
      * agents' commands); on by default */
     int            control_conversation;
     uint64_t       control_throttle_sec;    /* one notice per kind this often */
+    /* import_database(_file): Chatwoot's PostgreSQL as a libpq conninfo
+     * (URL or key=value pairs), or NULL for the REST path; a secret */
+    const char    *import_database;
 } cw_inbox_conf_t;
 
 typedef struct {

@@ -169,6 +169,14 @@ my @bad = (
       qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
     [ 'URL token set twice', inbox_conf('webhook_token a; webhook_token b;'),
       qr/\[emerg\].*the webhook token of chatwoot_inbox "x" is set twice/ ],
+    [ 'import_database not PostgreSQL', inbox_conf('import_database mysql://cw:hunter2@db/chatwoot;'),
+      qr/\[emerg\].*invalid "import_database" in chatwoot_inbox "x": a postgresql:\/\/ URL or libpq key=value pairs/ ],
+    [ 'import_database libpq cannot parse', inbox_conf('import_database "host=db passwort=hunter2 dbname=c";'),
+      qr/\[emerg\].*invalid "import_database" in chatwoot_inbox "x": libpq cannot parse it as a connection string/ ],
+    [ 'import_database without a database', inbox_conf('import_database postgresql://cw:hunter2@db;'),
+      qr/\[emerg\].*invalid "import_database" in chatwoot_inbox "x": it names no database/ ],
+    [ 'missing import_database_file', inbox_conf("import_database_file $dir/nope;"),
+      qr/\[emerg\].*open\(\) "\Q$dir\E\/nope" failed/ ],
     [ 'secret set twice', inbox_conf('webhook_secret a; webhook_secret b;'),
       qr/\[emerg\].*the webhook secret of chatwoot_inbox "x" is set twice/ ],
     [ 'whatsapp neither on nor off', inbox_conf('whatsapp yes;'),
@@ -227,6 +235,7 @@ for my $case (@bad) {
     my ($code, $text) = $t->test_config;
     isnt($code, 0, "$name: nginx -t fails");
     like($text, $want, "$name: the message names it") or diag $text;
+    unlike($text, qr/hunter2/, "$name: the password is not repeated") if $name =~ /import_database/;
 }
 
 # The whatsapp_* directives' good forms pass, ca_file= relative to the prefix.
@@ -276,6 +285,7 @@ for my $case (
 
 # Good forms pass.
 $t->write_file('secret', "from-a-file\n");
+$t->write_file('database', "host=/run/postgresql dbname=chatwoot user=cw password=pw\n");
 for my $good (
     http_conf(),
     http_conf(zone => 'size=128k queue=1', webhook => 'max_body=16k'),
@@ -286,6 +296,8 @@ for my $good (
                                   . "ignore_jids 5511999999999\@s.whatsapp.net 120363000000000000\@g.us;\n" }),
     http_conf(inbox => { secret => undef, api_token => undef, extra => "webhook_secret_file $dir/secret;\napi_token_file $dir/secret;\n" }),
     http_conf(inbox => { secret => undef, extra => "webhook_token_file $dir/secret;\n" }),
+    http_conf(inbox => { extra => "import_database postgresql://cw:pw\@db.internal:5432/chatwoot_production;\n" }),
+    http_conf(inbox => { extra => "import_database_file $dir/database;\n" }),
 ) {
     $t->write_config($good);
     my ($c, $o) = $t->test_config;

@@ -17,6 +17,8 @@
 #include "chatwoot_inbox_conf.h"
 #include "wa/noise/cert_chain.hpp"
 
+#include <libpq-fe.h>
+
 namespace chatwoot::config {
 
 namespace {
@@ -380,6 +382,8 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"whatsapp_proxy", 1, 1, &InboxConfigParser::set_whatsapp_proxy},
     {"whatsapp_media_max", 1, 1, &InboxConfigParser::set_whatsapp_media_max},
     {"media_host", 1, kMediaHostsPerLine, &InboxConfigParser::set_media_host},
+    {"import_database", 1, 1, &InboxConfigParser::set_import_database},
+    {"import_database_file", 1, 1, &InboxConfigParser::set_import_database},
 };
 
 InboxConfigParser::InboxConfigParser(std::string_view name)
@@ -929,6 +933,67 @@ std::optional<std::string> InboxConfigParser::finish()
     return std::nullopt;
 }
 
+// "import_database <conninfo>" or "import_database_file <path>" (the
+// glue read the file): Chatwoot's PostgreSQL for the import's original
+// timestamps.  libpq must be able to parse it (PQconninfoParse, no
+// connection is made at nginx -t).  It holds a password: an error never
+// repeats the value, nor libpq's message (which may quote part of it).
+std::optional<std::string> InboxConfigParser::set_import_database(std::string_view directive,
+                                                                  Args args,
+                                                                  const std::string_view* file)
+{
+    const bool from_file = directive.ends_with("_file");
+    if (s_.import_database) {
+        return "the import database of chatwoot_inbox " + quoted(s_.name) + " is set twice";
+    }
+    std::string_view value;
+    std::string where;
+    if (from_file) {
+        if (file == nullptr) {
+            // the glue reads every *_file directive's file: a broken caller
+            return "the file of " + quoted(directive) + " was not read";
+        }
+        value = trim_trailing(*file);
+        where = "\"import_database_file\" " + quoted(args[0]);
+    } else {
+        value = args[0];
+        where = "\"import_database\" in chatwoot_inbox " + quoted(s_.name);
+    }
+    if (value.empty() || value.size() > kSecretMax) {
+        return "invalid " + where + ": empty or over 4096 bytes";
+    }
+    if (has_control(value)) {
+        return "invalid " + where + ": it has control characters";
+    }
+    const bool url = value.starts_with("postgresql://") || value.starts_with("postgres://");
+    if (!url && value.find('=') == std::string_view::npos) {
+        return "invalid " + where
+               + ": a postgresql:// URL or libpq key=value pairs (host=... dbname=...)";
+    }
+    const std::string text(value);
+    char* error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(text.c_str(), &error);
+    if (error != nullptr) {
+        PQfreemem(error);
+    }
+    if (parsed == nullptr) {
+        return "invalid " + where + ": libpq cannot parse it as a connection string";
+    }
+    bool has_dbname = false;
+    for (PQconninfoOption* o = parsed; o->keyword != nullptr; o++) {
+        if (std::string_view(o->keyword) == "dbname" && o->val != nullptr && *o->val != '\0') {
+            has_dbname = true;
+        }
+    }
+    PQconninfoFree(parsed);
+    if (!has_dbname) {
+        return "invalid " + where + ": it names no database (Chatwoot's, e.g."
+               " postgresql://user:password@host/chatwoot_production)";
+    }
+    s_.import_database = text;
+    return std::nullopt;
+}
+
 void InboxConfigParser::build_conf()
 {
     auto c_str = [](const std::optional<std::string>& s) {
@@ -986,6 +1051,7 @@ void InboxConfigParser::build_conf()
     conf_.whatsapp_media_max = s_.whatsapp_media_max.value_or(kMediaMax);
     conf_.media_hosts = media_hosts_c_.empty() ? nullptr : media_hosts_c_.data();
     conf_.media_hosts_n = media_hosts_c_.size();
+    conf_.import_database = c_str(s_.import_database);
 }
 
 }  // namespace chatwoot::config

@@ -88,6 +88,9 @@ struct InboxSettings {
     std::optional<uint64_t> whatsapp_media_max;      // bytes; kMediaMax when unset
     // media_host: "scheme://host:port", https unless named with http://.
     std::vector<std::string> media_hosts;
+    // import_database / import_database_file: Chatwoot's PostgreSQL, as a
+    // libpq conninfo (URL or key=value pairs); a secret (its password).
+    std::optional<std::string> import_database;
 };
 
 class InboxConfigParser {
@@ -154,6 +157,8 @@ private:
     std::optional<std::string> set_whatsapp_proxy(std::string_view, Args,
                                                   const std::string_view*);
     std::optional<std::string> set_media_host(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_import_database(std::string_view, Args,
+                                                   const std::string_view*);
 
     void build_conf();
 

@@ -630,4 +630,64 @@ TEST(InboxConfig, ControlConversationAndItsThrottle)
     ASSERT_FALSE(p.finish());
     EXPECT_EQ(p.conf().control_conversation, 1);
     EXPECT_EQ(p.conf().control_throttle_sec, 120u);
+// import_database(_file): Chatwoot's PostgreSQL for the import's original
+// timestamps; unset, the import uses the REST path.
+TEST(InboxConfig, ImportDatabaseIsALibpqConninfoThatNamesADatabase)
+{
+    {
+        InboxConfigParser p("x");
+        complete(p);
+        ASSERT_FALSE(add(p, {"webhook_secret", "s"}));
+        ASSERT_FALSE(p.finish());
+        EXPECT_EQ(p.conf().import_database, nullptr);
+    }
+    InboxConfigParser p("x");
+    complete(p);
+    ASSERT_FALSE(add(p, {"webhook_secret", "s"}));
+    ASSERT_FALSE(add(p, {"import_database", "postgresql://cw:pw@db.internal:5432/chatwoot"}));
+    ASSERT_FALSE(p.finish());
+    EXPECT_STREQ(p.conf().import_database, "postgresql://cw:pw@db.internal:5432/chatwoot");
+
+    EXPECT_TRUE(accepted({"import_database", "host=/run/postgresql dbname=chatwoot user=cw"}));
+    EXPECT_TRUE(accepted({"import_database", "postgres://db/chatwoot?sslmode=require"}));
+}
+
+TEST(InboxConfig, ImportDatabaseFromAFileTrimmedLikeASecret)
+{
+    InboxConfigParser p("x");
+    complete(p);
+    ASSERT_FALSE(add(p, {"webhook_secret", "s"}));
+    const std::string_view file = "postgresql://cw:pw@db/chatwoot\n";
+    ASSERT_FALSE(add(p, {"import_database_file", "/etc/nginx/chatwoot-db"}, &file));
+    ASSERT_FALSE(p.finish());
+    EXPECT_STREQ(p.conf().import_database, "postgresql://cw:pw@db/chatwoot");
+}
+
+TEST(InboxConfig, ABadImportDatabaseIsRefusedWithoutRepeatingIt)
+{
+    EXPECT_EQ(error_of({"import_database", "mysql://root:hunter2@db/chatwoot"}),
+              R"(invalid "import_database" in chatwoot_inbox "x": a postgresql:// URL or libpq)"
+              R"( key=value pairs (host=... dbname=...))");
+    // libpq refuses it (an unknown keyword): its message is not repeated,
+    // since it may quote the password.
+    EXPECT_EQ(error_of({"import_database", "host=db passwort=hunter2 dbname=c"}),
+              R"(invalid "import_database" in chatwoot_inbox "x": libpq cannot parse it as a)"
+              R"( connection string)");
+    EXPECT_EQ(error_of({"import_database", "postgresql://cw:hunter2@db"}),
+              R"(invalid "import_database" in chatwoot_inbox "x": it names no database)"
+              R"( (Chatwoot's, e.g. postgresql://user:password@host/chatwoot_production))");
+    EXPECT_EQ(error_of({"import_database", ""}),
+              R"(invalid "import_database" in chatwoot_inbox "x": empty or over 4096 bytes)");
+    const std::string_view bad = "host=db\x01 dbname=c";
+    EXPECT_EQ(error_of({"import_database_file", "/etc/db"}),
+              R"(the file of "import_database_file" was not read)");
+    InboxConfigParser p("x");
+    EXPECT_EQ(add(p, {"import_database_file", "/etc/db"}, &bad).value_or(""),
+              R"(invalid "import_database_file" "/etc/db": it has control characters)");
+    InboxConfigParser twice("x");
+    ASSERT_FALSE(add(twice, {"import_database", "dbname=a"}));
+    EXPECT_EQ(add(twice, {"import_database", "dbname=b"}).value_or(""),
+              R"(the import database of chatwoot_inbox "x" is set twice)");
+    EXPECT_EQ(error_of({"import_database", "postgresql://cw:hunter2@db"}).find("hunter2"),
+              std::string::npos);
 }
