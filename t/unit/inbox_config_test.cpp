@@ -630,6 +630,8 @@ TEST(InboxConfig, ControlConversationAndItsThrottle)
     ASSERT_FALSE(p.finish());
     EXPECT_EQ(p.conf().control_conversation, 1);
     EXPECT_EQ(p.conf().control_throttle_sec, 120u);
+}
+
 // import_database(_file): Chatwoot's PostgreSQL for the import's original
 // timestamps; unset, the import uses the REST path.
 TEST(InboxConfig, ImportDatabaseIsALibpqConninfoThatNamesADatabase)
