@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 14> kMigrations = {
+constexpr std::array<std::string_view, 15> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -504,6 +504,45 @@ constexpr std::array<std::string_view, 14> kMigrations = {
         node          BLOB     NOT NULL,
         kept_at       INTEGER  NOT NULL
     );
+    )sql",
+
+    // 17 (issue 13's send API; the 15th in this branch: the lead renumbers
+    // it after the import jobs' steps at merge): what applications asked
+    // to send (send_api.hpp).  One row per send command, under its id; the
+    // WhatsApp id is chosen when the row is made, before anything reaches
+    // Chatwoot or WhatsApp, so every later step (the message posted with
+    // source_id WAID:<wa_id>, the outbox entry sent under it) is keyed by
+    // it and a helper killed anywhere repeats nothing.  state: queued (no
+    // runtime took it yet), posting (its wa_inbound row waits for the
+    // forwarder), sending (its outbox entry is on its way), sent, failed.
+    // idem_key: the application's idempotency key, scoped by its token;
+    // a later send with the same key within a day is kept as a duplicate
+    // of the first (duplicate_of) and sends nothing.
+    R"sql(
+    CREATE TABLE api_sends (
+        row                  INTEGER PRIMARY KEY,
+        id                   TEXT     NOT NULL UNIQUE,
+        inbox                TEXT     NOT NULL,
+        chat                 TEXT     NOT NULL,
+        text                 TEXT     NOT NULL,
+        idem_key             TEXT,
+        duplicate_of         TEXT,
+        wa_id                TEXT,
+        state                TEXT     NOT NULL DEFAULT 'queued'
+                             CONSTRAINT api_sends_state
+                             CHECK (state = 'queued' OR state = 'posting'
+                                    OR state = 'sending' OR state = 'sent'
+                                    OR state = 'failed'),
+        outbox_id            INTEGER,
+        chatwoot_message_id  INTEGER,
+        reason               TEXT,
+        created_at           INTEGER  NOT NULL,
+        updated_at           INTEGER  NOT NULL
+    );
+    CREATE INDEX api_sends_by_key ON api_sends (idem_key, created_at)
+        WHERE idem_key IS NOT NULL AND duplicate_of IS NULL;
+    CREATE INDEX api_sends_open ON api_sends (row)
+        WHERE state = 'queued' OR state = 'posting' OR state = 'sending';
     )sql",
 };
 
