@@ -239,9 +239,19 @@ is($t->sql(q{SELECT count(*) FROM api_sends WHERE text = 'Invoice 7 is due'})->[
 
 # --- A number the server says is not on WhatsApp: failed with that reason.
 {
+    my $before = $wa->last_seq;
     my $nid = send_ok({ to => '+4915199999999', text => 'Hello?' });
     my $ns = wait_settled($nid, 'failed');
     is($ns->{reason}, 'this number is not on WhatsApp', 'failed: this number is not on WhatsApp');
+    ok(!defined $ns->{wa_id}, 'with no WhatsApp id: nothing was sent');
+    my $looked = grep { ($_->{node}{attrs}{xmlns} // '') eq 'usync' }
+        @{$wa->events(type => 'received', tag => 'iq', since => $before)};
+    ok($looked, 'the number was looked up (usync)');
+    my $state = ChatwootTest::FakeChatwoot->get_state($fake);
+    is(scalar(grep { ($_->{identifier} // '') =~ /^4915199999999/ || ($_->{phone_number} // '') eq '+4915199999999' }
+              @{$state->{contacts}}), 0, 'and no contact was made for it in Chatwoot');
+    is($t->sql(q{SELECT count(*) FROM wa_inbound WHERE chat LIKE '4915199999999%'})->[0][0], 0,
+       'nor any message filed for it');
 }
 
 # --- A restart of nginx loses the zone's keys: the helper's table holds.

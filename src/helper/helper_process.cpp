@@ -86,6 +86,14 @@ public:
     }
     int64_t account_id() const override { return rt_.conf().account_id; }
     int64_t inbox_id() const override { return rt_.conf().inbox_id; }
+    void check_number(const std::string& pn_jid, Device::NumberDone done) override
+    {
+        if (rt_.device() == nullptr) {
+            done(NumberCheck::unknown);
+            return;
+        }
+        rt_.device()->check_number(pn_jid, std::move(done));
+    }
     void forward(const std::string& chat) override { rt_.forward(chat); }
     void wake_outbox() override { rt_.wake(); }
 

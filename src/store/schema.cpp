@@ -508,9 +508,9 @@ constexpr std::array<std::string_view, 15> kMigrations = {
 
     // 17 (issue 13's send API; the 15th in this branch: the lead renumbers
     // it after the import jobs' steps at merge): what applications asked
-    // to send (send_api.hpp).  One row per send command, under its id; the
-    // WhatsApp id is chosen when the row is made, before anything reaches
-    // Chatwoot or WhatsApp, so every later step (the message posted with
+    // to send (send_api/send_desk.hpp).  One row per send command, under
+    // its id; the WhatsApp id is committed with the row's move to posting,
+    // before anything reaches Chatwoot or WhatsApp, so every later step (the message posted with
     // source_id WAID:<wa_id>, the outbox entry sent under it) is keyed by
     // it and a helper killed anywhere repeats nothing.  state: queued (no
     // runtime took it yet), posting (its wa_inbound row waits for the

@@ -32,6 +32,15 @@ public:
     std::string new_message_id() override { return "3EB0API" + std::to_string(++ids); }
     int64_t account_id() const override { return 1; }
     int64_t inbox_id() const override { return 7; }
+    void check_number(const std::string& pn_jid, Device::NumberDone done) override
+    {
+        checks.push_back(pn_jid);
+        if (hold) {
+            held.push_back(std::move(done));
+        } else {
+            done(number);
+        }
+    }
     void forward(const std::string& chat) override { forwarded.push_back(chat); }
     void wake_outbox() override { wakes++; }
 
@@ -39,6 +48,10 @@ public:
     int ids = 0;
     int wakes = 0;
     std::vector<std::string> forwarded;
+    NumberCheck number = NumberCheck::on_whatsapp;
+    bool hold = false;                          // answer later, by hand
+    std::vector<Device::NumberDone> held;
+    std::vector<std::string> checks;
 };
 
 class FakeDevice final : public Device {
@@ -188,6 +201,52 @@ TEST(SendDesk, ASendGoesToChatwootAsOursThenToWhatsAppUnderTheIdChosenFirst)
     EXPECT_EQ(s.chatwoot_message_id, 901u);
     // Sent: nothing more to do.
     EXPECT_FALSE(f.desk->advance());
+}
+
+TEST(SendDesk, ANumberNotOnWhatsAppFailsBeforeAnythingIsMadeInChatwoot)
+{
+    Fixture f;
+    f.inbox.number = NumberCheck::not_on_whatsapp;
+    f.take(kId1, "4915199999999@s.whatsapp.net");
+    EXPECT_EQ(f.inbox.checks, std::vector<std::string>{"4915199999999@s.whatsapp.net"});
+    EXPECT_EQ(f.state(kId1), "failed");
+    EXPECT_EQ(f.rows("SELECT reason FROM api_sends")[0][0], "this number is not on WhatsApp");
+    EXPECT_EQ(f.scalar("SELECT count(*) FROM wa_inbound"), 0);
+    EXPECT_TRUE(f.inbox.forwarded.empty());
+    // A group or a LID is not looked up: the send path knows those.
+    f.take(kId2, "120363025246125486@g.us");
+    EXPECT_EQ(f.inbox.checks.size(), 1u);
+    EXPECT_EQ(f.state(kId2), "posting");
+}
+
+TEST(SendDesk, AnAnswerThatTakesItsTimeHoldsTheSendQueuedThenLetsItGo)
+{
+    Fixture f;
+    f.inbox.hold = true;
+    f.take(kId1, "5511987654321@s.whatsapp.net");
+    EXPECT_EQ(f.state(kId1), "queued");
+    // One look-up at a time for a send.
+    EXPECT_FALSE(f.desk->advance());
+    EXPECT_EQ(f.inbox.checks.size(), 1u);
+    ASSERT_EQ(f.inbox.held.size(), 1u);
+    f.inbox.held[0](NumberCheck::on_whatsapp);
+    EXPECT_EQ(f.state(kId1), "posting");
+
+    // No answer within kCheckWait: the send goes on (the send path asks
+    // WhatsApp again before it sends), and a late answer changes nothing.
+    f.take(kId2, "5511987654322@s.whatsapp.net");
+    EXPECT_EQ(f.state(kId2), "queued");
+    f.now += SendDesk::kCheckWait;
+    EXPECT_TRUE(f.desk->advance());
+    EXPECT_EQ(f.state(kId2), "posting");
+    f.inbox.held[1](NumberCheck::not_on_whatsapp);
+    EXPECT_EQ(f.state(kId2), "posting");
+
+    // Cannot tell (offline): it goes on at once.
+    f.inbox.hold = false;
+    f.inbox.number = NumberCheck::unknown;
+    f.take(kId3, "5511987654323@s.whatsapp.net");
+    EXPECT_EQ(f.state(kId3), "posting");
 }
 
 TEST(SendDesk, AFailureOnWhatsAppIsTheSendsWithItsReason)

@@ -69,9 +69,12 @@ SendDesk::SendDesk(store::Database& db, store::InboundEventRepository& inbound,
       sends_(db),
       marks_(db),
       find_inbox_(std::move(find_inbox)),
-      clock_(std::move(clock))
+      clock_(std::move(clock)),
+      self_(std::make_shared<SendDesk*>(this))
 {
 }
+
+SendDesk::~SendDesk() = default;
 
 std::string SendDesk::readable(std::string_view failure)
 {
@@ -150,9 +153,58 @@ std::optional<std::string> SendDesk::take(const std::string& id, const ipc::Send
         unit.commit();
     }
     if (auto filed = sends_.find(id); filed && inbox->ready()) {
-        file_for_chatwoot(*filed, *inbox);
+        start(*filed, *inbox);
     }
     return std::nullopt;
+}
+
+bool SendDesk::start(store::ApiSend& s, SendInbox& inbox)
+{
+    if (!s.chat.ends_with("@s.whatsapp.net") || checked_.contains(s.id)) {
+        return file_for_chatwoot(s, inbox);
+    }
+    if (auto it = checking_.find(s.id); it != checking_.end()) {
+        if (clock_() - it->second < kCheckWait) {
+            return false;
+        }
+        // No answer in time: the send path looks the number up again.
+        checking_.erase(it);
+        checked_.insert(s.id);
+        return file_for_chatwoot(s, inbox);
+    }
+    checking_.emplace(s.id, clock_());
+    std::weak_ptr<SendDesk*> weak = self_;
+    inbox.check_number(s.chat, [weak, id = s.id](NumberCheck how) {
+        if (auto self = weak.lock()) {
+            (*self)->on_checked(id, how);
+        }
+    });
+    return true;
+}
+
+void SendDesk::on_checked(const std::string& id, NumberCheck how)
+{
+    try {
+        if (checking_.erase(id) == 0) {
+            return;   // given up on already
+        }
+        auto s = sends_.find(id);
+        if (!s || s->state != "queued") {
+            return;
+        }
+        if (how == NumberCheck::not_on_whatsapp) {
+            settle(*s, "failed", std::string(kNotOnWhatsApp));
+            return;
+        }
+        checked_.insert(id);
+        SendInbox* inbox = find_inbox_(s->inbox);
+        if (inbox != nullptr && inbox->ready()) {
+            file_for_chatwoot(*s, *inbox);
+        }
+    } catch (const std::exception& e) {
+        // The row stays queued: the next pass files it (checked_ holds).
+        log(LogLevel::error, "chatwoot helper: send %s: %s", id.c_str(), e.what());
+    }
 }
 
 bool SendDesk::file_for_chatwoot(store::ApiSend& s, SendInbox& inbox)
@@ -234,8 +286,9 @@ bool SendDesk::step(store::ApiSend& s)
 {
     SendInbox* inbox = find_inbox_(s.inbox);
     if (s.state == "queued") {
-        return inbox != nullptr && inbox->ready() && file_for_chatwoot(s, *inbox);
+        return inbox != nullptr && inbox->ready() && start(s, *inbox);
     }
+    checked_.erase(s.id);
     if (s.state == "posting") {
         auto f = sends_.forwarded(s.inbox, s.wa_id);
         if (!f || f->state == "pending") {

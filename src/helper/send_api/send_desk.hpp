@@ -2,9 +2,17 @@
 // a send command becomes a message agents see in Chatwoot and a contact
 // gets on WhatsApp, once, whatever is killed when.
 //
-//   take:     the api_sends row, with the WhatsApp id chosen now, and the
-//             message filed for the forwarder (wa_inbound, from_me): one
-//             commit.  (An inbox not running yet: the row waits, queued.)
+//   take:     the api_sends row (an inbox not running yet: it waits,
+//             queued, until it runs).
+//   check:    a phone number is looked up first (usync, through the
+//             device): one WhatsApp does not know fails now, with nothing
+//             made in Chatwoot.  A device that cannot tell (offline, no
+//             answer within kCheckWait) lets it go on: the send path looks
+//             it up again before anything is sent.
+//   file:     the WhatsApp id chosen, the message filed for the forwarder
+//             under it (wa_inbound, from_me) and the row moved to posting
+//             with it: one commit, before anything reaches Chatwoot or
+//             WhatsApp, so every later step is keyed by that id.
 //   posting:  the inbox's forwarder finds or creates the contact and the
 //             conversation (bridge::chat_identity: the chat the live path
 //             files that person under) and posts the message as outgoing
@@ -28,6 +36,8 @@
 
 #include "chatwoot_send.h"
 
+#include "../device.hpp"
+
 #include "../../ipc/command_record.hpp"
 #include "../../store/api_send_repository.hpp"
 #include "../../store/inbound_event_repository.hpp"
@@ -40,7 +50,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace chatwoot::helper {
 
@@ -53,6 +65,8 @@ public:
     virtual std::string new_message_id() = 0;
     virtual int64_t account_id() const = 0;
     virtual int64_t inbox_id() const = 0;      // 0 while unknown
+    // Whether the phone-number chat is on WhatsApp (Device::check_number).
+    virtual void check_number(const std::string& pn_jid, Device::NumberDone done) = 0;
     // A message of `chat` is filed for Chatwoot: forward it.
     virtual void forward(const std::string& chat) = 0;
     // An outbox entry is filed: look at the outbox.
@@ -67,6 +81,9 @@ public:
     SendDesk(store::Database& db, store::InboundEventRepository& inbound,
              store::OutboxRepository& outbox, store::WaInboundRepository& wa_inbound,
              FindInbox find_inbox, Clock clock);
+    ~SendDesk();
+    SendDesk(const SendDesk&) = delete;
+    SendDesk& operator=(const SendDesk&) = delete;
 
     // A send command the queue drain committed.  nullopt: its row is
     // committed (or was, by an earlier helper); else why it cannot be.
@@ -82,12 +99,17 @@ public:
 
     // How long an idempotency key holds.
     static constexpr int64_t kKeyTtl = CW_SEND_KEY_TTL;
+    // How long a number check may take before the send goes on without.
+    static constexpr int64_t kCheckWait = 60;
     // What the outbox's own failure words mean to an application.
     static std::string readable(std::string_view outbox_failure);
 
 private:
     // The chat the live path files this person under (one per person).
     std::string identity(const std::string& inbox, const std::string& to);
+    // queued: the number checked, then filed; false when nothing moved.
+    bool start(store::ApiSend& send, SendInbox& inbox);
+    void on_checked(const std::string& id, NumberCheck how);
     // queued -> posting; false when the inbox cannot take it yet.
     bool file_for_chatwoot(store::ApiSend& send, SendInbox& inbox);
     bool step(store::ApiSend& send);
@@ -105,6 +127,12 @@ private:
     Clock clock_;
     // What each published row showed, to write only what changed.
     std::unordered_map<int64_t, std::string> shown_;
+    // Number checks under way (since when) and those answered yes or
+    // "cannot tell", by send id.  In memory: a new helper checks again.
+    std::unordered_map<std::string, int64_t> checking_;
+    std::unordered_set<std::string> checked_;
+    // Callbacks hold a weak copy: an answer after the desk is gone is dropped.
+    std::shared_ptr<SendDesk*> self_;
 };
 
 }  // namespace chatwoot::helper
