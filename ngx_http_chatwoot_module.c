@@ -399,6 +399,21 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
                           mcf->zone_size, max_record);
             return NGX_CONF_ERROR;
         }
+
+        /* the longest text must fit, or a send would answer 413 forever */
+
+        if (lcfp[i]->handler == NGX_HTTP_CHATWOOT_SEND
+            && (size_t) CW_COMMAND_RECORD_MAX > max_record)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"chatwoot_send\" in %s:%ui needs records of "
+                          "%uz bytes, and the chatwoot_zone of %uz bytes "
+                          "takes at most %uz; raise \"chatwoot_zone size=\"",
+                          lcfp[i]->file, lcfp[i]->line,
+                          (size_t) CW_COMMAND_RECORD_MAX, mcf->zone_size,
+                          max_record);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;

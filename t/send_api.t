@@ -27,8 +27,9 @@ my $SEND = '/api/send';
 {
     my $module = $ENV{CHATWOOT_MODULE} // die "CHATWOOT_MODULE\n";
     my $check = sub {
-        my ($args, $re, $what) = @_;
+        my ($args, $re, $what, $zone) = @_;
         my $dir = $t->dir;
+        $zone = $zone ? "chatwoot_zone $zone;" : '';
         my $path = $t->write_file('t.conf', <<"EOF");
 load_module $module;
 error_log $dir/test.log;
@@ -36,6 +37,7 @@ pid $dir/test.pid;
 events { worker_connections 64; }
 http {
     chatwoot_state_path $dir/state-t;
+    $zone
     chatwoot_inbox main { url http://127.0.0.1:9/; account 1; inbox 7; api_token x; webhook_secret s; whatsapp off; }
     server { listen 127.0.0.1:9; location /api/send { chatwoot_send $args; } }
 }
@@ -63,6 +65,9 @@ EOF
     $check->('main', qr/"chatwoot_send" needs "token_file=<path>"/, 'no token file at all');
     $check->("token_file=$token_file bogus=1", qr/"chatwoot_send": invalid parameter "bogus=1"/,
              'an unknown argument');
+    $check->("token_file=$token_file",
+             qr/"chatwoot_send" in .* needs records of \d+ bytes, and the chatwoot_zone of 131072 bytes takes at most \d+; raise "chatwoot_zone size="/,
+             'a zone too small for the longest text', 'size=128k');
     $check->("nosuch token_file=$token_file", qr/"chatwoot_send" in .* names unknown chatwoot_inbox "nosuch"/,
              'an inbox that is not there');
 }
@@ -272,6 +277,40 @@ is($t->sql(q{SELECT count(*) FROM api_sends WHERE text = 'Invoice 7 is due'})->[
 }
 
 unlike($t->read_file('error.log'), qr/\Q$TOKEN\E/, 'the token never reaches the log');
+
+# --- A full queue: 503 with Retry-After; an inbox without a device: failed.
+{
+    my $q = ChatwootTest->new;
+    my $qport = free_port();
+    my $qtoken = $q->write_file('send.token', "$TOKEN\n");
+    chmod 0600, $qtoken or die "chmod: $!";
+    $q->write_config($q->chatwoot_http(port => $qport, zone => 'size=1m queue=2', webhook => 'max_body=24k',
+        server => "        location $SEND { chatwoot_send token_file=$qtoken; }\n"))->run;
+    my $helper = $q->wait_helper_running->{helper}{pid};
+    kill 'STOP', $helper or die "STOP: $!";
+    my @ids;
+    for my $i (1 .. 2) {
+        my ($c, undef, $b) = $q->http($qport, 'POST', $SEND, body => encode_json({ to => '+4915100000001', text => "q$i" }),
+                                      headers => { %auth, 'Content-Type' => 'application/json' });
+        is($c, 202, "send $i fits the queue of two");
+        push @ids, decode_json($b)->{id};
+    }
+    my ($c, $h, $b) = $q->http($qport, 'POST', $SEND, body => encode_json({ to => '+4915100000001', text => 'q3' }),
+                               headers => { %auth, 'Content-Type' => 'application/json' });
+    is($c, 503, 'the third answers 503');
+    is($h->{'retry-after'}, '1', 'with Retry-After');
+    like($b, qr/queue is full/, 'saying why');
+    kill 'CONT', $helper or die "CONT: $!";
+    for my $sid (@ids) {
+        my $st = $q->wait_for(sub {
+            my ($code, undef, $body) = $q->http($qport, 'GET', "$SEND/$sid", headers => \%auth);
+            my $j = $code == 200 ? decode_json($body) : {};
+            ($j->{state} // '') eq 'failed' ? $j : undef;
+        }, 15, "send $sid settled");
+        is($st->{reason}, 'the inbox "main" has no WhatsApp device', 'an inbox with whatsapp off fails the send');
+    }
+    $q->stop;
+}
 
 $wa->stop;
 done_testing;

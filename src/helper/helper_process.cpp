@@ -80,6 +80,10 @@ class RuntimeSendInbox final : public SendInbox {
 public:
     explicit RuntimeSendInbox(InboxRuntime& rt) : rt_(rt) {}
     bool ready() override { return rt_.running() && rt_.device() != nullptr; }
+    bool has_device() override
+    {
+        return dynamic_cast<const AbsentDevice*>(rt_.device()) == nullptr;
+    }
     std::string new_message_id() override
     {
         return rt_.device() != nullptr ? rt_.device()->new_message_id() : std::string();

@@ -29,6 +29,7 @@ namespace {
 class FakeInbox final : public SendInbox {
 public:
     bool ready() override { return up; }
+    bool has_device() override { return device; }
     std::string new_message_id() override { return "3EB0API" + std::to_string(++ids); }
     int64_t account_id() const override { return 1; }
     int64_t inbox_id() const override { return 7; }
@@ -45,6 +46,7 @@ public:
     void wake_outbox() override { wakes++; }
 
     bool up = true;
+    bool device = true;
     int ids = 0;
     int wakes = 0;
     std::vector<std::string> forwarded;
@@ -338,6 +340,13 @@ TEST(SendDesk, AnInboxNotRunningLeavesTheSendQueuedUntilItIs)
     f.inbox.up = true;
     EXPECT_TRUE(f.desk->advance());
     EXPECT_EQ(f.state(kId1), "posting");
+    // An inbox with no WhatsApp device (whatsapp off): failed at once.
+    f.inbox.device = false;
+    f.take(kId3, "5511987654321@s.whatsapp.net");
+    EXPECT_EQ(f.state(kId3), "failed");
+    EXPECT_EQ(f.rows("SELECT reason FROM api_sends WHERE id = '" + kId3 + "'")[0][0],
+              "the inbox \"main\" has no WhatsApp device");
+    f.inbox.device = true;
     // An inbox nobody configured: failed, never hanging.
     f.desk->take(kId2, ipc::SendCommand{"gone", "5511987654321@s.whatsapp.net", "x", ""}, f.now);
     EXPECT_EQ(f.state(kId2), "failed");

@@ -160,6 +160,10 @@ std::optional<std::string> SendDesk::take(const std::string& id, const ipc::Send
 
 bool SendDesk::start(store::ApiSend& s, SendInbox& inbox)
 {
+    if (!inbox.has_device()) {
+        settle(s, "failed", "the inbox \"" + s.inbox + "\" has no WhatsApp device");
+        return true;
+    }
     if (!s.chat.ends_with("@s.whatsapp.net") || checked_.contains(s.id)) {
         return file_for_chatwoot(s, inbox);
     }

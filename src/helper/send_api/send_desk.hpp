@@ -62,6 +62,9 @@ public:
     virtual ~SendInbox() = default;
     // Running, with a device that can name message ids.
     virtual bool ready() = 0;
+    // Whether the inbox has a WhatsApp device at all (not "whatsapp off"):
+    // without one a send can never go, and fails at once.
+    virtual bool has_device() = 0;
     virtual std::string new_message_id() = 0;
     virtual int64_t account_id() const = 0;
     virtual int64_t inbox_id() const = 0;      // 0 while unknown
