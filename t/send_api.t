@@ -5,7 +5,9 @@
 # nothing again; GET reports sent with the WhatsApp id; a repeated
 # Idempotency-Key answers the first id and sends nothing, across a helper
 # killed between accept and send too, and (the helper's own table) across
-# a restart of nginx; a number not on WhatsApp fails with that reason;
+# a restart of nginx; a helper killed while Chatwoot takes the post posts
+# nothing twice; a number not on WhatsApp fails with that reason, with
+# nothing made in Chatwoot; a full queue answers 503;
 # 401, 400 per field, 413, 405; and nginx -t refuses a token file that is
 # missing, empty or readable by others.
 use strict;
@@ -240,6 +242,37 @@ is($t->sql(q{SELECT count(*) FROM api_sends WHERE text = 'Invoice 7 is due'})->[
     is(send_ok({ to => '+4915100000001', text => 'Parcel at the door' },
                headers => { 'Idempotency-Key' => 'parcel-1' }), $kid,
        'the key still answers the first id after the helper restarted');
+}
+
+# --- A helper killed while Chatwoot takes the post (slow, and it lands
+# after the kill): the next helper finds it there and posts nothing again.
+{
+    my $bo = $wa->wa_contact('4915100000002', devices => [0], name => 'Bo');
+    ChatwootTest::FakeChatwoot->set_faults($fake,
+        { method => 'POST', path_regex => '/conversations/\d+/messages$', kind => 'slow',
+          delay_ms => 3000, count => 1 });
+    $since = $wa->last_seq;
+    my $sid = send_ok({ to => '+4915100000002', text => 'Slow lane' });
+    my $conversation_made = sub {
+        my $st = ChatwootTest::FakeChatwoot->get_state($fake);
+        my %bo = map { $_->{id} => 1 } grep { ($_->{identifier} // '') eq '4915100000002@s.whatsapp.net' }
+            @{$st->{contacts}};
+        grep { $bo{$_->{contact_id}} } @{$st->{conversations}};
+    };
+    ok($t->kill_helper_busy(
+           ready => sub { $conversation_made->() },
+           busy => sub { $t->sql(q{SELECT state FROM api_sends WHERE id = ?}, $sid)->[0][0] eq 'posting' },
+           what => 'the send being posted'),
+       'killed while the post was on its way');
+    $t->wait_helper_running(15);
+    $t->wait_device('main', 'connected', 30);
+    my $ss = wait_settled($sid, 'sent');
+    is(scalar @{ChatwootTest::FakeChatwoot->messages_by_waid($fake)->{$ss->{wa_id}} // []}, 1,
+       'Chatwoot has it once');
+    my @got = grep { $_->{to} eq $bo->{lid} } @{$wa->events(type => 'delivered', since => $since)};
+    is(scalar @got, 1, 'the contact got it once');
+    is($got[0]{id}, $ss->{wa_id}, 'under the id chosen before the kill');
+    ChatwootTest::FakeChatwoot->set_faults($fake);
 }
 
 # --- A number the server says is not on WhatsApp: failed with that reason.
