@@ -9,6 +9,7 @@
  *   ngx_http_chatwoot_status.c    the chatwoot_status location
  *   ngx_http_chatwoot_metrics.c   the chatwoot_metrics location
  *   ngx_http_chatwoot_devices.c   the chatwoot_devices location
+ *   ngx_http_chatwoot_send.c      the chatwoot_send location (send API)
  *   ngx_http_chatwoot_helper.c    the path-manager hook: the helper process
  *   ngx_http_chatwoot_response.c  JSON answers and headers
  */
@@ -25,6 +26,7 @@
 #include "chatwoot_helper.h"
 #include "chatwoot_replay.h"
 #include "chatwoot_ring.h"
+#include "chatwoot_send.h"
 #include "chatwoot_shared.h"
 #include "chatwoot_webhook.h"
 
@@ -41,10 +43,12 @@
 #define NGX_HTTP_CHATWOOT_STATUS         2
 #define NGX_HTTP_CHATWOOT_DEVICES        3
 #define NGX_HTTP_CHATWOOT_METRICS        4
+#define NGX_HTTP_CHATWOOT_SEND           5
 
 /* The zone's parts of a fixed size, which come on top of its size=. */
 #define NGX_HTTP_CHATWOOT_FIXED_AREAS                                         \
-    (sizeof(cw_snapshot_area_t) + sizeof(cw_inbox_stats_area_t))
+    (sizeof(cw_snapshot_area_t) + sizeof(cw_inbox_stats_area_t)             \
+     + sizeof(cw_send_area_t))
 
 
 /* In the zone, where its slab pool's "data" points: its parts. */
@@ -92,6 +96,8 @@ typedef struct {
     ngx_str_t                    inbox_name;     /* as written, may be empty */
     ngx_http_chatwoot_inbox_t   *inbox;          /* resolved after http{} */
     size_t                       max_body;
+    ngx_str_t                    send_token;     /* chatwoot_send: the token */
+    u_char                       send_scope[CW_SEND_SCOPE_LEN + 1];
     u_char                      *file;           /* where it was declared */
     ngx_uint_t                   line;
 } ngx_http_chatwoot_loc_conf_t;
@@ -128,6 +134,9 @@ char *ngx_http_chatwoot_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_http_chatwoot_devices.c */
 char *ngx_http_chatwoot_devices(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_chatwoot_send.c */
+char *ngx_http_chatwoot_send(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_chatwoot_helper.c */
 ngx_msec_t ngx_http_chatwoot_manager(void *data);

@@ -345,16 +345,19 @@ ngx_http_chatwoot_inbox_cleanup(void *data)
 }
 
 
-/* A webhook location's inbox: named, or the only one there is. */
+/* A webhook or send location's inbox: named, or the only one there is. */
 
 ngx_int_t
 ngx_http_chatwoot_resolve_inbox(ngx_conf_t *cf,
     ngx_http_chatwoot_main_conf_t *mcf, ngx_http_chatwoot_loc_conf_t *lcf)
 {
+    char                       *directive;
     ngx_uint_t                  i;
     ngx_http_chatwoot_inbox_t **inboxp;
 
     inboxp = mcf->inboxes.elts;
+    directive = lcf->handler == NGX_HTTP_CHATWOOT_SEND ? "chatwoot_send"
+                                                       : "chatwoot_webhook";
 
     if (lcf->inbox_name.len == 0) {
         if (mcf->inboxes.nelts == 1) {
@@ -364,16 +367,16 @@ ngx_http_chatwoot_resolve_inbox(ngx_conf_t *cf,
 
         if (mcf->inboxes.nelts == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"chatwoot_webhook\" in %s:%ui needs a "
+                          "\"%s\" in %s:%ui needs a "
                           "chatwoot_inbox block in the http block",
-                          lcf->file, lcf->line);
+                          directive, lcf->file, lcf->line);
             return NGX_ERROR;
         }
 
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"chatwoot_webhook\" in %s:%ui must name its "
+                      "\"%s\" in %s:%ui must name its "
                       "chatwoot_inbox: %ui are defined",
-                      lcf->file, lcf->line, mcf->inboxes.nelts);
+                      directive, lcf->file, lcf->line, mcf->inboxes.nelts);
         return NGX_ERROR;
     }
 
@@ -388,8 +391,8 @@ ngx_http_chatwoot_resolve_inbox(ngx_conf_t *cf,
     }
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"chatwoot_webhook\" in %s:%ui names unknown "
-                  "chatwoot_inbox \"%V\"", lcf->file, lcf->line,
+                  "\"%s\" in %s:%ui names unknown "
+                  "chatwoot_inbox \"%V\"", directive, lcf->file, lcf->line,
                   &lcf->inbox_name);
     return NGX_ERROR;
 }

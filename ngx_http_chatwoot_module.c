@@ -91,6 +91,13 @@ static ngx_command_t  ngx_http_chatwoot_commands[] = {
       0,
       NULL },
 
+    { ngx_string("chatwoot_send"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_chatwoot_send,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -320,7 +327,9 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
                           : lcfp[0]->handler == NGX_HTTP_CHATWOOT_DEVICES
                           ? "chatwoot_devices"
                           : lcfp[0]->handler == NGX_HTTP_CHATWOOT_METRICS
-                          ? "chatwoot_metrics" : "chatwoot_status",
+                          ? "chatwoot_metrics"
+                          : lcfp[0]->handler == NGX_HTTP_CHATWOOT_SEND
+                          ? "chatwoot_send" : "chatwoot_status",
                           lcfp[0]->file, lcfp[0]->line);
             return NGX_CONF_ERROR;
         }
@@ -371,7 +380,8 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
     lcfp = mcf->locations.elts;
 
     for (i = 0; i < mcf->locations.nelts; i++) {
-        if (lcfp[i]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
+        if ((lcfp[i]->handler == NGX_HTTP_CHATWOOT_WEBHOOK
+             || lcfp[i]->handler == NGX_HTTP_CHATWOOT_SEND)
             && ngx_http_chatwoot_resolve_inbox(cf, mcf, lcfp[i]) != NGX_OK)
         {
             return NGX_CONF_ERROR;
@@ -387,6 +397,21 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
                           "\"chatwoot_zone size=\" or lower max_body=",
                           lcfp[i]->file, lcfp[i]->line, lcfp[i]->max_body,
                           mcf->zone_size, max_record);
+            return NGX_CONF_ERROR;
+        }
+
+        /* the longest text must fit, or a send would answer 413 forever */
+
+        if (lcfp[i]->handler == NGX_HTTP_CHATWOOT_SEND
+            && (size_t) CW_COMMAND_RECORD_MAX > max_record)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"chatwoot_send\" in %s:%ui needs records of "
+                          "%uz bytes, and the chatwoot_zone of %uz bytes "
+                          "takes at most %uz; raise \"chatwoot_zone size=\"",
+                          lcfp[i]->file, lcfp[i]->line,
+                          (size_t) CW_COMMAND_RECORD_MAX, mcf->zone_size,
+                          max_record);
             return NGX_CONF_ERROR;
         }
     }

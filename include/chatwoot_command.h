@@ -11,7 +11,8 @@
  *
  *     u8  version (CW_COMMAND_VERSION)
  *     u8  kind (cw_command_kind_t)
- *     u16 flags (CW_COMMAND_IMPORT_*; 0 for other kinds)
+ *     u16 flags (CW_COMMAND_IMPORT_*, CW_COMMAND_SEND_KEYED; 0 for other
+ *         kinds)
  *     u32 days (import; 0 for other kinds)
  *     i64 created_at (unix seconds, the worker's clock)
  *     then the kind's text fields in a fixed order, each a u32 length and
@@ -20,7 +21,9 @@
  *         pair_code  device, phone
  *         logout     device
  *         import     inbox, what
- *         send       inbox, to, text
+ *         send       inbox, to, text, and with CW_COMMAND_SEND_KEYED the
+ *                    application's idempotency key ("<scope>:<key>",
+ *                    chatwoot_send.h)
  *         passkey    device, assertion (the PublicKeyCredential JSON)
  *         passkey_confirm  device
  *
@@ -67,6 +70,9 @@ typedef enum {
 #define CW_COMMAND_IMPORT_MEDIA   0x0001
 #define CW_COMMAND_IMPORT_GROUPS  0x0002
 
+/* Send flags: the record carries an idempotency key. */
+#define CW_COMMAND_SEND_KEYED     0x0001
+
 /* Field bounds, in bytes. */
 #define CW_COMMAND_DEVICE_MAX     64
 #define CW_COMMAND_PHONE_MAX      32
@@ -76,6 +82,7 @@ typedef enum {
 #define CW_COMMAND_TEXT_MAX       65536
 #define CW_COMMAND_DAYS_MAX       36500
 #define CW_COMMAND_ASSERTION_MAX  65536    /* real ones are under 2 KiB */
+#define CW_COMMAND_KEY_MAX        (32 + 1 + 128)   /* scope hex, ':', key */
 
 /*
  * The fixed header, and the largest record any command can make: a send's
@@ -84,8 +91,8 @@ typedef enum {
  */
 #define CW_COMMAND_HEADER_SIZE    16
 #define CW_COMMAND_RECORD_MAX                                                 \
-    (CW_COMMAND_HEADER_SIZE + 3 * 4 + CW_COMMAND_INBOX_MAX + CW_COMMAND_TO_MAX \
-     + CW_COMMAND_TEXT_MAX)
+    (CW_COMMAND_HEADER_SIZE + 4 * 4 + CW_COMMAND_INBOX_MAX + CW_COMMAND_TO_MAX \
+     + CW_COMMAND_TEXT_MAX + CW_COMMAND_KEY_MAX)
 #define CW_COMMAND_PASSKEY_RECORD_MAX                                         \
     (CW_COMMAND_HEADER_SIZE + 2 * 4 + CW_COMMAND_DEVICE_MAX                   \
      + CW_COMMAND_ASSERTION_MAX)
@@ -107,6 +114,7 @@ typedef struct {
     unsigned           flags;      /* import: CW_COMMAND_IMPORT_* */
     cw_str_t           to;         /* send: a chat JID or a phone number */
     cw_str_t           text;       /* send */
+    cw_str_t           key;        /* send: "<scope>:<key>", or empty */
     cw_str_t           assertion;  /* passkey: the PublicKeyCredential JSON */
     int64_t            now;        /* unix seconds */
 } cw_command_t;

@@ -14,6 +14,7 @@
 #include "chatwoot_abi.h"
 
 #include "chatwoot_ring.h"
+#include "chatwoot_send.h"
 #include "chatwoot_snapshot.h"
 #include "chatwoot_webhook.h"
 
@@ -155,10 +156,11 @@ typedef struct {
     cw_bridge_stats_t    bridge;     /* the helper's totals; per inbox below */
     cw_inbox_stats_area_t  inboxes;  /* fixed size, on top of size= too */
     cw_snapshot_area_t   snapshot;   /* what the helper publishes */
+    cw_send_area_t       send;       /* the send API's table and keys */
     cw_ring_t            ring;   /* variable size: keep last */
 } cw_shared_t;
 
-#define CW_SHARED_MAGIC  0x6368747700000005ULL
+#define CW_SHARED_MAGIC  0x6368747700000006ULL
 
 
 static inline uint64_t

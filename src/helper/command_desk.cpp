@@ -62,7 +62,10 @@ void CommandDesk::take(const std::string& id, const ipc::Command& command)
     o.kind = command.kind();
     o.created_at = command.created_at;
     o.updated_at = clock_();
-    const std::optional<std::string> refused = carry_out(command);
+    const std::optional<std::string> refused =
+        send_handler_ && std::holds_alternative<ipc::SendCommand>(command.body)
+            ? send_handler_(id, command)
+            : carry_out(command);
     o.state = refused ? store::CommandState::failed : store::CommandState::done;
     o.reason = refused.value_or("");
     if (!commands_.settle(id, o.state, o.reason, o.updated_at)) {

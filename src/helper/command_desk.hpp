@@ -39,6 +39,13 @@ public:
     // A command the queue drain has just committed.
     void take(const std::string& id, const ipc::Command& command);
 
+    // Who takes send commands (the send API's desk, send_api/send_desk.hpp):
+    // nullopt when it took the command, else why not.  Unset, a send is
+    // refused as not available.
+    using SendHandler =
+        std::function<std::optional<std::string>(const std::string& id, const ipc::Command&)>;
+    void handle_sends_with(SendHandler handler) { send_handler_ = std::move(handler); }
+
     // What an earlier helper committed and did not settle (killed between
     // the commit and the hand-over).
     void take_pending();
@@ -57,6 +64,7 @@ private:
     store::CommandRepository& commands_;
     FindDevice find_device_;
     Clock clock_;
+    SendHandler send_handler_;
     std::deque<CommandOutcome> recent_;
     uint64_t done_ = 0;
     uint64_t failed_ = 0;

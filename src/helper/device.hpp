@@ -139,6 +139,17 @@ struct UploadResult {
     uint64_t file_length = 0;
 };
 
+// The reason an application and an agent read for a number WhatsApp does
+// not know (the send path's and the send API's).
+inline constexpr std::string_view kNotOnWhatsApp = "this number is not on WhatsApp";
+
+// Whether a phone number is on WhatsApp, as the device could tell.
+enum class NumberCheck {
+    on_whatsapp,
+    not_on_whatsapp,
+    unknown        // could not ask (offline, no such look-up): go on, the send path asks again
+};
+
 // What a device tells its runtime.
 class DeviceEvents {
 public:
@@ -167,6 +178,16 @@ public:
     // Transmits `message`; `done` runs exactly once, maybe from within this
     // call.  Never throws: a failure is a SendResult.
     virtual void send(const OutgoingMessage& message, Done done) noexcept = 0;
+
+    // Whether the phone-number chat `pn_jid` is on WhatsApp (the send API
+    // asks before it creates a contact in Chatwoot).  `done` runs exactly
+    // once, maybe within this call.  Never throws.
+    using NumberDone = std::function<void(NumberCheck)>;
+    virtual void check_number(const std::string& pn_jid, NumberDone done) noexcept
+    {
+        (void) pn_jid;
+        done(NumberCheck::unknown);
+    }
 
     // Whether the device sends attachments as WhatsApp media (the live
     // session); one that does not gets their links in the text.

@@ -23,6 +23,7 @@
 #include "ngx.hpp"
 #include "no_destructor.hpp"
 #include "queue_drain.hpp"
+#include "send_api/send_desk.hpp"
 #include "state_lock.hpp"
 #include "zone_lock.hpp"
 
@@ -74,6 +75,36 @@ bool process_alive(pid_t pid)
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
+// An inbox runtime as the send API's desk sees it.
+class RuntimeSendInbox final : public SendInbox {
+public:
+    explicit RuntimeSendInbox(InboxRuntime& rt) : rt_(rt) {}
+    bool ready() override { return rt_.running() && rt_.device() != nullptr; }
+    bool has_device() override
+    {
+        return dynamic_cast<const AbsentDevice*>(rt_.device()) == nullptr;
+    }
+    std::string new_message_id() override
+    {
+        return rt_.device() != nullptr ? rt_.device()->new_message_id() : std::string();
+    }
+    int64_t account_id() const override { return rt_.conf().account_id; }
+    int64_t inbox_id() const override { return rt_.conf().inbox_id; }
+    void check_number(const std::string& pn_jid, Device::NumberDone done) override
+    {
+        if (rt_.device() == nullptr) {
+            done(NumberCheck::unknown);
+            return;
+        }
+        rt_.device()->check_number(pn_jid, std::move(done));
+    }
+    void forward(const std::string& chat) override { rt_.forward(chat); }
+    void wake_outbox() override { rt_.wake(); }
+
+private:
+    InboxRuntime& rt_;
+};
+
 class Helper {
 public:
     explicit Helper(const cw_helper_conf_t& conf)
@@ -121,6 +152,8 @@ private:
     static void on_wakeup(ngx_event_t* ev) noexcept;
     void start_inboxes();
     void publish_snapshot();
+    void start_send_desk();
+    void publish_sends() noexcept;
     // Each inbox's outbox pending and in flight, into its metrics slot;
     // after the snapshot, which a failure here never holds back.
     void publish_outbox_gauges() noexcept;
@@ -153,6 +186,8 @@ private:
     std::vector<std::unique_ptr<InboxRuntime>> runtimes_;
     std::optional<store::CommandRepository> commands_;
     std::optional<CommandDesk> desk_;
+    std::vector<std::unique_ptr<RuntimeSendInbox>> send_inboxes_;
+    std::optional<SendDesk> send_desk_;
     ngx_event_t snapshot_timer_{};
     std::optional<store::Retention> retention_;
     ngx_event_t prune_timer_{};
@@ -352,6 +387,10 @@ void Helper::open_store()
             });
         }
     }
+    // The send API's sends go through the inboxes' runtimes.
+    if (desk_ && wa_inbound_) {
+        guarded("setting up the send API", [&] { start_send_desk(); });
+    }
     // Commands reach the devices from now on; those committed before (by
     // the drain above, or by a helper killed before it handed them over)
     // are taken up first.
@@ -404,9 +443,44 @@ void Helper::start_inboxes()
     }
 }
 
+void Helper::start_send_desk()
+{
+    for (auto& rt : runtimes_) {
+        send_inboxes_.push_back(std::make_unique<RuntimeSendInbox>(*rt));
+    }
+    send_desk_.emplace(
+        *db_, *inbound_, *outbox_, *wa_inbound_,
+        [this](std::string_view name) -> SendInbox* {
+            for (size_t i = 0; i < runtimes_.size(); i++) {
+                if (runtimes_[i]->name() == name) {
+                    return send_inboxes_[i].get();
+                }
+            }
+            return nullptr;
+        },
+        [] { return static_cast<int64_t>(ngx_time()); });
+    desk_->handle_sends_with(
+        [this](const std::string& id, const ipc::Command& c) -> std::optional<std::string> {
+            return send_desk_->take(id, std::get<ipc::SendCommand>(c.body), c.created_at);
+        });
+}
+
+// The send API's sends moved on where they can, and what the newest became
+// published for GET <location>/<id>.  A failure here never holds the
+// snapshot back.
+void Helper::publish_sends() noexcept
+{
+    if (!send_desk_) {
+        return;
+    }
+    guarded("moving the API's sends on", [&] { send_desk_->advance(); });
+    guarded("publishing the API's sends", [&] { send_desk_->publish(&shared_->send.table); });
+}
+
 // What workers show of the helper: devices, command outcomes, counters.
 void Helper::publish_snapshot()
 {
+    publish_sends();
     std::vector<DeviceView> devices;
     devices.reserve(runtimes_.size());
     for (auto& rt : runtimes_) {

@@ -74,6 +74,10 @@ public:
     // Agent actions may have been filed: the next tick looks at the outbox
     // even when the sender was idle.
     void wake();
+    // The send API filed a message of `chat` for Chatwoot (send_api/):
+    // forwarded as a device's message is.
+    void forward(std::string_view chat) { inbound(chat); }
+    const cw_inbox_conf_t& conf() const { return conf_; }
     // An agent started or stopped typing in a conversation: the chat state
     // goes to the contact now if the device is connected, else nowhere
     // (presence is never queued or retried).  Never throws.

@@ -1242,6 +1242,38 @@ void LiveDevice::send(const OutgoingMessage& message, Done done) noexcept
     }
 }
 
+void LiveDevice::check_number(const std::string& pn_jid, NumberDone done) noexcept
+{
+    // done runs once: the sender takes it only when its query went out.
+    try {
+        auto pn = wa::binary::Jid::parse(pn_jid);
+        if (pn && status_.state == DeviceState::connected && conn_ != nullptr) {
+            auto shared = std::make_shared<NumberDone>(std::move(done));
+            if (sender_.check_number(
+                    *conn_, *pn, [shared](NumberCheck how) { (*shared)(how); }, now(),
+                    static_cast<std::int64_t>(ngx_time()))) {
+                if (db_.unit_depth() == 0) {
+                    pump();
+                } else {
+                    db_.after_commit([this] { pump(); });
+                }
+                return;
+            }
+            done = std::move(*shared);
+        }
+    } catch (const std::exception& e) {
+        log(LogLevel::error, "chatwoot helper: inbox \"%s\": a number check failed: %s",
+            options_.name.c_str(), e.what());
+    } catch (...) {
+    }
+    if (done) {
+        try {
+            done(NumberCheck::unknown);
+        } catch (...) {
+        }
+    }
+}
+
 std::optional<std::string> LiveDevice::pair(const std::optional<std::string>& phone)
 {
     if (phone) {

@@ -97,6 +97,7 @@ public:
     std::string new_message_id() override;
     void send(const OutgoingMessage& message, Done done) noexcept override;
     bool sends_media() const override { return true; }
+    void check_number(const std::string& pn_jid, NumberDone done) noexcept override;
     void upload_media(const MediaUpload& upload, UploadDone done) noexcept override;
     void tick(int64_t) override {}
     std::optional<std::string> pair(const std::optional<std::string>& phone) override;

@@ -186,7 +186,7 @@ void MessageSender::finish(const std::string& id, SendResult result)
     jobs_.erase(it);
     for (auto i = iqs_.begin(); i != iqs_.end();) {
         if (i->second.what != Asked::token && i->second.what != Asked::group_fetch &&
-            i->second.id == id)
+            i->second.what != Asked::number && i->second.id == id)
             i = iqs_.erase(i);
         else
             ++i;
@@ -790,6 +790,19 @@ bool MessageSender::on_iq_answered(ws::Connection& conn, const ws::IqOutcome& ou
     if (pending == iqs_.end()) return true;  // its send ended meanwhile
     const PendingIq asked = pending->second;
     iqs_.erase(pending);
+    if (asked.what == Asked::number) {
+        NumberCheck how = NumberCheck::unknown;
+        try {
+            if (outcome.kind == ws::IqOutcome::Kind::result) {
+                how = take_number(asked.id, outcome.response, unix_now);
+            }
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "chatwoot helper: inbox \"%s\": a number look-up's answer "
+                "not kept: %s", name_.c_str(), e.what());
+        }
+        checked(asked.id, how);
+        return true;
+    }
     if (asked.what == Asked::group_fetch) {
         wm::GroupInfoFetch how = wm::GroupInfoFetch::failed;
         try {
@@ -862,6 +875,7 @@ bool MessageSender::on_iq_answered(ws::Connection& conn, const ws::IqOutcome& ou
             break;
         case Asked::token:
         case Asked::group_fetch:
+        case Asked::number:
             break;
         }
         advance(conn, asked.id, now, unix_now);
@@ -1061,6 +1075,9 @@ void MessageSender::connection_lost()
     std::vector<std::string> groups;
     for (const auto& [group, waiters] : group_fetches_) groups.push_back(group);
     for (const auto& group : groups) fetched(group, wm::GroupInfoFetch::lost);
+    std::vector<std::string> numbers;
+    for (const auto& [pn, waiters] : number_checks_) numbers.push_back(pn);
+    for (const auto& pn : numbers) checked(pn, NumberCheck::unknown);
 }
 
 std::optional<wm::GroupInfo> MessageSender::group_info(const Jid& group)
@@ -1098,6 +1115,73 @@ void MessageSender::fetched(const std::string& group, wm::GroupInfoFetch how)
         } catch (const std::exception& e) {
             log(LogLevel::error, "chatwoot helper: inbox \"%s\": a group info's outcome failed: %s",
                 name_.c_str(), e.what());
+        } catch (...) {
+        }
+    }
+}
+
+bool MessageSender::check_number(ws::Connection& conn, const Jid& pn, Device::NumberDone done,
+                                 ws::Millis now, std::int64_t unix_now)
+{
+    (void) unix_now;
+    const Jid p = pn.without_device();
+    if (p.kind() != JidKind::phone_number) return false;
+    if (store_.lid_for_pn(p.user())) {
+        done(NumberCheck::on_whatsapp);   // someone WhatsApp told us of
+        return true;
+    }
+    const std::string key = p.to_string();
+    if (auto out = number_checks_.find(key); out != number_checks_.end()) {
+        out->second.push_back(std::move(done));
+        return true;
+    }
+    const std::uint64_t cookie = kMessageSenderCookieTag | (next_cookie_++ & 0xffffffffffffULL);
+    const std::string sid = "number-" + std::to_string(cookie & 0xffffffffffffULL);
+    if (!conn.send_iq(wm::lookup_query(sid, p), now, cookie, options_.iq_timeout)) return false;
+    iqs_[cookie] = PendingIq{key, Asked::number};
+    number_checks_[key].push_back(std::move(done));
+    return true;
+}
+
+NumberCheck MessageSender::take_number(const std::string& pn, const Node& answer,
+                                       std::int64_t unix_now)
+{
+    auto users = wm::parse_usync(answer);
+    auto jid = Jid::parse(pn);
+    if (!users || !jid) {
+        log(LogLevel::warn, "chatwoot helper: inbox \"%s\": WhatsApp number lookup unreadable",
+            name_.c_str());
+        return NumberCheck::unknown;
+    }
+    for (const auto& u : *users) {
+        if (u.jid.user() != jid->user()) continue;
+        if (u.on_whatsapp == false) return NumberCheck::not_on_whatsapp;
+        store::UnitOfWork unit(db_);
+        if (u.lid) store_.map_lid(jid->user(), u.lid->user());
+        if (u.devices) {
+            const std::string list = encode_devices(*u.devices);
+            state_.put_device_list(pn, list, unix_now);
+            if (u.lid) state_.put_device_list(u.lid->to_string(), list, unix_now);
+        }
+        unit.commit();
+        return NumberCheck::on_whatsapp;
+    }
+    // Not in the answer at all: the server does not know the number.
+    return NumberCheck::not_on_whatsapp;
+}
+
+void MessageSender::checked(const std::string& pn, NumberCheck how)
+{
+    auto it = number_checks_.find(pn);
+    if (it == number_checks_.end()) return;
+    std::vector<Device::NumberDone> waiters = std::move(it->second);
+    number_checks_.erase(it);
+    for (auto& done : waiters) {
+        try {
+            if (done) done(how);
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "chatwoot helper: inbox \"%s\": a number check's outcome "
+                "failed: %s", name_.c_str(), e.what());
         } catch (...) {
         }
     }

@@ -66,8 +66,7 @@ struct MessageSenderOptions {
     // store's retention's to prune (store/retention.cpp: a week).
 };
 
-// The reasons an agent reads in Chatwoot.
-inline constexpr std::string_view kNotOnWhatsApp = "this number is not on WhatsApp";
+// The reasons an agent reads in Chatwoot (kNotOnWhatsApp: device.hpp).
 inline constexpr std::string_view kFirstMessageRefused =
     "WhatsApp refused a first message to this contact; ask them to write first";
 
@@ -131,8 +130,17 @@ public:
     bool fetch_group(wa::session::Connection& conn, const wa::binary::Jid& group,
                      GroupFetched done, wa::session::Millis now);
 
+    // Whether a phone number is on WhatsApp, outside any send (the send
+    // API asks before it files anything): a number whose LID the map knows
+    // is, at once; else one usync look-up (its LID and devices kept, as a
+    // send's look-up keeps them).  `done` runs once, maybe within this
+    // call: unknown when WhatsApp did not answer or the connection went.
+    // False when the query could not be sent: `done` does not run.
+    bool check_number(wa::session::Connection& conn, const wa::binary::Jid& pn,
+                      Device::NumberDone done, wa::session::Millis now, std::int64_t unix_now);
+
 private:
-    enum class Asked { lookup, group, devices, bundles, token, group_fetch };
+    enum class Asked { lookup, group, devices, bundles, token, group_fetch, number };
     struct PendingIq {
         std::string id;  // the message's; the contact's LID for a token issue; the group's
         Asked what;
@@ -163,6 +171,9 @@ private:
     // A history request: one peer message to our own phone.
     void advance_peer(wa::session::Connection& conn, const std::string& id, wa::session::Millis now);
     void fetched(const std::string& group, wa::message::GroupInfoFetch how);
+    void checked(const std::string& pn, NumberCheck how);
+    NumberCheck take_number(const std::string& pn, const wa::binary::Node& answer,
+                            std::int64_t unix_now);
     bool ask(wa::session::Connection& conn, const std::string& id, Asked what,
              wa::binary::Node iq, wa::session::Millis now);
     // nullopt: go on; else the job's outcome.
@@ -199,6 +210,7 @@ private:
     std::map<std::string, Job> jobs_;               // by message id
     std::map<std::uint64_t, PendingIq> iqs_;        // by our IQ cookie
     std::map<std::string, std::vector<GroupFetched>> group_fetches_;  // by group JID
+    std::map<std::string, std::vector<Device::NumberDone>> number_checks_;  // by PN JID
     std::uint64_t next_cookie_ = 1;
 };
 

@@ -17,7 +17,7 @@ namespace chatwoot::ipc {
 
 namespace {
 
-enum class Field { device, phone, inbox, what, to, text, assertion };
+enum class Field { device, phone, inbox, what, to, text, assertion, key };
 
 // What a field may hold, beyond being non-empty and within its bound.
 enum class Alphabet {
@@ -49,21 +49,24 @@ FieldRule rule_of(Field f)
         return {"to", CW_COMMAND_TO_MAX, Alphabet::line};
     case Field::assertion:
         return {"assertion", CW_COMMAND_ASSERTION_MAX, Alphabet::json};
+    case Field::key:
+        return {"key", CW_COMMAND_KEY_MAX, Alphabet::line};
     case Field::text:
         break;
     }
     return {"text", CW_COMMAND_TEXT_MAX, Alphabet::text};
 }
 
-constexpr size_t kMaxFields = 3;
+constexpr size_t kMaxFields = 4;
 
 struct Layout {
     size_t n;
     std::array<Field, kMaxFields> fields;
 };
 
-// The fields of each kind, in record order; nullopt for an unknown kind.
-std::optional<Layout> layout_of(unsigned kind)
+// The fields of each kind (and, for a send, its flags), in record order;
+// nullopt for an unknown kind.
+std::optional<Layout> layout_of(unsigned kind, unsigned flags = 0)
 {
     switch (kind) {
     case CW_COMMAND_PAIR:
@@ -75,6 +78,9 @@ std::optional<Layout> layout_of(unsigned kind)
     case CW_COMMAND_IMPORT:
         return Layout{2, {Field::inbox, Field::what}};
     case CW_COMMAND_SEND:
+        if (flags & CW_COMMAND_SEND_KEYED) {
+            return Layout{4, {Field::inbox, Field::to, Field::text, Field::key}};
+        }
         return Layout{3, {Field::inbox, Field::to, Field::text}};
     case CW_COMMAND_PASSKEY:
         return Layout{2, {Field::device, Field::assertion}};
@@ -171,6 +177,12 @@ const char* header_problem(unsigned kind, unsigned flags, uint64_t days)
         }
         return nullptr;
     }
+    if (kind == CW_COMMAND_SEND) {
+        if ((flags & ~unsigned{CW_COMMAND_SEND_KEYED}) != 0 || days != 0) {
+            return "unknown send flags, or days on a send";
+        }
+        return nullptr;
+    }
     if (flags != 0 || days != 0) {
         return "flags or days on a command that has none";
     }
@@ -258,7 +270,9 @@ bool draft_of(const cw_command_t& c, Draft& d, char* reason)
         }
         return false;
     };
-    const auto layout = layout_of(static_cast<unsigned>(c.kind));
+    const unsigned send_flags = c.kind == CW_COMMAND_SEND && c.key.len > 0
+                                    ? unsigned{CW_COMMAND_SEND_KEYED} : 0u;
+    const auto layout = layout_of(static_cast<unsigned>(c.kind), send_flags);
     if (!layout) {
         return fail("unknown command kind");
     }
@@ -268,6 +282,9 @@ bool draft_of(const cw_command_t& c, Draft& d, char* reason)
     if (d.kind == CW_COMMAND_IMPORT) {
         d.flags = c.flags;
         d.days = c.days;
+    }
+    if (d.kind == CW_COMMAND_SEND) {
+        d.flags = send_flags;
     }
     for (size_t i = 0; i < d.layout.n; i++) {
         const cw_str_t* s = nullptr;
@@ -292,6 +309,9 @@ bool draft_of(const cw_command_t& c, Draft& d, char* reason)
             break;
         case Field::assertion:
             s = &c.assertion;
+            break;
+        case Field::key:
+            s = &c.key;
             break;
         }
         if (s->data == nullptr && s->len != 0) {
@@ -324,7 +344,13 @@ Draft draft_of(const Command& c)
                 d.flags = (b.include_media ? CW_COMMAND_IMPORT_MEDIA : 0u)
                           | (b.include_groups ? CW_COMMAND_IMPORT_GROUPS : 0u);
             } else if constexpr (std::is_same_v<T, SendCommand>) {
-                d.values = {b.inbox, b.to, b.text};
+                if (b.key.empty()) {
+                    d.values = {b.inbox, b.to, b.text};
+                } else {
+                    d.flags = CW_COMMAND_SEND_KEYED;
+                    d.layout = *layout_of(d.kind, d.flags);
+                    d.values = {b.inbox, b.to, b.text, b.key};
+                }
             } else if constexpr (std::is_same_v<T, PasskeyCommand>) {
                 d.values = {b.device, b.assertion};
             } else {
@@ -393,11 +419,11 @@ CommandDecoding decode_command(std::span<const unsigned char> r)
         return error_at(CommandErrc::truncated, size, "header cut short");
     }
     const unsigned kind = r[1];
-    const auto layout = layout_of(kind);
+    const auto flags = static_cast<unsigned>(get_le(r.data() + 2, 2));
+    const auto layout = layout_of(kind, kind == CW_COMMAND_SEND ? flags : 0u);
     if (!layout) {
         return error_at(CommandErrc::unknown_kind, 1, "kind " + std::to_string(kind));
     }
-    const auto flags = static_cast<unsigned>(get_le(r.data() + 2, 2));
     const uint64_t days = get_le(r.data() + 4, 4);
     if (const char* why = header_problem(kind, flags, days)) {
         return error_at(CommandErrc::bad_header, 2, why);
@@ -454,7 +480,7 @@ CommandDecoding decode_command(std::span<const unsigned char> r)
                                (flags & CW_COMMAND_IMPORT_GROUPS) != 0};
         break;
     case CW_COMMAND_SEND:
-        c.body = SendCommand{s(0), s(1), s(2)};
+        c.body = SendCommand{s(0), s(1), s(2), layout->n > 3 ? s(3) : std::string()};
         break;
     case CW_COMMAND_PASSKEY:
         c.body = PasskeyCommand{s(0), s(1)};

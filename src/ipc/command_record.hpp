@@ -46,6 +46,9 @@ struct SendCommand {
     std::string inbox;
     std::string to;      // a chat JID or a phone number
     std::string text;
+    // The application's idempotency key, "<scope>:<key>" (chatwoot_send.h);
+    // empty when it gave none.
+    std::string key = {};
     bool operator==(const SendCommand&) const = default;
 };
 

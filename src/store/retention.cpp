@@ -94,6 +94,25 @@ Retention::Retention(Database& db, RetentionPolicy policy) : db_(db), policy_(po
          "SELECT count(*) FROM wa_inbound WHERE id > ?1 AND id <= ?2 AND created_at >= ?3",
          "SELECT coalesce(max(id), 0) FROM wa_inbound", ""});
 
+    // The send API's sends (schema step 17): a settled send's text goes
+    // after compact_after, the row (its id for GET, its key) after
+    // forget_after.  Idempotency keys need a day; GET shows the last 1024.
+    add(Cutoff::compact,
+        {true,
+         "UPDATE api_sends SET text = '' WHERE row > ?1 AND row <= ?2"
+         " AND state IN ('sent', 'failed') AND updated_at < ?3 AND text <> ''",
+         "SELECT min(row) FROM api_sends WHERE row > ?1 AND row <= ?2"
+         " AND NOT (state IN ('sent', 'failed') AND text = '')",
+         "SELECT count(*) FROM api_sends WHERE row > ?1 AND row <= ?2 AND updated_at >= ?3",
+         "SELECT coalesce(max(row), 0) FROM api_sends", ""});
+    add(Cutoff::forget,
+        {false,
+         "DELETE FROM api_sends WHERE row > ?1 AND row <= ?2"
+         " AND (state IN ('sent', 'failed') OR duplicate_of IS NOT NULL) AND updated_at < ?3",
+         "SELECT min(row) FROM api_sends WHERE row > ?1 AND row <= ?2",
+         "SELECT count(*) FROM api_sends WHERE row > ?1 AND row <= ?2 AND updated_at >= ?3",
+         "SELECT coalesce(max(row), 0) FROM api_sends", ""});
+
     // WhatsApp stanzas handled: the bytes go first; the key stays (a
     // redelivery is skipped, not decrypted again) until forget_after.  A
     // stanza whose receipt is still owed keeps its bytes (the receipt is

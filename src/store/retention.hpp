@@ -19,6 +19,7 @@
 //       went); the row stays as the key that skips a redelivery;
 //     - the plaintexts of our WhatsApp sends (kept for retry receipts) are
 //       deleted.
+//     - a settled send API send's text is emptied.
 //   forget_after (400 days)  the compact keys go too:
 //     - settled outbox rows and their inbound rows, once the inbox's
 //       start-up reconciliation mark is past them by a day (a
@@ -26,6 +27,7 @@
 //     - settled wa_inbound rows, handled WhatsApp stanzas;
 //     - wa_sent rows (echo suppression needs seconds; WhatsApp accepts a
 //       revoke for about two days).
+//     - settled send API sends (and duplicates of a key).
 //   Never pruned: pending work, dead letters, chats, reconciliation marks,
 //   inbox keys.
 //

@@ -9,7 +9,7 @@ namespace chatwoot::store {
 namespace {
 
 // Append only: a released step never changes, a new one goes at the end.
-constexpr std::array<std::string_view, 16> kMigrations = {
+constexpr std::array<std::string_view, 17> kMigrations = {
     // 1: what workers hand to the helper, kept verbatim.  (ring_epoch,
     // ring_seq) is the idempotency key of the peek-commit-pop protocol.
     R"sql(
@@ -544,6 +544,44 @@ constexpr std::array<std::string_view, 16> kMigrations = {
         handled_at           INTEGER,
         PRIMARY KEY (inbox, chatwoot_message_id)
     ) WITHOUT ROWID;
+    )sql",
+
+    // 17: issue 13's send API: what applications asked
+    // to send (send_api/send_desk.hpp).  One row per send command, under
+    // its id; the WhatsApp id is committed with the row's move to posting,
+    // before anything reaches Chatwoot or WhatsApp, so every later step (the message posted with
+    // source_id WAID:<wa_id>, the outbox entry sent under it) is keyed by
+    // it and a helper killed anywhere repeats nothing.  state: queued (no
+    // runtime took it yet), posting (its wa_inbound row waits for the
+    // forwarder), sending (its outbox entry is on its way), sent, failed.
+    // idem_key: the application's idempotency key, scoped by its token;
+    // a later send with the same key within a day is kept as a duplicate
+    // of the first (duplicate_of) and sends nothing.
+    R"sql(
+    CREATE TABLE api_sends (
+        row                  INTEGER PRIMARY KEY,
+        id                   TEXT     NOT NULL UNIQUE,
+        inbox                TEXT     NOT NULL,
+        chat                 TEXT     NOT NULL,
+        text                 TEXT     NOT NULL,
+        idem_key             TEXT,
+        duplicate_of         TEXT,
+        wa_id                TEXT,
+        state                TEXT     NOT NULL DEFAULT 'queued'
+                             CONSTRAINT api_sends_state
+                             CHECK (state = 'queued' OR state = 'posting'
+                                    OR state = 'sending' OR state = 'sent'
+                                    OR state = 'failed'),
+        outbox_id            INTEGER,
+        chatwoot_message_id  INTEGER,
+        reason               TEXT,
+        created_at           INTEGER  NOT NULL,
+        updated_at           INTEGER  NOT NULL
+    );
+    CREATE INDEX api_sends_by_key ON api_sends (idem_key, created_at)
+        WHERE idem_key IS NOT NULL AND duplicate_of IS NULL;
+    CREATE INDEX api_sends_open ON api_sends (row)
+        WHERE state = 'queued' OR state = 'posting' OR state = 'sending';
     )sql",
 };
 

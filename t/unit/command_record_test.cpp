@@ -184,6 +184,38 @@ TEST(CommandRecord, TheLayoutIsTheDocumentedOne)
     EXPECT_EQ(encode_c(c), want);
 }
 
+TEST(CommandRecord, ASendWithAnIdempotencyKeyCarriesItAfterTheTextUnderItsFlag)
+{
+    cw_command_t c = c_send("s", "t", "x");
+    c.key = str("ab:k1");
+    const std::vector<unsigned char> want = {
+        CW_COMMAND_VERSION, CW_COMMAND_SEND, CW_COMMAND_SEND_KEYED, 0, 0, 0, 0, 0,
+        0x00, 0xf1, 0x53, 0x65, 0, 0, 0, 0,
+        1, 0, 0, 0, 's',
+        1, 0, 0, 0, 't',
+        1, 0, 0, 0, 'x',
+        5, 0, 0, 0, 'a', 'b', ':', 'k', '1',
+    };
+    EXPECT_EQ(encode_c(c), want);
+    const auto got = decode(want);
+    ASSERT_TRUE(got.ok()) << got.reason();
+    EXPECT_EQ(std::get<SendCommand>(got.value().body), (SendCommand{"s", "t", "x", "ab:k1"}));
+    // The helper's own encoder writes the same bytes.
+    EXPECT_EQ(*encode_command(got.value()), want);
+
+    // Without a key: no flag, three fields, as before.
+    const auto plain = encode_c(c_send("s", "t", "x"));
+    EXPECT_EQ(plain[2], 0);
+    EXPECT_EQ(std::get<SendCommand>(decode(plain).value().body).key, "");
+
+    // A key over its bound, or with a control character, is refused.
+    const std::string long_key(CW_COMMAND_KEY_MAX + 1, 'k');
+    c.key = str(long_key);
+    EXPECT_TRUE(encode_c(c).empty());
+    c.key = str("a\nb");
+    EXPECT_TRUE(encode_c(c).empty());
+}
+
 TEST(CommandRecord, FieldsAtTheirLimitsRoundTrip)
 {
     const std::string inbox(CW_COMMAND_INBOX_MAX, 'i');
@@ -200,9 +232,13 @@ TEST(CommandRecord, FieldsAtTheirLimitsRoundTrip)
     ASSERT_TRUE(got.ok()) << got.reason();
     EXPECT_EQ(std::get<SendCommand>(got.value().body).text, text);
 
-    // The largest record of all is exactly the documented bound.
+    // The largest record of all, a send with the longest idempotency key,
+    // is exactly the documented bound.
     const std::string longest(CW_COMMAND_TEXT_MAX, 'x');
-    EXPECT_EQ(encode_c(c_send(inbox, to, longest)).size(), size_t{CW_COMMAND_RECORD_MAX});
+    const std::string key(CW_COMMAND_KEY_MAX, 'k');
+    cw_command_t keyed = c_send(inbox, to, longest);
+    keyed.key = str(key);
+    EXPECT_EQ(encode_c(keyed).size(), size_t{CW_COMMAND_RECORD_MAX});
 }
 
 TEST(CommandRecord, APasskeyRecordIsLaidOutAsDocumentedAndFitsTheRecordBound)
@@ -446,10 +482,12 @@ TEST(CommandRecord, MalformedRecordsSayWhatAndWhere)
          "unknown_version at 0: version 0"},
         {"kind 0", with(1, 0), CommandErrc::unknown_kind, 1, "unknown_kind at 1: kind 0"},
         {"kind 8", with(1, 8), CommandErrc::unknown_kind, 1, "unknown_kind at 1: kind 8"},
-        {"flags on a send", with(2, 1), CommandErrc::bad_header, 2,
-         "bad_header at 2: flags or days on a command that has none"},
+        {"unknown flags on a send", with(2, 2), CommandErrc::bad_header, 2,
+         "bad_header at 2: unknown send flags, or days on a send"},
+        {"keyed flag without its key", with(2, 1), CommandErrc::truncated, good.size(),
+         "truncated at 53: key length cut short"},
         {"days on a send", with(5, 1), CommandErrc::bad_header, 2,
-         "bad_header at 2: flags or days on a command that has none"},
+         "bad_header at 2: unknown send flags, or days on a send"},
         {"trailing byte", appended, CommandErrc::trailing_bytes, good.size(),
          "trailing_bytes at 53: 1 bytes after the last field"},
         {"text length past the end", with(text_len_at, 6), CommandErrc::truncated,
@@ -492,7 +530,7 @@ TEST(CommandRecord, OversizeRecordsAreRefusedBeforeAnythingIsRead)
     const auto got = decode(r);
     ASSERT_FALSE(got.ok());
     EXPECT_EQ(got.error().code, CommandErrc::too_large);
-    EXPECT_EQ(got.reason(), "too_large at 0: record of 65757 bytes");
+    EXPECT_EQ(got.reason(), "too_large at 0: record of 65922 bytes");
 }
 
 TEST(CommandRecord, TheKindOfAnUnreadableRecordCanStillBeNamed)

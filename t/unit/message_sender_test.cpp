@@ -292,6 +292,59 @@ TEST(MessageSender, ANumberNotOnWhatsAppFailsWithoutSending)
     EXPECT_TRUE(h.take_received().empty());
 }
 
+TEST(MessageSender, ANumberCheckAsksOnceAndKeepsTheLidItLearns)
+{
+    SenderHarness h;
+    std::vector<NumberCheck> got;
+    auto record = [&](NumberCheck how) { got.push_back(how); };
+    const Jid pn = J("4915100000001@s.whatsapp.net");
+    ASSERT_TRUE(h.sender->check_number(*h.conn, pn, record, h.now, h.unix_now));
+    h.settle();
+    // A second check of the same number waits for the same answer.
+    ASSERT_TRUE(h.sender->check_number(*h.conn, pn, record, h.now, h.unix_now));
+    h.settle();
+    Node lookup = h.sent_one();
+    EXPECT_EQ(lookup.attr("xmlns"), std::optional<std::string_view>("usync"));
+    EXPECT_TRUE(got.empty());
+    h.answer(lookup, SenderHarness::usync_answer(Children{server_node(
+                         "user", {{"jid", "4915100000001@s.whatsapp.net"}},
+                         Children{server_node("contact", {{"type", "in"}}),
+                                  server_node("lid", {{"val", "777@lid"}})})}));
+    EXPECT_EQ(got, (std::vector<NumberCheck>{NumberCheck::on_whatsapp, NumberCheck::on_whatsapp}));
+    EXPECT_EQ(h.db.scalar("SELECT count(*) FROM wa_lid_map WHERE pn = '4915100000001'"
+                          " AND lid = '777'"), 1);
+    // Known now: answered at once, nothing asked.
+    got.clear();
+    ASSERT_TRUE(h.sender->check_number(*h.conn, pn, record, h.now, h.unix_now));
+    h.settle();
+    EXPECT_EQ(got, std::vector<NumberCheck>{NumberCheck::on_whatsapp});
+    EXPECT_TRUE(h.take_received().empty());
+}
+
+TEST(MessageSender, ANumberCheckSaysNotOnWhatsAppOrUnknownWhenTheConnectionGoes)
+{
+    SenderHarness h;
+    std::vector<NumberCheck> got;
+    auto record = [&](NumberCheck how) { got.push_back(how); };
+    ASSERT_TRUE(h.sender->check_number(*h.conn, J("4915100000000@s.whatsapp.net"), record, h.now,
+                                       h.unix_now));
+    h.settle();
+    h.answer(h.sent_one(), SenderHarness::usync_answer(Children{server_node(
+                               "user", {{"jid", "4915100000000@s.whatsapp.net"}},
+                               Children{server_node("contact", {{"type", "out"}})})}));
+    EXPECT_EQ(got, std::vector<NumberCheck>{NumberCheck::not_on_whatsapp});
+
+    got.clear();
+    ASSERT_TRUE(h.sender->check_number(*h.conn, J("4915100000002@s.whatsapp.net"), record, h.now,
+                                       h.unix_now));
+    h.settle();
+    (void) h.sent_one();
+    h.sender->connection_lost();
+    EXPECT_EQ(got, std::vector<NumberCheck>{NumberCheck::unknown});
+    // Not a phone number: nothing to ask.
+    EXPECT_FALSE(h.sender->check_number(*h.conn, J("4455@lid"), record, h.now, h.unix_now));
+}
+
 // A contact known by LID with cached devices: straight to the message.
 struct KnownContact : SenderHarness {
     Party contact{J("4455@lid"), "known contact"};

@@ -287,3 +287,28 @@ TEST(Retention, RecentSendsGoAfterAWeek)
     EXPECT_EQ(settle(r, kT0 + 7 * kDay + 1).deleted, 1u);
     EXPECT_EQ(t.scalar("SELECT count(*) FROM wa_recent_sends WHERE id = 'new'"), 1);
 }
+
+TEST(Retention, ApiSendsLoseTheirTextAfterAWeekAndTheirRowAfterTheForgetHorizon)
+{
+    TempDb t;
+    auto send = [&](const std::string& id, const std::string& state, int64_t at) {
+        t.db->prepare("INSERT INTO api_sends (id, inbox, chat, text, state, created_at,"
+                      " updated_at) VALUES (?1, 'support', '1@s.whatsapp.net', 'hello', ?2,"
+                      " ?3, ?3)")
+            .bind(1, id)
+            .bind(2, state)
+            .bind(3, at)
+            .run();
+    };
+    send("sent-old", "sent", kT0);
+    send("open-old", "sending", kT0);
+    send("sent-new", "sent", kT0 + 6 * kDay);
+    Retention r(*t.db);
+    EXPECT_EQ(settle(r, kT0 + 7 * kDay + 1).compacted, 1u);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM api_sends WHERE text = ''"), 1);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM api_sends WHERE id = 'sent-old' AND text = ''"), 1);
+    // Forgotten: the settled one; a send still on its way never is.
+    settle(r, kT0 + 401 * kDay);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM api_sends WHERE id = 'sent-old'"), 0);
+    EXPECT_EQ(t.scalar("SELECT count(*) FROM api_sends WHERE id = 'open-old'"), 1);
+}
