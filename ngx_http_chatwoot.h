@@ -9,6 +9,7 @@
  *   ngx_http_chatwoot_status.c    the chatwoot_status location
  *   ngx_http_chatwoot_metrics.c   the chatwoot_metrics location
  *   ngx_http_chatwoot_devices.c   the chatwoot_devices location
+ *   ngx_http_chatwoot_import.c    the chatwoot_import location
  *   ngx_http_chatwoot_helper.c    the path-manager hook: the helper process
  *   ngx_http_chatwoot_response.c  JSON answers and headers
  */
@@ -41,6 +42,7 @@
 #define NGX_HTTP_CHATWOOT_STATUS         2
 #define NGX_HTTP_CHATWOOT_DEVICES        3
 #define NGX_HTTP_CHATWOOT_METRICS        4
+#define NGX_HTTP_CHATWOOT_IMPORT         5
 
 /* The zone's parts of a fixed size, which come on top of its size=. */
 #define NGX_HTTP_CHATWOOT_FIXED_AREAS                                         \
@@ -127,6 +129,10 @@ char *ngx_http_chatwoot_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* ngx_http_chatwoot_devices.c */
 char *ngx_http_chatwoot_devices(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_chatwoot_import.c */
+char *ngx_http_chatwoot_import(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_chatwoot_helper.c */

@@ -152,6 +152,12 @@ void InboxRuntime::build()
     forwarder_->observe_into(slot_ ? &slot_->to_chatwoot : nullptr);
     // Replies that end jobs within one tick settle their rows together.
     forwarder_->settle_soon_with([this] { soon(); });
+    // History import jobs: bulk work on the same client, the live path first.
+    importer_ = std::make_unique<ImportRunner>(
+        name_, shared_.db, shared_.wa_inbound, *client_, rest::Api(ic.account_id),
+        bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0, ic.open_as_pending != 0},
+        static_cast<size_t>(ic.concurrency), [] { return static_cast<int64_t>(ngx_time()); },
+        [this] { soon(); });
 
     if (make_device_) {
         device_ = make_device_(ic);
@@ -241,6 +247,7 @@ void InboxRuntime::build()
                                     : std::nullopt,
             *client_, rest::Api(ic.account_id), [this](int64_t id) {
                 forwarder_->set_inbox_id(id);
+                importer_->set_inbox_id(id);
                 reconciler_->start(id);
                 tick();
             });
@@ -272,6 +279,7 @@ void InboxRuntime::teardown() noexcept
     attachments_.reset();
     parts_.reset();
     device_.reset();
+    importer_.reset();
     forwarder_.reset();
     client_.reset();
 }
@@ -296,6 +304,9 @@ void InboxRuntime::tick() noexcept
     if (sweep || inbound_pending_ || !forwarder_->idle()) {
         inbound_pending_ = false;
         guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
+    }
+    if (sweep || !importer_->idle()) {
+        guarded("importing history", [&] { importer_->tick(); });
     }
     if (sweep || woken_ || !sender_->idle()) {
         woken_ = false;
@@ -385,6 +396,7 @@ bool InboxRuntime::quiet() const
 {
     return device_ != nullptr && !device_->wants_ticks() && forwarder_ != nullptr
            && forwarder_->idle() && sender_ != nullptr && sender_->idle() && !woken_
+           && importer_ != nullptr && importer_->idle()
            && !inbound_pending_;
 }
 
@@ -445,6 +457,14 @@ void InboxRuntime::typing(int64_t conversation_id, bool on) noexcept
         m.typing_on = on;
         device_->send(m, [](const SendResult&) {});   // presence: no retry, no bookkeeping
     });
+}
+
+void InboxRuntime::import_filed() noexcept
+{
+    if (importer_ != nullptr) {
+        importer_->poke();
+        soon();
+    }
 }
 
 void InboxRuntime::on_start_timer(ngx_event_t* ev) noexcept

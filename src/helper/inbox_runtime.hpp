@@ -13,6 +13,7 @@
 #include "chatwoot_client.hpp"
 #include "curl_multi_driver.hpp"
 #include "device.hpp"
+#include "import/import_runner.hpp"
 #include "inbox_resolver.hpp"
 #include "media_sender.hpp"
 #include "media_store.hpp"
@@ -77,6 +78,8 @@ public:
     // goes to the contact now if the device is connected, else nowhere
     // (presence is never queued or retried).  Never throws.
     void typing(int64_t conversation_id, bool on) noexcept;
+    // An import job was filed for this inbox: its runner looks now.
+    void import_filed() noexcept;
 
 private:
     void build();
@@ -114,6 +117,7 @@ private:
 
     std::unique_ptr<ChatwootClient> client_;
     std::unique_ptr<ChatForwarder> forwarder_;
+    std::unique_ptr<ImportRunner> importer_;
     std::unique_ptr<Device> device_;
     // A device that sends media: agents' attachments as WhatsApp media.
     std::unique_ptr<store::OutboxPartRepository> parts_;
