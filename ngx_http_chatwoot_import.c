@@ -56,6 +56,12 @@ ngx_http_chatwoot_import_handler(ngx_http_request_t *r)
             return rc;
         }
 
+        /* go-whatsapp-web-multidevice's GET /chatwoot/sync/status */
+
+        if (path.len == 6 && ngx_strncmp(path.data, "status", 6) == 0) {
+            path.len = 0;
+        }
+
         return ngx_http_chatwoot_import_get(r, path);
     }
 
