@@ -33,7 +33,7 @@ my $t = ChatwootTest->new;
 $t->allow_log(qr/cache manager process \d+ exited on signal 9/);
 my ($port, $wa) = $t->start_wa(
     server => "        location /chatwoot/sync { chatwoot_import; }\n",
-    inbox => { extra => "        concurrency 4;\n" });
+    inbox => { extra => "        concurrency 4;\n        import_on_link on;\n        import_days 7;\n" });
 my $fake = $t->{wa_setup}{fake};
 my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
@@ -78,6 +78,7 @@ my @window = (
     # id, chat, timestamp, text, from_me, participant, push_name
     ['A1', $ana_pn, $now - 3 * $day, 'hello from the past'],
     ['A2', $ana_pn, $now - 2 * $day, 'hi Ana', 1],
+    ['A3', $ana_pn, $now - 1 * $day, 'from the recent chunk'],
     [$live->{id}, $ana_pn, $now - 60, 'live hello'],
     ['B1', $bo_lid, $now - 4 * $day, 'Bo, by LID'],
     ['B2', $bo_lid, $now - 4 * $day + 5, 'and again'],
@@ -86,7 +87,7 @@ my @window = (
 );
 my @outside = (['A0', $ana_pn, $now - 30 * $day, 'too old'], ['G0', $group, $now - 9 * $day, 'old', 0, $bo_lid]);
 my %convs;
-for my $m (@window, @outside) {
+for my $m (grep { $_->[0] ne 'A3' } @window, @outside) {
     my ($id, $chat, $ts, $text, $from_me, $participant, $push) = @$m;
     push @{$convs{$chat}}, { id => $id, timestamp => $ts, text => $text,
                              $from_me ? (from_me => 1) : (),
@@ -102,6 +103,13 @@ for my $m (@window, @outside) {
             { jid => $group, name => 'Team', messages => $convs{$group} },
         ],
         push_names => [{ jid => $bo_lid, name => 'Bo' }]);
+    $wa->wait_match('history-receipt', id => $r->{id}, since => $since, timeout => 30);
+    is_deeply((api(GET => ''))[1]{imports}, [], 'import_on_link: no job before the recent chunk');
+    # The recent chunk: with the bootstrap stored, the import starts by itself.
+    $since = $wa->last_seq;
+    $r = $wa->wa_history(type => 'recent', inline => 1, chunk_order => 1, progress => 100,
+        conversations => [{ jid => $ana_pn, messages => [
+            { id => 'A3', timestamp => $now - 1 * $day, text => 'from the recent chunk' }] }]);
     $wa->wait_match('history-receipt', id => $r->{id}, since => $since, timeout => 30);
 }
 
@@ -120,13 +128,15 @@ for my $m (@window, @outside) {
     is($code, 404, 'an unknown id: 404');
 }
 
-# --- the first import: everything of the window, once ----------------------
-my ($code, $j) = api(POST => '', { device_id => 'main', days_limit => 7, what => 'all',
-                                   include_groups => JSON::PP::true });
-is($code, 202, 'POST: 202');
-my $id = $j->{id};
-like($id, qr/^[0-9a-f]{32}$/, 'with the job\'s id');
+# --- the first import, import_on_link's: everything of the window, once ----
+my $first = $t->wait_for(sub { (api(GET => ''))[1]{imports}[0] }, 30, 'the import_on_link job');
+my $id = $first->{id};
+like($id, qr/^[0-9a-f]{32}$/, 'import_on_link: a job with an id');
+is_deeply([@$first{qw(what days include_media include_groups)}],
+          ['all', 7, JSON::PP::true, JSON::PP::true], 'import_on_link: all of import_days');
 my $done = wait_job($id, 'completed');
+is($t->sql(q{SELECT count(*) FROM import_on_link WHERE inbox = 'main'})->[0][0], 1,
+   'import_on_link: remembered, once');
 my $by = by_waid();
 for my $m (@window) {
     my ($wid, $chat, $ts, $text, $from_me, $participant, $push) = @$m;
@@ -163,7 +173,8 @@ is((api(GET => '/status'))[1]{imports}[0]{id}, $id, 'GET <loc>/status lists the 
 # --- a second run adds nothing ----------------------------------------------
 {
     my $before = scalar keys %{by_waid()};
-    my ($c2, $j2) = api(POST => '', { inbox => 'main', days => 7, include_groups => JSON::PP::true });
+    my ($c2, $j2) = api(POST => '', { device_id => 'main', days_limit => 7,
+                                      include_groups => JSON::PP::true });
     is($c2, 202, 'a second run: 202');
     my $again = wait_job($j2->{id}, 'completed');
     is($again->{messages_done}, 0, 'a second run: nothing posted');
@@ -181,7 +192,7 @@ my @many = map { { id => sprintf('C%03d', $_), timestamp => $now - 5 * $day + $_
     $wa->wait_match('history-receipt', id => $r->{id}, since => $since, timeout => 30);
 }
 ChatwootTest::FakeChatwoot->configure($fake, latency_ms => 150);
-($code, $j) = api(POST => '', { inbox => 'main', days => 7 });
+my ($code, $j) = api(POST => '', { inbox => 'main', days => 7 });
 is($code, 202, 'the third import: 202');
 my $third = $j->{id};
 wait_job($third, sub { $_[0]{state} eq 'running' });

@@ -305,6 +305,12 @@ void InboxRuntime::tick() noexcept
         inbound_pending_ = false;
         guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
     }
+    if (conf_.import_on_link != 0) {
+        guarded("starting the import on link", [&] {
+            importer_->import_on_link(device_->status().connected_since, conf_.import_days,
+                                      conf_.ignore_groups == 0);
+        });
+    }
     if (sweep || !importer_->idle()) {
         guarded("importing history", [&] { importer_->tick(); });
     }

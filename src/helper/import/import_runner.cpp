@@ -109,6 +109,50 @@ void ImportRunner::tick()
     start_chats();
 }
 
+void ImportRunner::import_on_link(int64_t connected_since, unsigned days, bool groups)
+{
+    if (linked_known_ || connected_since == 0 || options_.inbox_id == 0) {
+        return;
+    }
+    if (jobs_.linked_before(inbox_)) {
+        linked_known_ = true;
+        return;
+    }
+    const int64_t now = clock_();
+    auto st = db_.prepare("SELECT count(DISTINCT sync_type) FROM history_chunks"
+                          " WHERE inbox = ?1 AND sync_type IN ('initial_bootstrap', 'recent')");
+    st.bind(1, std::string_view(inbox_));
+    const bool chunks = st.scalar() == 2;
+    if (!chunks && now - connected_since < kLinkWait) {
+        return;   // the phone is still sending its history
+    }
+    // A job id of its own kind: no ring handed it out (epoch 0).
+    char id[CW_COMMAND_ID_SIZE];
+    cw_command_id(0, static_cast<uint64_t>(now), id);
+    store::NewImportJob job;
+    job.id = id;
+    job.inbox = inbox_;
+    job.what = "all";
+    job.days = days != 0 ? days : 3;
+    job.since = now - job.days * 24 * 60 * 60;
+    job.flags = CW_COMMAND_IMPORT_MEDIA | (groups ? CW_COMMAND_IMPORT_GROUPS : 0);
+    job.created_at = now;
+    std::optional<std::string> refused;
+    {
+        store::UnitOfWork unit(db_);
+        refused = jobs_.file(job);
+        // An operator's job running already stands for it: once either way.
+        jobs_.mark_linked(inbox_, job.id, now);
+        unit.commit();
+    }
+    linked_known_ = true;
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "chatwoot helper: inbox \"%s\": first link, import_on_link: %s%s",
+                  inbox_.c_str(), refused ? "not started, " : "import ",
+                  refused ? refused->c_str() : job.id.c_str());
+    poke();
+}
+
 // The inbox's job: a queued one is planned; a running or paused one (an
 // earlier helper's) goes on where its chats stopped.
 void ImportRunner::take_up()

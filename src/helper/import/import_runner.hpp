@@ -62,6 +62,14 @@ public:
     // the bound, and settles a job whose chats are all done.
     void tick();
 
+    // import_on_link: once after the inbox's first link, an import of
+    // everything within `days` starts when the phone's bootstrap and recent
+    // history chunks are stored, or kLinkWait after the link if they never
+    // come.  connected_since: the device's (0: not connected).  The inbox
+    // remembers it did (import_on_link row), whatever a restart does.
+    static constexpr int64_t kLinkWait = 120;
+    void import_on_link(int64_t connected_since, unsigned days, bool groups);
+
     // Nothing to do until poked: no job, or none that can run now.
     bool idle() const { return looked_ && job_id_.empty(); }
 
@@ -128,6 +136,7 @@ private:
     bool contacts_running_ = false;
     bool contacts_done_ = false;
     std::unique_ptr<bridge::ForwardJob> contact_job_;
+    bool linked_known_ = false;   // the import_on_link row exists (cached)
 };
 
 // "[2024-01-15 14:30] " for a message of that time (UTC).
