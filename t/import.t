@@ -33,7 +33,7 @@ my $t = ChatwootTest->new;
 $t->allow_log(qr/cache manager process \d+ exited on signal 9/);
 my ($port, $wa) = $t->start_wa(
     server => "        location /chatwoot/sync { chatwoot_import; }\n",
-    inbox => { extra => "        concurrency 4;\n        import_on_link on;\n        import_days 7;\n" });
+    inbox => { extra => "        concurrency 4;\n        throttle_backoff 20ms 200ms;\n        import_on_link on;\n        import_days 7;\n" });
 my $fake = $t->{wa_setup}{fake};
 my $p = $t->pair_qr($wa, 'main');
 $wa->wait(type => 'passive', conn => $p->{login}{conn});
@@ -191,7 +191,11 @@ my @many = map { { id => sprintf('C%03d', $_), timestamp => $now - 5 * $day + $_
                             conversations => [{ jid => $cy, name => 'Cy', messages => \@many }]);
     $wa->wait_match('history-receipt', id => $r->{id}, since => $since, timeout => 30);
 }
-ChatwootTest::FakeChatwoot->configure($fake, latency_ms => 150);
+# Chatwoot slow, throttled at 15 requests a second (429 beyond), and its
+# per-conversation flood guard answering twice (422 "Too many messages").
+ChatwootTest::FakeChatwoot->configure($fake, latency_ms => 150, rate_limit => 15);
+ChatwootTest::FakeChatwoot->set_faults($fake, { method => 'POST', kind => '422_too_many',
+    path_regex => 'conversations/\\d+/messages$', count => 2, skip => 3 });
 my ($code, $j) = api(POST => '', { inbox => 'main', days => 7 });
 is($code, 202, 'the third import: 202');
 my $third = $j->{id};
@@ -237,6 +241,11 @@ is_deeply(\@c_ids, [map { $_->{id} } @many], 'after the kill: in order, none twi
 is($after->{messages_done} + $after->{messages_skipped}, $after->{messages_total},
    'the status adds up');
 is($after->{messages_failed}, 0, 'nothing failed');
+{
+    my $reqs = ChatwootTest::FakeChatwoot->get_state($fake)->{requests};
+    ok((grep { ($_->{fault} // '') eq 'rate_limit' } @$reqs), 'Chatwoot\'s throttle answered 429 on the way');
+    is((grep { ($_->{fault} // '') eq '422_too_many' } @$reqs), 2, 'and its flood guard 422 twice');
+}
 
 $t->finish;
 done_testing;
