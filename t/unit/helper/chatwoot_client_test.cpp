@@ -5,6 +5,7 @@
 #include "fake_nginx.hpp"
 
 #include "helper/chatwoot_client.hpp"
+#include "helper/import/import_runner.hpp"
 
 #include <gtest/gtest.h>
 
@@ -145,4 +146,13 @@ TEST(ChatwootClientPriority, BulkSlotsAreGivenBackAsAnswersCome)
     EXPECT_EQ(std::set<std::string>(c.answered.begin(), c.answered.end()),
               (std::set<std::string>{"b0", "b1", "b2"}));
     EXPECT_EQ(c.client.bulk_running(), 0u);
+}
+
+// The time an imported message shows, as go-whatsapp-web-multidevice
+// shows it, in UTC whatever the helper's time zone.
+TEST(ImportTimePrefix, IsTheMinuteInUtc)
+{
+    EXPECT_EQ(import_time_prefix(1705329000), "[2024-01-15 14:30] ");
+    EXPECT_EQ(import_time_prefix(1705329059), "[2024-01-15 14:30] ");
+    EXPECT_EQ(import_time_prefix(0), "[1970-01-01 00:00] ");
 }
