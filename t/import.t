@@ -86,6 +86,14 @@ my @window = (
     ['G2', $group, $now - 1 * $day + 60, 'mine in the group', 1],
 );
 my @outside = (['A0', $ana_pn, $now - 30 * $day, 'too old'], ['G0', $group, $now - 9 * $day, 'old', 0, $bo_lid]);
+# Bo is in Chatwoot already, made by hand with only his number as a name:
+# the contacts import names him.
+{
+    my ($c) = $t->http($fake, 'POST', '/api/v1/accounts/1/contacts',
+        body => encode_json({ name => '+4915100000002', identifier => $bo_pn, phone_number => '+4915100000002' }),
+        headers => { 'Content-Type' => 'application/json', api_access_token => 'test-api-token' });
+    is($c, 200, 'Bo\'s contact made beforehand');
+}
 my %convs;
 for my $m (grep { $_->[0] ne 'A3' } @window, @outside) {
     my ($id, $chat, $ts, $text, $from_me, $participant, $push) = @$m;
@@ -167,6 +175,8 @@ is($done->{chats_done}, 3, 'status: all done');
 is($done->{contacts_done}, 2, 'status: Ana and Bo, one contact each');
 my @people = grep { ($_->{identifier} // '') =~ /\@s\.whatsapp\.net$/ } @{$state->{contacts}};
 is(scalar @people, 2, 'the fake has two people, not one per form');
+my ($bo_contact) = grep { $_->{identifier} eq $bo_pn } @people;
+is($bo_contact->{name}, 'Bo', 'the contacts import named the contact that had only its number');
 ok($done->{finished_at} && $done->{started_at}, 'status: started and finished');
 is((api(GET => '/status'))[1]{imports}[0]{id}, $id, 'GET <loc>/status lists the jobs');
 

@@ -626,7 +626,45 @@ void ImportRunner::next_contact()
                         if (c.identifier == person.chat_jid
                             || (c.identifier.empty() && !person.phone.empty()
                                 && c.phone_number == person.phone)) {
-                            counted();
+                            // Updated where it shows only a placeholder (no
+                            // name, or the number) or lacks the phone; a
+                            // name an agent gave stays.
+                            const bool placeholder = c.name.empty() || c.name == c.phone_number
+                                                     || c.name == person.phone
+                                                     || c.name == person.chat_jid;
+                            const bool rename = !person.name.empty() && placeholder
+                                                && c.name != person.name;
+                            const bool phone = c.phone_number.empty() && !person.phone.empty();
+                            if (!rename && !phone) {
+                                counted();
+                                return;
+                            }
+                            client_.submit(
+                                key,
+                                api_.update_contact(
+                                    c.id, rename ? person.name : c.name,
+                                    phone ? std::optional<std::string_view>(person.phone)
+                                          : std::nullopt),
+                                [this, person](const ChatwootClient::Reply& updated) {
+                                    try {
+                                        if (updated.classification.outcome
+                                            == rest::Outcome::success) {
+                                            jobs_.add_contacts(job_id_, 1, clock_());
+                                        } else {
+                                            jobs_.note_error(job_id_, "contact " + person.chat_jid
+                                                                 + ": "
+                                                                 + updated.classification.reason,
+                                                             clock_());
+                                        }
+                                        contacts_todo_.pop_front();
+                                        next_contact();
+                                    } catch (const std::exception& e) {
+                                        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                                                      "chatwoot helper: inbox \"%s\": import: %s",
+                                                      inbox_.c_str(), e.what());
+                                    }
+                                },
+                                ChatwootClient::Priority::bulk);
                             return;
                         }
                     }
