@@ -31,7 +31,12 @@ use Test::More;
 
 my $t = ChatwootTest->new;
 $t->allow_log(qr/cache manager process \d+ exited on signal 9/);
-my ($port, $wa) = $t->start_wa(
+my $dir = $t->dir;
+$t->tls_test_certs('ca');
+my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
+                                                   "$dir/server.key", '--media-host', 'localhost']);
+my ($port) = $t->start_wa(
+    wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem"),
     server => "        location /chatwoot/sync { chatwoot_import; }\n",
     inbox => { extra => "        concurrency 4;\n        throttle_backoff 20ms 200ms;\n        import_on_link on;\n        import_days 7;\n" });
 my $fake = $t->{wa_setup}{fake};
@@ -82,6 +87,9 @@ my @window = (
     [$live->{id}, $ana_pn, $now - 60, 'live hello'],
     ['B1', $bo_lid, $now - 4 * $day, 'Bo, by LID'],
     ['B2', $bo_lid, $now - 4 * $day + 5, 'and again'],
+    # An image WhatsApp still has: posted with its file, the caption as text.
+    ['B3', $bo_lid, $now - 4 * $day + 9, 'the photo', 0, undef, undef,
+     { kind => 'image', data => 'jpeg' x 1000, mimetype => 'image/jpeg', caption => 'the photo' }],
     ['G1', $group, $now - 1 * $day, 'in the group', 0, $bo_lid, 'Bo'],
     ['G2', $group, $now - 1 * $day + 60, 'mine in the group', 1],
 );
@@ -96,8 +104,8 @@ my @outside = (['A0', $ana_pn, $now - 30 * $day, 'too old'], ['G0', $group, $now
 }
 my %convs;
 for my $m (grep { $_->[0] ne 'A3' } @window, @outside) {
-    my ($id, $chat, $ts, $text, $from_me, $participant, $push) = @$m;
-    push @{$convs{$chat}}, { id => $id, timestamp => $ts, text => $text,
+    my ($id, $chat, $ts, $text, $from_me, $participant, $push, $media) = @$m;
+    push @{$convs{$chat}}, { id => $id, timestamp => $ts, $media ? (media => $media) : (text => $text),
                              $from_me ? (from_me => 1) : (),
                              $participant ? (participant => $participant) : (),
                              $push ? (push_name => $push) : () };
@@ -155,6 +163,10 @@ for my $m (@window) {
     is($by->{$wid}[0]{message_type}, $from_me ? 1 : 0, "$wid: " . ($from_me ? 'outgoing' : 'incoming'));
 }
 ok(!$by->{$_->[0]}, "$_->[0]: outside the window, not imported") for @outside;
+is(scalar @{$by->{B3}[0]{attachments} // []}, 1, 'B3: the image WhatsApp still has, attached');
+is(scalar(grep { @{$_->[0] eq 'B3' ? [] : $by->{$_->[0]}[0]{attachments} // []} } @window), 0,
+   'no other message has a file');
+is_deeply([glob("$t->{state}/media/main-*")], [], 'the fetched file removed once posted');
 is($by->{B1}[0]{contact}, $bo_pn, 'the LID chat: under the person\'s phone number, one contact');
 is($by->{A1}[0]{conversation}, $by->{$live->{id}}[0]{conversation},
    'the PN chat: the live conversation');

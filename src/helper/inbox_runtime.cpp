@@ -175,6 +175,7 @@ void InboxRuntime::build()
     } else if (ic.whatsapp) {
         auto live = std::make_unique<LiveDevice>(live_device_options(ic), shared_.db, shared_.http);
         forwarder_->use_media(&live->media(), live_device_options(ic).media_max);
+        importer_->use_media(&live->media(), &shared_.media, live_device_options(ic).media_max);
         live->use_media_store(shared_.media);
         device_ = std::move(live);
     } else {

@@ -7,6 +7,8 @@
 #include "../../bridge/chat_identity.hpp"
 #include "../../bridge/jid.hpp"
 
+#include <rapidjson/document.h>
+
 #include <ctime>
 #include <exception>
 
@@ -36,6 +38,74 @@ std::string bare(const std::string& jid)
 std::string user_of(const std::string& jid)
 {
     return jid.substr(0, jid.find('@'));
+}
+
+bool from_hex(std::string_view hex, wa::Bytes* out)
+{
+    if (hex.size() % 2 != 0) return false;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    out->clear();
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out->push_back(static_cast<std::uint8_t>(hi << 4 | lo));
+    }
+    return true;
+}
+
+// A history message's media (history_repository's JSON: hex keys and
+// hashes, the path) as a download; nullopt when it is not one.
+struct HistoryMedia {
+    MediaJob job;
+    std::string mimetype;
+    std::string file_name;
+    std::string type;
+};
+
+std::optional<HistoryMedia> history_media(const std::string& json)
+{
+    rapidjson::Document d;
+    d.Parse(json.data(), json.size());
+    if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+    auto text = [&](const char* key) -> std::string {
+        auto it = d.FindMember(key);
+        return it != d.MemberEnd() && it->value.IsString()
+                   ? std::string(it->value.GetString(), it->value.GetStringLength())
+                   : std::string();
+    };
+    HistoryMedia m;
+    m.type = text("type");
+    m.mimetype = text("mimetype");
+    m.file_name = text("file_name");
+    m.job.type = wa::media::media_type_from_name(m.type).value_or(wa::media::MediaType::document);
+    wa::Bytes b;
+    if (!from_hex(text("media_key"), &m.job.media_key) || m.job.media_key.size() != 32) {
+        return std::nullopt;
+    }
+    if (from_hex(text("file_sha256"), &b) && b.size() == 32) m.job.file_sha256 = b;
+    if (from_hex(text("file_enc_sha256"), &b) && b.size() == 32) m.job.file_enc_sha256 = b;
+    if (auto it = d.FindMember("file_length"); it != d.MemberEnd() && it->value.IsUint64()) {
+        m.job.file_length = it->value.GetUint64();
+    }
+    m.job.direct_path = text("direct_path");
+    m.job.url = text("url");
+    if (m.job.direct_path.empty() && m.job.url.empty()) return std::nullopt;
+    return m;
+}
+
+// What Chatwoot shows as the file's name: its own, else its kind and id.
+std::string file_name_for(const HistoryMedia& m, const std::string& wa_id)
+{
+    std::string name;
+    for (char c : (m.file_name.empty() ? m.type + "-" + wa_id : m.file_name).substr(0, 200)) {
+        name.push_back(c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 ? '_' : c);
+    }
+    return name;
 }
 
 }  // namespace
@@ -383,16 +453,59 @@ bool ImportRunner::advance(const std::string& key)
             continue;
         }
         flush_skips();
-        const store::ChatRow row = inbound_.chat(inbox_, chat.batch.chat_jid);
         chat.current = m;
-        const int64_t since = job_->started_at > 0 ? job_->started_at : clock_();
-        chat.job = std::make_unique<bridge::ForwardJob>(
-            to_wa_message(chat, m), bridge::ChatMapping{row.contact_id, row.conversation_id},
-            options_, api_, chat.unsure, since);
-        chat.unsure = false;
-        send(key);
+        // Its file, while WhatsApp has it, when the job asks for media.
+        if (m.media && fetcher_ != nullptr && media_store_ != nullptr && job_
+            && (job_->flags & CW_COMMAND_IMPORT_MEDIA) != 0)
+        {
+            if (auto media = history_media(*m.media)) {
+                media->job.destination = media_store_->path_for(inbox_, m.id, 0);
+                fetcher_->fetch(std::move(media->job), [this, key](const MediaOutcome& o) {
+                    try {
+                        if (active_.contains(key)) post_current(key, o);
+                    } catch (const std::exception& e) {
+                        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                                      "chatwoot helper: inbox \"%s\": import %s: %s",
+                                      inbox_.c_str(), job_id_.c_str(), e.what());
+                    }
+                });
+                return true;
+            }
+        }
+        post_current(key, std::nullopt);
         return true;
     }
+}
+
+void ImportRunner::post_current(const std::string& key, const std::optional<MediaOutcome>& media)
+{
+    Chat& chat = active_.at(key);
+    const store::HistoryMessage& m = chat.current;
+    bridge::WaMessage w = to_wa_message(chat, m);
+    if (media) {
+        auto d = history_media(*m.media);
+        const std::string path = media_store_->path_for(inbox_, m.id, 0);
+        if (media->kind == MediaOutcome::Kind::fetched && d) {
+            std::string mime = d->mimetype;
+            if (d->type == "sticker" && mime.empty()) mime = "image/webp";
+            if (mime.empty() || mime.size() > 128) mime = "application/octet-stream";
+            w.attachments.push_back(rest::Attachment{path, mime, file_name_for(*d, m.id)});
+            w.text = m.caption;
+            chat.media_path = path;
+        } else {
+            w.text = "[" + (m.kind.empty() ? std::string("media") : m.kind) + ": "
+                     + media_failure_note(*media, media_max_) + "]"
+                     + (m.caption.empty() ? "" : " " + m.caption);
+            media_store_->release(path);
+        }
+    }
+    const store::ChatRow row = inbound_.chat(inbox_, chat.batch.chat_jid);
+    const int64_t since = job_->started_at > 0 ? job_->started_at : clock_();
+    chat.job = std::make_unique<bridge::ForwardJob>(
+        std::move(w), bridge::ChatMapping{row.contact_id, row.conversation_id}, options_, api_,
+        chat.unsure, since);
+    chat.unsure = false;
+    send(key);
 }
 
 void ImportRunner::send(const std::string& key)
@@ -456,6 +569,11 @@ void ImportRunner::posted(const std::string& key)
     }
     chat.progress.last_timestamp = chat.current.timestamp;
     chat.progress.last_id = chat.current.id;
+    if (!chat.media_path.empty()) {
+        // Posted (or refused for good): the file is not needed any more.
+        media_store_->release(chat.media_path);
+        chat.media_path.clear();
+    }
     if (!ok) {
         chat.failed = true;
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,

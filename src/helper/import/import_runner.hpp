@@ -22,6 +22,8 @@
 #include "import_sink.hpp"
 
 #include "../chatwoot_client.hpp"
+#include "../media_fetcher.hpp"
+#include "../media_store.hpp"
 
 #include "../../bridge/forward_job.hpp"
 #include "../../store/history_reader.hpp"
@@ -54,6 +56,14 @@ public:
     void set_inbox_id(int64_t id) { options_.inbox_id = id; }
     // The inbox has an import database: batches go there, not to the API.
     void use_sink(ImportSink* sink) { sink_ = sink; }
+    // A device that downloads media: a job with include_media posts the
+    // files WhatsApp still has (into `store`), else their note.
+    void use_media(MediaFetcher* fetcher, MediaStore* store, std::uint64_t max_file_size)
+    {
+        fetcher_ = fetcher;
+        media_store_ = store;
+        media_max_ = max_file_size;
+    }
 
     // A job may have been filed: the next tick looks.
     void poke() { looked_ = false; }
@@ -88,6 +98,7 @@ private:
         store::HistoryMessage current;
         bool in_sink = false;
         bool failed = false;
+        std::string media_path;             // the current message's file, if fetched
     };
 
     void take_up();
@@ -97,6 +108,8 @@ private:
     // Moves the chat on: skips what Chatwoot has, posts the next message,
     // or finishes it.  False when the chat is finished.
     bool advance(const std::string& key);
+    // Posts the chat's current message (with its file when fetched).
+    void post_current(const std::string& key, const std::optional<MediaOutcome>& media);
     void send(const std::string& key);
     void on_reply(const std::string& key, const ChatwootClient::Reply& reply);
     void posted(const std::string& key);
@@ -121,6 +134,9 @@ private:
     Clock clock_;
     std::function<void()> soon_;
     ImportSink* sink_ = nullptr;
+    MediaFetcher* fetcher_ = nullptr;
+    MediaStore* media_store_ = nullptr;
+    std::uint64_t media_max_ = 0;
     store::ImportJobRepository jobs_;
     store::HistoryReader history_;
 
