@@ -76,6 +76,7 @@ my $live = $wa->wa_message(from => $ana, message => { conversation => 'live hell
 $t->wait_for(sub { by_waid()->{$live->{id}} }, 20, 'the live message in Chatwoot');
 
 # --- the history: PN and LID chats, a group, in and out of the window -------
+my $ana_lid = '900000000001@lid';
 my $bo_lid = '900000000002@lid';
 my $bo_pn = '4915100000002@s.whatsapp.net';
 my $group = '120363000000000042@g.us';
@@ -84,6 +85,8 @@ my @window = (
     ['A1', $ana_pn, $now - 3 * $day, 'hello from the past'],
     ['A2', $ana_pn, $now - 2 * $day, 'hi Ana', 1],
     ['A3', $ana_pn, $now - 1 * $day, 'from the recent chunk'],
+    # Ana's LID chat: the same person, her one conversation, in time order.
+    ['A4', $ana_lid, $now - 2 * $day + 30, 'Ana, by LID'],
     [$live->{id}, $ana_pn, $now - 60, 'live hello'],
     ['B1', $bo_lid, $now - 4 * $day, 'Bo, by LID'],
     ['B2', $bo_lid, $now - 4 * $day + 5, 'and again'],
@@ -115,6 +118,7 @@ for my $m (grep { $_->[0] ne 'A3' } @window, @outside) {
     my $r = $wa->wa_history(type => 'initial_bootstrap', inline => 1, chunk_order => 0, progress => 100,
         conversations => [
             { jid => $ana_pn, name => 'Ana', messages => $convs{$ana_pn} },
+            { jid => $ana_lid, pn_jid => $ana_pn, messages => $convs{$ana_lid} },
             { jid => $bo_lid, pn_jid => $bo_pn, messages => $convs{$bo_lid} },
             { jid => $group, name => 'Team', messages => $convs{$group} },
         ],
@@ -170,6 +174,8 @@ is_deeply([glob("$t->{state}/media/main-*")], [], 'the fetched file removed once
 is($by->{B1}[0]{contact}, $bo_pn, 'the LID chat: under the person\'s phone number, one contact');
 is($by->{A1}[0]{conversation}, $by->{$live->{id}}[0]{conversation},
    'the PN chat: the live conversation');
+is_deeply([$by->{A4}[0]{contact}, $by->{A4}[0]{conversation}], [$ana_pn, $by->{A1}[0]{conversation}],
+          'Ana\'s LID chat: her contact and conversation');
 my $state = ChatwootTest::FakeChatwoot->get_state($fake);
 for my $conv (@{$state->{conversations}}) {
     my @ids = map { ($_->{source_id} // '') =~ /^WAID:(.+)/ ? $1 : () } @{$conv->{messages}};

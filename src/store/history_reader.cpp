@@ -40,7 +40,7 @@ HistoryReader::HistoryReader(Database& db, std::string inbox)
                       " WHERE inbox = ?1 AND jid = ?2")),
       page_(db.prepare("SELECT id, from_me, participant, timestamp, push_name, text, kind,"
                        " caption, media FROM history_messages"
-                       " WHERE inbox = ?1 AND chat = ?2 AND timestamp >= ?3"
+                       " WHERE inbox = ?1 AND chat IN (?2, ?7) AND timestamp >= ?3"
                        "   AND (timestamp > ?4 OR (timestamp = ?4 AND id > ?5))"
                        " ORDER BY timestamp, id LIMIT ?6")),
       push_name_(db.prepare("SELECT name FROM history_push_names WHERE inbox = ?1 AND jid = ?2")),
@@ -77,13 +77,17 @@ std::optional<HistoryChat> HistoryReader::chat(std::string_view jid)
     return out;
 }
 
-std::vector<HistoryMessage> HistoryReader::page(std::string_view chat, int64_t since,
-                                                int64_t after_timestamp,
+std::vector<HistoryMessage> HistoryReader::page(const std::vector<std::string>& chats,
+                                                int64_t since, int64_t after_timestamp,
                                                 std::string_view after_id, size_t limit)
 {
     std::vector<HistoryMessage> out;
+    if (chats.empty()) {
+        return out;
+    }
     page_.bind(1, std::string_view(inbox_))
-        .bind(2, chat)
+        .bind(2, std::string_view(chats[0]))
+        .bind(7, std::string_view(chats.size() > 1 ? chats[1] : chats[0]))
         .bind(3, since)
         .bind(4, after_timestamp)
         .bind(5, after_id)

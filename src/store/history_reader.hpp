@@ -49,9 +49,10 @@ public:
     // Every chat the history named (for the contacts import).
     std::vector<HistoryChat> all_chats();
 
-    // Up to limit messages of the chat at or after `since` and after the
+    // Up to limit messages of the chat (one or two JIDs: a person's phone
+    // number and LID chats read as one) at or after `since` and after the
     // cursor (timestamp, id), in (timestamp, id) order.
-    std::vector<HistoryMessage> page(std::string_view chat, int64_t since,
+    std::vector<HistoryMessage> page(const std::vector<std::string>& chats, int64_t since,
                                      int64_t after_timestamp, std::string_view after_id,
                                      size_t limit);
 

@@ -182,15 +182,22 @@ TEST(ImportJobs, HistoryIsReadAPageAtATimeOldestFirstWithinTheWindow)
     ASSERT_EQ(chats.size(), 2u);
     EXPECT_EQ(chats[1].jid, "g@g.us") << "oldest first";
 
-    auto page = r.page("a@s.whatsapp.net", 50, 0, "", 2);
+    auto page = r.page({"a@s.whatsapp.net"}, 50, 0, "", 2);
     ASSERT_EQ(page.size(), 2u);
     EXPECT_EQ(page[0].id, "A1");
     EXPECT_EQ(page[1].id, "A2a");
-    page = r.page("a@s.whatsapp.net", 50, page[1].timestamp, page[1].id, 2);
+    page = r.page({"a@s.whatsapp.net"}, 50, page[1].timestamp, page[1].id, 2);
     ASSERT_EQ(page.size(), 2u);
     EXPECT_EQ(page[0].id, "A2b") << "the same second: by id after the cursor";
     EXPECT_EQ(page[1].id, "A3");
-    EXPECT_TRUE(r.page("a@s.whatsapp.net", 50, 300, "A3", 2).empty());
+    EXPECT_TRUE(r.page({"a@s.whatsapp.net"}, 50, 300, "A3", 2).empty());
+
+    // A person's phone-number and LID chats read as one, in time order.
+    t.history("9@lid", "L1", 250);
+    page = r.page({"a@s.whatsapp.net", "9@lid"}, 50, 200, "A2b", 5);
+    ASSERT_EQ(page.size(), 2u);
+    EXPECT_EQ(page[0].id, "L1");
+    EXPECT_EQ(page[1].id, "A3");
 }
 
 TEST(ImportJobs, JobsArePublishedInTheSnapshotActiveFirst)

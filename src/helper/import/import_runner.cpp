@@ -9,6 +9,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <ctime>
 #include <exception>
 
@@ -254,18 +255,37 @@ void ImportRunner::take_up()
     }
 }
 
+// The job's chats: those with messages in the window, a person's PN and
+// LID chats as one (the live path's chat), oldest first.
 void ImportRunner::plan(const store::ImportJobRow& job)
 {
     std::vector<store::ImportChatProgress> chats;
     if (job.what != "contacts") {
         const bool groups = (job.flags & CW_COMMAND_IMPORT_GROUPS) != 0;
+        std::map<std::string, size_t> index;
+        std::vector<int64_t> oldest;
         for (const auto& c : history_.chats_in_window(job.since, groups)) {
             // Broadcast lists and status updates are no one's chat.
             if (c.jid.ends_with("@broadcast") || c.jid.ends_with("@newsletter")) {
                 continue;
             }
-            chats.push_back({c.jid, c.messages, 0, ""});
+            store::HistoryChat full = history_.chat(c.jid).value_or(c);
+            const std::string key = describe(full).chat_jid;
+            auto [it, fresh] = index.emplace(key, chats.size());
+            if (fresh) {
+                chats.push_back({key, 0, 0, ""});
+                oldest.push_back(c.oldest);
+            }
+            chats[it->second].messages_total += c.messages;
+            oldest[it->second] = std::min(oldest[it->second], c.oldest);
         }
+        std::vector<size_t> order(chats.size());
+        for (size_t i = 0; i < order.size(); i++) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return oldest[a] < oldest[b]; });
+        std::vector<store::ImportChatProgress> sorted;
+        for (size_t i : order) sorted.push_back(chats[i]);
+        chats = std::move(sorted);
     }
     jobs_.start(job.id, chats, clock_());
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -274,9 +294,22 @@ void ImportRunner::plan(const store::ImportJobRow& job)
                   chats.size());
 }
 
+std::vector<std::string> ImportRunner::forms_of(const std::string& chat)
+{
+    std::vector<std::string> out{chat};
+    if (chat.ends_with("@s.whatsapp.net")) {
+        if (auto lid = history_.lid_for_pn(user_of(chat))) out.push_back(*lid + "@lid");
+    } else if (chat.ends_with("@lid")) {
+        if (auto pn = history_.pn_for_lid(user_of(chat))) out.push_back(*pn + "@s.whatsapp.net");
+    }
+    return out;
+}
+
 void ImportRunner::start_chats()
 {
-    while (active_.size() < max_chats_ && !todo_.empty()) {
+    // Each waiting chat looked at once: one whose person has a chat under
+    // way already goes back to the end and waits for a later tick.
+    for (size_t n = todo_.size(); n > 0 && active_.size() < max_chats_ && !todo_.empty(); n--) {
         store::ImportChatProgress next = std::move(todo_.front());
         todo_.pop_front();
         start_chat(next);
@@ -329,12 +362,20 @@ bridge::ImportChat ImportRunner::describe(const store::HistoryChat& c)
 
 bool ImportRunner::start_chat(const store::ImportChatProgress& progress)
 {
+    // The planned key stands (the live path may have made a chat of the
+    // other form meanwhile: the job's messages stay in one conversation).
+    std::vector<std::string> forms = forms_of(progress.chat);
     store::HistoryChat hc;
     hc.jid = progress.chat;
-    if (auto known = history_.chat(progress.chat)) {
-        hc = std::move(*known);
+    for (const auto& f : forms) {
+        if (auto known = history_.chat(f)) {
+            hc = std::move(*known);
+            break;
+        }
     }
     bridge::ImportChat batch = describe(hc);
+    batch.chat_jid = progress.chat;
+    batch.identifier = progress.chat;
     const std::string key = inbox_ + "/" + batch.chat_jid;
     if (active_.contains(key)) {
         // A PN and a LID chat of one person: one after the other, in the
@@ -346,6 +387,7 @@ bool ImportRunner::start_chat(const store::ImportChatProgress& progress)
     chat.progress = progress;
     chat.batch = std::move(batch);
     chat.history_jid = progress.chat;
+    chat.history_jids = std::move(forms);
     // Taken up from an earlier helper: its last post may be in Chatwoot
     // unrecorded, so the first one looks before it posts.
     chat.unsure = resumed_;
@@ -434,7 +476,7 @@ bool ImportRunner::advance(const std::string& key)
             return true;
         }
         if (chat.page.empty() && !chat.exhausted) {
-            auto page = history_.page(chat.history_jid, job_->since, chat.progress.last_timestamp,
+            auto page = history_.page(chat.history_jids, job_->since, chat.progress.last_timestamp,
                                       chat.progress.last_id, kPage);
             chat.exhausted = page.size() < kPage;
             for (auto& m : page) chat.page.push_back(std::move(m));
@@ -590,7 +632,7 @@ void ImportRunner::posted(const std::string& key)
 void ImportRunner::sink_page(const std::string& key)
 {
     Chat& chat = active_.at(key);
-    auto page = history_.page(chat.history_jid, job_->since, chat.progress.last_timestamp,
+    auto page = history_.page(chat.history_jids, job_->since, chat.progress.last_timestamp,
                               chat.progress.last_id, kPage);
     if (page.empty()) {
         finish_chat(key, chat.failed);

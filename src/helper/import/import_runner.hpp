@@ -90,7 +90,8 @@ private:
     struct Chat {
         store::ImportChatProgress progress;
         bridge::ImportChat batch;           // the chat as the import shows it
-        std::string history_jid;            // its row in the history tables
+        std::string history_jid;            // the job's chat row: the chat as keyed
+        std::vector<std::string> history_jids;  // its forms in the history tables
         std::deque<store::HistoryMessage> page;
         bool exhausted = false;             // no page after the cursor
         bool unsure = false;                // its last post may be unrecorded
@@ -121,6 +122,9 @@ private:
     void next_contact();
 
     bridge::ImportChat describe(const store::HistoryChat& chat);
+    // A chat as keyed and its other form (a person's PN and LID), as the
+    // history names them.
+    std::vector<std::string> forms_of(const std::string& chat);
     bridge::WaMessage to_wa_message(const Chat& chat, const store::HistoryMessage& m) const;
     std::string sender_name(const store::HistoryMessage& m) const;
 
