@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <ctime>
 #include <exception>
+#include <functional>
 
 namespace chatwoot::helper {
 
@@ -197,9 +198,11 @@ void ImportRunner::import_on_link(int64_t connected_since, unsigned days, bool g
     if (!chunks && now - connected_since < kLinkWait) {
         return;   // the phone is still sending its history
     }
-    // A job id of its own kind: no ring handed it out (epoch 0).
+    // A job id of its own kind: no ring handed it out (epoch 0); the time
+    // and the inbox, so two inboxes linked in the same second differ.
     char id[CW_COMMAND_ID_SIZE];
-    cw_command_id(0, static_cast<uint64_t>(now), id);
+    cw_command_id(0, static_cast<uint64_t>(now) << 16
+                         | (std::hash<std::string>{}(inbox_) & 0xffff), id);
     store::NewImportJob job;
     job.id = id;
     job.inbox = inbox_;
