@@ -10,6 +10,7 @@
  *   ngx_http_chatwoot_metrics.c   the chatwoot_metrics location
  *   ngx_http_chatwoot_devices.c   the chatwoot_devices location
  *   ngx_http_chatwoot_send.c      the chatwoot_send location (send API)
+ *   ngx_http_chatwoot_import.c    the chatwoot_import location
  *   ngx_http_chatwoot_helper.c    the path-manager hook: the helper process
  *   ngx_http_chatwoot_response.c  JSON answers and headers
  */
@@ -44,6 +45,7 @@
 #define NGX_HTTP_CHATWOOT_DEVICES        3
 #define NGX_HTTP_CHATWOOT_METRICS        4
 #define NGX_HTTP_CHATWOOT_SEND           5
+#define NGX_HTTP_CHATWOOT_IMPORT         6
 
 /* The zone's parts of a fixed size, which come on top of its size=. */
 #define NGX_HTTP_CHATWOOT_FIXED_AREAS                                         \
@@ -137,6 +139,9 @@ char *ngx_http_chatwoot_devices(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* ngx_http_chatwoot_send.c */
 char *ngx_http_chatwoot_send(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* ngx_http_chatwoot_import.c */
+char *ngx_http_chatwoot_import(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_chatwoot_helper.c */
 ngx_msec_t ngx_http_chatwoot_manager(void *data);

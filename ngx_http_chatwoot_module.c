@@ -98,6 +98,13 @@ static ngx_command_t  ngx_http_chatwoot_commands[] = {
       0,
       NULL },
 
+    { ngx_string("chatwoot_import"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_chatwoot_import,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -329,7 +336,9 @@ ngx_http_chatwoot_init_main_conf(ngx_conf_t *cf, void *conf)
                           : lcfp[0]->handler == NGX_HTTP_CHATWOOT_METRICS
                           ? "chatwoot_metrics"
                           : lcfp[0]->handler == NGX_HTTP_CHATWOOT_SEND
-                          ? "chatwoot_send" : "chatwoot_status",
+                          ? "chatwoot_send"
+                          : lcfp[0]->handler == NGX_HTTP_CHATWOOT_IMPORT
+                          ? "chatwoot_import" : "chatwoot_status",
                           lcfp[0]->file, lcfp[0]->line);
             return NGX_CONF_ERROR;
         }

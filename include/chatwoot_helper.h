@@ -31,6 +31,10 @@ typedef struct {
     uint64_t      device_timeout_sec;
     unsigned      concurrency;
     unsigned      rate;           /* requests per second, 0: no cap */
+    int           import_on_link; /* import the history once, after the
+                                     first link */
+    unsigned      import_days;    /* an import's window when its request
+                                     says none; 0: CW_IMPORT_DEFAULT_DAYS */
     int           reopen_resolved;
     int           open_as_pending;
     const char   *synthetic_device;   /* a directory, or NULL */

@@ -70,7 +70,9 @@ typedef enum {
 typedef enum {
     CW_IMPORT_QUEUED = 0,
     CW_IMPORT_RUNNING,
-    CW_IMPORT_DONE,
+    CW_IMPORT_PAUSED,           /* the helper stopped while it ran: it goes
+                                   on when the inbox runs again */
+    CW_IMPORT_COMPLETED,
     CW_IMPORT_FAILED,
     CW_IMPORT_STATES
 } cw_import_state_t;
@@ -107,17 +109,25 @@ typedef struct {
 
 typedef struct {
     uint64_t  state;              /* cw_import_state_t */
-    uint64_t  started_at;         /* unix seconds */
+    uint64_t  created_at;         /* unix seconds */
+    uint64_t  started_at;         /* 0: not yet */
     uint64_t  updated_at;
+    uint64_t  finished_at;        /* 0: not yet */
+    uint64_t  days;               /* the window asked for, 0: all */
+    uint64_t  flags;              /* CW_COMMAND_IMPORT_* */
     uint64_t  chats_total;
     uint64_t  chats_done;
-    uint64_t  messages_imported;
+    uint64_t  chats_failed;
+    uint64_t  messages_total;     /* in the window */
+    uint64_t  messages_done;      /* posted by this job */
     uint64_t  messages_skipped;   /* already in Chatwoot */
-    uint64_t  media_imported;
-    uint64_t  errors;
+    uint64_t  messages_failed;
+    uint64_t  contacts_done;      /* created or updated */
     char      id[CW_SNAPSHOT_ID_SIZE];          /* the import command's id */
     char      inbox[CW_SNAPSHOT_NAME_SIZE];
-    char      error[CW_SNAPSHOT_ERROR_SIZE];
+    char      what[CW_SNAPSHOT_CODE_SIZE];      /* messages, contacts, all */
+    char      current_chat[CW_SNAPSHOT_JID_SIZE];
+    char      error[CW_SNAPSHOT_ERROR_SIZE];    /* the last error */
 } cw_snapshot_import_t;
 
 /* What became of a recent command, so that its id can be polled. */

@@ -79,6 +79,9 @@ std::string with_sender(const WaMessage& m, std::string text)
 
 std::string ForwardJob::chatwoot_content(const WaMessage& m)
 {
+    if (!m.lead.empty()) {
+        return m.lead + whatsapp_to_chatwoot(m.text);
+    }
     return with_sender(m, whatsapp_to_chatwoot(m.text));
 }
 

@@ -93,6 +93,10 @@ struct WaMessage {
     std::string target;                  // reaction, revoke, edit
     std::vector<std::string> targets;    // read
     int64_t timestamp = 0;               // WhatsApp's, unix seconds; 0 unknown
+    // Put before the content as it is (a history import's
+    // "[2024-01-15 14:30] Ana: "): it names a group's sender itself, so the
+    // content gets no other name.  Empty: none.
+    std::string lead;
 };
 
 // What an event refers to, as the store knows it.

@@ -278,6 +278,22 @@ Request Api::create_contact(const NewContact& c) const
     return {"POST", base() + "/contacts", finish(buf)};
 }
 
+Request Api::update_contact(int64_t contact_id, std::string_view name,
+                            std::optional<std::string_view> phone_number) const
+{
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    w.Key("name");
+    put(w, name);
+    if (phone_number) {
+        w.Key("phone_number");
+        put(w, *phone_number);
+    }
+    w.EndObject();
+    return {"PATCH", base() + "/contacts/" + std::to_string(contact_id), finish(buf)};
+}
+
 Request Api::contact_conversations(int64_t contact_id) const
 {
     return {"GET", base() + "/contacts/" + std::to_string(contact_id) + "/conversations",

@@ -86,6 +86,9 @@ public:
     // POST contacts/filter with one equal_to condition.
     Request filter_contacts(std::string_view attribute, std::string_view value) const;
     Request create_contact(const NewContact& contact) const;
+    // PATCH contacts/{id}: its name, and its phone when given.
+    Request update_contact(int64_t contact_id, std::string_view name,
+                           std::optional<std::string_view> phone_number) const;
     Request contact_conversations(int64_t contact_id) const;
     // Empty status: Chatwoot's default (open).
     Request create_conversation(int64_t inbox_id, int64_t contact_id,

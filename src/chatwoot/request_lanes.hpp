@@ -2,6 +2,11 @@
 // (FIFO) per key, the first job of a lane the only one that may run, and at
 // most `concurrency` jobs running across all lanes.
 //
+// A job may be urgent (the live path's, against an import's bulk work): its
+// lane counts as urgent while it holds one, so the client can serve those
+// lanes first, the bulk job at the head of such a lane included (it stands
+// between the urgent one and its turn).
+//
 // Starting a job is a Claim: it marks the lane's first job running and
 // takes a slot, and gives both back when it is dropped without keep().  So
 // a start that throws half-way (the transport refused the request) cannot
@@ -13,6 +18,7 @@
 #include <deque>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -26,9 +32,12 @@ public:
     {
     }
 
-    void push(const std::string& key, Job job)
+    void push(const std::string& key, Job job, bool urgent = false)
     {
-        lanes_[key].jobs.push_back(std::move(job));
+        Lane& lane = lanes_[key];
+        lane.jobs.push_back(std::move(job));
+        lane.urgent_flags.push_back(urgent);
+        lane.urgent += urgent ? 1 : 0;
         queued_++;
     }
 
@@ -48,13 +57,23 @@ public:
         return it != lanes_.end() && it->second.running;
     }
 
-    // Calls f(key, job) for the first job of each lane that is not running,
-    // until f returns false.  f may claim (not push or pop).
+    // Calls f(key, job) (or f(key, job, urgent): whether the lane holds an
+    // urgent job) for the first job of each lane that is not running, until
+    // f returns false.  f may claim (not push or pop).
     template <typename F>
     void for_each_waiting(F&& f)
     {
         for (auto& [key, lane] : lanes_) {
-            if (!lane.running && !f(key, lane.jobs.front())) {
+            if (lane.running) {
+                continue;
+            }
+            bool go;
+            if constexpr (std::is_invocable_v<F&, const std::string&, Job&, bool>) {
+                go = f(key, lane.jobs.front(), lane.urgent > 0);
+            } else {
+                go = f(key, lane.jobs.front());
+            }
+            if (!go) {
                 return;
             }
         }
@@ -117,6 +136,8 @@ public:
         }
         Job job = std::move(it->second.jobs.front());
         it->second.jobs.pop_front();
+        it->second.urgent -= it->second.urgent_flags.front() ? 1 : 0;
+        it->second.urgent_flags.pop_front();
         queued_--;
         if (it->second.jobs.empty()) {
             lanes_.erase(it);
@@ -127,6 +148,8 @@ public:
 private:
     struct Lane {
         std::deque<Job> jobs;   // never empty while the lane exists
+        std::deque<bool> urgent_flags;   // beside jobs
+        size_t urgent = 0;      // urgent jobs in the lane
         bool running = false;   // jobs.front() is in flight
     };
 

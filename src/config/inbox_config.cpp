@@ -14,6 +14,7 @@
 #include "bridge/agent_reply.hpp"
 #include "bridge/attachment_url.hpp"
 #include "chatwoot/webhook_utf8.hpp"
+#include "chatwoot_command.h"
 #include "chatwoot_inbox_conf.h"
 #include "wa/noise/cert_chain.hpp"
 
@@ -369,6 +370,8 @@ const InboxConfigParser::Directive InboxConfigParser::kDirectives[] = {
     {"open_as_pending", 1, 1, &InboxConfigParser::set_flag},
     {"ignore_groups", 1, 1, &InboxConfigParser::set_flag},
     {"control_conversation", 1, 2, &InboxConfigParser::set_control_conversation},
+    {"import_on_link", 1, 1, &InboxConfigParser::set_flag},
+    {"import_days", 1, 1, &InboxConfigParser::set_import_days},
     {"ignore_jids", 1, kIgnoreJidsPerLine, &InboxConfigParser::set_ignore_jids},
     {"synthetic_device", 1, 1, &InboxConfigParser::set_synthetic_device},
     {"throttle_backoff", 2, 2, &InboxConfigParser::set_throttle_backoff},
@@ -589,6 +592,8 @@ std::optional<std::string> InboxConfigParser::set_flag(std::string_view directiv
         s_.reopen_resolved = *on;
     } else if (directive == "open_as_pending") {
         s_.open_as_pending = *on;
+    } else if (directive == "import_on_link") {
+        s_.import_on_link = *on;
     } else {
         s_.ignore_groups = *on;
     }
@@ -700,6 +705,20 @@ std::optional<std::string> InboxConfigParser::set_concurrency(std::string_view, 
         return "invalid concurrency " + quoted(args[0]) + ", it must be 1 to 256";
     }
     s_.concurrency = static_cast<unsigned>(*n);
+    return std::nullopt;
+}
+
+// How far back an import goes when its request does not say, and the
+// import_on_link one: whole days, at most what a command carries.
+std::optional<std::string> InboxConfigParser::set_import_days(std::string_view, Args args,
+                                                              const std::string_view*)
+{
+    auto n = parse_number(args[0]);
+    if (!n || *n < 1 || *n > CW_COMMAND_DAYS_MAX) {
+        return "invalid import_days " + quoted(args[0]) + ", it must be 1 to "
+               + std::to_string(CW_COMMAND_DAYS_MAX);
+    }
+    s_.import_days = static_cast<unsigned>(*n);
     return std::nullopt;
 }
 
@@ -1024,6 +1043,8 @@ void InboxConfigParser::build_conf()
     conf_.device_timeout_sec = s_.device_timeout_seconds;
     conf_.concurrency = s_.concurrency;
     conf_.rate = s_.rate;
+    conf_.import_on_link = s_.import_on_link;
+    conf_.import_days = s_.import_days;
     conf_.reopen_resolved = s_.reopen_resolved;
     conf_.open_as_pending = s_.open_as_pending;
     conf_.synthetic_device = c_str(s_.synthetic_device);

@@ -74,6 +74,8 @@ struct InboxSettings {
     std::vector<std::string> ignore_jids;
     unsigned concurrency = kConcurrency;
     unsigned rate = 0;                   // requests per second, 0: no cap
+    bool import_on_link = false;         // import the history once, after the first link
+    unsigned import_days = 0;            // 0: the import API's default (3 days)
 
     // The WhatsApp session (used by the live device).
     std::optional<bool> whatsapp;        // as written; finish() decides
@@ -145,6 +147,7 @@ private:
                                                   const std::string_view*);
     std::optional<std::string> set_concurrency(std::string_view, Args, const std::string_view*);
     std::optional<std::string> set_rate(std::string_view, Args, const std::string_view*);
+    std::optional<std::string> set_import_days(std::string_view, Args, const std::string_view*);
     std::optional<std::string> set_whatsapp(std::string_view, Args, const std::string_view*);
     std::optional<std::string> set_whatsapp_server(std::string_view, Args,
                                                    const std::string_view*);

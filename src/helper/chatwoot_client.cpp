@@ -73,18 +73,22 @@ ChatwootClient::~ChatwootClient()
     }
 }
 
-void ChatwootClient::submit(std::string key, rest::Request request, Done done)
+void ChatwootClient::submit(std::string key, rest::Request request, Done done,
+                            Priority priority)
 {
     Job job;
     job.request = std::move(request);
     job.done = std::move(done);
-    lanes_.push(key, std::move(job));
+    job.bulk = priority == Priority::bulk;
+    const bool urgent = !job.bulk;
+    lanes_.push(key, std::move(job), urgent);
     pump();
 }
 
-// Starts every job that may start now, and arms the timer for the earliest
-// one that must wait.  Walks the keys: fine for the hundreds of chats a
-// bridge has in flight; a heap would replace it if that ever grows.
+// Starts every job that may start now, live lanes first, and arms the
+// timer for the earliest one that must wait.  Walks the keys: fine for the
+// hundreds of chats a bridge has in flight; a heap would replace it if
+// that ever grows.
 void ChatwootClient::pump()
 {
     const auto now = Clock::now();
@@ -94,10 +98,26 @@ void ChatwootClient::pump()
             next = t;
         }
     };
+    // A live request ready now that found no slot or no token keeps them
+    // for itself: bulk work waits for the next pump.
+    if (start_waiting(true, now, wake_at)) {
+        start_waiting(false, now, wake_at);
+    }
+    if (!start_failures_.empty()) {
+        wake_at(now);
+    }
+    if (next != Clock::time_point{}) {
+        arm(next);
+    }
+}
 
-    lanes_.for_each_waiting([&](const std::string& key, Job& job) {
-        if (!lanes_.slot_free()) {
-            return false;
+bool ChatwootClient::start_waiting(bool live, Clock::time_point now,
+                                   const std::function<void(Clock::time_point)>& wake_at)
+{
+    bool clear = true;
+    lanes_.for_each_waiting([&](const std::string& key, Job& job, bool urgent) {
+        if (urgent != live) {
+            return true;
         }
         if (job.start_error) {
             return true;  // its failure is reported first
@@ -107,22 +127,30 @@ void ChatwootClient::pump()
             wake_at(ready);
             return true;
         }
-        if (!bucket_.try_take(now)) {
-            wake_at(now + std::chrono::duration_cast<Clock::duration>(bucket_.wait_time(now)));
+        if (!lanes_.slot_free() || (!live && bulk_running_ >= bulk_cap())) {
+            clear = !live;
             return false;
         }
-        start(key);
+        if (!bucket_.try_take(now)) {
+            wake_at(now + std::chrono::duration_cast<Clock::duration>(bucket_.wait_time(now)));
+            clear = !live;
+            return false;
+        }
+        // A bulk job at the head of a live lane runs for the live one
+        // behind it: it takes no bulk slot.
+        const bool bulk_slot = !live;
+        if (start(key) && bulk_slot) {
+            if (Job* started = lanes_.first(key)) {
+                started->bulk_slot = true;
+                bulk_running_++;
+            }
+        }
         return true;
     });
-    if (!start_failures_.empty()) {
-        wake_at(now);
-    }
-    if (next != Clock::time_point{}) {
-        arm(next);
-    }
+    return clear;
 }
 
-void ChatwootClient::start(const std::string& key)
+bool ChatwootClient::start(const std::string& key)
 {
     // Until keep(), dropping the claim hands the lane and the slot back:
     // whatever throws below, nothing stays marked in flight.
@@ -167,14 +195,19 @@ void ChatwootClient::start(const std::string& key)
             job.start_error.reset();  // not to be skipped for ever: a later pump starts it
             throw;
         }
-        return;
+        return false;
     }
     claim.keep();
+    return true;
 }
 
 void ChatwootClient::finished(const std::string& key, const TransferResult& result)
 {
     lanes_.finished(key);
+    if (Job* job = lanes_.first(key); job != nullptr && job->bulk_slot) {
+        job->bulk_slot = false;
+        bulk_running_--;
+    }
     if (stats_ != nullptr) {
         cw_add(&stats_->api_requests, 1);
         cw_add(&stats_->api_status[ipc::api_class(result.http_status)], 1);

@@ -2,6 +2,7 @@
 
 #include "log.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 namespace chatwoot::helper {
@@ -9,6 +10,7 @@ namespace chatwoot::helper {
 namespace {
 
 constexpr size_t kPendingAtStart = 1000;
+constexpr int64_t kDay = 24 * 60 * 60;
 
 }  // namespace
 
@@ -55,6 +57,29 @@ std::optional<std::string> CommandDesk::carry_out(const ipc::Command& command)
         command.body);
 }
 
+std::optional<std::string> CommandDesk::file_import(const std::string& id,
+                                                    const ipc::ImportCommand& c,
+                                                    int64_t created_at)
+{
+    if (c.what != "messages" && c.what != "contacts" && c.what != "all") {
+        return "what must be messages, contacts or all";
+    }
+    if (!known_inbox_ || !known_inbox_(c.inbox)) {
+        return "no inbox named \"" + c.inbox + "\"";
+    }
+    store::NewImportJob job;
+    job.id = id;
+    job.inbox = c.inbox;
+    job.what = c.what;
+    job.days = c.days;
+    // The window as the client meant it: days back from when it asked.
+    job.since = c.days == 0 ? 0 : std::max<int64_t>(0, created_at - int64_t{c.days} * kDay);
+    job.flags = (c.include_media ? CW_COMMAND_IMPORT_MEDIA : 0)
+                | (c.include_groups ? CW_COMMAND_IMPORT_GROUPS : 0);
+    job.created_at = created_at;
+    return jobs_->file(job);
+}
+
 void CommandDesk::take(const std::string& id, const ipc::Command& command)
 {
     CommandOutcome o;
@@ -62,14 +87,32 @@ void CommandDesk::take(const std::string& id, const ipc::Command& command)
     o.kind = command.kind();
     o.created_at = command.created_at;
     o.updated_at = clock_();
-    const std::optional<std::string> refused =
-        send_handler_ && std::holds_alternative<ipc::SendCommand>(command.body)
-            ? send_handler_(id, command)
-            : carry_out(command);
-    o.state = refused ? store::CommandState::failed : store::CommandState::done;
-    o.reason = refused.value_or("");
-    if (!commands_.settle(id, o.state, o.reason, o.updated_at)) {
-        return;   // settled already: a repeat never rewrites an outcome
+    std::optional<std::string> refused;
+    const auto* import = std::get_if<ipc::ImportCommand>(&command.body);
+    if (import != nullptr && jobs_ != nullptr) {
+        // The job and the command's outcome in one unit: a helper killed in
+        // between finds the command pending and files the job again (the
+        // same id: once).
+        store::UnitOfWork unit(jobs_->db());
+        refused = file_import(id, *import, command.created_at);
+        o.state = refused ? store::CommandState::failed : store::CommandState::done;
+        o.reason = refused.value_or("");
+        if (!commands_.settle(id, o.state, o.reason, o.updated_at)) {
+            return;   // settled already (the unit rolls back: nothing filed twice)
+        }
+        unit.commit();
+        if (!refused && import_filed_) {
+            import_filed_(import->inbox);
+        }
+    } else {
+        refused = send_handler_ && std::holds_alternative<ipc::SendCommand>(command.body)
+                      ? send_handler_(id, command)
+                      : carry_out(command);
+        o.state = refused ? store::CommandState::failed : store::CommandState::done;
+        o.reason = refused.value_or("");
+        if (!commands_.settle(id, o.state, o.reason, o.updated_at)) {
+            return;   // settled already: a repeat never rewrites an outcome
+        }
     }
     const char* kind = cw_command_kind_name(static_cast<unsigned>(o.kind));
     if (refused) {

@@ -11,6 +11,7 @@
 
 #include "../ipc/command_record.hpp"
 #include "../store/command_repository.hpp"
+#include "../store/import_job_repository.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -36,6 +37,21 @@ public:
 
     CommandDesk(store::CommandRepository& commands, FindDevice find_device, Clock clock);
 
+    // Import commands become jobs (store/import_job_repository.hpp): the
+    // job row and the command's outcome commit in one unit, so a job exists
+    // exactly when its command says done.  known_inbox says which inboxes
+    // are configured; filed(inbox) runs after the commit (the inbox's
+    // runtime looks for its job).  Without this, imports are refused.
+    using KnownInbox = std::function<bool(std::string_view inbox)>;
+    using ImportFiled = std::function<void(const std::string& inbox)>;
+    void file_imports_into(store::ImportJobRepository* jobs, KnownInbox known_inbox,
+                           ImportFiled filed)
+    {
+        jobs_ = jobs;
+        known_inbox_ = std::move(known_inbox);
+        import_filed_ = std::move(filed);
+    }
+
     // A command the queue drain has just committed.
     void take(const std::string& id, const ipc::Command& command);
 
@@ -60,11 +76,18 @@ private:
     // nullopt: carried out; else why not.
     std::optional<std::string> carry_out(const ipc::Command& command);
     void remember(CommandOutcome outcome);
+    // nullopt: the job is filed; else why not.
+    std::optional<std::string> file_import(const std::string& id,
+                                           const ipc::ImportCommand& command,
+                                           int64_t created_at);
 
     store::CommandRepository& commands_;
     FindDevice find_device_;
     Clock clock_;
     SendHandler send_handler_;
+    store::ImportJobRepository* jobs_ = nullptr;
+    KnownInbox known_inbox_;
+    ImportFiled import_filed_;
     std::deque<CommandOutcome> recent_;
     uint64_t done_ = 0;
     uint64_t failed_ = 0;

@@ -29,6 +29,7 @@
 
 #include "../ipc/inbox_stats.hpp"
 #include "../store/command_repository.hpp"
+#include "../store/import_job_repository.hpp"
 #include "../store/inbound_event_repository.hpp"
 #include "../store/outbox_part_repository.hpp"
 #include "../store/outbox_repository.hpp"
@@ -188,6 +189,7 @@ private:
     std::optional<CommandDesk> desk_;
     std::vector<std::unique_ptr<RuntimeSendInbox>> send_inboxes_;
     std::optional<SendDesk> send_desk_;
+    std::optional<store::ImportJobRepository> import_jobs_;
     ngx_event_t snapshot_timer_{};
     std::optional<store::Retention> retention_;
     ngx_event_t prune_timer_{};
@@ -375,6 +377,25 @@ void Helper::open_store()
                 return nullptr;
             },
             [] { return static_cast<int64_t>(ngx_time()); });
+        // Import commands become job rows; the inbox's runtime runs them.
+        import_jobs_.emplace(*db_);
+        desk_->file_imports_into(
+            &*import_jobs_,
+            [this](std::string_view inbox) {
+                for (const auto& ic : inbox_confs_) {
+                    if (ic.name != nullptr && inbox == ic.name) {
+                        return true;
+                    }
+                }
+                return false;
+            },
+            [this](const std::string& inbox) {
+                for (auto& rt : runtimes_) {
+                    if (rt->name() == inbox) {
+                        rt->import_filed();
+                    }
+                }
+            });
     });
     if (!inbox_confs_.empty()) {
         guarded("starting the inboxes", [&] { start_inboxes(); });
@@ -505,6 +526,11 @@ void Helper::publish_snapshot()
         facts.counters.inbound_pending = wa_inbound_->count("pending");
     }
     facts.counters.wa_received = 0;
+    std::vector<store::ImportJobRow> imports;
+    if (import_jobs_) {
+        imports = import_jobs_->recent(CW_SNAPSHOT_IMPORTS);
+        facts.imports = imports;
+    }
     // Some 45 KiB: built where it stays, not on the stack.
     static NoDestructor<cw_snapshot_t> snap;
     build_snapshot(facts, *snap);

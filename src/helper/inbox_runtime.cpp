@@ -159,6 +159,12 @@ void InboxRuntime::build()
     forwarder_->observe_into(slot_ ? &slot_->to_chatwoot : nullptr);
     // Replies that end jobs within one tick settle their rows together.
     forwarder_->settle_soon_with([this] { soon(); });
+    // History import jobs: bulk work on the same client, the live path first.
+    importer_ = std::make_unique<ImportRunner>(
+        name_, shared_.db, shared_.wa_inbound, *client_, rest::Api(ic.account_id),
+        bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0, ic.open_as_pending != 0},
+        static_cast<size_t>(ic.concurrency), [] { return static_cast<int64_t>(ngx_time()); },
+        [this] { soon(); });
 
     if (make_device_) {
         device_ = make_device_(ic);
@@ -176,6 +182,7 @@ void InboxRuntime::build()
     } else if (ic.whatsapp) {
         auto live = std::make_unique<LiveDevice>(live_device_options(ic), shared_.db, shared_.http);
         forwarder_->use_media(&live->media(), live_device_options(ic).media_max);
+        importer_->use_media(&live->media(), &shared_.media, live_device_options(ic).media_max);
         live->use_media_store(shared_.media);
         device_ = std::move(live);
     } else {
@@ -277,6 +284,7 @@ void InboxRuntime::build()
             *client_, rest::Api(ic.account_id), [this](int64_t id) {
                 forwarder_->set_inbox_id(id);
                 if (control_) control_->set_inbox_id(id);
+                importer_->set_inbox_id(id);
                 reconciler_->start(id);
                 tick();
             });
@@ -309,6 +317,7 @@ void InboxRuntime::teardown() noexcept
     attachments_.reset();
     parts_.reset();
     device_.reset();
+    importer_.reset();
     forwarder_.reset();
     client_.reset();
 }
@@ -341,6 +350,15 @@ void InboxRuntime::tick() noexcept
     if (sweep || inbound_pending_ || !forwarder_->idle()) {
         inbound_pending_ = false;
         guarded("forwarding WhatsApp messages", [&] { forwarder_->kick(); });
+    }
+    if (conf_.import_on_link != 0) {
+        guarded("starting the import on link", [&] {
+            importer_->import_on_link(device_->status().connected_since, conf_.import_days,
+                                      conf_.ignore_groups == 0);
+        });
+    }
+    if (sweep || !importer_->idle()) {
+        guarded("importing history", [&] { importer_->tick(); });
     }
     if (sweep || woken_ || !sender_->idle()) {
         woken_ = false;
@@ -433,6 +451,7 @@ bool InboxRuntime::quiet() const
 {
     return device_ != nullptr && !device_->wants_ticks() && forwarder_ != nullptr
            && forwarder_->idle() && sender_ != nullptr && sender_->idle() && !woken_
+           && importer_ != nullptr && importer_->idle()
            && !inbound_pending_;
 }
 
@@ -499,6 +518,14 @@ void InboxRuntime::control_commands() noexcept
 {
     if (control_) {
         guarded("the control conversation's commands", [&] { control_->take_commands(); });
+    }
+}
+
+void InboxRuntime::import_filed() noexcept
+{
+    if (importer_ != nullptr) {
+        importer_->poke();
+        soon();
     }
 }
 

@@ -14,6 +14,7 @@
 #include "control_conversation.hpp"
 #include "curl_multi_driver.hpp"
 #include "device.hpp"
+#include "import/import_runner.hpp"
 #include "inbox_resolver.hpp"
 #include "media_sender.hpp"
 #include "media_store.hpp"
@@ -85,6 +86,8 @@ public:
     // Agents typed commands in the inbox's control conversation (filed by
     // the drain): act on them and answer there.  Never throws.
     void control_commands() noexcept;
+    // An import job was filed for this inbox: its runner looks now.
+    void import_filed() noexcept;
 
 private:
     void build();
@@ -122,6 +125,7 @@ private:
 
     std::unique_ptr<ChatwootClient> client_;
     std::unique_ptr<ChatForwarder> forwarder_;
+    std::unique_ptr<ImportRunner> importer_;
     std::unique_ptr<Device> device_;
     // A device that sends media: agents' attachments as WhatsApp media.
     std::unique_ptr<store::OutboxPartRepository> parts_;

@@ -19,6 +19,23 @@ uint64_t command_state(store::CommandState s)
     return CW_COMMAND_FAILED;
 }
 
+uint64_t import_state(store::ImportState s)
+{
+    switch (s) {
+    case store::ImportState::queued: return CW_IMPORT_QUEUED;
+    case store::ImportState::running: return CW_IMPORT_RUNNING;
+    case store::ImportState::paused: return CW_IMPORT_PAUSED;
+    case store::ImportState::completed: return CW_IMPORT_COMPLETED;
+    case store::ImportState::failed: return CW_IMPORT_FAILED;
+    }
+    return CW_IMPORT_FAILED;
+}
+
+uint64_t count(int64_t n)
+{
+    return n < 0 ? 0 : static_cast<uint64_t>(n);
+}
+
 }  // namespace
 
 void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
@@ -54,6 +71,36 @@ void build_snapshot(const SnapshotFacts& facts, cw_snapshot_t& out) noexcept
     }
     out.devices_n = nd;
     out.counters.devices_connected = connected;
+
+    const size_t ni = std::min<size_t>(facts.imports.size(), CW_SNAPSHOT_IMPORTS);
+    uint64_t running = 0;
+    for (size_t i = 0; i < ni; i++) {
+        const store::ImportJobRow& j = facts.imports[i];
+        cw_snapshot_import_t& s = out.imports[i];
+        s.state = import_state(j.state);
+        s.created_at = count(j.created_at);
+        s.started_at = count(j.started_at);
+        s.updated_at = count(j.updated_at);
+        s.finished_at = count(j.finished_at);
+        s.days = count(j.days);
+        s.flags = count(j.flags);
+        s.chats_total = count(j.chats_total);
+        s.chats_done = count(j.chats_done);
+        s.chats_failed = count(j.chats_failed);
+        s.messages_total = count(j.messages_total);
+        s.messages_done = count(j.messages_done);
+        s.messages_skipped = count(j.messages_skipped);
+        s.messages_failed = count(j.messages_failed);
+        s.contacts_done = count(j.contacts_done);
+        ipc::copy_text(s.id, j.id);
+        ipc::copy_text(s.inbox, j.inbox);
+        ipc::copy_text(s.what, j.what);
+        ipc::copy_text(s.current_chat, j.current_chat);
+        ipc::copy_text(s.error, j.last_error);
+        running += j.state == store::ImportState::running ? 1 : 0;
+    }
+    out.imports_n = ni;
+    out.counters.imports_running = running;
 
     if (facts.commands != nullptr) {
         size_t n = 0;

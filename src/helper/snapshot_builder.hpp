@@ -8,6 +8,8 @@
 #include "command_desk.hpp"
 #include "device.hpp"
 
+#include "../store/import_job_repository.hpp"
+
 #include <cstdint>
 #include <deque>
 #include <span>
@@ -26,6 +28,7 @@ struct DeviceView {
 struct SnapshotFacts {
     std::span<const DeviceView> devices;
     const std::deque<CommandOutcome>* commands = nullptr;
+    std::span<const store::ImportJobRow> imports;   // active first, then newest
     cw_snapshot_counters_t counters{};
     int64_t now = 0;
     uint64_t pid = 0;

@@ -168,8 +168,10 @@ const char* cw_import_state_name(uint64_t state) noexcept
         return "queued";
     case CW_IMPORT_RUNNING:
         return "running";
-    case CW_IMPORT_DONE:
-        return "done";
+    case CW_IMPORT_PAUSED:
+        return "paused";
+    case CW_IMPORT_COMPLETED:
+        return "completed";
     case CW_IMPORT_FAILED:
         return "failed";
     default:

@@ -506,10 +506,76 @@ constexpr std::array<std::string_view, 17> kMigrations = {
     );
     )sql",
 
-    // 15: reserved for the import jobs (helper-IM's step, merged in its
-    // place); nothing here.
+    // 15: history import jobs (issue 12, import jobs): one row per job,
+    // its id the import command's, so a job survives reloads, kills and
+    // restarts and goes on where it stopped.
+    //  - import_jobs: what was asked (what, since: the window's start in
+    //    unix seconds, 0 for all; flags: CW_COMMAND_IMPORT_*), its state
+    //    and counts, the chat being imported, the last error.  At most one
+    //    job per inbox is queued, running or paused (the partial unique
+    //    index): a second one is refused with the first one's id.
+    //  - import_job_chats: the job's chats (the history's JID), each with
+    //    the last message imported or skipped, (last_timestamp, last_id):
+    //    a helper that restarts reads on after it, oldest first.
+    //  - import_posted: each message an import put into Chatwoot, by
+    //    WhatsApp id, with its Chatwoot id: a later job skips it (as it
+    //    skips what the live path posted, wa_inbound and wa_sent).
+    //  - import_on_link: an inbox whose first link started its import
+    //    (import_on_link on), so that it happens once.
     R"sql(
-    SELECT 1;
+    CREATE TABLE import_jobs (
+        id                TEXT     PRIMARY KEY,
+        inbox             TEXT     NOT NULL,
+        what              TEXT     NOT NULL
+                          CHECK (what IN ('messages', 'contacts', 'all')),
+        days              INTEGER  NOT NULL,
+        since             INTEGER  NOT NULL,
+        flags             INTEGER  NOT NULL,
+        state             TEXT     NOT NULL DEFAULT 'queued'
+                          CHECK (state IN ('queued', 'running', 'paused',
+                                           'completed', 'failed')),
+        chats_total       INTEGER  NOT NULL DEFAULT 0,
+        chats_done        INTEGER  NOT NULL DEFAULT 0,
+        chats_failed      INTEGER  NOT NULL DEFAULT 0,
+        messages_total    INTEGER  NOT NULL DEFAULT 0,
+        messages_done     INTEGER  NOT NULL DEFAULT 0,
+        messages_skipped  INTEGER  NOT NULL DEFAULT 0,
+        messages_failed   INTEGER  NOT NULL DEFAULT 0,
+        contacts_done     INTEGER  NOT NULL DEFAULT 0,
+        current_chat      TEXT     NOT NULL DEFAULT '',
+        last_error        TEXT     NOT NULL DEFAULT '',
+        created_at        INTEGER  NOT NULL,
+        started_at        INTEGER  NOT NULL DEFAULT 0,
+        updated_at        INTEGER  NOT NULL,
+        finished_at       INTEGER  NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX import_jobs_active ON import_jobs (inbox)
+        WHERE state IN ('queued', 'running', 'paused');
+    CREATE INDEX import_jobs_recent ON import_jobs (created_at);
+    CREATE TABLE import_job_chats (
+        job               TEXT     NOT NULL,
+        chat              TEXT     NOT NULL,
+        state             TEXT     NOT NULL DEFAULT 'pending'
+                          CHECK (state IN ('pending', 'done', 'failed')),
+        messages_total    INTEGER  NOT NULL DEFAULT 0,
+        last_timestamp    INTEGER  NOT NULL DEFAULT 0,
+        last_id           TEXT     NOT NULL DEFAULT '',
+        oldest            INTEGER  NOT NULL DEFAULT 0,
+        PRIMARY KEY (job, chat)
+    ) WITHOUT ROWID;
+    CREATE TABLE import_posted (
+        inbox                TEXT     NOT NULL,
+        wa_id                TEXT     NOT NULL,
+        chat                 TEXT     NOT NULL,
+        chatwoot_message_id  INTEGER  NOT NULL,
+        job                  TEXT     NOT NULL,
+        PRIMARY KEY (inbox, wa_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE import_on_link (
+        inbox       TEXT     PRIMARY KEY,
+        job         TEXT     NOT NULL,
+        created_at  INTEGER  NOT NULL
+    ) WITHOUT ROWID;
     )sql",
 
     // 16: the control conversation ("WhatsApp bridge" in each inbox):

@@ -133,6 +133,15 @@ void WaInboundRepository::settle(int64_t id, bool posted, int64_t chatwoot_messa
     settle_all(inbox, std::span<const Settlement>(&one, 1));
 }
 
+void WaInboundRepository::save_chat(std::string_view inbox, std::string_view chat,
+                                    const ChatRow& mapping)
+{
+    save_chat_.bind(1, inbox).bind(2, chat);
+    bind_optional(save_chat_, 3, mapping.contact_id);
+    bind_optional(save_chat_, 4, mapping.conversation_id);
+    save_chat_.run();
+}
+
 void WaInboundRepository::settle_all(std::string_view inbox,
                                      std::span<const Settlement> settlements)
 {

@@ -62,6 +62,9 @@ public:
     void settle_all(std::string_view inbox, std::span<const Settlement> settlements);
 
     ChatRow chat(std::string_view inbox, std::string_view chat);
+    // The chat's contact and conversation as another writer learned them
+    // (a history import), inside the caller's unit of work if any.
+    void save_chat(std::string_view inbox, std::string_view chat, const ChatRow& mapping);
 
     // The Chatwoot message a WhatsApp message is: one we posted (a
     // contact's, or one from the owner's phone) or an agent's reply we sent

@@ -49,6 +49,15 @@ TEST(ApiRequests, CreateContactWithInboxAndSourceId)
     EXPECT_EQ(g.body.find("phone_number"), std::string::npos);
 }
 
+TEST(ApiRequests, ContactUpdate)
+{
+    Request r = api.update_contact(42, "Bo \"B\"", std::string_view("+4915100000002"));
+    EXPECT_EQ(r.method, "PATCH");
+    EXPECT_EQ(r.path, "/api/v1/accounts/3/contacts/42");
+    EXPECT_EQ(r.body, R"({"name":"Bo \"B\"","phone_number":"+4915100000002"})");
+    EXPECT_EQ(api.update_contact(42, "Bo", std::nullopt).body, R"({"name":"Bo"})");
+}
+
 TEST(ApiRequests, ConversationRequests)
 {
     EXPECT_EQ(api.contact_conversations(42).path,

@@ -537,3 +537,24 @@ TEST(ForwardJob, AReactionAnEarlierHelperMayHavePostedIsLookedForFirst)
     EXPECT_EQ(job.state(), ForwardJob::State::done);
     EXPECT_EQ(job.chatwoot_message_id(), 3201);
 }
+
+// A history import's message (helper/import/import_runner.hpp): its lead,
+// "[2024-01-15 14:30] Ana: ", goes first as it is and names a group's
+// sender itself; the text is still converted.
+TEST(ForwardJob, AnImportsLeadGoesFirstAndNamesTheSender)
+{
+    WaMessage group;
+    group.id = "3EB0D4";
+    group.chat = "120363000000000000@g.us";
+    group.sender = "5511987654321@s.whatsapp.net";
+    group.push_name = "Maria";
+    group.text = "oi _gente_";
+    group.lead = "[2024-01-15 14:30] Maria: ";
+    EXPECT_EQ(ForwardJob::chatwoot_content(group), "[2024-01-15 14:30] Maria: oi *gente*");
+    WaMessage one;
+    one.id = "3EB0D5";
+    one.chat = "5511987654321@s.whatsapp.net";
+    one.text = "Hello!";
+    one.lead = "[2024-01-15 14:30] ";
+    EXPECT_EQ(ForwardJob::chatwoot_content(one), "[2024-01-15 14:30] Hello!");
+}

@@ -29,6 +29,10 @@ package ChatwootTest::FakeChatwoot;
 #                    (401 "You are not authorized to access this account");
 #                    any other account id answers 404
 #   flood_limit      CONVERSATION_MESSAGE_PER_MINUTE_LIMIT (200)
+#   rate_limit       rack-attack's throttle (0: none): API requests handled
+#                    within the last second beyond this many answer 429
+#                    (429_plain's answer, fault "rate_limit" in the log) and
+#                    do nothing
 #   latency_ms       added latency (0): every API request (not the control
 #                    API) waits this long on a non-blocking timer before it
 #                    is handled, faults included, as if Chatwoot were that
@@ -67,7 +71,7 @@ package ChatwootTest::FakeChatwoot;
 #                         max_s, perform, rst}.  kind is one of
 #                         429_plain 429_retry_after 422_too_many 500 502 503
 #                         slow timeout reset lost_answer (see _fault).
-#   POST /__fake/config   {flood_limit, clock_offset (seconds added to the
+#   POST /__fake/config   {flood_limit, rate_limit, clock_offset (seconds added to the
 #                         clock), seed, frontend_url, latency_ms, webhooks,
 #                         inbox: {fields to merge}}
 #   POST /__fake/webhook  {url, secret, body (exact string) | payload (object)
@@ -174,6 +178,7 @@ has inbox            => sub { {} };
 has extra_inboxes    => sub { [] };
 has foreign_accounts => sub { [] };
 has flood_limit      => 200;
+has rate_limit       => 0;
 has seed             => 1;
 has frontend_url     => undef;
 has latency_ms       => 0;
@@ -357,6 +362,7 @@ sub _reset {
     my $start = Time::HiRes::time();
     $self->{config} = {
         flood_limit  => $self->flood_limit,
+        rate_limit   => $self->rate_limit,
         clock_offset => 0,
         seed         => $self->seed,
         frontend_url => $self->frontend_url,
@@ -379,6 +385,7 @@ sub _reset {
     $self->{faults} = [];
     $self->{webhooks} = [];
     $self->{sink} = [];
+    $self->{handled} = [];
     my $channel = 2;
     $self->{inboxes} = [map { $self->_make_inbox($_, ++$channel) } @{$self->{inbox_specs}}];
 }
@@ -732,6 +739,18 @@ sub _api_request {
 
 sub _answer {
     my ($self, $c, $method, $path, $entry, $perform) = @_;
+    if (my $limit = $self->{config}{rate_limit}) {
+        # rack-attack's throttle: a sliding second of requests handled.
+        my $now = Time::HiRes::time();
+        my $h = $self->{handled};
+        shift @$h while @$h && $h->[0] <= $now - 1;
+        if (@$h >= $limit) {
+            $entry->{fault} = 'rate_limit';
+            return $self->_send($c, $entry, {
+                status => 429, type => 'text/plain', body => "Retry later\n", headers => {} });
+        }
+        push @$h, $now;
+    }
     my $rule = $self->_pick_fault($method, $path);
     return $self->_send($c, $entry, $perform->()) unless $rule;
     return $self->_fault($c, $entry, $rule, $perform);
@@ -1087,7 +1106,7 @@ sub _control_route {
             if exists $data->{latency_ms}
                && !(defined $data->{latency_ms} && !ref $data->{latency_ms}
                     && $data->{latency_ms} =~ /^\d+(?:\.\d+)?$/ && $data->{latency_ms} <= 60000);
-        for my $k (qw(flood_limit clock_offset frontend_url latency_ms)) {
+        for my $k (qw(flood_limit rate_limit clock_offset frontend_url latency_ms)) {
             $self->{config}{$k} = $data->{$k} if exists $data->{$k};
         }
         $self->{config}{webhooks} = _truthy($data->{webhooks}) ? T : F if exists $data->{webhooks};
