@@ -157,6 +157,8 @@ ngx_int_t ngx_http_chatwoot_not_allowed(ngx_http_request_t *r,
     const char *allow);
 ngx_int_t ngx_http_chatwoot_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
+ngx_int_t ngx_http_chatwoot_location_path(ngx_http_request_t *r,
+    cw_str_t *path);
 
 
 /* The eventfd that wakes the helper: made once per master, inherited. */

@@ -30,8 +30,6 @@
 
 
 static ngx_int_t ngx_http_chatwoot_devices_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_chatwoot_devices_path(ngx_http_request_t *r,
-    cw_str_t *path);
 static ngx_int_t ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
     cw_devices_route_t *route);
 static ngx_int_t ngx_http_chatwoot_devices_qr(ngx_http_request_t *r,
@@ -59,7 +57,7 @@ ngx_http_chatwoot_devices_handler(ngx_http_request_t *r)
     unsigned            kind;
     cw_devices_route_t  route;
 
-    if (ngx_http_chatwoot_devices_path(r, &path) != NGX_OK) {
+    if (ngx_http_chatwoot_location_path(r, &path) != NGX_OK) {
         return ngx_http_chatwoot_send_error(r, NGX_HTTP_NOT_FOUND,
                                             "not found");
     }
@@ -138,45 +136,6 @@ ngx_http_chatwoot_devices_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-/*
- * The URI after the location's prefix; with a prefix that does not end in
- * "/", the "/" that follows it ("/devices" + "/main").
- */
-
-static ngx_int_t
-ngx_http_chatwoot_devices_path(ngx_http_request_t *r, cw_str_t *path)
-{
-    u_char                    *p, *last;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (r->uri.len < clcf->name.len
-        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    p = r->uri.data + clcf->name.len;
-    last = r->uri.data + r->uri.len;
-
-    if (p < last
-        && (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/'))
-    {
-        if (*p != '/') {
-            return NGX_DECLINED;
-        }
-
-        p++;
-    }
-
-    path->data = (const char *) p;
-    path->len = last - p;
-
-    return NGX_OK;
 }
 
 
@@ -462,7 +421,7 @@ ngx_http_chatwoot_devices_body(ngx_http_request_t *r)
 
     /* the route again: the handler's was on its stack */
 
-    if (ngx_http_chatwoot_devices_path(r, &path) != NGX_OK) {
+    if (ngx_http_chatwoot_location_path(r, &path) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }

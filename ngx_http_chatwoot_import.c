@@ -22,8 +22,6 @@
 
 
 static ngx_int_t ngx_http_chatwoot_import_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_chatwoot_import_path(ngx_http_request_t *r,
-    cw_str_t *path);
 static ngx_int_t ngx_http_chatwoot_import_get(ngx_http_request_t *r,
     cw_str_t id);
 static void ngx_http_chatwoot_import_body(ngx_http_request_t *r);
@@ -41,7 +39,7 @@ ngx_http_chatwoot_import_handler(ngx_http_request_t *r)
     ngx_int_t  rc;
     cw_str_t   path;
 
-    if (ngx_http_chatwoot_import_path(r, &path) != NGX_OK
+    if (ngx_http_chatwoot_location_path(r, &path) != NGX_OK
         || ngx_strlchr((u_char *) path.data, (u_char *) path.data + path.len,
                        '/')
            != NULL)
@@ -87,45 +85,6 @@ ngx_http_chatwoot_import_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-/*
- * The URI after the location's prefix; with a prefix that does not end in
- * "/", the "/" that follows it ("/import" + "/<id>").
- */
-
-static ngx_int_t
-ngx_http_chatwoot_import_path(ngx_http_request_t *r, cw_str_t *path)
-{
-    u_char                    *p, *last;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (r->uri.len < clcf->name.len
-        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    p = r->uri.data + clcf->name.len;
-    last = r->uri.data + r->uri.len;
-
-    if (p < last
-        && (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/'))
-    {
-        if (*p != '/') {
-            return NGX_DECLINED;
-        }
-
-        p++;
-    }
-
-    path->data = (const char *) p;
-    path->len = last - p;
-
-    return NGX_OK;
 }
 
 

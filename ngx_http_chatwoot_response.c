@@ -146,3 +146,43 @@ ngx_http_chatwoot_add_header(ngx_http_request_t *r, const char *key,
 
     return NGX_OK;
 }
+
+
+/*
+ * The URI after a prefix location's name; with a name that does not end
+ * in "/", the "/" that follows it ("/devices" + "/main").  NGX_DECLINED
+ * for a URI the location's name does not start.
+ */
+
+ngx_int_t
+ngx_http_chatwoot_location_path(ngx_http_request_t *r, cw_str_t *path)
+{
+    u_char                    *p, *last;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->uri.len < clcf->name.len
+        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = r->uri.data + clcf->name.len;
+    last = r->uri.data + r->uri.len;
+
+    if (p < last
+        && (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/'))
+    {
+        if (*p != '/') {
+            return NGX_DECLINED;
+        }
+
+        p++;
+    }
+
+    path->data = (const char *) p;
+    path->len = last - p;
+
+    return NGX_OK;
+}

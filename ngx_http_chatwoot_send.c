@@ -22,8 +22,6 @@
 
 
 static ngx_int_t ngx_http_chatwoot_send_api_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_chatwoot_send_api_path(ngx_http_request_t *r,
-    ngx_str_t *path);
 static ngx_int_t ngx_http_chatwoot_send_api_unauthorized(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_chatwoot_send_api_header(ngx_http_request_t *r,
     const char *name, size_t len);
@@ -40,6 +38,7 @@ static ngx_int_t
 ngx_http_chatwoot_send_api_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
+    cw_str_t                       rest;
     ngx_str_t                      path;
     ngx_table_elt_t               *key;
     ngx_http_chatwoot_loc_conf_t  *lcf;
@@ -47,10 +46,19 @@ ngx_http_chatwoot_send_api_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_chatwoot_module);
 
-    if (ngx_http_chatwoot_send_api_path(r, &path) != NGX_OK) {
+    /* <prefix> or <prefix>/<id>, nothing deeper */
+
+    if (ngx_http_chatwoot_location_path(r, &rest) != NGX_OK
+        || ngx_strlchr((u_char *) rest.data, (u_char *) rest.data + rest.len,
+                       '/')
+           != NULL)
+    {
         return ngx_http_chatwoot_send_error(r, NGX_HTTP_NOT_FOUND,
                                             "not found");
     }
+
+    path.data = (u_char *) rest.data;
+    path.len = rest.len;
 
     /* nothing about the location is told to a caller without the token */
 
@@ -104,40 +112,6 @@ ngx_http_chatwoot_send_api_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-/* The URI after the location's prefix, without a leading "/". */
-
-static ngx_int_t
-ngx_http_chatwoot_send_api_path(ngx_http_request_t *r, ngx_str_t *path)
-{
-    u_char                    *p, *last;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (r->uri.len < clcf->name.len
-        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    p = r->uri.data + clcf->name.len;
-    last = r->uri.data + r->uri.len;
-
-    if (p < last && *p == '/') {
-        p++;
-    }
-
-    if (ngx_strlchr(p, last, '/') != NULL) {
-        return NGX_DECLINED;
-    }
-
-    path->data = p;
-    path->len = last - p;
-
-    return NGX_OK;
 }
 
 
