@@ -24,6 +24,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "chatwoot_command.h"
 #include "chatwoot_helper.h"
 #include "chatwoot_replay.h"
 #include "chatwoot_ring.h"
@@ -159,6 +160,10 @@ ngx_int_t ngx_http_chatwoot_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
 ngx_int_t ngx_http_chatwoot_location_path(ngx_http_request_t *r,
     cw_str_t *path);
+ngx_int_t ngx_http_chatwoot_command_record(ngx_http_request_t *r,
+    const cw_command_t *cmd, u_char **record, size_t *len);
+ngx_int_t ngx_http_chatwoot_command_refused(ngx_http_request_t *r,
+    cw_command_rc_t rc, const char *who);
 
 
 /* The eventfd that wakes the helper: made once per master, inherited. */

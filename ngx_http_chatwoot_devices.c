@@ -499,12 +499,12 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
     u_char                         *body, *record;
     size_t                          len, size;
     cw_command_t                    cmd;
+    ngx_int_t                       rc;
     cw_snapshot_t                  *snap;
-    cw_command_rc_t                 rc;
+    cw_command_rc_t                 pushed;
     const cw_snapshot_device_t     *d;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
-    char                            reason[CW_COMMAND_REASON_SIZE];
     char                            id[CW_COMMAND_ID_SIZE];
 
     ngx_memzero(&cmd, sizeof(cw_command_t));
@@ -521,50 +521,20 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
 
     /* up to CW_COMMAND_PASSKEY_RECORD_MAX (an assertion): from the pool */
 
-    size = cw_command_encoded_len(&cmd, reason);
-
-    if (size == 0) {
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
-    }
-
-    record = ngx_pnalloc(r->pool, size);
+    rc = ngx_http_chatwoot_command_record(r, &cmd, &record, &len);
     if (record == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = cw_command_encode(&cmd, record, size, reason);
-
-    if (len == 0) {
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
+        return rc;
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
     ctx = mcf->shm_zone->data;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-    rc = cw_command_push(&ctx->sh->ring, record, len, id);
+    pushed = cw_command_push(&ctx->sh->ring, record, len, id);
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    switch (rc) {
-
-    case CW_COMMAND_OK:
-        break;
-
-    case CW_COMMAND_FULL:
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "chatwoot devices: queue is full, answering 503");
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "queue is full");
-
-    case CW_COMMAND_TOO_LARGE:
-        return ngx_http_chatwoot_send_error(r,
-                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                            "command too large for the "
-                                            "queue");
-
-    default:
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "not accepting commands now");
+    if (pushed != CW_COMMAND_OK) {
+        return ngx_http_chatwoot_command_refused(r, pushed, "devices");
     }
 
     ngx_http_chatwoot_wake_helper(ctx->sh);

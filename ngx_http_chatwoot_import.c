@@ -181,8 +181,9 @@ ngx_http_chatwoot_import_post(ngx_http_request_t *r, u_char *body, size_t len)
     cw_str_t                        inbox_name;
     const char                     *why;
     cw_command_t                    cmd;
+    ngx_int_t                       rc;
     cw_snapshot_t                  *snap;
-    cw_command_rc_t                 rc;
+    cw_command_rc_t                 pushed;
     cw_import_request_t             req;
     ngx_http_chatwoot_inbox_t      *inbox;
     const cw_snapshot_import_t     *job;
@@ -254,48 +255,20 @@ ngx_http_chatwoot_import_post(ngx_http_request_t *r, u_char *body, size_t len)
     cmd.flags = req.flags;
     cmd.now = ngx_time();
 
-    size = cw_command_encoded_len(&cmd, reason);
-    if (size == 0) {
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
-    }
-
-    record = ngx_pnalloc(r->pool, size);
+    rc = ngx_http_chatwoot_command_record(r, &cmd, &record, &n);
     if (record == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    n = cw_command_encode(&cmd, record, size, reason);
-    if (n == 0) {
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
+        return rc;
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
     ctx = mcf->shm_zone->data;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-    rc = cw_command_push(&ctx->sh->ring, record, n, id);
+    pushed = cw_command_push(&ctx->sh->ring, record, n, id);
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    switch (rc) {
-
-    case CW_COMMAND_OK:
-        break;
-
-    case CW_COMMAND_FULL:
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "chatwoot import: queue is full, answering 503");
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "queue is full");
-
-    case CW_COMMAND_TOO_LARGE:
-        return ngx_http_chatwoot_send_error(r,
-                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                            "command too large for the "
-                                            "queue");
-
-    default:
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "not accepting commands now");
+    if (pushed != CW_COMMAND_OK) {
+        return ngx_http_chatwoot_command_refused(r, pushed, "import");
     }
 
     ngx_http_chatwoot_wake_helper(ctx->sh);

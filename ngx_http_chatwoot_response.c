@@ -1,7 +1,9 @@
 
 /*
  * The answers every chatwoot location gives: JSON bodies, errors as
- * {"error":"..."}, and the headers they carry.
+ * {"error":"..."}, and the headers they carry; and what the locations that
+ * take commands (devices, import, send) share: the record's encoding, and
+ * the answer when the queue does not take it.
  */
 
 
@@ -185,4 +187,72 @@ ngx_http_chatwoot_location_path(ngx_http_request_t *r, cw_str_t *path)
     path->len = last - p;
 
     return NGX_OK;
+}
+
+
+/*
+ * cmd's record from r's pool into *record and *len, and NGX_OK; or, with
+ * *record NULL, what the handler returns: a 400 naming the field, a 500.
+ */
+
+ngx_int_t
+ngx_http_chatwoot_command_record(ngx_http_request_t *r,
+    const cw_command_t *cmd, u_char **record, size_t *len)
+{
+    size_t   size;
+    u_char  *buf;
+    char     reason[CW_COMMAND_REASON_SIZE];
+
+    *record = NULL;
+    *len = 0;
+
+    size = cw_command_encoded_len(cmd, reason);
+    if (size == 0) {
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
+    }
+
+    buf = ngx_pnalloc(r->pool, size);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    size = cw_command_encode(cmd, buf, size, reason);
+    if (size == 0) {
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
+    }
+
+    *record = buf;
+    *len = size;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The answer to a command the queue did not take (rc is not
+ * CW_COMMAND_OK); `who` names the location in the log line.  Every 503
+ * carries Retry-After (ngx_http_chatwoot_send_json).
+ */
+
+ngx_int_t
+ngx_http_chatwoot_command_refused(ngx_http_request_t *r, cw_command_rc_t rc,
+    const char *who)
+{
+    switch (rc) {
+
+    case CW_COMMAND_FULL:
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "chatwoot %s: queue is full, answering 503", who);
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "queue is full");
+
+    case CW_COMMAND_TOO_LARGE:
+        return ngx_http_chatwoot_send_error(r,
+                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                            "too large for the queue");
+
+    default:
+        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "not accepting commands now");
+    }
 }

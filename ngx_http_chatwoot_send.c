@@ -285,14 +285,14 @@ ngx_http_chatwoot_send_api_push(ngx_http_request_t *r, const char *to,
     u_char *text, size_t text_len, ngx_str_t *key)
 {
     u_char                         *record, *scoped, *p, *body;
-    size_t                          len, size, scoped_len;
+    size_t                          len, scoped_len;
+    ngx_int_t                       rc;
     ngx_uint_t                      repeated;
     cw_command_t                    cmd;
-    cw_command_rc_t                 rc;
+    cw_command_rc_t                 pushed;
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_loc_conf_t   *lcf;
     ngx_http_chatwoot_main_conf_t  *mcf;
-    char                            reason[CW_COMMAND_REASON_SIZE];
     char                            id[CW_COMMAND_ID_SIZE];
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_chatwoot_module);
@@ -327,25 +327,13 @@ ngx_http_chatwoot_send_api_push(ngx_http_request_t *r, const char *to,
     cmd.key.len = scoped_len;
     cmd.now = ngx_time();
 
-    size = cw_command_encoded_len(&cmd, reason);
-
-    if (size == 0) {
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
-    }
-
-    record = ngx_pnalloc(r->pool, size);
+    rc = ngx_http_chatwoot_command_record(r, &cmd, &record, &len);
     if (record == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = cw_command_encode(&cmd, record, size, reason);
-
-    if (len == 0) {
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_BAD_REQUEST, reason);
+        return rc;
     }
 
     repeated = 0;
-    rc = CW_COMMAND_OK;
+    pushed = CW_COMMAND_OK;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -356,9 +344,9 @@ ngx_http_chatwoot_send_api_push(ngx_http_request_t *r, const char *to,
         repeated = 1;
 
     } else {
-        rc = cw_command_push(&ctx->sh->ring, record, len, id);
+        pushed = cw_command_push(&ctx->sh->ring, record, len, id);
 
-        if (rc == CW_COMMAND_OK && scoped_len) {
+        if (pushed == CW_COMMAND_OK && scoped_len) {
             cw_send_keys_put(&ctx->sh->send.keys, (const char *) scoped,
                              scoped_len, id, (uint64_t) ngx_time());
         }
@@ -366,35 +354,8 @@ ngx_http_chatwoot_send_api_push(ngx_http_request_t *r, const char *to,
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    switch (rc) {
-
-    case CW_COMMAND_OK:
-        break;
-
-    case CW_COMMAND_FULL:
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "chatwoot send: queue is full, answering 503");
-
-        if (ngx_http_chatwoot_add_header(r, "Retry-After", "1") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "queue is full");
-
-    case CW_COMMAND_TOO_LARGE:
-        return ngx_http_chatwoot_send_error(r,
-                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                            "message too large for the "
-                                            "queue");
-
-    default:
-        if (ngx_http_chatwoot_add_header(r, "Retry-After", "5") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "not accepting sends now");
+    if (pushed != CW_COMMAND_OK) {
+        return ngx_http_chatwoot_command_refused(r, pushed, "send");
     }
 
     if (repeated) {
