@@ -309,6 +309,23 @@ std::vector<std::string> ImportRunner::forms_of(const std::string& chat)
     } else if (chat.ends_with("@lid")) {
         if (auto pn = history_.pn_for_lid(user_of(chat))) out.push_back(*pn + "@s.whatsapp.net");
     }
+    if (!group_jid(chat)) {
+        // The history's chat rows may name another form (a LID chat's
+        // pn_jid), as describe() reads them, with no mapping stored or a
+        // different one: without them a person's job chat keyed by one
+        // form never reads the other's messages.
+        auto st = db_.prepare("SELECT jid, pn_jid, lid_jid FROM history_chats WHERE inbox = ?1"
+                              " AND (jid = ?2 OR pn_jid = ?2 OR lid_jid = ?2)");
+        st.bind(1, std::string_view(inbox_)).bind(2, std::string_view(chat));
+        while (st.step()) {
+            for (int i = 0; i < 3; i++) {
+                std::string f = bare(st.column_text(i));
+                if (!f.empty() && std::find(out.begin(), out.end(), f) == out.end()) {
+                    out.push_back(std::move(f));
+                }
+            }
+        }
+    }
     return out;
 }
 
