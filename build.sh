@@ -435,6 +435,9 @@ chaos)
     log "media chaos round: ${MEDIA_CHAOS_MESSAGES:-60} media messages each way under faults"
     MEDIA_CHAOS_MESSAGES="${MEDIA_CHAOS_MESSAGES:-60}" \
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/wa_media_chaos.t"
+    log "history import round: ${IMPORT_BIG_CHATS:-200} chats, ${IMPORT_BIG_MESSAGES:-20000} messages over 30 days"
+    IMPORT_BIG_CHATS="${IMPORT_BIG_CHATS:-200}" IMPORT_BIG_MESSAGES="${IMPORT_BIG_MESSAGES:-20000}" \
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/import_big.t"
     ;;
 *)
     echo "usage: $0 [build|run|deb|test|bench|fuzz|asan-hostile|chaos]" >&2
