@@ -399,6 +399,10 @@ bench)
     # WhatsApp media (issue 11): download + verify + decrypt next to Node's
     # crypto on the same blobs, and the helper's RSS while a 64 MB video moves.
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/media.pl"
+    # History import (issue 12): REST uncapped and at a 50 req/s cap, then
+    # the PostgreSQL path (t/bench/import_pg.pl) next to it.
+    cmake_build "$BUILD/core" pg_import_bench
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" perl -I "$ROOT/t/lib" "$ROOT/t/bench/import.pl"
     cmake_build "$BUILD/core" wa_codec_bench
     node "$ROOT/t/mock/wa/bench-reference.mjs" "$BUILD/wa-reference.json" 2
     "$BUILD/core/wa_codec_bench" "$BUILD/wa-reference.json" 2
@@ -431,6 +435,9 @@ chaos)
     log "media chaos round: ${MEDIA_CHAOS_MESSAGES:-60} media messages each way under faults"
     MEDIA_CHAOS_MESSAGES="${MEDIA_CHAOS_MESSAGES:-60}" \
     CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/wa_media_chaos.t"
+    log "history import round: ${IMPORT_BIG_CHATS:-200} chats, ${IMPORT_BIG_MESSAGES:-20000} messages over 30 days"
+    IMPORT_BIG_CHATS="${IMPORT_BIG_CHATS:-200}" IMPORT_BIG_MESSAGES="${IMPORT_BIG_MESSAGES:-20000}" \
+    CHATWOOT_MODULE="$BUILD/ngx_http_chatwoot_module.so" prove -v -I "$ROOT/t/lib" "$ROOT/t/import_big.t"
     ;;
 *)
     echo "usage: $0 [build|run|deb|test|bench|fuzz|asan-hostile|chaos]" >&2

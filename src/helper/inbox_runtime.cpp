@@ -183,6 +183,8 @@ void InboxRuntime::build()
         auto live = std::make_unique<LiveDevice>(live_device_options(ic), shared_.db, shared_.http);
         forwarder_->use_media(&live->media(), live_device_options(ic).media_max);
         importer_->use_media(&live->media(), &shared_.media, live_device_options(ic).media_max);
+        // A phone to ask for older history (the chats' on-demand history).
+        importer_->use_device(live.get());
         live->use_media_store(shared_.media);
         device_ = std::move(live);
     } else {

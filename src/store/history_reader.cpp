@@ -1,5 +1,8 @@
 #include "history_reader.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 namespace chatwoot::store {
 
 namespace {
@@ -83,6 +86,23 @@ std::vector<HistoryMessage> HistoryReader::page(const std::vector<std::string>& 
 {
     std::vector<HistoryMessage> out;
     if (chats.empty()) {
+        return out;
+    }
+    if (chats.size() > 2) {
+        // More forms than the statement takes (a person's PN, the LID a
+        // mapping names and another one a history chat names): a page of
+        // each, merged in time order.
+        for (size_t i = 0; i < chats.size(); i += 2) {
+            std::vector<std::string> pair(chats.begin() + i,
+                                          chats.begin() + std::min(i + 2, chats.size()));
+            for (auto& m : page(pair, since, after_timestamp, after_id, limit)) {
+                out.push_back(std::move(m));
+            }
+        }
+        std::stable_sort(out.begin(), out.end(), [](const HistoryMessage& a, const HistoryMessage& b) {
+            return std::tie(a.timestamp, a.id) < std::tie(b.timestamp, b.id);
+        });
+        if (out.size() > limit) out.resize(limit);
         return out;
     }
     page_.bind(1, std::string_view(inbox_))

@@ -83,6 +83,10 @@ ImportJobRepository::ImportJobRepository(Database& db)
       current_chat_(db.prepare("UPDATE import_jobs SET current_chat = ?2 WHERE id = ?1")),
       add_contacts_(db.prepare("UPDATE import_jobs SET contacts_done = contacts_done + ?2,"
                                " updated_at = ?3 WHERE id = ?1")),
+      add_total_(db.prepare("UPDATE import_jobs SET messages_total = messages_total + ?2,"
+                            " updated_at = ?3 WHERE id = ?1")),
+      add_chat_total_(db.prepare("UPDATE import_job_chats SET messages_total = messages_total + ?3"
+                                 " WHERE job = ?1 AND chat = ?2")),
       known_(db.prepare("SELECT EXISTS (SELECT 1 FROM import_posted"
                         "                WHERE inbox = ?1 AND wa_id = ?2)"
                         " OR EXISTS (SELECT 1 FROM wa_inbound WHERE inbox = ?1 AND wa_id = ?2)"
@@ -270,6 +274,15 @@ void ImportJobRepository::set_current_chat(std::string_view job, std::string_vie
 void ImportJobRepository::add_contacts(std::string_view job, int64_t n, int64_t now)
 {
     add_contacts_.bind(1, job).bind(2, n).bind(3, now).run();
+}
+
+void ImportJobRepository::add_messages_total(std::string_view job, std::string_view chat,
+                                             int64_t n, int64_t now)
+{
+    UnitOfWork unit(db_);
+    add_total_.bind(1, job).bind(2, n).bind(3, now).run();
+    add_chat_total_.bind(1, job).bind(2, chat).bind(3, n).run();
+    unit.commit();
 }
 
 bool ImportJobRepository::known_to_chatwoot(std::string_view inbox, std::string_view wa_id)

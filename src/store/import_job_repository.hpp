@@ -108,6 +108,9 @@ public:
     void finish_chat(std::string_view job, std::string_view chat, bool failed, int64_t now);
     void set_current_chat(std::string_view job, std::string_view chat);
     void add_contacts(std::string_view job, int64_t n, int64_t now);
+    // Messages of the window the phone sent for the chat after the plan
+    // (history on demand): the chat's and the job's totals grow.
+    void add_messages_total(std::string_view job, std::string_view chat, int64_t n, int64_t now);
 
     // The message is in Chatwoot already, or on its way there: an import
     // posted it, or the live path has it (wa_inbound, any state: a pending
@@ -142,6 +145,8 @@ private:
     Statement finish_chat_;
     Statement current_chat_;
     Statement add_contacts_;
+    Statement add_total_;
+    Statement add_chat_total_;
     Statement known_;
     Statement linked_;
     Statement mark_linked_;

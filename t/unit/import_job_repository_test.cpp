@@ -200,6 +200,39 @@ TEST(ImportJobs, HistoryIsReadAPageAtATimeOldestFirstWithinTheWindow)
     EXPECT_EQ(page[1].id, "A3");
 }
 
+// A person with three forms (its PN, the LID a mapping names and another a
+// history chat names): all read, merged in time order, the limit kept.
+TEST(ImportJobs, APageReadsEveryFormOfAPerson)
+{
+    Jobs t;
+    t.history("a@s.whatsapp.net", "A1", 100);
+    t.history("a@s.whatsapp.net", "A4", 400);
+    t.history("9@lid", "L2", 200);
+    t.history("8@lid", "M3", 300);
+    t.history("8@lid", "M5", 500);
+    store::HistoryReader r(*t.store.db, "support");
+    auto page = r.page({"a@s.whatsapp.net", "9@lid", "8@lid"}, 50, 100, "A1", 3);
+    ASSERT_EQ(page.size(), 3u);
+    EXPECT_EQ(page[0].id, "L2");
+    EXPECT_EQ(page[1].id, "M3");
+    EXPECT_EQ(page[2].id, "A4");
+    page = r.page({"a@s.whatsapp.net", "9@lid", "8@lid"}, 50, 400, "A4", 3);
+    ASSERT_EQ(page.size(), 1u);
+    EXPECT_EQ(page[0].id, "M5");
+}
+
+// Messages the phone sent on demand after the plan count in the job's and
+// the chat's totals.
+TEST(ImportJobs, MessagesBroughtLaterGrowTheTotals)
+{
+    Jobs t;
+    const std::string id = t.take({"support", "messages", 7, false, false}, 1);
+    t.jobs.start(id, {{"x@s.whatsapp.net", 4, 0, ""}}, t.now);
+    t.jobs.add_messages_total(id, "x@s.whatsapp.net", 50, t.now);
+    EXPECT_EQ(t.jobs.find(id)->messages_total, 54);
+    EXPECT_EQ(t.jobs.open_chats(id).at(0).messages_total, 54);
+}
+
 TEST(ImportJobs, JobsArePublishedInTheSnapshotActiveFirst)
 {
     Jobs t;

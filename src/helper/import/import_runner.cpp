@@ -13,6 +13,7 @@
 #include <ctime>
 #include <exception>
 #include <functional>
+#include <tuple>
 
 namespace chatwoot::helper {
 
@@ -172,6 +173,7 @@ void ImportRunner::tick()
     if (contacts_running_) {
         return;
     }
+    check_ask();
     // Chats that let other events run in the middle of a long skip.
     std::vector<std::string> again;
     again.swap(continue_);
@@ -248,6 +250,8 @@ void ImportRunner::take_up()
     }
     job_ = job;
     todo_.clear();
+    asks_.clear();
+    asked_.clear();
     for (auto& c : jobs_.open_chats(job_id_)) {
         todo_.push_back(std::move(c));
     }
@@ -305,6 +309,23 @@ std::vector<std::string> ImportRunner::forms_of(const std::string& chat)
     } else if (chat.ends_with("@lid")) {
         if (auto pn = history_.pn_for_lid(user_of(chat))) out.push_back(*pn + "@s.whatsapp.net");
     }
+    if (!group_jid(chat)) {
+        // The history's chat rows may name another form (a LID chat's
+        // pn_jid), as describe() reads them, with no mapping stored or a
+        // different one: without them a person's job chat keyed by one
+        // form never reads the other's messages.
+        auto st = db_.prepare("SELECT jid, pn_jid, lid_jid FROM history_chats WHERE inbox = ?1"
+                              " AND (jid = ?2 OR pn_jid = ?2 OR lid_jid = ?2)");
+        st.bind(1, std::string_view(inbox_)).bind(2, std::string_view(chat));
+        while (st.step()) {
+            for (int i = 0; i < 3; i++) {
+                std::string f = bare(st.column_text(i));
+                if (!f.empty() && std::find(out.begin(), out.end(), f) == out.end()) {
+                    out.push_back(std::move(f));
+                }
+            }
+        }
+    }
     return out;
 }
 
@@ -315,11 +336,181 @@ void ImportRunner::start_chats()
     for (size_t n = todo_.size(); n > 0 && active_.size() < max_chats_ && !todo_.empty(); n--) {
         store::ImportChatProgress next = std::move(todo_.front());
         todo_.pop_front();
+        if (ask_phone(next)) {
+            continue;   // it waits for the phone's answer, holding no slot
+        }
         start_chat(next);
     }
-    if (active_.empty() && todo_.empty() && !contacts_running_) {
+    if (active_.empty() && todo_.empty() && asks_.empty() && !contacts_running_) {
         finish_job();
     }
+}
+
+std::optional<ImportRunner::Oldest> ImportRunner::oldest_of(const std::vector<std::string>& forms)
+{
+    std::optional<Oldest> out;
+    auto st = db_.prepare("SELECT chat, id, from_me, timestamp FROM history_messages"
+                          " WHERE inbox = ?1 AND chat = ?2 ORDER BY timestamp, id LIMIT 1");
+    for (const auto& f : forms) {
+        st.bind(1, std::string_view(inbox_)).bind(2, std::string_view(f));
+        if (st.step()) {
+            Oldest o{st.column_text(0), st.column_text(1), st.column_int(2) != 0,
+                     st.column_int(3)};
+            if (!out || std::tie(o.timestamp, o.id) < std::tie(out->timestamp, out->id)) {
+                out = std::move(o);
+            }
+        }
+        st.reset();
+    }
+    return out;
+}
+
+int64_t ImportRunner::in_window(const std::vector<std::string>& forms)
+{
+    int64_t n = 0;
+    auto st = db_.prepare("SELECT count(*) FROM history_messages"
+                          " WHERE inbox = ?1 AND chat = ?2 AND timestamp >= ?3");
+    for (const auto& f : forms) {
+        st.bind(1, std::string_view(inbox_)).bind(2, std::string_view(f)).bind(3, job_->since);
+        n += st.scalar();
+    }
+    return n;
+}
+
+int64_t ImportRunner::on_demand_chunks()
+{
+    auto st = db_.prepare("SELECT count(*) FROM history_chunks"
+                          " WHERE inbox = ?1 AND sync_type = 'on_demand'");
+    st.bind(1, std::string_view(inbox_));
+    return st.scalar();
+}
+
+namespace {
+
+std::string asked_key(const std::string& jid)
+{
+    return "history_asked " + jid;
+}
+
+}  // namespace
+
+bool ImportRunner::ask_phone(const store::ImportChatProgress& progress)
+{
+    // Only before the chat's first message: a cursor already on the way
+    // would read past what an answer brings.
+    if (device_ == nullptr || !job_ || job_->since <= 0 || !progress.last_id.empty()
+        || progress.last_timestamp != 0 || asked_.contains(progress.chat))
+    {
+        return false;
+    }
+    for (const auto& a : asks_) {
+        if (a.progress.chat == progress.chat) return true;
+    }
+    std::vector<std::string> forms = forms_of(progress.chat);
+    auto oldest = oldest_of(forms);
+    if (!oldest || oldest->timestamp <= job_->since) {
+        return false;   // the store reaches the window's start
+    }
+    auto known = db_.prepare("SELECT value FROM wa_device_values WHERE device = ?1 AND key = ?2");
+    known.bind(1, std::string_view(inbox_)).bind(2, std::string_view(asked_key(oldest->jid)));
+    if (known.step() && known.column_text(0) == oldest->id) {
+        return false;   // asked before this message once: the phone answered or never will
+    }
+    Ask a;
+    a.progress = progress;
+    a.forms = std::move(forms);
+    a.oldest = std::move(*oldest);
+    a.in_window = in_window(a.forms);
+    asks_.push_back(std::move(a));
+    if (asks_.size() == 1) send_ask();
+    return true;
+}
+
+void ImportRunner::send_ask()
+{
+    Ask& a = asks_.front();
+    // What the store holds now (a chunk may have come while it queued).
+    if (auto now = oldest_of(a.forms)) a.oldest = std::move(*now);
+    a.asked_at = clock_();
+    a.chunks = on_demand_chunks();
+    a.over = false;
+    OutgoingMessage m;
+    m.kind = OutgoingMessage::Kind::history_request;
+    m.id = device_->new_message_id();
+    m.chat = a.oldest.jid;
+    m.history = OutgoingMessage::HistoryAsk{a.oldest.id, a.oldest.from_me,
+                                            a.oldest.timestamp * 1000, kAskCount};
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "chatwoot helper: inbox \"%s\": import %s: asking the phone for messages of "
+                  "%s older than %s", inbox_.c_str(), job_id_.c_str(), a.oldest.jid.c_str(),
+                  a.oldest.id.c_str());
+    const std::string chat = a.progress.chat, named = a.oldest.id, jid = a.oldest.jid;
+    device_->send(m, [this, chat, named, jid](const SendResult& r) {
+        try {
+            auto it = std::find_if(asks_.begin(), asks_.end(),
+                                   [&](const Ask& x) { return x.progress.chat == chat; });
+            const bool current = it != asks_.end() && it->oldest.id == named && it->asked_at != 0;
+            if (r.kind == SendResult::Kind::sent) {
+                // The phone has it: not asked again after a restart.
+                auto put = db_.prepare("INSERT INTO wa_device_values (device, key, value)"
+                                       " VALUES (?1, ?2, ?3) ON CONFLICT (device, key)"
+                                       " DO UPDATE SET value = excluded.value");
+                put.bind(1, std::string_view(inbox_)).bind(2, std::string_view(asked_key(jid)))
+                    .bind(3, std::string_view(named)).run();
+            } else if (current) {
+                ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                              "chatwoot helper: inbox \"%s\": import: the phone could not be "
+                              "asked for older messages of %s: %s", inbox_.c_str(), jid.c_str(),
+                              r.reason.c_str());
+                it->over = true;
+                if (soon_) soon_();
+            }
+        } catch (const std::exception& e) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chatwoot helper: inbox \"%s\": import: %s", inbox_.c_str(), e.what());
+        } catch (...) {
+        }
+    });
+}
+
+void ImportRunner::check_ask()
+{
+    if (asks_.empty()) {
+        return;
+    }
+    Ask& a = asks_.front();
+    auto oldest = oldest_of(a.forms);
+    bool ended = a.over;
+    if (oldest && std::tie(oldest->timestamp, oldest->id) < std::tie(a.oldest.timestamp, a.oldest.id)) {
+        // Older messages came: those inside the window join the job's count.
+        const int64_t n = in_window(a.forms);
+        if (n > a.in_window) {
+            jobs_.add_messages_total(job_id_, a.progress.chat, n - a.in_window, clock_());
+            a.progress.messages_total += n - a.in_window;
+        }
+        a.in_window = n;
+        if (oldest->timestamp > job_->since) {
+            a.oldest = std::move(*oldest);
+            send_ask();   // the window reaches further still
+            return;
+        }
+        ended = true;
+    } else if (on_demand_chunks() > a.chunks) {
+        ended = true;     // answered without older messages: there are none
+    } else if (clock_() - a.asked_at >= kAskWait) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "chatwoot helper: inbox \"%s\": import %s: no answer of the phone for "
+                      "%s within %L s; importing what the store has", inbox_.c_str(),
+                      job_id_.c_str(), a.oldest.jid.c_str(), kAskWait);
+        ended = true;
+    }
+    if (!ended) {
+        return;
+    }
+    asked_.insert(a.progress.chat);
+    todo_.push_front(std::move(a.progress));
+    asks_.pop_front();
+    if (!asks_.empty()) send_ask();
 }
 
 // The chat as the live path keys it: one per person (a PN and a LID chat

@@ -22,6 +22,7 @@
 #include "import_sink.hpp"
 
 #include "../chatwoot_client.hpp"
+#include "../device.hpp"
 #include "../media_fetcher.hpp"
 #include "../media_store.hpp"
 
@@ -36,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,21 @@ public:
         media_store_ = store;
         media_max_ = max_file_size;
     }
+
+    // History on demand: a device with a phone to ask.  A chat whose
+    // stored history starts after the window's start (and the phone has
+    // not said there is no more) is asked for older messages before it is
+    // imported: kAskCount at a time before its oldest stored message, again
+    // while the answers bring older messages and the window reaches
+    // further, until an answer without messages or kAskWait seconds.  One
+    // ask is out at a time (an ON_DEMAND chunk does not say which ask it
+    // answers: the next one stored is this one's); the chats waiting for
+    // theirs hold no slot, the others import meanwhile.  The message each
+    // ask named is remembered per chat (wa_device_values, once the phone
+    // acked it), so a restart does not ask the same again.
+    static constexpr int64_t kAskWait = 60;
+    static constexpr int32_t kAskCount = 50;
+    void use_device(Device* device) { device_ = device; }
 
     // A job may have been filed: the next tick looks.
     void poke() { looked_ = false; }
@@ -101,6 +118,31 @@ private:
         bool failed = false;
         std::string media_path;             // the current message's file, if fetched
     };
+
+    // The oldest stored message of a chat's forms.
+    struct Oldest {
+        std::string jid;
+        std::string id;
+        bool from_me = false;
+        int64_t timestamp = 0;
+    };
+    struct Ask {
+        store::ImportChatProgress progress;
+        std::vector<std::string> forms;
+        Oldest oldest;           // what the ask names
+        int64_t asked_at = 0;    // 0: not sent yet
+        int64_t chunks = 0;      // on_demand chunks stored when it was sent
+        int64_t in_window = 0;   // the chat's messages in the window then
+        bool over = false;       // the device could not send it: no answer comes
+    };
+    std::optional<Oldest> oldest_of(const std::vector<std::string>& forms);
+    int64_t in_window(const std::vector<std::string>& forms);
+    int64_t on_demand_chunks();
+    // True when the chat waits for an answer of the phone first.
+    bool ask_phone(const store::ImportChatProgress& progress);
+    void send_ask();
+    // Looks whether the ask out has its answer (or its bound passed).
+    void check_ask();
 
     void take_up();
     void plan(const store::ImportJobRow& job);
@@ -157,6 +199,9 @@ private:
     bool contacts_done_ = false;
     std::unique_ptr<bridge::ForwardJob> contact_job_;
     bool linked_known_ = false;   // the import_on_link row exists (cached)
+    Device* device_ = nullptr;
+    std::deque<Ask> asks_;        // the front one is out
+    std::set<std::string> asked_; // chats whose asking ended in this job
 };
 
 // "[2024-01-15 14:30] " for a message of that time (UTC).

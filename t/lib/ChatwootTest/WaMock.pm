@@ -573,6 +573,24 @@ sub wa_history {
     return $self->_ok('history', \%body);
 }
 
+# More of our phone's own history, not sent (server.mjs: POST phone-history):
+# what a companion's on-demand request is answered from.  conversations as
+# wa_history's (text messages) -> {chats}.
+sub phone_history {
+    my ($self, %o) = @_;
+    my @convs = map {
+        my %conv = %$_;
+        $conv{messages} = [map {
+            my %m = %$_;
+            $m{from_me} = _bool($m{from_me}) if exists $m{from_me};
+            $m{timestamp} = 0 + $m{timestamp};
+            \%m
+        } @{ $_->{messages} // [] }];
+        \%conv
+    } @{ $o{conversations} // [] };
+    return $self->_ok('phone-history', { conversations => \@convs });
+}
+
 # How media_conn answers: media_conn(ttl => 300, auth_ttl => 21600, hosts =>
 # ['localhost:PORT'] (undef: the mock's own), expire_auth => 1 (every auth
 # given so far is refused: 401), auth => 1 (a fresh upload auth too, for a
