@@ -54,9 +54,15 @@ sub api {
 sub job { (api(GET => "/$_[0]"))[1] }
 sub wait_job {
     my ($id, $want, $timeout) = @_;
-    my $check = ref $want eq 'CODE' ? $want : sub { $_[0]{state} eq $want };
-    return $t->wait_for(sub { my $j = job($id); $check->($j) ? $j : undef },
-                        $timeout // 60, "import $id: " . (ref $want ? 'condition' : $want));
+    my $check = ref $want eq 'CODE' ? $want : sub { ($_[0]{state} // '') eq $want };
+    my $last;
+    my $j = eval {
+        $t->wait_for(sub { $last = job($id); $check->($last) ? $last : undef },
+                     $timeout // 60, "import $id: " . (ref $want ? 'condition' : $want));
+    };
+    diag explain $last unless $j;
+    die $@ unless $j;
+    return $j;
 }
 sub start_import {
     my ($code, $j) = api(POST => '', { inbox => 'main', what => 'messages', days => 7 });
@@ -183,7 +189,7 @@ history({ jid => $cy, name => 'Cy', messages => \@cy }, { jid => $dy, name => 'D
     my $lock = hold_chat($cy);
     my $third = start_import();
     # Dy written (a count in the status), Cy waiting on the lock: in flight.
-    wait_job($third, sub { $_[0]{messages_done} >= 250 });
+    wait_job($third, sub { ($_[0]{messages_done} // 0) >= 250 });
     $t->wait_for(\&waiting_on_lock, 30, 'Cy\'s transaction waiting on the lock');
     my $left = $t->kill_helper_busy(ready => sub { 1 },
         busy => sub { $pg->value(q{SELECT count(*) FROM messages WHERE source_id LIKE 'WAID:C%'}) == 0 },
