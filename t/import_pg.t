@@ -60,7 +60,12 @@ sub wait_job {
         $t->wait_for(sub { $last = job($id); $check->($last) ? $last : undef },
                      $timeout // 60, "import $id: " . (ref $want ? 'condition' : $want));
     };
-    diag explain $last unless $j;
+    unless ($j) {
+        diag explain $last;
+        # What the helpers said, for the one reading a failure.
+        my @log = grep { /chatwoot helper|exited on signal/ } split /\n/, $t->read_file('error.log');
+        diag join "\n", @log[($#log > 40 ? $#log - 40 : 0) .. $#log];
+    }
     die $@ unless $j;
     return $j;
 }
