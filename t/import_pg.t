@@ -202,7 +202,7 @@ history({ jid => $cy, name => 'Cy', messages => \@cy }, { jid => $dy, name => 'D
     ok($left, 'killed -9 with Cy in flight, none of it written');
     close $lock;
     $t->wait_helper_running(30);
-    my $after = wait_job($third, 'completed', 60);
+    my $after = wait_job($third, 'completed', 120);
     $by = rows();
     is(scalar(grep { @{$by->{$_->{id}} // []} == 1 } @cy, @dy), @cy + @dy,
        'after the kill: each message of Cy and Dy once');
@@ -243,7 +243,7 @@ history({ jid => '4915100000006@s.whatsapp.net', name => 'Fa',
 $t->kill_helper_busy(ready => sub { 1 }, busy => sub { 1 }, what => 'the helper');
 $t->wait_helper_running(30);
 {
-    my $failed = wait_job(start_import(), 'failed', 60);
+    my $failed = wait_job(start_import(), 'failed', 120);
     like($failed->{last_error}, qr/inbox|account/i, 'failed with the check\'s reason');
     is($pg->value(q{SELECT count(*) FROM messages WHERE source_id = 'WAID:F001'}), 0,
        'nothing written');
