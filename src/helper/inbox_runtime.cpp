@@ -1,7 +1,10 @@
 #include "inbox_runtime.hpp"
 
+#include "import/pg_loop_nginx.hpp"
+
 #include <openssl/rand.h>
 
+#include "import/pg_loop_nginx.hpp"
 #include "live_device.hpp"
 #include "log.hpp"
 #include "synthetic_device.hpp"
@@ -165,6 +168,16 @@ void InboxRuntime::build()
         bridge::InboxOptions{ic.inbox_id, ic.reopen_resolved != 0, ic.open_as_pending != 0},
         static_cast<size_t>(ic.concurrency), [] { return static_cast<int64_t>(ngx_time()); },
         [this] { soon(); });
+    if (ic.import_database != nullptr && ic.import_database[0] != '\0') {
+        PgImportSinkOptions o;
+        o.conninfo = ic.import_database;
+        o.account_id = ic.account_id;
+        o.writers = std::max(1u, static_cast<unsigned>(ic.concurrency));
+        o.now = [] { return static_cast<int64_t>(ngx_time()); };
+        pg_sink_ = std::make_unique<PgImportSink>(pg::nginx_pg_loop(), std::move(o));
+        pg_sink_->set_inbox_id(ic.inbox_id);
+        importer_->use_sink(pg_sink_.get());
+    }
 
     if (make_device_) {
         device_ = make_device_(ic);
@@ -287,6 +300,7 @@ void InboxRuntime::build()
                 forwarder_->set_inbox_id(id);
                 if (control_) control_->set_inbox_id(id);
                 importer_->set_inbox_id(id);
+                if (pg_sink_) pg_sink_->set_inbox_id(id);
                 reconciler_->start(id);
                 tick();
             });
@@ -319,6 +333,8 @@ void InboxRuntime::teardown() noexcept
     attachments_.reset();
     parts_.reset();
     device_.reset();
+    // The sink's writers hold answers for the importer: they go first.
+    pg_sink_.reset();
     importer_.reset();
     forwarder_.reset();
     client_.reset();

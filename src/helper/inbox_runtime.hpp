@@ -15,6 +15,7 @@
 #include "curl_multi_driver.hpp"
 #include "device.hpp"
 #include "import/import_runner.hpp"
+#include "import/pg_import_sink.hpp"
 #include "inbox_resolver.hpp"
 #include "media_sender.hpp"
 #include "media_store.hpp"
@@ -126,6 +127,8 @@ private:
     std::unique_ptr<ChatwootClient> client_;
     std::unique_ptr<ChatForwarder> forwarder_;
     std::unique_ptr<ImportRunner> importer_;
+    // import_database: the import's chats go into Chatwoot's PostgreSQL.
+    std::unique_ptr<PgImportSink> pg_sink_;
     std::unique_ptr<Device> device_;
     // A device that sends media: agents' attachments as WhatsApp media.
     std::unique_ptr<store::OutboxPartRepository> parts_;

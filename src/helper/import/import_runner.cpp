@@ -844,7 +844,11 @@ void ImportRunner::sink_page(const std::string& key)
                                   w.text});
     }
     chat.in_sink = true;
-    sink_->import_chat(batch, [this, key](const ImportSinkResult& r) { sink_done(key, r); });
+    sink_->import_chat(batch, [this, key, job = job_id_](const ImportSinkResult& r) {
+        // A job failed meanwhile (another chat's answer) may have been
+        // followed by another one with this chat: not its answer.
+        if (job == job_id_) sink_done(key, r);
+    });
 }
 
 void ImportRunner::sink_done(const std::string& key, const ImportSinkResult& result)
@@ -856,6 +860,10 @@ void ImportRunner::sink_done(const std::string& key, const ImportSinkResult& res
     Chat& chat = it->second;
     chat.in_sink = false;
     try {
+        if (!result.error.empty() && result.give_up) {
+            fail_job(result.error);
+            return;
+        }
         if (!result.error.empty()) {
             jobs_.note_error(job_id_, result.error, clock_());
             chat.page.clear();
@@ -921,6 +929,25 @@ void ImportRunner::finish_job()
     resumed_ = false;
     contacts_done_ = false;
     looked_ = false;   // the next job, if one waits
+}
+
+// The sink refuses the job for good: the job fails with its reason, and
+// its chats stop where they are (their answers still out are dropped).
+void ImportRunner::fail_job(const std::string& why)
+{
+    jobs_.fail(job_id_, why, clock_());
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "chatwoot helper: inbox \"%s\": import %s failed: %s", inbox_.c_str(),
+                  job_id_.c_str(), why.c_str());
+    active_.clear();
+    todo_.clear();
+    continue_.clear();
+    job_id_.clear();
+    job_.reset();
+    resumed_ = false;
+    contacts_done_ = false;
+    looked_ = false;
+    if (soon_) soon_();
 }
 
 // Contacts: each person of the history's 1:1 chats (one per person), found

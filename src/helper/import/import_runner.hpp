@@ -160,6 +160,7 @@ private:
     void sink_done(const std::string& key, const ImportSinkResult& result);
     void finish_chat(const std::string& key, bool failed);
     void finish_job();
+    void fail_job(const std::string& why);
     void contacts();
     void next_contact();
 

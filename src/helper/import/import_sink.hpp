@@ -27,6 +27,9 @@ struct ImportSinkResult {
     // Set: the batch could not be written at all (the database is down);
     // nothing of it is recorded and the job tries the same page later.
     std::string error;
+    // With `error`: retrying will not help (the database refuses the inbox,
+    // or the error came back too many times): the job fails with it.
+    bool give_up = false;
 };
 
 class ImportSink {

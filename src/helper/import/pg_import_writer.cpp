@@ -20,6 +20,8 @@ struct PgImportWriter::Job {
     std::string failure;
     std::optional<int64_t> newest_inserted;
     std::optional<int64_t> newest_incoming;
+    std::vector<std::string> inserted_ids;
+    std::vector<std::string> failed_ids;
     std::string error;        // set while rolling back
     // Its first statement went to a connection an earlier chat used: a
     // server restart since may have cut it without our noticing yet.
@@ -135,7 +137,10 @@ void PgImportWriter::on_checked(std::vector<Answer> answers)
         if (conn_) {
             old_conns_.push_back(std::move(conn_));
         }
-        fail(*why, false);
+        PgWriteResult r;
+        r.error = std::move(*why);
+        r.refused = true;
+        complete(std::move(r));
         return;
     }
     checked_ = true;
@@ -147,7 +152,9 @@ void PgImportWriter::begin()
     const ChatRows all = chat_rows(job_->chat);
     job_->skipped = all.repeated;
     if (all.source_ids.empty()) {
-        complete(PgWriteResult{0, job_->skipped, 0, {}, std::nullopt});
+        PgWriteResult r;
+        r.skipped = job_->skipped;
+        complete(std::move(r));
         return;
     }
     job_->rows = all;
@@ -253,6 +260,7 @@ void PgImportWriter::record_inserted(const Answer& returned, size_t from, size_t
             continue;
         }
         inserted++;
+        j.inserted_ids.push_back(j.rows.source_ids[it->second]);
         const int64_t ts = j.rows.timestamps[it->second];
         j.newest_inserted = std::max(j.newest_inserted.value_or(ts), ts);
         if (j.rows.message_types[it->second] == 0) {
@@ -308,6 +316,7 @@ void PgImportWriter::on_single(std::vector<Answer> answers)
         return;
     }
     j.failed++;
+    j.failed_ids.push_back(j.rows.source_ids[j.next]);
     if (j.failure.empty()) {
         j.failure = j.rows.source_ids[j.next] + ": " + answers[1].error;
     }
@@ -337,7 +346,10 @@ void PgImportWriter::on_finished(std::vector<Answer> answers)
         }
     }
     Job& j = *job_;
-    complete(PgWriteResult{j.inserted, j.skipped, j.failed, j.failure, std::nullopt});
+    PgWriteResult r{j.inserted, j.skipped, j.failed, j.failure, std::nullopt};
+    r.inserted_ids = std::move(j.inserted_ids);
+    r.failed_ids = std::move(j.failed_ids);
+    complete(std::move(r));
 }
 
 // The chat is not written.  With a transaction open on a working

@@ -34,10 +34,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace chatwoot::helper::pg {
 
 struct PgWriteResult {
+    PgWriteResult() = default;
+    // The outcome in numbers, as the tests spell it.
+    PgWriteResult(uint64_t inserted_, uint64_t skipped_, uint64_t failed_, std::string failure_,
+                  std::optional<std::string> error_)
+        : inserted(inserted_), skipped(skipped_), failed(failed_), failure(std::move(failure_)),
+          error(std::move(error_))
+    {
+    }
     uint64_t inserted = 0;   // messages written
     uint64_t skipped = 0;    // already in the inbox (or repeated in the chat)
     uint64_t failed = 0;     // refused one by one; the chat went on
@@ -45,7 +55,19 @@ struct PgWriteResult {
     // The chat was not written (rolled back, nothing of it committed): why.
     // The counts above are then 0.
     std::optional<std::string> error;
-    bool operator==(const PgWriteResult&) const = default;
+    // With `error`: the database's checks refused it (wrong inbox, unknown
+    // schema version, missing tables): not a passing fault.
+    bool refused = false;
+    // Which messages ("WAID:<id>") were written and which were refused, so
+    // that an import job records each one's outcome; the rest were skipped.
+    std::vector<std::string> inserted_ids;
+    std::vector<std::string> failed_ids;
+    // The outcome in numbers (the ids are its detail).
+    bool operator==(const PgWriteResult& o) const
+    {
+        return inserted == o.inserted && skipped == o.skipped && failed == o.failed
+               && failure == o.failure && error == o.error && refused == o.refused;
+    }
 };
 
 struct PgWriterOptions {

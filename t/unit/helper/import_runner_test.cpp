@@ -2,7 +2,8 @@
 // PostgreSQL path's way in: a job's chats handed over a page at a time,
 // oldest first, what Chatwoot has already left out, each outcome recorded
 // with the chat's cursor; a sink that fails gets the same page again; the
-// job completes with the counts the sink gave.
+// job completes with the counts the sink gave; a sink that gives up fails
+// the job with its reason.
 #include "fake_nginx.hpp"
 
 #include "helper/import/import_runner.hpp"
@@ -32,10 +33,12 @@ public:
     void import_chat(const bridge::ImportChat& batch, Done done) override
     {
         batches.push_back(batch);
+        all.push_back(done);
         pending = std::move(done);
     }
     std::vector<bridge::ImportChat> batches;
     Done pending;
+    std::vector<Done> all;   // every answer still to give, in order
 };
 
 struct Fixture {
@@ -132,4 +135,43 @@ TEST(ImportRunnerSink, ChatsGoToTheSinkAPageAtATimeAndTheJobCompletes)
     EXPECT_EQ(f.scalar("SELECT state = 'completed' FROM import_jobs"), 1);
     f.runner->tick();   // looks for the next job: none
     EXPECT_TRUE(f.runner->idle());
+}
+
+// The sink gives up (the database refuses the inbox, or the same error
+// too many times): the job fails with its reason, its other chat's late
+// answer is dropped, and the next job runs.
+TEST(ImportRunnerSink, ASinkThatGivesUpFailsTheJob)
+{
+    Fixture f;
+    f.history("4915100000001@s.whatsapp.net", "M1", 100);
+    f.history("4915100000002@s.whatsapp.net", "N1", 110);
+    store::ImportJobRepository jobs(*f.db);
+    ASSERT_FALSE(jobs.file({"J1", "main", "messages", 0, 50, 0, 4000}));
+
+    f.runner->tick();
+    ASSERT_EQ(f.sink.batches.size(), 2u) << "two chats side by side";
+    auto first = f.sink.all[0];
+    auto second = f.sink.all[1];
+    ImportSinkResult refused;
+    refused.error = "PostgreSQL: inbox 7 belongs to account 2, not to account 1";
+    refused.give_up = true;
+    second(refused);
+    EXPECT_EQ(f.scalar("SELECT state = 'failed' FROM import_jobs WHERE id = 'J1'"), 1);
+    auto st = f.db->prepare("SELECT last_error FROM import_jobs WHERE id = 'J1'");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_text(0), refused.error);
+    EXPECT_EQ(f.scalar("SELECT messages_done FROM import_jobs WHERE id = 'J1'"), 0);
+    // The other chat's answer, late: dropped.
+    ImportSinkResult ok;
+    ok.posted = {{f.sink.batches[0].messages.at(0).wa_id, 0}};
+    first(ok);
+    EXPECT_EQ(f.scalar("SELECT messages_done FROM import_jobs WHERE id = 'J1'"), 0);
+    EXPECT_EQ(f.sink.batches.size(), 2u) << "no page after the job failed";
+
+    // The next job takes up the chats; nothing of the failed one leaks in.
+    ASSERT_FALSE(jobs.file({"J2", "main", "messages", 0, 50, 0, 4001}));
+    f.runner->poke();
+    f.runner->tick();
+    EXPECT_EQ(f.sink.batches.size(), 4u);
+    EXPECT_EQ(f.scalar("SELECT state = 'running' FROM import_jobs WHERE id = 'J2'"), 1);
 }
