@@ -32,10 +32,16 @@ $pg->psql_do(q{INSERT INTO inboxes (id, channel_id, account_id, name, created_at
 my $t = ChatwootTest->new;
 $t->allow_log(qr/cache manager process \d+ exited on signal 9/);
 $t->allow_log(qr/PostgreSQL|import \w+ failed/);
-my $wa = ChatwootTest::WaMock->start($t);
+# The media host over TLS: the phone's answers to history requests (the
+# runner asks for chats whose stored history starts inside the window) are
+# downloaded chunks.
+my $dir = $t->dir;
+$t->tls_test_certs('ca');
+my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
+                                                   "$dir/server.key", '--media-host', 'localhost']);
 my $url = $pg->url;
 my ($port) = $t->start_wa(
-    wa => $wa,
+    wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem"),
     server => "        location /chatwoot/sync { chatwoot_import; }\n",
     inbox => { extra => "        concurrency 4;\n        import_database \"$url\";\n" });
 my $p = $t->pair_qr($wa, 'main');

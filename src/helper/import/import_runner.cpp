@@ -252,6 +252,7 @@ void ImportRunner::take_up()
     todo_.clear();
     asks_.clear();
     asked_.clear();
+    phone_silent_ = false;
     for (auto& c : jobs_.open_chats(job_id_)) {
         todo_.push_back(std::move(c));
     }
@@ -398,8 +399,9 @@ bool ImportRunner::ask_phone(const store::ImportChatProgress& progress)
 {
     // Only before the chat's first message: a cursor already on the way
     // would read past what an answer brings.
-    if (device_ == nullptr || !job_ || job_->since <= 0 || !progress.last_id.empty()
-        || progress.last_timestamp != 0 || asked_.contains(progress.chat))
+    if (device_ == nullptr || !job_ || job_->since <= 0 || phone_silent_
+        || !progress.last_id.empty() || progress.last_timestamp != 0
+        || asked_.contains(progress.chat))
     {
         return false;
     }
@@ -500,8 +502,10 @@ void ImportRunner::check_ask()
     } else if (clock_() - a.asked_at >= kAskWait) {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "chatwoot helper: inbox \"%s\": import %s: no answer of the phone for "
-                      "%s within %L s; importing what the store has", inbox_.c_str(),
-                      job_id_.c_str(), a.oldest.jid.c_str(), kAskWait);
+                      "%s within %L s; importing what the store has, and asking nothing "
+                      "more in this import", inbox_.c_str(), job_id_.c_str(),
+                      a.oldest.jid.c_str(), kAskWait);
+        phone_silent_ = true;
         ended = true;
     }
     if (!ended) {
@@ -510,6 +514,15 @@ void ImportRunner::check_ask()
     asked_.insert(a.progress.chat);
     todo_.push_front(std::move(a.progress));
     asks_.pop_front();
+    if (phone_silent_) {
+        // The chats queued behind it are imported from the store as well.
+        while (!asks_.empty()) {
+            asked_.insert(asks_.front().progress.chat);
+            todo_.push_front(std::move(asks_.front().progress));
+            asks_.pop_front();
+        }
+        return;
+    }
     if (!asks_.empty()) send_ask();
 }
 

@@ -203,6 +203,10 @@ private:
     Device* device_ = nullptr;
     std::deque<Ask> asks_;        // the front one is out
     std::set<std::string> asked_; // chats whose asking ended in this job
+    // The phone left an ask unanswered past its bound (offline, or a
+    // chunk it could not send): the rest of this job asks nothing more,
+    // or each chat that needs older messages would wait the bound in turn.
+    bool phone_silent_ = false;
 };
 
 // "[2024-01-15 14:30] " for a message of that time (UTC).

@@ -52,7 +52,7 @@ struct Fixture {
         inbound.emplace(*db);
         client.emplace(http, "http://chatwoot", "t", 4, 0);
         runner.emplace("main", *db, *inbound, *client, rest::Api(1),
-                       bridge::InboxOptions{7, true, false}, 2, [] { return int64_t{5000}; },
+                       bridge::InboxOptions{7, true, false}, 2, [this] { return now; },
                        [] {});
         runner->use_sink(&sink);
     }
@@ -78,6 +78,7 @@ struct Fixture {
         st.step();
         return st.column_int(0);
     }
+    int64_t now = 5000;   // the runner's clock
     std::string dir;
     std::optional<store::Database> db;
     std::optional<store::WaInboundRepository> inbound;
@@ -87,7 +88,64 @@ struct Fixture {
     std::optional<ImportRunner> runner;
 };
 
+// A device whose phone takes history requests (the server acks them) and
+// never answers; the rest of its interface is not used by the runner.
+class SilentPhone final : public Device {
+public:
+    void start(DeviceEvents&) override {}
+    DeviceStatus status() const override { return DeviceStatus::of(DeviceState::connected, ""); }
+    std::string new_message_id() override { return "3EB0" + std::to_string(++ids); }
+    void send(const OutgoingMessage& m, Done done) noexcept override
+    {
+        asked.push_back(m.chat);
+        done(SendResult{SendResult::Kind::sent, {}});
+    }
+    void tick(int64_t) override {}
+    std::vector<std::string> asked;
+    int ids = 0;
+};
+
 }  // namespace
+
+// Chats whose stored history starts inside the window are asked of the
+// phone one at a time; when an ask goes unanswered past its bound, the
+// other chats queued behind it are imported from the store at once,
+// without an ask (and its wait) each.
+TEST(ImportRunnerAsk, AnUnansweredAskEndsAskingForTheJob)
+{
+    Fixture f;
+    SilentPhone phone;
+    f.runner->use_device(&phone);
+    for (const char* chat : {"4915100000001@s.whatsapp.net", "4915100000002@s.whatsapp.net",
+                             "4915100000003@s.whatsapp.net"})
+        f.history(chat, std::string("A") + chat[12], 4900);
+    store::ImportJobRepository jobs(*f.db);
+    ASSERT_FALSE(jobs.file({"J1", "main", "messages", 7, 1000, 0, 4990}));
+
+    f.runner->tick();
+    ASSERT_EQ(phone.asked.size(), 1u) << "one ask out at a time";
+    EXPECT_TRUE(f.sink.batches.empty()) << "the asked chats wait";
+    f.now += ImportRunner::kAskWait - 1;
+    f.runner->tick();
+    EXPECT_EQ(phone.asked.size(), 1u);
+    EXPECT_TRUE(f.sink.batches.empty());
+
+    f.now += 1;   // the bound: the phone is taken as silent
+    f.runner->tick();
+    f.runner->tick();
+    EXPECT_EQ(phone.asked.size(), 1u) << "nothing more asked in this job";
+    ASSERT_FALSE(f.sink.batches.empty()) << "the chats go from the store";
+    for (size_t i = 0; i < f.sink.all.size() && i < 6; ++i) {   // each answered in turn
+        ImportSinkResult ok;
+        ok.posted = {{f.sink.batches.at(i).messages.at(0).wa_id, 600 + static_cast<int64_t>(i)}};
+        auto done = std::move(f.sink.all[i]);
+        done(ok);
+        f.runner->tick();
+    }
+    EXPECT_EQ(f.sink.batches.size(), 3u) << "every chat imported";
+    EXPECT_EQ(phone.asked.size(), 1u);
+    EXPECT_EQ(f.scalar("SELECT messages_done FROM import_jobs"), 3);
+}
 
 TEST(ImportRunnerSink, ChatsGoToTheSinkAPageAtATimeAndTheJobCompletes)
 {
