@@ -366,6 +366,9 @@ build)
 test)
     build
     unit_tests
+    # t/pg_import.t drives the PostgreSQL writer through this binary
+    # against a real server it starts.
+    cmake_build "$BUILD/core" pg_import_tests
     log "black-box tests through nginx (prove, two at a time)"
     # Each test has its own ports, directories and daemons, and waits for
     # events rather than for time: two run side by side, as CI has 2 cores.
