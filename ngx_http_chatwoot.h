@@ -30,6 +30,7 @@
 #include "chatwoot_ring.h"
 #include "chatwoot_send.h"
 #include "chatwoot_shared.h"
+#include "chatwoot_snapshot.h"
 #include "chatwoot_webhook.h"
 
 
@@ -164,6 +165,7 @@ ngx_int_t ngx_http_chatwoot_command_record(ngx_http_request_t *r,
     const cw_command_t *cmd, u_char **record, size_t *len);
 ngx_int_t ngx_http_chatwoot_command_refused(ngx_http_request_t *r,
     cw_command_rc_t rc, const char *who);
+cw_snapshot_t *ngx_http_chatwoot_read_snapshot(ngx_http_request_t *r);
 
 
 /* The eventfd that wakes the helper: made once per master, inherited. */

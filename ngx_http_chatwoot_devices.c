@@ -44,8 +44,6 @@ static ngx_int_t ngx_http_chatwoot_devices_push(ngx_http_request_t *r,
     unsigned kind, cw_str_t name, const char *phone, cw_str_t assertion);
 static ngx_uint_t ngx_http_chatwoot_devices_configured(ngx_http_request_t *r,
     cw_str_t name);
-static cw_snapshot_t *ngx_http_chatwoot_devices_snapshot(
-    ngx_http_request_t *r);
 
 
 static ngx_int_t
@@ -164,7 +162,7 @@ ngx_http_chatwoot_devices_get(ngx_http_request_t *r,
         return ngx_http_chatwoot_devices_login(r);
     }
 
-    snap = ngx_http_chatwoot_devices_snapshot(r);
+    snap = ngx_http_chatwoot_read_snapshot(r);
     if (snap == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -554,7 +552,7 @@ ngx_http_chatwoot_devices_push(ngx_http_request_t *r, unsigned kind,
 
         /* the code the device shows now: null until the helper has one */
 
-        snap = ngx_http_chatwoot_devices_snapshot(r);
+        snap = ngx_http_chatwoot_read_snapshot(r);
         if (snap == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -595,35 +593,6 @@ ngx_http_chatwoot_devices_configured(ngx_http_request_t *r, cw_str_t name)
     }
 
     return 0;
-}
-
-
-/*
- * The request's own copy of the helper's snapshot (some 45 KiB: from the
- * pool, not the stack); (cw_snapshot_t *) -1 when the helper outran every
- * retry.
- */
-
-static cw_snapshot_t *
-ngx_http_chatwoot_devices_snapshot(ngx_http_request_t *r)
-{
-    cw_snapshot_t                  *snap;
-    ngx_http_chatwoot_zone_ctx_t   *ctx;
-    ngx_http_chatwoot_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
-    ctx = mcf->shm_zone->data;
-
-    snap = ngx_palloc(r->pool, sizeof(cw_snapshot_t));
-    if (snap == NULL) {
-        return NULL;
-    }
-
-    if (cw_snapshot_read(&ctx->sh->snapshot, snap) != CW_SNAPSHOT_OK) {
-        return (cw_snapshot_t *) -1;
-    }
-
-    return snap;
 }
 
 

@@ -29,8 +29,6 @@ static ngx_int_t ngx_http_chatwoot_import_post(ngx_http_request_t *r,
     u_char *body, size_t len);
 static ngx_http_chatwoot_inbox_t *ngx_http_chatwoot_import_inbox(
     ngx_http_request_t *r, cw_import_request_t *req, const char **reason);
-static cw_snapshot_t *ngx_http_chatwoot_import_snapshot(
-    ngx_http_request_t *r);
 
 
 static ngx_int_t
@@ -101,7 +99,7 @@ ngx_http_chatwoot_import_get(ngx_http_request_t *r, cw_str_t id)
     ngx_http_chatwoot_zone_ctx_t   *ctx;
     ngx_http_chatwoot_main_conf_t  *mcf;
 
-    snap = ngx_http_chatwoot_import_snapshot(r);
+    snap = ngx_http_chatwoot_read_snapshot(r);
     if (snap == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -220,7 +218,7 @@ ngx_http_chatwoot_import_post(ngx_http_request_t *r, u_char *body, size_t len)
 
     /* one job per inbox at a time: the helper checks again when it files */
 
-    snap = ngx_http_chatwoot_import_snapshot(r);
+    snap = ngx_http_chatwoot_read_snapshot(r);
     if (snap == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -333,34 +331,6 @@ ngx_http_chatwoot_import_inbox(ngx_http_request_t *r,
 
     *reason = "\"inbox\" names no configured chatwoot_inbox";
     return NULL;
-}
-
-
-/*
- * The request's own copy of the helper's snapshot (from the pool, not the
- * stack); (cw_snapshot_t *) -1 when the helper outran every retry.
- */
-
-static cw_snapshot_t *
-ngx_http_chatwoot_import_snapshot(ngx_http_request_t *r)
-{
-    cw_snapshot_t                  *snap;
-    ngx_http_chatwoot_zone_ctx_t   *ctx;
-    ngx_http_chatwoot_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
-    ctx = mcf->shm_zone->data;
-
-    snap = ngx_palloc(r->pool, sizeof(cw_snapshot_t));
-    if (snap == NULL) {
-        return NULL;
-    }
-
-    if (cw_snapshot_read(&ctx->sh->snapshot, snap) != CW_SNAPSHOT_OK) {
-        return (cw_snapshot_t *) -1;
-    }
-
-    return snap;
 }
 
 

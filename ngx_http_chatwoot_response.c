@@ -2,8 +2,8 @@
 /*
  * The answers every chatwoot location gives: JSON bodies, errors as
  * {"error":"..."}, and the headers they carry; and what the locations that
- * take commands (devices, import, send) share: the record's encoding, and
- * the answer when the queue does not take it.
+ * take commands (devices, import, send) share: the record's encoding, the
+ * answer when the queue does not take it, and the snapshot's copy.
  */
 
 
@@ -255,4 +255,33 @@ ngx_http_chatwoot_command_refused(ngx_http_request_t *r, cw_command_rc_t rc,
         return ngx_http_chatwoot_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                             "not accepting commands now");
     }
+}
+
+
+/*
+ * The request's own copy of the helper's snapshot (tens of KiB: from the
+ * pool, not the stack); NULL without memory, (cw_snapshot_t *) -1 when the
+ * helper outran every retry.
+ */
+
+cw_snapshot_t *
+ngx_http_chatwoot_read_snapshot(ngx_http_request_t *r)
+{
+    cw_snapshot_t                  *snap;
+    ngx_http_chatwoot_zone_ctx_t   *ctx;
+    ngx_http_chatwoot_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_chatwoot_module);
+    ctx = mcf->shm_zone->data;
+
+    snap = ngx_palloc(r->pool, sizeof(cw_snapshot_t));
+    if (snap == NULL) {
+        return NULL;
+    }
+
+    if (cw_snapshot_read(&ctx->sh->snapshot, snap) != CW_SNAPSHOT_OK) {
+        return (cw_snapshot_t *) -1;
+    }
+
+    return snap;
 }
