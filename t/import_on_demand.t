@@ -22,9 +22,7 @@ my $t = ChatwootTest->new;
 $t->allow_log(qr/cache manager process \d+ exited on signal 9/);
 my $dir = $t->dir;
 # The on-demand chunks come as blobs on the media host (TLS).
-$t->tls_test_certs('ca');
-my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
-                                                   "$dir/server.key", '--media-host', 'localhost']);
+my $wa = ChatwootTest::WaMock->start_tls_media($t);
 my ($port) = $t->start_wa(
     wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem"),
     server => "        location /chatwoot/sync { chatwoot_import; }\n",

@@ -36,9 +36,7 @@ $t->allow_log(qr/PostgreSQL|import \w+ failed/);
 # runner asks for chats whose stored history starts inside the window) are
 # downloaded chunks.
 my $dir = $t->dir;
-$t->tls_test_certs('ca');
-my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
-                                                   "$dir/server.key", '--media-host', 'localhost']);
+my $wa = ChatwootTest::WaMock->start_tls_media($t);
 my $url = $pg->url;
 my ($port) = $t->start_wa(
     wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem"),

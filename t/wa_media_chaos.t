@@ -46,9 +46,7 @@ my $t = ChatwootTest->new;
 my $KILL_LINE = qr/cache manager process \d+ exited on signal 9/;
 $t->allow_log($KILL_LINE);
 my $dir = $t->dir;
-$t->tls_test_certs('ca');
-my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
-                                                   "$dir/server.key", '--media-host', 'localhost']);
+my $wa = ChatwootTest::WaMock->start_tls_media($t);
 my $fake = free_port();
 # Chatwoot's per-conversation flood guard is not the fault under test.
 my ($port) = $t->start_wa(wa => $wa, fake => { port => $fake, flood_limit => 1_000_000 },

@@ -30,8 +30,7 @@ my $dir = $t->dir;
 # TLS only, verified.
 $t->tls_test_certs('ca');
 
-my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
-                                                   "$dir/server.key", '--media-host', 'localhost']);
+my $wa = ChatwootTest::WaMock->start_tls_media($t);
 my $max = 200 * 1024;
 my ($port) = $t->start_wa(wa => $wa, directive => $wa->directive(tls => 1, ca_file => "$dir/ca.pem")
                                                    . "\n        whatsapp_media_max 200k;");

@@ -38,8 +38,7 @@ $t->allow_log(qr/cannot go to WhatsApp/);
 my $dir = $t->dir;
 $t->tls_test_certs('ca');
 
-my $wa = ChatwootTest::WaMock->start($t, args => ['--tls-cert', "$dir/server.pem", '--tls-key',
-                                                   "$dir/server.key", '--media-host', 'localhost']);
+my $wa = ChatwootTest::WaMock->start_tls_media($t);
 my $fake = free_port();
 my ($port) = $t->start_wa(
     wa => $wa, fake => { port => $fake },

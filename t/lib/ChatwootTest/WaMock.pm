@@ -36,6 +36,18 @@ use ChatwootTest;
 
 my $MOCK_DIR = File::Spec->rel2abs(dirname(__FILE__) . '/../../mock/wa');
 
+# The mock with its media host over TLS, as WhatsApp's are, on the test's
+# certificates (made here unless $t->tls_test_certs made them already):
+# `$wa->directive(tls => 1, ca_file => $t->dir . "/ca.pem")` trusts them.
+# Options: those of start.
+sub start_tls_media {
+    my ($class, $t, %o) = @_;
+    my $dir = $t->dir;
+    $t->tls_test_certs('ca') unless -f "$dir/ca.pem";
+    return $class->start($t, %o, args => ['--tls-cert', "$dir/server.pem", '--tls-key', "$dir/server.key",
+                                          '--media-host', 'localhost', @{$o{args} // []}]);
+}
+
 # Starts the mock for $t.  Options: args (more command-line arguments, e.g.
 # ['--max-frame', 4096]), timeout (seconds to wait for the ready line).
 sub start {
